@@ -1,0 +1,3 @@
+module github.com/wirebridge/wirebridge
+
+go 1.26

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs what `make test` needs on Debian when it is missing. Idempotent and quiet when all is there.
+set -euo pipefail
+
+need=()
+command -v tshark  >/dev/null 2>&1 || need+=(tshark)
+command -v tcpdump >/dev/null 2>&1 || need+=(tcpdump)
+command -v dig     >/dev/null 2>&1 || need+=(dnsutils)
+command -v nc      >/dev/null 2>&1 || need+=(netcat-openbsd)
+command -v ip      >/dev/null 2>&1 || need+=(iproute2)
+command -v logger  >/dev/null 2>&1 || need+=(bsdutils)
+command -v gcc     >/dev/null 2>&1 || need+=(gcc) # go test -race needs cgo
+
+if [ ${#need[@]} -gt 0 ]; then
+  if ! command -v apt-get >/dev/null 2>&1; then
+    echo "deps: missing ${need[*]} and no apt-get to install them" >&2
+    exit 1
+  fi
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo=sudo
+  echo "deps: installing ${need[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
