@@ -1,0 +1,57 @@
+package event
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/wirebridge/wirebridge/internal/packet"
+)
+
+// Delivery is one matched event on its way to one target. It is the unit
+// that internal/deliver stores, retries and dead-letters, and that targets
+// receive in Send. It lives here, with the event, because both deliver and
+// target consume it and neither may import the other.
+type Delivery struct {
+	ID     string // the event id: stable across retries and restarts, the de-duplication key
+	Rule   string // the rule that matched
+	Target string // the target's name
+	// Body is what the target sends: the event JSON, or the rule's input
+	// transformer output (which need not be JSON).
+	Body []byte
+	// Frame is the original captured frame and Capture its metadata, for
+	// targets that archive packets (pcap). Nil when the event did not come from a packet.
+	Frame   []byte
+	Capture packet.CaptureInfo
+	// Attempt counts deliveries tried so far (1 on the first Send).
+	Attempt int
+	// Accepted is when wirebridge accepted the event for delivery.
+	Accepted time.Time
+}
+
+// PermanentError is implemented by target errors that retrying cannot fix
+// (bad request, payload too large). internal/deliver sends such deliveries to
+// the dead-letter queue at once.
+type PermanentError interface {
+	error
+	Permanent() bool
+}
+
+// RetryAfterError is implemented by transient target errors that carry the
+// peer's requested delay (HTTP 429/503 Retry-After, throttling).
+type RetryAfterError interface {
+	error
+	RetryAfter() time.Duration
+}
+
+// BatchError reports a partially failed batch: Failed maps the index of each
+// failed Delivery in the batch to its error. Deliveries not listed succeeded.
+type BatchError struct {
+	Failed map[int]error
+}
+
+func (e *BatchError) Error() string {
+	for _, err := range e.Failed {
+		return "batch: " + strconv.Itoa(len(e.Failed)) + " deliveries failed, e.g.: " + err.Error()
+	}
+	return "batch: deliveries failed"
+}
