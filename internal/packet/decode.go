@@ -1,0 +1,755 @@
+package packet
+
+import (
+	"encoding/binary"
+	"net/netip"
+)
+
+// EtherType and protocol numbers the decoder dispatches on.
+const (
+	EtherTypeIPv4       uint16 = 0x0800
+	EtherTypeARP        uint16 = 0x0806
+	EtherTypeRARP       uint16 = 0x8035
+	EtherTypeIPv6       uint16 = 0x86DD
+	EtherTypeVLAN       uint16 = 0x8100 // 802.1Q C-tag
+	EtherTypeQinQ       uint16 = 0x88A8 // 802.1ad S-tag
+	EtherTypeQinQ9100   uint16 = 0x9100 // pre-standard QinQ tag
+	EtherTypeTEB        uint16 = 0x6558 // transparent Ethernet bridging (GRE, Geneve)
+	EtherTypeERSPAN     uint16 = 0x88BE // ERSPAN type I and II
+	EtherTypeERSPAN3    uint16 = 0x22EB // ERSPAN type III
+	ProtoICMPv4         uint8  = 1
+	ProtoTCP            uint8  = 6
+	ProtoUDP            uint8  = 17
+	ProtoGRE            uint8  = 47
+	ProtoICMPv6         uint8  = 58
+	PortVXLAN           uint16 = 4789
+	PortGeneve          uint16 = 6081
+	GeneveClassAWSGWLB  uint16 = 0x0108
+	GWLBHasEndpointID   uint8  = 1 << 0
+	GWLBHasAttachmentID uint8  = 1 << 1
+	GWLBHasFlowCookie   uint8  = 1 << 2
+)
+
+// IPv6 extension header numbers.
+const (
+	ipv6HopByHop uint8 = 0
+	ipv6Routing  uint8 = 43
+	ipv6Fragment uint8 = 44
+	ipv6AH       uint8 = 51
+	ipv6DestOpts uint8 = 60
+)
+
+var be = binary.BigEndian
+
+// next describes the inner frame a tunnel carries, found while decoding a frame.
+type next struct {
+	link             LinkType
+	start, end, wire int
+}
+
+// Decode decodes data into p, replacing everything p held before.
+//
+// info.CaptureLength is set to len(data), and info.Length is raised to
+// len(data) when smaller (0 means "unknown, assume nothing was cut").
+// info.LinkType names the first header. Decode returns nil, or the Kind that
+// stopped decoding early (also in p.Err, with p.ErrDepth the frame index);
+// the layers decoded before the problem stay in p. After Decode,
+// p.NumFrames >= 1; Frames and Tunnels past NumFrames hold stale values, as
+// do Tunnel.Options past NumOptions.
+//
+// Bounds: a header cut off by the end of the buffer is ErrTruncated. A length
+// field (IPv4 total length, IPv6 payload length, UDP length, TCP data offset)
+// that claims more than the wire carried (info.Length) or less than the
+// header itself is ErrBadLength. A payload that the capture cut short
+// (snaplen) is not an error: PayloadWireLen keeps the claimed length and
+// Packet.Truncated reports it.
+func Decode(p *Packet, data []byte, info CaptureInfo) error {
+	info.CaptureLength = len(data)
+	if info.Length < len(data) {
+		info.Length = len(data)
+	}
+	p.Info = info
+	p.Data = data
+	p.Err = OK
+	p.ErrDepth = 0
+	n := next{link: info.LinkType, start: 0, end: len(data), wire: info.Length}
+	for depth := 0; depth < MaxDepth; depth++ {
+		p.NumFrames = depth + 1
+		inner, more, k := p.decodeFrame(depth, n)
+		if k != OK {
+			p.Err = k
+			p.ErrDepth = depth
+			return k
+		}
+		if !more {
+			break
+		}
+		n = inner
+	}
+	return nil
+}
+
+// setPayload records Data[off:end] as f's payload, whose claimed end is wire.
+func setPayload(f *Frame, off, end, wire int) {
+	if off > end {
+		off = end
+	}
+	f.PayloadOff = off
+	f.PayloadLen = end - off
+	w := wire - off
+	if w < f.PayloadLen {
+		w = f.PayloadLen
+	}
+	f.PayloadWireLen = w
+}
+
+// short classifies a header needing bytes up to need: beyond the claimed end
+// (wire) it is a bad length field, beyond the buffer (end) a truncated capture.
+func short(need, end, wire int) Kind {
+	if need > wire {
+		return ErrBadLength
+	}
+	if need > end {
+		return ErrTruncated
+	}
+	return OK
+}
+
+// decodeFrame decodes the frame at depth that occupies Data[n.start:n.end]
+// (claimed to end at n.wire). more reports an inner frame to decode next.
+func (p *Packet) decodeFrame(depth int, n next) (inner next, more bool, k Kind) {
+	f := &p.Frames[depth]
+	*f = Frame{}
+	f.Link = n.link
+	if depth > 0 && n.link != LinkEthernet {
+		f.Link = LinkRaw
+	}
+	f.Start = n.start
+	f.IPOff = -1
+	f.L4Off = -1
+	data := p.Data
+	off, end, wire := n.start, n.end, n.wire
+	setPayload(f, off, end, wire)
+
+	var et uint16
+	switch n.link {
+	case LinkEthernet:
+		if end-off < 14 {
+			return inner, false, ErrTruncated
+		}
+		b := data[off : off+14]
+		copy(f.EthDst[:], b[0:6])
+		copy(f.EthSrc[:], b[6:12])
+		et = be.Uint16(b[12:14])
+		f.Layers |= LayerEthernet
+		off += 14
+	case LinkLinuxSLL:
+		if end-off < 16 {
+			return inner, false, ErrTruncated
+		}
+		b := data[off : off+16]
+		f.SLLPacketType = be.Uint16(b[0:2])
+		f.SLLHAType = be.Uint16(b[2:4])
+		al := be.Uint16(b[4:6])
+		if al > 8 {
+			al = 8
+		}
+		f.SLLAddrLen = uint8(al)
+		copy(f.SLLAddr[:], b[6:6+al])
+		et = be.Uint16(b[14:16])
+		f.Layers |= LayerSLL
+		off += 16
+	case LinkLinuxSLL2:
+		if end-off < 20 {
+			return inner, false, ErrTruncated
+		}
+		b := data[off : off+20]
+		et = be.Uint16(b[0:2])
+		f.SLLIfIndex = be.Uint32(b[4:8])
+		f.SLLHAType = be.Uint16(b[8:10])
+		f.SLLPacketType = uint16(b[10])
+		al := b[11]
+		if al > 8 {
+			al = 8
+		}
+		f.SLLAddrLen = al
+		copy(f.SLLAddr[:], b[12:12+int(al)])
+		f.Layers |= LayerSLL2
+		off += 20
+	case LinkRaw:
+		if end-off < 1 {
+			return inner, false, ErrTruncated
+		}
+		switch data[off] >> 4 {
+		case 4:
+			et = EtherTypeIPv4
+		case 6:
+			et = EtherTypeIPv6
+		default:
+			return inner, false, ErrBadVersion
+		}
+	case LinkIPv4:
+		et = EtherTypeIPv4
+	case LinkIPv6:
+		et = EtherTypeIPv6
+	case LinkNull, LinkLoop:
+		if end-off < 4 {
+			return inner, false, ErrTruncated
+		}
+		var af uint32
+		if n.link == LinkLoop {
+			af = be.Uint32(data[off : off+4])
+		} else {
+			af = binary.LittleEndian.Uint32(data[off : off+4])
+			if af > 0xFFFF { // written by a big-endian host
+				af = be.Uint32(data[off : off+4])
+			}
+		}
+		switch af {
+		case 2:
+			et = EtherTypeIPv4
+		case 10, 24, 28, 30: // AF_INET6 on Linux, NetBSD/OpenBSD, FreeBSD, Darwin
+			et = EtherTypeIPv6
+		}
+		f.Layers |= LayerNull
+		off += 4
+	default:
+		return inner, false, ErrUnsupported
+	}
+
+	// 802.1Q / 802.1ad tag stack (also after SLL, where the kernel may leave tags).
+	for et == EtherTypeVLAN || et == EtherTypeQinQ || et == EtherTypeQinQ9100 {
+		if end-off < 4 {
+			f.EtherType = et
+			setPayload(f, off, end, wire)
+			return inner, false, ErrTruncated
+		}
+		tci := be.Uint16(data[off : off+2])
+		if i := f.NumVLANs; i < MaxVLANs {
+			f.VLANs[i] = tci & 0x0FFF
+			f.VLANTPIDs[i] = et
+			f.VLANPCP[i] = uint8(tci >> 13)
+		}
+		if f.NumVLANs < 255 {
+			f.NumVLANs++
+		}
+		f.Layers |= LayerVLAN
+		et = be.Uint16(data[off+2 : off+4])
+		off += 4
+	}
+	f.EtherType = et
+	setPayload(f, off, end, wire)
+
+	switch et {
+	case EtherTypeIPv4:
+		return p.decodeIPv4(depth, f, off, end, wire)
+	case EtherTypeIPv6:
+		return p.decodeIPv6(depth, f, off, end, wire)
+	case EtherTypeARP, EtherTypeRARP:
+		f.Layers |= LayerARP
+	}
+	return inner, false, OK
+}
+
+func (p *Packet) decodeIPv4(depth int, f *Frame, off, end, wire int) (inner next, more bool, k Kind) {
+	data := p.Data
+	if end-off < 20 {
+		return inner, false, ErrTruncated
+	}
+	b := data[off : off+20]
+	if b[0]>>4 != 4 {
+		return inner, false, ErrBadVersion
+	}
+	ihl := int(b[0]&0x0F) * 4
+	total := int(be.Uint16(b[2:4]))
+	f.IPOff = off
+	f.IPVersion = 4
+	f.IPHeaderLen = ihl
+	f.IPTotalLen = total
+	f.TOS = b[1]
+	f.IPID = uint32(be.Uint16(b[4:6]))
+	fl := be.Uint16(b[6:8])
+	f.DontFrag = fl&0x4000 != 0
+	f.MoreFrags = fl&0x2000 != 0
+	f.FragOffset = (fl & 0x1FFF) * 8
+	f.Fragment = f.MoreFrags || f.FragOffset != 0
+	f.TTL = b[8]
+	f.Protocol = b[9]
+	f.Src = netip.AddrFrom4([4]byte(b[12:16]))
+	f.Dst = netip.AddrFrom4([4]byte(b[16:20]))
+	f.Layers |= LayerIPv4
+	if ihl < 20 || total < ihl {
+		setPayload(f, off+20, end, wire)
+		return inner, false, ErrBadLength
+	}
+	f.IPOptionsLen = ihl - 20
+	ipEnd := off + total
+	if ipEnd > wire {
+		setPayload(f, off+ihl, end, wire)
+		return inner, false, ErrBadLength
+	}
+	if ipEnd < end {
+		end = ipEnd
+	}
+	wire = ipEnd
+	if off+ihl > end {
+		setPayload(f, off+ihl, end, wire)
+		return inner, false, ErrTruncated
+	}
+	off += ihl
+	setPayload(f, off, end, wire)
+	if f.FragOffset != 0 {
+		return inner, false, OK
+	}
+	return p.decodeTransport(depth, f, f.Protocol, off, end, wire)
+}
+
+func (p *Packet) decodeIPv6(depth int, f *Frame, off, end, wire int) (inner next, more bool, k Kind) {
+	data := p.Data
+	if end-off < 40 {
+		return inner, false, ErrTruncated
+	}
+	b := data[off : off+40]
+	if b[0]>>4 != 6 {
+		return inner, false, ErrBadVersion
+	}
+	w := be.Uint32(b[0:4])
+	plen := int(be.Uint16(b[4:6]))
+	nh := b[6]
+	f.IPOff = off
+	f.IPVersion = 6
+	f.TOS = uint8(w >> 20)
+	f.FlowLabel = w & 0xFFFFF
+	f.TTL = b[7]
+	f.Src = netip.AddrFrom16([16]byte(b[8:24]))
+	f.Dst = netip.AddrFrom16([16]byte(b[24:40]))
+	f.IPHeaderLen = 40
+	f.Protocol = nh
+	f.Layers |= LayerIPv6
+	ipEnd := off + 40 + plen
+	if plen == 0 && nh == ipv6HopByHop && end-off > 40 {
+		ipEnd = wire // jumbogram: the length is in a hop-by-hop option
+	}
+	f.IPTotalLen = ipEnd - off
+	if ipEnd > wire {
+		setPayload(f, off+40, end, wire)
+		return inner, false, ErrBadLength
+	}
+	if ipEnd < end {
+		end = ipEnd
+	}
+	wire = ipEnd
+	pos := off + 40
+	setPayload(f, pos, end, wire)
+	// Extension headers: each is at least 8 bytes, so the loop ends.
+	for {
+		var l int
+		switch nh {
+		case ipv6HopByHop, ipv6Routing, ipv6DestOpts, ipv6AH:
+			if k := short(pos+2, end, wire); k != OK {
+				return inner, false, k
+			}
+			if nh == ipv6AH {
+				l = (int(data[pos+1]) + 2) * 4
+			} else {
+				l = (int(data[pos+1]) + 1) * 8
+			}
+		case ipv6Fragment:
+			l = 8
+		default:
+			f.IPHeaderLen = pos - off
+			f.Protocol = nh
+			return p.decodeTransport(depth, f, nh, pos, end, wire)
+		}
+		if k := short(pos+l, end, wire); k != OK {
+			return inner, false, k
+		}
+		h := data[pos : pos+l]
+		switch nh {
+		case ipv6HopByHop:
+			f.IPv6Ext |= IPv6ExtHopByHop
+		case ipv6Routing:
+			f.IPv6Ext |= IPv6ExtRouting
+		case ipv6DestOpts:
+			f.IPv6Ext |= IPv6ExtDestOpts
+		case ipv6AH:
+			f.IPv6Ext |= IPv6ExtAH
+		case ipv6Fragment:
+			f.IPv6Ext |= IPv6ExtFragment
+			fo := be.Uint16(h[2:4])
+			f.FragOffset = fo &^ 7
+			f.MoreFrags = fo&1 != 0
+			f.Fragment = f.FragOffset != 0 || f.MoreFrags
+			f.IPID = be.Uint32(h[4:8])
+		}
+		nh = h[0]
+		pos += l
+		f.IPHeaderLen = pos - off
+		f.Protocol = nh
+		setPayload(f, pos, end, wire)
+		if f.FragOffset != 0 {
+			// A later fragment: what follows continues the first fragment's data.
+			return inner, false, OK
+		}
+	}
+}
+
+// decodeTransport decodes the IP payload at off (protocol proto).
+func (p *Packet) decodeTransport(depth int, f *Frame, proto uint8, off, end, wire int) (next, bool, Kind) {
+	inner, more, k := p.decodeL4(depth, f, proto, off, end, wire)
+	if k == errFragment {
+		k = OK
+	}
+	return inner, more, k
+}
+
+func (p *Packet) decodeL4(depth int, f *Frame, proto uint8, off, end, wire int) (inner next, more bool, k Kind) {
+	data := p.Data
+	tunnels := depth+1 < MaxDepth && !f.Fragment
+	switch proto {
+	case ProtoUDP:
+		if k := p.shortL4(f, off+8, end, wire); k != OK {
+			return inner, false, k
+		}
+		b := data[off : off+8]
+		f.L4Off = off
+		f.SrcPort = be.Uint16(b[0:2])
+		f.DstPort = be.Uint16(b[2:4])
+		f.UDPLength = be.Uint16(b[4:6])
+		f.UDPChecksum = be.Uint16(b[6:8])
+		f.Layers |= LayerUDP
+		ul := int(f.UDPLength)
+		if ul < 8 {
+			setPayload(f, off+8, end, wire)
+			return inner, false, ErrBadLength
+		}
+		udpEnd := off + ul
+		if udpEnd > wire {
+			if !f.Fragment {
+				setPayload(f, off+8, end, wire)
+				return inner, false, ErrBadLength
+			}
+			// A first fragment: the UDP length covers fragments not in this packet.
+		} else {
+			if udpEnd < end {
+				end = udpEnd
+			}
+			wire = udpEnd
+		}
+		off += 8
+		setPayload(f, off, end, wire)
+		if tunnels {
+			switch f.DstPort {
+			case PortVXLAN:
+				return p.decodeVXLAN(depth, f, off, end, wire)
+			case PortGeneve:
+				return p.decodeGeneve(depth, f, off, end, wire)
+			}
+		}
+	case ProtoTCP:
+		if k := p.shortL4(f, off+20, end, wire); k != OK {
+			return inner, false, k
+		}
+		b := data[off : off+20]
+		f.L4Off = off
+		f.SrcPort = be.Uint16(b[0:2])
+		f.DstPort = be.Uint16(b[2:4])
+		f.TCPSeq = be.Uint32(b[4:8])
+		f.TCPAck = be.Uint32(b[8:12])
+		hl := int(b[12]>>4) * 4
+		f.TCPHeaderLen = hl
+		f.TCPFlags = uint16(b[12]&1)<<8 | uint16(b[13])
+		f.TCPWindow = be.Uint16(b[14:16])
+		f.Layers |= LayerTCP
+		if hl < 20 {
+			setPayload(f, off+20, end, wire)
+			return inner, false, ErrBadLength
+		}
+		if k := short(off+hl, end, wire); k != OK {
+			if k == ErrBadLength && f.Fragment {
+				k = OK // options continue in the next fragment
+			}
+			setPayload(f, off+hl, end, wire)
+			return inner, false, k
+		}
+		setPayload(f, off+hl, end, wire)
+	case ProtoICMPv4, ProtoICMPv6:
+		if k := p.shortL4(f, off+4, end, wire); k != OK {
+			return inner, false, k
+		}
+		f.L4Off = off
+		f.ICMPType = data[off]
+		f.ICMPCode = data[off+1]
+		if proto == ProtoICMPv4 {
+			f.Layers |= LayerICMPv4
+		} else {
+			f.Layers |= LayerICMPv6
+		}
+		if k := p.shortL4(f, off+8, end, wire); k != OK {
+			setPayload(f, off+8, end, wire)
+			return inner, false, k
+		}
+		if icmpHasEcho(proto, f.ICMPType) {
+			f.ICMPID = be.Uint16(data[off+4 : off+6])
+			f.ICMPSeq = be.Uint16(data[off+6 : off+8])
+			f.ICMPHasEcho = true
+		}
+		setPayload(f, off+8, end, wire)
+	case ProtoGRE:
+		if tunnels {
+			return p.decodeGRE(depth, f, off, end, wire)
+		}
+	}
+	return inner, false, OK
+}
+
+// shortL4 is short for a transport header: in a fragment, a header that
+// continues past the fragment is not an error, the transport is just absent.
+func (p *Packet) shortL4(f *Frame, need, end, wire int) Kind {
+	k := short(need, end, wire)
+	if k == ErrBadLength && f.Fragment {
+		return errFragment
+	}
+	return k
+}
+
+// errFragment stops transport decoding without an error (see shortL4).
+const errFragment Kind = 255
+
+func icmpHasEcho(proto, typ uint8) bool {
+	if proto == ProtoICMPv6 {
+		return typ == 128 || typ == 129
+	}
+	switch typ {
+	case 0, 8, 13, 14, 15, 16, 17, 18: // echo, timestamp, information, address mask
+		return true
+	}
+	return false
+}
+
+// tunnel returns the Tunnel between frames depth and depth+1, reset.
+func (p *Packet) tunnel(depth int, typ TunnelType, off int) *Tunnel {
+	t := &p.Tunnels[depth]
+	t.Type = typ
+	t.Off = off
+	t.VNI = 0
+	t.FlowHash = 0
+	t.GeneveProto = 0
+	t.GeneveOAM = false
+	t.GeneveCrit = false
+	t.NumOptions = 0
+	t.GWLB = GWLB{}
+	t.GeneveOptsLen = 0
+	t.GREProto = 0
+	t.GREKey = 0
+	t.GRESeq = 0
+	t.GREHasKey = false
+	t.GREHasSeq = false
+	t.GREVersion = 0
+	t.ERSPANVersion = 0
+	t.ERSPANSession = 0
+	t.ERSPANVLAN = 0
+	return t
+}
+
+// decodeVXLAN decodes the RFC 7348 header at off.
+func (p *Packet) decodeVXLAN(depth int, f *Frame, off, end, wire int) (inner next, more bool, k Kind) {
+	if k := short(off+8, end, wire); k != OK {
+		return inner, false, k
+	}
+	b := p.Data[off : off+8]
+	if b[0]&0x08 == 0 { // the I flag: without it there is no valid VNI
+		return inner, false, ErrUnsupported
+	}
+	t := p.tunnel(depth, TunnelVXLAN, off)
+	t.VNI = be.Uint32(b[4:8]) >> 8
+	t.FlowHash = f.SrcPort
+	return next{link: LinkEthernet, start: off + 8, end: end, wire: wire}, true, OK
+}
+
+// decodeGeneve decodes the RFC 8926 header and every option TLV at off.
+func (p *Packet) decodeGeneve(depth int, f *Frame, off, end, wire int) (inner next, more bool, k Kind) {
+	data := p.Data
+	if k := short(off+8, end, wire); k != OK {
+		return inner, false, k
+	}
+	b := data[off : off+8]
+	if b[0]>>6 != 0 {
+		return inner, false, ErrBadVersion
+	}
+	optLen := int(b[0]&0x3F) * 4
+	hdrEnd := off + 8 + optLen
+	if k := short(hdrEnd, end, wire); k != OK {
+		return inner, false, k
+	}
+	t := p.tunnel(depth, TunnelGeneve, off)
+	t.GeneveOAM = b[1]&0x80 != 0
+	t.GeneveCrit = b[1]&0x40 != 0
+	t.GeneveProto = be.Uint16(b[2:4])
+	t.VNI = be.Uint32(b[4:8]) >> 8
+	t.FlowHash = f.SrcPort
+	t.GeneveOptsLen = optLen
+	for pos := off + 8; pos < hdrEnd; {
+		if hdrEnd-pos < 4 {
+			return inner, false, ErrBadLength
+		}
+		h := data[pos : pos+4]
+		l := int(h[3]&0x1F) * 4
+		if hdrEnd-pos-4 < l {
+			return inner, false, ErrBadLength
+		}
+		if t.NumOptions < MaxGeneveOptions {
+			o := &t.Options[t.NumOptions]
+			o.Class = be.Uint16(h[0:2])
+			o.Type = h[2]
+			o.Off = pos + 4
+			o.Len = l
+			t.NumOptions++
+			if o.Class == GeneveClassAWSGWLB {
+				v := data[pos+4 : pos+4+l]
+				switch {
+				case o.Type == 1 && l == 8:
+					t.GWLB.EndpointID = be.Uint64(v)
+					t.GWLB.Has |= GWLBHasEndpointID
+				case o.Type == 2 && l == 8:
+					t.GWLB.AttachmentID = be.Uint64(v)
+					t.GWLB.Has |= GWLBHasAttachmentID
+				case o.Type == 3 && l == 4:
+					t.GWLB.FlowCookie = be.Uint32(v)
+					t.GWLB.Has |= GWLBHasFlowCookie
+				}
+			}
+		}
+		pos += 4 + l
+	}
+	var link LinkType
+	switch t.GeneveProto {
+	case EtherTypeTEB:
+		link = LinkEthernet
+	case EtherTypeIPv4:
+		link = LinkIPv4
+	case EtherTypeIPv6:
+		link = LinkIPv6
+	default:
+		return inner, false, ErrUnsupported
+	}
+	return next{link: link, start: hdrEnd, end: end, wire: wire}, true, OK
+}
+
+// GRE header flag bits.
+const (
+	greChecksum = 0x8000
+	greRouting  = 0x4000
+	greKey      = 0x2000
+	greSeq      = 0x1000
+)
+
+// decodeGRE decodes a GRE header (and an ERSPAN header after it) at off.
+func (p *Packet) decodeGRE(depth int, f *Frame, off, end, wire int) (inner next, more bool, k Kind) {
+	data := p.Data
+	if k := short(off+4, end, wire); k != OK {
+		return inner, false, k
+	}
+	flags := be.Uint16(data[off : off+2])
+	proto := be.Uint16(data[off+2 : off+4])
+	switch ver := flags & 7; {
+	case ver == 1: // enhanced GRE (PPTP)
+		return inner, false, ErrUnsupported
+	case ver != 0:
+		return inner, false, ErrBadVersion
+	}
+	if flags&greRouting != 0 {
+		return inner, false, ErrUnsupported
+	}
+	pos := off + 4
+	if flags&greChecksum != 0 {
+		pos += 4
+	}
+	var key, seq uint32
+	if flags&greKey != 0 {
+		if k := short(pos+4, end, wire); k != OK {
+			return inner, false, k
+		}
+		key = be.Uint32(data[pos : pos+4])
+		pos += 4
+	}
+	if flags&greSeq != 0 {
+		if k := short(pos+4, end, wire); k != OK {
+			return inner, false, k
+		}
+		seq = be.Uint32(data[pos : pos+4])
+		pos += 4
+	}
+	if k := short(pos, end, wire); k != OK {
+		return inner, false, k
+	}
+	var link LinkType
+	typ := TunnelGRE
+	var erVer uint8
+	var erSession, erVLAN uint16
+	switch proto {
+	case EtherTypeIPv4:
+		link = LinkIPv4
+	case EtherTypeIPv6:
+		link = LinkIPv6
+	case EtherTypeTEB:
+		link = LinkEthernet
+	case EtherTypeERSPAN:
+		typ, link = TunnelERSPAN, LinkEthernet
+		if flags&greSeq == 0 {
+			erVer = 1 // type I: no ERSPAN header
+			break
+		}
+		if k := short(pos+8, end, wire); k != OK {
+			return inner, false, k
+		}
+		h := data[pos : pos+8]
+		if h[0]>>4 != 1 {
+			return inner, false, ErrBadVersion
+		}
+		erVer = 2
+		erVLAN = be.Uint16(h[0:2]) & 0x0FFF
+		erSession = be.Uint16(h[2:4]) & 0x03FF
+		pos += 8
+	case EtherTypeERSPAN3:
+		typ, link = TunnelERSPAN, LinkEthernet
+		if k := short(pos+12, end, wire); k != OK {
+			return inner, false, k
+		}
+		h := data[pos : pos+12]
+		if h[0]>>4 != 2 {
+			return inner, false, ErrBadVersion
+		}
+		erVer = 3
+		erVLAN = be.Uint16(h[0:2]) & 0x0FFF
+		erSession = be.Uint16(h[2:4]) & 0x03FF
+		ft := (h[10] >> 2) & 0x1F
+		pos += 12
+		if h[11]&1 != 0 { // O: an 8-byte platform-specific subheader follows
+			if k := short(pos+8, end, wire); k != OK {
+				return inner, false, k
+			}
+			pos += 8
+		}
+		switch ft {
+		case 0: // Ethernet
+		case 2: // IP
+			link = LinkRaw
+		default:
+			return inner, false, ErrUnsupported
+		}
+	default:
+		// Keepalives, CDP, vendor payloads: kept as the frame's payload.
+		return inner, false, ErrUnsupported
+	}
+	t := p.tunnel(depth, typ, off)
+	t.GREProto = proto
+	t.GREKey = key
+	t.GRESeq = seq
+	t.GREHasKey = flags&greKey != 0
+	t.GREHasSeq = flags&greSeq != 0
+	t.ERSPANVersion = erVer
+	t.ERSPANSession = erSession
+	t.ERSPANVLAN = erVLAN
+	return next{link: link, start: pos, end: end, wire: wire}, true, OK
+}
