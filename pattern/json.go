@@ -1,0 +1,338 @@
+package pattern
+
+import (
+	"errors"
+	"fmt"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// MaxEventDepth is the deepest nesting of objects and arrays MatchJSON
+// accepts in an event.
+const MaxEventDepth = 512
+
+var errUnexpectedEnd = errors.New("unexpected end of input")
+
+type syntaxError struct {
+	off int
+	msg string
+}
+
+func (e *syntaxError) Error() string { return fmt.Sprintf("invalid json at byte %d: %s", e.off, e.msg) }
+
+// flattener is a streaming JSON reader that records only the leaf values at
+// field paths some pattern uses, skipping everything else without
+// materialising it.
+type flattener struct {
+	s   *scratch
+	b   []byte
+	i   int
+	key []byte
+}
+
+func (s *scratch) flatten(event []byte) error {
+	f := flattener{s: s, b: event}
+	f.ws()
+	if err := f.value(s.snap.trie, 0); err != nil {
+		return err
+	}
+	f.ws()
+	if f.i != len(f.b) {
+		return &syntaxError{f.i, "data after the top-level value"}
+	}
+	return nil
+}
+
+func (f *flattener) ws() {
+	for f.i < len(f.b) {
+		switch f.b[f.i] {
+		case ' ', '\t', '\n', '\r':
+			f.i++
+		default:
+			return
+		}
+	}
+}
+
+func (f *flattener) value(n *pnode, depth int) error {
+	if depth > MaxEventDepth {
+		return &syntaxError{f.i, "nesting too deep"}
+	}
+	if f.i >= len(f.b) {
+		return errUnexpectedEnd
+	}
+	leaf := n != nil && n.field >= 0
+	switch c := f.b[f.i]; {
+	case c == '{':
+		return f.object(n, depth)
+	case c == '[':
+		return f.array(n, depth)
+	case c == '"':
+		if !leaf {
+			return f.skipString()
+		}
+		f.s.curFld = n.field
+		v := f.s.pushValue(vString)
+		start := len(f.s.buf)
+		var err error
+		f.s.buf, err = f.str(f.s.buf)
+		v = &f.s.vals[len(f.s.vals)-1]
+		v.n = int32(len(f.s.buf) - start)
+		return err
+	case c == 't':
+		return f.lit("true", n, vTrue)
+	case c == 'f':
+		return f.lit("false", n, vFalse)
+	case c == 'n':
+		return f.lit("null", n, vNull)
+	case c == '-' || (c >= '0' && c <= '9'):
+		start := f.i
+		for f.i < len(f.b) {
+			c := f.b[f.i]
+			if (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E' {
+				f.i++
+				continue
+			}
+			break
+		}
+		lit := f.b[start:f.i]
+		var tmp [64]byte
+		if _, ok := canonNumber(tmp[:0], lit); !ok {
+			return &syntaxError{start, "invalid number"}
+		}
+		if leaf {
+			f.s.curFld = n.field
+			f.s.addValue(vNumber, lit)
+		}
+		return nil
+	}
+	return &syntaxError{f.i, fmt.Sprintf("unexpected character %q", f.b[f.i])}
+}
+
+func (f *flattener) lit(word string, n *pnode, k vkind) error {
+	if len(f.b)-f.i < len(word) || string(f.b[f.i:f.i+len(word)]) != word {
+		return &syntaxError{f.i, "invalid literal"}
+	}
+	f.i += len(word)
+	if n != nil && n.field >= 0 {
+		f.s.curFld = n.field
+		f.s.addValue(k, nil)
+	}
+	return nil
+}
+
+func (f *flattener) object(n *pnode, depth int) error {
+	f.i++ // '{'
+	f.ws()
+	if f.i < len(f.b) && f.b[f.i] == '}' {
+		f.i++
+		return nil
+	}
+	for {
+		f.ws()
+		if f.i >= len(f.b) {
+			return errUnexpectedEnd
+		}
+		if f.b[f.i] != '"' {
+			return &syntaxError{f.i, "expected a string key"}
+		}
+		var child *pnode
+		if n != nil && n.children != nil {
+			var err error
+			f.key, err = f.str(f.key[:0])
+			if err != nil {
+				return err
+			}
+			child = n.lookup(f.key)
+		} else if err := f.skipString(); err != nil {
+			return err
+		}
+		f.ws()
+		if f.i >= len(f.b) || f.b[f.i] != ':' {
+			return &syntaxError{f.i, "expected ':'"}
+		}
+		f.i++
+		f.ws()
+		if err := f.value(child, depth+1); err != nil {
+			return err
+		}
+		f.ws()
+		if f.i >= len(f.b) {
+			return errUnexpectedEnd
+		}
+		switch f.b[f.i] {
+		case ',':
+			f.i++
+		case '}':
+			f.i++
+			return nil
+		default:
+			return &syntaxError{f.i, "expected ',' or '}'"}
+		}
+	}
+}
+
+// lookup finds the trie node for an object key; a key containing dots walks
+// one level per dotted segment (dotted names equal nested objects).
+func (n *pnode) lookup(key []byte) *pnode {
+	if c, ok := n.children[string(key)]; ok {
+		return c
+	}
+	for i := 0; i < len(key); i++ {
+		if key[i] == '.' {
+			c := n.children[string(key[:i])]
+			if c == nil {
+				return nil
+			}
+			return c.lookup(key[i+1:])
+		}
+	}
+	return nil
+}
+
+func (f *flattener) array(n *pnode, depth int) error {
+	f.i++ // '['
+	f.ws()
+	if f.i < len(f.b) && f.b[f.i] == ']' {
+		f.i++
+		return nil
+	}
+	var id uint32
+	if n != nil {
+		f.s.arrCount++
+		id = f.s.arrCount
+	}
+	for idx := 0; ; idx++ {
+		f.ws()
+		if n != nil {
+			f.s.stack = append(f.s.stack, arrEntry{arr: id, idx: uint32(idx)})
+		}
+		if err := f.value(n, depth+1); err != nil {
+			return err
+		}
+		if n != nil {
+			f.s.stack = f.s.stack[:len(f.s.stack)-1]
+		}
+		f.ws()
+		if f.i >= len(f.b) {
+			return errUnexpectedEnd
+		}
+		switch f.b[f.i] {
+		case ',':
+			f.i++
+		case ']':
+			f.i++
+			return nil
+		default:
+			return &syntaxError{f.i, "expected ',' or ']'"}
+		}
+	}
+}
+
+func (f *flattener) skipString() error {
+	f.i++ // '"'
+	for f.i < len(f.b) {
+		c := f.b[f.i]
+		switch {
+		case c == '"':
+			f.i++
+			return nil
+		case c == '\\':
+			f.i += 2
+		case c < 0x20:
+			return &syntaxError{f.i, "control character in string"}
+		default:
+			f.i++
+		}
+	}
+	return errUnexpectedEnd
+}
+
+// str decodes the string at f.i (which holds '"') and appends it to dst.
+func (f *flattener) str(dst []byte) ([]byte, error) {
+	f.i++
+	for f.i < len(f.b) {
+		start := f.i
+		for f.i < len(f.b) && f.b[f.i] != '"' && f.b[f.i] != '\\' && f.b[f.i] >= 0x20 {
+			f.i++
+		}
+		dst = append(dst, f.b[start:f.i]...)
+		if f.i >= len(f.b) {
+			break
+		}
+		c := f.b[f.i]
+		if c == '"' {
+			f.i++
+			return dst, nil
+		}
+		if c < 0x20 {
+			return dst, &syntaxError{f.i, "control character in string"}
+		}
+		// escape
+		if f.i+1 >= len(f.b) {
+			return dst, errUnexpectedEnd
+		}
+		e := f.b[f.i+1]
+		f.i += 2
+		switch e {
+		case '"', '\\', '/':
+			dst = append(dst, e)
+		case 'b':
+			dst = append(dst, '\b')
+		case 'f':
+			dst = append(dst, '\f')
+		case 'n':
+			dst = append(dst, '\n')
+		case 'r':
+			dst = append(dst, '\r')
+		case 't':
+			dst = append(dst, '\t')
+		case 'u':
+			r, ok := f.hex4()
+			if !ok {
+				return dst, &syntaxError{f.i, "invalid \\u escape"}
+			}
+			if utf16.IsSurrogate(r) {
+				save := f.i
+				if f.i+1 < len(f.b) && f.b[f.i] == '\\' && f.b[f.i+1] == 'u' {
+					f.i += 2
+					r2, ok := f.hex4()
+					if ok {
+						if d := utf16.DecodeRune(r, r2); d != utf8.RuneError {
+							dst = utf8.AppendRune(dst, d)
+							continue
+						}
+					}
+				}
+				f.i = save
+				r = utf8.RuneError
+			}
+			dst = utf8.AppendRune(dst, r)
+		default:
+			return dst, &syntaxError{f.i - 1, "invalid escape"}
+		}
+	}
+	return dst, errUnexpectedEnd
+}
+
+func (f *flattener) hex4() (rune, bool) {
+	if len(f.b)-f.i < 4 {
+		return 0, false
+	}
+	var r rune
+	for k := 0; k < 4; k++ {
+		c := f.b[f.i+k]
+		switch {
+		case c >= '0' && c <= '9':
+			r = r*16 + rune(c-'0')
+		case c >= 'a' && c <= 'f':
+			r = r*16 + rune(c-'a'+10)
+		case c >= 'A' && c <= 'F':
+			r = r*16 + rune(c-'A'+10)
+		default:
+			return 0, false
+		}
+	}
+	f.i += 4
+	return r, true
+}

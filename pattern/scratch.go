@@ -1,0 +1,252 @@
+package pattern
+
+import (
+	"math"
+	"net/netip"
+)
+
+type vkind uint8
+
+const (
+	vString vkind = iota
+	vNumber
+	vTrue
+	vFalse
+	vNull
+)
+
+const (
+	flIPDone uint8 = 1 << iota
+	flIP
+	flFoldDone
+	flNumDone
+	flNumExact
+	flNumFloat
+)
+
+// val is one leaf value of an event: bytes (string or number literal) in
+// scratch.buf, lazily computed forms, and its array trail.
+type val struct {
+	kind     vkind
+	flags    uint8
+	field    int32
+	off, n   int32
+	foff, fn int32
+	koff, kn int32
+	toff, tn int32
+	f        float64
+	ip       netip.Addr
+}
+
+type arrEntry struct{ arr, idx uint32 }
+
+type state struct {
+	node     int32
+	coff, cn int32 // constraint in scratch.cons
+	next     int32 // next state of the same node
+}
+
+// scratch is the per-Match working memory, pooled per snapshot.
+type scratch struct {
+	snap   *snapshot
+	buf    []byte
+	vals   []val
+	vals2  []val
+	trails []arrEntry
+	stack  []arrEntry
+	fstart []int32
+	fend   []int32
+	fepoch []uint32
+	curFld int32
+	ev     Event
+	json   bool
+
+	states   []state
+	cons     []arrEntry
+	nodeHead []int32
+	nodeEp   []uint32
+	patEp    []uint32
+	matched  []int32
+	tbuf     []int32
+	epoch    uint32
+	arrCount uint32
+}
+
+func newScratch(sn *snapshot) *scratch {
+	return &scratch{
+		snap:     sn,
+		fstart:   make([]int32, len(sn.fields)),
+		fend:     make([]int32, len(sn.fields)),
+		fepoch:   make([]uint32, len(sn.fields)),
+		nodeHead: make([]int32, len(sn.nodes)),
+		nodeEp:   make([]uint32, len(sn.nodes)),
+		patEp:    make([]uint32, len(sn.names)),
+	}
+}
+
+func (s *scratch) reset() {
+	s.epoch++
+	if s.epoch == 0 {
+		clear(s.fepoch)
+		clear(s.nodeEp)
+		clear(s.patEp)
+		s.epoch = 1
+	}
+	s.buf = s.buf[:0]
+	s.vals = s.vals[:0]
+	s.vals2 = s.vals2[:0]
+	s.trails = s.trails[:0]
+	s.stack = s.stack[:0]
+	s.states = s.states[:0]
+	s.cons = s.cons[:0]
+	s.matched = s.matched[:0]
+	s.ev = nil
+	s.arrCount = 0
+}
+
+func (s *scratch) pushValue(k vkind) *val {
+	s.vals = append(s.vals, val{kind: k, field: s.curFld, off: int32(len(s.buf))})
+	v := &s.vals[len(s.vals)-1]
+	if len(s.stack) > 0 {
+		v.toff = int32(len(s.trails))
+		v.tn = int32(len(s.stack))
+		s.trails = append(s.trails, s.stack...)
+	}
+	return v
+}
+
+func (s *scratch) addValue(k vkind, b []byte) {
+	v := s.pushValue(k)
+	s.buf = append(s.buf, b...)
+	v.n = int32(len(b))
+}
+
+func (s *scratch) addValueString(k vkind, b string) {
+	v := s.pushValue(k)
+	s.buf = append(s.buf, b...)
+	v.n = int32(len(b))
+}
+
+func (s *scratch) bytes(v *val) []byte { return s.buf[v.off : v.off+v.n] }
+
+func (s *scratch) trail(v *val) []arrEntry { return s.trails[v.toff : v.toff+v.tn] }
+
+func (s *scratch) folded(v *val) []byte {
+	if v.flags&flFoldDone == 0 {
+		v.flags |= flFoldDone
+		v.foff = int32(len(s.buf))
+		s.buf = appendFold(s.buf, s.buf[v.off:v.off+v.n])
+		v.fn = int32(len(s.buf)) - v.foff
+	}
+	return s.buf[v.foff : v.foff+v.fn]
+}
+
+func (s *scratch) addr(v *val) (netip.Addr, bool) {
+	if v.flags&flIPDone == 0 {
+		v.flags |= flIPDone
+		if ip, ok := parseIP(s.bytes(v)); ok {
+			v.ip = ip
+			v.flags |= flIP
+		}
+	}
+	return v.ip, v.flags&flIP != 0
+}
+
+func (s *scratch) numKey(v *val) ([]byte, bool) {
+	if v.flags&flNumDone == 0 {
+		v.flags |= flNumDone
+		start := len(s.buf)
+		var exact, ok bool
+		var f float64
+		s.buf, exact, f, ok = numberKey(s.buf, s.buf[v.off:v.off+v.n])
+		v.koff, v.kn = int32(start), int32(len(s.buf)-start)
+		if exact {
+			v.flags |= flNumExact
+		}
+		if ok {
+			v.f = f
+			v.flags |= flNumFloat
+		}
+	}
+	return s.buf[v.koff : v.koff+v.kn], v.flags&flNumExact != 0
+}
+
+func (s *scratch) float(v *val) (float64, bool) {
+	s.numKey(v)
+	return v.f, v.flags&flNumFloat != 0
+}
+
+// match reports whether leaf value v satisfies m.
+func (m *matcher) match(v *val, s *scratch) bool {
+	switch m.kind {
+	case mExists:
+		return true
+	case mAnyBut:
+		for _, n := range m.neg {
+			if n.match(v, s) {
+				return false
+			}
+		}
+		return true
+	case mTrue:
+		return v.kind == vTrue
+	case mFalse:
+		return v.kind == vFalse
+	case mNull:
+		return v.kind == vNull
+	case mExactNum, mExactLit:
+		if v.kind != vNumber {
+			return false
+		}
+		k, exact := s.numKey(v)
+		return exact == (m.kind == mExactNum) && string(k) == m.s
+	case mNumeric:
+		if v.kind != vNumber {
+			return false
+		}
+		f, ok := s.float(v)
+		return ok && m.inRange(f)
+	}
+	if v.kind != vString {
+		return false
+	}
+	switch m.kind {
+	case mExactStr:
+		return string(s.bytes(v)) == m.s
+	case mExactIP:
+		ip, ok := s.addr(v)
+		return ok && ip == m.ip
+	case mCIDR:
+		ip, ok := s.addr(v)
+		return ok && m.pfx.Contains(ip)
+	case mPrefix:
+		b := s.bytes(v)
+		return len(b) >= len(m.s) && string(b[:len(m.s)]) == m.s
+	case mSuffix:
+		b := s.bytes(v)
+		return len(b) >= len(m.s) && string(b[len(b)-len(m.s):]) == m.s
+	case mPrefixFold:
+		b := s.folded(v)
+		return len(b) >= len(m.s) && string(b[:len(m.s)]) == m.s
+	case mSuffixFold:
+		b := s.folded(v)
+		return len(b) >= len(m.s) && string(b[len(b)-len(m.s):]) == m.s
+	case mEqFold:
+		return string(s.folded(v)) == m.s
+	case mWildcard:
+		return m.wc.match(s.bytes(v))
+	}
+	return false
+}
+
+func (m *matcher) inRange(f float64) bool {
+	if f < m.lo || (f == m.lo && !m.loInc) {
+		return false
+	}
+	if f > m.hi || (f == m.hi && !m.hiInc) {
+		return false
+	}
+	return true
+}
+
+func inf(sign int) float64 { return math.Inf(sign) }
