@@ -154,7 +154,7 @@ func (r *Reader) block() ([]byte, packet.CaptureInfo, error) {
 		// Anything else (name resolution, statistics, decryption secrets,
 		// custom, unknown) is skipped without being held in memory.
 		if left := r.skip(int64(blen) - 4); left > 0 {
-			return nil, info, r.short(off, whereBlock, int64(blen)-left, int64(blen))
+			return nil, info, r.short(off, whereBlock, int64(blen)-4-left, int64(blen))
 		}
 		avail = r.fill(4)
 		if avail < 4 {
