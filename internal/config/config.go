@@ -1,0 +1,355 @@
+// Package config is the typed configuration of `wirebridge serve`: the YAML file that names the
+// sources (the start of the data path), the rules that match their events, the targets matched
+// events are delivered to, and the NATS bus, HTTP listener and logging around them.
+//
+// It sits before the data path: internal/app reads a *Config (from Load, Parse or Default) and
+// builds every component from it. Parsing rejects unknown keys, applies defaults, resolves
+// secrets and validates the whole file, reporting every error with file:line:column and the YAML
+// path of the offending value. Nothing here opens a socket or starts a goroutine.
+package config
+
+import (
+	"net/netip"
+	"time"
+)
+
+// Config is a whole wirebridge configuration file.
+type Config struct {
+	// DataDir holds the embedded NATS store and relative file/pcap target paths.
+	DataDir string `yaml:"data_dir"`
+	NATS    NATS   `yaml:"nats"`
+	HTTP    HTTP   `yaml:"http"`
+	Sources []Source `yaml:"sources"`
+	Rules   []Rule   `yaml:"rules"`
+	Targets []Target `yaml:"targets"`
+	// ShutdownTimeout bounds the graceful shutdown (stop sources, drain, flush targets).
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	Log             Log           `yaml:"log"`
+
+	// File is the name the configuration was parsed under (used in error messages).
+	File string `yaml:"-"`
+
+	pos      map[string]Pos        // YAML path -> position of its value
+	patterns map[string]*patternAt // rule path -> pattern source, for error positions
+}
+
+// NATS configures the message bus used for durable delivery, live channels and KV state.
+type NATS struct {
+	// Embedded runs nats-server in-process with JetStream under data_dir/nats.
+	// Default true, or false when URLs is set.
+	Embedded bool `yaml:"embedded"`
+	// URLs of an external NATS cluster (nats://, tls://, ws://, wss://). Exclusive with Embedded.
+	URLs []string `yaml:"urls"`
+	// Credentials is the content of a NATS .creds file (JWT + NKey seed); external only.
+	Credentials Secret `yaml:"credentials"`
+	// Token authenticates to an external server, or secures the embedded server's listener.
+	Token Secret `yaml:"token"`
+	// TLS for connections to an external cluster.
+	TLS *TLS `yaml:"tls"`
+	// Listen, when set, opens a client listener on the embedded server (host:port).
+	// Empty (default): the embedded server has no network listener.
+	Listen string `yaml:"listen"`
+	// MaxMemory and MaxStorage limit the embedded JetStream store.
+	MaxMemory  ByteSize `yaml:"max_memory"`
+	MaxStorage ByteSize `yaml:"max_storage"`
+	// Replicas of the wirebridge streams on an external cluster (1..5).
+	Replicas int `yaml:"replicas"`
+}
+
+// HTTP configures the single HTTP listener (/metrics, /healthz, /readyz, /api, /ws, UI).
+type HTTP struct {
+	Listen string `yaml:"listen"`
+}
+
+// Log configures log/slog output.
+type Log struct {
+	Level  string `yaml:"level"`  // debug | info | warn | error
+	Format string `yaml:"format"` // auto (text on a TTY, JSON otherwise) | text | json
+}
+
+// SourceType names a kind of source.
+type SourceType string
+
+// Source types.
+const (
+	SourceUDP      SourceType = "udp"
+	SourceRaw      SourceType = "raw"
+	SourceAFPacket SourceType = "afpacket"
+	SourcePCAP     SourceType = "pcap"
+	SourceVXLAN    SourceType = "vxlan"
+)
+
+// SourceTypes lists every source type in documentation order.
+var SourceTypes = []SourceType{SourceUDP, SourceRaw, SourceAFPacket, SourcePCAP, SourceVXLAN}
+
+// Source is one packet source. Exactly one of the type-specific pointers (the one named by
+// Type) is non-nil after a successful parse; its keys sit flat beside the common keys in YAML.
+type Source struct {
+	Name string     `yaml:"name"`
+	Type SourceType `yaml:"type"`
+	// EventSource is the event's "source" field. Default "wirebridge.<type>".
+	EventSource string `yaml:"event_source"`
+	// Allow lists the sender networks accepted; empty accepts all. Others are dropped and counted.
+	Allow     []netip.Prefix `yaml:"allow"`
+	RateLimit RateLimit      `yaml:"rate_limit"`
+	// MaxDatagram is the largest packet read whole; longer ones are truncated and flagged.
+	MaxDatagram ByteSize `yaml:"max_datagram"`
+	// QueueSize bounds the packets waiting between this source and the pipeline.
+	QueueSize int `yaml:"queue_size"`
+
+	UDP      *UDPSource      `yaml:"-" variant:"udp"`
+	Raw      *RawSource      `yaml:"-" variant:"raw"`
+	AFPacket *AFPacketSource `yaml:"-" variant:"afpacket"`
+	PCAP     *PCAPSource     `yaml:"-" variant:"pcap"`
+	VXLAN    *VXLANSource    `yaml:"-" variant:"vxlan"`
+}
+
+// RateLimit holds the token buckets applied before decoding. A zero PPS means unlimited.
+type RateLimit struct {
+	PerSource TokenBucket `yaml:"per_source"` // one bucket per sender IP
+	Global    TokenBucket `yaml:"global"`     // one bucket for the whole source
+}
+
+// TokenBucket is a rate in packets per second with a burst size.
+type TokenBucket struct {
+	PPS   float64 `yaml:"pps"`
+	Burst int     `yaml:"burst"` // default: PPS rounded up
+}
+
+// UDPSource listens on UDP sockets (SO_REUSEPORT readers, recvmmsg, IP_PKTINFO).
+type UDPSource struct {
+	Listen     []string `yaml:"listen"`      // host:port, IPv4 or IPv6
+	Readers    int      `yaml:"readers"`     // reader goroutines (sockets) per address
+	RecvBuffer ByteSize `yaml:"recv_buffer"` // SO_RCVBUF
+	Batch      int      `yaml:"batch"`       // datagrams per recvmmsg
+}
+
+// RawSource reads every UDP datagram arriving at the host (SOCK_RAW, IPPROTO_UDP).
+type RawSource struct {
+	IPv4       bool     `yaml:"ipv4"`
+	IPv6       bool     `yaml:"ipv6"`
+	RecvBuffer ByteSize `yaml:"recv_buffer"`
+	Batch      int      `yaml:"batch"`
+}
+
+// AFPacketSource captures frames on an interface with a TPACKET_V3 ring.
+type AFPacketSource struct {
+	Interface string `yaml:"interface"`
+	// Filter is compiled to a classic BPF program; empty accepts everything.
+	Filter Filter `yaml:"filter"`
+	// Readers > 1 joins a PACKET_FANOUT group with that many sockets.
+	Readers      int           `yaml:"readers"`
+	Fanout       string        `yaml:"fanout"` // hash | lb | cpu
+	RingSize     ByteSize      `yaml:"ring_size"`
+	BlockSize    ByteSize      `yaml:"block_size"`
+	BlockTimeout time.Duration `yaml:"block_timeout"`
+	Promiscuous  bool          `yaml:"promiscuous"`
+}
+
+// Filter is the small capture filter language of afpacket sources: a packet passes when its IP
+// protocol is one of Protocols (if any are given) and, for UDP and TCP, its source or destination
+// port is in one of Ports (if any are given). Non-IP frames pass only when both lists are empty.
+type Filter struct {
+	Protocols []string    `yaml:"protocols"` // udp | tcp | icmp | icmpv6
+	Ports     []PortRange `yaml:"ports"`     // 514 or "5000-5100"
+}
+
+// PCAPSource replays a pcap or pcapng file.
+type PCAPSource struct {
+	File  string `yaml:"file"`
+	Speed Speed  `yaml:"speed"`
+	Loop  bool   `yaml:"loop"`
+}
+
+// VXLANSource decapsulates VXLAN mirror traffic (AWS VPC Traffic Mirroring, tc mirred).
+type VXLANSource struct {
+	Listen     []string `yaml:"listen"` // host:port, usually :4789
+	VNI        []uint32 `yaml:"vni"`    // accepted VNIs; empty accepts all
+	Readers    int      `yaml:"readers"`
+	RecvBuffer ByteSize `yaml:"recv_buffer"`
+	Batch      int      `yaml:"batch"`
+}
+
+// Rule routes events matching Pattern to Targets.
+type Rule struct {
+	Name string `yaml:"name"`
+	// Pattern is the EventBridge event pattern as compact JSON (always a JSON object).
+	Pattern Pattern  `yaml:"pattern"`
+	Targets []string `yaml:"targets"`
+	// InputPath delivers only the part of the event it selects (EventBridge InputPath).
+	InputPath string `yaml:"input_path"`
+	// InputPaths and InputTemplate form an EventBridge input transformer: each <var> in the
+	// template is replaced by the value InputPaths[var] selects.
+	InputPaths    map[string]string `yaml:"input_paths"`
+	InputTemplate string            `yaml:"input_template"`
+	Enabled       bool              `yaml:"enabled"`
+}
+
+// TargetType names a kind of target.
+type TargetType string
+
+// Target types.
+const (
+	TargetHTTP        TargetType = "http"
+	TargetFile        TargetType = "file"
+	TargetPCAP        TargetType = "pcap"
+	TargetStdout      TargetType = "stdout"
+	TargetNATS        TargetType = "nats"
+	TargetEventBridge TargetType = "eventbridge"
+	TargetLive        TargetType = "live"
+	TargetReplay      TargetType = "replay"
+)
+
+// TargetTypes lists every target type in documentation order.
+var TargetTypes = []TargetType{TargetHTTP, TargetFile, TargetPCAP, TargetStdout, TargetNATS, TargetEventBridge, TargetLive, TargetReplay}
+
+// Target is one delivery destination. Exactly one type-specific pointer (named by Type) is
+// non-nil after a successful parse; its keys sit flat beside name, type and delivery in YAML.
+type Target struct {
+	Name     string     `yaml:"name"`
+	Type     TargetType `yaml:"type"`
+	Delivery Delivery   `yaml:"delivery"`
+
+	HTTP        *HTTPTarget        `yaml:"-" variant:"http"`
+	File        *FileTarget        `yaml:"-" variant:"file"`
+	PCAP        *PCAPTarget        `yaml:"-" variant:"pcap"`
+	Stdout      *StdoutTarget      `yaml:"-" variant:"stdout"`
+	NATS        *NATSTarget        `yaml:"-" variant:"nats"`
+	EventBridge *EventBridgeTarget `yaml:"-" variant:"eventbridge"`
+	Live        *LiveTarget        `yaml:"-" variant:"live"`
+	Replay      *ReplayTarget      `yaml:"-" variant:"replay"`
+}
+
+// DeliveryMode is how matched events reach a target.
+type DeliveryMode string
+
+// Delivery modes.
+const (
+	// Durable stores events in JetStream before acknowledging them into the target.
+	Durable DeliveryMode = "durable"
+	// Direct writes in-process; events in flight are lost on a crash.
+	Direct DeliveryMode = "direct"
+)
+
+// Delivery holds the settings internal/deliver applies to one target.
+type Delivery struct {
+	// Mode defaults to durable for http, eventbridge, nats and replay with protocol http,
+	// and to direct for file, pcap, stdout, live and replay with protocol tcp.
+	Mode        DeliveryMode  `yaml:"mode"`
+	MaxAttempts int           `yaml:"max_attempts"` // then dead-lettered (durable) or dropped (direct)
+	MaxAge      time.Duration `yaml:"max_age"`      // 0: no age limit
+	Backoff     Backoff       `yaml:"backoff"`
+	BatchSize   int           `yaml:"batch_size"` // most deliveries handed to one Send
+	QueueSize   int           `yaml:"queue_size"` // direct mode: events buffered before drops
+}
+
+// Backoff is exponential retry backoff: Initial * Multiplier^n, capped at Max, each delay
+// randomised by ±Jitter (a fraction, 0..1). A Retry-After from the target takes precedence.
+type Backoff struct {
+	Initial    time.Duration `yaml:"initial"`
+	Max        time.Duration `yaml:"max"`
+	Multiplier float64       `yaml:"multiplier"`
+	Jitter     float64       `yaml:"jitter"`
+}
+
+// HTTPTarget POSTs events to a webhook.
+type HTTPTarget struct {
+	URL     string            `yaml:"url"`
+	Method  string            `yaml:"method"` // POST | PUT | PATCH
+	Headers map[string]string `yaml:"headers"`
+	// SecretHeaders are headers whose values are secrets (API keys).
+	SecretHeaders map[string]Secret `yaml:"secret_headers"`
+	BearerToken   Secret            `yaml:"bearer_token"`
+	HMAC          *HMAC             `yaml:"hmac"`
+	Timeout       time.Duration     `yaml:"timeout"`
+	TLS           *TLS              `yaml:"tls"`
+	// Batch, when set, sends several events per request; nil sends one event per request.
+	Batch *HTTPBatch `yaml:"batch"`
+}
+
+// HMAC signs each request: Header carries hex(HMAC-SHA256(secret, timestamp + "." + body)) and
+// TimestampHeader the Unix timestamp in seconds used in it.
+type HMAC struct {
+	Secret          Secret `yaml:"secret"`
+	Header          string `yaml:"header"`
+	TimestampHeader string `yaml:"timestamp_header"`
+}
+
+// TLS holds client TLS options.
+type TLS struct {
+	CAFile             string `yaml:"ca_file"`
+	CertFile           string `yaml:"cert_file"`
+	KeyFile            string `yaml:"key_file"`
+	ServerName         string `yaml:"server_name"`
+	InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
+}
+
+// HTTPBatch shapes batched request bodies.
+type HTTPBatch struct {
+	MaxEvents int      `yaml:"max_events"`
+	MaxBytes  ByteSize `yaml:"max_bytes"`
+	Format    string   `yaml:"format"` // json-array | ndjson
+}
+
+// Rotate closes the current file and starts a new one when it reaches Size or has been open for
+// Interval (whichever comes first). Zero disables that trigger.
+type Rotate struct {
+	Size     ByteSize      `yaml:"size"`
+	Interval time.Duration `yaml:"interval"`
+}
+
+// FileTarget appends events as NDJSON.
+type FileTarget struct {
+	// Path is a time pattern; relative paths are placed under data_dir.
+	Path          TimePattern   `yaml:"path"`
+	Rotate        Rotate        `yaml:"rotate"`
+	Compress      string        `yaml:"compress"` // none | gzip | zstd
+	Fsync         string        `yaml:"fsync"`    // never | rotate | always | interval
+	FsyncInterval time.Duration `yaml:"fsync_interval"`
+}
+
+// PCAPTarget archives the matched packets' original frames in rotating pcap files.
+type PCAPTarget struct {
+	Path    TimePattern `yaml:"path"`
+	Rotate  Rotate      `yaml:"rotate"`
+	Snaplen int         `yaml:"snaplen"`
+}
+
+// StdoutTarget writes events to standard output as NDJSON.
+type StdoutTarget struct {
+	Pretty bool `yaml:"pretty"` // indented JSON instead of one line per event
+}
+
+// NATSTarget publishes each event to a subject on the bus, or on an external NATS.
+type NATSTarget struct {
+	Subject     string   `yaml:"subject"`
+	URLs        []string `yaml:"urls"` // empty: the wirebridge bus
+	Credentials Secret   `yaml:"credentials"`
+	Token       Secret   `yaml:"token"`
+}
+
+// EventBridgeTarget calls PutEvents on Amazon EventBridge.
+type EventBridgeTarget struct {
+	Region       string `yaml:"region"`   // empty: the AWS SDK's default chain
+	Endpoint     string `yaml:"endpoint"` // override, e.g. a local emulator
+	EventBusName string `yaml:"event_bus_name"`
+	DetailType   string `yaml:"detail_type"` // empty: the event's detail-type
+	Source       string `yaml:"source"`      // empty: the event's source
+}
+
+// LiveTarget fans events out to browsers watching a live channel.
+type LiveTarget struct {
+	Channel string `yaml:"channel"` // default: the target's name
+}
+
+// ReplayTarget reassembles mirrored TCP streams and forwards them to a shadow service.
+type ReplayTarget struct {
+	Address  string        `yaml:"address"`  // host:port of the shadow service
+	Protocol string        `yaml:"protocol"` // http | tcp
+	Timeout  time.Duration `yaml:"timeout"`
+}
+
+// Pos is a position in the configuration file (1-based).
+type Pos struct {
+	Line, Column int
+}

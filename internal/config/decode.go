@@ -1,0 +1,554 @@
+package config
+
+import (
+	"fmt"
+	"math"
+	"net/netip"
+	"reflect"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v4"
+)
+
+const (
+	tagStr   = "!!str"
+	tagInt   = "!!int"
+	tagFloat = "!!float"
+	tagBool  = "!!bool"
+	tagNull  = "!!null"
+	tagMerge = "!!merge"
+)
+
+// maxNodes bounds the work of one parse, so that nested aliases cannot explode.
+const maxNodes = 2_000_000
+
+// decoder fills the typed structs from a yaml.Node tree, collecting every error instead of
+// stopping at the first, and recording the position of every value by its YAML path.
+type decoder struct {
+	file     string
+	errs     Errors
+	pos      map[string]Pos
+	patterns map[string]*patternAt
+	nodes    int
+	overflow bool
+}
+
+// scalarDecoder is implemented by types written as one YAML scalar.
+type scalarDecoder interface {
+	decodeScalar(value, tag string) error
+}
+
+// nodeDecoder is implemented by types that read their YAML node themselves.
+type nodeDecoder interface {
+	decodeNode(d *decoder, n *yaml.Node, path string)
+}
+
+// defaulter is implemented by structs that have defaults; it is called on every new value before
+// its YAML is decoded into it, so that keys left out keep their default.
+type defaulter interface {
+	setDefaults()
+}
+
+var (
+	durationType = reflect.TypeFor[time.Duration]()
+	prefixType   = reflect.TypeFor[netip.Prefix]()
+)
+
+func (d *decoder) errorf(n *yaml.Node, path, format string, args ...any) {
+	e := &Error{File: d.file, Path: path, Msg: fmt.Sprintf(format, args...)}
+	if n != nil {
+		e.Line, e.Column = n.Line, n.Column
+	}
+	d.errs = append(d.errs, e)
+}
+
+// spend counts one node against maxNodes.
+func (d *decoder) spend() bool {
+	d.nodes++
+	if d.nodes > maxNodes {
+		if !d.overflow {
+			d.overflow = true
+			d.errs = append(d.errs, &Error{File: d.file, Msg: fmt.Sprintf("configuration is too large (more than %d values after expanding aliases)", maxNodes)})
+		}
+		return false
+	}
+	return true
+}
+
+func resolveAlias(n *yaml.Node) *yaml.Node {
+	for i := 0; n != nil && n.Kind == yaml.AliasNode && i < 100; i++ {
+		n = n.Alias
+	}
+	return n
+}
+
+func isNull(n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode && n.ShortTag() == tagNull
+}
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		return describeScalar(n.Value, n.ShortTag())
+	}
+	return "an unsupported YAML node"
+}
+
+func describeScalar(value, tag string) string {
+	switch tag {
+	case tagStr:
+		return strconv.Quote(value)
+	case tagInt:
+		return "the integer " + value
+	case tagFloat:
+		return "the number " + value
+	case tagBool:
+		return "the boolean " + value
+	case tagNull:
+		return "null"
+	}
+	return fmt.Sprintf("%s %q", strings.TrimPrefix(tag, "!!"), value)
+}
+
+// decode decodes n into v (addressable), recording positions under path.
+func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
+	if !d.spend() {
+		return
+	}
+	d.pos[path] = Pos{n.Line, n.Column}
+	if n.Kind == yaml.AliasNode {
+		r := resolveAlias(n)
+		if r == nil || r.Kind == yaml.AliasNode {
+			d.errorf(n, path, "unresolved alias")
+			return
+		}
+		n = r
+	}
+	if isNull(n) {
+		return // keep the default
+	}
+	if v.CanAddr() {
+		switch u := v.Addr().Interface().(type) {
+		case nodeDecoder:
+			u.decodeNode(d, n, path)
+			return
+		case scalarDecoder:
+			if n.Kind != yaml.ScalarNode {
+				d.errorf(n, path, "expected a single value, got %s", kindName(n))
+				return
+			}
+			if err := u.decodeScalar(n.Value, n.ShortTag()); err != nil {
+				d.errorf(n, path, "%s", err.Error())
+			}
+			return
+		}
+	}
+	switch v.Type() {
+	case durationType:
+		d.decodeDuration(n, v, path)
+		return
+	case prefixType:
+		d.decodePrefix(n, v, path)
+		return
+	}
+	switch v.Kind() {
+	case reflect.Pointer:
+		nv := reflect.New(v.Type().Elem())
+		if df, ok := nv.Interface().(defaulter); ok {
+			df.setDefaults()
+		}
+		d.decode(n, nv.Elem(), path)
+		v.Set(nv)
+	case reflect.Struct:
+		d.decodeStruct(n, v, path)
+	case reflect.Slice:
+		d.decodeSlice(n, v, path)
+	case reflect.Map:
+		d.decodeMap(n, v, path)
+	case reflect.String:
+		if n.Kind != yaml.ScalarNode {
+			d.errorf(n, path, "expected a string, got %s", kindName(n))
+			return
+		}
+		v.SetString(n.Value)
+	case reflect.Bool:
+		if n.Kind != yaml.ScalarNode || n.ShortTag() != tagBool {
+			d.errorf(n, path, "expected true or false, got %s", kindName(n))
+			return
+		}
+		b, err := strconv.ParseBool(strings.ToLower(n.Value))
+		if err != nil {
+			d.errorf(n, path, "expected true or false, got %s", kindName(n))
+			return
+		}
+		v.SetBool(b)
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		if n.Kind != yaml.ScalarNode || n.ShortTag() != tagInt {
+			d.errorf(n, path, "expected an integer, got %s", kindName(n))
+			return
+		}
+		i, err := strconv.ParseInt(n.Value, 0, 64)
+		if err != nil || v.OverflowInt(i) {
+			d.errorf(n, path, "integer %s is out of range", n.Value)
+			return
+		}
+		v.SetInt(i)
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		if n.Kind != yaml.ScalarNode || n.ShortTag() != tagInt {
+			d.errorf(n, path, "expected a non-negative integer, got %s", kindName(n))
+			return
+		}
+		i, err := strconv.ParseUint(n.Value, 0, 64)
+		if err != nil || v.OverflowUint(i) {
+			d.errorf(n, path, "integer %s is out of range", n.Value)
+			return
+		}
+		v.SetUint(i)
+	case reflect.Float32, reflect.Float64:
+		tag := n.ShortTag()
+		if n.Kind != yaml.ScalarNode || (tag != tagInt && tag != tagFloat) {
+			d.errorf(n, path, "expected a number, got %s", kindName(n))
+			return
+		}
+		f, err := strconv.ParseFloat(strings.ReplaceAll(n.Value, "_", ""), 64)
+		if err != nil && tag == tagInt {
+			var i int64
+			i, err = strconv.ParseInt(n.Value, 0, 64)
+			f = float64(i)
+		}
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+			d.errorf(n, path, "expected a finite number, got %s", n.Value)
+			return
+		}
+		v.SetFloat(f)
+	default:
+		d.errorf(n, path, "unsupported configuration field type %s", v.Type())
+	}
+}
+
+func (d *decoder) decodeDuration(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind != yaml.ScalarNode {
+		d.errorf(n, path, "expected a duration such as 30s, got %s", kindName(n))
+		return
+	}
+	if n.ShortTag() == tagInt && n.Value == "0" {
+		v.SetInt(0)
+		return
+	}
+	if n.ShortTag() != tagStr {
+		d.errorf(n, path, "expected a duration with a unit such as 30s or 5m, got %s", kindName(n))
+		return
+	}
+	dur, err := time.ParseDuration(strings.TrimSpace(n.Value))
+	if err != nil {
+		d.errorf(n, path, "invalid duration %q: use a Go duration such as 500ms, 30s, 5m or 24h", n.Value)
+		return
+	}
+	if dur < 0 {
+		d.errorf(n, path, "duration %q must not be negative", n.Value)
+		return
+	}
+	v.SetInt(int64(dur))
+}
+
+func (d *decoder) decodePrefix(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind != yaml.ScalarNode {
+		d.errorf(n, path, "expected a CIDR such as 10.0.0.0/8, got %s", kindName(n))
+		return
+	}
+	s := strings.TrimSpace(n.Value)
+	var p netip.Prefix
+	var err error
+	if strings.Contains(s, "/") {
+		p, err = netip.ParsePrefix(s)
+	} else {
+		var a netip.Addr
+		if a, err = netip.ParseAddr(s); err == nil {
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+	}
+	if err != nil || p.Addr().Zone() != "" {
+		d.errorf(n, path, "invalid CIDR %q: want an address or a network such as 10.0.0.0/8 or fd00::/8", n.Value)
+		return
+	}
+	v.Set(reflect.ValueOf(p.Masked()))
+}
+
+func (d *decoder) decodeSlice(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind != yaml.SequenceNode {
+		d.errorf(n, path, "expected a list, got %s", kindName(n))
+		return
+	}
+	out := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
+	for i, c := range n.Content {
+		e := out.Index(i)
+		if df, ok := e.Addr().Interface().(defaulter); ok {
+			df.setDefaults()
+		}
+		d.decode(c, e, fmt.Sprintf("%s[%d]", path, i))
+	}
+	v.Set(out)
+}
+
+var plainKey = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+
+func joinKey(path, key string) string {
+	if !plainKey.MatchString(key) {
+		key = "[" + strconv.Quote(key) + "]"
+		return path + key
+	}
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+type pair struct {
+	key, value *yaml.Node
+}
+
+// pairs lists a mapping's key/value pairs, with merge keys (<<) expanded: explicit keys win over
+// merged ones. Duplicate explicit keys and non-scalar keys are reported.
+func (d *decoder) pairs(n *yaml.Node, path string) []pair {
+	var out []pair
+	seen := map[string]bool{}
+	var merges []*yaml.Node
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		if k.Kind == yaml.ScalarNode && (k.ShortTag() == tagMerge || k.Value == "<<" && k.Style == 0) {
+			merges = append(merges, val)
+			continue
+		}
+		if k.Kind != yaml.ScalarNode {
+			d.errorf(k, path, "mapping keys must be plain strings, got %s", kindName(k))
+			continue
+		}
+		if seen[k.Value] {
+			d.errorf(k, joinKey(path, k.Value), "duplicate key %q", k.Value)
+			continue
+		}
+		seen[k.Value] = true
+		out = append(out, pair{k, val})
+	}
+	for _, m := range merges {
+		m = resolveAlias(m)
+		var srcs []*yaml.Node
+		switch {
+		case m != nil && m.Kind == yaml.MappingNode:
+			srcs = []*yaml.Node{m}
+		case m != nil && m.Kind == yaml.SequenceNode:
+			for _, s := range m.Content {
+				srcs = append(srcs, resolveAlias(s))
+			}
+		}
+		for _, s := range srcs {
+			if s == nil || s.Kind != yaml.MappingNode {
+				d.errorf(n, path, "merge key << needs a mapping or a list of mappings")
+				continue
+			}
+			if !d.spend() {
+				return out
+			}
+			for _, p := range d.pairs(s, path) {
+				if !seen[p.key.Value] {
+					seen[p.key.Value] = true
+					out = append(out, p)
+				}
+			}
+		}
+	}
+	return out
+}
+
+func (d *decoder) decodeMap(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n, path, "expected a mapping, got %s", kindName(n))
+		return
+	}
+	if v.Type().Key().Kind() != reflect.String {
+		d.errorf(n, path, "unsupported map key type %s", v.Type().Key())
+		return
+	}
+	m := reflect.MakeMap(v.Type())
+	for _, p := range d.pairs(n, path) {
+		ev := reflect.New(v.Type().Elem()).Elem()
+		kp := joinKey(path, p.key.Value)
+		d.decode(p.value, ev, kp)
+		m.SetMapIndex(reflect.ValueOf(p.key.Value).Convert(v.Type().Key()), ev)
+	}
+	v.Set(m)
+}
+
+// field is a struct field reachable from YAML.
+type field struct {
+	index   int
+	name    string // YAML key
+	variant string // for variant pointers: the type value selecting them
+}
+
+func fieldsOf(t reflect.Type) (keys []field, variants []field, typeField int) {
+	typeField = -1
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		if vr := f.Tag.Get("variant"); vr != "" {
+			variants = append(variants, field{index: i, variant: vr})
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if name == "" || name == "-" {
+			continue
+		}
+		keys = append(keys, field{index: i, name: name})
+		if name == "type" {
+			typeField = i
+		}
+	}
+	return keys, variants, typeField
+}
+
+func findKey(fs []field, name string) (field, bool) {
+	for _, f := range fs {
+		if f.name == name {
+			return f, true
+		}
+	}
+	return field{}, false
+}
+
+// decodeStruct decodes a mapping into a struct. A struct with variant fields (Source, Target)
+// reads its "type" key first, allocates the variant it names and accepts that variant's keys
+// beside the common ones.
+func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n, path, "expected a mapping, got %s", kindName(n))
+		return
+	}
+	keys, variants, typeField := fieldsOf(v.Type())
+	ps := d.pairs(n, path)
+	var variant reflect.Value // the selected variant struct
+	var variantKeys []field
+	typeKnown, hasType := false, false
+	if len(variants) > 0 && typeField >= 0 {
+		for _, p := range ps {
+			if p.key.Value != "type" {
+				continue
+			}
+			hasType = true
+			d.decode(p.value, v.Field(typeField), joinKey(path, "type"))
+			t := v.Field(typeField).String()
+			var names []string
+			for _, vf := range variants {
+				names = append(names, vf.variant)
+				if vf.variant == t {
+					nv := reflect.New(v.Type().Field(vf.index).Type.Elem())
+					if df, ok := nv.Interface().(defaulter); ok {
+						df.setDefaults()
+					}
+					v.Field(vf.index).Set(nv)
+					variant = nv.Elem()
+					variantKeys, _, _ = fieldsOf(variant.Type())
+					typeKnown = true
+				}
+			}
+			if !typeKnown && t != "" {
+				d.errorf(p.value, joinKey(path, "type"), "unknown type %q (want one of %s)", t, strings.Join(names, ", "))
+			}
+		}
+		if tv := resolveAlias(findValue(ps, "type")); !hasType || (tv != nil && isNull(tv)) {
+			d.errorf(n, joinKey(path, "type"), "required")
+		}
+	}
+	for _, p := range ps {
+		k := p.key.Value
+		if k == "type" && typeField >= 0 && len(variants) > 0 {
+			continue
+		}
+		kp := joinKey(path, k)
+		if f, ok := findKey(keys, k); ok {
+			d.decode(p.value, v.Field(f.index), kp)
+			continue
+		}
+		if f, ok := findKey(variantKeys, k); ok {
+			d.decode(p.value, variant.Field(f.index), kp)
+			continue
+		}
+		if len(variants) > 0 {
+			var owners []string
+			for _, vf := range variants {
+				vk, _, _ := fieldsOf(v.Type().Field(vf.index).Type.Elem())
+				if _, ok := findKey(vk, k); ok {
+					owners = append(owners, vf.variant)
+				}
+			}
+			if len(owners) > 0 {
+				if typeKnown {
+					d.errorf(p.key, kp, "key %q is not valid for type %s (it is a key of type %s)", k, v.Field(typeField).String(), strings.Join(owners, ", "))
+				}
+				continue
+			}
+		}
+		known := make([]string, 0, len(keys)+len(variantKeys))
+		for _, f := range slices.Concat(keys, variantKeys) {
+			known = append(known, f.name)
+		}
+		msg := fmt.Sprintf("unknown key %q", k)
+		if s := suggest(k, known); s != "" {
+			msg += fmt.Sprintf(" (did you mean %q?)", s)
+		}
+		d.errorf(p.key, kp, "%s", msg)
+	}
+}
+
+// suggest returns the known name closest to s, if it is close enough to be a likely typo.
+func suggest(s string, known []string) string {
+	best, bestD := "", 3
+	for _, k := range known {
+		if dist := editDistance(s, k); dist < bestD {
+			best, bestD = k, dist
+		}
+	}
+	return best
+}
+
+func editDistance(a, b string) int {
+	if len(a) > 64 || len(b) > 64 {
+		return 99
+	}
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			c := 1
+			if a[i-1] == b[j-1] {
+				c = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+c)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+func findValue(ps []pair, key string) *yaml.Node {
+	for _, p := range ps {
+		if p.key.Value == key {
+			return p.value
+		}
+	}
+	return nil
+}

@@ -1,0 +1,150 @@
+package config
+
+import (
+	"math"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Defaults. docs/config.md lists the same values; a test keeps the two in step.
+const (
+	DefaultDataDir         = "./wirebridge-data"
+	DefaultHTTPListen      = "127.0.0.1:8080"
+	DefaultShutdownTimeout = 30 * time.Second
+	DefaultMaxDatagram     = 9216
+	MinMaxDatagram         = 9216
+	DefaultSourceQueue     = 4096
+)
+
+func (c *Config) setDefaults() {
+	c.DataDir = DefaultDataDir
+	c.HTTP.Listen = DefaultHTTPListen
+	c.ShutdownTimeout = DefaultShutdownTimeout
+	c.Log = Log{Level: "info", Format: "auto"}
+	c.NATS = NATS{Embedded: true, MaxMemory: 64 * MiB, MaxStorage: 4 * GiB, Replicas: 1}
+}
+
+func (s *Source) setDefaults() {
+	s.MaxDatagram = DefaultMaxDatagram
+	s.QueueSize = DefaultSourceQueue
+}
+
+func (s *UDPSource) setDefaults() {
+	*s = UDPSource{Readers: 2, RecvBuffer: 4 * MiB, Batch: 64}
+}
+
+func (s *RawSource) setDefaults() {
+	*s = RawSource{IPv4: true, IPv6: true, RecvBuffer: 4 * MiB, Batch: 64}
+}
+
+func (s *AFPacketSource) setDefaults() {
+	*s = AFPacketSource{Readers: 1, Fanout: "hash", RingSize: 16 * MiB, BlockSize: 1 * MiB, BlockTimeout: 10 * time.Millisecond}
+}
+
+func (s *PCAPSource) setDefaults() {
+	*s = PCAPSource{Speed: Speed{Mode: SpeedRecorded, Factor: 1}}
+}
+
+func (s *VXLANSource) setDefaults() {
+	*s = VXLANSource{Readers: 2, RecvBuffer: 4 * MiB, Batch: 64}
+}
+
+func (r *Rule) setDefaults() {
+	r.Enabled = true
+}
+
+func (t *Target) setDefaults() {
+	t.Delivery = Delivery{
+		MaxAttempts: 10,
+		MaxAge:      24 * time.Hour,
+		Backoff:     Backoff{Initial: time.Second, Max: 5 * time.Minute, Multiplier: 2, Jitter: 0.2},
+		BatchSize:   100,
+		QueueSize:   1024,
+	}
+}
+
+func (t *HTTPTarget) setDefaults() {
+	*t = HTTPTarget{Method: "POST", Timeout: 10 * time.Second}
+}
+
+func (h *HMAC) setDefaults() {
+	*h = HMAC{Header: "X-Wirebridge-Signature", TimestampHeader: "X-Wirebridge-Timestamp"}
+}
+
+func (b *HTTPBatch) setDefaults() {
+	*b = HTTPBatch{MaxEvents: 100, MaxBytes: 1 * MiB, Format: "json-array"}
+}
+
+func (t *FileTarget) setDefaults() {
+	*t = FileTarget{Rotate: Rotate{Size: 128 * MiB, Interval: time.Hour}, Compress: "none", Fsync: "rotate", FsyncInterval: time.Second}
+}
+
+func (t *PCAPTarget) setDefaults() {
+	*t = PCAPTarget{Rotate: Rotate{Size: 128 * MiB, Interval: time.Hour}, Snaplen: 65535}
+}
+
+func (t *EventBridgeTarget) setDefaults() {
+	*t = EventBridgeTarget{EventBusName: "default"}
+}
+
+func (t *ReplayTarget) setDefaults() {
+	*t = ReplayTarget{Protocol: "http", Timeout: 10 * time.Second}
+}
+
+// DefaultMode is the delivery mode a target of this type gets when none is configured.
+func (t *Target) DefaultMode() DeliveryMode {
+	switch t.Type {
+	case TargetHTTP, TargetEventBridge, TargetNATS:
+		return Durable
+	case TargetReplay:
+		if t.Replay != nil && t.Replay.Protocol == "tcp" {
+			return Direct
+		}
+		return Durable
+	}
+	return Direct
+}
+
+// finish fills the defaults that depend on other values, after decoding.
+func (c *Config) finish() {
+	if _, set := c.pos["nats.embedded"]; !set && len(c.NATS.URLs) > 0 {
+		c.NATS.Embedded = false
+	}
+	for i := range c.Sources {
+		s := &c.Sources[i]
+		if s.EventSource == "" && s.Type != "" {
+			s.EventSource = "wirebridge." + string(s.Type)
+		}
+		for _, b := range []*TokenBucket{&s.RateLimit.PerSource, &s.RateLimit.Global} {
+			if b.PPS > 0 && b.Burst == 0 && b.PPS < math.MaxInt32 {
+				b.Burst = int(math.Ceil(b.PPS))
+			}
+		}
+	}
+	for i := range c.Targets {
+		t := &c.Targets[i]
+		if t.Delivery.Mode == "" {
+			t.Delivery.Mode = t.DefaultMode()
+		}
+		if t.File != nil {
+			t.File.Path = c.OutputPath(t.File.Path)
+		}
+		if t.PCAP != nil {
+			t.PCAP.Path = c.OutputPath(t.PCAP.Path)
+		}
+		if t.Live != nil && t.Live.Channel == "" {
+			t.Live.Channel = t.Name
+		}
+	}
+}
+
+// OutputPath places a relative target path under the data directory. Percent signs in the data
+// directory are escaped so that they are not taken for time verbs.
+func (c *Config) OutputPath(p TimePattern) TimePattern {
+	if p == "" || filepath.IsAbs(string(p)) {
+		return p
+	}
+	dir := strings.ReplaceAll(c.DataDir, "%", "%%")
+	return TimePattern(filepath.Join(dir, string(p)))
+}

@@ -1,0 +1,726 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+var (
+	namePattern      = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`)
+	jsonPathPattern  = regexp.MustCompile(`^\$(\.[A-Za-z0-9_@\-]+|\[[0-9]+\])*$`)
+	varNamePattern   = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+	placeholderRegex = regexp.MustCompile(`<([A-Za-z0-9_.\-]+)>`)
+	headerToken      = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+	regionPattern    = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
+)
+
+// predefinedVars are the input template variables EventBridge defines without input_paths.
+var predefinedVars = []string{"aws.events.rule-name", "aws.events.rule-arn", "aws.events.event", "aws.events.event.json", "aws.events.event.ingestion-time"}
+
+// Validate checks the configuration and returns every problem found as an Errors, or nil.
+// Parse and Load already call it; call it again after changing a Config in code.
+func (c *Config) Validate() error { return c.validate(nil).asError() }
+
+type validator struct {
+	c    *Config
+	errs Errors
+	skip map[string]bool // paths that already failed to decode
+}
+
+func (c *Config) validate(decodeErrs Errors) Errors {
+	v := &validator{c: c, skip: map[string]bool{}}
+	for _, e := range decodeErrs {
+		if e.Path != "" {
+			v.skip[e.Path] = true
+		}
+	}
+	v.top()
+	v.nats()
+	v.sources()
+	targets := v.targets()
+	v.rules(targets)
+	return v.errs
+}
+
+func (v *validator) errorf(path, format string, args ...any) *Error {
+	for p := path; p != ""; p = parentPath(p) {
+		if v.skip[p] {
+			return nil
+		}
+	}
+	e := &Error{File: v.c.File, Path: path, Msg: fmt.Sprintf(format, args...)}
+	if pos, ok := v.c.Position(path); ok {
+		e.Line, e.Column = pos.Line, pos.Column
+	}
+	v.errs = append(v.errs, e)
+	return e
+}
+
+func (v *validator) oneOf(path, value string, allowed ...string) {
+	if !slices.Contains(allowed, value) {
+		v.errorf(path, "invalid value %q (want one of %s)", value, strings.Join(allowed, ", "))
+	}
+}
+
+func (v *validator) positive(path string, d time.Duration) {
+	if d <= 0 {
+		v.errorf(path, "must be a positive duration")
+	}
+}
+
+func (v *validator) intRange(path string, n, lo, hi int) {
+	if n < lo || n > hi {
+		v.errorf(path, "%d is out of range (want %d to %d)", n, lo, hi)
+	}
+}
+
+func (v *validator) name(path, name, what string) {
+	switch {
+	case name == "":
+		v.errorf(path, "required: every %s needs a name", what)
+	case !namePattern.MatchString(name):
+		v.errorf(path, "invalid name %q: use letters, digits, '-' and '_' (at most 64, starting with a letter or digit)", name)
+	}
+}
+
+func (v *validator) top() {
+	c := v.c
+	if strings.TrimSpace(c.DataDir) == "" {
+		v.errorf("data_dir", "must not be empty")
+	}
+	v.positive("shutdown_timeout", c.ShutdownTimeout)
+	v.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
+	v.oneOf("log.format", c.Log.Format, "auto", "text", "json")
+	if err := checkListen(c.HTTP.Listen); err != nil {
+		v.errorf("http.listen", "%v", err)
+	}
+}
+
+// busAvailable reports whether the configuration has a NATS bus for durable delivery.
+func (c *Config) busAvailable() bool { return c.NATS.Embedded || len(c.NATS.URLs) > 0 }
+
+func (v *validator) nats() {
+	n := &v.c.NATS
+	if n.Embedded && len(n.URLs) > 0 {
+		v.errorf("nats.embedded", "embedded: true and urls are exclusive: use the embedded server or an external cluster")
+	}
+	v.natsURLs("nats.urls", n.URLs)
+	if n.Credentials.IsSet() && len(n.URLs) == 0 {
+		v.errorf("nats.credentials", "credentials are for an external cluster: set nats.urls")
+	}
+	if n.Credentials.IsSet() && n.Token.IsSet() {
+		v.errorf("nats.token", "give either credentials or token, not both")
+	}
+	if n.TLS != nil {
+		if len(n.URLs) == 0 {
+			v.errorf("nats.tls", "tls is for an external cluster: set nats.urls")
+		}
+		v.tls("nats.tls", n.TLS)
+	}
+	if n.Listen != "" {
+		if !n.Embedded {
+			v.errorf("nats.listen", "listen applies to the embedded server only")
+		} else if err := checkListen(n.Listen); err != nil {
+			v.errorf("nats.listen", "%v", err)
+		} else if n.Listen == v.c.HTTP.Listen && !strings.HasSuffix(n.Listen, ":0") {
+			v.errorf("nats.listen", "%s is also http.listen", n.Listen)
+		}
+	}
+	if n.MaxMemory < 0 {
+		v.errorf("nats.max_memory", "must not be negative")
+	}
+	if n.MaxStorage < 0 {
+		v.errorf("nats.max_storage", "must not be negative")
+	}
+	v.intRange("nats.replicas", n.Replicas, 1, 5)
+	if n.Replicas > 1 && len(n.URLs) == 0 {
+		v.errorf("nats.replicas", "replicas above 1 need an external cluster (nats.urls)")
+	}
+}
+
+func (v *validator) natsURLs(path string, urls []string) {
+	for i, u := range urls {
+		p := fmt.Sprintf("%s[%d]", path, i)
+		pu, err := url.Parse(u)
+		switch {
+		case err != nil || u == "":
+			v.errorf(p, "invalid URL %q", u)
+		case !slices.Contains([]string{"nats", "tls", "ws", "wss"}, pu.Scheme):
+			v.errorf(p, "invalid NATS URL %q: scheme must be nats, tls, ws or wss", u)
+		case pu.Host == "":
+			v.errorf(p, "invalid NATS URL %q: no host", u)
+		}
+	}
+}
+
+func (v *validator) tls(path string, t *TLS) {
+	if (t.CertFile == "") != (t.KeyFile == "") {
+		v.errorf(path, "cert_file and key_file go together: give both or neither")
+	}
+}
+
+// checkListen checks a local listen address: host:port with an IP address, "localhost" or an
+// empty host (all interfaces), and a numeric port (0 picks a free port).
+func checkListen(addr string) error {
+	if addr == "" {
+		return errors.New("required: an address such as 127.0.0.1:8080")
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("invalid address %q: want host:port, such as 127.0.0.1:5514 or [::1]:5514", addr)
+	}
+	if host != "" && host != "localhost" {
+		if _, err := netip.ParseAddr(host); err != nil {
+			return fmt.Errorf("invalid address %q: host must be an IP address, localhost or empty", addr)
+		}
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return fmt.Errorf("invalid address %q: port must be a number from 0 to 65535", addr)
+	}
+	return nil
+}
+
+// checkDial checks a remote address: host:port with a host name or IP and a port 1-65535.
+func checkDial(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || host == "" {
+		return fmt.Errorf("invalid address %q: want host:port, such as shadow.internal:8080", addr)
+	}
+	if p, err := strconv.ParseUint(port, 10, 16); err != nil || p == 0 {
+		return fmt.Errorf("invalid address %q: port must be a number from 1 to 65535", addr)
+	}
+	return nil
+}
+
+func checkHTTPURL(u string) error {
+	pu, err := url.Parse(u)
+	switch {
+	case err != nil:
+		return fmt.Errorf("invalid URL %q", u)
+	case pu.Scheme != "http" && pu.Scheme != "https":
+		return fmt.Errorf("invalid URL %q: scheme must be http or https", u)
+	case pu.Host == "":
+		return fmt.Errorf("invalid URL %q: no host", u)
+	case pu.User != nil:
+		return fmt.Errorf("invalid URL %q: put credentials in bearer_token or secret_headers, not in the URL", redactURL(pu))
+	}
+	return nil
+}
+
+func redactURL(u *url.URL) string {
+	c := *u
+	c.User = url.User("REDACTED")
+	return c.String()
+}
+
+func (v *validator) sources() {
+	c := v.c
+	if len(c.Sources) == 0 {
+		v.errorf("sources", "at least one source is required")
+	}
+	names := map[string]string{}
+	listens := map[string]string{}
+	for i := range c.Sources {
+		s := &c.Sources[i]
+		p := fmt.Sprintf("sources[%d]", i)
+		v.name(p+".name", s.Name, "source")
+		if prev, dup := names[s.Name]; dup && s.Name != "" {
+			v.errorf(p+".name", "duplicate source name %q (also %s)", s.Name, prev)
+		} else {
+			names[s.Name] = p
+		}
+		if s.EventSource == "" {
+			v.errorf(p+".event_source", "must not be empty")
+		} else if len(s.EventSource) > 256 {
+			v.errorf(p+".event_source", "longer than 256 characters")
+		}
+		v.bucket(p+".rate_limit.per_source", s.RateLimit.PerSource)
+		v.bucket(p+".rate_limit.global", s.RateLimit.Global)
+		maxDG := ByteSize(65535)
+		if s.Type == SourceAFPacket || s.Type == SourcePCAP {
+			maxDG = 262144
+		}
+		if s.MaxDatagram < MinMaxDatagram || s.MaxDatagram > maxDG {
+			v.errorf(p+".max_datagram", "%d is out of range (want %d to %d bytes)", s.MaxDatagram, MinMaxDatagram, maxDG)
+		}
+		v.intRange(p+".queue_size", s.QueueSize, 1, 1<<20)
+		switch {
+		case s.UDP != nil:
+			v.listenList(p, s.UDP.Listen, listens)
+			v.intRange(p+".readers", s.UDP.Readers, 1, 256)
+			v.recvBuffer(p, s.UDP.RecvBuffer)
+			v.intRange(p+".batch", s.UDP.Batch, 1, 1024)
+		case s.Raw != nil:
+			if !s.Raw.IPv4 && !s.Raw.IPv6 {
+				v.errorf(p+".ipv4", "at least one of ipv4 and ipv6 must be true")
+			}
+			v.recvBuffer(p, s.Raw.RecvBuffer)
+			v.intRange(p+".batch", s.Raw.Batch, 1, 1024)
+		case s.AFPacket != nil:
+			v.afpacket(p, s.AFPacket, s.MaxDatagram)
+		case s.PCAP != nil:
+			if s.PCAP.File == "" {
+				v.errorf(p+".file", "required for a pcap source: the capture file to replay")
+			}
+		case s.VXLAN != nil:
+			v.listenList(p, s.VXLAN.Listen, listens)
+			for j, vni := range s.VXLAN.VNI {
+				if vni >= 1<<24 {
+					v.errorf(fmt.Sprintf("%s.vni[%d]", p, j), "VNI %d does not fit in 24 bits", vni)
+				}
+			}
+			v.intRange(p+".readers", s.VXLAN.Readers, 1, 256)
+			v.recvBuffer(p, s.VXLAN.RecvBuffer)
+			v.intRange(p+".batch", s.VXLAN.Batch, 1, 1024)
+		}
+	}
+}
+
+func (v *validator) bucket(path string, b TokenBucket) {
+	if b.PPS < 0 {
+		v.errorf(path+".pps", "must not be negative")
+	}
+	if b.Burst < 0 {
+		v.errorf(path+".burst", "must not be negative")
+	}
+	if b.PPS == 0 && b.Burst > 0 {
+		v.errorf(path+".burst", "burst without pps: set pps too (0 means unlimited)")
+	}
+}
+
+func (v *validator) recvBuffer(p string, b ByteSize) {
+	if b < 0 || b > 2*GiB-1 {
+		v.errorf(p+".recv_buffer", "%s is out of range (want 0 to 2GiB)", b)
+	}
+}
+
+func (v *validator) listenList(p string, addrs []string, seen map[string]string) {
+	if len(addrs) == 0 {
+		v.errorf(p+".listen", "required: at least one address such as 127.0.0.1:5514")
+	}
+	for j, a := range addrs {
+		ap := fmt.Sprintf("%s.listen[%d]", p, j)
+		if err := checkListen(a); err != nil {
+			v.errorf(ap, "%v", err)
+			continue
+		}
+		host, port, _ := net.SplitHostPort(a)
+		if ip, err := netip.ParseAddr(host); err == nil {
+			host = ip.Unmap().String()
+		}
+		key := net.JoinHostPort(host, port)
+		if port == "0" {
+			continue
+		}
+		if prev, dup := seen[key]; dup {
+			v.errorf(ap, "address %s is also listened on by %s", a, prev)
+		} else {
+			seen[key] = ap
+		}
+	}
+}
+
+var filterProtocols = []string{"udp", "tcp", "icmp", "icmpv6"}
+
+func (v *validator) afpacket(p string, a *AFPacketSource, maxDG ByteSize) {
+	switch {
+	case a.Interface == "":
+		v.errorf(p+".interface", "required for an afpacket source: the interface to capture on, such as eth0")
+	case len(a.Interface) > 15 || strings.ContainsAny(a.Interface, "/ \t\n"):
+		v.errorf(p+".interface", "invalid interface name %q", a.Interface)
+	}
+	for j, proto := range a.Filter.Protocols {
+		if !slices.Contains(filterProtocols, proto) {
+			v.errorf(fmt.Sprintf("%s.filter.protocols[%d]", p, j), "unknown protocol %q (want one of %s)", proto, strings.Join(filterProtocols, ", "))
+		}
+	}
+	if len(a.Filter.Ports) > 0 && len(a.Filter.Protocols) > 0 && !slices.Contains(a.Filter.Protocols, "udp") && !slices.Contains(a.Filter.Protocols, "tcp") {
+		v.errorf(p+".filter.ports", "ports apply to udp and tcp, but protocols lists neither")
+	}
+	v.intRange(p+".readers", a.Readers, 1, 256)
+	v.oneOf(p+".fanout", a.Fanout, "hash", "lb", "cpu")
+	bs := a.BlockSize
+	switch {
+	case bs < 4096 || bs&(bs-1) != 0:
+		v.errorf(p+".block_size", "%s must be a power of two of at least 4KiB", bs)
+	case bs < maxDG+128:
+		v.errorf(p+".block_size", "%s is too small for max_datagram %d", bs, maxDG)
+	case a.RingSize < bs || a.RingSize%bs != 0:
+		v.errorf(p+".ring_size", "%s must be a multiple of block_size %s", a.RingSize, bs)
+	case a.RingSize > 4*GiB:
+		v.errorf(p+".ring_size", "%s is larger than 4GiB", a.RingSize)
+	}
+	v.positive(p+".block_timeout", a.BlockTimeout)
+}
+
+func (v *validator) targets() map[string]*Target {
+	c := v.c
+	byName := map[string]*Target{}
+	paths := map[string]string{}
+	for i := range c.Targets {
+		t := &c.Targets[i]
+		p := fmt.Sprintf("targets[%d]", i)
+		v.name(p+".name", t.Name, "target")
+		if prev, dup := byName[t.Name]; dup && t.Name != "" {
+			v.errorf(p+".name", "duplicate target name %q (also %s)", t.Name, targetPath(c, prev))
+		} else if t.Name != "" {
+			byName[t.Name] = t
+		}
+		v.delivery(p, t)
+		switch {
+		case t.HTTP != nil:
+			v.httpTarget(p, t.HTTP)
+		case t.File != nil:
+			v.outputPath(p, t.File.Path, paths)
+			v.rotate(p, t.File.Rotate)
+			v.oneOf(p+".compress", t.File.Compress, "none", "gzip", "zstd")
+			v.oneOf(p+".fsync", t.File.Fsync, "never", "rotate", "always", "interval")
+			if t.File.Fsync == "interval" {
+				v.positive(p+".fsync_interval", t.File.FsyncInterval)
+			}
+		case t.PCAP != nil:
+			v.outputPath(p, t.PCAP.Path, paths)
+			v.rotate(p, t.PCAP.Rotate)
+			v.intRange(p+".snaplen", t.PCAP.Snaplen, 64, 262144)
+		case t.NATS != nil:
+			v.natsTarget(p, t.NATS)
+		case t.EventBridge != nil:
+			v.eventBridge(p, t.EventBridge)
+		case t.Live != nil:
+			if !namePattern.MatchString(t.Live.Channel) {
+				v.errorf(p+".channel", "invalid channel name %q: use letters, digits, '-' and '_'", t.Live.Channel)
+			}
+		case t.Replay != nil:
+			if t.Replay.Address == "" {
+				v.errorf(p+".address", "required for a replay target: host:port of the shadow service")
+			} else if err := checkDial(t.Replay.Address); err != nil {
+				v.errorf(p+".address", "%v", err)
+			}
+			v.oneOf(p+".protocol", t.Replay.Protocol, "http", "tcp")
+			v.positive(p+".timeout", t.Replay.Timeout)
+		}
+	}
+	return byName
+}
+
+func targetPath(c *Config, t *Target) string {
+	for i := range c.Targets {
+		if &c.Targets[i] == t {
+			return fmt.Sprintf("targets[%d]", i)
+		}
+	}
+	return t.Name
+}
+
+func (v *validator) delivery(p string, t *Target) {
+	d := &t.Delivery
+	dp := p + ".delivery"
+	switch d.Mode {
+	case Durable:
+		if t.Type == TargetLive {
+			v.errorf(dp+".mode", "live targets are best-effort: durable delivery is not supported")
+		} else if !v.c.busAvailable() {
+			v.errorf(dp+".mode", "durable delivery needs NATS, but nats.embedded is false and nats.urls is empty (set one, or mode: direct)")
+		}
+	case Direct:
+	default:
+		v.errorf(dp+".mode", "invalid value %q (want durable or direct)", d.Mode)
+	}
+	v.intRange(dp+".max_attempts", d.MaxAttempts, 1, 1_000_000)
+	b := d.Backoff
+	v.positive(dp+".backoff.initial", b.Initial)
+	if b.Max < b.Initial {
+		v.errorf(dp+".backoff.max", "%s is less than backoff.initial %s", b.Max, b.Initial)
+	}
+	if b.Multiplier < 1 || b.Multiplier > 100 {
+		v.errorf(dp+".backoff.multiplier", "%g is out of range (want 1 to 100)", b.Multiplier)
+	}
+	if b.Jitter < 0 || b.Jitter > 1 {
+		v.errorf(dp+".backoff.jitter", "%g is out of range (want a fraction from 0 to 1)", b.Jitter)
+	}
+	v.intRange(dp+".batch_size", d.BatchSize, 1, 10000)
+	v.intRange(dp+".queue_size", d.QueueSize, 1, 1<<20)
+}
+
+func (v *validator) httpTarget(p string, h *HTTPTarget) {
+	if h.URL == "" {
+		v.errorf(p+".url", "required for an http target: the URL to POST events to")
+	} else if err := checkHTTPURL(h.URL); err != nil {
+		v.errorf(p+".url", "%v", err)
+	} else if h.TLS != nil && strings.HasPrefix(h.URL, "http:") {
+		v.errorf(p+".tls", "tls is set but the url is http://, not https://")
+	}
+	v.oneOf(p+".method", h.Method, "POST", "PUT", "PATCH")
+	seen := map[string]string{}
+	checkHeader := func(hp, name, value string) {
+		canon := strings.ToLower(name)
+		switch {
+		case !headerToken.MatchString(name):
+			v.errorf(hp, "invalid header name %q", name)
+		case strings.ContainsAny(value, "\r\n\x00"):
+			v.errorf(hp, "header value contains a line break or NUL")
+		case seen[canon] != "":
+			v.errorf(hp, "header %q is also set by %s", name, seen[canon])
+		case canon == "content-length" || canon == "host" || canon == "transfer-encoding":
+			v.errorf(hp, "header %q is set by the HTTP client", name)
+		case canon == "authorization" && h.BearerToken.IsSet():
+			v.errorf(hp, "Authorization header and bearer_token are exclusive")
+		case h.HMAC != nil && (canon == strings.ToLower(h.HMAC.Header) || canon == strings.ToLower(h.HMAC.TimestampHeader)):
+			v.errorf(hp, "header %q is set by hmac", name)
+		default:
+			seen[canon] = hp
+		}
+	}
+	for _, k := range sortedKeys(h.Headers) {
+		checkHeader(joinKey(p+".headers", k), k, h.Headers[k])
+	}
+	for _, k := range sortedKeys(h.SecretHeaders) {
+		checkHeader(joinKey(p+".secret_headers", k), k, h.SecretHeaders[k].Value())
+	}
+	if h.HMAC != nil {
+		if !h.HMAC.Secret.IsSet() {
+			v.errorf(p+".hmac.secret", "required: the HMAC key, as env:NAME or file:PATH")
+		}
+		if !headerToken.MatchString(h.HMAC.Header) {
+			v.errorf(p+".hmac.header", "invalid header name %q", h.HMAC.Header)
+		}
+		if !headerToken.MatchString(h.HMAC.TimestampHeader) {
+			v.errorf(p+".hmac.timestamp_header", "invalid header name %q", h.HMAC.TimestampHeader)
+		}
+	}
+	v.positive(p+".timeout", h.Timeout)
+	if h.TLS != nil {
+		v.tls(p+".tls", h.TLS)
+	}
+	if b := h.Batch; b != nil {
+		v.intRange(p+".batch.max_events", b.MaxEvents, 1, 10000)
+		if b.MaxBytes < KiB {
+			v.errorf(p+".batch.max_bytes", "%s is less than 1KiB", b.MaxBytes)
+		}
+		v.oneOf(p+".batch.format", b.Format, "json-array", "ndjson")
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+func (v *validator) outputPath(p string, tp TimePattern, seen map[string]string) {
+	switch {
+	case tp == "":
+		v.errorf(p+".path", "required: the file name pattern, such as events/%%Y-%%m-%%d/events-%%H.ndjson")
+		return
+	case strings.HasSuffix(string(tp), "/"):
+		v.errorf(p+".path", "%q names a directory, not a file", string(tp))
+		return
+	}
+	if err := tp.Check(); err != nil {
+		v.errorf(p+".path", "%v", err)
+		return
+	}
+	if prev, dup := seen[string(tp)]; dup {
+		v.errorf(p+".path", "same path as %s: two targets would write the same files", prev)
+	} else {
+		seen[string(tp)] = p + ".path"
+	}
+}
+
+func (v *validator) rotate(p string, r Rotate) {
+	if r.Size < 0 {
+		v.errorf(p+".rotate.size", "must not be negative")
+	} else if r.Size > 0 && r.Size < 4*KiB {
+		v.errorf(p+".rotate.size", "%s is less than 4KiB", r.Size)
+	}
+	if r.Interval > 0 && r.Interval < time.Second {
+		v.errorf(p+".rotate.interval", "%s is less than 1s", r.Interval)
+	}
+}
+
+func checkSubject(s string) error {
+	if s == "" {
+		return errors.New("required: the subject to publish to")
+	}
+	for _, tok := range strings.Split(s, ".") {
+		switch {
+		case tok == "":
+			return fmt.Errorf("invalid subject %q: empty token", s)
+		case tok == "*" || tok == ">":
+			return fmt.Errorf("invalid subject %q: wildcards cannot be published to", s)
+		case strings.ContainsAny(tok, " \t\r\n*>"):
+			return fmt.Errorf("invalid subject %q: whitespace or wildcard characters", s)
+		}
+	}
+	return nil
+}
+
+func (v *validator) natsTarget(p string, n *NATSTarget) {
+	if err := checkSubject(n.Subject); err != nil {
+		v.errorf(p+".subject", "%v", err)
+	} else if len(n.URLs) == 0 && strings.HasPrefix(n.Subject, "wirebridge.") {
+		v.errorf(p+".subject", "subjects under wirebridge. are reserved on the wirebridge bus")
+	}
+	v.natsURLs(p+".urls", n.URLs)
+	if len(n.URLs) == 0 {
+		if !v.c.busAvailable() {
+			v.errorf(p+".urls", "no urls and no wirebridge bus (nats.embedded is false and nats.urls is empty)")
+		}
+		if n.Credentials.IsSet() || n.Token.IsSet() {
+			v.errorf(p+".urls", "credentials/token are for an external NATS: set urls")
+		}
+	}
+	if n.Credentials.IsSet() && n.Token.IsSet() {
+		v.errorf(p+".token", "give either credentials or token, not both")
+	}
+}
+
+func (v *validator) eventBridge(p string, e *EventBridgeTarget) {
+	if e.Region != "" && !regionPattern.MatchString(e.Region) {
+		v.errorf(p+".region", "invalid region %q (such as eu-west-1)", e.Region)
+	}
+	if e.Endpoint != "" {
+		if err := checkHTTPURL(e.Endpoint); err != nil {
+			v.errorf(p+".endpoint", "%v", err)
+		}
+	}
+	if e.EventBusName == "" {
+		v.errorf(p+".event_bus_name", "must not be empty (the default bus is \"default\")")
+	} else if len(e.EventBusName) > 1600 {
+		v.errorf(p+".event_bus_name", "too long")
+	}
+	if len(e.DetailType) > 128 {
+		v.errorf(p+".detail_type", "longer than 128 characters")
+	}
+	if strings.HasPrefix(e.Source, "aws.") {
+		v.errorf(p+".source", "sources starting with aws. are reserved by AWS")
+	} else if len(e.Source) > 256 {
+		v.errorf(p+".source", "longer than 256 characters")
+	}
+}
+
+func (v *validator) rules(targets map[string]*Target) {
+	c := v.c
+	names := map[string]string{}
+	for i := range c.Rules {
+		r := &c.Rules[i]
+		p := fmt.Sprintf("rules[%d]", i)
+		v.name(p+".name", r.Name, "rule")
+		if prev, dup := names[r.Name]; dup && r.Name != "" {
+			v.errorf(p+".name", "duplicate rule name %q (also %s)", r.Name, prev)
+		} else {
+			names[r.Name] = p
+		}
+		v.pattern(p, r)
+		if len(r.Targets) == 0 {
+			v.errorf(p+".targets", "required: at least one target name")
+		}
+		inRule := map[string]bool{}
+		for j, name := range r.Targets {
+			tp := fmt.Sprintf("%s.targets[%d]", p, j)
+			switch {
+			case inRule[name]:
+				v.errorf(tp, "target %q is listed twice", name)
+			case targets[name] == nil:
+				msg := fmt.Sprintf("unknown target %q", name)
+				if s := suggest(name, sortedKeys(targets)); s != "" {
+					msg += fmt.Sprintf(" (did you mean %q?)", s)
+				}
+				v.errorf(tp, "%s", msg)
+			}
+			inRule[name] = true
+		}
+		v.transformer(p, r)
+	}
+}
+
+func (v *validator) pattern(p string, r *Rule) {
+	pp := p + ".pattern"
+	at := v.c.patterns[pp]
+	if at != nil && at.jsonErr != nil {
+		v.errorf(pp, "%v", at.jsonErr)
+		return
+	}
+	if len(r.Pattern) == 0 {
+		v.errorf(pp, "required: an event pattern such as {\"source\": [\"wirebridge.udp\"]}")
+		return
+	}
+	if at == nil {
+		// Set in code rather than parsed: check it is a JSON object.
+		if err := checkJSONObject(r.Pattern); err != nil {
+			v.errorf(pp, "%v", err)
+			return
+		}
+	}
+	check := PatternCheck
+	if check == nil {
+		return
+	}
+	err := check(r.Pattern)
+	if err == nil {
+		return
+	}
+	msg := err.Error()
+	var jp interface{ JSONPath() string }
+	if errors.As(err, &jp) {
+		path := jp.JSONPath()
+		if path != "" && !strings.Contains(msg, path) {
+			msg = path + ": " + msg
+		}
+		if at != nil {
+			if pos, ok := patternPos(at.node, path); ok {
+				if v.skip[pp] || v.skip[p] {
+					return
+				}
+				v.errs = append(v.errs, &Error{File: v.c.File, Line: pos.Line, Column: pos.Column, Path: pp, Msg: msg, Err: err})
+				return
+			}
+		}
+	}
+	if e := v.errorf(pp, "%s", msg); e != nil {
+		e.Err = err
+	}
+}
+
+func (v *validator) transformer(p string, r *Rule) {
+	if r.InputPath != "" {
+		if !jsonPathPattern.MatchString(r.InputPath) {
+			v.errorf(p+".input_path", "invalid path %q: want a JSON path such as $.detail or $.detail.Source.IP", r.InputPath)
+		}
+		if r.InputTemplate != "" || len(r.InputPaths) > 0 {
+			v.errorf(p+".input_path", "input_path and input_template/input_paths are exclusive (EventBridge InputPath or InputTransformer)")
+		}
+	}
+	for _, k := range sortedKeys(r.InputPaths) {
+		kp := joinKey(p+".input_paths", k)
+		switch {
+		case !varNamePattern.MatchString(k):
+			v.errorf(kp, "invalid variable name %q: use letters, digits, '-' and '_'", k)
+		case !jsonPathPattern.MatchString(r.InputPaths[k]):
+			v.errorf(kp, "invalid path %q: want a JSON path such as $.detail.Source.IP", r.InputPaths[k])
+		}
+	}
+	if len(r.InputPaths) > 100 {
+		v.errorf(p+".input_paths", "more than 100 variables")
+	}
+	if len(r.InputPaths) > 0 && r.InputTemplate == "" {
+		v.errorf(p+".input_template", "required when input_paths is set")
+	}
+	for _, m := range placeholderRegex.FindAllStringSubmatch(r.InputTemplate, -1) {
+		name := m[1]
+		if _, ok := r.InputPaths[name]; !ok && !slices.Contains(predefinedVars, name) {
+			v.errorf(p+".input_template", "placeholder <%s> is not defined in input_paths", name)
+		}
+	}
+}
