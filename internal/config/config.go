@@ -16,9 +16,9 @@ import (
 // Config is a whole wirebridge configuration file.
 type Config struct {
 	// DataDir holds the embedded NATS store and relative file/pcap target paths.
-	DataDir string `yaml:"data_dir"`
-	NATS    NATS   `yaml:"nats"`
-	HTTP    HTTP   `yaml:"http"`
+	DataDir string   `yaml:"data_dir"`
+	NATS    NATS     `yaml:"nats"`
+	HTTP    HTTP     `yaml:"http"`
 	Sources []Source `yaml:"sources"`
 	Rules   []Rule   `yaml:"rules"`
 	Targets []Target `yaml:"targets"`
