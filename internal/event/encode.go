@@ -1,0 +1,447 @@
+package event
+
+import (
+	"encoding/base64"
+	"net/netip"
+	"strconv"
+	"time"
+
+	"github.com/wirebridge/wirebridge/internal/packet"
+)
+
+// Meta is what the pipeline knows about a packet beyond its bytes: which
+// listener (configured source) captured it.
+type Meta struct {
+	// Listener is the name of the configured source: detail.Listener and the
+	// only entry of resources. Empty: no Listener key, resources is [].
+	Listener string
+	// SourceType is the kind of source ("udp", "raw", "afpacket", "pcap",
+	// "vxlan", "geneve"); the event source defaults to "wirebridge.<SourceType>".
+	SourceType string
+	// Source, when set, is the event source (config: event_source), replacing
+	// the default.
+	Source string
+}
+
+// source returns the event source Meta selects.
+func (m *Meta) source() string {
+	if m.Source != "" {
+		return m.Source
+	}
+	return DefaultSource(m.SourceType)
+}
+
+// Encoder builds events from packets. The zero value is ready to use: ids come
+// from the process-wide generator and packets without a usable capture
+// timestamp get the current time. An Encoder is safe for concurrent use.
+type Encoder struct {
+	// IDs generates event ids; nil means the process-wide generator.
+	IDs *IDGenerator
+	// Now is the clock for packets whose capture timestamp is zero or outside
+	// years 0..9999; nil means time.Now.
+	Now func() time.Time
+}
+
+func (e *Encoder) nextID() ID {
+	if e.IDs != nil {
+		return e.IDs.Next()
+	}
+	return defaultIDs.Next()
+}
+
+// timestamp returns the event instant: the capture timestamp, in UTC.
+func (e *Encoder) timestamp(p *packet.Packet) time.Time {
+	t := p.Info.Timestamp
+	if !usableTime(t) {
+		if e.Now != nil {
+			t = e.Now()
+		} else {
+			t = time.Now()
+		}
+		if !usableTime(t) {
+			t = time.Unix(0, 0)
+		}
+	}
+	return t.UTC()
+}
+
+// Preassembled key fragments; built from the constants in fields.go at compile time.
+const (
+	jsonHead       = `{"` + KeyVersion + `":"` + Version + `","` + KeyID + `":"`
+	jsonSource     = `","` + KeySource + `":`
+	jsonDetailType = `,"` + KeyDetailType + `":"`
+	jsonTime       = `","` + KeyTime + `":"`
+	jsonResources  = `","` + KeyResources + `":[`
+	jsonDetail     = `],"` + KeyDetail + `":`
+
+	jTimestamp   = `{"` + KeyTimestamp + `":"`
+	jListener    = `,"` + KeyListener + `":`
+	jSrcIP       = `,"` + KeySrc + `":{"` + KeyIP + `":"`
+	jDstIP       = `,"` + KeyDst + `":{"` + KeyIP + `":"`
+	jPort        = `","` + KeyPort + `":`
+	jProtocol    = `,"` + KeyProtocol + `":"`
+	jLength      = `,"` + KeyLength + `":`
+	jPayload     = `,"` + KeyPayload + `":"`
+	jIPVersion   = `,"` + KeyIP + `":{"` + KeyIPVersion + `":`
+	jTTL         = `,"` + KeyTTL + `":`
+	jDSCP        = `,"` + KeyDSCP + `":`
+	jFlowLabel   = `,"` + KeyFlowLabel + `":`
+	jIPID        = `,"` + KeyIPID + `":`
+	jDF          = `,"` + KeyDontFragment + `":true`
+	jFragOffset  = `,"` + KeyFragment + `":{"` + KeyFragOffset + `":`
+	jMoreFrags   = `,"` + KeyMoreFragments + `":`
+	jExtensions  = `,"` + KeyExtensions + `":[`
+	jTCPFlags    = `,"` + KeyTCP + `":{"` + KeyFlags + `":[`
+	jSeq         = `],"` + KeySeq + `":`
+	jAck         = `,"` + KeyAck + `":`
+	jWindow      = `,"` + KeyWindow + `":`
+	jICMPType    = `,"` + KeyICMP + `":{"` + KeyType + `":`
+	jCode        = `,"` + KeyCode + `":`
+	jICMPID      = `,"` + KeyICMPID + `":`
+	jICMPSeq     = `,"` + KeyICMPSeq + `":`
+	jEthernet    = `,"` + KeyEthernet + `":{`
+	jEthSrc      = `"` + KeySrc + `":"`
+	jEthDst      = `"` + KeyDst + `":"`
+	jEthType     = `"` + KeyEthType + `":`
+	jVLAN        = `,"` + KeyVLAN + `":[`
+	jTunnelType  = `,"` + KeyTunnel + `":{"` + KeyType + `":"`
+	jVNI         = `,"` + KeyVNI + `":`
+	jFlowHash    = `,"` + KeyFlowHash + `":`
+	jGREKey      = `,"` + KeyGREKey + `":`
+	jGRESeq      = `,"` + KeyGRESequence + `":`
+	jSessionID   = `,"` + KeySessionID + `":`
+	jERSPANVer   = `,"` + KeyERSPANVersion + `":`
+	jOptions     = `,"` + KeyOptions + `":[`
+	jOptClass    = `{"` + KeyOptClass + `":`
+	jOptType     = `,"` + KeyOptType + `":`
+	jOptData     = `,"` + KeyOptData + `":"`
+	jGWLB        = `,"` + KeyGWLB + `":{`
+	jEndpointID  = `"` + KeyEndpointID + `":"`
+	jAttachment  = `"` + KeyAttachmentID + `":"`
+	jFlowCookie  = `"` + KeyFlowCookie + `":"`
+	jTruncated   = `,"` + KeyTruncated + `":true`
+	jDecodeError = `,"` + KeyDecodeError + `":"`
+)
+
+// AppendJSON appends the event JSON for p to dst and returns the extended
+// slice. It uses no reflection and allocates nothing except when dst must grow.
+func (e *Encoder) AppendJSON(dst []byte, p *packet.Packet, m Meta) []byte {
+	id := e.nextID()
+	ts := e.timestamp(p)
+	dst = append(dst, jsonHead...)
+	dst = id.AppendText(dst)
+	dst = append(dst, jsonSource...)
+	dst = appendEventSource(dst, &m)
+	dst = append(dst, jsonDetailType...)
+	dst = append(dst, DetailType(p.Inner())...)
+	dst = append(dst, jsonTime...)
+	dst = appendTime(dst, ts, false)
+	dst = append(dst, jsonResources...)
+	if m.Listener != "" {
+		dst = appendString(dst, m.Listener)
+	}
+	dst = append(dst, jsonDetail...)
+	dst = appendDetail(dst, p, &m, ts)
+	return append(dst, '}')
+}
+
+// appendEventSource appends the JSON string of the event source without
+// building the default "wirebridge.<type>" string.
+func appendEventSource(dst []byte, m *Meta) []byte {
+	if m.Source != "" || m.SourceType == "" {
+		return appendString(dst, m.source())
+	}
+	dst = append(dst, '"')
+	dst = append(dst, sourcePrefix...)
+	dst = appendStringBody(dst, m.SourceType)
+	return append(dst, '"')
+}
+
+func appendDetail(dst []byte, p *packet.Packet, m *Meta, ts time.Time) []byte {
+	f := p.Inner()
+	dst = append(dst, jTimestamp...)
+	dst = appendTime(dst, ts, true)
+	dst = append(dst, '"')
+	if m.Listener != "" {
+		dst = append(dst, jListener...)
+		dst = appendString(dst, m.Listener)
+	}
+	ip := HasIP(f)
+	if ip {
+		ports := HasPorts(f)
+		dst = append(dst, jSrcIP...)
+		dst = appendAddr(dst, f.Src)
+		if ports {
+			dst = append(dst, jPort...)
+			dst = strconv.AppendUint(dst, uint64(f.SrcPort), 10)
+		} else {
+			dst = append(dst, '"')
+		}
+		dst = append(dst, '}')
+		dst = append(dst, jDstIP...)
+		dst = appendAddr(dst, f.Dst)
+		if ports {
+			dst = append(dst, jPort...)
+			dst = strconv.AppendUint(dst, uint64(f.DstPort), 10)
+		} else {
+			dst = append(dst, '"')
+		}
+		dst = append(dst, '}')
+		dst = append(dst, jProtocol...)
+		dst = append(dst, ProtocolName(f.Protocol)...)
+		dst = append(dst, '"')
+	}
+	dst = append(dst, jLength...)
+	dst = strconv.AppendUint(dst, uint64(PayloadLength(f)), 10)
+	dst = append(dst, jPayload...)
+	dst = base64.StdEncoding.AppendEncode(dst, p.Payload())
+	dst = append(dst, '"')
+
+	if ip {
+		dst = appendIP(dst, f)
+	}
+	if f.Layers&packet.LayerTCP != 0 {
+		dst = append(dst, jTCPFlags...)
+		first := true
+		for i, name := range TCPFlagNames {
+			if f.TCPFlags&(1<<i) != 0 {
+				if !first {
+					dst = append(dst, ',')
+				}
+				first = false
+				dst = append(dst, '"')
+				dst = append(dst, name...)
+				dst = append(dst, '"')
+			}
+		}
+		dst = append(dst, jSeq...)
+		dst = strconv.AppendUint(dst, uint64(f.TCPSeq), 10)
+		dst = append(dst, jAck...)
+		dst = strconv.AppendUint(dst, uint64(f.TCPAck), 10)
+		dst = append(dst, jWindow...)
+		dst = strconv.AppendUint(dst, uint64(f.TCPWindow), 10)
+		dst = append(dst, '}')
+	}
+	if f.Layers&(packet.LayerICMPv4|packet.LayerICMPv6) != 0 {
+		dst = append(dst, jICMPType...)
+		dst = strconv.AppendUint(dst, uint64(f.ICMPType), 10)
+		dst = append(dst, jCode...)
+		dst = strconv.AppendUint(dst, uint64(f.ICMPCode), 10)
+		if f.ICMPHasEcho {
+			dst = append(dst, jICMPID...)
+			dst = strconv.AppendUint(dst, uint64(f.ICMPID), 10)
+			dst = append(dst, jICMPSeq...)
+			dst = strconv.AppendUint(dst, uint64(f.ICMPSeq), 10)
+		}
+		dst = append(dst, '}')
+	}
+	if hasLinkBlock(f) {
+		dst = append(dst, jEthernet...)
+		src, dstMAC := linkAddrs(f)
+		if src != nil {
+			dst = append(dst, jEthSrc...)
+			dst = appendMAC(dst, src)
+			dst = append(dst, '"', ',')
+		}
+		if dstMAC != nil {
+			dst = append(dst, jEthDst...)
+			dst = appendMAC(dst, dstMAC)
+			dst = append(dst, '"', ',')
+		}
+		dst = append(dst, jEthType...)
+		dst = strconv.AppendUint(dst, uint64(f.EtherType), 10)
+		dst = append(dst, '}')
+	}
+	if n := VLANCount(f); n > 0 {
+		dst = append(dst, jVLAN...)
+		dst = appendUint16s(dst, f.VLANs[:n])
+	}
+	if t := p.Tunnel(); t != nil {
+		dst = appendTunnel(dst, p, t)
+	}
+	if p.Truncated() {
+		dst = append(dst, jTruncated...)
+	}
+	if p.Err != packet.OK {
+		dst = append(dst, jDecodeError...)
+		dst = append(dst, p.Err.String()...)
+		dst = append(dst, '"')
+	}
+	return append(dst, '}')
+}
+
+func appendIP(dst []byte, f *packet.Frame) []byte {
+	dst = append(dst, jIPVersion...)
+	dst = strconv.AppendUint(dst, uint64(f.IPVersion), 10)
+	dst = append(dst, jTTL...)
+	dst = strconv.AppendUint(dst, uint64(f.TTL), 10)
+	dst = append(dst, jDSCP...)
+	dst = strconv.AppendUint(dst, uint64(f.TOS>>2), 10)
+	v6 := f.Layers&packet.LayerIPv6 != 0
+	if v6 {
+		dst = append(dst, jFlowLabel...)
+		dst = strconv.AppendUint(dst, uint64(f.FlowLabel), 10)
+	}
+	if hasIPID(f) {
+		dst = append(dst, jIPID...)
+		dst = strconv.AppendUint(dst, uint64(f.IPID), 10)
+	}
+	if f.DontFrag {
+		dst = append(dst, jDF...)
+	}
+	if f.Fragment {
+		dst = append(dst, jFragOffset...)
+		dst = strconv.AppendUint(dst, uint64(f.FragOffset), 10)
+		dst = append(dst, jMoreFrags...)
+		dst = strconv.AppendBool(dst, f.MoreFrags)
+		dst = append(dst, '}')
+	}
+	if v6 && f.IPv6Ext != 0 {
+		dst = append(dst, jExtensions...)
+		first := true
+		for i, name := range IPv6ExtNames {
+			if f.IPv6Ext&(1<<i) != 0 {
+				if !first {
+					dst = append(dst, ',')
+				}
+				first = false
+				dst = append(dst, '"')
+				dst = append(dst, name...)
+				dst = append(dst, '"')
+			}
+		}
+		dst = append(dst, ']')
+	}
+	return append(dst, '}')
+}
+
+// hasIPID reports whether detail.IP.ID is present: always for IPv4, for IPv6
+// only with a fragment header.
+func hasIPID(f *packet.Frame) bool {
+	if f.Layers&packet.LayerIPv6 != 0 {
+		return f.IPv6Ext&packet.IPv6ExtFragment != 0
+	}
+	return f.Layers&packet.LayerIPv4 != 0
+}
+
+func appendTunnel(dst []byte, p *packet.Packet, t *packet.Tunnel) []byte {
+	outer := p.Outer()
+	dst = append(dst, jTunnelType...)
+	dst = append(dst, t.Type.String()...)
+	dst = append(dst, '"')
+	if IsVNITunnel(t) {
+		dst = append(dst, jVNI...)
+		dst = strconv.AppendUint(dst, uint64(t.VNI), 10)
+		dst = append(dst, jFlowHash...)
+		dst = strconv.AppendUint(dst, uint64(t.FlowHash), 10)
+	}
+	if HasIP(outer) {
+		ports := HasPorts(outer)
+		dst = append(dst, jSrcIP...)
+		dst = appendAddr(dst, outer.Src)
+		if ports {
+			dst = append(dst, jPort...)
+			dst = strconv.AppendUint(dst, uint64(outer.SrcPort), 10)
+		} else {
+			dst = append(dst, '"')
+		}
+		dst = append(dst, '}')
+		dst = append(dst, jDstIP...)
+		dst = appendAddr(dst, outer.Dst)
+		if ports {
+			dst = append(dst, jPort...)
+			dst = strconv.AppendUint(dst, uint64(outer.DstPort), 10)
+		} else {
+			dst = append(dst, '"')
+		}
+		dst = append(dst, '}')
+	}
+	if n := VLANCount(outer); n > 0 {
+		dst = append(dst, jVLAN...)
+		dst = appendUint16s(dst, outer.VLANs[:n])
+	}
+	if t.GREHasKey {
+		dst = append(dst, jGREKey...)
+		dst = strconv.AppendUint(dst, uint64(t.GREKey), 10)
+	}
+	if t.GREHasSeq {
+		dst = append(dst, jGRESeq...)
+		dst = strconv.AppendUint(dst, uint64(t.GRESeq), 10)
+	}
+	if t.Type == packet.TunnelERSPAN {
+		if t.ERSPANVersion >= 2 {
+			dst = append(dst, jSessionID...)
+			dst = strconv.AppendUint(dst, uint64(t.ERSPANSession), 10)
+		}
+		dst = append(dst, jERSPANVer...)
+		dst = strconv.AppendUint(dst, uint64(t.ERSPANVersion), 10)
+	}
+	if t.Type == packet.TunnelGeneve {
+		if n := numGeneveOptions(t); n > 0 {
+			dst = append(dst, jOptions...)
+			for i := range n {
+				o := &t.Options[i]
+				if i > 0 {
+					dst = append(dst, ',')
+				}
+				dst = append(dst, jOptClass...)
+				dst = strconv.AppendUint(dst, uint64(o.Class), 10)
+				dst = append(dst, jOptType...)
+				dst = strconv.AppendUint(dst, uint64(o.Type), 10)
+				dst = append(dst, jOptData...)
+				dst = base64.StdEncoding.AppendEncode(dst, geneveOptionData(p, o))
+				dst = append(dst, '"', '}')
+			}
+			dst = append(dst, ']')
+		}
+		if g := &t.GWLB; g.Has&(packet.GWLBHasEndpointID|packet.GWLBHasAttachmentID|packet.GWLBHasFlowCookie) != 0 {
+			dst = append(dst, jGWLB...)
+			comma := false
+			if g.Has&packet.GWLBHasEndpointID != 0 {
+				dst = append(dst, jEndpointID...)
+				dst = AppendHex64(dst, g.EndpointID)
+				dst = append(dst, '"')
+				comma = true
+			}
+			if g.Has&packet.GWLBHasAttachmentID != 0 {
+				if comma {
+					dst = append(dst, ',')
+				}
+				dst = append(dst, jAttachment...)
+				dst = AppendHex64(dst, g.AttachmentID)
+				dst = append(dst, '"')
+				comma = true
+			}
+			if g.Has&packet.GWLBHasFlowCookie != 0 {
+				if comma {
+					dst = append(dst, ',')
+				}
+				dst = append(dst, jFlowCookie...)
+				dst = AppendHex32(dst, g.FlowCookie)
+				dst = append(dst, '"')
+			}
+			dst = append(dst, '}')
+		}
+	}
+	return append(dst, '}')
+}
+
+// appendAddr appends an address; the invalid (zero) Addr appends nothing so
+// the output stays valid JSON even for a hand-made view.
+func appendAddr(dst []byte, a netip.Addr) []byte {
+	if !a.IsValid() {
+		return dst
+	}
+	return a.AppendTo(dst)
+}
+
+// appendUint16s appends v as JSON numbers separated by commas, then ']'.
+func appendUint16s(dst []byte, v []uint16) []byte {
+	for i, x := range v {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = strconv.AppendUint(dst, uint64(x), 10)
+	}
+	return append(dst, ']')
+}

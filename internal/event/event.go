@@ -1,0 +1,250 @@
+// Package event is the stage after packet in the wirebridge data path: it
+// turns a decoded packet view into an event shaped like an Amazon EventBridge
+// event, and encodes events as JSON (append-style, no reflection) or as
+// CloudEvents 1.0 structured JSON.
+//
+//	source ──► packet ──► event ──► rule match ──► deliver ──► target
+//
+// Rules match on the packet view, so JSON is encoded only for events that
+// matched and only when a target needs it. The field names are a public
+// contract documented in docs/events.md and docs/event.schema.json; they are
+// declared once, as constants in fields.go.
+//
+// Three ways to get an event:
+//   - Encoder.AppendJSON / Encoder.AppendCloudEvent: the hot path, from a
+//     *packet.Packet straight to bytes, allocating nothing but dst's growth;
+//   - Encoder.Build: the same event as an Event value (API, tests);
+//   - NewEvent + AppendEvent / AppendCloudEventJSON: events that do not come
+//     from a packet (replay diffs, ...), encoded with encoding/json.
+package event
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Event is an event in EventBridge shape. Detail is any JSON-encodable value;
+// for packet events (detail-type UdpPacket, TcpSegment, IcmpMessage, IpPacket,
+// Frame) it is a *PacketDetail, and UnmarshalJSON produces one. For other
+// detail-types UnmarshalJSON leaves a json.RawMessage.
+type Event struct {
+	Version    string    // always "0"
+	ID         string    // UUIDv7
+	Source     string    // "wirebridge.<source type>" or the source's event_source
+	DetailType string    // TypeUDP, TypeTCP, ... for packet events
+	Time       time.Time // UTC; encoded in whole seconds (RFC 3339)
+	Resources  []string  // the listener name for packet events; encoded as [] when empty
+	Detail     any
+}
+
+// PacketDetail is the detail of an event built from a packet. Fields describe
+// the innermost frame; Tunnel describes the outermost tunnel.
+type PacketDetail struct {
+	Timestamp   time.Time     `json:"Timestamp"`
+	Listener    string        `json:"Listener,omitempty"`
+	Source      *Endpoint     `json:"Source,omitempty"`
+	Destination *Endpoint     `json:"Destination,omitempty"`
+	Protocol    string        `json:"Protocol,omitempty"`
+	Length      int           `json:"Length"`
+	Payload     []byte        `json:"Payload"`
+	IP          *IPInfo       `json:"IP,omitempty"`
+	TCP         *TCPInfo      `json:"TCP,omitempty"`
+	ICMP        *ICMPInfo     `json:"ICMP,omitempty"`
+	Ethernet    *EthernetInfo `json:"Ethernet,omitempty"`
+	VLAN        []uint16      `json:"VLAN,omitempty"`
+	Tunnel      *TunnelInfo   `json:"Tunnel,omitempty"`
+	Truncated   bool          `json:"Truncated,omitempty"`
+	DecodeError string        `json:"DecodeError,omitempty"`
+}
+
+// Endpoint is an IP address with its port when the transport has ports.
+type Endpoint struct {
+	IP   string  `json:"IP"`
+	Port *uint16 `json:"Port,omitempty"`
+}
+
+// IPInfo is detail.IP.
+type IPInfo struct {
+	Version      uint8     `json:"Version"`
+	TTL          uint8     `json:"TTL"`
+	DSCP         uint8     `json:"DSCP"`
+	FlowLabel    *uint32   `json:"FlowLabel,omitempty"` // IPv6 only
+	ID           *uint32   `json:"ID,omitempty"`        // IPv4; IPv6 only with a fragment header
+	DontFragment bool      `json:"DontFragment,omitempty"`
+	Fragment     *Fragment `json:"Fragment,omitempty"`
+	Extensions   []string  `json:"Extensions,omitempty"` // IPv6 extension headers present
+}
+
+// Fragment is detail.IP.Fragment, present only for fragments.
+type Fragment struct {
+	Offset        uint16 `json:"Offset"` // bytes
+	MoreFragments bool   `json:"MoreFragments"`
+}
+
+// TCPInfo is detail.TCP.
+type TCPInfo struct {
+	Flags  []string `json:"Flags"`
+	Seq    uint32   `json:"Seq"`
+	Ack    uint32   `json:"Ack"`
+	Window uint16   `json:"Window"`
+}
+
+// ICMPInfo is detail.ICMP. ID and Seq are present for echo request/reply only.
+type ICMPInfo struct {
+	Type uint8   `json:"Type"`
+	Code uint8   `json:"Code"`
+	ID   *uint16 `json:"ID,omitempty"`
+	Seq  *uint16 `json:"Seq,omitempty"`
+}
+
+// EthernetInfo is detail.Ethernet, present for non-IP frames.
+type EthernetInfo struct {
+	Source      string `json:"Source,omitempty"`
+	Destination string `json:"Destination,omitempty"`
+	EtherType   uint16 `json:"EtherType"`
+}
+
+// TunnelInfo is detail.Tunnel: the outermost tunnel and its outer addresses.
+type TunnelInfo struct {
+	Type        string         `json:"Type"`
+	VNI         *uint32        `json:"VNI,omitempty"`
+	FlowHash    *uint16        `json:"FlowHash,omitempty"`
+	Source      *Endpoint      `json:"Source,omitempty"`
+	Destination *Endpoint      `json:"Destination,omitempty"`
+	VLAN        []uint16       `json:"VLAN,omitempty"`
+	Key         *uint32        `json:"Key,omitempty"`
+	Sequence    *uint32        `json:"Sequence,omitempty"`
+	SessionID   *uint16        `json:"SessionID,omitempty"`
+	Version     *uint8         `json:"Version,omitempty"`
+	Options     []GeneveOption `json:"Options,omitempty"`
+	GWLB        *GWLBInfo      `json:"GWLB,omitempty"`
+}
+
+// GeneveOption is one entry of detail.Tunnel.Options.
+type GeneveOption struct {
+	Class uint16 `json:"Class"`
+	Type  uint8  `json:"Type"` // including the critical bit 0x80
+	Data  []byte `json:"Data"`
+}
+
+// GWLBInfo is detail.Tunnel.GWLB: the AWS Gateway Load Balancer Geneve
+// options, as "0x"-prefixed fixed-width lower-case hex strings (64-bit ids do
+// not survive a trip through a JSON number in most languages).
+type GWLBInfo struct {
+	EndpointID   string `json:"EndpointID,omitempty"`
+	AttachmentID string `json:"AttachmentID,omitempty"`
+	FlowCookie   string `json:"FlowCookie,omitempty"`
+}
+
+// eventJSON is the wire form of Event.
+type eventJSON struct {
+	Version    string   `json:"version"`
+	ID         string   `json:"id"`
+	Source     string   `json:"source"`
+	DetailType string   `json:"detail-type"`
+	Time       string   `json:"time"`
+	Resources  []string `json:"resources"`
+	Detail     any      `json:"detail"`
+}
+
+// MarshalJSON encodes the event with "time" in whole seconds, UTC.
+func (e Event) MarshalJSON() ([]byte, error) {
+	if !usableTime(e.Time) {
+		return nil, fmt.Errorf("event time %v: year outside 0..9999 or zero", e.Time)
+	}
+	w := eventJSON{
+		Version:    e.Version,
+		ID:         e.ID,
+		Source:     e.Source,
+		DetailType: e.DetailType,
+		Time:       string(appendTime(nil, e.Time.UTC(), false)),
+		Resources:  e.Resources,
+		Detail:     e.Detail,
+	}
+	if w.Resources == nil {
+		w.Resources = []string{}
+	}
+	if w.Detail == nil {
+		w.Detail = struct{}{}
+	}
+	return json.Marshal(w)
+}
+
+// UnmarshalJSON decodes an event; see Event for the type of Detail.
+func (e *Event) UnmarshalJSON(b []byte) error {
+	var w struct {
+		eventJSON
+		Detail json.RawMessage `json:"detail"`
+	}
+	if err := json.Unmarshal(b, &w); err != nil {
+		return fmt.Errorf("decode event: %w", err)
+	}
+	t, err := time.Parse(time.RFC3339, w.Time)
+	if err != nil {
+		return fmt.Errorf("decode event time: %w", err)
+	}
+	*e = Event{
+		Version:    w.Version,
+		ID:         w.ID,
+		Source:     w.Source,
+		DetailType: w.DetailType,
+		Time:       t.UTC(),
+		Resources:  w.Resources,
+	}
+	if IsPacketType(w.DetailType) {
+		d := new(PacketDetail)
+		if err := json.Unmarshal(w.Detail, d); err != nil {
+			return fmt.Errorf("decode event detail: %w", err)
+		}
+		d.Timestamp = d.Timestamp.UTC()
+		e.Detail = d
+	} else if w.Detail != nil {
+		e.Detail = w.Detail
+	}
+	return nil
+}
+
+// IsPacketType reports whether detail-type t is one of the packet event types.
+func IsPacketType(t string) bool {
+	switch t {
+	case TypeUDP, TypeTCP, TypeICMP, TypeIP, TypeFrame:
+		return true
+	}
+	return false
+}
+
+// NewEvent returns an event that does not come from a packet: version "0", an
+// id from the process-wide generator, the current time.
+func NewEvent(source, detailType string, resources []string, detail any) Event {
+	return Event{
+		Version:    Version,
+		ID:         NewID().String(),
+		Source:     source,
+		DetailType: detailType,
+		Time:       time.Now().UTC().Truncate(time.Second),
+		Resources:  resources,
+		Detail:     detail,
+	}
+}
+
+// AppendEvent appends the JSON of any event (encoding/json; for packets use
+// Encoder.AppendJSON).
+func AppendEvent(dst []byte, e *Event) ([]byte, error) {
+	b, err := e.MarshalJSON()
+	if err != nil {
+		return dst, fmt.Errorf("encode event: %w", err)
+	}
+	return append(dst, b...), nil
+}
+
+// DefaultSource returns the default event source for a source type:
+// "wirebridge.<type>", or "wirebridge" when the type is empty.
+func DefaultSource(sourceType string) string {
+	if sourceType == "" {
+		return sourcePrefix[:len(sourcePrefix)-1]
+	}
+	return sourcePrefix + sourceType
+}
+
+const sourcePrefix = "wirebridge."

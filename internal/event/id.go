@@ -1,0 +1,141 @@
+package event
+
+import (
+	"crypto/rand"
+	"io"
+	"sync"
+	"time"
+)
+
+// ID is an event id: a UUID version 7 (RFC 9562), written in the canonical
+// 8-4-4-4-12 lower-case hex form.
+//
+// Layout: a 48-bit Unix timestamp in milliseconds, the version nibble 7, a
+// 26-bit counter (the 12 bits of rand_a and the first 14 bits of rand_b,
+// RFC 9562 section 6.2 method 1), the variant bits 10, and 48 random bits.
+type ID [16]byte
+
+// String returns the canonical text form.
+func (id ID) String() string { return string(id.AppendText(nil)) }
+
+// AppendText appends the canonical text form (36 bytes) to dst.
+func (id ID) AppendText(dst []byte) []byte {
+	for i, b := range id {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			dst = append(dst, '-')
+		}
+		dst = append(dst, hexDigits[b>>4], hexDigits[b&0xf])
+	}
+	return dst
+}
+
+// Time returns the millisecond timestamp the id carries.
+func (id ID) Time() time.Time {
+	ms := int64(id[0])<<40 | int64(id[1])<<32 | int64(id[2])<<24 | int64(id[3])<<16 | int64(id[4])<<8 | int64(id[5])
+	return time.UnixMilli(ms).UTC()
+}
+
+const (
+	counterBits = 26
+	counterMax  = 1<<counterBits - 1
+	// A new millisecond starts the counter at a random value below half its
+	// range, leaving at least 2^25 increments before it overflows.
+	counterSeedMask = 1<<(counterBits-1) - 1
+	randBufSize     = 4096
+)
+
+// IDGenerator produces UUIDv7 ids that strictly increase in the order they
+// are generated, so they are unique for the generator's lifetime and sort by
+// generation time. It is safe for concurrent use and does not allocate per id:
+// randomness is read from its source in 4 KiB blocks.
+//
+// Within one millisecond the counter increments; if it would overflow, the
+// generator moves its timestamp one millisecond ahead of the clock. A clock
+// that steps backwards does not make ids go backwards: the last timestamp is
+// kept until the clock passes it.
+type IDGenerator struct {
+	clock func() time.Time
+	rnd   io.Reader
+
+	mu      sync.Mutex
+	lastMS  int64
+	counter uint32
+	pos     int
+	buf     [randBufSize]byte
+}
+
+// NewIDGenerator returns a generator reading the time from clock (time.Now
+// when nil) and randomness from rnd (crypto/rand when nil). If rnd fails, the
+// random bits are zero: ids stay unique within the generator because of the
+// counter, but become guessable. Tests pass a fixed clock and a zero reader
+// to get a deterministic sequence.
+func NewIDGenerator(clock func() time.Time, rnd io.Reader) *IDGenerator {
+	if clock == nil {
+		clock = time.Now
+	}
+	if rnd == nil {
+		rnd = rand.Reader
+	}
+	return &IDGenerator{clock: clock, rnd: rnd, pos: randBufSize}
+}
+
+// defaultIDs is the process-wide generator every Encoder uses unless it is
+// given another one: one generator per process makes ids unique across it.
+var defaultIDs = NewIDGenerator(nil, nil)
+
+// NewID returns an id from the process-wide generator.
+func NewID() ID { return defaultIDs.Next() }
+
+// Next returns the next id.
+func (g *IDGenerator) Next() ID {
+	now := g.clock().UnixMilli()
+	g.mu.Lock()
+	switch {
+	case now > g.lastMS:
+		g.lastMS = now
+		g.counter = g.random32() & counterSeedMask
+	case g.counter >= counterMax:
+		g.lastMS++
+		g.counter = g.random32() & counterSeedMask
+	default:
+		g.counter++
+	}
+	ms, c := g.lastMS, g.counter
+	if g.pos+6 > randBufSize {
+		g.refill()
+	}
+	var id ID
+	copy(id[10:], g.buf[g.pos:g.pos+6])
+	g.pos += 6
+	g.mu.Unlock()
+
+	id[0] = byte(ms >> 40)
+	id[1] = byte(ms >> 32)
+	id[2] = byte(ms >> 24)
+	id[3] = byte(ms >> 16)
+	id[4] = byte(ms >> 8)
+	id[5] = byte(ms)
+	id[6] = 0x70 | byte(c>>22)&0x0f // version 7, counter bits 25..22
+	id[7] = byte(c >> 14)           // counter bits 21..14
+	id[8] = 0x80 | byte(c>>8)&0x3f  // variant 10, counter bits 13..8
+	id[9] = byte(c)                 // counter bits 7..0
+	return id
+}
+
+// random32 returns 32 random bits from the buffer; g.mu is held.
+func (g *IDGenerator) random32() uint32 {
+	if g.pos+4 > randBufSize {
+		g.refill()
+	}
+	b := g.buf[g.pos : g.pos+4]
+	g.pos += 4
+	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+}
+
+// refill reads a new block of randomness; g.mu is held.
+func (g *IDGenerator) refill() {
+	if _, err := io.ReadFull(g.rnd, g.buf[:]); err != nil {
+		clear(g.buf[:])
+	}
+	g.pos = 0
+}
