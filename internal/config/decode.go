@@ -192,7 +192,11 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		v.SetBool(b)
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 		if n.Kind != yaml.ScalarNode || n.ShortTag() != tagInt {
-			d.errorf(n, path, "expected an integer, got %s", kindName(n))
+			if n.Kind == yaml.ScalarNode && bigInteger.MatchString(n.Value) {
+				d.errorf(n, path, "integer %s is out of range", n.Value)
+			} else {
+				d.errorf(n, path, "expected an integer, got %s", kindName(n))
+			}
 			return
 		}
 		i, err := strconv.ParseInt(n.Value, 0, 64)
@@ -275,7 +279,7 @@ func (d *decoder) decodePrefix(n *yaml.Node, v reflect.Value, path string) {
 			p = netip.PrefixFrom(a, a.BitLen())
 		}
 	}
-	if err != nil || p.Addr().Zone() != "" {
+	if err != nil || !p.IsValid() || strings.Contains(s, "%") {
 		d.errorf(n, path, "invalid CIDR %q: want an address or a network such as 10.0.0.0/8 or fd00::/8", n.Value)
 		return
 	}
@@ -297,6 +301,8 @@ func (d *decoder) decodeSlice(n *yaml.Node, v reflect.Value, path string) {
 	}
 	v.Set(out)
 }
+
+var bigInteger = regexp.MustCompile(`^[-+]?[0-9][0-9_]*$`)
 
 var plainKey = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 

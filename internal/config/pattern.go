@@ -27,15 +27,10 @@ func (p Pattern) MarshalJSON() ([]byte, error) {
 // String returns the JSON text.
 func (p Pattern) String() string { return string(p) }
 
-// PatternCheck, when set (by the app, to the pattern compiler), is called for every rule's
-// pattern after it was found to be a JSON object; its error is reported at the rule's pattern.
-// If the error has a method JSONPath() string naming the offending part of the pattern, the
-// position of that part is reported when the pattern was written as a YAML mapping.
-var PatternCheck func(pattern []byte) error
-
 // patternAt remembers where a pattern was written, to place errors inside it.
 type patternAt struct {
 	node    *yaml.Node // the mapping, or the scalar holding JSON
+	json    []byte     // what was decoded from node
 	jsonErr error      // the pattern was not a JSON object
 }
 
@@ -55,6 +50,7 @@ func (p *Pattern) decodeNode(d *decoder, n *yaml.Node, path string) {
 		var buf bytes.Buffer
 		_ = json.Compact(&buf, []byte(n.Value))
 		*p = buf.Bytes()
+		at.json = *p
 	case yaml.MappingNode:
 		var buf bytes.Buffer
 		if err := d.nodeJSON(&buf, n, 0); err != nil {
@@ -62,6 +58,7 @@ func (p *Pattern) decodeNode(d *decoder, n *yaml.Node, path string) {
 			return
 		}
 		*p = buf.Bytes()
+		at.json = *p
 	default:
 		at.jsonErr = errors.New("pattern must be a JSON object or a YAML mapping, got a list")
 	}
@@ -204,7 +201,7 @@ func patternPos(n *yaml.Node, jsonPath string) (Pos, bool) {
 			}
 		}
 		if !found {
-			return Pos{}, false
+			break // the deepest part that exists (an operator may not be a key)
 		}
 	}
 	return Pos{cur.Line, cur.Column}, true

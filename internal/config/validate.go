@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net"
@@ -11,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/wirebridge/wirebridge/pattern"
 )
 
 var (
@@ -244,7 +247,7 @@ func (v *validator) sources() {
 		}
 		v.bucket(p+".rate_limit.per_source", s.RateLimit.PerSource)
 		v.bucket(p+".rate_limit.global", s.RateLimit.Global)
-		maxDG := ByteSize(65535)
+		maxDG := ByteSize(65536)
 		if s.Type == SourceAFPacket || s.Type == SourcePCAP {
 			maxDG = 262144
 		}
@@ -648,6 +651,9 @@ func (v *validator) rules(targets map[string]*Target) {
 func (v *validator) pattern(p string, r *Rule) {
 	pp := p + ".pattern"
 	at := v.c.patterns[pp]
+	if at != nil && !bytes.Equal(at.json, r.Pattern) {
+		at = nil // changed in code since it was parsed
+	}
 	if at != nil && at.jsonErr != nil {
 		v.errorf(pp, "%v", at.jsonErr)
 		return
@@ -663,26 +669,19 @@ func (v *validator) pattern(p string, r *Rule) {
 			return
 		}
 	}
-	check := PatternCheck
-	if check == nil {
-		return
-	}
-	err := check(r.Pattern)
+	_, err := pattern.Compile(r.Pattern)
 	if err == nil {
 		return
 	}
 	msg := err.Error()
-	var jp interface{ JSONPath() string }
-	if errors.As(err, &jp) {
-		path := jp.JSONPath()
-		if path != "" && !strings.Contains(msg, path) {
-			msg = path + ": " + msg
+	var ce *pattern.CompileError
+	if errors.As(err, &ce) {
+		msg = ce.Reason
+		if ce.Path != "" {
+			msg = ce.Path + ": " + ce.Reason
 		}
 		if at != nil {
-			if pos, ok := patternPos(at.node, path); ok {
-				if v.skip[pp] || v.skip[p] {
-					return
-				}
+			if pos, ok := patternPos(at.node, ce.Path); ok && !v.skip[pp] && !v.skip[p] {
 				v.errs = append(v.errs, &Error{File: v.c.File, Line: pos.Line, Column: pos.Column, Path: pp, Msg: msg, Err: err})
 				return
 			}
