@@ -1,6 +1,7 @@
 package capfile
 
 import (
+	"encoding/binary"
 	"fmt"
 	"io"
 	"math/bits"
@@ -107,46 +108,94 @@ func (r *Reader) primeNG() error {
 		case blockEPB, blockSPB, blockPB:
 			return nil
 		}
-		if _, _, err := r.block(); err != nil {
+		var info packet.CaptureInfo
+		if _, err := r.block(&info); err != nil {
 			return err
 		}
 	}
 }
 
-func (r *Reader) nextNG() ([]byte, packet.CaptureInfo, error) {
+func (r *Reader) nextNG(info *packet.CaptureInfo) ([]byte, error) {
+	if data := r.fastEPB(info); data != nil {
+		return data, nil
+	}
 	for {
-		data, info, err := r.block()
+		data, err := r.block(info)
 		if err != nil || data != nil {
-			return data, info, err
+			return data, err
 		}
 	}
 }
 
+// fastEPB returns the packet of a well-formed Enhanced Packet Block that is
+// already buffered in full, decoding each field once in the section's byte
+// order. Anything else (other blocks, partial or malformed blocks) returns
+// nil and is left to block, which reports problems.
+func (r *Reader) fastEPB(info *packet.CaptureInfo) []byte {
+	b := r.buf[r.r:r.w]
+	if len(b) < 32 {
+		return nil
+	}
+	var typ, blen, ifid, tsHigh, tsLow, caplen, orig uint32
+	if r.be {
+		typ, blen = binary.BigEndian.Uint32(b), binary.BigEndian.Uint32(b[4:])
+	} else {
+		typ, blen = binary.LittleEndian.Uint32(b), binary.LittleEndian.Uint32(b[4:])
+	}
+	if typ != blockEPB || blen < 32 || blen%4 != 0 || blen > MaxBlockLength || int(blen) > len(b) {
+		return nil
+	}
+	n := int(blen)
+	b = b[:n:n]
+	var trailer uint32
+	if r.be {
+		ifid = binary.BigEndian.Uint32(b[8:])
+		tsHigh, tsLow = binary.BigEndian.Uint32(b[12:]), binary.BigEndian.Uint32(b[16:])
+		caplen, orig = binary.BigEndian.Uint32(b[20:]), binary.BigEndian.Uint32(b[24:])
+		trailer = binary.BigEndian.Uint32(b[n-4:])
+	} else {
+		ifid = binary.LittleEndian.Uint32(b[8:])
+		tsHigh, tsLow = binary.LittleEndian.Uint32(b[12:]), binary.LittleEndian.Uint32(b[16:])
+		caplen, orig = binary.LittleEndian.Uint32(b[20:]), binary.LittleEndian.Uint32(b[24:])
+		trailer = binary.LittleEndian.Uint32(b[n-4:])
+	}
+	if trailer != blen || ifid >= uint32(len(r.ifaces)) || caplen > MaxCaptureLength || int(caplen) > n-32 {
+		return nil
+	}
+	f := &r.ifaces[ifid]
+	info.Timestamp = f.time(uint64(tsHigh)<<32 | uint64(tsLow))
+	info.CaptureLength = int(caplen)
+	info.Length = int(orig)
+	info.InterfaceIndex = int(ifid)
+	info.LinkType = f.link
+	r.r += n
+	return b[28 : 28+caplen : 28+caplen]
+}
+
 // block consumes one pcapng block. It returns the packet of a packet block,
 // a nil slice (and no error) for any other block, or an error.
-func (r *Reader) block() ([]byte, packet.CaptureInfo, error) {
-	var info packet.CaptureInfo
+func (r *Reader) block(info *packet.CaptureInfo) ([]byte, error) {
 	off := r.Offset()
 	avail := r.w - r.r
 	if avail < 8 {
 		avail = r.fill(8)
 		if avail < 8 {
 			if avail == 0 && r.srcErr == io.EOF {
-				return nil, info, io.EOF
+				return nil, io.EOF
 			}
-			return nil, info, r.short(off, whereBlock, int64(avail), 8)
+			return nil, r.short(off, whereBlock, int64(avail), 8)
 		}
 	}
 	typ := r.u32(r.buf[r.r:])
 	if typ == blockSHB {
-		return nil, info, r.readSHB(off)
+		return nil, r.readSHB(off)
 	}
 	blen := r.u32(r.buf[r.r+4:])
 	if blen < 12 {
-		return nil, info, corrupt(off, whereBlock, "block length %d is less than 12", blen)
+		return nil, corrupt(off, whereBlock, "block length %d is less than 12", blen)
 	}
 	if blen%4 != 0 {
-		return nil, info, corrupt(off, whereBlock, "block length %d is not a multiple of 4", blen)
+		return nil, corrupt(off, whereBlock, "block length %d is not a multiple of 4", blen)
 	}
 	switch typ {
 	case blockEPB, blockSPB, blockPB, blockIDB:
@@ -154,31 +203,31 @@ func (r *Reader) block() ([]byte, packet.CaptureInfo, error) {
 		// Anything else (name resolution, statistics, decryption secrets,
 		// custom, unknown) is skipped without being held in memory.
 		if left := r.skip(int64(blen) - 4); left > 0 {
-			return nil, info, r.short(off, whereBlock, int64(blen)-4-left, int64(blen))
+			return nil, r.short(off, whereBlock, int64(blen)-4-left, int64(blen))
 		}
 		avail = r.fill(4)
 		if avail < 4 {
-			return nil, info, r.short(off, whereBlock, int64(blen)-4+int64(avail), int64(blen))
+			return nil, r.short(off, whereBlock, int64(blen)-4+int64(avail), int64(blen))
 		}
 		if t := r.u32(r.buf[r.r:]); t != blen {
-			return nil, info, corrupt(off, whereBlock, "trailing block length %d does not match the leading %d", t, blen)
+			return nil, corrupt(off, whereBlock, "trailing block length %d does not match the leading %d", t, blen)
 		}
 		r.r += 4
-		return nil, info, nil
+		return nil, nil
 	}
 	if blen > MaxBlockLength {
-		return nil, info, corrupt(off, whereBlock, "block length %d exceeds the limit %d", blen, MaxBlockLength)
+		return nil, corrupt(off, whereBlock, "block length %d exceeds the limit %d", blen, MaxBlockLength)
 	}
 	n := int(blen)
 	if avail < n {
 		avail = r.fill(n)
 		if avail < n {
-			return nil, info, r.short(off, whereBlock, int64(avail), int64(n))
+			return nil, r.short(off, whereBlock, int64(avail), int64(n))
 		}
 	}
 	b := r.buf[r.r : r.r+n : r.r+n]
 	if t := r.u32(b[n-4:]); t != blen {
-		return nil, info, corrupt(off, whereBlock, "trailing block length %d does not match the leading %d", t, blen)
+		return nil, corrupt(off, whereBlock, "trailing block length %d does not match the leading %d", t, blen)
 	}
 
 	var ifid, tsHigh, tsLow, caplen, orig uint32
@@ -186,17 +235,17 @@ func (r *Reader) block() ([]byte, packet.CaptureInfo, error) {
 	switch typ {
 	case blockIDB:
 		if err := r.readIDB(off, b); err != nil {
-			return nil, info, err
+			return nil, err
 		}
 		r.r += n
-		return nil, info, nil
+		return nil, nil
 	case blockEPB, blockPB:
 		name := "enhanced packet block"
 		if typ == blockPB {
 			name = "packet block"
 		}
 		if n < 32 {
-			return nil, info, corrupt(off, whereBlock, "%s length %d is less than 32", name, n)
+			return nil, corrupt(off, whereBlock, "%s length %d is less than 32", name, n)
 		}
 		if typ == blockEPB {
 			ifid = r.u32(b[8:])
@@ -206,13 +255,13 @@ func (r *Reader) block() ([]byte, packet.CaptureInfo, error) {
 		tsHigh, tsLow = r.u32(b[12:]), r.u32(b[16:])
 		caplen, orig = r.u32(b[20:]), r.u32(b[24:])
 		if ifid >= uint32(len(r.ifaces)) {
-			return nil, info, corrupt(off, whereBlock, "%s: interface %d is not defined (the section has %d)", name, ifid, len(r.ifaces))
+			return nil, corrupt(off, whereBlock, "%s: interface %d is not defined (the section has %d)", name, ifid, len(r.ifaces))
 		}
 		if caplen > MaxCaptureLength {
-			return nil, info, corrupt(off, whereBlock, "%s: captured length %d exceeds the limit %d", name, caplen, MaxCaptureLength)
+			return nil, corrupt(off, whereBlock, "%s: captured length %d exceeds the limit %d", name, caplen, MaxCaptureLength)
 		}
 		if int(caplen) > n-32 {
-			return nil, info, corrupt(off, whereBlock, "%s: captured length %d overruns the block (length %d)", name, caplen, n)
+			return nil, corrupt(off, whereBlock, "%s: captured length %d overruns the block (length %d)", name, caplen, n)
 		}
 		start = 28
 		f := &r.ifaces[ifid]
@@ -220,10 +269,10 @@ func (r *Reader) block() ([]byte, packet.CaptureInfo, error) {
 		info.LinkType = f.link
 	case blockSPB:
 		if n < 16 {
-			return nil, info, corrupt(off, whereBlock, "simple packet block length %d is less than 16", n)
+			return nil, corrupt(off, whereBlock, "simple packet block length %d is less than 16", n)
 		}
 		if len(r.ifaces) == 0 {
-			return nil, info, corrupt(off, whereBlock, "simple packet block before any interface description block")
+			return nil, corrupt(off, whereBlock, "simple packet block before any interface description block")
 		}
 		f := &r.ifaces[0]
 		orig = r.u32(b[8:])
@@ -237,7 +286,7 @@ func (r *Reader) block() ([]byte, packet.CaptureInfo, error) {
 			caplen = uint32(n - 16)
 		}
 		if caplen > MaxCaptureLength {
-			return nil, info, corrupt(off, whereBlock, "simple packet block: captured length %d exceeds the limit %d", caplen, MaxCaptureLength)
+			return nil, corrupt(off, whereBlock, "simple packet block: captured length %d exceeds the limit %d", caplen, MaxCaptureLength)
 		}
 		start = 12
 		info.LinkType = f.link
@@ -246,7 +295,7 @@ func (r *Reader) block() ([]byte, packet.CaptureInfo, error) {
 	info.CaptureLength = int(caplen)
 	info.Length = int(orig)
 	info.InterfaceIndex = int(ifid)
-	return b[start : start+int(caplen) : start+int(caplen)], info, nil
+	return b[start : start+int(caplen) : start+int(caplen)], nil
 }
 
 // readSHB consumes a Section Header Block at off, which sets the byte order

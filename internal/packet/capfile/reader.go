@@ -120,9 +120,9 @@ func (r *Reader) Next() (data []byte, info packet.CaptureInfo, err error) {
 		return nil, info, r.err
 	}
 	if r.format == FormatPcapNG {
-		data, info, err = r.nextNG()
+		data, err = r.nextNG(&info)
 	} else {
-		data, info, err = r.nextPcap()
+		data, err = r.nextPcap(&info)
 	}
 	if err != nil {
 		r.err = err
@@ -186,18 +186,17 @@ func (r *Reader) readPcapHeader(magic uint32) error {
 	return nil
 }
 
-func (r *Reader) nextPcap() ([]byte, packet.CaptureInfo, error) {
+func (r *Reader) nextPcap(info *packet.CaptureInfo) ([]byte, error) {
 	const where = "pcap record"
-	var info packet.CaptureInfo
 	off := r.Offset()
 	avail := r.w - r.r
 	if avail < pcapRecordHeaderLen {
 		avail = r.fill(pcapRecordHeaderLen)
 		if avail < pcapRecordHeaderLen {
 			if avail == 0 && r.srcErr == io.EOF {
-				return nil, info, io.EOF
+				return nil, io.EOF
 			}
-			return nil, info, r.short(off, where, int64(avail), pcapRecordHeaderLen)
+			return nil, r.short(off, where, int64(avail), pcapRecordHeaderLen)
 		}
 	}
 	h := r.buf[r.r : r.r+pcapRecordHeaderLen]
@@ -214,13 +213,13 @@ func (r *Reader) nextPcap() ([]byte, packet.CaptureInfo, error) {
 		orig = binary.LittleEndian.Uint32(h[12:])
 	}
 	if caplen > MaxCaptureLength {
-		return nil, info, corrupt(off, where, "captured length %d exceeds the limit %d", caplen, MaxCaptureLength)
+		return nil, corrupt(off, where, "captured length %d exceeds the limit %d", caplen, MaxCaptureLength)
 	}
 	n := pcapRecordHeaderLen + int(caplen)
 	if avail < n {
 		avail = r.fill(n)
 		if avail < n {
-			return nil, info, r.short(off, where, int64(avail), int64(n))
+			return nil, r.short(off, where, int64(avail), int64(n))
 		}
 	}
 	start := r.r + pcapRecordHeaderLen
@@ -234,7 +233,7 @@ func (r *Reader) nextPcap() ([]byte, packet.CaptureInfo, error) {
 	info.CaptureLength = int(caplen)
 	info.Length = int(orig)
 	info.LinkType = r.link
-	return data, info, nil
+	return data, nil
 }
 
 // fill tries to make n bytes available in buf[r:w] and returns how many are.
