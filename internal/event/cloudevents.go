@@ -3,6 +3,7 @@ package event
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/wirebridge/wirebridge/internal/packet"
@@ -62,6 +63,7 @@ const (
 // AppendCloudEvent appends the CloudEvents structured JSON for p to dst. Like
 // AppendJSON it allocates nothing except when dst must grow.
 func (e *Encoder) AppendCloudEvent(dst []byte, p *packet.Packet, m Meta) []byte {
+	dst = slices.Grow(dst, sizeHint(p, &m)+64)
 	id := e.nextID()
 	ts := e.timestamp(p)
 	dst = append(dst, ceHead...)

@@ -3,6 +3,7 @@ package event
 import (
 	"encoding/base64"
 	"net/netip"
+	"slices"
 	"strconv"
 	"time"
 
@@ -126,6 +127,7 @@ const (
 // AppendJSON appends the event JSON for p to dst and returns the extended
 // slice. It uses no reflection and allocates nothing except when dst must grow.
 func (e *Encoder) AppendJSON(dst []byte, p *packet.Packet, m Meta) []byte {
+	dst = slices.Grow(dst, sizeHint(p, &m))
 	id := e.nextID()
 	ts := e.timestamp(p)
 	dst = append(dst, jsonHead...)
@@ -143,6 +145,26 @@ func (e *Encoder) AppendJSON(dst []byte, p *packet.Packet, m Meta) []byte {
 	dst = append(dst, jsonDetail...)
 	dst = appendDetail(dst, p, &m, ts)
 	return append(dst, '}')
+}
+
+// sizeHint is an upper bound, for usual names, of the bytes one event takes,
+// so a nil or short dst grows once rather than by doubling.
+func sizeHint(p *packet.Packet, m *Meta) int {
+	const fixed = 640 // envelope, detail, IP, TCP/ICMP blocks with maximal numbers
+	n := fixed + 12*len(m.Listener) + 6*(len(m.Source)+len(m.SourceType))
+	f := p.Inner()
+	if f.PayloadLen > 0 {
+		n += base64.StdEncoding.EncodedLen(f.PayloadLen)
+	}
+	if t := p.Tunnel(); t != nil {
+		n += 320
+		if t.Type == packet.TunnelGeneve {
+			for i := range numGeneveOptions(t) {
+				n += 48 + base64.StdEncoding.EncodedLen(max(t.Options[i].Len, 0))
+			}
+		}
+	}
+	return n
 }
 
 // appendEventSource appends the JSON string of the event source without

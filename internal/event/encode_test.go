@@ -34,6 +34,9 @@ func checkEncoding(t *testing.T, p *packet.Packet, m Meta) Event {
 		t.Fatalf("invalid JSON: %s", got)
 	}
 	validate(t, evSchema, got)
+	if h := sizeHint(p, &m); len(got) > h {
+		t.Errorf("event of %d bytes exceeds the size hint %d (AppendJSON(nil) would allocate twice)", len(got), h)
+	}
 
 	want := encBuild.Build(p, m)
 	wantJSON, err := json.Marshal(want)
@@ -59,6 +62,9 @@ func checkEncoding(t *testing.T, p *packet.Packet, m Meta) Event {
 	}
 	if !bytes.Equal(ce, wantCE) {
 		t.Fatalf("AppendCloudEvent and AppendCloudEventJSON(Build) differ:\n got %s\nwant %s", ce, wantCE)
+	}
+	if h := sizeHint(p, &m) + 64; len(ce) > h {
+		t.Errorf("cloudevent of %d bytes exceeds the size hint %d", len(ce), h)
 	}
 	var c CloudEvent
 	if err := json.Unmarshal(ce, &c); err != nil {
@@ -539,7 +545,10 @@ func TestAppendJSONAllocs(t *testing.T) {
 		{"cloudevents udp", p, e.AppendCloudEvent},
 	} {
 		if n := testing.AllocsPerRun(100, func() { buf = c.f(buf[:0], c.p, m) }); n != 0 {
-			t.Errorf("%s: %v allocs per event", c.name, n)
+			t.Errorf("%s: %v allocs per event into a buffer with room", c.name, n)
+		}
+		if n := testing.AllocsPerRun(100, func() { buf = c.f(nil, c.p, m) }); n != 1 {
+			t.Errorf("%s: %v allocs per event into a nil buffer, want 1", c.name, n)
 		}
 	}
 }

@@ -1,0 +1,72 @@
+package event
+
+import (
+	"testing"
+
+	"github.com/wirebridge/wirebridge/internal/packet"
+)
+
+func benchEncode(b *testing.B, frame []byte, enc func(*Encoder, []byte, *packet.Packet, Meta) []byte, presize bool) {
+	p := new(packet.Packet)
+	if err := packet.Decode(p, frame, packet.CaptureInfo{Timestamp: testTime, LinkType: packet.LinkEthernet}); err != nil {
+		b.Fatal(err)
+	}
+	var e Encoder // process-wide id generator, as in production
+	m := Meta{Listener: "syslog", SourceType: "udp"}
+	var buf []byte
+	if presize {
+		buf = make([]byte, 0, 2048)
+	}
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		var dst []byte
+		if presize {
+			dst = buf[:0]
+		}
+		dst = enc(&e, dst, p, m)
+		n = len(dst)
+	}
+	b.SetBytes(int64(n))
+}
+
+func appendJSON(e *Encoder, dst []byte, p *packet.Packet, m Meta) []byte { return e.AppendJSON(dst, p, m) }
+func appendCE(e *Encoder, dst []byte, p *packet.Packet, m Meta) []byte {
+	return e.AppendCloudEvent(dst, p, m)
+}
+
+// BenchmarkEncodeUDP64: Ethernet/IPv4/UDP with a 64-byte payload into a nil
+// dst (one allocation: the output buffer).
+func BenchmarkEncodeUDP64(b *testing.B) { benchEncode(b, udpFrame(64), appendJSON, false) }
+
+// BenchmarkEncodeUDP64Reuse: the same into a reused buffer (no allocation).
+func BenchmarkEncodeUDP64Reuse(b *testing.B) { benchEncode(b, udpFrame(64), appendJSON, true) }
+
+func BenchmarkEncodeCloudEventsUDP64(b *testing.B) { benchEncode(b, udpFrame(64), appendCE, false) }
+
+func BenchmarkEncodeCloudEventsUDP64Reuse(b *testing.B) {
+	benchEncode(b, udpFrame(64), appendCE, true)
+}
+
+// BenchmarkEncodeGeneveGWLB: a GWLB Geneve packet (three options) carrying TCP.
+func BenchmarkEncodeGeneveGWLB(b *testing.B) {
+	frame := packet.Build(packet.Eth{}, packet.IPv4{Src: ipO1, Dst: ipO2}, packet.UDP{Src: 31000},
+		packet.Geneve{Options: packet.GWLBOptions(1, 2, 3)}, packet.IPv4{Src: ipA, Dst: ipB},
+		packet.TCP{Src: 40000, Dst: 443, Flags: packet.TCPAck | packet.TCPPsh}, packet.Payload(make([]byte, 64)))
+	benchEncode(b, frame, appendJSON, true)
+}
+
+// BenchmarkBuild is the reflection path (Build + json.Marshal), for comparison.
+func BenchmarkBuildMarshal(b *testing.B) {
+	p := new(packet.Packet)
+	_ = packet.Decode(p, udpFrame(64), packet.CaptureInfo{Timestamp: testTime, LinkType: packet.LinkEthernet})
+	var e Encoder
+	m := Meta{Listener: "syslog", SourceType: "udp"}
+	b.ReportAllocs()
+	for b.Loop() {
+		ev := e.Build(p, m)
+		if _, err := AppendEvent(nil, &ev); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
