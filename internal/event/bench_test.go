@@ -30,7 +30,9 @@ func benchEncode(b *testing.B, frame []byte, enc func(*Encoder, []byte, *packet.
 	b.SetBytes(int64(n))
 }
 
-func appendJSON(e *Encoder, dst []byte, p *packet.Packet, m Meta) []byte { return e.AppendJSON(dst, p, m) }
+func appendJSON(e *Encoder, dst []byte, p *packet.Packet, m Meta) []byte {
+	return e.AppendJSON(dst, p, m)
+}
 func appendCE(e *Encoder, dst []byte, p *packet.Packet, m Meta) []byte {
 	return e.AppendCloudEvent(dst, p, m)
 }
