@@ -297,3 +297,31 @@ func orExplosion(n int) string {
 	}
 	return s + "}"
 }
+
+func TestNumberKey(t *testing.T) {
+	cases := []struct {
+		name, lit, key string
+		exact          bool
+	}{
+		{"int", "300", "3e2", true},
+		{"int negative", "-300", "-3e2", true},
+		{"zero", "0", "0", true},
+		{"negative zero float", "-0.0", "0", true},
+		{"exp", "3.0e2", "3e2", true},
+		{"fraction", "300.0", "3e2", true},
+		{"small", "0.0012", "12e-3", true},
+		{"one", "1", "1e0", true},
+		{"long int exact", "9007199254740992", "9007199254740992e15", true},
+		{"long int inexact", "9007199254740993", "9007199254740993", false},
+		{"too precise", "0.30000000000000001", "0.30000000000000001", false},
+		{"overflow", "1e400", "1e400", false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			k, exact, _, _ := numberKey(nil, []byte(c.lit))
+			if string(k) != c.key || exact != c.exact {
+				t.Errorf("numberKey(%s) = %s %v, want %s %v", c.lit, k, exact, c.key, c.exact)
+			}
+		})
+	}
+}

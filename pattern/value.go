@@ -91,6 +91,9 @@ func canonNumber(dst []byte, lit []byte) ([]byte, bool) {
 // float64.
 func numberKey(dst []byte, lit []byte) (key []byte, exact bool, f float64, ok bool) {
 	start := len(dst)
+	if k, f, ok := smallInt(dst, lit); ok {
+		return k, true, f, true
+	}
 	dst, valid := canonNumber(dst, lit)
 	if !valid {
 		return dst[:start], false, 0, false
@@ -244,4 +247,43 @@ func indexBytes(b []byte, s string) int {
 		}
 	}
 	return -1
+}
+
+// smallInt is numberKey's fast path for integer literals of at most 15
+// digits, which float64 represents exactly.
+func smallInt(dst []byte, lit []byte) ([]byte, float64, bool) {
+	i := 0
+	if len(lit) > 0 && lit[0] == '-' {
+		i = 1
+	}
+	n := len(lit) - i
+	if n == 0 || n > 15 || (lit[i] == '0' && n > 1) {
+		return dst, 0, false
+	}
+	var v int64
+	for _, c := range lit[i:] {
+		if c < '0' || c > '9' {
+			return dst, 0, false
+		}
+		v = v*10 + int64(c-'0')
+	}
+	if v == 0 {
+		return append(dst, '0'), 0, true
+	}
+	if i == 1 {
+		dst = append(dst, '-')
+	}
+	// Significant digits without trailing zeros, exponent n-1.
+	end := len(lit)
+	for lit[end-1] == '0' {
+		end--
+	}
+	dst = append(dst, lit[i:end]...)
+	dst = append(dst, 'e')
+	dst = strconv.AppendInt(dst, int64(n-1), 10)
+	f := float64(v)
+	if i == 1 {
+		f = -f
+	}
+	return dst, f, true
 }
