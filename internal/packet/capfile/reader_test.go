@@ -251,7 +251,10 @@ func syntheticPcapng() ([]byte, []wantPacket) {
 	g.epb(1, 1700000000123, 1500, payload(0x45, 0x00, 41))
 	g.epb(2, 1700000000<<20|1<<19, 100, payload(0x00, 0x04, 64))
 	g.epb(2, 1700000000<<20|1, 64, payload(0x00, 0x04, 64))
-	g.epb(3, 12345678_901234567_890, 20, payload(0x08, 0x00, 20))
+	// The fraction stays under 0.018 s: tshark 4.0 computes frac*1e9 in 64 bits and
+	// overflows beyond that (it shows .015790852 for .901234567890), and the
+	// integration test compares this file with tshark.
+	g.epb(3, 12345678_012345678_901, 20, payload(0x08, 0x00, 20))
 	g.pb(1, 1700000001500, 33, payload(0x60, 0x00, 33))
 	g.spb(80, payload(0xaa, 0x02, 80))
 	g.shb(be) // new section: interfaces reset, byte order changes
@@ -265,7 +268,7 @@ func syntheticPcapng() ([]byte, []wantPacket) {
 		{time.Unix(1700001000, 123000000), 1, 101, 41, 1500, [2]byte{0x45, 0x00}},
 		{time.Unix(1700000000, 500000000), 2, 113, 64, 100, [2]byte{0x00, 0x04}},
 		{time.Unix(1700000000, 953), 2, 113, 64, 64, [2]byte{0x00, 0x04}}, // 1/2^20 s = 953.67 ns, truncated
-		{time.Unix(1700000000+12345678, 901234567), 3, 276, 20, 20, [2]byte{0x08, 0x00}},
+		{time.Unix(1700000000+12345678, 12345678), 3, 276, 20, 20, [2]byte{0x08, 0x00}},
 		{time.Unix(1700001001, 500000000), 1, 101, 33, 33, [2]byte{0x60, 0x00}},
 		{time.Time{}, 0, 1, 80, 80, [2]byte{0xaa, 0x02}},
 		{time.Unix(1700000000, 987654321), 0, 228, 40, 40, [2]byte{0x45, 0x01}},
@@ -372,6 +375,39 @@ func TestEmptyCaptures(t *testing.T) {
 				if _, _, err := r.Next(); err != io.EOF {
 					t.Fatalf("Next: %v, want io.EOF", err)
 				}
+			}
+		})
+	}
+}
+
+func TestTimestampResolutions(t *testing.T) {
+	cases := []struct {
+		name    string
+		tsresol uint8
+		offset  int64
+		ts      uint64
+		want    time.Time
+	}{
+		{"microseconds (default)", 6, 0, 1700000000_123456, time.Unix(1700000000, 123456000)},
+		{"nanoseconds", 9, 0, 1700000000_123456789, time.Unix(1700000000, 123456789)},
+		{"seconds", 0, 0, 1700000000, time.Unix(1700000000, 0)},
+		{"milliseconds with offset", 3, -3600, 1700000000_999, time.Unix(1700000000-3600, 999000000)},
+		{"picoseconds, large fraction", 12, 0, 12345678_901234567_890, time.Unix(12345678, 901234567)},
+		{"10^-19, largest power of ten", 19, 0, 18_446744073709551615, time.Unix(1, 844674407)},
+		{"2^-0", 0x80, 0, 1700000000, time.Unix(1700000000, 0)},
+		{"2^-10, 1/1024 s", 0x80 | 10, 0, 5<<10 | 1, time.Unix(5, 976562)},
+		{"2^-32, 32.32 fixed point", 0x80 | 32, 0, 1700000000<<32 | 1<<31, time.Unix(1700000000, 500000000)},
+		{"2^-63, largest power of two", 0x80 | 63, 0, 1<<63 | 1<<62, time.Unix(1, 500000000)},
+		{"2^-63, all fraction bits", 0x80 | 63, 0, 1<<63 - 1, time.Unix(0, 999999999)},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := iface{offset: tc.offset}
+			if err := f.setResolution(tc.tsresol); err != nil {
+				t.Fatal(err)
+			}
+			if got := f.time(tc.ts); !got.Equal(tc.want) || got.Location() != time.UTC {
+				t.Errorf("got %s, want %s", got.Format(time.RFC3339Nano), tc.want.UTC().Format(time.RFC3339Nano))
 			}
 		})
 	}
