@@ -547,7 +547,10 @@ func TestAppendJSONAllocs(t *testing.T) {
 		if n := testing.AllocsPerRun(100, func() { buf = c.f(buf[:0], c.p, m) }); n != 0 {
 			t.Errorf("%s: %v allocs per event into a buffer with room", c.name, n)
 		}
-		if n := testing.AllocsPerRun(100, func() { buf = c.f(nil, c.p, m) }); n != 1 {
+		// Under -race the instrumented build reports one more allocation; the
+		// plain test run (make test runs the integration pass without
+		// -race) checks the real count.
+		if n := testing.AllocsPerRun(100, func() { buf = c.f(nil, c.p, m) }); n != 1 && !raceEnabled {
 			t.Errorf("%s: %v allocs per event into a nil buffer, want 1", c.name, n)
 		}
 	}
