@@ -99,9 +99,11 @@ func BenchmarkRules(b *testing.B) {
 			dst = m.Match(benchPkt, dst[:0])
 			b.ReportAllocs()
 			b.ResetTimer()
+			cpu := startCPU()
 			for i := 0; i < b.N; i++ {
 				dst = m.Match(benchPkt, dst[:0])
 			}
+			cpu.report(b)
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 		})
 		b.Run(fmt.Sprintf("json/%d", n), func(b *testing.B) {
@@ -110,9 +112,11 @@ func BenchmarkRules(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(benchEvent)))
 			b.ResetTimer()
+			cpu := startCPU()
 			for i := 0; i < b.N; i++ {
 				dst, _ = m.MatchJSON(benchEvent, dst[:0])
 			}
+			cpu.report(b)
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 		})
 	}
@@ -160,9 +164,11 @@ func BenchmarkOperator(b *testing.B) {
 		b.Run(op.name, func(b *testing.B) {
 			var dst []string
 			b.ReportAllocs()
+			cpu := startCPU()
 			for i := 0; i < b.N; i++ {
 				dst, _ = m.MatchJSON(benchEvent, dst[:0])
 			}
+			cpu.report(b)
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 		})
 	}

@@ -109,7 +109,13 @@ func (v *Values) Str(s string) { (*scratch)(v).addValueString(vString, s) }
 // Addr reports an IP address as its string form (what the JSON event holds).
 func (v *Values) Addr(a netip.Addr) {
 	var buf [64]byte
-	(*scratch)(v).addValue(vString, a.AppendTo(buf[:0]))
+	s := (*scratch)(v)
+	s.addValue(vString, a.AppendTo(buf[:0]))
+	if a.Zone() == "" {
+		last := &s.vals[len(s.vals)-1]
+		last.ip = a
+		last.flags |= flIPDone | flIP
+	}
 }
 
 // Int reports an integer number.

@@ -31,7 +31,8 @@ type flattener struct {
 }
 
 func (s *scratch) flatten(event []byte) error {
-	f := flattener{s: s, b: event}
+	f := flattener{s: s, b: event, key: s.keyBuf[:0]}
+	defer func() { s.keyBuf = f.key }()
 	f.ws()
 	if err := f.value(s.snap.trie, 0); err != nil {
 		return err

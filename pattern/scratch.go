@@ -50,6 +50,7 @@ type state struct {
 type scratch struct {
 	snap   *snapshot
 	buf    []byte
+	keyBuf []byte
 	vals   []val
 	vals2  []val
 	trails []arrEntry
