@@ -1,0 +1,185 @@
+// Package app builds wirebridge's components from configuration and runs
+// them; it also holds the command-line front end. It sits above every stage
+// of the data path (source → packet → event → rule → deliver → target) and
+// is the only package that imports them all. Nothing imports app except
+// cmd/wirebridge.
+package app
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+	"strings"
+)
+
+// Stdio is the process's standard streams, passed in so commands can be tested.
+type Stdio struct {
+	In  io.Reader
+	Out io.Writer
+	Err io.Writer
+}
+
+// Version is set at link time (-ldflags "-X github.com/wirebridge/wirebridge/internal/app.Version=v1.2.3").
+var Version = ""
+
+// Exit codes shared by the commands.
+const (
+	exitOK    = 0
+	exitFail  = 1 // the command failed (or, for test-pattern, no match)
+	exitUsage = 2 // bad flags or arguments (for test-pattern: invalid pattern)
+)
+
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, args []string, io Stdio) int
+}
+
+func commands() []command {
+	return []command{
+		{"read", "decode a pcap/pcapng capture into events, text or pcap", runRead},
+		{"version", "print the version", runVersion},
+	}
+}
+
+// errUsage marks an error caused by the command line; it exits with code 2.
+var errUsage = errors.New("usage")
+
+// Main runs the wirebridge command line and returns the process exit code.
+func Main(ctx context.Context, args []string, stdio Stdio) int {
+	if len(args) == 0 {
+		usage(stdio.Err)
+		return exitUsage
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		usage(stdio.Out)
+		return exitOK
+	case "-version", "--version":
+		return runVersion(ctx, nil, stdio)
+	}
+	for _, c := range commands() {
+		if c.name == args[0] {
+			return c.run(ctx, args[1:], stdio)
+		}
+	}
+	fmt.Fprintf(stdio.Err, "wirebridge: unknown command %q\n\n", args[0])
+	usage(stdio.Err)
+	return exitUsage
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "wirebridge turns network traffic into events and acts on them.")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Usage: wirebridge COMMAND [flags]")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Commands:")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-14s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Run 'wirebridge COMMAND --help' for a command's flags and examples.")
+}
+
+func runVersion(_ context.Context, _ []string, stdio Stdio) int {
+	fmt.Fprintf(stdio.Out, "wirebridge %s\n", versionString())
+	return exitOK
+}
+
+func versionString() string {
+	if Version != "" {
+		return Version
+	}
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "(devel)"
+	}
+	v := bi.Main.Version
+	if v == "" {
+		v = "(devel)"
+	}
+	var rev, dirty string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				dirty = "-dirty"
+			}
+		}
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	if rev != "" {
+		v += " " + rev + dirty
+	}
+	return v + " " + bi.GoVersion
+}
+
+// newFlagSet returns a FlagSet that writes help to the right stream and
+// prints the command's description and examples before the flags.
+func newFlagSet(name, synopsis, help string, stdio Stdio) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stdio.Err)
+	fs.Usage = func() {
+		w := fs.Output()
+		fmt.Fprintf(w, "Usage: wirebridge %s %s\n\n", name, synopsis)
+		fmt.Fprintln(w, strings.TrimSpace(help))
+		fmt.Fprintln(w, "\nFlags:")
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseFlags parses args, moving flags that follow positional arguments to
+// the front so `wirebridge read file.pcap --count 5` works like tcpdump users expect.
+// It returns the positional arguments, or an exit code when parsing ended the command.
+func parseFlags(fs *flag.FlagSet, args []string, stdio Stdio) ([]string, int, bool) {
+	var flags, pos []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			pos = append(pos, args[i+1:]...)
+			break
+		}
+		if len(a) > 1 && a[0] == '-' {
+			flags = append(flags, a)
+			name := strings.TrimLeft(a, "-")
+			if !strings.Contains(name, "=") {
+				if f := fs.Lookup(name); f != nil && i+1 < len(args) {
+					if bf, ok := f.Value.(interface{ IsBoolFlag() bool }); !ok || !bf.IsBoolFlag() {
+						flags = append(flags, args[i+1])
+						i++
+					}
+				}
+			}
+			continue
+		}
+		pos = append(pos, a)
+	}
+	if err := fs.Parse(flags); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stdio.Out)
+			fs.Usage()
+			return nil, exitOK, true
+		}
+		return nil, exitUsage, true
+	}
+	return append(fs.Args(), pos...), 0, false
+}
+
+// isTerminal reports whether w is a character device (a TTY).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
