@@ -42,6 +42,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"read", "decode a pcap/pcapng capture into events, text or pcap", runRead},
+		{"test-pattern", "check an EventBridge pattern against an event (exit 0 match, 1 no match, 2 invalid)", runTestPattern},
 		{"version", "print the version", runVersion},
 	}
 }
