@@ -125,15 +125,22 @@ func BenchmarkReader(b *testing.B) {
 	b.Run("pcapng", func(b *testing.B) { benchRead(b, udpPcapng(10000), ngHeaderLen) })
 }
 
+type packetWriter interface {
+	WritePacket(packet.CaptureInfo, []byte) error
+	Flush() error
+}
+
 // BenchmarkWriter writes the same frames to io.Discard; one op is one packet.
 func BenchmarkWriter(b *testing.B) {
-	for _, nano := range []bool{false, true} {
-		name := "us"
-		if nano {
-			name = "ns"
-		}
+	for _, name := range []string{"pcap", "pcap-ns", "pcapng"} {
 		b.Run(name, func(b *testing.B) {
-			w, err := NewWriter(io.Discard, packet.LinkEthernet, 0, nano)
+			var w packetWriter
+			var err error
+			if name == "pcapng" {
+				w, err = NewPcapngWriter(io.Discard, 0)
+			} else {
+				w, err = NewWriter(io.Discard, packet.LinkEthernet, 0, name == "pcap-ns")
+			}
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -288,3 +288,119 @@ func TestNoAllocations(t *testing.T) {
 		t.Errorf("Writer.WritePacket: %v allocs per packet", a)
 	}
 }
+
+// TestPcapngWriterRoundTrip writes every shared capture, all link types in
+// one file, and reads it back.
+func TestPcapngWriterRoundTrip(t *testing.T) {
+	for _, path := range captureFiles(t) {
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			input, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			recs, _, err := readAll(t, input)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out bytes.Buffer
+			w, err := NewPcapngWriter(&out, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, rec := range recs {
+				if err := w.WritePacket(rec.info, rec.data); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := w.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			back, r, err := readAll(t, out.Bytes())
+			if err != nil {
+				t.Fatalf("reading what was written: %v", err)
+			}
+			if r.Format() != FormatPcapNG || len(back) != len(recs) {
+				t.Fatalf("read back %d packets (%v), wrote %d", len(back), r.Format(), len(recs))
+			}
+			var links []packet.LinkType
+			for i := range recs {
+				want := recs[i].info
+				if want.Timestamp.IsZero() {
+					want.Timestamp = time.Unix(0, 0).UTC()
+				}
+				want.InterfaceIndex = -1
+				for j, l := range links {
+					if l == want.LinkType {
+						want.InterfaceIndex = j
+					}
+				}
+				if want.InterfaceIndex < 0 {
+					want.InterfaceIndex = len(links)
+					links = append(links, want.LinkType)
+				}
+				if back[i].info != want || !bytes.Equal(back[i].data, recs[i].data) {
+					t.Errorf("packet %d: read back %+v, wrote %+v", i+1, back[i].info, want)
+				}
+			}
+		})
+	}
+}
+
+func TestPcapngWriterRecords(t *testing.T) {
+	ts := time.Date(2026, 11, 21, 20, 40, 15, 123456789, time.UTC)
+	var out bytes.Buffer
+	w, err := NewPcapngWriter(&out, 60)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := bytes.Repeat([]byte{0xcd}, 100)
+	writes := []struct {
+		info packet.CaptureInfo
+		data []byte
+	}{
+		{packet.CaptureInfo{Timestamp: ts, Length: 1500, LinkType: packet.LinkRaw, InterfaceIndex: 7}, data},
+		{packet.CaptureInfo{Timestamp: ts.Add(time.Nanosecond), LinkType: packet.LinkEthernet}, data[:3]},
+		{packet.CaptureInfo{LinkType: packet.LinkRaw}, data[:5]},
+		{packet.CaptureInfo{Timestamp: ts, LinkType: packet.LinkEthernet}, nil},
+	}
+	for _, wr := range writes {
+		if err := w.WritePacket(wr.info, wr.data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out.Len() != 0 {
+		t.Errorf("%d bytes written before Flush", out.Len())
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	recs, _, err := readAll(t, out.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkPackets(t, recs, []wantPacket{
+		{ts, 0, packet.LinkRaw, 60, 1500, [2]byte{0xcd, 0xcd}},
+		{ts.Add(time.Nanosecond), 1, packet.LinkEthernet, 3, 3, [2]byte{0xcd, 0xcd}},
+		{time.Unix(0, 0), 0, packet.LinkRaw, 5, 5, [2]byte{0xcd, 0xcd}},
+		{ts, 1, packet.LinkEthernet, 0, 0, [2]byte{}},
+	})
+
+	for _, bad := range []time.Time{time.Date(1969, 12, 31, 23, 59, 59, 0, time.UTC), time.Date(2263, 1, 1, 0, 0, 0, 0, time.UTC)} {
+		err := w.WritePacket(packet.CaptureInfo{Timestamp: bad, LinkType: 1}, data)
+		if err == nil || !strings.Contains(err.Error(), "cannot be stored in a pcapng block") {
+			t.Errorf("timestamp %s: err %v", bad, err)
+		}
+	}
+	if _, err := NewPcapngWriter(io.Discard, MaxCaptureLength+1); err == nil {
+		t.Error("snaplen over the limit accepted")
+	}
+	frame := udpFrame()
+	info := packet.CaptureInfo{Timestamp: ts, Length: len(frame), LinkType: 1}
+	if a := testing.AllocsPerRun(20000, func() {
+		if err := w.WritePacket(info, frame); err != nil {
+			t.Fatal(err)
+		}
+	}); a != 0 {
+		t.Errorf("PcapngWriter.WritePacket: %v allocs per packet", a)
+	}
+}
