@@ -43,6 +43,7 @@ func commands() []command {
 	return []command{
 		{"read", "decode a pcap/pcapng capture into events, text or pcap", runRead},
 		{"test-pattern", "check an EventBridge pattern against an event (exit 0 match, 1 no match, 2 invalid)", runTestPattern},
+		{"validate", "check a configuration file and print every error with file:line", runValidate},
 		{"version", "print the version", runVersion},
 	}
 }
