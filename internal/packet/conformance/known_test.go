@@ -104,6 +104,11 @@ func compareFields(file string, pkt int, ours, theirs fields) []difference {
 	for k := range theirs {
 		names[k] = true
 	}
+	for k := range names {
+		if strings.Contains(k, "._") {
+			delete(names, k)
+		}
+	}
 	var out []difference
 	for k := range names {
 		o, ok := ours[k]

@@ -177,7 +177,8 @@ func readTshark(r io.Reader) ([]tsharkPacket, error) {
 
 // fields is the normalised view of one packet that both sides are reduced to:
 // a flat map from a field name ("f0.ip.src", "t0.vni", "ev.Source.Port") to
-// its value as text. A field absent on one side and present on the other is
+// its value as text. Names containing "._" are notes for deriving other
+// fields and are not compared. A field absent on one side and present on the other is
 // a disagreement, so each side adds a field only when its layer is present.
 //
 // Names: fN.* describe frame N (f0 the frame as captured, f1 the frame
@@ -377,6 +378,9 @@ func tsharkIPv4(out fields, p string, l *node) {
 			out.set(p+k[1], v)
 		}
 	}
+	if hasExpert(l.first("ip.len_tree"), "ip.bogus_ip_length") {
+		out.set(p+"_ip.len_bogus", 1)
+	}
 	if v, ok := l.num("ip.frag_offset"); ok {
 		out.set(p+"ip.frag_offset", v*8) // tshark prints 8-byte units
 	}
@@ -406,6 +410,9 @@ func tsharkIPv6(out fields, p string, l *node) {
 	}
 	if v, ok := l.num("ipv6.plen"); ok {
 		out.set(p+"ip.len", 40+v)
+	}
+	if hasExpert(l.first("ipv6.plen_tree"), "ipv6.plen_exceeds_framing") {
+		out.set(p+"_ip.len_bogus", 1)
 	}
 	proto, protoOK := l.num("ipv6.nxt")
 	hdrLen := uint64(40)
@@ -494,6 +501,17 @@ func tsharkGeneve(out fields, t string, l *node) {
 		opts = append(opts, geneveOption(uint16(class), uint8(typ), data))
 	}
 	out.set(t+"geneve.options", strings.Join(opts, " "))
+}
+
+// hasExpert reports whether tree holds the tshark expert item named key (an
+// "_ws.expert" member with that key).
+func hasExpert(tree *node, key string) bool {
+	for _, e := range tree.all("_ws.expert") {
+		if e.first(key) != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // geneveOption prints one option the same way on both sides: class/type/data.
