@@ -3,6 +3,8 @@ package capfile
 import (
 	"encoding/binary"
 	"io"
+	"os"
+	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
@@ -161,4 +163,48 @@ func BenchmarkWriter(b *testing.B) {
 			reportPerPacket(b, cpu0)
 		})
 	}
+}
+
+// fileLoop reads a file through read(2), seeking back to start at its end.
+type fileLoop struct {
+	f     *os.File
+	start int64
+}
+
+func (l *fileLoop) Read(p []byte) (int, error) {
+	n, err := l.f.Read(p)
+	if err == io.EOF || n == 0 {
+		if _, err := l.f.Seek(l.start, io.SeekStart); err != nil {
+			return 0, err
+		}
+		return l.f.Read(p)
+	}
+	return n, err
+}
+
+// BenchmarkReaderFile is BenchmarkReader/pcap with the bytes coming from a
+// file through read(2) (page cache), as in `wirebridge read FILE`.
+func BenchmarkReaderFile(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "udp.pcap")
+	if err := os.WriteFile(path, udpPcap(100000, false), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	r, err := NewReader(&fileLoop{f: f, start: pcapFileHeaderLen})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu0 := cpuTime(b)
+	for range b.N {
+		if _, _, err := r.Next(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportPerPacket(b, cpu0)
 }
