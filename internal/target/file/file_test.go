@@ -172,10 +172,10 @@ func TestRotation(t *testing.T) {
 			wantLines: []int{5, 5, 2},
 		},
 		{
-			name:      "by interval",
-			path:      "events-%H%M.ndjson",
-			cfg:       Config{Interval: time.Hour},
-			steps:     []step{{at(10, 59, 0), 2}, {at(11, 0, 0), 1}, {at(11, 30, 0), 1}, {at(12, 0, 1), 1}},
+			name:  "by interval",
+			path:  "events-%H%M.ndjson",
+			cfg:   Config{Interval: time.Hour},
+			steps: []step{{at(10, 59, 0), 2}, {at(11, 0, 0), 1}, {at(11, 30, 0), 1}, {at(12, 0, 1), 1}},
 			// The name records the opening minute; 11:30 stays in the 11:00 file.
 			wantFiles: []string{"events-1059.ndjson", "events-1100.ndjson", "events-1200.ndjson"},
 			wantLines: []int{2, 2, 1},

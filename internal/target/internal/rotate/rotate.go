@@ -90,16 +90,19 @@ func appendInt(b []byte, v, width int) []byte {
 	return append(b, s...)
 }
 
-// WithSuffix returns name with "-n" inserted before its extension (the part
-// of the base name from its first '.', ignoring a leading dot).
-func WithSuffix(name string, n int) string {
+// WithSuffix returns name with "-n" inserted before its extension.
+func WithSuffix(name string, n int) string { return Insert(name, strconv.Itoa(n)) }
+
+// Insert returns name with "-s" inserted before its extension (the part of
+// the base name from its first '.', ignoring a leading dot).
+func Insert(name, s string) string {
 	dir, base := filepath.Split(name)
 	cut := strings.IndexByte(base[min(1, len(base)):], '.')
 	if cut < 0 {
-		return name + "-" + strconv.Itoa(n)
+		return name + "-" + s
 	}
 	cut += min(1, len(base))
-	return dir + base[:cut] + "-" + strconv.Itoa(n) + base[cut:]
+	return dir + base[:cut] + "-" + s + base[cut:]
 }
 
 // Create creates a new file named name (or name with the first free "-n"

@@ -1,0 +1,346 @@
+// Package pcap is the packet archive target: it writes the original captured
+// frames of the deliveries (Delivery.Frame, Delivery.Capture) to rotating
+// classic pcap files that tshark, tcpdump and Wireshark read. It is a local
+// sink at the end of the data path (deliver ──► target/pcap ──► disk), using
+// the writer in internal/packet/capfile.
+//
+// # Files
+//
+// Path is a pattern with time directives (%Y %m %d %H %M %S %%, see the
+// file target), expanded in Location (UTC by default) when a file is opened.
+// A pcap file holds one link type, so each link type gets its own file: the
+// first link type seen after a rotation writes to the expanded path, any
+// other one to the path with "-<link>" inserted before the extension
+// (archive.pcap, archive-raw.pcap, archive-linux-sll.pcap). Files are
+// created, never appended to ("-1", "-2", ... when a name exists).
+//
+// A new set of files is started on each multiple of Interval (idle files are
+// finished at the boundary), or, without Interval, when the expanded pattern
+// changes; a single file is replaced when the next frame would take it past
+// MaxSize bytes (exact: the size is the file's size on disk once flushed).
+//
+// Timestamps are written with nanosecond precision unless Microsecond is
+// set. Frames longer than Snaplen (default 262144) are truncated, keeping
+// their original length. A delivery without a frame cannot be archived: it
+// fails permanently (an *event.BatchError naming its index).
+//
+// Each Send ends with a write(2) of what it added, so a crash loses at most
+// what an unfinished Send held and leaves at most a partial last record.
+// Fsync: "never", "rotate" (default: when a file is finished) or "always"
+// (at the end of every Send). Send calls are serialised by a mutex.
+package pcap
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/wirebridge/wirebridge/internal/event"
+	"github.com/wirebridge/wirebridge/internal/packet"
+	"github.com/wirebridge/wirebridge/internal/packet/capfile"
+	"github.com/wirebridge/wirebridge/internal/target"
+	"github.com/wirebridge/wirebridge/internal/target/internal/rotate"
+)
+
+// Fsync policies.
+const (
+	FsyncNever  = "never"
+	FsyncRotate = "rotate"
+	FsyncAlways = "always"
+)
+
+// Config configures a pcap target.
+type Config struct {
+	Path        string        // file name pattern (required), e.g. data/pcap/capture-%Y%m%d-%H.pcap
+	MaxSize     int64         // replace a file before it would pass this many bytes; 0: no limit
+	Interval    time.Duration // start new files on each multiple of Interval; 0: never
+	Snaplen     int           // default capfile.MaxCaptureLength (262144)
+	Microsecond bool          // microsecond timestamps instead of nanosecond
+	Fsync       string        // never, rotate (default), always
+	Perm        os.FileMode   // default 0644
+	Location    *time.Location
+	Now         func() time.Time
+}
+
+// Target writes pcap files.
+type Target struct {
+	cfg Config
+
+	mu       sync.Mutex
+	outs     map[packet.LinkType]*output
+	first    packet.LinkType // link type owning the plain name in this period
+	expanded string          // the pattern as expanded for this period
+	deadline time.Time
+	files    []string
+	closed   bool
+	err      error // first error no Send reported; Close returns it
+
+	stop chan struct{}
+	done chan struct{}
+}
+
+type output struct {
+	f     *os.File
+	name  string
+	w     *capfile.Writer
+	size  int64 // bytes in the file once flushed
+	dirty bool
+}
+
+// New validates cfg and returns a target; no file is created before the
+// first frame.
+func New(cfg Config) (*Target, error) {
+	if err := rotate.Validate(cfg.Path); err != nil {
+		return nil, fmt.Errorf("pcap target: %w", err)
+	}
+	if cfg.Snaplen == 0 {
+		cfg.Snaplen = capfile.MaxCaptureLength
+	}
+	if cfg.Snaplen < 0 || cfg.Snaplen > capfile.MaxCaptureLength {
+		return nil, fmt.Errorf("pcap target: snaplen %d out of range 1..%d", cfg.Snaplen, capfile.MaxCaptureLength)
+	}
+	switch cfg.Fsync {
+	case "":
+		cfg.Fsync = FsyncRotate
+	case FsyncNever, FsyncRotate, FsyncAlways:
+	default:
+		return nil, fmt.Errorf("pcap target: fsync %q: want never, rotate or always", cfg.Fsync)
+	}
+	if cfg.MaxSize < 0 || cfg.Interval < 0 {
+		return nil, fmt.Errorf("pcap target: max size and interval must not be negative")
+	}
+	if cfg.MaxSize > 0 && cfg.MaxSize < 24+16+64 {
+		return nil, fmt.Errorf("pcap target: max size %d is too small for a pcap file", cfg.MaxSize)
+	}
+	if cfg.Interval > 0 && cfg.Interval < time.Second {
+		return nil, fmt.Errorf("pcap target: interval %s is shorter than a second", cfg.Interval)
+	}
+	if cfg.Perm == 0 {
+		cfg.Perm = 0o644
+	}
+	if cfg.Location == nil {
+		cfg.Location = time.UTC
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	t := &Target{cfg: cfg, outs: map[packet.LinkType]*output{}}
+	if cfg.Interval > 0 {
+		t.stop = make(chan struct{})
+		t.done = make(chan struct{})
+		go t.background()
+	}
+	return t, nil
+}
+
+func (t *Target) background() {
+	defer close(t.done)
+	tk := time.NewTicker(min(t.cfg.Interval, time.Second))
+	defer tk.Stop()
+	for {
+		select {
+		case <-t.stop:
+			return
+		case <-tk.C:
+		}
+		t.mu.Lock()
+		if !t.closed && len(t.outs) > 0 && !t.cfg.Now().Before(t.deadline) {
+			t.finishAll()
+		}
+		t.mu.Unlock()
+	}
+}
+
+// Files returns the names of the files this target has created, oldest first.
+func (t *Target) Files() []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return append([]string(nil), t.files...)
+}
+
+// LinkName is the file name suffix for a link type.
+func LinkName(l packet.LinkType) string {
+	switch l {
+	case packet.LinkNull:
+		return "null"
+	case packet.LinkEthernet:
+		return "ethernet"
+	case packet.LinkRaw:
+		return "raw"
+	case packet.LinkLoop:
+		return "loop"
+	case packet.LinkLinuxSLL:
+		return "linux-sll"
+	case packet.LinkIPv4:
+		return "ipv4"
+	case packet.LinkIPv6:
+		return "ipv6"
+	case packet.LinkLinuxSLL2:
+		return "linux-sll2"
+	}
+	return "link" + strconv.Itoa(int(l))
+}
+
+// Send archives the batch's frames.
+func (t *Target) Send(ctx context.Context, batch []event.Delivery) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return target.Closed("pcap")
+	}
+	if ctx.Err() != nil {
+		return target.Canceled("pcap", ctx)
+	}
+	if len(batch) == 0 {
+		return nil
+	}
+	now := t.cfg.Now().In(t.cfg.Location)
+	if len(t.outs) > 0 && t.rollover(now) {
+		t.finishAll()
+	}
+	var failed map[int]error
+	fail := func(i int, err error) {
+		if failed == nil {
+			failed = map[int]error{}
+		}
+		failed[i] = err
+	}
+	var werr error
+	for i := range batch {
+		d := &batch[i]
+		if len(d.Frame) == 0 {
+			fail(i, target.Permanentf("pcap target: delivery %s has no captured frame", d.ID))
+			continue
+		}
+		info := d.Capture
+		if info.Timestamp.IsZero() {
+			info.Timestamp = d.Accepted
+		}
+		if ts := info.Timestamp.Unix(); ts < 0 || ts > 0xffffffff {
+			fail(i, target.Permanentf("pcap target: delivery %s: timestamp %s out of pcap range", d.ID, info.Timestamp))
+			continue
+		}
+		caplen := min(len(d.Frame), t.cfg.Snaplen)
+		rec := int64(16 + caplen)
+		o := t.outs[info.LinkType]
+		if o != nil && t.cfg.MaxSize > 0 && o.size > 24 && o.size+rec > t.cfg.MaxSize {
+			t.finish(info.LinkType)
+			o = nil
+		}
+		if o == nil {
+			var err error
+			if o, err = t.open(now, info.LinkType); err != nil {
+				werr = err
+				break
+			}
+		}
+		if err := o.w.WritePacket(info, d.Frame); err != nil {
+			werr = fmt.Errorf("pcap target: write %s: %w", o.name, err)
+			break
+		}
+		o.size += rec
+		o.dirty = true
+	}
+	for l, o := range t.outs {
+		if !o.dirty {
+			continue
+		}
+		err := o.w.Flush()
+		if err == nil && t.cfg.Fsync == FsyncAlways {
+			err = o.f.Sync()
+		}
+		if err != nil {
+			if werr == nil {
+				werr = fmt.Errorf("pcap target: write %s: %w", o.name, err)
+			}
+			t.finish(l) // its tail is unknown: start a new file next time
+			continue
+		}
+		o.dirty = false
+	}
+	if werr != nil {
+		return werr // transient: the whole batch is tried again
+	}
+	if failed != nil {
+		return &event.BatchError{Failed: failed}
+	}
+	return nil
+}
+
+func (t *Target) rollover(now time.Time) bool {
+	if t.cfg.Interval > 0 {
+		return !now.Before(t.deadline)
+	}
+	return rotate.HasTime(t.cfg.Path) && rotate.Expand(t.cfg.Path, now) != t.expanded
+}
+
+func (t *Target) open(now time.Time, link packet.LinkType) (*output, error) {
+	if t.expanded == "" { // a new period
+		t.expanded = rotate.Expand(t.cfg.Path, now)
+		t.deadline = rotate.NextBoundary(now, t.cfg.Interval)
+		t.first = link
+	}
+	name := t.expanded
+	if link != t.first {
+		name = rotate.Insert(name, LinkName(link))
+	}
+	f, name, err := rotate.Create(name, t.cfg.Perm)
+	if err != nil {
+		return nil, fmt.Errorf("pcap target: %w", err)
+	}
+	w, err := capfile.NewWriter(f, link, t.cfg.Snaplen, !t.cfg.Microsecond)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("pcap target: %w", err)
+	}
+	o := &output{f: f, name: name, w: w, size: 24, dirty: true}
+	t.outs[link] = o
+	t.files = append(t.files, name)
+	return o, nil
+}
+
+func (t *Target) finish(l packet.LinkType) {
+	o := t.outs[l]
+	if o == nil {
+		return
+	}
+	delete(t.outs, l)
+	err := o.w.Flush()
+	if err == nil && t.cfg.Fsync != FsyncNever {
+		err = o.f.Sync()
+	}
+	if e := o.f.Close(); err == nil {
+		err = e
+	}
+	if err != nil && t.err == nil {
+		t.err = fmt.Errorf("pcap target: finish %s: %w", o.name, err)
+	}
+}
+
+func (t *Target) finishAll() {
+	for l := range t.outs {
+		t.finish(l)
+	}
+	t.expanded = ""
+}
+
+// Close finishes the open files. It is idempotent.
+func (t *Target) Close() error {
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		return nil
+	}
+	t.closed = true
+	t.finishAll()
+	err := t.err
+	t.mu.Unlock()
+	if t.stop != nil {
+		close(t.stop)
+		<-t.done
+	}
+	return err
+}
