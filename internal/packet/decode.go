@@ -64,11 +64,16 @@ type next struct {
 // (snaplen) is not an error: PayloadWireLen keeps the claimed length and
 // Packet.Truncated reports it.
 func Decode(p *Packet, data []byte, info CaptureInfo) error {
-	info.CaptureLength = len(data)
 	if info.Length < len(data) {
 		info.Length = len(data)
 	}
-	p.Info = info
+	// Field by field: a whole-struct copy (it holds a pointer, in Timestamp)
+	// goes through the runtime and costs more than the rest of a UDP decode.
+	p.Info.Timestamp = info.Timestamp
+	p.Info.CaptureLength = len(data)
+	p.Info.Length = info.Length
+	p.Info.InterfaceIndex = info.InterfaceIndex
+	p.Info.LinkType = info.LinkType
 	p.Data = data
 	p.Err = OK
 	p.ErrDepth = 0
@@ -76,6 +81,9 @@ func Decode(p *Packet, data []byte, info CaptureInfo) error {
 	for depth := 0; depth < MaxDepth; depth++ {
 		p.NumFrames = depth + 1
 		inner, more, k := p.decodeFrame(depth, n)
+		if k == errFragment {
+			k = OK
+		}
 		if k != OK {
 			p.Err = k
 			p.ErrDepth = depth
@@ -138,8 +146,8 @@ func (p *Packet) decodeFrame(depth int, n next) (inner next, more bool, k Kind) 
 			return inner, false, ErrTruncated
 		}
 		b := data[off : off+14]
-		copy(f.EthDst[:], b[0:6])
-		copy(f.EthSrc[:], b[6:12])
+		f.EthDst = [6]byte(b[0:6])
+		f.EthSrc = [6]byte(b[6:12])
 		et = be.Uint16(b[12:14])
 		f.Layers |= LayerEthernet
 		off += 14
@@ -394,16 +402,9 @@ func (p *Packet) decodeIPv6(depth int, f *Frame, off, end, wire int) (inner next
 	}
 }
 
-// decodeTransport decodes the IP payload at off (protocol proto).
-func (p *Packet) decodeTransport(depth int, f *Frame, proto uint8, off, end, wire int) (next, bool, Kind) {
-	inner, more, k := p.decodeL4(depth, f, proto, off, end, wire)
-	if k == errFragment {
-		k = OK
-	}
-	return inner, more, k
-}
-
-func (p *Packet) decodeL4(depth int, f *Frame, proto uint8, off, end, wire int) (inner next, more bool, k Kind) {
+// decodeTransport decodes the IP payload at off (protocol proto). It may
+// return errFragment, which Decode turns into OK.
+func (p *Packet) decodeTransport(depth int, f *Frame, proto uint8, off, end, wire int) (inner next, more bool, k Kind) {
 	data := p.Data
 	tunnels := depth+1 < MaxDepth && !f.Fragment
 	switch proto {
