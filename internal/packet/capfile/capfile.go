@@ -5,6 +5,9 @@
 //
 //	pcap file ──► capfile.Reader ──► packet ──► event ──► rule ──► deliver ──► target (pcap: capfile.Writer)
 //
+// Writer writes classic pcap (one link type per file); PcapngWriter writes
+// pcapng and accepts packets of several link types in one file.
+//
 // It is written from the file format specifications (no cgo, no libpcap) and
 // is built for throughput: the Reader keeps one large buffer and returns
 // packet data as a slice into it, so reading allocates nothing per packet.
