@@ -99,12 +99,12 @@ func Decode(p *Packet, data []byte, info CaptureInfo) error {
 
 // setPayload records Data[off:end] as f's payload, whose claimed end is wire.
 func setPayload(f *Frame, off, end, wire int) {
+	w := wire - off // claimed from where the payload starts, even if that is past the capture
 	if off > end {
 		off = end
 	}
 	f.PayloadOff = off
 	f.PayloadLen = end - off
-	w := wire - off
 	if w < f.PayloadLen {
 		w = f.PayloadLen
 	}

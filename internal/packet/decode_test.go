@@ -581,6 +581,7 @@ func TestDecodeBuilt(t *testing.T) {
 				f := p.Outer()
 				eq(t, "fixed header kept", [2]uint16{f.SrcPort, f.TCPFlags}, [2]uint16{25, TCPSyn})
 				eq(t, "header len", f.TCPHeaderLen, 32)
+				eq(t, "no payload claimed", [2]int{f.PayloadLen, f.PayloadWireLen}, [2]int{0, 0})
 			},
 		},
 		{
