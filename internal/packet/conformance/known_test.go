@@ -132,7 +132,7 @@ func compareFields(file string, pkt int, ours, theirs fields) []difference {
 var protectedFiles = []string{"vxlan", "geneve", "ipv6-covert-dstopts", "ipv6-routing-header", "ipv6-hbh-routing0", "icmpv6", "ip6-ext-trunc"}
 
 // Fields that describe VLANs, VXLAN, Geneve or IPv6 extension headers, in any file.
-var protectedFields = []string{"vlan", "vni", "geneve", "ipv6.ext", "flowhash"}
+var protectedFields = []string{"vlan", "vni", "geneve", "tunnel.options", "ipv6.ext", "ip.extensions", "flowhash"}
 
 // protectedReason says why a disagreement on field of file may not be listed
 // as a known difference, or "". It is applied to every entry's patterns and to
