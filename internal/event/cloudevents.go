@@ -65,7 +65,7 @@ const (
 func (e *Encoder) AppendCloudEvent(dst []byte, p *packet.Packet, m Meta) []byte {
 	dst = slices.Grow(dst, sizeHint(p, &m)+64)
 	id := e.nextID()
-	ts := e.timestamp(p)
+	st := makeStamp(e.timestamp(p))
 	dst = append(dst, ceHead...)
 	dst = id.AppendText(dst)
 	dst = append(dst, ceSource...)
@@ -79,9 +79,9 @@ func (e *Encoder) AppendCloudEvent(dst []byte, p *packet.Packet, m Meta) []byte 
 		dst = append(dst, '"')
 	}
 	dst = append(dst, ceTime...)
-	dst = appendTime(dst, ts, true)
+	dst = st.appendNano(dst)
 	dst = append(dst, ceData...)
-	dst = appendDetail(dst, p, &m, ts)
+	dst = appendDetail(dst, p, &m, &st)
 	return append(dst, '}')
 }
 

@@ -129,7 +129,7 @@ const (
 func (e *Encoder) AppendJSON(dst []byte, p *packet.Packet, m Meta) []byte {
 	dst = slices.Grow(dst, sizeHint(p, &m))
 	id := e.nextID()
-	ts := e.timestamp(p)
+	st := makeStamp(e.timestamp(p))
 	dst = append(dst, jsonHead...)
 	dst = id.AppendText(dst)
 	dst = append(dst, jsonSource...)
@@ -137,13 +137,13 @@ func (e *Encoder) AppendJSON(dst []byte, p *packet.Packet, m Meta) []byte {
 	dst = append(dst, jsonDetailType...)
 	dst = append(dst, DetailType(p.Inner())...)
 	dst = append(dst, jsonTime...)
-	dst = appendTime(dst, ts, false)
+	dst = st.appendSeconds(dst)
 	dst = append(dst, jsonResources...)
 	if m.Listener != "" {
 		dst = appendString(dst, m.Listener)
 	}
 	dst = append(dst, jsonDetail...)
-	dst = appendDetail(dst, p, &m, ts)
+	dst = appendDetail(dst, p, &m, &st)
 	return append(dst, '}')
 }
 
@@ -179,10 +179,10 @@ func appendEventSource(dst []byte, m *Meta) []byte {
 	return append(dst, '"')
 }
 
-func appendDetail(dst []byte, p *packet.Packet, m *Meta, ts time.Time) []byte {
+func appendDetail(dst []byte, p *packet.Packet, m *Meta, st *stamp) []byte {
 	f := p.Inner()
 	dst = append(dst, jTimestamp...)
-	dst = appendTime(dst, ts, true)
+	dst = st.appendNano(dst)
 	dst = append(dst, '"')
 	if m.Listener != "" {
 		dst = append(dst, jListener...)

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
+	"math/rand/v2"
 	"net/netip"
 	"reflect"
 	"slices"
@@ -480,6 +481,9 @@ func TestAppendTimeMatchesTimeFormat(t *testing.T) {
 	for _, ts := range []time.Time{
 		time.Unix(0, 0), time.Unix(1, 1), time.Unix(1700000000, 120000000), time.Unix(4102444800, 999999999),
 		time.Date(9999, 12, 31, 23, 59, 59, 100, time.UTC), time.Date(1, 1, 1, 0, 0, 0, 10, time.UTC),
+		time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(0, 2, 29, 23, 59, 59, 5, time.UTC),
+		time.Date(1969, 12, 31, 23, 59, 59, 999, time.UTC), time.Date(2000, 2, 29, 12, 0, 0, 0, time.UTC),
+		time.Date(2100, 3, 1, 0, 0, 0, 0, time.UTC), time.Date(1600, 12, 31, 0, 0, 0, 0, time.UTC),
 	} {
 		ts = ts.UTC()
 		if got, want := string(appendTime(nil, ts, true)), ts.Format(time.RFC3339Nano); got != want {
@@ -487,6 +491,23 @@ func TestAppendTimeMatchesTimeFormat(t *testing.T) {
 		}
 		if got, want := string(appendTime(nil, ts, false)), ts.Format(time.RFC3339); got != want {
 			t.Errorf("seconds %v: got %s want %s", ts, got, want)
+		}
+	}
+}
+
+// The civil-date arithmetic agrees with the time package over the whole
+// range the encoder writes (years 0..9999).
+func TestAppendTimeRandom(t *testing.T) {
+	lo := time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
+	hi := time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC).Unix()
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 200000 {
+		ts := time.Unix(lo+r.Int64N(hi-lo+1), r.Int64N(1e9)).UTC()
+		if r.IntN(4) == 0 {
+			ts = ts.Truncate(time.Millisecond)
+		}
+		if got, want := string(appendTime(nil, ts, true)), ts.Format(time.RFC3339Nano); got != want {
+			t.Fatalf("%d: got %s want %s", ts.Unix(), got, want)
 		}
 	}
 }

@@ -54,8 +54,14 @@ const (
 // that steps backwards does not make ids go backwards: the last timestamp is
 // kept until the clock passes it.
 type IDGenerator struct {
-	clock func() time.Time
+	clock func() time.Time // nil: the monotonic fast path below
 	rnd   io.Reader
+
+	// Fast path for the real clock: one wall-clock reading (base) and the
+	// monotonic time elapsed since, re-based every second so wall-clock
+	// steps are followed. time.Since reads one clock, time.Now two.
+	base     time.Time
+	baseNano int64
 
 	mu      sync.Mutex
 	lastMS  int64
@@ -70,9 +76,6 @@ type IDGenerator struct {
 // counter, but become guessable. Tests pass a fixed clock and a zero reader
 // to get a deterministic sequence.
 func NewIDGenerator(clock func() time.Time, rnd io.Reader) *IDGenerator {
-	if clock == nil {
-		clock = time.Now
-	}
 	if rnd == nil {
 		rnd = rand.Reader
 	}
@@ -86,10 +89,25 @@ var defaultIDs = NewIDGenerator(nil, nil)
 // NewID returns an id from the process-wide generator.
 func NewID() ID { return defaultIDs.Next() }
 
+// nowMS returns the current Unix time in milliseconds; g.mu is held.
+func (g *IDGenerator) nowMS() int64 {
+	if g.clock != nil {
+		return g.clock().UnixMilli()
+	}
+	if g.baseNano != 0 {
+		if d := time.Since(g.base); d >= 0 && d < time.Second {
+			return (g.baseNano + int64(d)) / 1e6
+		}
+	}
+	g.base = time.Now()
+	g.baseNano = g.base.UnixNano()
+	return g.baseNano / 1e6
+}
+
 // Next returns the next id.
 func (g *IDGenerator) Next() ID {
-	now := g.clock().UnixMilli()
 	g.mu.Lock()
+	now := g.nowMS()
 	switch {
 	case now > g.lastMS:
 		g.lastMS = now

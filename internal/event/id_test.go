@@ -139,7 +139,29 @@ func TestIDConcurrentUnique(t *testing.T) {
 func BenchmarkIDNext(b *testing.B) {
 	g := NewIDGenerator(nil, nil)
 	b.ReportAllocs()
+	cpu0 := cpuTime(b)
 	for b.Loop() {
 		_ = g.Next()
 	}
+	reportCPU(b, cpu0)
+}
+
+// With the real clock, id times track time.Now, also after the generator
+// re-bases its monotonic clock (every second).
+func TestIDRealClock(t *testing.T) {
+	g := NewIDGenerator(nil, nil)
+	check := func(step string) {
+		before := time.Now().Truncate(time.Millisecond)
+		id := g.Next()
+		after := time.Now()
+		if got := id.Time(); got.Before(before) || got.After(after) {
+			t.Errorf("%s: id time %v outside [%v, %v]", step, got, before, after)
+		}
+	}
+	check("first")
+	for range 1000 {
+		check("fast path")
+	}
+	time.Sleep(1100 * time.Millisecond)
+	check("after re-base")
 }

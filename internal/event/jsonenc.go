@@ -74,24 +74,56 @@ var jsonSafe = func() (a [utf8.RuneSelf]bool) {
 	return a
 }()
 
-// appendTime appends t (which must be UTC, year 0..9999) in RFC 3339 form:
-// whole seconds when nano is false, otherwise with the fraction of a second
-// as time.RFC3339Nano writes it (trailing zeros dropped, no fraction when zero).
-func appendTime(dst []byte, t time.Time, nano bool) []byte {
-	year, month, day := t.Date()
-	hour, min, sec := t.Clock()
-	dst = append4(dst, year)
-	dst = append(dst, '-')
-	dst = append2(dst, int(month))
-	dst = append(dst, '-')
-	dst = append2(dst, day)
-	dst = append(dst, 'T')
-	dst = append2(dst, hour)
-	dst = append(dst, ':')
-	dst = append2(dst, min)
-	dst = append(dst, ':')
-	dst = append2(dst, sec)
-	if ns := t.Nanosecond(); nano && ns != 0 {
+// stamp is a time formatted once in RFC 3339 UTC, for both the envelope
+// "time" (whole seconds) and detail.Timestamp (with the fraction).
+type stamp struct {
+	b [30]byte // "2006-01-02T15:04:05" + ".999999999" (no 'Z')
+	n int      // bytes of b in use (19 without a fraction)
+}
+
+// makeStamp formats t, which must be UTC-convertible with year 0..9999
+// (usableTime). The fraction follows time.RFC3339Nano: trailing zeros
+// dropped, no fraction when zero.
+func makeStamp(t time.Time) (s stamp) {
+	secs := t.Unix()
+	days := secs / 86400
+	sod := secs - days*86400
+	if sod < 0 {
+		sod += 86400
+		days--
+	}
+	// Civil date from days since 1970-01-01 (proleptic Gregorian; the
+	// era-based algorithm of H. Hinnant, "chrono-compatible low-level date
+	// algorithms").
+	z := days + 719468
+	era := z / 146097
+	if z < 0 && z%146097 != 0 {
+		era--
+	}
+	doe := z - era*146097
+	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
+	y := yoe + era*400
+	doy := doe - (365*yoe + yoe/4 - yoe/100)
+	mp := (5*doy + 2) / 153
+	d := doy - (153*mp+2)/5 + 1
+	m := mp + 3
+	if mp >= 10 {
+		m = mp - 9
+		y++
+	}
+	b := s.b[:0]
+	b = append4(b, int(y))
+	b = append(b, '-')
+	b = append2(b, int(m))
+	b = append(b, '-')
+	b = append2(b, int(d))
+	b = append(b, 'T')
+	b = append2(b, int(sod/3600))
+	b = append(b, ':')
+	b = append2(b, int(sod/60%60))
+	b = append(b, ':')
+	b = append2(b, int(sod%60))
+	if ns := t.Nanosecond(); ns != 0 {
 		var frac [10]byte
 		frac[0] = '.'
 		for i := 9; i >= 1; i-- {
@@ -102,9 +134,30 @@ func appendTime(dst []byte, t time.Time, nano bool) []byte {
 		for frac[n-1] == '0' {
 			n--
 		}
-		dst = append(dst, frac[:n]...)
+		b = append(b, frac[:n]...)
 	}
-	return append(dst, 'Z')
+	s.n = len(b)
+	return s
+}
+
+// appendSeconds appends the whole-seconds form ("...:05Z").
+func (s *stamp) appendSeconds(dst []byte) []byte {
+	return append(append(dst, s.b[:19]...), 'Z')
+}
+
+// appendNano appends the full form ("...:05.123Z").
+func (s *stamp) appendNano(dst []byte) []byte {
+	return append(append(dst, s.b[:s.n]...), 'Z')
+}
+
+// appendTime appends t in RFC 3339 UTC: whole seconds when nano is false,
+// otherwise as time.RFC3339Nano writes it.
+func appendTime(dst []byte, t time.Time, nano bool) []byte {
+	s := makeStamp(t)
+	if nano {
+		return s.appendNano(dst)
+	}
+	return s.appendSeconds(dst)
 }
 
 func append2(dst []byte, v int) []byte {
