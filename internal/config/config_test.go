@@ -598,3 +598,59 @@ func TestEmptyConfigNeedsASource(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParse: the parser never panics, and on failure returns a nil config and positioned errors.
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(doc(valid...)))
+	f.Add(defaultYAML)
+	files, _ := filepath.Glob(filepath.Join(repoRoot, "examples", "*.yaml"))
+	for _, p := range files {
+		if b, err := os.ReadFile(p); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Add([]byte("a: &a [*a]"))
+	f.Add([]byte("sources: [{<<: {name: x}, type: udp, listen: [':0']}]\nrules: [{pattern: '{\"a\":[{\"numeric\":[\">\"]}]}'}]"))
+	f.Add([]byte("targets:\n  - {name: t, type: http, url: 'http://x', headers: {\"a b\": \"c\\r\\n\"}}\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := Parse("fuzz.yaml", data)
+		if err == nil {
+			if c == nil {
+				t.Fatal("nil config without an error")
+			}
+			if err := c.Validate(); err != nil {
+				t.Fatalf("parsed config fails re-validation: %v", err)
+			}
+			return
+		}
+		if c != nil {
+			t.Fatal("config returned with an error")
+		}
+		var es Errors
+		if !errors.As(err, &es) || len(es) == 0 {
+			t.Fatalf("error is not a non-empty Errors: %T %v", err, err)
+		}
+		for _, e := range es {
+			if e.File != "fuzz.yaml" || e.Msg == "" {
+				t.Fatalf("malformed error: %#v", e)
+			}
+		}
+	})
+}
+
+// TestRecursiveAliases: self-referencing anchors give errors, not endless recursion.
+func TestRecursiveAliases(t *testing.T) {
+	tests := []struct{ name, yaml, want string }{
+		{"self-merge", "nats: &n {<<: *n, replicas: 1}", "merge keys (<<) nest more than 16 deep"},
+		{"self-referencing pattern", "rules: [{name: r, targets: [t], pattern: &p {a: *p}}]", "pattern nests too deeply"},
+		{"list holding itself as a name", "sources: &s [{name: *s}]", "sources[0].name: expected a string, got a list"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("loop.yaml", []byte(tt.yaml))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("err = %v, want %q", err, tt.want)
+			}
+		})
+	}
+}

@@ -24,7 +24,7 @@ const (
 )
 
 // maxNodes bounds the work of one parse, so that nested aliases cannot explode.
-const maxNodes = 2_000_000
+const maxNodes = 1_000_000
 
 // decoder fills the typed structs from a yaml.Node tree, collecting every error instead of
 // stopping at the first, and recording the position of every value by its YAML path.
@@ -323,7 +323,12 @@ type pair struct {
 
 // pairs lists a mapping's key/value pairs, with merge keys (<<) expanded: explicit keys win over
 // merged ones. Duplicate explicit keys and non-scalar keys are reported.
-func (d *decoder) pairs(n *yaml.Node, path string) []pair {
+func (d *decoder) pairs(n *yaml.Node, path string) []pair { return d.mergePairs(n, path, 0) }
+
+// maxMergeDepth bounds chains of merge keys (and breaks cycles such as &a {<<: *a}).
+const maxMergeDepth = 16
+
+func (d *decoder) mergePairs(n *yaml.Node, path string, depth int) []pair {
 	var out []pair
 	seen := map[string]bool{}
 	var merges []*yaml.Node
@@ -363,7 +368,11 @@ func (d *decoder) pairs(n *yaml.Node, path string) []pair {
 			if !d.spend() {
 				return out
 			}
-			for _, p := range d.pairs(s, path) {
+			if depth >= maxMergeDepth {
+				d.errorf(n, path, "merge keys (<<) nest more than %d deep", maxMergeDepth)
+				return out
+			}
+			for _, p := range d.mergePairs(s, path, depth+1) {
 				if !seen[p.key.Value] {
 					seen[p.key.Value] = true
 					out = append(out, p)
