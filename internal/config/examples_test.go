@@ -1,0 +1,130 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// repoRoot is the module root, relative to this package's directory (the test's working dir).
+const repoRoot = "../.."
+
+var envRef = regexp.MustCompile(`env:([A-Za-z_][A-Za-z0-9_]*)`)
+
+// TestExamples loads and validates every examples/*.yaml. Secrets they name as env:NAME are
+// given placeholder values, as an operator's environment would.
+func TestExamples(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join(repoRoot, "examples", "*.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) < 4 {
+		t.Fatalf("found %d example configs in %s/examples, want at least 4", len(files), repoRoot)
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range envRef.FindAllStringSubmatch(string(data), -1) {
+				if _, ok := os.LookupEnv(m[1]); !ok {
+					t.Setenv(m[1], "example-"+strings.ToLower(m[1]))
+				}
+			}
+			c, err := Load(f)
+			if err != nil {
+				t.Fatalf("%v", err)
+			}
+			if len(c.Sources) == 0 || len(c.Rules) == 0 || len(c.Targets) == 0 {
+				t.Errorf("example has %d sources, %d rules, %d targets", len(c.Sources), len(c.Rules), len(c.Targets))
+			}
+		})
+	}
+}
+
+// TestArticleExample pins the issue's acceptance setup: a raw source with event_source udp.raw
+// and the article's rule to a file target and an http target.
+func TestArticleExample(t *testing.T) {
+	c, err := Load(filepath.Join(repoRoot, "examples", "article.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := c.Sources[0]; s.Raw == nil || s.EventSource != "udp.raw" {
+		t.Errorf("source = %+v, want raw with event_source udp.raw", s)
+	}
+	if got := string(c.Rules[0].Pattern); got != `{"source":["udp.raw"],"detail":{"Destination":{"Port":[514]}}}` {
+		t.Errorf("pattern = %s", got)
+	}
+	var types []TargetType
+	for _, name := range c.Rules[0].Targets {
+		for _, tg := range c.Targets {
+			if tg.Name == name {
+				types = append(types, tg.Type)
+			}
+		}
+	}
+	slices.Sort(types)
+	if !slices.Equal(types, []TargetType{TargetFile, TargetHTTP}) {
+		t.Errorf("rule targets have types %v, want file and http", types)
+	}
+}
+
+// yamlKeys lists every YAML key reachable from t, with variants' keys included.
+func yamlKeys(t reflect.Type, seen map[reflect.Type]bool, out map[string]bool) {
+	for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Map {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct || seen[t] || t.PkgPath() != reflect.TypeFor[Config]().PkgPath() {
+		return
+	}
+	seen[t] = true
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if name != "" && name != "-" {
+			out[name] = true
+		}
+		yamlKeys(f.Type, seen, out)
+	}
+}
+
+// TestDocsCoverEveryKey keeps docs/config.md in step with the structs: every key appears there
+// in backquotes.
+func TestDocsCoverEveryKey(t *testing.T) {
+	docs, err := os.ReadFile(filepath.Join(repoRoot, "docs", "config.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := map[string]bool{}
+	yamlKeys(reflect.TypeFor[Config](), map[reflect.Type]bool{}, keys)
+	if len(keys) < 60 {
+		t.Fatalf("found only %d keys: the reflection walk is broken", len(keys))
+	}
+	for _, k := range sortedKeys(keys) {
+		if !strings.Contains(string(docs), "`"+k+"`") {
+			t.Errorf("docs/config.md does not document `%s`", k)
+		}
+	}
+	for _, st := range SourceTypes {
+		if !strings.Contains(string(docs), "`type: "+string(st)+"`") {
+			t.Errorf("docs/config.md does not document source `type: %s`", st)
+		}
+	}
+	for _, tt := range TargetTypes {
+		if !strings.Contains(string(docs), "`type: "+string(tt)+"`") {
+			t.Errorf("docs/config.md does not document target `type: %s`", tt)
+		}
+	}
+	// The default configuration is shown verbatim.
+	if !strings.Contains(string(docs), strings.TrimSpace(string(defaultYAML))) {
+		t.Error("docs/config.md does not include internal/config/default.yaml verbatim")
+	}
+}
