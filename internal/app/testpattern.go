@@ -18,17 +18,23 @@ them) for standard input.
 Exit status: 0 the event matches, 1 it does not, 2 the pattern (or the event)
 is invalid; the reason is printed with the pattern's JSON path.
 
+With --explain it lists the pattern's field conditions and the event values
+that satisfied them, or, when nothing matched, the conditions of the closest
+alternative that no value satisfied.
+
 Examples:
+  wirebridge test-pattern --explain --pattern @rule.json --event @event.json
   wirebridge test-pattern --pattern '{"source":["udp.raw"],"detail":{"Destination":{"Port":[514]}}}' --event @event.json
   wirebridge read --count 1 capture.pcap | wirebridge test-pattern --pattern @rule.json --event -`
 
 func runTestPattern(_ context.Context, args []string, stdio Stdio) int {
 	var pat, ev string
-	var quiet bool
+	var quiet, explain bool
 	fs := newFlagSet("test-pattern", "--pattern P --event E", testPatternHelp, stdio)
 	fs.StringVar(&pat, "pattern", "", "the event `PATTERN` (JSON, @file or -)")
 	fs.StringVar(&ev, "event", "", "the `EVENT` (JSON, @file or -)")
 	fs.BoolVar(&quiet, "q", false, "print nothing; only the exit status tells")
+	fs.BoolVar(&explain, "explain", false, "show which field conditions matched (or, with no match, which did not)")
 	pos, code, done := parseFlags(fs, args, stdio)
 	if done {
 		return code
@@ -61,6 +67,19 @@ func runTestPattern(_ context.Context, args []string, stdio Stdio) int {
 	if err != nil {
 		fmt.Fprintf(stdio.Err, "wirebridge test-pattern: invalid event: %v\n", err)
 		return exitUsage
+	}
+	if explain && !quiet {
+		x, err := pattern.Explain(p, evSrc)
+		if err != nil {
+			fmt.Fprintf(stdio.Err, "wirebridge test-pattern: explain: %v\n", err)
+			return exitUsage
+		}
+		for _, f := range x.Fields {
+			fmt.Fprintf(stdio.Out, "  matched   %s: %s <- %s\n", f.Path, f.Condition, f.Value)
+		}
+		for _, f := range x.Unmatched {
+			fmt.Fprintf(stdio.Out, "  unmatched %s: %s\n", f.Path, f.Condition)
+		}
 	}
 	if ok {
 		if !quiet {

@@ -36,6 +36,7 @@ func TestTestPattern(t *testing.T) {
 		{"invalid pattern names the path", []string{"--pattern", `{"detail":{"Destination":{"Port":[{"numeric":["<",10,">",5]}]}}}`, "--event", rawUDPEvent(514)}, "", 2, "", "detail.Destination.Port"},
 		{"invalid event", []string{"--pattern", seedRule, "--event", `{"source":`}, "", 2, "", "invalid event"},
 		{"missing flags", []string{"--pattern", seedRule}, "", 2, "", "required"},
+		{"explain a match", []string{"--explain", "--pattern", seedRule, "--event", rawUDPEvent(514)}, "", 0, "matched   detail.Destination.Port: number 514 <- 514\n  matched   source: exact \"udp.raw\" <- \"udp.raw\"\nmatch", ""},
 		{"quiet", []string{"-q", "--pattern", seedRule, "--event", rawUDPEvent(515)}, "", 1, "", ""},
 	}
 	for _, tc := range tests {
