@@ -654,3 +654,32 @@ func TestRecursiveAliases(t *testing.T) {
 		})
 	}
 }
+
+// TestValidateConfigBuiltInCode: Validate works without positions and catches a type whose
+// settings block is missing.
+func TestValidateConfigBuiltInCode(t *testing.T) {
+	c := &Config{
+		Sources: []Source{{Name: "s", Type: SourceUDP, EventSource: "x", MaxDatagram: 9216, QueueSize: 1}},
+		Targets: []Target{{Name: "t", Type: TargetStdout, Delivery: Delivery{Mode: Direct, MaxAttempts: 1, BatchSize: 1, QueueSize: 1,
+			Backoff: Backoff{Initial: time.Second, Max: time.Second, Multiplier: 1}}, Stdout: &StdoutTarget{}}},
+	}
+	err := c.Validate()
+	if err == nil {
+		t.Fatal("Validate accepted an empty config")
+	}
+	want := []string{
+		"data_dir: must not be empty",
+		"shutdown_timeout: must be a positive duration",
+		`log.level: invalid value "" (want one of debug, info, warn, error)`,
+		`log.format: invalid value "" (want one of auto, text, json)`,
+		"http.listen: required: an address such as 127.0.0.1:8080",
+		"nats.replicas: 0 is out of range (want 1 to 5)",
+		"sources[0].type: type udp needs exactly its own settings, but [] are set",
+	}
+	got := strings.Split(err.Error(), "\n")
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}

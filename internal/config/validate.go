@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -255,6 +256,7 @@ func (v *validator) sources() {
 			v.errorf(p+".max_datagram", "%d is out of range (want %d to %d bytes)", s.MaxDatagram, MinMaxDatagram, maxDG)
 		}
 		v.intRange(p+".queue_size", s.QueueSize, 1, 1<<20)
+		v.variant(p, string(s.Type), reflect.ValueOf(s).Elem())
 		switch {
 		case s.UDP != nil:
 			v.listenList(p, s.UDP.Listen, listens)
@@ -284,6 +286,31 @@ func (v *validator) sources() {
 			v.recvBuffer(p, s.VXLAN.RecvBuffer)
 			v.intRange(p+".batch", s.VXLAN.Batch, 1, 1024)
 		}
+	}
+}
+
+// variant checks that exactly the settings block named by the type is set (a Config built in
+// code can get this wrong; a parsed one cannot).
+func (v *validator) variant(p, typ string, sv reflect.Value) {
+	var set []string
+	known := false
+	for i := range sv.NumField() {
+		vr := sv.Type().Field(i).Tag.Get("variant")
+		if vr == "" {
+			continue
+		}
+		known = known || vr == typ
+		if !sv.Field(i).IsNil() {
+			set = append(set, vr)
+		}
+	}
+	switch {
+	case typ == "":
+		v.errorf(p+".type", "required")
+	case !known:
+		v.errorf(p+".type", "unknown type %q", typ)
+	case len(set) != 1 || set[0] != typ:
+		v.errorf(p+".type", "type %s needs exactly its own settings, but %v are set", typ, set)
 	}
 }
 
@@ -378,6 +405,7 @@ func (v *validator) targets() map[string]*Target {
 			byName[t.Name] = t
 		}
 		v.delivery(p, t)
+		v.variant(p, string(t.Type), reflect.ValueOf(t).Elem())
 		switch {
 		case t.HTTP != nil:
 			v.httpTarget(p, t.HTTP)
