@@ -1,0 +1,285 @@
+package source
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// The udp and raw sources read with recvmmsg(2) on their own sockets, called
+// through the runtime poller (syscall.RawConn.Read), into buffers allocated
+// once per reader: no allocation per packet or per batch. (x/net's
+// ipv4/ipv6 PacketConn.ReadBatch allocates a net.Addr per message and hides
+// the MSG_TRUNC length, so it is not used here.)
+
+const (
+	headRoom   = 48  // room before each payload for a synthesised IPv6 (40) + UDP (8) header
+	ctrlSize   = 128 // ancillary data per message: pktinfo, ttl/hop limit
+	dropPoll   = 250 * time.Millisecond
+	skMemDrops = 8 // SK_MEMINFO_DROPS in the SO_MEMINFO array
+	skMemVars  = 9 // SK_MEMINFO_VARS
+)
+
+type mmsghdr struct {
+	hdr unix.Msghdr
+	n   uint32
+}
+
+// msgInfo is what one received message's ancillary data and address say.
+type msgInfo struct {
+	from    netip.AddrPort // sender (unmapped)
+	dst     netip.Addr     // destination address from IP_PKTINFO / IPV6_PKTINFO; invalid if absent
+	ifindex int
+	ttl     int // TTL or hop limit; -1 if absent
+	v4      bool
+}
+
+// mmsgReader is one socket read in batches.
+type mmsgReader struct {
+	f      *os.File
+	rc     syscall.RawConn
+	hdrs   []mmsghdr
+	iovs   []unix.Iovec
+	names  []unix.RawSockaddrInet6
+	ctrl   []byte
+	buf    []byte
+	slot   int // bytes per message slot in buf
+	room   int // bytes before the iovec base in each slot
+	max    int // iovec length (largest datagram read whole)
+	n      int
+	err    error
+	readFn func(fd uintptr) bool
+
+	// build turns message i into a frame and its sender. Set by the source.
+	build func(i int, now time.Time) (Frame, netip.Addr)
+
+	frames     []Frame
+	senders    []netip.Addr
+	lastDrops  uint32
+	lastPoll   time.Time
+	dropsKnown bool
+}
+
+func newMmsgReader(f *os.File, batch, room, max int) (*mmsgReader, error) {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return nil, fmt.Errorf("raw conn: %w", err)
+	}
+	slot := (room + max + 7) &^ 7
+	r := &mmsgReader{
+		f: f, rc: rc, slot: slot, room: room, max: max,
+		hdrs:    make([]mmsghdr, batch),
+		iovs:    make([]unix.Iovec, batch),
+		names:   make([]unix.RawSockaddrInet6, batch),
+		ctrl:    make([]byte, batch*ctrlSize),
+		buf:     make([]byte, batch*slot),
+		frames:  make([]Frame, 0, batch),
+		senders: make([]netip.Addr, 0, batch),
+	}
+	for i := range r.hdrs {
+		r.iovs[i].Base = &r.buf[i*slot+room]
+		r.iovs[i].SetLen(max)
+		h := &r.hdrs[i].hdr
+		h.Name = (*byte)(unsafe.Pointer(&r.names[i]))
+		h.Iov = &r.iovs[i]
+		h.SetIovlen(1)
+		h.Control = &r.ctrl[i*ctrlSize]
+	}
+	r.readFn = r.doRead
+	return r, nil
+}
+
+func (r *mmsgReader) doRead(fd uintptr) bool {
+	n, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.hdrs[0])), uintptr(len(r.hdrs)),
+		unix.MSG_TRUNC|unix.MSG_DONTWAIT, 0, 0)
+	switch e {
+	case 0:
+		r.n, r.err = int(n), nil
+	case unix.EAGAIN, unix.EINTR:
+		return false
+	default:
+		r.n, r.err = 0, e
+	}
+	return true
+}
+
+// recv reads up to one batch, waiting for the first message.
+func (r *mmsgReader) recv() (int, error) {
+	for i := range r.hdrs {
+		h := &r.hdrs[i].hdr
+		h.Namelen = unix.SizeofSockaddrInet6
+		h.SetControllen(ctrlSize)
+		h.Flags = 0
+		r.hdrs[i].n = 0
+	}
+	if err := r.rc.Read(r.readFn); err != nil {
+		return 0, err
+	}
+	return r.n, r.err
+}
+
+// slotBuf returns message i's whole slot (head room + iovec).
+func (r *mmsgReader) slotBuf(i int) []byte { return r.buf[i*r.slot : i*r.slot+r.room+r.max] }
+
+// length returns message i's real length (MSG_TRUNC) and whether it was truncated.
+func (r *mmsgReader) length(i int) (int, bool) {
+	n := int(r.hdrs[i].n)
+	return n, n > r.max || r.hdrs[i].hdr.Flags&unix.MSG_TRUNC != 0
+}
+
+// info parses message i's sender and ancillary data.
+func (r *mmsgReader) info(i int) msgInfo {
+	mi := msgInfo{ttl: -1}
+	h := &r.hdrs[i].hdr
+	sa := &r.names[i]
+	switch {
+	case h.Namelen >= unix.SizeofSockaddrInet4 && sa.Family == unix.AF_INET:
+		sa4 := (*unix.RawSockaddrInet4)(unsafe.Pointer(sa))
+		p := (*[2]byte)(unsafe.Pointer(&sa4.Port))
+		mi.from = netip.AddrPortFrom(netip.AddrFrom4(sa4.Addr), uint16(p[0])<<8|uint16(p[1]))
+		mi.v4 = true
+	case h.Namelen >= unix.SizeofSockaddrInet6 && sa.Family == unix.AF_INET6:
+		p := (*[2]byte)(unsafe.Pointer(&sa.Port))
+		a := netip.AddrFrom16(sa.Addr)
+		mi.v4 = a.Is4In6()
+		mi.from = netip.AddrPortFrom(a.Unmap(), uint16(p[0])<<8|uint16(p[1]))
+	}
+	cl := int(h.Controllen)
+	if cl > ctrlSize {
+		cl = ctrlSize
+	}
+	c := r.ctrl[i*ctrlSize : i*ctrlSize+cl]
+	for len(c) >= unix.SizeofCmsghdr {
+		cm := (*unix.Cmsghdr)(unsafe.Pointer(&c[0]))
+		l := int(cm.Len)
+		if l < unix.SizeofCmsghdr || l > len(c) {
+			break
+		}
+		data := c[unix.SizeofCmsghdr:l]
+		switch {
+		case cm.Level == unix.IPPROTO_IP && cm.Type == unix.IP_PKTINFO && len(data) >= unix.SizeofInet4Pktinfo:
+			pi := (*unix.Inet4Pktinfo)(unsafe.Pointer(&data[0]))
+			mi.dst = netip.AddrFrom4(pi.Addr)
+			mi.ifindex = int(pi.Ifindex)
+		case cm.Level == unix.IPPROTO_IPV6 && cm.Type == unix.IPV6_PKTINFO && len(data) >= unix.SizeofInet6Pktinfo:
+			pi := (*unix.Inet6Pktinfo)(unsafe.Pointer(&data[0]))
+			mi.dst = netip.AddrFrom16(pi.Addr).Unmap()
+			mi.ifindex = int(pi.Ifindex)
+		case cm.Level == unix.IPPROTO_IP && cm.Type == unix.IP_TTL && len(data) >= 4:
+			mi.ttl = int(*(*int32)(unsafe.Pointer(&data[0])))
+		case cm.Level == unix.IPPROTO_IPV6 && cm.Type == unix.IPV6_HOPLIMIT && len(data) >= 4:
+			mi.ttl = int(*(*int32)(unsafe.Pointer(&data[0])))
+		}
+		next := unix.CmsgSpace(l - unix.SizeofCmsghdr)
+		if next > len(c) {
+			break
+		}
+		c = c[next:]
+	}
+	return mi
+}
+
+// pollDrops adds the socket's new kernel drops (SO_MEMINFO's sk_drops:
+// receive buffer overflows, bad checksums) to st.
+func (r *mmsgReader) pollDrops(st *Stats) {
+	var mem [skMemVars]uint32
+	_ = r.rc.Control(func(fd uintptr) {
+		l := uint32(unsafe.Sizeof(mem))
+		_, _, e := unix.Syscall6(unix.SYS_GETSOCKOPT, fd, unix.SOL_SOCKET, unix.SO_MEMINFO,
+			uintptr(unsafe.Pointer(&mem[0])), uintptr(unsafe.Pointer(&l)), 0)
+		if e != 0 || l < (skMemDrops+1)*4 {
+			return
+		}
+		d := mem[skMemDrops]
+		st.Drop(DropKernel, uint64(d-r.lastDrops))
+		r.lastDrops = d
+	})
+}
+
+// loop reads batches until the reader's deadline is set (stop) or reading fails.
+func (r *mmsgReader) loop(name, eventSource string, st *Stats, adm *admitter, emit Emit) error {
+	defer r.pollDrops(st)
+	for {
+		n, err := r.recv()
+		if err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, os.ErrClosed) {
+				return nil
+			}
+			return fmt.Errorf("recvmmsg: %w", err)
+		}
+		now := time.Now()
+		frames, senders := r.frames[:0], r.senders[:0]
+		var bytes, trunc uint64
+		for i := 0; i < n; i++ {
+			f, s := r.build(i, now)
+			bytes += uint64(f.Info.Length)
+			if f.Info.Length > f.Info.CaptureLength {
+				trunc++
+			}
+			frames = append(frames, f)
+			senders = append(senders, s)
+		}
+		st.Received.Add(uint64(n))
+		st.Bytes.Add(bytes)
+		st.Truncated.Add(trunc)
+		frames = adm.filter(frames, senders)
+		if len(frames) > 0 {
+			st.Emitted.Add(uint64(len(frames)))
+			emit(Batch{Source: name, EventSource: eventSource, Frames: frames})
+		}
+		if now.Sub(r.lastPoll) >= dropPoll {
+			r.lastPoll = now
+			r.pollDrops(st)
+		}
+	}
+}
+
+// runReaders runs every reader's loop until ctx is cancelled or one fails,
+// then stops the others (read deadline in the past) and closes all files.
+func runReaders(ctx context.Context, rs []*mmsgReader, name, eventSource string, st *Stats, adm *admitter, emit Emit) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make([]error, len(rs))
+	for i, r := range rs {
+		wg.Go(func() {
+			errs[i] = r.loop(name, eventSource, st, adm, emit)
+			cancel()
+		})
+	}
+	<-ctx.Done()
+	for _, r := range rs {
+		_ = r.f.SetReadDeadline(time.Unix(1, 0))
+	}
+	wg.Wait()
+	for _, r := range rs {
+		_ = r.f.Close()
+	}
+	return errors.Join(errs...)
+}
+
+// setRecvBuffer sets SO_RCVBUF, first with SO_RCVBUFFORCE (which needs
+// CAP_NET_ADMIN and ignores net.core.rmem_max), and returns the effective size
+// the kernel reports.
+func setRecvBuffer(fd, size int) (int, error) {
+	if size > 0 {
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, size); err != nil {
+			if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, size); err != nil {
+				return 0, fmt.Errorf("set SO_RCVBUF %d: %w", size, err)
+			}
+		}
+	}
+	got, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF)
+	if err != nil {
+		return 0, fmt.Errorf("get SO_RCVBUF: %w", err)
+	}
+	return got, nil
+}

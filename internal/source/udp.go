@@ -1,0 +1,247 @@
+package source
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/wirebridge/wirebridge/internal/config"
+	"github.com/wirebridge/wirebridge/internal/packet"
+)
+
+// UDPConfig configures a udp source.
+type UDPConfig struct {
+	Common
+	Listen     []string // host:port; ":514" listens on every IPv4 and IPv6 address
+	Readers    int      // sockets (SO_REUSEPORT) and goroutines per address; default 1
+	RecvBuffer int      // SO_RCVBUF bytes; 0 keeps the system default
+	Batch      int      // datagrams per recvmmsg; default 64
+}
+
+// UDPConfigFrom converts a configured udp source.
+func UDPConfigFrom(s *config.Source) UDPConfig {
+	c := UDPConfig{Common: CommonFrom(s)}
+	if u := s.UDP; u != nil {
+		c.Listen, c.Readers, c.RecvBuffer, c.Batch = u.Listen, u.Readers, int(u.RecvBuffer), u.Batch
+	}
+	return c
+}
+
+// UDP is a udp source: datagrams received on listening sockets, each emitted
+// as a synthesised IPv4 or IPv6 + UDP packet (LinkRaw) around its payload.
+type UDP struct {
+	cfg     UDPConfig
+	stats   Stats
+	adm     *admitter
+	readers []*mmsgReader
+	addrs   []netip.AddrPort
+	rcvbuf  int
+	once    sync.Once
+}
+
+// NewUDP opens the listening sockets (so address errors surface at once;
+// port 0 picks a free port, see Addrs). Run reads them.
+func NewUDP(cfg UDPConfig) (*UDP, error) {
+	if len(cfg.Listen) == 0 {
+		return nil, fmt.Errorf("udp source %q: no listen address", cfg.Name)
+	}
+	if cfg.Readers <= 0 {
+		cfg.Readers = 1
+	}
+	if cfg.Batch <= 0 {
+		cfg.Batch = 64
+	}
+	u := &UDP{cfg: cfg}
+	u.adm = newAdmitter(&u.cfg.Common, &u.stats)
+	max := cfg.maxDatagram()
+	for _, l := range cfg.Listen {
+		ap, err := resolveListen(l)
+		if err != nil {
+			u.Close()
+			return nil, fmt.Errorf("udp source %q: %w", cfg.Name, err)
+		}
+		for i := 0; i < cfg.Readers; i++ {
+			f, bound, rb, err := openUDP(ap, cfg.RecvBuffer)
+			if err != nil {
+				u.Close()
+				return nil, fmt.Errorf("udp source %q: listen %s: %w", cfg.Name, l, err)
+			}
+			if i == 0 {
+				ap = bound // later readers join the same port (port 0 resolved)
+				u.addrs = append(u.addrs, bound)
+			}
+			u.rcvbuf = rb
+			r, err := newMmsgReader(f, cfg.Batch, headRoom, max)
+			if err != nil {
+				f.Close()
+				u.Close()
+				return nil, fmt.Errorf("udp source %q: %w", cfg.Name, err)
+			}
+			r.build = u.builder(r, bound)
+			u.readers = append(u.readers, r)
+		}
+	}
+	return u, nil
+}
+
+func resolveListen(l string) (netip.AddrPort, error) {
+	host, _, err := net.SplitHostPort(l)
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("listen address %q: %w", l, err)
+	}
+	if host == "" {
+		l = "[::]" + l
+	}
+	ua, err := net.ResolveUDPAddr("udp", l)
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("listen address %q: %w", l, err)
+	}
+	return ua.AddrPort(), nil
+}
+
+// openUDP opens, configures and binds one socket. The wildcard "::" is dual stack.
+func openUDP(ap netip.AddrPort, rcvbuf int) (*os.File, netip.AddrPort, int, error) {
+	a := ap.Addr().Unmap()
+	v4 := a.Is4()
+	family := unix.AF_INET6
+	if v4 {
+		family = unix.AF_INET
+	}
+	fd, err := unix.Socket(family, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.IPPROTO_UDP)
+	if err != nil {
+		return nil, ap, 0, fmt.Errorf("socket: %w", err)
+	}
+	fail := func(what string, err error) (*os.File, netip.AddrPort, int, error) {
+		unix.Close(fd)
+		return nil, ap, 0, fmt.Errorf("%s: %w", what, err)
+	}
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1); err != nil {
+		return fail("SO_REUSEPORT", err)
+	}
+	rb, err := setRecvBuffer(fd, rcvbuf)
+	if err != nil {
+		return fail("receive buffer", err)
+	}
+	var sa unix.Sockaddr
+	if v4 {
+		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_PKTINFO, 1); err != nil {
+			return fail("IP_PKTINFO", err)
+		}
+		_ = unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_RECVTTL, 1)
+		sa = &unix.SockaddrInet4{Port: int(ap.Port()), Addr: a.As4()}
+	} else {
+		dual := a.IsUnspecified()
+		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, b2i(!dual)); err != nil {
+			return fail("IPV6_V6ONLY", err)
+		}
+		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_RECVPKTINFO, 1); err != nil {
+			return fail("IPV6_RECVPKTINFO", err)
+		}
+		_ = unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_RECVHOPLIMIT, 1)
+		if dual { // IPv4 datagrams on a dual-stack socket report IPv4 ancillary data
+			_ = unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_PKTINFO, 1)
+			_ = unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_RECVTTL, 1)
+		}
+		s6 := &unix.SockaddrInet6{Port: int(ap.Port()), Addr: a.As16()}
+		if z := ap.Addr().Zone(); z != "" {
+			if ifi, err := net.InterfaceByName(z); err == nil {
+				s6.ZoneId = uint32(ifi.Index)
+			}
+		}
+		sa = s6
+	}
+	if err := unix.Bind(fd, sa); err != nil {
+		return fail("bind", err)
+	}
+	got, err := unix.Getsockname(fd)
+	if err != nil {
+		return fail("getsockname", err)
+	}
+	bound := ap
+	switch g := got.(type) {
+	case *unix.SockaddrInet4:
+		bound = netip.AddrPortFrom(netip.AddrFrom4(g.Addr), uint16(g.Port))
+	case *unix.SockaddrInet6:
+		bound = netip.AddrPortFrom(netip.AddrFrom16(g.Addr), uint16(g.Port))
+	}
+	return os.NewFile(uintptr(fd), "udp:"+bound.String()), bound, rb, nil
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// builder returns the function turning message i of r into a frame.
+func (u *UDP) builder(r *mmsgReader, local netip.AddrPort) func(int, time.Time) (Frame, netip.Addr) {
+	localAddr := local.Addr()
+	port := local.Port()
+	return func(i int, now time.Time) (Frame, netip.Addr) {
+		mi := r.info(i)
+		wire, _ := r.length(i)
+		captured := min(wire, r.max)
+		dst := mi.dst
+		if !dst.IsValid() {
+			dst = localAddr
+		}
+		v4 := mi.v4 && mi.from.Addr().Is4()
+		if v4 {
+			dst = dst.Unmap()
+			if !dst.Is4() { // dual-stack socket without IPv4 pktinfo
+				dst = netip.IPv4Unspecified()
+			}
+		} else if dst.Is4() {
+			dst = netip.AddrFrom16(dst.As16())
+		}
+		data, wireLen := synthUDP(r.slotBuf(i), v4, mi.from, netip.AddrPortFrom(dst, port), mi.ttl, captured, wire)
+		return Frame{Data: data, Info: packet.CaptureInfo{
+			Timestamp:      now,
+			CaptureLength:  len(data),
+			Length:         wireLen,
+			InterfaceIndex: mi.ifindex,
+			LinkType:       packet.LinkRaw,
+		}}, mi.from.Addr()
+	}
+}
+
+// Name is the source's configured name.
+func (u *UDP) Name() string { return u.cfg.Name }
+
+// Stats are the source's counters.
+func (u *UDP) Stats() *Stats { return &u.stats }
+
+// Addrs are the bound addresses, one per listen address (port 0 resolved).
+func (u *UDP) Addrs() []netip.AddrPort { return u.addrs }
+
+// RecvBuffer is the effective SO_RCVBUF the kernel reports (it doubles the
+// requested size for bookkeeping; without CAP_NET_ADMIN it is capped by
+// net.core.rmem_max).
+func (u *UDP) RecvBuffer() int { return u.rcvbuf }
+
+// Run reads every socket until ctx is cancelled, then closes them.
+func (u *UDP) Run(ctx context.Context, emit Emit) error {
+	err := runReaders(ctx, u.readers, u.cfg.Name, u.cfg.EventSource, &u.stats, u.adm, emit)
+	u.once.Do(func() {})
+	if err != nil {
+		return fmt.Errorf("udp source %q: %w", u.cfg.Name, err)
+	}
+	return nil
+}
+
+// Close closes the sockets of a source that is not running.
+func (u *UDP) Close() error {
+	u.once.Do(func() {
+		for _, r := range u.readers {
+			r.f.Close()
+		}
+	})
+	return nil
+}
