@@ -73,15 +73,15 @@ type admitter struct {
 	allow []netip.Prefix
 	stats *Stats
 
-	mu                   sync.Mutex
-	globalOn, perOn      bool
-	gPPS, gBurst         float64
-	pPPS, pBurst         float64
-	global               bucket
-	senders              map[netip.Addr]*bucket
-	maxSenders           int
-	fullRefill           int64 // ns for an empty per-sender bucket to refill
-	epoch                time.Time
+	mu              sync.Mutex
+	globalOn, perOn bool
+	gPPS, gBurst    float64
+	pPPS, pBurst    float64
+	global          bucket
+	senders         map[netip.Addr]*bucket
+	maxSenders      int
+	fullRefill      int64 // ns for an empty per-sender bucket to refill
+	epoch           time.Time
 }
 
 func burstOf(b config.TokenBucket) float64 {
