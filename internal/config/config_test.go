@@ -683,3 +683,41 @@ func TestValidateConfigBuiltInCode(t *testing.T) {
 		t.Errorf("got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+func manyRules(n int) []byte {
+	lines := append([]string{}, valid[:4]...) // sources
+	lines = append(lines, "rules:")
+	for i := range n {
+		lines = append(lines, fmt.Sprintf("  - {name: r%d, pattern: {detail: {Destination: {Port: [%d]}}}, targets: [t]}", i, i%65536))
+	}
+	lines = append(lines, valid[8:]...) // targets
+	return []byte(doc(lines...))
+}
+
+func TestManyRules(t *testing.T) {
+	c, err := Parse("many.yaml", manyRules(1000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Rules) != 1000 || c.Rules[999].Name != "r999" || string(c.Rules[999].Pattern) != `{"detail":{"Destination":{"Port":[999]}}}` {
+		t.Fatalf("got %d rules, last %+v", len(c.Rules), c.Rules[len(c.Rules)-1])
+	}
+}
+
+// BenchmarkParse: go test -run '^$' -bench Parse -benchmem ./internal/config/
+func BenchmarkParse(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		data []byte
+	}{{"default", defaultYAML}, {"1000-rules", manyRules(1000)}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(bc.data)))
+			for b.Loop() {
+				if _, err := Parse("bench.yaml", bc.data); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
