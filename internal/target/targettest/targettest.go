@@ -17,6 +17,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -99,7 +100,8 @@ func EventBody(seq int, payload []byte, text string) []byte {
 	b = append(b, `,"Payload":"`...)
 	b = base64.StdEncoding.AppendEncode(b, payload)
 	b = append(b, `","Text":`...)
-	b = strconv.AppendQuote(b, text) // Go quoting of printable UTF-8 is valid JSON
+	q, _ := json.Marshal(text) // a string always marshals
+	b = append(b, q...)
 	return append(b, `}}`...)
 }
 
@@ -204,6 +206,7 @@ func (in Instance) expect(d event.Delivery) []byte {
 
 // body returns the default body for seq: event JSON with a small payload.
 func body(seq int, size int) []byte {
+	// (EventBody output is valid JSON: TestEventBodyIsJSON.)
 	p := make([]byte, size)
 	for i := range p {
 		p[i] = byte(seq + i)
