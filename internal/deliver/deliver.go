@@ -1,0 +1,297 @@
+// Package deliver moves matched events to their targets. It sits between rule
+// matching and the targets in the data path:
+//
+//	rule match ──► deliver.Worker.Enqueue ──► [queue or JetStream] ──► Worker.Run ──► Target.Send
+//
+// There is one Worker per target, in one of two modes:
+//
+//   - direct: an in-process bounded queue. Enqueue never blocks: when the
+//     queue is full the delivery is dropped and counted. Failed sends are
+//     retried in memory with backoff up to MaxAttempts/MaxAge, then dropped
+//     and counted. Nothing survives a restart. For local sinks (file, pcap,
+//     stdout, live).
+//   - durable: Enqueue stores each delivery in the WIREBRIDGE_DELIVERY stream
+//     (subject wirebridge.deliver.<target>) and returns once the server has
+//     acknowledged it; that acknowledgement is what "accepted" means, and an
+//     accepted delivery survives a kill -9. A durable pull consumer per target
+//     feeds Run, which batches, sends, acks successes, and naks transient
+//     failures with a delay (exponential backoff with jitter, or the target's
+//     Retry-After). Permanent failures, and deliveries out of attempts or
+//     past MaxAge, go to WIREBRIDGE_DLQ (wirebridge.dlq.<target>) with the
+//     last error. Delivery is at least once: a crash between a successful
+//     Send and its ack delivers again (same Delivery.ID).
+//
+// Targets do not retry; they classify their errors with event.PermanentError,
+// event.RetryAfterError and, for partly failed batches, *event.BatchError.
+// Any other error is transient.
+//
+// # Stored message format (durable mode)
+//
+// A stored delivery is one JetStream message on wirebridge.deliver.<target>
+// with header Nats-Msg-Id "<event id>/<target>" (the stream drops duplicates
+// within its duplicate window) and a compact binary envelope as its data:
+//
+//	"WB" 0x01                      magic and version
+//	uvarint len, bytes             event id
+//	uvarint len, bytes             rule name
+//	varint                         Accepted, Unix nanoseconds (0: unset)
+//	varint                         Capture.Timestamp, Unix nanoseconds (0: unset)
+//	varint ×4                      Capture.CaptureLength, Length, InterfaceIndex, LinkType
+//	uvarint len, bytes             original frame (may be empty)
+//	rest                           body, as the target sends it
+//
+// Dead letters carry the same envelope plus headers Wirebridge-Error (the
+// last error), Wirebridge-Reason (permanent, max_attempts, max_age, decode),
+// Wirebridge-Attempts, Wirebridge-Subject (the original subject),
+// Wirebridge-Failed-At (RFC 3339), Wirebridge-Event-Id and Wirebridge-Rule.
+package deliver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/wirebridge/wirebridge/internal/bus"
+	"github.com/wirebridge/wirebridge/internal/event"
+)
+
+// Target is what deliver needs of a target (internal/target implements it).
+// Send delivers a batch or reports why not; it must not retry. Close is
+// called once, when the worker's Run returns.
+type Target interface {
+	Send(ctx context.Context, batch []event.Delivery) error
+	Close() error
+}
+
+// Mode selects how a target's deliveries are queued.
+type Mode string
+
+// Delivery modes.
+const (
+	Direct  Mode = "direct"
+	Durable Mode = "durable"
+)
+
+// ErrClosed is returned by Enqueue once the worker has stopped taking deliveries.
+var ErrClosed = errors.New("deliver: worker closed")
+
+// Config configures one target's worker. Zero fields take the defaults noted.
+type Config struct {
+	Target string // the target's name: letters, digits, '_' and '-'
+	Mode   Mode   // default durable
+
+	MaxEvents int           // events per Send (default 100)
+	MaxBytes  int           // bytes of Body per Send, at least one event (default 1 MiB)
+	Linger    time.Duration // durable: how long to wait to fill a batch (default 5ms)
+
+	MaxAttempts int           // Send attempts per delivery (default 10)
+	MaxAge      time.Duration // stop retrying this long after acceptance (default 24h; <0: no limit)
+	BackoffMin  time.Duration // first retry delay (default 500ms)
+	BackoffMax  time.Duration // retry delay cap (default 5m)
+	SendTimeout time.Duration // per Send call (default 30s)
+
+	QueueSize int // direct: queued deliveries (default 10000)
+
+	MaxInFlight   int           // durable: unacknowledged publishes in flight (default 1024)
+	MaxAckPending int           // durable: delivered but unacked messages per target (default 4*MaxEvents, at least 1000)
+	AckWait       time.Duration // durable: redeliver a fetched message not acked within (default 2*SendTimeout+10s)
+
+	ShutdownTimeout time.Duration // how long Run may flush after its context ends (default 10s)
+}
+
+func (c *Config) defaults() error {
+	if err := ValidName(c.Target); err != nil {
+		return err
+	}
+	if c.Mode == "" {
+		c.Mode = Durable
+	}
+	if c.Mode != Direct && c.Mode != Durable {
+		return fmt.Errorf("deliver: target %s: unknown mode %q (want direct or durable)", c.Target, c.Mode)
+	}
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	defd := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&c.MaxEvents, 100)
+	def(&c.MaxBytes, 1<<20)
+	defd(&c.Linger, 5*time.Millisecond)
+	def(&c.MaxAttempts, 10)
+	if c.MaxAge == 0 {
+		c.MaxAge = 24 * time.Hour
+	}
+	defd(&c.BackoffMin, 500*time.Millisecond)
+	defd(&c.BackoffMax, 5*time.Minute)
+	if c.BackoffMax < c.BackoffMin {
+		c.BackoffMax = c.BackoffMin
+	}
+	defd(&c.SendTimeout, 30*time.Second)
+	def(&c.QueueSize, 10000)
+	def(&c.MaxInFlight, 1024)
+	def(&c.MaxAckPending, max(4*c.MaxEvents, 1000))
+	defd(&c.AckWait, 2*c.SendTimeout+10*time.Second)
+	defd(&c.ShutdownTimeout, 10*time.Second)
+	return nil
+}
+
+// ValidName reports whether name can be a target name: it becomes a NATS
+// subject token and consumer name, so letters, digits, '_' and '-' only.
+func ValidName(name string) error {
+	if name == "" || len(name) > 128 {
+		return fmt.Errorf("deliver: target name %q: want 1 to 128 characters", name)
+	}
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
+			return fmt.Errorf("deliver: target name %q: only letters, digits, '_' and '-' are allowed", name)
+		}
+	}
+	return nil
+}
+
+// Worker delivers one target's events.
+type Worker interface {
+	// Target is the target's name.
+	Target() string
+	// Mode is the worker's delivery mode.
+	Mode() Mode
+	// Enqueue accepts deliveries for the target and returns how many were
+	// accepted; the others were dropped and counted (direct: queue full;
+	// durable: the store refused them, and err says why). Direct mode never
+	// blocks and copies what it keeps. Durable mode returns once the server
+	// acknowledged every publish. After Run's context ends, Enqueue returns
+	// ErrClosed.
+	Enqueue(ctx context.Context, ds []event.Delivery) (int, error)
+	// Run delivers until ctx ends, then stops intake, finishes (direct:
+	// flushes the queue) within ShutdownTimeout, closes the target and
+	// returns. In durable mode, deliveries not sent stay stored for the next
+	// start.
+	Run(ctx context.Context) error
+	// Stats is a snapshot of the worker's counters.
+	Stats() Stats
+}
+
+// New builds the worker for cfg.Target. b is required in durable mode (it
+// creates the target's durable consumer) and unused in direct mode. m may be
+// nil (counters still work; nothing is registered).
+func New(ctx context.Context, cfg Config, t Target, b *bus.Bus, m *Metrics) (Worker, error) {
+	if err := cfg.defaults(); err != nil {
+		return nil, err
+	}
+	if t == nil {
+		return nil, fmt.Errorf("deliver: target %s: nil target", cfg.Target)
+	}
+	mt := m.forTarget(cfg.Target)
+	switch cfg.Mode {
+	case Direct:
+		return newDirect(cfg, t, mt), nil
+	default:
+		if b == nil {
+			return nil, fmt.Errorf("deliver: target %s: durable mode needs the bus", cfg.Target)
+		}
+		return newDurable(ctx, cfg, t, b, mt)
+	}
+}
+
+// outcome is what happened to one delivery in a Send.
+type outcome struct {
+	err       error
+	permanent bool
+	after     time.Duration // requested retry delay, 0 if none
+}
+
+// classify splits Send's error into per-delivery outcomes; out must have
+// len(batch) entries and is zeroed first.
+func classify(err error, out []outcome) {
+	clear(out)
+	if err == nil {
+		return
+	}
+	var be *event.BatchError
+	if errors.As(err, &be) {
+		for i, e := range be.Failed {
+			if i >= 0 && i < len(out) && e != nil {
+				out[i] = classifyOne(e)
+			}
+		}
+		return
+	}
+	o := classifyOne(err)
+	for i := range out {
+		out[i] = o
+	}
+}
+
+func classifyOne(err error) outcome {
+	o := outcome{err: err}
+	var p event.PermanentError
+	if errors.As(err, &p) && p.Permanent() {
+		o.permanent = true
+	}
+	var ra event.RetryAfterError
+	if errors.As(err, &ra) {
+		o.after = max(ra.RetryAfter(), 0)
+	}
+	return o
+}
+
+// backoff is the delay before attempt+1 after a failed attempt (1-based):
+// exponential from min, capped at max, with "equal jitter" (between half and
+// all of it) so that retries of one burst spread out.
+func backoff(attempt int, lo, hi time.Duration) time.Duration {
+	d := hi
+	if attempt < 1 {
+		attempt = 1
+	}
+	if attempt <= 40 {
+		if e := lo << (attempt - 1); e > 0 && e < hi {
+			d = e
+		}
+	}
+	half := d / 2
+	return half + rand.N(d-half+1)
+}
+
+// retryDelay is the delay for a failed delivery: the target's Retry-After
+// when it gave one, the backoff otherwise.
+func (c *Config) retryDelay(o outcome, attempt int) time.Duration {
+	if o.after > 0 {
+		return o.after
+	}
+	return backoff(attempt, c.BackoffMin, c.BackoffMax)
+}
+
+// giveUp says whether a failed delivery is not retried, and why.
+func (c *Config) giveUp(o outcome, attempt int, accepted time.Time, delay time.Duration, now time.Time) (string, bool) {
+	switch {
+	case o.permanent:
+		return ReasonPermanent, true
+	case attempt >= c.MaxAttempts:
+		return ReasonMaxAttempts, true
+	case c.MaxAge > 0 && !accepted.IsZero() && now.Add(delay).Sub(accepted) > c.MaxAge:
+		return ReasonMaxAge, true
+	}
+	return "", false
+}
+
+// Reasons a delivery is given up or dropped (metric label values and the
+// Wirebridge-Reason dead-letter header).
+const (
+	ReasonPermanent   = "permanent"
+	ReasonMaxAttempts = "max_attempts"
+	ReasonMaxAge      = "max_age"
+	ReasonDecode      = "decode"
+	ReasonQueueFull   = "queue_full"
+	ReasonShutdown    = "shutdown"
+	ReasonRefused     = "refused"
+	ReasonCanceled    = "canceled"
+)
+
+func batchBytes(d *event.Delivery) int { return len(d.Body) }

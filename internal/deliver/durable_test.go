@@ -1,0 +1,417 @@
+package deliver
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/wirebridge/wirebridge/internal/bus"
+	"github.com/wirebridge/wirebridge/internal/event"
+)
+
+func TestDurableDeliversEveryEventInBatches(t *testing.T) {
+	b := openBus(t, t.TempDir())
+	defer b.Close()
+	reg := prometheus.NewRegistry()
+	m, err := NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := fastConfig("web", Durable)
+	cfg.MaxEvents = 40
+	cfg.MaxBytes = 20 << 10 // 1 KiB bodies: about 19 per batch
+	rec := newRecorder()
+	w, err := New(context.Background(), cfg, rec, b, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds := deliveries("ev", 500, 1024)
+	enqueueAll(t, w, ds)
+	stop := running(t, w)
+	waitFor(t, "500 deliveries", func() bool { return rec.distinct() == 500 })
+	if err := stop(); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	got, _ := rec.snapshot()
+	for _, d := range ds {
+		if got[d.ID] != 1 {
+			t.Errorf("%s delivered %d times", d.ID, got[d.ID])
+		}
+		if rec.bodies[d.ID] != string(d.Body) {
+			t.Errorf("%s: body changed in the store", d.ID)
+		}
+	}
+	if rec.maxSize > cfg.MaxBytes {
+		t.Errorf("a batch carried %d body bytes, limit %d", rec.maxSize, cfg.MaxBytes)
+	}
+	for _, n := range rec.batches {
+		if n > cfg.MaxEvents {
+			t.Errorf("batch of %d, limit %d", n, cfg.MaxEvents)
+		}
+	}
+	if len(rec.batches) >= 500 {
+		t.Errorf("%d Send calls for 500 events: not batching", len(rec.batches))
+	}
+	s := w.Stats()
+	if s.Enqueued != 500 || s.Delivered != 500 || s.Failed != 0 || s.DroppedTotal() != 0 {
+		t.Errorf("stats %+v", s)
+	}
+	if v := testutil.ToFloat64(m.delivered.WithLabelValues("web")); v != 500 {
+		t.Errorf("delivered metric %v", v)
+	}
+	if n := testutil.CollectAndCount(m.latency); n != 1 {
+		t.Errorf("latency series %d", n)
+	}
+	if rec.closed != 1 {
+		t.Errorf("target closed %d times", rec.closed)
+	}
+	if _, err := w.Enqueue(context.Background(), ds[:1]); !errors.Is(err, ErrClosed) {
+		t.Errorf("Enqueue after Run: %v, want ErrClosed", err)
+	}
+}
+
+func TestDurableDeduplicatesByEventID(t *testing.T) {
+	b := openBus(t, t.TempDir())
+	defer b.Close()
+	rec := newRecorder()
+	w := newWorker(t, fastConfig("dedupe", Durable), rec, b)
+	ds := deliveries("same", 20, 10)
+	enqueueAll(t, w, ds)
+	enqueueAll(t, w, ds) // the pipeline retried an enqueue: same ids
+	info, err := b.Delivery().Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Msgs != 20 {
+		t.Fatalf("stream holds %d messages, want 20", info.State.Msgs)
+	}
+}
+
+// TestDurableAtLeastOnceAcrossRestart: deliveries are accepted while the
+// target fails, then the process "crashes" (no acks, no drain: the client
+// connection is dropped and the server stopped) while a Send is in flight;
+// on the same data dir with a healthy target every accepted id arrives.
+func TestDurableAtLeastOnceAcrossRestart(t *testing.T) {
+	dir := t.TempDir()
+	const n = 300
+	ds := deliveries("crash", n, 256)
+
+	b := openBus(t, dir)
+	failing := newRecorder()
+	failing.whole = func() error { return errUnavailable }
+	cfg := fastConfig("hook", Durable)
+	w := newWorker(t, cfg, failing, b)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	runDone := make(chan error, 1)
+	go func() { runDone <- w.Run(ctx) }()
+	for i := 0; i < n; i += 30 {
+		enqueueAll(t, w, ds[i:min(i+30, n)])
+	}
+	waitFor(t, "retries while the target is down", func() bool { return w.Stats().Retried >= 2*n })
+
+	// The target comes back but hangs mid-Send: received, never acknowledged.
+	hang := make(chan struct{})
+	failing.set(func(r *recorder) { r.whole = nil; r.block = hang })
+	waitFor(t, "a send in flight", func() bool { return failing.distinct() > 0 })
+
+	// Crash.
+	b.Conn().Close()
+	b.Server().Shutdown()
+	b.Server().WaitForShutdown()
+	close(hang)
+	select {
+	case <-runDone:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run did not notice the crash")
+	}
+
+	// Restart on the same store with a healthy target.
+	b2 := openBus(t, dir)
+	defer b2.Close()
+	healthy := newRecorder()
+	w2 := newWorker(t, cfg, healthy, b2)
+	stop := running(t, w2)
+	waitFor(t, "every accepted id", func() bool { return healthy.distinct() == n })
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := healthy.snapshot()
+	dups := 0
+	for _, d := range ds {
+		if got[d.ID] == 0 {
+			t.Errorf("%s lost", d.ID)
+		}
+		dups += got[d.ID] - 1
+	}
+	before, _ := failing.snapshot()
+	t.Logf("%d ids; %d reached the target before the crash unacknowledged; %d duplicates after restart",
+		n, len(before), dups)
+	info, err := b2.Delivery().Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Msgs != 0 {
+		t.Errorf("%d messages left in the stream after delivery", info.State.Msgs)
+	}
+}
+
+func TestDurableMaxAttemptsDeadLettersAndReplay(t *testing.T) {
+	b := openBus(t, t.TempDir())
+	defer b.Close()
+	rec := newRecorder()
+	rec.whole = func() error { return errors.New("dial tcp 127.0.0.1:9: connection refused") }
+	cfg := fastConfig("api", Durable)
+	cfg.MaxAttempts = 3
+	w := newWorker(t, cfg, rec, b)
+	ds := deliveries("dl", 5, 100)
+	ds[0].Frame = []byte{1, 2, 3, 4}
+	ds[0].Capture.Length = 4
+	ds[0].Capture.CaptureLength = 4
+	enqueueAll(t, w, ds)
+	stop := running(t, w)
+	waitFor(t, "5 dead letters", func() bool { return w.Stats().DeadLettered == 5 })
+
+	_, tried := rec.snapshot()
+	for _, d := range ds {
+		if tried[d.ID] != 3 {
+			t.Errorf("%s tried %d times, want 3", d.ID, tried[d.ID])
+		}
+	}
+	q := NewDLQ(b)
+	entries, err := q.List(context.Background(), "api", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 5 {
+		t.Fatalf("%d entries", len(entries))
+	}
+	for i := 1; i < len(entries); i++ {
+		if entries[i].Seq <= entries[i-1].Seq {
+			t.Errorf("entries not in stream order: %d after %d", entries[i].Seq, entries[i-1].Seq)
+		}
+	}
+	byID := append([]Entry(nil), entries...)
+	slices.SortFunc(byID, func(a, b Entry) int { return strings.Compare(a.Delivery.ID, b.Delivery.ID) })
+	for i, e := range byID {
+		if e.Delivery.ID != ds[i].ID || string(e.Delivery.Body) != string(ds[i].Body) || e.Delivery.Rule != "r1" {
+			t.Errorf("entry %d: %+v", i, e.Delivery)
+		}
+		if !strings.Contains(e.Error, "connection refused") || e.Reason != ReasonMaxAttempts ||
+			e.Attempts != 3 || e.Subject != bus.DeliverySubject("api") || e.FailedAt.IsZero() {
+			t.Errorf("entry %d: error %q reason %q attempts %d subject %q failed at %v",
+				i, e.Error, e.Reason, e.Attempts, e.Subject, e.FailedAt)
+		}
+	}
+	if string(byID[0].Delivery.Frame) != "\x01\x02\x03\x04" || byID[0].Delivery.Capture.Length != 4 {
+		t.Errorf("frame not kept: %+v", byID[0].Delivery)
+	}
+	if two, err := q.List(context.Background(), "api", 2); err != nil || len(two) != 2 || two[1].Seq != entries[1].Seq {
+		t.Errorf("List limit 2: %d entries, %v", len(two), err)
+	}
+	if other, err := q.List(context.Background(), "other", 0); err != nil || len(other) != 0 {
+		t.Errorf("List of another target: %d entries, %v", len(other), err)
+	}
+
+	// Fix the target and replay.
+	rec.set(func(r *recorder) { r.whole = nil })
+	moved, err := q.Replay(context.Background(), "api")
+	if err != nil || moved != 5 {
+		t.Fatalf("Replay: moved %d, %v", moved, err)
+	}
+	waitFor(t, "replayed deliveries", func() bool { return rec.distinct() == 5 })
+	got, _ := rec.snapshot()
+	for _, d := range ds {
+		if got[d.ID] != 1 {
+			t.Errorf("%s delivered %d times after replay", d.ID, got[d.ID])
+		}
+	}
+	if left, err := q.List(context.Background(), "api", 0); err != nil || len(left) != 0 {
+		t.Errorf("after replay: %d entries, %v", len(left), err)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestDurablePermanentErrorGoesStraightToDLQ(t *testing.T) {
+	b := openBus(t, t.TempDir())
+	defer b.Close()
+	rec := newRecorder()
+	rec.whole = func() error { return permErr{"400 bad request: unknown field"} }
+	w := newWorker(t, fastConfig("strict", Durable), rec, b)
+	ds := deliveries("p", 4, 10)
+	enqueueAll(t, w, ds)
+	running(t, w)
+	waitFor(t, "dead letters", func() bool { return w.Stats().DeadLettered == 4 })
+	_, tried := rec.snapshot()
+	for _, d := range ds {
+		if tried[d.ID] != 1 {
+			t.Errorf("%s tried %d times, want 1", d.ID, tried[d.ID])
+		}
+	}
+	entries, err := NewDLQ(b).List(context.Background(), "strict", 0)
+	if err != nil || len(entries) != 4 {
+		t.Fatalf("%d entries, %v", len(entries), err)
+	}
+	for _, e := range entries {
+		if e.Reason != ReasonPermanent || e.Attempts != 1 || e.Error != "400 bad request: unknown field" {
+			t.Errorf("entry %+v", e)
+		}
+	}
+	if s := w.Stats(); s.Retried != 0 || s.Failed != 4 {
+		t.Errorf("stats %+v", s)
+	}
+}
+
+func TestDurableRetryAfterHonoured(t *testing.T) {
+	b := openBus(t, t.TempDir())
+	defer b.Close()
+	rec := newRecorder()
+	const after = 300 * time.Millisecond
+	rec.decide = func(d event.Delivery) error {
+		if d.Attempt == 1 {
+			return retryAfterErr{after}
+		}
+		return nil
+	}
+	cfg := fastConfig("throttled", Durable)
+	// Backoff alone would wait 20-40s: only Retry-After can bring the retry in.
+	cfg.BackoffMin, cfg.BackoffMax = 40*time.Second, 40*time.Second
+	w := newWorker(t, cfg, rec, b)
+	enqueueAll(t, w, deliveries("ra", 3, 10))
+	running(t, w)
+	waitFor(t, "deliveries after Retry-After", func() bool { return rec.distinct() == 3 })
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	for id, ts := range rec.times {
+		if len(ts) != 2 {
+			t.Errorf("%s: %d attempts", id, len(ts))
+			continue
+		}
+		if gap := ts[1].Sub(ts[0]); gap < after {
+			t.Errorf("%s retried after %v, before Retry-After %v", id, gap, after)
+		}
+	}
+}
+
+func TestDurableBatchErrorPerItem(t *testing.T) {
+	b := openBus(t, t.TempDir())
+	defer b.Close()
+	rec := newRecorder()
+	// Odd-numbered deliveries fail transiently on their first attempt; #3
+	// fails permanently; the others succeed at once.
+	rec.decide = func(d event.Delivery) error {
+		var n int
+		for _, c := range d.ID[len(d.ID)-2:] {
+			n = n*10 + int(c-'0')
+		}
+		switch {
+		case n == 3:
+			return permErr{"413 payload too large"}
+		case n%2 == 1 && d.Attempt == 1:
+			return errUnavailable
+		}
+		return nil
+	}
+	cfg := fastConfig("partial", Durable)
+	cfg.Linger = 50 * time.Millisecond
+	w := newWorker(t, cfg, rec, b)
+	ds := deliveries("b", 10, 10)
+	enqueueAll(t, w, ds)
+	running(t, w)
+	waitFor(t, "9 deliveries and 1 dead letter", func() bool {
+		s := w.Stats()
+		return s.Delivered == 9 && s.DeadLettered == 1
+	})
+	got, tried := rec.snapshot()
+	for i, d := range ds {
+		wantTried, wantGot := 1, 1
+		switch {
+		case i == 3:
+			wantGot = 0
+		case i%2 == 1:
+			wantTried = 2
+		}
+		if tried[d.ID] != wantTried || got[d.ID] != wantGot {
+			t.Errorf("%s: tried %d got %d, want %d and %d", d.ID, tried[d.ID], got[d.ID], wantTried, wantGot)
+		}
+	}
+	entries, err := NewDLQ(b).List(context.Background(), "partial", 0)
+	if err != nil || len(entries) != 1 || entries[0].Delivery.ID != ds[3].ID || entries[0].Error != "413 payload too large" {
+		t.Fatalf("DLQ %+v, %v", entries, err)
+	}
+}
+
+func TestDurableMaxAgeDeadLetters(t *testing.T) {
+	b := openBus(t, t.TempDir())
+	defer b.Close()
+	rec := newRecorder()
+	rec.whole = func() error { return errUnavailable }
+	cfg := fastConfig("old", Durable)
+	cfg.MaxAge = time.Hour
+	w := newWorker(t, cfg, rec, b)
+	ds := deliveries("age", 2, 10)
+	ds[0].Accepted = time.Now().Add(-2 * time.Hour) // accepted long ago (e.g. before an outage)
+	enqueueAll(t, w, ds)
+	running(t, w)
+	waitFor(t, "the old delivery dead-lettered", func() bool { return w.Stats().DeadLettered == 1 })
+	entries, err := NewDLQ(b).List(context.Background(), "old", 0)
+	if err != nil || len(entries) != 1 || entries[0].Delivery.ID != ds[0].ID || entries[0].Reason != ReasonMaxAge ||
+		entries[0].Error != errUnavailable.Error() {
+		t.Fatalf("DLQ %+v, %v", entries, err)
+	}
+}
+
+// TestDurableShutdownReleasesFetched: a graceful stop releases fetched but
+// unsent messages at once, so a restart delivers them without waiting for
+// the (here very long) ack wait.
+func TestDurableShutdownReleasesFetched(t *testing.T) {
+	b := openBus(t, t.TempDir())
+	defer b.Close()
+	cfg := fastConfig("slow", Durable)
+	cfg.AckWait = 10 * time.Minute
+	cfg.MaxEvents = 5
+	hang := make(chan struct{})
+	rec := newRecorder()
+	rec.block = hang
+	rec.whole = func() error { return errUnavailable }
+	w := newWorker(t, cfg, rec, b)
+	enqueueAll(t, w, deliveries("s", 50, 10))
+	stop := running(t, w)
+	waitFor(t, "a send in flight", func() bool {
+		_, tried := rec.snapshot()
+		return len(tried) > 0
+	})
+	stopped := make(chan error, 1)
+	go func() { stopped <- stop() }()
+	close(hang)
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
+	}
+	rec2 := newRecorder()
+	w2 := newWorker(t, cfg, rec2, b)
+	running(t, w2)
+	waitFor(t, "all 50 after restart", func() bool { return rec2.distinct() == 50 })
+}
+
+func TestDLQBadTargetName(t *testing.T) {
+	b := openBus(t, t.TempDir())
+	defer b.Close()
+	q := NewDLQ(b)
+	if _, err := q.List(context.Background(), "a.b", 0); err == nil {
+		t.Error("List accepted a.b")
+	}
+	if _, err := q.Replay(context.Background(), "*"); err == nil {
+		t.Error("Replay accepted *")
+	}
+	if n, err := q.Replay(context.Background(), "empty"); err != nil || n != 0 {
+		t.Errorf("Replay of an empty DLQ: %d, %v", n, err)
+	}
+}

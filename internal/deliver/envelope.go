@@ -1,0 +1,127 @@
+package deliver
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/wirebridge/wirebridge/internal/event"
+	"github.com/wirebridge/wirebridge/internal/packet"
+)
+
+// envelope magic and version (see the package documentation).
+const (
+	envMagic0  = 'W'
+	envMagic1  = 'B'
+	envVersion = 1
+)
+
+var errEnvelope = errors.New("envelope")
+
+// appendEnvelope appends d's stored form to dst. Target and Attempt are not
+// stored: the subject names the target and JetStream counts attempts.
+func appendEnvelope(dst []byte, d *event.Delivery) []byte {
+	dst = append(dst, envMagic0, envMagic1, envVersion)
+	dst = binary.AppendUvarint(dst, uint64(len(d.ID)))
+	dst = append(dst, d.ID...)
+	dst = binary.AppendUvarint(dst, uint64(len(d.Rule)))
+	dst = append(dst, d.Rule...)
+	dst = binary.AppendVarint(dst, unixNano(d.Accepted))
+	dst = binary.AppendVarint(dst, unixNano(d.Capture.Timestamp))
+	dst = binary.AppendVarint(dst, int64(d.Capture.CaptureLength))
+	dst = binary.AppendVarint(dst, int64(d.Capture.Length))
+	dst = binary.AppendVarint(dst, int64(d.Capture.InterfaceIndex))
+	dst = binary.AppendVarint(dst, int64(d.Capture.LinkType))
+	dst = binary.AppendUvarint(dst, uint64(len(d.Frame)))
+	dst = append(dst, d.Frame...)
+	return append(dst, d.Body...)
+}
+
+func envelopeSize(d *event.Delivery) int {
+	return 3 + 6*binary.MaxVarintLen64 + 3*binary.MaxVarintLen32 + len(d.ID) + len(d.Rule) + len(d.Frame) + len(d.Body)
+}
+
+func unixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func fromUnixNano(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
+// decodeEnvelope parses a stored delivery. The returned Body and Frame alias
+// b. It never panics on malformed input.
+func decodeEnvelope(b []byte) (event.Delivery, error) {
+	var d event.Delivery
+	if len(b) < 3 || b[0] != envMagic0 || b[1] != envMagic1 {
+		return d, fmt.Errorf("%w: bad magic", errEnvelope)
+	}
+	if b[2] != envVersion {
+		return d, fmt.Errorf("%w: unsupported version %d", errEnvelope, b[2])
+	}
+	r := envReader{b: b[3:]}
+	d.ID = string(r.bytes("id"))
+	d.Rule = string(r.bytes("rule"))
+	d.Accepted = fromUnixNano(r.varint("accepted"))
+	d.Capture.Timestamp = fromUnixNano(r.varint("capture timestamp"))
+	d.Capture.CaptureLength = int(r.varint("capture length"))
+	d.Capture.Length = int(r.varint("length"))
+	d.Capture.InterfaceIndex = int(r.varint("interface index"))
+	lt := r.varint("link type")
+	if r.err == nil && (lt < 0 || lt > 0xffff) {
+		r.err = fmt.Errorf("%w: link type %d out of range", errEnvelope, lt)
+	}
+	d.Capture.LinkType = packet.LinkType(lt)
+	if f := r.bytes("frame"); len(f) > 0 {
+		d.Frame = f
+	}
+	if r.err != nil {
+		return event.Delivery{}, r.err
+	}
+	d.Body = r.b
+	return d, nil
+}
+
+type envReader struct {
+	b   []byte
+	err error
+}
+
+func (r *envReader) varint(what string) int64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(r.b)
+	if n <= 0 {
+		r.err = fmt.Errorf("%w: truncated %s", errEnvelope, what)
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *envReader) bytes(what string) []byte {
+	if r.err != nil {
+		return nil
+	}
+	l, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.err = fmt.Errorf("%w: truncated %s length", errEnvelope, what)
+		return nil
+	}
+	r.b = r.b[n:]
+	if l > uint64(len(r.b)) {
+		r.err = fmt.Errorf("%w: %s length %d exceeds the %d bytes left", errEnvelope, what, l, len(r.b))
+		return nil
+	}
+	v := r.b[:l:l]
+	r.b = r.b[l:]
+	return v
+}

@@ -1,0 +1,216 @@
+package deliver
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/wirebridge/wirebridge/internal/event"
+	"github.com/wirebridge/wirebridge/internal/packet"
+)
+
+func sameDelivery(a, b event.Delivery) bool {
+	return a.ID == b.ID && a.Rule == b.Rule && bytes.Equal(a.Body, b.Body) && bytes.Equal(a.Frame, b.Frame) &&
+		a.Accepted.Equal(b.Accepted) && a.Capture.Timestamp.Equal(b.Capture.Timestamp) &&
+		a.Capture.CaptureLength == b.Capture.CaptureLength && a.Capture.Length == b.Capture.Length &&
+		a.Capture.InterfaceIndex == b.Capture.InterfaceIndex && a.Capture.LinkType == b.Capture.LinkType
+}
+
+func TestEnvelopeRoundTrip(t *testing.T) {
+	ts := time.Date(2026, 11, 21, 20, 40, 15, 123456789, time.UTC)
+	cases := []struct {
+		name string
+		d    event.Delivery
+	}{
+		{"empty", event.Delivery{}},
+		{"event only", event.Delivery{ID: "0193a8c2-7d1e-7c3a-9f4e-2b6d1c0e5a77", Rule: "syslog",
+			Body: []byte(`{"version":"0"}`), Accepted: ts}},
+		{"with frame", event.Delivery{ID: "id", Rule: "pcap", Body: []byte("x"), Accepted: ts,
+			Frame: []byte{0xff, 0, 1, 2}, Capture: packet.CaptureInfo{Timestamp: ts.Add(-time.Second),
+				CaptureLength: 4, Length: 1500, InterfaceIndex: 3, LinkType: 0xffff}}},
+		{"unicode, binary body", event.Delivery{ID: "ü", Rule: "règle", Body: []byte{0, 1, 'W', 'B'}}},
+		{"negative capture fields", event.Delivery{ID: "n", Capture: packet.CaptureInfo{InterfaceIndex: -1}}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			b := appendEnvelope(nil, &c.d)
+			if len(b) > envelopeSize(&c.d) {
+				t.Errorf("size %d exceeds estimate %d", len(b), envelopeSize(&c.d))
+			}
+			got, err := decodeEnvelope(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !sameDelivery(got, c.d) {
+				t.Fatalf("got %+v\nwant %+v", got, c.d)
+			}
+		})
+	}
+}
+
+func TestEnvelopeMalformed(t *testing.T) {
+	good := appendEnvelope(nil, &event.Delivery{ID: "abc", Rule: "r", Frame: []byte("frame"), Body: []byte("body")})
+	cases := []struct {
+		name string
+		b    []byte
+	}{
+		{"empty", nil},
+		{"bad magic", []byte("XB\x01")},
+		{"future version", []byte("WB\x02")},
+		{"header only", good[:3]},
+		{"id length past end", []byte("WB\x01\x7f")},
+		{"huge id length", []byte("WB\x01\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01")},
+		{"truncated varint", []byte("WB\x01\x00\x00\x80")},
+		{"link type out of range", binary.AppendUvarint(binary.AppendVarint([]byte("WB\x01\x00\x00\x00\x00\x00\x00\x00"), 70000), 0)},
+		{"frame cut", good[:len(good)-len("body")-2]},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if d, err := decodeEnvelope(c.b); err == nil {
+				t.Fatalf("decoded %+v", d)
+			} else if !errors.Is(err, errEnvelope) {
+				t.Fatalf("error %v does not wrap errEnvelope", err)
+			}
+		})
+	}
+}
+
+func FuzzDecodeEnvelope(f *testing.F) {
+	ts := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
+	f.Add(appendEnvelope(nil, &event.Delivery{}))
+	f.Add(appendEnvelope(nil, &event.Delivery{ID: "id", Rule: "r", Body: []byte("{}"), Accepted: ts,
+		Frame: []byte{1, 2, 3}, Capture: packet.CaptureInfo{Timestamp: ts, CaptureLength: 3, Length: 60, LinkType: 1}}))
+	f.Add([]byte("WB\x01\xff\xff"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		d, err := decodeEnvelope(b)
+		if err != nil {
+			return
+		}
+		again, err := decodeEnvelope(appendEnvelope(nil, &d))
+		if err != nil {
+			t.Fatalf("re-encoded envelope does not decode: %v", err)
+		}
+		if !sameDelivery(d, again) {
+			t.Fatalf("round trip changed %+v into %+v", d, again)
+		}
+	})
+}
+
+func TestClassify(t *testing.T) {
+	perm := permErr{"400"}
+	ra := retryAfterErr{3 * time.Second}
+	cases := []struct {
+		name string
+		err  error
+		n    int
+		want []outcome
+	}{
+		{"success", nil, 2, []outcome{{}, {}}},
+		{"transient", errUnavailable, 2, []outcome{{err: errUnavailable}, {err: errUnavailable}}},
+		{"permanent wrapped", fmt.Errorf("post: %w", perm), 1, []outcome{{err: fmt.Errorf("post: %w", perm), permanent: true}}},
+		{"retry after", ra, 1, []outcome{{err: ra, after: 3 * time.Second}}},
+		{"batch", fmt.Errorf("put: %w", &event.BatchError{Failed: map[int]error{1: perm, 2: ra, 7: errUnavailable}}), 3,
+			[]outcome{{}, {err: perm, permanent: true}, {err: ra, after: 3 * time.Second}}},
+		{"empty batch error", &event.BatchError{}, 2, []outcome{{}, {}}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			out := make([]outcome, c.n)
+			out[0].permanent = true // stale data must be cleared
+			classify(c.err, out)
+			for i := range out {
+				g, w := out[i], c.want[i]
+				if (g.err == nil) != (w.err == nil) || (g.err != nil && g.err.Error() != w.err.Error()) ||
+					g.permanent != w.permanent || g.after != w.after {
+					t.Errorf("[%d] = %+v, want %+v", i, g, w)
+				}
+			}
+		})
+	}
+}
+
+func TestBackoff(t *testing.T) {
+	lo, hi := 100*time.Millisecond, 2*time.Second
+	cases := []struct {
+		attempt int
+		ceil    time.Duration
+	}{{0, lo}, {1, lo}, {2, 2 * lo}, {3, 4 * lo}, {5, 16 * lo}, {6, hi}, {64, hi}, {1 << 20, hi}}
+	for _, c := range cases {
+		t.Run(fmt.Sprint(c.attempt), func(t *testing.T) {
+			for range 200 {
+				d := backoff(c.attempt, lo, hi)
+				if d < c.ceil/2 || d > c.ceil {
+					t.Fatalf("backoff(%d) = %v, want within [%v, %v]", c.attempt, d, c.ceil/2, c.ceil)
+				}
+			}
+		})
+	}
+}
+
+func TestGiveUp(t *testing.T) {
+	cfg := Config{Target: "t", MaxAttempts: 3, MaxAge: time.Hour}
+	now := time.Now()
+	cases := []struct {
+		name     string
+		o        outcome
+		attempt  int
+		accepted time.Time
+		delay    time.Duration
+		want     string
+	}{
+		{"retry", outcome{err: errUnavailable}, 1, now, time.Second, ""},
+		{"permanent", outcome{err: errUnavailable, permanent: true}, 1, now, 0, ReasonPermanent},
+		{"attempts", outcome{err: errUnavailable}, 3, now, 0, ReasonMaxAttempts},
+		{"age", outcome{err: errUnavailable}, 1, now.Add(-59 * time.Minute), 2 * time.Minute, ReasonMaxAge},
+		{"no acceptance time", outcome{err: errUnavailable}, 1, time.Time{}, time.Second, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, stop := cfg.giveUp(c.o, c.attempt, c.accepted, c.delay, now)
+			if got != c.want || stop != (c.want != "") {
+				t.Errorf("giveUp = %q %v, want %q", got, stop, c.want)
+			}
+		})
+	}
+}
+
+func TestNewValidates(t *testing.T) {
+	cases := []struct {
+		name string
+		cfg  Config
+		tg   Target
+	}{
+		{"empty name", Config{Mode: Direct}, newRecorder()},
+		{"dot in name", Config{Target: "a.b", Mode: Direct}, newRecorder()},
+		{"wildcard", Config{Target: "a>", Mode: Direct}, newRecorder()},
+		{"unknown mode", Config{Target: "a", Mode: "sometimes"}, newRecorder()},
+		{"nil target", Config{Target: "a", Mode: Direct}, nil},
+		{"durable without bus", Config{Target: "a"}, newRecorder()},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if _, err := New(context.Background(), c.cfg, c.tg, nil, nil); err == nil {
+				t.Fatal("New succeeded")
+			}
+		})
+	}
+}
+
+func TestMetricsRegistration(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	if _, err := NewMetrics(reg); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewMetrics(reg); err == nil {
+		t.Fatal("registering twice on one registry succeeded")
+	}
+	if _, err := NewMetrics(nil); err != nil {
+		t.Fatal(err)
+	}
+}
