@@ -128,7 +128,9 @@ func (e permErr) Permanent() bool { return true }
 
 type retryAfterErr struct{ d time.Duration }
 
-func (e retryAfterErr) Error() string             { return fmt.Sprintf("429 too many requests, retry after %s", e.d) }
+func (e retryAfterErr) Error() string {
+	return fmt.Sprintf("429 too many requests, retry after %s", e.d)
+}
 func (e retryAfterErr) RetryAfter() time.Duration { return e.d }
 
 var errUnavailable = errors.New("503 service unavailable")
