@@ -439,4 +439,3 @@ func TestNewErrors(t *testing.T) {
 		})
 	}
 }
-
