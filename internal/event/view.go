@@ -1,0 +1,643 @@
+package event
+
+import (
+	"encoding/base64"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/wirebridge/wirebridge/internal/packet"
+	"github.com/wirebridge/wirebridge/pattern"
+)
+
+// View is the event of a packet as the rule matcher sees it: a
+// pattern.Event over the decoded packet view, reporting for every field path
+// exactly the values (and JSON types) the event JSON would carry, without
+// building the JSON. Matching a View allocates nothing once its scratch
+// buffer has grown to the largest payload seen, so reuse one View per
+// goroutine (Reset) rather than making one per packet.
+//
+// The event id and, for packets without a usable capture time, the clock
+// reading are taken once per View, the first time something needs them (a
+// pattern on "id", "time" or detail.Timestamp, or an encoding), so the event
+// a View encodes (AppendJSON, AppendCloudEvent) has the id and time the
+// patterns saw. Packets that match nothing never consume an id.
+//
+// A View is not safe for concurrent use, and the packet must stay unchanged
+// (and its bytes valid) while the View is in use.
+type View struct {
+	enc  *Encoder
+	p    *packet.Packet
+	meta Meta
+
+	have viewHave
+	id   ID
+	ts   time.Time
+	st   stamp
+
+	buf []byte // base64 and string scratch, reused across Reset
+}
+
+type viewHave uint8
+
+const (
+	haveID viewHave = 1 << iota
+	haveStamp
+)
+
+// NewView returns a View of p's event. It allocates the View; on hot paths
+// reuse one with Reset.
+func (e *Encoder) NewView(p *packet.Packet, m Meta) *View {
+	v := new(View)
+	v.Reset(e, p, m)
+	return v
+}
+
+// Reset makes v the view of p's event as encoder e (nil: the zero Encoder)
+// would build it, forgetting the previous packet's id and time.
+func (v *View) Reset(e *Encoder, p *packet.Packet, m Meta) {
+	if e == nil {
+		e = &zeroEncoder
+	}
+	v.enc, v.p, v.meta = e, p, m
+	v.have = 0
+}
+
+var zeroEncoder Encoder
+
+// Packet returns the packet the View reports on.
+func (v *View) Packet() *packet.Packet { return v.p }
+
+// Meta returns the packet's Meta.
+func (v *View) Meta() Meta { return v.meta }
+
+// SetID sets the event id, for a caller that generated it beforehand.
+func (v *View) SetID(id ID) {
+	v.id = id
+	v.have |= haveID
+}
+
+// ID returns the event id, generating it on first use.
+func (v *View) ID() ID {
+	if v.have&haveID == 0 {
+		v.id = v.enc.nextID()
+		v.have |= haveID
+	}
+	return v.id
+}
+
+// Time returns the event instant (detail.Timestamp; "time" is it truncated
+// to whole seconds), reading the clock on first use when the packet has no
+// usable capture time.
+func (v *View) Time() time.Time {
+	v.stamp()
+	return v.ts
+}
+
+func (v *View) stamp() *stamp {
+	if v.have&haveStamp == 0 {
+		v.ts = v.enc.timestamp(v.p)
+		v.st = makeStamp(v.ts)
+		v.have |= haveStamp
+	}
+	return &v.st
+}
+
+// AppendJSON appends the event JSON to dst: byte for byte what
+// Encoder.AppendJSON writes for the same packet, id and time.
+func (v *View) AppendJSON(dst []byte) []byte {
+	p, m := v.p, &v.meta
+	dst = slices.Grow(dst, sizeHint(p, m))
+	id, st := v.ID(), v.stamp()
+	dst = append(dst, jsonHead...)
+	dst = id.AppendText(dst)
+	dst = append(dst, jsonSource...)
+	dst = appendEventSource(dst, m)
+	dst = append(dst, jsonDetailType...)
+	dst = append(dst, DetailType(p.Inner())...)
+	dst = append(dst, jsonTime...)
+	dst = st.appendSeconds(dst)
+	dst = append(dst, jsonResources...)
+	if m.Listener != "" {
+		dst = appendString(dst, m.Listener)
+	}
+	dst = append(dst, jsonDetail...)
+	dst = appendDetail(dst, p, m, st)
+	return append(dst, '}')
+}
+
+// AppendCloudEvent appends the CloudEvents structured JSON of the event:
+// what Encoder.AppendCloudEvent writes for the same packet, id and time.
+func (v *View) AppendCloudEvent(dst []byte) []byte {
+	p, m := v.p, &v.meta
+	dst = slices.Grow(dst, sizeHint(p, m)+64)
+	id, st := v.ID(), v.stamp()
+	dst = append(dst, ceHead...)
+	dst = id.AppendText(dst)
+	dst = append(dst, ceSource...)
+	dst = appendEventSource(dst, m)
+	dst = append(dst, ceType...)
+	dst = append(dst, DetailType(p.Inner())...)
+	if m.Listener != "" {
+		dst = append(dst, ceSubject...)
+		dst = appendString(dst, m.Listener)
+	} else {
+		dst = append(dst, '"')
+	}
+	dst = append(dst, ceTime...)
+	dst = st.appendNano(dst)
+	dst = append(dst, ceData...)
+	dst = appendDetail(dst, p, m, st)
+	return append(dst, '}')
+}
+
+// Field codes of the View: one per leaf path of a packet event.
+type viewField uint8
+
+const (
+	vfNone viewField = iota
+	vfVersion
+	vfID
+	vfSource
+	vfDetailType
+	vfTime
+	vfResources
+	vfTimestamp
+	vfListener
+	vfSrcIP
+	vfSrcPort
+	vfDstIP
+	vfDstPort
+	vfProtocol
+	vfLength
+	vfPayload
+	vfIPVersion
+	vfTTL
+	vfDSCP
+	vfFlowLabel
+	vfIPID
+	vfDontFragment
+	vfFragOffset
+	vfMoreFragments
+	vfExtensions
+	vfTCPFlags
+	vfTCPSeq
+	vfTCPAck
+	vfTCPWindow
+	vfICMPType
+	vfICMPCode
+	vfICMPID
+	vfICMPSeq
+	vfEthSrc
+	vfEthDst
+	vfEthType
+	vfVLAN
+	vfTunType
+	vfTunVNI
+	vfTunFlowHash
+	vfTunSrcIP
+	vfTunSrcPort
+	vfTunDstIP
+	vfTunDstPort
+	vfTunVLAN
+	vfTunKey
+	vfTunSequence
+	vfTunSessionID
+	vfTunVersion
+	vfOptClass
+	vfOptType
+	vfOptData
+	vfGWLBEndpoint
+	vfGWLBAttachment
+	vfGWLBCookie
+	vfTruncated
+	vfDecodeError
+)
+
+// viewPaths maps each leaf path (keys from fields.go) to its field code.
+var viewPaths = []struct {
+	path []string
+	code viewField
+}{
+	{[]string{KeyVersion}, vfVersion},
+	{[]string{KeyID}, vfID},
+	{[]string{KeySource}, vfSource},
+	{[]string{KeyDetailType}, vfDetailType},
+	{[]string{KeyTime}, vfTime},
+	{[]string{KeyResources}, vfResources},
+	{[]string{KeyDetail, KeyTimestamp}, vfTimestamp},
+	{[]string{KeyDetail, KeyListener}, vfListener},
+	{[]string{KeyDetail, KeySrc, KeyIP}, vfSrcIP},
+	{[]string{KeyDetail, KeySrc, KeyPort}, vfSrcPort},
+	{[]string{KeyDetail, KeyDst, KeyIP}, vfDstIP},
+	{[]string{KeyDetail, KeyDst, KeyPort}, vfDstPort},
+	{[]string{KeyDetail, KeyProtocol}, vfProtocol},
+	{[]string{KeyDetail, KeyLength}, vfLength},
+	{[]string{KeyDetail, KeyPayload}, vfPayload},
+	{[]string{KeyDetail, KeyIP, KeyIPVersion}, vfIPVersion},
+	{[]string{KeyDetail, KeyIP, KeyTTL}, vfTTL},
+	{[]string{KeyDetail, KeyIP, KeyDSCP}, vfDSCP},
+	{[]string{KeyDetail, KeyIP, KeyFlowLabel}, vfFlowLabel},
+	{[]string{KeyDetail, KeyIP, KeyIPID}, vfIPID},
+	{[]string{KeyDetail, KeyIP, KeyDontFragment}, vfDontFragment},
+	{[]string{KeyDetail, KeyIP, KeyFragment, KeyFragOffset}, vfFragOffset},
+	{[]string{KeyDetail, KeyIP, KeyFragment, KeyMoreFragments}, vfMoreFragments},
+	{[]string{KeyDetail, KeyIP, KeyExtensions}, vfExtensions},
+	{[]string{KeyDetail, KeyTCP, KeyFlags}, vfTCPFlags},
+	{[]string{KeyDetail, KeyTCP, KeySeq}, vfTCPSeq},
+	{[]string{KeyDetail, KeyTCP, KeyAck}, vfTCPAck},
+	{[]string{KeyDetail, KeyTCP, KeyWindow}, vfTCPWindow},
+	{[]string{KeyDetail, KeyICMP, KeyType}, vfICMPType},
+	{[]string{KeyDetail, KeyICMP, KeyCode}, vfICMPCode},
+	{[]string{KeyDetail, KeyICMP, KeyICMPID}, vfICMPID},
+	{[]string{KeyDetail, KeyICMP, KeyICMPSeq}, vfICMPSeq},
+	{[]string{KeyDetail, KeyEthernet, KeySrc}, vfEthSrc},
+	{[]string{KeyDetail, KeyEthernet, KeyDst}, vfEthDst},
+	{[]string{KeyDetail, KeyEthernet, KeyEthType}, vfEthType},
+	{[]string{KeyDetail, KeyVLAN}, vfVLAN},
+	{[]string{KeyDetail, KeyTunnel, KeyType}, vfTunType},
+	{[]string{KeyDetail, KeyTunnel, KeyVNI}, vfTunVNI},
+	{[]string{KeyDetail, KeyTunnel, KeyFlowHash}, vfTunFlowHash},
+	{[]string{KeyDetail, KeyTunnel, KeySrc, KeyIP}, vfTunSrcIP},
+	{[]string{KeyDetail, KeyTunnel, KeySrc, KeyPort}, vfTunSrcPort},
+	{[]string{KeyDetail, KeyTunnel, KeyDst, KeyIP}, vfTunDstIP},
+	{[]string{KeyDetail, KeyTunnel, KeyDst, KeyPort}, vfTunDstPort},
+	{[]string{KeyDetail, KeyTunnel, KeyVLAN}, vfTunVLAN},
+	{[]string{KeyDetail, KeyTunnel, KeyGREKey}, vfTunKey},
+	{[]string{KeyDetail, KeyTunnel, KeyGRESequence}, vfTunSequence},
+	{[]string{KeyDetail, KeyTunnel, KeySessionID}, vfTunSessionID},
+	{[]string{KeyDetail, KeyTunnel, KeyERSPANVersion}, vfTunVersion},
+	{[]string{KeyDetail, KeyTunnel, KeyOptions, KeyOptClass}, vfOptClass},
+	{[]string{KeyDetail, KeyTunnel, KeyOptions, KeyOptType}, vfOptType},
+	{[]string{KeyDetail, KeyTunnel, KeyOptions, KeyOptData}, vfOptData},
+	{[]string{KeyDetail, KeyTunnel, KeyGWLB, KeyEndpointID}, vfGWLBEndpoint},
+	{[]string{KeyDetail, KeyTunnel, KeyGWLB, KeyAttachmentID}, vfGWLBAttachment},
+	{[]string{KeyDetail, KeyTunnel, KeyGWLB, KeyFlowCookie}, vfGWLBCookie},
+	{[]string{KeyDetail, KeyTruncated}, vfTruncated},
+	{[]string{KeyDetail, KeyDecodeError}, vfDecodeError},
+}
+
+// viewCodes maps a pattern.FieldID to its field code (vfNone beyond the end).
+var viewCodes []viewField
+
+// Array ids of the event's arrays, for array-consistent matching.
+var (
+	arrResources  = arrayID(KeyResources)
+	arrExtensions = arrayID(KeyDetail, KeyIP, KeyExtensions)
+	arrTCPFlags   = arrayID(KeyDetail, KeyTCP, KeyFlags)
+	arrVLAN       = arrayID(KeyDetail, KeyVLAN)
+	arrTunVLAN    = arrayID(KeyDetail, KeyTunnel, KeyVLAN)
+	arrOptions    = arrayID(KeyDetail, KeyTunnel, KeyOptions)
+)
+
+func arrayID(keys ...string) pattern.ArrayID {
+	return pattern.ArrayID(pattern.PathID(strings.Join(keys, ".")))
+}
+
+func init() {
+	ids := make([]pattern.FieldID, len(viewPaths))
+	n := 0
+	for i, vp := range viewPaths {
+		ids[i] = pattern.PathID(strings.Join(vp.path, "."))
+		n = max(n, int(ids[i])+1)
+	}
+	viewCodes = make([]viewField, n)
+	for i, vp := range viewPaths {
+		viewCodes[ids[i]] = vp.code
+	}
+}
+
+// VisitField implements pattern.Event: it reports the values the event JSON
+// holds at f.Path, with their JSON types, and nothing for a path the event
+// does not have (or an object path).
+func (v *View) VisitField(f pattern.Field, out *pattern.Values) {
+	code := vfNone
+	if int(f.ID) < len(viewCodes) {
+		code = viewCodes[f.ID]
+	}
+	if code == vfNone {
+		return
+	}
+	p := v.p
+	fr := p.Inner()
+	switch code {
+	case vfVersion:
+		out.Str(Version)
+	case vfID:
+		var b [36]byte
+		out.Bytes(v.ID().AppendText(b[:0]))
+	case vfSource:
+		v.reportSource(out)
+	case vfDetailType:
+		out.Str(DetailType(fr))
+	case vfTime:
+		var b [20]byte
+		out.Bytes(v.stamp().appendSeconds(b[:0]))
+	case vfResources:
+		if v.meta.Listener != "" {
+			out.Enter(arrResources, 0)
+			v.reportString(out, v.meta.Listener)
+			out.Leave()
+		}
+	case vfTimestamp:
+		var b [31]byte
+		out.Bytes(v.stamp().appendNano(b[:0]))
+	case vfListener:
+		if v.meta.Listener != "" {
+			v.reportString(out, v.meta.Listener)
+		}
+	case vfSrcIP, vfDstIP, vfSrcPort, vfDstPort, vfProtocol:
+		if HasIP(fr) {
+			reportEndpoint(out, code, fr)
+		}
+	case vfLength:
+		out.Uint(uint64(PayloadLength(fr)))
+	case vfPayload:
+		v.buf = base64.StdEncoding.AppendEncode(v.buf[:0], p.Payload())
+		out.Bytes(v.buf)
+	case vfIPVersion, vfTTL, vfDSCP, vfFlowLabel, vfIPID, vfDontFragment, vfFragOffset, vfMoreFragments, vfExtensions:
+		if HasIP(fr) {
+			reportIP(out, code, fr)
+		}
+	case vfTCPFlags, vfTCPSeq, vfTCPAck, vfTCPWindow:
+		if fr.Layers&packet.LayerTCP != 0 {
+			reportTCP(out, code, fr)
+		}
+	case vfICMPType, vfICMPCode, vfICMPID, vfICMPSeq:
+		if fr.Layers&(packet.LayerICMPv4|packet.LayerICMPv6) != 0 {
+			reportICMP(out, code, fr)
+		}
+	case vfEthSrc, vfEthDst, vfEthType:
+		if hasLinkBlock(fr) {
+			reportLink(out, code, fr)
+		}
+	case vfVLAN:
+		reportVLANs(out, arrVLAN, fr)
+	case vfTruncated:
+		if p.Truncated() {
+			out.Bool(true)
+		}
+	case vfDecodeError:
+		if p.Err != packet.OK {
+			out.Str(p.Err.String())
+		}
+	default: // detail.Tunnel
+		if t := p.Tunnel(); t != nil {
+			v.reportTunnel(out, code, t)
+		}
+	}
+}
+
+// reportString reports a string from Meta as it reads back from the JSON:
+// the encoder writes each invalid UTF-8 byte as U+FFFD.
+func (v *View) reportString(out *pattern.Values, s string) {
+	if utf8.ValidString(s) {
+		out.Str(s)
+		return
+	}
+	v.buf = appendValidUTF8(v.buf[:0], s)
+	out.Bytes(v.buf)
+}
+
+func (v *View) reportSource(out *pattern.Values) {
+	m := &v.meta
+	if m.Source != "" || m.SourceType == "" {
+		v.reportString(out, m.source())
+		return
+	}
+	v.buf = append(append(v.buf[:0], sourcePrefix...), m.SourceType...)
+	if !utf8.Valid(v.buf) {
+		v.buf = appendValidUTF8(v.buf[:0], sourcePrefix+m.SourceType)
+	}
+	out.Bytes(v.buf)
+}
+
+// appendValidUTF8 appends s with every byte that is not part of a valid
+// UTF-8 sequence replaced by U+FFFD, as appendStringBody escapes it.
+func appendValidUTF8(dst []byte, s string) []byte {
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = utf8.AppendRune(dst, utf8.RuneError)
+		} else {
+			dst = append(dst, s[i:i+size]...)
+		}
+		i += size
+	}
+	return dst
+}
+
+// reportAddr reports an address as the JSON string appendAddr writes ("" for
+// the invalid address of a hand-made view).
+func reportAddr(out *pattern.Values, f *packet.Frame, src bool) {
+	a := f.Dst
+	if src {
+		a = f.Src
+	}
+	if !a.IsValid() {
+		out.Str("")
+		return
+	}
+	out.Addr(a)
+}
+
+// reportEndpoint reports detail.Source/Destination and detail.Protocol, and
+// the same Source/Destination keys of detail.Tunnel for the outer frame; the
+// caller has checked that f has an IP layer.
+func reportEndpoint(out *pattern.Values, code viewField, f *packet.Frame) {
+	switch code {
+	case vfSrcIP, vfTunSrcIP:
+		reportAddr(out, f, true)
+	case vfDstIP, vfTunDstIP:
+		reportAddr(out, f, false)
+	case vfSrcPort, vfTunSrcPort:
+		if HasPorts(f) {
+			out.Uint(uint64(f.SrcPort))
+		}
+	case vfDstPort, vfTunDstPort:
+		if HasPorts(f) {
+			out.Uint(uint64(f.DstPort))
+		}
+	case vfProtocol:
+		out.Str(ProtocolName(f.Protocol))
+	}
+}
+
+func reportIP(out *pattern.Values, code viewField, f *packet.Frame) {
+	v6 := f.Layers&packet.LayerIPv6 != 0
+	switch code {
+	case vfIPVersion:
+		out.Uint(uint64(f.IPVersion))
+	case vfTTL:
+		out.Uint(uint64(f.TTL))
+	case vfDSCP:
+		out.Uint(uint64(f.TOS >> 2))
+	case vfFlowLabel:
+		if v6 {
+			out.Uint(uint64(f.FlowLabel))
+		}
+	case vfIPID:
+		if hasIPID(f) {
+			out.Uint(uint64(f.IPID))
+		}
+	case vfDontFragment:
+		if f.DontFrag {
+			out.Bool(true)
+		}
+	case vfFragOffset:
+		if f.Fragment {
+			out.Uint(uint64(f.FragOffset))
+		}
+	case vfMoreFragments:
+		if f.Fragment {
+			out.Bool(f.MoreFrags)
+		}
+	case vfExtensions:
+		if v6 && f.IPv6Ext != 0 {
+			n := 0
+			for i, name := range IPv6ExtNames {
+				if f.IPv6Ext&(1<<i) != 0 {
+					out.Enter(arrExtensions, n)
+					out.Str(name)
+					out.Leave()
+					n++
+				}
+			}
+		}
+	}
+}
+
+func reportTCP(out *pattern.Values, code viewField, f *packet.Frame) {
+	switch code {
+	case vfTCPFlags:
+		n := 0
+		for i, name := range TCPFlagNames {
+			if f.TCPFlags&(1<<i) != 0 {
+				out.Enter(arrTCPFlags, n)
+				out.Str(name)
+				out.Leave()
+				n++
+			}
+		}
+	case vfTCPSeq:
+		out.Uint(uint64(f.TCPSeq))
+	case vfTCPAck:
+		out.Uint(uint64(f.TCPAck))
+	case vfTCPWindow:
+		out.Uint(uint64(f.TCPWindow))
+	}
+}
+
+func reportICMP(out *pattern.Values, code viewField, f *packet.Frame) {
+	switch code {
+	case vfICMPType:
+		out.Uint(uint64(f.ICMPType))
+	case vfICMPCode:
+		out.Uint(uint64(f.ICMPCode))
+	case vfICMPID:
+		if f.ICMPHasEcho {
+			out.Uint(uint64(f.ICMPID))
+		}
+	case vfICMPSeq:
+		if f.ICMPHasEcho {
+			out.Uint(uint64(f.ICMPSeq))
+		}
+	}
+}
+
+func reportLink(out *pattern.Values, code viewField, f *packet.Frame) {
+	var b [17]byte
+	src, dst := linkAddrs(f)
+	switch code {
+	case vfEthSrc:
+		if src != nil {
+			out.Bytes(appendMAC(b[:0], src))
+		}
+	case vfEthDst:
+		if dst != nil {
+			out.Bytes(appendMAC(b[:0], dst))
+		}
+	case vfEthType:
+		out.Uint(uint64(f.EtherType))
+	}
+}
+
+func reportVLANs(out *pattern.Values, arr pattern.ArrayID, f *packet.Frame) {
+	n := VLANCount(f)
+	for i := range n {
+		out.Enter(arr, i)
+		out.Uint(uint64(f.VLANs[i]))
+		out.Leave()
+	}
+}
+
+func (v *View) reportTunnel(out *pattern.Values, code viewField, t *packet.Tunnel) {
+	p := v.p
+	switch code {
+	case vfTunType:
+		out.Str(t.Type.String())
+	case vfTunVNI:
+		if IsVNITunnel(t) {
+			out.Uint(uint64(t.VNI))
+		}
+	case vfTunFlowHash:
+		if IsVNITunnel(t) {
+			out.Uint(uint64(t.FlowHash))
+		}
+	case vfTunSrcIP, vfTunSrcPort, vfTunDstIP, vfTunDstPort:
+		if outer := p.Outer(); HasIP(outer) {
+			reportEndpoint(out, code, outer)
+		}
+	case vfTunVLAN:
+		reportVLANs(out, arrTunVLAN, p.Outer())
+	case vfTunKey:
+		if t.GREHasKey {
+			out.Uint(uint64(t.GREKey))
+		}
+	case vfTunSequence:
+		if t.GREHasSeq {
+			out.Uint(uint64(t.GRESeq))
+		}
+	case vfTunSessionID:
+		if t.Type == packet.TunnelERSPAN && t.ERSPANVersion >= 2 {
+			out.Uint(uint64(t.ERSPANSession))
+		}
+	case vfTunVersion:
+		if t.Type == packet.TunnelERSPAN {
+			out.Uint(uint64(t.ERSPANVersion))
+		}
+	case vfOptClass, vfOptType, vfOptData:
+		if t.Type != packet.TunnelGeneve {
+			return
+		}
+		for i := range numGeneveOptions(t) {
+			o := &t.Options[i]
+			out.Enter(arrOptions, i)
+			switch code {
+			case vfOptClass:
+				out.Uint(uint64(o.Class))
+			case vfOptType:
+				out.Uint(uint64(o.Type))
+			default:
+				v.buf = base64.StdEncoding.AppendEncode(v.buf[:0], geneveOptionData(p, o))
+				out.Bytes(v.buf)
+			}
+			out.Leave()
+		}
+	case vfGWLBEndpoint, vfGWLBAttachment, vfGWLBCookie:
+		if t.Type != packet.TunnelGeneve {
+			return
+		}
+		var b [18]byte
+		g := &t.GWLB
+		switch {
+		case code == vfGWLBEndpoint && g.Has&packet.GWLBHasEndpointID != 0:
+			out.Bytes(AppendHex64(b[:0], g.EndpointID))
+		case code == vfGWLBAttachment && g.Has&packet.GWLBHasAttachmentID != 0:
+			out.Bytes(AppendHex64(b[:0], g.AttachmentID))
+		case code == vfGWLBCookie && g.Has&packet.GWLBHasFlowCookie != 0:
+			out.Bytes(AppendHex32(b[:0], g.FlowCookie))
+		}
+	}
+}
