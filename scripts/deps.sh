@@ -10,6 +10,10 @@ command -v nc      >/dev/null 2>&1 || need+=(netcat-openbsd)
 command -v ip      >/dev/null 2>&1 || need+=(iproute2)
 command -v logger  >/dev/null 2>&1 || need+=(bsdutils)
 command -v gcc     >/dev/null 2>&1 || need+=(gcc) # go test -race needs cgo
+command -v ping    >/dev/null 2>&1 || need+=(iputils-ping)
+command -v gzip    >/dev/null 2>&1 || need+=(gzip)
+command -v zstd    >/dev/null 2>&1 || need+=(zstd)
+command -v hyperfine >/dev/null 2>&1 || need+=(hyperfine) # scripts/bench-*.sh
 
 if [ ${#need[@]} -gt 0 ]; then
   if ! command -v apt-get >/dev/null 2>&1; then
