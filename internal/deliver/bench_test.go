@@ -1,0 +1,115 @@
+package deliver
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/wirebridge/wirebridge/internal/event"
+)
+
+// counter is the cheapest possible target: it counts deliveries.
+type counter struct{ n atomic.Int64 }
+
+func (c *counter) Send(_ context.Context, batch []event.Delivery) error {
+	c.n.Add(int64(len(batch)))
+	return nil
+}
+func (c *counter) Close() error { return nil }
+
+// benchThroughput enqueues b.N 1 KiB deliveries in batches of 100 and waits
+// until the target has received all of them: enqueue -> delivered.
+func benchThroughput(b *testing.B, mode Mode) {
+	var w Worker
+	tg := &counter{}
+	cfg := Config{Target: "bench", Mode: mode, MaxEvents: 100, QueueSize: 1 << 16, MaxInFlight: 4096}
+	if mode == Durable {
+		bs := openBus(b, b.TempDir())
+		defer bs.Close()
+		w = newWorker(b, cfg, tg, bs)
+	} else {
+		w = newWorker(b, cfg, tg, nil)
+	}
+	const batch = 100
+	ds := deliveries("bench", batch, 1024-20)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	b.SetBytes(int64(len(ds[0].Body)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	sent := 0
+	for sent < b.N {
+		n := min(batch, b.N-sent)
+		for i := range n {
+			ds[i].ID = ds[i].ID[:len("bench-00000")] + "-" + itoa(sent+i) // unique: the stream de-duplicates ids
+			ds[i].Accepted = time.Time{}
+		}
+		for {
+			acc, err := w.Enqueue(ctx, ds[:n])
+			if err != nil {
+				b.Fatal(err)
+			}
+			if acc == n {
+				break
+			}
+			// direct: queue full; let the worker catch up and offer the rest
+			sent += acc
+			n -= acc
+			copy(ds, ds[acc:acc+n])
+			time.Sleep(50 * time.Microsecond)
+		}
+		sent += n
+	}
+	for tg.n.Load() < int64(b.N) {
+		time.Sleep(100 * time.Microsecond)
+	}
+	el := time.Since(start)
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/el.Seconds(), "events/s")
+	cancel()
+	if err := <-done; err != nil {
+		b.Fatal(err)
+	}
+}
+
+func itoa(n int) string {
+	var buf [20]byte
+	i := len(buf)
+	for {
+		i--
+		buf[i] = byte('0' + n%10)
+		n /= 10
+		if n == 0 {
+			return string(buf[i:])
+		}
+	}
+}
+
+func BenchmarkDurableThroughput(b *testing.B) { benchThroughput(b, Durable) }
+func BenchmarkDirectThroughput(b *testing.B)  { benchThroughput(b, Direct) }
+
+// BenchmarkDurableEnqueue measures acceptance alone: publish to the embedded
+// JetStream and wait for the acks, 100 1 KiB deliveries per Enqueue.
+func BenchmarkDurableEnqueue(b *testing.B) {
+	bs := openBus(b, b.TempDir())
+	defer bs.Close()
+	w := newWorker(b, Config{Target: "bench", MaxInFlight: 4096}, &counter{}, bs)
+	ds := deliveries("bench", 100, 1024-20)
+	b.SetBytes(int64(len(ds[0].Body)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	for sent := 0; sent < b.N; sent += len(ds) {
+		n := min(len(ds), b.N-sent)
+		for i := range n {
+			ds[i].ID = "bench-" + itoa(sent+i)
+		}
+		if acc, err := w.Enqueue(context.Background(), ds[:n]); err != nil || acc != n {
+			b.Fatalf("accepted %d of %d: %v", acc, n, err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
+}
