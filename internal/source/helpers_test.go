@@ -79,7 +79,7 @@ func (c *collector) waitFor(t *testing.T, d time.Duration, what string, pred fun
 
 // running runs s until the test ends (or stop is called) and returns stop,
 // which cancels Run and returns its error.
-func running(t *testing.T, s Source, emit Emit) (stop func() error) {
+func running(t testing.TB, s Source, emit Emit) (stop func() error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
