@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -220,7 +223,17 @@ func TestUDPConfigErrors(t *testing.T) {
 func TestUDPRecvBufferReported(t *testing.T) {
 	u := newTestUDP(t, UDPConfig{Listen: []string{"127.0.0.1:0"}, RecvBuffer: 1 << 20})
 	defer u.Close()
-	if rb := u.RecvBuffer(); rb < 1<<20 {
-		t.Errorf("effective receive buffer %d, want >= %d", rb, 1<<20)
+	want := 1 << 20
+	if os.Geteuid() != 0 { // without CAP_NET_ADMIN the kernel caps the request at rmem_max
+		b, err := os.ReadFile("/proc/sys/net/core/rmem_max")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && m < want {
+			want = m
+		}
+	}
+	if rb := u.RecvBuffer(); rb < want {
+		t.Errorf("effective receive buffer %d, want >= %d", rb, want)
 	}
 }
