@@ -147,11 +147,13 @@ type AFPacketSource struct {
 }
 
 // Filter is the small capture filter language of afpacket sources: a packet passes when its IP
-// protocol is one of Protocols (if any are given) and, for UDP and TCP, its source or destination
-// port is in one of Ports (if any are given). Non-IP frames pass only when both lists are empty.
+// protocol is one of Protocols (if any are given), for UDP and TCP its source or destination
+// port is in one of Ports (if any are given), and its source or destination address is in one of
+// Hosts (if any are given). Non-IP frames pass only when all lists are empty.
 type Filter struct {
-	Protocols []string    `yaml:"protocols"` // udp | tcp | icmp | icmpv6
-	Ports     []PortRange `yaml:"ports"`     // 514 or "5000-5100"
+	Protocols []string       `yaml:"protocols"` // udp | tcp | icmp | icmpv6
+	Ports     []PortRange    `yaml:"ports"`     // 514 or "5000-5100"
+	Hosts     []netip.Prefix `yaml:"hosts"`     // 10.0.0.0/8, 2001:db8::1
 }
 
 // PCAPSource replays a pcap or pcapng file.

@@ -160,8 +160,9 @@ func FilterFrom(c config.Filter) (Filter, error) {
 		f.Protocols = append(f.Protocols, n)
 	}
 	f.Ports = c.Ports
-	if len(f.Protocols) > maxFilterItems || len(f.Ports) > maxFilterItems {
-		return Filter{}, fmt.Errorf("filter: at most %d protocols and %d port ranges", maxFilterItems, maxFilterItems)
+	f.Hosts = c.Hosts
+	if len(f.Protocols) > maxFilterItems || len(f.Ports) > maxFilterItems || len(f.Hosts) > maxFilterItems {
+		return Filter{}, fmt.Errorf("filter: at most %d protocols, port ranges and hosts each", maxFilterItems)
 	}
 	return f, nil
 }
