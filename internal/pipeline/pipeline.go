@@ -1,0 +1,378 @@
+// Package pipeline connects the stages of the wirebridge data path: it takes
+// the batches sources emit, decodes each packet, matches it against the
+// current rule set on the in-memory packet view, and hands one Delivery per
+// matching rule and target to that target's deliverer.
+//
+//	source ──► [bounded queue] ──► workers: decode ──► match ──► encode ──► Deliverer.Enqueue
+//	internal/source                 packet      rule/pattern  event        internal/deliver
+//
+// The queue between sources and workers is bounded in packets per source
+// and in bytes overall. A source's emit never blocks: a batch that does not
+// fit is dropped whole and counted (reason queue_full) in the pipeline's
+// Stats and in the source's own counters. Each worker reuses one
+// packet.Packet and one event.View; an event's JSON is encoded at most once,
+// only when it matched and some target needs a body (or a rule's input
+// transformer reads the event). The original frame rides along, uncopied,
+// only for targets that archive frames; deliverers copy what they keep.
+//
+// Run stops intake when its context ends, then finishes the queued batches
+// within Config.DrainTimeout; what is left after that is dropped and counted
+// (reason shutdown).
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/wirebridge/wirebridge/internal/event"
+	"github.com/wirebridge/wirebridge/internal/packet"
+	"github.com/wirebridge/wirebridge/internal/rule"
+	"github.com/wirebridge/wirebridge/internal/source"
+)
+
+// Deliverer accepts a target's deliveries. deliver.Worker implements it.
+// Enqueue must not block for long, must not keep ds, and must copy any
+// Body or Frame it keeps: the pipeline reuses those buffers once Enqueue
+// returns. It returns how many deliveries it accepted; the others are
+// counted as refused.
+type Deliverer interface {
+	Enqueue(ctx context.Context, ds []event.Delivery) (int, error)
+}
+
+// Target is a delivery destination as the pipeline sees it.
+type Target struct {
+	Name      string
+	Deliverer Deliverer
+	// NeedsBody: the target sends Delivery.Body (the event JSON, or the
+	// rule's transformed input). False for targets that only archive frames.
+	NeedsBody bool
+	// NeedsFrame: the target needs the original captured frame (pcap).
+	NeedsFrame bool
+}
+
+// Drop reasons counted by the pipeline.
+const (
+	DropQueueFull = "queue_full" // the queue had no room for the batch
+	DropShutdown  = "shutdown"   // emitted after intake stopped, or still queued when the drain deadline passed
+)
+
+// Defaults for Config fields left zero.
+const (
+	DefaultQueueBatches = 4096
+	DefaultQueueBytes   = 64 << 20
+	DefaultSourceQueue  = 4096 // packets
+	DefaultDrainTimeout = 5 * time.Second
+	// flushDeliveries and flushBytes bound what a worker accumulates before
+	// it hands deliveries to the deliverers in the middle of a batch.
+	flushDeliveries = 512
+	flushBytes      = 1 << 20
+)
+
+// Config configures a Pipeline.
+type Config struct {
+	// Rules is the rule table; Table.Reload takes effect from the next batch.
+	Rules *rule.Table
+	// Targets are the delivery destinations rules name.
+	Targets []Target
+	// Workers is the number of decode/match goroutines (default GOMAXPROCS).
+	Workers int
+	// QueueBatches bounds the batches queued (default DefaultQueueBatches).
+	QueueBatches int
+	// QueueBytes bounds the frame bytes queued, over all sources
+	// (default DefaultQueueBytes).
+	QueueBytes int64
+	// DrainTimeout bounds the drain after Run's context ends (default
+	// DefaultDrainTimeout).
+	DrainTimeout time.Duration
+	// Encoder builds events (ids, clock); nil uses the zero Encoder.
+	Encoder *event.Encoder
+	// Now is the clock for Delivery.Accepted and the transformers'
+	// ingestion time; nil means time.Now.
+	Now func() time.Time
+}
+
+// SourceInfo describes a source feeding the pipeline.
+type SourceInfo struct {
+	// Name is the source's configured name: detail.Listener, unless a
+	// batch names another.
+	Name string
+	// Type is the source type ("udp", "raw", ...): the default event source
+	// is "wirebridge.<Type>".
+	Type string
+	// EventSource is the event "source" field, unless a batch sets one.
+	EventSource string
+	// QueueSize bounds this source's queued packets (default DefaultSourceQueue).
+	QueueSize int
+	// Stats, when set, also receives this source's queue_full drops
+	// (source.Stats.Drop), so the source's counters add up.
+	Stats *source.Stats
+}
+
+// Pipeline moves packets from sources to deliverers.
+type Pipeline struct {
+	cfg     Config
+	now     func() time.Time
+	enc     *event.Encoder
+	targets []*targetState
+	byName  map[string]int
+
+	q           chan *qbatch
+	mu          sync.RWMutex // emit holds it shared around sends; stopIntake exclusively
+	closed      bool
+	queuedBytes atomic.Int64
+	queuedPkts  atomic.Int64
+	unknownTgt  atomic.Uint64
+	pool        sync.Pool
+
+	smu     sync.Mutex
+	sources map[string]*sourceState
+
+	started atomic.Bool
+}
+
+type targetState struct {
+	Target
+	enqueued, refused, errors atomic.Uint64
+}
+
+type sourceState struct {
+	info      SourceInfo
+	limit     int64
+	pending   atomic.Int64 // packets queued
+	received  atomic.Uint64
+	queued    atomic.Uint64
+	processed atomic.Uint64
+	matched   atomic.Uint64
+	dropQFull atomic.Uint64
+	dropShut  atomic.Uint64
+	decodeErr [numKinds]atomic.Uint64
+}
+
+const numKinds = len(packet.Kinds) + 1
+
+// qbatch is a queued copy of a source batch.
+type qbatch struct {
+	src         *sourceState
+	listener    string
+	eventSource string
+	frames      []source.Frame
+	buf         []byte
+}
+
+// New returns a pipeline. Targets must have unique, non-empty names and a
+// Deliverer.
+func New(cfg Config) (*Pipeline, error) {
+	if cfg.Rules == nil {
+		return nil, errors.New("pipeline: no rule table")
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = runtime.GOMAXPROCS(0)
+	}
+	if cfg.QueueBatches <= 0 {
+		cfg.QueueBatches = DefaultQueueBatches
+	}
+	if cfg.QueueBytes <= 0 {
+		cfg.QueueBytes = DefaultQueueBytes
+	}
+	if cfg.DrainTimeout <= 0 {
+		cfg.DrainTimeout = DefaultDrainTimeout
+	}
+	p := &Pipeline{
+		cfg:     cfg,
+		now:     cfg.Now,
+		enc:     cfg.Encoder,
+		byName:  map[string]int{},
+		q:       make(chan *qbatch, cfg.QueueBatches),
+		sources: map[string]*sourceState{},
+	}
+	if p.now == nil {
+		p.now = time.Now
+	}
+	if p.enc == nil {
+		p.enc = &event.Encoder{}
+	}
+	for _, t := range cfg.Targets {
+		if t.Name == "" || t.Deliverer == nil {
+			return nil, fmt.Errorf("pipeline: target %q: name and deliverer are required", t.Name)
+		}
+		if _, dup := p.byName[t.Name]; dup {
+			return nil, fmt.Errorf("pipeline: target %q listed twice", t.Name)
+		}
+		p.byName[t.Name] = len(p.targets)
+		p.targets = append(p.targets, &targetState{Target: t})
+	}
+	p.pool.New = func() any { return new(qbatch) }
+	return p, nil
+}
+
+// Emitter registers a source and returns the function it emits batches
+// with. The function is safe for concurrent use and never blocks for long.
+func (p *Pipeline) Emitter(info SourceInfo) (source.Emit, error) {
+	if info.Name == "" {
+		return nil, errors.New("pipeline: source name required")
+	}
+	if info.QueueSize <= 0 {
+		info.QueueSize = DefaultSourceQueue
+	}
+	p.smu.Lock()
+	defer p.smu.Unlock()
+	if _, dup := p.sources[info.Name]; dup {
+		return nil, fmt.Errorf("pipeline: source %q registered twice", info.Name)
+	}
+	s := &sourceState{info: info, limit: int64(info.QueueSize)}
+	p.sources[info.Name] = s
+	return func(b source.Batch) { p.emit(s, b) }, nil
+}
+
+func (p *Pipeline) emit(s *sourceState, b source.Batch) {
+	n := len(b.Frames)
+	if n == 0 {
+		return
+	}
+	s.received.Add(uint64(n))
+	size := 0
+	for i := range b.Frames {
+		size += len(b.Frames[i].Data)
+	}
+	if s.pending.Add(int64(n)) > s.limit {
+		s.pending.Add(-int64(n))
+		p.drop(s, DropQueueFull, n)
+		return
+	}
+	if p.queuedBytes.Add(int64(size)) > p.cfg.QueueBytes {
+		p.queuedBytes.Add(-int64(size))
+		s.pending.Add(-int64(n))
+		p.drop(s, DropQueueFull, n)
+		return
+	}
+	qb := p.pool.Get().(*qbatch)
+	qb.src = s
+	qb.listener, qb.eventSource = b.Source, b.EventSource
+	if qb.listener == "" {
+		qb.listener = s.info.Name
+	}
+	if qb.eventSource == "" {
+		qb.eventSource = s.info.EventSource
+	}
+	qb.buf = slices.Grow(qb.buf[:0], size)
+	qb.frames = slices.Grow(qb.frames[:0], n)
+	for i := range b.Frames {
+		f := &b.Frames[i]
+		off := len(qb.buf)
+		qb.buf = append(qb.buf, f.Data...)
+		qb.frames = append(qb.frames, source.Frame{Data: qb.buf[off:len(qb.buf):len(qb.buf)], Info: f.Info})
+	}
+	reason := ""
+	p.mu.RLock()
+	if p.closed {
+		reason = DropShutdown
+	} else {
+		select {
+		case p.q <- qb:
+			p.queuedPkts.Add(int64(n))
+		default:
+			reason = DropQueueFull
+		}
+	}
+	p.mu.RUnlock()
+	if reason != "" {
+		p.queuedBytes.Add(-int64(size))
+		s.pending.Add(-int64(n))
+		p.release(qb)
+		p.drop(s, reason, n)
+		return
+	}
+	s.queued.Add(uint64(n))
+}
+
+func (p *Pipeline) drop(s *sourceState, reason string, n int) {
+	switch reason {
+	case DropQueueFull:
+		s.dropQFull.Add(uint64(n))
+		if s.info.Stats != nil {
+			s.info.Stats.Drop(source.DropQueueFull, uint64(n))
+		}
+	default:
+		s.dropShut.Add(uint64(n))
+	}
+}
+
+func (p *Pipeline) release(qb *qbatch) {
+	qb.src = nil
+	if cap(qb.buf) > 4<<20 { // do not keep rare huge buffers
+		qb.buf = nil
+	}
+	clear(qb.frames)
+	qb.frames = qb.frames[:0]
+	p.pool.Put(qb)
+}
+
+// Run starts the workers and runs until ctx ends; then it stops intake,
+// drains the queue within DrainTimeout and returns. It returns an error if
+// the drain deadline passed with batches still queued (they are dropped and
+// counted). Run may be called once.
+func (p *Pipeline) Run(ctx context.Context) error {
+	if !p.started.CompareAndSwap(false, true) {
+		return errors.New("pipeline: Run called twice")
+	}
+	// Deliverers get a context that survives ctx for the drain and ends at
+	// the drain deadline.
+	dctx, dcancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer dcancel()
+	var expired atomic.Bool
+	var wg sync.WaitGroup
+	for range p.cfg.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w := newWorker(p)
+			for qb := range p.q {
+				if expired.Load() {
+					p.finish(qb, DropShutdown)
+					continue
+				}
+				w.process(dctx, qb)
+			}
+		}()
+	}
+	<-ctx.Done()
+	p.mu.Lock()
+	p.closed = true
+	close(p.q)
+	p.mu.Unlock()
+
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	timer := time.NewTimer(p.cfg.DrainTimeout)
+	defer timer.Stop()
+	select {
+	case <-done:
+		return nil
+	case <-timer.C:
+		expired.Store(true)
+		dcancel()
+		<-done
+		return fmt.Errorf("pipeline: drain did not finish within %v: %w", p.cfg.DrainTimeout, context.DeadlineExceeded)
+	}
+}
+
+// finish accounts for a batch leaving the queue unprocessed.
+func (p *Pipeline) finish(qb *qbatch, reason string) {
+	n := len(qb.frames)
+	p.dequeued(qb)
+	p.drop(qb.src, reason, n)
+	p.release(qb)
+}
+
+func (p *Pipeline) dequeued(qb *qbatch) {
+	n := int64(len(qb.frames))
+	qb.src.pending.Add(-n)
+	p.queuedPkts.Add(-n)
+	p.queuedBytes.Add(-int64(len(qb.buf)))
+}

@@ -1,0 +1,177 @@
+package pipeline
+
+import (
+	"context"
+	"time"
+
+	"github.com/wirebridge/wirebridge/internal/event"
+	"github.com/wirebridge/wirebridge/internal/packet"
+	"github.com/wirebridge/wirebridge/internal/rule"
+)
+
+// worker decodes, matches and builds deliveries for queued batches. Each
+// worker owns its packet, view, match scratch and buffers.
+type worker struct {
+	p     *Pipeline
+	pkt   packet.Packet
+	view  event.View
+	m     rule.Matches
+	arena []byte             // bodies of the deliveries not yet flushed
+	pend  [][]event.Delivery // per target index
+	npend int
+
+	set         *rule.Set
+	ruleTargets [][]int // per rule index: target indexes (-1: unknown target)
+	ruleBody    []bool  // per rule index: some target needs a body
+}
+
+func newWorker(p *Pipeline) *worker {
+	return &worker{p: p, pend: make([][]event.Delivery, len(p.targets))}
+}
+
+// bind caches, for a new rule set, each rule's target indexes.
+func (w *worker) bind(s *rule.Set) {
+	w.set = s
+	rules := s.Rules()
+	w.ruleTargets = make([][]int, len(rules))
+	w.ruleBody = make([]bool, len(rules))
+	for i, r := range rules {
+		idx := make([]int, len(r.Targets))
+		for j, name := range r.Targets {
+			ti, ok := w.p.byName[name]
+			if !ok {
+				ti = -1
+			} else if w.p.targets[ti].NeedsBody {
+				w.ruleBody[i] = true
+			}
+			idx[j] = ti
+		}
+		w.ruleTargets[i] = idx
+	}
+}
+
+func (w *worker) process(ctx context.Context, qb *qbatch) {
+	p := w.p
+	p.dequeued(qb)
+	// One rule set for the whole batch: a reload takes effect between
+	// batches, and every event is matched by exactly one complete set.
+	if s := p.cfg.Rules.Current(); s != w.set {
+		w.bind(s)
+	}
+	now := p.now()
+	meta := event.Meta{Listener: qb.listener, SourceType: qb.src.info.Type, Source: qb.eventSource}
+	var decodeErr [numKinds]uint64
+	var matched uint64
+	for i := range qb.frames {
+		f := &qb.frames[i]
+		if err := packet.Decode(&w.pkt, f.Data, f.Info); err != nil {
+			if k := int(w.pkt.Err); k < numKinds {
+				decodeErr[k]++
+			}
+		}
+		w.view.Reset(p.enc, &w.pkt, meta)
+		w.set.Match(&w.view, &w.m)
+		if len(w.m.Rules) == 0 {
+			continue
+		}
+		matched++
+		w.build(f.Data, now)
+		if w.npend >= flushDeliveries || len(w.arena) >= flushBytes {
+			w.flush(ctx)
+		}
+	}
+	w.flush(ctx)
+	s := qb.src
+	s.processed.Add(uint64(len(qb.frames)))
+	if matched > 0 {
+		s.matched.Add(matched)
+	}
+	for k, n := range decodeErr {
+		if n > 0 {
+			s.decodeErr[k].Add(n)
+		}
+	}
+	p.release(qb)
+}
+
+// build appends the deliveries of the event in w.view to the pending lists.
+func (w *worker) build(frame []byte, now time.Time) {
+	p := w.p
+	id := w.view.ID().String()
+	var ev []byte // the event JSON, encoded on first need
+	encode := func() []byte {
+		if ev == nil {
+			start := len(w.arena)
+			w.arena = w.view.AppendJSON(w.arena)
+			ev = w.arena[start:len(w.arena):len(w.arena)]
+		}
+		return ev
+	}
+	for _, r := range w.m.Rules {
+		targets := w.ruleTargets[r.Index]
+		var body []byte
+		if w.ruleBody[r.Index] {
+			if r.Transform == nil {
+				body = encode()
+			} else {
+				in := rule.Input{Rule: r.Name, IngestionTime: now}
+				if r.Transform.NeedsEvent() {
+					in.Event = encode()
+				}
+				start := len(w.arena)
+				w.arena = r.Transform.Append(w.arena, &in)
+				body = w.arena[start:len(w.arena):len(w.arena)]
+			}
+		}
+		for _, ti := range targets {
+			if ti < 0 {
+				p.unknownTgt.Add(1)
+				continue
+			}
+			t := p.targets[ti]
+			d := event.Delivery{ID: id, Rule: r.Name, Target: t.Name, Accepted: now}
+			if t.NeedsBody {
+				d.Body = body
+			}
+			if t.NeedsFrame {
+				d.Frame = frame
+				d.Capture = w.pkt.Info
+			}
+			w.pend[ti] = append(w.pend[ti], d)
+			w.npend++
+		}
+	}
+}
+
+// flush hands the pending deliveries to their deliverers and resets the
+// buffers they point into.
+func (w *worker) flush(ctx context.Context) {
+	if w.npend == 0 {
+		w.arena = w.arena[:0]
+		return
+	}
+	for ti, ds := range w.pend {
+		if len(ds) == 0 {
+			continue
+		}
+		t := w.p.targets[ti]
+		n, err := t.Deliverer.Enqueue(ctx, ds)
+		if n < 0 {
+			n = 0
+		}
+		if n > len(ds) {
+			n = len(ds)
+		}
+		t.enqueued.Add(uint64(n))
+		if n < len(ds) {
+			t.refused.Add(uint64(len(ds) - n))
+		}
+		if err != nil {
+			t.errors.Add(1)
+		}
+		clear(ds)
+		w.pend[ti] = ds[:0]
+	}
+	w.npend = 0
+	w.arena = w.arena[:0]
+}
