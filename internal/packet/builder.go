@@ -86,6 +86,8 @@ func etherTypeOf(l Layer) uint16 {
 		return EtherTypeERSPAN
 	case Eth:
 		return EtherTypeTEB
+	case CiscoMD:
+		return EtherTypeCiscoMD
 	case ARP:
 		return EtherTypeARP
 	}
@@ -469,6 +471,25 @@ func (l Geneve) wrap(rest []byte, next Layer) []byte {
 	binary.BigEndian.PutUint16(h[2:4], proto)
 	binary.BigEndian.PutUint32(h[4:8], l.VNI<<8)
 	return prepend(append(h, opts...), rest)
+}
+
+// CiscoMD is the Cisco MetaData header as GRE carries it (protocol 0x8909):
+// the inner protocol type, version 1, length 1, option 0x0001 and the
+// security group tag.
+type CiscoMD struct {
+	Proto uint16 // 0: from the next layer
+	SGT   uint16
+}
+
+func (l CiscoMD) wrap(rest []byte, next Layer) []byte {
+	proto := l.Proto
+	if proto == 0 {
+		proto = etherTypeOf(next)
+	}
+	h := []byte{0, 0, 1, 1, 0, 1, 0, 0}
+	binary.BigEndian.PutUint16(h[0:2], proto)
+	binary.BigEndian.PutUint16(h[6:8], l.SGT)
+	return prepend(h, rest)
 }
 
 // GRE is a GRE (version 0) header. Before an ERSPAN layer the sequence

@@ -15,7 +15,7 @@ func TestDecodeCaptures(t *testing.T) {
 		check func(t *testing.T, i int, p *Packet)
 		after func(t *testing.T) // checks over counts gathered by check
 	}
-	var n1, n2 int // counters for the after checks
+	var n1, n2, n3, n4 int // counters for the after checks
 	cases := map[string]tc{
 		"suricata-verify_vxlan-aws-traffic-mirror.pcap": {check: func(t *testing.T, i int, p *Packet) {
 			tn := p.Tunnel()
@@ -105,20 +105,50 @@ func TestDecodeCaptures(t *testing.T) {
 			eq(t, "inner ipv4", p.Inner().Layers.Has(LayerIPv4), true)
 		}},
 		"tcpdump_various_gre.pcap": {
-			// tshark: 8 keepalives (proto 0), 2 CDP (0x2000), 20 Cisco MetaData (0x8909).
-			errs: map[Kind]int{ErrUnsupported: 30},
+			// tshark: 8 keepalives (proto 0), 2 CDP (0x2000), 20 Cisco MetaData
+			// (0x8909) carrying IPv4: 12 ICMP or PIM and 8 GRE keepalives.
 			check: func(t *testing.T, i int, p *Packet) {
-				if o := p.Outer(); o.Protocol == ProtoGRE {
-					eq(t, "tagged", o.NumVLANs, uint8(1))
-					eq(t, "unsupported", p.Err, ErrUnsupported)
-					// The GRE header (K bit, key 0x28) stays as the payload.
-					if pl := p.Payload(); len(pl) < 8 || pl[0] != 0x20 || pl[7] != 0x28 {
-						t.Errorf("packet %d: payload % x", i, pl)
+				o := p.Outer()
+				if o.Protocol != ProtoGRE {
+					return
+				}
+				eq(t, "tagged", o.NumVLANs, uint8(1))
+				tn := p.Tunnel()
+				if tn == nil {
+					t.Fatalf("packet %d: no tunnel", i)
+				}
+				eq(t, "key", [3]any{tn.Type, tn.GREHasKey, tn.GREKey}, [3]any{TunnelGRE, true, uint32(40)})
+				// The outer frame's payload is the GRE packet (K bit, key 0x28).
+				if pl := p.Data[o.PayloadOff : o.PayloadOff+o.PayloadLen]; len(pl) < 8 || pl[0] != 0x20 || pl[7] != 0x28 {
+					t.Errorf("packet %d: outer payload % x", i, pl)
+				}
+				switch tn.GREProto {
+				case 0, 0x2000:
+					eq(t, "opaque", [3]any{p.NumFrames, p.Inner().Link, p.Inner().EtherType}, [3]any{2, LinkOpaque, tn.GREProto})
+					if tn.GREProto == 0 {
+						n1++
+					} else {
+						n2++
 					}
-					n1++
+				case EtherTypeCiscoMD:
+					eq(t, "sgt", [2]any{tn.GREHasSGT, tn.GRESGT}, [2]any{true, uint16(0)})
+					eq(t, "ipv4 inside", p.Frames[1].Layers.Has(LayerIPv4), true)
+					if p.NumFrames == 3 {
+						eq(t, "keepalive inside", [3]any{p.Tunnels[1].GREProto, p.Tunnels[1].GREKey, p.Inner().Link}, [3]any{uint16(0), uint32(40), LinkOpaque})
+						n3++
+					} else {
+						if pr := p.Inner().Protocol; pr != ProtoICMPv4 && pr != 103 {
+							t.Errorf("packet %d: protocol %d inside cisco metadata, want icmp or pim", i, pr)
+						}
+						n4++
+					}
+				default:
+					t.Errorf("packet %d: gre protocol %#04x", i, tn.GREProto)
 				}
 			},
-			after: func(t *testing.T) { eq(t, "gre packets", n1, 30) },
+			after: func(t *testing.T) {
+				eq(t, "keepalives, cdp, keepalives and icmp/pim in metadata", [4]int{n1, n2, n3, n4}, [4]int{8, 2, 8, 12})
+			},
 		},
 		"tcpdump_erspan-type-i-1.pcap": {check: func(t *testing.T, i int, p *Packet) {
 			tn := p.Tunnel()
@@ -226,7 +256,12 @@ func TestDecodeCaptures(t *testing.T) {
 		"suricata-verify_frag-eth-vlan-ip-tcp-syn.pcap": {check: func(t *testing.T, i int, p *Packet) {
 			f := p.Outer()
 			eq(t, "fragment", [2]any{f.Fragment, f.FragOffset}, [2]any{true, uint16(8 * i)})
-			eq(t, "no tcp in 8-byte fragments", f.L4Off, -1)
+			if i == 0 {
+				// The first fragment holds the first 8 bytes of the TCP header.
+				eq(t, "ports of the partial tcp header", [4]any{f.Layers.Has(LayerTCP), f.L4Partial, f.SrcPort, f.DstPort}, [4]any{true, true, uint16(12345), uint16(8080)})
+			} else {
+				eq(t, "no tcp in later fragments", f.L4Off, -1)
+			}
 		}},
 		"tcpdump_icmpv6.pcap": {check: func(t *testing.T, i int, p *Packet) {
 			eq(t, "icmpv6", p.Outer().Layers.Has(LayerICMPv6), true)
@@ -244,8 +279,10 @@ func TestDecodeCaptures(t *testing.T) {
 		"zeek_trunc_ip6-ext-trunc.pcap":          {errs: map[Kind]int{ErrBadLength: 1}},
 		"tcpdump_ipv4_invalid_total_length.pcap": {errs: map[Kind]int{ErrBadLength: 1}},
 		"tcpdump_udp-length-heapoverflow.pcap": {errs: map[Kind]int{ErrTruncated: 1}, check: func(t *testing.T, i int, p *Packet) {
-			eq(t, "ip kept", p.Outer().IPTotalLen, 12336)
-			eq(t, "udp cut", p.Outer().L4Off, -1)
+			f := p.Outer()
+			eq(t, "ip kept", f.IPTotalLen, 12336)
+			// 38 bytes captured: 4 bytes of the UDP header, the ports.
+			eq(t, "udp cut after the ports", [4]any{f.L4Off, f.L4Partial, f.SrcPort, f.DstPort}, [4]any{34, true, uint16(12336), uint16(12336)})
 		}},
 		"zeek_tcp-truncated-header.pcap": {errs: map[Kind]int{ErrTruncated: 1}, check: func(t *testing.T, i int, p *Packet) {
 			eq(t, "truncated", p.Truncated(), true)
@@ -264,7 +301,7 @@ func TestDecodeCaptures(t *testing.T) {
 			seen++
 		}
 		t.Run(name, func(t *testing.T) {
-			n1, n2 = 0, 0
+			n1, n2, n3, n4 = 0, 0, 0, 0
 			frames := readCapture(t, name)
 			if len(frames) == 0 {
 				t.Fatal("no frames")

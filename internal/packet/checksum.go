@@ -138,14 +138,15 @@ func (p *Packet) VerifyIPv4Checksum(depth int) ChecksumStatus {
 }
 
 // VerifyTransportChecksum checks the UDP, TCP, ICMPv4 or ICMPv6 checksum of
-// Frames[depth]. The whole segment must be captured and not be a fragment.
+// Frames[depth]. The whole segment must be captured and not be a fragment
+// (a partial header, Frame.L4Partial, is unverifiable).
 // Over IPv6 the pseudo-header uses the final destination of a routing header.
 func (p *Packet) VerifyTransportChecksum(depth int) ChecksumStatus {
 	if depth < 0 || depth >= p.NumFrames {
 		return ChecksumUnverifiable
 	}
 	f := &p.Frames[depth]
-	if f.L4Off < 0 || f.IPOff < 0 || f.Fragment || f.Layers&(LayerUDP|LayerTCP|LayerICMPv4|LayerICMPv6) == 0 {
+	if f.L4Off < 0 || f.IPOff < 0 || f.Fragment || f.L4Partial || f.Layers&(LayerUDP|LayerTCP|LayerICMPv4|LayerICMPv6) == 0 {
 		return ChecksumUnverifiable
 	}
 	segEnd := f.IPOff + f.IPTotalLen

@@ -17,6 +17,7 @@ const (
 	EtherTypeTEB        uint16 = 0x6558 // transparent Ethernet bridging (GRE, Geneve)
 	EtherTypeERSPAN     uint16 = 0x88BE // ERSPAN type I and II
 	EtherTypeERSPAN3    uint16 = 0x22EB // ERSPAN type III
+	EtherTypeCiscoMD    uint16 = 0x8909 // Cisco MetaData (TrustSec security group tag)
 	ProtoICMPv4         uint8  = 1
 	ProtoTCP            uint8  = 6
 	ProtoUDP            uint8  = 17
@@ -44,6 +45,7 @@ var be = binary.BigEndian
 // next describes the inner frame a tunnel carries, found while decoding a frame.
 type next struct {
 	link             LinkType
+	proto            uint16 // for LinkOpaque: the tunnel's protocol type
 	start, end, wire int
 }
 
@@ -62,7 +64,16 @@ type next struct {
 // that claims more than the wire carried (info.Length) or less than the
 // header itself is ErrBadLength. A payload that the capture cut short
 // (snaplen) is not an error: PayloadWireLen keeps the claimed length and
-// Packet.Truncated reports it.
+// Packet.Truncated reports it. A UDP or TCP header cut short after its first
+// 4 bytes still yields its ports (Frame.L4Partial) with the same error kind:
+// ErrTruncated when the buffer ends, ErrBadLength when the IP length ends
+// it, none when a first fragment ends it (the header continues in the next
+// fragment).
+//
+// Tunnels: a tunnel whose payload protocol the decoder does not decode (a GRE
+// keepalive, CDP over GRE, Geneve with an unknown protocol type) is still
+// recorded, with an inner frame of Link LinkOpaque that has no layers and
+// holds the tunnel payload; that is not an error.
 func Decode(p *Packet, data []byte, info CaptureInfo) error {
 	if info.Length < len(data) {
 		info.Length = len(data)
@@ -129,7 +140,7 @@ func (p *Packet) decodeFrame(depth int, n next) (inner next, more bool, k Kind) 
 	f := &p.Frames[depth]
 	*f = Frame{}
 	f.Link = n.link
-	if depth > 0 && n.link != LinkEthernet {
+	if depth > 0 && n.link != LinkEthernet && n.link != LinkOpaque {
 		f.Link = LinkRaw
 	}
 	f.Start = n.start
@@ -138,6 +149,10 @@ func (p *Packet) decodeFrame(depth int, n next) (inner next, more bool, k Kind) 
 	data := p.Data
 	off, end, wire := n.start, n.end, n.wire
 	setPayload(f, off, end, wire)
+	if depth > 0 && n.link == LinkOpaque {
+		f.EtherType = n.proto
+		return inner, false, OK
+	}
 
 	var et uint16
 	switch n.link {
@@ -410,6 +425,7 @@ func (p *Packet) decodeTransport(depth int, f *Frame, proto uint8, off, end, wir
 	switch proto {
 	case ProtoUDP:
 		if k := p.shortL4(f, off+8, end, wire); k != OK {
+			p.partialL4(f, LayerUDP, off, off+8, end, wire)
 			return inner, false, k
 		}
 		b := data[off : off+8]
@@ -449,6 +465,7 @@ func (p *Packet) decodeTransport(depth int, f *Frame, proto uint8, off, end, wir
 		}
 	case ProtoTCP:
 		if k := p.shortL4(f, off+20, end, wire); k != OK {
+			p.partialL4(f, LayerTCP, off, off+20, end, wire)
 			return inner, false, k
 		}
 		b := data[off : off+20]
@@ -514,6 +531,22 @@ func (p *Packet) shortL4(f *Frame, need, end, wire int) Kind {
 	return k
 }
 
+// partialL4 records the ports of a UDP or TCP header (layer) at off that
+// ends before hdrEnd, when its first 4 bytes are present; the payload is
+// what follows the whole header, so it is empty here.
+func (p *Packet) partialL4(f *Frame, layer LayerMask, off, hdrEnd, end, wire int) {
+	if off+4 > end || off+4 > wire {
+		return
+	}
+	b := p.Data[off : off+4]
+	f.L4Off = off
+	f.SrcPort = be.Uint16(b[0:2])
+	f.DstPort = be.Uint16(b[2:4])
+	f.L4Partial = true
+	f.Layers |= layer
+	setPayload(f, hdrEnd, end, wire)
+}
+
 // errFragment stops transport decoding without an error (see shortL4).
 const errFragment Kind = 255
 
@@ -547,6 +580,8 @@ func (p *Packet) tunnel(depth int, typ TunnelType, off int) *Tunnel {
 	t.GREHasKey = false
 	t.GREHasSeq = false
 	t.GREVersion = 0
+	t.GRESGT = 0
+	t.GREHasSGT = false
 	t.ERSPANVersion = 0
 	t.ERSPANSession = 0
 	t.ERSPANVLAN = 0
@@ -623,18 +658,21 @@ func (p *Packet) decodeGeneve(depth int, f *Frame, off, end, wire int) (inner ne
 		}
 		pos += 4 + l
 	}
-	var link LinkType
-	switch t.GeneveProto {
+	return next{link: etherLink(t.GeneveProto), proto: t.GeneveProto, start: hdrEnd, end: end, wire: wire}, true, OK
+}
+
+// etherLink is the link type of a frame a tunnel carries with protocol type
+// proto (an EtherType): LinkOpaque for a protocol the decoder does not decode.
+func etherLink(proto uint16) LinkType {
+	switch proto {
 	case EtherTypeTEB:
-		link = LinkEthernet
+		return LinkEthernet
 	case EtherTypeIPv4:
-		link = LinkIPv4
+		return LinkIPv4
 	case EtherTypeIPv6:
-		link = LinkIPv6
-	default:
-		return inner, false, ErrUnsupported
+		return LinkIPv6
 	}
-	return next{link: link, start: hdrEnd, end: end, wire: wire}, true, OK
+	return LinkOpaque
 }
 
 // GRE header flag bits.
@@ -684,17 +722,23 @@ func (p *Packet) decodeGRE(depth int, f *Frame, off, end, wire int) (inner next,
 	if k := short(pos, end, wire); k != OK {
 		return inner, false, k
 	}
-	var link LinkType
+	link := etherLink(proto)
+	innerProto := proto
 	typ := TunnelGRE
 	var erVer uint8
-	var erSession, erVLAN uint16
+	var erSession, erVLAN, sgt uint16
 	switch proto {
-	case EtherTypeIPv4:
-		link = LinkIPv4
-	case EtherTypeIPv6:
-		link = LinkIPv6
-	case EtherTypeTEB:
-		link = LinkEthernet
+	case EtherTypeCiscoMD:
+		// Cisco MetaData in GRE: the inner protocol type, version, length,
+		// option (length and type) and the security group tag, 8 bytes.
+		if k := short(pos+8, end, wire); k != OK {
+			return inner, false, k
+		}
+		h := data[pos : pos+8]
+		innerProto = be.Uint16(h[0:2])
+		sgt = be.Uint16(h[6:8])
+		link = etherLink(innerProto)
+		pos += 8
 	case EtherTypeERSPAN:
 		typ, link = TunnelERSPAN, LinkEthernet
 		if flags&greSeq == 0 {
@@ -739,10 +783,8 @@ func (p *Packet) decodeGRE(depth int, f *Frame, off, end, wire int) (inner next,
 		default:
 			return inner, false, ErrUnsupported
 		}
-	default:
-		// Keepalives, CDP, vendor payloads: kept as the frame's payload.
-		return inner, false, ErrUnsupported
 	}
+	// Keepalives, CDP, vendor payloads: link is LinkOpaque.
 	t := p.tunnel(depth, typ, off)
 	t.GREProto = proto
 	t.GREKey = key
@@ -752,5 +794,7 @@ func (p *Packet) decodeGRE(depth int, f *Frame, off, end, wire int) (inner next,
 	t.ERSPANVersion = erVer
 	t.ERSPANSession = erSession
 	t.ERSPANVLAN = erVLAN
-	return next{link: link, start: pos, end: end, wire: wire}, true, OK
+	t.GRESGT = sgt
+	t.GREHasSGT = proto == EtherTypeCiscoMD
+	return next{link: link, proto: innerProto, start: pos, end: end, wire: wire}, true, OK
 }

@@ -170,13 +170,75 @@ func TestDecodeBuilt(t *testing.T) {
 			},
 		},
 		{
-			name: "ipv4 first fragment shorter than the tcp header",
-			data: Build(Eth{}, IPv4{Src: ip1, Dst: ip2, MF: true, Protocol: ProtoTCP}, Payload("8 bytes!")),
+			// The first 8 bytes of a TCP header (ports, sequence number): the
+			// header continues in the next fragment, so it is no error.
+			name: "ipv4 first fragment shorter than the tcp header gives the ports",
+			data: Build(Eth{}, IPv4{Src: ip1, Dst: ip2, MF: true, TotalLength: 20 + 8}, TCP{Src: 12345, Dst: 8080, Seq: 1, Flags: TCPSyn})[:14+20+8],
 			info: info(LinkEthernet),
 			want: expect{frames: 1},
 			check: func(t *testing.T, p *Packet) {
-				eq(t, "l4off", p.Outer().L4Off, -1)
-				eq(t, "payload", string(p.Payload()), "8 bytes!")
+				f := p.Outer()
+				eq(t, "l4off", f.L4Off, 34)
+				eq(t, "partial", f.L4Partial, true)
+				eq(t, "layers", f.Layers, LayerEthernet|LayerIPv4|LayerTCP)
+				eq(t, "ports", [2]uint16{f.SrcPort, f.DstPort}, [2]uint16{12345, 8080})
+				eq(t, "rest of the header not decoded", [3]any{f.TCPSeq, f.TCPFlags, f.TCPHeaderLen}, [3]any{uint32(0), uint16(0), 0})
+				eq(t, "no payload", [2]int{f.PayloadLen, f.PayloadWireLen}, [2]int{0, 0})
+				eq(t, "checksum", p.VerifyTransportChecksum(0), ChecksumUnverifiable)
+			},
+		},
+		{
+			name: "ipv4 first fragment shorter than the ports",
+			data: Build(Eth{}, IPv4{Src: ip1, Dst: ip2, MF: true, Protocol: ProtoUDP}, Payload("abc")),
+			info: info(LinkEthernet),
+			want: expect{frames: 1},
+			check: func(t *testing.T, p *Packet) {
+				f := p.Outer()
+				eq(t, "l4off", f.L4Off, -1)
+				eq(t, "layers", f.Layers, LayerEthernet|LayerIPv4)
+				eq(t, "partial", f.L4Partial, false)
+				eq(t, "payload", string(p.Payload()), "abc")
+			},
+		},
+		{
+			name: "udp header cut by the capture after the ports",
+			data: Build(Eth{}, IPv4{Src: ip1, Dst: ip2}, UDP{Src: 12336, Dst: 514}, Payload("0123456789"))[:14+20+6],
+			info: CaptureInfo{LinkType: LinkEthernet, Length: 14 + 20 + 8 + 10},
+			want: expect{err: ErrTruncated, frames: 1, truncated: true},
+			check: func(t *testing.T, p *Packet) {
+				f := p.Outer()
+				eq(t, "layers", f.Layers, LayerEthernet|LayerIPv4|LayerUDP)
+				eq(t, "partial", f.L4Partial, true)
+				eq(t, "ports", [2]uint16{f.SrcPort, f.DstPort}, [2]uint16{12336, 514})
+				eq(t, "udp length not decoded", f.UDPLength, uint16(0))
+				eq(t, "payload after the header, as claimed", [3]int{f.PayloadOff, f.PayloadLen, f.PayloadWireLen}, [3]int{40, 0, 10})
+				eq(t, "checksum", p.VerifyTransportChecksum(0), ChecksumUnverifiable)
+			},
+		},
+		{
+			name: "udp header cut by the capture before the ports end",
+			data: Build(Eth{}, IPv4{Src: ip1, Dst: ip2}, UDP{Src: 1, Dst: 2}, Payload("0123456789"))[:14+20+3],
+			info: CaptureInfo{LinkType: LinkEthernet, Length: 14 + 20 + 8 + 10},
+			want: expect{err: ErrTruncated, frames: 1, truncated: true},
+			check: func(t *testing.T, p *Packet) {
+				f := p.Outer()
+				eq(t, "layers", f.Layers, LayerEthernet|LayerIPv4)
+				eq(t, "l4off", f.L4Off, -1)
+				eq(t, "partial", f.L4Partial, false)
+				eq(t, "ip payload kept", [2]int{f.PayloadLen, f.PayloadWireLen}, [2]int{3, 18})
+			},
+		},
+		{
+			name: "tcp header beyond the ip total length gives the ports",
+			data: Build(Eth{}, IPv4{Src: ip1, Dst: ip2, TotalLength: 20 + 12}, TCP{Src: 80, Dst: 40000, Flags: TCPAck}),
+			info: info(LinkEthernet),
+			want: expect{err: ErrBadLength, frames: 1},
+			check: func(t *testing.T, p *Packet) {
+				f := p.Outer()
+				eq(t, "layers", f.Layers, LayerEthernet|LayerIPv4|LayerTCP)
+				eq(t, "partial", f.L4Partial, true)
+				eq(t, "ports", [2]uint16{f.SrcPort, f.DstPort}, [2]uint16{80, 40000})
+				eq(t, "flags not decoded", f.TCPFlags, uint16(0))
 			},
 		},
 		{
@@ -408,10 +470,20 @@ func TestDecodeBuilt(t *testing.T) {
 			want: expect{err: ErrBadLength, frames: 1},
 		},
 		{
-			name: "geneve unknown protocol",
-			data: Build(Eth{}, IPv4{Src: ip3, Dst: ip4}, UDP{Src: 1}, Geneve{Proto: 0x1234}, Payload("?")),
+			name: "geneve unknown protocol is an opaque inner frame",
+			data: Build(Eth{}, IPv4{Src: ip3, Dst: ip4}, UDP{Src: 1}, Geneve{Proto: 0x1234, VNI: 77}, Payload("?")),
 			info: info(LinkEthernet),
-			want: expect{err: ErrUnsupported, frames: 1},
+			want: expect{frames: 2},
+			check: func(t *testing.T, p *Packet) {
+				tn := p.Tunnel()
+				eq(t, "tunnel", [3]any{tn.Type, tn.VNI, tn.GeneveProto}, [3]any{TunnelGeneve, uint32(77), uint16(0x1234)})
+				in := p.Inner()
+				eq(t, "inner link", in.Link, LinkOpaque)
+				eq(t, "inner layers", in.Layers, LayerMask(0))
+				eq(t, "inner ethertype", in.EtherType, uint16(0x1234))
+				eq(t, "inner offsets", [3]int{in.Start, in.IPOff, in.L4Off}, [3]int{14 + 20 + 8 + 8, -1, -1})
+				eq(t, "payload", string(p.Payload()), "?")
+			},
 		},
 		{
 			name: "gre key seq checksum inner ipv4",
@@ -449,13 +521,84 @@ func TestDecodeBuilt(t *testing.T) {
 			want: expect{err: ErrUnsupported, frames: 1},
 		},
 		{
-			name: "gre keepalive kept as payload",
-			data: Build(Eth{}, IPv4{Src: ip3, Dst: ip4, Protocol: ProtoGRE}, Payload{0, 0, 0, 0}),
+			// A GRE keepalive carries the reply packet (outer IPv4 and GRE
+			// header for the way back) under protocol type 0.
+			name: "gre keepalive is a tunnel with an opaque inner frame",
+			data: Build(Eth{}, IPv4{Src: ip3, Dst: ip4}, GRE{HasKey: true, Key: 40}, Payload{0x45, 0, 0, 0x18, 0, 0, 0, 0, 0xff, 0x2f}),
 			info: info(LinkEthernet),
-			want: expect{err: ErrUnsupported, frames: 1},
+			want: expect{frames: 2},
 			check: func(t *testing.T, p *Packet) {
-				eq(t, "payload", p.Payload(), []byte{0, 0, 0, 0})
+				tn := p.Tunnel()
+				eq(t, "tunnel", [4]any{tn.Type, tn.GREProto, tn.GREHasKey, tn.GREKey}, [4]any{TunnelGRE, uint16(0), true, uint32(40)})
+				eq(t, "no sgt", tn.GREHasSGT, false)
+				eq(t, "outer payload is the gre packet", [2]int{p.Outer().PayloadOff, p.Outer().PayloadLen}, [2]int{tn.Off, 8 + 10})
+				in := p.Inner()
+				eq(t, "inner", [3]any{in.Link, in.Layers, in.EtherType}, [3]any{LinkOpaque, LayerMask(0), uint16(0)})
+				eq(t, "payload", p.Payload(), []byte{0x45, 0, 0, 0x18, 0, 0, 0, 0, 0xff, 0x2f})
+				eq(t, "truncated", p.Truncated(), false)
 			},
+		},
+		{
+			name: "gre cdp",
+			data: Build(Eth{}, IPv4{Src: ip3, Dst: ip4}, GRE{Proto: 0x2000}, Payload("cdp")),
+			info: info(LinkEthernet),
+			want: expect{frames: 2},
+			check: func(t *testing.T, p *Packet) {
+				eq(t, "proto", p.Tunnel().GREProto, uint16(0x2000))
+				eq(t, "inner", [2]any{p.Inner().Link, p.Inner().EtherType}, [2]any{LinkOpaque, uint16(0x2000)})
+				eq(t, "payload", string(p.Payload()), "cdp")
+			},
+		},
+		{
+			name: "gre header cut before an unknown protocol's payload",
+			data: Build(Eth{}, IPv4{Src: ip3, Dst: ip4}, GRE{HasKey: true, Proto: 0x2000}, Payload("cdp"))[:14+20+6],
+			info: CaptureInfo{LinkType: LinkEthernet, Length: 14 + 20 + 8 + 3},
+			want: expect{err: ErrTruncated, frames: 1, truncated: true},
+			check: func(t *testing.T, p *Packet) {
+				eq(t, "tunnel", p.Tunnel() == nil, true)
+			},
+		},
+		{
+			name: "gre cisco metadata inner ipv4",
+			data: Build(Eth{}, IPv4{Src: ip3, Dst: ip4}, GRE{HasKey: true, Key: 40}, CiscoMD{SGT: 0x1234},
+				IPv4{Src: ip1, Dst: ip2}, ICMPv4{Type: 8, ID: 1, Seq: 2}, Payload("ping")),
+			info: info(LinkEthernet),
+			want: expect{frames: 2},
+			check: func(t *testing.T, p *Packet) {
+				tn := p.Tunnel()
+				eq(t, "tunnel", [3]any{tn.Type, tn.GREProto, tn.GREKey}, [3]any{TunnelGRE, EtherTypeCiscoMD, uint32(40)})
+				eq(t, "sgt", [2]any{tn.GREHasSGT, tn.GRESGT}, [2]any{true, uint16(0x1234)})
+				in := p.Inner()
+				eq(t, "inner start", in.Start, 14+20+8+8)
+				eq(t, "inner", [3]any{in.Link, in.Src, in.ICMPSeq}, [3]any{LinkRaw, ip1, uint16(2)})
+				eq(t, "payload", string(p.Payload()), "ping")
+				eq(t, "inner checksum", p.VerifyTransportChecksum(1), ChecksumGood)
+			},
+		},
+		{
+			name: "gre keepalive inside cisco metadata",
+			data: Build(Eth{}, IPv4{Src: ip3, Dst: ip4}, GRE{HasKey: true, Key: 40}, CiscoMD{},
+				IPv4{Src: ip4, Dst: ip3}, GRE{HasKey: true, Key: 40}),
+			info: info(LinkEthernet),
+			want: expect{frames: 3},
+			check: func(t *testing.T, p *Packet) {
+				eq(t, "outer tunnel", p.Tunnels[0].GREProto, EtherTypeCiscoMD)
+				eq(t, "inner tunnel", [3]any{p.Tunnels[1].Type, p.Tunnels[1].GREProto, p.Tunnels[1].GREKey}, [3]any{TunnelGRE, uint16(0), uint32(40)})
+				eq(t, "frame 1", p.Frames[1].Src, ip4)
+				eq(t, "innermost", [2]any{p.Inner().Link, p.Inner().PayloadLen}, [2]any{LinkOpaque, 0})
+			},
+		},
+		{
+			name: "gre cisco metadata cut",
+			data: Build(Eth{}, IPv4{Src: ip3, Dst: ip4}, GRE{}, CiscoMD{}, IPv4{Src: ip1, Dst: ip2})[:14+20+4+6],
+			info: CaptureInfo{LinkType: LinkEthernet, Length: 100},
+			want: expect{err: ErrTruncated, frames: 1, truncated: true},
+		},
+		{
+			name: "opaque is not a capture link type",
+			data: []byte{1, 2, 3},
+			info: info(LinkOpaque),
+			want: expect{err: ErrUnsupported, frames: 1},
 		},
 		{
 			name: "gre version 3",
@@ -767,6 +910,8 @@ func TestDecodeNeverReadsPastData(t *testing.T) {
 		Build(Eth{VLANs: []VLAN{{ID: 1}}}, IPv6{Src: ip61, Dst: ip62, Ext: []IPv6Ext{{Type: 0}, {Type: 43, Data: make([]byte, 22)}}}, TCP{Src: 1, Dst: 2, Options: []byte{1, 1, 1, 1}}, Payload("data")),
 		Build(Eth{}, IPv4{Src: ip3, Dst: ip4}, UDP{Src: 1}, Geneve{Options: GWLBOptions(1, 2, 3)}, IPv4{Src: ip1, Dst: ip2}, UDP{Src: 5, Dst: 6}, Payload("in")),
 		Build(Eth{}, IPv4{Src: ip3, Dst: ip4}, GRE{HasKey: true}, ERSPAN{Version: 3, Platform: []byte{1}}, Eth{}, IPv4{Src: ip1, Dst: ip2}, ICMPv4{Type: 8}),
+		Build(Eth{}, IPv4{Src: ip3, Dst: ip4}, GRE{HasKey: true}, CiscoMD{SGT: 9}, IPv4{Src: ip4, Dst: ip3}, GRE{HasKey: true}, Payload("keepalive")),
+		Build(Eth{}, IPv6{Src: ip61, Dst: ip62}, TCP{Src: 1, Dst: 2, Options: []byte{1, 1, 1, 1}}, Payload("tcp")),
 	}
 	var p Packet
 	for _, full := range frames {

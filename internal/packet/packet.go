@@ -30,6 +30,15 @@ const (
 	LinkLinuxSLL2 LinkType = 276 // Linux cooked capture v2
 )
 
+// LinkOpaque is the Link of an inner frame whose protocol the decoder does
+// not decode: a GRE keepalive (protocol 0), CDP over GRE (0x2000), a Geneve
+// payload of an unknown protocol type. Such a frame has no layers, the
+// tunnel's protocol type (an EtherType) is in Frame.EtherType and all its
+// bytes are its payload. Carrying an unknown protocol is not an error. It is
+// not a pcap link type: Decode rejects it as CaptureInfo.LinkType with
+// ErrUnsupported.
+const LinkOpaque LinkType = 0xFFFF
+
 // Kind classifies why decoding stopped early. The zero value means no error.
 // Kind implements error so Decode can return it without allocating.
 type Kind uint8
@@ -110,13 +119,13 @@ const (
 // frame carried by a tunnel. Offsets index Packet.Data; an offset of -1 means
 // the layer is absent. Fields of absent layers are zero.
 type Frame struct {
-	Link   LinkType  // the first header of this frame (inner frames: LinkEthernet or LinkRaw)
+	Link   LinkType  // the first header of this frame (inner frames: LinkEthernet, LinkRaw or LinkOpaque)
 	Layers LayerMask // layers present
 	Start  int       // offset of the first byte of this frame in Packet.Data
 
 	// Link layer.
 	EthSrc, EthDst [6]byte
-	EtherType      uint16           // after any VLAN tags (or SLL protocol)
+	EtherType      uint16           // after any VLAN tags (or SLL protocol; the tunnel's protocol type for LinkOpaque)
 	VLANs          [MaxVLANs]uint16 // VLAN ids, outermost first
 	VLANTPIDs      [MaxVLANs]uint16 // 0x8100, 0x88a8, ... per tag
 	VLANPCP        [MaxVLANs]uint8  // priority code point per tag
@@ -158,6 +167,11 @@ type Frame struct {
 	ICMPCode         uint8
 	ICMPID, ICMPSeq  uint16 // echo request/reply only
 	ICMPHasEcho      bool   // ICMPID/ICMPSeq are meaningful
+	// L4Partial is set when a UDP or TCP header is cut short (by the end of
+	// the capture, of the IP packet, or of a first fragment) after its first
+	// 4 bytes: the layer bit, L4Off, SrcPort and DstPort are set, the other
+	// transport fields are zero, and the payload is empty.
+	L4Partial bool
 
 	// Payload is the transport payload (or the IP payload for other protocols,
 	// or the link payload for non-IP frames): Data[PayloadOff:PayloadOff+PayloadLen].
@@ -235,6 +249,10 @@ type Tunnel struct {
 	GREHasKey  bool
 	GREHasSeq  bool
 	GREVersion uint8
+	// Cisco MetaData (GREProto 0x8909): the security group tag; the
+	// protocol of the inner frame follows it.
+	GRESGT    uint16
+	GREHasSGT bool
 
 	// ERSPAN.
 	ERSPANVersion uint8  // 1 (type I), 2 (type II), 3 (type III)

@@ -287,7 +287,8 @@ func expectedEvent(tf fields) fields {
 	// detail.Length: the transport payload length; for ICMP what follows the
 	// 8-byte header; for other IP protocols (and non-first fragments) the IP payload.
 	// Not derived when tshark flags the IP length as exceeding the frame: the
-	// claimed length is then not what was on the wire.
+	// claimed length is then not what was on the wire; nor when tshark shows
+	// the ports of a UDP/TCP header but no length (a header cut short).
 	ipLen, hasIPLen := num("ip.len")
 	hdrLen, _ := num("ip.hdr_len")
 	_, bogus := get("_ip.len_bogus")
@@ -296,6 +297,8 @@ func expectedEvent(tf fields) fields {
 		out.set("ev._length_unknown", 1)
 	case tf[p+"payload_len"] != "":
 		out.set("ev.Length", tf[p+"payload_len"])
+	case tf[p+"udp.srcport"] != "" || tf[p+"tcp.srcport"] != "":
+		out.set("ev._length_unknown", 1)
 	case tf[p+"icmp.type"] != "" && hasIPLen:
 		out.set("ev.Length", max(ipLen-hdrLen-8, 0))
 	case hasIPLen && tf[p+"udp.srcport"] == "" && tf[p+"tcp.srcport"] == "":

@@ -77,6 +77,14 @@ func frameFields(out fields, p string, f *packet.Frame) {
 		}
 	}
 	switch {
+	case f.L4Partial && f.Layers&(packet.LayerUDP|packet.LayerTCP) != 0:
+		// A header cut after the ports: only they were decoded.
+		l4 := "udp."
+		if f.Layers.Has(packet.LayerTCP) {
+			l4 = "tcp."
+		}
+		out.set(p+l4+"srcport", f.SrcPort)
+		out.set(p+l4+"dstport", f.DstPort)
 	case f.Layers.Has(packet.LayerUDP):
 		out.set(p+"udp.srcport", f.SrcPort)
 		out.set(p+"udp.dstport", f.DstPort)
