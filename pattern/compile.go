@@ -107,6 +107,7 @@ var kindNames = [...]string{"exact", "exact-ip", "exact-number", "exact-number-t
 type matcher struct {
 	kind         mkind
 	s            string
+	f            float64 // mExactNum: the value (exact numbers are equal when their float64 values are)
 	ip           netip.Addr
 	pfx          netip.Prefix
 	lo, hi       float64
@@ -383,12 +384,12 @@ func exactValue(e any, epath string) (*matcher, error) {
 		}
 		return &matcher{kind: mExactStr, s: v}, nil
 	case json.Number:
-		key, exact, _, ok := numberKey(nil, []byte(v))
+		key, exact, f, ok := numberKey(nil, []byte(v))
 		if !ok && len(key) == 0 {
 			return nil, errAt(epath, "invalid number %q", string(v))
 		}
 		if exact {
-			return &matcher{kind: mExactNum, s: string(key)}, nil
+			return &matcher{kind: mExactNum, s: string(key), f: f}, nil
 		}
 		return &matcher{kind: mExactLit, s: string(key)}, nil
 	case bool:

@@ -108,27 +108,26 @@ func (v *Values) Str(s string) { (*scratch)(v).addValueString(vString, s) }
 
 // Addr reports an IP address as its string form (what the JSON event holds).
 func (v *Values) Addr(a netip.Addr) {
-	var buf [64]byte
 	s := (*scratch)(v)
-	s.addValue(vString, a.AppendTo(buf[:0]))
-	if a.Zone() == "" {
-		last := &s.vals[len(s.vals)-1]
-		last.ip = a
-		last.flags |= flIPDone | flIP
+	if a.IsValid() && a.Zone() == "" {
+		s.addAddr(a)
+		return
 	}
+	var buf [64]byte
+	s.addValue(vString, a.AppendTo(buf[:0]))
 }
 
 // Int reports an integer number.
 func (v *Values) Int(i int64) {
-	var buf [24]byte
-	(*scratch)(v).addValue(vNumber, strconv.AppendInt(buf[:0], i, 10))
+	if i < 0 {
+		(*scratch)(v).addInt(true, uint64(-i))
+	} else {
+		(*scratch)(v).addInt(false, uint64(i))
+	}
 }
 
 // Uint reports an unsigned integer number.
-func (v *Values) Uint(i uint64) {
-	var buf [24]byte
-	(*scratch)(v).addValue(vNumber, strconv.AppendUint(buf[:0], i, 10))
-}
+func (v *Values) Uint(i uint64) { (*scratch)(v).addInt(false, i) }
 
 // Float reports a number by its float64 value.
 func (v *Values) Float(f float64) {

@@ -1,6 +1,7 @@
 package pattern
 
 import (
+	"math"
 	"net/netip"
 	"slices"
 	"sort"
@@ -13,17 +14,19 @@ import (
 // length; numeric ranges a segment tree. Wildcards and anything-but are
 // checked one by one (their number, not the number of patterns, bounds that).
 type valueIndex struct {
-	str        map[string][]int32
+	str        strMap
+	ip4        u64Map // IPv4 addresses (netip.Addr.Is4) by their 32 bits
 	ip         map[netip.Addr][]int32
-	num        map[string][]int32
+	num        u64Map // exact numbers by numBits of their value
 	lit        map[string][]int32
-	fold       map[string][]int32
+	fold       strMap
 	tru, fal   []int32
 	nul, any   []int32
 	prefix     affixIndex
 	suffix     affixIndex
 	prefixFold affixIndex
 	suffixFold affixIndex
+	cidr4      u64Map // IPv4 blocks by bits<<32 | masked address
 	cidr       map[netip.Prefix][]int32
 	cidrBits4  []int
 	cidrBits6  []int
@@ -32,9 +35,118 @@ type valueIndex struct {
 	slow       []slowEntry
 }
 
-type affixIndex struct {
+// smallIndex is the most keys an index keeps in a list searched linearly
+// rather than in a hash map: for a few keys a comparison is cheaper than
+// hashing the looked-up value.
+const smallIndex = 8
+
+// strMap maps strings to targets: a list while small, then a hash map.
+type strMap struct {
 	m    map[string][]int32
-	lens []int
+	keys []string
+	vals [][]int32
+}
+
+func (sm *strMap) add(k string, t int32) { addTo(&sm.m, k, t) }
+
+// finish turns a small map into lists.
+func (sm *strMap) finish() {
+	if len(sm.m) == 0 || len(sm.m) > smallIndex {
+		return
+	}
+	for k, v := range sm.m {
+		sm.keys = append(sm.keys, k)
+		sm.vals = append(sm.vals, v)
+	}
+	sm.m = nil
+}
+
+func (sm *strMap) empty() bool { return sm.m == nil && sm.keys == nil }
+
+func (sm *strMap) get(b []byte) []int32 {
+	if sm.m != nil {
+		return sm.m[string(b)]
+	}
+	for i, k := range sm.keys {
+		if len(k) == len(b) && k == string(b) {
+			return sm.vals[i]
+		}
+	}
+	return nil
+}
+
+// u64Map maps uint64 keys to targets: a list while small, then a hash map.
+type u64Map struct {
+	m    map[uint64][]int32
+	keys []uint64
+	vals [][]int32
+}
+
+func (um *u64Map) add(k uint64, t int32) { addTo(&um.m, k, t) }
+
+func (um *u64Map) finish() {
+	if len(um.m) == 0 || len(um.m) > smallIndex {
+		return
+	}
+	for k, v := range um.m {
+		um.keys = append(um.keys, k)
+		um.vals = append(um.vals, v)
+	}
+	um.m = nil
+}
+
+func (um *u64Map) empty() bool { return um.m == nil && um.keys == nil }
+
+func (um *u64Map) get(k uint64) []int32 {
+	if um.m != nil {
+		return um.m[k]
+	}
+	for i, x := range um.keys {
+		if x == k {
+			return um.vals[i]
+		}
+	}
+	return nil
+}
+
+// numBits is the key of an exact number: its float64 bits, with -0 as 0.
+func numBits(f float64) uint64 {
+	if f == 0 {
+		return 0
+	}
+	return math.Float64bits(f)
+}
+
+func ip4Bits(a netip.Addr) uint32 {
+	b := a.As4()
+	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+}
+
+func cidr4Key(masked uint32, bits int) uint64 { return uint64(bits)<<32 | uint64(masked) }
+
+// affixIndex finds the prefixes (or suffixes) of a value: while small, a
+// list checked one by one; then one hash lookup per distinct length.
+type affixIndex struct {
+	m     map[string][]int32
+	lens  []int
+	small []affixEntry
+}
+
+type affixEntry struct {
+	s       string
+	targets []int32
+}
+
+func (a *affixIndex) empty() bool { return a.m == nil && a.small == nil }
+
+func (a *affixIndex) finish() {
+	if len(a.m) == 0 || len(a.m) > smallIndex {
+		return
+	}
+	for k, v := range a.m {
+		a.small = append(a.small, affixEntry{k, v})
+	}
+	a.m = nil
 }
 
 type slowEntry struct {
@@ -74,11 +186,15 @@ func (a *affixIndex) add(s string, t int32) {
 func (ix *valueIndex) add(m *matcher, t int32) {
 	switch m.kind {
 	case mExactStr:
-		addTo(&ix.str, m.s, t)
+		ix.str.add(m.s, t)
 	case mExactIP:
-		addTo(&ix.ip, m.ip, t)
+		if m.ip.Is4() {
+			ix.ip4.add(uint64(ip4Bits(m.ip)), t)
+		} else {
+			addTo(&ix.ip, m.ip, t)
+		}
 	case mExactNum:
-		addTo(&ix.num, m.s, t)
+		ix.num.add(numBits(m.f), t)
 	case mExactLit:
 		addTo(&ix.lit, m.s, t)
 	case mTrue:
@@ -90,7 +206,7 @@ func (ix *valueIndex) add(m *matcher, t int32) {
 	case mExists:
 		addList(&ix.any, t)
 	case mEqFold:
-		addTo(&ix.fold, m.s, t)
+		ix.fold.add(m.s, t)
 	case mPrefix:
 		ix.prefix.add(m.s, t)
 	case mSuffix:
@@ -100,10 +216,12 @@ func (ix *valueIndex) add(m *matcher, t int32) {
 	case mSuffixFold:
 		ix.suffixFold.add(m.s, t)
 	case mCIDR:
-		addTo(&ix.cidr, m.pfx, t)
 		bits := &ix.cidrBits6
 		if m.pfx.Addr().Is4() {
 			bits = &ix.cidrBits4
+			ix.cidr4.add(cidr4Key(ip4Bits(m.pfx.Addr()), m.pfx.Bits()), t)
+		} else {
+			addTo(&ix.cidr, m.pfx, t)
 		}
 		if !slices.Contains(*bits, m.pfx.Bits()) {
 			*bits = append(*bits, m.pfx.Bits())
@@ -119,9 +237,27 @@ func (ix *valueIndex) finish() {
 	if len(ix.rangeList) > 0 {
 		ix.ranges.build(ix.rangeList)
 	}
+	ix.str.finish()
+	ix.fold.finish()
+	ix.ip4.finish()
+	ix.num.finish()
+	ix.cidr4.finish()
+	ix.prefix.finish()
+	ix.suffix.finish()
+	ix.prefixFold.finish()
+	ix.suffixFold.finish()
 }
 
 func (a *affixIndex) lookupPrefix(b []byte, out []int32) []int32 {
+	if a.m == nil {
+		for i := range a.small {
+			e := &a.small[i]
+			if len(e.s) <= len(b) && e.s == string(b[:len(e.s)]) {
+				out = append(out, e.targets...)
+			}
+		}
+		return out
+	}
 	for _, n := range a.lens {
 		if n > len(b) {
 			break
@@ -132,6 +268,15 @@ func (a *affixIndex) lookupPrefix(b []byte, out []int32) []int32 {
 }
 
 func (a *affixIndex) lookupSuffix(b []byte, out []int32) []int32 {
+	if a.m == nil {
+		for i := range a.small {
+			e := &a.small[i]
+			if len(e.s) <= len(b) && e.s == string(b[len(b)-len(e.s):]) {
+				out = append(out, e.targets...)
+			}
+		}
+		return out
+	}
 	for _, n := range a.lens {
 		if n > len(b) {
 			break
@@ -153,54 +298,40 @@ func (ix *valueIndex) lookup(v *val, s *scratch, out []int32) []int32 {
 	case vNull:
 		out = append(out, ix.nul...)
 	case vNumber:
-		if ix.num != nil || ix.lit != nil || ix.ranges.n > 0 {
-			k, exact := s.numKey(v)
-			if exact {
-				out = append(out, ix.num[string(k)]...)
-			} else {
+		if !ix.num.empty() || ix.lit != nil || ix.ranges.n > 0 {
+			f, exact, ok := s.number(v)
+			if exact && ok {
+				out = append(out, ix.num.get(numBits(f))...)
+			} else if ix.lit != nil {
+				k, _ := s.numKey(v)
 				out = append(out, ix.lit[string(k)]...)
 			}
-			if ix.ranges.n > 0 {
-				if f, ok := s.float(v); ok {
-					out = ix.ranges.query(f, out)
-				}
+			if ok && ix.ranges.n > 0 {
+				out = ix.ranges.query(f, out)
 			}
 		}
 	case vString:
-		b := s.bytes(v)
-		if ix.str != nil {
-			out = append(out, ix.str[string(b)]...)
+		if !ix.ip4.empty() || ix.ip != nil || !ix.cidr4.empty() || ix.cidr != nil {
+			out = ix.lookupIP(v, s, out)
 		}
-		if ix.ip != nil || ix.cidr != nil {
-			if ip, ok := s.addr(v); ok {
-				out = append(out, ix.ip[ip]...)
-				if ix.cidr != nil {
-					bits := ix.cidrBits6
-					if ip.Is4() {
-						bits = ix.cidrBits4
-					}
-					for _, n := range bits {
-						p, _ := ip.Prefix(n)
-						out = append(out, ix.cidr[p]...)
-					}
-				}
-			}
+		if !ix.str.empty() {
+			out = append(out, ix.str.get(s.bytes(v))...)
 		}
-		if ix.prefix.m != nil {
-			out = ix.prefix.lookupPrefix(b, out)
+		if !ix.prefix.empty() {
+			out = ix.prefix.lookupPrefix(s.bytes(v), out)
 		}
-		if ix.suffix.m != nil {
-			out = ix.suffix.lookupSuffix(b, out)
+		if !ix.suffix.empty() {
+			out = ix.suffix.lookupSuffix(s.bytes(v), out)
 		}
-		if ix.fold != nil || ix.prefixFold.m != nil || ix.suffixFold.m != nil {
+		if !ix.fold.empty() || !ix.prefixFold.empty() || !ix.suffixFold.empty() {
 			f := s.folded(v)
-			if ix.fold != nil {
-				out = append(out, ix.fold[string(f)]...)
+			if !ix.fold.empty() {
+				out = append(out, ix.fold.get(f)...)
 			}
-			if ix.prefixFold.m != nil {
+			if !ix.prefixFold.empty() {
 				out = ix.prefixFold.lookupPrefix(f, out)
 			}
-			if ix.suffixFold.m != nil {
+			if !ix.suffixFold.empty() {
 				out = ix.suffixFold.lookupSuffix(f, out)
 			}
 		}
@@ -208,6 +339,41 @@ func (ix *valueIndex) lookup(v *val, s *scratch, out []int32) []int32 {
 	for i := range ix.slow {
 		if ix.slow[i].m.match(v, s) {
 			out = append(out, ix.slow[i].target)
+		}
+	}
+	return out
+}
+
+// lookupIP appends the targets of the exact IP and CIDR conditions string v
+// satisfies when it is an IP address.
+func (ix *valueIndex) lookupIP(v *val, s *scratch, out []int32) []int32 {
+	ip, ok := s.addr(v)
+	if !ok {
+		return out
+	}
+	if ip.Is4() {
+		a := ip4Bits(ip)
+		if !ix.ip4.empty() {
+			out = append(out, ix.ip4.get(uint64(a))...)
+		}
+		if !ix.cidr4.empty() {
+			for _, n := range ix.cidrBits4 {
+				masked := a
+				if n < 32 {
+					masked = a &^ (1<<(32-n) - 1)
+				}
+				out = append(out, ix.cidr4.get(cidr4Key(masked, n))...)
+			}
+		}
+		return out
+	}
+	if ix.ip != nil {
+		out = append(out, ix.ip[ip]...)
+	}
+	if ix.cidr != nil {
+		for _, n := range ix.cidrBits6 {
+			p, _ := ip.Prefix(n)
+			out = append(out, ix.cidr[p]...)
 		}
 	}
 	return out

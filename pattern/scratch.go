@@ -3,6 +3,7 @@ package pattern
 import (
 	"math"
 	"net/netip"
+	"strconv"
 )
 
 type vkind uint8
@@ -16,26 +17,30 @@ const (
 )
 
 const (
-	flIPDone uint8 = 1 << iota
+	flIPDone uint16 = 1 << iota
 	flIP
+	flIP4 // with flIP: ip holds an IPv4 address in ip[12:]
 	flFoldDone
-	flNumDone
-	flNumExact
-	flNumFloat
+	flNumDone   // koff/kn hold the number's key
+	flNumExact  // the key is the canonical form (f is exact)
+	flNumFloat  // f holds the value
+	flFloatDone // flNumExact and flNumFloat are known (the key may not be)
+	flLazyText  // the text is not in buf yet: bytes() writes it from f (a number) or ip (an address)
 )
 
 // val is one leaf value of an event: bytes (string or number literal) in
-// scratch.buf, lazily computed forms, and its array trail.
+// scratch.buf, lazily computed forms, and its array trail. It holds no
+// pointers, so appending one is a plain copy.
 type val struct {
 	kind     vkind
-	flags    uint8
+	flags    uint16
 	field    int32
 	off, n   int32
 	foff, fn int32
 	koff, kn int32
 	toff, tn int32
 	f        float64
-	ip       netip.Addr
+	ip       [16]byte
 }
 
 type arrEntry struct{ arr, idx uint32 }
@@ -128,7 +133,26 @@ func (s *scratch) addValueString(k vkind, b string) {
 	v.n = int32(len(b))
 }
 
-func (s *scratch) bytes(v *val) []byte { return s.buf[v.off : v.off+v.n] }
+// bytes returns the text of v: a string's bytes or a number's literal.
+func (s *scratch) bytes(v *val) []byte {
+	if v.flags&flLazyText != 0 {
+		s.writeText(v)
+	}
+	return s.buf[v.off : v.off+v.n]
+}
+
+// writeText writes the text of a value reported without it (Values.Uint,
+// Int, Addr) to buf.
+func (s *scratch) writeText(v *val) {
+	v.flags &^= flLazyText
+	start := len(s.buf)
+	if v.kind == vNumber {
+		s.buf = strconv.AppendInt(s.buf, int64(v.f), 10)
+	} else if a, ok := s.addr(v); ok {
+		s.buf = a.AppendTo(s.buf)
+	}
+	v.off, v.n = int32(start), int32(len(s.buf)-start)
+}
 
 func (s *scratch) trail(v *val) []arrEntry { return s.trails[v.toff : v.toff+v.tn] }
 
@@ -136,45 +160,108 @@ func (s *scratch) folded(v *val) []byte {
 	if v.flags&flFoldDone == 0 {
 		v.flags |= flFoldDone
 		v.foff = int32(len(s.buf))
-		s.buf = appendFold(s.buf, s.buf[v.off:v.off+v.n])
+		b := s.bytes(v)
+		s.buf = appendFold(s.buf, b)
 		v.fn = int32(len(s.buf)) - v.foff
 	}
 	return s.buf[v.foff : v.foff+v.fn]
+}
+
+// setAddr records a as v's parsed IP address.
+func (v *val) setAddr(a netip.Addr) {
+	v.flags |= flIPDone | flIP
+	if a.Is4() {
+		v.flags |= flIP4
+		b := a.As4()
+		copy(v.ip[12:], b[:])
+		return
+	}
+	v.ip = a.As16()
 }
 
 func (s *scratch) addr(v *val) (netip.Addr, bool) {
 	if v.flags&flIPDone == 0 {
 		v.flags |= flIPDone
 		if ip, ok := parseIP(s.bytes(v)); ok {
-			v.ip = ip
-			v.flags |= flIP
+			v.setAddr(ip)
 		}
 	}
-	return v.ip, v.flags&flIP != 0
+	if v.flags&flIP == 0 {
+		return netip.Addr{}, false
+	}
+	if v.flags&flIP4 != 0 {
+		return netip.AddrFrom4([4]byte(v.ip[12:])), true
+	}
+	return netip.AddrFrom16(v.ip), true
 }
 
+// numKey returns the key under which number v is compared for equality (see
+// numberKey) and whether it is the canonical form.
 func (s *scratch) numKey(v *val) ([]byte, bool) {
 	if v.flags&flNumDone == 0 {
 		v.flags |= flNumDone
 		start := len(s.buf)
 		var exact, ok bool
 		var f float64
-		s.buf, exact, f, ok = numberKey(s.buf, s.buf[v.off:v.off+v.n])
+		s.buf, exact, f, ok = numberKey(s.buf, s.bytes(v))
 		v.koff, v.kn = int32(start), int32(len(s.buf)-start)
-		if exact {
-			v.flags |= flNumExact
-		}
-		if ok {
-			v.f = f
-			v.flags |= flNumFloat
+		if v.flags&flFloatDone == 0 {
+			v.flags |= flFloatDone
+			if exact {
+				v.flags |= flNumExact
+			}
+			if ok {
+				v.f = f
+				v.flags |= flNumFloat
+			}
 		}
 	}
 	return s.buf[v.koff : v.koff+v.kn], v.flags&flNumExact != 0
 }
 
+// number returns v's float64 value (ok false when it has none) and whether
+// that value is exact: whether the number's canonical key is the one of f,
+// so two exact numbers are equal exactly when their float64 values are.
+func (s *scratch) number(v *val) (f float64, exact, ok bool) {
+	if v.flags&flFloatDone == 0 {
+		s.numKey(v)
+	}
+	return v.f, v.flags&flNumExact != 0, v.flags&flNumFloat != 0
+}
+
 func (s *scratch) float(v *val) (float64, bool) {
-	s.numKey(v)
-	return v.f, v.flags&flNumFloat != 0
+	f, _, ok := s.number(v)
+	return f, ok
+}
+
+// maxExactInt bounds the integers reported as exact without parsing: those
+// of at most 15 digits, as numberKey's smallInt fast path.
+const maxExactInt = 1e15 - 1
+
+// addInt adds an integer number. A small one is kept as its exact float64
+// value, its text written only if needed; a larger one as its digits.
+func (s *scratch) addInt(neg bool, u uint64) {
+	v := s.pushValue(vNumber)
+	if u <= maxExactInt {
+		v.f = float64(u)
+		if neg && u != 0 {
+			v.f = -v.f
+		}
+		v.flags |= flFloatDone | flNumExact | flNumFloat | flLazyText
+		return
+	}
+	if neg {
+		s.buf = append(s.buf, '-')
+	}
+	s.buf = strconv.AppendUint(s.buf, u, 10)
+	v.n = int32(len(s.buf)) - v.off
+}
+
+// addAddr adds an IP address without zone, its text written only if needed.
+func (s *scratch) addAddr(a netip.Addr) {
+	v := s.pushValue(vString)
+	v.setAddr(a)
+	v.flags |= flLazyText
 }
 
 // match reports whether leaf value v satisfies m.
@@ -195,12 +282,18 @@ func (m *matcher) match(v *val, s *scratch) bool {
 		return v.kind == vFalse
 	case mNull:
 		return v.kind == vNull
-	case mExactNum, mExactLit:
+	case mExactNum:
+		if v.kind != vNumber {
+			return false
+		}
+		f, exact, ok := s.number(v)
+		return exact && ok && f == m.f
+	case mExactLit:
 		if v.kind != vNumber {
 			return false
 		}
 		k, exact := s.numKey(v)
-		return exact == (m.kind == mExactNum) && string(k) == m.s
+		return !exact && string(k) == m.s
 	case mNumeric:
 		if v.kind != vNumber {
 			return false
