@@ -1,0 +1,469 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"log/slog"
+	"os"
+	"os/signal"
+	"reflect"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/wirebridge/wirebridge/internal/bus"
+	"github.com/wirebridge/wirebridge/internal/config"
+	"github.com/wirebridge/wirebridge/internal/deliver"
+	"github.com/wirebridge/wirebridge/internal/httpapi"
+	"github.com/wirebridge/wirebridge/internal/pipeline"
+	"github.com/wirebridge/wirebridge/internal/rule"
+	"github.com/wirebridge/wirebridge/internal/source"
+)
+
+const serveHelp = `
+Run the configured pipeline: sources capture packets, each packet becomes an
+EventBridge-shaped event, rules with event patterns pick the events, and
+targets receive them (durable targets through NATS JetStream, at least once).
+
+Without -c, wirebridge runs its embedded default configuration: a UDP source
+on 127.0.0.1:5514, HTTP on 127.0.0.1:8080, and a catch-all rule archiving
+every event as NDJSON and every packet as pcap under ./wirebridge-data.
+` + "`wirebridge validate -c FILE`" + ` checks a file without running it.
+
+Signals:
+  SIGHUP           re-read the configuration file and swap the rule set
+                   (sources and targets need a restart; errors keep the old rules)
+  SIGTERM, SIGINT  stop the sources, drain the pipeline, flush the targets
+                   within shutdown_timeout, then exit
+
+HTTP: /metrics (Prometheus), /healthz, /readyz, /api/dlq/...
+
+Examples:
+  wirebridge serve
+  wirebridge serve -c examples/article.yaml`
+
+func runServe(ctx context.Context, args []string, stdio Stdio) int {
+	var (
+		path       string
+		statsEvery time.Duration
+	)
+	fs := newFlagSet("serve", "[-c FILE]", serveHelp, stdio)
+	fs.StringVar(&path, "c", "", "the configuration `FILE` (default: the embedded default configuration)")
+	fs.DurationVar(&statsEvery, "stats-interval", time.Minute, "how often to log the counters (0: never)")
+	pos, code, done := parseFlags(fs, args, stdio)
+	if done {
+		return code
+	}
+	if len(pos) != 0 {
+		fmt.Fprintf(stdio.Err, "wirebridge serve: unexpected argument %q\n", pos[0])
+		fs.Usage()
+		return exitUsage
+	}
+	cfg, err := loadConfig(path)
+	if err != nil {
+		fmt.Fprintln(stdio.Err, err)
+		return exitFail
+	}
+	logger, level, err := newLogger(cfg.Log, stdio.Err)
+	if err != nil {
+		fmt.Fprintf(stdio.Err, "wirebridge serve: %v\n", err)
+		return exitFail
+	}
+	start := time.Now()
+	s, err := newServer(ctx, cfg, path, stdio, logger, level)
+	if err != nil {
+		logger.Error("cannot start", "error", err)
+		return exitFail
+	}
+	s.statsEvery = statsEvery
+	s.start = start
+	if err := s.run(ctx); err != nil {
+		logger.Error("stopped with an error", "error", err)
+		return exitFail
+	}
+	return exitOK
+}
+
+// server is one running `wirebridge serve`: every component built from the
+// configuration, in data order.
+type server struct {
+	cfg        *config.Config
+	path       string // "" when running the embedded default
+	log        *slog.Logger
+	level      *slog.LevelVar
+	stdio      Stdio
+	statsEvery time.Duration
+	start      time.Time
+
+	reg        *prometheus.Registry
+	http       *httpapi.Server
+	bus        *bus.Bus
+	busCleanup func()
+	workers    []deliver.Worker
+	targets    []deliver.Target // built, owned by their workers once running
+	table      *rule.Table
+	pipe       *pipeline.Pipeline
+	sources    []source.Source
+	emits      []source.Emit // per source, into pipe
+
+	srcRunning  atomic.Int32
+	workRunning atomic.Int32
+	pipeRunning atomic.Bool
+}
+
+// newServer builds every component; on error it releases what it built.
+func newServer(ctx context.Context, cfg *config.Config, path string, stdio Stdio, logger *slog.Logger, level *slog.LevelVar) (_ *server, err error) {
+	s := &server{cfg: cfg, path: path, log: logger, level: level, stdio: stdio, busCleanup: func() {}}
+	defer func() {
+		if err != nil {
+			s.release()
+		}
+	}()
+	reg := defaultRegistry()
+	s.reg = newRegistry()
+
+	s.http = httpapi.New(httpapi.Config{
+		Listen:   cfg.HTTP.Listen,
+		Gatherer: s.reg,
+		ErrorLog: log.New(slogWriter{logger.With("component", "http")}, "", 0),
+	})
+	if err := s.http.Listen(); err != nil {
+		return nil, cfg.ErrorAt("http.listen", err)
+	}
+
+	if needsBus(cfg) {
+		bc, cleanup, err := busConfig(cfg)
+		if err != nil {
+			return nil, err
+		}
+		s.busCleanup = cleanup
+		if bc.DataDir != "" {
+			if err := os.MkdirAll(bc.DataDir, 0o750); err != nil {
+				return nil, fmt.Errorf("data directory: %w", err)
+			}
+		}
+		if s.bus, err = bus.Open(ctx, bc); err != nil {
+			return nil, fmt.Errorf("nats: %w", err)
+		}
+	}
+
+	env := &buildEnv{cfg: cfg, bus: s.bus, stdout: stdio.Out}
+	metrics, err := deliver.NewMetrics(s.reg)
+	if err != nil {
+		return nil, err
+	}
+	for i := range cfg.Targets {
+		t, err := reg.newTarget(env, i)
+		if err != nil {
+			return nil, err
+		}
+		s.targets = append(s.targets, t)
+		w, err := deliver.New(ctx, deliverConfig(cfg, &cfg.Targets[i]), t, s.bus, metrics)
+		if err != nil {
+			return nil, cfg.ErrorAt(fmt.Sprintf("targets[%d]", i), err)
+		}
+		s.workers = append(s.workers, w)
+	}
+
+	if s.table, err = rule.NewTable(cfg.Rules); err != nil {
+		return nil, ruleErrors(cfg, err)
+	}
+	var pts []pipeline.Target
+	for i, w := range s.workers {
+		t := &cfg.Targets[i]
+		pts = append(pts, pipeline.Target{
+			Name: t.Name, Deliverer: w,
+			NeedsBody: t.Type != config.TargetPCAP, NeedsFrame: t.Type == config.TargetPCAP,
+		})
+	}
+	s.pipe, err = pipeline.New(pipeline.Config{Rules: s.table, Targets: pts, DrainTimeout: cfg.ShutdownTimeout / 2})
+	if err != nil {
+		return nil, err
+	}
+
+	for i := range cfg.Sources {
+		c := &cfg.Sources[i]
+		src, err := reg.newSource(env, i)
+		if err != nil {
+			return nil, err
+		}
+		s.sources = append(s.sources, src)
+		emit, err := s.pipe.Emitter(pipeline.SourceInfo{
+			Name: c.Name, Type: string(c.Type), EventSource: c.EventSource, QueueSize: c.QueueSize, Stats: src.Stats(),
+		})
+		if err != nil {
+			return nil, cfg.ErrorAt(fmt.Sprintf("sources[%d]", i), err)
+		}
+		s.emits = append(s.emits, emit)
+	}
+
+	s.reg.MustRegister(sourceCollector{s.sources}, ruleCollector{s.table}, pipelineCollector{s.pipe})
+	s.readiness()
+	if s.bus != nil {
+		s.http.Handle("/api/dlq/", dlqHandler(deliver.NewDLQ(s.bus), s.isDurable))
+	}
+	return s, nil
+}
+
+func (s *server) isDurable(name string) bool {
+	for i := range s.cfg.Targets {
+		if t := &s.cfg.Targets[i]; t.Name == name {
+			return t.Delivery.Mode == config.Durable
+		}
+	}
+	return false
+}
+
+// release closes what newServer built when the server never ran.
+func (s *server) release() {
+	for _, src := range s.sources {
+		src.Close()
+	}
+	for _, t := range s.targets {
+		t.Close()
+	}
+	if s.bus != nil {
+		s.bus.Close()
+	}
+	s.busCleanup()
+	if s.http != nil && s.http.Addr() != nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		s.http.Run(ctx) // closes the listener
+	}
+}
+
+// readiness registers the /readyz checks.
+func (s *server) readiness() {
+	if s.bus != nil {
+		s.http.SetCheck("bus", func() error {
+			if !s.bus.Ready() {
+				return errors.New("not connected to NATS")
+			}
+			return nil
+		})
+	}
+	s.http.SetCheck("sources", func() error {
+		if n, want := int(s.srcRunning.Load()), len(s.sources); n != want {
+			return fmt.Errorf("%d of %d running", n, want)
+		}
+		return nil
+	})
+	s.http.SetCheck("pipeline", func() error {
+		if !s.pipeRunning.Load() {
+			return errors.New("not running")
+		}
+		return nil
+	})
+	s.http.SetCheck("targets", func() error {
+		if n, want := int(s.workRunning.Load()), len(s.workers); n != want {
+			return fmt.Errorf("%d of %d deliverers running", n, want)
+		}
+		return nil
+	})
+}
+
+// run starts the components in reverse data order (deliverers, pipeline,
+// sources), serves until ctx ends or a component fails, and stops them in data
+// order: sources, pipeline (drained), deliverers (flushed), bus, HTTP.
+func (s *server) run(ctx context.Context) error {
+	httpCtx, httpStop := context.WithCancel(context.Background())
+	httpDone := make(chan error, 1)
+	go func() { httpDone <- s.http.Run(httpCtx) }()
+
+	fatal := make(chan error, len(s.sources)+len(s.workers)+1)
+
+	workCtx, workStop := context.WithCancel(context.Background())
+	var workWG sync.WaitGroup
+	for _, w := range s.workers {
+		s.workRunning.Add(1)
+		workWG.Go(func() {
+			defer s.workRunning.Add(-1)
+			if err := w.Run(workCtx); err != nil {
+				if workCtx.Err() == nil {
+					fatal <- fmt.Errorf("target %s: %w", w.Target(), err)
+				} else {
+					s.log.Error("target stopped with an error", "target", w.Target(), "error", err)
+				}
+			}
+		})
+	}
+
+	pipeCtx, pipeStop := context.WithCancel(context.Background())
+	pipeDone := make(chan error, 1)
+	s.pipeRunning.Store(true)
+	go func() {
+		err := s.pipe.Run(pipeCtx)
+		s.pipeRunning.Store(false)
+		if err != nil && pipeCtx.Err() == nil {
+			fatal <- fmt.Errorf("pipeline: %w", err)
+		}
+		pipeDone <- err
+	}()
+
+	srcCtx, srcStop := context.WithCancel(context.Background())
+	var srcWG sync.WaitGroup
+	for i, src := range s.sources {
+		s.srcRunning.Add(1)
+		srcWG.Go(func() {
+			err := src.Run(srcCtx, s.emits[i])
+			s.srcRunning.Add(-1)
+			switch {
+			case err != nil && srcCtx.Err() == nil:
+				fatal <- fmt.Errorf("source %s: %w", src.Name(), err)
+			case err != nil:
+				s.log.Error("source stopped with an error", "source", src.Name(), "error", err)
+			case srcCtx.Err() == nil:
+				// a capture file that ended: the rest keeps running
+				s.log.Info("source finished", "source", src.Name())
+			}
+		})
+	}
+
+	s.banner(time.Since(s.start))
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	var tick <-chan time.Time
+	if s.statsEvery > 0 {
+		t := time.NewTicker(s.statsEvery)
+		defer t.Stop()
+		tick = t.C
+	}
+	var runErr error
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			s.log.Info("shutting down", "timeout", s.cfg.ShutdownTimeout.String())
+			break loop
+		case err := <-fatal:
+			runErr = err
+			s.log.Error("shutting down after a failure", "error", err)
+			break loop
+		case <-hup:
+			s.reload()
+		case <-tick:
+			s.logStats()
+		}
+	}
+
+	// Shutdown, in data order, bounded by shutdown_timeout as a whole.
+	deadline := time.NewTimer(s.cfg.ShutdownTimeout)
+	defer deadline.Stop()
+	wait := func(what string, done <-chan struct{}) bool {
+		select {
+		case <-done:
+			return true
+		case <-deadline.C:
+			s.log.Error("shutdown timeout: giving up waiting", "for", what, "timeout", s.cfg.ShutdownTimeout.String())
+			runErr = errors.Join(runErr, fmt.Errorf("shutdown timed out waiting for %s", what))
+			return false
+		}
+	}
+	chanOf := func(f func()) <-chan struct{} {
+		c := make(chan struct{})
+		go func() { f(); close(c) }()
+		return c
+	}
+	srcStop()
+	ok := wait("sources", chanOf(srcWG.Wait))
+	pipeStop()
+	ok = ok && wait("pipeline", chanOf(func() { <-pipeDone }))
+	workStop()
+	ok = ok && wait("targets", chanOf(workWG.Wait))
+	s.logStats()
+	if s.bus != nil && ok {
+		if err := s.bus.Close(); err != nil {
+			s.log.Error("closing the bus", "error", err)
+		}
+	}
+	s.busCleanup()
+	httpStop()
+	if err := <-httpDone; err != nil {
+		s.log.Error("http server", "error", err)
+	}
+	s.log.Info("stopped", "ok", runErr == nil)
+	return runErr
+}
+
+// reload re-reads the configuration file and swaps the rule set. Anything
+// wrong keeps the current rules; the error is logged.
+func (s *server) reload() {
+	if s.path == "" {
+		s.log.Warn("SIGHUP: running the embedded default configuration, nothing to reload")
+		return
+	}
+	cfg, err := config.Load(s.path)
+	if err != nil {
+		s.log.Error("reload failed, keeping the current rules", "file", s.path, "error", err)
+		return
+	}
+	running := map[string]bool{}
+	for _, w := range s.workers {
+		running[w.Target()] = true
+	}
+	var missing []string
+	for i, r := range cfg.Rules {
+		for j, t := range r.Targets {
+			if !running[t] {
+				missing = append(missing, cfg.ErrorAt(fmt.Sprintf("rules[%d].targets[%d]", i, j),
+					fmt.Errorf("target %q is not running (new targets need a restart)", t)).Error())
+			}
+		}
+	}
+	if len(missing) > 0 {
+		s.log.Error("reload failed, keeping the current rules", "file", s.path, "error", strings.Join(missing, "\n"))
+		return
+	}
+	set, err := s.table.Reload(cfg.Rules)
+	if err != nil {
+		s.log.Error("reload failed, keeping the current rules", "file", s.path, "error", ruleErrors(cfg, err))
+		return
+	}
+	if err := setLevel(s.level, cfg.Log.Level); err == nil {
+		s.cfg.Log.Level = cfg.Log.Level
+	}
+	s.log.Info("rules reloaded", "file", s.path, "rules", set.Len(), "enabled", set.Enabled())
+	if !reflect.DeepEqual(cfg.Sources, s.cfg.Sources) || !reflect.DeepEqual(cfg.Targets, s.cfg.Targets) ||
+		!reflect.DeepEqual(cfg.NATS, s.cfg.NATS) || cfg.HTTP != s.cfg.HTTP || cfg.DataDir != s.cfg.DataDir {
+		s.log.Warn("the file also changes sources, targets, nats, http or data_dir: those take effect on restart")
+	}
+}
+
+// ruleErrors places rule-set errors in the file: *rule.Error carries the
+// YAML path of the offending rule key.
+func ruleErrors(cfg *config.Config, err error) error {
+	var out []error
+	for _, e := range unjoin(err) {
+		var re *rule.Error
+		if errors.As(e, &re) {
+			out = append(out, cfg.ErrorAt(re.Path, errors.New(re.Reason)))
+			continue
+		}
+		out = append(out, e)
+	}
+	return errors.Join(out...)
+}
+
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
+
+// slogWriter turns the HTTP server's log.Logger lines into slog records.
+type slogWriter struct{ l *slog.Logger }
+
+func (w slogWriter) Write(p []byte) (int, error) {
+	w.l.Warn(strings.TrimSpace(string(p)))
+	return len(p), nil
+}

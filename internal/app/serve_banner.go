@@ -1,0 +1,185 @@
+package app
+
+import (
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/wirebridge/wirebridge/internal/config"
+	"github.com/wirebridge/wirebridge/internal/source"
+)
+
+// banner prints, on standard output, what listens where, where the events go
+// and a command to try.
+func (s *server) banner(took time.Duration) {
+	w := s.stdio.Out
+	cfgName := s.path
+	if cfgName == "" {
+		cfgName = "the embedded default configuration (wirebridge serve -c FILE to use your own)"
+	}
+	fmt.Fprintf(w, "wirebridge %s serving %s (started in %s)\n\n", versionString(), cfgName, took.Round(time.Millisecond))
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "Listening:")
+	for i, src := range s.sources {
+		c := &s.cfg.Sources[i]
+		fmt.Fprintf(tw, "  source %s\t%s\t%s\tevents with \"source\": %q\n", src.Name(), c.Type, sourceWhere(c, src), c.EventSource)
+	}
+	fmt.Fprintf(tw, "  http\t\thttp://%s\t/metrics /healthz /readyz\n", s.http.Addr())
+	if s.bus != nil {
+		where := "NATS at " + strings.Join(s.cfg.NATS.URLs, ",")
+		if s.bus.Embedded() {
+			where = "embedded NATS JetStream in " + dataPath(s.cfg, "nats")
+			if s.cfg.NATS.Listen != "" {
+				where += ", clients on " + s.cfg.NATS.Listen
+			}
+		}
+		fmt.Fprintf(tw, "  bus\t\t%s\t\n", where)
+	}
+	fmt.Fprintln(tw, "Rules:")
+	for _, r := range s.cfg.Rules {
+		state := ""
+		if !r.Enabled {
+			state = " (disabled)"
+		}
+		fmt.Fprintf(tw, "  rule %s%s\t%s\t-> %s\n", r.Name, state, r.Pattern, strings.Join(r.Targets, ", "))
+	}
+	fmt.Fprintln(tw, "Events go to:")
+	for i := range s.cfg.Targets {
+		t := &s.cfg.Targets[i]
+		fmt.Fprintf(tw, "  target %s\t%s\t%s\t%s delivery\n", t.Name, t.Type, targetWhere(t), t.Delivery.Mode)
+	}
+	tw.Flush()
+	if try := s.tryCommand(); try != "" {
+		fmt.Fprintf(w, "\nTry it:\n  %s\n", try)
+	}
+	fmt.Fprintln(w)
+}
+
+func sourceWhere(c *config.Source, src source.Source) string {
+	switch {
+	case c.UDP != nil:
+		if u, ok := src.(interface{ Addrs() []netip.AddrPort }); ok {
+			var as []string
+			for _, a := range u.Addrs() {
+				as = append(as, a.String())
+			}
+			return strings.Join(as, " ")
+		}
+		return strings.Join(c.UDP.Listen, " ")
+	case c.Raw != nil:
+		fams := []string{}
+		if c.Raw.IPv4 || !c.Raw.IPv6 {
+			fams = append(fams, "IPv4")
+		}
+		if c.Raw.IPv6 || !c.Raw.IPv4 {
+			fams = append(fams, "IPv6")
+		}
+		return "every UDP datagram arriving at this host (raw socket, " + strings.Join(fams, "+") + ")"
+	case c.AFPacket != nil:
+		return "interface " + c.AFPacket.Interface
+	case c.PCAP != nil:
+		return "file " + c.PCAP.File + " at " + c.PCAP.Speed.String() + " speed"
+	case c.VXLAN != nil:
+		return strings.Join(c.VXLAN.Listen, " ")
+	}
+	return ""
+}
+
+func targetWhere(t *config.Target) string {
+	switch {
+	case t.HTTP != nil:
+		return t.HTTP.Method + " " + t.HTTP.URL
+	case t.File != nil:
+		return string(t.File.Path)
+	case t.PCAP != nil:
+		return string(t.PCAP.Path)
+	case t.Stdout != nil:
+		return "standard output"
+	case t.NATS != nil:
+		if len(t.NATS.URLs) > 0 {
+			return "subject " + t.NATS.Subject + " on " + strings.Join(t.NATS.URLs, ",")
+		}
+		return "subject " + t.NATS.Subject + " on the wirebridge bus"
+	case t.EventBridge != nil:
+		return "event bus " + t.EventBridge.EventBusName
+	case t.Live != nil:
+		return "live channel " + t.Live.Channel
+	case t.Replay != nil:
+		return t.Replay.Protocol + " " + t.Replay.Address
+	}
+	return ""
+}
+
+// tryCommand is a command that produces an event: a logger line to the first
+// udp source, or to port 514 for a raw source.
+func (s *server) tryCommand() string {
+	for i, src := range s.sources {
+		c := &s.cfg.Sources[i]
+		switch {
+		case c.UDP != nil:
+			u, ok := src.(interface{ Addrs() []netip.AddrPort })
+			if !ok || len(u.Addrs()) == 0 {
+				continue
+			}
+			a := u.Addrs()[0]
+			host := a.Addr()
+			if host.IsUnspecified() {
+				host = netip.MustParseAddr("127.0.0.1")
+				if a.Addr().Is6() && !a.Addr().Is4In6() {
+					host = netip.IPv6Loopback()
+				}
+			}
+			return fmt.Sprintf("logger -n %s -P %d -d hello", host, a.Port())
+		case c.Raw != nil:
+			return "logger --udp -n 127.0.0.1 -P 514 hello"
+		}
+	}
+	return ""
+}
+
+// logStats logs one line with every source's and target's counters.
+func (s *server) logStats() {
+	var attrs []any
+	for _, src := range s.sources {
+		st := src.Stats().Snapshot()
+		a := []any{"received", st.Received, "emitted", st.Emitted, "dropped", st.DroppedTotal()}
+		if st.Truncated > 0 {
+			a = append(a, "truncated", st.Truncated)
+		}
+		if d := nonZero(st.Dropped); len(d) > 0 {
+			a = append(a, slog.Group("dropped_by", d...))
+		}
+		attrs = append(attrs, slog.Group("source."+src.Name(), a...))
+	}
+	for _, w := range s.workers {
+		st := w.Stats()
+		a := []any{"delivered", st.Delivered, "failed", st.Failed, "queued", st.QueueDepth}
+		if st.DeadLettered > 0 {
+			a = append(a, "dead_lettered", st.DeadLettered)
+		}
+		if d := nonZero(st.Dropped); len(d) > 0 {
+			a = append(a, slog.Group("dropped_by", d...))
+		}
+		attrs = append(attrs, slog.Group("target."+w.Target(), a...))
+	}
+	s.log.Info("stats", attrs...)
+}
+
+func nonZero(m map[string]uint64) []any {
+	keys := make([]string, 0, len(m))
+	for k, v := range m {
+		if v > 0 {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	out := make([]any, 0, 2*len(keys))
+	for _, k := range keys {
+		out = append(out, k, m[k])
+	}
+	return out
+}
