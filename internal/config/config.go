@@ -19,6 +19,7 @@ type Config struct {
 	DataDir string   `yaml:"data_dir"`
 	NATS    NATS     `yaml:"nats"`
 	HTTP    HTTP     `yaml:"http"`
+	Live    Live     `yaml:"live"`
 	Sources []Source `yaml:"sources"`
 	Rules   []Rule   `yaml:"rules"`
 	Targets []Target `yaml:"targets"`
@@ -59,6 +60,30 @@ type NATS struct {
 // HTTP configures the single HTTP listener (/metrics, /healthz, /readyz, /api, /ws, UI).
 type HTTP struct {
 	Listen string `yaml:"listen"`
+}
+
+// Live configures live channels: POST /api/events, GET /api/channels, the /ws WebSocket, the
+// UI, API keys and share links.
+type Live struct {
+	// APIKeys grant scopes to whoever presents the key (Authorization: Bearer KEY or X-Api-Key).
+	APIKeys []APIKey `yaml:"api_keys"`
+	// ShareKey signs share links (HMAC-SHA256); changing it revokes every link signed before.
+	// Unset: a random key generated once and kept in data_dir/live/share.key.
+	ShareKey Secret `yaml:"share_key"`
+	// ShareTTL is how long a share link is valid when no other lifetime is asked for.
+	ShareTTL time.Duration `yaml:"share_ttl"`
+	// Replay is how many recent events per channel a new subscriber receives first (0: none).
+	Replay int `yaml:"replay"`
+	// SubscriberQueue bounds the events waiting for one subscriber: when it is full the oldest
+	// are dropped, counted and reported to that subscriber; the publisher never waits.
+	SubscriberQueue int `yaml:"subscriber_queue"`
+}
+
+// APIKey is one API key and what it may do.
+type APIKey struct {
+	Name   string   `yaml:"name"`
+	Key    Secret   `yaml:"key"`
+	Scopes []string `yaml:"scopes"` // publish | subscribe | admin
 }
 
 // Log configures log/slog output.
@@ -341,7 +366,11 @@ type EventBridgeTarget struct {
 
 // LiveTarget fans events out to browsers watching a live channel.
 type LiveTarget struct {
-	Channel string `yaml:"channel"` // default: the target's name
+	// Channel is a path such as /packets/all (default: "/" and the target's name).
+	Channel string `yaml:"channel"`
+	// Frames adds each packet's captured frame (base64) to what subscribers receive, so that the
+	// UI can show a hex dump and export pcap. It is not part of the event.
+	Frames bool `yaml:"frames"`
 }
 
 // ReplayTarget reassembles mirrored TCP streams and forwards them to a shadow service.

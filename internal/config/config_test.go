@@ -249,8 +249,8 @@ func TestTargetTypes(t *testing.T) {
 	if c.Targets[3].NATS.Subject != "events.syslog" {
 		t.Errorf("nats = %+v", c.Targets[3].NATS)
 	}
-	if c.Targets[4].Live.Channel != "watch" {
-		t.Errorf("live channel = %q, want the target name", c.Targets[4].Live.Channel)
+	if c.Targets[4].Live.Channel != "/watch" {
+		t.Errorf("live channel = %q, want / and the target name", c.Targets[4].Live.Channel)
 	}
 	if r := c.Targets[5].Replay; r.Protocol != "tcp" || r.Timeout != 2*time.Second {
 		t.Errorf("replay = %+v", r)

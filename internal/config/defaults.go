@@ -15,6 +15,9 @@ const (
 	DefaultMaxDatagram     = 9216
 	MinMaxDatagram         = 9216
 	DefaultSourceQueue     = 4096
+	DefaultLiveReplay      = 100
+	DefaultLiveQueue       = 1024
+	DefaultShareTTL        = time.Hour
 )
 
 func (c *Config) setDefaults() {
@@ -23,6 +26,11 @@ func (c *Config) setDefaults() {
 	c.ShutdownTimeout = DefaultShutdownTimeout
 	c.Log = Log{Level: "info", Format: "auto"}
 	c.NATS = NATS{Embedded: true, MaxMemory: 64 * MiB, MaxStorage: 4 * GiB, Replicas: 1}
+	c.Live = Live{Replay: DefaultLiveReplay, SubscriberQueue: DefaultLiveQueue, ShareTTL: DefaultShareTTL}
+}
+
+func (t *LiveTarget) setDefaults() {
+	*t = LiveTarget{Frames: true}
 }
 
 func (s *Source) setDefaults() {
@@ -134,7 +142,9 @@ func (c *Config) finish() {
 			t.PCAP.Path = c.OutputPath(t.PCAP.Path)
 		}
 		if t.Live != nil && t.Live.Channel == "" {
-			t.Live.Channel = t.Name
+			t.Live.Channel = "/" + t.Name
+		} else if t.Live != nil && !strings.HasPrefix(t.Live.Channel, "/") {
+			t.Live.Channel = "/" + t.Live.Channel
 		}
 	}
 }

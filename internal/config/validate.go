@@ -24,6 +24,8 @@ var (
 	placeholderRegex = regexp.MustCompile(`<([A-Za-z0-9_.\-]+)>`)
 	headerToken      = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 	regionPattern    = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
+	// channelPattern is a live channel path: /segment[/segment...], as internal/live accepts.
+	channelPattern = regexp.MustCompile(`^(/[A-Za-z0-9_-]{1,64}){1,8}$`)
 )
 
 // predefinedVars are the input template variables EventBridge defines without input_paths.
@@ -48,6 +50,7 @@ func (c *Config) validate(decodeErrs Errors) Errors {
 	}
 	v.top()
 	v.nats()
+	v.live()
 	v.sources()
 	targets := v.targets()
 	v.rules(targets)
@@ -105,6 +108,44 @@ func (v *validator) top() {
 	v.oneOf("log.format", c.Log.Format, "auto", "text", "json")
 	if err := checkListen(c.HTTP.Listen); err != nil {
 		v.errorf("http.listen", "%v", err)
+	}
+}
+
+func (v *validator) live() {
+	l := &v.c.Live
+	v.intRange("live.replay", l.Replay, 0, 100_000)
+	v.intRange("live.subscriber_queue", l.SubscriberQueue, 0, 1_000_000)
+	if l.ShareTTL < 0 {
+		v.errorf("live.share_ttl", "must not be negative")
+	}
+	if l.ShareKey.IsSet() && len(l.ShareKey.Value()) < 16 {
+		v.errorf("live.share_key", "too short: use at least 16 bytes (32 random bytes recommended)")
+	}
+	names := map[string]bool{}
+	keys := map[string]string{}
+	for i, k := range l.APIKeys {
+		p := fmt.Sprintf("live.api_keys[%d]", i)
+		v.name(p+".name", k.Name, "API key")
+		if names[k.Name] && k.Name != "" {
+			v.errorf(p+".name", "duplicate API key name %q", k.Name)
+		}
+		names[k.Name] = true
+		switch {
+		case !k.Key.IsSet():
+			v.errorf(p+".key", "required: the key (a secret: env:NAME or file:PATH)")
+		case len(k.Key.Value()) < 16:
+			v.errorf(p+".key", "too short: use at least 16 characters")
+		case keys[k.Key.Value()] != "":
+			v.errorf(p+".key", "same key as API key %q", keys[k.Key.Value()])
+		default:
+			keys[k.Key.Value()] = k.Name
+		}
+		if len(k.Scopes) == 0 {
+			v.errorf(p+".scopes", "required: at least one of publish, subscribe, admin")
+		}
+		for j, sc := range k.Scopes {
+			v.oneOf(fmt.Sprintf("%s.scopes[%d]", p, j), sc, "publish", "subscribe", "admin")
+		}
 	}
 }
 
@@ -426,8 +467,8 @@ func (v *validator) targets() map[string]*Target {
 		case t.EventBridge != nil:
 			v.eventBridge(p, t.EventBridge)
 		case t.Live != nil:
-			if !namePattern.MatchString(t.Live.Channel) {
-				v.errorf(p+".channel", "invalid channel name %q: use letters, digits, '-' and '_'", t.Live.Channel)
+			if !channelPattern.MatchString(t.Live.Channel) {
+				v.errorf(p+".channel", "invalid channel %q: a path such as /packets/all (1 to 8 segments of letters, digits, '-' and '_')", t.Live.Channel)
 			}
 		case t.Replay != nil:
 			if t.Replay.Address == "" {
