@@ -181,6 +181,12 @@ func checkInvariants(tb testing.TB, p *Packet, err error) {
 		if f.IPOff >= 0 && f.IPOff < f.Start || f.L4Off >= 0 && (f.L4Off < f.IPOff || f.IPOff < 0) {
 			tb.Fatalf("frame %d: offsets out of order: start %d ip %d l4 %d", i, f.Start, f.IPOff, f.L4Off)
 		}
+		if f.L4Partial && (f.L4Off < 0 || f.Layers&(LayerUDP|LayerTCP) == 0 || f.PayloadLen != 0) {
+			tb.Fatalf("frame %d: partial transport header with l4 %d layers %#x payload %d", i, f.L4Off, f.Layers, f.PayloadLen)
+		}
+		if i > 0 && f.Link == LinkOpaque && (i != p.NumFrames-1 || f.Layers != 0 || f.IPOff != -1 || f.PayloadOff != f.Start) {
+			tb.Fatalf("frame %d of %d: opaque frame with layers %#x ip %d payload at %d, start %d", i, p.NumFrames, f.Layers, f.IPOff, f.PayloadOff, f.Start)
+		}
 		if i > 0 && f.Start < p.Frames[i-1].Start {
 			tb.Fatalf("frame %d starts at %d before its outer frame (%d)", i, f.Start, p.Frames[i-1].Start)
 		}

@@ -930,10 +930,12 @@ func TestDecodeNeverReadsPastData(t *testing.T) {
 
 func TestDecodeAllocs(t *testing.T) {
 	cases := map[string][]byte{
-		"udp":    Build(Eth{}, IPv4{Src: ip1, Dst: ip2}, UDP{Src: 1, Dst: 2}, Payload("x")),
-		"ipv6":   Build(Eth{}, IPv6{Src: ip61, Dst: ip62}, TCP{Src: 1, Dst: 2}),
-		"geneve": Build(Eth{}, IPv4{Src: ip3, Dst: ip4}, UDP{Src: 1}, Geneve{Options: GWLBOptions(1, 2, 3)}, IPv4{Src: ip1, Dst: ip2}, UDP{Src: 5, Dst: 6}),
-		"error":  []byte{1, 2, 3},
+		"udp":                             Build(Eth{}, IPv4{Src: ip1, Dst: ip2}, UDP{Src: 1, Dst: 2}, Payload("x")),
+		"ipv6":                            Build(Eth{}, IPv6{Src: ip61, Dst: ip62}, TCP{Src: 1, Dst: 2}),
+		"geneve":                          Build(Eth{}, IPv4{Src: ip3, Dst: ip4}, UDP{Src: 1}, Geneve{Options: GWLBOptions(1, 2, 3)}, IPv4{Src: ip1, Dst: ip2}, UDP{Src: 5, Dst: 6}),
+		"error":                           []byte{1, 2, 3},
+		"gre keepalive in cisco metadata": Build(Eth{}, IPv4{Src: ip3, Dst: ip4}, GRE{HasKey: true}, CiscoMD{}, IPv4{Src: ip4, Dst: ip3}, GRE{HasKey: true}, Payload("ka")),
+		"partial udp header":              Build(Eth{}, IPv4{Src: ip1, Dst: ip2, MF: true, TotalLength: 26}, UDP{Src: 1, Dst: 2})[:14+26],
 	}
 	var p Packet
 	for name, b := range cases {
