@@ -389,6 +389,9 @@ type segTree struct {
 	size  int
 	nodes [][]int32
 	n     int
+	// flat, when the ranges overlap little, lists the targets of every
+	// unit directly, so a query is one binary search and one append.
+	flat [][]int32
 }
 
 func (t *segTree) build(rs []rangeEntry) {
@@ -411,6 +414,12 @@ func (t *segTree) build(rs []rangeEntry) {
 	}
 	t.nodes = make([][]int32, 2*t.size)
 	t.n = len(rs)
+	total := 0
+	type span struct {
+		a, b   int
+		target int32
+	}
+	spans := make([]span, 0, len(rs))
 	for _, r := range rs {
 		a, b := 0, units-1
 		if !isInf(r.m.lo) {
@@ -433,6 +442,16 @@ func (t *segTree) build(rs []rangeEntry) {
 			continue
 		}
 		t.insert(1, 0, t.size-1, a, b, r.target)
+		spans = append(spans, span{a, b, r.target})
+		total += b - a + 1
+	}
+	if total <= 4*len(rs)+2*units {
+		t.flat = make([][]int32, units)
+		for _, sp := range spans {
+			for u := sp.a; u <= sp.b; u++ {
+				addList(&t.flat[u], sp.target)
+			}
+		}
 	}
 }
 
@@ -450,10 +469,22 @@ func (t *segTree) insert(node, lo, hi, a, b int, target int32) {
 }
 
 func (t *segTree) query(x float64, out []int32) []int32 {
-	i, found := slices.BinarySearch(t.pts, x)
+	// i is the first point >= x.
+	i, j := 0, len(t.pts)
+	for i < j {
+		h := int(uint(i+j) >> 1)
+		if t.pts[h] < x {
+			i = h + 1
+		} else {
+			j = h
+		}
+	}
 	u := 2 * i
-	if found {
+	if i < len(t.pts) && t.pts[i] == x {
 		u = 2*i + 1
+	}
+	if t.flat != nil {
+		return append(out, t.flat[u]...)
 	}
 	node := u + t.size
 	for node >= 1 {

@@ -111,8 +111,20 @@ func (s *scratch) reset() {
 }
 
 func (s *scratch) pushValue(k vkind) *val {
-	s.vals = append(s.vals, val{kind: k, field: s.curFld, off: int32(len(s.buf))})
-	v := &s.vals[len(s.vals)-1]
+	// Grow in place and set the fields there: appending a struct literal
+	// builds it on the stack piecewise and copies it with wide loads, which
+	// stalls on store forwarding.
+	n := len(s.vals)
+	if n == cap(s.vals) {
+		s.vals = append(s.vals, val{})
+	} else {
+		s.vals = s.vals[:n+1]
+	}
+	v := &s.vals[n]
+	*v = val{}
+	v.kind = k
+	v.field = s.curFld
+	v.off = int32(len(s.buf))
 	if len(s.stack) > 0 {
 		v.toff = int32(len(s.trails))
 		v.tn = int32(len(s.stack))

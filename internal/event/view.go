@@ -32,7 +32,11 @@ type View struct {
 	meta Meta
 
 	have viewHave
-	id   ID
+	// metaOK caches, for meta, whether Listener and the event source are
+	// valid UTF-8 (reported as they are) or need U+FFFD substitution.
+	metaOK    viewHave
+	metaKnown bool
+	id        ID
 	ts   time.Time
 	st   stamp
 
@@ -44,6 +48,8 @@ type viewHave uint8
 const (
 	haveID viewHave = 1 << iota
 	haveStamp
+	listenerOK // metaOK: Listener is valid UTF-8
+	sourceOK   // metaOK: the event source is valid UTF-8
 )
 
 // NewView returns a View of p's event. It allocates the View; on hot paths
@@ -60,7 +66,18 @@ func (v *View) Reset(e *Encoder, p *packet.Packet, m Meta) {
 	if e == nil {
 		e = &zeroEncoder
 	}
-	v.enc, v.p, v.meta = e, p, m
+	v.enc, v.p = e, p
+	if !v.metaKnown || m != v.meta {
+		v.meta = m
+		v.metaOK = 0
+		if utf8.ValidString(m.Listener) {
+			v.metaOK |= listenerOK
+		}
+		if utf8.ValidString(m.Source) && utf8.ValidString(m.SourceType) {
+			v.metaOK |= sourceOK
+		}
+		v.metaKnown = true
+	}
 	v.have = 0
 }
 
@@ -337,7 +354,7 @@ func (v *View) VisitField(f pattern.Field, out *pattern.Values) {
 	case vfResources:
 		if v.meta.Listener != "" {
 			out.Enter(arrResources, 0)
-			v.reportString(out, v.meta.Listener)
+			v.reportListener(out)
 			out.Leave()
 		}
 	case vfTimestamp:
@@ -345,7 +362,7 @@ func (v *View) VisitField(f pattern.Field, out *pattern.Values) {
 		out.Bytes(v.stamp().appendNano(b[:0]))
 	case vfListener:
 		if v.meta.Listener != "" {
-			v.reportString(out, v.meta.Listener)
+			v.reportListener(out)
 		}
 	case vfSrcIP, vfDstIP, vfSrcPort, vfDstPort, vfProtocol:
 		if HasIP(fr) {
@@ -389,26 +406,34 @@ func (v *View) VisitField(f pattern.Field, out *pattern.Values) {
 	}
 }
 
-// reportString reports a string from Meta as it reads back from the JSON:
-// the encoder writes each invalid UTF-8 byte as U+FFFD.
-func (v *View) reportString(out *pattern.Values, s string) {
-	if utf8.ValidString(s) {
-		out.Str(s)
+// Strings from Meta are reported as they read back from the JSON: the
+// encoder writes each invalid UTF-8 byte as U+FFFD.
+
+func (v *View) reportListener(out *pattern.Values) {
+	if v.metaOK&listenerOK != 0 {
+		out.Str(v.meta.Listener)
 		return
 	}
-	v.buf = appendValidUTF8(v.buf[:0], s)
+	v.buf = appendValidUTF8(v.buf[:0], v.meta.Listener)
 	out.Bytes(v.buf)
 }
 
 func (v *View) reportSource(out *pattern.Values) {
 	m := &v.meta
 	if m.Source != "" || m.SourceType == "" {
-		v.reportString(out, m.source())
+		if v.metaOK&sourceOK != 0 {
+			out.Str(m.source())
+			return
+		}
+		v.buf = appendValidUTF8(v.buf[:0], m.source())
+		out.Bytes(v.buf)
 		return
 	}
-	v.buf = append(append(v.buf[:0], sourcePrefix...), m.SourceType...)
-	if !utf8.Valid(v.buf) {
-		v.buf = appendValidUTF8(v.buf[:0], sourcePrefix+m.SourceType)
+	v.buf = append(v.buf[:0], sourcePrefix...)
+	if v.metaOK&sourceOK != 0 {
+		v.buf = append(v.buf, m.SourceType...)
+	} else {
+		v.buf = appendValidUTF8(v.buf, m.SourceType)
 	}
 	out.Bytes(v.buf)
 }
