@@ -19,6 +19,10 @@ type worker struct {
 	arena []byte             // bodies of the deliveries not yet flushed
 	pend  [][]event.Delivery // per target index
 	npend int
+	// Event ids of the pending deliveries, as text: one string is made of
+	// them per flush (one allocation) and each Delivery.ID is a substring.
+	ids    []byte
+	idOffs [][]int32 // per target index, parallel to pend
 
 	set         *rule.Set
 	ruleTargets [][]int // per rule index: target indexes (-1: unknown target)
@@ -26,7 +30,7 @@ type worker struct {
 }
 
 func newWorker(p *Pipeline) *worker {
-	return &worker{p: p, pend: make([][]event.Delivery, len(p.targets))}
+	return &worker{p: p, pend: make([][]event.Delivery, len(p.targets)), idOffs: make([][]int32, len(p.targets))}
 }
 
 // bind caches, for a new rule set, each rule's target indexes.
@@ -97,7 +101,8 @@ func (w *worker) process(ctx context.Context, qb *qbatch) {
 // build appends the deliveries of the event in w.view to the pending lists.
 func (w *worker) build(frame []byte, now time.Time) {
 	p := w.p
-	id := w.view.ID().String()
+	idOff := int32(len(w.ids))
+	w.ids = w.view.ID().AppendText(w.ids)
 	var ev []byte // the event JSON, encoded on first need
 	encode := func() []byte {
 		if ev == nil {
@@ -129,7 +134,7 @@ func (w *worker) build(frame []byte, now time.Time) {
 				continue
 			}
 			t := p.targets[ti]
-			d := event.Delivery{ID: id, Rule: r.Name, Target: t.Name, Accepted: now}
+			d := event.Delivery{Rule: r.Name, Target: t.Name, Accepted: now}
 			if t.NeedsBody {
 				d.Body = body
 			}
@@ -138,6 +143,7 @@ func (w *worker) build(frame []byte, now time.Time) {
 				d.Capture = w.pkt.Info
 			}
 			w.pend[ti] = append(w.pend[ti], d)
+			w.idOffs[ti] = append(w.idOffs[ti], idOff)
 			w.npend++
 		}
 	}
@@ -147,13 +153,18 @@ func (w *worker) build(frame []byte, now time.Time) {
 // buffers they point into.
 func (w *worker) flush(ctx context.Context) {
 	if w.npend == 0 {
-		w.arena = w.arena[:0]
+		w.arena, w.ids = w.arena[:0], w.ids[:0]
 		return
 	}
+	ids := string(w.ids)
 	for ti, ds := range w.pend {
 		if len(ds) == 0 {
 			continue
 		}
+		for j, off := range w.idOffs[ti] {
+			ds[j].ID = ids[off : off+idLen]
+		}
+		w.idOffs[ti] = w.idOffs[ti][:0]
 		t := w.p.targets[ti]
 		n, err := t.Deliverer.Enqueue(ctx, ds)
 		if n < 0 {
@@ -173,5 +184,8 @@ func (w *worker) flush(ctx context.Context) {
 		w.pend[ti] = ds[:0]
 	}
 	w.npend = 0
-	w.arena = w.arena[:0]
+	w.arena, w.ids = w.arena[:0], w.ids[:0]
 }
+
+// idLen is the length of an event id's text form.
+const idLen = 36
