@@ -190,8 +190,12 @@ type PCAPSource struct {
 
 // VXLANSource decapsulates VXLAN mirror traffic (AWS VPC Traffic Mirroring, tc mirred).
 type VXLANSource struct {
-	Listen     []string `yaml:"listen"` // host:port, usually :4789
-	VNI        []uint32 `yaml:"vni"`    // accepted VNIs; empty accepts all
+	Listen []string `yaml:"listen"` // host:port, usually :4789 (listener mode)
+	// Interface reads the VXLAN packets with AF_PACKET on an interface instead of a listener.
+	Interface  string   `yaml:"interface"`
+	Port       uint16   `yaml:"port"`     // interface mode: the VXLAN UDP port (4789)
+	VNI        []uint32 `yaml:"vni"`      // accepted VNIs; empty accepts all
+	DenyVNI    []uint32 `yaml:"deny_vni"` // refused VNIs
 	Readers    int      `yaml:"readers"`
 	RecvBuffer ByteSize `yaml:"recv_buffer"`
 	Batch      int      `yaml:"batch"`
@@ -376,8 +380,43 @@ type LiveTarget struct {
 // ReplayTarget reassembles mirrored TCP streams and forwards them to a shadow service.
 type ReplayTarget struct {
 	Address  string        `yaml:"address"`  // host:port of the shadow service
+	URL      string        `yaml:"url"`      // http: http://host:port[/prefix], instead of address
 	Protocol string        `yaml:"protocol"` // http | tcp
 	Timeout  time.Duration `yaml:"timeout"`
+	// Host is what the replayed Host header says: rewrite (the url's host) or keep (the original).
+	Host string `yaml:"host"`
+	// ServerPorts name the server side of flows joined mid-stream (no SYN seen).
+	ServerPorts []uint16      `yaml:"server_ports"`
+	Gap         ReplayGap     `yaml:"gap"`
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	MaxFlows    int           `yaml:"max_flows"`
+	FlowBuffer  ByteSize      `yaml:"flow_buffer"` // out-of-order bytes per flow and direction
+	MaxBuffer   ByteSize      `yaml:"max_buffer"`  // out-of-order bytes in all
+	QueueBytes  ByteSize      `yaml:"queue_bytes"` // bytes waiting per flow for the shadow
+	MaxBody     ByteSize      `yaml:"max_body"`    // http: largest request body replayed
+	Pool        int           `yaml:"pool"`        // http: keep-alive connections to the shadow
+	Filter      ReplayFilter  `yaml:"filter"`
+	Sample      float64       `yaml:"sample"` // http: percent of requests replayed
+	Rate        float64       `yaml:"rate"`   // http: requests per second; 0 unlimited
+	Burst       int           `yaml:"burst"`
+	// SetHeaders are set on (or replace in) every replayed request.
+	SetHeaders map[string]string `yaml:"set_headers"`
+	// Compare compares replayed responses with the mirrored originals (ReplayDiff).
+	Compare bool `yaml:"compare"`
+}
+
+// ReplayGap is what a replay target does with a hole in a stream.
+type ReplayGap struct {
+	Policy string        `yaml:"policy"` // skip | abort
+	Wait   time.Duration `yaml:"wait"`   // how long a hole may block its stream
+	Bytes  ByteSize      `yaml:"bytes"`  // how many bytes may wait behind a hole
+}
+
+// ReplayFilter selects the HTTP requests a replay target sends (all given conditions hold).
+type ReplayFilter struct {
+	Methods []string          `yaml:"methods"`
+	Path    string            `yaml:"path"`    // regular expression on the request target
+	Headers map[string]string `yaml:"headers"` // header name -> regular expression on its value
 }
 
 // Pos is a position in the configuration file (1-based).

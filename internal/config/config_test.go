@@ -127,7 +127,7 @@ func TestDeliveryModeDefaults(t *testing.T) {
 		{"http", "{name: x, type: http, url: 'https://example.com/hook'}", Durable},
 		{"eventbridge", "{name: x, type: eventbridge, region: eu-west-1}", Durable},
 		{"nats", "{name: x, type: nats, subject: events.udp}", Durable},
-		{"replay-http", "{name: x, type: replay, address: 'shadow:8080'}", Durable},
+		{"replay-http", "{name: x, type: replay, address: 'shadow:8080'}", Direct},
 		{"replay-tcp", "{name: x, type: replay, address: 'shadow:8080', protocol: tcp}", Direct},
 		{"file", "{name: x, type: file, path: a.ndjson}", Direct},
 		{"pcap", "{name: x, type: pcap, path: a.pcap}", Direct},

@@ -97,7 +97,10 @@ func (t *EventBridgeTarget) setDefaults() {
 }
 
 func (t *ReplayTarget) setDefaults() {
-	*t = ReplayTarget{Protocol: "http", Timeout: 10 * time.Second}
+	*t = ReplayTarget{Protocol: "http", Timeout: 10 * time.Second, Host: "rewrite",
+		Gap:         ReplayGap{Policy: "skip", Wait: 2 * time.Second, Bytes: 1 * MiB},
+		IdleTimeout: 2 * time.Minute, MaxFlows: 10000, FlowBuffer: 1 * MiB, MaxBuffer: 64 * MiB,
+		QueueBytes: 8 * MiB, MaxBody: 64 * MiB, Pool: 64}
 }
 
 // DefaultMode is the delivery mode a target of this type gets when none is configured.
@@ -105,12 +108,8 @@ func (t *Target) DefaultMode() DeliveryMode {
 	switch t.Type {
 	case TargetHTTP, TargetEventBridge, TargetNATS:
 		return Durable
-	case TargetReplay:
-		if t.Replay != nil && t.Replay.Protocol == "tcp" {
-			return Direct
-		}
-		return Durable
 	}
+	// replay: ordering per flow matters and a packet must reach the reassembler once.
 	return Direct
 }
 

@@ -73,7 +73,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "key of another source type",
 			yaml: doc("sources:", "  - name: s", "    type: udp", `    listen: ["127.0.0.1:5514"]`, "    interface: eth0"),
-			want: []string{`wirebridge.yaml:5:5: sources[0].interface: key "interface" is not valid for type udp (it is a key of type afpacket)`},
+			want: []string{`wirebridge.yaml:5:5: sources[0].interface: key "interface" is not valid for type udp (it is a key of type afpacket, vxlan)`},
 		},
 		{
 			name: "duplicate key",
@@ -209,7 +209,7 @@ func TestParseErrors(t *testing.T) {
 				`wirebridge.yaml:13:5: targets[2].path: required: the file name pattern, such as events/%Y-%m-%d/events-%H.ndjson`,
 				`wirebridge.yaml:14:5: targets[3].path: required: the file name pattern, such as events/%Y-%m-%d/events-%H.ndjson`,
 				`wirebridge.yaml:15:5: targets[4].subject: required: the subject to publish to`,
-				`wirebridge.yaml:16:5: targets[5].address: required for a replay target: host:port of the shadow service`,
+				`wirebridge.yaml:16:5: targets[5].address: required for a replay target: host:port of the shadow service (or url for http)`,
 				`wirebridge.yaml:17:5: targets[6].type: required`,
 			},
 		},

@@ -317,10 +317,24 @@ func (v *validator) sources() {
 				v.errorf(p+".file", "required for a pcap source: the capture file to replay")
 			}
 		case s.VXLAN != nil:
-			v.listenList(p, s.VXLAN.Listen, listens)
+			if s.VXLAN.Interface != "" {
+				if len(s.VXLAN.Listen) > 0 {
+					v.errorf(p+".interface", "listen and interface are exclusive")
+				}
+			} else {
+				v.listenList(p, s.VXLAN.Listen, listens)
+				if s.VXLAN.Port != 0 {
+					v.errorf(p+".port", "only with interface (a listener's port is in listen)")
+				}
+			}
 			for j, vni := range s.VXLAN.VNI {
 				if vni >= 1<<24 {
 					v.errorf(fmt.Sprintf("%s.vni[%d]", p, j), "VNI %d does not fit in 24 bits", vni)
+				}
+			}
+			for j, vni := range s.VXLAN.DenyVNI {
+				if vni >= 1<<24 {
+					v.errorf(fmt.Sprintf("%s.deny_vni[%d]", p, j), "VNI %d does not fit in 24 bits", vni)
 				}
 			}
 			v.intRange(p+".readers", s.VXLAN.Readers, 1, 256)
@@ -471,16 +485,65 @@ func (v *validator) targets() map[string]*Target {
 				v.errorf(p+".channel", "invalid channel %q: a path such as /packets/all (1 to 8 segments of letters, digits, '-' and '_')", t.Live.Channel)
 			}
 		case t.Replay != nil:
-			if t.Replay.Address == "" {
-				v.errorf(p+".address", "required for a replay target: host:port of the shadow service")
-			} else if err := checkDial(t.Replay.Address); err != nil {
-				v.errorf(p+".address", "%v", err)
-			}
-			v.oneOf(p+".protocol", t.Replay.Protocol, "http", "tcp")
-			v.positive(p+".timeout", t.Replay.Timeout)
+			v.replay(p, t.Replay)
 		}
 	}
 	return byName
+}
+
+func (v *validator) replay(p string, r *ReplayTarget) {
+	switch {
+	case r.Address == "" && r.URL == "":
+		v.errorf(p+".address", "required for a replay target: host:port of the shadow service (or url for http)")
+	case r.Address != "" && r.URL != "":
+		v.errorf(p+".url", "address and url are exclusive")
+	case r.Address != "":
+		if err := checkDial(r.Address); err != nil {
+			v.errorf(p+".address", "%v", err)
+		}
+	default:
+		if u, err := url.Parse(r.URL); err != nil || u.Scheme != "http" || u.Host == "" {
+			v.errorf(p+".url", "invalid url %q: want http://host[:port][/prefix]", r.URL)
+		} else if r.Protocol == "tcp" {
+			v.errorf(p+".url", "only for protocol http; tcp uses address")
+		}
+	}
+	v.oneOf(p+".protocol", r.Protocol, "http", "tcp")
+	v.positive(p+".timeout", r.Timeout)
+	v.oneOf(p+".host", r.Host, "rewrite", "keep")
+	v.oneOf(p+".gap.policy", r.Gap.Policy, "skip", "abort")
+	v.positive(p+".gap.wait", r.Gap.Wait)
+	v.positive(p+".idle_timeout", r.IdleTimeout)
+	for _, b := range []struct {
+		k string
+		n ByteSize
+	}{{"gap.bytes", r.Gap.Bytes}, {"flow_buffer", r.FlowBuffer}, {"max_buffer", r.MaxBuffer}, {"queue_bytes", r.QueueBytes}, {"max_body", r.MaxBody}} {
+		if b.n <= 0 {
+			v.errorf(p+"."+b.k, "must be positive")
+		}
+	}
+	if r.Gap.Bytes > r.FlowBuffer {
+		v.errorf(p+".gap.bytes", "must not exceed flow_buffer (%d)", r.FlowBuffer)
+	}
+	v.intRange(p+".max_flows", r.MaxFlows, 1, 10_000_000)
+	v.intRange(p+".pool", r.Pool, 1, 65536)
+	if r.Sample < 0 || r.Sample > 100 {
+		v.errorf(p+".sample", "a percentage from 0 to 100 (0: every request)")
+	}
+	if r.Rate < 0 {
+		v.errorf(p+".rate", "must not be negative")
+	}
+	if r.Burst < 0 {
+		v.errorf(p+".burst", "must not be negative")
+	}
+	if _, err := regexp.Compile(r.Filter.Path); err != nil {
+		v.errorf(p+".filter.path", "invalid regular expression: %v", err)
+	}
+	for name, re := range r.Filter.Headers {
+		if _, err := regexp.Compile(re); err != nil {
+			v.errorf(p+".filter.headers."+name, "invalid regular expression: %v", err)
+		}
+	}
 }
 
 func targetPath(c *Config, t *Target) string {
