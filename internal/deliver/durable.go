@@ -130,6 +130,7 @@ func (w *durableWorker) stopIntake() {
 // not yet sent are released at once for the next run.
 func (w *durableWorker) Run(ctx context.Context) error {
 	defer w.t.Close()
+	defer w.stopIntake() // also done by the AfterFunc below, which may not have run yet
 	flush, cancelFlush := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelFlush()
 	stop := context.AfterFunc(ctx, func() {
@@ -144,6 +145,7 @@ func (w *durableWorker) Run(ctx context.Context) error {
 		return fmt.Errorf("deliver: target %s: consume: %w", w.cfg.Target, err)
 	}
 	defer it.Stop()
+	go w.trackDepth(ctx)
 
 	msgs := make([]jetstream.Msg, 0, w.cfg.MaxEvents)
 	var carry jetstream.Msg
@@ -162,7 +164,10 @@ func (w *durableWorker) Run(ctx context.Context) error {
 					runErr = fmt.Errorf("deliver: target %s: consume: %w", w.cfg.Target, err)
 					break
 				}
-				continue // heartbeat/status hiccup; the iterator recovers
+				// A status hiccup (missed heartbeat, leader change): the
+				// iterator recovers; do not spin while it does.
+				sleep(ctx, 100*time.Millisecond)
+				continue
 			}
 		}
 		msgs = append(msgs[:0], first)
@@ -197,6 +202,30 @@ func (w *durableWorker) Run(ctx context.Context) error {
 	return runErr
 }
 
+// depthInterval is how often the queue-depth gauge is refreshed from the server.
+const depthInterval = 2 * time.Second
+
+// trackDepth keeps the queue-depth gauge at the number of stored deliveries
+// not yet delivered: pending in the consumer plus fetched and unacked
+// (including those waiting for a retry).
+func (w *durableWorker) trackDepth(ctx context.Context) {
+	t := time.NewTicker(depthInterval)
+	defer t.Stop()
+	for {
+		ictx, cancel := context.WithTimeout(ctx, depthInterval)
+		info, err := w.cons.Info(ictx)
+		cancel()
+		if err == nil {
+			w.m.setDepth(int64(info.NumPending) + int64(info.NumAckPending))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
 // process sends one fetched batch and settles every message in it.
 func (w *durableWorker) process(ctx context.Context, msgs []jetstream.Msg) {
 	ds := make([]event.Delivery, 0, len(msgs))
@@ -222,7 +251,7 @@ func (w *durableWorker) process(ctx context.Context, msgs []jetstream.Msg) {
 		keep = append(keep, m)
 		attempts = append(attempts, attempt)
 	}
-	w.m.setDepth(int64(pending) + int64(len(msgs)))
+	w.m.setDepth(max(w.m.depth.Load(), int64(pending)+int64(len(msgs))))
 	if len(ds) == 0 {
 		return
 	}
