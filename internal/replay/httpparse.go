@@ -1,0 +1,519 @@
+package replay
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"hash"
+	"strconv"
+	"strings"
+)
+
+// HTTP/1.x message parsing from a reassembled byte stream. The parser is fed
+// the stream in pieces of any size and yields each complete message; it never
+// reads past what it was given, bounds what it buffers (MaxHeader for the
+// head, MaxBody for a kept body) and recovers from garbage or a gap by
+// looking for the next request line.
+
+// Header is one header field as it appeared (name case kept).
+type Header struct {
+	Name, Value string
+}
+
+// Message is one parsed HTTP/1.x request or response.
+type Message struct {
+	// Request line, or status line.
+	Method, URI, Proto string
+	Status             int
+	Headers            []Header
+	// Body is the body as framed on the wire (chunk framing and trailers
+	// included), kept for requests only; nil when the body was larger than
+	// MaxBody (Oversize).
+	Body     []byte
+	Oversize bool
+	// BodyLen and BodySHA256 describe the body after chunked decoding.
+	BodyLen    int64
+	BodySHA256 [32]byte
+	Chunked    bool
+	// Upgrade: a CONNECT request or an Upgrade handshake; bytes after it are not HTTP.
+	Upgrade bool
+}
+
+// Get returns the value of the first header named name (case-insensitive).
+func (m *Message) Get(name string) (string, bool) {
+	for _, h := range m.Headers {
+		if strings.EqualFold(h.Name, name) {
+			return h.Value, true
+		}
+	}
+	return "", false
+}
+
+type pstate uint8
+
+const (
+	psHead pstate = iota
+	psBody
+	psChunkSize
+	psChunkData
+	psChunkDataEnd
+	psTrailer
+	psUntilClose
+	psResync
+	psOpaque
+)
+
+// ParseError counts are kept by reason.
+const (
+	perrBadStart   = "bad_start_line"
+	perrBadHeader  = "bad_header"
+	perrHeadTooBig = "head_too_large"
+	perrBadLength  = "bad_length"
+	perrBadChunk   = "bad_chunk"
+	perrGap        = "gap"
+)
+
+// parser is an incremental HTTP/1.x parser for one direction of one flow.
+type parser struct {
+	response  bool
+	maxHeader int
+	maxBody   int
+	keepBody  bool
+
+	state  pstate
+	buf    []byte // unconsumed head / chunk-size / trailer bytes
+	cur    *Message
+	remain int64 // body or chunk bytes still to come
+	sum    hash.Hash
+
+	// requestMethods, for responses: the methods of the requests in order, so
+	// that a response to HEAD is known to have no body.
+	methods []string
+
+	onMessage func(*Message)
+	onError   func(reason string)
+}
+
+func newParser(response bool, maxHeader, maxBody int, keepBody bool, onMessage func(*Message), onError func(string)) *parser {
+	if maxHeader <= 0 {
+		maxHeader = 64 << 10
+	}
+	return &parser{response: response, maxHeader: maxHeader, maxBody: maxBody, keepBody: keepBody,
+		onMessage: onMessage, onError: onError, sum: sha256.New()}
+}
+
+var methods = []string{"GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH", "CONNECT", "TRACE",
+	"PROPFIND", "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK", "REPORT", "SEARCH", "PURGE"}
+
+// looksLikeStart reports whether b (at least up to its first space) can
+// begin a request line (or a status line for responses).
+func (p *parser) looksLikeStart(b []byte) (ok, need bool) {
+	if p.response {
+		const pre = "HTTP/1."
+		n := min(len(b), len(pre))
+		if string(b[:n]) != pre[:n] {
+			return false, false
+		}
+		return n == len(pre), n < len(pre)
+	}
+	for _, m := range methods {
+		n := min(len(b), len(m)+1)
+		if string(b[:n]) == (m + " ")[:n] {
+			if n == len(m)+1 {
+				return true, false
+			}
+			need = true
+		}
+	}
+	return false, need
+}
+
+// Gap tells the parser that n bytes are missing here: the message in
+// progress is lost (counted) and parsing resumes at the next start line.
+func (p *parser) Gap() {
+	if p.state == psOpaque {
+		return
+	}
+	if p.state != psHead || len(p.buf) > 0 {
+		p.onError(perrGap)
+	}
+	p.cur, p.buf = nil, p.buf[:0]
+	if p.response {
+		p.methods = p.methods[:0] // the pairing with requests is lost
+	}
+	p.state = psResync
+}
+
+// Resync makes the parser look for a start line first (a flow joined mid-stream).
+func (p *parser) Resync() { p.state = psResync }
+
+// Close ends the stream: a response delimited by the connection's close is complete.
+func (p *parser) Close() {
+	if p.state == psUntilClose && p.cur != nil {
+		p.finish()
+	}
+}
+
+// Feed parses b.
+func (p *parser) Feed(b []byte) {
+	for len(b) > 0 {
+		switch p.state {
+		case psOpaque:
+			return
+		case psResync:
+			b = p.resync(b)
+		case psHead:
+			b = p.head(b)
+		case psBody, psChunkData:
+			n := int64(len(b))
+			if n > p.remain {
+				n = p.remain
+			}
+			p.body(b[:n], true)
+			b = b[n:]
+			p.remain -= n
+			if p.remain == 0 {
+				if p.state == psBody {
+					p.finish()
+				} else {
+					p.state = psChunkDataEnd
+				}
+			}
+		case psUntilClose:
+			p.body(b, true)
+			b = nil
+		case psChunkSize, psChunkDataEnd, psTrailer:
+			b = p.chunkLine(b)
+		}
+	}
+}
+
+// resync drops bytes until a plausible start line at a line start (or at the
+// very beginning of what is left).
+func (p *parser) resync(b []byte) []byte {
+	// p.buf holds a possible partial start at the end of the previous piece.
+	if len(p.buf) > 0 {
+		joined := append(append([]byte(nil), p.buf...), b...)
+		p.buf = p.buf[:0]
+		if ok, need := p.looksLikeStart(joined); ok || need {
+			if need && len(joined) < 16 {
+				p.buf = append(p.buf, joined...)
+				return nil
+			}
+			if ok {
+				p.state = psHead
+				return p.head(joined)
+			}
+		}
+	}
+	for i := 0; i < len(b); {
+		ok, need := p.looksLikeStart(b[i:])
+		if ok {
+			p.state = psHead
+			return b[i:]
+		}
+		if need { // a possible start cut by the end of b
+			p.buf = append(p.buf[:0], b[i:]...)
+			return nil
+		}
+		j := bytes.IndexByte(b[i:], '\n')
+		if j < 0 {
+			return nil
+		}
+		i += j + 1
+	}
+	return nil
+}
+
+// head accumulates the start line and headers.
+func (p *parser) head(b []byte) []byte {
+	if len(p.buf) == 0 {
+		// skip the empty lines some clients send between requests
+		for len(b) > 0 && (b[0] == '\r' || b[0] == '\n') {
+			b = b[1:]
+		}
+		if len(b) == 0 {
+			return nil
+		}
+	}
+	start := len(p.buf)
+	p.buf = append(p.buf, b...)
+	// The end of the head: an empty line (CRLF CRLF or LF LF).
+	from := max(0, start-3)
+	end := -1
+	for i := from; i < len(p.buf); i++ {
+		if p.buf[i] != '\n' {
+			continue
+		}
+		if i >= 1 && p.buf[i-1] == '\n' {
+			end = i + 1
+			break
+		}
+		if i >= 2 && p.buf[i-1] == '\r' && p.buf[i-2] == '\n' {
+			end = i + 1
+			break
+		}
+	}
+	if end < 0 {
+		if len(p.buf) > p.maxHeader {
+			p.fail(perrHeadTooBig)
+		}
+		return nil
+	}
+	if end > p.maxHeader {
+		p.fail(perrHeadTooBig)
+		return nil
+	}
+	rest := b[len(b)-(len(p.buf)-end):]
+	m, reason := p.parseHead(p.buf[:end])
+	p.buf = p.buf[:0]
+	if m == nil {
+		p.fail(reason)
+		return rest
+	}
+	p.cur = m
+	p.sum.Reset()
+	p.frame()
+	return rest
+}
+
+func (p *parser) fail(reason string) {
+	p.onError(reason)
+	p.cur = nil
+	p.buf = p.buf[:0]
+	p.state = psResync
+}
+
+// parseHead parses a complete head (ending with the empty line).
+func (p *parser) parseHead(h []byte) (*Message, string) {
+	lines := splitLines(h)
+	if len(lines) == 0 {
+		return nil, perrBadStart
+	}
+	m := &Message{}
+	sl := lines[0]
+	if p.response {
+		// HTTP/1.1 200 OK
+		f := strings.SplitN(sl, " ", 3)
+		if len(f) < 2 || !strings.HasPrefix(f[0], "HTTP/1.") || len(f[1]) != 3 {
+			return nil, perrBadStart
+		}
+		st, err := strconv.Atoi(f[1])
+		if err != nil || st < 100 || st > 999 {
+			return nil, perrBadStart
+		}
+		m.Proto, m.Status = f[0], st
+	} else {
+		f := strings.Split(sl, " ")
+		if len(f) != 3 || f[0] == "" || f[1] == "" || !strings.HasPrefix(f[2], "HTTP/1.") || len(f[2]) != 8 {
+			return nil, perrBadStart
+		}
+		for _, c := range []byte(f[0]) {
+			if c <= ' ' || c >= 0x7f {
+				return nil, perrBadStart
+			}
+		}
+		m.Method, m.URI, m.Proto = f[0], f[1], f[2]
+	}
+	for _, l := range lines[1:] {
+		if l == "" {
+			break
+		}
+		if l[0] == ' ' || l[0] == '\t' { // obsolete line folding
+			if len(m.Headers) == 0 {
+				return nil, perrBadHeader
+			}
+			m.Headers[len(m.Headers)-1].Value += " " + strings.TrimSpace(l)
+			continue
+		}
+		i := strings.IndexByte(l, ':')
+		if i <= 0 || strings.ContainsAny(l[:i], " \t") {
+			return nil, perrBadHeader
+		}
+		m.Headers = append(m.Headers, Header{Name: l[:i], Value: strings.Trim(l[i+1:], " \t")})
+	}
+	return m, ""
+}
+
+func splitLines(h []byte) []string {
+	var out []string
+	for len(h) > 0 {
+		i := bytes.IndexByte(h, '\n')
+		if i < 0 {
+			out = append(out, string(h))
+			break
+		}
+		l := h[:i]
+		if len(l) > 0 && l[len(l)-1] == '\r' {
+			l = l[:len(l)-1]
+		}
+		out = append(out, string(l))
+		h = h[i+1:]
+	}
+	return out
+}
+
+func hasToken(v, tok string) bool {
+	for _, t := range strings.Split(v, ",") {
+		if strings.EqualFold(strings.TrimSpace(t), tok) {
+			return true
+		}
+	}
+	return false
+}
+
+// frame decides how the body of p.cur is delimited (RFC 9112 section 6).
+func (p *parser) frame() {
+	m := p.cur
+	var te, cl []string
+	conn := ""
+	for _, h := range m.Headers {
+		switch {
+		case strings.EqualFold(h.Name, "Transfer-Encoding"):
+			te = append(te, h.Value)
+		case strings.EqualFold(h.Name, "Content-Length"):
+			cl = append(cl, h.Value)
+		case strings.EqualFold(h.Name, "Connection"):
+			conn += "," + h.Value
+		}
+	}
+	method := ""
+	if p.response {
+		if len(p.methods) > 0 {
+			method = p.methods[0]
+			if m.Status >= 200 || m.Status == 101 {
+				p.methods = p.methods[1:]
+			}
+		}
+		if m.Status < 200 || m.Status == 204 || m.Status == 304 || method == "HEAD" ||
+			(method == "CONNECT" && m.Status < 300) {
+			m.Upgrade = m.Status == 101 || (method == "CONNECT" && m.Status >= 200 && m.Status < 300)
+			p.finish()
+			return
+		}
+	} else {
+		_, up := m.Get("Upgrade")
+		m.Upgrade = m.Method == "CONNECT" || (up && hasToken(conn, "upgrade"))
+	}
+	if len(te) > 0 {
+		all := strings.Join(te, ",")
+		parts := strings.Split(all, ",")
+		if !strings.EqualFold(strings.TrimSpace(parts[len(parts)-1]), "chunked") {
+			if p.response {
+				p.state = psUntilClose
+				return
+			}
+			p.fail(perrBadLength)
+			return
+		}
+		m.Chunked = true
+		p.state = psChunkSize
+		return
+	}
+	if len(cl) > 0 {
+		n := int64(-1)
+		for _, v := range cl {
+			for _, part := range strings.Split(v, ",") {
+				x, err := strconv.ParseInt(strings.TrimSpace(part), 10, 64)
+				if err != nil || x < 0 || (n >= 0 && x != n) {
+					p.fail(perrBadLength)
+					return
+				}
+				n = x
+			}
+		}
+		if n == 0 {
+			p.finish()
+			return
+		}
+		p.remain = n
+		p.state = psBody
+		return
+	}
+	if p.response {
+		p.state = psUntilClose
+		return
+	}
+	p.finish()
+}
+
+// body takes body bytes; decoded tells whether they are content (not chunk framing).
+func (p *parser) body(b []byte, decoded bool) {
+	m := p.cur
+	if decoded {
+		m.BodyLen += int64(len(b))
+		p.sum.Write(b)
+	}
+	if !p.keepBody || m.Oversize {
+		return
+	}
+	if p.maxBody > 0 && len(m.Body)+len(b) > p.maxBody {
+		m.Oversize, m.Body = true, nil
+		return
+	}
+	m.Body = append(m.Body, b...)
+}
+
+// chunkLine handles the chunk-size line, the CRLF after chunk data and the trailer.
+func (p *parser) chunkLine(b []byte) []byte {
+	i := bytes.IndexByte(b, '\n')
+	if i < 0 {
+		p.buf = append(p.buf, b...)
+		if len(p.buf) > 4096 {
+			p.fail(perrBadChunk)
+		}
+		return nil
+	}
+	line := append(p.buf, b[:i+1]...)
+	p.buf = p.buf[:0]
+	rest := b[i+1:]
+	if len(line) > 4096 {
+		p.fail(perrBadChunk)
+		return rest
+	}
+	p.body(line, false)
+	if p.cur == nil {
+		return rest
+	}
+	text := strings.TrimRight(string(line), "\r\n")
+	switch p.state {
+	case psChunkDataEnd:
+		if text != "" {
+			p.fail(perrBadChunk)
+			return rest
+		}
+		p.state = psChunkSize
+	case psChunkSize:
+		if j := strings.IndexByte(text, ';'); j >= 0 {
+			text = text[:j]
+		}
+		text = strings.TrimSpace(text)
+		n, err := strconv.ParseInt(text, 16, 64)
+		if err != nil || n < 0 || len(text) > 15 {
+			p.fail(perrBadChunk)
+			return rest
+		}
+		if n == 0 {
+			p.state = psTrailer
+		} else {
+			p.remain = n
+			p.state = psChunkData
+		}
+	case psTrailer:
+		if text == "" {
+			p.finish()
+		}
+	}
+	return rest
+}
+
+// finish completes p.cur.
+func (p *parser) finish() {
+	m := p.cur
+	p.cur = nil
+	copy(m.BodySHA256[:], p.sum.Sum(nil))
+	p.state = psHead
+	if m.Upgrade {
+		p.state = psOpaque
+	}
+	p.onMessage(m)
+}

@@ -1,0 +1,188 @@
+package replay
+
+import (
+	"errors"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"time"
+)
+
+// tcpConn forwards one flow's client stream to a new TCP connection.
+type tcpConn struct {
+	t   *Target
+	key FlowKey
+
+	mu     sync.Mutex
+	q      [][]byte
+	qBytes int
+	fin    bool // no more data will come: half-close after the queue
+	abort  bool // drop the queue, close at once
+	work   chan struct{}
+	space  chan struct{}
+}
+
+func (t *Target) newTCPConn(k FlowKey) *tcpConn {
+	c := &tcpConn{t: t, key: k, work: make(chan struct{}, 1), space: make(chan struct{}, 1)}
+	t.workers.Go(c.run)
+	return c
+}
+
+func signal(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+// Data queues client bytes, waiting while the flow's queue is full
+// (backpressure) up to Timeout, after which the flow is aborted.
+func (c *tcpConn) Data(side Side, b []byte) {
+	if side != Client {
+		return
+	}
+	cp := make([]byte, len(b))
+	copy(cp, b)
+	var deadline <-chan time.Time
+	for {
+		c.mu.Lock()
+		if c.abort {
+			c.mu.Unlock()
+			return
+		}
+		if c.qBytes == 0 || c.qBytes+len(cp) <= c.t.cfg.QueueBytes {
+			c.q = append(c.q, cp)
+			c.qBytes += len(cp)
+			c.mu.Unlock()
+			signal(c.work)
+			return
+		}
+		c.mu.Unlock()
+		if deadline == nil {
+			tm := time.NewTimer(c.t.cfg.Timeout)
+			defer tm.Stop()
+			deadline = tm.C
+		}
+		select {
+		case <-c.space:
+		case <-deadline:
+			c.t.st.drop("backpressure")
+			c.stop(true)
+			return
+		case <-c.t.waitCtx().Done():
+			c.t.st.drop("backpressure")
+			c.stop(true)
+			return
+		}
+	}
+}
+
+func (c *tcpConn) Gap(Side, uint32) {}
+
+func (c *tcpConn) Fin(side Side) {
+	if side == Client {
+		c.stop(false)
+	}
+}
+
+func (c *tcpConn) End(reason EndReason) {
+	switch reason {
+	case EndFin, EndIdle, EndClosed:
+		c.stop(false)
+	default:
+		c.stop(true)
+	}
+}
+
+func (c *tcpConn) stop(abort bool) {
+	c.mu.Lock()
+	c.fin = true
+	if abort {
+		c.abort = true
+		c.q, c.qBytes = nil, 0
+	}
+	c.mu.Unlock()
+	signal(c.work)
+}
+
+func (c *tcpConn) next() (b []byte, fin, abort bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.abort {
+		return nil, true, true
+	}
+	if len(c.q) > 0 {
+		b = c.q[0]
+		c.q[0] = nil
+		c.q = c.q[1:]
+		c.qBytes -= len(b)
+		signal(c.space)
+		return b, false, false
+	}
+	return nil, c.fin, false
+}
+
+func (c *tcpConn) run() {
+	t := c.t
+	d := net.Dialer{Timeout: t.cfg.Timeout}
+	conn, err := d.DialContext(t.life, "tcp", t.dialAddr)
+	if err != nil {
+		t.st.err("dial")
+		c.stop(true)
+		return
+	}
+	defer conn.Close()
+	drained := make(chan struct{})
+	go func() { // the shadow's answers are read and discarded
+		_, _ = io.Copy(io.Discard, conn)
+		close(drained)
+	}()
+	first := time.Time{}
+	for {
+		b, fin, abort := c.next()
+		if abort {
+			if tc, ok := conn.(*net.TCPConn); ok {
+				_ = tc.SetLinger(0) // reset, as the original was
+			}
+			return
+		}
+		if b == nil {
+			if fin {
+				break
+			}
+			select {
+			case <-c.work:
+			case <-t.life.Done():
+				return
+			}
+			continue
+		}
+		if first.IsZero() {
+			first = time.Now()
+		}
+		_ = conn.SetWriteDeadline(time.Now().Add(t.cfg.Timeout))
+		n, err := conn.Write(b) // writes all of b or fails; never re-sent
+		t.st.bytesForwarded.Add(uint64(n))
+		if err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				t.st.err("timeout")
+			} else {
+				t.st.err("write")
+			}
+			c.stop(true)
+			return
+		}
+	}
+	if tc, ok := conn.(*net.TCPConn); ok {
+		_ = tc.CloseWrite()
+	}
+	select { // let the shadow answer and close
+	case <-drained:
+		if !first.IsZero() {
+			t.latency.Observe(time.Since(first).Seconds())
+		}
+	case <-time.After(t.cfg.Timeout):
+	case <-t.life.Done():
+	}
+}
