@@ -33,6 +33,39 @@ type valueIndex struct {
 	ranges     segTree
 	rangeList  []rangeEntry
 	slow       []slowEntry
+	has        uint16 // has* bits: which of the above are in use (set by finish)
+	fast       uint8  // fast*: the index holds one kind of condition with a direct lookup
+}
+
+// valueIndex.fast values.
+const (
+	fastNone uint8 = iota
+	fastNum        // only exact numbers
+	fastStr        // only exact strings
+	fastCIDR4      // only IPv4 CIDR blocks
+)
+
+// valueIndex.has bits.
+const (
+	hasAny uint16 = 1 << iota
+	hasTrue
+	hasFalse
+	hasNull
+	hasNum   // num, lit or ranges
+	hasIP    // ip4, ip, cidr4 or cidr
+	hasStr   // str
+	hasAffix // prefix or suffix
+	hasFold  // fold, prefixFold or suffixFold
+	hasSlow
+)
+
+// appendTargets appends t to out; unlike append it makes no call when t is
+// empty, the usual case.
+func appendTargets(out, t []int32) []int32 {
+	if len(t) == 0 {
+		return out
+	}
+	return append(out, t...)
 }
 
 // smallIndex is the most keys an index keeps in a list searched linearly
@@ -75,22 +108,29 @@ func (sm *strMap) get(b []byte) []int32 {
 	return nil
 }
 
-// u64Map maps uint64 keys to targets: a list while small, then a hash map.
+// u64Map maps uint64 keys to targets: a list while small, a sorted list
+// (binary search) while medium, then a hash map.
 type u64Map struct {
 	m    map[uint64][]int32
 	keys []uint64
 	vals [][]int32
 }
 
+// mediumIndex is the most keys a u64Map keeps in a sorted list.
+const mediumIndex = 256
+
 func (um *u64Map) add(k uint64, t int32) { addTo(&um.m, k, t) }
 
 func (um *u64Map) finish() {
-	if len(um.m) == 0 || len(um.m) > smallIndex {
+	if len(um.m) == 0 || len(um.m) > mediumIndex {
 		return
 	}
-	for k, v := range um.m {
+	for k := range um.m {
 		um.keys = append(um.keys, k)
-		um.vals = append(um.vals, v)
+	}
+	slices.Sort(um.keys)
+	for _, k := range um.keys {
+		um.vals = append(um.vals, um.m[k])
 	}
 	um.m = nil
 }
@@ -101,10 +141,26 @@ func (um *u64Map) get(k uint64) []int32 {
 	if um.m != nil {
 		return um.m[k]
 	}
-	for i, x := range um.keys {
-		if x == k {
-			return um.vals[i]
+	keys := um.keys
+	if len(keys) <= smallIndex {
+		for i, x := range keys {
+			if x == k {
+				return um.vals[i]
+			}
 		}
+		return nil
+	}
+	i, j := 0, len(keys)
+	for i < j {
+		h := int(uint(i+j) >> 1)
+		if keys[h] < k {
+			i = h + 1
+		} else {
+			j = h
+		}
+	}
+	if i < len(keys) && keys[i] == k {
+		return um.vals[i]
 	}
 	return nil
 }
@@ -246,6 +302,30 @@ func (ix *valueIndex) finish() {
 	ix.suffix.finish()
 	ix.prefixFold.finish()
 	ix.suffixFold.finish()
+	ix.has = 0
+	set := func(b uint16, on bool) {
+		if on {
+			ix.has |= b
+		}
+	}
+	set(hasAny, len(ix.any) > 0)
+	set(hasTrue, len(ix.tru) > 0)
+	set(hasFalse, len(ix.fal) > 0)
+	set(hasNull, len(ix.nul) > 0)
+	set(hasNum, !ix.num.empty() || ix.lit != nil || ix.ranges.n > 0)
+	set(hasIP, !ix.ip4.empty() || ix.ip != nil || !ix.cidr4.empty() || ix.cidr != nil)
+	set(hasStr, !ix.str.empty())
+	set(hasAffix, !ix.prefix.empty() || !ix.suffix.empty())
+	set(hasFold, !ix.fold.empty() || !ix.prefixFold.empty() || !ix.suffixFold.empty())
+	set(hasSlow, len(ix.slow) > 0)
+	switch {
+	case ix.has == hasNum && ix.lit == nil && ix.ranges.n == 0:
+		ix.fast = fastNum
+	case ix.has == hasStr:
+		ix.fast = fastStr
+	case ix.has == hasIP && ix.ip4.empty() && ix.ip == nil && ix.cidr == nil:
+		ix.fast = fastCIDR4
+	}
 }
 
 func (a *affixIndex) lookupPrefix(b []byte, out []int32) []int32 {
@@ -253,7 +333,7 @@ func (a *affixIndex) lookupPrefix(b []byte, out []int32) []int32 {
 		for i := range a.small {
 			e := &a.small[i]
 			if len(e.s) <= len(b) && e.s == string(b[:len(e.s)]) {
-				out = append(out, e.targets...)
+				out = appendTargets(out, e.targets)
 			}
 		}
 		return out
@@ -262,7 +342,7 @@ func (a *affixIndex) lookupPrefix(b []byte, out []int32) []int32 {
 		if n > len(b) {
 			break
 		}
-		out = append(out, a.m[string(b[:n])]...)
+		out = appendTargets(out, a.m[string(b[:n])])
 	}
 	return out
 }
@@ -272,7 +352,7 @@ func (a *affixIndex) lookupSuffix(b []byte, out []int32) []int32 {
 		for i := range a.small {
 			e := &a.small[i]
 			if len(e.s) <= len(b) && e.s == string(b[len(b)-len(e.s):]) {
-				out = append(out, e.targets...)
+				out = appendTargets(out, e.targets)
 			}
 		}
 		return out
@@ -281,7 +361,7 @@ func (a *affixIndex) lookupSuffix(b []byte, out []int32) []int32 {
 		if n > len(b) {
 			break
 		}
-		out = append(out, a.m[string(b[len(b)-n:])]...)
+		out = appendTargets(out, a.m[string(b[len(b)-n:])])
 	}
 	return out
 }
@@ -289,57 +369,114 @@ func (a *affixIndex) lookupSuffix(b []byte, out []int32) []int32 {
 // lookup appends to out the targets of every condition value v satisfies.
 // A target may appear more than once.
 func (ix *valueIndex) lookup(v *val, s *scratch, out []int32) []int32 {
-	out = append(out, ix.any...)
+	switch ix.fast {
+	case fastNum:
+		if v.kind != vNumber {
+			return out
+		}
+		if v.flags&(flFloatDone|flNumExact|flNumFloat) == flFloatDone|flNumExact|flNumFloat {
+			return appendTargets(out, ix.num.get(numBits(v.f)))
+		}
+	case fastStr:
+		if v.kind != vString {
+			return out
+		}
+		if v.flags&flLazyText == 0 {
+			return appendTargets(out, ix.str.get(s.buf[v.off:v.off+v.n]))
+		}
+	case fastCIDR4:
+		if v.kind != vString {
+			return out
+		}
+		if v.flags&(flIPDone|flIP4) == flIPDone|flIP4 {
+			return ix.lookupCIDR4(ip4Bits(netip.AddrFrom4([4]byte(v.ip[12:]))), out)
+		}
+	}
+	h := ix.has
+	if h&hasAny != 0 {
+		out = append(out, ix.any...)
+	}
 	switch v.kind {
-	case vTrue:
-		out = append(out, ix.tru...)
-	case vFalse:
-		out = append(out, ix.fal...)
-	case vNull:
-		out = append(out, ix.nul...)
-	case vNumber:
-		if !ix.num.empty() || ix.lit != nil || ix.ranges.n > 0 {
-			f, exact, ok := s.number(v)
-			if exact && ok {
-				out = append(out, ix.num.get(numBits(f))...)
-			} else if ix.lit != nil {
-				k, _ := s.numKey(v)
-				out = append(out, ix.lit[string(k)]...)
-			}
-			if ok && ix.ranges.n > 0 {
-				out = ix.ranges.query(f, out)
-			}
-		}
 	case vString:
-		if !ix.ip4.empty() || ix.ip != nil || !ix.cidr4.empty() || ix.cidr != nil {
-			out = ix.lookupIP(v, s, out)
+		if h&(hasIP|hasStr|hasAffix|hasFold) != 0 {
+			out = ix.lookupString(v, s, out)
 		}
-		if !ix.str.empty() {
-			out = append(out, ix.str.get(s.bytes(v))...)
+	case vNumber:
+		if h&hasNum != 0 {
+			out = ix.lookupNumber(v, s, out)
 		}
+	case vTrue:
+		out = appendTargets(out, ix.tru)
+	case vFalse:
+		out = appendTargets(out, ix.fal)
+	case vNull:
+		out = appendTargets(out, ix.nul)
+	}
+	if h&hasSlow != 0 {
+		for i := range ix.slow {
+			if ix.slow[i].m.match(v, s) {
+				out = append(out, ix.slow[i].target)
+			}
+		}
+	}
+	return out
+}
+
+func (ix *valueIndex) lookupNumber(v *val, s *scratch, out []int32) []int32 {
+	f, exact, ok := s.number(v)
+	if exact && ok {
+		if !ix.num.empty() {
+			out = appendTargets(out, ix.num.get(numBits(f)))
+		}
+	} else if ix.lit != nil {
+		k, _ := s.numKey(v)
+		out = appendTargets(out, ix.lit[string(k)])
+	}
+	if ok && ix.ranges.n > 0 {
+		out = ix.ranges.query(f, out)
+	}
+	return out
+}
+
+func (ix *valueIndex) lookupString(v *val, s *scratch, out []int32) []int32 {
+	h := ix.has
+	if h&hasIP != 0 {
+		out = ix.lookupIP(v, s, out)
+	}
+	if h&hasStr != 0 {
+		out = appendTargets(out, ix.str.get(s.bytes(v)))
+	}
+	if h&hasAffix != 0 {
 		if !ix.prefix.empty() {
 			out = ix.prefix.lookupPrefix(s.bytes(v), out)
 		}
 		if !ix.suffix.empty() {
 			out = ix.suffix.lookupSuffix(s.bytes(v), out)
 		}
-		if !ix.fold.empty() || !ix.prefixFold.empty() || !ix.suffixFold.empty() {
-			f := s.folded(v)
-			if !ix.fold.empty() {
-				out = append(out, ix.fold.get(f)...)
-			}
-			if !ix.prefixFold.empty() {
-				out = ix.prefixFold.lookupPrefix(f, out)
-			}
-			if !ix.suffixFold.empty() {
-				out = ix.suffixFold.lookupSuffix(f, out)
-			}
+	}
+	if h&hasFold != 0 {
+		f := s.folded(v)
+		if !ix.fold.empty() {
+			out = appendTargets(out, ix.fold.get(f))
+		}
+		if !ix.prefixFold.empty() {
+			out = ix.prefixFold.lookupPrefix(f, out)
+		}
+		if !ix.suffixFold.empty() {
+			out = ix.suffixFold.lookupSuffix(f, out)
 		}
 	}
-	for i := range ix.slow {
-		if ix.slow[i].m.match(v, s) {
-			out = append(out, ix.slow[i].target)
+	return out
+}
+
+// lookupCIDR4 appends the targets of the IPv4 blocks holding address a.
+func (ix *valueIndex) lookupCIDR4(a uint32, out []int32) []int32 {
+	for _, n := range ix.cidrBits4 {
+		masked := a
+		if n < 32 {
+			masked = a &^ (1<<(32-n) - 1)
 		}
+		out = appendTargets(out, ix.cidr4.get(cidr4Key(masked, n)))
 	}
 	return out
 }
@@ -354,26 +491,20 @@ func (ix *valueIndex) lookupIP(v *val, s *scratch, out []int32) []int32 {
 	if ip.Is4() {
 		a := ip4Bits(ip)
 		if !ix.ip4.empty() {
-			out = append(out, ix.ip4.get(uint64(a))...)
+			out = appendTargets(out, ix.ip4.get(uint64(a)))
 		}
 		if !ix.cidr4.empty() {
-			for _, n := range ix.cidrBits4 {
-				masked := a
-				if n < 32 {
-					masked = a &^ (1<<(32-n) - 1)
-				}
-				out = append(out, ix.cidr4.get(cidr4Key(masked, n))...)
-			}
+			out = ix.lookupCIDR4(a, out)
 		}
 		return out
 	}
 	if ix.ip != nil {
-		out = append(out, ix.ip[ip]...)
+		out = appendTargets(out, ix.ip[ip])
 	}
 	if ix.cidr != nil {
 		for _, n := range ix.cidrBits6 {
 			p, _ := ip.Prefix(n)
-			out = append(out, ix.cidr[p]...)
+			out = appendTargets(out, ix.cidr[p])
 		}
 	}
 	return out
@@ -484,11 +615,11 @@ func (t *segTree) query(x float64, out []int32) []int32 {
 		u = 2*i + 1
 	}
 	if t.flat != nil {
-		return append(out, t.flat[u]...)
+		return appendTargets(out, t.flat[u])
 	}
 	node := u + t.size
 	for node >= 1 {
-		out = append(out, t.nodes[node]...)
+		out = appendTargets(out, t.nodes[node])
 		node /= 2
 	}
 	return out

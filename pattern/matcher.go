@@ -310,21 +310,47 @@ func compatible(c, t []arrEntry) bool {
 	return true
 }
 
-// push adds automaton state (n, constraint) unless already present.
+// push adds automaton state (n, constraint) unless already present. A node
+// without transitions only accepts: its patterns are recorded at once,
+// without a state.
 func (s *scratch) push(n int32, coff, cn int32) {
+	nd := &s.snap.nodes[n]
+	if len(nd.trans) == 0 {
+		s.accept(nd.accept)
+		return
+	}
+	head := int32(-1)
 	if s.nodeEp[n] != s.epoch {
 		s.nodeEp[n] = s.epoch
-		s.nodeHead[n] = -1
-	}
-	c := s.cons[coff : coff+cn]
-	for i := s.nodeHead[n]; i >= 0; i = s.states[i].next {
-		st := &s.states[i]
-		if st.cn == cn && sameEntries(s.cons[st.coff:st.coff+st.cn], c) {
-			return
+	} else {
+		head = s.nodeHead[n]
+		c := s.cons[coff : coff+cn]
+		for i := head; i >= 0; i = s.states[i].next {
+			st := &s.states[i]
+			if st.cn == cn && sameEntries(s.cons[st.coff:st.coff+st.cn], c) {
+				return
+			}
 		}
 	}
-	s.states = append(s.states, state{node: n, coff: coff, cn: cn, next: s.nodeHead[n]})
-	s.nodeHead[n] = int32(len(s.states) - 1)
+	k := len(s.states)
+	if k == cap(s.states) {
+		s.states = append(s.states, state{})
+	} else {
+		s.states = s.states[:k+1]
+	}
+	st := &s.states[k]
+	st.node, st.coff, st.cn, st.next = n, coff, cn, head
+	s.nodeHead[n] = int32(k)
+}
+
+// accept records the patterns of an accepting node.
+func (s *scratch) accept(ps []int32) {
+	for _, p := range ps {
+		if s.patEp[p] != s.epoch {
+			s.patEp[p] = s.epoch
+			s.matched = append(s.matched, p)
+		}
+	}
 }
 
 func sameEntries(a, b []arrEntry) bool {
@@ -376,11 +402,8 @@ func (s *scratch) run(dst []string) []string {
 	for i := 0; i < len(s.states); i++ {
 		st := s.states[i]
 		nd := &sn.nodes[st.node]
-		for _, p := range nd.accept {
-			if s.patEp[p] != s.epoch {
-				s.patEp[p] = s.epoch
-				s.matched = append(s.matched, p)
-			}
+		if len(nd.accept) > 0 {
+			s.accept(nd.accept)
 		}
 		for ti := range nd.trans {
 			tr := &nd.trans[ti]
