@@ -39,10 +39,10 @@ type valueIndex struct {
 
 // valueIndex.fast values.
 const (
-	fastNone uint8 = iota
-	fastNum        // only exact numbers
-	fastStr        // only exact strings
-	fastCIDR4      // only IPv4 CIDR blocks
+	fastNone  uint8 = iota
+	fastNum         // only exact numbers
+	fastStr         // only exact strings
+	fastCIDR4       // only IPv4 CIDR blocks
 )
 
 // valueIndex.has bits.

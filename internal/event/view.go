@@ -37,8 +37,8 @@ type View struct {
 	metaOK    viewHave
 	metaKnown bool
 	id        ID
-	ts   time.Time
-	st   stamp
+	ts        time.Time
+	st        stamp
 
 	buf []byte // base64 and string scratch, reused across Reset
 }
