@@ -126,13 +126,15 @@ func (s *eventSink) write(p *packet.Packet) (bool, error) {
 func (s *eventSink) skipped() int64 { return 0 }
 func (s *eventSink) flush() error   { return nil }
 
-// filterSink passes on only the packets whose event matches the pattern.
+// filterSink passes on only the packets whose event matches the pattern. It
+// matches on the packet view (event.View): no JSON is built for packets the
+// pattern rejects.
 type filterSink struct {
 	next readSink
 	pat  *pattern.Pattern
 	enc  event.Encoder
 	meta event.Meta
-	buf  []byte
+	view event.View
 }
 
 func newFilterSink(o readOptions, next readSink) (*filterSink, error) {
@@ -148,9 +150,8 @@ func newFilterSink(o readOptions, next readSink) (*filterSink, error) {
 }
 
 func (s *filterSink) write(p *packet.Packet) (bool, error) {
-	s.buf = s.enc.AppendJSON(s.buf[:0], p, s.meta)
-	ok, err := s.pat.MatchJSON(s.buf)
-	if err != nil || !ok {
+	s.view.Reset(&s.enc, p, s.meta)
+	if !s.pat.Match(&s.view) {
 		return false, nil
 	}
 	return s.next.write(p)
