@@ -2,6 +2,7 @@ package deliver
 
 import (
 	"context"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -89,6 +90,60 @@ func itoa(n int) string {
 }
 
 func BenchmarkDurableThroughput(b *testing.B) { benchThroughput(b, Durable) }
+
+// BenchmarkDurableThroughput4 is BenchmarkDurableThroughput with four
+// goroutines enqueueing at once (as several pipeline workers would).
+func BenchmarkDurableThroughput4(b *testing.B) {
+	bs := openBus(b, b.TempDir())
+	defer bs.Close()
+	tg := &counter{}
+	w := newWorker(b, Config{Target: "bench", MaxEvents: 100, MaxInFlight: 4096}, tg, bs)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	const producers, batch = 4, 100
+	b.SetBytes(1024)
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	var next atomic.Int64
+	errs := make(chan error, producers)
+	for p := range producers {
+		go func() {
+			ds := deliveries("p"+itoa(p), batch, 1024-20)
+			for {
+				first := int(next.Add(batch)) - batch
+				if first >= b.N {
+					errs <- nil
+					return
+				}
+				n := min(batch, b.N-first)
+				for i := range n {
+					ds[i].ID = "bench-" + itoa(first+i)
+				}
+				if acc, err := w.Enqueue(ctx, ds[:n]); err != nil || acc != n {
+					errs <- fmt.Errorf("accepted %d of %d: %w", acc, n, err)
+					return
+				}
+			}
+		}()
+	}
+	for range producers {
+		if err := <-errs; err != nil {
+			b.Fatal(err)
+		}
+	}
+	for tg.n.Load() < int64(b.N) {
+		time.Sleep(100 * time.Microsecond)
+	}
+	el := time.Since(start)
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/el.Seconds(), "events/s")
+	cancel()
+	if err := <-done; err != nil {
+		b.Fatal(err)
+	}
+}
 func BenchmarkDirectThroughput(b *testing.B)  { benchThroughput(b, Direct) }
 
 // BenchmarkDurableEnqueue measures acceptance alone: publish to the embedded

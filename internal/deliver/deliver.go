@@ -21,6 +21,12 @@
 //     last error. Delivery is at least once: a crash between a successful
 //     Send and its ack delivers again (same Delivery.ID).
 //
+// Order: deliveries go to the target in acceptance order, batch by batch, but
+// a delivery that failed is retried after its delay while later ones go on,
+// so a retried delivery arrives after them. In durable mode,
+// Delivery.Attempt is the server's delivery count, which also counts a
+// fetch released unsent at shutdown.
+//
 // Targets do not retry; they classify their errors with event.PermanentError,
 // event.RetryAfterError and, for partly failed batches, *event.BatchError.
 // Any other error is transient.
