@@ -144,7 +144,7 @@ func BenchmarkDurableThroughput4(b *testing.B) {
 		b.Fatal(err)
 	}
 }
-func BenchmarkDirectThroughput(b *testing.B)  { benchThroughput(b, Direct) }
+func BenchmarkDirectThroughput(b *testing.B) { benchThroughput(b, Direct) }
 
 // BenchmarkDurableEnqueue measures acceptance alone: publish to the embedded
 // JetStream and wait for the acks, 100 1 KiB deliveries per Enqueue.
