@@ -79,11 +79,12 @@ type parser struct {
 	maxBody   int
 	keepBody  bool
 
-	state  pstate
-	buf    []byte // unconsumed head / chunk-size / trailer bytes
-	cur    *Message
-	remain int64 // body or chunk bytes still to come
-	sum    hash.Hash
+	state     pstate
+	lineStart bool   // resync: the next byte starts a line
+	buf       []byte // unconsumed head / chunk-size / trailer bytes
+	cur       *Message
+	remain    int64 // body or chunk bytes still to come
+	sum       hash.Hash
 
 	// requestMethods, for responses: the methods of the requests in order, so
 	// that a response to HEAD is known to have no body.
@@ -141,10 +142,11 @@ func (p *parser) Gap() {
 		p.methods = p.methods[:0] // the pairing with requests is lost
 	}
 	p.state = psResync
+	p.lineStart = true
 }
 
 // Resync makes the parser look for a start line first (a flow joined mid-stream).
-func (p *parser) Resync() { p.state = psResync }
+func (p *parser) Resync() { p.state, p.lineStart = psResync, true }
 
 // Close ends the stream: a response delimited by the connection's close is complete.
 func (p *parser) Close() {
@@ -187,40 +189,35 @@ func (p *parser) Feed(b []byte) {
 	}
 }
 
-// resync drops bytes until a plausible start line at a line start (or at the
-// very beginning of what is left).
+// resync drops bytes until a plausible start line at the start of a line.
+// A possible start cut by the end of b is kept in p.buf and looked at again
+// with the next piece, so the outcome does not depend on how the stream is cut.
 func (p *parser) resync(b []byte) []byte {
-	// p.buf holds a possible partial start at the end of the previous piece.
 	if len(p.buf) > 0 {
-		joined := append(append([]byte(nil), p.buf...), b...)
+		b = append(append([]byte(nil), p.buf...), b...)
 		p.buf = p.buf[:0]
-		if ok, need := p.looksLikeStart(joined); ok || need {
-			if need && len(joined) < 16 {
-				p.buf = append(p.buf, joined...)
-				return nil
-			}
-			if ok {
-				p.state = psHead
-				return p.head(joined)
-			}
-		}
+		p.lineStart = true
 	}
 	for i := 0; i < len(b); {
-		ok, need := p.looksLikeStart(b[i:])
-		if ok {
-			p.state = psHead
-			return b[i:]
-		}
-		if need { // a possible start cut by the end of b
-			p.buf = append(p.buf[:0], b[i:]...)
-			return nil
+		if i > 0 || p.lineStart {
+			ok, need := p.looksLikeStart(b[i:])
+			if ok {
+				p.state = psHead
+				return b[i:]
+			}
+			if need {
+				p.buf = append(p.buf[:0], b[i:]...)
+				return nil
+			}
 		}
 		j := bytes.IndexByte(b[i:], '\n')
 		if j < 0 {
+			p.lineStart = false
 			return nil
 		}
 		i += j + 1
 	}
+	p.lineStart = true
 	return nil
 }
 
@@ -237,6 +234,11 @@ func (p *parser) head(b []byte) []byte {
 	}
 	start := len(p.buf)
 	p.buf = append(p.buf, b...)
+	if start < 16 {
+		if ok, need := p.looksLikeStart(p.buf); !ok && !need {
+			return p.retry(perrBadStart, p.buf, false)
+		}
+	}
 	// The end of the head: an empty line (CRLF CRLF or LF LF).
 	from := max(0, start-3)
 	end := -1
@@ -253,27 +255,42 @@ func (p *parser) head(b []byte) []byte {
 			break
 		}
 	}
+	if (end < 0 && len(p.buf) > p.maxHeader) || end > p.maxHeader {
+		return p.retry(perrHeadTooBig, p.afterFirstLine(len(p.buf)), true)
+	}
 	if end < 0 {
-		if len(p.buf) > p.maxHeader {
-			p.fail(perrHeadTooBig)
-		}
 		return nil
 	}
-	if end > p.maxHeader {
-		p.fail(perrHeadTooBig)
-		return nil
+	m, reason := p.parseHead(p.buf[:end])
+	if m == nil {
+		return p.retry(reason, p.afterFirstLine(len(p.buf)), true)
 	}
 	rest := b[len(b)-(len(p.buf)-end):]
-	m, reason := p.parseHead(p.buf[:end])
 	p.buf = p.buf[:0]
-	if m == nil {
-		p.fail(reason)
-		return rest
-	}
 	p.cur = m
 	p.sum.Reset()
 	p.frame()
+	if p.state == psResync { // a framing error: the body's end is unknown
+		p.lineStart = true
+	}
 	return rest
+}
+
+// afterFirstLine returns p.buf[:n] after its first line (nil if it has none).
+func (p *parser) afterFirstLine(n int) []byte {
+	i := bytes.IndexByte(p.buf[:n], '\n')
+	if i < 0 {
+		return nil
+	}
+	return p.buf[i+1 : n]
+}
+
+// retry counts an error and resynchronises over b (a copy is taken).
+func (p *parser) retry(reason string, b []byte, lineStart bool) []byte {
+	b = append([]byte(nil), b...)
+	p.fail(reason)
+	p.lineStart = lineStart
+	return b
 }
 
 func (p *parser) fail(reason string) {
@@ -281,6 +298,7 @@ func (p *parser) fail(reason string) {
 	p.cur = nil
 	p.buf = p.buf[:0]
 	p.state = psResync
+	p.lineStart = true
 }
 
 // parseHead parses a complete head (ending with the empty line).
