@@ -61,6 +61,9 @@ func defaultRegistry() *registry {
 			config.SourcePCAP: func(_ *buildEnv, s *config.Source) (source.Source, error) {
 				return source.NewPCAP(source.PCAPConfigFrom(s))
 			},
+			config.SourceVXLAN: func(_ *buildEnv, s *config.Source) (source.Source, error) {
+				return source.NewVXLAN(source.VXLANConfigFrom(s))
+			},
 		},
 		targets: map[config.TargetType]targetCtor{
 			config.TargetHTTP:        newHTTPTarget,

@@ -84,7 +84,10 @@ func sourceWhere(c *config.Source, src source.Source) string {
 	case c.PCAP != nil:
 		return "file " + c.PCAP.File + " at " + c.PCAP.Speed.String() + " speed"
 	case c.VXLAN != nil:
-		return strings.Join(c.VXLAN.Listen, " ")
+		if c.VXLAN.Interface != "" {
+			return fmt.Sprintf("VXLAN port %d on interface %s", c.VXLAN.Port, c.VXLAN.Interface)
+		}
+		return "VXLAN on " + strings.Join(c.VXLAN.Listen, " ")
 	}
 	return ""
 }

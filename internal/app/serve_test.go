@@ -294,7 +294,7 @@ targets:
 		t.Errorf("unregistered target type: %v", err)
 	}
 	reg := defaultRegistry()
-	for _, typ := range []config.SourceType{config.SourceUDP, config.SourceRaw, config.SourceAFPacket, config.SourcePCAP} {
+	for _, typ := range []config.SourceType{config.SourceUDP, config.SourceRaw, config.SourceAFPacket, config.SourcePCAP, config.SourceVXLAN} {
 		if reg.sources[typ] == nil {
 			t.Errorf("source type %s not registered", typ)
 		}
