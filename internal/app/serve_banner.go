@@ -147,14 +147,19 @@ func (s *server) tryCommand() string {
 // logStats logs one line with every source's and target's counters.
 func (s *server) logStats() {
 	var attrs []any
+	ps := s.pipe.Stats()
 	for _, src := range s.sources {
 		st := src.Stats().Snapshot()
-		a := []any{"received", st.Received, "emitted", st.Emitted, "dropped", st.DroppedTotal()}
+		pst := ps.Sources[src.Name()]
+		a := []any{"received", st.Received, "matched", pst.Matched, "dropped", st.DroppedTotal()}
 		if st.Truncated > 0 {
 			a = append(a, "truncated", st.Truncated)
 		}
 		if d := nonZero(st.Dropped); len(d) > 0 {
 			a = append(a, slog.Group("dropped_by", d...))
+		}
+		if d := nonZero(pst.DecodeErrors); len(d) > 0 {
+			a = append(a, slog.Group("decode_errors", d...))
 		}
 		attrs = append(attrs, slog.Group("source."+src.Name(), a...))
 	}
