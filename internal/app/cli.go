@@ -44,6 +44,7 @@ func commands() []command {
 		{"serve", "run the configured pipeline (no -c: the embedded default)", runServe},
 		{"dlq", "list or replay a target's dead letters", runDLQ},
 		{"read", "decode a pcap/pcapng capture into events, text or pcap", runRead},
+		{"replay", "replay VXLAN-mirrored TCP/HTTP traffic to a shadow service", runReplay},
 		{"test-pattern", "check an EventBridge pattern against an event (exit 0 match, 1 no match, 2 invalid)", runTestPattern},
 		{"validate", "check a configuration file and print every error with file:line", runValidate},
 		{"version", "print the version", runVersion},

@@ -1,0 +1,111 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/wirebridge/wirebridge/internal/config"
+	"github.com/wirebridge/wirebridge/internal/deliver"
+	"github.com/wirebridge/wirebridge/internal/replay"
+)
+
+const replayHelp = `Replay mirrored traffic to a shadow service: receive VXLAN mirror traffic
+(AWS VPC Traffic Mirroring, Linux tc mirred), keep one VNI and one original
+port, reassemble the TCP connections and forward them: HTTP requests to an
+http:// URL, or the raw client byte stream to a tcp:// address. It is a short
+form of 'wirebridge serve' with a vxlan source, one rule and one replay
+target (see docs/replay.md); --print-config shows that configuration.
+
+Examples:
+  wirebridge replay --vni 42 --port 80 --to http://staging.internal:8080
+  wirebridge replay --vni 42 --port 5432 --to tcp://127.0.0.1:6432 --interface eth0`
+
+// replayConfigYAML is the configuration `wirebridge replay` runs.
+func replayConfigYAML(vni uint, port uint, to, iface, listen, httpListen string) (string, error) {
+	u, err := url.Parse(to)
+	if err != nil || u.Host == "" {
+		return "", fmt.Errorf("--to %q: want http://host[:port][/prefix] or tcp://host:port", to)
+	}
+	var b strings.Builder
+	b.WriteString("http: {listen: " + strconv.Quote(httpListen) + "}\nsources:\n  - name: mirror\n    type: vxlan\n")
+	if iface != "" {
+		b.WriteString("    interface: " + strconv.Quote(iface) + "\n")
+	} else {
+		b.WriteString("    listen: [" + strconv.Quote(listen) + "]\n")
+	}
+	fmt.Fprintf(&b, "    vni: [%d]\nrules:\n  - name: replay\n", vni)
+	fmt.Fprintf(&b, "    pattern: {\"detail\": {\"Tunnel\": {\"VNI\": [%d]}, \"Protocol\": [\"tcp\"], \"$or\": [{\"Destination\": {\"Port\": [%d]}}, {\"Source\": {\"Port\": [%d]}}]}}\n", vni, port, port)
+	b.WriteString("    targets: [shadow]\ntargets:\n  - name: shadow\n    type: replay\n")
+	switch u.Scheme {
+	case "http":
+		b.WriteString("    protocol: http\n    url: " + strconv.Quote(to) + "\n")
+	case "tcp":
+		b.WriteString("    protocol: tcp\n    address: " + strconv.Quote(u.Host) + "\n")
+	default:
+		return "", fmt.Errorf("--to %q: scheme must be http or tcp", to)
+	}
+	fmt.Fprintf(&b, "    server_ports: [%d]\n", port)
+	return b.String(), nil
+}
+
+func runReplay(ctx context.Context, args []string, stdio Stdio) int {
+	fs := newFlagSet("replay", "--vni N --port P --to URL [--interface IF | --listen ADDR]", replayHelp, stdio)
+	vni := fs.Uint("vni", 0, "the mirror session's `VNI`")
+	port := fs.Uint("port", 0, "the original server `PORT` (both directions are tracked)")
+	to := fs.String("to", "", "the shadow: http://host[:port][/prefix] or tcp://host:port")
+	iface := fs.String("interface", "", "read the VXLAN packets with AF_PACKET on this interface instead of listening")
+	listen := fs.String("listen", ":4789", "the VXLAN UDP listener `ADDR`")
+	httpListen := fs.String("http", "127.0.0.1:8080", "the metrics/health HTTP listener")
+	printCfg := fs.Bool("print-config", false, "print the equivalent configuration file and exit")
+	pos, code, done := parseFlags(fs, args, stdio)
+	if done {
+		return code
+	}
+	if len(pos) != 0 || *to == "" || *port == 0 || *port > 65535 || *vni >= 1<<24 {
+		fmt.Fprintln(stdio.Err, "wirebridge replay: --vni (0..16777215), --port (1..65535) and --to are required")
+		fs.Usage()
+		return exitUsage
+	}
+	y, err := replayConfigYAML(*vni, *port, *to, *iface, *listen, *httpListen)
+	if err != nil {
+		fmt.Fprintf(stdio.Err, "wirebridge replay: %v\n", err)
+		return exitUsage
+	}
+	if *printCfg {
+		fmt.Fprint(stdio.Out, y)
+		return exitOK
+	}
+	cfg, err := config.Parse("wirebridge replay", []byte(y))
+	if err != nil {
+		fmt.Fprintln(stdio.Err, err)
+		return exitFail
+	}
+	logger, level, err := newLogger(cfg.Log, stdio.Err)
+	if err != nil {
+		fmt.Fprintf(stdio.Err, "wirebridge replay: %v\n", err)
+		return exitFail
+	}
+	s, err := newServer(ctx, cfg, "", stdio, logger, level)
+	if err != nil {
+		logger.Error("cannot start", "error", err)
+		return exitFail
+	}
+	if err := s.run(ctx); err != nil {
+		logger.Error("stopped with an error", "error", err)
+		return exitFail
+	}
+	return exitOK
+}
+
+// newReplayTarget builds a replay target (for the registry's
+// config.TargetReplay entry).
+func newReplayTarget(_ *buildEnv, t *config.Target) (deliver.Target, error) {
+	c, err := replay.ConfigFrom(t)
+	if err != nil {
+		return nil, err
+	}
+	return replay.New(c)
+}
