@@ -128,6 +128,9 @@ type snapshot struct {
 	nodes  []node
 	trie   *pnode
 	pool   sync.Pool
+	// spare holds one scratch for the common single-goroutine case: taking
+	// and returning it is one atomic swap each, cheaper than the pool.
+	spare atomic.Pointer[scratch]
 }
 
 type bnode struct {
@@ -238,14 +241,32 @@ func (s *snapshot) matchJSON(event []byte, dst []string) ([]string, error) {
 	return sc.run(dst), nil
 }
 
+func (s *snapshot) getScratch() *scratch {
+	if sc := s.spare.Swap(nil); sc != nil {
+		return sc
+	}
+	return s.pool.Get().(*scratch)
+}
+
+func (s *snapshot) putScratch(sc *scratch) {
+	if s.spare.Load() == nil {
+		sc = s.spare.Swap(sc)
+		if sc == nil {
+			return
+		}
+	}
+	s.pool.Put(sc)
+}
+
 func (s *snapshot) match(e Event, dst []string) []string {
-	sc := s.pool.Get().(*scratch)
-	defer s.pool.Put(sc)
+	// No defer: if e panics, the scratch is simply not reused.
+	sc := s.getScratch()
 	sc.reset()
 	sc.json = false
 	sc.ev = e
 	dst = sc.run(dst)
 	sc.ev = nil
+	s.putScratch(sc)
 	return dst
 }
 
@@ -407,7 +428,23 @@ func (s *scratch) run(dst []string) []string {
 		}
 		for ti := range nd.trans {
 			tr := &nd.trans[ti]
-			vals := s.values(tr.field)
+			var vals []val
+			if f := tr.field; !s.json && s.fepoch[f] == s.epoch {
+				vals = s.vals[s.fstart[f]:s.fend[f]]
+			} else {
+				vals = s.values(f)
+			}
+			if len(vals) == 1 && vals[0].tn == 0 {
+				// One value outside arrays (most fields of most events):
+				// no array constraint to check or extend.
+				if tr.idx != nil {
+					s.tbuf = tr.idx.lookup(&vals[0], s, s.tbuf[:0])
+					for _, tgt := range s.tbuf {
+						s.push(tgt, st.coff, st.cn)
+					}
+				}
+				continue
+			}
 			anyCompat := false
 			for vi := range vals {
 				v := &vals[vi]
