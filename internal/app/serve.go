@@ -112,7 +112,7 @@ type server struct {
 	sources    []source.Source
 	emits      []source.Emit // per source, into pipe
 
-	srcRunning  atomic.Int32
+	srcStarted  atomic.Bool // sources started and not stopping (a finished capture file counts as started)
 	workRunning atomic.Int32
 	pipeRunning atomic.Bool
 }
@@ -250,8 +250,8 @@ func (s *server) readiness() {
 		})
 	}
 	s.http.SetCheck("sources", func() error {
-		if n, want := int(s.srcRunning.Load()), len(s.sources); n != want {
-			return fmt.Errorf("%d of %d running", n, want)
+		if !s.srcStarted.Load() {
+			return errors.New("not running")
 		}
 		return nil
 	})
@@ -273,6 +273,10 @@ func (s *server) readiness() {
 // sources), serves until ctx ends or a component fails, and stops them in data
 // order: sources, pipeline (drained), deliverers (flushed), bus, HTTP.
 func (s *server) run(ctx context.Context) error {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
 	httpCtx, httpStop := context.WithCancel(context.Background())
 	httpDone := make(chan error, 1)
 	go func() { httpDone <- s.http.Run(httpCtx) }()
@@ -310,10 +314,8 @@ func (s *server) run(ctx context.Context) error {
 	srcCtx, srcStop := context.WithCancel(context.Background())
 	var srcWG sync.WaitGroup
 	for i, src := range s.sources {
-		s.srcRunning.Add(1)
 		srcWG.Go(func() {
 			err := src.Run(srcCtx, s.emits[i])
-			s.srcRunning.Add(-1)
 			switch {
 			case err != nil && srcCtx.Err() == nil:
 				fatal <- fmt.Errorf("source %s: %w", src.Name(), err)
@@ -326,11 +328,9 @@ func (s *server) run(ctx context.Context) error {
 		})
 	}
 
+	s.srcStarted.Store(true)
 	s.banner(time.Since(s.start))
 
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	var tick <-chan time.Time
 	if s.statsEvery > 0 {
 		t := time.NewTicker(s.statsEvery)
@@ -373,6 +373,7 @@ loop:
 		go func() { f(); close(c) }()
 		return c
 	}
+	s.srcStarted.Store(false) // /readyz fails from now on
 	srcStop()
 	ok := wait("sources", chanOf(srcWG.Wait))
 	pipeStop()

@@ -15,8 +15,16 @@ import (
 
 // banner prints, on standard output, what listens where, where the events go
 // and a command to try.
+//
+// With a stdout target the banner goes to standard error, so that standard
+// output holds nothing but events (wirebridge serve | jq).
 func (s *server) banner(took time.Duration) {
 	w := s.stdio.Out
+	for i := range s.cfg.Targets {
+		if s.cfg.Targets[i].Type == config.TargetStdout {
+			w = s.stdio.Err
+		}
+	}
 	cfgName := s.path
 	if cfgName == "" {
 		cfgName = "the embedded default configuration (wirebridge serve -c FILE to use your own)"
