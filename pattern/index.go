@@ -290,8 +290,19 @@ func (ix *valueIndex) add(m *matcher, t int32) {
 }
 
 func (ix *valueIndex) finish() {
-	if len(ix.rangeList) > 0 {
-		ix.ranges.build(ix.rangeList)
+	if len(ix.rangeList) > 0 || len(ix.num.m) > 0 {
+		// Exact numbers and ranges in one sorted point list.
+		keys := make([]float64, 0, len(ix.num.m))
+		for k := range ix.num.m {
+			keys = append(keys, math.Float64frombits(k))
+		}
+		slices.Sort(keys)
+		vals := make([][]int32, len(keys))
+		for i, k := range keys {
+			vals[i] = ix.num.m[numBits(k)]
+		}
+		ix.ranges.build(ix.rangeList, keys, vals)
+		ix.num = u64Map{}
 	}
 	ix.str.finish()
 	ix.fold.finish()
@@ -312,14 +323,14 @@ func (ix *valueIndex) finish() {
 	set(hasTrue, len(ix.tru) > 0)
 	set(hasFalse, len(ix.fal) > 0)
 	set(hasNull, len(ix.nul) > 0)
-	set(hasNum, !ix.num.empty() || ix.lit != nil || ix.ranges.n > 0)
+	set(hasNum, ix.ranges.pts != nil || ix.lit != nil)
 	set(hasIP, !ix.ip4.empty() || ix.ip != nil || !ix.cidr4.empty() || ix.cidr != nil)
 	set(hasStr, !ix.str.empty())
 	set(hasAffix, !ix.prefix.empty() || !ix.suffix.empty())
 	set(hasFold, !ix.fold.empty() || !ix.prefixFold.empty() || !ix.suffixFold.empty())
 	set(hasSlow, len(ix.slow) > 0)
 	switch {
-	case ix.has == hasNum && ix.lit == nil && ix.ranges.n == 0:
+	case ix.has == hasNum && ix.lit == nil:
 		ix.fast = fastNum
 	case ix.has == hasStr:
 		ix.fast = fastStr
@@ -375,7 +386,7 @@ func (ix *valueIndex) lookup(v *val, s *scratch, out []int32) []int32 {
 			return out
 		}
 		if v.flags&(flFloatDone|flNumExact|flNumFloat) == flFloatDone|flNumExact|flNumFloat {
-			return appendTargets(out, ix.num.get(numBits(v.f)))
+			return ix.ranges.query(v.f, true, out)
 		}
 	case fastStr:
 		if v.kind != vString {
@@ -424,16 +435,12 @@ func (ix *valueIndex) lookup(v *val, s *scratch, out []int32) []int32 {
 
 func (ix *valueIndex) lookupNumber(v *val, s *scratch, out []int32) []int32 {
 	f, exact, ok := s.number(v)
-	if exact && ok {
-		if !ix.num.empty() {
-			out = appendTargets(out, ix.num.get(numBits(f)))
-		}
-	} else if ix.lit != nil {
+	if !exact && ix.lit != nil {
 		k, _ := s.numKey(v)
 		out = appendTargets(out, ix.lit[string(k)])
 	}
-	if ok && ix.ranges.n > 0 {
-		out = ix.ranges.query(f, out)
+	if ok && ix.ranges.pts != nil {
+		out = ix.ranges.query(f, exact, out)
 	}
 	return out
 }
@@ -523,10 +530,14 @@ type segTree struct {
 	// flat, when the ranges overlap little, lists the targets of every
 	// unit directly, so a query is one binary search and one append.
 	flat [][]int32
+	// exact lists, per point, the targets of the exact-number conditions
+	// on it (nil when the index keeps exact numbers in num), so one binary
+	// search serves exact numbers and ranges.
+	exact [][]int32
 }
 
-func (t *segTree) build(rs []rangeEntry) {
-	var pts []float64
+func (t *segTree) build(rs []rangeEntry, exactKeys []float64, exactVals [][]int32) {
+	pts := slices.Clone(exactKeys)
 	for _, r := range rs {
 		if !isInf(r.m.lo) {
 			pts = append(pts, r.m.lo)
@@ -538,19 +549,24 @@ func (t *segTree) build(rs []rangeEntry) {
 	sort.Float64s(pts)
 	pts = slices.Compact(pts)
 	t.pts = pts
-	units := 2*len(pts) + 1
-	t.size = 1
-	for t.size < units {
-		t.size *= 2
+	if len(exactKeys) > 0 {
+		t.exact = make([][]int32, len(pts))
+		for i, k := range exactKeys {
+			j, _ := slices.BinarySearch(pts, k)
+			t.exact[j] = append(t.exact[j], exactVals[i]...)
+		}
 	}
-	t.nodes = make([][]int32, 2*t.size)
 	t.n = len(rs)
-	total := 0
+	if len(rs) == 0 {
+		return
+	}
+	units := 2*len(pts) + 1
 	type span struct {
 		a, b   int
 		target int32
 	}
 	spans := make([]span, 0, len(rs))
+	total := 0
 	for _, r := range rs {
 		a, b := 0, units-1
 		if !isInf(r.m.lo) {
@@ -572,7 +588,6 @@ func (t *segTree) build(rs []rangeEntry) {
 		if a > b {
 			continue
 		}
-		t.insert(1, 0, t.size-1, a, b, r.target)
 		spans = append(spans, span{a, b, r.target})
 		total += b - a + 1
 	}
@@ -583,6 +598,15 @@ func (t *segTree) build(rs []rangeEntry) {
 				addList(&t.flat[u], sp.target)
 			}
 		}
+		return
+	}
+	t.size = 1
+	for t.size < units {
+		t.size *= 2
+	}
+	t.nodes = make([][]int32, 2*t.size)
+	for _, sp := range spans {
+		t.insert(1, 0, t.size-1, sp.a, sp.b, sp.target)
 	}
 }
 
@@ -599,7 +623,9 @@ func (t *segTree) insert(node, lo, hi, a, b int, target int32) {
 	t.insert(2*node+1, mid+1, hi, a, b, target)
 }
 
-func (t *segTree) query(x float64, out []int32) []int32 {
+// query appends the targets of the ranges holding x and, when exact is set
+// (x is an exact number), of the exact numbers equal to x.
+func (t *segTree) query(x float64, exact bool, out []int32) []int32 {
 	// i is the first point >= x.
 	i, j := 0, len(t.pts)
 	for i < j {
@@ -613,6 +639,12 @@ func (t *segTree) query(x float64, out []int32) []int32 {
 	u := 2 * i
 	if i < len(t.pts) && t.pts[i] == x {
 		u = 2*i + 1
+		if exact && t.exact != nil {
+			out = appendTargets(out, t.exact[i])
+		}
+	}
+	if t.n == 0 {
+		return out
 	}
 	if t.flat != nil {
 		return appendTargets(out, t.flat[u])

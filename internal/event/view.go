@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/wirebridge/wirebridge/internal/packet"
 	"github.com/wirebridge/wirebridge/pattern"
@@ -32,11 +33,10 @@ type View struct {
 	meta Meta
 
 	have viewHave
-	// metaOK caches, for meta, whether Listener and the event source are
-	// valid UTF-8 (reported as they are) or need U+FFFD substitution.
-	metaOK    viewHave
-	metaKnown bool
-	id        ID
+	// UTF-8 validity of the Meta strings last reported: valid ones are
+	// reported as they are, others with U+FFFD substitution.
+	listenerOK, sourceOK, typeOK utf8Check
+	id                           ID
 	ts        time.Time
 	st        stamp
 
@@ -48,9 +48,24 @@ type viewHave uint8
 const (
 	haveID viewHave = 1 << iota
 	haveStamp
-	listenerOK // metaOK: Listener is valid UTF-8
-	sourceOK   // metaOK: the event source is valid UTF-8
 )
+
+// utf8Check caches whether one string is valid UTF-8. It recognises the
+// string by its data pointer and length: strings are immutable and the
+// pointer keeps the bytes alive, so equal pointer and length mean the same
+// string.
+type utf8Check struct {
+	p  *byte
+	n  int
+	ok bool
+}
+
+func (c *utf8Check) valid(s string) bool {
+	if p := unsafe.StringData(s); p != c.p || len(s) != c.n {
+		c.p, c.n, c.ok = p, len(s), utf8.ValidString(s)
+	}
+	return c.ok
+}
 
 // NewView returns a View of p's event. It allocates the View; on hot paths
 // reuse one with Reset.
@@ -66,18 +81,7 @@ func (v *View) Reset(e *Encoder, p *packet.Packet, m Meta) {
 	if e == nil {
 		e = &zeroEncoder
 	}
-	v.enc, v.p = e, p
-	if !v.metaKnown || m != v.meta {
-		v.meta = m
-		v.metaOK = 0
-		if utf8.ValidString(m.Listener) {
-			v.metaOK |= listenerOK
-		}
-		if utf8.ValidString(m.Source) && utf8.ValidString(m.SourceType) {
-			v.metaOK |= sourceOK
-		}
-		v.metaKnown = true
-	}
+	v.enc, v.p, v.meta = e, p, m
 	v.have = 0
 }
 
@@ -410,7 +414,7 @@ func (v *View) VisitField(f pattern.Field, out *pattern.Values) {
 // encoder writes each invalid UTF-8 byte as U+FFFD.
 
 func (v *View) reportListener(out *pattern.Values) {
-	if v.metaOK&listenerOK != 0 {
+	if v.listenerOK.valid(v.meta.Listener) {
 		out.Str(v.meta.Listener)
 		return
 	}
@@ -421,7 +425,7 @@ func (v *View) reportListener(out *pattern.Values) {
 func (v *View) reportSource(out *pattern.Values) {
 	m := &v.meta
 	if m.Source != "" || m.SourceType == "" {
-		if v.metaOK&sourceOK != 0 {
+		if v.sourceOK.valid(m.Source) {
 			out.Str(m.source())
 			return
 		}
@@ -430,7 +434,7 @@ func (v *View) reportSource(out *pattern.Values) {
 		return
 	}
 	v.buf = append(v.buf[:0], sourcePrefix...)
-	if v.metaOK&sourceOK != 0 {
+	if v.typeOK.valid(m.SourceType) {
 		v.buf = append(v.buf, m.SourceType...)
 	} else {
 		v.buf = appendValidUTF8(v.buf, m.SourceType)
