@@ -72,6 +72,7 @@ func defaultRegistry() *registry {
 			config.TargetStdout:      newStdoutTarget,
 			config.TargetNATS:        newNATSTarget,
 			config.TargetEventBridge: newEventBridgeTarget,
+			config.TargetReplay:      newReplayTarget, // replay_cmd.go
 		},
 	}
 }

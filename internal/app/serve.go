@@ -164,6 +164,12 @@ func newServer(ctx context.Context, cfg *config.Config, path string, stdio Stdio
 			return nil, err
 		}
 		s.targets = append(s.targets, t)
+		if c, ok := t.(prometheus.Collector); ok {
+			// Targets with their own metrics (replay) label them by target
+			// name; several of one type share descriptors, so they are
+			// registered unchecked.
+			s.reg.MustRegister(uncheckedCollector{c})
+		}
 		w, err := deliver.New(ctx, deliverConfig(cfg, &cfg.Targets[i]), t, s.bus, metrics)
 		if err != nil {
 			return nil, cfg.ErrorAt(fmt.Sprintf("targets[%d]", i), err)

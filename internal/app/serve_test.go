@@ -299,7 +299,7 @@ targets:
 			t.Errorf("source type %s not registered", typ)
 		}
 	}
-	for _, typ := range []config.TargetType{config.TargetHTTP, config.TargetFile, config.TargetPCAP, config.TargetStdout, config.TargetNATS, config.TargetEventBridge} {
+	for _, typ := range []config.TargetType{config.TargetHTTP, config.TargetFile, config.TargetPCAP, config.TargetStdout, config.TargetNATS, config.TargetEventBridge, config.TargetReplay} {
 		if reg.targets[typ] == nil {
 			t.Errorf("target type %s not registered", typ)
 		}
@@ -375,5 +375,51 @@ func TestServeUsage(t *testing.T) {
 	if code := Main(context.Background(), []string{"dlq", "list", "archive"}, Stdio{Out: &out, Err: &errb}); code != exitFail ||
 		!strings.Contains(errb.String(), "only durable targets") {
 		t.Errorf("dlq list archive (a direct target of the default config): exit %d: %s", code, errb.String())
+	}
+}
+
+// TestTargetMetrics: two targets of a type with their own collectors
+// (replay) are both registered and exposed.
+func TestTargetMetrics(t *testing.T) {
+	dir := t.TempDir()
+	s, _, _ := newTestServer(t, dir, fmt.Sprintf(`
+data_dir: %s
+http: {listen: "127.0.0.1:0"}
+sources:
+  - name: udp
+    type: udp
+    listen: ["127.0.0.1:0"]
+rules:
+  - name: r
+    pattern: {"detail": {"Protocol": ["tcp"]}}
+    targets: [shadow-a, shadow-b]
+targets:
+  - name: shadow-a
+    type: replay
+    address: 127.0.0.1:1
+  - name: shadow-b
+    type: replay
+    address: 127.0.0.1:2
+`, dir))
+	defer s.release()
+	mfs, err := s.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, mf := range mfs {
+		if !strings.HasPrefix(mf.GetName(), "wirebridge_replay_") {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "target" {
+					seen[l.GetValue()] = true
+				}
+			}
+		}
+	}
+	if !seen["shadow-a"] || !seen["shadow-b"] {
+		t.Errorf("replay metrics for targets %v, want shadow-a and shadow-b", seen)
 	}
 }
