@@ -109,7 +109,7 @@ func (v *Values) Str(s string) { (*scratch)(v).addValueString(vString, s) }
 // Addr reports an IP address as its string form (what the JSON event holds).
 func (v *Values) Addr(a netip.Addr) {
 	s := (*scratch)(v)
-	if a.IsValid() && a.Zone() == "" {
+	if a.Is4() || (a.IsValid() && a.Zone() == "") {
 		s.addAddr(a)
 		return
 	}

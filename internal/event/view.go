@@ -2,6 +2,7 @@ package event
 
 import (
 	"encoding/base64"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -37,8 +38,8 @@ type View struct {
 	// reported as they are, others with U+FFFD substitution.
 	listenerOK, sourceOK, typeOK utf8Check
 	id                           ID
-	ts        time.Time
-	st        stamp
+	ts                           time.Time
+	st                           stamp
 
 	buf []byte // base64 and string scratch, reused across Reset
 }
@@ -368,9 +369,25 @@ func (v *View) VisitField(f pattern.Field, out *pattern.Values) {
 		if v.meta.Listener != "" {
 			v.reportListener(out)
 		}
-	case vfSrcIP, vfDstIP, vfSrcPort, vfDstPort, vfProtocol:
+	case vfSrcIP:
 		if HasIP(fr) {
-			reportEndpoint(out, code, fr)
+			reportAddr(out, fr.Src)
+		}
+	case vfDstIP:
+		if HasIP(fr) {
+			reportAddr(out, fr.Dst)
+		}
+	case vfSrcPort:
+		if HasIP(fr) && HasPorts(fr) {
+			out.Uint(uint64(fr.SrcPort))
+		}
+	case vfDstPort:
+		if HasIP(fr) && HasPorts(fr) {
+			out.Uint(uint64(fr.DstPort))
+		}
+	case vfProtocol:
+		if HasIP(fr) {
+			out.Str(ProtocolName(fr.Protocol))
 		}
 	case vfLength:
 		out.Uint(uint64(PayloadLength(fr)))
@@ -459,11 +476,7 @@ func appendValidUTF8(dst []byte, s string) []byte {
 
 // reportAddr reports an address as the JSON string appendAddr writes ("" for
 // the invalid address of a hand-made view).
-func reportAddr(out *pattern.Values, f *packet.Frame, src bool) {
-	a := f.Dst
-	if src {
-		a = f.Src
-	}
+func reportAddr(out *pattern.Values, a netip.Addr) {
 	if !a.IsValid() {
 		out.Str("")
 		return
@@ -471,25 +484,22 @@ func reportAddr(out *pattern.Values, f *packet.Frame, src bool) {
 	out.Addr(a)
 }
 
-// reportEndpoint reports detail.Source/Destination and detail.Protocol, and
-// the same Source/Destination keys of detail.Tunnel for the outer frame; the
-// caller has checked that f has an IP layer.
-func reportEndpoint(out *pattern.Values, code viewField, f *packet.Frame) {
+// reportOuterEndpoint reports the Source/Destination keys of detail.Tunnel
+// for the outer frame, which the caller has checked has an IP layer.
+func reportOuterEndpoint(out *pattern.Values, code viewField, f *packet.Frame) {
 	switch code {
-	case vfSrcIP, vfTunSrcIP:
-		reportAddr(out, f, true)
-	case vfDstIP, vfTunDstIP:
-		reportAddr(out, f, false)
-	case vfSrcPort, vfTunSrcPort:
+	case vfTunSrcIP:
+		reportAddr(out, f.Src)
+	case vfTunDstIP:
+		reportAddr(out, f.Dst)
+	case vfTunSrcPort:
 		if HasPorts(f) {
 			out.Uint(uint64(f.SrcPort))
 		}
-	case vfDstPort, vfTunDstPort:
+	case vfTunDstPort:
 		if HasPorts(f) {
 			out.Uint(uint64(f.DstPort))
 		}
-	case vfProtocol:
-		out.Str(ProtocolName(f.Protocol))
 	}
 }
 
@@ -616,7 +626,7 @@ func (v *View) reportTunnel(out *pattern.Values, code viewField, t *packet.Tunne
 		}
 	case vfTunSrcIP, vfTunSrcPort, vfTunDstIP, vfTunDstPort:
 		if outer := p.Outer(); HasIP(outer) {
-			reportEndpoint(out, code, outer)
+			reportOuterEndpoint(out, code, outer)
 		}
 	case vfTunVLAN:
 		reportVLANs(out, arrTunVLAN, p.Outer())
