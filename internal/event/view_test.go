@@ -687,3 +687,50 @@ func describe(gen []genPattern, names []string) string {
 	}
 	return sb.String()
 }
+
+// fuzzViewMatcher holds, for every leaf path, exists true and false and a
+// few value conditions of each JSON type, so a disagreement between the view
+// and the JSON on any field shows.
+var fuzzViewMatcher = func() *pattern.Matcher {
+	m := pattern.NewMatcher()
+	for i, vp := range viewPaths {
+		path := strings.Join(vp.path, ".")
+		for j, cond := range []string{`[{"exists":true}]`, `[{"exists":false}]`, `[{"numeric":[">",1000]}]`,
+			`[{"numeric":["<=",4]}]`, `[0]`, `[true]`, `[{"prefix":"1"}]`, `[{"anything-but":{"suffix":"="}}]`,
+			`[{"cidr":"0.0.0.0/1"}]`, `[{"cidr":"::/1"}]`, `[{"wildcard":"*a*"}]`, `[{"anything-but":[0,1]}]`} {
+			m.Add(fmt.Sprintf("f%02d-%02d", i, j), pattern.MustCompile(nest(path, cond, false)))
+		}
+	}
+	m.Add("options-same-element", pattern.MustCompile(`{"detail":{"Tunnel":{"Options":{"Class":[{"numeric":[">",0]}],"Type":[1]}}}}`))
+	return m
+}()
+
+// FuzzViewMatchesJSON decodes arbitrary frames and checks that matching the
+// view answers as matching the event's JSON, for conditions on every field.
+func FuzzViewMatchesJSON(f *testing.F) {
+	for _, name := range captureNames(f) {
+		for _, p := range decodedPackets(f, name) {
+			f.Add(uint16(p.Info.LinkType), p.Data)
+		}
+	}
+	for _, ev := range handBuiltViewPackets(f) {
+		if ev.m == viewMetas[0] {
+			f.Add(uint16(ev.p.Info.LinkType), ev.p.Data)
+		}
+	}
+	f.Fuzz(func(t *testing.T, link uint16, data []byte) {
+		p := new(packet.Packet)
+		_ = packet.Decode(p, data, packet.CaptureInfo{Timestamp: testTime, LinkType: packet.LinkType(link), CaptureLength: len(data), Length: len(data)})
+		v := viewEncoder(0).NewView(p, viewMetas[0])
+		got := fuzzViewMatcher.Match(v, nil)
+		js := v.AppendJSON(nil)
+		want, err := fuzzViewMatcher.MatchJSON(js, nil)
+		if err != nil {
+			t.Fatalf("event JSON does not parse: %v\n%s", err, js)
+		}
+		if !slices.Equal(got, want) {
+			a, b := diffNames(got, want)
+			t.Fatalf("view and JSON disagree: only view %v, only JSON %v\n%s", a, b, js)
+		}
+	})
+}
