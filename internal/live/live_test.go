@@ -343,7 +343,7 @@ func TestShareTokens(t *testing.T) {
 	a := NewAuth(nil, FileKey(keyFile), clock)
 	tok, c, err := a.Sign("/packets/all", `{"detail":{"Protocol":["udp"]}}`, time.Hour)
 	must(t, err)
-	if c.Expires != now.Add(time.Hour) {
+	if !c.Expires.Equal(now.Add(time.Hour)) {
 		t.Errorf("expires %v", c.Expires)
 	}
 	if st, err := os.Stat(keyFile); err != nil || st.Mode().Perm() != 0o600 {
