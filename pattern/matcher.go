@@ -347,15 +347,14 @@ func (s *scratch) bucket() {
 		s.vals2[s.fend[f]] = s.vals[i]
 		s.fend[f]++
 	}
+	// The grouped values become s.vals, where run reads every field's.
+	s.vals, s.vals2 = s.vals2, s.vals
 }
 
 // values returns the leaf values of local field f, fetching them from the
 // Event on first use.
 func (s *scratch) values(f int32) []val {
-	if s.json {
-		return s.vals2[s.fstart[f]:s.fend[f]]
-	}
-	if s.fepoch[f] != s.epoch {
+	if s.fepoch[f] != s.epoch && !s.json {
 		s.fepoch[f] = s.epoch
 		s.fstart[f] = int32(len(s.vals))
 		s.curFld = f
@@ -479,7 +478,7 @@ func (s *scratch) run(dst []string) []string {
 		for ti := range nd.trans {
 			tr := &nd.trans[ti]
 			var vals []val
-			if f := tr.field; !s.json && s.fepoch[f] == s.epoch {
+			if f := tr.field; s.fepoch[f] == s.epoch {
 				vals = s.vals[s.fstart[f]:s.fend[f]]
 			} else {
 				vals = s.values(f)
