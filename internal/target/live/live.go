@@ -15,8 +15,8 @@ import (
 	"fmt"
 	"sync"
 
-	wlive "github.com/wirebridge/wirebridge/internal/live"
 	"github.com/wirebridge/wirebridge/internal/event"
+	wlive "github.com/wirebridge/wirebridge/internal/live"
 	"github.com/wirebridge/wirebridge/internal/target"
 )
 
