@@ -56,6 +56,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"time"
 
@@ -94,9 +95,15 @@ type Config struct {
 
 	MaxAttempts int           // Send attempts per delivery (default 10)
 	MaxAge      time.Duration // stop retrying this long after acceptance (default 24h; <0: no limit)
-	BackoffMin  time.Duration // first retry delay (default 500ms)
-	BackoffMax  time.Duration // retry delay cap (default 5m)
 	SendTimeout time.Duration // per Send call (default 30s)
+
+	// Retry delays: the n-th retry (n from 1) waits BackoffMin *
+	// BackoffMultiplier^(n-1), capped at BackoffMax, then randomised by
+	// ±BackoffJitter of itself. A target's Retry-After replaces the backoff.
+	BackoffMin        time.Duration // first retry delay (default 500ms)
+	BackoffMax        time.Duration // retry delay cap before jitter (default 5m)
+	BackoffMultiplier float64       // growth per retry, 1 to 100 (default 2)
+	BackoffJitter     float64       // fraction, 0 to 1 (default 0.2; <0: no jitter)
 
 	QueueSize int // direct: queued deliveries (default 10000)
 
@@ -138,6 +145,20 @@ func (c *Config) defaults() error {
 	defd(&c.BackoffMax, 5*time.Minute)
 	if c.BackoffMax < c.BackoffMin {
 		c.BackoffMax = c.BackoffMin
+	}
+	switch {
+	case c.BackoffMultiplier == 0:
+		c.BackoffMultiplier = 2
+	case !(c.BackoffMultiplier >= 1 && c.BackoffMultiplier <= 100): // also NaN
+		return fmt.Errorf("deliver: target %s: backoff multiplier %g out of range (want 1 to 100)", c.Target, c.BackoffMultiplier)
+	}
+	switch {
+	case c.BackoffJitter == 0:
+		c.BackoffJitter = 0.2
+	case c.BackoffJitter < 0:
+		c.BackoffJitter = 0
+	case !(c.BackoffJitter <= 1): // also NaN
+		return fmt.Errorf("deliver: target %s: backoff jitter %g out of range (want a fraction from 0 to 1)", c.Target, c.BackoffJitter)
 	}
 	defd(&c.SendTimeout, 30*time.Second)
 	def(&c.QueueSize, 10000)
@@ -249,20 +270,21 @@ func classifyOne(err error) outcome {
 }
 
 // backoff is the delay before attempt+1 after a failed attempt (1-based):
-// exponential from min, capped at max, with "equal jitter" (between half and
-// all of it) so that retries of one burst spread out.
-func backoff(attempt int, lo, hi time.Duration) time.Duration {
-	d := hi
+// lo * mult^(attempt-1), capped at hi, then moved by a uniformly random
+// amount within ±jitter of itself so that the retries of one burst spread
+// out.
+func backoff(attempt int, lo, hi time.Duration, mult, jitter float64) time.Duration {
 	if attempt < 1 {
 		attempt = 1
 	}
-	if attempt <= 40 {
-		if e := lo << (attempt - 1); e > 0 && e < hi {
-			d = e
-		}
+	d := hi
+	if e := float64(lo) * math.Pow(mult, float64(attempt-1)); e < float64(hi) { // false for +Inf and NaN
+		d = time.Duration(e)
 	}
-	half := d / 2
-	return half + rand.N(d-half+1)
+	if jitter <= 0 || d <= 0 {
+		return d
+	}
+	return d + time.Duration(float64(d)*jitter*(2*rand.Float64()-1))
 }
 
 // retryDelay is the delay for a failed delivery: the target's Retry-After
@@ -271,7 +293,7 @@ func (c *Config) retryDelay(o outcome, attempt int) time.Duration {
 	if o.after > 0 {
 		return o.after
 	}
-	return backoff(attempt, c.BackoffMin, c.BackoffMax)
+	return backoff(attempt, c.BackoffMin, c.BackoffMax, c.BackoffMultiplier, c.BackoffJitter)
 }
 
 // giveUp says whether a failed delivery is not retried, and why.

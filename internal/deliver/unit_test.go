@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"testing"
 	"time"
 
@@ -136,18 +137,74 @@ func TestClassify(t *testing.T) {
 }
 
 func TestBackoff(t *testing.T) {
-	lo, hi := 100*time.Millisecond, 2*time.Second
+	const ms = time.Millisecond
 	cases := []struct {
-		attempt int
-		ceil    time.Duration
-	}{{0, lo}, {1, lo}, {2, 2 * lo}, {3, 4 * lo}, {5, 16 * lo}, {6, hi}, {64, hi}, {1 << 20, hi}}
+		name           string
+		attempt        int
+		lo, hi         time.Duration
+		mult, jitter   float64
+		center         time.Duration // the delay before jitter
+		wantSpreadOver time.Duration // samples must differ by more than this (0: all equal)
+	}{
+		{"attempt 0 is the first", 0, 100 * ms, 2 * time.Second, 2, 0, 100 * ms, 0},
+		{"first retry", 1, 100 * ms, 2 * time.Second, 2, 0, 100 * ms, 0},
+		{"doubling", 3, 100 * ms, 2 * time.Second, 2, 0, 400 * ms, 0},
+		{"tripling", 3, 100 * ms, 2 * time.Second, 3, 0, 900 * ms, 0},
+		{"multiplier 1 is constant", 30, 100 * ms, 2 * time.Second, 1, 0, 100 * ms, 0},
+		{"fractional multiplier", 3, 100 * ms, 2 * time.Second, 1.5, 0, 225 * ms, 0},
+		{"capped", 6, 100 * ms, 2 * time.Second, 2, 0, 2 * time.Second, 0},
+		{"huge attempt does not overflow", 1 << 20, 100 * ms, 2 * time.Second, 100, 0, 2 * time.Second, 0},
+		{"jitter 0.2", 2, 100 * ms, 2 * time.Second, 2, 0.2, 200 * ms, 20 * ms},
+		{"jitter 1", 2, 100 * ms, 2 * time.Second, 2, 1, 200 * ms, 200 * ms},
+		{"jitter on the cap", 64, 100 * ms, 2 * time.Second, 2, 0.5, 2 * time.Second, 1 * time.Second},
+	}
 	for _, c := range cases {
-		t.Run(fmt.Sprint(c.attempt), func(t *testing.T) {
-			for range 200 {
-				d := backoff(c.attempt, lo, hi)
-				if d < c.ceil/2 || d > c.ceil {
-					t.Fatalf("backoff(%d) = %v, want within [%v, %v]", c.attempt, d, c.ceil/2, c.ceil)
+		t.Run(c.name, func(t *testing.T) {
+			lo := c.center - time.Duration(float64(c.center)*c.jitter)
+			hi := c.center + time.Duration(float64(c.center)*c.jitter)
+			minSeen, maxSeen := time.Duration(math.MaxInt64), time.Duration(0)
+			for range 2000 {
+				d := backoff(c.attempt, c.lo, c.hi, c.mult, c.jitter)
+				if d < lo || d > hi {
+					t.Fatalf("backoff = %v, want within [%v, %v]", d, lo, hi)
 				}
+				minSeen, maxSeen = min(minSeen, d), max(maxSeen, d)
+			}
+			if c.wantSpreadOver == 0 && minSeen != maxSeen {
+				t.Errorf("without jitter delays vary from %v to %v", minSeen, maxSeen)
+			}
+			if c.wantSpreadOver > 0 && maxSeen-minSeen <= c.wantSpreadOver {
+				t.Errorf("2000 jittered delays span only %v to %v", minSeen, maxSeen)
+			}
+		})
+	}
+}
+
+func TestConfigBackoffDefaults(t *testing.T) {
+	cases := []struct {
+		name               string
+		mult, jitter       float64
+		wantMult, wantJitt float64
+		wantErr            bool
+	}{
+		{"zero values take defaults", 0, 0, 2, 0.2, false},
+		{"given values kept", 1.5, 0.5, 1.5, 0.5, false},
+		{"negative jitter means none", 3, -1, 3, 0, false},
+		{"multiplier below 1", 0.5, 0, 0, 0, true},
+		{"multiplier above 100", 101, 0, 0, 0, true},
+		{"multiplier NaN", math.NaN(), 0, 0, 0, true},
+		{"jitter above 1", 2, 1.5, 0, 0, true},
+		{"jitter NaN", 2, math.NaN(), 0, 0, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := Config{Target: "t", BackoffMultiplier: c.mult, BackoffJitter: c.jitter}
+			err := cfg.defaults()
+			if (err != nil) != c.wantErr {
+				t.Fatalf("defaults: %v, want error %v", err, c.wantErr)
+			}
+			if err == nil && (cfg.BackoffMultiplier != c.wantMult || cfg.BackoffJitter != c.wantJitt) {
+				t.Errorf("multiplier %g jitter %g, want %g and %g", cfg.BackoffMultiplier, cfg.BackoffJitter, c.wantMult, c.wantJitt)
 			}
 		})
 	}
