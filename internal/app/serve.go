@@ -185,7 +185,9 @@ func newServer(ctx context.Context, cfg *config.Config, path string, stdio Stdio
 		t := &cfg.Targets[i]
 		pts = append(pts, pipeline.Target{
 			Name: t.Name, Deliverer: w,
-			NeedsBody: t.Type != config.TargetPCAP, NeedsFrame: t.Type == config.TargetPCAP,
+			// pcap archives frames; replay reassembles the frames' TCP segments.
+			NeedsBody:  t.Type != config.TargetPCAP && t.Type != config.TargetReplay,
+			NeedsFrame: t.Type == config.TargetPCAP || t.Type == config.TargetReplay,
 		})
 	}
 	s.pipe, err = pipeline.New(pipeline.Config{Rules: s.table, Targets: pts, DrainTimeout: cfg.ShutdownTimeout / 2})
