@@ -31,6 +31,7 @@ type buildEnv struct {
 	cfg    *config.Config
 	bus    *bus.Bus  // nil when the configuration needs no bus
 	stdout io.Writer // the stdout target's writer
+	events *eventRouter // where targets publish events (ReplayDiff); nil in tools
 }
 
 type sourceCtor func(env *buildEnv, s *config.Source) (source.Source, error)

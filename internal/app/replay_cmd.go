@@ -102,10 +102,16 @@ func runReplay(ctx context.Context, args []string, stdio Stdio) int {
 
 // newReplayTarget builds a replay target (for the registry's
 // config.TargetReplay entry).
-func newReplayTarget(_ *buildEnv, t *config.Target) (deliver.Target, error) {
+// Differences found by compare are published as ReplayDiff events (source
+// wirebridge.replay) into the server's rules.
+func newReplayTarget(env *buildEnv, t *config.Target) (deliver.Target, error) {
 	c, err := replay.ConfigFrom(t)
 	if err != nil {
 		return nil, err
+	}
+	if env != nil && env.events != nil {
+		ev := env.events
+		c.OnDiff = func(d replay.Diff) { ev.publish(d.Event(replayEventSource)) }
 	}
 	return replay.New(c)
 }

@@ -111,6 +111,7 @@ type server struct {
 	pipe       *pipeline.Pipeline
 	sources    []source.Source
 	emits      []source.Emit // per source, into pipe
+	events     *eventRouter  // events not from packets (ReplayDiff) into the rules and deliverers
 
 	srcStarted  atomic.Bool // sources started and not stopping (a finished capture file counts as started)
 	workRunning atomic.Int32
@@ -153,7 +154,8 @@ func newServer(ctx context.Context, cfg *config.Config, path string, stdio Stdio
 		}
 	}
 
-	env := &buildEnv{cfg: cfg, bus: s.bus, stdout: stdio.Out}
+	s.events = newEventRouter()
+	env := &buildEnv{cfg: cfg, bus: s.bus, stdout: stdio.Out, events: s.events}
 	metrics, err := deliver.NewMetrics(s.reg)
 	if err != nil {
 		return nil, err
@@ -190,6 +192,7 @@ func newServer(ctx context.Context, cfg *config.Config, path string, stdio Stdio
 			NeedsFrame: t.Type == config.TargetPCAP || t.Type == config.TargetReplay,
 		})
 	}
+	s.events.bind(s.table, pts)
 	s.pipe, err = pipeline.New(pipeline.Config{Rules: s.table, Targets: pts, DrainTimeout: cfg.ShutdownTimeout / 2})
 	if err != nil {
 		return nil, err
@@ -211,7 +214,7 @@ func newServer(ctx context.Context, cfg *config.Config, path string, stdio Stdio
 		s.emits = append(s.emits, emit)
 	}
 
-	s.reg.MustRegister(sourceCollector{s.sources}, ruleCollector{s.table}, pipelineCollector{s.pipe})
+	s.reg.MustRegister(sourceCollector{s.sources}, ruleCollector{s.table}, pipelineCollector{s.pipe}, eventCollector{s.events})
 	s.readiness()
 	if s.bus != nil {
 		s.http.Handle("/api/dlq/", dlqHandler(deliver.NewDLQ(s.bus), s.isDurable))
@@ -291,14 +294,22 @@ func (s *server) run(ctx context.Context) error {
 
 	fatal := make(chan error, len(s.sources)+len(s.workers)+1)
 
+	// Targets that publish events (replay: ReplayDiff) stop before the
+	// event router, which stops before the other targets, so that what they
+	// publish while flushing is still delivered.
 	workCtx, workStop := context.WithCancel(context.Background())
-	var workWG sync.WaitGroup
-	for _, w := range s.workers {
+	prodCtx, prodStop := context.WithCancel(context.Background())
+	var workWG, prodWG sync.WaitGroup
+	for i, w := range s.workers {
+		wctx, wg := workCtx, &workWG
+		if s.cfg.Targets[i].Type == config.TargetReplay {
+			wctx, wg = prodCtx, &prodWG
+		}
 		s.workRunning.Add(1)
-		workWG.Go(func() {
+		wg.Go(func() {
 			defer s.workRunning.Add(-1)
-			if err := w.Run(workCtx); err != nil {
-				if workCtx.Err() == nil {
+			if err := w.Run(wctx); err != nil {
+				if wctx.Err() == nil {
 					fatal <- fmt.Errorf("target %s: %w", w.Target(), err)
 				} else {
 					s.log.Error("target stopped with an error", "target", w.Target(), "error", err)
@@ -306,6 +317,10 @@ func (s *server) run(ctx context.Context) error {
 			}
 		})
 	}
+
+	evCtx, evStop := context.WithCancel(context.Background())
+	evDone := make(chan struct{})
+	go func() { s.events.run(evCtx); close(evDone) }()
 
 	pipeCtx, pipeStop := context.WithCancel(context.Background())
 	pipeDone := make(chan error, 1)
@@ -386,6 +401,10 @@ loop:
 	ok := wait("sources", chanOf(srcWG.Wait))
 	pipeStop()
 	ok = ok && wait("pipeline", chanOf(func() { <-pipeDone }))
+	prodStop()
+	ok = ok && wait("replay targets", chanOf(prodWG.Wait))
+	evStop()
+	ok = ok && wait("events", evDone)
 	workStop()
 	ok = ok && wait("targets", chanOf(workWG.Wait))
 	s.logStats()

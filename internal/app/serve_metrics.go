@@ -29,6 +29,11 @@ import (
 //	wirebridge_pipeline_queued_packets                packets waiting for a pipeline worker
 //	wirebridge_pipeline_queued_bytes                  their bytes
 //	wirebridge_rule_matched_total{rule}               events each rule matched
+//	wirebridge_internal_events_total{source}          events not from packets (ReplayDiff) published
+//	wirebridge_internal_events_matched_total{source}  those matching at least one rule
+//	wirebridge_internal_deliveries_total{source}      their deliveries accepted by a deliverer
+//	wirebridge_internal_events_dropped_total{source,reason} queue_full, encode, no_frame,
+//	                                                  unknown_target, refused, shutdown
 var (
 	descReceived  = prometheus.NewDesc("wirebridge_source_received_total", "Packets read by the source (before admission checks).", []string{"source"}, nil)
 	descBytes     = prometheus.NewDesc("wirebridge_source_bytes_total", "Bytes on the wire of the packets read.", []string{"source"}, nil)
@@ -43,6 +48,10 @@ var (
 	descQPackets  = prometheus.NewDesc("wirebridge_pipeline_queued_packets", "Packets waiting for a pipeline worker.", nil, nil)
 	descQBytes    = prometheus.NewDesc("wirebridge_pipeline_queued_bytes", "Bytes of the packets waiting for a pipeline worker.", nil, nil)
 	descMatched   = prometheus.NewDesc("wirebridge_rule_matched_total", "Events matched, per rule.", []string{"rule"}, nil)
+	descEvents    = prometheus.NewDesc("wirebridge_internal_events_total", "Events not built from packets (ReplayDiff) published.", []string{"source"}, nil)
+	descEvMatched = prometheus.NewDesc("wirebridge_internal_events_matched_total", "Internal events matching at least one rule.", []string{"source"}, nil)
+	descEvDeliv   = prometheus.NewDesc("wirebridge_internal_deliveries_total", "Deliveries of internal events accepted by a target's deliverer.", []string{"source"}, nil)
+	descEvDropped = prometheus.NewDesc("wirebridge_internal_events_dropped_total", "Internal events, or their deliveries, not delivered, by reason.", []string{"source", "reason"}, nil)
 )
 
 type sourceCollector struct{ sources []source.Source }
@@ -104,6 +113,26 @@ func (c pipelineCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(descQPackets, prometheus.GaugeValue, float64(st.QueuedPackets))
 	ch <- prometheus.MustNewConstMetric(descQBytes, prometheus.GaugeValue, float64(st.QueuedBytes))
+}
+
+// eventCollector reports the event router's counters (its one source is
+// wirebridge.replay).
+type eventCollector struct{ r *eventRouter }
+
+func (c eventCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descEvents, descEvMatched, descEvDeliv, descEvDropped} {
+		ch <- d
+	}
+}
+
+func (c eventCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.r.stats()
+	ch <- prometheus.MustNewConstMetric(descEvents, prometheus.CounterValue, float64(st.Published), replayEventSource)
+	ch <- prometheus.MustNewConstMetric(descEvMatched, prometheus.CounterValue, float64(st.Matched), replayEventSource)
+	ch <- prometheus.MustNewConstMetric(descEvDeliv, prometheus.CounterValue, float64(st.Delivered), replayEventSource)
+	for _, r := range evDropReasons {
+		ch <- prometheus.MustNewConstMetric(descEvDropped, prometheus.CounterValue, float64(st.Dropped[r]), replayEventSource, r)
+	}
 }
 
 // newRegistry returns the registry /metrics serves, with the Go runtime and
