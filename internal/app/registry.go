@@ -29,8 +29,8 @@ import (
 // buildEnv is what constructors may use besides their own configuration.
 type buildEnv struct {
 	cfg    *config.Config
-	bus    *bus.Bus  // nil when the configuration needs no bus
-	stdout io.Writer // the stdout target's writer
+	bus    *bus.Bus     // nil when the configuration needs no bus
+	stdout io.Writer    // the stdout target's writer
 	events *eventRouter // where targets publish events (ReplayDiff); nil in tools
 }
 
