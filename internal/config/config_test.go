@@ -36,8 +36,11 @@ func TestDefaultConfig(t *testing.T) {
 	if len(c.Sources) != 1 || c.Sources[0].UDP == nil || !slices.Equal(c.Sources[0].UDP.Listen, []string{"127.0.0.1:5514"}) {
 		t.Fatalf("sources = %+v, want one udp source on 127.0.0.1:5514", c.Sources)
 	}
-	if len(c.Rules) != 1 || !slices.Equal(c.Rules[0].Targets, []string{"archive", "pcap-archive"}) {
+	if len(c.Rules) != 2 || !slices.Equal(c.Rules[0].Targets, []string{"archive", "pcap-archive"}) || !slices.Equal(c.Rules[1].Targets, []string{"live"}) {
 		t.Fatalf("rules = %+v", c.Rules)
+	}
+	if lt := c.Targets[len(c.Targets)-1].Live; lt == nil || lt.Channel != "/packets/all" || !lt.Frames {
+		t.Errorf("want the live target on /packets/all with frames, got %+v", c.Targets[len(c.Targets)-1])
 	}
 	var file *FileTarget
 	var pcap *PCAPTarget
