@@ -42,6 +42,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"serve", "run the configured pipeline (no -c: the embedded default)", runServe},
+		{"share", "print a read-only, expiring link to a live channel in the web UI", runShare},
 		{"dlq", "list or replay a target's dead letters", runDLQ},
 		{"read", "decode a pcap/pcapng capture into events, text or pcap", runRead},
 		{"replay", "replay VXLAN-mirrored TCP/HTTP traffic to a shadow service", runReplay},

@@ -32,6 +32,7 @@ type buildEnv struct {
 	bus    *bus.Bus     // nil when the configuration needs no bus
 	stdout io.Writer    // the stdout target's writer
 	events *eventRouter // where targets publish events (ReplayDiff); nil in tools
+	live   *liveState   // live channels (share_serve.go); nil in tools
 }
 
 type sourceCtor func(env *buildEnv, s *config.Source) (source.Source, error)
@@ -73,6 +74,7 @@ func defaultRegistry() *registry {
 			config.TargetStdout:      newStdoutTarget,
 			config.TargetNATS:        newNATSTarget,
 			config.TargetEventBridge: newEventBridgeTarget,
+			config.TargetLive:        newLiveTarget,
 			config.TargetReplay:      newReplayTarget, // replay_cmd.go
 		},
 	}
@@ -318,7 +320,7 @@ func needsBus(c *config.Config) bool {
 			return true
 		}
 	}
-	return false
+	return liveNeedsBus(c)
 }
 
 func dataPath(c *config.Config, elem string) string {

@@ -112,6 +112,7 @@ type server struct {
 	sources    []source.Source
 	emits      []source.Emit // per source, into pipe
 	events     *eventRouter  // events not from packets (ReplayDiff) into the rules and deliverers
+	live       *liveState    // live channels, /api, /ws and the UI (share_serve.go)
 
 	srcStarted  atomic.Bool // sources started and not stopping (a finished capture file counts as started)
 	workRunning atomic.Int32
@@ -155,7 +156,13 @@ func newServer(ctx context.Context, cfg *config.Config, path string, stdio Stdio
 	}
 
 	s.events = newEventRouter()
-	env := &buildEnv{cfg: cfg, bus: s.bus, stdout: stdio.Out, events: s.events}
+	if s.live, err = newLive(cfg, s.bus); err != nil {
+		return nil, err
+	}
+	if err := s.live.mount(s.http); err != nil {
+		return nil, err
+	}
+	env := &buildEnv{cfg: cfg, bus: s.bus, stdout: stdio.Out, events: s.events, live: s.live}
 	metrics, err := deliver.NewMetrics(s.reg)
 	if err != nil {
 		return nil, err
@@ -189,7 +196,7 @@ func newServer(ctx context.Context, cfg *config.Config, path string, stdio Stdio
 			Name: t.Name, Deliverer: w,
 			// pcap archives frames; replay reassembles the frames' TCP segments.
 			NeedsBody:  t.Type != config.TargetPCAP && t.Type != config.TargetReplay,
-			NeedsFrame: t.Type == config.TargetPCAP || t.Type == config.TargetReplay,
+			NeedsFrame: t.Type == config.TargetPCAP || t.Type == config.TargetReplay || liveNeedsFrame(t),
 		})
 	}
 	s.events.bind(s.table, pts)
@@ -242,6 +249,7 @@ func (s *server) release() {
 	if s.bus != nil {
 		s.bus.Close()
 	}
+	s.live.close()
 	s.busCleanup()
 	if s.http != nil && s.http.Addr() != nil {
 		ctx, cancel := context.WithCancel(context.Background())
@@ -407,6 +415,7 @@ loop:
 	ok = ok && wait("events", evDone)
 	workStop()
 	ok = ok && wait("targets", chanOf(workWG.Wait))
+	s.live.close()
 	s.logStats()
 	if s.bus != nil && ok {
 		if err := s.bus.Close(); err != nil {

@@ -64,6 +64,7 @@ func (s *server) banner(took time.Duration) {
 	if try := s.tryCommand(); try != "" {
 		fmt.Fprintf(w, "\nTry it:\n  %s\n", try)
 	}
+	s.liveBanner(w)
 	fmt.Fprintln(w)
 }
 
