@@ -166,4 +166,3 @@ func (s *server) liveBanner(w io.Writer) {
 		return
 	}
 }
-
