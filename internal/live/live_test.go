@@ -492,6 +492,8 @@ func TestHTTPAPI(t *testing.T) {
 		{"publish no events", "POST", "/api/events", "pub-0123456789abcdef", `{"channel":"/a","events":[]}`, 400, ""},
 		{"channels with share", "GET", "/api/channels", share, "", 200, ""},
 		{"channels with publish key", "GET", "/api/channels", "pub-0123456789abcdef", "", 403, "forbidden\n"},
+		{"channels of another channel with share", "GET", "/api/channels?channel=/other", share, "", 403, "forbidden\n"},
+		{"channels of its channel with share", "GET", "/api/channels?channel=/packets/all", share, "", 200, ""},
 		{"subscribers with subscribe key", "GET", "/api/subscribers", "sub-0123456789abcdef", "", 403, "forbidden\n"},
 		{"subscribers with admin", "GET", "/api/subscribers", "adm-0123456789abcdef", "", 200, ""},
 		{"share another channel with share", "POST", "/api/share", share, `{"channel":"/other"}`, 403, "forbidden\n"},

@@ -190,6 +190,12 @@ func (s *Server) channels(w http.ResponseWriter, r *http.Request) {
 	if p == nil {
 		return
 	}
+	// ?channel= asks whether the caller may read that channel (the UI checks
+	// before it opens the WebSocket, whose handshake errors it cannot see).
+	if ch := r.URL.Query().Get("channel"); ch != "" && (CheckSubscription(ch) != nil || !p.Allows(ch)) {
+		deny(w, http.StatusForbidden)
+		return
+	}
 	out := []ChannelInfo{}
 	for _, c := range s.cfg.Hub.Channels() {
 		if p.Allows(c.Channel) {

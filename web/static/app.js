@@ -12,7 +12,7 @@
   const query = new URLSearchParams(location.search);
   let cred = hash.get("token") || hash.get("key") || sessionStorage.getItem("wb-key") || "";
   let claims = decodeToken(cred);
-  let channel = (claims && claims.ch) || query.get("channel") || "/packets/all";
+  let channel = query.get("channel") || (claims && claims.ch) || "/packets/all";
 
   function decodeToken(t) {
     if (!t || !t.startsWith("wbs1.")) return null;
@@ -363,7 +363,7 @@
     setState(attempt ? "reconnecting" : "connecting");
     let status = 0;
     try {
-      const r = await fetch("/api/channels", { headers: { "Authorization": "Bearer " + cred }, cache: "no-store" });
+      const r = await fetch("/api/channels?channel=" + encodeURIComponent(channel), { headers: { "Authorization": "Bearer " + cred }, cache: "no-store" });
       status = r.status;
     } catch (e) { return retry(); }
     if (status === 401) {
