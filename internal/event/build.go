@@ -47,7 +47,7 @@ func buildDetail(p *packet.Packet, m *Meta, ts time.Time) *PacketDetail {
 		d.Protocol = ProtocolName(f.Protocol)
 		d.IP = buildIP(f)
 	}
-	if f.Layers&packet.LayerTCP != 0 {
+	if HasTCPBlock(f) {
 		t := &TCPInfo{Flags: []string{}, Seq: f.TCPSeq, Ack: f.TCPAck, Window: f.TCPWindow}
 		for i, name := range TCPFlagNames {
 			if f.TCPFlags&(1<<i) != 0 {

@@ -222,7 +222,7 @@ func appendDetail(dst []byte, p *packet.Packet, m *Meta, st *stamp) []byte {
 	if ip {
 		dst = appendIP(dst, f)
 	}
-	if f.Layers&packet.LayerTCP != 0 {
+	if HasTCPBlock(f) {
 		dst = append(dst, jTCPFlags...)
 		first := true
 		for i, name := range TCPFlagNames {

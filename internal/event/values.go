@@ -36,6 +36,13 @@ func HasPorts(f *packet.Frame) bool {
 	return f.Layers&(packet.LayerUDP|packet.LayerTCP) != 0
 }
 
+// HasTCPBlock reports whether detail.TCP is present: f has a TCP header
+// whose flags, sequence numbers and window were captured (a header cut after
+// the ports gives ports but no TCP block).
+func HasTCPBlock(f *packet.Frame) bool {
+	return f.Layers&packet.LayerTCP != 0 && !f.L4Partial
+}
+
 // PayloadLength is detail.Length: the payload length on the wire, which is
 // the number of bytes in detail.Payload unless the capture was truncated.
 func PayloadLength(f *packet.Frame) int {

@@ -399,7 +399,7 @@ func (v *View) VisitField(f pattern.Field, out *pattern.Values) {
 			reportIP(out, code, fr)
 		}
 	case vfTCPFlags, vfTCPSeq, vfTCPAck, vfTCPWindow:
-		if fr.Layers&packet.LayerTCP != 0 {
+		if HasTCPBlock(fr) {
 			reportTCP(out, code, fr)
 		}
 	case vfICMPType, vfICMPCode, vfICMPID, vfICMPSeq:
