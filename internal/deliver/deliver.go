@@ -19,7 +19,11 @@
 //     Retry-After). Permanent failures, and deliveries out of attempts or
 //     past MaxAge, go to WIREBRIDGE_DLQ (wirebridge.dlq.<target>) with the
 //     last error. Delivery is at least once: a crash between a successful
-//     Send and its ack delivers again (same Delivery.ID).
+//     Send and its ack delivers again (same Delivery.ID). The worker pulls
+//     a batch only when it is ready to send it, and reports the messages it
+//     holds in progress every AckWait/4 until they are settled, so a Send
+//     slower than AckWait is not redelivered elsewhere, while what a
+//     crashed process held comes back after AckWait (default 10s).
 //
 // Order: deliveries go to the target in acceptance order, batch by batch, but
 // a delivery that failed is retried after its delay while later ones go on,
@@ -107,9 +111,15 @@ type Config struct {
 
 	QueueSize int // direct: queued deliveries (default 10000)
 
-	MaxInFlight   int           // durable: unacknowledged publishes in flight (default 1024)
-	MaxAckPending int           // durable: delivered but unacked messages per target (default 4*MaxEvents, at least 1000)
-	AckWait       time.Duration // durable: redeliver a fetched message not acked within (default 2*SendTimeout+10s)
+	MaxInFlight   int // durable: unacknowledged publishes in flight (default 1024)
+	MaxAckPending int // durable: delivered but unacked messages per target (default 4*MaxEvents, at least 1000)
+	// AckWait (durable) is how long the server waits for a fetched message's
+	// ack before it delivers it again (default 10s). While a batch is held —
+	// sent, settled, or waiting for the next Send — the worker tells the
+	// server it is in progress every AckWait/4, so a Send longer than AckWait
+	// is not redelivered; after a crash, what the dead process held comes back
+	// within AckWait.
+	AckWait time.Duration
 
 	ShutdownTimeout time.Duration // how long Run may flush after its context ends (default 10s)
 }
@@ -164,7 +174,7 @@ func (c *Config) defaults() error {
 	def(&c.QueueSize, 10000)
 	def(&c.MaxInFlight, 1024)
 	def(&c.MaxAckPending, max(4*c.MaxEvents, 1000))
-	defd(&c.AckWait, 2*c.SendTimeout+10*time.Second)
+	defd(&c.AckWait, 10*time.Second)
 	defd(&c.ShutdownTimeout, 10*time.Second)
 	return nil
 }
@@ -223,7 +233,7 @@ func New(ctx context.Context, cfg Config, t Target, b *bus.Bus, m *Metrics) (Wor
 		if b == nil {
 			return nil, fmt.Errorf("deliver: target %s: durable mode needs the bus", cfg.Target)
 		}
-		return newDurable(ctx, cfg, t, b, mt)
+		return newDurable(ctx, cfg, t, b, b.Conn(), mt)
 	}
 }
 

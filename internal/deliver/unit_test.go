@@ -206,6 +206,9 @@ func TestConfigBackoffDefaults(t *testing.T) {
 			if err == nil && (cfg.BackoffMultiplier != c.wantMult || cfg.BackoffJitter != c.wantJitt) {
 				t.Errorf("multiplier %g jitter %g, want %g and %g", cfg.BackoffMultiplier, cfg.BackoffJitter, c.wantMult, c.wantJitt)
 			}
+			if err == nil && cfg.AckWait != 10*time.Second {
+				t.Errorf("default AckWait %v, want 10s (a crashed process's batch comes back within it)", cfg.AckWait)
+			}
 		})
 	}
 }
