@@ -272,6 +272,10 @@ type Delivery struct {
 	Backoff     Backoff       `yaml:"backoff"`
 	BatchSize   int           `yaml:"batch_size"` // most deliveries handed to one Send
 	QueueSize   int           `yaml:"queue_size"` // direct mode: events buffered before drops
+	// AckWait (durable mode) is how long the bus waits for a fetched event's acknowledgement
+	// before delivering it again; a running worker keeps the events it holds alive, so this is
+	// how soon the events a crashed process held are delivered again.
+	AckWait time.Duration `yaml:"ack_wait"`
 }
 
 // Backoff is exponential retry backoff: Initial * Multiplier^n, capped at Max, each delay

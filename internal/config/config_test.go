@@ -90,7 +90,7 @@ func TestDefaultsApplied(t *testing.T) {
 		{"udp", *src.UDP, UDPSource{Listen: []string{"127.0.0.1:5514"}, Readers: 2, RecvBuffer: 4 * MiB, Batch: 64}},
 		{"rule enabled", c.Rules[0].Enabled, true},
 		{"delivery", tg.Delivery, Delivery{Mode: Direct, MaxAttempts: 10, MaxAge: 24 * time.Hour,
-			Backoff: Backoff{Initial: time.Second, Max: 5 * time.Minute, Multiplier: 2, Jitter: 0.2}, BatchSize: 100, QueueSize: 1024}},
+			Backoff: Backoff{Initial: time.Second, Max: 5 * time.Minute, Multiplier: 2, Jitter: 0.2}, BatchSize: 100, QueueSize: 1024, AckWait: 10 * time.Second}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -69,6 +69,7 @@ func (t *Target) setDefaults() {
 		Backoff:     Backoff{Initial: time.Second, Max: 5 * time.Minute, Multiplier: 2, Jitter: 0.2},
 		BatchSize:   100,
 		QueueSize:   1024,
+		AckWait:     10 * time.Second,
 	}
 }
 

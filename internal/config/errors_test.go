@@ -293,6 +293,15 @@ func TestParseErrors(t *testing.T) {
 			},
 		},
 		{
+			name: "ack_wait out of range",
+			yaml: with("  - {name: h, type: http, url: 'http://127.0.0.1:9/', delivery: {ack_wait: 100ms}}",
+				"  - {name: g, type: http, url: 'http://127.0.0.1:9/', delivery: {ack_wait: 2h}}"),
+			want: []string{
+				`wirebridge.yaml:12:76: targets[1].delivery.ack_wait: 100ms is out of range (want 1s to 1h)`,
+				`wirebridge.yaml:13:76: targets[2].delivery.ack_wait: 2h0m0s is out of range (want 1s to 1h)`,
+			},
+		},
+		{
 			name: "durable delivery without a bus",
 			yaml: with("  - {name: h, type: http, url: 'http://127.0.0.1:9/'}", "nats: {embedded: false}"),
 			want: []string{`wirebridge.yaml:12:5: targets[1].delivery.mode: durable delivery needs NATS, but nats.embedded is false and nats.urls is empty (set one, or mode: direct)`},

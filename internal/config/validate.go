@@ -583,6 +583,10 @@ func (v *validator) delivery(p string, t *Target) {
 	}
 	v.intRange(dp+".batch_size", d.BatchSize, 1, 10000)
 	v.intRange(dp+".queue_size", d.QueueSize, 1, 1<<20)
+	// 0 only in configurations built in Go (YAML gets the default): internal/deliver's default.
+	if d.AckWait != 0 && (d.AckWait < time.Second || d.AckWait > time.Hour) {
+		v.errorf(dp+".ack_wait", "%s is out of range (want 1s to 1h)", d.AckWait)
+	}
 }
 
 func (v *validator) httpTarget(p string, h *HTTPTarget) {
