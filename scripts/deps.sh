@@ -14,6 +14,9 @@ command -v ping    >/dev/null 2>&1 || need+=(iputils-ping)
 command -v gzip    >/dev/null 2>&1 || need+=(gzip)
 command -v zstd    >/dev/null 2>&1 || need+=(zstd)
 command -v hyperfine >/dev/null 2>&1 || need+=(hyperfine) # scripts/bench-*.sh
+command -v chromium >/dev/null 2>&1 || need+=(chromium)  # web/e2e browser tests
+command -v node    >/dev/null 2>&1 || need+=(nodejs)
+command -v npm     >/dev/null 2>&1 || need+=(npm)
 
 if [ ${#need[@]} -gt 0 ]; then
   if ! command -v apt-get >/dev/null 2>&1; then
@@ -25,4 +28,11 @@ if [ ${#need[@]} -gt 0 ]; then
   echo "deps: installing ${need[*]}"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+# web/e2e: playwright-core (drives the chromium above), pinned by package-lock.json.
+e2e="$(cd "$(dirname "$0")/.." && pwd)/web/e2e"
+if [ -f "$e2e/package-lock.json" ] && [ ! -d "$e2e/node_modules/playwright-core" ]; then
+  echo "deps: npm ci in web/e2e"
+  (cd "$e2e" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 fi

@@ -1,0 +1,52 @@
+//go:build integration
+
+// Package e2e runs the browser tests of the live UI (run.mjs: Playwright
+// driving Debian's chromium against real `wirebridge serve` processes) from
+// `go test -tags integration ./...`, which `make test` runs. scripts/deps.sh
+// installs chromium, node and the npm packages.
+package e2e
+
+import (
+	"flag"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "also write the screenshots to docs/images (shown in docs/live.md)")
+
+func TestBrowser(t *testing.T) {
+	for _, tool := range []string{"node", "logger", "tshark", "/usr/bin/chromium"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s is missing: run scripts/deps.sh (%v)", tool, err)
+		}
+	}
+	if _, err := os.Stat("node_modules/playwright-core"); err != nil {
+		t.Fatalf("playwright-core is not installed in web/e2e: run scripts/deps.sh (%v)", err)
+	}
+	bin := filepath.Join(t.TempDir(), "wirebridge")
+	build := exec.Command("go", "build", "-o", bin, "../../cmd/wirebridge")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	art, err := filepath.Abs("artifacts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("node", "run.mjs")
+	cmd.Env = append(os.Environ(), "WB_BIN="+bin, "WB_ARTIFACTS="+art)
+	if *update {
+		docs, _ := filepath.Abs("../../docs/images")
+		cmd.Env = append(cmd.Env, "WB_DOCS_IMAGES="+docs)
+	}
+	out, err := cmd.CombinedOutput()
+	t.Logf("%s", out)
+	if err != nil {
+		t.Fatalf("browser tests failed: %v (screenshots in %s)", err, art)
+	}
+	if err := os.WriteFile(filepath.Join(art, "results.json"), out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
