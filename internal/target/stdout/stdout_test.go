@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"io"
 	"strings"
 	"sync"
 	"testing"
@@ -47,6 +49,30 @@ func readLines(out []byte) ([][]byte, error) {
 	return got, sc.Err()
 }
 
+// readValues decodes pretty output, a stream of indented JSON values, back
+// into bodies. Each value is compacted first (as the NDJSON form is).
+func readValues(out []byte) ([][]byte, error) {
+	var got [][]byte
+	dec := json.NewDecoder(bytes.NewReader(out))
+	for {
+		var v json.RawMessage
+		if err := dec.Decode(&v); err == io.EOF {
+			return got, nil
+		} else if err != nil {
+			return nil, err
+		}
+		var c bytes.Buffer
+		if err := json.Compact(&c, v); err != nil {
+			return nil, err
+		}
+		b, err := target.DecodeValue(c.Bytes())
+		if err != nil {
+			return nil, err
+		}
+		got = append(got, b)
+	}
+}
+
 func TestConformance(t *testing.T) {
 	targettest.Run(t, func(t *testing.T) targettest.Instance {
 		var buf lockedBuffer
@@ -61,6 +87,29 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+func TestConformancePretty(t *testing.T) {
+	targettest.Run(t, func(t *testing.T) targettest.Instance {
+		var buf lockedBuffer
+		tg, err := New(Config{Writer: &buf, Pretty: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return targettest.Instance{
+			Target:    tg,
+			Delivered: func() ([][]byte, error) { return readValues(buf.Bytes()) },
+			// JSON bodies arrive with the same meaning, compacted.
+			Expect: func(d event.Delivery) []byte {
+				if !json.Valid(d.Body) {
+					return d.Body
+				}
+				var c bytes.Buffer
+				_ = json.Compact(&c, d.Body)
+				return c.Bytes()
+			},
+		}
+	})
+}
+
 type failWriter struct{}
 
 func (failWriter) Write([]byte) (int, error) { return 0, errors.New("disk on fire") }
@@ -68,6 +117,7 @@ func (failWriter) Write([]byte) (int, error) { return 0, errors.New("disk on fir
 func TestSend(t *testing.T) {
 	tests := []struct {
 		name    string
+		pretty  bool
 		bodies  []string
 		w       func() (interface{ Write([]byte) (int, error) }, func() string)
 		want    string
@@ -84,6 +134,20 @@ func TestSend(t *testing.T) {
 			want:   "{\"a\":1}\n",
 		},
 		{
+			name:   "pretty: json indented, text and binary as in ndjson",
+			pretty: true,
+			bodies: []string{`{"a":1,"b":{"c":[1,2]},"d":[]}`, "hello\n", "\xff\x00"},
+			want: "{\n  \"a\": 1,\n  \"b\": {\n    \"c\": [\n      1,\n      2\n    ]\n  },\n  \"d\": []\n}\n" +
+				"\"hello\\n\"\n" +
+				"{\n  \"base64\": \"/wA=\"\n}\n",
+		},
+		{
+			name:   "pretty: multi-line json re-indented",
+			pretty: true,
+			bodies: []string{"{\n\t\"a\":   1}", "[ ]"},
+			want:   "{\n  \"a\": 1\n}\n[]\n",
+		},
+		{
 			name:    "write error is reported",
 			bodies:  []string{`{}`},
 			wantErr: "stdout target: write: disk on fire",
@@ -92,7 +156,7 @@ func TestSend(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var buf bytes.Buffer
-			cfg := Config{Writer: &buf}
+			cfg := Config{Writer: &buf, Pretty: tt.pretty}
 			if tt.wantErr != "" {
 				cfg.Writer = failWriter{}
 			}
