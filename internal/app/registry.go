@@ -187,8 +187,12 @@ func newPCAPTarget(_ *buildEnv, t *config.Target) (deliver.Target, error) {
 	})
 }
 
-func newStdoutTarget(env *buildEnv, _ *config.Target) (deliver.Target, error) {
-	return stdout.New(stdout.Config{Writer: env.stdout})
+func newStdoutTarget(env *buildEnv, t *config.Target) (deliver.Target, error) {
+	c := stdout.Config{Writer: env.stdout}
+	if t.Stdout != nil {
+		c.Pretty = t.Stdout.Pretty
+	}
+	return stdout.New(c)
 }
 
 func newNATSTarget(env *buildEnv, t *config.Target) (deliver.Target, error) {
@@ -252,18 +256,24 @@ func newEventBridgeTarget(_ *buildEnv, t *config.Target) (deliver.Target, error)
 func deliverConfig(c *config.Config, t *config.Target) deliver.Config {
 	d := t.Delivery
 	dc := deliver.Config{
-		Target:          t.Name,
-		Mode:            deliver.Mode(d.Mode),
-		MaxEvents:       d.BatchSize,
-		MaxAttempts:     d.MaxAttempts,
-		MaxAge:          d.MaxAge,
-		BackoffMin:      d.Backoff.Initial,
-		BackoffMax:      d.Backoff.Max,
-		QueueSize:       d.QueueSize,
-		ShutdownTimeout: c.ShutdownTimeout,
+		Target:            t.Name,
+		Mode:              deliver.Mode(d.Mode),
+		MaxEvents:         d.BatchSize,
+		MaxAttempts:       d.MaxAttempts,
+		MaxAge:            d.MaxAge,
+		BackoffMin:        d.Backoff.Initial,
+		BackoffMax:        d.Backoff.Max,
+		BackoffMultiplier: d.Backoff.Multiplier,
+		BackoffJitter:     d.Backoff.Jitter,
+		QueueSize:         d.QueueSize,
+		AckWait:           d.AckWait,
+		ShutdownTimeout:   c.ShutdownTimeout,
 	}
 	if d.MaxAge == 0 {
 		dc.MaxAge = -1 // config: 0 means no age limit
+	}
+	if d.Backoff.Jitter == 0 {
+		dc.BackoffJitter = -1 // config: 0 means no jitter
 	}
 	if t.HTTP != nil && t.HTTP.Batch != nil {
 		dc.MaxEvents = t.HTTP.Batch.MaxEvents
