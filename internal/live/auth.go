@@ -295,7 +295,7 @@ func (a *Auth) Verify(tok string) (*Claims, error) {
 	if !ok || !strings.HasPrefix(tok, tokenPrefix) || len(tok) > 8192 {
 		return nil, fmt.Errorf("%w: malformed share token", ErrUnauthorized)
 	}
-	got, err := base64.RawURLEncoding.DecodeString(sig)
+	got, err := base64.RawURLEncoding.Strict().DecodeString(sig)
 	if err != nil {
 		return nil, fmt.Errorf("%w: malformed share token", ErrUnauthorized)
 	}
@@ -306,7 +306,7 @@ func (a *Auth) Verify(tok string) (*Claims, error) {
 	if !hmac.Equal(got, mac(key, body)) {
 		return nil, fmt.Errorf("%w: bad share token signature", ErrUnauthorized)
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(body, tokenPrefix))
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(strings.TrimPrefix(body, tokenPrefix))
 	if err != nil {
 		return nil, fmt.Errorf("%w: malformed share token", ErrUnauthorized)
 	}
