@@ -37,8 +37,9 @@ import (
 // not_allowed (VNIDropped counts them separately); so is a packet on the port
 // that is not VXLAN (no I flag, too short). Mirror sessions cut packets to
 // their configured packet length: the inner IP header then claims more bytes
-// than the frame holds, and the decoder reports Truncated (the event's
-// "Truncated": true). Buffers hold jumbo frames: MaxDatagram is at least
+// than the frame holds; the source presents such a packet as a capture cut by
+// a snaplen (see markCut), so the decoder decodes the inner headers and
+// reports Truncated (the event's "Truncated": true). Buffers hold jumbo frames: MaxDatagram is at least
 // config.DefaultMaxDatagram (9216 bytes: a 9001-MTU frame plus the VXLAN,
 // UDP and IP headers).
 
@@ -180,13 +181,14 @@ func (v *VXLAN) Run(ctx context.Context, emit Emit) error {
 // admit finds the VXLAN header of f, normalises its UDP destination port to
 // 4789 and applies the VNI lists.
 func (v *VXLAN) admit(f *Frame) bool {
-	var udpOff int
+	var udpOff, ipOff int
+	var ipv uint8
 	switch f.Info.LinkType {
 	case packet.LinkRaw: // listener mode: our synthesised IPv4 (20) or IPv6 (40) header
 		if len(f.Data) < 1 {
 			return false
 		}
-		switch f.Data[0] >> 4 {
+		switch ipv = f.Data[0] >> 4; ipv {
 		case 4:
 			udpOff = 20
 		case 6:
@@ -200,7 +202,7 @@ func (v *VXLAN) admit(f *Frame) bool {
 		o := p.Outer()
 		udpOff = -1
 		if o.Layers.Has(packet.LayerUDP) && !o.L4Partial && !o.Fragment {
-			udpOff = o.L4Off
+			udpOff, ipOff, ipv = o.L4Off, o.IPOff, o.IPVersion
 		}
 		v.pkts.Put(p)
 		if udpOff < 0 {
@@ -224,7 +226,89 @@ func (v *VXLAN) admit(f *Frame) bool {
 	if v.allow != nil && !v.allow[vni] {
 		return false
 	}
-	return !v.deny[vni]
+	if v.deny[vni] {
+		return false
+	}
+	markCut(f, ipOff, ipv, udpOff)
+	return true
+}
+
+// markCut handles a mirrored frame cut short by the mirror session's packet
+// length (AWS Traffic Mirroring's PacketLength, a snaplen): the inner IP
+// header claims more bytes than the VXLAN packet carries. The session is a
+// capture with a snaplen, so the packet is presented as one: the outer IP and
+// UDP lengths are raised by the missing bytes (the IPv4 header checksum
+// recomputed, the UDP checksum cleared for IPv4; an IPv6 UDP checksum no
+// longer verifies) and Info.Length, the length on the wire, grows with them
+// while the captured bytes stay as they are. The decoder then decodes the
+// inner headers and reports the packet Truncated, as for any capture cut by
+// a snaplen, instead of a bad inner length.
+func markCut(f *Frame, ipOff int, ipv uint8, udpOff int) {
+	d := f.Data
+	in := udpOff + 16 // the inner Ethernet frame
+	off := in + 12
+	if off+2 > len(d) {
+		return
+	}
+	et := binary.BigEndian.Uint16(d[off:])
+	for n := 0; n < 4 && (et == 0x8100 || et == 0x88a8); n++ { // VLAN tags
+		off += 4
+		if off+2 > len(d) {
+			return
+		}
+		et = binary.BigEndian.Uint16(d[off:])
+	}
+	ip := off + 2
+	var claimed int
+	switch et {
+	case 0x0800:
+		if ip+4 > len(d) || d[ip]>>4 != 4 {
+			return
+		}
+		claimed = ip + int(binary.BigEndian.Uint16(d[ip+2:]))
+	case 0x86dd:
+		if ip+6 > len(d) || d[ip]>>4 != 6 {
+			return
+		}
+		claimed = ip + 40 + int(binary.BigEndian.Uint16(d[ip+4:]))
+	default:
+		return
+	}
+	missing := claimed - len(d)
+	if missing <= 0 {
+		return
+	}
+	udpLen := int(binary.BigEndian.Uint16(d[udpOff+4:])) + missing
+	if udpLen > 0xffff || udpOff+8 > len(d) {
+		return
+	}
+	switch ipv {
+	case 4:
+		ihl := int(d[ipOff]&0x0f) * 4
+		tot := int(binary.BigEndian.Uint16(d[ipOff+2:])) + missing
+		if tot > 0xffff || ihl < 20 || ipOff+ihl > len(d) {
+			return
+		}
+		binary.BigEndian.PutUint16(d[ipOff+2:], uint16(tot))
+		d[ipOff+10], d[ipOff+11] = 0, 0
+		binary.BigEndian.PutUint16(d[ipOff+10:], packet.IPv4HeaderChecksum(d[ipOff:ipOff+ihl]))
+		d[udpOff+6], d[udpOff+7] = 0, 0
+	case 6:
+		pl := int(binary.BigEndian.Uint16(d[ipOff+4:])) + missing
+		if pl > 0xffff {
+			return
+		}
+		binary.BigEndian.PutUint16(d[ipOff+4:], uint16(pl))
+	default:
+		return
+	}
+	binary.BigEndian.PutUint16(d[udpOff+4:], uint16(udpLen))
+	if w := len(d) + missing; f.Info.Length < w {
+		f.Info.Length = w
+	}
+	if f.Info.CaptureLength == 0 || f.Info.CaptureLength > len(d) {
+		f.Info.CaptureLength = len(d)
+	}
 }
 
 // adjustChecksum updates an Internet checksum for one 16-bit word changing
