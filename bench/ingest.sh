@@ -2,7 +2,7 @@
 # UDP ingest over loopback: wirebridge's udp source against bench/recvmmsg.c
 # (one socket, recvmmsg in batches of 64, counting only) at the same send rates.
 #
-#   bench/ingest.sh                       rates 50000 100000 200000 max, 2 s each, 3 rounds
+#   bench/ingest.sh                       rates 50000 100000 200000 max, 1 s each, 3 rounds
 #   RATES="100000 max" SECS=5 REPS=5 bench/ingest.sh
 #
 # The same wbbench sender (sendmmsg, token bucket, one flow, SIZE-byte
@@ -19,9 +19,9 @@
 source "$(dirname "$0")/lib.sh"
 
 RATES=${RATES:-"50000 100000 200000 max"}
-SECS=${SECS:-2}
+SECS=${SECS:-1}
 REPS=${REPS:-3}
-MAXCOUNT=${MAXCOUNT:-500000}
+MAXCOUNT=${MAXCOUNT:-300000}
 SIZE=${SIZE:-64}
 build
 machine
