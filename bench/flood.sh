@@ -9,6 +9,9 @@
 #
 #   bench/flood.sh                 default config shape: catch-all rule -> NDJSON file + pcap archive
 #   RULE=none bench/flood.sh       a rule matching nothing (decode + match only)
+#   DURABLE=1 bench/flood.sh       and an http target in durable mode (embedded
+#                                  JetStream) delivering to a wbbench sink
+#   SIZE=1400 bench/flood.sh       larger datagrams
 #   SECS=10 FLOWS=2 bench/flood.sh
 #
 # The sender is one wbbench process with FLOWS sockets (distinct source ports,
@@ -20,6 +23,7 @@ SECS=${SECS:-30}
 FLOWS=${FLOWS:-4}
 SIZE=${SIZE:-64}
 RULE=${RULE:-all}
+DURABLE=${DURABLE:-0}
 build
 machine
 
@@ -40,7 +44,7 @@ cat >"$cfg" <<-EOF
 	rules:
 	  - name: r
 	    pattern: $pattern
-	    targets: [archive, pcap-archive]
+	    targets: [archive, pcap-archive$([ "$DURABLE" = 1 ] && echo ", webhook")]
 	targets:
 	  - name: archive
 	    type: file
@@ -49,6 +53,18 @@ cat >"$cfg" <<-EOF
 	    type: pcap
 	    path: pcap/packets-%H.pcap
 EOF
+if [ "$DURABLE" = 1 ]; then
+	cat >>"$cfg" <<-EOF
+		  - name: webhook
+		    type: http
+		    url: http://127.0.0.1:9000/
+		    batch: {max_events: 100, format: ndjson}
+		    delivery: {mode: durable}
+	EOF
+	in_ns "$TMP/wbbench" sink -listen 127.0.0.1:9000 >"$TMP/sink.out" 2>"$TMP/sink.err" &
+	BG_PIDS=($!)
+	until grep -q listening "$TMP/sink.err" 2>/dev/null; do sleep 0.02; done
+fi
 start_wb "$cfg"
 sed 's/^/    /' "$cfg"
 
@@ -57,7 +73,7 @@ in0=$(snmp InDatagrams) ie0=$(snmp InErrors)
 rss0=$(vm VmRSS)
 send_cmd send -to 127.0.0.1:6000 -duration "${SECS}s" -flows "$FLOWS" -size "$SIZE" >"$TMP/send.out" &
 spid=$!
-BG_PIDS=("$spid")
+BG_PIDS+=("$spid")
 healthy=0 probes=0 maxrss=0 start=$(date +%s.%N)
 echo "t(s)  VmRSS(MB)  received  queue_full  kernel_drops"
 while kill -0 "$spid" 2>/dev/null; do
@@ -71,7 +87,7 @@ while kill -0 "$spid" 2>/dev/null; do
 		"$(S 'dropped_total{reason="queue_full",source="flood"}')" "$(S 'dropped_total{reason="kernel",source="flood"}')"
 done
 wait "$spid"
-BG_PIDS=()
+BG_PIDS=("${BG_PIDS[@]:0:${#BG_PIDS[@]}-1}")
 sendout=$(cat "$TMP/send.out")
 wait_settled 'wirebridge_source_received_total{source="flood"}' >/dev/null
 # A reader adds its socket's kernel drops (SO_MEMINFO) to the metrics at most
@@ -88,13 +104,16 @@ processed=$(metric 'wirebridge_pipeline_processed_total{source="flood"}')
 matched=$(metric 'wirebridge_pipeline_matched_total{source="flood"}')
 dd=$(in_ns "$TMP/wbbench" metrics http://127.0.0.1:8080/metrics \
 	'wirebridge_deliver_dropped_total{reason="queue_full",target="archive"}' \
-	'wirebridge_deliver_dropped_total{reason="queue_full",target="pcap-archive"}' | awk '{s += $NF} END {print s + 0}')
+	'wirebridge_deliver_dropped_total{reason="queue_full",target="pcap-archive"}' \
+	'wirebridge_deliver_dropped_total{reason="queue_full",target="webhook"}' | awk '{s += $NF} END {print s + 0}')
 kernel=$(($(snmp InDatagrams) - in0 + $(snmp InErrors) - ie0))
+enq=$(metric 'wirebridge_deliver_enqueued_total{target="webhook"}')
+sunk=$( [ "$DURABLE" = 1 ] && in_ns curl -s http://127.0.0.1:9000/count | awk '{print $1}' || echo 0)
 stop_wb
 
 sent=$(($(sed -n 's/.*sent=\([0-9]*\).*/\1/p' <<<"$sendout") + 16))
 echo
-echo "Flood: $SECS s, $SIZE-byte datagrams, $FLOWS flows, rule=$RULE, default queue sizes"
+echo "Flood: $SECS s, $SIZE-byte datagrams, $FLOWS flows, rule=$RULE, default queue sizes$([ "$DURABLE" = 1 ] && echo ", plus a durable http target")"
 echo "| figure | value |"
 echo "|---|---|"
 echo "| sender | $sendout |"
@@ -104,6 +123,7 @@ echo "| drops | kernel (socket buffer) $kd, source queue_full $qf, delivery queu
 echo "| accounted (16 probes included) | received $received + kernel drops $kd = $((received + kd)); the kernel's UDP layer took $kernel (InDatagrams + InErrors) |"
 echo "| pipeline | emitted $emitted = processed $processed + queue_full $qf; matched $matched |"
 echo "| **RSS** | start $((rss0 / 1024)) MB, max sampled $((maxrss / 1024)) MB, **peak VmHWM $((hwm / 1024)) MB** (budget 256 MB) |"
+[ "$DURABLE" = 1 ] && echo "| durable target | accepted (stored) $enq, at the sink when the flood ended $sunk |"
 echo "| /healthz | $healthy of $probes probes answered 200 |"
 echo "load at end: $(uptime)"
-echo "command: SECS=$SECS FLOWS=$FLOWS SIZE=$SIZE RULE=$RULE PIN=$PIN NICE=$NICE${REV:+ REV=$REV} bench/flood.sh"
+echo "command: SECS=$SECS FLOWS=$FLOWS SIZE=$SIZE RULE=$RULE DURABLE=$DURABLE PIN=$PIN NICE=$NICE${REV:+ REV=$REV} bench/flood.sh"
