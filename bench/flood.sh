@@ -75,7 +75,7 @@ send_cmd send -to 127.0.0.1:6000 -duration "${SECS}s" -flows "$FLOWS" -size "$SI
 spid=$!
 BG_PIDS+=("$spid")
 healthy=0 probes=0 maxrss=0 start=$(date +%s.%N)
-echo "t(s)  VmRSS(MB)  received  queue_full  kernel_drops"
+echo "t(s)  VmRSS(MB)  Go heap in use(MB)  received  queue_full  kernel_drops"
 while kill -0 "$spid" 2>/dev/null; do
 	sleep 1
 	t=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
@@ -83,7 +83,7 @@ while kill -0 "$spid" 2>/dev/null; do
 	in_ns curl -sf -m 2 -o /dev/null http://127.0.0.1:8080/healthz && healthy=$((healthy + 1))
 	r=$(vm VmRSS)
 	[ "$r" -gt "$maxrss" ] && maxrss=$r
-	printf "%4s  %9d  %8s  %10s  %12s\n" "$t" $((r / 1024)) "$(S 'received_total{source="flood"}')" \
+	printf "%4s  %9d  %18d  %8s  %10s  %12s\n" "$t" $((r / 1024)) $(($(metric go_memstats_heap_inuse_bytes) >> 20)) "$(S 'received_total{source="flood"}')" \
 		"$(S 'dropped_total{reason="queue_full",source="flood"}')" "$(S 'dropped_total{reason="kernel",source="flood"}')"
 done
 wait "$spid"
