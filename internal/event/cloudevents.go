@@ -63,13 +63,20 @@ const (
 // AppendCloudEvent appends the CloudEvents structured JSON for p to dst. Like
 // AppendJSON it allocates nothing except when dst must grow.
 func (e *Encoder) AppendCloudEvent(dst []byte, p *packet.Packet, m Meta) []byte {
-	dst = slices.Grow(dst, sizeHint(p, &m)+64)
 	id := e.nextID()
 	st := makeStamp(e.timestamp(p))
+	return appendCloudEvent(dst, p, &m, &id, &st)
+}
+
+// appendCloudEvent appends the CloudEvents JSON of p with the given id and
+// time: the one implementation behind Encoder.AppendCloudEvent and
+// View.AppendCloudEvent.
+func appendCloudEvent(dst []byte, p *packet.Packet, m *Meta, id *ID, st *stamp) []byte {
+	dst = slices.Grow(dst, sizeHint(p, m)+64)
 	dst = append(dst, ceHead...)
 	dst = id.AppendText(dst)
 	dst = append(dst, ceSource...)
-	dst = appendEventSource(dst, &m)
+	dst = appendEventSource(dst, m)
 	dst = append(dst, ceType...)
 	dst = append(dst, DetailType(p.Inner())...)
 	if m.Listener != "" {
@@ -81,7 +88,7 @@ func (e *Encoder) AppendCloudEvent(dst []byte, p *packet.Packet, m Meta) []byte 
 	dst = append(dst, ceTime...)
 	dst = st.appendNano(dst)
 	dst = append(dst, ceData...)
-	dst = appendDetail(dst, p, &m, &st)
+	dst = appendDetail(dst, p, m, st)
 	return append(dst, '}')
 }
 

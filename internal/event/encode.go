@@ -127,13 +127,19 @@ const (
 // AppendJSON appends the event JSON for p to dst and returns the extended
 // slice. It uses no reflection and allocates nothing except when dst must grow.
 func (e *Encoder) AppendJSON(dst []byte, p *packet.Packet, m Meta) []byte {
-	dst = slices.Grow(dst, sizeHint(p, &m))
 	id := e.nextID()
 	st := makeStamp(e.timestamp(p))
+	return appendEvent(dst, p, &m, &id, &st)
+}
+
+// appendEvent appends the event JSON of p with the given id and time: the
+// one implementation behind Encoder.AppendJSON and View.AppendJSON.
+func appendEvent(dst []byte, p *packet.Packet, m *Meta, id *ID, st *stamp) []byte {
+	dst = slices.Grow(dst, sizeHint(p, m))
 	dst = append(dst, jsonHead...)
 	dst = id.AppendText(dst)
 	dst = append(dst, jsonSource...)
-	dst = appendEventSource(dst, &m)
+	dst = appendEventSource(dst, m)
 	dst = append(dst, jsonDetailType...)
 	dst = append(dst, DetailType(p.Inner())...)
 	dst = append(dst, jsonTime...)
@@ -143,7 +149,7 @@ func (e *Encoder) AppendJSON(dst []byte, p *packet.Packet, m Meta) []byte {
 		dst = appendString(dst, m.Listener)
 	}
 	dst = append(dst, jsonDetail...)
-	dst = appendDetail(dst, p, &m, &st)
+	dst = appendDetail(dst, p, m, st)
 	return append(dst, '}')
 }
 
@@ -175,7 +181,7 @@ func appendEventSource(dst []byte, m *Meta) []byte {
 	}
 	dst = append(dst, '"')
 	dst = append(dst, sourcePrefix...)
-	dst = appendStringBody(dst, m.SourceType)
+	dst = appendStringBody(dst, m.SourceType, true)
 	return append(dst, '"')
 }
 

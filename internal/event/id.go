@@ -15,8 +15,11 @@ import (
 // RFC 9562 section 6.2 method 1), the variant bits 10, and 48 random bits.
 type ID [16]byte
 
-// String returns the canonical text form.
-func (id ID) String() string { return string(id.AppendText(nil)) }
+// String returns the canonical text form. It allocates once: the string.
+func (id ID) String() string {
+	var b [36]byte
+	return string(id.AppendText(b[:0]))
+}
 
 // AppendText appends the canonical text form (36 bytes) to dst.
 func (id ID) AppendText(dst []byte) []byte {

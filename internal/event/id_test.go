@@ -12,6 +12,21 @@ import (
 
 var uuidv7 = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
 
+func TestIDStringAllocatesOnce(t *testing.T) {
+	id := ID{0x01, 0x93, 0xa8, 0xc2, 0x7d, 0x1e, 0x7c, 0x3a, 0x9f, 0x4e, 0x2b, 0x6d, 0x1c, 0x0e, 0x5a, 0x77}
+	if got, want := id.String(), "0193a8c2-7d1e-7c3a-9f4e-2b6d1c0e5a77"; got != want {
+		t.Fatalf("String() = %s, want %s", got, want)
+	}
+	if raceEnabled {
+		return // the race detector changes allocation counts; the text is checked above
+	}
+	var s string
+	if n := testing.AllocsPerRun(100, func() { s = id.String() }); n != 1 {
+		t.Errorf("String() makes %v allocations, want 1", n)
+	}
+	_ = s
+}
+
 func TestIDFormatAndTime(t *testing.T) {
 	now := time.Date(2026, 11, 21, 20, 40, 15, 987654321, time.UTC)
 	g := NewIDGenerator(func() time.Time { return now }, nil)

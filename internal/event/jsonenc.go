@@ -5,22 +5,35 @@ import (
 	"unicode/utf8"
 )
 
-// appendString appends s as a JSON string, escaped exactly as encoding/json
-// escapes it by default: control characters, '"' and '\\', the HTML-sensitive
-// '<', '>' and '&', and U+2028/U+2029; invalid UTF-8 becomes U+FFFD.
-func appendString(dst []byte, s string) []byte {
+// AppendJSONString appends s as a quoted JSON string, escaped as
+// encoding/json escapes it: control characters, '"' and '\\' (with the short
+// forms \b \f \n \r \t where JSON has them), U+2028 and U+2029; invalid
+// UTF-8 becomes U+FFFD. With html it also escapes the HTML-sensitive '<', '>'
+// and '&', as encoding/json does by default and as the event JSON does;
+// without, text keeps them as written.
+func AppendJSONString(dst []byte, s string, html bool) []byte {
 	dst = append(dst, '"')
-	dst = appendStringBody(dst, s)
+	dst = appendStringBody(dst, s, html)
 	return append(dst, '"')
 }
 
-// appendStringBody appends s escaped as in appendString, without quotes.
-func appendStringBody(dst []byte, s string) []byte {
+// appendString appends s as a string of the event JSON: exactly what
+// encoding/json writes by default.
+func appendString(dst []byte, s string) []byte {
+	return AppendJSONString(dst, s, true)
+}
+
+// appendStringBody appends s escaped as AppendJSONString does, without quotes.
+func appendStringBody(dst []byte, s string, html bool) []byte {
+	safe := &textSafe
+	if html {
+		safe = &htmlSafe
+	}
 	start := 0
 	for i := 0; i < len(s); {
 		b := s[i]
 		if b < utf8.RuneSelf {
-			if jsonSafe[b] {
+			if safe[b] {
 				i++
 				continue
 			}
@@ -65,13 +78,16 @@ func appendStringBody(dst []byte, s string) []byte {
 	return append(dst, s[start:]...)
 }
 
-// jsonSafe reports the ASCII bytes that appear unescaped in a JSON string.
-var jsonSafe = func() (a [utf8.RuneSelf]bool) {
+// textSafe reports the ASCII bytes that appear unescaped in a JSON string;
+// htmlSafe the same without '<', '>' and '&'.
+var textSafe, htmlSafe = func() (text, html [utf8.RuneSelf]bool) {
 	for b := 0x20; b < utf8.RuneSelf; b++ {
-		a[b] = true
+		text[b] = true
 	}
-	a['"'], a['\\'], a['<'], a['>'], a['&'] = false, false, false, false, false
-	return a
+	text['"'], text['\\'] = false, false
+	html = text
+	html['<'], html['>'], html['&'] = false, false, false
+	return text, html
 }()
 
 // stamp is a time formatted once in RFC 3339 UTC, for both the envelope

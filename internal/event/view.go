@@ -3,7 +3,6 @@ package event
 import (
 	"encoding/base64"
 	"net/netip"
-	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -129,49 +128,15 @@ func (v *View) stamp() *stamp {
 // AppendJSON appends the event JSON to dst: byte for byte what
 // Encoder.AppendJSON writes for the same packet, id and time.
 func (v *View) AppendJSON(dst []byte) []byte {
-	p, m := v.p, &v.meta
-	dst = slices.Grow(dst, sizeHint(p, m))
-	id, st := v.ID(), v.stamp()
-	dst = append(dst, jsonHead...)
-	dst = id.AppendText(dst)
-	dst = append(dst, jsonSource...)
-	dst = appendEventSource(dst, m)
-	dst = append(dst, jsonDetailType...)
-	dst = append(dst, DetailType(p.Inner())...)
-	dst = append(dst, jsonTime...)
-	dst = st.appendSeconds(dst)
-	dst = append(dst, jsonResources...)
-	if m.Listener != "" {
-		dst = appendString(dst, m.Listener)
-	}
-	dst = append(dst, jsonDetail...)
-	dst = appendDetail(dst, p, m, st)
-	return append(dst, '}')
+	id := v.ID() // the id first, then the time, as the Encoder takes them
+	return appendEvent(dst, v.p, &v.meta, &id, v.stamp())
 }
 
 // AppendCloudEvent appends the CloudEvents structured JSON of the event:
 // what Encoder.AppendCloudEvent writes for the same packet, id and time.
 func (v *View) AppendCloudEvent(dst []byte) []byte {
-	p, m := v.p, &v.meta
-	dst = slices.Grow(dst, sizeHint(p, m)+64)
-	id, st := v.ID(), v.stamp()
-	dst = append(dst, ceHead...)
-	dst = id.AppendText(dst)
-	dst = append(dst, ceSource...)
-	dst = appendEventSource(dst, m)
-	dst = append(dst, ceType...)
-	dst = append(dst, DetailType(p.Inner())...)
-	if m.Listener != "" {
-		dst = append(dst, ceSubject...)
-		dst = appendString(dst, m.Listener)
-	} else {
-		dst = append(dst, '"')
-	}
-	dst = append(dst, ceTime...)
-	dst = st.appendNano(dst)
-	dst = append(dst, ceData...)
-	dst = appendDetail(dst, p, m, st)
-	return append(dst, '}')
+	id := v.ID() // the id first, then the time, as the Encoder takes them
+	return appendCloudEvent(dst, v.p, &v.meta, &id, v.stamp())
 }
 
 // Field codes of the View: one per leaf path of a packet event.

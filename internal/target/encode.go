@@ -7,6 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"unicode/utf8"
+	"unsafe"
+
+	"github.com/wirebridge/wirebridge/internal/event"
 )
 
 // Body encoding for line- and array-oriented outputs (the file and stdout
@@ -37,7 +40,9 @@ func AppendValue(dst, body []byte) []byte {
 		return append(dst, body...)
 	}
 	if utf8.Valid(body) {
-		return appendJSONString(dst, body)
+		// Text keeps '<', '>' and '&' as written. body is only read during
+		// the call, so viewing it as a string without a copy is safe.
+		return event.AppendJSONString(dst, unsafe.String(unsafe.SliceData(body), len(body)), false)
 	}
 	dst = append(dst, `{"base64":"`...)
 	dst = base64.StdEncoding.AppendEncode(dst, body)
@@ -80,49 +85,4 @@ func DecodeValue(v []byte) ([]byte, error) {
 		return nil, errors.New("decode value: not json")
 	}
 	return bytes.Clone(v), nil
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendJSONString appends s (valid UTF-8) as a JSON string. Unlike
-// encoding/json it does not escape <, > and &, so text reads back as written.
-func appendJSONString(dst, s []byte) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
-			i++
-			continue
-		}
-		if c < utf8.RuneSelf {
-			dst = append(dst, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				dst = append(dst, '\\', c)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRune(s[i:])
-		if r == '\u2028' || r == '\u2029' {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
 }

@@ -22,6 +22,7 @@ func TestAppendLine(t *testing.T) {
 		{"json string", []byte(`"x"`), `"x"`},
 		{"plain text becomes string", []byte(`<13>hello & "world"`), `"<13>hello & \"world\""`},
 		{"text with newline and control", []byte("a\nb\x01c\t"), `"a\nb\u0001c\t"`},
+		{"text with backspace and form feed", []byte("a\bb\fc\x7f"), `"a\bb\fc` + "\x7f" + `"`},
 		{"utf-8 text", []byte("héllo \u2028"), `"héllo \u2028"`},
 		{"empty body", []byte{}, `""`},
 		{"binary becomes base64", []byte{0xff, 0x00, 0x01}, `{"base64":"/wAB"}`},
