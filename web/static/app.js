@@ -1,10 +1,10 @@
-// wirebridge live UI: a bounded, virtualised packet table fed by /ws.
+// wirebridge live UI, page side: renders what the worker (worker.js) hands it.
+// The WebSocket, JSON parsing, the ring of rows, the filter, the counters and
+// pcap assembly all run in the worker, so the page's main thread only touches
+// the rows in view, once per animation frame at most, whatever the event rate.
 "use strict";
 (() => {
-  const CAP = 20000;          // rows kept (a ring): memory stays bounded
-  const ROW_H = 20;           // px, as in style.css
-  const MAX_PENDING = 400;    // WebSocket messages waiting to be parsed
-  const BUDGET_MS = 8;        // parsing per slice, so the page stays responsive
+  const ROW_H = 20;           // px, as in style.css and worker.js
   const $ = (id) => document.getElementById(id);
 
   // ---- credentials and channel ----
@@ -22,222 +22,148 @@
     } catch (e) { return null; }
   }
 
-  // ---- rows ----
-  const rows = new Array(CAP);
-  let first = 1, next = 1;           // row numbers in the ring: [first, next)
-  let view = [], viewStart = 0;      // row numbers passing the filter: view[viewStart..]
-  const seen = new Map();            // event id -> row number (replays after a reconnect are not shown twice)
-  let filterFn = null;
-  let selected = 0;
-  let paused = false;
-  const counters = { received: 0, serverDropped: 0, droppedBase: 0, clientDropped: 0, skipped: 0 };
+  const worker = new Worker("worker.js");
+  const post = (m) => worker.postMessage(m);
 
-  function rowAt(no) { return no >= first && no < next ? rows[no % CAP] : null; }
-  function viewLen() { return view.length - viewStart; }
-
-  function summarise(item) {
-    const ev = item.event || {};
-    const d = ev.detail || {};
-    const proto = (d.Protocol || ev["detail-type"] || "").toString().toUpperCase();
-    const ep = (x) => x ? (x.IP || "") + (x.Port !== undefined && x.Port !== null ? ":" + x.Port : "") : "";
-    let info = "";
-    if (d.Tunnel) info += (d.Tunnel.Type || "tunnel").toUpperCase() + (d.Tunnel.VNI !== undefined ? " VNI " + d.Tunnel.VNI : "") + " | ";
-    if (d.TCP) info += `${(d.TCP.Flags || []).join(",")} Seq=${d.TCP.Seq} Ack=${d.TCP.Ack} Win=${d.TCP.Window} `;
-    if (d.ICMP) info += `type ${d.ICMP.Type} code ${d.ICMP.Code} `;
-    if (d.VLAN) info += `VLAN ${d.VLAN.join(",")} `;
-    let text = "";
-    if (typeof d.Payload === "string" && d.Payload) {
-      try { const bin = atob(d.Payload); for (let i = 0; i < Math.min(bin.length, 160); i++) { const c = bin.charCodeAt(i); text += c >= 32 && c < 127 ? bin[i] : "."; } } catch (e) { /* not base64 */ }
-    }
-    info += text;
-    const ts = item.ts !== undefined ? item.ts : (d.Timestamp ? Date.parse(d.Timestamp) * 1000 : Date.now() * 1000);
-    return {
-      ts, ev, frame: item.frame || null, link: item.link || 0, len: item.len || 0,
-      src: ep(d.Source), dst: ep(d.Destination), proto: proto || (ev.source || ""),
-      length: d.Length !== undefined ? d.Length : (item.len || ""), info: info.trim(),
-    };
-  }
-  function searchText(r) {
-    if (r.search === undefined) r.search = (r.src + " " + r.dst + " " + r.proto + " " + r.info + " " + (r.ev.source || "") + " " + (r.ev["detail-type"] || "")).toLowerCase();
-    return r.search;
-  }
-  function passes(r) {
-    if (!filterFn) return true;
-    try { return filterFn(r); } catch (e) { return false; }
-  }
-
-  function addItem(item) {
-    counters.received++;
-    if (paused) { counters.skipped++; return; }
-    const id = item.event && item.event.id;
-    if (id && seen.has(id)) return;
-    const r = summarise(item);
-    r.no = next++;
-    if (next - first > CAP) evict();
-    rows[r.no % CAP] = r;
-    if (id) { r.id = id; seen.set(id, r.no); }
-    if (passes(r)) view.push(r.no);
-  }
-  function evict() {
-    const old = rows[first % CAP];
-    if (old && old.id) seen.delete(old.id);
-    rows[first % CAP] = undefined;
-    first++;
-    while (viewStart < view.length && view[viewStart] < first) viewStart++;
-    if (viewStart > 4096 && viewStart > view.length / 2) { view = view.slice(viewStart); viewStart = 0; }
-  }
-  function refilter() {
-    view = []; viewStart = 0;
-    for (let no = first; no < next; no++) { const r = rows[no % CAP]; if (r && passes(r)) view.push(no); }
-    dirty = true; schedule();
-  }
-
-  // ---- parsing, in bounded slices ----
-  let pending = [], pendingHead = 0, pumping = false, dirty = false;
-  function enqueue(data) {
-    pending.push(data);
-    if (pending.length - pendingHead > MAX_PENDING) {
-      const lost = pending[pendingHead++];
-      let n = 0, i = -1;
-      while ((i = lost.indexOf('"event":', i + 1)) >= 0) n++;
-      counters.clientDropped += n;
-    }
-    schedule();
-  }
-  function schedule() {
-    if (pumping) return;
-    pumping = true;
-    setTimeout(pump, 0);
-  }
-  function pump() {
-    const t0 = performance.now();
-    while (pendingHead < pending.length && performance.now() - t0 < BUDGET_MS) {
-      handle(pending[pendingHead]);
-      pending[pendingHead++] = undefined;
-      dirty = true;
-    }
-    if (pendingHead === pending.length) { pending = []; pendingHead = 0; }
-    pumping = false;
-    if (dirty) requestAnimationFrame(render);
-    if (pendingHead < pending.length) schedule();
-  }
-  function handle(text) {
-    let m;
-    try { m = JSON.parse(text); } catch (e) { return; }
-    switch (m.type) {
-      case "data":
-        if (m.id !== subID) return;
-        counters.serverDropped = counters.droppedBase + (m.dropped || 0);
-        for (const it of m.items) addItem(it);
-        break;
-      case "connection_ack":
-        attempt = 0;
-        subscribe();
-        break;
-      case "subscribe_success":
-        setState(paused ? "paused" : "live");
-        break;
-      case "subscribe_error":
-        setState(m.status === 403 ? "forbidden" : "error", m.error);
-        break;
-    }
-  }
-
-  // ---- rendering (virtualised) ----
-  const vp = $("viewport"), spacer = $("spacer"), rowsEl = $("rows");
+  // ---- rendering (virtualised): only the rows in view, once per frame ----
+  const vp = $("viewport"), spacer = $("spacer"), rowsEl = $("rows"), auto = $("autoscroll");
+  const loginEl = $("login"), cReceived = $("c-received"), cShown = $("c-shown"), cDropped = $("c-dropped"), stateEl = $("state");
   const pool = [];
-  let programmaticScroll = false, rafPending = false;
-  function render() {
-    rafPending = false;
-    dirty = false;
-    const n = viewLen();
-    spacer.style.height = n * ROW_H + "px";
-    if ($("autoscroll").checked) {
-      const target = Math.max(0, n * ROW_H - vp.clientHeight);
-      if (Math.abs(vp.scrollTop - target) > 1) { programmaticScroll = true; vp.scrollTop = target; }
+  let snap = null;            // the latest snapshot, not yet rendered
+  let stats = { received: 0, shown: 0, dropped: 0, serverDropped: 0, clientDropped: 0, rows: 0, state: "idle", pending: 0 };
+  let selected = 0, total = 0, spacerH = -1, vpH = vp.clientHeight, scrollTop = 0, ownScroll = -1;
+  let frameReq = 0, fallback = 0;
+
+  worker.onmessage = (e) => {
+    const m = e.data;
+    switch (m.t) {
+      case "snap": snap = m; stats = m.stats; requestFrame(); break;
+      case "row": showRow(m); break;
+      case "filter": {
+        const st = $("filter-state");
+        st.classList.toggle("bad", !!m.error);
+        st.textContent = m.error || m.kind;
+        break;
+      }
+      case "pcap": download(m); break;
+      case "message": message(m.text); break;
     }
-    const start = Math.max(0, Math.floor(vp.scrollTop / ROW_H));
-    const count = Math.min(n - start, Math.ceil(vp.clientHeight / ROW_H) + 2);
-    while (pool.length < count) {
+  };
+  worker.onerror = (e) => { message("worker: " + (e.message || "failed")); };
+
+  // requestFrame renders at the next animation frame; a page whose frames are
+  // throttled (in the background) still renders, at 5 per second.
+  function requestFrame() {
+    if (frameReq) return;
+    frameReq = requestAnimationFrame(render);
+    fallback = setTimeout(render, 200);
+  }
+  function viewMsg(ack) {
+    return { t: "view", ack, start: Math.floor(scrollTop / ROW_H), h: vpH, follow: auto.checked };
+  }
+  function render() {
+    cancelAnimationFrame(frameReq); clearTimeout(fallback);
+    frameReq = 0; fallback = 0;
+    const m = snap;
+    snap = null;
+    if (m) paint(m);
+    post(viewMsg(!!m)); // ask for the next snapshot, for what is in view now
+  }
+  function paint(m) {
+    // Reads first (scrollTop is tracked by the scroll handler, the height by resize), then writes.
+    total = m.total;
+    const h = total * ROW_H;
+    if (h !== spacerH) { spacer.style.height = h + "px"; spacerH = h; }
+    if (auto.checked) {
+      const target = Math.max(0, h - vpH);
+      if (Math.abs(scrollTop - target) > 1) { ownScroll = target; scrollTop = target; vp.scrollTop = target; }
+    }
+    const rs = m.rows;
+    while (pool.length < rs.length) {
       const el = document.createElement("div");
       el.className = "row";
       for (let i = 0; i < 7; i++) el.appendChild(document.createElement("span"));
+      el.hidden = true;
       rowsEl.appendChild(el);
       pool.push(el);
     }
     for (let i = 0; i < pool.length; i++) {
       const el = pool[i];
-      if (i >= count) { if (!el.hidden) el.hidden = true; continue; }
-      el.hidden = false;
-      const no = view[viewStart + start + i];
-      const r = rowAt(no);
-      el.style.transform = `translateY(${(start + i) * ROW_H}px)`;
-      if (el.dataset.no !== String(no)) {
-        el.dataset.no = no;
+      if (i >= rs.length) { if (!el.hidden) { el.hidden = true; el._no = 0; el.dataset.no = ""; } continue; }
+      const r = rs[i];
+      if (el.hidden) el.hidden = false;
+      const y = (m.start + i) * ROW_H;
+      if (el._y !== y) { el.style.transform = `translateY(${y}px)`; el._y = y; }
+      if (el._no !== r.no) {
+        el._no = r.no;
+        el.dataset.no = r.no;
         const c = el.children;
-        c[0].textContent = no;
-        c[1].textContent = fmtTime(r.ts);
+        c[0].textContent = r.no; c[1].textContent = r.time;
         c[2].textContent = r.src; c[3].textContent = r.dst; c[4].textContent = r.proto;
         c[5].textContent = r.length; c[6].textContent = r.info;
-        el.className = "row p-" + r.proto.toLowerCase();
+        el.className = "row p-" + r.proto.toLowerCase() + (r.no === selected ? " sel" : "");
+      } else if ((r.no === selected) !== el.classList.contains("sel")) {
+        el.classList.toggle("sel", r.no === selected);
       }
-      el.classList.toggle("sel", no === selected);
     }
-    $("c-received").textContent = counters.received;
-    $("c-shown").textContent = n;
-    $("c-dropped").textContent = counters.serverDropped + counters.clientDropped;
+    setText(cReceived, stats.received);
+    setText(cShown, stats.shown);
+    setText(cDropped, stats.dropped);
+    const label = m.detail ? m.state + ": " + m.detail : m.state;
+    if (stateEl.dataset.state !== m.state) stateEl.dataset.state = m.state;
+    setText(stateEl, label);
+    if (loginEl.hidden !== !m.login) loginEl.hidden = !m.login;
   }
-  function requestRender() { if (!rafPending) { rafPending = true; requestAnimationFrame(render); } }
-  function fmtTime(us) {
-    const d = new Date(Math.floor(us / 1000));
-    return d.toTimeString().slice(0, 8) + "." + String(Math.floor(us % 1e6)).padStart(6, "0");
+  function setText(el, v) { const s = String(v); if (el.textContent !== s) el.textContent = s; }
+  function markSelected() {
+    for (const el of pool) if (!el.hidden) el.classList.toggle("sel", el._no === selected);
   }
+
   vp.addEventListener("scroll", () => {
-    if (programmaticScroll) { programmaticScroll = false; requestRender(); return; }
-    const atBottom = vp.scrollTop + vp.clientHeight >= vp.scrollHeight - ROW_H * 1.5;
-    $("autoscroll").checked = atBottom;
-    requestRender();
-  });
-  window.addEventListener("resize", requestRender);
+    scrollTop = vp.scrollTop;
+    if (ownScroll >= 0 && Math.abs(scrollTop - ownScroll) <= 1) { ownScroll = -1; return; }
+    ownScroll = -1;
+    auto.checked = scrollTop + vpH >= total * ROW_H - ROW_H * 1.5;
+    post(viewMsg(false));
+  }, { passive: true });
+  new ResizeObserver(() => { vpH = vp.clientHeight; post(viewMsg(false)); }).observe(vp);
 
   // ---- selection and details ----
   rowsEl.addEventListener("click", (e) => {
     const el = e.target.closest(".row");
-    if (!el) return;
-    select(Number(el.dataset.no));
+    if (!el || !el._no) return;
+    select(el._no);
     vp.focus();
   });
   vp.addEventListener("keydown", (e) => {
     if (!["ArrowUp", "ArrowDown", "PageUp", "PageDown", "Home", "End"].includes(e.key)) return;
     e.preventDefault();
-    const n = viewLen();
-    if (!n) return;
-    let i = indexInView(selected);
-    const page = Math.max(1, Math.floor(vp.clientHeight / ROW_H) - 1);
-    if (i < 0) i = e.key === "ArrowUp" ? n : -1;
-    i += { ArrowUp: -1, ArrowDown: 1, PageUp: -page, PageDown: page, Home: -n, End: n }[e.key];
-    i = Math.max(0, Math.min(n - 1, i));
-    select(view[viewStart + i]);
-    const top = i * ROW_H;
-    if (top < vp.scrollTop) vp.scrollTop = top;
-    else if (top + ROW_H > vp.scrollTop + vp.clientHeight) vp.scrollTop = top + ROW_H - vp.clientHeight;
+    post({ t: "move", key: e.key, page: Math.max(1, Math.floor(vpH / ROW_H) - 1), from: selected });
   });
-  function indexInView(no) {
-    let lo = viewStart, hi = view.length - 1;
-    while (lo <= hi) { const mid = (lo + hi) >> 1; if (view[mid] === no) return mid - viewStart; if (view[mid] < no) lo = mid + 1; else hi = mid - 1; }
-    return -1;
-  }
   function select(no) {
-    const r = rowAt(no);
-    if (!r) return;
     selected = no;
-    $("autoscroll").checked = false;
-    showDetails(r);
-    requestRender();
+    auto.checked = false;
+    markSelected();
+    post({ t: "select", no });
+    post(viewMsg(false));
   }
-  function showDetails(r) {
+  function showRow(m) {
+    if (m.no !== selected) { // moved by the keyboard: select and bring into view
+      selected = m.no;
+      auto.checked = false;
+      markSelected();
+      if (m.index >= 0) {
+        const top = m.index * ROW_H;
+        if (top < scrollTop) vp.scrollTop = scrollTop = top;
+        else if (top + ROW_H > scrollTop + vpH) vp.scrollTop = scrollTop = top + ROW_H - vpH;
+      }
+      post(viewMsg(false));
+    }
+    showDetails(m.no, m.item);
+  }
+  function showDetails(no, r) {
     const tree = $("tree");
-    tree.textContent = "";
+    const frag = document.createDocumentFragment();
     const add = (name, fields, open) => {
       const d = document.createElement("details");
       d.open = open;
@@ -250,78 +176,59 @@
         f.textContent = k + ": " + v;
         d.appendChild(f);
       }
-      tree.appendChild(d);
+      frag.appendChild(d);
     };
-    const ev = r.ev, det = ev.detail || {};
-    add(`Frame ${r.no}: ${r.len || det.Length || 0} bytes${r.frame ? "" : " (no frame bytes)"}`,
-      [["Time", det.Timestamp || fmtTime(r.ts)], ["Event id", ev.id || ""], ["Source", ev.source || ""], ["Detail type", ev["detail-type"] || ""], ["Channel", channel]], false);
+    const ev = r.event, det = ev.detail || {};
+    add(`Frame ${no}: ${r.len || det.Length || 0} bytes${r.frame ? "" : " (no frame bytes)"}`,
+      [["Time", det.Timestamp || r.time], ["Event id", ev.id || ""], ["Source", ev.source || ""], ["Detail type", ev["detail-type"] || ""], ["Channel", channel]], false);
     let bytes = null;
     if (r.frame) {
-      bytes = WBDecode.b64(r.frame);
-      for (const l of WBDecode.layers(bytes, r.link)) add(l.name, l.fields, true);
+      try {
+        bytes = WBDecode.b64(r.frame);
+        for (const l of WBDecode.layers(bytes, r.link)) add(l.name, l.fields, true);
+      } catch (e) { add("Frame bytes", [["", "not base64"]], true); bytes = null; }
     } else {
       if (det.IP) add("Internet Protocol Version " + det.IP.Version, [["Source", det.Source && det.Source.IP], ["Destination", det.Destination && det.Destination.IP], ["TTL", det.IP.TTL]], true);
       if (det.Tunnel) add("Tunnel " + det.Tunnel.Type, Object.entries(det.Tunnel).map(([k, v]) => [k, JSON.stringify(v)]), true);
       const l4 = det.TCP || det.ICMP;
-      add(det.Protocol ? det.Protocol.toUpperCase() : "Transport", [["Source port", det.Source && det.Source.Port], ["Destination port", det.Destination && det.Destination.Port]].concat(l4 ? Object.entries(l4).map(([k, v]) => [k, JSON.stringify(v)]) : []), true);
+      add(det.Protocol ? String(det.Protocol).toUpperCase() : "Transport", [["Source port", det.Source && det.Source.Port], ["Destination port", det.Destination && det.Destination.Port]].concat(l4 ? Object.entries(l4).map(([k, v]) => [k, JSON.stringify(v)]) : []), true);
       if (det.Payload) { try { bytes = WBDecode.b64(det.Payload); } catch (e) { /* not base64 */ } add("Payload", [["Length", det.Length]], true); }
     }
-    if (det.Tunnel && det.Tunnel.Options) add("Tunnel options (event)", det.Tunnel.Options.map((o, i) => ["Option " + i, JSON.stringify(o)]), false);
+    if (det.Tunnel && Array.isArray(det.Tunnel.Options)) add("Tunnel options (event)", det.Tunnel.Options.map((o, i) => ["Option " + i, JSON.stringify(o)]), false);
     add("Event JSON", [["", JSON.stringify(ev, null, 2)]], false);
+    tree.replaceChildren(frag);
+    tree.dataset.no = no;
     $("hex").textContent = bytes ? WBDecode.hexdump(bytes) : "no bytes";
   }
 
-  // ---- filter ----
+  // ---- filter (evaluated in the worker) ----
   let filterTimer = 0;
   $("filter").addEventListener("input", () => { clearTimeout(filterTimer); filterTimer = setTimeout(applyFilter, 150); });
-  function applyFilter() {
-    const text = $("filter").value.trim();
-    const st = $("filter-state");
-    st.classList.remove("bad");
-    if (!text) { filterFn = null; st.textContent = ""; }
-    else if (text.startsWith("{")) {
-      try { const m = WBPattern.compile(text); filterFn = (r) => m(r.ev); st.textContent = "pattern"; }
-      catch (e) { st.textContent = "invalid pattern: " + e.message; st.classList.add("bad"); return; }
-    } else {
-      const needle = text.toLowerCase();
-      filterFn = (r) => searchText(r).includes(needle);
-      st.textContent = "text";
-    }
-    refilter();
-  }
+  function applyFilter() { post({ t: "filter", text: $("filter").value.trim() }); }
 
   // ---- buttons ----
+  let paused = false;
   $("pause").addEventListener("click", () => {
     paused = !paused;
     $("pause").textContent = paused ? "Resume" : "Pause";
-    setState(paused ? "paused" : (ws && ws.readyState === 1 ? "live" : stateName));
+    post({ t: "pause", paused });
   });
   $("clear").addEventListener("click", () => {
-    for (let no = first; no < next; no++) rows[no % CAP] = undefined;
-    first = next; view = []; viewStart = 0; seen.clear(); selected = 0;
-    $("tree").textContent = ""; $("hex").textContent = "";
-    requestRender();
+    selected = 0;
+    $("tree").textContent = ""; $("tree").dataset.no = ""; $("hex").textContent = "";
+    post({ t: "clear" });
   });
-  $("autoscroll").addEventListener("change", requestRender);
-  $("pcap").addEventListener("click", () => {
-    const pkts = [];
-    let link = -1, skipped = 0;
-    for (let i = viewStart; i < view.length; i++) {
-      const r = rowAt(view[i]);
-      if (!r || !r.frame) { skipped++; continue; }
-      if (link < 0) link = r.link;
-      if (r.link !== link) { skipped++; continue; }
-      pkts.push({ frame: WBDecode.b64(r.frame), ts: r.ts, len: r.len });
-    }
-    if (!pkts.length) { message("no packets with frame bytes in view"); return; }
-    const blob = new Blob([WBDecode.pcap(pkts, link)], { type: "application/vnd.tcpdump.pcap" });
+  auto.addEventListener("change", () => post(viewMsg(false)));
+  $("pcap").addEventListener("click", () => post({ t: "pcap" }));
+  function download(m) {
+    const blob = new Blob([m.buf], { type: "application/vnd.tcpdump.pcap" });
     const a = document.createElement("a");
     a.href = URL.createObjectURL(blob);
     a.download = "wirebridge" + channel.replace(/[^A-Za-z0-9_-]+/g, "-") + "-" + new Date().toISOString().replace(/[:.]/g, "") + ".pcap";
     document.body.appendChild(a); a.click(); a.remove();
     setTimeout(() => URL.revokeObjectURL(a.href), 10000);
-    message(`pcap: ${pkts.length} packets` + (skipped ? `, ${skipped} without frame bytes or of another link type left out` : ""));
-  });
+    message(`pcap: ${m.count} packets` + (m.skipped ? `, ${m.skipped} without frame bytes or of another link type left out` : ""));
+  }
   $("share").addEventListener("click", async () => {
     try {
       const resp = await fetch("/api/share", { method: "POST", headers: { "Authorization": "Bearer " + cred, "Content-Type": "application/json" },
@@ -340,64 +247,19 @@
     sessionStorage.setItem("wb-key", cred);
     claims = decodeToken(cred);
     $("login").hidden = true;
-    attempt = 0; connect();
+    connect();
   });
   function message(s) { $("message").textContent = s; }
-
-  // ---- connection with exponential backoff ----
-  let ws = null, attempt = 0, subSeq = 0, subID = "", stateName = "idle", retryTimer = 0;
-  function setState(s, detail) {
-    stateName = s;
-    const el = $("state");
-    el.dataset.state = s;
-    el.textContent = detail ? s + ": " + detail : s;
-  }
-  function subscribe() {
-    subID = "ui-" + (++subSeq);
-    ws.send(JSON.stringify({ type: "subscribe", id: subID, channel }));
-  }
-  async function connect() {
-    clearTimeout(retryTimer);
+  function connect() {
     $("channel").textContent = channel;
-    if (!cred) { $("login").hidden = false; setState("unauthorized", "no share link or key"); return; }
-    setState(attempt ? "reconnecting" : "connecting");
-    let status = 0;
-    try {
-      const r = await fetch("/api/channels?channel=" + encodeURIComponent(channel), { headers: { "Authorization": "Bearer " + cred }, cache: "no-store" });
-      status = r.status;
-    } catch (e) { return retry(); }
-    if (status === 401) {
-      const expired = claims && claims.exp * 1000 <= Date.now();
-      setState(expired ? "expired" : "unauthorized", expired ? "share link expired" : "invalid link or key");
-      $("login").hidden = !!claims;
-      return;
-    }
-    if (status === 403) { setState("forbidden", "not allowed to read " + channel); return; }
-    if (status !== 200) return retry();
-    const proto = location.protocol === "https:" ? "wss:" : "ws:";
-    const url = `${proto}//${location.host}/ws?channel=${encodeURIComponent(channel)}&token=${encodeURIComponent(cred)}`;
-    const sock = new WebSocket(url);
-    ws = sock;
-    sock.onmessage = (e) => enqueue(e.data);
-    sock.onclose = (e) => {
-      if (ws !== sock) return;
-      counters.droppedBase = counters.serverDropped;
-      if (e.code === 1008) { setState("expired", e.reason || "share link expired"); return; }
-      retry();
-    };
-  }
-  function retry() {
-    const delay = Math.min(30000, 500 * 2 ** attempt) * (0.75 + Math.random() * 0.5);
-    attempt = Math.min(attempt + 1, 10);
-    setState("reconnecting", "in " + (delay / 1000).toFixed(1) + " s");
-    retryTimer = setTimeout(connect, delay);
+    post({ t: "connect", cred, channel, claims });
   }
 
-  // For the browser tests and the curious: counters and row access.
+  // For the browser tests and the curious: the counters of the latest snapshot.
   window.wirebridge = {
-    stats: () => ({ received: counters.received, shown: viewLen(), dropped: counters.serverDropped + counters.clientDropped,
-      serverDropped: counters.serverDropped, clientDropped: counters.clientDropped, rows: next - first, state: stateName, pending: pending.length - pendingHead }),
-    reconnect: () => { if (ws) ws.close(); },
+    stats: () => Object.assign({}, stats),
+    reconnect: () => post({ t: "reconnect" }),
   };
+  post(viewMsg(false));
   connect();
 })();
