@@ -32,8 +32,10 @@ EventBridge-shaped event, rules with event patterns pick the events, and
 targets receive them (durable targets through NATS JetStream, at least once).
 
 Without -c, wirebridge runs its embedded default configuration: a UDP source
-on 127.0.0.1:5514, HTTP on 127.0.0.1:8080, and a catch-all rule archiving
-every event as NDJSON and every packet as pcap under ./wirebridge-data.
+on 127.0.0.1:5514, HTTP on 127.0.0.1:8080, a catch-all rule archiving
+every event as NDJSON and every packet as pcap under ./wirebridge-data, and
+another sending every event to the live channel /packets/all; serve prints
+a read-only share link to watch it in the browser.
 ` + "`wirebridge validate -c FILE`" + ` checks a file without running it.
 
 Signals:
@@ -42,7 +44,17 @@ Signals:
   SIGTERM, SIGINT  stop the sources, drain the pipeline, flush the targets
                    within shutdown_timeout, then exit
 
-HTTP: /metrics (Prometheus), /healthz, /readyz, /api/dlq/...
+HTTP (http.listen):
+  /metrics            Prometheus metrics
+  /healthz, /readyz   liveness and readiness
+  /api/dlq/TARGET     dead-letter queue: list (GET), /replay (POST)
+  /api/events         publish events to a live channel (POST, publish scope)
+  /api/channels       live channels, their event and subscriber counts
+  /api/share          create a read-only share link (POST)
+  /api/subscribers    every live subscriber's counters (admin scope)
+  /ws                 WebSocket: subscribe to live channels
+  /                   the web UI (live table, filter, layers, hex, pcap export)
+  Live channels need a share link or a live.api_keys key (docs/live.md).
 
 Examples:
   wirebridge serve
