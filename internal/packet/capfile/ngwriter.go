@@ -16,27 +16,23 @@ import (
 // info.InterfaceIndex. It buffers: call Flush before closing the underlying
 // writer. A PcapngWriter is not safe for concurrent use.
 type PcapngWriter struct {
-	w       io.Writer
-	buf     []byte
+	out     output
 	snaplen int
 	links   []packet.LinkType // interface i has link type links[i]
-	err     error             // sticky write error
 }
 
 // NewPcapngWriter writes the Section Header Block to w (buffered). snaplen 0
 // means MaxCaptureLength; longer packets are truncated to it.
 func NewPcapngWriter(w io.Writer, snaplen int) (*PcapngWriter, error) {
-	if snaplen == 0 {
-		snaplen = MaxCaptureLength
+	snaplen, err := checkSnaplen(snaplen)
+	if err != nil {
+		return nil, err
 	}
-	if snaplen < 0 || snaplen > MaxCaptureLength {
-		return nil, fmt.Errorf("capfile: snaplen %d out of range 1..%d", snaplen, MaxCaptureLength)
-	}
-	pw := &PcapngWriter{w: w, buf: make([]byte, 0, writerBufferSize), snaplen: snaplen}
+	pw := &PcapngWriter{out: newOutput(w, "pcapng"), snaplen: snaplen}
 	le := binary.LittleEndian
 	const app = "wirebridge"
 	blen := uint32(28 + 4 + (len(app)+3)&^3 + 4)
-	b := pw.buf
+	b := pw.out.buf
 	b = le.AppendUint32(b, blockSHB)
 	b = le.AppendUint32(b, blen)
 	b = le.AppendUint32(b, 0x1a2b3c4d)
@@ -46,7 +42,7 @@ func NewPcapngWriter(w io.Writer, snaplen int) (*PcapngWriter, error) {
 	b = appendOption(b, 4, []byte(app)) // shb_userappl
 	b = le.AppendUint32(b, 0)           // opt_endofopt
 	b = le.AppendUint32(b, blen)
-	pw.buf = b
+	pw.out.buf = b
 	return pw, nil
 }
 
@@ -64,8 +60,8 @@ var zeros [4]byte
 // epoch; other times must lie between 1970 and 2262 (64-bit nanoseconds).
 // info.Length 0 or less than len(data) means len(data).
 func (w *PcapngWriter) WritePacket(info packet.CaptureInfo, data []byte) error {
-	if w.err != nil {
-		return w.err
+	if w.out.err != nil {
+		return w.out.err
 	}
 	var ts uint64
 	if !info.Timestamp.IsZero() {
@@ -92,13 +88,13 @@ func (w *PcapngWriter) WritePacket(info packet.CaptureInfo, data []byte) error {
 	if id < 0 {
 		need += 32
 	}
-	if len(w.buf)+need > cap(w.buf) {
-		if err := w.Flush(); err != nil {
+	if w.out.full(need) {
+		if err := w.out.flush(); err != nil {
 			return err
 		}
 	}
 	le := binary.LittleEndian
-	b := w.buf
+	b := w.out.buf
 	if id < 0 {
 		id = len(w.links)
 		w.links = append(w.links, info.LinkType)
@@ -122,26 +118,9 @@ func (w *PcapngWriter) WritePacket(info packet.CaptureInfo, data []byte) error {
 	b = append(b, data[:caplen]...)
 	b = append(b, zeros[:pad]...)
 	b = le.AppendUint32(b, blen)
-	w.buf = b
+	w.out.buf = b
 	return nil
 }
 
 // Flush writes the buffered data to the underlying writer.
-func (w *PcapngWriter) Flush() error {
-	if w.err != nil {
-		return w.err
-	}
-	if len(w.buf) == 0 {
-		return nil
-	}
-	n, err := w.w.Write(w.buf)
-	if err == nil && n < len(w.buf) {
-		err = io.ErrShortWrite
-	}
-	if err != nil {
-		w.err = fmt.Errorf("capfile: writing pcapng: %w", err)
-		return w.err
-	}
-	w.buf = w.buf[:0]
-	return nil
-}
+func (w *PcapngWriter) Flush() error { return w.out.flush() }

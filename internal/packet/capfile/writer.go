@@ -16,12 +16,58 @@ const writerBufferSize = MaxCaptureLength + 64<<10
 // link type. It buffers: call Flush before closing the underlying writer.
 // A Writer is not safe for concurrent use.
 type Writer struct {
-	w       io.Writer
-	buf     []byte
+	out     output
 	link    packet.LinkType
 	snaplen int
 	nano    bool
-	err     error // sticky write error
+}
+
+// output gathers the bytes of a capture file and writes them in large
+// blocks; the first write error sticks. Writer and PcapngWriter share it.
+type output struct {
+	w      io.Writer
+	buf    []byte
+	format string // "pcap" or "pcapng", for errors
+	err    error  // sticky write error
+}
+
+func newOutput(w io.Writer, format string) output {
+	return output{w: w, buf: make([]byte, 0, writerBufferSize), format: format}
+}
+
+// full reports whether n more bytes would overfill the buffer (flush first).
+func (o *output) full(n int) bool { return len(o.buf)+n > cap(o.buf) }
+
+// flush writes the buffered data to the underlying writer.
+func (o *output) flush() error {
+	if o.err != nil {
+		return o.err
+	}
+	if len(o.buf) == 0 {
+		return nil
+	}
+	n, err := o.w.Write(o.buf)
+	if err == nil && n < len(o.buf) {
+		err = io.ErrShortWrite
+	}
+	if err != nil {
+		o.err = fmt.Errorf("capfile: writing %s: %w", o.format, err)
+		return o.err
+	}
+	o.buf = o.buf[:0]
+	return nil
+}
+
+// checkSnaplen returns the snapshot length a writer uses for snaplen: 0
+// means MaxCaptureLength.
+func checkSnaplen(snaplen int) (int, error) {
+	if snaplen == 0 {
+		return MaxCaptureLength, nil
+	}
+	if snaplen < 0 || snaplen > MaxCaptureLength {
+		return 0, fmt.Errorf("capfile: snaplen %d out of range 1..%d", snaplen, MaxCaptureLength)
+	}
+	return snaplen, nil
 }
 
 // NewWriter writes the pcap file header to w (buffered) and returns a Writer
@@ -30,13 +76,11 @@ type Writer struct {
 // kept). nano selects nanosecond timestamps (magic a1b23c4d) instead of
 // microseconds.
 func NewWriter(w io.Writer, link packet.LinkType, snaplen int, nano bool) (*Writer, error) {
-	if snaplen == 0 {
-		snaplen = MaxCaptureLength
+	snaplen, err := checkSnaplen(snaplen)
+	if err != nil {
+		return nil, err
 	}
-	if snaplen < 0 || snaplen > MaxCaptureLength {
-		return nil, fmt.Errorf("capfile: snaplen %d out of range 1..%d", snaplen, MaxCaptureLength)
-	}
-	wr := &Writer{w: w, buf: make([]byte, 0, writerBufferSize), link: link, snaplen: snaplen, nano: nano}
+	wr := &Writer{out: newOutput(w, "pcap"), link: link, snaplen: snaplen, nano: nano}
 	var h [pcapFileHeaderLen]byte
 	magic := uint32(magicMicro)
 	if nano {
@@ -49,7 +93,7 @@ func NewWriter(w io.Writer, link packet.LinkType, snaplen int, nano bool) (*Writ
 	// thiszone and sigfigs stay 0.
 	le.PutUint32(h[16:], uint32(snaplen))
 	le.PutUint32(h[20:], uint32(link))
-	wr.buf = append(wr.buf, h[:]...)
+	wr.out.buf = append(wr.out.buf, h[:]...)
 	return wr, nil
 }
 
@@ -59,8 +103,8 @@ func NewWriter(w io.Writer, link packet.LinkType, snaplen int, nano bool) (*Writ
 // original length (0 or less than len(data) means len(data)). info.LinkType
 // must be the Writer's link type: a classic pcap file holds only one.
 func (w *Writer) WritePacket(info packet.CaptureInfo, data []byte) error {
-	if w.err != nil {
-		return w.err
+	if w.out.err != nil {
+		return w.out.err
 	}
 	if info.LinkType != w.link {
 		return fmt.Errorf("capfile: packet link type %d differs from the file's link type %d", info.LinkType, w.link)
@@ -88,8 +132,8 @@ func (w *Writer) WritePacket(info packet.CaptureInfo, data []byte) error {
 	if int64(orig) > 0xffffffff {
 		return fmt.Errorf("capfile: original length %d cannot be stored in a pcap record", orig)
 	}
-	if len(w.buf)+pcapRecordHeaderLen+caplen > cap(w.buf) {
-		if err := w.Flush(); err != nil {
+	if w.out.full(pcapRecordHeaderLen + caplen) {
+		if err := w.out.flush(); err != nil {
 			return err
 		}
 	}
@@ -99,27 +143,10 @@ func (w *Writer) WritePacket(info packet.CaptureInfo, data []byte) error {
 	le.PutUint32(h[4:], uint32(frac))
 	le.PutUint32(h[8:], uint32(caplen))
 	le.PutUint32(h[12:], uint32(orig))
-	w.buf = append(w.buf, h[:]...)
-	w.buf = append(w.buf, data[:caplen]...)
+	w.out.buf = append(w.out.buf, h[:]...)
+	w.out.buf = append(w.out.buf, data[:caplen]...)
 	return nil
 }
 
 // Flush writes the buffered data to the underlying writer.
-func (w *Writer) Flush() error {
-	if w.err != nil {
-		return w.err
-	}
-	if len(w.buf) == 0 {
-		return nil
-	}
-	n, err := w.w.Write(w.buf)
-	if err == nil && n < len(w.buf) {
-		err = io.ErrShortWrite
-	}
-	if err != nil {
-		w.err = fmt.Errorf("capfile: writing pcap: %w", err)
-		return w.err
-	}
-	w.buf = w.buf[:0]
-	return nil
-}
+func (w *Writer) Flush() error { return w.out.flush() }

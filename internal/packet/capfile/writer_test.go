@@ -189,32 +189,55 @@ func TestWriterRejects(t *testing.T) {
 	})
 }
 
-type failWriter struct{ n int }
+// failWriter writes half of what it is given, with err (nil: a short write).
+type failWriter struct {
+	n   int
+	err error
+}
 
 func (f *failWriter) Write(p []byte) (int, error) {
 	f.n++
-	return len(p) / 2, errors.New("no space left")
+	return len(p) / 2, f.err
 }
 
 func TestWriterErrorIsSticky(t *testing.T) {
-	fw := &failWriter{}
-	w, err := NewWriter(fw, packet.LinkEthernet, 0, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info := packet.CaptureInfo{Timestamp: time.Unix(1, 0), LinkType: 1}
-	if err := w.WritePacket(info, []byte{1}); err != nil {
-		t.Fatal(err)
-	}
-	err = w.Flush()
-	if err == nil || err.Error() != "capfile: writing pcap: no space left" {
-		t.Fatalf("Flush: %v", err)
-	}
-	if err2 := w.WritePacket(info, []byte{1}); err2 != err {
-		t.Errorf("WritePacket after a failure: %v", err2)
-	}
-	if err2 := w.Flush(); err2 != err || fw.n != 1 {
-		t.Errorf("Flush after a failure: %v (%d writes)", err2, fw.n)
+	newPcap := func(w io.Writer) (packetWriter, error) { return NewWriter(w, packet.LinkEthernet, 0, false) }
+	newPcapng := func(w io.Writer) (packetWriter, error) { return NewPcapngWriter(w, 0) }
+	for _, tt := range []struct {
+		name    string
+		open    func(io.Writer) (packetWriter, error)
+		err     error
+		wantErr string
+	}{
+		{"pcap write error", newPcap, errors.New("no space left"), "capfile: writing pcap: no space left"},
+		{"pcap short write", newPcap, nil, "capfile: writing pcap: short write"},
+		{"pcapng write error", newPcapng, errors.New("no space left"), "capfile: writing pcapng: no space left"},
+		{"pcapng short write", newPcapng, nil, "capfile: writing pcapng: short write"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			fw := &failWriter{err: tt.err}
+			w, err := tt.open(fw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			info := packet.CaptureInfo{Timestamp: time.Unix(1, 0), LinkType: 1}
+			if err := w.WritePacket(info, []byte{1}); err != nil {
+				t.Fatal(err)
+			}
+			err = w.Flush()
+			if err == nil || err.Error() != tt.wantErr {
+				t.Fatalf("Flush: %v, want %s", err, tt.wantErr)
+			}
+			if tt.err != nil && !errors.Is(err, tt.err) {
+				t.Errorf("Flush error %v does not wrap %v", err, tt.err)
+			}
+			if err2 := w.WritePacket(info, []byte{1}); err2 != err {
+				t.Errorf("WritePacket after a failure: %v", err2)
+			}
+			if err2 := w.Flush(); err2 != err || fw.n != 1 {
+				t.Errorf("Flush after a failure: %v (%d writes)", err2, fw.n)
+			}
+		})
 	}
 }
 
