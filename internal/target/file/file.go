@@ -55,7 +55,6 @@ import (
 	"io"
 	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/klauspost/compress/gzip"
@@ -95,16 +94,13 @@ type Config struct {
 type Target struct {
 	cfg Config
 
-	mu     sync.Mutex
+	// arch holds the mutex serialising Send, Close and the background
+	// work, the closed flag, the files created and the first error no Send
+	// reported (finishing or background fsync), which Close returns.
+	arch   rotate.Archive
 	cur    *output
-	files  []string
 	line   []byte
-	closed bool
-	broken bool  // a write or fsync failed: finish the current file before the next write
-	err    error // first error no Send reported (finishing or background fsync); Close returns it
-
-	stop chan struct{}
-	done chan struct{}
+	broken bool // a write or fsync failed: finish the current file before the next write
 }
 
 // output is one open file and its writer stack:
@@ -181,60 +177,41 @@ func New(cfg Config) (*Target, error) {
 	}
 	t := &Target{cfg: cfg}
 	if cfg.Interval > 0 || cfg.Fsync == FsyncInterval {
-		t.stop = make(chan struct{})
-		t.done = make(chan struct{})
-		go t.background()
+		tick := cfg.FsyncInterval
+		if cfg.Interval > 0 && (cfg.Fsync != FsyncInterval || cfg.Interval < tick) {
+			tick = min(cfg.Interval, time.Second)
+		}
+		lastSync := time.Now()
+		t.arch.Start(tick, func() { t.background(&lastSync) })
 	}
 	return t, nil
 }
 
 // background closes idle files at interval boundaries and runs the interval
-// fsync policy.
-func (t *Target) background() {
-	defer close(t.done)
-	tick := t.cfg.FsyncInterval
-	if t.cfg.Interval > 0 && (t.cfg.Fsync != FsyncInterval || t.cfg.Interval < tick) {
-		tick = min(t.cfg.Interval, time.Second)
+// fsync policy; t.arch is locked.
+func (t *Target) background(lastSync *time.Time) {
+	if t.cur == nil {
+		return
 	}
-	tk := time.NewTicker(tick)
-	defer tk.Stop()
-	lastSync := time.Now()
-	for {
-		select {
-		case <-t.stop:
-			return
-		case <-tk.C:
+	if !t.cur.deadline.IsZero() && !t.cfg.Now().Before(t.cur.deadline) {
+		t.finish()
+	} else if t.cfg.Fsync == FsyncInterval && time.Since(*lastSync) >= t.cfg.FsyncInterval && t.cur.dirty {
+		if err := t.cur.sync(); err != nil {
+			t.broken = true
+			t.arch.Keep(fmt.Errorf("file target: fsync %s: %w", t.cur.name, err))
 		}
-		t.mu.Lock()
-		if t.cur != nil && !t.closed {
-			if !t.cur.deadline.IsZero() && !t.cfg.Now().Before(t.cur.deadline) {
-				t.finish()
-			} else if t.cfg.Fsync == FsyncInterval && time.Since(lastSync) >= t.cfg.FsyncInterval && t.cur.dirty {
-				if err := t.cur.sync(); err != nil {
-					t.broken = true
-					if t.err == nil {
-						t.err = fmt.Errorf("file target: fsync %s: %w", t.cur.name, err)
-					}
-				}
-				lastSync = time.Now()
-			}
-		}
-		t.mu.Unlock()
+		*lastSync = time.Now()
 	}
 }
 
 // Files returns the names of the files this target has created, oldest first.
-func (t *Target) Files() []string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return append([]string(nil), t.files...)
-}
+func (t *Target) Files() []string { return t.arch.Files() }
 
 // Send appends the batch's bodies as lines.
 func (t *Target) Send(ctx context.Context, batch []event.Delivery) error {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.closed {
+	t.arch.Lock()
+	defer t.arch.Unlock()
+	if t.arch.Closed() {
 		return target.Closed("file")
 	}
 	if ctx.Err() != nil {
@@ -329,7 +306,7 @@ func (t *Target) open(now time.Time) error {
 		o.w = o.zs
 	}
 	t.cur = o
-	t.files = append(t.files, name)
+	t.arch.Created(name)
 	return nil
 }
 
@@ -360,7 +337,7 @@ func (o *output) flush() error {
 }
 
 // finish completes the current file (ending the compressed stream) and
-// closes it. Errors are kept in t.err for the next Send or Close to report.
+// closes it. Errors are kept in t.arch for Close to report.
 func (t *Target) finish() {
 	o := t.cur
 	if o == nil {
@@ -377,31 +354,10 @@ func (t *Target) finish() {
 	if e := o.bw.Flush(); err == nil {
 		err = e
 	}
-	if t.cfg.Fsync != FsyncNever && err == nil {
-		err = o.f.Sync()
-	}
-	if e := o.f.Close(); err == nil {
-		err = e
-	}
-	if err != nil && t.err == nil {
-		t.err = fmt.Errorf("file target: finish %s: %w", o.name, err)
+	if err := rotate.Finish(o.f, err, t.cfg.Fsync != FsyncNever); err != nil {
+		t.arch.Keep(fmt.Errorf("file target: finish %s: %w", o.name, err))
 	}
 }
 
 // Close finishes the current file. It is idempotent.
-func (t *Target) Close() error {
-	t.mu.Lock()
-	if t.closed {
-		t.mu.Unlock()
-		return nil
-	}
-	t.closed = true
-	t.finish()
-	err := t.err
-	t.mu.Unlock()
-	if t.stop != nil {
-		close(t.stop)
-		<-t.done
-	}
-	return err
-}
+func (t *Target) Close() error { return t.arch.Close(t.finish) }

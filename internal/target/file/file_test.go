@@ -264,9 +264,9 @@ func TestIdleFileClosedAtBoundary(t *testing.T) {
 	name := tg.Files()[0]
 	deadline := time.Now().Add(targettest.Long)
 	for {
-		tg.mu.Lock()
+		tg.arch.Lock()
 		finished := tg.cur == nil
-		tg.mu.Unlock()
+		tg.arch.Unlock()
 		if finished {
 			break
 		}

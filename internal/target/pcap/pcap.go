@@ -35,7 +35,6 @@ import (
 	"fmt"
 	"os"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/wirebridge/wirebridge/internal/event"
@@ -69,17 +68,14 @@ type Config struct {
 type Target struct {
 	cfg Config
 
-	mu       sync.Mutex
+	// arch holds the mutex serialising Send, Close and the background
+	// work, the closed flag, the files created and the first error no Send
+	// reported, which Close returns.
+	arch     rotate.Archive
 	outs     map[packet.LinkType]*output
 	first    packet.LinkType // link type owning the plain name in this period
 	expanded string          // the pattern as expanded for this period
 	deadline time.Time
-	files    []string
-	closed   bool
-	err      error // first error no Send reported; Close returns it
-
-	stop chan struct{}
-	done chan struct{}
 }
 
 type output struct {
@@ -129,37 +125,20 @@ func New(cfg Config) (*Target, error) {
 	}
 	t := &Target{cfg: cfg, outs: map[packet.LinkType]*output{}}
 	if cfg.Interval > 0 {
-		t.stop = make(chan struct{})
-		t.done = make(chan struct{})
-		go t.background()
+		t.arch.Start(min(cfg.Interval, time.Second), t.background)
 	}
 	return t, nil
 }
 
+// background finishes idle files at interval boundaries; t.arch is locked.
 func (t *Target) background() {
-	defer close(t.done)
-	tk := time.NewTicker(min(t.cfg.Interval, time.Second))
-	defer tk.Stop()
-	for {
-		select {
-		case <-t.stop:
-			return
-		case <-tk.C:
-		}
-		t.mu.Lock()
-		if !t.closed && len(t.outs) > 0 && !t.cfg.Now().Before(t.deadline) {
-			t.finishAll()
-		}
-		t.mu.Unlock()
+	if len(t.outs) > 0 && !t.cfg.Now().Before(t.deadline) {
+		t.finishAll()
 	}
 }
 
 // Files returns the names of the files this target has created, oldest first.
-func (t *Target) Files() []string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return append([]string(nil), t.files...)
-}
+func (t *Target) Files() []string { return t.arch.Files() }
 
 // LinkName is the file name suffix for a link type.
 func LinkName(l packet.LinkType) string {
@@ -186,9 +165,9 @@ func LinkName(l packet.LinkType) string {
 
 // Send archives the batch's frames.
 func (t *Target) Send(ctx context.Context, batch []event.Delivery) error {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.closed {
+	t.arch.Lock()
+	defer t.arch.Unlock()
+	if t.arch.Closed() {
 		return target.Closed("pcap")
 	}
 	if ctx.Err() != nil {
@@ -298,7 +277,7 @@ func (t *Target) open(now time.Time, link packet.LinkType) (*output, error) {
 	}
 	o := &output{f: f, name: name, w: w, size: 24, dirty: true}
 	t.outs[link] = o
-	t.files = append(t.files, name)
+	t.arch.Created(name)
 	return o, nil
 }
 
@@ -308,15 +287,8 @@ func (t *Target) finish(l packet.LinkType) {
 		return
 	}
 	delete(t.outs, l)
-	err := o.w.Flush()
-	if err == nil && t.cfg.Fsync != FsyncNever {
-		err = o.f.Sync()
-	}
-	if e := o.f.Close(); err == nil {
-		err = e
-	}
-	if err != nil && t.err == nil {
-		t.err = fmt.Errorf("pcap target: finish %s: %w", o.name, err)
+	if err := rotate.Finish(o.f, o.w.Flush(), t.cfg.Fsync != FsyncNever); err != nil {
+		t.arch.Keep(fmt.Errorf("pcap target: finish %s: %w", o.name, err))
 	}
 }
 
@@ -328,19 +300,4 @@ func (t *Target) finishAll() {
 }
 
 // Close finishes the open files. It is idempotent.
-func (t *Target) Close() error {
-	t.mu.Lock()
-	if t.closed {
-		t.mu.Unlock()
-		return nil
-	}
-	t.closed = true
-	t.finishAll()
-	err := t.err
-	t.mu.Unlock()
-	if t.stop != nil {
-		close(t.stop)
-		<-t.done
-	}
-	return err
-}
+func (t *Target) Close() error { return t.arch.Close(t.finishAll) }

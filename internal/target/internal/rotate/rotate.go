@@ -1,5 +1,7 @@
 // Package rotate names and creates the rotating files of the file and pcap
-// targets (the end of the data path: deliver ──► target/file, target/pcap).
+// targets (the end of the data path: deliver ──► target/file, target/pcap),
+// and holds what the two targets share around them (Archive: locking, the
+// files created, the kept error, the background loop, Close; Finish).
 //
 // A path pattern may hold time directives, expanded with the time a file is
 // opened: %Y (year, 4 digits), %m, %d, %H, %M, %S (2 digits each) and %% (a

@@ -1,0 +1,101 @@
+package rotate
+
+import (
+	"os"
+	"sync"
+	"time"
+)
+
+// Archive is the state the file and pcap targets keep around their rotating
+// files: the mutex that serialises Send, Close and the background work, the
+// closed flag, the names of the files created, the first error no Send
+// reported (Close returns it), and an optional background loop. The zero
+// value is ready to use; the methods marked "mu held" need the Archive
+// locked.
+type Archive struct {
+	sync.Mutex
+	closed bool
+	err    error
+	files  []string
+	stop   chan struct{}
+	done   chan struct{}
+}
+
+// Closed reports whether Close has been called; mu held.
+func (a *Archive) Closed() bool { return a.closed }
+
+// Created records the name of a file just created; mu held.
+func (a *Archive) Created(name string) { a.files = append(a.files, name) }
+
+// Files returns the names of the files created, oldest first.
+func (a *Archive) Files() []string {
+	a.Lock()
+	defer a.Unlock()
+	return append([]string(nil), a.files...)
+}
+
+// Keep remembers err, unless an error is already kept, for Close to
+// return; mu held. A nil err is ignored.
+func (a *Archive) Keep(err error) {
+	if a.err == nil {
+		a.err = err
+	}
+}
+
+// Start runs tick every period in a goroutine, with the Archive locked and
+// only while it is not closed, until Close. Call it at most once, before the
+// Archive is shared.
+func (a *Archive) Start(period time.Duration, tick func()) {
+	a.stop = make(chan struct{})
+	a.done = make(chan struct{})
+	go func() {
+		defer close(a.done)
+		tk := time.NewTicker(period)
+		defer tk.Stop()
+		for {
+			select {
+			case <-a.stop:
+				return
+			case <-tk.C:
+			}
+			a.Lock()
+			if !a.closed {
+				tick()
+			}
+			a.Unlock()
+		}
+	}()
+}
+
+// Close marks the Archive closed and calls finish with it locked, then stops
+// the background loop and returns the kept error. Only the first call does
+// anything; later ones return nil.
+func (a *Archive) Close(finish func()) error {
+	a.Lock()
+	if a.closed {
+		a.Unlock()
+		return nil
+	}
+	a.closed = true
+	finish()
+	err := a.err
+	a.Unlock()
+	if a.stop != nil {
+		close(a.stop)
+		<-a.done
+	}
+	return err
+}
+
+// Finish completes a file whose writers were flushed (or closed) with result
+// err: it fsyncs f when sync is set and err is nil, then closes f. It returns
+// the first error.
+func Finish(f *os.File, err error, sync bool) error {
+	if sync && err == nil {
+		err = f.Sync()
+	}
+	if e := f.Close(); err == nil {
+		err = e
+	}
+	return err
+}
