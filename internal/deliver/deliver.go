@@ -10,10 +10,17 @@
 //     retried in memory with backoff up to MaxAttempts/MaxAge, then dropped
 //     and counted. Nothing survives a restart. For local sinks (file, pcap,
 //     stdout, live).
-//   - durable: Enqueue stores each delivery in the WIREBRIDGE_DELIVERY stream
-//     (subject wirebridge.deliver.<target>) and returns once the server has
-//     acknowledged it; that acknowledgement is what "accepted" means, and an
-//     accepted delivery survives a kill -9. A durable pull consumer per target
+//   - durable: Enqueue copies each delivery into a bounded in-memory buffer
+//     (QueueSize; when full, dropped and counted queue_full) and returns
+//     without waiting; a publisher stores the buffered deliveries in the
+//     WIREBRIDGE_DELIVERY stream (subject wirebridge.deliver.<target>) with
+//     at most MaxInFlight publishes unacknowledged. The server's
+//     acknowledgement is what "accepted" means (Stats.Enqueued, Flush): an
+//     accepted delivery survives a kill -9. Deliveries taken but not yet
+//     acknowledged (Stats.StorePending, normally milliseconds' worth) live
+//     in process memory only and a kill -9 loses them, as it loses datagrams
+//     waiting in a socket buffer; a publish the server refuses (stream full,
+//     timeout) is counted dropped (refused). A durable pull consumer per target
 //     feeds Run, which batches, sends, acks successes, and naks transient
 //     failures with a delay (exponential backoff with jitter, or the target's
 //     Retry-After). Permanent failures, and deliveries out of attempts or
@@ -109,9 +116,12 @@ type Config struct {
 	BackoffMultiplier float64       // growth per retry, 1 to 100 (default 2)
 	BackoffJitter     float64       // fraction, 0 to 1 (default 0.2; <0: no jitter)
 
-	QueueSize int // direct: queued deliveries (default 10000)
+	// QueueSize bounds the deliveries Enqueue holds in memory (default
+	// 10000): direct: queued for the target; durable: waiting to be stored
+	// in JetStream. When it is full, Enqueue drops and counts (queue_full).
+	QueueSize int
 
-	MaxInFlight   int // durable: unacknowledged publishes in flight (default 1024)
+	MaxInFlight   int // durable: unacknowledged publishes to JetStream in flight (default 1024)
 	MaxAckPending int // durable: delivered but unacked messages per target (default 4*MaxEvents, at least 1000)
 	// AckWait (durable) is how long the server waits for a fetched message's
 	// ack before it delivers it again (default 10s). While a batch is held —
@@ -199,13 +209,19 @@ type Worker interface {
 	Target() string
 	// Mode is the worker's delivery mode.
 	Mode() Mode
-	// Enqueue accepts deliveries for the target and returns how many were
-	// accepted; the others were dropped and counted (direct: queue full;
-	// durable: the store refused them, and err says why). Direct mode never
-	// blocks and copies what it keeps. Durable mode returns once the server
-	// acknowledged every publish. After Run's context ends, Enqueue returns
-	// ErrClosed.
+	// Enqueue takes deliveries for the target, copying what it keeps, and
+	// returns how many it took; the others were dropped and counted
+	// (queue_full). It never blocks. Direct mode queues them for Run (they
+	// are accepted). Durable mode buffers them for a publisher that stores
+	// them in JetStream (they are accepted once the server acknowledged
+	// them: see Flush and Stats.Enqueued). After Run's context ends, Enqueue
+	// returns ErrClosed.
 	Enqueue(ctx context.Context, ds []event.Delivery) (int, error)
+	// Flush waits until every delivery Enqueue took before the call is
+	// accepted or counted dropped (durable: stored in JetStream or refused;
+	// direct: at once), or until ctx ends. It returns an error if ctx ended
+	// or if publishes were refused meanwhile.
+	Flush(ctx context.Context) error
 	// Run delivers until ctx ends, then stops intake, finishes (direct:
 	// flushes the queue) within ShutdownTimeout, closes the target and
 	// returns. In durable mode, deliveries not sent stay stored for the next

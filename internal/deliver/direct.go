@@ -2,6 +2,7 @@ package deliver
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -63,6 +64,14 @@ enqueue:
 	w.m.addEnqueued(n)
 	w.m.setDepth(int64(len(w.q)))
 	return n, nil
+}
+
+// Flush returns at once: a direct delivery is accepted when Enqueue queues it.
+func (w *directWorker) Flush(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("deliver: target %s: flush: %w", w.cfg.Target, err)
+	}
+	return nil
 }
 
 func (w *directWorker) stopIntake() {

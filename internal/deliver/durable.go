@@ -42,13 +42,21 @@ type durableWorker struct {
 
 	mu     sync.RWMutex // Enqueue holds it shared; stopIntake exclusively
 	closed bool
+
+	store storeQueue // Enqueue -> [bounded buffer] -> publisher -> JetStream (publish.go)
 }
 
 // newDurable builds a durable worker that talks to the server over nc (the
 // bus's connection, except in tests that simulate a crash of one process).
 func newDurable(ctx context.Context, cfg Config, t Target, b *bus.Bus, nc *nats.Conn, m *meter) (*durableWorker, error) {
+	w := &durableWorker{cfg: cfg, t: t, m: m, b: b, every: cfg.AckWait / 4}
+	w.store.init(cfg.QueueSize)
+	// The async-publish window (MaxInFlight) and the ack and error handlers
+	// are this worker's alone: each target has its own JetStream context.
 	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(cfg.MaxInFlight),
-		jetstream.WithPublishAsyncTimeout(cfg.SendTimeout))
+		jetstream.WithPublishAsyncTimeout(cfg.SendTimeout),
+		jetstream.WithPublishAsyncAckHandler(w.stored),
+		jetstream.WithPublishAsyncErrHandler(w.refused))
 	if err != nil {
 		return nil, fmt.Errorf("deliver: target %s: jetstream: %w", cfg.Target, err)
 	}
@@ -66,61 +74,13 @@ func newDurable(ctx context.Context, cfg Config, t Target, b *bus.Bus, nc *nats.
 	if err != nil {
 		return nil, fmt.Errorf("deliver: target %s: consumer: %w", cfg.Target, err)
 	}
-	return &durableWorker{cfg: cfg, t: t, m: m, b: b, js: js, cons: cons, subject: subject, every: cfg.AckWait / 4}, nil
+	w.js, w.cons, w.subject = js, cons, subject
+	return w, nil
 }
 
 func (w *durableWorker) Target() string { return w.cfg.Target }
 func (w *durableWorker) Mode() Mode     { return Durable }
 func (w *durableWorker) Stats() Stats   { return w.m.stats() }
-
-// Enqueue publishes every delivery asynchronously (at most MaxInFlight
-// unacknowledged at a time) and waits for the server's acknowledgements.
-// Deliveries whose publish failed are counted as dropped (refused).
-func (w *durableWorker) Enqueue(ctx context.Context, ds []event.Delivery) (int, error) {
-	w.mu.RLock()
-	defer w.mu.RUnlock()
-	if w.closed {
-		w.m.addDropped(ReasonShutdown, len(ds))
-		return 0, ErrClosed
-	}
-	now := time.Now()
-	futures := make([]jetstream.PubAckFuture, 0, len(ds))
-	var firstErr error
-	for i := range ds {
-		d := ds[i]
-		if d.Accepted.IsZero() {
-			d.Accepted = now
-		}
-		msg := &nats.Msg{Subject: w.subject, Data: appendEnvelope(make([]byte, 0, envelopeSize(&d)), &d)}
-		f, err := w.js.PublishMsgAsync(msg, jetstream.WithMsgID(d.ID+"/"+w.cfg.Target),
-			jetstream.WithStallWait(w.cfg.SendTimeout))
-		if err != nil {
-			firstErr = fmt.Errorf("deliver: target %s: publish: %w", w.cfg.Target, err)
-			w.m.addDropped(ReasonRefused, len(ds)-i)
-			break
-		}
-		futures = append(futures, f)
-	}
-	accepted := 0
-	for i, f := range futures {
-		select {
-		case <-f.Ok():
-			accepted++
-		case err := <-f.Err():
-			w.m.addDropped(ReasonRefused, 1)
-			if firstErr == nil {
-				firstErr = fmt.Errorf("deliver: target %s: publish: %w", w.cfg.Target, err)
-			}
-		case <-ctx.Done():
-			// Not known to be stored: not accepted, though it may yet be delivered.
-			w.m.addDropped(ReasonCanceled, len(futures)-i)
-			w.m.addEnqueued(accepted)
-			return accepted, fmt.Errorf("deliver: target %s: enqueue: %w", w.cfg.Target, ctx.Err())
-		}
-	}
-	w.m.addEnqueued(accepted)
-	return accepted, firstErr
-}
 
 func (w *durableWorker) stopIntake() {
 	w.mu.Lock() // waits for Enqueue calls in progress
@@ -182,6 +142,13 @@ func (w *durableWorker) Run(ctx context.Context) error {
 	// replica) gets it without waiting for AckWait.
 	for _, m := range held {
 		_ = m.Nak()
+	}
+	// Intake is stopped: store what Enqueue took (bounded by ShutdownTimeout)
+	// before the caller closes the bus. What is not stored by then is counted
+	// dropped (shutdown) when its publish fails or times out.
+	w.stopIntake()
+	if err := w.Flush(flush); err != nil && flush.Err() != nil {
+		w.store.abandon(w.m)
 	}
 	return runErr
 }

@@ -216,10 +216,22 @@ func deliveries(prefix string, n, bodySize int) []event.Delivery {
 	return ds
 }
 
+// enqueueAll enqueues ds and waits until they are accepted: in durable
+// mode, stored in JetStream (Flush), every one of them.
 func enqueueAll(t testing.TB, w Worker, ds []event.Delivery) {
 	t.Helper()
+	before := w.Stats()
 	n, err := w.Enqueue(context.Background(), ds)
 	if err != nil || n != len(ds) {
-		t.Fatalf("Enqueue: accepted %d of %d: %v", n, len(ds), err)
+		t.Fatalf("Enqueue: took %d of %d: %v", n, len(ds), err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := w.Flush(ctx); err != nil {
+		t.Fatalf("Flush: %v", err)
+	}
+	after := w.Stats()
+	if got := after.Enqueued - before.Enqueued; got != uint64(len(ds)) || after.DroppedTotal() != before.DroppedTotal() {
+		t.Fatalf("accepted %d of %d; dropped %v", got, len(ds), after.Dropped)
 	}
 }

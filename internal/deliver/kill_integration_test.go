@@ -53,8 +53,9 @@ func (s stdoutTarget) Send(_ context.Context, batch []event.Delivery) error {
 func (stdoutTarget) Close() error { return nil }
 
 // crashChild accepts deliveries forever, printing "accepted ID" once
-// Enqueue has returned, while its worker delivers half of them. The parent
-// kills it with SIGKILL.
+// they are stored (Enqueue, then Flush, and the accepted count moved by as
+// many), while its worker delivers half of them. The parent kills it with
+// SIGKILL.
 func crashChild(dir string) {
 	b := openBus(fatalTB{}, dir)
 	mu := &sync.Mutex{}
@@ -73,6 +74,14 @@ func crashChild(dir string) {
 		n, err := w.Enqueue(context.Background(), ds)
 		if err != nil || n != len(ds) {
 			fmt.Fprintln(os.Stderr, "enqueue:", n, err)
+			os.Exit(2)
+		}
+		if err := w.Flush(context.Background()); err != nil {
+			fmt.Fprintln(os.Stderr, "flush:", err)
+			os.Exit(2)
+		}
+		if s := w.Stats(); s.Enqueued != uint64(i+len(ds)) {
+			fmt.Fprintln(os.Stderr, "accepted", s.Enqueued, "of", i+len(ds), "dropped", s.Dropped)
 			os.Exit(2)
 		}
 		var sb strings.Builder

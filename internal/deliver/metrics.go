@@ -11,7 +11,8 @@ import (
 // Metrics holds the per-target delivery collectors. Create one per process
 // (or per test) with NewMetrics and pass it to every New.
 //
-//	wirebridge_deliver_enqueued_total{target}        deliveries accepted by Enqueue
+//	wirebridge_deliver_enqueued_total{target}        deliveries accepted: direct: queued by Enqueue;
+//	                                                 durable: stored in JetStream (the server acked it)
 //	wirebridge_deliver_delivered_total{target}       deliveries a Send succeeded for
 //	wirebridge_deliver_failed_total{target}          failed delivery attempts (retried or not)
 //	wirebridge_deliver_retried_total{target}         failed attempts scheduled for a retry
@@ -20,11 +21,13 @@ import (
 //	                                                 canceled, and in direct mode permanent,
 //	                                                 max_attempts, max_age
 //	wirebridge_deliver_queue_depth{target}           direct: queued; durable: stored, not yet delivered
+//	wirebridge_deliver_store_pending{target}         durable: taken by Enqueue, not yet stored or refused
+//	                                                 (in memory only: a kill -9 loses these)
 //	wirebridge_deliver_latency_seconds{target}       acceptance to successful Send
 type Metrics struct {
 	enqueued, delivered, failed, retried, deadLettered *prometheus.CounterVec
 	dropped                                            *prometheus.CounterVec
-	depth                                              *prometheus.GaugeVec
+	depth, storePending                                *prometheus.GaugeVec
 	latency                                            *prometheus.HistogramVec
 }
 
@@ -46,6 +49,10 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Namespace: "wirebridge", Subsystem: "deliver", Name: "queue_depth",
 			Help: "Deliveries waiting: queued (direct) or stored and not yet delivered (durable).",
 		}, []string{"target"}),
+		storePending: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: "wirebridge", Subsystem: "deliver", Name: "store_pending",
+			Help: "Durable: deliveries taken for the target and not yet stored in JetStream or refused.",
+		}, []string{"target"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: "wirebridge", Subsystem: "deliver", Name: "latency_seconds",
 			Help:    "Time from acceptance to successful delivery.",
@@ -54,7 +61,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	}
 	if reg != nil {
 		for _, c := range []prometheus.Collector{m.enqueued, m.delivered, m.failed, m.retried,
-			m.deadLettered, m.dropped, m.depth, m.latency} {
+			m.deadLettered, m.dropped, m.depth, m.storePending, m.latency} {
 			if err := reg.Register(c); err != nil {
 				return nil, fmt.Errorf("deliver: register metrics: %w", err)
 			}
@@ -68,6 +75,7 @@ type Stats struct {
 	Enqueued, Delivered, Failed, Retried, DeadLettered uint64
 	Dropped                                            map[string]uint64 // by reason; only non-zero reasons
 	QueueDepth                                         int64
+	StorePending                                       int64 // durable: taken, not yet stored or refused
 }
 
 // DroppedTotal is the sum of Dropped.
@@ -86,11 +94,11 @@ var dropReasons = [...]string{ReasonQueueFull, ReasonShutdown, ReasonRefused, Re
 type meter struct {
 	enqueued, delivered, failed, retried, deadLettered atomic.Uint64
 	dropped                                            [len(dropReasons)]atomic.Uint64
-	depth                                              atomic.Int64
+	depth, storePending                                atomic.Int64
 
 	pEnqueued, pDelivered, pFailed, pRetried, pDeadLettered prometheus.Counter
 	pDropped                                                [len(dropReasons)]prometheus.Counter
-	pDepth                                                  prometheus.Gauge
+	pDepth, pStorePending                                   prometheus.Gauge
 	pLatency                                                prometheus.Observer
 }
 
@@ -105,6 +113,7 @@ func (m *Metrics) forTarget(target string) *meter {
 		pRetried:      m.retried.WithLabelValues(target),
 		pDeadLettered: m.deadLettered.WithLabelValues(target),
 		pDepth:        m.depth.WithLabelValues(target),
+		pStorePending: m.storePending.WithLabelValues(target),
 		pLatency:      m.latency.WithLabelValues(target),
 	}
 	for i, r := range dropReasons {
@@ -156,6 +165,11 @@ func (m *meter) setDepth(n int64) {
 	m.pDepth.Set(float64(n))
 }
 
+func (m *meter) setStorePending(n int64) {
+	m.storePending.Store(n)
+	m.pStorePending.Set(float64(n))
+}
+
 func (m *meter) observeLatency(accepted, now time.Time) {
 	if !accepted.IsZero() {
 		m.pLatency.Observe(now.Sub(accepted).Seconds())
@@ -170,6 +184,7 @@ func (m *meter) stats() Stats {
 		Retried:      m.retried.Load(),
 		DeadLettered: m.deadLettered.Load(),
 		QueueDepth:   m.depth.Load(),
+		StorePending: m.storePending.Load(),
 		Dropped:      map[string]uint64{},
 	}
 	for i, r := range dropReasons {

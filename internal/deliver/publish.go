@@ -1,0 +1,222 @@
+package deliver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/wirebridge/wirebridge/internal/event"
+)
+
+// Durable intake: Enqueue never waits for JetStream.
+//
+//	Enqueue ──► [storeQueue: QueueSize deliveries] ──► publisher ──► PublishMsgAsync ──► JetStream
+//	 (copies, never blocks;                           (one goroutine while   (at most MaxInFlight
+//	  full: dropped queue_full)                         there is work)         unacknowledged)
+//
+// The server's acknowledgement of a publish is what "accepted" (stored,
+// survives a kill -9) means: it is counted in Stats.Enqueued by the ack
+// handler. A refused publish (stream full, timeout, connection closed) is
+// counted dropped (refused). A delivery taken by Enqueue but not yet stored
+// is in process memory only, like a datagram in a socket buffer: a kill -9
+// loses it. Flush waits until everything taken before the call is settled.
+
+// staged is one delivery taken by Enqueue, encoded, waiting to be published.
+type staged struct {
+	msgID string // Nats-Msg-Id: "<event id>/<target>"
+	data  []byte // the stored envelope
+}
+
+// storeQueue is the bounded buffer between Enqueue and the publisher, with
+// the counters Flush waits on.
+type storeQueue struct {
+	q      chan staged
+	active atomic.Bool // a publisher goroutine is running
+
+	taken   atomic.Uint64 // deliveries Enqueue put in q
+	settled atomic.Uint64 // of those: stored, refused or abandoned
+	refused atomic.Uint64 // of those: refused
+	lastErr atomic.Pointer[error]
+
+	waitMu sync.Mutex
+	waitCh chan struct{} // closed when settled moves; nil when nobody waits
+}
+
+func (s *storeQueue) init(size int) { s.q = make(chan staged, size) }
+
+// put buffers p unless the buffer is full.
+func (s *storeQueue) put(p staged) bool {
+	select {
+	case s.q <- p:
+		return true
+	default:
+		return false
+	}
+}
+
+// pending is how many taken deliveries are not settled yet.
+func (s *storeQueue) pending() int64 {
+	settled := s.settled.Load() // first: settled never passes taken for long
+	return max(int64(s.taken.Load())-int64(settled), 0)
+}
+
+// settle records n settled deliveries and wakes Flush callers.
+func (s *storeQueue) settle(n int) {
+	s.settled.Add(uint64(n))
+	s.waitMu.Lock()
+	if s.waitCh != nil {
+		close(s.waitCh)
+		s.waitCh = nil
+	}
+	s.waitMu.Unlock()
+}
+
+// wait returns a channel closed at the next settle.
+func (s *storeQueue) wait() <-chan struct{} {
+	s.waitMu.Lock()
+	defer s.waitMu.Unlock()
+	if s.waitCh == nil {
+		s.waitCh = make(chan struct{})
+	}
+	return s.waitCh
+}
+
+// abandon drops what is still buffered (counted as shutdown): used when
+// Run's flush deadline passed.
+func (s *storeQueue) abandon(m *meter) {
+	n := 0
+	for {
+		select {
+		case <-s.q:
+			n++
+			continue
+		default:
+		}
+		break
+	}
+	m.addDropped(ReasonShutdown, n)
+	s.settle(n)
+	m.setStorePending(s.pending())
+}
+
+// Enqueue copies each delivery into the target's store buffer (encoded as
+// the stored envelope) and returns at once; a publisher goroutine stores
+// them in JetStream. When the buffer is full the rest are dropped and
+// counted (queue_full). The return value counts deliveries taken, not yet
+// stored: Stats.Enqueued counts those the server acknowledged, and Flush
+// waits for them.
+func (w *durableWorker) Enqueue(_ context.Context, ds []event.Delivery) (int, error) {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	if w.closed {
+		w.m.addDropped(ReasonShutdown, len(ds))
+		return 0, ErrClosed
+	}
+	now := time.Now()
+	n := 0
+	for i := range ds {
+		if len(w.store.q) == cap(w.store.q) { // full: no encoding for nothing
+			w.m.addDropped(ReasonQueueFull, len(ds)-i)
+			break
+		}
+		d := ds[i]
+		if d.Accepted.IsZero() {
+			d.Accepted = now
+		}
+		p := staged{msgID: d.ID + "/" + w.cfg.Target, data: appendEnvelope(make([]byte, 0, envelopeSize(&d)), &d)}
+		if !w.store.put(p) { // another producer took the last slot
+			w.m.addDropped(ReasonQueueFull, len(ds)-i)
+			break
+		}
+		n++
+	}
+	if n > 0 {
+		w.store.taken.Add(uint64(n))
+		w.m.setStorePending(w.store.pending())
+		w.startPublisher()
+	}
+	return n, nil
+}
+
+// startPublisher runs publish unless it is running already.
+func (w *durableWorker) startPublisher() {
+	if w.store.active.CompareAndSwap(false, true) {
+		go w.publish()
+	}
+}
+
+// publish stores buffered deliveries until the buffer is empty, then ends.
+// PublishMsgAsync waits here (never in Enqueue) while MaxInFlight publishes
+// are unacknowledged; the ack and error handlers settle each one.
+func (w *durableWorker) publish() {
+	for {
+		select {
+		case p := <-w.store.q:
+			msg := &nats.Msg{Subject: w.subject, Data: p.data}
+			if _, err := w.js.PublishMsgAsync(msg, jetstream.WithMsgID(p.msgID),
+				jetstream.WithStallWait(w.cfg.SendTimeout)); err != nil {
+				w.refused(w.js, msg, err)
+			}
+			continue
+		default:
+		}
+		w.store.active.Store(false)
+		// An Enqueue that saw active==true just before it was cleared left
+		// its deliveries for this goroutine: look again.
+		if len(w.store.q) == 0 || !w.store.active.CompareAndSwap(false, true) {
+			return
+		}
+	}
+}
+
+// stored is the async-publish ack handler: the delivery is accepted.
+func (w *durableWorker) stored(_ jetstream.JetStream, _ *nats.Msg, _ *jetstream.PubAck) {
+	w.m.addEnqueued(1)
+	w.store.settle(1)
+	w.m.setStorePending(w.store.pending())
+}
+
+// refused is the async-publish error handler (and publish's, for a publish
+// that did not leave): the delivery is not known to be stored. It may yet
+// be (an ack that timed out), in which case it is delivered though counted
+// dropped; never the other way round.
+func (w *durableWorker) refused(_ jetstream.JetStream, _ *nats.Msg, err error) {
+	w.m.addDropped(ReasonRefused, 1)
+	w.store.lastErr.Store(&err)
+	w.store.refused.Add(1)
+	w.store.settle(1)
+	w.m.setStorePending(w.store.pending())
+}
+
+// Flush waits until every delivery Enqueue took before the call is stored
+// in JetStream or counted dropped, or until ctx ends. It reports publishes
+// refused while it waited (they are counted dropped, reason refused).
+func (w *durableWorker) Flush(ctx context.Context) error {
+	want := w.store.taken.Load()
+	refused := w.store.refused.Load()
+	for w.store.settled.Load() < want {
+		ch := w.store.wait()
+		if w.store.settled.Load() >= want {
+			break
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("deliver: target %s: flush: %w", w.cfg.Target, ctx.Err())
+		}
+	}
+	if n := w.store.refused.Load() - refused; n > 0 {
+		var last error = errors.New("unknown error")
+		if e := w.store.lastErr.Load(); e != nil {
+			last = *e
+		}
+		return fmt.Errorf("deliver: target %s: %d publishes refused: %w", w.cfg.Target, n, last)
+	}
+	return nil
+}
