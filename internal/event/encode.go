@@ -196,25 +196,7 @@ func appendDetail(dst []byte, p *packet.Packet, m *Meta, st *stamp) []byte {
 	}
 	ip := HasIP(f)
 	if ip {
-		ports := HasPorts(f)
-		dst = append(dst, jSrcIP...)
-		dst = appendAddr(dst, f.Src)
-		if ports {
-			dst = append(dst, jPort...)
-			dst = strconv.AppendUint(dst, uint64(f.SrcPort), 10)
-		} else {
-			dst = append(dst, '"')
-		}
-		dst = append(dst, '}')
-		dst = append(dst, jDstIP...)
-		dst = appendAddr(dst, f.Dst)
-		if ports {
-			dst = append(dst, jPort...)
-			dst = strconv.AppendUint(dst, uint64(f.DstPort), 10)
-		} else {
-			dst = append(dst, '"')
-		}
-		dst = append(dst, '}')
+		dst = appendEndpoints(dst, f)
 		dst = append(dst, jProtocol...)
 		dst = append(dst, ProtocolName(f.Protocol)...)
 		dst = append(dst, '"')
@@ -230,18 +212,7 @@ func appendDetail(dst []byte, p *packet.Packet, m *Meta, st *stamp) []byte {
 	}
 	if HasTCPBlock(f) {
 		dst = append(dst, jTCPFlags...)
-		first := true
-		for i, name := range TCPFlagNames {
-			if f.TCPFlags&(1<<i) != 0 {
-				if !first {
-					dst = append(dst, ',')
-				}
-				first = false
-				dst = append(dst, '"')
-				dst = append(dst, name...)
-				dst = append(dst, '"')
-			}
-		}
+		dst = appendNames(dst, uint32(f.TCPFlags), TCPFlagNames[:])
 		dst = append(dst, jSeq...)
 		dst = strconv.AppendUint(dst, uint64(f.TCPSeq), 10)
 		dst = append(dst, jAck...)
@@ -326,18 +297,7 @@ func appendIP(dst []byte, f *packet.Frame) []byte {
 	}
 	if v6 && f.IPv6Ext != 0 {
 		dst = append(dst, jExtensions...)
-		first := true
-		for i, name := range IPv6ExtNames {
-			if f.IPv6Ext&(1<<i) != 0 {
-				if !first {
-					dst = append(dst, ',')
-				}
-				first = false
-				dst = append(dst, '"')
-				dst = append(dst, name...)
-				dst = append(dst, '"')
-			}
-		}
+		dst = appendNames(dst, uint32(f.IPv6Ext), IPv6ExtNames[:])
 		dst = append(dst, ']')
 	}
 	return append(dst, '}')
@@ -364,25 +324,7 @@ func appendTunnel(dst []byte, p *packet.Packet, t *packet.Tunnel) []byte {
 		dst = strconv.AppendUint(dst, uint64(t.FlowHash), 10)
 	}
 	if HasIP(outer) {
-		ports := HasPorts(outer)
-		dst = append(dst, jSrcIP...)
-		dst = appendAddr(dst, outer.Src)
-		if ports {
-			dst = append(dst, jPort...)
-			dst = strconv.AppendUint(dst, uint64(outer.SrcPort), 10)
-		} else {
-			dst = append(dst, '"')
-		}
-		dst = append(dst, '}')
-		dst = append(dst, jDstIP...)
-		dst = appendAddr(dst, outer.Dst)
-		if ports {
-			dst = append(dst, jPort...)
-			dst = strconv.AppendUint(dst, uint64(outer.DstPort), 10)
-		} else {
-			dst = append(dst, '"')
-		}
-		dst = append(dst, '}')
+		dst = appendEndpoints(dst, outer)
 	}
 	if n := VLANCount(outer); n > 0 {
 		dst = append(dst, jVLAN...)
@@ -452,6 +394,48 @@ func appendTunnel(dst []byte, p *packet.Packet, t *packet.Tunnel) []byte {
 		}
 	}
 	return append(dst, '}')
+}
+
+// appendEndpoints appends the Source and Destination objects of f, which
+// has an IP layer, with ports when its transport has them.
+func appendEndpoints(dst []byte, f *packet.Frame) []byte {
+	ports := HasPorts(f)
+	dst = append(dst, jSrcIP...)
+	dst = appendAddr(dst, f.Src)
+	if ports {
+		dst = append(dst, jPort...)
+		dst = strconv.AppendUint(dst, uint64(f.SrcPort), 10)
+	} else {
+		dst = append(dst, '"')
+	}
+	dst = append(dst, '}')
+	dst = append(dst, jDstIP...)
+	dst = appendAddr(dst, f.Dst)
+	if ports {
+		dst = append(dst, jPort...)
+		dst = strconv.AppendUint(dst, uint64(f.DstPort), 10)
+	} else {
+		dst = append(dst, '"')
+	}
+	return append(dst, '}')
+}
+
+// appendNames appends, as JSON strings separated by commas, names[i] for
+// every bit i set in bits.
+func appendNames(dst []byte, bits uint32, names []string) []byte {
+	first := true
+	for i, name := range names {
+		if bits&(1<<i) != 0 {
+			if !first {
+				dst = append(dst, ',')
+			}
+			first = false
+			dst = append(dst, '"')
+			dst = append(dst, name...)
+			dst = append(dst, '"')
+		}
+	}
+	return dst
 }
 
 // appendAddr appends an address; the invalid (zero) Addr appends nothing so

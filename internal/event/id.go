@@ -17,19 +17,27 @@ type ID [16]byte
 
 // String returns the canonical text form. It allocates once: the string.
 func (id ID) String() string {
-	var b [36]byte
-	return string(id.AppendText(b[:0]))
+	b := id.text()
+	return string(b[:])
 }
 
 // AppendText appends the canonical text form (36 bytes) to dst.
 func (id ID) AppendText(dst []byte) []byte {
-	for i, b := range id {
-		if i == 4 || i == 6 || i == 8 || i == 10 {
-			dst = append(dst, '-')
-		}
-		dst = append(dst, hexDigits[b>>4], hexDigits[b&0xf])
+	b := id.text()
+	return append(dst, b[:]...)
+}
+
+// idHexPos is where the two hex digits of each byte of an ID start in its
+// text form (8-4-4-4-12, dashes at 8, 13, 18 and 23).
+var idHexPos = [16]uint8{0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34}
+
+func (id ID) text() (b [36]byte) {
+	b[8], b[13], b[18], b[23] = '-', '-', '-', '-'
+	for i, x := range id {
+		p := int(idHexPos[i])
+		b[p], b[p+1] = hexDigits[x>>4], hexDigits[x&0xf]
 	}
-	return dst
+	return b
 }
 
 // Time returns the millisecond timestamp the id carries.

@@ -499,15 +499,7 @@ func reportIP(out *pattern.Values, code viewField, f *packet.Frame) {
 		}
 	case vfExtensions:
 		if v6 && f.IPv6Ext != 0 {
-			n := 0
-			for i, name := range IPv6ExtNames {
-				if f.IPv6Ext&(1<<i) != 0 {
-					out.Enter(arrExtensions, n)
-					out.Str(name)
-					out.Leave()
-					n++
-				}
-			}
+			reportNames(out, arrExtensions, uint32(f.IPv6Ext), IPv6ExtNames[:])
 		}
 	}
 }
@@ -515,21 +507,27 @@ func reportIP(out *pattern.Values, code viewField, f *packet.Frame) {
 func reportTCP(out *pattern.Values, code viewField, f *packet.Frame) {
 	switch code {
 	case vfTCPFlags:
-		n := 0
-		for i, name := range TCPFlagNames {
-			if f.TCPFlags&(1<<i) != 0 {
-				out.Enter(arrTCPFlags, n)
-				out.Str(name)
-				out.Leave()
-				n++
-			}
-		}
+		reportNames(out, arrTCPFlags, uint32(f.TCPFlags), TCPFlagNames[:])
 	case vfTCPSeq:
 		out.Uint(uint64(f.TCPSeq))
 	case vfTCPAck:
 		out.Uint(uint64(f.TCPAck))
 	case vfTCPWindow:
 		out.Uint(uint64(f.TCPWindow))
+	}
+}
+
+// reportNames reports the array appendNames writes: names[i] for every bit
+// i set in bits.
+func reportNames(out *pattern.Values, arr pattern.ArrayID, bits uint32, names []string) {
+	n := 0
+	for i, name := range names {
+		if bits&(1<<i) != 0 {
+			out.Enter(arr, n)
+			out.Str(name)
+			out.Leave()
+			n++
+		}
 	}
 }
 

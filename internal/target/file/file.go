@@ -50,7 +50,6 @@ package file
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -160,21 +159,10 @@ func New(cfg Config) (*Target, error) {
 	if cfg.FsyncInterval <= 0 {
 		cfg.FsyncInterval = time.Second
 	}
-	if cfg.MaxSize < 0 || cfg.Interval < 0 {
-		return nil, errors.New("file target: max size and interval must not be negative")
+	if err := rotate.CheckLimits(cfg.MaxSize, cfg.Interval); err != nil {
+		return nil, fmt.Errorf("file target: %w", err)
 	}
-	if cfg.Interval > 0 && cfg.Interval < time.Second {
-		return nil, fmt.Errorf("file target: interval %s is shorter than a second", cfg.Interval)
-	}
-	if cfg.Perm == 0 {
-		cfg.Perm = 0o644
-	}
-	if cfg.Location == nil {
-		cfg.Location = time.UTC
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
+	cfg.Perm, cfg.Location, cfg.Now = rotate.Defaults(cfg.Perm, cfg.Location, cfg.Now)
 	t := &Target{cfg: cfg}
 	if cfg.Interval > 0 || cfg.Fsync == FsyncInterval {
 		tick := cfg.FsyncInterval

@@ -105,24 +105,13 @@ func New(cfg Config) (*Target, error) {
 	default:
 		return nil, fmt.Errorf("pcap target: fsync %q: want never, rotate or always", cfg.Fsync)
 	}
-	if cfg.MaxSize < 0 || cfg.Interval < 0 {
-		return nil, fmt.Errorf("pcap target: max size and interval must not be negative")
+	if err := rotate.CheckLimits(cfg.MaxSize, cfg.Interval); err != nil {
+		return nil, fmt.Errorf("pcap target: %w", err)
 	}
 	if cfg.MaxSize > 0 && cfg.MaxSize < 24+16+64 {
 		return nil, fmt.Errorf("pcap target: max size %d is too small for a pcap file", cfg.MaxSize)
 	}
-	if cfg.Interval > 0 && cfg.Interval < time.Second {
-		return nil, fmt.Errorf("pcap target: interval %s is shorter than a second", cfg.Interval)
-	}
-	if cfg.Perm == 0 {
-		cfg.Perm = 0o644
-	}
-	if cfg.Location == nil {
-		cfg.Location = time.UTC
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
+	cfg.Perm, cfg.Location, cfg.Now = rotate.Defaults(cfg.Perm, cfg.Location, cfg.Now)
 	t := &Target{cfg: cfg, outs: map[packet.LinkType]*output{}}
 	if cfg.Interval > 0 {
 		t.arch.Start(min(cfg.Interval, time.Second), t.background)

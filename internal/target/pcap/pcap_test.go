@@ -257,6 +257,8 @@ func TestNewErrors(t *testing.T) {
 		{"snaplen too big", Config{Path: "a", Snaplen: 1 << 20}, "snaplen"},
 		{"bad fsync", Config{Path: "a", Fsync: "interval"}, `fsync "interval"`},
 		{"tiny max size", Config{Path: "a", MaxSize: 10}, "too small"},
+		{"negative interval", Config{Path: "a", Interval: -time.Hour}, "pcap target: max size and interval must not be negative"},
+		{"sub-second interval", Config{Path: "a", Interval: time.Millisecond}, "pcap target: interval 1ms is shorter than a second"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

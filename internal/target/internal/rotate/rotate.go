@@ -138,3 +138,30 @@ func NextBoundary(t time.Time, interval time.Duration) time.Time {
 	}
 	return t.Truncate(interval).Add(interval)
 }
+
+// CheckLimits validates the size and interval settings of a rotating
+// target: neither negative, and an interval of at least a second.
+func CheckLimits(maxSize int64, interval time.Duration) error {
+	if maxSize < 0 || interval < 0 {
+		return errors.New("max size and interval must not be negative")
+	}
+	if interval > 0 && interval < time.Second {
+		return fmt.Errorf("interval %s is shorter than a second", interval)
+	}
+	return nil
+}
+
+// Defaults returns perm, loc and now with the unset ones replaced by their
+// defaults: 0644, UTC and time.Now.
+func Defaults(perm fs.FileMode, loc *time.Location, now func() time.Time) (fs.FileMode, *time.Location, func() time.Time) {
+	if perm == 0 {
+		perm = 0o644
+	}
+	if loc == nil {
+		loc = time.UTC
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return perm, loc, now
+}

@@ -106,3 +106,53 @@ func TestNextBoundary(t *testing.T) {
 		t.Fatalf("no interval gives %v", got)
 	}
 }
+
+func TestCheckLimits(t *testing.T) {
+	tests := []struct {
+		name     string
+		maxSize  int64
+		interval time.Duration
+		want     string // "" for no error
+	}{
+		{"unset", 0, 0, ""},
+		{"size and hourly", 1 << 20, time.Hour, ""},
+		{"one second", 0, time.Second, ""},
+		{"negative size", -1, 0, "max size and interval must not be negative"},
+		{"negative interval", 0, -time.Second, "max size and interval must not be negative"},
+		{"sub-second interval", 0, 999 * time.Millisecond, "interval 999ms is shorter than a second"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := CheckLimits(tt.maxSize, tt.interval)
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("CheckLimits: %v", err)
+				}
+				return
+			}
+			if err == nil || err.Error() != tt.want {
+				t.Fatalf("CheckLimits: %v, want %s", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	t.Run("unset", func(t *testing.T) {
+		perm, loc, now := Defaults(0, nil, nil)
+		if perm != 0o644 || loc != time.UTC || now == nil {
+			t.Fatalf("Defaults(0, nil, nil) = %v, %v, clock set %v", perm, loc, now != nil)
+		}
+		if d := time.Since(now()); d < 0 || d > time.Minute {
+			t.Fatalf("default clock is %v off time.Now", d)
+		}
+	})
+	t.Run("set values are kept", func(t *testing.T) {
+		fixed := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+		berlin := time.FixedZone("CET", 3600)
+		perm, loc, now := Defaults(0o600, berlin, func() time.Time { return fixed })
+		if perm != 0o600 || loc != berlin || !now().Equal(fixed) {
+			t.Fatalf("Defaults kept %v, %v, %v", perm, loc, now())
+		}
+	})
+}
