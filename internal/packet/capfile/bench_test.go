@@ -127,11 +127,6 @@ func BenchmarkReader(b *testing.B) {
 	b.Run("pcapng", func(b *testing.B) { benchRead(b, udpPcapng(10000), ngHeaderLen) })
 }
 
-type packetWriter interface {
-	WritePacket(packet.CaptureInfo, []byte) error
-	Flush() error
-}
-
 // BenchmarkWriter writes the same frames to io.Discard; one op is one packet.
 func BenchmarkWriter(b *testing.B) {
 	for _, name := range []string{"pcap", "pcap-ns", "pcapng"} {

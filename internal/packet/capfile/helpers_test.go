@@ -7,7 +7,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/wirebridge/wirebridge/internal/packet"
 )
@@ -65,6 +67,67 @@ func readAll(t testing.TB, input []byte) ([]record, *Reader, error) {
 		}
 		recs = append(recs, record{data: bytes.Clone(data), info: info})
 	}
+}
+
+// readFile reads the capture at path and all its records, failing the test
+// on any error; it also returns the file's bytes.
+func readFile(t testing.TB, path string) ([]record, *Reader, []byte) {
+	t.Helper()
+	input, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, r, err := readAll(t, input)
+	if err != nil {
+		t.Fatalf("read %s: %v", filepath.Base(path), err)
+	}
+	return recs, r, input
+}
+
+// readShared is readFile for a capture of the shared pcaps directory.
+func readShared(t testing.TB, name string) ([]record, *Reader) {
+	t.Helper()
+	recs, r, _ := readFile(t, filepath.Join(pcapsDir(t), name))
+	return recs, r
+}
+
+// packetWriter is what Writer and PcapngWriter have in common.
+type packetWriter interface {
+	WritePacket(packet.CaptureInfo, []byte) error
+	Flush() error
+}
+
+// writeRecords writes recs with w and flushes it.
+func writeRecords(t testing.TB, w packetWriter, recs []record) {
+	t.Helper()
+	for _, rec := range recs {
+		if err := w.WritePacket(rec.info, rec.data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// asPcapngWritten returns the CaptureInfo of recs as a PcapngWriter's file
+// reads back: a zero time as the epoch, and one interface per link type,
+// numbered in order of first appearance.
+func asPcapngWritten(recs []record) []record {
+	c := slices.Clone(recs)
+	var links []packet.LinkType
+	for i := range c {
+		info := &c[i].info
+		if info.Timestamp.IsZero() {
+			info.Timestamp = time.Unix(0, 0).UTC()
+		}
+		info.InterfaceIndex = slices.Index(links, info.LinkType)
+		if info.InterfaceIndex < 0 {
+			info.InterfaceIndex = len(links)
+			links = append(links, info.LinkType)
+		}
+	}
+	return c
 }
 
 // byteOrder is binary.LittleEndian or binary.BigEndian.

@@ -100,14 +100,7 @@ func compareWithTshark(t *testing.T, file string, recs []record, pcapng bool) {
 func TestTsharkAgreesOnSharedCaptures(t *testing.T) {
 	for _, path := range captureFiles(t) {
 		t.Run(filepath.Base(path), func(t *testing.T) {
-			input, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			recs, r, err := readAll(t, input)
-			if err != nil {
-				t.Fatal(err)
-			}
+			recs, r, _ := readFile(t, path)
 			compareWithTshark(t, path, recs, r.Format() == FormatPcapNG)
 		})
 	}
@@ -146,14 +139,7 @@ func TestTsharkReadsWrittenPcap(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			orig := filepath.Join(pcapsDir(t), tc.file)
-			input, err := os.ReadFile(orig)
-			if err != nil {
-				t.Fatal(err)
-			}
-			recs, r, err := readAll(t, input)
-			if err != nil {
-				t.Fatal(err)
-			}
+			recs, r, _ := readFile(t, orig)
 			out := filepath.Join(t.TempDir(), "out.pcap")
 			writeFile(t, out, recs, r.LinkType(), tc.snaplen, tc.nano)
 			want := tshark(t, orig, fields...)
@@ -173,14 +159,7 @@ func TestTsharkReadsWrittenPcap(t *testing.T) {
 	}
 	t.Run("snaplen truncates", func(t *testing.T) {
 		orig := filepath.Join(pcapsDir(t), "zeek_http-pipelined-requests.pcap")
-		input, err := os.ReadFile(orig)
-		if err != nil {
-			t.Fatal(err)
-		}
-		recs, r, err := readAll(t, input)
-		if err != nil {
-			t.Fatal(err)
-		}
+		recs, r, _ := readFile(t, orig)
 		out := filepath.Join(t.TempDir(), "out.pcap")
 		writeFile(t, out, recs, r.LinkType(), 64, true)
 		rows := tshark(t, out, "frame.cap_len", "frame.len", "ip.src")
@@ -207,14 +186,7 @@ func writeFile(t *testing.T, path string, recs []record, link packet.LinkType, s
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, rec := range recs {
-		if err := w.WritePacket(rec.info, rec.data); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Flush(); err != nil {
-		t.Fatal(err)
-	}
+	writeRecords(t, w, recs)
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -228,14 +200,7 @@ func TestTsharkReadsWrittenPcapng(t *testing.T) {
 	for _, name := range []string{"gopacket_pcapng-be-test202.pcapng", "zeek_pcapng-multi-interface.pcapng", "tcpdump_tcp-handshake-nano.pcap"} {
 		t.Run(name, func(t *testing.T) {
 			orig := filepath.Join(pcapsDir(t), name)
-			input, err := os.ReadFile(orig)
-			if err != nil {
-				t.Fatal(err)
-			}
-			recs, r, err := readAll(t, input)
-			if err != nil {
-				t.Fatal(err)
-			}
+			recs, r, _ := readFile(t, orig)
 			out := filepath.Join(t.TempDir(), "out.pcapng")
 			f, err := os.Create(out)
 			if err != nil {
@@ -245,14 +210,7 @@ func TestTsharkReadsWrittenPcapng(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, rec := range recs {
-				if err := w.WritePacket(rec.info, rec.data); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if err := w.Flush(); err != nil {
-				t.Fatal(err)
-			}
+			writeRecords(t, w, recs)
 			if err := f.Close(); err != nil {
 				t.Fatal(err)
 			}
@@ -281,20 +239,7 @@ func TestTsharkReadsWrittenPcapng(t *testing.T) {
 					t.Errorf("packet %d:\n ours %q\n orig %q", i+1, got[i], want[i])
 				}
 			}
-			compareWithTshark(t, out, func() []record {
-				c := append([]record(nil), recs...)
-				links := map[packet.LinkType]int{}
-				for i := range c {
-					if c[i].info.Timestamp.IsZero() {
-						c[i].info.Timestamp = time.Unix(0, 0)
-					}
-					if _, ok := links[c[i].info.LinkType]; !ok {
-						links[c[i].info.LinkType] = len(links)
-					}
-					c[i].info.InterfaceIndex = links[c[i].info.LinkType]
-				}
-				return c
-			}(), true)
+			compareWithTshark(t, out, asPcapngWritten(recs), true)
 		})
 	}
 }

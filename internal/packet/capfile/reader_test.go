@@ -136,19 +136,6 @@ func checkPackets(t *testing.T, recs []record, want []wantPacket) {
 	}
 }
 
-func readShared(t *testing.T, name string) ([]record, *Reader) {
-	t.Helper()
-	input, err := os.ReadFile(filepath.Join(pcapsDir(t), name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	recs, r, err := readAll(t, input)
-	if err != nil {
-		t.Fatalf("read %s: %v", name, err)
-	}
-	return recs, r
-}
-
 func TestMultiInterfacePcapng(t *testing.T) {
 	recs, r := readShared(t, "zeek_pcapng-multi-interface.pcapng")
 	if r.LinkType() != packet.LinkEthernet {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -22,14 +21,7 @@ func TestRoundTrip(t *testing.T) {
 	for _, path := range captureFiles(t) {
 		name := filepath.Base(path)
 		t.Run(name, func(t *testing.T) {
-			input, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			recs, r, err := readAll(t, input)
-			if err != nil {
-				t.Fatal(err)
-			}
+			recs, r, input := readFile(t, path)
 			byLink := map[packet.LinkType][]record{}
 			for _, rec := range recs {
 				byLink[rec.info.LinkType] = append(byLink[rec.info.LinkType], rec)
@@ -46,14 +38,7 @@ func TestRoundTrip(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				for _, rec := range group {
-					if err := w.WritePacket(rec.info, rec.data); err != nil {
-						t.Fatal(err)
-					}
-				}
-				if err := w.Flush(); err != nil {
-					t.Fatal(err)
-				}
+				writeRecords(t, w, group)
 				back, r2, err := readAll(t, out.Bytes())
 				if err != nil {
 					t.Fatalf("reading what was written: %v", err)
@@ -317,27 +302,13 @@ func TestNoAllocations(t *testing.T) {
 func TestPcapngWriterRoundTrip(t *testing.T) {
 	for _, path := range captureFiles(t) {
 		t.Run(filepath.Base(path), func(t *testing.T) {
-			input, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			recs, _, err := readAll(t, input)
-			if err != nil {
-				t.Fatal(err)
-			}
+			recs, _, _ := readFile(t, path)
 			var out bytes.Buffer
 			w, err := NewPcapngWriter(&out, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, rec := range recs {
-				if err := w.WritePacket(rec.info, rec.data); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if err := w.Flush(); err != nil {
-				t.Fatal(err)
-			}
+			writeRecords(t, w, recs)
 			back, r, err := readAll(t, out.Bytes())
 			if err != nil {
 				t.Fatalf("reading what was written: %v", err)
@@ -345,22 +316,9 @@ func TestPcapngWriterRoundTrip(t *testing.T) {
 			if r.Format() != FormatPcapNG || len(back) != len(recs) {
 				t.Fatalf("read back %d packets (%v), wrote %d", len(back), r.Format(), len(recs))
 			}
-			var links []packet.LinkType
+			written := asPcapngWritten(recs)
 			for i := range recs {
-				want := recs[i].info
-				if want.Timestamp.IsZero() {
-					want.Timestamp = time.Unix(0, 0).UTC()
-				}
-				want.InterfaceIndex = -1
-				for j, l := range links {
-					if l == want.LinkType {
-						want.InterfaceIndex = j
-					}
-				}
-				if want.InterfaceIndex < 0 {
-					want.InterfaceIndex = len(links)
-					links = append(links, want.LinkType)
-				}
+				want := written[i].info
 				if back[i].info != want || !bytes.Equal(back[i].data, recs[i].data) {
 					t.Errorf("packet %d: read back %+v, wrote %+v", i+1, back[i].info, want)
 				}
