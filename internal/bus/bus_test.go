@@ -73,6 +73,10 @@ func TestEmbeddedStreamsAndLimits(t *testing.T) {
 			if cfg.MaxBytes != c.maxBytes {
 				t.Errorf("max bytes %d, want %d", cfg.MaxBytes, c.maxBytes)
 			}
+			// The server holds every id of the window in memory.
+			if cfg.Duplicates != 5*time.Second {
+				t.Errorf("duplicate window %v, want 5s", cfg.Duplicates)
+			}
 		})
 	}
 	acct, err := b.JetStream().AccountInfo(ctx)
