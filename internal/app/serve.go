@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log"
 	"log/slog"
+	"math"
 	"os"
 	"os/signal"
 	"reflect"
@@ -87,6 +88,9 @@ func runServe(ctx context.Context, args []string, stdio Stdio) int {
 		fmt.Fprintf(stdio.Err, "wirebridge serve: %v\n", err)
 		return exitFail
 	}
+	if limit, from := setMemoryLimit(os.Getenv); limit != math.MaxInt64 {
+		logger.Debug("go memory limit", "bytes", limit, "from", from)
+	}
 	start := time.Now()
 	s, err := newServer(ctx, cfg, path, stdio, logger, level)
 	if err != nil {
@@ -149,6 +153,9 @@ func newServer(ctx context.Context, cfg *config.Config, path string, stdio Stdio
 	})
 	if err := s.http.Listen(); err != nil {
 		return nil, cfg.ErrorAt("http.listen", err)
+	}
+	if cfg.HTTP.PProf {
+		mountPProf(s.http)
 	}
 
 	if needsBus(cfg) {

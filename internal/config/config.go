@@ -60,6 +60,9 @@ type NATS struct {
 // HTTP configures the single HTTP listener (/metrics, /healthz, /readyz, /api, /ws, UI).
 type HTTP struct {
 	Listen string `yaml:"listen"`
+	// PProf serves Go's runtime profiles under /debug/pprof/ on the same listener
+	// (heap, goroutines, CPU). Off by default: profiles reveal internals.
+	PProf bool `yaml:"pprof"`
 }
 
 // Live configures live channels: POST /api/events, GET /api/channels, the /ws WebSocket, the
@@ -271,7 +274,10 @@ type Delivery struct {
 	MaxAge      time.Duration `yaml:"max_age"`      // 0: no age limit
 	Backoff     Backoff       `yaml:"backoff"`
 	BatchSize   int           `yaml:"batch_size"` // most deliveries handed to one Send
-	QueueSize   int           `yaml:"queue_size"` // direct mode: events buffered before drops
+	// QueueSize bounds the events held in memory for the target before new ones are dropped
+	// and counted (queue_full): direct mode: waiting for the target; durable mode: waiting to
+	// be stored in JetStream (not yet accepted: a kill -9 loses them).
+	QueueSize int `yaml:"queue_size"`
 	// AckWait (durable mode) is how long the bus waits for a fetched event's acknowledgement
 	// before delivering it again; a running worker keeps the events it holds alive, so this is
 	// how soon the events a crashed process held are delivered again.
