@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -23,7 +24,8 @@ import (
 const (
 	headRoom   = 48  // room before each payload for a synthesised IPv6 (40) + UDP (8) header
 	ctrlSize   = 128 // ancillary data per message: pktinfo, ttl/hop limit
-	dropPoll   = 250 * time.Millisecond
+	dropPoll   = 250 * time.Millisecond // kernel drops read at most this often while packets arrive
+	idlePoll   = time.Second            // and this long after the last read when none do
 	skMemDrops = 8 // SK_MEMINFO_DROPS in the SO_MEMINFO array
 	skMemVars  = 9 // SK_MEMINFO_VARS
 )
@@ -66,6 +68,7 @@ type mmsgReader struct {
 	lastDrops  uint32
 	lastPoll   time.Time
 	dropsKnown bool
+	stopping   atomic.Bool // set by runReaders before its deadline in the past
 }
 
 func newMmsgReader(f *os.File, batch, room, max int) (*mmsgReader, error) {
@@ -205,11 +208,27 @@ func (r *mmsgReader) pollDrops(st *Stats) {
 }
 
 // loop reads batches until the reader's deadline is set (stop) or reading fails.
+// It reads the socket's kernel drops at most every dropPoll while packets
+// arrive, and idlePoll after the last poll when none do (a read deadline
+// pushed forward at each poll wakes it), so that drops during a flood are in
+// the counters soon after it ends, without waiting for the next packet.
 func (r *mmsgReader) loop(name, eventSource string, st *Stats, adm *admitter, emit Emit) error {
 	defer r.pollDrops(st)
+	if r.armIdlePoll(time.Now()) {
+		return nil
+	}
 	for {
 		n, err := r.recv()
 		if err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) && !r.stopping.Load() {
+				now := time.Now()
+				r.lastPoll = now
+				r.pollDrops(st)
+				if r.armIdlePoll(now) {
+					return nil
+				}
+				continue
+			}
 			if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, os.ErrClosed) {
 				return nil
 			}
@@ -238,8 +257,25 @@ func (r *mmsgReader) loop(name, eventSource string, st *Stats, adm *admitter, em
 		if now.Sub(r.lastPoll) >= dropPoll {
 			r.lastPoll = now
 			r.pollDrops(st)
+			if r.armIdlePoll(now) {
+				return nil
+			}
 		}
 	}
+}
+
+// armIdlePoll sets the read deadline to idlePoll from now and reports
+// whether the reader is stopping (whose deadline in the past must win).
+func (r *mmsgReader) armIdlePoll(now time.Time) (stop bool) {
+	if r.stopping.Load() {
+		return true
+	}
+	if err := r.f.SetReadDeadline(now.Add(idlePoll)); err != nil {
+		return true // closed
+	}
+	// runReaders sets stopping before its deadline: if that deadline came
+	// before ours, stopping is visible now.
+	return r.stopping.Load()
 }
 
 // runReaders runs every reader's loop until ctx is cancelled or one fails,
@@ -257,6 +293,7 @@ func runReaders(ctx context.Context, rs []*mmsgReader, name, eventSource string,
 	}
 	<-ctx.Done()
 	for _, r := range rs {
+		r.stopping.Store(true)
 		_ = r.f.SetReadDeadline(time.Unix(1, 0))
 	}
 	wg.Wait()
