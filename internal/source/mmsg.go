@@ -22,12 +22,12 @@ import (
 // the MSG_TRUNC length, so it is not used here.)
 
 const (
-	headRoom   = 48  // room before each payload for a synthesised IPv6 (40) + UDP (8) header
-	ctrlSize   = 128 // ancillary data per message: pktinfo, ttl/hop limit
+	headRoom   = 48                     // room before each payload for a synthesised IPv6 (40) + UDP (8) header
+	ctrlSize   = 128                    // ancillary data per message: pktinfo, ttl/hop limit
 	dropPoll   = 250 * time.Millisecond // kernel drops read at most this often while packets arrive
 	idlePoll   = time.Second            // and this long after the last read when none do
-	skMemDrops = 8 // SK_MEMINFO_DROPS in the SO_MEMINFO array
-	skMemVars  = 9 // SK_MEMINFO_VARS
+	skMemDrops = 8                      // SK_MEMINFO_DROPS in the SO_MEMINFO array
+	skMemVars  = 9                      // SK_MEMINFO_VARS
 )
 
 type mmsghdr struct {
