@@ -12,6 +12,10 @@
 #   DURABLE=1 bench/flood.sh       and an http target in durable mode (embedded
 #                                  JetStream) delivering to a wbbench sink
 #   SIZE=1400 bench/flood.sh       larger datagrams
+#   PPROF=1 bench/flood.sh         enable http.pprof and save the Go heap profile
+#                                  at the end of the flood (heap.pb.gz, and
+#                                  the top of it, in the report; needs KEEP=1
+#                                  to keep the file)
 #   SECS=10 FLOWS=2 bench/flood.sh
 #
 # The sender is one wbbench process with FLOWS sockets (distinct source ports,
@@ -36,7 +40,7 @@ cfg=$TMP/flood.yaml
 cat >"$cfg" <<-EOF
 	data_dir: $TMP/data
 	log: {level: warn, format: text}
-	http: {listen: 127.0.0.1:8080}
+	http: {listen: 127.0.0.1:8080$([ "${PPROF:-0}" = 1 ] && echo ", pprof: true")}
 	sources:
 	  - name: flood
 	    type: udp
@@ -88,12 +92,15 @@ while kill -0 "$spid" 2>/dev/null; do
 done
 wait "$spid"
 BG_PIDS=("${BG_PIDS[@]:0:${#BG_PIDS[@]}-1}")
+[ "${PPROF:-0}" = 1 ] && in_ns curl -sf -o "$TMP/heap.pb.gz" http://127.0.0.1:8080/debug/pprof/heap
 sendout=$(cat "$TMP/send.out")
 wait_settled 'wirebridge_source_received_total{source="flood"}' >/dev/null
 # A reader adds its socket's kernel drops (SO_MEMINFO) to the metrics at most
-# every 250 ms and only after a read: 16 probe datagrams from 16 source ports
-# (so both SO_REUSEPORT sockets get some) make every reader poll once more.
-sleep 0.3
+# every 250 ms while it reads, and 1 s after its last poll when idle (older
+# revisions: only after a read). 16 probe datagrams from 16 source ports (so
+# both SO_REUSEPORT sockets get some) make every reader poll once more
+# either way; the pause lets the idle poll happen first.
+sleep 1.2
 send_cmd send -to 127.0.0.1:6000 -count 16 -flows 16 -size "$SIZE" >/dev/null
 received=$(wait_settled 'wirebridge_source_received_total{source="flood"}')
 hwm=$(vm VmHWM)
@@ -108,6 +115,8 @@ dd=$(in_ns "$TMP/wbbench" metrics http://127.0.0.1:8080/metrics \
 	'wirebridge_deliver_dropped_total{reason="queue_full",target="webhook"}' | awk '{s += $NF} END {print s + 0}')
 kernel=$(($(snmp InDatagrams) - in0 + $(snmp InErrors) - ie0))
 enq=$(metric 'wirebridge_deliver_enqueued_total{target="webhook"}')
+wqf=$(metric 'wirebridge_deliver_dropped_total{reason="queue_full",target="webhook"}')
+wref=$(metric 'wirebridge_deliver_dropped_total{reason="refused",target="webhook"}')
 sunk=$( [ "$DURABLE" = 1 ] && in_ns curl -s http://127.0.0.1:9000/count | awk '{print $1}' || echo 0)
 stop_wb
 
@@ -123,7 +132,11 @@ echo "| drops | kernel (socket buffer) $kd, source queue_full $qf, delivery queu
 echo "| accounted (16 probes included) | received $received + kernel drops $kd = $((received + kd)); the kernel's UDP layer took $kernel (InDatagrams + InErrors) |"
 echo "| pipeline | emitted $emitted = processed $processed + queue_full $qf; matched $matched |"
 echo "| **RSS** | start $((rss0 / 1024)) MB, max sampled $((maxrss / 1024)) MB, **peak VmHWM $((hwm / 1024)) MB** (budget 256 MB) |"
-[ "$DURABLE" = 1 ] && echo "| durable target | accepted (stored) $enq, at the sink when the flood ended $sunk |"
+[ "$DURABLE" = 1 ] && echo "| durable target | accepted (stored in JetStream) $enq ($(awk -v s="$enq" -v t="$SECS" 'BEGIN { printf "%.0f", s / t }')/s), dropped queue_full $wqf, refused $wref; at the sink when the flood ended $sunk |"
+if [ "${PPROF:-0}" = 1 ] && [ -s "$TMP/heap.pb.gz" ]; then
+	echo "Go heap in use at the end of the flood (go tool pprof -top):"
+	go tool pprof -sample_index=inuse_space -top -nodecount=12 "$TMP/wirebridge" "$TMP/heap.pb.gz" 2>/dev/null | sed -n '/^Showing nodes/,$p'
+fi
 echo "| /healthz | $healthy of $probes probes answered 200 |"
 echo "load at end: $(uptime)"
 echo "command: SECS=$SECS FLOWS=$FLOWS SIZE=$SIZE RULE=$RULE DURABLE=$DURABLE PIN=$PIN NICE=$NICE${REV:+ REV=$REV} bench/flood.sh"
