@@ -37,10 +37,12 @@ import (
 )
 
 // Deliverer accepts a target's deliveries. deliver.Worker implements it.
-// Enqueue must not block for long, must not keep ds, and must copy any
-// Body or Frame it keeps: the pipeline reuses those buffers once Enqueue
-// returns. It returns how many deliveries it accepted; the others are
-// counted as refused.
+// Enqueue must not block (a worker waiting on one target would hold up
+// every target and, through the queue, the sources), must not keep ds, and
+// must copy any Body or Frame it keeps: the pipeline reuses those buffers
+// once Enqueue returns. It returns how many deliveries it took (a durable
+// target stores them in JetStream afterwards); the others are counted as
+// refused.
 type Deliverer interface {
 	Enqueue(ctx context.Context, ds []event.Delivery) (int, error)
 }

@@ -40,8 +40,8 @@ func (s SourceStats) DroppedTotal() uint64 {
 
 // TargetStats are one target's counters on the pipeline side.
 type TargetStats struct {
-	Enqueued uint64 // deliveries the deliverer accepted
-	Refused  uint64 // deliveries it did not accept (its queue full, store down, closed)
+	Enqueued uint64 // deliveries the deliverer took (durable: buffered for the store, see deliver's own counters)
+	Refused  uint64 // deliveries it did not take (its queue full, closed)
 	Errors   uint64 // Enqueue calls that returned an error
 }
 
