@@ -77,6 +77,8 @@ async function shot(page, name) {
   if (DOCS) { mkdirSync(DOCS, { recursive: true }); copyFileSync(f, join(DOCS, name)); }
 }
 
+const T0 = Date.now();
+const step = (name) => console.error(`step ${name} at ${((Date.now() - T0) / 1000).toFixed(1)} s`);
 const stats = (page) => page.evaluate(() => window.wirebridge.stats());
 
 async function main() {
@@ -95,6 +97,7 @@ async function main() {
     page.on("pageerror", (e) => { throw e; });
 
     // 1. Open the share link printed by serve; real logger packets appear as rows.
+    step("1");
     await page.goto(wb1.link);
     await waitFor(async () => (await stats(page)).state === "live", "live state");
     const latencies = [];
@@ -108,6 +111,7 @@ async function main() {
     await page.fill("#filter", "");
 
     // 2. The filter hides and shows rows: text, then event patterns.
+    step("2");
     const shownWith = async (f) => { await page.fill("#filter", f); await sleep(300); return (await stats(page)).shown; };
     assert.equal(await shownWith("e2e-message-3"), 1, "text filter");
     assert.equal(await shownWith(`{"detail":{"Destination":{"Port":[${udp1}]}}}`), 5, "pattern filter, all");
@@ -116,6 +120,7 @@ async function main() {
     assert.equal(await shownWith(""), 5, "filter cleared");
 
     // 3. Clicking a row shows decoded fields and the hex dump.
+    step("3");
     // The details come from the worker (asynchronously): wait until the tree shows the clicked row.
     const treeNo = () => page.evaluate(() => document.getElementById("tree").dataset.no || "");
     await page.click("#rows .row >> nth=1");
@@ -134,6 +139,7 @@ async function main() {
     await shot(page, "live-table.png");
 
     // 4. Download pcap; tshark reads the same packets as the pcap archive target wrote.
+    step("4");
     const [dl] = await Promise.all([page.waitForEvent("download"), page.click("#pcap")]);
     const pcapFile = join(ART, "download.pcap");
     await dl.saveAs(pcapFile);
@@ -149,6 +155,7 @@ async function main() {
     Object.assign(wb1, wb1b);
 
     // 5. Expired link and link for another channel are refused (401 / 403, no rows).
+    step("5");
     const expired = share(cfg1, "/packets/all", "1s");
     await sleep(1500);
     const p2 = await ctx.newPage();
@@ -168,6 +175,7 @@ async function main() {
     assert.equal((await stats(p2)).rows + (await stats(p3)).rows, 0, "refused pages show no rows");
 
     // 6. A subscribe-only key cannot publish; a publish key can, and the event shows.
+    step("6");
     const ev = JSON.stringify({ channel: "/packets/all", events: [{ "detail-type": "Note", source: "e2e", detail: { Protocol: "note", Info: "published" } }] });
     assert.equal(await status("/api/events", KEYS.sub, "POST", ev), 403, "subscribe key publishing: 403");
     await waitFor(async () => (await stats(page)).state === "live", "live again");
@@ -176,6 +184,7 @@ async function main() {
     await waitFor(async () => (await stats(page)).received > before, "published event shown");
 
     // 7. Two processes on one NATS: published on 1, seen by a browser on 2.
+    step("7");
     const p4 = await ctx.newPage();
     await p4.goto(wb2.link);
     await waitFor(async () => (await stats(p4)).state === "live", "page on wirebridge-2 live");
@@ -188,6 +197,7 @@ async function main() {
     await p4.close(); await p2.close(); await p3.close();
 
     // 8. Load: 10 subscribers (the UI page + 9 WebSockets) while LOAD_RATE events/s flow.
+    step("8");
     await page.fill("#filter", ""); await page.click("#clear");
     const metric = async (name) => { const t = await (await fetch(wb1.base + "metrics")).text(); let s = 0; for (const l of t.split("\n")) if (l.startsWith(name)) s += Number(l.split(" ").pop()); return s; };
     const drops = async () => await metric("wirebridge_source_dropped_total") + await metric("wirebridge_pipeline_dropped_total");
@@ -207,12 +217,14 @@ async function main() {
     // The same load with Playwright's pages is measured too (loadInstrumented).
     const cdp = await browser.newBrowserCDPSession();
     const raw = [await rawTab(cdp, wb1.link), await rawTab(cdp, wb1.base.replace("127.0.0.1", "localhost") + "app.js")];
+    step("8 raw tabs");
     results.load = await load(raw[0], raw[1], "live-load.png");
     for (const t of raw) await t.close();
     await page.goto(wb1.link);
     const subs = await ctx.newPage();
     await subs.goto(wb1.base.replace("127.0.0.1", "localhost") + "app.js");
     await page.bringToFront(); // the newest tab is the visible one: a hidden page paints no frames
+    step("8 instrumented");
     results.loadInstrumented = await load(pwTab(page), pwTab(subs), "");
     await subs.close();
     results.metrics = (await (await fetch(wb1.base + "metrics")).text()).split("\n").filter((l) => /^wirebridge_(pipeline_refused|source_dropped|pipeline_dropped|deliver\w*drop)/.test(l) && !/ 0$/.test(l));
@@ -235,11 +247,18 @@ async function main() {
       const before = new Map((await hubNow()).subscribers.map((s) => [s.id, s]));
       const stats0 = await ui.evaluate("window.wirebridge.stats()");
       await ui.evaluate(PROBE_START);
+      const perf0 = await ui.perf();
       const drop0 = await drops();
       const refused0 = await metric('wirebridge_pipeline_refused_total{target="live"}');
       const sent = await flood(udp1, LOAD_RATE, LOAD_SECONDS);
       await sleep(1500);
       const probe = await ui.evaluate(PROBE_READ);
+      const perf1 = await ui.perf();
+      // CPU time, unlike long tasks, does not depend on what else the machine runs:
+      // the main thread's (ThreadTime), the whole renderer's with the worker (ProcessTime),
+      // and the main thread's tasks' wall time (TaskDuration), from the DevTools Performance domain.
+      const d = (k) => Math.round(((perf1[k] || 0) - (perf0[k] || 0)) * 1000);
+      probe.cpuMs = { mainThread: d("ThreadTime"), rendererProcess: d("ProcessTime"), mainThreadTasksWall: d("TaskDuration"), script: d("ScriptDuration"), layout: d("LayoutDuration"), style: d("RecalcStyleDuration") };
       const drop1 = await drops();
       const refused1 = await metric('wirebridge_pipeline_refused_total{target="live"}');
       const hub = await hubNow();
@@ -267,6 +286,7 @@ async function main() {
       await waitFor(async () => (await hubNow()).subscribers.filter((s) => (s.subscriptions || []).length).length <= 1, "the 9 sockets closed");
       return out;
     }
+    step("done");
   } finally {
     await browser.close();
     await wb1.stop(); await wb2.stop();
@@ -306,8 +326,17 @@ const PROBE_READ = `(() => {
 
 // pwTab adapts a Playwright page to what load uses.
 function pwTab(page) {
-  return { evaluate: (expr) => page.evaluate(expr), screenshot: (name) => shot(page, name), close: () => page.close() };
+  let cdp = null;
+  return {
+    evaluate: (expr) => page.evaluate(expr), screenshot: (name) => shot(page, name), close: () => page.close(),
+    async perf() {
+      if (!cdp) { cdp = await page.context().newCDPSession(page); await cdp.send("Performance.enable"); }
+      return perfMetrics(await cdp.send("Performance.getMetrics"));
+    },
+  };
 }
+
+const perfMetrics = (r) => Object.fromEntries(r.metrics.map((m) => [m.name, m.value]));
 
 // rawTab opens url in a new browser context over the DevTools protocol,
 // without Playwright's instrumentation (see the load step), and drives it with
@@ -329,10 +358,12 @@ async function rawTab(cdp, url) {
   cdp.on("Target.receivedMessageFromTarget", onMsg);
   const send = (method, params = {}) => new Promise((res, rej) => {
     const id = ++seq;
-    waiting.set(id, [res, rej]);
+    const timer = setTimeout(() => { waiting.delete(id); rej(new Error(`${method}: no answer in 15 s`)); }, 15000);
+    waiting.set(id, [(v) => { clearTimeout(timer); res(v); }, (e) => { clearTimeout(timer); rej(e); }]);
     cdp.send("Target.sendMessageToTarget", { sessionId, message: JSON.stringify({ id, method, params }) }).catch(rej);
   });
   await send("Page.enable");
+  await send("Performance.enable");
   await send("Emulation.setDeviceMetricsOverride", { width: 1280, height: 800, deviceScaleFactor: 1, mobile: false });
   await send("Page.navigate", { url });
   const tab = {
@@ -347,6 +378,7 @@ async function rawTab(cdp, url) {
       writeFileSync(f, Buffer.from(data, "base64"));
       if (DOCS) { mkdirSync(DOCS, { recursive: true }); copyFileSync(f, join(DOCS, name)); }
     },
+    async perf() { return perfMetrics(await send("Performance.getMetrics")); },
     async close() {
       cdp.off("Target.receivedMessageFromTarget", onMsg);
       await cdp.send("Target.closeTarget", { targetId }).catch(() => {});
