@@ -219,7 +219,14 @@ func newServer(ctx context.Context, cfg *config.Config, path string, stdio Stdio
 		})
 	}
 	s.events.bind(s.table, pts)
-	s.pipe, err = pipeline.New(pipeline.Config{Rules: s.table, Targets: pts, DrainTimeout: cfg.ShutdownTimeout / 2})
+	pcfg := pipeline.Config{Rules: s.table, Targets: pts, DrainTimeout: cfg.ShutdownTimeout / 2}
+	if hasReplayTarget(cfg) {
+		// Replay reassembles TCP streams: several workers would hand it a
+		// source's batches out of order, and a reordering wider than its
+		// out-of-order window reads as a gap. One worker keeps arrival order.
+		pcfg.Workers = 1
+	}
+	s.pipe, err = pipeline.New(pcfg)
 	if err != nil {
 		return nil, err
 	}
@@ -522,4 +529,14 @@ type slogWriter struct{ l *slog.Logger }
 func (w slogWriter) Write(p []byte) (int, error) {
 	w.l.Warn(strings.TrimSpace(string(p)))
 	return len(p), nil
+}
+
+// hasReplayTarget reports whether a target needs its packets in arrival order.
+func hasReplayTarget(cfg *config.Config) bool {
+	for i := range cfg.Targets {
+		if cfg.Targets[i].Type == config.TargetReplay {
+			return true
+		}
+	}
+	return false
 }
