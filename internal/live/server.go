@@ -394,6 +394,11 @@ func (s *Server) ws(w http.ResponseWriter, r *http.Request) {
 type wsConn struct {
 	mu sync.Mutex
 	c  *websocket.Conn
+	// gate orders a subscription's data after its subscribe_success: the
+	// read loop holds it from registering the subscription (which queues the
+	// replay buffer) until the answer is written; the write loop takes it
+	// before writing data.
+	gate sync.Mutex
 }
 
 func (w *wsConn) write(ctx context.Context, b []byte) error {
@@ -425,12 +430,15 @@ func (s *Server) readLoop(ctx context.Context, conn *wsConn, p *Principal, sub *
 		}
 		switch m.Type {
 		case "subscribe":
+			conn.gate.Lock()
 			status, msg := s.subscribe(sub, p, bound, &m)
 			if status != 0 {
 				conn.writeJSON(ctx, map[string]any{"type": "subscribe_error", "id": m.ID, "status": status, "error": msg})
+				conn.gate.Unlock()
 				continue
 			}
 			conn.writeJSON(ctx, map[string]any{"type": "subscribe_success", "id": m.ID, "channel": m.Channel})
+			conn.gate.Unlock()
 		case "unsubscribe":
 			if sub.Unsubscribe(m.ID) {
 				conn.writeJSON(ctx, map[string]any{"type": "unsubscribe_success", "id": m.ID})
@@ -499,7 +507,10 @@ func (s *Server) writeLoop(ctx context.Context, conn *wsConn, sub *Subscriber) {
 				j++
 			}
 			buf = appendData(buf[:0], batch[i].Sub.ID, batch[i].Channel, dropped, batch[i:j])
-			if err := conn.write(ctx, buf); err != nil {
+			conn.gate.Lock()
+			err := conn.write(ctx, buf)
+			conn.gate.Unlock()
+			if err != nil {
 				return
 			}
 			i = j
