@@ -91,7 +91,7 @@ func Decode(p *Packet, data []byte, info CaptureInfo) error {
 	n := next{link: info.LinkType, start: 0, end: len(data), wire: info.Length}
 	for depth := 0; depth < MaxDepth; depth++ {
 		p.NumFrames = depth + 1
-		inner, more, k := p.decodeFrame(depth, n)
+		more, k := p.decodeFrame(depth, &n)
 		if k == errFragment {
 			k = OK
 		}
@@ -103,7 +103,6 @@ func Decode(p *Packet, data []byte, info CaptureInfo) error {
 		if !more {
 			break
 		}
-		n = inner
 	}
 	return nil
 }
@@ -136,29 +135,31 @@ func short(need, end, wire int) Kind {
 
 // decodeFrame decodes the frame at depth that occupies Data[n.start:n.end]
 // (claimed to end at n.wire). more reports an inner frame to decode next.
-func (p *Packet) decodeFrame(depth int, n next) (inner next, more bool, k Kind) {
+func (p *Packet) decodeFrame(depth int, n *next) (more bool, k Kind) {
+	// Read n whole before anything writes it (a tunnel decoder writes the
+	// inner frame's bounds there).
+	link, off, end, wire := n.link, n.start, n.end, n.wire
 	f := &p.Frames[depth]
 	*f = Frame{}
-	f.Link = n.link
-	if depth > 0 && n.link != LinkEthernet && n.link != LinkOpaque {
+	f.Link = link
+	if depth > 0 && link != LinkEthernet && link != LinkOpaque {
 		f.Link = LinkRaw
 	}
-	f.Start = n.start
+	f.Start = off
 	f.IPOff = -1
 	f.L4Off = -1
 	data := p.Data
-	off, end, wire := n.start, n.end, n.wire
 	setPayload(f, off, end, wire)
-	if depth > 0 && n.link == LinkOpaque {
+	if depth > 0 && link == LinkOpaque {
 		f.EtherType = n.proto
-		return inner, false, OK
+		return false, OK
 	}
 
 	var et uint16
-	switch n.link {
+	switch link {
 	case LinkEthernet:
 		if end-off < 14 {
-			return inner, false, ErrTruncated
+			return false, ErrTruncated
 		}
 		b := data[off : off+14]
 		f.EthDst = [6]byte(b[0:6])
@@ -168,7 +169,7 @@ func (p *Packet) decodeFrame(depth int, n next) (inner next, more bool, k Kind) 
 		off += 14
 	case LinkLinuxSLL:
 		if end-off < 16 {
-			return inner, false, ErrTruncated
+			return false, ErrTruncated
 		}
 		b := data[off : off+16]
 		f.SLLPacketType = be.Uint16(b[0:2])
@@ -184,7 +185,7 @@ func (p *Packet) decodeFrame(depth int, n next) (inner next, more bool, k Kind) 
 		off += 16
 	case LinkLinuxSLL2:
 		if end-off < 20 {
-			return inner, false, ErrTruncated
+			return false, ErrTruncated
 		}
 		b := data[off : off+20]
 		et = be.Uint16(b[0:2])
@@ -201,7 +202,7 @@ func (p *Packet) decodeFrame(depth int, n next) (inner next, more bool, k Kind) 
 		off += 20
 	case LinkRaw:
 		if end-off < 1 {
-			return inner, false, ErrTruncated
+			return false, ErrTruncated
 		}
 		switch data[off] >> 4 {
 		case 4:
@@ -209,7 +210,7 @@ func (p *Packet) decodeFrame(depth int, n next) (inner next, more bool, k Kind) 
 		case 6:
 			et = EtherTypeIPv6
 		default:
-			return inner, false, ErrBadVersion
+			return false, ErrBadVersion
 		}
 	case LinkIPv4:
 		et = EtherTypeIPv4
@@ -217,10 +218,10 @@ func (p *Packet) decodeFrame(depth int, n next) (inner next, more bool, k Kind) 
 		et = EtherTypeIPv6
 	case LinkNull, LinkLoop:
 		if end-off < 4 {
-			return inner, false, ErrTruncated
+			return false, ErrTruncated
 		}
 		var af uint32
-		if n.link == LinkLoop {
+		if link == LinkLoop {
 			af = be.Uint32(data[off : off+4])
 		} else {
 			af = binary.LittleEndian.Uint32(data[off : off+4])
@@ -237,7 +238,7 @@ func (p *Packet) decodeFrame(depth int, n next) (inner next, more bool, k Kind) 
 		f.Layers |= LayerNull
 		off += 4
 	default:
-		return inner, false, ErrUnsupported
+		return false, ErrUnsupported
 	}
 
 	// 802.1Q / 802.1ad tag stack (also after SLL, where the kernel may leave tags).
@@ -245,7 +246,7 @@ func (p *Packet) decodeFrame(depth int, n next) (inner next, more bool, k Kind) 
 		if end-off < 4 {
 			f.EtherType = et
 			setPayload(f, off, end, wire)
-			return inner, false, ErrTruncated
+			return false, ErrTruncated
 		}
 		tci := be.Uint16(data[off : off+2])
 		if i := f.NumVLANs; i < MaxVLANs {
@@ -265,23 +266,23 @@ func (p *Packet) decodeFrame(depth int, n next) (inner next, more bool, k Kind) 
 
 	switch et {
 	case EtherTypeIPv4:
-		return p.decodeIPv4(depth, f, off, end, wire)
+		return p.decodeIPv4(depth, n, f, off, end, wire)
 	case EtherTypeIPv6:
-		return p.decodeIPv6(depth, f, off, end, wire)
+		return p.decodeIPv6(depth, n, f, off, end, wire)
 	case EtherTypeARP, EtherTypeRARP:
 		f.Layers |= LayerARP
 	}
-	return inner, false, OK
+	return false, OK
 }
 
-func (p *Packet) decodeIPv4(depth int, f *Frame, off, end, wire int) (inner next, more bool, k Kind) {
+func (p *Packet) decodeIPv4(depth int, n *next, f *Frame, off, end, wire int) (more bool, k Kind) {
 	data := p.Data
 	if end-off < 20 {
-		return inner, false, ErrTruncated
+		return false, ErrTruncated
 	}
 	b := data[off : off+20]
 	if b[0]>>4 != 4 {
-		return inner, false, ErrBadVersion
+		return false, ErrBadVersion
 	}
 	ihl := int(b[0]&0x0F) * 4
 	total := int(be.Uint16(b[2:4]))
@@ -303,13 +304,13 @@ func (p *Packet) decodeIPv4(depth int, f *Frame, off, end, wire int) (inner next
 	f.Layers |= LayerIPv4
 	if ihl < 20 || total < ihl {
 		setPayload(f, off+20, end, wire)
-		return inner, false, ErrBadLength
+		return false, ErrBadLength
 	}
 	f.IPOptionsLen = ihl - 20
 	ipEnd := off + total
 	if ipEnd > wire {
 		setPayload(f, off+ihl, end, wire)
-		return inner, false, ErrBadLength
+		return false, ErrBadLength
 	}
 	if ipEnd < end {
 		end = ipEnd
@@ -317,24 +318,24 @@ func (p *Packet) decodeIPv4(depth int, f *Frame, off, end, wire int) (inner next
 	wire = ipEnd
 	if off+ihl > end {
 		setPayload(f, off+ihl, end, wire)
-		return inner, false, ErrTruncated
+		return false, ErrTruncated
 	}
 	off += ihl
 	setPayload(f, off, end, wire)
 	if f.FragOffset != 0 {
-		return inner, false, OK
+		return false, OK
 	}
-	return p.decodeTransport(depth, f, f.Protocol, off, end, wire)
+	return p.decodeTransport(depth, n, f, f.Protocol, off, end, wire)
 }
 
-func (p *Packet) decodeIPv6(depth int, f *Frame, off, end, wire int) (inner next, more bool, k Kind) {
+func (p *Packet) decodeIPv6(depth int, n *next, f *Frame, off, end, wire int) (more bool, k Kind) {
 	data := p.Data
 	if end-off < 40 {
-		return inner, false, ErrTruncated
+		return false, ErrTruncated
 	}
 	b := data[off : off+40]
 	if b[0]>>4 != 6 {
-		return inner, false, ErrBadVersion
+		return false, ErrBadVersion
 	}
 	w := be.Uint32(b[0:4])
 	plen := int(be.Uint16(b[4:6]))
@@ -356,7 +357,7 @@ func (p *Packet) decodeIPv6(depth int, f *Frame, off, end, wire int) (inner next
 	f.IPTotalLen = ipEnd - off
 	if ipEnd > wire {
 		setPayload(f, off+40, end, wire)
-		return inner, false, ErrBadLength
+		return false, ErrBadLength
 	}
 	if ipEnd < end {
 		end = ipEnd
@@ -370,7 +371,7 @@ func (p *Packet) decodeIPv6(depth int, f *Frame, off, end, wire int) (inner next
 		switch nh {
 		case ipv6HopByHop, ipv6Routing, ipv6DestOpts, ipv6AH:
 			if k := short(pos+2, end, wire); k != OK {
-				return inner, false, k
+				return false, k
 			}
 			if nh == ipv6AH {
 				l = (int(data[pos+1]) + 2) * 4
@@ -382,10 +383,10 @@ func (p *Packet) decodeIPv6(depth int, f *Frame, off, end, wire int) (inner next
 		default:
 			f.IPHeaderLen = pos - off
 			f.Protocol = nh
-			return p.decodeTransport(depth, f, nh, pos, end, wire)
+			return p.decodeTransport(depth, n, f, nh, pos, end, wire)
 		}
 		if k := short(pos+l, end, wire); k != OK {
-			return inner, false, k
+			return false, k
 		}
 		h := data[pos : pos+l]
 		switch nh {
@@ -412,21 +413,21 @@ func (p *Packet) decodeIPv6(depth int, f *Frame, off, end, wire int) (inner next
 		setPayload(f, pos, end, wire)
 		if f.FragOffset != 0 {
 			// A later fragment: what follows continues the first fragment's data.
-			return inner, false, OK
+			return false, OK
 		}
 	}
 }
 
 // decodeTransport decodes the IP payload at off (protocol proto). It may
 // return errFragment, which Decode turns into OK.
-func (p *Packet) decodeTransport(depth int, f *Frame, proto uint8, off, end, wire int) (inner next, more bool, k Kind) {
+func (p *Packet) decodeTransport(depth int, n *next, f *Frame, proto uint8, off, end, wire int) (more bool, k Kind) {
 	data := p.Data
 	tunnels := depth+1 < MaxDepth && !f.Fragment
 	switch proto {
 	case ProtoUDP:
 		if k := p.shortL4(f, off+8, end, wire); k != OK {
 			p.partialL4(f, LayerUDP, off, off+8, end, wire)
-			return inner, false, k
+			return false, k
 		}
 		b := data[off : off+8]
 		f.L4Off = off
@@ -438,13 +439,13 @@ func (p *Packet) decodeTransport(depth int, f *Frame, proto uint8, off, end, wir
 		ul := int(f.UDPLength)
 		if ul < 8 {
 			setPayload(f, off+8, end, wire)
-			return inner, false, ErrBadLength
+			return false, ErrBadLength
 		}
 		udpEnd := off + ul
 		if udpEnd > wire {
 			if !f.Fragment {
 				setPayload(f, off+8, end, wire)
-				return inner, false, ErrBadLength
+				return false, ErrBadLength
 			}
 			// A first fragment: the UDP length covers fragments not in this packet.
 		} else {
@@ -458,15 +459,15 @@ func (p *Packet) decodeTransport(depth int, f *Frame, proto uint8, off, end, wir
 		if tunnels {
 			switch f.DstPort {
 			case PortVXLAN:
-				return p.decodeVXLAN(depth, f, off, end, wire)
+				return p.decodeVXLAN(depth, n, f, off, end, wire)
 			case PortGeneve:
-				return p.decodeGeneve(depth, f, off, end, wire)
+				return p.decodeGeneve(depth, n, f, off, end, wire)
 			}
 		}
 	case ProtoTCP:
 		if k := p.shortL4(f, off+20, end, wire); k != OK {
 			p.partialL4(f, LayerTCP, off, off+20, end, wire)
-			return inner, false, k
+			return false, k
 		}
 		b := data[off : off+20]
 		f.L4Off = off
@@ -481,19 +482,19 @@ func (p *Packet) decodeTransport(depth int, f *Frame, proto uint8, off, end, wir
 		f.Layers |= LayerTCP
 		if hl < 20 {
 			setPayload(f, off+20, end, wire)
-			return inner, false, ErrBadLength
+			return false, ErrBadLength
 		}
 		if k := short(off+hl, end, wire); k != OK {
 			if k == ErrBadLength && f.Fragment {
 				k = OK // options continue in the next fragment
 			}
 			setPayload(f, off+hl, end, wire)
-			return inner, false, k
+			return false, k
 		}
 		setPayload(f, off+hl, end, wire)
 	case ProtoICMPv4, ProtoICMPv6:
 		if k := p.shortL4(f, off+4, end, wire); k != OK {
-			return inner, false, k
+			return false, k
 		}
 		f.L4Off = off
 		f.ICMPType = data[off]
@@ -505,7 +506,7 @@ func (p *Packet) decodeTransport(depth int, f *Frame, proto uint8, off, end, wir
 		}
 		if k := p.shortL4(f, off+8, end, wire); k != OK {
 			setPayload(f, off+8, end, wire)
-			return inner, false, k
+			return false, k
 		}
 		if icmpHasEcho(proto, f.ICMPType) {
 			f.ICMPID = be.Uint16(data[off+4 : off+6])
@@ -515,10 +516,10 @@ func (p *Packet) decodeTransport(depth int, f *Frame, proto uint8, off, end, wir
 		setPayload(f, off+8, end, wire)
 	case ProtoGRE:
 		if tunnels {
-			return p.decodeGRE(depth, f, off, end, wire)
+			return p.decodeGRE(depth, n, f, off, end, wire)
 		}
 	}
-	return inner, false, OK
+	return false, OK
 }
 
 // shortL4 is short for a transport header: in a fragment, a header that
@@ -589,34 +590,35 @@ func (p *Packet) tunnel(depth int, typ TunnelType, off int) *Tunnel {
 }
 
 // decodeVXLAN decodes the RFC 7348 header at off.
-func (p *Packet) decodeVXLAN(depth int, f *Frame, off, end, wire int) (inner next, more bool, k Kind) {
+func (p *Packet) decodeVXLAN(depth int, n *next, f *Frame, off, end, wire int) (more bool, k Kind) {
 	if k := short(off+8, end, wire); k != OK {
-		return inner, false, k
+		return false, k
 	}
 	b := p.Data[off : off+8]
 	if b[0]&0x08 == 0 { // the I flag: without it there is no valid VNI
-		return inner, false, ErrUnsupported
+		return false, ErrUnsupported
 	}
 	t := p.tunnel(depth, TunnelVXLAN, off)
 	t.VNI = be.Uint32(b[4:8]) >> 8
 	t.FlowHash = f.SrcPort
-	return next{link: LinkEthernet, start: off + 8, end: end, wire: wire}, true, OK
+	*n = next{link: LinkEthernet, start: off + 8, end: end, wire: wire}
+	return true, OK
 }
 
 // decodeGeneve decodes the RFC 8926 header and every option TLV at off.
-func (p *Packet) decodeGeneve(depth int, f *Frame, off, end, wire int) (inner next, more bool, k Kind) {
+func (p *Packet) decodeGeneve(depth int, n *next, f *Frame, off, end, wire int) (more bool, k Kind) {
 	data := p.Data
 	if k := short(off+8, end, wire); k != OK {
-		return inner, false, k
+		return false, k
 	}
 	b := data[off : off+8]
 	if b[0]>>6 != 0 {
-		return inner, false, ErrBadVersion
+		return false, ErrBadVersion
 	}
 	optLen := int(b[0]&0x3F) * 4
 	hdrEnd := off + 8 + optLen
 	if k := short(hdrEnd, end, wire); k != OK {
-		return inner, false, k
+		return false, k
 	}
 	t := p.tunnel(depth, TunnelGeneve, off)
 	t.GeneveOAM = b[1]&0x80 != 0
@@ -627,12 +629,12 @@ func (p *Packet) decodeGeneve(depth int, f *Frame, off, end, wire int) (inner ne
 	t.GeneveOptsLen = optLen
 	for pos := off + 8; pos < hdrEnd; {
 		if hdrEnd-pos < 4 {
-			return inner, false, ErrBadLength
+			return false, ErrBadLength
 		}
 		h := data[pos : pos+4]
 		l := int(h[3]&0x1F) * 4
 		if hdrEnd-pos-4 < l {
-			return inner, false, ErrBadLength
+			return false, ErrBadLength
 		}
 		if t.NumOptions < MaxGeneveOptions {
 			o := &t.Options[t.NumOptions]
@@ -658,7 +660,8 @@ func (p *Packet) decodeGeneve(depth int, f *Frame, off, end, wire int) (inner ne
 		}
 		pos += 4 + l
 	}
-	return next{link: etherLink(t.GeneveProto), proto: t.GeneveProto, start: hdrEnd, end: end, wire: wire}, true, OK
+	*n = next{link: etherLink(t.GeneveProto), proto: t.GeneveProto, start: hdrEnd, end: end, wire: wire}
+	return true, OK
 }
 
 // etherLink is the link type of a frame a tunnel carries with protocol type
@@ -684,21 +687,21 @@ const (
 )
 
 // decodeGRE decodes a GRE header (and an ERSPAN header after it) at off.
-func (p *Packet) decodeGRE(depth int, f *Frame, off, end, wire int) (inner next, more bool, k Kind) {
+func (p *Packet) decodeGRE(depth int, n *next, f *Frame, off, end, wire int) (more bool, k Kind) {
 	data := p.Data
 	if k := short(off+4, end, wire); k != OK {
-		return inner, false, k
+		return false, k
 	}
 	flags := be.Uint16(data[off : off+2])
 	proto := be.Uint16(data[off+2 : off+4])
 	switch ver := flags & 7; {
 	case ver == 1: // enhanced GRE (PPTP)
-		return inner, false, ErrUnsupported
+		return false, ErrUnsupported
 	case ver != 0:
-		return inner, false, ErrBadVersion
+		return false, ErrBadVersion
 	}
 	if flags&greRouting != 0 {
-		return inner, false, ErrUnsupported
+		return false, ErrUnsupported
 	}
 	pos := off + 4
 	if flags&greChecksum != 0 {
@@ -707,20 +710,20 @@ func (p *Packet) decodeGRE(depth int, f *Frame, off, end, wire int) (inner next,
 	var key, seq uint32
 	if flags&greKey != 0 {
 		if k := short(pos+4, end, wire); k != OK {
-			return inner, false, k
+			return false, k
 		}
 		key = be.Uint32(data[pos : pos+4])
 		pos += 4
 	}
 	if flags&greSeq != 0 {
 		if k := short(pos+4, end, wire); k != OK {
-			return inner, false, k
+			return false, k
 		}
 		seq = be.Uint32(data[pos : pos+4])
 		pos += 4
 	}
 	if k := short(pos, end, wire); k != OK {
-		return inner, false, k
+		return false, k
 	}
 	link := etherLink(proto)
 	innerProto := proto
@@ -732,7 +735,7 @@ func (p *Packet) decodeGRE(depth int, f *Frame, off, end, wire int) (inner next,
 		// Cisco MetaData in GRE: the inner protocol type, version, length,
 		// option (length and type) and the security group tag, 8 bytes.
 		if k := short(pos+8, end, wire); k != OK {
-			return inner, false, k
+			return false, k
 		}
 		h := data[pos : pos+8]
 		innerProto = be.Uint16(h[0:2])
@@ -746,11 +749,11 @@ func (p *Packet) decodeGRE(depth int, f *Frame, off, end, wire int) (inner next,
 			break
 		}
 		if k := short(pos+8, end, wire); k != OK {
-			return inner, false, k
+			return false, k
 		}
 		h := data[pos : pos+8]
 		if h[0]>>4 != 1 {
-			return inner, false, ErrBadVersion
+			return false, ErrBadVersion
 		}
 		erVer = 2
 		erVLAN = be.Uint16(h[0:2]) & 0x0FFF
@@ -759,11 +762,11 @@ func (p *Packet) decodeGRE(depth int, f *Frame, off, end, wire int) (inner next,
 	case EtherTypeERSPAN3:
 		typ, link = TunnelERSPAN, LinkEthernet
 		if k := short(pos+12, end, wire); k != OK {
-			return inner, false, k
+			return false, k
 		}
 		h := data[pos : pos+12]
 		if h[0]>>4 != 2 {
-			return inner, false, ErrBadVersion
+			return false, ErrBadVersion
 		}
 		erVer = 3
 		erVLAN = be.Uint16(h[0:2]) & 0x0FFF
@@ -772,7 +775,7 @@ func (p *Packet) decodeGRE(depth int, f *Frame, off, end, wire int) (inner next,
 		pos += 12
 		if h[11]&1 != 0 { // O: an 8-byte platform-specific subheader follows
 			if k := short(pos+8, end, wire); k != OK {
-				return inner, false, k
+				return false, k
 			}
 			pos += 8
 		}
@@ -781,7 +784,7 @@ func (p *Packet) decodeGRE(depth int, f *Frame, off, end, wire int) (inner next,
 		case 2: // IP
 			link = LinkRaw
 		default:
-			return inner, false, ErrUnsupported
+			return false, ErrUnsupported
 		}
 	}
 	// Keepalives, CDP, vendor payloads: link is LinkOpaque.
@@ -796,5 +799,6 @@ func (p *Packet) decodeGRE(depth int, f *Frame, off, end, wire int) (inner next,
 	t.ERSPANVLAN = erVLAN
 	t.GRESGT = sgt
 	t.GREHasSGT = proto == EtherTypeCiscoMD
-	return next{link: link, proto: innerProto, start: pos, end: end, wire: wire}, true, OK
+	*n = next{link: link, proto: innerProto, start: pos, end: end, wire: wire}
+	return true, OK
 }
