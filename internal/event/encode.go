@@ -204,7 +204,7 @@ func appendDetail(dst []byte, p *packet.Packet, m *Meta, st *stamp) []byte {
 	dst = append(dst, jLength...)
 	dst = strconv.AppendUint(dst, uint64(PayloadLength(f)), 10)
 	dst = append(dst, jPayload...)
-	dst = base64.StdEncoding.AppendEncode(dst, p.Payload())
+	dst = appendBase64(dst, p.Payload())
 	dst = append(dst, '"')
 
 	if ip {
@@ -359,7 +359,7 @@ func appendTunnel(dst []byte, p *packet.Packet, t *packet.Tunnel) []byte {
 				dst = append(dst, jOptType...)
 				dst = strconv.AppendUint(dst, uint64(o.Type), 10)
 				dst = append(dst, jOptData...)
-				dst = base64.StdEncoding.AppendEncode(dst, geneveOptionData(p, o))
+				dst = appendBase64(dst, geneveOptionData(p, o))
 				dst = append(dst, '"', '}')
 			}
 			dst = append(dst, ']')

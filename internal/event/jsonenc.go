@@ -1,6 +1,8 @@
 package event
 
 import (
+	"encoding/binary"
+	"slices"
 	"time"
 	"unicode/utf8"
 )
@@ -142,10 +144,9 @@ func makeStamp(t time.Time) (s stamp) {
 	if ns := t.Nanosecond(); ns != 0 {
 		var frac [10]byte
 		frac[0] = '.'
-		for i := 9; i >= 1; i-- {
-			frac[i] = byte('0' + ns%10)
-			ns /= 10
-		}
+		put3(frac[1:4], ns/1e6)
+		put3(frac[4:7], ns/1e3%1000)
+		put3(frac[7:10], ns%1000)
 		n := 10
 		for frac[n-1] == '0' {
 			n--
@@ -192,4 +193,54 @@ func usableTime(t time.Time) bool {
 	}
 	y := t.UTC().Year()
 	return y >= 0 && y <= 9999
+}
+
+// put3 writes v (0..999) as three decimal digits.
+func put3(b []byte, v int) {
+	_ = b[2]
+	b[0] = byte('0' + v/100)
+	b[1] = byte('0' + v/10%10)
+	b[2] = byte('0' + v%10)
+}
+
+// b64Std is the standard base64 alphabet (RFC 4648 section 4).
+const b64Std = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+// b64Pairs maps 12 bits to their two base64 characters (first in the high byte).
+var b64Pairs = func() (t [4096]uint16) {
+	for v := range t {
+		t[v] = uint16(b64Std[v>>6])<<8 | uint16(b64Std[v&63])
+	}
+	return t
+}()
+
+// appendBase64 appends src in standard padded base64, exactly as
+// base64.StdEncoding.AppendEncode does, two table lookups per 3 bytes.
+func appendBase64(dst, src []byte) []byte {
+	if len(src) == 0 {
+		return dst
+	}
+	n, m := len(dst), (len(src)+2)/3*4
+	dst = slices.Grow(dst, m)[:n+m]
+	out := dst[n:]
+	for len(src) >= 8 && len(out) >= 8 { // 6 bytes to 8 characters, one load and one store
+		x := binary.BigEndian.Uint64(src)
+		binary.BigEndian.PutUint64(out, uint64(b64Pairs[x>>52])<<48|uint64(b64Pairs[x>>40&0xFFF])<<32|
+			uint64(b64Pairs[x>>28&0xFFF])<<16|uint64(b64Pairs[x>>16&0xFFF]))
+		src, out = src[6:], out[8:]
+	}
+	for len(src) >= 3 && len(out) >= 4 {
+		v := uint32(src[0])<<16 | uint32(src[1])<<8 | uint32(src[2])
+		binary.BigEndian.PutUint32(out, uint32(b64Pairs[v>>12])<<16|uint32(b64Pairs[v&0xFFF]))
+		src, out = src[3:], out[4:]
+	}
+	switch len(src) {
+	case 1:
+		p := b64Pairs[uint32(src[0])<<4]
+		binary.BigEndian.PutUint32(out, uint32(p)<<16|'='<<8|'=')
+	case 2:
+		v := uint32(src[0])<<16 | uint32(src[1])<<8
+		binary.BigEndian.PutUint32(out, uint32(b64Pairs[v>>12])<<16|uint32(b64Std[v>>6&63])<<8|'=')
+	}
+	return dst
 }
