@@ -143,8 +143,8 @@ func appendEvent(dst []byte, p *packet.Packet, m *Meta, id *ID, st *stamp) []byt
 	dst = append(dst, jsonDetailType...)
 	dst = append(dst, DetailType(p.Inner())...)
 	dst = append(dst, jsonTime...)
-	dst = st.appendSeconds(dst)
-	dst = append(dst, jsonResources...)
+	dst = append(dst, st.b[:19]...)
+	dst = append(dst, "Z"+jsonResources...)
 	if m.Listener != "" {
 		dst = appendString(dst, m.Listener)
 	}
@@ -188,49 +188,52 @@ func appendEventSource(dst []byte, m *Meta) []byte {
 func appendDetail(dst []byte, p *packet.Packet, m *Meta, st *stamp) []byte {
 	f := p.Inner()
 	dst = append(dst, jTimestamp...)
-	dst = st.appendNano(dst)
-	dst = append(dst, '"')
+	dst = append(dst, st.b[:st.n]...)
 	if m.Listener != "" {
-		dst = append(dst, jListener...)
+		dst = append(dst, `Z"`+jListener...)
 		dst = appendString(dst, m.Listener)
+	} else {
+		dst = append(dst, 'Z', '"')
 	}
 	ip := HasIP(f)
 	if ip {
 		dst = appendEndpoints(dst, f)
 		dst = append(dst, jProtocol...)
 		dst = append(dst, ProtocolName(f.Protocol)...)
-		dst = append(dst, '"')
+		dst = append(dst, `"`+jLength...)
+	} else {
+		dst = append(dst, jLength...)
 	}
-	dst = append(dst, jLength...)
-	dst = strconv.AppendUint(dst, uint64(PayloadLength(f)), 10)
+	dst = appendUint(dst, uint64(PayloadLength(f)))
 	dst = append(dst, jPayload...)
 	dst = appendBase64(dst, p.Payload())
-	dst = append(dst, '"')
-
 	if ip {
+		dst = append(dst, `"`+jIPVersion...)
 		dst = appendIP(dst, f)
+	} else {
+		dst = append(dst, '"')
 	}
 	if HasTCPBlock(f) {
 		dst = append(dst, jTCPFlags...)
 		dst = appendNames(dst, uint32(f.TCPFlags), TCPFlagNames[:])
 		dst = append(dst, jSeq...)
-		dst = strconv.AppendUint(dst, uint64(f.TCPSeq), 10)
+		dst = appendUint(dst, uint64(f.TCPSeq))
 		dst = append(dst, jAck...)
-		dst = strconv.AppendUint(dst, uint64(f.TCPAck), 10)
+		dst = appendUint(dst, uint64(f.TCPAck))
 		dst = append(dst, jWindow...)
-		dst = strconv.AppendUint(dst, uint64(f.TCPWindow), 10)
+		dst = appendUint(dst, uint64(f.TCPWindow))
 		dst = append(dst, '}')
 	}
 	if f.Layers&(packet.LayerICMPv4|packet.LayerICMPv6) != 0 {
 		dst = append(dst, jICMPType...)
-		dst = strconv.AppendUint(dst, uint64(f.ICMPType), 10)
+		dst = appendUint(dst, uint64(f.ICMPType))
 		dst = append(dst, jCode...)
-		dst = strconv.AppendUint(dst, uint64(f.ICMPCode), 10)
+		dst = appendUint(dst, uint64(f.ICMPCode))
 		if f.ICMPHasEcho {
 			dst = append(dst, jICMPID...)
-			dst = strconv.AppendUint(dst, uint64(f.ICMPID), 10)
+			dst = appendUint(dst, uint64(f.ICMPID))
 			dst = append(dst, jICMPSeq...)
-			dst = strconv.AppendUint(dst, uint64(f.ICMPSeq), 10)
+			dst = appendUint(dst, uint64(f.ICMPSeq))
 		}
 		dst = append(dst, '}')
 	}
@@ -248,7 +251,7 @@ func appendDetail(dst []byte, p *packet.Packet, m *Meta, st *stamp) []byte {
 			dst = append(dst, '"', ',')
 		}
 		dst = append(dst, jEthType...)
-		dst = strconv.AppendUint(dst, uint64(f.EtherType), 10)
+		dst = appendUint(dst, uint64(f.EtherType))
 		dst = append(dst, '}')
 	}
 	if n := VLANCount(f); n > 0 {
@@ -269,28 +272,29 @@ func appendDetail(dst []byte, p *packet.Packet, m *Meta, st *stamp) []byte {
 	return append(dst, '}')
 }
 
+// appendIP appends the IP object after its opening (jIPVersion), which the
+// caller has written.
 func appendIP(dst []byte, f *packet.Frame) []byte {
-	dst = append(dst, jIPVersion...)
-	dst = strconv.AppendUint(dst, uint64(f.IPVersion), 10)
+	dst = appendUint(dst, uint64(f.IPVersion))
 	dst = append(dst, jTTL...)
-	dst = strconv.AppendUint(dst, uint64(f.TTL), 10)
+	dst = appendUint(dst, uint64(f.TTL))
 	dst = append(dst, jDSCP...)
-	dst = strconv.AppendUint(dst, uint64(f.TOS>>2), 10)
+	dst = appendUint(dst, uint64(f.TOS>>2))
 	v6 := f.Layers&packet.LayerIPv6 != 0
 	if v6 {
 		dst = append(dst, jFlowLabel...)
-		dst = strconv.AppendUint(dst, uint64(f.FlowLabel), 10)
+		dst = appendUint(dst, uint64(f.FlowLabel))
 	}
 	if hasIPID(f) {
 		dst = append(dst, jIPID...)
-		dst = strconv.AppendUint(dst, uint64(f.IPID), 10)
+		dst = appendUint(dst, uint64(f.IPID))
 	}
 	if f.DontFrag {
 		dst = append(dst, jDF...)
 	}
 	if f.Fragment {
 		dst = append(dst, jFragOffset...)
-		dst = strconv.AppendUint(dst, uint64(f.FragOffset), 10)
+		dst = appendUint(dst, uint64(f.FragOffset))
 		dst = append(dst, jMoreFrags...)
 		dst = strconv.AppendBool(dst, f.MoreFrags)
 		dst = append(dst, '}')
@@ -319,9 +323,9 @@ func appendTunnel(dst []byte, p *packet.Packet, t *packet.Tunnel) []byte {
 	dst = append(dst, '"')
 	if IsVNITunnel(t) {
 		dst = append(dst, jVNI...)
-		dst = strconv.AppendUint(dst, uint64(t.VNI), 10)
+		dst = appendUint(dst, uint64(t.VNI))
 		dst = append(dst, jFlowHash...)
-		dst = strconv.AppendUint(dst, uint64(t.FlowHash), 10)
+		dst = appendUint(dst, uint64(t.FlowHash))
 	}
 	if HasIP(outer) {
 		dst = appendEndpoints(dst, outer)
@@ -332,19 +336,19 @@ func appendTunnel(dst []byte, p *packet.Packet, t *packet.Tunnel) []byte {
 	}
 	if t.GREHasKey {
 		dst = append(dst, jGREKey...)
-		dst = strconv.AppendUint(dst, uint64(t.GREKey), 10)
+		dst = appendUint(dst, uint64(t.GREKey))
 	}
 	if t.GREHasSeq {
 		dst = append(dst, jGRESeq...)
-		dst = strconv.AppendUint(dst, uint64(t.GRESeq), 10)
+		dst = appendUint(dst, uint64(t.GRESeq))
 	}
 	if t.Type == packet.TunnelERSPAN {
 		if t.ERSPANVersion >= 2 {
 			dst = append(dst, jSessionID...)
-			dst = strconv.AppendUint(dst, uint64(t.ERSPANSession), 10)
+			dst = appendUint(dst, uint64(t.ERSPANSession))
 		}
 		dst = append(dst, jERSPANVer...)
-		dst = strconv.AppendUint(dst, uint64(t.ERSPANVersion), 10)
+		dst = appendUint(dst, uint64(t.ERSPANVersion))
 	}
 	if t.Type == packet.TunnelGeneve {
 		if n := numGeneveOptions(t); n > 0 {
@@ -355,9 +359,9 @@ func appendTunnel(dst []byte, p *packet.Packet, t *packet.Tunnel) []byte {
 					dst = append(dst, ',')
 				}
 				dst = append(dst, jOptClass...)
-				dst = strconv.AppendUint(dst, uint64(o.Class), 10)
+				dst = appendUint(dst, uint64(o.Class))
 				dst = append(dst, jOptType...)
-				dst = strconv.AppendUint(dst, uint64(o.Type), 10)
+				dst = appendUint(dst, uint64(o.Type))
 				dst = append(dst, jOptData...)
 				dst = appendBase64(dst, geneveOptionData(p, o))
 				dst = append(dst, '"', '}')
@@ -404,16 +408,15 @@ func appendEndpoints(dst []byte, f *packet.Frame) []byte {
 	dst = appendAddr(dst, f.Src)
 	if ports {
 		dst = append(dst, jPort...)
-		dst = strconv.AppendUint(dst, uint64(f.SrcPort), 10)
+		dst = appendUint(dst, uint64(f.SrcPort))
+		dst = append(dst, "}"+jDstIP...)
 	} else {
-		dst = append(dst, '"')
+		dst = append(dst, `"}`+jDstIP...)
 	}
-	dst = append(dst, '}')
-	dst = append(dst, jDstIP...)
 	dst = appendAddr(dst, f.Dst)
 	if ports {
 		dst = append(dst, jPort...)
-		dst = strconv.AppendUint(dst, uint64(f.DstPort), 10)
+		dst = appendUint(dst, uint64(f.DstPort))
 	} else {
 		dst = append(dst, '"')
 	}
@@ -441,6 +444,9 @@ func appendNames(dst []byte, bits uint32, names []string) []byte {
 // appendAddr appends an address; the invalid (zero) Addr appends nothing so
 // the output stays valid JSON even for a hand-made view.
 func appendAddr(dst []byte, a netip.Addr) []byte {
+	if a.Is4() {
+		return appendIPv4(dst, a.As4())
+	}
 	if !a.IsValid() {
 		return dst
 	}
@@ -453,7 +459,7 @@ func appendUint16s(dst []byte, v []uint16) []byte {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = strconv.AppendUint(dst, uint64(x), 10)
+		dst = appendUint(dst, uint64(x))
 	}
 	return append(dst, ']')
 }

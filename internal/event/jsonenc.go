@@ -3,6 +3,7 @@ package event
 import (
 	"encoding/binary"
 	"slices"
+	"strconv"
 	"time"
 	"unicode/utf8"
 )
@@ -243,4 +244,43 @@ func appendBase64(dst, src []byte) []byte {
 		binary.BigEndian.PutUint32(out, uint32(b64Pairs[v>>12])<<16|uint32(b64Std[v>>6&63])<<8|'=')
 	}
 	return dst
+}
+
+// digits2 holds the two decimal digits of 0..99, in order.
+const digits2 = "00010203040506070809101112131415161718192021222324252627282930313233343536373839" +
+	"40414243444546474849505152535455565758596061626364656667686970717273747576777879" +
+	"8081828384858687888990919293949596979899"
+
+// appendUint appends v in decimal, exactly as strconv.AppendUint(dst, v, 10)
+// does; values below 100000 (every 16-bit field) take a table path.
+func appendUint(dst []byte, v uint64) []byte {
+	switch {
+	case v < 10:
+		return append(dst, byte('0'+v))
+	case v < 100:
+		return append(dst, digits2[2*v], digits2[2*v+1])
+	case v < 1000:
+		lo := v % 100 * 2
+		return append(dst, byte('0'+v/100), digits2[lo], digits2[lo+1])
+	case v < 10000:
+		hi, lo := v/100*2, v%100*2
+		return append(dst, digits2[hi], digits2[hi+1], digits2[lo], digits2[lo+1])
+	case v < 100000:
+		r := v % 10000
+		hi, lo := r/100*2, r%100*2
+		return append(dst, byte('0'+v/10000), digits2[hi], digits2[hi+1], digits2[lo], digits2[lo+1])
+	}
+	return strconv.AppendUint(dst, v, 10)
+}
+
+// appendIPv4 appends a as a dotted quad, exactly as netip.Addr.AppendTo
+// writes an IPv4 address.
+func appendIPv4(dst []byte, a [4]byte) []byte {
+	dst = appendUint(dst, uint64(a[0]))
+	dst = append(dst, '.')
+	dst = appendUint(dst, uint64(a[1]))
+	dst = append(dst, '.')
+	dst = appendUint(dst, uint64(a[2]))
+	dst = append(dst, '.')
+	return appendUint(dst, uint64(a[3]))
 }
