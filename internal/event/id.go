@@ -2,6 +2,7 @@ package event
 
 import (
 	"crypto/rand"
+	"encoding/binary"
 	"io"
 	"sync"
 	"time"
@@ -31,11 +32,18 @@ func (id ID) AppendText(dst []byte) []byte {
 // text form (8-4-4-4-12, dashes at 8, 13, 18 and 23).
 var idHexPos = [16]uint8{0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34}
 
+// hexPairs maps a byte to its two lower-case hex digits (first in the high byte).
+var hexPairs = func() (t [256]uint16) {
+	for v := range t {
+		t[v] = uint16(hexDigits[v>>4])<<8 | uint16(hexDigits[v&0xf])
+	}
+	return t
+}()
+
 func (id ID) text() (b [36]byte) {
 	b[8], b[13], b[18], b[23] = '-', '-', '-', '-'
 	for i, x := range id {
-		p := int(idHexPos[i])
-		b[p], b[p+1] = hexDigits[x>>4], hexDigits[x&0xf]
+		binary.BigEndian.PutUint16(b[idHexPos[i]:], hexPairs[x])
 	}
 	return b
 }
