@@ -134,6 +134,12 @@ func TestServeInProcess(t *testing.T) {
 		b, _ := os.ReadFile(outFile)
 		return bytes.Contains(b, []byte(`"Listener":"udp"`))
 	})
+	// The file holds the event before the deliverer counts it delivered
+	// (Send returns, then the counter moves): wait for the count.
+	waitUntil(t, "the delivery counted", func() bool {
+		_, m := httpGet(t, base+"/metrics")
+		return strings.Contains(m, `wirebridge_deliver_delivered_total{target="archive"} 1`)
+	})
 	_, metrics := httpGet(t, base+"/metrics")
 	for _, w := range []string{
 		`wirebridge_source_received_total{source="udp"} 1`,
