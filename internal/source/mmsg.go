@@ -320,3 +320,41 @@ func setRecvBuffer(fd, size int) (int, error) {
 	}
 	return got, nil
 }
+
+// socketSet is what the udp and raw sources share: their recvmmsg readers,
+// counters and admission, and how they run and close.
+type socketSet struct {
+	stats   Stats
+	adm     *admitter
+	readers []*mmsgReader
+	rcvbuf  int
+	once    sync.Once
+}
+
+// Stats are the source's counters.
+func (s *socketSet) Stats() *Stats { return &s.stats }
+
+// RecvBuffer is the effective SO_RCVBUF the kernel reports (it doubles the
+// requested size for bookkeeping; without CAP_NET_ADMIN it is capped by
+// net.core.rmem_max).
+func (s *socketSet) RecvBuffer() int { return s.rcvbuf }
+
+// run reads every socket until ctx is cancelled, then closes them.
+func (s *socketSet) run(ctx context.Context, kind string, c *Common, emit Emit) error {
+	err := runReaders(ctx, s.readers, c.Name, c.EventSource, &s.stats, s.adm, emit)
+	s.once.Do(func() {})
+	if err != nil {
+		return fmt.Errorf("%s source %q: %w", kind, c.Name, err)
+	}
+	return nil
+}
+
+// Close closes the sockets of a source that is not running.
+func (s *socketSet) Close() error {
+	s.once.Do(func() {
+		for _, r := range s.readers {
+			r.f.Close()
+		}
+	})
+	return nil
+}

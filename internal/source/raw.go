@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -42,12 +41,8 @@ var ErrNeedCapNetRaw = errors.New("permission denied: needs CAP_NET_RAW (run as 
 // no IPv6 header, so one is rebuilt from the sender address, IPV6_PKTINFO
 // (destination, interface) and IPV6_HOPLIMIT. Frames are LinkRaw.
 type Raw struct {
-	cfg     RawConfig
-	stats   Stats
-	adm     *admitter
-	readers []*mmsgReader
-	rcvbuf  int
-	once    sync.Once
+	cfg RawConfig
+	socketSet
 }
 
 // NewRaw opens the raw sockets.
@@ -171,28 +166,7 @@ func rawBuilder6(r *mmsgReader) func(int, time.Time) (Frame, netip.Addr) {
 // Name is the source's configured name.
 func (r *Raw) Name() string { return r.cfg.Name }
 
-// Stats are the source's counters.
-func (r *Raw) Stats() *Stats { return &r.stats }
-
-// RecvBuffer is the effective SO_RCVBUF of the sockets.
-func (r *Raw) RecvBuffer() int { return r.rcvbuf }
-
 // Run reads the raw sockets until ctx is cancelled, then closes them.
 func (r *Raw) Run(ctx context.Context, emit Emit) error {
-	err := runReaders(ctx, r.readers, r.cfg.Name, r.cfg.EventSource, &r.stats, r.adm, emit)
-	r.once.Do(func() {})
-	if err != nil {
-		return fmt.Errorf("raw source %q: %w", r.cfg.Name, err)
-	}
-	return nil
-}
-
-// Close closes the sockets of a source that is not running.
-func (r *Raw) Close() error {
-	r.once.Do(func() {
-		for _, rd := range r.readers {
-			rd.f.Close()
-		}
-	})
-	return nil
+	return r.run(ctx, "raw", &r.cfg.Common, emit)
 }

@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -36,13 +35,9 @@ func UDPConfigFrom(s *config.Source) UDPConfig {
 // UDP is a udp source: datagrams received on listening sockets, each emitted
 // as a synthesised IPv4 or IPv6 + UDP packet (LinkRaw) around its payload.
 type UDP struct {
-	cfg     UDPConfig
-	stats   Stats
-	adm     *admitter
-	readers []*mmsgReader
-	addrs   []netip.AddrPort
-	rcvbuf  int
-	once    sync.Once
+	cfg   UDPConfig
+	addrs []netip.AddrPort
+	socketSet
 }
 
 // NewUDP opens the listening sockets (so address errors surface at once;
@@ -215,33 +210,10 @@ func (u *UDP) builder(r *mmsgReader, local netip.AddrPort) func(int, time.Time) 
 // Name is the source's configured name.
 func (u *UDP) Name() string { return u.cfg.Name }
 
-// Stats are the source's counters.
-func (u *UDP) Stats() *Stats { return &u.stats }
-
 // Addrs are the bound addresses, one per listen address (port 0 resolved).
 func (u *UDP) Addrs() []netip.AddrPort { return u.addrs }
 
-// RecvBuffer is the effective SO_RCVBUF the kernel reports (it doubles the
-// requested size for bookkeeping; without CAP_NET_ADMIN it is capped by
-// net.core.rmem_max).
-func (u *UDP) RecvBuffer() int { return u.rcvbuf }
-
 // Run reads every socket until ctx is cancelled, then closes them.
 func (u *UDP) Run(ctx context.Context, emit Emit) error {
-	err := runReaders(ctx, u.readers, u.cfg.Name, u.cfg.EventSource, &u.stats, u.adm, emit)
-	u.once.Do(func() {})
-	if err != nil {
-		return fmt.Errorf("udp source %q: %w", u.cfg.Name, err)
-	}
-	return nil
-}
-
-// Close closes the sockets of a source that is not running.
-func (u *UDP) Close() error {
-	u.once.Do(func() {
-		for _, r := range u.readers {
-			r.f.Close()
-		}
-	})
-	return nil
+	return u.run(ctx, "udp", &u.cfg.Common, emit)
 }
