@@ -21,7 +21,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -30,7 +29,7 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/wirebridge/wirebridge/internal/netnstest"
 )
 
 // wbBin is the wirebridge binary TestMain built.
@@ -89,33 +88,7 @@ func runIP(t *testing.T, args ...string) {
 
 // do runs fn on an OS thread switched into the namespace; sockets opened by fn
 // belong to the namespace for their whole life.
-func (n *netns) do(t testing.TB, fn func()) {
-	runtime.LockOSThread()
-	orig, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		runtime.UnlockOSThread()
-		t.Fatal(err)
-	}
-	defer unix.Close(orig)
-	target, err := unix.Open("/var/run/netns/"+n.name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		runtime.UnlockOSThread()
-		t.Fatal(err)
-	}
-	defer unix.Close(target)
-	if err := unix.Setns(target, unix.CLONE_NEWNET); err != nil {
-		runtime.UnlockOSThread()
-		t.Fatalf("setns %s: %v", n.name, err)
-	}
-	defer func() {
-		if err := unix.Setns(orig, unix.CLONE_NEWNET); err != nil {
-			t.Errorf("setns back: %v", err) // the thread stays locked and dies with the goroutine
-			return
-		}
-		runtime.UnlockOSThread()
-	}()
-	fn()
-}
+func (n *netns) do(t testing.TB, fn func()) { netnstest.Do(t, n.name, fn) }
 
 // command returns cmd run inside the namespace.
 func (n *netns) command(name string, args ...string) *exec.Cmd {

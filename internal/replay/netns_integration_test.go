@@ -14,15 +14,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/wirebridge/wirebridge/internal/event"
+	"github.com/wirebridge/wirebridge/internal/netnstest"
 	"github.com/wirebridge/wirebridge/internal/source"
 )
 
@@ -63,29 +61,7 @@ func (n *nsh) exec(t *testing.T, name string, args ...string) string {
 }
 
 // do runs fn on a thread inside the namespace; sockets it opens stay there.
-func (n *nsh) do(t *testing.T, fn func()) {
-	t.Helper()
-	runtime.LockOSThread()
-	orig, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(orig)
-	fd, err := unix.Open("/var/run/netns/"+n.name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(fd)
-	if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if unix.Setns(orig, unix.CLONE_NEWNET) == nil {
-			runtime.UnlockOSThread()
-		}
-	}()
-	fn()
-}
+func (n *nsh) do(t *testing.T, fn func()) { netnstest.Do(t, n.name, fn) }
 
 // recorder is an HTTP server recording what it receives.
 type recorder struct {

@@ -6,12 +6,11 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
 
-	"golang.org/x/sys/unix"
+	"github.com/wirebridge/wirebridge/internal/netnstest"
 )
 
 var nsSeq atomic.Int32
@@ -39,35 +38,7 @@ func ip(t *testing.T, args ...string) {
 
 // do runs fn on an OS thread switched into the namespace: sockets fn opens
 // stay in the namespace for their whole life.
-func (n *testNetns) do(t *testing.T, fn func()) {
-	t.Helper()
-	runtime.LockOSThread()
-	orig, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		runtime.UnlockOSThread()
-		t.Fatal(err)
-	}
-	defer unix.Close(orig)
-	target, err := unix.Open("/var/run/netns/"+n.name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		runtime.UnlockOSThread()
-		t.Fatal(err)
-	}
-	defer unix.Close(target)
-	if err := unix.Setns(target, unix.CLONE_NEWNET); err != nil {
-		runtime.UnlockOSThread()
-		t.Fatalf("setns %s: %v", n.name, err)
-	}
-	defer func() {
-		if err := unix.Setns(orig, unix.CLONE_NEWNET); err != nil {
-			// leave the thread locked: the runtime discards it when the goroutine exits
-			t.Errorf("setns back: %v", err)
-			return
-		}
-		runtime.UnlockOSThread()
-	}()
-	fn()
-}
+func (n *testNetns) do(t *testing.T, fn func()) { netnstest.Do(t, n.name, fn) }
 
 // readFile reads a /proc file as seen from inside the namespace.
 func (n *testNetns) readFile(t *testing.T, path string) string {
