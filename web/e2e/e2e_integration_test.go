@@ -7,11 +7,14 @@
 package e2e
 
 import (
+	"context"
 	"flag"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"syscall"
 	"testing"
+	"time"
 )
 
 var update = flag.Bool("update", false, "also write the screenshots to docs/images (shown in docs/live.md)")
@@ -35,16 +38,33 @@ func TestBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("node", "run.mjs")
-	cmd.Env = append(os.Environ(), "WB_BIN="+bin, "WB_ARTIFACTS="+art)
-	if *update {
-		docs, _ := filepath.Abs("../../docs/images")
-		cmd.Env = append(cmd.Env, "WB_DOCS_IMAGES="+docs)
-	}
-	out, err := cmd.CombinedOutput()
-	t.Logf("%s", out)
-	if err != nil {
-		t.Fatalf("browser tests failed: %v (screenshots in %s)", err, art)
+	// A run that hangs (a DevTools call that never answers has been seen once
+	// in several runs) is killed with its browser and servers after 5
+	// minutes and tried once more; an assertion failure is not retried.
+	var out []byte
+	for attempt := 1; ; attempt++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		cmd := exec.CommandContext(ctx, "node", "run.mjs")
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+		cmd.Env = append(os.Environ(), "WB_BIN="+bin, "WB_ARTIFACTS="+art)
+		if *update {
+			docs, _ := filepath.Abs("../../docs/images")
+			cmd.Env = append(cmd.Env, "WB_DOCS_IMAGES="+docs)
+		}
+		var err error
+		out, err = cmd.CombinedOutput()
+		hung := ctx.Err() != nil
+		cancel()
+		t.Logf("%s", out)
+		if hung && attempt == 1 {
+			t.Logf("browser run %d hung for 5 minutes and was killed; trying once more", attempt)
+			continue
+		}
+		if err != nil {
+			t.Fatalf("browser tests failed: %v (screenshots in %s)", err, art)
+		}
+		break
 	}
 	if err := os.WriteFile(filepath.Join(art, "results.json"), out, 0o644); err != nil {
 		t.Fatal(err)
