@@ -108,6 +108,18 @@ func (sm *strMap) get(b []byte) []int32 {
 	return nil
 }
 
+func (sm *strMap) getString(b string) []int32 {
+	if sm.m != nil {
+		return sm.m[b]
+	}
+	for i, k := range sm.keys {
+		if k == b {
+			return sm.vals[i]
+		}
+	}
+	return nil
+}
+
 // u64Map maps uint64 keys to targets: a list while small, a sorted list
 // (binary search) while medium, then a hash map.
 type u64Map struct {
@@ -150,15 +162,7 @@ func (um *u64Map) get(k uint64) []int32 {
 		}
 		return nil
 	}
-	i, j := 0, len(keys)
-	for i < j {
-		h := int(uint(i+j) >> 1)
-		if keys[h] < k {
-			i = h + 1
-		} else {
-			j = h
-		}
-	}
+	i := lowerBound(keys, k)
 	if i < len(keys) && keys[i] == k {
 		return um.vals[i]
 	}
@@ -627,15 +631,7 @@ func (t *segTree) insert(node, lo, hi, a, b int, target int32) {
 // (x is an exact number), of the exact numbers equal to x.
 func (t *segTree) query(x float64, exact bool, out []int32) []int32 {
 	// i is the first point >= x.
-	i, j := 0, len(t.pts)
-	for i < j {
-		h := int(uint(i+j) >> 1)
-		if t.pts[h] < x {
-			i = h + 1
-		} else {
-			j = h
-		}
-	}
+	i := lowerBound(t.pts, x)
 	u := 2 * i
 	if i < len(t.pts) && t.pts[i] == x {
 		u = 2*i + 1
@@ -655,6 +651,48 @@ func (t *segTree) query(x float64, exact bool, out []int32) []int32 {
 		node /= 2
 	}
 	return out
+}
+
+// lowerBound returns the index of the first element of sorted a that is not
+// less than x (len(a) if none).
+func lowerBound[T uint64 | float64](a []T, x T) int {
+	i, j := 0, len(a)
+	for i < j {
+		h := int(uint(i+j) >> 1)
+		if a[h] < x {
+			i = h + 1
+		} else {
+			j = h
+		}
+	}
+	return i
+}
+
+// find returns the targets of query(x, true, nil) as two lists, without
+// copying them when it can: the exact numbers equal to x and the ranges
+// holding x. The lists must not be modified; out is used for the second
+// when the tree has to collect it.
+func (t *segTree) find(x float64, out []int32) (exact, ranges []int32) {
+	i := lowerBound(t.pts, x)
+	u := 2 * i
+	if i < len(t.pts) && t.pts[i] == x {
+		u = 2*i + 1
+		if t.exact != nil {
+			exact = t.exact[i]
+		}
+	}
+	if t.n == 0 {
+		return exact, nil
+	}
+	if t.flat != nil {
+		return exact, t.flat[u]
+	}
+	node := u + t.size
+	for node >= 1 {
+		out = appendTargets(out, t.nodes[node])
+		node /= 2
+	}
+	return exact, out
 }
 
 func isInf(f float64) bool { return f > 1.7976931348623157e308 || f < -1.7976931348623157e308 }

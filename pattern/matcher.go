@@ -103,7 +103,7 @@ func (m *Matcher) Match(e Event, dst []string) []string {
 
 type fieldInfo struct {
 	path string
-	gid  FieldID
+	f    Field // what Event.VisitField is asked for
 }
 
 type node struct {
@@ -165,7 +165,7 @@ func buildSnapshot(names []string, ps []*Pattern) *snapshot {
 				if !ok {
 					f = int32(len(s.fields))
 					fieldOf[c.path] = f
-					s.fields = append(s.fields, fieldInfo{path: c.path, gid: PathID(c.path)})
+					s.fields = append(s.fields, fieldInfo{path: c.path, f: Field{ID: PathID(c.path), Path: c.path}})
 					s.addTrie(c.path, f)
 				}
 				t := bnodes[n].trans[f]
@@ -311,31 +311,64 @@ func (s *snapshot) putScratch(sc *scratch) {
 func (s *snapshot) match(e Event, dst []string) []string {
 	// No defer: if e panics, the scratch is simply not reused.
 	sc := s.getScratch()
-	sc.reset()
-	sc.json = false
-	sc.ev = e
-	dst = sc.run(dst)
-	sc.ev = nil
+	dst = sc.matchEvent(e, dst)
 	s.putScratch(sc)
 	return dst
 }
 
+// matchEvent matches e with this scratch: first the scalar run, which holds
+// for events whose fields each have at most one value outside arrays, then,
+// if a field turns out to have more, the general run (the fields fetched so
+// far are kept).
+func (sc *scratch) matchEvent(e Event, dst []string) []string {
+	sc.reset()
+	sc.json = false
+	sc.ev = e
+	sc.sev, _ = e.(ScalarEvent)
+	n := len(dst)
+	dst, ok := sc.runScalar(dst)
+	if !ok {
+		sc.restart()
+		dst = sc.run(dst[:n])
+	}
+	sc.ev, sc.sev = nil, nil
+	return dst
+}
+
+// State is one goroutine's working memory for matching: with it,
+// Matcher.MatchState matches without taking memory from a shared pool,
+// which costs atomic operations on every call. The zero State is ready to
+// use; it follows the Matcher's pattern set by itself. A State must not be
+// used by two goroutines at once; one per worker goroutine is the intent.
+type State struct {
+	sc *scratch
+}
+
+// MatchState is Match using st's memory instead of a pooled one.
+func (m *Matcher) MatchState(st *State, e Event, dst []string) []string {
+	sn := m.current()
+	sc := st.sc
+	if sc == nil || sc.snap != sn {
+		sc = newScratch(sn)
+		st.sc = sc
+	}
+	return sc.matchEvent(e, dst)
+}
+
 // bucket groups the flattened values by field (counting sort, stable).
 func (s *scratch) bucket() {
-	nf := len(s.snap.fields)
-	for f := 0; f < nf; f++ {
-		s.fstart[f] = 0
-		s.fend[f] = 0
-		s.fepoch[f] = s.epoch
+	fs := s.fslots
+	for f := range fs {
+		fs[f] = fslot{ep: s.epoch}
 	}
 	for i := range s.vals {
-		s.fend[s.vals[i].field]++
+		fs[s.vals[i].field].end++
 	}
 	pos := int32(0)
-	for f := 0; f < nf; f++ {
-		c := s.fend[f]
-		s.fstart[f] = pos
-		s.fend[f] = pos
+	for f := range fs {
+		c := fs[f].end
+		fs[f].start = pos
+		fs[f].end = pos
 		pos += c
 	}
 	if cap(s.vals2) < len(s.vals) {
@@ -344,26 +377,26 @@ func (s *scratch) bucket() {
 	s.vals2 = s.vals2[:len(s.vals)]
 	for i := range s.vals {
 		f := s.vals[i].field
-		s.vals2[s.fend[f]] = s.vals[i]
-		s.fend[f]++
+		s.vals2[fs[f].end] = s.vals[i]
+		fs[f].end++
 	}
 	// The grouped values become s.vals, where run reads every field's.
 	s.vals, s.vals2 = s.vals2, s.vals
 }
 
-// values returns the leaf values of local field f, fetching them from the
-// Event on first use.
-func (s *scratch) values(f int32) []val {
-	if s.fepoch[f] != s.epoch && !s.json {
-		s.fepoch[f] = s.epoch
-		s.fstart[f] = int32(len(s.vals))
+// fetch asks the Event for the leaf values of local field f (once per
+// Match; the JSON path has them all from the start) and returns their slot.
+func (s *scratch) fetch(f int32) *fslot {
+	fs := &s.fslots[f]
+	if fs.ep != s.epoch {
+		fs.ep = s.epoch
+		fs.start = int32(len(s.vals))
 		s.curFld = f
 		s.stack = s.stack[:0]
-		fi := s.snap.fields[f]
-		s.ev.VisitField(Field{ID: fi.gid, Path: fi.path}, (*Values)(s))
-		s.fend[f] = int32(len(s.vals))
+		s.ev.VisitField(s.snap.fields[f].f, (*Values)(s))
+		fs.end = int32(len(s.vals))
 	}
-	return s.vals[s.fstart[f]:s.fend[f]]
+	return fs
 }
 
 // compatible reports whether a value with trail t can join the values
@@ -390,8 +423,8 @@ func (s *scratch) push(n int32, coff, cn int32) {
 		return
 	}
 	head := int32(-1)
-	if s.nodeEp[n] != s.epoch {
-		s.nodeEp[n] = s.epoch
+	if s.nodeEp[n] != s.nep {
+		s.nodeEp[n] = s.nep
 	} else {
 		head = s.nodeHead[n]
 		c := s.cons[coff : coff+cn]
@@ -416,8 +449,8 @@ func (s *scratch) push(n int32, coff, cn int32) {
 // accept records the patterns of an accepting node.
 func (s *scratch) accept(ps []int32) {
 	for _, p := range ps {
-		if s.patEp[p] != s.epoch {
-			s.patEp[p] = s.epoch
+		if s.patEp[p] != s.nep {
+			s.patEp[p] = s.nep
 			s.matched = append(s.matched, p)
 		}
 	}
@@ -477,12 +510,11 @@ func (s *scratch) run(dst []string) []string {
 		}
 		for ti := range nd.trans {
 			tr := &nd.trans[ti]
-			var vals []val
-			if f := tr.field; s.fepoch[f] == s.epoch {
-				vals = s.vals[s.fstart[f]:s.fend[f]]
-			} else {
-				vals = s.values(f)
+			fs := &s.fslots[tr.field]
+			if fs.ep != s.epoch {
+				fs = s.fetch(tr.field)
 			}
+			vals := s.vals[fs.start:fs.end]
 			if len(vals) == 1 && vals[0].tn == 0 {
 				// One value outside arrays (most fields of most events):
 				// no array constraint to check or extend.
@@ -521,14 +553,215 @@ func (s *scratch) run(dst []string) []string {
 			}
 		}
 	}
+	return s.names(dst)
+}
+
+// names appends the names of the accepted patterns, in sorted order.
+func (s *scratch) names(dst []string) []string {
 	m := s.matched
 	for i := 1; i < len(m); i++ {
 		for j := i; j > 0 && m[j] < m[j-1]; j-- {
 			m[j], m[j-1] = m[j-1], m[j]
 		}
 	}
+	names := s.snap.names
 	for _, p := range m {
-		dst = append(dst, sn.names[p])
+		dst = append(dst, names[p])
 	}
 	return dst
+}
+
+// runScalar runs the automaton for an event whose fields each have at most
+// one value, outside arrays (most packet events): no array constraints, so
+// a state is just a node, visited once. Fields come from ScalarEvent.Scalar
+// when the event has it, and the common indexes (exact numbers and ranges,
+// exact strings, IPv4 CIDR blocks) are looked up with the scalar as it is,
+// without making a val. It returns false as soon as a field has several
+// values or one inside an array; the caller then restarts with the general
+// run.
+func (s *scratch) runScalar(dst []string) ([]string, bool) {
+	nodes := s.snap.nodes
+	if len(nodes) == 0 {
+		return dst, true
+	}
+	s.todo = append(s.todo[:0], 0)
+	s.nodeEp[0] = s.nep
+	for len(s.todo) > 0 {
+		nd := &nodes[s.todo[len(s.todo)-1]]
+		s.todo = s.todo[:len(s.todo)-1]
+		if len(nd.accept) > 0 {
+			s.accept(nd.accept)
+		}
+		for i := range nd.trans {
+			tr := &nd.trans[i]
+			sl := &s.sslots[tr.field]
+			if sl.ep != s.epoch {
+				s.fetchScalar(tr.field)
+			}
+			var tgts, more []int32
+			switch sl.kind {
+			case ScalarNone:
+				tgts = tr.absent
+			case ScalarMany:
+				fs := &s.fslots[tr.field]
+				switch fs.end - fs.start {
+				case 0:
+					tgts = tr.absent
+				case 1:
+					v := &s.vals[fs.start]
+					if v.tn != 0 {
+						s.materialize()
+						return dst, false
+					}
+					if tr.idx != nil {
+						s.tbuf = tr.idx.lookup(v, s, s.tbuf[:0])
+						tgts = s.tbuf
+					}
+				default:
+					s.materialize()
+					return dst, false
+				}
+			default:
+				if tr.idx != nil {
+					tgts, more = s.lookupScalar(tr.idx, tr.field, sl)
+				}
+			}
+			if len(tgts) > 0 {
+				s.visit(nodes, tgts)
+			}
+			if len(more) > 0 {
+				s.visit(nodes, more)
+			}
+		}
+	}
+	return s.names(dst), true
+}
+
+// visit adds target nodes to runScalar's work list, each once; a node
+// without transitions only accepts, at once.
+func (s *scratch) visit(nodes []node, tgts []int32) {
+	for _, t := range tgts {
+		if s.nodeEp[t] == s.nep {
+			continue
+		}
+		s.nodeEp[t] = s.nep
+		if tn := &nodes[t]; len(tn.trans) == 0 {
+			s.accept(tn.accept)
+		} else {
+			s.todo = append(s.todo, t)
+		}
+	}
+}
+
+// sslot holds the value of one field for runScalar: a scalar (kind, num,
+// str) when the field's ep is the scratch's epoch, or ScalarMany when the
+// values are in scratch.vals (fslots); vi is the val made from the scalar
+// for a generic lookup, -1 until then.
+type sslot struct {
+	ep   uint32
+	kind ScalarKind
+	vi   int32
+	num  uint64
+	str  string
+}
+
+// fetchScalar gets the value of field f for runScalar.
+func (s *scratch) fetchScalar(f int32) {
+	sl := &s.sslots[f]
+	sl.ep = s.epoch
+	sl.vi = -1
+	if s.sev != nil {
+		sc := s.sev.Scalar(s.snap.fields[f].f)
+		if sc.Kind != ScalarMany {
+			sl.kind, sl.num, sl.str = sc.Kind, sc.Num, sc.Str
+			return
+		}
+	}
+	sl.kind, sl.str = ScalarMany, ""
+	s.fetch(f)
+}
+
+// lookupScalar looks up the scalar value of field f in ix and returns the
+// targets as two lists (read only; either may be empty).
+func (s *scratch) lookupScalar(ix *valueIndex, f int32, sl *sslot) ([]int32, []int32) {
+	switch ix.fast {
+	case fastNum:
+		switch sl.kind {
+		case ScalarUint:
+			if sl.num <= maxExactInt {
+				a, b := ix.ranges.find(float64(sl.num), s.tbuf[:0])
+				if ix.ranges.flat == nil {
+					s.tbuf = b // collected in tbuf: keep its memory
+				}
+				return a, b
+			}
+		case ScalarInt:
+			if i := int64(sl.num); i >= -maxExactInt && i <= maxExactInt {
+				a, b := ix.ranges.find(float64(i), s.tbuf[:0])
+				if ix.ranges.flat == nil {
+					s.tbuf = b // collected in tbuf: keep its memory
+				}
+				return a, b
+			}
+		default:
+			return nil, nil // only numbers match
+		}
+	case fastStr:
+		switch sl.kind {
+		case ScalarString:
+			return ix.str.getString(sl.str), nil
+		case ScalarIPv4:
+		default:
+			return nil, nil // only strings match
+		}
+	case fastCIDR4:
+		switch sl.kind {
+		case ScalarIPv4:
+			if len(ix.cidrBits4) == 1 {
+				n := ix.cidrBits4[0]
+				a := uint32(sl.num)
+				if n < 32 {
+					a &^= 1<<(32-n) - 1
+				}
+				return ix.cidr4.get(cidr4Key(a, n)), nil
+			}
+			s.tbuf = ix.lookupCIDR4(uint32(sl.num), s.tbuf[:0])
+			return s.tbuf, nil
+		case ScalarString:
+		default:
+			return nil, nil // only strings match
+		}
+	}
+	if sl.vi < 0 {
+		sl.vi = int32(len(s.vals))
+		s.curFld = f
+		s.stack = s.stack[:0]
+		s.addScalar(sl.kind, sl.num, sl.str)
+	}
+	s.tbuf = ix.lookup(&s.vals[sl.vi], s, s.tbuf[:0])
+	return s.tbuf, nil
+}
+
+// materialize puts the values runScalar fetched as scalars into vals, where
+// the general run reads them.
+func (s *scratch) materialize() {
+	for f := range s.sslots {
+		sl := &s.sslots[f]
+		if sl.ep != s.epoch || sl.kind == ScalarMany {
+			continue
+		}
+		fs := &s.fslots[f]
+		fs.ep = s.epoch
+		fs.start = int32(len(s.vals))
+		if sl.vi >= 0 {
+			// Made for a lookup: it is the one value.
+			fs.start = sl.vi
+			fs.end = sl.vi + 1
+			continue
+		}
+		s.curFld = int32(f)
+		s.stack = s.stack[:0]
+		s.addScalar(sl.kind, sl.num, sl.str)
+		fs.end = int32(len(s.vals))
+	}
 }

@@ -60,11 +60,11 @@ type scratch struct {
 	vals2  []val
 	trails []arrEntry
 	stack  []arrEntry
-	fstart []int32
-	fend   []int32
-	fepoch []uint32
+	fslots []fslot
+	sslots []sslot
 	curFld int32
 	ev     Event
+	sev    ScalarEvent // ev, when it is one
 	json   bool
 
 	states   []state
@@ -74,16 +74,24 @@ type scratch struct {
 	patEp    []uint32
 	matched  []int32
 	tbuf     []int32
-	epoch    uint32
+	todo     []int32
+	epoch    uint32 // fields fetched in this Match: fslot.ep == epoch
+	nep      uint32 // automaton run: nodeEp, patEp == nep
 	arrCount uint32
+}
+
+// fslot locates the values of one field in scratch.vals: [start, end) when
+// ep is the scratch's epoch, not fetched yet otherwise.
+type fslot struct {
+	ep         uint32
+	start, end int32
 }
 
 func newScratch(sn *snapshot) *scratch {
 	return &scratch{
 		snap:     sn,
-		fstart:   make([]int32, len(sn.fields)),
-		fend:     make([]int32, len(sn.fields)),
-		fepoch:   make([]uint32, len(sn.fields)),
+		fslots:   make([]fslot, len(sn.fields)),
+		sslots:   make([]sslot, len(sn.fields)),
 		nodeHead: make([]int32, len(sn.nodes)),
 		nodeEp:   make([]uint32, len(sn.nodes)),
 		patEp:    make([]uint32, len(sn.names)),
@@ -93,21 +101,32 @@ func newScratch(sn *snapshot) *scratch {
 func (s *scratch) reset() {
 	s.epoch++
 	if s.epoch == 0 {
-		clear(s.fepoch)
-		clear(s.nodeEp)
-		clear(s.patEp)
+		clear(s.fslots)
+		clear(s.sslots)
 		s.epoch = 1
 	}
 	s.buf = s.buf[:0]
 	s.vals = s.vals[:0]
-	s.vals2 = s.vals2[:0]
 	s.trails = s.trails[:0]
 	s.stack = s.stack[:0]
+	s.ev = nil
+	s.sev = nil
+	s.arrCount = 0
+	s.restart()
+}
+
+// restart forgets the automaton's progress (states, accepted patterns) but
+// keeps the fields fetched so far.
+func (s *scratch) restart() {
+	s.nep++
+	if s.nep == 0 {
+		clear(s.nodeEp)
+		clear(s.patEp)
+		s.nep = 1
+	}
 	s.states = s.states[:0]
 	s.cons = s.cons[:0]
 	s.matched = s.matched[:0]
-	s.ev = nil
-	s.arrCount = 0
 }
 
 func (s *scratch) pushValue(k vkind) *val {
@@ -356,3 +375,24 @@ func (m *matcher) inRange(f float64) bool {
 }
 
 func inf(sign int) float64 { return math.Inf(sign) }
+
+// addScalar adds the value of a ScalarEvent answer (not ScalarMany); the
+// stack of arrays is empty, so the value has no trail.
+func (s *scratch) addScalar(kind ScalarKind, num uint64, str string) {
+	switch kind {
+	case ScalarString:
+		v := s.pushValue(vString)
+		s.buf = append(s.buf, str...)
+		v.n = int32(len(str))
+	case ScalarUint:
+		s.addInt(false, num)
+	case ScalarIPv4:
+		v := s.pushValue(vString)
+		v.flags |= flIPDone | flIP | flIP4 | flLazyText
+		n := uint32(num)
+		v.ip[12], v.ip[13], v.ip[14], v.ip[15] = byte(n>>24), byte(n>>16), byte(n>>8), byte(n)
+	case ScalarNone:
+	default:
+		(*Values)(s).Scalar(Scalar{Kind: kind, Num: num, Str: str})
+	}
+}

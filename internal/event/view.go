@@ -295,6 +295,74 @@ func init() {
 	}
 }
 
+// Scalar implements pattern.ScalarEvent for the fields that hold one value
+// outside arrays and are read straight from the packet view or Meta (the
+// ones rules use most); for every other field it answers ScalarMany and the
+// matcher calls VisitField. VisitField reports these fields through Scalar,
+// so the two cannot disagree.
+func (v *View) Scalar(f pattern.Field) pattern.Scalar {
+	code := vfNone
+	if int(f.ID) < len(viewCodes) {
+		code = viewCodes[f.ID]
+	}
+	return v.scalar(code)
+}
+
+func (v *View) scalar(code viewField) pattern.Scalar {
+	fr := v.p.Inner()
+	switch code {
+	case vfNone:
+		return pattern.Scalar{}
+	case vfSource:
+		m := &v.meta
+		if m.Source != "" && v.sourceOK.valid(m.Source) {
+			return pattern.Scalar{Kind: pattern.ScalarString, Str: m.Source}
+		}
+	case vfDetailType:
+		return pattern.Scalar{Kind: pattern.ScalarString, Str: DetailType(fr)}
+	case vfListener:
+		if v.meta.Listener == "" {
+			return pattern.Scalar{}
+		}
+		if v.listenerOK.valid(v.meta.Listener) {
+			return pattern.Scalar{Kind: pattern.ScalarString, Str: v.meta.Listener}
+		}
+	case vfSrcIP, vfDstIP:
+		if !HasIP(fr) {
+			return pattern.Scalar{}
+		}
+		a := fr.Src
+		if code == vfDstIP {
+			a = fr.Dst
+		}
+		if !a.IsValid() {
+			return pattern.Scalar{Kind: pattern.ScalarString}
+		}
+		if !a.Is4() {
+			break
+		}
+		b := a.As4()
+		return pattern.Scalar{Kind: pattern.ScalarIPv4, Num: uint64(b[0])<<24 | uint64(b[1])<<16 | uint64(b[2])<<8 | uint64(b[3])}
+	case vfSrcPort, vfDstPort:
+		if !HasIP(fr) || !HasPorts(fr) {
+			return pattern.Scalar{}
+		}
+		port := fr.SrcPort
+		if code == vfDstPort {
+			port = fr.DstPort
+		}
+		return pattern.Scalar{Kind: pattern.ScalarUint, Num: uint64(port)}
+	case vfProtocol:
+		if !HasIP(fr) {
+			return pattern.Scalar{}
+		}
+		return pattern.Scalar{Kind: pattern.ScalarString, Str: ProtocolName(fr.Protocol)}
+	case vfLength:
+		return pattern.Scalar{Kind: pattern.ScalarUint, Num: uint64(PayloadLength(fr))}
+	}
+	return pattern.Scalar{Kind: pattern.ScalarMany}
+}
+
 // VisitField implements pattern.Event: it reports the values the event JSON
 // holds at f.Path, with their JSON types, and nothing for a path the event
 // does not have (or an object path).
@@ -306,9 +374,17 @@ func (v *View) VisitField(f pattern.Field, out *pattern.Values) {
 	if code == vfNone {
 		return
 	}
+	if sc := v.scalar(code); sc.Kind != pattern.ScalarMany {
+		out.Scalar(sc)
+		return
+	}
 	p := v.p
 	fr := p.Inner()
 	switch code {
+	case vfSrcIP:
+		reportAddr(out, fr.Src)
+	case vfDstIP:
+		reportAddr(out, fr.Dst)
 	case vfVersion:
 		out.Str(Version)
 	case vfID:
@@ -316,8 +392,6 @@ func (v *View) VisitField(f pattern.Field, out *pattern.Values) {
 		out.Bytes(v.ID().AppendText(b[:0]))
 	case vfSource:
 		v.reportSource(out)
-	case vfDetailType:
-		out.Str(DetailType(fr))
 	case vfTime:
 		var b [20]byte
 		out.Bytes(v.stamp().appendSeconds(b[:0]))
@@ -334,28 +408,6 @@ func (v *View) VisitField(f pattern.Field, out *pattern.Values) {
 		if v.meta.Listener != "" {
 			v.reportListener(out)
 		}
-	case vfSrcIP:
-		if HasIP(fr) {
-			reportAddr(out, fr.Src)
-		}
-	case vfDstIP:
-		if HasIP(fr) {
-			reportAddr(out, fr.Dst)
-		}
-	case vfSrcPort:
-		if HasIP(fr) && HasPorts(fr) {
-			out.Uint(uint64(fr.SrcPort))
-		}
-	case vfDstPort:
-		if HasIP(fr) && HasPorts(fr) {
-			out.Uint(uint64(fr.DstPort))
-		}
-	case vfProtocol:
-		if HasIP(fr) {
-			out.Str(ProtocolName(fr.Protocol))
-		}
-	case vfLength:
-		out.Uint(uint64(PayloadLength(fr)))
 	case vfPayload:
 		v.buf = base64.StdEncoding.AppendEncode(v.buf[:0], p.Payload())
 		out.Bytes(v.buf)
