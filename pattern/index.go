@@ -43,6 +43,7 @@ const (
 	fastNum         // only exact numbers
 	fastStr         // only exact strings
 	fastCIDR4       // only IPv4 CIDR blocks
+	fastAffix       // only prefixes and suffixes (not ignoring case)
 )
 
 // valueIndex.has bits.
@@ -340,10 +341,14 @@ func (ix *valueIndex) finish() {
 		ix.fast = fastStr
 	case ix.has == hasIP && ix.ip4.empty() && ix.ip == nil && ix.cidr == nil:
 		ix.fast = fastCIDR4
+	case ix.has == hasAffix:
+		ix.fast = fastAffix
 	}
 }
 
-func (a *affixIndex) lookupPrefix(b []byte, out []int32) []int32 {
+func (a *affixIndex) lookupPrefix(b []byte, out []int32) []int32 { return lookupPrefix(a, b, out) }
+
+func lookupPrefix[S string | []byte](a *affixIndex, b S, out []int32) []int32 {
 	if a.m == nil {
 		for i := range a.small {
 			e := &a.small[i]
@@ -362,7 +367,9 @@ func (a *affixIndex) lookupPrefix(b []byte, out []int32) []int32 {
 	return out
 }
 
-func (a *affixIndex) lookupSuffix(b []byte, out []int32) []int32 {
+func (a *affixIndex) lookupSuffix(b []byte, out []int32) []int32 { return lookupSuffix(a, b, out) }
+
+func lookupSuffix[S string | []byte](a *affixIndex, b S, out []int32) []int32 {
 	if a.m == nil {
 		for i := range a.small {
 			e := &a.small[i]

@@ -714,6 +714,22 @@ func (s *scratch) lookupScalar(ix *valueIndex, f int32, sl *sslot) ([]int32, []i
 		default:
 			return nil, nil // only strings match
 		}
+	case fastAffix:
+		switch sl.kind {
+		case ScalarString:
+			out := s.tbuf[:0]
+			if !ix.prefix.empty() {
+				out = lookupPrefix(&ix.prefix, sl.str, out)
+			}
+			if !ix.suffix.empty() {
+				out = lookupSuffix(&ix.suffix, sl.str, out)
+			}
+			s.tbuf = out
+			return out, nil
+		case ScalarIPv4:
+		default:
+			return nil, nil // only strings match
+		}
 	case fastCIDR4:
 		switch sl.kind {
 		case ScalarIPv4:

@@ -65,6 +65,7 @@ type Set struct {
 type Matches struct {
 	Rules []*Rule
 	names []string
+	st    pattern.State // the matcher's working memory for this Matches' goroutine
 }
 
 // New compiles rules. Rules of prev (may be nil) with the same name lend
@@ -188,7 +189,7 @@ func (s *Set) Enabled() int { return s.enabled }
 // Match sets m.Rules to the enabled rules matching the in-memory event e, in
 // name order, and counts a match for each.
 func (s *Set) Match(e pattern.Event, m *Matches) {
-	m.names = s.matcher.Match(e, m.names[:0])
+	m.names = s.matcher.MatchState(&m.st, e, m.names[:0])
 	s.resolve(m, true)
 }
 
