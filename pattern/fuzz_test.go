@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func seedConformance(f *testing.F) (patterns, events [][]byte) {
@@ -61,7 +62,7 @@ func FuzzMatch(f *testing.F) {
 		if err != nil {
 			return
 		}
-		_, err = p.MatchJSON(event)
+		want, err := p.MatchJSON(event)
 		if err != nil && json.Valid(event) && !strings.Contains(err.Error(), "nesting too deep") {
 			t.Fatalf("valid json rejected: %v", err)
 		}
@@ -71,7 +72,57 @@ func FuzzMatch(f *testing.F) {
 			dec.UseNumber()
 			if dec.Decode(&root) == nil {
 				p.Match(NewMapEvent(root)) // must not panic
+				// The scalar path answers as the JSON does (decoding
+				// replaces invalid UTF-8 and keeps the last of duplicate
+				// keys, so only for events where the tree is the JSON).
+				comparable := utf8.Valid(event) && utf8.ValidString(pat) && !hasDuplicateKeys(event)
+				if got := p.Match(scalarMapEvent{NewMapEvent(root)}); comparable && got != want {
+					t.Fatalf("scalar event matches %v, JSON %v", got, want)
+				}
 			}
 		}
 	})
+}
+
+// hasDuplicateKeys reports whether some JSON object of event repeats a key:
+// the JSON path sees every value, a decoded map only the last.
+func hasDuplicateKeys(event []byte) bool {
+	type frame struct {
+		keys      map[string]bool // nil for an array
+		expectKey bool
+	}
+	dec := json.NewDecoder(bytesReader(event))
+	var stack []*frame
+	valueDone := func() {
+		if n := len(stack); n > 0 && stack[n-1].keys != nil {
+			stack[n-1].expectKey = true
+		}
+	}
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		if n := len(stack); n > 0 && stack[n-1].keys != nil && stack[n-1].expectKey {
+			if k, ok := tok.(string); ok {
+				if stack[n-1].keys[k] {
+					return true
+				}
+				stack[n-1].keys[k] = true
+				stack[n-1].expectKey = false
+				continue
+			}
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, &frame{keys: map[string]bool{}, expectKey: true})
+		case json.Delim('['):
+			stack = append(stack, &frame{})
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:len(stack)-1]
+			valueDone()
+		default:
+			valueDone()
+		}
+	}
 }

@@ -1,0 +1,188 @@
+package pattern
+
+import (
+	"encoding/json"
+	"math/rand/v2"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// scalarMapEvent is a MapEvent that also answers ScalarEvent.Scalar, for
+// every kind a Scalar can hold: a field reached through objects only (no
+// dotted keys, no arrays) whose leaf is a string (an IPv4 address in its
+// canonical form as ScalarIPv4), an integer (ScalarUint or ScalarInt), a
+// boolean or null. Anything else answers ScalarMany, so the Matcher falls
+// back to VisitField; a missing field answers ScalarNone.
+type scalarMapEvent struct{ *MapEvent }
+
+func (e scalarMapEvent) Scalar(f Field) Scalar {
+	node := e.Root
+	for _, seg := range strings.Split(f.Path, ".") {
+		obj, ok := node.(map[string]any)
+		if !ok {
+			return Scalar{Kind: ScalarMany}
+		}
+		for k := range obj {
+			if strings.Contains(k, ".") {
+				return Scalar{Kind: ScalarMany} // dotted keys: let VisitField combine them
+			}
+		}
+		child, ok := obj[seg]
+		if !ok {
+			return Scalar{}
+		}
+		node = child
+	}
+	switch n := node.(type) {
+	case string:
+		if a, err := netip.ParseAddr(n); err == nil && a.Is4() && a.String() == n {
+			b := a.As4()
+			return Scalar{Kind: ScalarIPv4, Num: uint64(b[0])<<24 | uint64(b[1])<<16 | uint64(b[2])<<8 | uint64(b[3])}
+		}
+		return Scalar{Kind: ScalarString, Str: n}
+	case json.Number:
+		if u, err := strconv.ParseUint(n.String(), 10, 64); err == nil {
+			return Scalar{Kind: ScalarUint, Num: u}
+		}
+		if i, err := strconv.ParseInt(n.String(), 10, 64); err == nil {
+			return Scalar{Kind: ScalarInt, Num: uint64(i)}
+		}
+	case bool:
+		if n {
+			return Scalar{Kind: ScalarTrue}
+		}
+		return Scalar{Kind: ScalarFalse}
+	case nil:
+		return Scalar{Kind: ScalarNull}
+	}
+	return Scalar{Kind: ScalarMany}
+}
+
+// scalarTypedEvent answers Scalar for typedEvent's fields.
+type scalarTypedEvent struct{ *typedEvent }
+
+func (e scalarTypedEvent) Scalar(f Field) Scalar {
+	switch f.ID {
+	case fieldV:
+		switch e.kind {
+		case 0:
+			if e.i >= 0 {
+				return Scalar{Kind: ScalarUint, Num: uint64(e.i)}
+			}
+			return Scalar{Kind: ScalarInt, Num: uint64(e.i)}
+		case 1:
+			return Scalar{Kind: ScalarUint, Num: e.u}
+		case 2:
+			if e.a.Is4() {
+				b := e.a.As4()
+				return Scalar{Kind: ScalarIPv4, Num: uint64(b[0])<<24 | uint64(b[1])<<16 | uint64(b[2])<<8 | uint64(b[3])}
+			}
+			return Scalar{Kind: ScalarMany}
+		}
+	case fieldW:
+		return Scalar{Kind: ScalarString, Str: e.w}
+	}
+	return Scalar{}
+}
+
+// TestScalarEventMatchesJSON checks the scalar path (ScalarEvent, the fast
+// indexes looked up on the scalar itself, the fall back to VisitField and to
+// the general run) against MatchJSON, on the typed values and on random
+// events and patterns, with Match and with MatchState.
+func TestScalarEventMatchesJSON(t *testing.T) {
+	t.Run("typed", func(t *testing.T) {
+		var values []string
+		for _, i := range accessorInts {
+			values = append(values, strconv.FormatInt(i, 10))
+		}
+		for _, u := range accessorUints {
+			values = append(values, strconv.FormatUint(u, 10))
+		}
+		m := accessorPatterns(values)
+		var st State
+		matches := 0
+		for _, e := range accessorEvents() {
+			want, err := m.MatchJSON([]byte(e.json()), nil)
+			if err != nil {
+				t.Fatalf("%s: %v", e.json(), err)
+			}
+			matches += len(want)
+			se := scalarTypedEvent{e}
+			if got := m.Match(se, nil); !slices.Equal(got, want) {
+				t.Errorf("%s: scalar Match %v, JSON %v", e.json(), got, want)
+			}
+			if got := m.MatchState(&st, se, nil); !slices.Equal(got, want) {
+				t.Errorf("%s: scalar MatchState %v, JSON %v", e.json(), got, want)
+			}
+		}
+		if matches == 0 {
+			t.Fatal("degenerate: nothing matched")
+		}
+	})
+	t.Run("random", func(t *testing.T) {
+		r := rand.New(rand.NewPCG(3, 4))
+		var st State
+		scalars, matches := 0, 0
+		for round := 0; round < 30; round++ {
+			m := NewMatcher()
+			for n := 0; n < 40; {
+				p, err := Compile([]byte(genPatternObj(r, 0)))
+				if err != nil {
+					continue
+				}
+				m.Add("p"+strconv.Itoa(n), p)
+				n++
+			}
+			for e := 0; e < 60; e++ {
+				ev, _ := json.Marshal(genObject(r, 0))
+				want, err := m.MatchJSON(ev, nil)
+				if err != nil {
+					t.Fatalf("match %s: %v", ev, err)
+				}
+				se := scalarMapEvent{mapEvent(t, ev)}
+				if got := m.MatchState(&st, se, nil); !slices.Equal(got, want) {
+					t.Fatalf("event %s: scalar MatchState %v, JSON %v", ev, got, want)
+				}
+				if got := m.Match(se, nil); !slices.Equal(got, want) {
+					t.Fatalf("event %s: scalar Match %v, JSON %v", ev, got, want)
+				}
+				matches += len(want)
+				for _, k := range genKeys {
+					if sc := se.Scalar(Field{Path: k}); sc.Kind > ScalarMany {
+						scalars++
+					}
+				}
+			}
+		}
+		if matches == 0 || scalars == 0 {
+			t.Fatalf("degenerate: %d matches, %d scalar answers", matches, scalars)
+		}
+		t.Logf("%d matching pairs, %d top-level scalar answers", matches, scalars)
+	})
+}
+
+// TestMatchStateFollowsMatcher checks that a State stays right while the
+// pattern set changes under it.
+func TestMatchStateFollowsMatcher(t *testing.T) {
+	m := NewMatcher()
+	var st State
+	ev := scalarMapEvent{mapEvent(t, []byte(`{"source":"udp.raw","detail":{"Port":514}}`))}
+	if got := m.MatchState(&st, ev, nil); len(got) != 0 {
+		t.Fatalf("empty matcher matched %v", got)
+	}
+	m.Add("port", MustCompile(`{"detail":{"Port":[514]}}`))
+	if got := m.MatchState(&st, ev, nil); !slices.Equal(got, []string{"port"}) {
+		t.Fatalf("after Add: %v", got)
+	}
+	m.Add("src", MustCompile(`{"source":[{"prefix":"udp."}]}`))
+	if got := m.MatchState(&st, ev, nil); !slices.Equal(got, []string{"port", "src"}) {
+		t.Fatalf("after second Add: %v", got)
+	}
+	m.Remove("port")
+	if got := m.MatchState(&st, ev, nil); !slices.Equal(got, []string{"src"}) {
+		t.Fatalf("after Remove: %v", got)
+	}
+}
