@@ -186,3 +186,37 @@ func TestMatchStateFollowsMatcher(t *testing.T) {
 		t.Fatalf("after Remove: %v", got)
 	}
 }
+
+// TestSegTreeDenseSearch checks the dense table of small integer points
+// against the binary search, for integer, fractional, out-of-range and huge
+// queries.
+func TestSegTreeDenseSearch(t *testing.T) {
+	tests := []struct {
+		name  string
+		pts   []float64
+		dense bool
+	}{
+		{"ports", []float64{22, 53, 80, 443, 514, 515, 1024}, true},
+		{"span over the limit", []float64{22, 8080}, false},
+		{"negative", []float64{-300, -2, 0, 7}, true},
+		{"one point", []float64{514}, true},
+		{"fraction", []float64{1, 1.5, 3}, false},
+		{"wide", []float64{0, 65535}, false},
+	}
+	queries := []float64{-1e300, -301, -300, -299.5, -2, -1, 0, 0.5, 1, 1.25, 1.5, 2, 3, 7, 21, 22, 22.5, 23, 80, 442.999,
+		443, 514, 514.5, 515, 515.5, 516, 1023, 1024, 1024.5, 1025, 8079, 8080, 8080.5, 8081, 65535, 1e15, 9.3e18, 1e300}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var tr segTree
+			tr.build(nil, tc.pts, make([][]int32, len(tc.pts)))
+			if (tr.dense != nil) != tc.dense {
+				t.Fatalf("dense table built: %v, want %v", tr.dense != nil, tc.dense)
+			}
+			for _, x := range queries {
+				if got, want := tr.search(x), lowerBound(tr.pts, x); got != want {
+					t.Errorf("search(%v) = %d, want %d", x, got, want)
+				}
+			}
+		})
+	}
+}
