@@ -140,36 +140,5 @@ func TestRuleSetAnswersAgree(t *testing.T) {
 	}
 }
 
-func BenchmarkOperator(b *testing.B) {
-	ops := []struct{ name, pattern string }{
-		{"exact", `{"source":["udp.raw"]}`},
-		{"exact-number", `{"detail":{"Destination":{"Port":[514]}}}`},
-		{"prefix", `{"detail-type":[{"prefix":"Udp"}]}`},
-		{"suffix", `{"detail-type":[{"suffix":"Packet"}]}`},
-		{"equals-ignore-case", `{"detail-type":[{"equals-ignore-case":"udppacket"}]}`},
-		{"wildcard", `{"detail":{"Listener":[{"wildcard":"sys*g"}]}}`},
-		{"anything-but", `{"detail":{"Protocol":[{"anything-but":["tcp","icmp"]}]}}`},
-		{"numeric", `{"detail":{"Length":[{"numeric":[">",0,"<=",1500]}]}}`},
-		{"cidr", `{"detail":{"Source":{"IP":[{"cidr":"10.0.0.0/24"}]}}}`},
-		{"exists", `{"detail":{"Tunnel":{"VNI":[{"exists":false}]}}}`},
-		{"or", `{"$or":[{"source":["x"]},{"detail":{"Destination":{"Port":[514]}}}]}`},
-		{"seed", `{"source":["udp.raw"],"detail":{"Destination":{"Port":[514]}}}`},
-	}
-	for _, op := range ops {
-		m := NewMatcher()
-		m.Add(op.name, MustCompile(op.pattern))
-		if got, _ := m.MatchJSON(benchEvent, nil); len(got) != 1 {
-			b.Fatalf("%s does not match the bench event", op.name)
-		}
-		b.Run(op.name, func(b *testing.B) {
-			var dst []string
-			b.ReportAllocs()
-			cpu := startCPU()
-			for i := 0; i < b.N; i++ {
-				dst, _ = m.MatchJSON(benchEvent, dst[:0])
-			}
-			cpu.report(b)
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
-		})
-	}
-}
+// The per-operator benchmarks (packet view and JSON) are in internal/event
+// (BenchmarkMatchOperator), over a real packet's event.

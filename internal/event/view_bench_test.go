@@ -108,3 +108,91 @@ func BenchmarkMatchViewJSON100(b *testing.B) {
 	}
 	reportCPU(b, cpu0)
 }
+
+// BenchmarkMatchViewMixed100 matches the 100 rules against every frame of
+// every shared capture in turn (plus the hand-built tunnel packets: IPv4 and
+// IPv6, TCP, UDP, ICMP, ARP, tunnels, VLANs, cut and malformed frames), so
+// values, the fields present and the branches taken change from packet to
+// packet as in real traffic. One op is one packet.
+func BenchmarkMatchViewMixed100(b *testing.B) {
+	events := viewEvents(b)
+	m := viewRuleSet(100)
+	var v View
+	var enc Encoder
+	var st pattern.State
+	var dst []string
+	matched := 0
+	for _, ev := range events {
+		v.Reset(&enc, ev.p, ev.m)
+		matched += len(m.MatchState(&st, &v, dst[:0]))
+	}
+	if matched == 0 {
+		b.Fatal("no packet matches any rule")
+	}
+	b.ReportAllocs()
+	cpu0 := cpuTime(b)
+	i := 0
+	for b.Loop() {
+		ev := &events[i]
+		v.Reset(&enc, ev.p, ev.m)
+		dst = m.MatchState(&st, &v, dst[:0])
+		if i++; i == len(events) {
+			i = 0
+		}
+	}
+	reportCPU(b, cpu0)
+}
+
+// BenchmarkMatchOperator is one rule per operator type against the
+// benchmark packet's event, on the packet view and on its JSON (events/s is
+// wall-clock events per second).
+func BenchmarkMatchOperator(b *testing.B) {
+	ops := []struct{ name, pattern string }{
+		{"exact", `{"source":["udp.raw"]}`},
+		{"exact-number", `{"detail":{"Destination":{"Port":[514]}}}`},
+		{"prefix", `{"detail-type":[{"prefix":"Udp"}]}`},
+		{"suffix", `{"detail-type":[{"suffix":"Packet"}]}`},
+		{"equals-ignore-case", `{"detail-type":[{"equals-ignore-case":"udppacket"}]}`},
+		{"wildcard", `{"detail":{"Listener":[{"wildcard":"sys*g"}]}}`},
+		{"anything-but", `{"detail":{"Protocol":[{"anything-but":["tcp","icmp"]}]}}`},
+		{"numeric", `{"detail":{"Length":[{"numeric":[">",0,"<=",1500]}]}}`},
+		{"cidr", `{"detail":{"Source":{"IP":[{"cidr":"10.0.0.0/24"}]}}}`},
+		{"exists", `{"detail":{"Tunnel":{"VNI":[{"exists":false}]}}}`},
+		{"or", `{"$or":[{"source":["x"]},{"detail":{"Destination":{"Port":[514]}}}]}`},
+		{"seed", `{"source":["udp.raw"],"detail":{"Destination":{"Port":[514]}}}`},
+	}
+	p := benchSyslogPacket(b)
+	var enc Encoder
+	var v View
+	v.Reset(&enc, p, benchViewMeta)
+	js := v.AppendJSON(nil)
+	for _, op := range ops {
+		m := pattern.NewMatcher()
+		m.Add(op.name, pattern.MustCompile(op.pattern))
+		if got, _ := m.MatchJSON(js, nil); len(got) != 1 {
+			b.Fatalf("%s does not match the benchmark event %s", op.name, js)
+		}
+		b.Run("view/"+op.name, func(b *testing.B) {
+			var st pattern.State
+			var dst []string
+			b.ReportAllocs()
+			cpu0 := cpuTime(b)
+			for b.Loop() {
+				v.Reset(&enc, p, benchViewMeta)
+				dst = m.MatchState(&st, &v, dst[:0])
+			}
+			reportCPU(b, cpu0)
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+		})
+		b.Run("json/"+op.name, func(b *testing.B) {
+			var dst []string
+			b.ReportAllocs()
+			cpu0 := cpuTime(b)
+			for b.Loop() {
+				dst, _ = m.MatchJSON(js, dst[:0])
+			}
+			reportCPU(b, cpu0)
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+		})
+	}
+}
