@@ -24,10 +24,26 @@ const KEYS = { pub: "e2e-publish-key-0123456789", sub: "e2e-subscribe-key-012345
 
 const freePort = () => new Promise((res) => { const s = net.createServer(); s.listen(0, "127.0.0.1", () => { const p = s.address().port; s.close(() => res(p)); }); });
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+// A DevTools call that never answers (seen once in several runs: chromium
+// idle, the promise pending forever) must not hang the run: every call that
+// talks to the browser is bounded. Such a timeout exits with code 3, which the
+// Go test treats as a hang (retried once), not as a failed assertion.
+class DevToolsTimeout extends Error {
+  constructor(what, ms) { super(`${what}: no answer in ${ms / 1000} s`); this.name = "DevToolsTimeout"; }
+}
+function withTimeout(p, ms, what) {
+  let timer;
+  const t = new Promise((_, rej) => { timer = setTimeout(() => rej(new DevToolsTimeout(what, ms)), ms); });
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
+}
+
+// waitFor polls fn until it returns a truthy value; each call of fn is
+// bounded by the time left (at least 5 s), so a call that never answers
+// fails the wait instead of hanging it.
 async function waitFor(fn, what, ms = 10000) {
   const end = Date.now() + ms;
   for (;;) {
-    const v = await fn();
+    const v = await withTimeout(Promise.resolve().then(fn), Math.max(5000, end - Date.now()), "waiting for " + what);
     if (v) return v;
     if (Date.now() > end) throw new Error("timed out waiting for " + what);
     await sleep(20);
@@ -215,7 +231,7 @@ async function main() {
     // all, over the DevTools pipe to this node process: at this rate that is
     // tens of MB/s of work on the machine's two cores that no real viewer has.
     // The same load with Playwright's pages is measured too (loadInstrumented).
-    const cdp = await browser.newBrowserCDPSession();
+    const cdp = await withTimeout(browser.newBrowserCDPSession(), 15000, "newBrowserCDPSession");
     const raw = [await rawTab(cdp, wb1.link), await rawTab(cdp, wb1.base.replace("127.0.0.1", "localhost") + "app.js")];
     step("8 raw tabs");
     results.load = await load(raw[0], raw[1], "live-load.png");
@@ -288,7 +304,7 @@ async function main() {
     }
     step("done");
   } finally {
-    await browser.close();
+    await withTimeout(browser.close(), 20000, "browser.close").catch((e) => console.error(e.message));
     await wb1.stop(); await wb2.stop();
   }
   console.log(JSON.stringify(results, null, 2));
@@ -328,10 +344,13 @@ const PROBE_READ = `(() => {
 function pwTab(page) {
   let cdp = null;
   return {
-    evaluate: (expr) => page.evaluate(expr), screenshot: (name) => shot(page, name), close: () => page.close(),
+    evaluate: (expr) => withTimeout(page.evaluate(expr), 30000, "evaluate"), screenshot: (name) => shot(page, name), close: () => page.close(),
     async perf() {
-      if (!cdp) { cdp = await page.context().newCDPSession(page); await cdp.send("Performance.enable"); }
-      return perfMetrics(await cdp.send("Performance.getMetrics"));
+      if (!cdp) {
+        cdp = await withTimeout(page.context().newCDPSession(page), 15000, "newCDPSession");
+        await withTimeout(cdp.send("Performance.enable"), 15000, "Performance.enable");
+      }
+      return perfMetrics(await withTimeout(cdp.send("Performance.getMetrics"), 15000, "Performance.getMetrics"));
     },
   };
 }
@@ -342,9 +361,10 @@ const perfMetrics = (r) => Object.fromEntries(r.metrics.map((m) => [m.name, m.va
 // without Playwright's instrumentation (see the load step), and drives it with
 // Runtime.evaluate and Page.captureScreenshot only.
 async function rawTab(cdp, url) {
-  const { browserContextId } = await cdp.send("Target.createBrowserContext", { disposeOnDetach: true });
-  const { targetId } = await cdp.send("Target.createTarget", { url: "about:blank", browserContextId, width: 1280, height: 800 });
-  const { sessionId } = await cdp.send("Target.attachToTarget", { targetId, flatten: false });
+  const browserSend = (method, params) => withTimeout(cdp.send(method, params), 15000, method);
+  const { browserContextId } = await browserSend("Target.createBrowserContext", { disposeOnDetach: true });
+  const { targetId } = await browserSend("Target.createTarget", { url: "about:blank", browserContextId, width: 1280, height: 800 });
+  const { sessionId } = await browserSend("Target.attachToTarget", { targetId, flatten: false });
   let seq = 0;
   const waiting = new Map();
   const onMsg = (e) => {
@@ -358,7 +378,7 @@ async function rawTab(cdp, url) {
   cdp.on("Target.receivedMessageFromTarget", onMsg);
   const send = (method, params = {}) => new Promise((res, rej) => {
     const id = ++seq;
-    const timer = setTimeout(() => { waiting.delete(id); rej(new Error(`${method}: no answer in 15 s`)); }, 15000);
+    const timer = setTimeout(() => { waiting.delete(id); rej(new DevToolsTimeout(method, 15000)); }, 15000);
     waiting.set(id, [(v) => { clearTimeout(timer); res(v); }, (e) => { clearTimeout(timer); rej(e); }]);
     cdp.send("Target.sendMessageToTarget", { sessionId, message: JSON.stringify({ id, method, params }) }).catch(rej);
   });
@@ -381,8 +401,8 @@ async function rawTab(cdp, url) {
     async perf() { return perfMetrics(await send("Performance.getMetrics")); },
     async close() {
       cdp.off("Target.receivedMessageFromTarget", onMsg);
-      await cdp.send("Target.closeTarget", { targetId }).catch(() => {});
-      await cdp.send("Target.disposeBrowserContext", { browserContextId }).catch(() => {});
+      await browserSend("Target.closeTarget", { targetId }).catch(() => {});
+      await browserSend("Target.disposeBrowserContext", { browserContextId }).catch(() => {});
     },
   };
   await waitFor(async () => (await tab.evaluate("document.readyState").catch(() => "")) === "complete", "tab " + url);
@@ -405,4 +425,4 @@ function flood(port, rate, seconds) {
   });
 }
 
-main().catch((e) => { console.error(e); process.exit(1); });
+main().catch((e) => { console.error(e); process.exit(e instanceof DevToolsTimeout ? 3 : 1); });
