@@ -20,6 +20,7 @@ type got struct {
 	ipVersion                uint8
 	payload                  []byte
 	truncated                bool
+	ipSum, udpSum            packet.ChecksumStatus // IPv4 header and UDP checksums as verified
 	decodeErr                error
 }
 
@@ -44,6 +45,7 @@ func (c *collector) emit(b Batch) {
 		g.ttl, g.ipVersion = in.TTL, in.IPVersion
 		g.payload = append([]byte(nil), p.Payload()...)
 		g.truncated = p.Truncated()
+		g.ipSum, g.udpSum = p.VerifyIPv4Checksum(p.NumFrames-1), p.VerifyTransportChecksum(p.NumFrames-1)
 		c.frames = append(c.frames, g)
 	}
 	c.mu.Unlock()

@@ -10,9 +10,12 @@ import (
 // Synthesised headers for sources that receive less than a whole packet (the
 // udp source gets payloads, the IPv6 raw socket gets no IPv6 header). They
 // carry what the kernel told us: addresses, ports, TTL / hop limit, and the
-// real length (also when the payload was truncated). The UDP checksum is left
-// zero (the kernel has already verified it); the IPv4 header checksum is
-// computed so the packet is valid as archived.
+// real length (also when the payload was truncated). The IPv4 header
+// checksum is computed so the packet is valid as archived. Over IPv4 the UDP
+// checksum is left zero, which means "none" (the kernel has already verified
+// the real one); over IPv6 a zero UDP checksum is not allowed (RFC 8200
+// 8.1), so it is computed whenever the whole datagram was received (a
+// truncated one cannot have a right checksum and keeps zero).
 
 const (
 	ipv4UDPLen = 28
@@ -86,5 +89,9 @@ func synthUDP(slot []byte, v4 bool, src, dst netip.AddrPort, ttl, captured, wire
 	h := slot[headRoom-ipv6UDPLen : headRoom]
 	putIPv6(h, src.Addr(), dst.Addr(), ttl, 8+wire, 17)
 	putUDP(h[40:], src.Port(), dst.Port(), 8+wire)
+	if captured == wire && 8+wire <= 0xffff {
+		seg := slot[headRoom-8 : headRoom+captured]
+		binary.BigEndian.PutUint16(h[46:], packet.TransportChecksum(src.Addr(), dst.Addr(), packet.ProtoUDP, seg))
+	}
 	return slot[headRoom-ipv6UDPLen : headRoom+captured], ipv6UDPLen + wire
 }

@@ -104,6 +104,16 @@ func TestUDPReceivesWithAddresses(t *testing.T) {
 			if f.ttl == 0 {
 				t.Errorf("TTL 0: IP_RECVTTL/IPV6_RECVHOPLIMIT not applied")
 			}
+			// The archived packet is valid: IPv4 header checksum right and
+			// UDP checksum "none"; over IPv6 (where none is not allowed) a
+			// right UDP checksum.
+			wantIP, wantUDP := packet.ChecksumGood, packet.ChecksumAbsent
+			if tc.ipVersion == 6 {
+				wantIP, wantUDP = packet.ChecksumUnverifiable, packet.ChecksumGood
+			}
+			if f.ipSum != wantIP || f.udpSum != wantUDP {
+				t.Errorf("checksums: IPv4 header %v, UDP %v; want %v, %v", f.ipSum, f.udpSum, wantIP, wantUDP)
+			}
 			if f.info.LinkType != packet.LinkRaw || f.info.CaptureLength != len(f.data) || f.info.Length != len(f.data) {
 				t.Errorf("capture info %+v for %d bytes", f.info, len(f.data))
 			}
