@@ -46,6 +46,18 @@ type storeQueue struct {
 
 	waitMu sync.Mutex
 	waitCh chan struct{} // closed when settled moves; nil when nobody waits
+
+	// gaugeMu serialises computing and setting the StorePending gauge, so
+	// the last update after the last change sets the right value (without
+	// it an Enqueue's stale reading could land after the last ack's).
+	gaugeMu sync.Mutex
+}
+
+// report sets m's StorePending gauge to the current pending count.
+func (s *storeQueue) report(m *meter) {
+	s.gaugeMu.Lock()
+	m.setStorePending(s.pending())
+	s.gaugeMu.Unlock()
 }
 
 func (s *storeQueue) init(size int) { s.q = make(chan staged, size) }
@@ -66,9 +78,12 @@ func (s *storeQueue) pending() int64 {
 	return max(int64(s.taken.Load())-int64(settled), 0)
 }
 
-// settle records n settled deliveries and wakes Flush callers.
-func (s *storeQueue) settle(n int) {
+// settle records n settled deliveries, updates m's StorePending gauge and
+// then wakes Flush callers (so a caller woken by the last settle reads the
+// final gauge).
+func (s *storeQueue) settle(n int, m *meter) {
 	s.settled.Add(uint64(n))
+	s.report(m)
 	s.waitMu.Lock()
 	if s.waitCh != nil {
 		close(s.waitCh)
@@ -101,8 +116,7 @@ func (s *storeQueue) abandon(m *meter) {
 		break
 	}
 	m.addDropped(ReasonShutdown, n)
-	s.settle(n)
-	m.setStorePending(s.pending())
+	s.settle(n, m)
 }
 
 // Enqueue copies each delivery into the target's store buffer (encoded as
@@ -138,7 +152,7 @@ func (w *durableWorker) Enqueue(_ context.Context, ds []event.Delivery) (int, er
 	}
 	if n > 0 {
 		w.store.taken.Add(uint64(n))
-		w.m.setStorePending(w.store.pending())
+		w.store.report(w.m)
 		w.startPublisher()
 	}
 	return n, nil
@@ -178,8 +192,7 @@ func (w *durableWorker) publish() {
 // stored is the async-publish ack handler: the delivery is accepted.
 func (w *durableWorker) stored(_ jetstream.JetStream, _ *nats.Msg, _ *jetstream.PubAck) {
 	w.m.addEnqueued(1)
-	w.store.settle(1)
-	w.m.setStorePending(w.store.pending())
+	w.store.settle(1, w.m)
 }
 
 // refused is the async-publish error handler (and publish's, for a publish
@@ -190,8 +203,7 @@ func (w *durableWorker) refused(_ jetstream.JetStream, _ *nats.Msg, err error) {
 	w.m.addDropped(ReasonRefused, 1)
 	w.store.lastErr.Store(&err)
 	w.store.refused.Add(1)
-	w.store.settle(1)
-	w.m.setStorePending(w.store.pending())
+	w.store.settle(1, w.m)
 }
 
 // Flush waits until every delivery Enqueue took before the call is stored
@@ -211,6 +223,8 @@ func (w *durableWorker) Flush(ctx context.Context) error {
 			return fmt.Errorf("deliver: target %s: flush: %w", w.cfg.Target, ctx.Err())
 		}
 	}
+	// The loop can see the last settle before that settle's gauge update.
+	w.store.report(w.m)
 	if n := w.store.refused.Load() - refused; n > 0 {
 		var last error = errors.New("unknown error")
 		if e := w.store.lastErr.Load(); e != nil {

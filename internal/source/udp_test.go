@@ -198,6 +198,15 @@ func TestUDPAllowAndRateLimits(t *testing.T) {
 			if got := st.Received.Load(); got != uint64(total) {
 				t.Fatalf("received %d, want %d", got, total)
 			}
+			// Every datagram is then emitted or dropped; Emitted moves just
+			// before the batch reaches the collector.
+			settled := func() bool {
+				sn := st.Snapshot()
+				return sn.Emitted+sn.DroppedTotal() >= uint64(total) && uint64(len(c.snapshot())) >= sn.Emitted
+			}
+			for !settled() && time.Now().Before(deadline) {
+				time.Sleep(10 * time.Millisecond)
+			}
 			if got := len(c.snapshot()); got != tc.want || st.Emitted.Load() != uint64(tc.want) {
 				t.Errorf("emitted %d (counter %d), want %d", got, st.Emitted.Load(), tc.want)
 			}
