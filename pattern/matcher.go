@@ -101,11 +101,6 @@ func (m *Matcher) Match(e Event, dst []string) []string {
 	return m.current().match(e, dst)
 }
 
-type fieldInfo struct {
-	path string
-	f    Field // what Event.VisitField is asked for
-}
-
 type node struct {
 	accept []int32
 	trans  []trans
@@ -125,7 +120,7 @@ type pnode struct {
 
 type snapshot struct {
 	names  []string
-	fields []fieldInfo
+	fields []Field // the field paths patterns use, by local index
 	nodes  []node
 	trie   *pnode
 	pool   sync.Pool
@@ -165,7 +160,7 @@ func buildSnapshot(names []string, ps []*Pattern) *snapshot {
 				if !ok {
 					f = int32(len(s.fields))
 					fieldOf[c.path] = f
-					s.fields = append(s.fields, fieldInfo{path: c.path, f: Field{ID: PathID(c.path), Path: c.path}})
+					s.fields = append(s.fields, Field{ID: PathID(c.path), Path: c.path})
 					s.addTrie(c.path, f)
 				}
 				t := bnodes[n].trans[f]
@@ -393,7 +388,7 @@ func (s *scratch) fetch(f int32) *fslot {
 		fs.start = int32(len(s.vals))
 		s.curFld = f
 		s.stack = s.stack[:0]
-		s.ev.VisitField(s.snap.fields[f].f, (*Values)(s))
+		s.ev.VisitField(s.snap.fields[f], (*Values)(s))
 		fs.end = int32(len(s.vals))
 	}
 	return fs
@@ -671,7 +666,7 @@ func (s *scratch) fetchScalar(f int32) {
 	sl.ep = s.epoch
 	sl.vi = -1
 	if s.sev != nil {
-		sc := s.sev.Scalar(s.snap.fields[f].f)
+		sc := s.sev.Scalar(s.snap.fields[f])
 		if sc.Kind != ScalarMany {
 			sl.kind, sl.num, sl.str = sc.Kind, sc.Num, sc.Str
 			return
