@@ -278,7 +278,6 @@ func (s *snapshot) matchJSON(event []byte, dst []string) ([]string, error) {
 	sc := s.pool.Get().(*scratch)
 	defer s.pool.Put(sc)
 	sc.reset()
-	sc.json = true
 	if err := sc.flatten(event); err != nil {
 		return dst, fmt.Errorf("pattern: match json: %w", err)
 	}
@@ -317,7 +316,6 @@ func (s *snapshot) match(e Event, dst []string) []string {
 // far are kept).
 func (sc *scratch) matchEvent(e Event, dst []string) []string {
 	sc.reset()
-	sc.json = false
 	sc.ev = e
 	sc.sev, _ = e.(ScalarEvent)
 	n := len(dst)

@@ -65,7 +65,6 @@ type scratch struct {
 	curFld int32
 	ev     Event
 	sev    ScalarEvent // ev, when it is one
-	json   bool
 
 	states   []state
 	cons     []arrEntry
