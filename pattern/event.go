@@ -136,6 +136,11 @@ type Scalar struct {
 	Str  string
 }
 
+// IPv4Scalar returns the Scalar of IPv4 address a (a.Is4() must hold).
+func IPv4Scalar(a netip.Addr) Scalar {
+	return Scalar{Kind: ScalarIPv4, Num: uint64(ip4Bits(a))}
+}
+
 // Scalar reports sc as Values.Str, Uint, Int, Addr, Bool or Null would;
 // ScalarNone and ScalarMany report nothing.
 func (v *Values) Scalar(sc Scalar) {

@@ -39,8 +39,7 @@ func (e scalarMapEvent) Scalar(f Field) Scalar {
 	switch n := node.(type) {
 	case string:
 		if a, err := netip.ParseAddr(n); err == nil && a.Is4() && a.String() == n {
-			b := a.As4()
-			return Scalar{Kind: ScalarIPv4, Num: uint64(b[0])<<24 | uint64(b[1])<<16 | uint64(b[2])<<8 | uint64(b[3])}
+			return IPv4Scalar(a)
 		}
 		return Scalar{Kind: ScalarString, Str: n}
 	case json.Number:
@@ -77,8 +76,7 @@ func (e scalarTypedEvent) Scalar(f Field) Scalar {
 			return Scalar{Kind: ScalarUint, Num: e.u}
 		case 2:
 			if e.a.Is4() {
-				b := e.a.As4()
-				return Scalar{Kind: ScalarIPv4, Num: uint64(b[0])<<24 | uint64(b[1])<<16 | uint64(b[2])<<8 | uint64(b[3])}
+				return IPv4Scalar(e.a)
 			}
 			return Scalar{Kind: ScalarMany}
 		}

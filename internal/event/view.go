@@ -341,8 +341,7 @@ func (v *View) scalar(code viewField) pattern.Scalar {
 		if !a.Is4() {
 			break
 		}
-		b := a.As4()
-		return pattern.Scalar{Kind: pattern.ScalarIPv4, Num: uint64(b[0])<<24 | uint64(b[1])<<16 | uint64(b[2])<<8 | uint64(b[3])}
+		return pattern.IPv4Scalar(a)
 	case vfSrcPort, vfDstPort:
 		if !HasIP(fr) || !HasPorts(fr) {
 			return pattern.Scalar{}
