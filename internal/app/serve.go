@@ -385,8 +385,10 @@ func (s *server) run(ctx context.Context) error {
 		})
 	}
 
-	s.srcStarted.Store(true)
+	// The banner first: when /readyz answers 200, what is listening where
+	// has been printed (scripts and tests wait for /readyz, then read it).
 	s.banner(time.Since(s.start))
+	s.srcStarted.Store(true)
 
 	var tick <-chan time.Time
 	if s.statsEvery > 0 {
