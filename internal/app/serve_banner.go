@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bytes"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -18,19 +19,23 @@ import (
 //
 // With a stdout target the banner goes to standard error, so that standard
 // output holds nothing but events (wirebridge serve | jq).
+//
+// The banner is built in memory and written at once, so that a reader of the
+// pipe (a script, a test, a log collector) never sees half of it.
 func (s *server) banner(took time.Duration) {
-	w := s.stdio.Out
+	out := s.stdio.Out
 	for i := range s.cfg.Targets {
 		if s.cfg.Targets[i].Type == config.TargetStdout {
-			w = s.stdio.Err
+			out = s.stdio.Err
 		}
 	}
+	var w bytes.Buffer
 	cfgName := s.path
 	if cfgName == "" {
 		cfgName = "the embedded default configuration (wirebridge serve -c FILE to use your own)"
 	}
-	fmt.Fprintf(w, "wirebridge %s serving %s (started in %s)\n\n", versionString(), cfgName, took.Round(time.Millisecond))
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(&w, "wirebridge %s serving %s (started in %s)\n\n", versionString(), cfgName, took.Round(time.Millisecond))
+	tw := tabwriter.NewWriter(&w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "Listening:")
 	for i, src := range s.sources {
 		c := &s.cfg.Sources[i]
@@ -62,10 +67,11 @@ func (s *server) banner(took time.Duration) {
 	}
 	tw.Flush()
 	if try := s.tryCommand(); try != "" {
-		fmt.Fprintf(w, "\nTry it:\n  %s\n", try)
+		fmt.Fprintf(&w, "\nTry it:\n  %s\n", try)
 	}
-	s.liveBanner(w)
-	fmt.Fprintln(w)
+	s.liveBanner(&w)
+	fmt.Fprintln(&w)
+	out.Write(w.Bytes())
 }
 
 func sourceWhere(c *config.Source, src source.Source) string {

@@ -281,6 +281,11 @@ func startWB(t *testing.T, ns *netns, dir, cfgPath, httpAddr string, args ...str
 		code, _, err := p.get("/readyz")
 		return err == nil && code == 200
 	})
+	// The banner is written, in one write, before /readyz turns ready; the
+	// goroutine copying the pipe into p.out may still be on its way.
+	waitFor(t, 5*time.Second, "the startup banner", func() bool {
+		return strings.Contains(p.out.String()+p.errb.String(), "Events go to:")
+	})
 	return p
 }
 
