@@ -248,17 +248,27 @@ func writeConfig(t *testing.T, dir, yaml string) string {
 }
 
 // startWB runs `wirebridge serve` in ns with working directory dir and
-// waits for /readyz (on httpAddr) to answer 200.
+// waits for /readyz (on httpAddr) to answer 200 and the startup banner.
 func startWB(t *testing.T, ns *netns, dir, cfgPath, httpAddr string, args ...string) *wbProc {
 	t.Helper()
 	full := []string{"serve", "--stats-interval", "1s"}
 	if cfgPath != "" {
 		full = append(full, "-c", cfgPath)
 	}
-	full = append(full, args...)
-	p := &wbProc{t: t, ns: ns, dir: dir, cfg: cfgPath, out: &syncBuf{}, errb: &syncBuf{}, done: make(chan struct{}),
+	p := startProc(t, ns, dir, httpAddr, append(full, args...))
+	p.cfg = cfgPath
+	return p
+}
+
+// startProc runs wirebridge with argv (a command that serves: serve or
+// replay) in ns with working directory dir, and waits for /readyz (on
+// httpAddr) to answer 200 and for the startup banner.
+func startProc(t *testing.T, ns *netns, dir, httpAddr string, argv []string) *wbProc {
+	t.Helper()
+	name := "wirebridge " + argv[0]
+	p := &wbProc{t: t, ns: ns, dir: dir, out: &syncBuf{}, errb: &syncBuf{}, done: make(chan struct{}),
 		http: ns.httpClient(t), base: "http://" + httpAddr}
-	p.cmd = ns.command(wbBin, full...)
+	p.cmd = ns.command(wbBin, argv...)
 	p.cmd.Dir = dir
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.errb
 	if err := p.cmd.Start(); err != nil {
@@ -271,12 +281,12 @@ func startWB(t *testing.T, ns *netns, dir, cfgPath, httpAddr string, args ...str
 			<-p.done
 		}
 		if t.Failed() {
-			t.Logf("wirebridge stdout:\n%s\nwirebridge stderr (last 6000 bytes):\n%s", p.out.String(), tail(p.errb.String(), 6000))
+			t.Logf("%s stdout:\n%s\n%s stderr (last 6000 bytes):\n%s", name, p.out.String(), name, tail(p.errb.String(), 6000))
 		}
 	})
-	waitFor(t, 20*time.Second, "wirebridge ready", func() bool {
+	waitFor(t, 20*time.Second, name+" ready", func() bool {
 		if !p.running() {
-			t.Fatalf("wirebridge exited during startup: %v\nstdout:\n%s\nstderr:\n%s", p.waitErr, p.out.String(), p.errb.String())
+			t.Fatalf("%s exited during startup: %v\nstdout:\n%s\nstderr:\n%s", name, p.waitErr, p.out.String(), p.errb.String())
 		}
 		code, _, err := p.get("/readyz")
 		return err == nil && code == 200

@@ -269,30 +269,5 @@ targets:
 // startReplayCmd runs `wirebridge replay ARGS` in ns and waits for /readyz.
 func startReplayCmd(t *testing.T, ns *netns, dir string, args ...string) *wbProc {
 	t.Helper()
-	p := &wbProc{t: t, ns: ns, dir: dir, out: &syncBuf{}, errb: &syncBuf{}, done: make(chan struct{}),
-		http: ns.httpClient(t), base: "http://127.0.0.1:8080"}
-	p.cmd = ns.command(wbBin, append([]string{"replay"}, args...)...)
-	p.cmd.Dir = dir
-	p.cmd.Stdout, p.cmd.Stderr = p.out, p.errb
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.waitErr = p.cmd.Wait(); close(p.done) }()
-	t.Cleanup(func() {
-		if p.running() {
-			p.cmd.Process.Kill()
-			<-p.done
-		}
-		if t.Failed() {
-			t.Logf("wirebridge replay stdout:\n%s\nstderr (last 6000 bytes):\n%s", p.out.String(), tail(p.errb.String(), 6000))
-		}
-	})
-	waitFor(t, 20*time.Second, "wirebridge replay ready", func() bool {
-		if !p.running() {
-			t.Fatalf("wirebridge replay exited during startup: %v\nstderr:\n%s", p.waitErr, p.errb.String())
-		}
-		code, _, err := p.get("/readyz")
-		return err == nil && code == 200
-	})
-	return p
+	return startProc(t, ns, dir, "127.0.0.1:8080", append([]string{"replay"}, args...))
 }
