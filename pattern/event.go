@@ -123,13 +123,16 @@ const (
 	ScalarTrue
 	ScalarFalse
 	ScalarNull
+	ScalarIPv6 // an IPv6 address without zone, Str holding its 16 bytes in network order (not its text), reported as its text form (RFC 5952)
 )
 
 // Scalar is a single leaf value (ScalarEvent). It is four machine words, so
 // it is returned in registers. Str must not change while the Match runs (a
 // string's bytes never do; a string over a reused buffer must not be
-// returned). There is no IPv6 kind: an IPv6 address does not fit, its field
-// answers ScalarMany.
+// returned). An IPv6 address does not fit in Num: ScalarIPv6 carries its 16
+// bytes in Str, which an event may point at memory of its own that outlives
+// the Match (IPv6Scalar makes such a string, with an allocation); a
+// ScalarIPv6 whose Str is not 16 bytes long is taken as ScalarMany.
 type Scalar struct {
 	Kind ScalarKind
 	Num  uint64
@@ -139,6 +142,14 @@ type Scalar struct {
 // IPv4Scalar returns the Scalar of IPv4 address a (a.Is4() must hold).
 func IPv4Scalar(a netip.Addr) Scalar {
 	return Scalar{Kind: ScalarIPv4, Num: uint64(ip4Bits(a))}
+}
+
+// IPv6Scalar returns the Scalar of IPv6 address a (a.Is6() must hold and a
+// must have no zone). It allocates the 16-byte string; an event that answers
+// many Scalar calls keeps the bytes in memory of its own instead.
+func IPv6Scalar(a netip.Addr) Scalar {
+	b := a.As16()
+	return Scalar{Kind: ScalarIPv6, Str: string(b[:])}
 }
 
 // Scalar reports sc as Values.Str, Uint, Int, Addr, Bool or Null would;
@@ -154,6 +165,10 @@ func (v *Values) Scalar(sc Scalar) {
 	case ScalarIPv4:
 		n := uint32(sc.Num)
 		v.Addr(netip.AddrFrom4([4]byte{byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)}))
+	case ScalarIPv6:
+		if len(sc.Str) == 16 {
+			v.Addr(netip.AddrFrom16([16]byte([]byte(sc.Str))))
+		}
 	case ScalarTrue:
 		v.Bool(true)
 	case ScalarFalse:

@@ -665,7 +665,7 @@ func (s *scratch) fetchScalar(f int32) {
 	sl.vi = -1
 	if s.sev != nil {
 		sc := s.sev.Scalar(s.snap.fields[f])
-		if sc.Kind != ScalarMany {
+		if sc.Kind != ScalarMany && (sc.Kind != ScalarIPv6 || len(sc.Str) == 16) {
 			sl.kind, sl.num, sl.str = sc.Kind, sc.Num, sc.Str
 			return
 		}
@@ -703,7 +703,7 @@ func (s *scratch) lookupScalar(ix *valueIndex, f int32, sl *sslot) ([]int32, []i
 		switch sl.kind {
 		case ScalarString:
 			return ix.str.getString(sl.str), nil
-		case ScalarIPv4:
+		case ScalarIPv4, ScalarIPv6:
 		default:
 			return nil, nil // only strings match
 		}
@@ -719,7 +719,7 @@ func (s *scratch) lookupScalar(ix *valueIndex, f int32, sl *sslot) ([]int32, []i
 			}
 			s.tbuf = out
 			return out, nil
-		case ScalarIPv4:
+		case ScalarIPv4, ScalarIPv6:
 		default:
 			return nil, nil // only strings match
 		}
@@ -738,7 +738,7 @@ func (s *scratch) lookupScalar(ix *valueIndex, f int32, sl *sslot) ([]int32, []i
 			return s.tbuf, nil
 		case ScalarString:
 		default:
-			return nil, nil // only strings match
+			return nil, nil // only strings match; an IPv4 block never holds an IPv6 address
 		}
 	}
 	if sl.vi < 0 {

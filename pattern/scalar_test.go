@@ -12,8 +12,8 @@ import (
 
 // scalarMapEvent is a MapEvent that also answers ScalarEvent.Scalar, for
 // every kind a Scalar can hold: a field reached through objects only (no
-// dotted keys, no arrays) whose leaf is a string (an IPv4 address in its
-// canonical form as ScalarIPv4), an integer (ScalarUint or ScalarInt), a
+// dotted keys, no arrays) whose leaf is a string (an IP address in its
+// canonical form as ScalarIPv4 or ScalarIPv6), an integer (ScalarUint or ScalarInt), a
 // boolean or null. Anything else answers ScalarMany, so the Matcher falls
 // back to VisitField; a missing field answers ScalarNone.
 type scalarMapEvent struct{ *MapEvent }
@@ -38,8 +38,11 @@ func (e scalarMapEvent) Scalar(f Field) Scalar {
 	}
 	switch n := node.(type) {
 	case string:
-		if a, err := netip.ParseAddr(n); err == nil && a.Is4() && a.String() == n {
-			return IPv4Scalar(a)
+		if a, err := netip.ParseAddr(n); err == nil && a.Zone() == "" && a.String() == n {
+			if a.Is4() {
+				return IPv4Scalar(a)
+			}
+			return IPv6Scalar(a)
 		}
 		return Scalar{Kind: ScalarString, Str: n}
 	case json.Number:
@@ -75,8 +78,11 @@ func (e scalarTypedEvent) Scalar(f Field) Scalar {
 		case 1:
 			return Scalar{Kind: ScalarUint, Num: e.u}
 		case 2:
-			if e.a.Is4() {
+			switch {
+			case e.a.Is4():
 				return IPv4Scalar(e.a)
+			case e.a.Is6() && e.a.Zone() == "":
+				return IPv6Scalar(e.a)
 			}
 			return Scalar{Kind: ScalarMany}
 		}
@@ -114,6 +120,41 @@ func TestScalarEventMatchesJSON(t *testing.T) {
 			}
 			if got := m.MatchState(&st, se, nil); !slices.Equal(got, want) {
 				t.Errorf("%s: scalar MatchState %v, JSON %v", e.json(), got, want)
+			}
+		}
+		if matches == 0 {
+			t.Fatal("degenerate: nothing matched")
+		}
+	})
+	// One pattern per Matcher, so that a field's index holds one kind of
+	// condition and the scalar lookups of the fast indexes (exact strings,
+	// prefixes and suffixes, IPv4 blocks, numbers) are the ones taken, for
+	// IPv4 and IPv6 (mapped or not) addresses as well as numbers.
+	t.Run("fast indexes", func(t *testing.T) {
+		var st State
+		matches := 0
+		for _, p := range []string{
+			`{"v":[{"exactly":"2001:db8::1"}]}`, `{"v":[{"exactly":"::ffff:10.0.0.7"}]}`, `{"v":[{"exactly":"10.0.0.7"}]}`,
+			`{"v":["x", "::"]}`, `{"v":[{"prefix":"2001:"}]}`, `{"v":[{"suffix":"::1"}]}`, `{"v":[{"prefix":"::ffff:10."}]}`,
+			`{"v":[{"prefix":"10.0."}]}`, `{"v":[{"cidr":"10.0.0.0/8"}]}`, `{"v":[{"cidr":"10.0.0.0/8"}, {"cidr":"10.0.0.0/24"}]}`,
+			`{"v":[{"cidr":"2001:db8::/32"}]}`, `{"v":[{"cidr":"::ffff:0:0/96"}]}`, `{"v":["2001:db8::1"]}`, `{"v":["10.0.0.7"]}`,
+			`{"v":[514, 7]}`, `{"v":[{"numeric":[">", 0, "<", 600]}]}`,
+		} {
+			m := NewMatcher()
+			m.Add("p", MustCompile(p))
+			for _, e := range accessorEvents() {
+				want, err := m.MatchJSON([]byte(e.json()), nil)
+				if err != nil {
+					t.Fatalf("%s: %v", e.json(), err)
+				}
+				matches += len(want)
+				se := scalarTypedEvent{e}
+				if got := m.Match(se, nil); !slices.Equal(got, want) {
+					t.Errorf("%s on %s: scalar Match %v, JSON %v", p, e.json(), got, want)
+				}
+				if got := m.MatchState(&st, se, nil); !slices.Equal(got, want) {
+					t.Errorf("%s on %s: scalar MatchState %v, JSON %v", p, e.json(), got, want)
+				}
 			}
 		}
 		if matches == 0 {

@@ -390,6 +390,12 @@ func (s *scratch) addScalar(kind ScalarKind, num uint64, str string) {
 		v.flags |= flIPDone | flIP | flIP4 | flLazyText
 		n := uint32(num)
 		v.ip[12], v.ip[13], v.ip[14], v.ip[15] = byte(n>>24), byte(n>>16), byte(n>>8), byte(n)
+	case ScalarIPv6:
+		// fetchScalar let only 16-byte ones through; an IPv4-mapped address
+		// stays IPv6, as Values.Addr keeps it.
+		v := s.pushValue(vString)
+		v.flags |= flIPDone | flIP | flLazyText
+		copy(v.ip[:], str)
 	case ScalarNone:
 	default:
 		(*Values)(s).Scalar(Scalar{Kind: kind, Num: num, Str: str})

@@ -41,6 +41,10 @@ type View struct {
 	st                           stamp
 
 	buf []byte // base64 and string scratch, reused across Reset
+
+	// The inner frame's IPv6 source and destination addresses, for the
+	// pattern.ScalarIPv6 answers, whose Str points here.
+	ip6 [2][16]byte
 }
 
 type viewHave uint8
@@ -338,10 +342,21 @@ func (v *View) scalar(code viewField) pattern.Scalar {
 		if !a.IsValid() {
 			return pattern.Scalar{Kind: pattern.ScalarString}
 		}
-		if !a.Is4() {
-			break
+		if a.Is4() {
+			return pattern.IPv4Scalar(a)
 		}
-		return pattern.IPv4Scalar(a)
+		if a.Zone() != "" {
+			break // never from the decoder; VisitField reports it with its zone
+		}
+		i := 0
+		if code == vfDstIP {
+			i = 1
+		}
+		// The 16 bytes are the View's own: a string over them stays the
+		// same while the Match runs (the next Scalar call for the field
+		// writes the same bytes; Reset starts another Match).
+		v.ip6[i] = a.As16()
+		return pattern.Scalar{Kind: pattern.ScalarIPv6, Str: unsafe.String(&v.ip6[i][0], 16)}
 	case vfSrcPort, vfDstPort:
 		if !HasIP(fr) || !HasPorts(fr) {
 			return pattern.Scalar{}

@@ -63,8 +63,17 @@ func viewRuleSet(n int) *pattern.Matcher {
 	return m
 }
 
-func benchMatchView(b *testing.B, n int) {
-	p := benchSyslogPacket(b)
+// benchSyslogPacket6 is the benchmark packet's datagram over IPv6:
+// 2001:db8::7 port 40123 -> 2001:db8::2 port 514.
+func benchSyslogPacket6(b *testing.B) *packet.Packet {
+	payload := append([]byte(nil), benchSyslogPacket(b).Payload()...)
+	return decodeFrame(b, packet.LinkEthernet, packet.Build(packet.Eth{}, packet.IPv6{Src: ip6A, Dst: ip6B, HopLimit: 64},
+		packet.UDP{Src: 40123, Dst: 514}, packet.Payload(payload)))
+}
+
+func benchMatchView(b *testing.B, n int) { benchMatchViewOf(b, benchSyslogPacket(b), n) }
+
+func benchMatchViewOf(b *testing.B, p *packet.Packet, n int) {
 	m := viewRuleSet(n)
 	var v View
 	var enc Encoder
@@ -91,6 +100,10 @@ func BenchmarkMatchView1(b *testing.B)     { benchMatchView(b, 1) }
 func BenchmarkMatchView100(b *testing.B)   { benchMatchView(b, 100) }
 func BenchmarkMatchView1000(b *testing.B)  { benchMatchView(b, 1000) }
 func BenchmarkMatchView10000(b *testing.B) { benchMatchView(b, 10000) }
+
+// BenchmarkMatchView100IPv6 is the 100 rules on the benchmark datagram
+// carried over IPv6.
+func BenchmarkMatchView100IPv6(b *testing.B) { benchMatchViewOf(b, benchSyslogPacket6(b), 100) }
 
 // BenchmarkMatchViewJSON is the path the View replaces: encode the event,
 // then match its JSON.
