@@ -48,10 +48,7 @@ func replayConfigYAML(vni uint, port uint, to, iface, listen, httpListen string)
 		return "", fmt.Errorf("--to %q: scheme must be http or tcp", to)
 	}
 	fmt.Fprintf(&b, "    server_ports: [%d]\n", port)
-	// Mirror traffic is bursty and the reassembler takes each packet once:
-	// room for 16,384 packets (about 25 MB of frames) between the pipeline
-	// and the target instead of the default 1,024 deliveries.
-	b.WriteString("    delivery: {queue_size: 16384}\n")
+	// delivery.queue_size: a replay target's default (16,384) fits mirror traffic.
 	return b.String(), nil
 }
 

@@ -149,6 +149,30 @@ func TestDeliveryModeDefaults(t *testing.T) {
 	}
 }
 
+// TestQueueSizeDefaults: a replay target holds 16,384 packets unless the file
+// says otherwise; every other target 1,024.
+func TestQueueSizeDefaults(t *testing.T) {
+	tests := []struct {
+		name   string
+		target string
+		want   int
+	}{
+		{"replay", "{name: x, type: replay, address: 'shadow:8080'}", DefaultReplayQueue},
+		{"replay set", "{name: x, type: replay, address: 'shadow:8080', delivery: {queue_size: 1024}}", 1024},
+		{"replay other delivery keys", "{name: x, type: replay, address: 'shadow:8080', delivery: {batch_size: 5}}", DefaultReplayQueue},
+		{"http", "{name: x, type: http, url: 'https://example.com/hook'}", 1024},
+		{"file set", "{name: x, type: file, path: a.ndjson, delivery: {queue_size: 7}}", 7},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := mustParse(t, with("  - "+tt.target))
+			if got := c.Targets[1].Delivery.QueueSize; got != tt.want {
+				t.Errorf("queue_size = %d, want %d", got, tt.want)
+			}
+		})
+	}
+}
+
 func TestExternalNATSDisablesEmbedded(t *testing.T) {
 	c := mustParse(t, with("nats:", "  urls: [nats://n1:4222, tls://n2:4222]", "  replicas: 3"))
 	if c.NATS.Embedded {

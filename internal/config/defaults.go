@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"math"
 	"path/filepath"
 	"strings"
@@ -18,6 +19,11 @@ const (
 	DefaultLiveReplay      = 100
 	DefaultLiveQueue       = 1024
 	DefaultShareTTL        = time.Hour
+	// DefaultReplayQueue is a replay target's delivery.queue_size when the
+	// file does not set one: mirror traffic is bursty and the reassembler
+	// takes each packet once, so room for 16,384 packets (about 25 MB of
+	// frames) instead of the 1,024 deliveries other targets get.
+	DefaultReplayQueue = 16384
 )
 
 func (c *Config) setDefaults() {
@@ -134,6 +140,9 @@ func (c *Config) finish() {
 		t := &c.Targets[i]
 		if t.Delivery.Mode == "" {
 			t.Delivery.Mode = t.DefaultMode()
+		}
+		if _, set := c.pos[fmt.Sprintf("targets[%d].delivery.queue_size", i)]; !set && t.Type == TargetReplay {
+			t.Delivery.QueueSize = DefaultReplayQueue
 		}
 		if t.File != nil {
 			t.File.Path = c.OutputPath(t.File.Path)
