@@ -65,26 +65,9 @@ func needTool(t *testing.T, name string) string {
 
 // ---- network namespaces ----
 
-var nsSeq atomic.Int32
-
 type netns struct{ name string }
 
-func newNetns(t *testing.T) *netns {
-	t.Helper()
-	name := fmt.Sprintf("wbapp-%d-%d", os.Getpid(), nsSeq.Add(1))
-	runIP(t, "netns", "add", name)
-	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", name).Run() })
-	runIP(t, "-n", name, "link", "set", "lo", "up")
-	return &netns{name: name}
-}
-
-func runIP(t *testing.T, args ...string) {
-	t.Helper()
-	out, err := exec.Command(needTool(t, "ip"), args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-}
+func newNetns(t *testing.T) *netns { return &netns{name: netnstest.New(t, "wbapp")} }
 
 // do runs fn on an OS thread switched into the namespace; sockets opened by fn
 // belong to the namespace for their whole life.
@@ -123,37 +106,7 @@ func (n *netns) httpClient(t testing.TB) *http.Client {
 }
 
 // udpSnmp returns the Udp: counters of /proc/net/snmp inside the namespace.
-func (n *netns) udpSnmp(t *testing.T) map[string]uint64 {
-	t.Helper()
-	var b []byte
-	var err error
-	n.do(t, func() { b, err = os.ReadFile("/proc/thread-self/net/snmp") })
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names, vals []string
-	for _, l := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(l, "Udp: ") {
-			if names == nil {
-				names = strings.Fields(l)[1:]
-			} else {
-				vals = strings.Fields(l)[1:]
-			}
-		}
-	}
-	if len(names) == 0 || len(names) != len(vals) {
-		t.Fatal("no Udp counters in /proc/net/snmp")
-	}
-	m := map[string]uint64{}
-	for i, k := range names {
-		v, err := strconv.ParseUint(vals[i], 10, 64)
-		if err != nil {
-			t.Fatal(err)
-		}
-		m[k] = v
-	}
-	return m
-}
+func (n *netns) udpSnmp(t *testing.T) map[string]uint64 { return netnstest.UDPCounters(t, n.name) }
 
 // ---- HTTP sink (the http target's peer) ----
 

@@ -44,14 +44,7 @@ func run(t *testing.T, name string, args ...string) string {
 	return string(out)
 }
 
-func newNS(t *testing.T, tag string) *nsh {
-	name := fmt.Sprintf("wbrp-%s-%d", tag, os.Getpid())
-	_ = exec.Command("ip", "netns", "del", name).Run()
-	run(t, "ip", "netns", "add", name)
-	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", name).Run() })
-	run(t, "ip", "-n", name, "link", "set", "lo", "up")
-	return &nsh{name}
-}
+func newNS(t *testing.T, tag string) *nsh { return &nsh{netnstest.New(t, "wbrp-"+tag)} }
 
 func (n *nsh) ip(t *testing.T, args ...string) {
 	run(t, "ip", append([]string{"-n", n.name}, args...)...)

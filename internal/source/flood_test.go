@@ -6,42 +6,17 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/wirebridge/wirebridge/internal/config"
+	"github.com/wirebridge/wirebridge/internal/netnstest"
 )
 
 // udpMIB returns the Udp: counters of /proc/net/snmp as seen in ns.
-func udpMIB(t *testing.T, ns *testNetns) map[string]uint64 {
-	t.Helper()
-	var names, vals []string
-	for _, l := range strings.Split(ns.readFile(t, "/proc/net/snmp"), "\n") {
-		if strings.HasPrefix(l, "Udp: ") {
-			if names == nil {
-				names = strings.Fields(l)[1:]
-			} else {
-				vals = strings.Fields(l)[1:]
-			}
-		}
-	}
-	if len(names) == 0 || len(names) != len(vals) {
-		t.Fatal("no Udp counters in /proc/net/snmp")
-	}
-	m := map[string]uint64{}
-	for i, n := range names {
-		v, err := strconv.ParseUint(vals[i], 10, 64)
-		if err != nil {
-			t.Fatal(err)
-		}
-		m[n] = v
-	}
-	return m
-}
+func udpMIB(t *testing.T, ns *testNetns) map[string]uint64 { return netnstest.UDPCounters(t, ns.name) }
 
 // TestUDPFloodAccounting blasts UDP at a udp source in a namespace of its own
 // (so the kernel's UDP counters are the test's alone) for a few seconds with a

@@ -3,37 +3,22 @@
 package source
 
 import (
-	"fmt"
 	"os"
-	"os/exec"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/wirebridge/wirebridge/internal/netnstest"
 )
 
-var nsSeq atomic.Int32
-
 // testNetns is a network namespace the test created (ip netns add); it is
 // deleted when the test ends.
 type testNetns struct{ name string }
 
-func newNetns(t *testing.T) *testNetns {
-	t.Helper()
-	name := fmt.Sprintf("wbsrc-%d-%d", os.Getpid(), nsSeq.Add(1))
-	ip(t, "netns", "add", name)
-	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", name).Run() })
-	ip(t, "-n", name, "link", "set", "lo", "up")
-	return &testNetns{name: name}
-}
+func newNetns(t *testing.T) *testNetns { return &testNetns{name: netnstest.New(t, "wbsrc")} }
 
 func ip(t *testing.T, args ...string) {
 	t.Helper()
-	out, err := exec.Command(needTool(t, "ip"), args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
+	netnstest.IP(t, args...)
 }
 
 // do runs fn on an OS thread switched into the namespace: sockets fn opens
