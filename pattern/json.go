@@ -1,8 +1,10 @@
 package pattern
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -45,15 +47,48 @@ func (s *scratch) flatten(event []byte) error {
 }
 
 func (f *flattener) ws() {
-	for f.i < len(f.b) {
-		switch f.b[f.i] {
-		case ' ', '\t', '\n', '\r':
-			f.i++
-		default:
-			return
-		}
+	b, i := f.b, f.i
+	for i < len(b) && b[i] <= ' ' && jsonSpace[b[i]] {
+		i++
 	}
+	f.i = i
 }
+
+// plainRun returns the index of the first byte at or after i that a JSON
+// string does not hold as it is ('"', '\\' or a control character), or
+// len(b). It tests eight bytes at a time: a byte equal to c is a zero byte of
+// x^c*lo, a byte below 0x20 one where x-0x20*lo borrows without the byte's
+// high bit set; the lowest flagged byte of each test is exact.
+func plainRun(b []byte, i int) int {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	for i+8 <= len(b) {
+		x := binary.LittleEndian.Uint64(b[i:])
+		q := x ^ ('"' * lo)
+		e := x ^ ('\\' * lo)
+		if t := ((q - lo) &^ q) | ((e - lo) &^ e) | ((x - 0x20*lo) &^ x); t&hi != 0 {
+			return i + bits.TrailingZeros64(t&hi)>>3
+		}
+		i += 8
+	}
+	for i < len(b) && strPlain[b[i]] {
+		i++
+	}
+	return i
+}
+
+// jsonSpace holds the JSON whitespace bytes; strPlain the bytes a string
+// holds as they are (not '"', '\\' or a control character). Loops over the
+// bytes of an event test one table entry per byte, on local copies of the
+// flattener's slice and position.
+var jsonSpace, strPlain = func() (sp, pl [256]bool) {
+	for _, c := range []byte(" \t\n\r") {
+		sp[c] = true
+	}
+	for c := 0x20; c < 256; c++ {
+		pl[c] = c != '"' && c != '\\'
+	}
+	return
+}()
 
 func (f *flattener) value(n *pnode, depth int) error {
 	if depth > MaxEventDepth {
@@ -88,17 +123,13 @@ func (f *flattener) value(n *pnode, depth int) error {
 		return f.lit("null", n, vNull)
 	case c == '-' || (c >= '0' && c <= '9'):
 		start := f.i
-		for f.i < len(f.b) {
-			c := f.b[f.i]
-			if (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E' {
-				f.i++
-				continue
-			}
-			break
+		b, i := f.b, f.i
+		for i < len(b) && numChar[b[i]] {
+			i++
 		}
-		lit := f.b[start:f.i]
-		var tmp [64]byte
-		if _, ok := canonNumber(tmp[:0], lit); !ok {
+		f.i = i
+		lit := b[start:i]
+		if !isJSONNumber(lit) {
 			return &syntaxError{start, "invalid number"}
 		}
 		if leaf {
@@ -139,12 +170,19 @@ func (f *flattener) object(n *pnode, depth int) error {
 		}
 		var child *pnode
 		if n != nil && n.children != nil {
-			var err error
-			f.key, err = f.str(f.key[:0])
-			if err != nil {
-				return err
+			// A key without escapes is looked up where it is.
+			b := f.b
+			i := plainRun(b, f.i+1)
+			if i < len(b) && b[i] == '"' {
+				child = n.lookup(b[f.i+1 : i])
+				f.i = i + 1
+			} else {
+				var err error
+				if f.key, err = f.str(f.key[:0]); err != nil {
+					return err
+				}
+				child = n.lookup(f.key)
 			}
-			child = n.lookup(f.key)
 		} else if err := f.skipString(); err != nil {
 			return err
 		}
@@ -176,16 +214,32 @@ func (f *flattener) object(n *pnode, depth int) error {
 // lookup finds the trie node for an object key; a key containing dots walks
 // one level per dotted segment (dotted names equal nested objects).
 func (n *pnode) lookup(key []byte) *pnode {
-	if c, ok := n.children[string(key)]; ok {
+	if c := n.child(key); c != nil {
 		return c
 	}
 	for i := 0; i < len(key); i++ {
 		if key[i] == '.' {
-			c := n.children[string(key[:i])]
+			c := n.child(key[:i])
 			if c == nil {
 				return nil
 			}
 			return c.lookup(key[i+1:])
+		}
+	}
+	return nil
+}
+
+// maxScanKids is the most children a node looks up by comparing keys.
+const maxScanKids = 8
+
+// child returns n's child for key, nil if none.
+func (n *pnode) child(key []byte) *pnode {
+	if len(n.keys) > maxScanKids {
+		return n.children[string(key)]
+	}
+	for j, k := range n.keys {
+		if len(k) == len(key) && k == string(key) {
+			return n.kids[j]
 		}
 	}
 	return nil
@@ -231,21 +285,24 @@ func (f *flattener) array(n *pnode, depth int) error {
 }
 
 func (f *flattener) skipString() error {
-	f.i++ // '"'
-	for f.i < len(f.b) {
-		c := f.b[f.i]
-		switch {
-		case c == '"':
-			f.i++
+	b, i := f.b, f.i+1 // after '"'
+	for i < len(b) {
+		i = plainRun(b, i)
+		if i >= len(b) {
+			break
+		}
+		switch b[i] {
+		case '"':
+			f.i = i + 1
 			return nil
-		case c == '\\':
-			f.i += 2
-		case c < 0x20:
-			return &syntaxError{f.i, "control character in string"}
+		case '\\':
+			i += 2
 		default:
-			f.i++
+			f.i = i
+			return &syntaxError{i, "control character in string"}
 		}
 	}
+	f.i = i
 	return errUnexpectedEnd
 }
 
@@ -254,10 +311,10 @@ func (f *flattener) str(dst []byte) ([]byte, error) {
 	f.i++
 	for f.i < len(f.b) {
 		start := f.i
-		for f.i < len(f.b) && f.b[f.i] != '"' && f.b[f.i] != '\\' && f.b[f.i] >= 0x20 {
-			f.i++
-		}
-		dst = append(dst, f.b[start:f.i]...)
+		b := f.b
+		i := plainRun(b, f.i)
+		f.i = i
+		dst = append(dst, b[start:i]...)
 		if f.i >= len(f.b) {
 			break
 		}

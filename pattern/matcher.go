@@ -115,7 +115,11 @@ type trans struct {
 // pnode is the JSON flattener's trie of the field paths patterns use.
 type pnode struct {
 	children map[string]*pnode
-	field    int32
+	// keys and kids hold children too, in insertion order: a node with few
+	// children is looked up by comparing keys, cheaper than hashing one.
+	keys  []string
+	kids  []*pnode
+	field int32
 }
 
 type snapshot struct {
@@ -268,6 +272,8 @@ func (s *snapshot) addTrie(path string, f int32) {
 			}
 			c = &pnode{field: -1}
 			n.children[seg] = c
+			n.keys = append(n.keys, seg)
+			n.kids = append(n.kids, c)
 		}
 		n = c
 	}

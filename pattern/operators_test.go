@@ -1,7 +1,10 @@
 package pattern
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
+	"math/rand/v2"
 	"strings"
 	"testing"
 )
@@ -323,5 +326,108 @@ func TestNumberKey(t *testing.T) {
 				t.Errorf("numberKey(%s) = %s %v, want %s %v", c.lit, k, exact, c.key, c.exact)
 			}
 		})
+	}
+}
+
+// TestIsJSONNumber: the flattener's check of a number it skips accepts
+// exactly what canonNumber (and encoding/json) accept, on edge cases and on
+// every literal of up to five bytes over the characters numbers are made of.
+func TestIsJSONNumber(t *testing.T) {
+	cases := []struct {
+		name, lit string
+		want      bool
+	}{
+		{"zero", "0", true},
+		{"negative zero", "-0", true},
+		{"int", "514", true},
+		{"fraction", "1.25", true},
+		{"exponent", "1e9", true},
+		{"signed exponent", "-2.5E-3", true},
+		{"plus exponent", "7e+2", true},
+		{"empty", "", false},
+		{"minus", "-", false},
+		{"leading zero", "01", false},
+		{"leading zeros negative", "-00", false},
+		{"plus sign", "+1", false},
+		{"trailing dot", "1.", false},
+		{"leading dot", ".5", false},
+		{"empty exponent", "1e", false},
+		{"sign only exponent", "1e-", false},
+		{"two dots", "1.2.3", false},
+		{"minus inside", "1-2", false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := isJSONNumber([]byte(c.lit)); got != c.want {
+				t.Errorf("isJSONNumber(%q) = %v, want %v", c.lit, got, c.want)
+			}
+		})
+	}
+	const alphabet = "0123456789+-.eE"
+	lit := make([]byte, 0, 5)
+	var walk func()
+	walk = func() {
+		_, canon := canonNumber(nil, lit)
+		std := json.Valid(lit)
+		if got := isJSONNumber(lit); got != canon || got != std {
+			t.Errorf("%q: isJSONNumber %v, canonNumber %v, json.Valid %v", lit, got, canon, std)
+		}
+		if len(lit) == cap(lit) {
+			return
+		}
+		for i := range len(alphabet) {
+			lit = append(lit, alphabet[i])
+			walk()
+			lit = lit[:len(lit)-1]
+		}
+	}
+	walk()
+}
+
+// TestPlainRun: the eight-bytes-at-a-time scan stops where the byte-by-byte
+// one does, for every special byte ('"', '\\', each control character) at
+// every position of inputs of every length up to 24, on plain ASCII and on
+// UTF-8 backgrounds, and on random bytes.
+func TestPlainRun(t *testing.T) {
+	slow := func(b []byte, i int) int {
+		for i < len(b) && b[i] >= 0x20 && b[i] != '"' && b[i] != '\\' {
+			i++
+		}
+		return i
+	}
+	check := func(b []byte, from int) {
+		t.Helper()
+		if got, want := plainRun(b, from), slow(b, from); got != want {
+			t.Fatalf("plainRun(%q, %d) = %d, want %d", b, from, got, want)
+		}
+	}
+	specials := []byte{'"', '\\', 0x00, 0x01, 0x09, 0x0a, 0x1f}
+	for _, bg := range []byte{'a', ' ', '!', 0x7f, 0x80, 0xc3, 0xff, '#', '[', ']'} {
+		for n := 0; n <= 24; n++ {
+			b := bytes.Repeat([]byte{bg}, n)
+			for from := 0; from <= n; from++ {
+				check(b, from)
+			}
+			for pos := 0; pos < n; pos++ {
+				for _, sp := range specials {
+					b[pos] = sp
+					for from := 0; from <= n; from++ {
+						check(b, from)
+					}
+					b[pos] = bg
+				}
+			}
+		}
+	}
+	r := rand.New(rand.NewPCG(5, 6))
+	b := make([]byte, 64)
+	for range 20000 {
+		for i := range b {
+			b[i] = byte(r.UintN(256))
+			if r.UintN(4) != 0 {
+				b[i] = byte(0x20 + r.UintN(0x60)) // mostly printable, so runs are long
+			}
+		}
+		check(b, int(r.UintN(64)))
 	}
 }
