@@ -42,9 +42,9 @@ type View struct {
 
 	buf []byte // base64 and string scratch, reused across Reset
 
-	// The inner frame's IPv6 source and destination addresses, for the
-	// pattern.ScalarIPv6 answers, whose Str points here.
-	ip6 [2][16]byte
+	// IPv6 addresses (inner source and destination, tunnel source and
+	// destination) for the pattern.ScalarIPv6 answers, whose Str points here.
+	ip6 [4][16]byte
 }
 
 type viewHave uint8
@@ -331,32 +331,16 @@ func (v *View) scalar(code viewField) pattern.Scalar {
 		if v.listenerOK.valid(v.meta.Listener) {
 			return pattern.Scalar{Kind: pattern.ScalarString, Str: v.meta.Listener}
 		}
-	case vfSrcIP, vfDstIP:
-		if !HasIP(fr) {
-			return pattern.Scalar{}
+	case vfSrcIP:
+		if HasIP(fr) {
+			return v.addrScalar(fr.Src, 0)
 		}
-		a := fr.Src
-		if code == vfDstIP {
-			a = fr.Dst
+		return pattern.Scalar{}
+	case vfDstIP:
+		if HasIP(fr) {
+			return v.addrScalar(fr.Dst, 1)
 		}
-		if !a.IsValid() {
-			return pattern.Scalar{Kind: pattern.ScalarString}
-		}
-		if a.Is4() {
-			return pattern.IPv4Scalar(a)
-		}
-		if a.Zone() != "" {
-			break // never from the decoder; VisitField reports it with its zone
-		}
-		i := 0
-		if code == vfDstIP {
-			i = 1
-		}
-		// The 16 bytes are the View's own: a string over them stays the
-		// same while the Match runs (the next Scalar call for the field
-		// writes the same bytes; Reset starts another Match).
-		v.ip6[i] = a.As16()
-		return pattern.Scalar{Kind: pattern.ScalarIPv6, Str: unsafe.String(&v.ip6[i][0], 16)}
+		return pattern.Scalar{}
 	case vfSrcPort, vfDstPort:
 		if !HasIP(fr) || !HasPorts(fr) {
 			return pattern.Scalar{}
@@ -373,8 +357,171 @@ func (v *View) scalar(code viewField) pattern.Scalar {
 		return pattern.Scalar{Kind: pattern.ScalarString, Str: ProtocolName(fr.Protocol)}
 	case vfLength:
 		return pattern.Scalar{Kind: pattern.ScalarUint, Num: uint64(PayloadLength(fr))}
+	case vfVersion:
+		return pattern.Scalar{Kind: pattern.ScalarString, Str: Version}
+	case vfIPVersion, vfTTL, vfDSCP, vfFlowLabel, vfIPID, vfDontFragment, vfFragOffset, vfMoreFragments:
+		if HasIP(fr) {
+			return ipScalar(code, fr)
+		}
+		return pattern.Scalar{}
+	case vfTCPSeq, vfTCPAck, vfTCPWindow:
+		if !HasTCPBlock(fr) {
+			return pattern.Scalar{}
+		}
+		n := fr.TCPSeq
+		switch code {
+		case vfTCPAck:
+			n = fr.TCPAck
+		case vfTCPWindow:
+			n = uint32(fr.TCPWindow)
+		}
+		return uintScalar(uint64(n))
+	case vfICMPType, vfICMPCode, vfICMPID, vfICMPSeq:
+		if fr.Layers&(packet.LayerICMPv4|packet.LayerICMPv6) == 0 {
+			return pattern.Scalar{}
+		}
+		switch code {
+		case vfICMPType:
+			return uintScalar(uint64(fr.ICMPType))
+		case vfICMPCode:
+			return uintScalar(uint64(fr.ICMPCode))
+		case vfICMPID:
+			if fr.ICMPHasEcho {
+				return uintScalar(uint64(fr.ICMPID))
+			}
+		case vfICMPSeq:
+			if fr.ICMPHasEcho {
+				return uintScalar(uint64(fr.ICMPSeq))
+			}
+		}
+		return pattern.Scalar{}
+	case vfEthType:
+		if hasLinkBlock(fr) {
+			return uintScalar(uint64(fr.EtherType))
+		}
+		return pattern.Scalar{}
+	case vfTruncated:
+		if v.p.Truncated() {
+			return pattern.Scalar{Kind: pattern.ScalarTrue}
+		}
+		return pattern.Scalar{}
+	case vfDecodeError:
+		if v.p.Err != packet.OK {
+			return pattern.Scalar{Kind: pattern.ScalarString, Str: v.p.Err.String()}
+		}
+		return pattern.Scalar{}
+	case vfTunType, vfTunVNI, vfTunFlowHash, vfTunKey, vfTunSequence, vfTunSessionID, vfTunVersion,
+		vfTunSrcIP, vfTunSrcPort, vfTunDstIP, vfTunDstPort:
+		if t := v.p.Tunnel(); t != nil {
+			return v.tunnelScalar(code, t)
+		}
+		return pattern.Scalar{}
 	}
 	return pattern.Scalar{Kind: pattern.ScalarMany}
+}
+
+func uintScalar(n uint64) pattern.Scalar { return pattern.Scalar{Kind: pattern.ScalarUint, Num: n} }
+
+// addrScalar is the Scalar of an address field: the JSON string appendAddr
+// writes ("" for the invalid address of a hand-made view). An IPv6 address's
+// bytes are kept in slot of v.ip6: a string over them stays the same while
+// the Match runs (the next Scalar call for the field writes the same bytes;
+// Reset starts another Match).
+func (v *View) addrScalar(a netip.Addr, slot int) pattern.Scalar {
+	switch {
+	case a.Is4():
+		return pattern.IPv4Scalar(a)
+	case !a.IsValid():
+		return pattern.Scalar{Kind: pattern.ScalarString}
+	case a.Zone() != "":
+		return pattern.Scalar{Kind: pattern.ScalarMany} // never from the decoder; VisitField reports it with its zone
+	}
+	v.ip6[slot] = a.As16()
+	return pattern.Scalar{Kind: pattern.ScalarIPv6, Str: unsafe.String(&v.ip6[slot][0], 16)}
+}
+
+// ipScalar is detail.IP's field code of frame f, which has an IP header.
+func ipScalar(code viewField, f *packet.Frame) pattern.Scalar {
+	v6 := f.Layers&packet.LayerIPv6 != 0
+	switch code {
+	case vfIPVersion:
+		return uintScalar(uint64(f.IPVersion))
+	case vfTTL:
+		return uintScalar(uint64(f.TTL))
+	case vfDSCP:
+		return uintScalar(uint64(f.TOS >> 2))
+	case vfFlowLabel:
+		if v6 {
+			return uintScalar(uint64(f.FlowLabel))
+		}
+	case vfIPID:
+		if hasIPID(f) {
+			return uintScalar(uint64(f.IPID))
+		}
+	case vfDontFragment:
+		if f.DontFrag {
+			return pattern.Scalar{Kind: pattern.ScalarTrue}
+		}
+	case vfFragOffset:
+		if f.Fragment {
+			return uintScalar(uint64(f.FragOffset))
+		}
+	case vfMoreFragments:
+		if f.Fragment {
+			if f.MoreFrags {
+				return pattern.Scalar{Kind: pattern.ScalarTrue}
+			}
+			return pattern.Scalar{Kind: pattern.ScalarFalse}
+		}
+	}
+	return pattern.Scalar{}
+}
+
+// tunnelScalar is detail.Tunnel's single-valued field code of tunnel t.
+func (v *View) tunnelScalar(code viewField, t *packet.Tunnel) pattern.Scalar {
+	switch code {
+	case vfTunType:
+		return pattern.Scalar{Kind: pattern.ScalarString, Str: t.Type.String()}
+	case vfTunVNI:
+		if IsVNITunnel(t) {
+			return uintScalar(uint64(t.VNI))
+		}
+	case vfTunFlowHash:
+		if IsVNITunnel(t) {
+			return uintScalar(uint64(t.FlowHash))
+		}
+	case vfTunKey:
+		if t.GREHasKey {
+			return uintScalar(uint64(t.GREKey))
+		}
+	case vfTunSequence:
+		if t.GREHasSeq {
+			return uintScalar(uint64(t.GRESeq))
+		}
+	case vfTunSessionID:
+		if t.Type == packet.TunnelERSPAN && t.ERSPANVersion >= 2 {
+			return uintScalar(uint64(t.ERSPANSession))
+		}
+	case vfTunVersion:
+		if t.Type == packet.TunnelERSPAN {
+			return uintScalar(uint64(t.ERSPANVersion))
+		}
+	case vfTunSrcIP, vfTunDstIP, vfTunSrcPort, vfTunDstPort:
+		outer := v.p.Outer()
+		switch {
+		case !HasIP(outer):
+		case code == vfTunSrcIP:
+			return v.addrScalar(outer.Src, 2)
+		case code == vfTunDstIP:
+			return v.addrScalar(outer.Dst, 3)
+		case !HasPorts(outer):
+		case code == vfTunSrcPort:
+			return uintScalar(uint64(outer.SrcPort))
+		default:
+			return uintScalar(uint64(outer.DstPort))
+		}
+	}
+	return pattern.Scalar{}
 }
 
 // VisitField implements pattern.Event: it reports the values the event JSON
@@ -399,8 +546,10 @@ func (v *View) VisitField(f pattern.Field, out *pattern.Values) {
 		reportAddr(out, fr.Src)
 	case vfDstIP:
 		reportAddr(out, fr.Dst)
-	case vfVersion:
-		out.Str(Version)
+	case vfTunSrcIP:
+		reportAddr(out, p.Outer().Src)
+	case vfTunDstIP:
+		reportAddr(out, p.Outer().Dst)
 	case vfID:
 		var b [36]byte
 		out.Bytes(v.ID().AppendText(b[:0]))
@@ -425,32 +574,20 @@ func (v *View) VisitField(f pattern.Field, out *pattern.Values) {
 	case vfPayload:
 		v.buf = base64.StdEncoding.AppendEncode(v.buf[:0], p.Payload())
 		out.Bytes(v.buf)
-	case vfIPVersion, vfTTL, vfDSCP, vfFlowLabel, vfIPID, vfDontFragment, vfFragOffset, vfMoreFragments, vfExtensions:
-		if HasIP(fr) {
-			reportIP(out, code, fr)
+	case vfExtensions:
+		if fr.Layers&packet.LayerIPv6 != 0 && fr.IPv6Ext != 0 {
+			reportNames(out, arrExtensions, uint32(fr.IPv6Ext), IPv6ExtNames[:])
 		}
-	case vfTCPFlags, vfTCPSeq, vfTCPAck, vfTCPWindow:
+	case vfTCPFlags:
 		if HasTCPBlock(fr) {
-			reportTCP(out, code, fr)
+			reportNames(out, arrTCPFlags, uint32(fr.TCPFlags), TCPFlagNames[:])
 		}
-	case vfICMPType, vfICMPCode, vfICMPID, vfICMPSeq:
-		if fr.Layers&(packet.LayerICMPv4|packet.LayerICMPv6) != 0 {
-			reportICMP(out, code, fr)
-		}
-	case vfEthSrc, vfEthDst, vfEthType:
+	case vfEthSrc, vfEthDst:
 		if hasLinkBlock(fr) {
-			reportLink(out, code, fr)
+			reportLinkAddr(out, code, fr)
 		}
 	case vfVLAN:
 		reportVLANs(out, arrVLAN, fr)
-	case vfTruncated:
-		if p.Truncated() {
-			out.Bool(true)
-		}
-	case vfDecodeError:
-		if p.Err != packet.OK {
-			out.Str(p.Err.String())
-		}
 	default: // detail.Tunnel
 		if t := p.Tunnel(); t != nil {
 			v.reportTunnel(out, code, t)
@@ -515,74 +652,6 @@ func reportAddr(out *pattern.Values, a netip.Addr) {
 	out.Addr(a)
 }
 
-// reportOuterEndpoint reports the Source/Destination keys of detail.Tunnel
-// for the outer frame, which the caller has checked has an IP layer.
-func reportOuterEndpoint(out *pattern.Values, code viewField, f *packet.Frame) {
-	switch code {
-	case vfTunSrcIP:
-		reportAddr(out, f.Src)
-	case vfTunDstIP:
-		reportAddr(out, f.Dst)
-	case vfTunSrcPort:
-		if HasPorts(f) {
-			out.Uint(uint64(f.SrcPort))
-		}
-	case vfTunDstPort:
-		if HasPorts(f) {
-			out.Uint(uint64(f.DstPort))
-		}
-	}
-}
-
-func reportIP(out *pattern.Values, code viewField, f *packet.Frame) {
-	v6 := f.Layers&packet.LayerIPv6 != 0
-	switch code {
-	case vfIPVersion:
-		out.Uint(uint64(f.IPVersion))
-	case vfTTL:
-		out.Uint(uint64(f.TTL))
-	case vfDSCP:
-		out.Uint(uint64(f.TOS >> 2))
-	case vfFlowLabel:
-		if v6 {
-			out.Uint(uint64(f.FlowLabel))
-		}
-	case vfIPID:
-		if hasIPID(f) {
-			out.Uint(uint64(f.IPID))
-		}
-	case vfDontFragment:
-		if f.DontFrag {
-			out.Bool(true)
-		}
-	case vfFragOffset:
-		if f.Fragment {
-			out.Uint(uint64(f.FragOffset))
-		}
-	case vfMoreFragments:
-		if f.Fragment {
-			out.Bool(f.MoreFrags)
-		}
-	case vfExtensions:
-		if v6 && f.IPv6Ext != 0 {
-			reportNames(out, arrExtensions, uint32(f.IPv6Ext), IPv6ExtNames[:])
-		}
-	}
-}
-
-func reportTCP(out *pattern.Values, code viewField, f *packet.Frame) {
-	switch code {
-	case vfTCPFlags:
-		reportNames(out, arrTCPFlags, uint32(f.TCPFlags), TCPFlagNames[:])
-	case vfTCPSeq:
-		out.Uint(uint64(f.TCPSeq))
-	case vfTCPAck:
-		out.Uint(uint64(f.TCPAck))
-	case vfTCPWindow:
-		out.Uint(uint64(f.TCPWindow))
-	}
-}
-
 // reportNames reports the array appendNames writes: names[i] for every bit
 // i set in bits.
 func reportNames(out *pattern.Values, arr pattern.ArrayID, bits uint32, names []string) {
@@ -597,37 +666,16 @@ func reportNames(out *pattern.Values, arr pattern.ArrayID, bits uint32, names []
 	}
 }
 
-func reportICMP(out *pattern.Values, code viewField, f *packet.Frame) {
-	switch code {
-	case vfICMPType:
-		out.Uint(uint64(f.ICMPType))
-	case vfICMPCode:
-		out.Uint(uint64(f.ICMPCode))
-	case vfICMPID:
-		if f.ICMPHasEcho {
-			out.Uint(uint64(f.ICMPID))
-		}
-	case vfICMPSeq:
-		if f.ICMPHasEcho {
-			out.Uint(uint64(f.ICMPSeq))
-		}
-	}
-}
-
-func reportLink(out *pattern.Values, code viewField, f *packet.Frame) {
+// reportLinkAddr reports detail.Ethernet.Source or .Destination of f, which
+// has the Ethernet block.
+func reportLinkAddr(out *pattern.Values, code viewField, f *packet.Frame) {
 	var b [17]byte
 	src, dst := linkAddrs(f)
-	switch code {
-	case vfEthSrc:
-		if src != nil {
-			out.Bytes(appendMAC(b[:0], src))
-		}
-	case vfEthDst:
-		if dst != nil {
-			out.Bytes(appendMAC(b[:0], dst))
-		}
-	case vfEthType:
-		out.Uint(uint64(f.EtherType))
+	switch {
+	case code == vfEthSrc && src != nil:
+		out.Bytes(appendMAC(b[:0], src))
+	case code == vfEthDst && dst != nil:
+		out.Bytes(appendMAC(b[:0], dst))
 	}
 }
 
@@ -643,38 +691,8 @@ func reportVLANs(out *pattern.Values, arr pattern.ArrayID, f *packet.Frame) {
 func (v *View) reportTunnel(out *pattern.Values, code viewField, t *packet.Tunnel) {
 	p := v.p
 	switch code {
-	case vfTunType:
-		out.Str(t.Type.String())
-	case vfTunVNI:
-		if IsVNITunnel(t) {
-			out.Uint(uint64(t.VNI))
-		}
-	case vfTunFlowHash:
-		if IsVNITunnel(t) {
-			out.Uint(uint64(t.FlowHash))
-		}
-	case vfTunSrcIP, vfTunSrcPort, vfTunDstIP, vfTunDstPort:
-		if outer := p.Outer(); HasIP(outer) {
-			reportOuterEndpoint(out, code, outer)
-		}
 	case vfTunVLAN:
 		reportVLANs(out, arrTunVLAN, p.Outer())
-	case vfTunKey:
-		if t.GREHasKey {
-			out.Uint(uint64(t.GREKey))
-		}
-	case vfTunSequence:
-		if t.GREHasSeq {
-			out.Uint(uint64(t.GRESeq))
-		}
-	case vfTunSessionID:
-		if t.Type == packet.TunnelERSPAN && t.ERSPANVersion >= 2 {
-			out.Uint(uint64(t.ERSPANSession))
-		}
-	case vfTunVersion:
-		if t.Type == packet.TunnelERSPAN {
-			out.Uint(uint64(t.ERSPANVersion))
-		}
 	case vfOptClass, vfOptType, vfOptData:
 		if t.Type != packet.TunnelGeneve {
 			return

@@ -73,8 +73,9 @@ func benchSyslogPacket6(b *testing.B) *packet.Packet {
 
 func benchMatchView(b *testing.B, n int) { benchMatchViewOf(b, benchSyslogPacket(b), n) }
 
-func benchMatchViewOf(b *testing.B, p *packet.Packet, n int) {
-	m := viewRuleSet(n)
+func benchMatchViewOf(b *testing.B, p *packet.Packet, n int) { benchMatchOn(b, p, viewRuleSet(n)) }
+
+func benchMatchOn(b *testing.B, p *packet.Packet, m *pattern.Matcher) {
 	var v View
 	var enc Encoder
 	v.Reset(&enc, p, benchViewMeta)
@@ -104,6 +105,25 @@ func BenchmarkMatchView10000(b *testing.B) { benchMatchView(b, 10000) }
 // BenchmarkMatchView100IPv6 is the 100 rules on the benchmark datagram
 // carried over IPv6.
 func BenchmarkMatchView100IPv6(b *testing.B) { benchMatchViewOf(b, benchSyslogPacket6(b), 100) }
+
+// BenchmarkMatchViewMirror100 is mirrored traffic as `wirebridge replay`
+// matches it: 100 rules of the form the replay command writes (VNI,
+// protocol, the server port in either direction), one per mirror session,
+// against a TCP SYN to port 22 in VXLAN (the third frame of the AWS traffic
+// mirroring capture, VNI 5569041); rule 0 matches it.
+func BenchmarkMatchViewMirror100(b *testing.B) {
+	p := decodedPackets(b, "suricata-verify_vxlan-aws-traffic-mirror.pcap")[2]
+	if t := p.Tunnel(); t == nil || t.VNI != 5569041 || p.Inner().DstPort != 22 {
+		b.Fatal("frame 3 of the mirror capture is not VXLAN 5569041 to port 22")
+	}
+	m := pattern.NewMatcher()
+	for i := range 100 {
+		m.Add(fmt.Sprintf("session-%03d", i), pattern.MustCompile(fmt.Sprintf(
+			`{"detail":{"Tunnel":{"VNI":[%d]},"Protocol":["tcp"],"$or":[{"Destination":{"Port":[%d]}},{"Source":{"Port":[%d]}}]}}`,
+			5569041+i, 22+i, 22+i)))
+	}
+	benchMatchOn(b, p, m)
+}
 
 // BenchmarkMatchViewJSON is the path the View replaces: encode the event,
 // then match its JSON.
