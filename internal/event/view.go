@@ -299,11 +299,13 @@ func init() {
 	}
 }
 
-// Scalar implements pattern.ScalarEvent for the fields that hold one value
-// outside arrays and are read straight from the packet view or Meta (the
-// ones rules use most); for every other field it answers ScalarMany and the
-// matcher calls VisitField. VisitField reports these fields through Scalar,
-// so the two cannot disagree.
+// Scalar implements pattern.ScalarEvent for every field that holds one value
+// outside arrays and is read straight from the packet view or Meta; arrays
+// (VLANs, TCP flags, extension headers, Geneve options, resources) and
+// strings the View would have to build (id, time, timestamp, payload, MAC
+// addresses, GWLB ids, Meta strings that are not valid UTF-8) answer
+// ScalarMany and the matcher calls VisitField. VisitField reports the other
+// fields through Scalar, so the two cannot disagree.
 func (v *View) Scalar(f pattern.Field) pattern.Scalar {
 	code := vfNone
 	if int(f.ID) < len(viewCodes) {
