@@ -18,6 +18,9 @@ const (
 	EtherTypeERSPAN     uint16 = 0x88BE // ERSPAN type I and II
 	EtherTypeERSPAN3    uint16 = 0x22EB // ERSPAN type III
 	EtherTypeCiscoMD    uint16 = 0x8909 // Cisco MetaData (TrustSec security group tag)
+	EtherTypePPPoE      uint16 = 0x8864 // PPPoE session stage (RFC 2516)
+	pppIPv4             uint16 = 0x0021 // PPP protocol numbers (RFC 1332, RFC 5072)
+	pppIPv6             uint16 = 0x0057
 	ProtoICMPv4         uint8  = 1
 	ProtoTCP            uint8  = 6
 	ProtoUDP            uint8  = 17
@@ -271,6 +274,45 @@ func (p *Packet) decodeFrame(depth int, n *next) (more bool, k Kind) {
 		return p.decodeIPv6(depth, n, f, off, end, wire)
 	case EtherTypeARP, EtherTypeRARP:
 		f.Layers |= LayerARP
+	case EtherTypePPPoE:
+		return p.decodePPPoE(depth, n, f, off, end, wire)
+	}
+	return false, OK
+}
+
+// decodePPPoE decodes a PPPoE session header and the PPP protocol field at
+// off (RFC 2516: version 1, type 1, code 0; RFC 1661) and the IPv4 or IPv6
+// packet it carries. Other PPP protocols (LCP, IPCP, ...) end the frame
+// with the PPP data as its payload. The PPPoE length bounds the PPP data
+// (Ethernet padding after it is not payload).
+func (p *Packet) decodePPPoE(depth int, n *next, f *Frame, off, end, wire int) (more bool, k Kind) {
+	data := p.Data
+	if end-off < 8 {
+		return false, ErrTruncated
+	}
+	b := data[off : off+8]
+	if b[0] != 0x11 || b[1] != 0 {
+		return false, ErrUnsupported // another version, or a discovery packet under the session EtherType
+	}
+	f.PPPoESession = be.Uint16(b[2:4])
+	f.PPPProtocol = be.Uint16(b[6:8])
+	f.Layers |= LayerPPPoE
+	plen := int(be.Uint16(b[4:6]))
+	if plen < 2 || off+6+plen > wire {
+		setPayload(f, off+8, end, wire)
+		return false, ErrBadLength
+	}
+	wire = off + 6 + plen
+	if wire < end {
+		end = wire
+	}
+	off += 8
+	setPayload(f, off, end, wire)
+	switch f.PPPProtocol {
+	case pppIPv4:
+		return p.decodeIPv4(depth, n, f, off, end, wire)
+	case pppIPv6:
+		return p.decodeIPv6(depth, n, f, off, end, wire)
 	}
 	return false, OK
 }

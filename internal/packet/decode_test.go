@@ -91,6 +91,68 @@ func TestDecodeBuilt(t *testing.T) {
 			},
 		},
 		{
+			name: "pppoe ipv4 udp with ethernet padding",
+			data: append(Build(Eth{Src: mac1, Dst: mac2, Type: EtherTypePPPoE},
+				Payload(pppoe(0x1234, pppIPv4, 0, Build(IPv4{Src: ip1, Dst: ip2, TTL: 64}, UDP{Src: 40000, Dst: 514}, udpPayload)))), make([]byte, 10)...),
+			info: info(LinkEthernet),
+			want: expect{frames: 1},
+			check: func(t *testing.T, p *Packet) {
+				f := p.Outer()
+				eq(t, "layers", f.Layers, LayerEthernet|LayerPPPoE|LayerIPv4|LayerUDP)
+				eq(t, "ethertype", f.EtherType, EtherTypePPPoE)
+				eq(t, "session", f.PPPoESession, uint16(0x1234))
+				eq(t, "ppp protocol", f.PPPProtocol, pppIPv4)
+				eq(t, "ipoff", f.IPOff, 14+8)
+				eq(t, "src", f.Src, ip1)
+				eq(t, "ports", [2]uint16{f.SrcPort, f.DstPort}, [2]uint16{40000, 514})
+				eq(t, "payload", string(p.Payload()), string(udpPayload))
+				eq(t, "udp checksum", p.VerifyTransportChecksum(0), ChecksumGood)
+			},
+		},
+		{
+			name: "pppoe ipv6 in vlan",
+			data: Build(Eth{VLANs: []VLAN{{ID: 10}}, Type: EtherTypePPPoE},
+				Payload(pppoe(7, pppIPv6, 0, Build(IPv6{Src: ip61, Dst: ip62}, UDP{Src: 5353, Dst: 5353}, Payload("v6"))))),
+			info: info(LinkEthernet),
+			want: expect{frames: 1},
+			check: func(t *testing.T, p *Packet) {
+				f := p.Outer()
+				eq(t, "layers", f.Layers, LayerEthernet|LayerVLAN|LayerPPPoE|LayerIPv6|LayerUDP)
+				eq(t, "dst", f.Dst, ip62)
+				eq(t, "payload", string(p.Payload()), "v6")
+			},
+		},
+		{
+			name: "pppoe lcp is payload",
+			data: Build(Eth{Type: EtherTypePPPoE}, Payload(pppoe(1, 0xc021, 0, []byte{1, 1, 0, 4}))),
+			info: info(LinkEthernet),
+			want: expect{frames: 1},
+			check: func(t *testing.T, p *Packet) {
+				f := p.Outer()
+				eq(t, "layers", f.Layers, LayerEthernet|LayerPPPoE)
+				eq(t, "ppp protocol", f.PPPProtocol, uint16(0xc021))
+				eq(t, "payload", p.Payload(), []byte{1, 1, 0, 4})
+			},
+		},
+		{
+			name: "pppoe length past the frame",
+			data: Build(Eth{Type: EtherTypePPPoE}, Payload(pppoe(1, pppIPv4, 100, Build(IPv4{Src: ip1, Dst: ip2}, UDP{Src: 1, Dst: 2})))),
+			info: info(LinkEthernet),
+			want: expect{err: ErrBadLength, frames: 1},
+		},
+		{
+			name: "pppoe discovery code under the session ethertype",
+			data: Build(Eth{Type: EtherTypePPPoE}, Payload([]byte{0x11, 0x09, 0, 0, 0, 2, 0, 0})),
+			info: info(LinkEthernet),
+			want: expect{err: ErrUnsupported, frames: 1},
+		},
+		{
+			name: "pppoe header cut",
+			data: Build(Eth{Type: EtherTypePPPoE}, Payload([]byte{0x11, 0, 0, 1, 0})),
+			info: info(LinkEthernet),
+			want: expect{err: ErrTruncated, frames: 1},
+		},
+		{
 			name: "qinq 88a8 8100 9100 tcp with options and NS",
 			data: Build(Eth{Src: mac1, Dst: mac2, VLANs: []VLAN{{TPID: 0x88A8, ID: 200, PCP: 5}, {ID: 2001}, {TPID: 0x9100, ID: 7, PCP: 1}}},
 				IPv4{Src: ip1, Dst: ip2}, TCP{Src: 50000, Dst: 443, Seq: 0xdeadbeef, Ack: 42, Flags: TCPSyn | TCPAck | TCPNs | TCPEce, Window: 65000, Options: tcpOpts}, Payload("x")),
@@ -961,4 +1023,12 @@ func TestBuilderGWLBLayout(t *testing.T) {
 	if binary.BigEndian.Uint16(b[40+2:]) != 28 {
 		t.Errorf("inner total length %d", binary.BigEndian.Uint16(b[42:]))
 	}
+}
+
+// pppoe returns a PPPoE session header (RFC 2516) and PPP protocol field
+// before ppp, its length field extra bytes longer than what follows.
+func pppoe(session, proto uint16, extra int, ppp []byte) []byte {
+	b := []byte{0x11, 0, byte(session >> 8), byte(session), 0, 0, byte(proto >> 8), byte(proto)}
+	binary.BigEndian.PutUint16(b[4:6], uint16(2+len(ppp)+extra))
+	return append(b, ppp...)
 }

@@ -85,6 +85,7 @@ const (
 	LayerICMPv4
 	LayerICMPv6
 	LayerARP
+	LayerPPPoE // a PPPoE session header (EtherType 0x8864) and its PPP protocol field
 )
 
 // Has reports whether every bit of l is set in m.
@@ -135,6 +136,8 @@ type Frame struct {
 	SLLAddr        [8]byte          // SLL/SLL2 link-layer address
 	SLLAddrLen     uint8            // valid bytes in SLLAddr
 	SLLHAType      uint16           // SLL/SLL2 ARPHRD_ type
+	PPPoESession   uint16           // PPPoE session id (LayerPPPoE)
+	PPPProtocol    uint16           // PPP protocol number after the PPPoE header: 0x0021 IPv4, 0x0057 IPv6 (LayerPPPoE)
 
 	// Network layer.
 	IPOff        int        // offset of the IP header, -1 if none
