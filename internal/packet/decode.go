@@ -25,6 +25,8 @@ const (
 	ProtoTCP            uint8  = 6
 	ProtoUDP            uint8  = 17
 	ProtoGRE            uint8  = 47
+	ProtoIPIP           uint8  = 4  // IPv4 encapsulation
+	ProtoIPv6Encap      uint8  = 41 // IPv6 encapsulation (6in4)
 	ProtoICMPv6         uint8  = 58
 	PortVXLAN           uint16 = 4789
 	PortGeneve          uint16 = 6081
@@ -559,6 +561,18 @@ func (p *Packet) decodeTransport(depth int, n *next, f *Frame, proto uint8, off,
 	case ProtoGRE:
 		if tunnels {
 			return p.decodeGRE(depth, n, f, off, end, wire)
+		}
+	case ProtoIPIP, ProtoIPv6Encap:
+		if tunnels {
+			// The IP payload is the inner packet; its own header says
+			// whether it is well formed.
+			p.tunnel(depth, TunnelIPIP, off)
+			link, et := LinkIPv4, EtherTypeIPv4
+			if proto == ProtoIPv6Encap {
+				link, et = LinkIPv6, EtherTypeIPv6
+			}
+			*n = next{link: link, proto: et, start: off, end: end, wire: wire}
+			return true, OK
 		}
 	}
 	return false, OK

@@ -153,6 +153,63 @@ func TestDecodeBuilt(t *testing.T) {
 			want: expect{err: ErrTruncated, frames: 1},
 		},
 		{
+			name: "ipip: ipv4 in ipv4 (calico)",
+			data: Build(Eth{}, IPv4{Src: ip3, Dst: ip4}, IPv4{Src: ip1, Dst: ip2, TTL: 9}, UDP{Src: 7000, Dst: 53}, Payload("q")),
+			info: info(LinkEthernet),
+			want: expect{frames: 2},
+			check: func(t *testing.T, p *Packet) {
+				tn := p.Tunnel()
+				eq(t, "tunnel", tn != nil && tn.Type == TunnelIPIP, true)
+				eq(t, "tunnel name", tn.Type.String(), "ipip")
+				eq(t, "outer protocol", p.Outer().Protocol, ProtoIPIP)
+				eq(t, "outer src", p.Outer().Src, ip3)
+				in := p.Inner()
+				eq(t, "inner layers", in.Layers, LayerIPv4|LayerUDP)
+				eq(t, "inner src", in.Src, ip1)
+				eq(t, "inner ttl", in.TTL, uint8(9))
+				eq(t, "inner port", in.DstPort, uint16(53))
+				eq(t, "payload", string(p.Payload()), "q")
+			},
+		},
+		{
+			name: "ipip: ipv6 in ipv4 (6in4)",
+			data: Build(Eth{}, IPv4{Src: ip3, Dst: ip4}, IPv6{Src: ip61, Dst: ip62}, UDP{Src: 514, Dst: 514}, Payload("<13>hi")),
+			info: info(LinkEthernet),
+			want: expect{frames: 2},
+			check: func(t *testing.T, p *Packet) {
+				eq(t, "outer protocol", p.Outer().Protocol, ProtoIPv6Encap)
+				eq(t, "tunnel", p.Tunnel().Type, TunnelIPIP)
+				eq(t, "inner layers", p.Inner().Layers, LayerIPv6|LayerUDP)
+				eq(t, "inner dst", p.Inner().Dst, ip62)
+				eq(t, "udp checksum", p.VerifyTransportChecksum(1), ChecksumGood)
+			},
+		},
+		{
+			name: "ipip: ipv4 in ipv6",
+			data: Build(Eth{}, IPv6{Src: ip61, Dst: ip62}, IPv4{Src: ip1, Dst: ip2}, ICMPv4{Type: 8, ID: 1, Seq: 2}),
+			info: info(LinkEthernet),
+			want: expect{frames: 2},
+			check: func(t *testing.T, p *Packet) {
+				eq(t, "tunnel", p.Tunnel().Type, TunnelIPIP)
+				eq(t, "inner layers", p.Inner().Layers, LayerIPv4|LayerICMPv4)
+			},
+		},
+		{
+			name: "ipip: inner header cut",
+			data: Build(Eth{}, IPv4{Src: ip3, Dst: ip4, Protocol: ProtoIPIP}, Payload([]byte{0x45, 0, 0})),
+			info: info(LinkEthernet),
+			want: expect{err: ErrTruncated, errDepth: 1, frames: 2},
+		},
+		{
+			name: "ipip: a non-first fragment is not decoded inside",
+			data: Build(Eth{}, IPv4{Src: ip3, Dst: ip4, Protocol: ProtoIPIP, FragOffset: 1480}, Payload("rest of the inner packet")),
+			info: info(LinkEthernet),
+			want: expect{frames: 1},
+			check: func(t *testing.T, p *Packet) {
+				eq(t, "tunnel", p.Tunnel() == nil, true)
+			},
+		},
+		{
 			name: "qinq 88a8 8100 9100 tcp with options and NS",
 			data: Build(Eth{Src: mac1, Dst: mac2, VLANs: []VLAN{{TPID: 0x88A8, ID: 200, PCP: 5}, {ID: 2001}, {TPID: 0x9100, ID: 7, PCP: 1}}},
 				IPv4{Src: ip1, Dst: ip2}, TCP{Src: 50000, Dst: 443, Seq: 0xdeadbeef, Ack: 42, Flags: TCPSyn | TCPAck | TCPNs | TCPEce, Window: 65000, Options: tcpOpts}, Payload("x")),

@@ -196,9 +196,10 @@ const (
 	TunnelGeneve
 	TunnelGRE
 	TunnelERSPAN
+	TunnelIPIP // IP in IP: IPv4 or IPv6 directly inside IPv4 or IPv6 (IP protocol 4 or 41: ipip, 6in4/sit, ip6tnl, Calico IPIP)
 )
 
-var tunnelNames = [...]string{"", "vxlan", "geneve", "gre", "erspan"}
+var tunnelNames = [...]string{"", "vxlan", "geneve", "gre", "erspan", "ipip"}
 
 // String returns the lower-case name used in events ("vxlan", "geneve", ...).
 func (t TunnelType) String() string {

@@ -215,7 +215,7 @@ type tsharkFrame struct {
 // layers in order; a tunnel layer (vxlan, geneve, gre) ends the current frame
 // and starts the next, erspan and cmd (Cisco MetaData) belong to the GRE
 // tunnel before them, and an IP layer directly after a complete IP layer of
-// the same frame (IP-in-IP, 6in4) starts a new frame through an "ip" tunnel.
+// the same frame (IP-in-IP, 6in4) starts a new frame through an "ipip" tunnel.
 // Protocols nested inside a layer (the IP header quoted by an ICMP error)
 // are not top-level layers and are ignored.
 func tsharkFields(layers *node) fields {
@@ -248,7 +248,8 @@ func tsharkFields(layers *node) fields {
 			}
 		case "ip", "ipv6":
 			if cur.hasIP {
-				newFrame("ip")
+				newFrame("ipip") // wirebridge's name for tshark's IP-in-IP
+
 				p = fmt.Sprintf("f%d.", fi)
 			}
 			cur.hasIP = true
