@@ -55,6 +55,13 @@ func commands() []command {
 // errUsage marks an error caused by the command line; it exits with code 2.
 var errUsage = errors.New("usage")
 
+// usageError is an error caused by the command line: errors.Is(err,
+// errUsage) holds, and its text is err's alone.
+type usageError struct{ error }
+
+func (e usageError) Unwrap() error        { return e.error }
+func (e usageError) Is(target error) bool { return target == errUsage }
+
 // Main runs the wirebridge command line and returns the process exit code.
 func Main(ctx context.Context, args []string, stdio Stdio) int {
 	if len(args) == 0 {

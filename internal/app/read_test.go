@@ -247,7 +247,7 @@ func TestReadErrors(t *testing.T) {
 		{"cut in the last record keeps what was read", []string{"read", cut}, exitFail, "after 18 packets", 18},
 		{"unknown format", []string{"read", "--format", "xml", demoCapture}, exitUsage, "unknown --format", 0},
 		{"no input", []string{"read"}, exitUsage, "expected one input", 0},
-		{"invalid pattern", []string{"read", "--pattern", `{"detail":{"Port":[{"numeric":["<",1,">",5]}]}}`, demoCapture}, exitUsage, "--pattern", 0},
+		{"invalid pattern", []string{"read", "--pattern", `{"detail":{"Port":[{"numeric":["<",1,">",5]}]}}`, demoCapture}, exitUsage, "--pattern: pattern: detail.Port[0].numeric: ", 0},
 		{"pattern file missing", []string{"read", "--pattern", "@/nonexistent.json", demoCapture}, exitUsage, "read pattern file", 0},
 		{"unknown command", []string{"frobnicate"}, exitUsage, "unknown command", 0},
 	}
@@ -259,6 +259,9 @@ func TestReadErrors(t *testing.T) {
 			}
 			if !strings.Contains(errOut, tc.stderr) {
 				t.Fatalf("stderr %q does not mention %q", errOut, tc.stderr)
+			}
+			if strings.Contains(errOut, ": usage") {
+				t.Errorf("stderr %q shows the internal usage marker", errOut)
 			}
 			if n := strings.Count(out, "\n"); n != tc.stdoutNL {
 				t.Fatalf("%d lines on stdout, want %d", n, tc.stdoutNL)

@@ -140,11 +140,11 @@ type filterSink struct {
 func newFilterSink(o readOptions, next readSink) (*filterSink, error) {
 	src, err := patternArg(o.pattern)
 	if err != nil {
-		return nil, fmt.Errorf("--pattern: %w: %w", err, errUsage)
+		return nil, usageError{fmt.Errorf("--pattern: %w", err)}
 	}
 	pat, err := pattern.Compile(src)
 	if err != nil {
-		return nil, fmt.Errorf("--pattern: %w: %w", err, errUsage)
+		return nil, usageError{fmt.Errorf("--pattern: %w", err)}
 	}
 	return &filterSink{next: next, pat: pat, meta: event.Meta{Listener: o.listener, SourceType: "pcap", Source: o.eventSource}}, nil
 }
