@@ -92,6 +92,29 @@ func (e scalarTypedEvent) Scalar(f Field) Scalar {
 	return Scalar{}
 }
 
+// matchTypedScalar matches every typed accessor event through its
+// ScalarEvent with Match and with MatchState, checks both against the
+// event's JSON, and returns how many matches the JSON gave.
+func matchTypedScalar(t *testing.T, what string, m *Matcher, st *State) int {
+	t.Helper()
+	matches := 0
+	for _, e := range accessorEvents() {
+		want, err := m.MatchJSON([]byte(e.json()), nil)
+		if err != nil {
+			t.Fatalf("%s: %v", e.json(), err)
+		}
+		matches += len(want)
+		se := scalarTypedEvent{e}
+		if got := m.Match(se, nil); !slices.Equal(got, want) {
+			t.Errorf("%s on %s: scalar Match %v, JSON %v", what, e.json(), got, want)
+		}
+		if got := m.MatchState(st, se, nil); !slices.Equal(got, want) {
+			t.Errorf("%s on %s: scalar MatchState %v, JSON %v", what, e.json(), got, want)
+		}
+	}
+	return matches
+}
+
 // TestScalarEventMatchesJSON checks the scalar path (ScalarEvent, the fast
 // indexes looked up on the scalar itself, the fall back to VisitField and to
 // the general run) against MatchJSON, on the typed values and on random
@@ -105,24 +128,8 @@ func TestScalarEventMatchesJSON(t *testing.T) {
 		for _, u := range accessorUints {
 			values = append(values, strconv.FormatUint(u, 10))
 		}
-		m := accessorPatterns(values)
 		var st State
-		matches := 0
-		for _, e := range accessorEvents() {
-			want, err := m.MatchJSON([]byte(e.json()), nil)
-			if err != nil {
-				t.Fatalf("%s: %v", e.json(), err)
-			}
-			matches += len(want)
-			se := scalarTypedEvent{e}
-			if got := m.Match(se, nil); !slices.Equal(got, want) {
-				t.Errorf("%s: scalar Match %v, JSON %v", e.json(), got, want)
-			}
-			if got := m.MatchState(&st, se, nil); !slices.Equal(got, want) {
-				t.Errorf("%s: scalar MatchState %v, JSON %v", e.json(), got, want)
-			}
-		}
-		if matches == 0 {
+		if matchTypedScalar(t, "accessor patterns", accessorPatterns(values), &st) == 0 {
 			t.Fatal("degenerate: nothing matched")
 		}
 	})
@@ -142,20 +149,7 @@ func TestScalarEventMatchesJSON(t *testing.T) {
 		} {
 			m := NewMatcher()
 			m.Add("p", MustCompile(p))
-			for _, e := range accessorEvents() {
-				want, err := m.MatchJSON([]byte(e.json()), nil)
-				if err != nil {
-					t.Fatalf("%s: %v", e.json(), err)
-				}
-				matches += len(want)
-				se := scalarTypedEvent{e}
-				if got := m.Match(se, nil); !slices.Equal(got, want) {
-					t.Errorf("%s on %s: scalar Match %v, JSON %v", p, e.json(), got, want)
-				}
-				if got := m.MatchState(&st, se, nil); !slices.Equal(got, want) {
-					t.Errorf("%s on %s: scalar MatchState %v, JSON %v", p, e.json(), got, want)
-				}
-			}
+			matches += matchTypedScalar(t, p, m, &st)
 		}
 		if matches == 0 {
 			t.Fatal("degenerate: nothing matched")
