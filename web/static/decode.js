@@ -1,7 +1,8 @@
 // Frame decoding for the layer tree and hex dump, and pcap export, in the
 // browser. The server's decoder is the reference (internal/packet); this
-// shows the common layers: Ethernet (802.1Q/QinQ), Linux SLL/SLL2, IPv4,
-// IPv6, UDP, TCP, ICMP/ICMPv6, VXLAN and Geneve (with options), payload.
+// shows the common layers: Ethernet (802.1Q/QinQ), PPPoE sessions, Linux
+// SLL/SLL2, IPv4, IPv6, IP in IP, UDP, TCP, ICMP/ICMPv6, GRE, VXLAN and Geneve
+// (with options), payload.
 "use strict";
 const WBDecode = (() => {
   const hex2 = (n) => n.toString(16).padStart(2, "0");
@@ -41,7 +42,7 @@ const WBDecode = (() => {
     need(b, o + 14);
     let t = u16(b, o + 12), p = o + 14;
     const f = [["Destination", mac(b, o)], ["Source", mac(b, o + 6)]];
-    while (t === 0x8100 || t === 0x88a8) {
+    while (t === 0x8100 || t === 0x88a8 || t === 0x9100) {
       need(b, p + 4);
       f.push(["VLAN", (u16(b, p) & 0xfff) + " (priority " + (b[p] >> 5) + ")"]);
       t = u16(b, p + 2); p += 4;
@@ -52,7 +53,20 @@ const WBDecode = (() => {
   }
   function l3(t, b, o, out) {
     if (t === 0x0800 || t === 0x86dd) ip(b, o, out);
+    else if (t === 0x8864) pppoe(b, o, out);
     else if (o < b.length) out.push({ name: "Data", fields: [["Length", b.length - o]], start: o, end: b.length });
+  }
+  // pppoe: a PPPoE session header and PPP protocol field (RFC 2516), then the
+  // IPv4 or IPv6 packet it carries (PPP 0x0021, 0x0057) or the PPP data.
+  function pppoe(b, o, out) {
+    need(b, o + 8);
+    const len = u16(b, o + 4), proto = u16(b, o + 6);
+    out.push({ name: "PPP-over-Ethernet Session", fields: [["Version", b[o] >> 4], ["Type", b[o] & 15], ["Code", b[o + 1]],
+      ["Session ID", "0x" + u16(b, o + 2).toString(16).padStart(4, "0")], ["Payload length", len],
+      ["PPP protocol", "0x" + proto.toString(16).padStart(4, "0")]], start: o, end: o + 8 });
+    const inner = b.subarray(0, Math.min(b.length, o + 6 + len));
+    if (proto === 0x0021 || proto === 0x0057) return ip(inner, o + 8, out);
+    payload(inner, o + 8, out);
   }
   function ip(b, o, out) {
     need(b, o + 1);
@@ -107,6 +121,7 @@ const WBDecode = (() => {
       out.push({ name: proto === 1 ? "Internet Control Message Protocol" : "Internet Control Message Protocol v6", fields: f, start: o, end: Math.min(b.length, o + 8) });
       return payload(b, o + 8, out);
     }
+    if (proto === 4 || proto === 41) return ip(b, o, out); // IP in IP, 6in4
     if (proto === 47 && b.length >= o + 4) {
       const t = u16(b, o + 2);
       out.push({ name: "Generic Routing Encapsulation", fields: [["Protocol", "0x" + t.toString(16)]], start: o, end: o + 4 });
