@@ -37,11 +37,10 @@ func tsharkFrames(t *testing.T, name, filter string) []int {
 
 // TestSeedRuleAgainstTshark runs the seed rule over the syslog captures and
 // checks that the frames it delivers are exactly the frames tshark finds
-// with a UDP or TCP destination port 514, leaving out the frames whose
-// transport sits behind a layer wirebridge's decoder does not reach
-// (PPPoE sessions, IPv6-in-IPv4): their events carry no ports.
+// with a UDP or TCP destination port 514, PPPoE session frames and
+// IPv6-in-IPv4 (6in4) tunnels included: both decoders reach the datagram.
 func TestSeedRuleAgainstTshark(t *testing.T) {
-	const filter = "(udp.dstport == 514 || tcp.dstport == 514) && !pppoes && !(ip.proto == 41)"
+	const filter = "udp.dstport == 514 || tcp.dstport == 514"
 	captures := []string{"tcpdump_syslog_udp.pcap", "ndpi_syslog.pcap"}
 
 	want := map[string]int{} // frame bytes -> count
