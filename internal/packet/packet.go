@@ -120,9 +120,10 @@ const (
 // frame carried by a tunnel. Offsets index Packet.Data; an offset of -1 means
 // the layer is absent. Fields of absent layers are zero.
 type Frame struct {
-	Link   LinkType  // the first header of this frame (inner frames: LinkEthernet, LinkRaw or LinkOpaque)
-	Layers LayerMask // layers present
-	Start  int       // offset of the first byte of this frame in Packet.Data
+	Link        LinkType  // the first header of this frame (inner frames: LinkEthernet, LinkRaw or LinkOpaque)
+	PPPProtocol uint16    // see PPPoESession
+	Layers      LayerMask // layers present
+	Start       int       // offset of the first byte of this frame in Packet.Data
 
 	// Link layer.
 	EthSrc, EthDst [6]byte
@@ -132,12 +133,14 @@ type Frame struct {
 	VLANPCP        [MaxVLANs]uint8  // priority code point per tag
 	NumVLANs       uint8            // tags present (may exceed MaxVLANs: only the first MaxVLANs are kept)
 	SLLPacketType  uint16           // SLL/SLL2 packet type (0 host, 4 outgoing, ...)
-	SLLIfIndex     uint32           // SLL2 interface index
-	SLLAddr        [8]byte          // SLL/SLL2 link-layer address
-	SLLAddrLen     uint8            // valid bytes in SLLAddr
-	SLLHAType      uint16           // SLL/SLL2 ARPHRD_ type
-	PPPoESession   uint16           // PPPoE session id (LayerPPPoE)
-	PPPProtocol    uint16           // PPP protocol number after the PPPoE header: 0x0021 IPv4, 0x0057 IPv6 (LayerPPPoE)
+	// PPPoE session header (LayerPPPoE): session id and the PPP protocol
+	// number after it (0x0021 IPv4, 0x0057 IPv6). The two sit in padding
+	// holes so that a Frame stays 256 bytes (indexing Frames is a shift).
+	PPPoESession uint16
+	SLLIfIndex   uint32  // SLL2 interface index
+	SLLAddr      [8]byte // SLL/SLL2 link-layer address
+	SLLAddrLen   uint8   // valid bytes in SLLAddr
+	SLLHAType    uint16  // SLL/SLL2 ARPHRD_ type
 
 	// Network layer.
 	IPOff        int        // offset of the IP header, -1 if none
