@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"math/big"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -329,9 +331,12 @@ func TestNumberKey(t *testing.T) {
 	}
 }
 
-// TestIsJSONNumber: the flattener's check of a number it skips accepts
-// exactly what canonNumber (and encoding/json) accept, on edge cases and on
-// every literal of up to five bytes over the characters numbers are made of.
+// TestIsJSONNumber: the JSON number grammar (the flattener's check of a
+// number it skips, and canonNumber's first step) accepts exactly what
+// encoding/json accepts, on edge cases and on every literal of up to five
+// bytes over the characters numbers are made of; and for every literal it
+// accepts, canonNumber's form has the literal's exact value, one form per
+// value (checked with math/big).
 func TestIsJSONNumber(t *testing.T) {
 	cases := []struct {
 		name, lit string
@@ -364,13 +369,33 @@ func TestIsJSONNumber(t *testing.T) {
 		})
 	}
 	const alphabet = "0123456789+-.eE"
+	formOf := map[string]string{} // exact value -> canonical form
+	valid := 0
 	lit := make([]byte, 0, 5)
 	var walk func()
 	walk = func() {
-		_, canon := canonNumber(nil, lit)
-		std := json.Valid(lit)
-		if got := isJSONNumber(lit); got != canon || got != std {
-			t.Errorf("%q: isJSONNumber %v, canonNumber %v, json.Valid %v", lit, got, canon, std)
+		ok := isJSONNumber(lit)
+		if std := json.Valid(lit); ok != std {
+			t.Errorf("%q: isJSONNumber %v, json.Valid %v", lit, ok, std)
+		}
+		form, canon := canonNumber(nil, lit)
+		if canon != ok {
+			t.Errorf("%q: canonNumber ok %v, isJSONNumber %v", lit, canon, ok)
+		}
+		if ok {
+			valid++
+			v, ok1 := new(big.Rat).SetString(string(lit))
+			fv, ok2 := formValue(string(form))
+			switch {
+			case !ok1 || !ok2:
+				t.Errorf("%q -> %q: not parsable by math/big", lit, form)
+			case v.Cmp(fv) != 0:
+				t.Errorf("%q -> %q: another value", lit, form)
+			case formOf[v.RatString()] != "" && formOf[v.RatString()] != string(form):
+				t.Errorf("%q -> %q: the same value had the form %q", lit, form, formOf[v.RatString()])
+			default:
+				formOf[v.RatString()] = string(form)
+			}
 		}
 		if len(lit) == cap(lit) {
 			return
@@ -382,6 +407,32 @@ func TestIsJSONNumber(t *testing.T) {
 		}
 	}
 	walk()
+	if valid < 10000 {
+		t.Fatalf("only %d valid literals walked", valid)
+	}
+}
+
+// formValue is the value of a canonNumber form: the significant digits
+// d1 d2 ... dn and the exponent e of d1 denote d1.d2...dn × 10^e.
+func formValue(form string) (*big.Rat, bool) {
+	neg := strings.HasPrefix(form, "-")
+	form = strings.TrimPrefix(form, "-")
+	if form == "0" {
+		return new(big.Rat), !neg
+	}
+	digits, exp, ok := strings.Cut(form, "e")
+	if !ok {
+		return nil, false
+	}
+	e, err := strconv.Atoi(exp)
+	if err != nil {
+		return nil, false
+	}
+	v, ok := new(big.Rat).SetString(digits + "e" + strconv.Itoa(e-(len(digits)-1)))
+	if ok && neg {
+		v.Neg(v)
+	}
+	return v, ok
 }
 
 // TestPlainRun: the eight-bytes-at-a-time scan stops where the byte-by-byte

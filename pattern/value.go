@@ -14,16 +14,17 @@ import (
 // are equal (300, 3.0e2 and 300.0 all give "3e2"). ok is false when lit is not
 // a JSON number.
 func canonNumber(dst []byte, lit []byte) ([]byte, bool) {
+	if !isJSONNumber(lit) {
+		return dst, false
+	}
+	// The grammar holds: collect the digits and the exponent.
 	start := len(dst)
 	i := 0
-	if i < len(lit) && lit[i] == '-' {
+	if lit[0] == '-' {
 		dst = append(dst, '-')
 		i++
 	}
 	digStart := len(dst)
-	if i >= len(lit) || lit[i] < '0' || lit[i] > '9' || (lit[i] == '0' && i+1 < len(lit) && lit[i+1] >= '0' && lit[i+1] <= '9') {
-		return dst[:start], false
-	}
 	intDigits := 0
 	for i < len(lit) && lit[i] >= '0' && lit[i] <= '9' {
 		dst = append(dst, lit[i])
@@ -31,38 +32,25 @@ func canonNumber(dst []byte, lit []byte) ([]byte, bool) {
 		i++
 	}
 	if i < len(lit) && lit[i] == '.' {
-		i++
-		if i >= len(lit) || lit[i] < '0' || lit[i] > '9' {
-			return dst[:start], false
-		}
-		for i < len(lit) && lit[i] >= '0' && lit[i] <= '9' {
+		for i++; i < len(lit) && lit[i] >= '0' && lit[i] <= '9'; i++ {
 			dst = append(dst, lit[i])
-			i++
 		}
 	}
 	exp := 0
-	if i < len(lit) && (lit[i] == 'e' || lit[i] == 'E') {
+	if i < len(lit) { // 'e' or 'E', an optional sign, digits
 		i++
-		eneg := false
-		if i < len(lit) && (lit[i] == '+' || lit[i] == '-') {
-			eneg = lit[i] == '-'
+		eneg := lit[i] == '-'
+		if lit[i] == '+' || lit[i] == '-' {
 			i++
 		}
-		if i >= len(lit) || lit[i] < '0' || lit[i] > '9' {
-			return dst[:start], false
-		}
-		for i < len(lit) && lit[i] >= '0' && lit[i] <= '9' {
+		for ; i < len(lit); i++ {
 			if exp < 1_000_000_000 {
 				exp = exp*10 + int(lit[i]-'0')
 			}
-			i++
 		}
 		if eneg {
 			exp = -exp
 		}
-	}
-	if i != len(lit) {
-		return dst[:start], false
 	}
 	digits := dst[digStart:]
 	z := 0
