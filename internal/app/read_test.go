@@ -176,6 +176,31 @@ func TestReadFormats(t *testing.T) {
 	}
 }
 
+// TestReadTextTunnels: the text format of PPPoE and 6in4 frames starts as
+// `tcpdump -n -r ../shared/pcaps/ndpi_syslog.pcap` prints them (tcpdump
+// 4.99: "00:01:48.743144 PPPoE  [ses 0x1b3d] IP 95.136.242.54.514 >
+// 93.20.126.110.514: SYSLOG ..." and, for frame 26, "IP 193.24.227.10 >
+// 216.66.86.114: IP6 2001:470:6c:a1::2.38159 > ..."); wirebridge puts the
+// tunnel last, in brackets.
+func TestReadTextTunnels(t *testing.T) {
+	code, out, errOut := run(t, nil, "read", "--format", "text", filepath.Join(sharedPcaps(t), "ndpi_syslog.pcap"))
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	lines := strings.Split(out, "\n")
+	if len(lines) < 26 {
+		t.Fatalf("%d lines", len(lines))
+	}
+	for _, c := range []struct{ line, want string }{
+		{lines[0], "00:01:48.743144 PPPoE  [ses 0x1b3d] IP 95.136.242.54.514 > 93.20.126.110.514: UDP, length 653"},
+		{lines[25], "12:51:07.494812 IP6 2001:470:6c:a1::2.38159 > 2001:470:765b::b15:22.514: UDP, length 398 [ipip 193.24.227.10 > 216.66.86.114]"},
+	} {
+		if c.line != c.want {
+			t.Errorf("line %q, want %q", c.line, c.want)
+		}
+	}
+}
+
 func TestReadStdinAndOutputFile(t *testing.T) {
 	data, err := os.ReadFile(demoCapture)
 	if err != nil {

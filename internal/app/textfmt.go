@@ -71,6 +71,11 @@ func appendFrameText(b []byte, p *packet.Packet, f *packet.Frame) []byte {
 		}
 		b = append(b, ", "...)
 	}
+	if f.Layers.Has(packet.LayerPPPoE) { // as tcpdump prints it
+		b = append(b, "PPPoE  [ses 0x"...)
+		b = strconv.AppendUint(b, uint64(f.PPPoESession), 16)
+		b = append(b, "] "...)
+	}
 	switch {
 	case f.Layers.Has(packet.LayerIPv4) || f.Layers.Has(packet.LayerIPv6):
 		if f.IPVersion == 6 {
