@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -63,6 +64,9 @@ func TestBrowser(t *testing.T) {
 		var exit *exec.ExitError
 		timedOut := errors.As(err, &exit) && exit.ExitCode() == 3
 		if (hung || timedOut) && attempt == 1 {
+			// Kept for a look afterwards: a passing retry hides t.Logf.
+			_ = os.MkdirAll(art, 0o755)
+			_ = os.WriteFile(filepath.Join(art, fmt.Sprintf("interrupted-run-%d.txt", attempt)), out, 0o644)
 			if hung {
 				t.Logf("browser run %d hung for 5 minutes and was killed; trying once more", attempt)
 			} else {

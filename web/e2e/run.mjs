@@ -73,6 +73,13 @@ targets:
   return f;
 }
 
+// get is fetch from this process to a wirebridge, bounded: wirebridge not
+// answering in 15 s is a failure of wirebridge (exit 1), not a hang to retry.
+function get(url, opts = {}) {
+  return fetch(url, { ...opts, signal: AbortSignal.timeout(15000) })
+    .catch((e) => { throw new Error(`GET ${url}: ${e.message}`); });
+}
+
 async function serve(name, cfg) {
   const p = spawn(BIN, ["serve", "-c", cfg, "-stats-interval", "0"], { stdio: ["ignore", "pipe", "pipe"] });
   let out = "", err = "";
@@ -80,7 +87,20 @@ async function serve(name, cfg) {
   p.stderr.on("data", (d) => { err += d; });
   p.on("exit", (code) => { if (!p.stopping) console.error(`${name} exited ${code}\n${err}`); });
   const link = await waitFor(() => (out.match(/(http:\/\/\S+#token=\S+)/) || [])[1], name + " share link", 20000);
-  return { p, link, base: link.split("#")[0], log: () => err, stop: () => { p.stopping = true; p.kill("SIGTERM"); return new Promise((r) => p.on("exit", r)); } };
+  // stop sends SIGTERM and waits for the exit, at most 45 s (the default
+  // shutdown_timeout is 30 s); then the process is killed and that reported.
+  const stop = () => {
+    p.stopping = true;
+    if (p.exitCode !== null || p.signalCode !== null) return Promise.resolve();
+    const exited = new Promise((r) => p.once("exit", r));
+    p.kill("SIGTERM");
+    return withTimeout(exited, 45000, name + " stop").catch((e) => {
+      console.error(`${e.message}: killing it\n${err.slice(-4000)}`);
+      p.kill("SIGKILL");
+      throw new Error(name + " did not stop within 45 s of SIGTERM");
+    });
+  };
+  return { p, link, base: link.split("#")[0], log: () => err, stop };
 }
 
 function share(cfg, channel, ttl) {
@@ -95,7 +115,7 @@ async function shot(page, name) {
 
 const T0 = Date.now();
 const step = (name) => console.error(`step ${name} at ${((Date.now() - T0) / 1000).toFixed(1)} s`);
-const stats = (page) => page.evaluate(() => window.wirebridge.stats());
+const stats = (page) => withTimeout(page.evaluate(() => window.wirebridge.stats()), 30000, "stats");
 
 async function main() {
   assert.ok(BIN, "WB_BIN is required");
@@ -138,7 +158,7 @@ async function main() {
     // 3. Clicking a row shows decoded fields and the hex dump.
     step("3");
     // The details come from the worker (asynchronously): wait until the tree shows the clicked row.
-    const treeNo = () => page.evaluate(() => document.getElementById("tree").dataset.no || "");
+    const treeNo = () => withTimeout(page.evaluate(() => document.getElementById("tree").dataset.no || ""), 30000, "tree");
     await page.click("#rows .row >> nth=1");
     const clicked = await page.getAttribute("#rows .row >> nth=1", "data-no");
     await waitFor(async () => (await treeNo()) === clicked, "details of the clicked row");
@@ -183,8 +203,8 @@ async function main() {
     await waitFor(async () => (await stats(p3)).state === "forbidden", "forbidden state");
     await shot(p2, "expired-link.png");
     const tokOf = (u) => decodeURIComponent(u.split("#token=")[1]);
-    const status = (path, tok, method = "GET", body) => page.evaluate(async ([path, tok, method, body]) =>
-      (await fetch(path, { method, body, headers: { Authorization: "Bearer " + tok } })).status, [path, tok, method, body]);
+    const status = (path, tok, method = "GET", body) => withTimeout(page.evaluate(async ([path, tok, method, body]) =>
+      (await fetch(path, { method, body, headers: { Authorization: "Bearer " + tok } })).status, [path, tok, method, body]), 30000, "status " + path);
     await page.goto(wb1.link);
     assert.equal(await status("/api/channels", tokOf(expired)), 401, "expired link: 401");
     assert.equal(await status("/ws?channel=/packets/all", tokOf(other)), 403, "another channel: 403");
@@ -215,7 +235,7 @@ async function main() {
     // 8. Load: 10 subscribers (the UI page + 9 WebSockets) while LOAD_RATE events/s flow.
     step("8");
     await page.fill("#filter", ""); await page.click("#clear");
-    const metric = async (name) => { const t = await (await fetch(wb1.base + "metrics")).text(); let s = 0; for (const l of t.split("\n")) if (l.startsWith(name)) s += Number(l.split(" ").pop()); return s; };
+    const metric = async (name) => { const t = await (await get(wb1.base + "metrics")).text(); let s = 0; for (const l of t.split("\n")) if (l.startsWith(name)) s += Number(l.split(" ").pop()); return s; };
     const drops = async () => await metric("wirebridge_source_dropped_total") + await metric("wirebridge_pipeline_dropped_total");
     {
       await page.goto("about:blank"); // baseline: no subscriber at all
@@ -243,7 +263,7 @@ async function main() {
     step("8 instrumented");
     results.loadInstrumented = await load(pwTab(page), pwTab(subs), "");
     await subs.close();
-    results.metrics = (await (await fetch(wb1.base + "metrics")).text()).split("\n").filter((l) => /^wirebridge_(pipeline_refused|source_dropped|pipeline_dropped|deliver\w*drop)/.test(l) && !/ 0$/.test(l));
+    results.metrics = (await (await get(wb1.base + "metrics")).text()).split("\n").filter((l) => /^wirebridge_(pipeline_refused|source_dropped|pipeline_dropped|deliver\w*drop)/.test(l) && !/ 0$/.test(l));
 
     // load floods LOAD_RATE events/s for LOAD_SECONDS with ui (a tab showing the
     // share link) and 9 WebSockets opened in subs (another site, localhost
@@ -258,7 +278,7 @@ async function main() {
         }
         return true;
       })()`);
-      const hubNow = async () => (await fetch(wb1.base + "api/subscribers", { headers: { Authorization: "Bearer " + KEYS.adm } })).json();
+      const hubNow = async () => (await get(wb1.base + "api/subscribers", { headers: { Authorization: "Bearer " + KEYS.adm } })).json();
       await waitFor(async () => (await hubNow()).subscribers.filter((s) => (s.subscriptions || []).length).length === 10, "10 subscribers");
       const before = new Map((await hubNow()).subscribers.map((s) => [s.id, s]));
       const stats0 = await ui.evaluate("window.wirebridge.stats()");
