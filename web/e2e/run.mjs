@@ -114,7 +114,19 @@ async function shot(page, name) {
 }
 
 const T0 = Date.now();
-const step = (name) => console.error(`step ${name} at ${((Date.now() - T0) / 1000).toFixed(1)} s`);
+// Every step must reach the next within STEP_LIMIT: a browser call that
+// hangs where no single call is bounded still ends the run (exit 3, like a
+// DevTools timeout), naming the step.
+const STEP_LIMIT = 120000;
+let watchdog;
+const step = (name) => {
+  console.error(`step ${name} at ${((Date.now() - T0) / 1000).toFixed(1)} s`);
+  clearTimeout(watchdog);
+  watchdog = setTimeout(() => { console.error(`step ${name}: no progress in ${STEP_LIMIT / 1000} s`); process.exit(3); }, STEP_LIMIT);
+  watchdog.unref();
+};
+// dt bounds a browser call that has no timeout of its own.
+const dt = (p, what) => withTimeout(p, 30000, what);
 const stats = (page) => withTimeout(page.evaluate(() => window.wirebridge.stats()), 30000, "stats");
 
 async function main() {
@@ -128,8 +140,8 @@ async function main() {
   const browser = await chromium.launch({ executablePath: process.env.WB_CHROMIUM || "/usr/bin/chromium", headless: true,
     args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking"] });
   try {
-    const ctx = await browser.newContext({ acceptDownloads: true, viewport: { width: 1280, height: 800 } });
-    const page = await ctx.newPage();
+    const ctx = await dt(browser.newContext({ acceptDownloads: true, viewport: { width: 1280, height: 800 } }), "newContext");
+    const page = await dt(ctx.newPage(), "newPage");
     page.on("pageerror", (e) => { throw e; });
 
     // 1. Open the share link printed by serve; real logger packets appear as rows.
@@ -169,7 +181,7 @@ async function main() {
     assert.match(tree, /e2e-message-2/);
     const hex = await page.textContent("#hex");
     assert.match(hex, /^0000  45 /m, "hex dump of an IPv4 packet");
-    await page.keyboard.press("ArrowDown");
+    await dt(page.keyboard.press("ArrowDown"), "keyboard.press");
     await waitFor(async () => (await treeNo()) === String(Number(clicked) + 1), "arrow key selects the next row");
     assert.match(await page.textContent("#tree"), /e2e-message-3/, "arrow key selects the next row");
     await shot(page, "live-table.png");
@@ -178,7 +190,7 @@ async function main() {
     step("4");
     const [dl] = await Promise.all([page.waitForEvent("download"), page.click("#pcap")]);
     const pcapFile = join(ART, "download.pcap");
-    await dl.saveAs(pcapFile);
+    await dt(dl.saveAs(pcapFile), "download.saveAs");
     const fields = (f) => execFileSync("tshark", ["-r", f, "-T", "fields", "-e", "frame.len", "-e", "ip.src", "-e", "udp.srcport", "-e", "udp.dstport", "-e", "udp.payload"], { encoding: "utf8" }).trim().split("\n");
     const got = fields(pcapFile);
     assert.equal(got.length, 5, "5 packets in the downloaded pcap");
@@ -194,11 +206,11 @@ async function main() {
     step("5");
     const expired = share(cfg1, "/packets/all", "1s");
     await sleep(1500);
-    const p2 = await ctx.newPage();
+    const p2 = await dt(ctx.newPage(), "newPage");
     await p2.goto(expired);
     await waitFor(async () => (await stats(p2)).state === "expired", "expired state");
     const other = share(cfg1, "/other/channel", "1h");
-    const p3 = await ctx.newPage();
+    const p3 = await dt(ctx.newPage(), "newPage");
     await p3.goto(other.replace("/#", "/?channel=/packets/all#"));
     await waitFor(async () => (await stats(p3)).state === "forbidden", "forbidden state");
     await shot(p2, "expired-link.png");
@@ -221,7 +233,7 @@ async function main() {
 
     // 7. Two processes on one NATS: published on 1, seen by a browser on 2.
     step("7");
-    const p4 = await ctx.newPage();
+    const p4 = await dt(ctx.newPage(), "newPage");
     await p4.goto(wb2.link);
     await waitFor(async () => (await stats(p4)).state === "live", "page on wirebridge-2 live");
     const r4 = (await stats(p4)).received;
@@ -230,7 +242,7 @@ async function main() {
     await p4.fill("#filter", "e2e-cross-process"); await sleep(300);
     assert.equal((await stats(p4)).shown, 1, "cross-process row");
     results.twoProcesses = true;
-    await p4.close(); await p2.close(); await p3.close();
+    await dt(Promise.all([p4.close(), p2.close(), p3.close()]), "page.close");
 
     // 8. Load: 10 subscribers (the UI page + 9 WebSockets) while LOAD_RATE events/s flow.
     step("8");
@@ -257,12 +269,12 @@ async function main() {
     results.load = await load(raw[0], raw[1], "live-load.png");
     for (const t of raw) await t.close();
     await page.goto(wb1.link);
-    const subs = await ctx.newPage();
+    const subs = await dt(ctx.newPage(), "newPage");
     await subs.goto(wb1.base.replace("127.0.0.1", "localhost") + "app.js");
-    await page.bringToFront(); // the newest tab is the visible one: a hidden page paints no frames
+    await dt(page.bringToFront(), "bringToFront"); // the newest tab is the visible one: a hidden page paints no frames
     step("8 instrumented");
     results.loadInstrumented = await load(pwTab(page), pwTab(subs), "");
-    await subs.close();
+    await dt(subs.close(), "page.close");
     results.metrics = (await (await get(wb1.base + "metrics")).text()).split("\n").filter((l) => /^wirebridge_(pipeline_refused|source_dropped|pipeline_dropped|deliver\w*drop)/.test(l) && !/ 0$/.test(l));
 
     // load floods LOAD_RATE events/s for LOAD_SECONDS with ui (a tab showing the
@@ -364,7 +376,7 @@ const PROBE_READ = `(() => {
 function pwTab(page) {
   let cdp = null;
   return {
-    evaluate: (expr) => withTimeout(page.evaluate(expr), 30000, "evaluate"), screenshot: (name) => shot(page, name), close: () => page.close(),
+    evaluate: (expr) => withTimeout(page.evaluate(expr), 30000, "evaluate"), screenshot: (name) => shot(page, name), close: () => dt(page.close(), "page.close"),
     async perf() {
       if (!cdp) {
         cdp = await withTimeout(page.context().newCDPSession(page), 15000, "newCDPSession");
