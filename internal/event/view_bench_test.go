@@ -206,15 +206,7 @@ func BenchmarkMatchOperator(b *testing.B) {
 			b.Fatalf("%s does not match the benchmark event %s", op.name, js)
 		}
 		b.Run("view/"+op.name, func(b *testing.B) {
-			var st pattern.State
-			var dst []string
-			b.ReportAllocs()
-			cpu0 := cpuTime(b)
-			for b.Loop() {
-				v.Reset(&enc, p, benchViewMeta)
-				dst = m.MatchState(&st, &v, dst[:0])
-			}
-			reportCPU(b, cpu0)
+			benchMatchOn(b, p, m)
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 		})
 		b.Run("json/"+op.name, func(b *testing.B) {
