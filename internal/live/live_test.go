@@ -335,6 +335,13 @@ func TestFilters(t *testing.T) {
 	}
 }
 
+// otherTrailingBits returns the base64url digit that differs from d only in
+// the two low bits, which a 32-byte signature's last digit does not use.
+func otherTrailingBits(d string) string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	return string(alphabet[strings.Index(alphabet, d)^1])
+}
+
 func TestShareTokens(t *testing.T) {
 	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 	clock := func() time.Time { return now }
@@ -369,6 +376,12 @@ func TestShareTokens(t *testing.T) {
 		{"bad signature", tok[:len(tok)-3] + "AAA", now},
 		{"truncated", tok[:20], now},
 		{"garbage", "wbs1.!!!.###", now},
+		// Other spellings of the same signature bytes: one form per token.
+		{"newline in signature", tok[:len(tok)-10] + "\n" + tok[len(tok)-10:], now},
+		{"carriage return in signature", tok[:len(tok)-4] + "\r\n" + tok[len(tok)-4:], now},
+		{"trailing newline", tok + "\n", now},
+		{"signature with padding", tok + "=", now},
+		{"other trailing bits", tok[:len(tok)-1] + otherTrailingBits(tok[len(tok)-1:]), now},
 		{"empty", "", now},
 	}
 	for _, tc := range cases {
