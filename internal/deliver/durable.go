@@ -25,6 +25,10 @@ const (
 	HeaderFailedAt = "Wirebridge-Failed-At"
 	HeaderEventID  = "Wirebridge-Event-Id"
 	HeaderRule     = "Wirebridge-Rule"
+	// HeaderNotBefore (RFC 3339) marks a message stored again for a retry
+	// of some of its deliveries: it is not sent before that time, and
+	// Wirebridge-Attempts counts the attempts made before it was stored.
+	HeaderNotBefore = "Wirebridge-Not-Before"
 )
 
 // ConsumerName is the durable consumer that delivers target's events.
@@ -43,7 +47,8 @@ type durableWorker struct {
 	mu     sync.RWMutex // Enqueue holds it shared; stopIntake exclusively
 	closed bool
 
-	store storeQueue // Enqueue -> [bounded buffer] -> publisher -> JetStream (publish.go)
+	store  storeQueue // Enqueue -> [bounded buffer] -> publisher -> JetStream (publish.go)
+	perMsg perMsgEstimate
 }
 
 // newDurable builds a durable worker that talks to the server over nc (the
@@ -130,9 +135,14 @@ func (w *durableWorker) Run(ctx context.Context) error {
 		if len(held) == 0 {
 			continue
 		}
-		n, size := 1, len(held[0].Data())
-		for n < len(held) && size+len(held[n].Data()) <= w.cfg.MaxBytes {
+		// A batch: whole messages, up to MaxEvents deliveries and MaxBytes
+		// (a stored message never holds more than that, except a single
+		// larger delivery).
+		n, size, count := 1, len(held[0].Data()), storedCount(held[0].Data())
+		for n < len(held) && size+len(held[n].Data()) <= w.cfg.MaxBytes &&
+			count+storedCount(held[n].Data()) <= w.cfg.MaxEvents {
 			size += len(held[n].Data())
+			count += storedCount(held[n].Data())
 			n++
 		}
 		w.process(flush, held[:n], held[n:])
@@ -162,7 +172,7 @@ const idleWait = 5 * time.Second
 // ends); then, if the batch is not full, whatever arrives within Linger.
 func (w *durableWorker) fill(ctx context.Context, held []jetstream.Msg) ([]jetstream.Msg, error) {
 	if len(held) == 0 {
-		b, err := w.cons.FetchNoWait(w.cfg.MaxEvents)
+		b, err := w.cons.FetchNoWait(w.perMsg.messages(w.cfg.MaxEvents))
 		if held, err = collect(held, b, err); err != nil {
 			return held, err
 		}
@@ -179,12 +189,54 @@ func (w *durableWorker) fill(ctx context.Context, held []jetstream.Msg) ([]jetst
 			}
 		}
 	}
-	if want := w.cfg.MaxEvents - len(held); want > 0 {
+	if want := w.cfg.MaxEvents - countDeliveries(held); want > 0 {
 		// Capped: what arrives is not kept alive before the batch is sent.
-		b, err := w.cons.Fetch(want, jetstream.FetchMaxWait(min(w.cfg.Linger, w.cfg.AckWait/4)))
+		b, err := w.cons.Fetch(w.perMsg.messages(want), jetstream.FetchMaxWait(min(w.cfg.Linger, w.cfg.AckWait/4)))
 		return collect(held, b, err)
 	}
 	return held, nil
+}
+
+// countDeliveries is how many deliveries msgs hold.
+func countDeliveries(msgs []jetstream.Msg) int {
+	n := 0
+	for _, m := range msgs {
+		n += storedCount(m.Data())
+	}
+	return n
+}
+
+// perMsgEstimate follows the mean number of deliveries in the messages this
+// worker stored and fetched lately (a moving average over about the last 64).
+type perMsgEstimate struct {
+	mu   sync.Mutex
+	mean float64 // 0: nothing seen yet
+}
+
+func (e *perMsgEstimate) observe(n int) {
+	e.mu.Lock()
+	if e.mean == 0 {
+		e.mean = float64(n)
+	} else {
+		e.mean += (float64(n) - e.mean) / 64
+	}
+	e.mu.Unlock()
+}
+
+func (e *perMsgEstimate) get() float64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return max(e.mean, 1)
+}
+
+// deliveries estimates how many deliveries msgs stored messages hold.
+func (e *perMsgEstimate) deliveries(msgs uint64) int64 {
+	return int64(float64(msgs)*e.get() + 0.5)
+}
+
+// messages is how many messages to fetch for about n deliveries (at least 1).
+func (e *perMsgEstimate) messages(n int) int {
+	return max(int(float64(n)/e.get()), 1)
 }
 
 // collect appends a fetch's messages to held as they arrive.
@@ -203,7 +255,9 @@ const depthInterval = 2 * time.Second
 
 // trackDepth keeps the queue-depth gauge at the number of stored deliveries
 // not yet delivered: pending in the consumer plus fetched and unacked
-// (including those waiting for a retry).
+// (including those waiting for a retry). The server counts messages; a
+// message may hold several deliveries, so the gauge is messages times the
+// recent mean deliveries per message (exact while they all hold the same).
 func (w *durableWorker) trackDepth(ctx context.Context) {
 	t := time.NewTicker(depthInterval)
 	defer t.Stop()
@@ -212,7 +266,7 @@ func (w *durableWorker) trackDepth(ctx context.Context) {
 		info, err := w.cons.Info(ictx)
 		cancel()
 		if err == nil {
-			w.m.setDepth(int64(info.NumPending) + int64(info.NumAckPending))
+			w.m.setDepth(w.perMsg.deliveries(info.NumPending + uint64(info.NumAckPending)))
 		}
 		select {
 		case <-ctx.Done():
@@ -222,75 +276,229 @@ func (w *durableWorker) trackDepth(ctx context.Context) {
 	}
 }
 
+// pendingItem is one delivery of a fetched message, on its way through process.
+type pendingItem struct {
+	msg   int    // index of its message in process's msgs
+	idx   int    // index among that message's deliveries
+	raw   []byte // its stored envelope
+	d     event.Delivery
+	bad   error // the envelope did not decode: dead-lettered as it is
+	delay time.Duration
+	state itemState
+}
+
+type itemState uint8
+
+const (
+	itemSent  itemState = iota // delivered, or not yet settled
+	itemDead                   // dead-lettered
+	itemRetry                  // to be sent again after delay
+)
+
 // process sends one fetched batch and settles every message in it. next
 // holds messages fetched for the following batch; both are kept alive
 // until process returns.
+//
+// A stored message may hold several deliveries (a batch). It is acked once
+// each of them is delivered or dead-lettered. When only some are to be
+// retried, those are stored again as a new message (headers
+// Wirebridge-Attempts and Wirebridge-Not-Before) and the original is acked;
+// when all are, the original is nacked with the retry delay.
 func (w *durableWorker) process(ctx context.Context, msgs, next []jetstream.Msg) {
 	k := startKeepAlive(w.every, msgs, next)
 	defer k.stop()
-	ds := make([]event.Delivery, 0, len(msgs))
-	keep := make([]int, 0, len(msgs)) // index in msgs of ds[i]
-	attempts := make([]int, 0, len(msgs))
+	now := time.Now()
+	items := make([]pendingItem, 0, len(msgs))
+	attempts := make([]int, len(msgs)) // attempt number of each message's deliveries
 	var pending uint64
 	for i, m := range msgs {
-		meta, err := m.Metadata()
-		attempt := 1
-		if err == nil {
-			attempt = int(meta.NumDelivered)
-			pending = meta.NumPending
+		delivered := 1
+		var seq uint64
+		if meta, err := m.Metadata(); err == nil {
+			delivered, pending, seq = int(meta.NumDelivered), meta.NumPending, meta.Sequence.Stream
 		}
-		d, err := decodeEnvelope(m.Data())
+		made, notBefore := retryHeaders(m.Headers())
+		if !notBefore.IsZero() {
+			// A stored-again retry: its first delivery only waits out the delay.
+			if delivered == 1 {
+				k.settle(i, func(m jetstream.Msg) error { return m.NakWithDelay(max(notBefore.Sub(now), 0)) })
+				continue
+			}
+			delivered--
+		}
+		attempts[i] = made + delivered
+		raws, err := storedItems(m.Data())
 		if err != nil {
 			w.m.addFailed(1)
-			w.deadLetter(ctx, k, i, event.Delivery{}, ReasonDecode, fmt.Errorf("decode stored delivery: %w", err), attempt)
+			dlqErr := w.deadLetter(ctx, m, seq, -1, m.Data(), event.Delivery{}, ReasonDecode,
+				fmt.Errorf("decode stored delivery: %w", err), attempts[i])
+			w.settleDead(k, i, dlqErr)
 			continue
 		}
-		d.Target = w.cfg.Target
-		d.Attempt = attempt
-		ds = append(ds, d)
-		keep = append(keep, i)
-		attempts = append(attempts, attempt)
+		w.perMsg.observe(len(raws))
+		for x, raw := range raws {
+			it := pendingItem{msg: i, idx: x, raw: raw}
+			if it.d, it.bad = decodeEnvelope(raw); it.bad == nil {
+				it.d.Target = w.cfg.Target
+				it.d.Attempt = attempts[i]
+			}
+			items = append(items, it)
+		}
 	}
-	w.m.setDepth(max(w.m.depth.Load(), int64(pending)+int64(len(msgs)+len(next))))
-	if len(ds) == 0 {
-		return
+	w.m.setDepth(max(w.m.depth.Load(), w.perMsg.deliveries(pending)+int64(len(items))+int64(countDeliveries(next))))
+
+	ds := make([]event.Delivery, 0, len(items))
+	for _, it := range items {
+		if it.bad == nil {
+			ds = append(ds, it.d)
+		}
 	}
-	sctx, cancel := context.WithTimeout(ctx, w.cfg.SendTimeout)
-	err := w.t.Send(sctx, ds)
-	cancel()
 	out := make([]outcome, len(ds))
-	classify(err, out)
-	now := time.Now()
+	if len(ds) > 0 {
+		sctx, cancel := context.WithTimeout(ctx, w.cfg.SendTimeout)
+		err := w.t.Send(sctx, ds)
+		cancel()
+		classify(err, out)
+	}
+	now = time.Now()
 	delivered, failed, retried := 0, 0, 0
-	for i, mi := range keep {
-		o := out[i]
+	j := 0
+	for x := range items {
+		it := &items[x]
+		if it.bad != nil {
+			failed++
+			if w.deadLetter(ctx, msgs[it.msg], 0, it.idx, it.raw, event.Delivery{}, ReasonDecode,
+				fmt.Errorf("decode stored delivery: %w", it.bad), attempts[it.msg]) != nil {
+				it.state, it.delay = itemRetry, w.cfg.BackoffMax
+			} else {
+				it.state = itemDead
+			}
+			continue
+		}
+		o := out[j]
+		j++
 		if o.err == nil {
-			k.settle(mi, jetstream.Msg.Ack)
 			delivered++
-			w.m.observeLatency(ds[i].Accepted, now)
+			w.m.observeLatency(it.d.Accepted, now)
 			continue
 		}
 		failed++
-		delay := w.cfg.retryDelay(o, attempts[i])
-		if reason, stop := w.cfg.giveUp(o, attempts[i], ds[i].Accepted, delay, now); stop {
-			w.deadLetter(ctx, k, mi, ds[i], reason, o.err, attempts[i])
-			continue
+		attempt := attempts[it.msg]
+		delay := w.cfg.retryDelay(o, attempt)
+		if reason, stop := w.cfg.giveUp(o, attempt, it.d.Accepted, delay, now); stop {
+			if w.deadLetter(ctx, msgs[it.msg], 0, it.idx, it.raw, it.d, reason, o.err, attempt) == nil {
+				it.state = itemDead
+				continue
+			}
+			delay = w.cfg.BackoffMax // the dead-letter stream refused it: try again later
 		}
-		k.settle(mi, func(m jetstream.Msg) error { return m.NakWithDelay(delay) })
-		retried++
+		it.state, it.delay = itemRetry, delay
+	}
+	for i := 0; i < len(items); {
+		e := i + 1
+		for e < len(items) && items[e].msg == items[i].msg {
+			e++
+		}
+		retried += w.settleItems(ctx, k, items[i].msg, items[i:e], attempts[items[i].msg], now)
+		i = e
 	}
 	w.m.addDelivered(delivered)
 	w.m.addFailed(failed)
 	w.m.addRetried(retried)
 }
 
-// deadLetter stores k's message i in the dead-letter stream with the reason
-// and last error, then acks it. If the dead-letter stream refuses it, the
-// message is retried later instead: nothing accepted is discarded.
-func (w *durableWorker) deadLetter(ctx context.Context, k *keepAlive, i int, d event.Delivery, reason string, lastErr error, attempts int) {
-	m := k.msgs[i]
+// settleItems settles message i, whose deliveries are items, and returns how
+// many of them are to be retried.
+func (w *durableWorker) settleItems(ctx context.Context, k *keepAlive, i int, items []pendingItem, attempt int, now time.Time) int {
+	var delay time.Duration
+	var again [][]byte
+	dead := 0
+	for _, it := range items {
+		switch it.state {
+		case itemRetry:
+			again = append(again, it.raw)
+			delay = max(delay, it.delay)
+		case itemDead:
+			dead++
+		}
+	}
+	switch {
+	case len(again) == 0:
+		k.settle(i, jetstream.Msg.Ack)
+	case len(again) == len(items):
+		k.settle(i, func(m jetstream.Msg) error { return m.NakWithDelay(delay) })
+	default:
+		// Some were delivered or dead-lettered: store the others again, then
+		// ack. If that fails, the whole message comes back (duplicates of
+		// the delivered ones, never a loss).
+		if err := w.storeAgain(ctx, k.msgs[i], again, attempt, now.Add(delay)); err != nil {
+			k.settle(i, func(m jetstream.Msg) error { return m.NakWithDelay(delay) })
+			return len(items) - dead
+		}
+		k.settle(i, jetstream.Msg.Ack)
+	}
+	return len(again)
+}
+
+// storeAgain stores the envelopes in again as a new message to be sent after
+// at, recording the attempts made so far.
+func (w *durableWorker) storeAgain(ctx context.Context, orig jetstream.Msg, again [][]byte, made int, at time.Time) error {
+	msg := nats.NewMsg(w.subject)
+	if len(again) == 1 {
+		msg.Data = again[0]
+	} else {
+		msg.Data = appendBatch(nil, again)
+	}
+	msg.Header.Set(HeaderAttempts, strconv.Itoa(made))
+	msg.Header.Set(HeaderNotBefore, at.UTC().Format(time.RFC3339Nano))
+	var opts []jetstream.PublishOpt
+	if meta, err := orig.Metadata(); err == nil {
+		// Idempotent if this settles twice (an ack lost, the message back).
+		opts = append(opts, jetstream.WithMsgID(fmt.Sprintf("retry/%s/%d/%d", w.cfg.Target, meta.Sequence.Stream, meta.NumDelivered)))
+	}
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.SendTimeout)
+	defer cancel()
+	if _, err := w.js.PublishMsg(pctx, msg, opts...); err != nil {
+		return fmt.Errorf("store again: %w", err)
+	}
+	return nil
+}
+
+// retryHeaders reads a stored-again message's attempts made and the time
+// before which it is not sent (zero for a message stored by Enqueue).
+func retryHeaders(h nats.Header) (made int, notBefore time.Time) {
+	if h == nil {
+		return 0, time.Time{}
+	}
+	if v := h.Get(HeaderNotBefore); v != "" {
+		if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+			notBefore = t
+		}
+	}
+	if v, err := strconv.Atoi(h.Get(HeaderAttempts)); err == nil && v > 0 && !notBefore.IsZero() {
+		made = v
+	}
+	return made, notBefore
+}
+
+// settleDead acks message i after it was dead-lettered whole, or, when the
+// dead-letter stream refused it, leaves it for later: nothing accepted is
+// discarded.
+func (w *durableWorker) settleDead(k *keepAlive, i int, dlqErr error) {
+	if dlqErr != nil {
+		k.settle(i, func(m jetstream.Msg) error { return m.NakWithDelay(w.cfg.BackoffMax) })
+		w.m.addRetried(1)
+		return
+	}
+	k.settle(i, jetstream.Msg.Ack)
+}
+
+// deadLetter stores data (message m's whole data, or its item-th delivery's
+// envelope) in the dead-letter stream with the reason and last error. seq is
+// m's stream sequence when already known (else read from m).
+func (w *durableWorker) deadLetter(ctx context.Context, m jetstream.Msg, seq uint64, item int, data []byte, d event.Delivery, reason string, lastErr error, attempts int) error {
 	dm := nats.NewMsg(bus.DLQSubject(w.cfg.Target))
-	dm.Data = m.Data()
+	dm.Data = data
 	dm.Header.Set(HeaderError, headerValue(lastErr.Error()))
 	dm.Header.Set(HeaderReason, reason)
 	dm.Header.Set(HeaderAttempts, strconv.Itoa(attempts))
@@ -302,20 +510,27 @@ func (w *durableWorker) deadLetter(ctx context.Context, k *keepAlive, i int, d e
 	if d.Rule != "" {
 		dm.Header.Set(HeaderRule, headerValue(d.Rule))
 	}
+	if seq == 0 {
+		if meta, err := m.Metadata(); err == nil {
+			seq = meta.Sequence.Stream
+		}
+	}
 	var opts []jetstream.PublishOpt
-	if meta, err := m.Metadata(); err == nil {
-		// Idempotent if the ack below is lost and the message comes back.
-		opts = append(opts, jetstream.WithMsgID("dlq/"+w.cfg.Target+"/"+strconv.FormatUint(meta.Sequence.Stream, 10)))
+	if seq != 0 {
+		// Idempotent if the ack that follows is lost and the message comes back.
+		id := "dlq/" + w.cfg.Target + "/" + strconv.FormatUint(seq, 10)
+		if item >= 0 {
+			id += "/" + strconv.Itoa(item)
+		}
+		opts = append(opts, jetstream.WithMsgID(id))
 	}
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.SendTimeout)
 	defer cancel()
 	if _, err := w.js.PublishMsg(pctx, dm, opts...); err != nil {
-		k.settle(i, func(m jetstream.Msg) error { return m.NakWithDelay(w.cfg.BackoffMax) })
-		w.m.addRetried(1)
-		return
+		return fmt.Errorf("dead-letter: %w", err)
 	}
-	k.settle(i, jetstream.Msg.Ack)
 	w.m.addDeadLettered(1)
+	return nil
 }
 
 // keepAlive reports held messages in progress to the server every interval

@@ -3,8 +3,10 @@ package deliver
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -83,13 +85,12 @@ func TestDurableDeduplicatesByEventID(t *testing.T) {
 	w := newWorker(t, fastConfig("dedupe", Durable), rec, b)
 	ds := deliveries("same", 20, 10)
 	enqueueAll(t, w, ds)
-	enqueueAll(t, w, ds) // the pipeline retried an enqueue: same ids
-	info, err := b.Delivery().Info(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if info.State.Msgs != 20 {
-		t.Fatalf("stream holds %d messages, want 20", info.State.Msgs)
+	enqueueAll(t, w, ds) // the pipeline retried an enqueue: same ids, stored as the same message
+	enqueueAll(t, w, ds[:1])
+	enqueueAll(t, w, ds[:1]) // one delivery alone: "<id>/<target>"
+	msgs, ids := streamContents(t, b)
+	if want := append(idsOf(ds), ds[0].ID); msgs != 2 || fmt.Sprint(ids) != fmt.Sprint(want) {
+		t.Fatalf("stream holds %d messages with %v, want 2 with %v", msgs, ids, want)
 	}
 }
 
@@ -344,6 +345,83 @@ func TestDurableBatchErrorPerItem(t *testing.T) {
 	entries, err := NewDLQ(b).List(context.Background(), "partial", 0)
 	if err != nil || len(entries) != 1 || entries[0].Delivery.ID != ds[3].ID || entries[0].Error != "413 payload too large" {
 		t.Fatalf("DLQ %+v, %v", entries, err)
+	}
+	// The ten were stored as one message; the four to retry as a second.
+	waitFor(t, "an empty delivery stream", func() bool {
+		info, err := b.Delivery().Info(context.Background())
+		return err == nil && info.State.Msgs == 0 && info.State.LastSeq == 2
+	})
+}
+
+// TestDurableRetryOfPartOfAStoredMessage: three of six deliveries stored
+// together fail until their third attempt. The three that succeeded are not
+// sent again, the others are retried with attempt numbers 1, 2, 3 and only
+// after the backoff, and a delivery that runs out of attempts is
+// dead-lettered with the right count.
+func TestDurableRetryOfPartOfAStoredMessage(t *testing.T) {
+	b := openBus(t, t.TempDir())
+	defer b.Close()
+	rec := newRecorder()
+	var mu sync.Mutex
+	seen := map[string][]int{}
+	rec.decide = func(d event.Delivery) error {
+		mu.Lock()
+		seen[d.ID] = append(seen[d.ID], d.Attempt)
+		mu.Unlock()
+		n := int(d.ID[len(d.ID)-1] - '0')
+		switch {
+		case n == 5:
+			return errUnavailable // never succeeds: dead-lettered after MaxAttempts
+		case n >= 3 && d.Attempt < 3:
+			return errUnavailable
+		}
+		return nil
+	}
+	cfg := fastConfig("part", Durable)
+	cfg.MaxAttempts = 4
+	cfg.BackoffMin, cfg.BackoffMax, cfg.BackoffJitter = 100*time.Millisecond, 100*time.Millisecond, -1
+	w := newWorker(t, cfg, rec, b)
+	ds := deliveries("x", 6, 10)
+	enqueueAll(t, w, ds)
+	if msgs, _ := streamContents(t, b); msgs != 1 {
+		t.Fatalf("stored as %d messages, want 1", msgs)
+	}
+	running(t, w)
+	waitFor(t, "5 deliveries and 1 dead letter", func() bool {
+		s := w.Stats()
+		return s.Delivered == 5 && s.DeadLettered == 1
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	for i, d := range ds {
+		want := []int{1}
+		switch {
+		case i == 5:
+			want = []int{1, 2, 3, 4}
+		case i >= 3:
+			want = []int{1, 2, 3}
+		}
+		if fmt.Sprint(seen[d.ID]) != fmt.Sprint(want) {
+			t.Errorf("%s: attempts %v, want %v", d.ID, seen[d.ID], want)
+		}
+	}
+	rec.mu.Lock()
+	for _, id := range []string{ds[3].ID, ds[5].ID} {
+		ts := rec.times[id]
+		for k := 1; k < len(ts); k++ {
+			if gap := ts[k].Sub(ts[k-1]); gap < cfg.BackoffMin {
+				t.Errorf("%s: attempt %d came %v after the one before, before the %v backoff", id, k+1, gap, cfg.BackoffMin)
+			}
+		}
+	}
+	rec.mu.Unlock()
+	entries, err := NewDLQ(b).List(context.Background(), "part", 0)
+	if err != nil || len(entries) != 1 || entries[0].Delivery.ID != ds[5].ID || entries[0].Attempts != 4 ||
+		entries[0].Reason != ReasonMaxAttempts {
+		t.Fatalf("DLQ %+v, %v", entries, err)
+	}
+	if s := w.Stats(); s.Retried != 3*2+1 || s.Failed != 3*2+1+1 {
+		t.Errorf("stats %+v", s)
 	}
 }
 

@@ -17,7 +17,73 @@ const (
 	envVersion = 1
 )
 
+// A stored batch (version 2) holds several envelopes in one message.
+const envBatchVersion = 2
+
+// storedMaxBytes bounds the data of one stored batch, below the 1 MiB
+// max_payload of a NATS server left at its default (an external cluster). A
+// single delivery larger than that is stored alone, as a plain envelope.
+const storedMaxBytes = 512 << 10
+
 var errEnvelope = errors.New("envelope")
+
+// appendBatch appends a stored batch of the envelopes in items to dst.
+func appendBatch(dst []byte, items [][]byte) []byte {
+	dst = append(dst, envMagic0, envMagic1, envBatchVersion)
+	dst = binary.AppendUvarint(dst, uint64(len(items)))
+	for _, it := range items {
+		dst = binary.AppendUvarint(dst, uint64(len(it)))
+		dst = append(dst, it...)
+	}
+	return dst
+}
+
+// storedCount is how many deliveries a stored message holds, read from its
+// first bytes: a batch's count, else 1 (also for a malformed message, which
+// is dead-lettered as one).
+func storedCount(b []byte) int {
+	if len(b) < 4 || b[0] != envMagic0 || b[1] != envMagic1 || b[2] != envBatchVersion {
+		return 1
+	}
+	n, k := binary.Uvarint(b[3:])
+	if k <= 0 || n == 0 || n > uint64(len(b)-3-k) { // every item takes at least its length byte
+		return 1
+	}
+	return int(n)
+}
+
+// storedItems splits a stored message into the envelopes of its
+// deliveries: itself for a plain envelope, each item of a batch. The items
+// alias b. It never panics on malformed input.
+func storedItems(b []byte) ([][]byte, error) {
+	if len(b) < 3 || b[0] != envMagic0 || b[1] != envMagic1 {
+		return nil, fmt.Errorf("%w: bad magic", errEnvelope)
+	}
+	if b[2] != envBatchVersion {
+		return [][]byte{b}, nil // a plain envelope (its version is checked by decodeEnvelope)
+	}
+	r := envReader{b: b[3:]}
+	n, k := binary.Uvarint(r.b)
+	if k <= 0 {
+		return nil, fmt.Errorf("%w: truncated batch count", errEnvelope)
+	}
+	r.b = r.b[k:]
+	if n == 0 || n > uint64(len(r.b)) { // every item takes at least its length byte
+		return nil, fmt.Errorf("%w: batch count %d out of range", errEnvelope, n)
+	}
+	items := make([][]byte, 0, n)
+	for range n {
+		it := r.bytes("batch item")
+		if r.err != nil {
+			return nil, r.err
+		}
+		items = append(items, it)
+	}
+	if len(r.b) != 0 {
+		return nil, fmt.Errorf("%w: %d bytes after the batch's last item", errEnvelope, len(r.b))
+	}
+	return items, nil
+}
 
 // appendEnvelope appends d's stored form to dst. Target and Attempt are not
 // stored: the subject names the target and JetStream counts attempts.

@@ -235,3 +235,44 @@ func enqueueAll(t testing.TB, w Worker, ds []event.Delivery) {
 		t.Fatalf("accepted %d of %d; dropped %v", got, len(ds), after.Dropped)
 	}
 }
+
+// streamContents reads every message in the delivery stream and returns how
+// many there are and the ids of the deliveries they hold, in order.
+func streamContents(t testing.TB, b *bus.Bus) (msgs int, ids []string) {
+	t.Helper()
+	ctx := context.Background()
+	info, err := b.Delivery().Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
+		m, err := b.Delivery().GetMsg(ctx, seq)
+		if err != nil {
+			t.Fatalf("stream seq %d: %v", seq, err)
+		}
+		items, err := storedItems(m.Data)
+		if err != nil {
+			t.Fatalf("stream seq %d: %v", seq, err)
+		}
+		if len(items) != storedCount(m.Data) {
+			t.Errorf("stream seq %d: %d items, storedCount says %d", seq, len(items), storedCount(m.Data))
+		}
+		for _, it := range items {
+			d, err := decodeEnvelope(it)
+			if err != nil {
+				t.Fatalf("stream seq %d: %v", seq, err)
+			}
+			ids = append(ids, d.ID)
+		}
+		msgs++
+	}
+	return msgs, ids
+}
+
+func idsOf(ds []event.Delivery) []string {
+	ids := make([]string, len(ds))
+	for i, d := range ds {
+		ids[i] = d.ID
+	}
+	return ids
+}

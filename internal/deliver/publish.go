@@ -2,8 +2,10 @@ package deliver
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,17 +22,23 @@ import (
 //	 (copies, never blocks;                           (one goroutine while   (at most MaxInFlight
 //	  full: dropped queue_full)                         there is work)         unacknowledged)
 //
+// The publisher stores what is waiting together: one message holds up to
+// MaxEvents deliveries (a batch, see the package documentation) within
+// min(MaxBytes, storedMaxBytes), so that under load a JetStream publish,
+// acknowledgement, fetch and ack are shared by many deliveries; a delivery
+// that arrives alone is stored alone, at once.
+//
 // The server's acknowledgement of a publish is what "accepted" (stored,
 // survives a kill -9) means: it is counted in Stats.Enqueued by the ack
-// handler. A refused publish (stream full, timeout, connection closed) is
-// counted dropped (refused). A delivery taken by Enqueue but not yet stored
-// is in process memory only, like a datagram in a socket buffer: a kill -9
-// loses it. Flush waits until everything taken before the call is settled.
+// handler, for every delivery the message holds. A refused publish (stream
+// full, timeout, connection closed) counts its deliveries dropped (refused).
+// A delivery taken by Enqueue but not yet stored is in process memory only,
+// like a datagram in a socket buffer: a kill -9 loses it. Flush waits until everything taken before the call is settled.
 
 // staged is one delivery taken by Enqueue, encoded, waiting to be published.
 type staged struct {
-	msgID string // Nats-Msg-Id: "<event id>/<target>"
-	data  []byte // the stored envelope
+	id   string // the event id (the stored message's Nats-Msg-Id starts with the first one's)
+	data []byte // the stored envelope
 }
 
 // storeQueue is the bounded buffer between Enqueue and the publisher, with
@@ -143,7 +151,7 @@ func (w *durableWorker) Enqueue(_ context.Context, ds []event.Delivery) (int, er
 		if d.Accepted.IsZero() {
 			d.Accepted = now
 		}
-		p := staged{msgID: d.ID + "/" + w.cfg.Target, data: appendEnvelope(make([]byte, 0, envelopeSize(&d)), &d)}
+		p := staged{id: d.ID, data: appendEnvelope(make([]byte, 0, envelopeSize(&d)), &d)}
 		if !w.store.put(p) { // another producer took the last slot
 			w.m.addDropped(ReasonQueueFull, len(ds)-i)
 			break
@@ -165,20 +173,44 @@ func (w *durableWorker) startPublisher() {
 	}
 }
 
-// publish stores buffered deliveries until the buffer is empty, then ends.
-// PublishMsgAsync waits here (never in Enqueue) while MaxInFlight publishes
-// are unacknowledged; the ack and error handlers settle each one.
+// publish stores buffered deliveries until the buffer is empty, then ends:
+// what is waiting goes into one message, up to MaxEvents deliveries and
+// min(MaxBytes, storedMaxBytes) bytes. PublishMsgAsync waits here (never in
+// Enqueue) while MaxInFlight publishes are unacknowledged; the ack and error
+// handlers settle each message's deliveries.
 func (w *durableWorker) publish() {
+	limit := min(w.cfg.MaxBytes, storedMaxBytes)
+	var (
+		batch []staged
+		items [][]byte
+		carry *staged // taken from the buffer, did not fit the last message
+	)
 	for {
-		select {
-		case p := <-w.store.q:
-			msg := &nats.Msg{Subject: w.subject, Data: p.data}
-			if _, err := w.js.PublishMsgAsync(msg, jetstream.WithMsgID(p.msgID),
-				jetstream.WithStallWait(w.cfg.SendTimeout)); err != nil {
-				w.refused(w.js, msg, err)
+		batch = batch[:0]
+		if carry != nil {
+			batch, carry = append(batch, *carry), nil
+		}
+		size := 0
+		if len(batch) > 0 {
+			size = len(batch[0].data)
+		}
+	fill:
+		for len(batch) < w.cfg.MaxEvents {
+			select {
+			case p := <-w.store.q:
+				if len(batch) > 0 && size+len(p.data) > limit {
+					carry = &p
+					break fill
+				}
+				batch = append(batch, p)
+				size += len(p.data)
+			default:
+				break fill
 			}
+		}
+		if len(batch) > 0 {
+			w.publishBatch(batch, &items)
 			continue
-		default:
 		}
 		w.store.active.Store(false)
 		// An Enqueue that saw active==true just before it was cleared left
@@ -189,21 +221,47 @@ func (w *durableWorker) publish() {
 	}
 }
 
-// stored is the async-publish ack handler: the delivery is accepted.
-func (w *durableWorker) stored(_ jetstream.JetStream, _ *nats.Msg, _ *jetstream.PubAck) {
-	w.m.addEnqueued(1)
-	w.store.settle(1, w.m)
+// publishBatch stores batch as one message: a plain envelope for one
+// delivery, a batch for more. Its Nats-Msg-Id is "<first event id>/<target>"
+// or "<first event id>+<count>/<target>"; items is scratch space.
+func (w *durableWorker) publishBatch(batch []staged, items *[][]byte) {
+	msg := &nats.Msg{Subject: w.subject, Data: batch[0].data}
+	id := batch[0].id + "/" + w.cfg.Target
+	if len(batch) > 1 {
+		*items = (*items)[:0]
+		size := 0
+		for _, p := range batch {
+			*items = append(*items, p.data)
+			size += len(p.data) + binary.MaxVarintLen32
+		}
+		msg.Data = appendBatch(make([]byte, 0, 3+binary.MaxVarintLen32+size), *items)
+		id = batch[0].id + "+" + strconv.Itoa(len(batch)) + "/" + w.cfg.Target
+	}
+	if _, err := w.js.PublishMsgAsync(msg, jetstream.WithMsgID(id),
+		jetstream.WithStallWait(w.cfg.SendTimeout)); err != nil {
+		w.refused(w.js, msg, err)
+	}
+}
+
+// stored is the async-publish ack handler: the message's deliveries are
+// accepted.
+func (w *durableWorker) stored(_ jetstream.JetStream, msg *nats.Msg, _ *jetstream.PubAck) {
+	n := storedCount(msg.Data)
+	w.perMsg.observe(n)
+	w.m.addEnqueued(n)
+	w.store.settle(n, w.m)
 }
 
 // refused is the async-publish error handler (and publish's, for a publish
-// that did not leave): the delivery is not known to be stored. It may yet
-// be (an ack that timed out), in which case it is delivered though counted
-// dropped; never the other way round.
-func (w *durableWorker) refused(_ jetstream.JetStream, _ *nats.Msg, err error) {
-	w.m.addDropped(ReasonRefused, 1)
+// that did not leave): the message's deliveries are not known to be stored.
+// They may yet be (an ack that timed out), in which case they are delivered
+// though counted dropped; never the other way round.
+func (w *durableWorker) refused(_ jetstream.JetStream, msg *nats.Msg, err error) {
+	n := storedCount(msg.Data)
+	w.m.addDropped(ReasonRefused, n)
 	w.store.lastErr.Store(&err)
-	w.store.refused.Add(1)
-	w.store.settle(1, w.m)
+	w.store.refused.Add(uint64(n))
+	w.store.settle(n, w.m)
 }
 
 // Flush waits until every delivery Enqueue took before the call is stored

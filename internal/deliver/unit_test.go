@@ -63,7 +63,8 @@ func TestEnvelopeMalformed(t *testing.T) {
 	}{
 		{"empty", nil},
 		{"bad magic", []byte("XB\x01")},
-		{"future version", []byte("WB\x02")},
+		{"future version", []byte("WB\x03")},
+		{"a batch is not one envelope", []byte("WB\x02\x01\x00")},
 		{"header only", good[:3]},
 		{"id length past end", []byte("WB\x01\x7f")},
 		{"huge id length", []byte("WB\x01\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01")},
@@ -82,13 +83,85 @@ func TestEnvelopeMalformed(t *testing.T) {
 	}
 }
 
+func TestStoredBatch(t *testing.T) {
+	envs := [][]byte{
+		appendEnvelope(nil, &event.Delivery{ID: "a", Body: []byte("1")}),
+		appendEnvelope(nil, &event.Delivery{ID: "b", Rule: "r", Frame: []byte{1, 2}, Body: bytes.Repeat([]byte("x"), 300)}),
+		appendEnvelope(nil, &event.Delivery{}),
+	}
+	batch := appendBatch(nil, envs)
+	one := envs[1]
+	cases := []struct {
+		name  string
+		b     []byte
+		items [][]byte // nil: an error
+		count int
+	}{
+		{"plain envelope", one, [][]byte{one}, 1},
+		{"batch of three", batch, envs, 3},
+		{"batch of one", appendBatch(nil, envs[:1]), envs[:1], 1},
+		{"empty", nil, nil, 1},
+		{"bad magic", []byte("XB\x02\x01\x00"), nil, 1},
+		{"count missing", []byte("WB\x02"), nil, 1},
+		{"count zero", []byte("WB\x02\x00"), nil, 1},
+		{"count beyond the data", []byte("WB\x02\x05\x00\x00"), nil, 1},
+		{"huge count", []byte("WB\x02\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01"), nil, 1},
+		{"item cut", batch[:len(batch)-1], nil, 3},
+		{"bytes after the last item", append(append([]byte(nil), batch...), 0), nil, 3},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			items, err := storedItems(c.b)
+			if c.items == nil {
+				if err == nil || !errors.Is(err, errEnvelope) {
+					t.Fatalf("items %q, error %v: want an envelope error", items, err)
+				}
+			} else if err != nil || fmt.Sprint(items) != fmt.Sprint(c.items) {
+				t.Fatalf("items %q, error %v: want %q", items, err, c.items)
+			}
+			if n := storedCount(c.b); n != c.count {
+				t.Errorf("storedCount = %d, want %d", n, c.count)
+			}
+		})
+	}
+	for i, it := range mustItems(t, batch) {
+		d, err := decodeEnvelope(it)
+		if err != nil || d.ID != []string{"a", "b", ""}[i] {
+			t.Errorf("item %d: %+v, %v", i, d, err)
+		}
+	}
+}
+
+func mustItems(t *testing.T, b []byte) [][]byte {
+	t.Helper()
+	items, err := storedItems(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return items
+}
+
 func FuzzDecodeEnvelope(f *testing.F) {
 	ts := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
 	f.Add(appendEnvelope(nil, &event.Delivery{}))
 	f.Add(appendEnvelope(nil, &event.Delivery{ID: "id", Rule: "r", Body: []byte("{}"), Accepted: ts,
 		Frame: []byte{1, 2, 3}, Capture: packet.CaptureInfo{Timestamp: ts, CaptureLength: 3, Length: 60, LinkType: 1}}))
 	f.Add([]byte("WB\x01\xff\xff"))
+	f.Add(appendBatch(nil, [][]byte{appendEnvelope(nil, &event.Delivery{ID: "x"}), []byte("WB\x01\x00")}))
 	f.Fuzz(func(t *testing.T, b []byte) {
+		// A stored message: its items, if it splits, each decode or fail
+		// alone, and written again as a batch they split the same way.
+		if items, err := storedItems(b); err == nil {
+			if len(items) != storedCount(b) {
+				t.Fatalf("%d items, storedCount %d", len(items), storedCount(b))
+			}
+			for _, it := range items {
+				_, _ = decodeEnvelope(it)
+			}
+			if again, err := storedItems(appendBatch(nil, items)); err != nil || fmt.Sprint(again) != fmt.Sprint(items) {
+				t.Fatalf("batch of %q split into %q, %v", items, again, err)
+			}
+		}
 		d, err := decodeEnvelope(b)
 		if err != nil {
 			return
