@@ -44,9 +44,13 @@
 //
 // # Stored message format (durable mode)
 //
-// A stored delivery is one JetStream message on wirebridge.deliver.<target>
-// with header Nats-Msg-Id "<event id>/<target>" (the stream drops duplicates
-// within its duplicate window) and a compact binary envelope as its data:
+// Deliveries are stored as JetStream messages on wirebridge.deliver.<target>.
+// A message holds one delivery, as a compact binary envelope, or a batch of
+// them (deliveries that waited together to be stored). Its Nats-Msg-Id is
+// "<event id>/<target>", or "<first event id>+<count>/<target>" for a
+// batch (the stream drops duplicates within its duplicate window).
+//
+// The envelope:
 //
 //	"WB" 0x01                      magic and version
 //	uvarint len, bytes             event id
@@ -57,7 +61,18 @@
 //	uvarint len, bytes             original frame (may be empty)
 //	rest                           body, as the target sends it
 //
-// Dead letters carry the same envelope plus headers Wirebridge-Error (the
+// A batch:
+//
+//	"WB" 0x02                      magic and version
+//	uvarint                        count (at least 1)
+//	count × (uvarint len, bytes)   envelopes
+//
+// A message stored again to retry some deliveries of a batch carries headers
+// Wirebridge-Attempts (attempts made) and Wirebridge-Not-Before (RFC 3339):
+// its first delivery by the server only waits until then.
+//
+// Dead letters carry one delivery's envelope (or, for a message that could
+// not be split, its data as stored) plus headers Wirebridge-Error (the
 // last error), Wirebridge-Reason (permanent, max_attempts, max_age, decode),
 // Wirebridge-Attempts, Wirebridge-Subject (the original subject),
 // Wirebridge-Failed-At (RFC 3339), Wirebridge-Event-Id and Wirebridge-Rule.
