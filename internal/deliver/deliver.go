@@ -197,7 +197,7 @@ func (c *Config) defaults() error {
 	}
 	defd(&c.SendTimeout, 30*time.Second)
 	def(&c.QueueSize, 10000)
-	def(&c.MaxInFlight, 1024)
+	def(&c.MaxInFlight, 64)
 	def(&c.MaxAckPending, max(4*c.MaxEvents, 1000))
 	defd(&c.AckWait, 10*time.Second)
 	defd(&c.ShutdownTimeout, 10*time.Second)

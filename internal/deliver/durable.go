@@ -138,10 +138,10 @@ func (w *durableWorker) Run(ctx context.Context) error {
 		// A batch: whole messages, up to MaxEvents deliveries and MaxBytes
 		// (a stored message never holds more than that, except a single
 		// larger delivery).
-		n, size, count := 1, len(held[0].Data()), storedCount(held[0].Data())
-		for n < len(held) && size+len(held[n].Data()) <= w.cfg.MaxBytes &&
+		n, size, count := 1, storedSize(held[0].Data()), storedCount(held[0].Data())
+		for n < len(held) && size+storedSize(held[n].Data()) <= w.cfg.MaxBytes &&
 			count+storedCount(held[n].Data()) <= w.cfg.MaxEvents {
-			size += len(held[n].Data())
+			size += storedSize(held[n].Data())
 			count += storedCount(held[n].Data())
 			n++
 		}
@@ -447,7 +447,7 @@ func (w *durableWorker) storeAgain(ctx context.Context, orig jetstream.Msg, agai
 	if len(again) == 1 {
 		msg.Data = again[0]
 	} else {
-		msg.Data = appendBatch(nil, again)
+		msg.Data = compressBatch(appendBatch(nil, again))
 	}
 	msg.Header.Set(HeaderAttempts, strconv.Itoa(made))
 	msg.Header.Set(HeaderNotBefore, at.UTC().Format(time.RFC3339Nano))

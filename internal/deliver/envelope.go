@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/klauspost/compress/s2"
+
 	"github.com/wirebridge/wirebridge/internal/event"
 	"github.com/wirebridge/wirebridge/internal/packet"
 )
@@ -17,8 +19,16 @@ const (
 	envVersion = 1
 )
 
-// A stored batch (version 2) holds several envelopes in one message.
-const envBatchVersion = 2
+// A stored batch holds several envelopes in one message: as they are
+// (version 2) or S2-compressed (version 3).
+const (
+	envBatchVersion   = 2
+	envBatchS2Version = 3
+)
+
+// maxBatchDecoded bounds a compressed batch's decoded size (the largest
+// message a NATS server takes, 8 MiB here, holds no batch larger than this).
+const maxBatchDecoded = 64 << 20
 
 // storedMaxBytes bounds the data of one stored batch, below the 1 MiB
 // max_payload of a NATS server left at its default (an external cluster). A
@@ -38,18 +48,61 @@ func appendBatch(dst []byte, items [][]byte) []byte {
 	return dst
 }
 
+// compressBatch returns the batch message plain (from appendBatch) in its
+// compressed form, or plain itself when compressing does not make it
+// smaller. Events in one batch share most of their JSON: a batch of them
+// compresses several times over, which saves the store that much disk,
+// write cache and I/O.
+func compressBatch(plain []byte) []byte {
+	_, k := binary.Uvarint(plain[3:])
+	body := plain[3+k:]
+	out := make([]byte, 0, 3+k+s2.MaxEncodedLen(len(body)))
+	out = append(out, plain[:3+k]...)
+	out[2] = envBatchS2Version
+	out = append(out, s2.Encode(out[len(out):cap(out)], body)...)
+	if len(out) >= len(plain) {
+		return plain
+	}
+	return out
+}
+
 // storedCount is how many deliveries a stored message holds, read from its
 // first bytes: a batch's count, else 1 (also for a malformed message, which
 // is dead-lettered as one).
 func storedCount(b []byte) int {
-	if len(b) < 4 || b[0] != envMagic0 || b[1] != envMagic1 || b[2] != envBatchVersion {
+	if len(b) < 4 || b[0] != envMagic0 || b[1] != envMagic1 || (b[2] != envBatchVersion && b[2] != envBatchS2Version) {
 		return 1
+	}
+	if b[2] == envBatchS2Version {
+		n, k := binary.Uvarint(b[3:])
+		if k <= 0 || n == 0 || n > maxBatchDecoded {
+			return 1
+		}
+		return int(n)
 	}
 	n, k := binary.Uvarint(b[3:])
 	if k <= 0 || n == 0 || n > uint64(len(b)-3-k) { // every item takes at least its length byte
 		return 1
 	}
 	return int(n)
+}
+
+// storedSize is a stored message's size as its deliveries: its length, or
+// for a compressed batch the length it decompresses to (read from the
+// compressed block's header).
+func storedSize(b []byte) int {
+	if len(b) < 4 || b[0] != envMagic0 || b[1] != envMagic1 || b[2] != envBatchS2Version {
+		return len(b)
+	}
+	_, k := binary.Uvarint(b[3:])
+	if k <= 0 {
+		return len(b)
+	}
+	n, err := s2.DecodedLen(b[3+k:])
+	if err != nil || n > maxBatchDecoded {
+		return len(b)
+	}
+	return 3 + k + n
 }
 
 // storedItems splits a stored message into the envelopes of its
@@ -59,7 +112,7 @@ func storedItems(b []byte) ([][]byte, error) {
 	if len(b) < 3 || b[0] != envMagic0 || b[1] != envMagic1 {
 		return nil, fmt.Errorf("%w: bad magic", errEnvelope)
 	}
-	if b[2] != envBatchVersion {
+	if b[2] != envBatchVersion && b[2] != envBatchS2Version {
 		return [][]byte{b}, nil // a plain envelope (its version is checked by decodeEnvelope)
 	}
 	r := envReader{b: b[3:]}
@@ -68,6 +121,15 @@ func storedItems(b []byte) ([][]byte, error) {
 		return nil, fmt.Errorf("%w: truncated batch count", errEnvelope)
 	}
 	r.b = r.b[k:]
+	if b[2] == envBatchS2Version {
+		size, err := s2.DecodedLen(r.b)
+		if err != nil || size > maxBatchDecoded {
+			return nil, fmt.Errorf("%w: compressed batch: bad length", errEnvelope)
+		}
+		if r.b, err = s2.Decode(make([]byte, size), r.b); err != nil {
+			return nil, fmt.Errorf("%w: compressed batch: %w", errEnvelope, err)
+		}
+	}
 	if n == 0 || n > uint64(len(r.b)) { // every item takes at least its length byte
 		return nil, fmt.Errorf("%w: batch count %d out of range", errEnvelope, n)
 	}

@@ -234,7 +234,7 @@ func (w *durableWorker) publishBatch(batch []staged, items *[][]byte) {
 			*items = append(*items, p.data)
 			size += len(p.data) + binary.MaxVarintLen32
 		}
-		msg.Data = appendBatch(make([]byte, 0, 3+binary.MaxVarintLen32+size), *items)
+		msg.Data = compressBatch(appendBatch(make([]byte, 0, 3+binary.MaxVarintLen32+size), *items))
 		id = batch[0].id + "+" + strconv.Itoa(len(batch)) + "/" + w.cfg.Target
 	}
 	if _, err := w.js.PublishMsgAsync(msg, jetstream.WithMsgID(id),

@@ -54,7 +54,7 @@ func TestDurableEnqueueDoesNotWaitForTheStore(t *testing.T) {
 	cfg := fastConfig("stuck", Durable)
 	cfg.QueueSize = 50
 	cfg.MaxInFlight = 1
-	cfg.MaxEvents = 5 // deliveries per stored message
+	cfg.MaxEvents = 5             // deliveries per stored message
 	cfg.SendTimeout = time.Minute // no publish times out during the test
 	w := newWorker(t, cfg, newRecorder(), b)
 	if err := b.JetStream().DeleteStream(context.Background(), bus.DeliveryStream); err != nil {

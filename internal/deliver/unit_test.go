@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -90,6 +91,24 @@ func TestStoredBatch(t *testing.T) {
 		appendEnvelope(nil, &event.Delivery{}),
 	}
 	batch := appendBatch(nil, envs)
+	packed := compressBatch(batch)
+	if packed[2] != envBatchS2Version || len(packed) >= len(batch) {
+		t.Fatalf("a batch with a 300-byte run of x did not compress: %d -> %d bytes", len(batch), len(packed))
+	}
+	random := make([]byte, 600)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range random {
+		random[i] = byte(rng.Uint32())
+	}
+	noisy := appendBatch(nil, [][]byte{random[:300], random[300:]})
+	if got := compressBatch(noisy); &got[0] != &noisy[0] {
+		t.Errorf("an incompressible batch was not left as it is")
+	}
+	cut := append([]byte(nil), packed...)
+	cut = cut[:len(cut)-1]
+	wrongCount := append([]byte(nil), packed...)
+	wrongCount[3] = 4 // the header says 4, the block holds 3
+	hugeLen := append([]byte("WB\x03\x01"), binary.AppendUvarint(nil, 1<<40)...)
 	one := envs[1]
 	cases := []struct {
 		name  string
@@ -108,6 +127,11 @@ func TestStoredBatch(t *testing.T) {
 		{"huge count", []byte("WB\x02\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01"), nil, 1},
 		{"item cut", batch[:len(batch)-1], nil, 3},
 		{"bytes after the last item", append(append([]byte(nil), batch...), 0), nil, 3},
+		{"compressed batch", packed, envs, 3},
+		{"compressed, cut", cut, nil, 3},
+		{"compressed, count too large", wrongCount, nil, 4},
+		{"compressed, huge decoded length", hugeLen, nil, 1},
+		{"compressed, no block", []byte("WB\x03\x01"), nil, 1},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -121,6 +145,9 @@ func TestStoredBatch(t *testing.T) {
 			}
 			if n := storedCount(c.b); n != c.count {
 				t.Errorf("storedCount = %d, want %d", n, c.count)
+			}
+			if c.items != nil && len(c.b) > 0 && c.b[2] == envBatchS2Version && storedSize(c.b) != len(batch) {
+				t.Errorf("storedSize = %d, want the uncompressed %d", storedSize(c.b), len(batch))
 			}
 		})
 	}
@@ -148,6 +175,8 @@ func FuzzDecodeEnvelope(f *testing.F) {
 		Frame: []byte{1, 2, 3}, Capture: packet.CaptureInfo{Timestamp: ts, CaptureLength: 3, Length: 60, LinkType: 1}}))
 	f.Add([]byte("WB\x01\xff\xff"))
 	f.Add(appendBatch(nil, [][]byte{appendEnvelope(nil, &event.Delivery{ID: "x"}), []byte("WB\x01\x00")}))
+	f.Add(compressBatch(appendBatch(nil, [][]byte{appendEnvelope(nil, &event.Delivery{ID: "x", Body: bytes.Repeat([]byte("ab"), 40)}),
+		appendEnvelope(nil, &event.Delivery{ID: "y", Body: bytes.Repeat([]byte("ab"), 40)})})))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		// A stored message: its items, if it splits, each decode or fail
 		// alone, and written again as a batch they split the same way.
@@ -160,6 +189,9 @@ func FuzzDecodeEnvelope(f *testing.F) {
 			}
 			if again, err := storedItems(appendBatch(nil, items)); err != nil || fmt.Sprint(again) != fmt.Sprint(items) {
 				t.Fatalf("batch of %q split into %q, %v", items, again, err)
+			}
+			if again, err := storedItems(compressBatch(appendBatch(nil, items))); err != nil || fmt.Sprint(again) != fmt.Sprint(items) {
+				t.Fatalf("compressed batch of %q split into %q, %v", items, again, err)
 			}
 		}
 		d, err := decodeEnvelope(b)
