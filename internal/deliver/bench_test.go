@@ -3,11 +3,14 @@ package deliver
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
+	"net/netip"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/wirebridge/wirebridge/internal/event"
+	"github.com/wirebridge/wirebridge/internal/packet"
 )
 
 // counter is the cheapest possible target: it counts deliveries.
@@ -22,6 +25,46 @@ func (c *counter) Close() error { return nil }
 // benchThroughput enqueues b.N 1 KiB deliveries in batches of 100 and waits
 // until the target has received all of them: enqueue -> delivered.
 func benchThroughput(b *testing.B, mode Mode) {
+	benchThroughputOf(b, mode, deliveries("bench", 100, 1024-20))
+}
+
+// BenchmarkDurableThroughputEvents is BenchmarkDurableThroughput with the
+// deliveries a flood makes: the event JSON and frame of Ethernet/IPv4/UDP
+// datagrams with random 64-byte payloads from random ports (the part of a
+// batch that does not compress).
+func BenchmarkDurableThroughputEvents(b *testing.B) {
+	benchThroughputOf(b, Durable, eventDeliveries(100))
+}
+
+// eventDeliveries returns n deliveries of real events, as the pipeline
+// makes them, for UDP datagrams with random payloads and source ports.
+func eventDeliveries(n int) []event.Delivery {
+	rng := rand.New(rand.NewPCG(7, 11))
+	enc := &event.Encoder{}
+	var p packet.Packet
+	ds := make([]event.Delivery, n)
+	for i := range ds {
+		payload := make([]byte, 64)
+		for j := range payload {
+			payload[j] = byte(rng.Uint32())
+		}
+		frame := packet.Build(
+			packet.Eth{},
+			packet.IPv4{Src: netip.AddrFrom4([4]byte{10, 0, byte(rng.Uint32()), byte(rng.Uint32())}), Dst: netip.MustParseAddr("10.0.0.2")},
+			packet.UDP{Src: uint16(1024 + rng.IntN(60000)), Dst: 514},
+			packet.Payload(payload),
+		)
+		info := packet.CaptureInfo{Timestamp: time.Now(), CaptureLength: len(frame), Length: len(frame), LinkType: packet.LinkEthernet}
+		if err := packet.Decode(&p, frame, info); err != nil {
+			panic(err)
+		}
+		ds[i] = event.Delivery{ID: fmt.Sprintf("bench-%05d", i), Rule: "all", Frame: frame, Capture: info,
+			Body: enc.AppendJSON(nil, &p, event.Meta{Listener: "flood", SourceType: "udp"})}
+	}
+	return ds
+}
+
+func benchThroughputOf(b *testing.B, mode Mode, ds []event.Delivery) {
 	var w Worker
 	tg := &counter{}
 	cfg := Config{Target: "bench", Mode: mode, MaxEvents: 100, QueueSize: 1 << 16, MaxInFlight: 4096}
@@ -32,8 +75,7 @@ func benchThroughput(b *testing.B, mode Mode) {
 	} else {
 		w = newWorker(b, cfg, tg, nil)
 	}
-	const batch = 100
-	ds := deliveries("bench", batch, 1024-20)
+	batch := len(ds)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- w.Run(ctx) }()
