@@ -324,7 +324,7 @@ async function main() {
       assert.equal(out.targetRefused, 0, "the live target refused deliveries during the load");
       assert.equal(subsNow.length, 10, "10 subscribers");
       assert.ok(out.ui.received > 0, "the UI received events during the load");
-      if (screenshot) await ui.screenshot(screenshot);
+      await ui.screenshot(screenshot);
       await subs.evaluate("location.reload(), true").catch(() => {}); // closes the 9 sockets
       await waitFor(async () => (await hubNow()).subscribers.filter((s) => (s.subscriptions || []).length).length <= 1, "the 9 sockets closed");
       return out;
