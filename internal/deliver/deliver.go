@@ -67,6 +67,12 @@
 //	uvarint                        count (at least 1)
 //	count × (uvarint len, bytes)   envelopes
 //
+// or, when that makes it smaller, the same S2-compressed:
+//
+//	"WB" 0x03                      magic and version
+//	uvarint                        count, in the clear
+//	rest                           S2 block of the count × (len, envelope) above
+//
 // A message stored again to retry some deliveries of a batch carries headers
 // Wirebridge-Attempts (attempts made) and Wirebridge-Not-Before (RFC 3339):
 // its first delivery by the server only waits until then.

@@ -310,12 +310,12 @@ func (w *durableWorker) process(ctx context.Context, msgs, next []jetstream.Msg)
 	now := time.Now()
 	items := make([]pendingItem, 0, len(msgs))
 	attempts := make([]int, len(msgs)) // attempt number of each message's deliveries
+	seqs := make([]uint64, len(msgs))  // each message's stream sequence (0: unknown)
 	var pending uint64
 	for i, m := range msgs {
 		delivered := 1
-		var seq uint64
 		if meta, err := m.Metadata(); err == nil {
-			delivered, pending, seq = int(meta.NumDelivered), meta.NumPending, meta.Sequence.Stream
+			delivered, pending, seqs[i] = int(meta.NumDelivered), meta.NumPending, meta.Sequence.Stream
 		}
 		made, notBefore := retryHeaders(m.Headers())
 		if !notBefore.IsZero() {
@@ -330,7 +330,7 @@ func (w *durableWorker) process(ctx context.Context, msgs, next []jetstream.Msg)
 		raws, err := storedItems(m.Data())
 		if err != nil {
 			w.m.addFailed(1)
-			dlqErr := w.deadLetter(ctx, m, seq, -1, m.Data(), event.Delivery{}, ReasonDecode,
+			dlqErr := w.deadLetter(ctx, m, seqs[i], -1, m.Data(), event.Delivery{}, ReasonDecode,
 				fmt.Errorf("decode stored delivery: %w", err), attempts[i])
 			w.settleDead(k, i, dlqErr)
 			continue
@@ -367,7 +367,7 @@ func (w *durableWorker) process(ctx context.Context, msgs, next []jetstream.Msg)
 		it := &items[x]
 		if it.bad != nil {
 			failed++
-			if w.deadLetter(ctx, msgs[it.msg], 0, it.idx, it.raw, event.Delivery{}, ReasonDecode,
+			if w.deadLetter(ctx, msgs[it.msg], seqs[it.msg], it.idx, it.raw, event.Delivery{}, ReasonDecode,
 				fmt.Errorf("decode stored delivery: %w", it.bad), attempts[it.msg]) != nil {
 				it.state, it.delay = itemRetry, w.cfg.BackoffMax
 			} else {
@@ -386,7 +386,7 @@ func (w *durableWorker) process(ctx context.Context, msgs, next []jetstream.Msg)
 		attempt := attempts[it.msg]
 		delay := w.cfg.retryDelay(o, attempt)
 		if reason, stop := w.cfg.giveUp(o, attempt, it.d.Accepted, delay, now); stop {
-			if w.deadLetter(ctx, msgs[it.msg], 0, it.idx, it.raw, it.d, reason, o.err, attempt) == nil {
+			if w.deadLetter(ctx, msgs[it.msg], seqs[it.msg], it.idx, it.raw, it.d, reason, o.err, attempt) == nil {
 				it.state = itemDead
 				continue
 			}
@@ -495,7 +495,7 @@ func (w *durableWorker) settleDead(k *keepAlive, i int, dlqErr error) {
 
 // deadLetter stores data (message m's whole data, or its item-th delivery's
 // envelope) in the dead-letter stream with the reason and last error. seq is
-// m's stream sequence when already known (else read from m).
+// m's stream sequence (0 when its metadata did not parse: no dedupe id).
 func (w *durableWorker) deadLetter(ctx context.Context, m jetstream.Msg, seq uint64, item int, data []byte, d event.Delivery, reason string, lastErr error, attempts int) error {
 	dm := nats.NewMsg(bus.DLQSubject(w.cfg.Target))
 	dm.Data = data
@@ -509,11 +509,6 @@ func (w *durableWorker) deadLetter(ctx context.Context, m jetstream.Msg, seq uin
 	}
 	if d.Rule != "" {
 		dm.Header.Set(HeaderRule, headerValue(d.Rule))
-	}
-	if seq == 0 {
-		if meta, err := m.Metadata(); err == nil {
-			seq = meta.Sequence.Stream
-		}
 	}
 	var opts []jetstream.PublishOpt
 	if seq != 0 {
