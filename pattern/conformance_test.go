@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-const conformanceDir = "../../shared/conformance/event-ruler"
+const conformanceDir = "../testdata/conformance/event-ruler"
 
 type confCase struct {
 	Name    string          `json:"name"`
@@ -27,7 +27,7 @@ func readConformance(t *testing.T, name string, v any) {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(conformanceDir, name))
 	if err != nil {
-		t.Fatalf("conformance data missing (the repo must be checked out with shared/ beside it): %v", err)
+		t.Fatalf("conformance data missing (testdata/conformance/event-ruler in the repository): %v", err)
 	}
 	if err := json.Unmarshal(b, v); err != nil {
 		t.Fatalf("decode %s: %v", name, err)

@@ -9,7 +9,7 @@ n=${N:-200000}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 go build -o "$tmp/wirebridge" ./cmd/wirebridge
-go run ./scripts/mkcapture -n "$n" -o "$tmp/big.pcap" ../shared/pcaps/*.pcap
+go run ./scripts/mkcapture -n "$n" -o "$tmp/big.pcap" testdata/pcaps/*.pcap
 ls -l "$tmp/big.pcap"
 hyperfine --warmup 1 --runs "${RUNS:-5}" --export-markdown "$tmp/read.md" \
   "$tmp/wirebridge read -q -o /dev/null $tmp/big.pcap"

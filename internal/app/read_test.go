@@ -20,9 +20,9 @@ const demoCapture = "../../examples/captures/loopback-demo.pcap"
 
 func sharedPcaps(t testing.TB) string {
 	t.Helper()
-	dir := filepath.Join("..", "..", "..", "shared", "pcaps")
+	dir := filepath.Join("..", "..", "testdata", "pcaps")
 	if _, err := os.Stat(dir); err != nil {
-		t.Fatalf("shared captures missing (the repo is checked out with shared/ beside it): %v", err)
+		t.Fatalf("captures missing (testdata/pcaps in the repository): %v", err)
 	}
 	return dir
 }
@@ -177,7 +177,7 @@ func TestReadFormats(t *testing.T) {
 }
 
 // TestReadTextTunnels: the text format of PPPoE and 6in4 frames starts as
-// `tcpdump -n -r ../shared/pcaps/ndpi_syslog.pcap` prints them (tcpdump
+// `tcpdump -n -r testdata/pcaps/ndpi_syslog.pcap` prints them (tcpdump
 // 4.99: "00:01:48.743144 PPPoE  [ses 0x1b3d] IP 95.136.242.54.514 >
 // 93.20.126.110.514: SYSLOG ..." and, for frame 26, "IP 193.24.227.10 >
 // 216.66.86.114: IP6 2001:470:6c:a1::2.38159 > ..."); wirebridge puts the

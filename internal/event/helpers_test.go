@@ -13,13 +13,13 @@ import (
 	"github.com/wirebridge/wirebridge/internal/packet/capfile"
 )
 
-// pcapsDir is the shared capture directory: /work/shared sits beside the
-// checkout, three levels above this package.
+// pcapsDir is the repository's capture directory (testdata/pcaps), two
+// levels above this package.
 func pcapsDir(t testing.TB) string {
 	t.Helper()
-	dir := filepath.Join("..", "..", "..", "shared", "pcaps")
+	dir := filepath.Join("..", "..", "testdata", "pcaps")
 	if _, err := os.Stat(filepath.Join(dir, "SOURCES.md")); err != nil {
-		t.Fatalf("shared captures missing (expected beside the checkout): %v", err)
+		t.Fatalf("captures missing (testdata/pcaps in the repository): %v", err)
 	}
 	return dir
 }

@@ -14,7 +14,7 @@ import (
 // (the real reader lives in internal/packet/capfile; this one keeps the
 // decoder's tests independent of it).
 
-const pcapDir = "../../../shared/pcaps"
+const pcapDir = "../../testdata/pcaps"
 
 type capFrame struct {
 	data    []byte

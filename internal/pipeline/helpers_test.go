@@ -18,7 +18,7 @@ import (
 )
 
 // pcapDir is where the shared captures are, relative to this package.
-const pcapDir = "../../../shared/pcaps"
+const pcapDir = "../../testdata/pcaps"
 
 const seedPattern = `{"source":["udp.raw"],"detail":{"Destination":{"Port":[514]}}}`
 
@@ -27,7 +27,7 @@ func loadFrames(tb testing.TB, name string) []source.Frame {
 	tb.Helper()
 	f, err := os.Open(filepath.Join(pcapDir, name))
 	if err != nil {
-		tb.Fatalf("shared capture missing (the repo is checked out with shared/ beside it): %v", err)
+		tb.Fatalf("capture missing (testdata/pcaps in the repository): %v", err)
 	}
 	defer f.Close()
 	r, err := capfile.NewReader(f)

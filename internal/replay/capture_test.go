@@ -24,7 +24,7 @@ import (
 	"github.com/wirebridge/wirebridge/internal/source"
 )
 
-const pcapDir = "../../../shared/pcaps"
+const pcapDir = "../../testdata/pcaps"
 
 type frame struct {
 	data []byte

@@ -14,9 +14,9 @@ import (
 
 func sharedPcap(t testing.TB, name string) string {
 	t.Helper()
-	p := filepath.Join("..", "..", "..", "shared", "pcaps", name)
+	p := filepath.Join("..", "..", "testdata", "pcaps", name)
 	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("shared capture missing (the repo is checked out with shared/ beside it): %v", err)
+		t.Fatalf("capture missing (testdata/pcaps in the repository): %v", err)
 	}
 	return p
 }

@@ -2,7 +2,7 @@
 // Ethernet frames of the captures given on the command line. It is a
 // development tool, not part of the data path.
 //
-//	go run ./scripts/mkcapture -n 200000 -o /tmp/big.pcap ../shared/pcaps/*.pcap
+//	go run ./scripts/mkcapture -n 200000 -o /tmp/big.pcap testdata/pcaps/*.pcap
 package main
 
 import (

@@ -14,13 +14,13 @@ import (
 	"github.com/wirebridge/wirebridge/internal/packet"
 )
 
-// pcapsDir returns the shared capture directory (../../../../shared/pcaps
-// from this package, since /work/shared sits beside the checkout).
+// pcapsDir returns the shared capture directory (../../../testdata/pcaps
+// from this package).
 func pcapsDir(t testing.TB) string {
 	t.Helper()
-	dir := filepath.Join("..", "..", "..", "..", "shared", "pcaps")
+	dir := filepath.Join("..", "..", "..", "testdata", "pcaps")
 	if _, err := os.Stat(filepath.Join(dir, "SOURCES.md")); err != nil {
-		t.Fatalf("shared captures missing (expected beside the checkout): %v", err)
+		t.Fatalf("captures missing (testdata/pcaps in the repository): %v", err)
 	}
 	return dir
 }

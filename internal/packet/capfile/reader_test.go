@@ -13,7 +13,7 @@ import (
 	"github.com/wirebridge/wirebridge/internal/packet"
 )
 
-// Packet counts from `capinfos -c`, as listed in /work/shared/pcaps/SOURCES.md.
+// Packet counts from `capinfos -c`, as listed in testdata/pcaps/SOURCES.md.
 var sharedCounts = map[string]int{
 	"tcpdump_vxlan.pcap":                            10,
 	"tcpdump_geneve.pcap":                           39,

@@ -47,7 +47,7 @@ const maxTshark = 2
 func captures(t *testing.T) []string {
 	t.Helper()
 	if _, err := os.Stat(pcapDir); err != nil {
-		t.Fatalf("captures directory: %v (the repository is checked out with shared/ beside it)", err)
+		t.Fatalf("captures directory: %v (testdata/pcaps in the repository)", err)
 	}
 	var files []string
 	for _, pat := range []string{"*.pcap", "*.pcapng"} {

@@ -4,7 +4,7 @@
 //
 //	pcap file ──► capfile ──► packet.Decode ──► event ──► compared with `tshark -T json`
 //
-// For every capture in ../shared/pcaps the integration test (build tag
+// For every capture in testdata/pcaps the integration test (build tag
 // integration, it needs /usr/bin/tshark) decodes each packet with wirebridge
 // and with tshark and compares, frame by frame (outer and tunnelled inner
 // frames), the fields wirebridge reports: IP version, addresses, protocol,

@@ -202,4 +202,4 @@ func TestKnownDifferencesWellFormed(t *testing.T) {
 }
 
 // pcapDir holds the third-party captures, beside the repository checkout.
-const pcapDir = "../../../../shared/pcaps"
+const pcapDir = "../../../testdata/pcaps"

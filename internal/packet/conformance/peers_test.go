@@ -15,7 +15,7 @@ import (
 )
 
 // Checks against what other tools' test suites expect from the same captures
-// (../shared/pcaps/SOURCES.md). They need no tshark, so they run in every
+// (testdata/pcaps/SOURCES.md). They need no tshark, so they run in every
 // `go test`.
 
 // capturedEvent is one packet of a capture: its bytes and the ev.* fields of

@@ -9,7 +9,7 @@ import (
 )
 
 // The files in testdata/tshark are tshark 4.0.17 output for captures of
-// ../shared/pcaps, made with the options the integration test uses:
+// testdata/pcaps, made with the options the integration test uses:
 //
 //	tshark -r FILE [-c 1] -n -T json -o ip.defragment:FALSE -o ipv6.defragment:FALSE \
 //	  -o tcp.desegment_tcp_streams:FALSE -o tcp.relative_sequence_numbers:FALSE \
