@@ -117,6 +117,7 @@ type server struct {
 	statsEvery time.Duration
 	start      time.Time
 
+	lock       *dataLock // data_dir's lock, nil when the configuration keeps nothing there
 	reg        *prometheus.Registry
 	http       *httpapi.Server
 	bus        *bus.Bus
@@ -146,6 +147,14 @@ func newServer(ctx context.Context, cfg *config.Config, path string, stdio Stdio
 	reg := defaultRegistry()
 	s.reg = newRegistry()
 
+	// One data_dir, one process: the lock comes before anything opens the
+	// store or writes under data_dir (datalock.go).
+	if usesDataDir(cfg) {
+		if s.lock, err = lockDataDir(cfg.DataDir); err != nil {
+			return nil, err
+		}
+	}
+
 	s.http = httpapi.New(httpapi.Config{
 		Listen:   cfg.HTTP.Listen,
 		Gatherer: s.reg,
@@ -153,6 +162,12 @@ func newServer(ctx context.Context, cfg *config.Config, path string, stdio Stdio
 	})
 	if err := s.http.Listen(); err != nil {
 		return nil, cfg.ErrorAt("http.listen", err)
+	}
+	if s.lock != nil {
+		// `wirebridge dlq` finds this process's API in the lock file.
+		if err := s.lock.setHTTP(s.http.Addr().String()); err != nil {
+			return nil, err
+		}
 	}
 	if cfg.HTTP.PProf {
 		mountPProf(s.http)
@@ -277,6 +292,7 @@ func (s *server) release() {
 	}
 	s.live.close()
 	s.busCleanup()
+	s.lock.release()
 	if s.http != nil && s.http.Addr() != nil {
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
@@ -451,6 +467,11 @@ loop:
 		}
 	}
 	s.busCleanup()
+	if ok {
+		// Released only when everything using data_dir has stopped; after a
+		// shutdown timeout the process exits (and the kernel releases it).
+		s.lock.release()
+	}
 	httpStop()
 	if err := <-httpDone; err != nil {
 		s.log.Error("http server", "error", err)
