@@ -24,7 +24,8 @@ can sit in a shell pipeline.
 
 From a pipe, each packet is written out as soon as it has been read (the
 output is flushed whenever the input has nothing more yet): with tcpdump -U
-the events follow the traffic live.
+(and --immediate-mode, or libpcap hands tcpdump its packets up to a second
+late) the events follow the traffic live.
 
 Malformed packets are counted and skipped (in ndjson and text they are still
 written with what could be decoded). A summary line goes to standard error at
@@ -33,7 +34,7 @@ the end. The exit status is 0 unless the input cannot be read as a capture.
 Examples:
   wirebridge read testdata/syslog.pcap | head
   wirebridge read --format text --count 10 capture.pcapng
-  tcpdump -i eth0 -U -w - udp port 514 | wirebridge read -
+  tcpdump -i eth0 --immediate-mode -U -w - udp port 514 | wirebridge read -
   wirebridge read --format pcap -o dns.pcap --pattern '{"detail":{"Destination":{"Port":[53]}}}' big.pcap`
 
 type readOptions struct {
