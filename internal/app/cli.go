@@ -126,9 +126,17 @@ func runVersion(_ context.Context, args []string, stdio Stdio) int {
 		fmt.Fprintf(stdio.Err, "wirebridge version: unexpected argument %q\n", pos[0])
 		return exitUsage
 	}
-	fmt.Fprintf(stdio.Out, "wirebridge %s\n", versionString())
+	v := versionString()
+	fmt.Fprintf(stdio.Out, "wirebridge %s\n", v)
+	if strings.HasPrefix(v, versionUnknown) {
+		fmt.Fprintln(stdio.Err, "wirebridge version: this binary carries no VCS information: build it from a git checkout with make build, or go build -buildvcs=true")
+	}
 	return exitOK
 }
+
+// versionUnknown is the version of a binary built without VCS information
+// (go build -buildvcs=false, a linked git worktree, a source tarball).
+const versionUnknown = "unknown-version"
 
 func versionString() string {
 	bi, ok := debug.ReadBuildInfo()
@@ -151,7 +159,7 @@ func versionFrom(linked string, bi *debug.BuildInfo) string {
 		return linked
 	}
 	if bi == nil {
-		return "unknown (no build information)"
+		return versionUnknown
 	}
 	var rev, at string
 	modified := false
@@ -182,7 +190,7 @@ func versionFrom(linked string, bi *debug.BuildInfo) string {
 			v += "-modified"
 		}
 	default:
-		return "unknown (built without VCS information: build from a git checkout with make build, or go build -buildvcs=true) " + bi.GoVersion
+		return versionUnknown + " " + bi.GoVersion
 	}
 	if at != "" {
 		notes = append(notes, at)

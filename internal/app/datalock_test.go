@@ -148,3 +148,20 @@ func TestUsesDataDir(t *testing.T) {
 		})
 	}
 }
+
+func TestDialAddr(t *testing.T) {
+	for _, tc := range []struct{ name, in, want string }{
+		{"loopback", "127.0.0.1:8080", "127.0.0.1:8080"},
+		{"any IPv4", "0.0.0.0:8080", "127.0.0.1:8080"},
+		{"any IPv6", "[::]:8080", "127.0.0.1:8080"},
+		{"no host", ":8080", "127.0.0.1:8080"},
+		{"IPv6 loopback", "[::1]:8080", "[::1]:8080"},
+		{"name", "localhost:8080", "localhost:8080"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := dialAddr(tc.in); got != tc.want {
+				t.Errorf("dialAddr(%q) = %q, want %q", tc.in, got, tc.want)
+			}
+		})
+	}
+}

@@ -190,7 +190,7 @@ func notServing(err error) bool {
 func (c dlqClient) do(ctx context.Context, viaAPI func(addr string) error, viaBus func(*deliver.DLQ) error) error {
 	if !c.cfg.NATS.Embedded {
 		// An external cluster: any number of processes may use it.
-		err := viaAPI(c.cfg.HTTP.Listen)
+		err := viaAPI(dialAddr(c.cfg.HTTP.Listen))
 		if err == nil || !notServing(err) {
 			return err
 		}
@@ -210,7 +210,7 @@ func (c dlqClient) do(ctx context.Context, viaAPI func(addr string) error, viaBu
 		if held.Holder.HTTP == "" {
 			return fmt.Errorf("%w; it has no HTTP API to ask (another wirebridge dlq?): try again once it has finished", held)
 		}
-		if err := viaAPI(held.Holder.HTTP); err != nil {
+		if err := viaAPI(dialAddr(held.Holder.HTTP)); err != nil {
 			return fmt.Errorf("data_dir %s is held by process %d, whose HTTP API at %s did not answer: %w", abs, held.Holder.Pid, held.Holder.HTTP, err)
 		}
 		return nil

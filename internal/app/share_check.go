@@ -71,11 +71,12 @@ func (g *shareGuard) undo() {
 	}
 }
 
-// serveAddr is the address to reach the configuration's HTTP listener at.
-func serveAddr(cfg *config.Config) string {
-	host, port, err := net.SplitHostPort(cfg.HTTP.Listen)
+// dialAddr is the address to reach an HTTP listener at: a listener on
+// every address (0.0.0.0, ::, or no host) is reached on the loopback.
+func dialAddr(listen string) string {
+	host, port, err := net.SplitHostPort(listen)
 	if err != nil {
-		return cfg.HTTP.Listen
+		return listen
 	}
 	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
 		host = "127.0.0.1"
@@ -87,7 +88,7 @@ func serveAddr(cfg *config.Config) string {
 // A rejection is an error (and what signing created is removed); no server
 // answering, or an answer that is not wirebridge's, is a note on w.
 func (g *shareGuard) verify(ctx context.Context, tok, channel string, w io.Writer) error {
-	addr := serveAddr(g.cfg)
+	addr := dialAddr(g.cfg.HTTP.Listen)
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/api/channels?channel="+url.QueryEscape(channel), nil)
