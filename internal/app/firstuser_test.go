@@ -191,8 +191,11 @@ targets:
 		t.Error("share created a new key beside the running server's")
 	}
 
-	code, out, errOut = run(t, nil, "share", "/packets/all", "-c", filepath.Join(dir, "wirebridge.yaml"))
-	if code != 0 {
+	// The server's configuration, with the port it listens on.
+	sameCfg := filepath.Join(t.TempDir(), "wirebridge.yaml")
+	os.WriteFile(sameCfg, []byte("data_dir: "+filepath.Join(dir, "data")+fmt.Sprintf(live, addr)), 0o644)
+	code, out, errOut = run(t, nil, "share", "/packets/all", "-c", sameCfg)
+	if code != 0 || strings.Contains(errOut, "note:") {
 		t.Fatalf("share with the server's data_dir: exit %d: %s", code, errOut)
 	}
 	u, err := url.Parse(strings.TrimSpace(out))
@@ -209,6 +212,10 @@ targets:
 	resp.Body.Close()
 	if resp.StatusCode != 200 {
 		t.Errorf("the server answers %d to the link share printed", resp.StatusCode)
+	}
+	// A wildcard channel and a filter pass the check too.
+	if code, _, errOut := run(t, nil, "share", "/packets/*", "--filter", `{"detail":{"Protocol":["udp"]}}`, "-c", sameCfg); code != 0 || errOut == "" || strings.Contains(errOut, "note:") {
+		t.Errorf("share /packets/* --filter: exit %d: %s", code, errOut)
 	}
 }
 
