@@ -123,7 +123,7 @@ func TestOneDataDirOneProcess(t *testing.T) {
 	t.Cleanup(func() { holder.Process.Kill(); holder.Wait() })
 	waitFor(t, 5*time.Second, "flock(1) holding the lock", func() bool { return flockHolder(filepath.Join(data, lockFileName)) != 0 })
 	_, errs, code = ns.wb(t, dir2, "dlq", "list", "hook", "-c", cfg2)
-	if code != 1 || !strings.Contains(errs, "in use by process "+strconv.Itoa(holder.Process.Pid)) || !strings.Contains(errs, "no HTTP API") {
+	if code != 1 || !strings.Contains(errs, "in use by process "+strconv.Itoa(holder.Process.Pid)) || !strings.Contains(errs, "no HTTP API address") {
 		t.Errorf("dlq list with the lock held by flock(1) (pid %d): exit %d: %s", holder.Process.Pid, code, errs)
 	}
 	_, errs, code = ns.wb(t, dir2, "serve", "-c", cfg2)

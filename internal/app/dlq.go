@@ -208,7 +208,7 @@ func (c dlqClient) do(ctx context.Context, viaAPI func(addr string) error, viaBu
 	switch {
 	case errors.As(err, &held):
 		if held.Holder.HTTP == "" {
-			return fmt.Errorf("%w; it has no HTTP API to ask (another wirebridge dlq?): try again once it has finished", held)
+			return fmt.Errorf("%w; it has no HTTP API address in the lock file (a serve still starting, or another wirebridge dlq): try again in a moment", held)
 		}
 		if err := viaAPI(dialAddr(held.Holder.HTTP)); err != nil {
 			return fmt.Errorf("data_dir %s is held by process %d, whose HTTP API at %s did not answer: %w", abs, held.Holder.Pid, held.Holder.HTTP, err)
