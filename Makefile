@@ -10,8 +10,12 @@ export CGO_ENABLED ?= 0
 
 all: build
 
+# VERSION is what `wirebridge version` prints (git describe; empty outside a
+# git checkout, and the binary then reports the toolchain's VCS stamp).
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null)
+
 build:
-	$(GO) build -o bin/wirebridge ./cmd/wirebridge
+	$(GO) build -ldflags "-X github.com/wirebridge/wirebridge/internal/app.Version=$(VERSION)" -o bin/wirebridge ./cmd/wirebridge
 
 ## test: everything CI checks, after installing what the tests need.
 test: deps fmt-check vet race integration fuzz

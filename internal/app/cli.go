@@ -6,6 +6,7 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -70,6 +71,17 @@ func Main(ctx context.Context, args []string, stdio Stdio) int {
 	}
 	switch args[0] {
 	case "-h", "-help", "--help", "help":
+		if len(args) > 1 && args[0] == "help" {
+			// wirebridge help CMD: CMD's own help.
+			for _, c := range commands() {
+				if c.name == args[1] {
+					return c.run(ctx, []string{"--help"}, stdio)
+				}
+			}
+			fmt.Fprintf(stdio.Err, "wirebridge: unknown command %q\n\n", args[1])
+			usage(stdio.Err)
+			return exitUsage
+		}
 		usage(stdio.Out)
 		return exitOK
 	case "-version", "--version":
@@ -98,39 +110,96 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "Run 'wirebridge COMMAND --help' for a command's flags and examples.")
 }
 
-func runVersion(_ context.Context, _ []string, stdio Stdio) int {
-	fmt.Fprintf(stdio.Out, "wirebridge %s\n", versionString())
+const versionHelp = `
+Print the build: the version set at link time (make build: git describe),
+else the module version or the git revision the Go toolchain stamped into
+the binary, the commit time, whether the tree had uncommitted changes, and
+the Go version.`
+
+func runVersion(_ context.Context, args []string, stdio Stdio) int {
+	fs := newFlagSet("version", "", versionHelp, stdio)
+	pos, code, done := parseFlags(fs, args, stdio)
+	if done {
+		return code
+	}
+	if len(pos) != 0 {
+		fmt.Fprintf(stdio.Err, "wirebridge version: unexpected argument %q\n", pos[0])
+		return exitUsage
+	}
+	v := versionString()
+	fmt.Fprintf(stdio.Out, "wirebridge %s\n", v)
+	if strings.HasPrefix(v, versionUnknown) {
+		fmt.Fprintln(stdio.Err, "wirebridge version: this binary carries no VCS information: build it from a git checkout with make build, or go build -buildvcs=true")
+	}
 	return exitOK
 }
 
+// versionUnknown is the version of a binary built without VCS information
+// (go build -buildvcs=false, a linked git worktree, a source tarball).
+const versionUnknown = "unknown-version"
+
 func versionString() string {
-	if Version != "" {
-		return Version
-	}
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
-		return "(devel)"
+		bi = nil
 	}
-	v := bi.Main.Version
-	if v == "" {
-		v = "(devel)"
+	return versionFrom(Version, bi)
+}
+
+// versionFrom says which build this is: the version set at link time (make
+// build sets it from git describe), else what the Go toolchain stamped into
+// the binary: the module version (go install pkg@version, or a pseudo-version
+// naming the commit) or the VCS revision, with the commit time and whether
+// the tree had uncommitted changes.
+func versionFrom(linked string, bi *debug.BuildInfo) string {
+	if linked != "" {
+		if bi != nil {
+			return linked + " " + bi.GoVersion
+		}
+		return linked
 	}
-	var rev, dirty string
+	if bi == nil {
+		return versionUnknown
+	}
+	var rev, at string
+	modified := false
 	for _, s := range bi.Settings {
 		switch s.Key {
 		case "vcs.revision":
 			rev = s.Value
+		case "vcs.time":
+			at = s.Value
 		case "vcs.modified":
-			if s.Value == "true" {
-				dirty = "-dirty"
-			}
+			modified = s.Value == "true"
 		}
 	}
 	if len(rev) > 12 {
 		rev = rev[:12]
 	}
-	if rev != "" {
-		v += " " + rev + dirty
+	var v string
+	var notes []string
+	switch mv := bi.Main.Version; {
+	case mv != "" && mv != "(devel)":
+		v = mv
+		if rev != "" && !strings.Contains(mv, rev) {
+			notes = append(notes, rev)
+		}
+	case rev != "":
+		v = rev
+		if modified {
+			v += "-modified"
+		}
+	default:
+		return versionUnknown + " " + bi.GoVersion
+	}
+	if at != "" {
+		notes = append(notes, at)
+	}
+	if modified {
+		notes = append(notes, "with uncommitted changes")
+	}
+	if len(notes) > 0 {
+		v += " (" + strings.Join(notes, ", ") + ")"
 	}
 	return v + " " + bi.GoVersion
 }
@@ -176,12 +245,21 @@ func parseFlags(fs *flag.FlagSet, args []string, stdio Stdio) ([]string, int, bo
 		}
 		pos = append(pos, a)
 	}
-	if err := fs.Parse(flags); err != nil {
+	// The flag package prints the usage itself on -help and on a bad flag:
+	// hold what it prints, so that -help prints the usage once, on standard
+	// output, and a bad flag its error and the usage on standard error.
+	var held bytes.Buffer
+	fs.SetOutput(&held)
+	err := fs.Parse(flags)
+	fs.SetOutput(stdio.Err)
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(stdio.Out)
 			fs.Usage()
+			fs.SetOutput(stdio.Err)
 			return nil, exitOK, true
 		}
+		stdio.Err.Write(held.Bytes())
 		return nil, exitUsage, true
 	}
 	return append(fs.Args(), pos...), 0, false

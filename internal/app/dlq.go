@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -30,9 +32,12 @@ exhausted), kept in the WIREBRIDGE_DLQ stream with their last error.
   replay  move them back to the delivery stream; the running (or next)
           wirebridge serve delivers them with a fresh attempt count
 
-When wirebridge serve runs with the same configuration, the command goes
-through its HTTP listener (http.listen, /api/dlq/...); otherwise it opens the
-bus itself (the embedded store under data_dir/nats, or nats.urls).
+With the embedded bus, the command never opens a store a running process
+holds: when wirebridge serve runs on the configuration's data_dir, it goes
+through that serve's HTTP API (/api/dlq/..., at the address serve wrote into
+data_dir/wirebridge.lock); otherwise it takes that lock itself (a serve
+starting meanwhile is refused) and opens data_dir/nats. With nats.urls it
+uses the API at http.listen when a serve answers there, else the cluster.
 
 Examples:
   wirebridge dlq list webhook -c wirebridge.yaml
@@ -165,11 +170,14 @@ func oneLineErr(s string, n int) string {
 }
 
 // dlqClient reaches the dead letters through a running serve's HTTP API, or
-// through the bus when nothing answers on http.listen.
+// through the bus when no serve runs. With the embedded bus it never opens a
+// store a running process holds: it takes data_dir's lock itself (and keeps
+// it while it works), or, when a serve holds it, uses that serve's API at the
+// address in the lock file (datalock.go).
 type dlqClient struct{ cfg *config.Config }
 
-func (c dlqClient) apiURL(name string, suffix string) string {
-	return "http://" + c.cfg.HTTP.Listen + "/api/dlq/" + url.PathEscape(name) + suffix
+func dlqURL(addr, name, suffix string) string {
+	return "http://" + addr + "/api/dlq/" + url.PathEscape(name) + suffix
 }
 
 // notServing reports whether err means no wirebridge serve listens.
@@ -177,13 +185,52 @@ func notServing(err error) bool {
 	return errors.Is(err, syscall.ECONNREFUSED)
 }
 
+// do runs the operation through the API (viaAPI, given a serve's HTTP
+// address) or through the bus (viaBus).
+func (c dlqClient) do(ctx context.Context, viaAPI func(addr string) error, viaBus func(*deliver.DLQ) error) error {
+	if !c.cfg.NATS.Embedded {
+		// An external cluster: any number of processes may use it.
+		err := viaAPI(dialAddr(c.cfg.HTTP.Listen))
+		if err == nil || !notServing(err) {
+			return err
+		}
+		return c.withBus(ctx, viaBus)
+	}
+	abs, err := filepath.Abs(c.cfg.DataDir)
+	if err != nil {
+		return fmt.Errorf("data_dir %s: %w", c.cfg.DataDir, err)
+	}
+	if _, err := os.Stat(abs); err != nil {
+		return fmt.Errorf("no dead-letter store: data_dir %s: %w (a relative data_dir is relative to the working directory: run dlq where serve runs, or with the same -c and an absolute data_dir)", abs, err)
+	}
+	lock, err := lockDataDir(abs)
+	var held *lockedError
+	switch {
+	case errors.As(err, &held):
+		if held.Holder.HTTP == "" {
+			return fmt.Errorf("%w; it has no HTTP API address in the lock file (a serve still starting, or another wirebridge dlq): try again in a moment", held)
+		}
+		if err := viaAPI(dialAddr(held.Holder.HTTP)); err != nil {
+			return fmt.Errorf("data_dir %s is held by process %d, whose HTTP API at %s did not answer: %w", abs, held.Holder.Pid, held.Holder.HTTP, err)
+		}
+		return nil
+	case err != nil:
+		return err
+	}
+	// No process runs on data_dir; the lock keeps a serve from starting on it
+	// while the command works.
+	defer lock.release()
+	if st, err := os.Stat(dataPath(c.cfg, "nats")); err != nil || !st.IsDir() {
+		return fmt.Errorf("no dead-letter store in %s: no JetStream store (nats/) there; wirebridge serve has not stored anything on this data_dir", abs)
+	}
+	return c.withBus(ctx, viaBus)
+}
+
 func (c dlqClient) list(ctx context.Context, name string, limit int) ([]dlqEntry, error) {
 	var out []dlqEntry
-	err := c.api(ctx, http.MethodGet, c.apiURL(name, "?limit="+strconv.Itoa(limit)), &out)
-	if err == nil || !notServing(err) {
-		return out, err
-	}
-	err = c.withBus(ctx, func(q *deliver.DLQ) error {
+	err := c.do(ctx, func(addr string) error {
+		return c.api(ctx, http.MethodGet, dlqURL(addr, name, "?limit="+strconv.Itoa(limit)), &out)
+	}, func(q *deliver.DLQ) error {
 		es, err := q.List(ctx, name, limit)
 		for _, e := range es {
 			out = append(out, toDLQEntry(e))
@@ -194,13 +241,13 @@ func (c dlqClient) list(ctx context.Context, name string, limit int) ([]dlqEntry
 }
 
 func (c dlqClient) replay(ctx context.Context, name string) (int, error) {
-	var res dlqReplayResult
-	err := c.api(ctx, http.MethodPost, c.apiURL(name, "/replay"), &res)
-	if err == nil || !notServing(err) {
-		return res.Replayed, err
-	}
 	var n int
-	err = c.withBus(ctx, func(q *deliver.DLQ) error {
+	err := c.do(ctx, func(addr string) error {
+		var res dlqReplayResult
+		err := c.api(ctx, http.MethodPost, dlqURL(addr, name, "/replay"), &res)
+		n = res.Replayed
+		return err
+	}, func(q *deliver.DLQ) error {
 		var err error
 		n, err = q.Replay(ctx, name)
 		return err

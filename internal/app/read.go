@@ -22,6 +22,11 @@ one event per packet as NDJSON (default), a one-line text summary per packet
 in the style of tcpdump -n, or the packets themselves as pcap so the command
 can sit in a shell pipeline.
 
+From a pipe, each packet is written out as soon as it has been read (the
+output is flushed whenever the input has nothing more yet): with tcpdump -U
+(and --immediate-mode, or libpcap hands tcpdump its packets up to a second
+late) the events follow the traffic live.
+
 Malformed packets are counted and skipped (in ndjson and text they are still
 written with what could be decoded). A summary line goes to standard error at
 the end. The exit status is 0 unless the input cannot be read as a capture.
@@ -29,7 +34,7 @@ the end. The exit status is 0 unless the input cannot be read as a capture.
 Examples:
   wirebridge read testdata/syslog.pcap | head
   wirebridge read --format text --count 10 capture.pcapng
-  tcpdump -i eth0 -w - udp port 514 | wirebridge read -
+  tcpdump -i eth0 --immediate-mode -U -w - udp port 514 | wirebridge read -
   wirebridge read --format pcap -o dns.pcap --pattern '{"detail":{"Destination":{"Port":[53]}}}' big.pcap`
 
 type readOptions struct {
@@ -128,7 +133,10 @@ func readCapture(ctx context.Context, input string, o readOptions, stdio Stdio) 
 		in = f
 		name = filepath.Base(input)
 	}
-	r, err := capfile.NewReader(in)
+	// Output is flushed whenever the reader is about to wait for more input
+	// (see flushBeforeRead): packets from a pipe are printed as they arrive.
+	fr := &flushBeforeRead{r: in}
+	r, err := capfile.NewReader(fr)
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
@@ -155,6 +163,12 @@ func readCapture(ctx context.Context, input string, o readOptions, stdio Stdio) 
 	if err != nil {
 		return err
 	}
+	fr.flush = func() error {
+		if err := sink.flush(); err != nil {
+			return err
+		}
+		return bw.Flush()
+	}
 
 	var bar *progressBar
 	if o.progress == "always" || (o.progress == "auto" && size > 0 && isTerminal(stdio.Err)) {
@@ -166,6 +180,9 @@ func readCapture(ctx context.Context, input string, o readOptions, stdio Stdio) 
 	var readErr error
 	for o.count == 0 || st.read < o.count {
 		data, info, err := r.Next()
+		if fr.err != nil {
+			return fmt.Errorf("write output: %w", fr.err)
+		}
 		if err != nil {
 			if !errors.Is(err, io.EOF) {
 				readErr = err
@@ -211,6 +228,30 @@ func readCapture(ctx context.Context, input string, o readOptions, stdio Stdio) 
 		return fmt.Errorf("%s: after %d packets: %w", name, st.read, readErr)
 	}
 	return nil
+}
+
+// flushBeforeRead flushes the output before each read of the input. The
+// capture reader reads only when it has no complete record left, so a read
+// may block (a pipe fed by tcpdump -U): everything decoded so far is written
+// out first. From a file it flushes once per buffer refill (1 MiB of
+// input), which costs nothing measurable; from a pipe, once per write of the
+// producer, so each packet is printed as soon as it arrives.
+type flushBeforeRead struct {
+	r     io.Reader
+	flush func() error // nil until the output exists
+	err   error        // the first flush error; reading stops with it
+}
+
+var errOutputFailed = errors.New("output failed")
+
+func (f *flushBeforeRead) Read(p []byte) (int, error) {
+	if f.flush != nil && f.err == nil {
+		f.err = f.flush()
+	}
+	if f.err != nil {
+		return 0, errOutputFailed
+	}
+	return f.r.Read(p)
 }
 
 // progressBar draws `[=====>    ]  45%  12.3/27.4 MB  1.2M pkt/s` on a terminal.

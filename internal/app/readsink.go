@@ -142,7 +142,7 @@ func newFilterSink(o readOptions, next readSink) (*filterSink, error) {
 	if err != nil {
 		return nil, usageError{fmt.Errorf("--pattern: %w", err)}
 	}
-	pat, err := pattern.Compile(src)
+	pat, err := compilePatternArg("--pattern", src)
 	if err != nil {
 		return nil, usageError{fmt.Errorf("--pattern: %w", err)}
 	}

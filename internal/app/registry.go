@@ -42,7 +42,42 @@ type targetCtor func(env *buildEnv, t *config.Target) (deliver.Target, error)
 type registry struct {
 	sources map[config.SourceType]sourceCtor
 	targets map[config.TargetType]targetCtor
+	// caps says what a target of each type needs from the data path, given
+	// its configuration. The server wires targets from these, never from
+	// type names.
+	caps map[config.TargetType]func(*config.Target) targetCaps
 }
+
+// frameNeed is how a target uses the captured frame.
+type frameNeed int
+
+const (
+	frameNone     frameNeed = iota // never
+	frameWanted                    // when the event has one (live with frames: true); events without a frame are sent without
+	frameRequired                  // nothing to send without one (pcap archives frames, replay reassembles them)
+)
+
+// targetCaps is what a target needs from the data path.
+type targetCaps struct {
+	Body     bool      // sends Delivery.Body (the event JSON or the rule's transformed input)
+	Frame    frameNeed // the captured frame
+	Ordered  bool      // needs packets in arrival order (replay reassembles TCP streams)
+	Produces bool      // publishes events into the server (replay: ReplayDiff); stops before the event router
+}
+
+// takesEventsWithoutFrame reports whether the target can send an event that
+// did not come from a packet (a ReplayDiff event).
+func (c targetCaps) takesEventsWithoutFrame() bool { return c.Body && c.Frame != frameRequired }
+
+// targetCapsOf returns a configured target's capabilities.
+func (r *registry) targetCapsOf(t *config.Target) targetCaps {
+	if f, ok := r.caps[t.Type]; ok {
+		return f(t)
+	}
+	return targetCaps{Body: true}
+}
+
+func bodyOnly(*config.Target) targetCaps { return targetCaps{Body: true} }
 
 func defaultRegistry() *registry {
 	return &registry{
@@ -76,6 +111,24 @@ func defaultRegistry() *registry {
 			config.TargetEventBridge: newEventBridgeTarget,
 			config.TargetLive:        newLiveTarget,
 			config.TargetReplay:      newReplayTarget, // replay_cmd.go
+		},
+		caps: map[config.TargetType]func(*config.Target) targetCaps{
+			config.TargetHTTP:        bodyOnly,
+			config.TargetFile:        bodyOnly,
+			config.TargetStdout:      bodyOnly,
+			config.TargetNATS:        bodyOnly,
+			config.TargetEventBridge: bodyOnly,
+			config.TargetPCAP:        func(*config.Target) targetCaps { return targetCaps{Frame: frameRequired} },
+			config.TargetLive: func(t *config.Target) targetCaps {
+				c := targetCaps{Body: true}
+				if t.Live != nil && t.Live.Frames {
+					c.Frame = frameWanted
+				}
+				return c
+			},
+			config.TargetReplay: func(*config.Target) targetCaps {
+				return targetCaps{Frame: frameRequired, Ordered: true, Produces: true}
+			},
 		},
 	}
 }

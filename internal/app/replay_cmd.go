@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -54,7 +55,7 @@ func replayConfigYAML(vni uint, port uint, to, iface, listen, httpListen string)
 
 func runReplay(ctx context.Context, args []string, stdio Stdio) int {
 	fs := newFlagSet("replay", "--vni N --port P --to URL [--interface IF | --listen ADDR]", replayHelp, stdio)
-	vni := fs.Uint("vni", 0, "the mirror session's `VNI`")
+	vni := fs.Uint("vni", 0, "the mirror session's `VNI` (required)")
 	port := fs.Uint("port", 0, "the original server `PORT` (both directions are tracked)")
 	to := fs.String("to", "", "the shadow: http://host[:port][/prefix] or tcp://host:port")
 	iface := fs.String("interface", "", "read the VXLAN packets with AF_PACKET on this interface instead of listening")
@@ -65,8 +66,12 @@ func runReplay(ctx context.Context, args []string, stdio Stdio) int {
 	if done {
 		return code
 	}
-	if len(pos) != 0 || *to == "" || *port == 0 || *port > 65535 || *vni >= 1<<24 {
-		fmt.Fprintln(stdio.Err, "wirebridge replay: --vni (0..16777215), --port (1..65535) and --to are required")
+	vniSet := false
+	fs.Visit(func(f *flag.Flag) { vniSet = vniSet || f.Name == "vni" })
+	if len(pos) != 0 || !vniSet || *to == "" || *port == 0 || *port > 65535 || *vni >= 1<<24 {
+		// No default VNI: a mirror session's VNI is never guessed (VNI 0
+		// would replay nothing, or another session's traffic).
+		fmt.Fprintln(stdio.Err, "wirebridge replay: --vni (0..16777215, the mirror session's), --port (1..65535) and --to are required")
 		fs.Usage()
 		return exitUsage
 	}
@@ -94,6 +99,7 @@ func runReplay(ctx context.Context, args []string, stdio Stdio) int {
 		logger.Error("cannot start", "error", err)
 		return exitFail
 	}
+	s.what = "the configuration of wirebridge replay (--print-config shows it)"
 	if err := s.run(ctx); err != nil {
 		logger.Error("stopped with an error", "error", err)
 		return exitFail

@@ -111,17 +111,20 @@ func runServe(ctx context.Context, args []string, stdio Stdio) int {
 type server struct {
 	cfg        *config.Config
 	path       string // "" when running the embedded default
+	what       string // what the banner says runs, when not a file or the embedded default (replay)
 	log        *slog.Logger
 	level      *slog.LevelVar
 	stdio      Stdio
 	statsEvery time.Duration
 	start      time.Time
 
+	lock       *dataLock // data_dir's lock, nil when the configuration keeps nothing there
 	reg        *prometheus.Registry
 	http       *httpapi.Server
 	bus        *bus.Bus
 	busCleanup func()
 	workers    []deliver.Worker
+	caps       []targetCaps     // per target, what it needs (registry.go)
 	targets    []deliver.Target // built, owned by their workers once running
 	table      *rule.Table
 	pipe       *pipeline.Pipeline
@@ -137,7 +140,7 @@ type server struct {
 
 // newServer builds every component; on error it releases what it built.
 func newServer(ctx context.Context, cfg *config.Config, path string, stdio Stdio, logger *slog.Logger, level *slog.LevelVar) (_ *server, err error) {
-	s := &server{cfg: cfg, path: path, log: logger, level: level, stdio: stdio, busCleanup: func() {}}
+	s := &server{cfg: cfg, path: path, log: logger, level: level, stdio: stdio, busCleanup: func() {}, start: time.Now()}
 	defer func() {
 		if err != nil {
 			s.release()
@@ -146,6 +149,14 @@ func newServer(ctx context.Context, cfg *config.Config, path string, stdio Stdio
 	reg := defaultRegistry()
 	s.reg = newRegistry()
 
+	// One data_dir, one process: the lock comes before anything opens the
+	// store or writes under data_dir (datalock.go).
+	if usesDataDir(cfg) {
+		if s.lock, err = lockDataDir(cfg.DataDir); err != nil {
+			return nil, err
+		}
+	}
+
 	s.http = httpapi.New(httpapi.Config{
 		Listen:   cfg.HTTP.Listen,
 		Gatherer: s.reg,
@@ -153,6 +164,12 @@ func newServer(ctx context.Context, cfg *config.Config, path string, stdio Stdio
 	})
 	if err := s.http.Listen(); err != nil {
 		return nil, cfg.ErrorAt("http.listen", err)
+	}
+	if s.lock != nil {
+		// `wirebridge dlq` finds this process's API in the lock file.
+		if err := s.lock.setHTTP(s.http.Addr().String()); err != nil {
+			return nil, err
+		}
 	}
 	if cfg.HTTP.PProf {
 		mountPProf(s.http)
@@ -209,18 +226,23 @@ func newServer(ctx context.Context, cfg *config.Config, path string, stdio Stdio
 		return nil, ruleErrors(cfg, err)
 	}
 	var pts []pipeline.Target
+	noFrameOK := map[string]bool{}
+	ordered := false
 	for i, w := range s.workers {
 		t := &cfg.Targets[i]
+		c := reg.targetCapsOf(t)
+		s.caps = append(s.caps, c)
 		pts = append(pts, pipeline.Target{
 			Name: t.Name, Deliverer: w,
-			// pcap archives frames; replay reassembles the frames' TCP segments.
-			NeedsBody:  t.Type != config.TargetPCAP && t.Type != config.TargetReplay,
-			NeedsFrame: t.Type == config.TargetPCAP || t.Type == config.TargetReplay || liveNeedsFrame(t),
+			NeedsBody:  c.Body,
+			NeedsFrame: c.Frame != frameNone,
 		})
+		noFrameOK[t.Name] = c.takesEventsWithoutFrame()
+		ordered = ordered || c.Ordered
 	}
-	s.events.bind(s.table, pts)
+	s.events.bind(s.table, pts, noFrameOK)
 	pcfg := pipeline.Config{Rules: s.table, Targets: pts, DrainTimeout: cfg.ShutdownTimeout / 2}
-	if hasReplayTarget(cfg) {
+	if ordered {
 		// Replay reassembles TCP streams: several workers would hand it a
 		// source's batches out of order, and a reordering wider than its
 		// out-of-order window reads as a gap. One worker keeps arrival order.
@@ -277,6 +299,7 @@ func (s *server) release() {
 	}
 	s.live.close()
 	s.busCleanup()
+	s.lock.release()
 	if s.http != nil && s.http.Addr() != nil {
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
@@ -336,7 +359,7 @@ func (s *server) run(ctx context.Context) error {
 	var workWG, prodWG sync.WaitGroup
 	for i, w := range s.workers {
 		wctx, wg := workCtx, &workWG
-		if s.cfg.Targets[i].Type == config.TargetReplay {
+		if s.caps[i].Produces {
 			wctx, wg = prodCtx, &prodWG
 		}
 		s.workRunning.Add(1)
@@ -451,6 +474,11 @@ loop:
 		}
 	}
 	s.busCleanup()
+	if ok {
+		// Released only when everything using data_dir has stopped; after a
+		// shutdown timeout the process exits (and the kernel releases it).
+		s.lock.release()
+	}
 	httpStop()
 	if err := <-httpDone; err != nil {
 		s.log.Error("http server", "error", err)
@@ -531,14 +559,4 @@ type slogWriter struct{ l *slog.Logger }
 func (w slogWriter) Write(p []byte) (int, error) {
 	w.l.Warn(strings.TrimSpace(string(p)))
 	return len(p), nil
-}
-
-// hasReplayTarget reports whether a target needs its packets in arrival order.
-func hasReplayTarget(cfg *config.Config) bool {
-	for i := range cfg.Targets {
-		if cfg.Targets[i].Type == config.TargetReplay {
-			return true
-		}
-	}
-	return false
 }

@@ -31,7 +31,9 @@ func (s *server) banner(took time.Duration) {
 	}
 	var w bytes.Buffer
 	cfgName := s.path
-	if cfgName == "" {
+	if s.what != "" {
+		cfgName = s.what
+	} else if cfgName == "" {
 		cfgName = "the embedded default configuration (wirebridge serve -c FILE to use your own)"
 	}
 	fmt.Fprintf(&w, "wirebridge %s serving %s (started in %s)\n\n", versionString(), cfgName, took.Round(time.Millisecond))

@@ -21,8 +21,9 @@ import (
 //	replay target ──OnDiff──► eventRouter.publish ──► [bounded queue] ──► route: MatchJSON ──► Deliverer.Enqueue
 //
 // publish never blocks the producer: when the queue is full the event is
-// dropped and counted. Targets that take only frames (pcap, replay) cannot
-// send an event without a packet; deliveries to them are skipped and counted.
+// dropped and counted. Targets that need a frame (pcap, replay) cannot send
+// an event without a packet; deliveries to them are skipped and counted.
+// Targets that only want one (live with frames: true) get the event alone.
 
 // replayEventSource is the "source" of ReplayDiff events.
 const replayEventSource = "wirebridge.replay"
@@ -34,7 +35,7 @@ const eventQueueSize = 4096
 const (
 	evDropQueueFull = "queue_full"     // the router's queue had no room
 	evDropEncode    = "encode"         // the event could not be encoded as JSON
-	evDropNoFrame   = "no_frame"       // the rule names a target that needs a packet (pcap, replay)
+	evDropNoFrame   = "no_frame"       // the rule names a target that needs a frame (pcap, replay)
 	evDropUnknown   = "unknown_target" // the rule names a target that is not running
 	evDropRefused   = "refused"        // the target's deliverer did not accept it
 	evDropShutdown  = "shutdown"       // published after the router stopped
@@ -43,9 +44,10 @@ const (
 var evDropReasons = []string{evDropQueueFull, evDropEncode, evDropNoFrame, evDropUnknown, evDropRefused, evDropShutdown}
 
 type eventRouter struct {
-	table   *rule.Table
-	targets map[string]pipeline.Target
-	now     func() time.Time
+	table     *rule.Table
+	targets   map[string]pipeline.Target
+	noFrameOK map[string]bool
+	now       func() time.Time
 
 	q       chan event.Event
 	mu      sync.RWMutex // publish holds it shared; stop exclusively
@@ -62,12 +64,15 @@ func newEventRouter() *eventRouter {
 	return &eventRouter{q: make(chan event.Event, eventQueueSize), now: time.Now, dropped: map[string]uint64{}}
 }
 
-func (r *eventRouter) bind(table *rule.Table, targets []pipeline.Target) {
+// noFrameOK names the targets that can send an event that did not come from
+// a packet (registry.go: targetCaps.takesEventsWithoutFrame).
+func (r *eventRouter) bind(table *rule.Table, targets []pipeline.Target, noFrameOK map[string]bool) {
 	r.table = table
 	r.targets = make(map[string]pipeline.Target, len(targets))
 	for _, t := range targets {
 		r.targets[t.Name] = t
 	}
+	r.noFrameOK = noFrameOK
 }
 
 func (r *eventRouter) drop(reason string, n uint64) {
@@ -146,7 +151,7 @@ func (r *eventRouter) route(ctx context.Context, e *event.Event) {
 			case !ok:
 				r.drop(evDropUnknown, 1)
 				continue
-			case t.NeedsFrame || !t.NeedsBody:
+			case !r.noFrameOK[name]:
 				r.drop(evDropNoFrame, 1)
 				continue
 			}

@@ -58,8 +58,9 @@ func vxlanPayloads(t *testing.T, name string) [][]byte {
 
 // TestReplayDiffEvents: a mirrored HTTP exchange replayed to a shadow that
 // answers differently produces a ReplayDiff event (source wirebridge.replay),
-// which a rule delivers to a file target like any other event; a rule naming
-// a frame-only target skips it, counted.
+// which a rule delivers to a file target like any other event, and to a live
+// target that shows frames when there are some; a rule naming a frame-only
+// target skips it, counted.
 func TestReplayDiffEvents(t *testing.T) {
 	payloads := vxlanPayloads(t, "zeek_vxlan-encapsulated-http.pcap")
 	shadow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -84,7 +85,7 @@ rules:
     targets: [shadow]
   - name: diffs
     pattern: {"source": ["wirebridge.replay"], "detail-type": ["ReplayDiff"], "detail": {"Replay": {"Status": [418]}}}
-    targets: [diffs, frames]
+    targets: [diffs, frames, watch]
   - name: uris
     pattern: {"detail-type": ["ReplayDiff"]}
     input_path: "$.detail.URI"
@@ -105,6 +106,10 @@ targets:
   - name: frames
     type: pcap
     path: frames.pcap
+  - name: watch
+    type: live
+    channel: /diffs
+    frames: true
 `, dir, shadow.URL))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -170,11 +175,15 @@ targets:
 		return strings.TrimSpace(string(b)) == `"/image/svg"`
 	})
 
+	waitUntil(t, "the ReplayDiff event delivered to the live target", func() bool {
+		_, m := httpGet(t, base+"/metrics")
+		return strings.Contains(m, `wirebridge_deliver_delivered_total{target="watch"} 1`)
+	})
 	_, metrics := httpGet(t, base+"/metrics")
 	for _, w := range []string{
 		`wirebridge_internal_events_total{source="wirebridge.replay"} 1`,
 		`wirebridge_internal_events_matched_total{source="wirebridge.replay"} 1`,
-		`wirebridge_internal_deliveries_total{source="wirebridge.replay"} 2`,
+		`wirebridge_internal_deliveries_total{source="wirebridge.replay"} 3`,
 		`wirebridge_internal_events_dropped_total{reason="no_frame",source="wirebridge.replay"} 1`,
 		`wirebridge_internal_events_dropped_total{reason="queue_full",source="wirebridge.replay"} 0`,
 		`wirebridge_replay_diffs_total{target="shadow"} 1`,

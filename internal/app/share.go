@@ -68,6 +68,12 @@ func runShare(ctx context.Context, args []string, stdio Stdio) int {
 	if ttl == 0 {
 		ttl = cfg.Live.ShareTTL
 	}
+	// The link must work on the running server (share_check.go).
+	guard, err := newShareGuard(cfg, filter)
+	if err != nil {
+		fmt.Fprintf(stdio.Err, "wirebridge share: %v\n", err)
+		return exitUsage
+	}
 	auth, err := liveAuth(cfg)
 	if err != nil {
 		fmt.Fprintf(stdio.Err, "wirebridge share: %v\n", err)
@@ -75,6 +81,11 @@ func runShare(ctx context.Context, args []string, stdio Stdio) int {
 	}
 	tok, c, err := auth.Sign(pos[0], filter, ttl)
 	if err != nil {
+		guard.undo()
+		fmt.Fprintf(stdio.Err, "wirebridge share: %v\n", err)
+		return exitFail
+	}
+	if err := guard.verify(ctx, tok, c.Channel, stdio.Err); err != nil {
 		fmt.Fprintf(stdio.Err, "wirebridge share: %v\n", err)
 		return exitFail
 	}

@@ -130,9 +130,6 @@ func liveNeedsBus(c *config.Config) bool {
 	return len(c.NATS.URLs) > 0 || (c.NATS.Embedded && c.NATS.Listen != "")
 }
 
-// liveNeedsFrame says whether a target receives the captured frames.
-func liveNeedsFrame(t *config.Target) bool { return t.Live != nil && t.Live.Frames }
-
 // uiBase is the UI's URL for an HTTP listener address.
 func uiBase(addr net.Addr) string {
 	host, port, err := net.SplitHostPort(addr.String())

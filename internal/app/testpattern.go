@@ -58,7 +58,7 @@ func runTestPattern(_ context.Context, args []string, stdio Stdio) int {
 		fmt.Fprintf(stdio.Err, "wirebridge test-pattern: --event: %v\n", err)
 		return exitUsage
 	}
-	p, err := pattern.Compile(patSrc)
+	p, err := compilePatternArg("--pattern", patSrc)
 	if err != nil {
 		fmt.Fprintf(stdio.Err, "wirebridge test-pattern: invalid pattern: %v\n", err)
 		return exitUsage
