@@ -32,6 +32,7 @@ type Config struct {
 
 	pos      map[string]Pos        // YAML path -> position of its value
 	patterns map[string]*patternAt // rule path -> pattern source, for error positions
+	rawPaths map[string]string     // target path key -> the output path as written, before data_dir was joined
 }
 
 // NATS configures the message bus used for durable delivery, live channels and KV state.

@@ -184,6 +184,11 @@ func TestExternalNATSDisablesEmbedded(t *testing.T) {
 }
 
 func TestSourceTypes(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir) // the pcap sources' file, relative to the working directory
+	if err := os.WriteFile(filepath.Join(dir, "x.pcap"), []byte{0xd4, 0xc3, 0xb2, 0xa1}, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	c := mustParse(t, doc(
 		"sources:",
 		"  - name: u",

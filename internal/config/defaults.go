@@ -144,10 +144,15 @@ func (c *Config) finish() {
 		if _, set := c.pos[fmt.Sprintf("targets[%d].delivery.queue_size", i)]; !set && t.Type == TargetReplay {
 			t.Delivery.QueueSize = DefaultReplayQueue
 		}
+		if c.rawPaths == nil {
+			c.rawPaths = map[string]string{}
+		}
 		if t.File != nil {
+			c.rawPaths[fmt.Sprintf("targets[%d].path", i)] = string(t.File.Path)
 			t.File.Path = c.OutputPath(t.File.Path)
 		}
 		if t.PCAP != nil {
+			c.rawPaths[fmt.Sprintf("targets[%d].path", i)] = string(t.PCAP.Path)
 			t.PCAP.Path = c.OutputPath(t.PCAP.Path)
 		}
 		if t.Live != nil && t.Live.Channel == "" {
