@@ -75,6 +75,14 @@ func TestValidationRules(t *testing.T) {
 			want: []string{`wirebridge.yaml:12:33: targets[1].path: "pcap/%Y/../../../x.pcap" leaves data_dir: a relative path must stay inside data_dir (write an absolute path to put files elsewhere)`},
 		},
 		{
+			name: "time verbs the file and pcap targets do not expand",
+			yaml: []string{"  - {name: f, type: file, path: 'e-%j.ndjson'}", "  - {name: p, type: pcap, path: 'p-%s.pcap'}"},
+			want: []string{
+				`wirebridge.yaml:12:33: targets[1].path: unknown time verb %j (known: %Y %m %d %H %M %S %%)`,
+				`wirebridge.yaml:13:33: targets[2].path: unknown time verb %s (known: %Y %m %d %H %M %S %%)`,
+			},
+		},
+		{
 			name: "relative path with dots that stays inside",
 			yaml: []string{"  - {name: f, type: file, path: a/../b.ndjson}"},
 		},
