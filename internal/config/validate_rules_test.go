@@ -66,7 +66,7 @@ func TestValidationRules(t *testing.T) {
 		},
 		{
 			name: "file target path leaves data_dir",
-			yaml: []string{"  - {name: f, type: file, path: ../../etc/cron.d/wb}", "data_dir: data"}, // outside-ok: the traversal under test
+			yaml: []string{"  - {name: f, type: file, path: ../../etc/cron.d/wb}", "data_dir: data"},                                                                                                   // outside-ok: the traversal under test
 			want: []string{`wirebridge.yaml:12:33: targets[1].path: "../../etc/cron.d/wb" leaves data_dir: a relative path must stay inside data_dir (write an absolute path to put files elsewhere)`}, // outside-ok
 		},
 		{
