@@ -44,7 +44,7 @@ func newLive(cfg *config.Config, b *bus.Bus) (*liveState, error) {
 		return nil, err
 	}
 	return &liveState{hub: hub, auth: auth, server: live.NewServer(live.ServerConfig{
-		Hub: hub, Auth: auth, ShareTTL: cfg.Live.ShareTTL,
+		Hub: hub, Auth: auth, ShareTTL: cfg.Live.ShareTTL, MaxShareTTL: cfg.Live.MaxShareTTL(),
 	})}, nil
 }
 

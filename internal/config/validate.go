@@ -119,6 +119,13 @@ func (v *validator) live() {
 	if l.ShareTTL < 0 {
 		v.errorf("live.share_ttl", "must not be negative")
 	}
+	_, written := v.c.pos["live.share_max_ttl"]
+	switch {
+	case l.ShareMaxTTL < 0 || written && l.ShareMaxTTL == 0:
+		v.errorf("live.share_max_ttl", "must be a positive duration")
+	case l.ShareTTL > l.ShareMaxTTL && l.ShareMaxTTL > 0:
+		v.errorf("live.share_ttl", "%s is longer than live.share_max_ttl (%s)", l.ShareTTL, l.ShareMaxTTL)
+	}
 	if l.ShareKey.IsSet() && len(l.ShareKey.Value()) < 16 {
 		v.errorf("live.share_key", "too short: use at least 16 bytes (32 random bytes recommended)")
 	}

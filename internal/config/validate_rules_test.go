@@ -45,6 +45,20 @@ func TestValidationRules(t *testing.T) {
 			want: []string{`wirebridge.yaml:12:76: targets[1].delivery.ack_wait: 0s is out of range (want 1s to 1h)`},
 		},
 		{
+			name: "share_ttl longer than share_max_ttl",
+			yaml: []string{"live: {share_ttl: 48h}"},
+			want: []string{`wirebridge.yaml:12:19: live.share_ttl: 48h0m0s is longer than live.share_max_ttl (24h0m0s)`},
+		},
+		{
+			name: "share_max_ttl zero",
+			yaml: []string{"live: {share_max_ttl: 0}"},
+			want: []string{`wirebridge.yaml:12:23: live.share_max_ttl: must be a positive duration`},
+		},
+		{
+			name: "share_ttl 0 is the default",
+			yaml: []string{"live: {share_ttl: 0}"},
+		},
+		{
 			name: "data_dir is a regular file",
 			setup: func(t *testing.T, dir string) {
 				writeFile(t, filepath.Join(dir, "data"), []byte("x"))
