@@ -146,8 +146,10 @@ func uiBase(addr net.Addr) string {
 }
 
 // liveBanner prints a share link to the UI for the first live target's
-// channel (what `wirebridge share` would print).
-func (s *server) liveBanner(w io.Writer) {
+// channel (what `wirebridge share` would print) when the banner goes to a
+// terminal; otherwise the command that prints one, so that a working token
+// never lands in a log.
+func (s *server) liveBanner(w io.Writer, terminal bool) {
 	if s.live == nil || s.http.Addr() == nil {
 		return
 	}
@@ -155,6 +157,15 @@ func (s *server) liveBanner(w io.Writer) {
 		t := &s.cfg.Targets[i]
 		if t.Live == nil {
 			continue
+		}
+		if !terminal {
+			cmd := "wirebridge share " + t.Live.Channel
+			if s.path != "" {
+				cmd += " -c " + s.path
+			}
+			fmt.Fprintf(w, "\nWatch it live: a share link to %s is printed only to a terminal (this output may be kept in logs); get one with:\n  %s\n",
+				t.Live.Channel, cmd)
+			return
 		}
 		tok, c, err := s.live.auth.Sign(t.Live.Channel, "", s.cfg.Live.ShareTTL)
 		if err != nil {
