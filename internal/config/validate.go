@@ -221,6 +221,11 @@ func (v *validator) tls(path string, t *TLS) {
 	if (t.CertFile == "") != (t.KeyFile == "") {
 		v.errorf(path, "cert_file and key_file go together: give both or neither")
 	}
+	for _, f := range []struct{ key, name string }{{"ca_file", t.CAFile}, {"cert_file", t.CertFile}, {"key_file", t.KeyFile}} {
+		if f.name != "" {
+			v.regularIfExists(path+"."+f.key, f.name)
+		}
+	}
 }
 
 // checkListen checks a local listen address: host:port with an IP address, "localhost" or an

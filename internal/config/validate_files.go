@@ -86,6 +86,15 @@ func (v *validator) inputFile(path, name string) {
 	}
 }
 
+// regularIfExists checks a file read when serve starts (a TLS file): reading a FIFO would block
+// until a writer appears, a directory fails. A file that does not exist yet is left to serve (it
+// may be provisioned after validate runs, as the examples' are).
+func (v *validator) regularIfExists(path, name string) {
+	if st, err := os.Stat(name); err == nil && !st.Mode().IsRegular() {
+		v.errorf(path, "%s is not a regular file", name)
+	}
+}
+
 // outputFile checks where a file or pcap target will write (p is the target's YAML path, tp its
 // path after data_dir was joined to a relative one):
 //   - a relative path must stay inside data_dir;

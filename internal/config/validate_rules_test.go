@@ -167,6 +167,19 @@ func TestValidationRules(t *testing.T) {
 			yaml: []string{"  - {name: f, type: file, path: notes.txt}", "data_dir: data"},
 		},
 		{
+			name: "TLS files that are a FIFO or a directory",
+			setup: func(t *testing.T, dir string) {
+				if err := syscall.Mkfifo(filepath.Join(dir, "ca.fifo"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			},
+			yaml: []string{"  - {name: h, type: http, url: 'https://x/', tls: {ca_file: '{dir}/ca.fifo', cert_file: '{dir}', key_file: '{dir}/key.pem'}}"},
+			want: []string{
+				`wirebridge.yaml:12:58: targets[1].tls.ca_file: {dir}/ca.fifo is not a regular file`,
+				`wirebridge.yaml:12:58: targets[1].tls.cert_file: {dir} is not a regular file`,
+			},
+		},
+		{
 			name: "pcap source file does not exist",
 			full: []string{"sources:", "  - {name: p, type: pcap, file: captures/missing.pcap}"},
 			want: []string{`wirebridge.yaml:2:33: sources[0].file: captures/missing.pcap does not exist (relative to the working directory {dir})`},
