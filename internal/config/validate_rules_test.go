@@ -173,10 +173,11 @@ func TestValidationRules(t *testing.T) {
 					t.Fatal(err)
 				}
 			},
-			yaml: []string{"  - {name: h, type: http, url: 'https://x/', tls: {ca_file: '{dir}/ca.fifo', cert_file: '{dir}', key_file: '{dir}/key.pem'}}"},
+			yaml: []string{"  - name: h", "    type: http", "    url: 'https://x/'", "    tls:",
+				"      ca_file: '{dir}/ca.fifo'", "      cert_file: '{dir}'", "      key_file: '{dir}/key.pem'"},
 			want: []string{
-				`wirebridge.yaml:12:58: targets[1].tls.ca_file: {dir}/ca.fifo is not a regular file`,
-				`wirebridge.yaml:12:58: targets[1].tls.cert_file: {dir} is not a regular file`,
+				`wirebridge.yaml:16:16: targets[1].tls.ca_file: {dir}/ca.fifo is not a regular file`,
+				`wirebridge.yaml:17:18: targets[1].tls.cert_file: {dir} is not a regular file`,
 			},
 		},
 		{
