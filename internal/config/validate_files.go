@@ -14,9 +14,10 @@ import (
 
 // MinMaxStorage is the smallest nats.max_storage the embedded JetStream store works with. The
 // delivery stream gets 3/4 of it and the dead-letter stream 1/8; a stored message (a batch of up
-// to 512 KiB, or one event with its frame) must fit in each. Measured with internal/bus: at 1 byte
-// the dead-letter stream cannot be created ("insufficient resources"), and below 5 MiB a 600 KiB
-// dead letter is refused ("maximum bytes exceeded"); 16 MiB leaves room for a few of the largest.
+// to 512 KiB, or one event with its frame) must fit in each. Measured with internal/bus
+// (TestStorageFloor): below 5 MiB the dead-letter stream refuses a 600 KiB dead letter ("maximum
+// bytes exceeded"); at a few bytes the streams' limits round to 0, which JetStream takes as no
+// limit at all. 16 MiB leaves room for a few of the largest.
 const MinMaxStorage = 16 * MiB
 
 // The checks below look at the file system, as `serve` will find it: a path that cannot work
