@@ -112,6 +112,10 @@ func (v *validator) outputFile(p string, tp TimePattern, kind, compress string) 
 	if !ok {
 		raw = string(tp) // built in Go: taken as given
 	}
+	if last := raw[strings.LastIndexByte(raw, '/')+1:]; last == "." || last == ".." {
+		v.errorf(path, "%q names a directory, not a file", raw)
+		return
+	}
 	if !filepath.IsAbs(raw) {
 		if c := filepath.Clean(raw); c == ".." || strings.HasPrefix(c, "../") {
 			v.errorf(path, "%q leaves data_dir: a relative path must stay inside data_dir (write an absolute path to put files elsewhere)", raw)

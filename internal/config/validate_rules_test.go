@@ -97,6 +97,14 @@ func TestValidationRules(t *testing.T) {
 			},
 		},
 		{
+			name: "path whose last element is dots",
+			yaml: []string{"  - {name: f, type: file, path: 'a/%Y/..'}", "  - {name: g, type: file, path: '/var/log/.'}"},
+			want: []string{
+				`wirebridge.yaml:12:33: targets[1].path: "a/%Y/.." names a directory, not a file`,
+				`wirebridge.yaml:13:33: targets[2].path: "/var/log/." names a directory, not a file`,
+			},
+		},
+		{
 			name: "relative path with dots that stays inside",
 			yaml: []string{"  - {name: f, type: file, path: a/../b.ndjson}"}, // outside-ok: a relative target path, not a file the test reads
 		},
