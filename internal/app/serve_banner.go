@@ -3,8 +3,10 @@ package app
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/netip"
+	"os"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -12,10 +14,14 @@ import (
 
 	"github.com/wirebridge/wirebridge/internal/config"
 	"github.com/wirebridge/wirebridge/internal/source"
+	"golang.org/x/sys/unix"
 )
 
 // banner prints, on standard output, what listens where, where the events go
-// and a command to try.
+// and a command to try. With a live target it adds a share link to the UI, but
+// only when it writes to a terminal: anywhere else (a pipe, a file, journald)
+// the output may be kept and read by others, and it names the command that
+// prints a link instead.
 //
 // With a stdout target the banner goes to standard error, so that standard
 // output holds nothing but events (wirebridge serve | jq).
@@ -71,9 +77,19 @@ func (s *server) banner(took time.Duration) {
 	if try := s.tryCommand(); try != "" {
 		fmt.Fprintf(&w, "\nTry it:\n  %s\n", try)
 	}
-	s.liveBanner(&w)
+	s.liveBanner(&w, isTTY(out))
 	fmt.Fprintln(&w)
 	out.Write(w.Bytes())
+}
+
+// isTTY reports whether w is a terminal (not merely a character device such as /dev/null).
+func isTTY(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
 }
 
 func sourceWhere(c *config.Source, src source.Source) string {

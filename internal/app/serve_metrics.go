@@ -19,7 +19,8 @@ import (
 //	wirebridge_source_emitted_total{source}           packets handed to the pipeline
 //	wirebridge_source_truncated_total{source}         packets longer than max_datagram
 //	wirebridge_source_dropped_total{source,reason}    not_allowed, rate_limited_source,
-//	                                                  rate_limited_global, kernel, queue_full
+//	                                                  rate_limited_global, kernel, queue_full,
+//	                                                  malformed
 //	wirebridge_source_decode_errors_total{source,kind} packets whose decoding stopped early
 //	                                                  (truncated, bad length, ...); still matched
 //	wirebridge_pipeline_processed_total{source}       packets decoded and matched

@@ -44,7 +44,7 @@ func newLive(cfg *config.Config, b *bus.Bus) (*liveState, error) {
 		return nil, err
 	}
 	return &liveState{hub: hub, auth: auth, server: live.NewServer(live.ServerConfig{
-		Hub: hub, Auth: auth, ShareTTL: cfg.Live.ShareTTL,
+		Hub: hub, Auth: auth, ShareTTL: cfg.Live.ShareTTL, MaxShareTTL: cfg.Live.MaxShareTTL(),
 	})}, nil
 }
 
@@ -143,8 +143,10 @@ func uiBase(addr net.Addr) string {
 }
 
 // liveBanner prints a share link to the UI for the first live target's
-// channel (what `wirebridge share` would print).
-func (s *server) liveBanner(w io.Writer) {
+// channel (what `wirebridge share` would print) when the banner goes to a
+// terminal; otherwise the command that prints one, so that a working token
+// never lands in a log.
+func (s *server) liveBanner(w io.Writer, terminal bool) {
 	if s.live == nil || s.http.Addr() == nil {
 		return
 	}
@@ -152,6 +154,15 @@ func (s *server) liveBanner(w io.Writer) {
 		t := &s.cfg.Targets[i]
 		if t.Live == nil {
 			continue
+		}
+		if !terminal {
+			cmd := "wirebridge share " + t.Live.Channel
+			if s.path != "" {
+				cmd += " -c " + s.path
+			}
+			fmt.Fprintf(w, "\nWatch it live: a share link to %s is printed only to a terminal (this output may be kept in logs); get one with:\n  %s\n",
+				t.Live.Channel, cmd)
+			return
 		}
 		tok, c, err := s.live.auth.Sign(t.Live.Channel, "", s.cfg.Live.ShareTTL)
 		if err != nil {

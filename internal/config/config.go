@@ -32,6 +32,7 @@ type Config struct {
 
 	pos      map[string]Pos        // YAML path -> position of its value
 	patterns map[string]*patternAt // rule path -> pattern source, for error positions
+	rawPaths map[string]string     // target path key -> the output path as written, before data_dir was joined
 }
 
 // NATS configures the message bus used for durable delivery, live channels and KV state.
@@ -73,13 +74,25 @@ type Live struct {
 	// ShareKey signs share links (HMAC-SHA256); changing it revokes every link signed before.
 	// Unset: a random key generated once and kept in data_dir/live/share.key.
 	ShareKey Secret `yaml:"share_key"`
-	// ShareTTL is how long a share link is valid when no other lifetime is asked for.
+	// ShareTTL is how long a share link is valid when no other lifetime is asked for (0: the
+	// default, 1h).
 	ShareTTL time.Duration `yaml:"share_ttl"`
+	// ShareMaxTTL is the longest lifetime a share link may be given (wirebridge share --ttl,
+	// POST /api/share); longer is refused. 0 (only in a Config built in Go): MaxShareTTL().
+	ShareMaxTTL time.Duration `yaml:"share_max_ttl"`
 	// Replay is how many recent events per channel a new subscriber receives first (0: none).
 	Replay int `yaml:"replay"`
 	// SubscriberQueue bounds the events waiting for one subscriber: when it is full the oldest
 	// are dropped, counted and reported to that subscriber; the publisher never waits.
 	SubscriberQueue int `yaml:"subscriber_queue"`
+}
+
+// MaxShareTTL is ShareMaxTTL, or its default when it is not set.
+func (l *Live) MaxShareTTL() time.Duration {
+	if l.ShareMaxTTL <= 0 {
+		return DefaultShareMaxTTL
+	}
+	return l.ShareMaxTTL
 }
 
 // APIKey is one API key and what it may do.

@@ -184,6 +184,11 @@ func TestExternalNATSDisablesEmbedded(t *testing.T) {
 }
 
 func TestSourceTypes(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir) // the pcap sources' file, relative to the working directory
+	if err := os.WriteFile(filepath.Join(dir, "x.pcap"), []byte{0xd4, 0xc3, 0xb2, 0xa1}, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	c := mustParse(t, doc(
 		"sources:",
 		"  - name: u",
@@ -531,7 +536,9 @@ func TestTimePattern(t *testing.T) {
 		bad     bool
 	}{
 		{"events/%Y-%m-%d/events-%H.ndjson", "events/2026-11-21/events-19.ndjson", true, false},
-		{"a-%H%M%S-%j-%s.pcap", "a-194015-325-1795290015.pcap", true, false},
+		{"a-%H%M%S.pcap", "a-194015.pcap", true, false},
+		{"day-of-year-%j", "", false, true}, // the targets do not expand %j or %s
+		{"unix-%s", "", false, true},
 		{"plain.ndjson", "plain.ndjson", false, false},
 		{"100%%.ndjson", "100%.ndjson", false, false},
 		{"bad-%q", "", false, true},

@@ -19,6 +19,7 @@ const (
 	DefaultLiveReplay      = 100
 	DefaultLiveQueue       = 1024
 	DefaultShareTTL        = time.Hour
+	DefaultShareMaxTTL     = 24 * time.Hour
 	// DefaultReplayQueue is a replay target's delivery.queue_size when the
 	// file does not set one: mirror traffic is bursty and the reassembler
 	// takes each packet once, so room for 16,384 packets (about 25 MB of
@@ -32,7 +33,7 @@ func (c *Config) setDefaults() {
 	c.ShutdownTimeout = DefaultShutdownTimeout
 	c.Log = Log{Level: "info", Format: "auto"}
 	c.NATS = NATS{Embedded: true, MaxMemory: 64 * MiB, MaxStorage: 4 * GiB, Replicas: 1}
-	c.Live = Live{Replay: DefaultLiveReplay, SubscriberQueue: DefaultLiveQueue, ShareTTL: DefaultShareTTL}
+	c.Live = Live{Replay: DefaultLiveReplay, SubscriberQueue: DefaultLiveQueue, ShareTTL: DefaultShareTTL, ShareMaxTTL: DefaultShareMaxTTL}
 }
 
 func (t *LiveTarget) setDefaults() {
@@ -122,6 +123,9 @@ func (t *Target) DefaultMode() DeliveryMode {
 
 // finish fills the defaults that depend on other values, after decoding.
 func (c *Config) finish() {
+	if c.Live.ShareTTL == 0 {
+		c.Live.ShareTTL = DefaultShareTTL // documented: 0 is the default
+	}
 	if _, set := c.pos["nats.embedded"]; !set && len(c.NATS.URLs) > 0 {
 		c.NATS.Embedded = false
 	}
@@ -144,10 +148,15 @@ func (c *Config) finish() {
 		if _, set := c.pos[fmt.Sprintf("targets[%d].delivery.queue_size", i)]; !set && t.Type == TargetReplay {
 			t.Delivery.QueueSize = DefaultReplayQueue
 		}
+		if c.rawPaths == nil {
+			c.rawPaths = map[string]string{}
+		}
 		if t.File != nil {
+			c.rawPaths[fmt.Sprintf("targets[%d].path", i)] = string(t.File.Path)
 			t.File.Path = c.OutputPath(t.File.Path)
 		}
 		if t.PCAP != nil {
+			c.rawPaths[fmt.Sprintf("targets[%d].path", i)] = string(t.PCAP.Path)
 			t.PCAP.Path = c.OutputPath(t.PCAP.Path)
 		}
 		if t.Live != nil && t.Live.Channel == "" {

@@ -284,7 +284,7 @@ func TestParseErrors(t *testing.T) {
 				"log: {level: verbose, format: xml}",
 			),
 			want: []string{
-				`wirebridge.yaml:14:11: targets[1].path: unknown time verb %q (known: %Y %m %d %H %M %S %j %s %%)`,
+				`wirebridge.yaml:14:11: targets[1].path: unknown time verb %q (known: %Y %m %d %H %M %S %%)`,
 				`wirebridge.yaml:15:15: targets[1].compress: invalid value "bzip2" (want one of none, gzip, zstd)`,
 				`wirebridge.yaml:16:22: targets[1].delivery.mode: invalid value "eventually" (want durable or direct)`,
 				`wirebridge.yaml:16:52: targets[1].delivery.backoff.jitter: 2 is out of range (want a fraction from 0 to 1)`,

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"syscall"
 )
 
 // maxSecretFile bounds what a file: secret may hold.
@@ -59,8 +60,12 @@ func ParseSecret(ref string) (Secret, error) {
 	}
 }
 
+// readSecretFile reads a file: secret. The file is opened with O_NONBLOCK, so that a FIFO (or a
+// device) cannot block the open until a writer appears: the open returns at once and the type
+// check on the opened descriptor refuses anything but a regular file, with no window between a
+// check and the open.
 func readSecretFile(path string) (string, error) {
-	f, err := os.Open(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
 	if err != nil {
 		return "", fmt.Errorf("read secret file: %w", err)
 	}

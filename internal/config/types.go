@@ -193,8 +193,8 @@ func parsePort(s string) (uint16, error) {
 }
 
 // TimePattern is a file path with strftime-style time verbs, expanded in UTC:
-// %Y year, %m month, %d day, %H hour, %M minute, %S second, %j day of year,
-// %s Unix seconds, %% a literal percent sign.
+// %Y year, %m month, %d day, %H hour, %M minute, %S second, %% a literal percent sign: the
+// verbs the file and pcap targets expand (internal/target/internal/rotate).
 type TimePattern string
 
 // errBadVerb is returned for an unknown % verb in a TimePattern.
@@ -211,8 +211,8 @@ func (p TimePattern) Check() error {
 			return fmt.Errorf("%w: trailing %% at the end (write %%%% for a literal percent sign)", errBadVerb)
 		}
 		i++
-		if !strings.ContainsRune("YmdHMSjs%", rune(s[i])) {
-			return fmt.Errorf("%w %%%c (known: %%Y %%m %%d %%H %%M %%S %%j %%s %%%%)", errBadVerb, s[i])
+		if !strings.ContainsRune("YmdHMS%", rune(s[i])) {
+			return fmt.Errorf("%w %%%c (known: %%Y %%m %%d %%H %%M %%S %%%%)", errBadVerb, s[i])
 		}
 	}
 	return nil
@@ -248,10 +248,6 @@ func (p TimePattern) Format(t time.Time) string {
 			fmt.Fprintf(&b, "%02d", t.Minute())
 		case 'S':
 			fmt.Fprintf(&b, "%02d", t.Second())
-		case 'j':
-			fmt.Fprintf(&b, "%03d", t.YearDay())
-		case 's':
-			b.WriteString(strconv.FormatInt(t.Unix(), 10))
 		case '%':
 			b.WriteByte('%')
 		default:

@@ -49,6 +49,7 @@ func (c *Config) validate(decodeErrs Errors) Errors {
 		}
 	}
 	v.top()
+	v.dataDir()
 	v.nats()
 	v.live()
 	v.sources()
@@ -118,6 +119,13 @@ func (v *validator) live() {
 	if l.ShareTTL < 0 {
 		v.errorf("live.share_ttl", "must not be negative")
 	}
+	_, written := v.c.pos["live.share_max_ttl"]
+	switch {
+	case l.ShareMaxTTL < 0 || written && l.ShareMaxTTL == 0:
+		v.errorf("live.share_max_ttl", "must be a positive duration")
+	case l.ShareTTL > l.ShareMaxTTL && l.ShareMaxTTL > 0:
+		v.errorf("live.share_ttl", "%s is longer than live.share_max_ttl (%s)", l.ShareTTL, l.ShareMaxTTL)
+	}
 	if l.ShareKey.IsSet() && len(l.ShareKey.Value()) < 16 {
 		v.errorf("live.share_key", "too short: use at least 16 bytes (32 random bytes recommended)")
 	}
@@ -182,7 +190,10 @@ func (v *validator) nats() {
 	if n.MaxMemory < 0 {
 		v.errorf("nats.max_memory", "must not be negative")
 	}
-	if n.MaxStorage < 0 {
+	switch {
+	case n.Embedded && n.MaxStorage < MinMaxStorage:
+		v.errorf("nats.max_storage", "%s is below the minimum %s (the delivery and dead-letter streams need room for their largest messages)", n.MaxStorage, MinMaxStorage)
+	case n.MaxStorage < 0:
 		v.errorf("nats.max_storage", "must not be negative")
 	}
 	v.intRange("nats.replicas", n.Replicas, 1, 5)
@@ -209,6 +220,11 @@ func (v *validator) natsURLs(path string, urls []string) {
 func (v *validator) tls(path string, t *TLS) {
 	if (t.CertFile == "") != (t.KeyFile == "") {
 		v.errorf(path, "cert_file and key_file go together: give both or neither")
+	}
+	for _, f := range []struct{ key, name string }{{"ca_file", t.CAFile}, {"cert_file", t.CertFile}, {"key_file", t.KeyFile}} {
+		if f.name != "" {
+			v.regularIfExists(path+"."+f.key, f.name)
+		}
 	}
 }
 
@@ -315,6 +331,8 @@ func (v *validator) sources() {
 		case s.PCAP != nil:
 			if s.PCAP.File == "" {
 				v.errorf(p+".file", "required for a pcap source: the capture file to replay")
+			} else {
+				v.inputFile(p+".file", s.PCAP.File)
 			}
 		case s.VXLAN != nil:
 			if s.VXLAN.Interface != "" {
@@ -466,6 +484,7 @@ func (v *validator) targets() map[string]*Target {
 			v.httpTarget(p, t.HTTP)
 		case t.File != nil:
 			v.outputPath(p, t.File.Path, paths)
+			v.outputFile(p, t.File.Path, "file", t.File.Compress)
 			v.rotate(p, t.File.Rotate)
 			v.oneOf(p+".compress", t.File.Compress, "none", "gzip", "zstd")
 			v.oneOf(p+".fsync", t.File.Fsync, "never", "rotate", "always", "interval")
@@ -474,6 +493,7 @@ func (v *validator) targets() map[string]*Target {
 			}
 		case t.PCAP != nil:
 			v.outputPath(p, t.PCAP.Path, paths)
+			v.outputFile(p, t.PCAP.Path, "pcap", "")
 			v.rotate(p, t.PCAP.Rotate)
 			v.intRange(p+".snaplen", t.PCAP.Snaplen, 64, 262144)
 		case t.NATS != nil:
@@ -583,8 +603,10 @@ func (v *validator) delivery(p string, t *Target) {
 	}
 	v.intRange(dp+".batch_size", d.BatchSize, 1, 10000)
 	v.intRange(dp+".queue_size", d.QueueSize, 1, 1<<20)
-	// 0 only in configurations built in Go (YAML gets the default): internal/deliver's default.
-	if d.AckWait != 0 && (d.AckWait < time.Second || d.AckWait > time.Hour) {
+	// 0 left unset in a configuration built in Go means internal/deliver's default; written in
+	// the file, it is out of range like any other value.
+	_, written := v.c.pos[dp+".ack_wait"]
+	if (written || d.AckWait != 0) && (d.AckWait < time.Second || d.AckWait > time.Hour) {
 		v.errorf(dp+".ack_wait", "%s is out of range (want 1s to 1h)", d.AckWait)
 	}
 }

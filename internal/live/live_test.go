@@ -511,6 +511,7 @@ func TestHTTPAPI(t *testing.T) {
 		{"subscribers with admin", "GET", "/api/subscribers", "adm-0123456789abcdef", "", 200, ""},
 		{"share another channel with share", "POST", "/api/share", share, `{"channel":"/other"}`, 403, "forbidden\n"},
 		{"share same channel with share", "POST", "/api/share", share, `{"ttl":"10m"}`, 200, ""},
+		{"share beyond the maximum ttl", "POST", "/api/share", "adm-0123456789abcdef", `{"channel":"/x","ttl":"721h"}`, 400, `{"error":"ttl: 721h0m0s is longer than the maximum 720h0m0s (live.share_max_ttl)"}` + "\n"},
 		{"share with admin", "POST", "/api/share", "adm-0123456789abcdef", `{"channel":"/x/*","filter":{"a":["b"]}}`, 200, ""},
 		{"share bad filter", "POST", "/api/share", "adm-0123456789abcdef", `{"channel":"/x","filter":{"a":"b"}}`, 400, ""},
 		{"share with publish key", "POST", "/api/share", "pub-0123456789abcdef", `{"channel":"/x"}`, 403, "forbidden\n"},

@@ -36,7 +36,8 @@ type ServerConfig struct {
 	UI fs.FS
 	// ShareTTL is the lifetime of a share link when none is asked for.
 	ShareTTL time.Duration
-	// MaxShareTTL bounds the lifetime one may ask for (0: 30 days).
+	// MaxShareTTL bounds the lifetime one may ask for: a longer ttl is refused
+	// (400). 0: 30 days; wirebridge serve passes live.share_max_ttl.
 	MaxShareTTL time.Duration
 }
 
@@ -259,7 +260,10 @@ func (s *Server) share(w http.ResponseWriter, r *http.Request) {
 		}
 		ttl = d
 	}
-	ttl = min(ttl, s.cfg.MaxShareTTL)
+	if ttl > s.cfg.MaxShareTTL {
+		badRequest(w, "ttl: %s is longer than the maximum %s (live.share_max_ttl)", ttl, s.cfg.MaxShareTTL)
+		return
+	}
 	if req.Channel == "" && p.Share != nil {
 		req.Channel = p.Share.Channel
 	}

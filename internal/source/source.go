@@ -22,7 +22,7 @@
 // order: the allow list of sender networks, the per-sender token bucket and
 // the global token bucket. Every packet a source reads is counted in Stats:
 // received, emitted, dropped by reason (not_allowed, rate_limited_source,
-// rate_limited_global, kernel, queue_full), and truncated (read but longer
+// rate_limited_global, kernel, queue_full, malformed), and truncated (read but longer
 // than the buffer; such frames are still emitted, flagged by
 // CaptureInfo.Length > CaptureLength). The pipeline adds queue_full drops with
 // Stats.Drop. A source never blocks on a slow consumer: emit must return
@@ -81,10 +81,11 @@ const (
 	DropRateLimitedGlobal                   // the source's token bucket was empty
 	DropKernel                              // dropped by the kernel before we read it (socket buffer / ring full)
 	DropQueueFull                           // the pipeline's queue was full (counted by the pipeline)
+	DropMalformed                           // not a packet of the source's kind (vxlan: no VXLAN header, too short)
 	numDropReasons
 )
 
-var dropNames = [numDropReasons]string{"not_allowed", "rate_limited_source", "rate_limited_global", "kernel", "queue_full"}
+var dropNames = [numDropReasons]string{"not_allowed", "rate_limited_source", "rate_limited_global", "kernel", "queue_full", "malformed"}
 
 func (r DropReason) String() string {
 	if r < numDropReasons {

@@ -34,8 +34,9 @@ import (
 //
 // The VNI lists are applied before emitting: a packet whose VNI is not in VNI
 // (when VNI is not empty) or is in DenyVNI is dropped and counted as
-// not_allowed (VNIDropped counts them separately); so is a packet on the port
-// that is not VXLAN (no I flag, too short). Mirror sessions cut packets to
+// not_allowed (VNIDropped counts them separately). A packet on the port that
+// is not VXLAN (no I flag, too short, not UDP) is dropped and counted as
+// malformed, with or without VNI lists. Mirror sessions cut packets to
 // their configured packet length: the inner IP header then claims more bytes
 // than the frame holds; the source presents such a packet as a capture cut by
 // a snaplen (see markCut), so the decoder decodes the inner headers and
@@ -142,7 +143,7 @@ func (v *VXLAN) Name() string { return v.cfg.Name }
 // Stats are the source's counters (those of the underlying udp or afpacket reader).
 func (v *VXLAN) Stats() *Stats { return v.inner.Stats() }
 
-// VNIDropped counts the packets dropped by the VNI lists or as not VXLAN.
+// VNIDropped counts the packets dropped by the VNI lists (not_allowed).
 func (v *VXLAN) VNIDropped() uint64 { return v.vniDropped.Load() }
 
 // Addrs are the bound listener addresses (listener mode; nil in interface mode).
@@ -161,15 +162,22 @@ func (v *VXLAN) Run(ctx context.Context, emit Emit) error {
 	st := v.inner.Stats()
 	return v.inner.Run(ctx, func(b Batch) {
 		kept := b.Frames[:0]
+		var refused, malformed uint64
 		for _, f := range b.Frames {
-			if v.admit(&f) {
+			switch v.admit(&f) {
+			case vxlanKeep:
 				kept = append(kept, f)
+			case vxlanRefused:
+				refused++
+			default:
+				malformed++
 			}
 		}
-		if d := len(b.Frames) - len(kept); d > 0 {
-			v.vniDropped.Add(uint64(d))
-			st.Drop(DropNotAllowed, uint64(d))
-			st.Emitted.Add(^uint64(d - 1)) // the reader counted them as emitted
+		if d := refused + malformed; d > 0 {
+			v.vniDropped.Add(refused)
+			st.Drop(DropNotAllowed, refused)
+			st.Drop(DropMalformed, malformed)
+			st.Emitted.Add(^(d - 1)) // the reader counted them as emitted
 		}
 		if len(kept) > 0 {
 			b.Frames = kept
@@ -178,15 +186,22 @@ func (v *VXLAN) Run(ctx context.Context, emit Emit) error {
 	})
 }
 
+// What admit decides for a frame.
+const (
+	vxlanKeep      = iota
+	vxlanRefused   // by the VNI lists: not_allowed
+	vxlanMalformed // not a VXLAN packet
+)
+
 // admit finds the VXLAN header of f, normalises its UDP destination port to
 // 4789 and applies the VNI lists.
-func (v *VXLAN) admit(f *Frame) bool {
+func (v *VXLAN) admit(f *Frame) int {
 	var udpOff, ipOff int
 	var ipv uint8
 	switch f.Info.LinkType {
 	case packet.LinkRaw: // listener mode: our synthesised IPv4 (20) or IPv6 (40) header
 		if len(f.Data) < 1 {
-			return false
+			return vxlanMalformed
 		}
 		switch ipv = f.Data[0] >> 4; ipv {
 		case 4:
@@ -194,7 +209,7 @@ func (v *VXLAN) admit(f *Frame) bool {
 		case 6:
 			udpOff = 40
 		default:
-			return false
+			return vxlanMalformed
 		}
 	default: // interface mode: a captured frame
 		p := v.pkts.Get().(*packet.Packet)
@@ -206,12 +221,12 @@ func (v *VXLAN) admit(f *Frame) bool {
 		}
 		v.pkts.Put(p)
 		if udpOff < 0 {
-			return false
+			return vxlanMalformed
 		}
 	}
 	d := f.Data
 	if len(d) < udpOff+16 {
-		return false
+		return vxlanMalformed
 	}
 	if old := binary.BigEndian.Uint16(d[udpOff+2:]); old != VXLANPort {
 		binary.BigEndian.PutUint16(d[udpOff+2:], VXLANPort)
@@ -220,17 +235,17 @@ func (v *VXLAN) admit(f *Frame) bool {
 	}
 	h := d[udpOff+8:]
 	if h[0]&0x08 == 0 {
-		return false
+		return vxlanMalformed
 	}
 	vni := binary.BigEndian.Uint32(h[4:8]) >> 8
 	if v.allow != nil && !v.allow[vni] {
-		return false
+		return vxlanRefused
 	}
 	if v.deny[vni] {
-		return false
+		return vxlanRefused
 	}
 	markCut(f, ipOff, ipv, udpOff)
-	return true
+	return vxlanKeep
 }
 
 // markCut handles a mirrored frame cut short by the mirror session's packet

@@ -172,7 +172,7 @@ func TestVXLANInterfaceMode(t *testing.T) {
 				t.Error("no VNI drop counted")
 			}
 			st := src.Stats().Snapshot()
-			if st.Dropped[DropNotAllowed.String()] != src.VNIDropped() || st.Emitted+src.VNIDropped() != st.Received {
+			if st.Dropped[DropNotAllowed.String()] != src.VNIDropped() || st.Emitted+src.VNIDropped()+st.Dropped[DropMalformed.String()] != st.Received {
 				t.Errorf("stats %+v, VNIDropped %d", st, src.VNIDropped())
 			}
 		})

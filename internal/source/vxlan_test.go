@@ -48,6 +48,7 @@ type vxlanDatagram struct {
 	inner     []byte // the mirrored frame (keep)
 	innerIPv  uint8
 	truncated bool
+	malformed bool // not a VXLAN packet: dropped as malformed, whatever the VNI lists
 }
 
 // vxlanCases: the source allows VNIs 42 and 7, denies 7.
@@ -61,8 +62,8 @@ func vxlanCases() []vxlanDatagram {
 		{name: "truncated by the session", keep: true, vni: 42, inner: cut, innerIPv: 4, truncated: true},
 		{name: "vni not allowed", vni: 43, inner: innerTCP([]byte("x"))},
 		{name: "vni denied", vni: 7, inner: innerTCP([]byte("x"))},
-		{name: "no I flag", data: append(vxlanHeader(42, false), innerTCP([]byte("x"))...)},
-		{name: "too short", data: []byte{0x08, 0, 0}},
+		{name: "no I flag", data: append(vxlanHeader(42, false), innerTCP([]byte("x"))...), malformed: true},
+		{name: "too short", data: []byte{0x08, 0, 0}, malformed: true},
 	}
 	for i := range cases {
 		if cases[i].data == nil {
@@ -118,11 +119,19 @@ func checkVXLANFrames(t *testing.T, fs []got, cases []vxlanDatagram, sender, rec
 // TestVXLANListener sends VXLAN datagrams over loopback, IPv4 and IPv6, to a
 // listener on a port other than 4789: the allowed ones are emitted whole
 // (jumbo frames included) with the outer destination port normalised to
-// 4789, the others counted as not_allowed.
+// 4789; those the VNI lists refuse are counted as not_allowed, and those that
+// are not VXLAN at all as malformed, with or without VNI lists.
 func TestVXLANListener(t *testing.T) {
-	for _, fam := range []struct{ name, listen string }{{"ipv4", "127.0.0.1:0"}, {"ipv6", "[::1]:0"}} {
-		t.Run(fam.name, func(t *testing.T) {
-			src, err := NewVXLAN(VXLANConfig{Common: Common{Name: "mirror"}, Listen: []string{fam.listen}, VNI: []uint32{42, 7}, DenyVNI: []uint32{7}})
+	for _, tc := range []struct {
+		name, listen string
+		vni, deny    []uint32
+	}{
+		{"ipv4", "127.0.0.1:0", []uint32{42, 7}, []uint32{7}},
+		{"ipv6", "[::1]:0", []uint32{42, 7}, []uint32{7}},
+		{"ipv4 without VNI lists", "127.0.0.1:0", nil, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src, err := NewVXLAN(VXLANConfig{Common: Common{Name: "mirror"}, Listen: []string{tc.listen}, VNI: tc.vni, DenyVNI: tc.deny})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -140,28 +149,41 @@ func TestVXLANListener(t *testing.T) {
 			sender := conn.LocalAddr().(*net.UDPAddr).AddrPort()
 			sender = netip.AddrPortFrom(sender.Addr().Unmap(), sender.Port())
 			cases := vxlanCases()
+			if tc.vni == nil { // no lists: every VXLAN packet is kept
+				for i := range cases {
+					cases[i].keep = !cases[i].malformed
+				}
+			}
 			for _, cs := range cases {
 				if _, err := conn.Write(cs.data); err != nil {
 					t.Fatal(err)
 				}
 				time.Sleep(time.Millisecond) // in order, one per read
 			}
-			want := 0
+			want, malformed := 0, 0
 			for _, cs := range cases {
-				if cs.keep {
+				switch {
+				case cs.keep:
 					want++
+				case cs.malformed:
+					malformed++
 				}
 			}
 			c.waitFor(t, 5*time.Second, "the allowed datagrams", func(fs []got) bool { return len(fs) >= want })
-			time.Sleep(100 * time.Millisecond)
+			c.waitFor(t, 5*time.Second, "every datagram read", func([]got) bool { return src.Stats().Received.Load() >= uint64(len(cases)) })
 			if err := stop(); err != nil {
 				t.Fatal(err)
 			}
-			checkVXLANFrames(t, c.snapshot(), cases, sender, recv)
-			dropped := uint64(len(cases) - want)
+			if tc.vni != nil {
+				checkVXLANFrames(t, c.snapshot(), cases, sender, recv)
+			} else if n := len(c.snapshot()); n != want {
+				t.Errorf("emitted %d frames, want %d", n, want)
+			}
+			notAllowed := uint64(len(cases) - want - malformed)
 			st := src.Stats().Snapshot()
-			if src.VNIDropped() != dropped || st.Dropped[DropNotAllowed.String()] != dropped || st.Emitted != uint64(want) || st.Received != uint64(len(cases)) {
-				t.Errorf("VNIDropped %d, stats %+v; want %d not_allowed, %d emitted of %d", src.VNIDropped(), st, dropped, want, len(cases))
+			if src.VNIDropped() != notAllowed || st.Dropped[DropNotAllowed.String()] != notAllowed || st.Dropped["malformed"] != uint64(malformed) ||
+				st.Emitted != uint64(want) || st.Received != uint64(len(cases)) {
+				t.Errorf("VNIDropped %d, stats %+v; want %d not_allowed, %d malformed, %d emitted of %d", src.VNIDropped(), st, notAllowed, malformed, want, len(cases))
 			}
 		})
 	}
@@ -228,7 +250,7 @@ func FuzzVXLANAdmit(f *testing.F) {
 			pkt := packet.Build(packet.IPv4{Src: innerCli, Dst: innerSrv}, packet.UDP{Src: 40000, Dst: 4790}, packet.Payload(data))
 			fr = Frame{Data: pkt, Info: packet.CaptureInfo{LinkType: packet.LinkRaw, Length: len(pkt), CaptureLength: len(pkt)}}
 		}
-		if !v.admit(&fr) {
+		if v.admit(&fr) != vxlanKeep {
 			return
 		}
 		var p packet.Packet

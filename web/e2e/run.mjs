@@ -86,7 +86,10 @@ async function serve(name, cfg) {
   p.stdout.on("data", (d) => { out += d; });
   p.stderr.on("data", (d) => { err += d; });
   p.on("exit", (code) => { if (!p.stopping) console.error(`${name} exited ${code}\n${err}`); });
-  const link = await waitFor(() => (out.match(/(http:\/\/\S+#token=\S+)/) || [])[1], name + " share link", 20000);
+  // On a pipe the banner names the command that prints a share link, not a
+  // link (a token must not end up in logs): wait for it, then run it.
+  await waitFor(() => out.includes("wirebridge share /packets/all"), name + " banner", 20000);
+  const link = share(cfg, "/packets/all", "1h");
   // stop sends SIGTERM and waits for the exit, at most 45 s (the default
   // shutdown_timeout is 30 s); then the process is killed and that reported.
   const stop = () => {
