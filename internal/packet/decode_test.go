@@ -506,21 +506,6 @@ func TestDecodeBuilt(t *testing.T) {
 			},
 		},
 		{
-			name: "vxlan in vxlan in vxlan stops at MaxDepth",
-			data: Build(cat([]Layer{Eth{}, IPv4{Src: ip3, Dst: ip4}, UDP{Src: 1}, VXLAN{VNI: 1}},
-				[]Layer{Eth{}, IPv4{Src: ip1, Dst: ip2}, UDP{Src: 2}, VXLAN{VNI: 2}},
-				[]Layer{Eth{}, IPv4{Src: ip2, Dst: ip1}, UDP{Src: 3}, VXLAN{VNI: 3}}, inner())...),
-			info: info(LinkEthernet),
-			want: expect{frames: 3},
-			check: func(t *testing.T, p *Packet) {
-				eq(t, "vni 0", p.Tunnels[0].VNI, uint32(1))
-				eq(t, "vni 1", p.Tunnels[1].VNI, uint32(2))
-				in := p.Inner()
-				eq(t, "innermost is the third vxlan carrier", in.SrcPort, uint16(3))
-				eq(t, "its payload is the vxlan header", in.PayloadLen, 8+14+20+8+4)
-			},
-		},
-		{
 			name: "geneve gwlb inner ipv4",
 			data: Build(Eth{}, IPv4{Src: ip3, Dst: ip4}, UDP{Src: 31000},
 				Geneve{Options: GWLBOptions(0x0123456789abcdef, 0xfedcba9876543210, 0xcafef00d)},
