@@ -419,9 +419,9 @@ func TestEncodeHandBuilt(t *testing.T) {
 				eq(t, "Tunnel type", d.Tunnel.Type, "vxlan")
 				eq(t, "VNI", d.Tunnel.VNI, u32(8))
 				eq(t, "Source", d.Source, ep(ipA, u16(5)))
-				eq(t, "Length as the inner UDP header claims", d.Length, 100)
+				eq(t, "Length counts this fragment", d.Length, 10)
 				eq(t, "Payload holds what the fragment carries", len(d.Payload), 10)
-				eq(t, "Truncated", d.Truncated, true)
+				eq(t, "Truncated", d.Truncated, false)
 				eq(t, "DecodeError", d.DecodeError, "")
 				eq(t, "Tunnel.Fragment", d.Tunnel.Fragment, true)
 			},

@@ -90,11 +90,12 @@ type next struct {
 //
 // Fragments: a tunnel in the first fragment of a fragmented IPv4 or IPv6
 // packet is decoded as far as the fragment's bytes go. Inside it, length
-// fields may claim bytes of later fragments (they are kept as claimed, so
-// the inner payload's PayloadWireLen exceeds PayloadLen), and a header the
-// fragment ends in is not an error when the capture itself was not cut
-// (Info.Length == Info.CaptureLength). Later fragments are not decoded past
-// the IP header.
+// fields may claim bytes of later fragments (IPTotalLen and UDPLength keep
+// the claim); when the capture itself was not cut (Info.Length ==
+// Info.CaptureLength) a header the fragment ends in is not an error and
+// each inner payload is what the fragment holds (PayloadWireLen ==
+// PayloadLen), as for the fragment's own transport. Later fragments are
+// not decoded past the IP header.
 //
 // IPv4 total length 0 (Linux captures of TSO/GSO/BIG TCP packets) stands
 // for the rest of the frame, as in tshark and tcpdump: Frame.IPLenFromCapture.
@@ -119,6 +120,13 @@ func Decode(p *Packet, data []byte, info CaptureInfo) error {
 		more, k := p.decodeFrame(depth, &n)
 		if k == errFragment {
 			k = OK
+		}
+		if frag && info.Length == len(data) {
+			// Carried in a first fragment, in a whole capture: the payload
+			// is what this fragment holds, as for the fragment's own
+			// transport (lengths claiming more count later fragments).
+			f := &p.Frames[depth]
+			f.PayloadWireLen = f.PayloadLen
 		}
 		if k == ErrTruncated && (frag || p.Frames[depth].Fragment) && info.Length == len(data) {
 			// The first fragment ends inside a header of what it carries:

@@ -59,9 +59,10 @@ func TestDecodeTunnelInFirstFragment(t *testing.T) {
 				in := p.Inner()
 				eq(t, "inner layers", in.Layers, LayerEthernet|LayerIPv4|LayerUDP)
 				eq(t, "inner ports", [2]uint16{in.SrcPort, in.DstPort}, [2]uint16{1111, 53})
+				eq(t, "inner udp length as claimed", in.UDPLength, uint16(208))
 				eq(t, "inner payload present", in.PayloadLen, 100)
-				eq(t, "inner payload claimed", in.PayloadWireLen, 200)
-				eq(t, "truncated", p.Truncated(), true)
+				eq(t, "inner payload is what the fragment holds", in.PayloadWireLen, 100)
+				eq(t, "truncated", p.Truncated(), false)
 			},
 		},
 		{
@@ -98,7 +99,7 @@ func TestDecodeTunnelInFirstFragment(t *testing.T) {
 				eq(t, "inner layers", in.Layers, LayerIPv4|LayerUDP)
 				eq(t, "inner total length as claimed", in.IPTotalLen, 20+8+500)
 				eq(t, "inner payload present", in.PayloadLen, 40)
-				eq(t, "inner payload claimed", in.PayloadWireLen, 500)
+				eq(t, "inner payload is what the fragment holds", in.PayloadWireLen, 40)
 			},
 		},
 		{
@@ -143,6 +144,9 @@ func TestDecodeTunnelInFirstFragment(t *testing.T) {
 			info:   CaptureInfo{LinkType: LinkEthernet, Length: 14 + 20 + 8 + 8 + 14 + 10},
 			err:    ErrTruncated,
 			frames: 2,
+			check: func(t *testing.T, p *Packet) {
+				eq(t, "truncated", p.Truncated(), true)
+			},
 		},
 	}
 	for _, c := range cases {
