@@ -70,7 +70,7 @@ type next struct {
 // stopped decoding early (also in p.Err, with p.ErrDepth the frame index);
 // the layers decoded before the problem stay in p. After Decode,
 // p.NumFrames >= 1; Frames and Tunnels past NumFrames hold stale values, as
-// do Tunnel.Options past NumOptions.
+// do Tunnel.Options past NumOptions and Tunnel.MPLS past NumMPLS.
 //
 // Bounds: a header cut off by the end of the buffer is ErrTruncated. A length
 // field (IPv4 total length, IPv6 payload length, UDP length, TCP data offset)

@@ -990,6 +990,9 @@ func comparePackets(t *testing.T, a, b *Packet) {
 		for j := ta.NumOptions; j < MaxGeneveOptions; j++ {
 			ta.Options[j], tb.Options[j] = GeneveOption{}, GeneveOption{}
 		}
+		for j := int(ta.NumMPLS); j < MaxMPLSLabels; j++ {
+			ta.MPLS[j], tb.MPLS[j] = 0, 0
+		}
 		if ta != tb {
 			t.Fatalf("tunnel %d differs:\n%+v\n%+v", i, ta, tb)
 		}
