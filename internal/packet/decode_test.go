@@ -2,6 +2,7 @@ package packet
 
 import (
 	"encoding/binary"
+	"fmt"
 	"net/netip"
 	"reflect"
 	"testing"
@@ -1044,6 +1045,9 @@ func TestDecodeAllocs(t *testing.T) {
 		"error":                           []byte{1, 2, 3},
 		"gre keepalive in cisco metadata": Build(Eth{}, IPv4{Src: ip3, Dst: ip4}, GRE{HasKey: true}, CiscoMD{}, IPv4{Src: ip4, Dst: ip3}, GRE{HasKey: true}, Payload("ka")),
 		"partial udp header":              Build(Eth{}, IPv4{Src: ip1, Dst: ip2, MF: true, TotalLength: 26}, UDP{Src: 1, Dst: 2})[:14+26],
+	}
+	for i, b := range tunnelSeeds() { // GTP-U, MPLS, first fragments, TSO, deep nesting
+		cases[fmt.Sprintf("tunnel seed %d", i)] = b
 	}
 	var p Packet
 	for name, b := range cases {
