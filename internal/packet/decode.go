@@ -59,8 +59,15 @@ type next struct {
 	// frag: the frame is carried in the first fragment of a fragmented IP
 	// packet (at any depth above it), so its bytes may end before its own
 	// headers do: a length field may claim bytes in later fragments.
-	frag bool
+	// fragEnd is where that fragment ends on the wire.
+	frag    bool
+	fragEnd int
 }
+
+// unknownEnd is the claimed end of what a first fragment carries without a
+// length field of its own (GRE, IP in IP): the datagram continues in later
+// fragments, of a length this packet does not tell.
+const unknownEnd = 1<<31 - 1
 
 // Decode decodes data into p, replacing everything p held before.
 //
@@ -91,11 +98,11 @@ type next struct {
 // Fragments: a tunnel in the first fragment of a fragmented IPv4 or IPv6
 // packet is decoded as far as the fragment's bytes go. Inside it, length
 // fields may claim bytes of later fragments (IPTotalLen and UDPLength keep
-// the claim); when the capture itself was not cut (Info.Length ==
-// Info.CaptureLength) a header the fragment ends in is not an error and
-// each inner payload is what the fragment holds (PayloadWireLen ==
-// PayloadLen), as for the fragment's own transport. Later fragments are
-// not decoded past the IP header.
+// the claim), each inner payload is what the fragment holds on the wire
+// (PayloadWireLen ends with the fragment), as for the fragment's own
+// transport, and when the capture itself was not cut (Info.Length ==
+// Info.CaptureLength) a header the fragment ends in is not an error. Later
+// fragments are not decoded past the IP header.
 //
 // IPv4 total length 0 (Linux captures of TSO/GSO/BIG TCP packets) stands
 // for the rest of the frame, as in tshark and tcpdump: Frame.IPLenFromCapture.
@@ -116,25 +123,32 @@ func Decode(p *Packet, data []byte, info CaptureInfo) error {
 	n := next{link: info.LinkType, start: 0, end: len(data), wire: info.Length}
 	for depth := 0; depth < MaxDepth; depth++ {
 		p.NumFrames = depth + 1
-		frag := n.frag
+		frag, fragEnd := n.frag, n.fragEnd
 		more, k := p.decodeFrame(depth, &n)
 		if k == errFragment {
 			k = OK
 		}
-		if frag && info.Length == len(data) {
-			// Carried in a first fragment, in a whole capture: the payload
-			// is what this fragment holds, as for the fragment's own
-			// transport (lengths claiming more count later fragments).
-			f := &p.Frames[depth]
-			f.PayloadWireLen = f.PayloadLen
+		f := &p.Frames[depth]
+		if frag {
+			// Carried in a first fragment: the payload on the wire is what
+			// this fragment holds, as for the fragment's own transport
+			// (lengths claiming more count later fragments).
+			if w := fragEnd - f.PayloadOff; f.PayloadWireLen > w {
+				f.PayloadWireLen = max(w, f.PayloadLen)
+			}
 		}
-		if k == ErrTruncated && (frag || p.Frames[depth].Fragment) && info.Length == len(data) {
+		if k == ErrTruncated && (frag || f.Fragment) && info.Length == len(data) {
 			// The first fragment ends inside a header of what it carries:
 			// the rest is in the next fragment, the capture is whole.
 			k = OK
 		}
 		if more {
-			n.frag = frag || p.Frames[depth].Fragment
+			n.frag, n.fragEnd = frag, fragEnd
+			if f.Fragment {
+				if e := f.IPOff + f.IPTotalLen; !frag || e < fragEnd {
+					n.frag, n.fragEnd = true, e
+				}
+			}
 		}
 		if k != OK {
 			p.Err = k
@@ -513,6 +527,10 @@ func (p *Packet) decodeIPv6(depth int, n *next, f *Frame, off, end, wire int) (m
 func (p *Packet) decodeTransport(depth int, n *next, f *Frame, proto uint8, off, end, wire int) (more bool, k Kind) {
 	data := p.Data
 	tunnels := depth+1 < MaxDepth // non-first fragments do not get here
+	tunWire := wire               // where a tunnel in the IP payload ends
+	if f.Fragment {
+		tunWire = unknownEnd
+	}
 	switch proto {
 	case ProtoUDP:
 		if k := p.shortL4(f, off+8, end, wire); k != OK {
@@ -532,7 +550,7 @@ func (p *Packet) decodeTransport(depth int, n *next, f *Frame, proto uint8, off,
 			return false, ErrBadLength
 		}
 		udpEnd := off + ul
-		tunWire := udpEnd // where a tunnel in the UDP payload ends
+		tunWire = udpEnd
 		switch {
 		case udpEnd <= wire:
 			if udpEnd < end {
@@ -616,7 +634,7 @@ func (p *Packet) decodeTransport(depth int, n *next, f *Frame, proto uint8, off,
 		setPayload(f, off+8, end, wire)
 	case ProtoGRE:
 		if tunnels {
-			return p.decodeGRE(depth, n, f, off, end, wire)
+			return p.decodeGRE(depth, n, f, off, end, tunWire)
 		}
 	case ProtoIPIP, ProtoIPv6Encap:
 		if tunnels {
@@ -627,7 +645,7 @@ func (p *Packet) decodeTransport(depth int, n *next, f *Frame, proto uint8, off,
 			if proto == ProtoIPv6Encap {
 				link, et = LinkIPv6, EtherTypeIPv6
 			}
-			*n = next{link: link, proto: et, start: off, end: end, wire: wire}
+			*n = next{link: link, proto: et, start: off, end: end, wire: tunWire}
 			return true, OK
 		}
 	}

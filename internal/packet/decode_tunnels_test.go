@@ -1,6 +1,7 @@
 package packet
 
 import (
+	"encoding/binary"
 	"net/netip"
 	"testing"
 )
@@ -136,6 +137,57 @@ func TestDecodeTunnelInFirstFragment(t *testing.T) {
 			check: func(t *testing.T, p *Packet) {
 				eq(t, "tunnel", p.Tunnel() == nil, true)
 				eq(t, "no udp", p.Outer().Layers.Has(LayerUDP), false)
+			},
+		},
+		{
+			name:   "gre header cut by the first fragment is not an error",
+			data:   firstFragment(6, Eth{}, IPv4{Src: ip3, Dst: ip4}, GRE{HasKey: true, Key: 1}, IPv4{Src: ip1, Dst: ip2}, UDP{Src: 5, Dst: 6}),
+			frames: 1,
+			check: func(t *testing.T, p *Packet) {
+				eq(t, "tunnel", p.Tunnel() == nil, true)
+				eq(t, "fragment", p.Outer().Fragment, true)
+			},
+		},
+		{
+			name:   "mpls stack in gre cut by the first fragment is not an error",
+			data:   firstFragment(8+6, Eth{}, IPv4{Src: ip3, Dst: ip4}, GRE{HasKey: true, Key: 1}, MPLS{Labels: []MPLSLabel{{Label: 1}, {Label: 2}}}, IPv4{Src: ip1, Dst: ip2}, UDP{Src: 5, Dst: 6}),
+			frames: 1,
+		},
+		{
+			name:   "ipip in a first fragment, inner header cut",
+			data:   firstFragment(12, Eth{}, IPv4{Src: ip3, Dst: ip4}, IPv4{Src: ip1, Dst: ip2}, UDP{Src: 5, Dst: 6}),
+			frames: 2,
+			check: func(t *testing.T, p *Packet) {
+				eq(t, "type", p.Tunnel().Type, TunnelIPIP)
+				eq(t, "inner layers", p.Inner().Layers, LayerMask(0))
+			},
+		},
+		{
+			name: "vxlan in a first ipv6 fragment",
+			data: func() []byte {
+				b := Build(concat([]Layer{Eth{}, IPv6{Src: ip61, Dst: ip62, Ext: []IPv6Ext{{Type: 44, More: true, ID: 7}}}, UDP{Src: 50000, Dst: PortVXLAN}, VXLAN{VNI: 6}}, innerUDP())...)
+				n := 40 + 8 + 8 + 8 + 14 + 20 + 8 + 30
+				binary.BigEndian.PutUint16(b[14+4:14+6], uint16(n-40))
+				return b[:14+n]
+			}(),
+			frames: 2,
+			check: func(t *testing.T, p *Packet) {
+				eq(t, "outer fragment", p.Outer().Fragment, true)
+				eq(t, "vni", p.Tunnel().VNI, uint32(6))
+				in := p.Inner()
+				eq(t, "inner dport", in.DstPort, uint16(53))
+				eq(t, "inner payload", [2]int{in.PayloadLen, in.PayloadWireLen}, [2]int{30, 30})
+			},
+		},
+		{
+			name:   "a first fragment cut by the snap length: the inner payload ends with the fragment",
+			data:   firstFragment(8+8+14+20+8+100, concat([]Layer{Eth{}, IPv4{Src: ip3, Dst: ip4}, UDP{Src: 777}, VXLAN{VNI: 42}}, innerUDP())...)[:14+20+8+8+14+20+8+10],
+			info:   CaptureInfo{LinkType: LinkEthernet, Length: 14 + 20 + 8 + 8 + 14 + 20 + 8 + 100},
+			frames: 2,
+			check: func(t *testing.T, p *Packet) {
+				in := p.Inner()
+				eq(t, "inner payload", [2]int{in.PayloadLen, in.PayloadWireLen}, [2]int{10, 100})
+				eq(t, "truncated", p.Truncated(), true)
 			},
 		},
 		{
