@@ -3,6 +3,7 @@
 package conformance
 
 import (
+	"encoding/binary"
 	"fmt"
 	"net/netip"
 	"os"
@@ -96,6 +97,16 @@ func builtCases() []builtCase {
 			packet.IPv4{Src: bIP1, Dst: bIP2, ID: 15}, packet.UDP{Src: 1111, Dst: 53}, packet.Payload("q")), "mpls", false},
 		{"mpls over udp", packet.Build(packet.Eth{}, packet.IPv4{Src: bIP3, Dst: bIP4, ID: 12}, packet.UDP{Src: 49152}, packet.MPLS{Labels: two},
 			packet.IPv4{Src: bIP1, Dst: bIP2, ID: 13}, packet.UDP{Src: 5, Dst: 6}), "mpls", false},
+		{"vxlan in a first ipv6 fragment", func() []byte {
+			b := packet.Build(cat([]packet.Layer{packet.Eth{}, packet.IPv6{Src: bIP61, Dst: bIP62, Ext: []packet.IPv6Ext{{Type: 44, More: true, ID: 7}}},
+				packet.UDP{Src: 50000, Dst: packet.PortVXLAN}, packet.VXLAN{VNI: 6}}, innerEth())...)
+			n := 40 + 8 + 8 + 8 + 14 + 20 + 8 + 30
+			binary.BigEndian.PutUint16(b[14+4:14+6], uint16(n-40))
+			return b[:14+n]
+		}(), "vxlan", false},
+		{"gtpu in mpls in vxlan", packet.Build(cat(vx(bIP3, 50001, 1), []packet.Layer{packet.Eth{Src: bMAC1, Dst: bMAC2}, packet.MPLS{Labels: two},
+			packet.IPv4{Src: bIP1, Dst: bIP2, ID: 17}, packet.UDP{Src: 2152}, packet.GTPU{TEID: 0xdeadbeef}, packet.IPv6{Src: bIP61, Dst: bIP62},
+			packet.UDP{Src: 9, Dst: 10}, packet.Payload("x")})...), "vxlan/mpls/gtpu", false},
 		{"mpls over gre", packet.Build(packet.Eth{}, packet.IPv4{Src: bIP3, Dst: bIP4, ID: 14}, packet.GRE{HasKey: true, Key: 5}, packet.MPLS{Labels: two},
 			packet.IPv6{Src: bIP61, Dst: bIP62}, packet.UDP{Src: 5, Dst: 6}), "mpls", false},
 	}
