@@ -39,6 +39,17 @@ func appendText(b []byte, p *packet.Packet) []byte {
 				b = append(b, " session "...)
 				b = strconv.AppendUint(b, uint64(t.ERSPANSession), 10)
 			}
+		case packet.TunnelGTPU:
+			b = append(b, " teid "...)
+			b = strconv.AppendUint(b, uint64(t.TEID), 10)
+		case packet.TunnelMPLS:
+			b = append(b, " labels "...)
+			for i := range min(int(t.NumMPLS), packet.MaxMPLSLabels) {
+				if i > 0 {
+					b = append(b, ',')
+				}
+				b = strconv.AppendUint(b, uint64(t.MPLSLabel(i)), 10)
+			}
 		}
 		if o.IPOff >= 0 && o.Src.IsValid() {
 			b = append(b, ' ')

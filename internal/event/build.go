@@ -114,6 +114,7 @@ func buildIP(f *packet.Frame) *IPInfo {
 			}
 		}
 	}
+	ip.LengthFromCapture = lenFromCapture(f)
 	return ip
 }
 
@@ -141,6 +142,15 @@ func buildTunnel(p *packet.Packet, t *packet.Tunnel) *TunnelInfo {
 		}
 		ti.Version = ptr(t.ERSPANVersion)
 	}
+	if t.Type == packet.TunnelGTPU {
+		ti.TEID = ptr(t.TEID)
+	}
+	if n := MPLSCount(t); n > 0 {
+		for i := range n {
+			ti.Labels = append(ti.Labels, t.MPLSLabel(i))
+		}
+	}
+	ti.Fragment = OuterFragment(p)
 	if t.Type == packet.TunnelGeneve {
 		for i := range numGeneveOptions(t) {
 			o := &t.Options[i]

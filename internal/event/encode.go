@@ -92,6 +92,7 @@ const (
 	jFragOffset  = `,"` + KeyFragment + `":{"` + KeyFragOffset + `":`
 	jMoreFrags   = `,"` + KeyMoreFragments + `":`
 	jExtensions  = `,"` + KeyExtensions + `":[`
+	jLenFromCap  = `,"` + KeyLenFromCap + `":true`
 	jTCPFlags    = `,"` + KeyTCP + `":{"` + KeyFlags + `":[`
 	jSeq         = `],"` + KeySeq + `":`
 	jAck         = `,"` + KeyAck + `":`
@@ -112,6 +113,9 @@ const (
 	jGRESeq      = `,"` + KeyGRESequence + `":`
 	jSessionID   = `,"` + KeySessionID + `":`
 	jERSPANVer   = `,"` + KeyERSPANVersion + `":`
+	jTEID        = `,"` + KeyTEID + `":`
+	jLabels      = `,"` + KeyLabels + `":[`
+	jTunFragment = `,"` + KeyFragment + `":true`
 	jOptions     = `,"` + KeyOptions + `":[`
 	jOptClass    = `{"` + KeyOptClass + `":`
 	jOptType     = `,"` + KeyOptType + `":`
@@ -304,6 +308,9 @@ func appendIP(dst []byte, f *packet.Frame) []byte {
 		dst = appendNames(dst, uint32(f.IPv6Ext), IPv6ExtNames[:])
 		dst = append(dst, ']')
 	}
+	if lenFromCapture(f) {
+		dst = append(dst, jLenFromCap...)
+	}
 	return append(dst, '}')
 }
 
@@ -349,6 +356,23 @@ func appendTunnel(dst []byte, p *packet.Packet, t *packet.Tunnel) []byte {
 		}
 		dst = append(dst, jERSPANVer...)
 		dst = appendUint(dst, uint64(t.ERSPANVersion))
+	}
+	if t.Type == packet.TunnelGTPU {
+		dst = append(dst, jTEID...)
+		dst = appendUint(dst, uint64(t.TEID))
+	}
+	if n := MPLSCount(t); n > 0 {
+		dst = append(dst, jLabels...)
+		for i := range n {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendUint(dst, uint64(t.MPLSLabel(i)))
+		}
+		dst = append(dst, ']')
+	}
+	if OuterFragment(p) {
+		dst = append(dst, jTunFragment...)
 	}
 	if t.Type == packet.TunnelGeneve {
 		if n := numGeneveOptions(t); n > 0 {

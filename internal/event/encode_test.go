@@ -376,6 +376,57 @@ func TestEncodeHandBuilt(t *testing.T) {
 			},
 		},
 		{
+			name: "ipv4 total length 0 (tso)", link: packet.LinkEthernet, typ: TypeTCP,
+			frame: packet.Build(packet.Eth{}, packet.IPv4{Src: ipA, Dst: ipB, ID: 5, ZeroTotalLength: true},
+				packet.TCP{Src: 1, Dst: 2, Flags: packet.TCPAck}, packet.Payload(make([]byte, 70000))),
+			check: func(t *testing.T, d *PacketDetail) {
+				eq(t, "IP", d.IP, &IPInfo{Version: 4, TTL: 64, ID: u32(5), LengthFromCapture: true})
+				eq(t, "Length", d.Length, 70000)
+				eq(t, "DecodeError", d.DecodeError, "")
+			},
+		},
+		{
+			name: "gtpu", link: packet.LinkEthernet, typ: TypeTCP,
+			frame: packet.Build(packet.Eth{}, packet.IPv4{Src: ipO1, Dst: ipO2}, packet.UDP{Src: 2152},
+				packet.GTPU{TEID: 0x11223344, HasSeq: true, Seq: 9}, packet.IPv4{Src: ipA, Dst: ipB}, packet.TCP{Src: 5, Dst: 80, Flags: packet.TCPSyn}),
+			check: func(t *testing.T, d *PacketDetail) {
+				eq(t, "Tunnel", d.Tunnel, &TunnelInfo{Type: "gtpu", Source: ep(ipO1, u16(2152)), Destination: ep(ipO2, u16(2152)), TEID: u32(0x11223344)})
+				eq(t, "Source", d.Source, ep(ipA, u16(5)))
+			},
+		},
+		{
+			name: "mpls over ethernet", link: packet.LinkEthernet, typ: TypeUDP,
+			frame: packet.Build(packet.Eth{VLANs: []packet.VLAN{{ID: 3}}}, packet.MPLS{Labels: []packet.MPLSLabel{{Label: 1048575}, {Label: 16}}},
+				packet.IPv6{Src: ip6A, Dst: ip6B}, packet.UDP{Src: 5, Dst: 6}),
+			check: func(t *testing.T, d *PacketDetail) {
+				eq(t, "Tunnel", d.Tunnel, &TunnelInfo{Type: "mpls", VLAN: []uint16{3}, Labels: []uint32{1048575, 16}})
+			},
+		},
+		{
+			name: "mpls over gre", link: packet.LinkEthernet, typ: TypeUDP,
+			frame: packet.Build(packet.Eth{}, packet.IPv4{Src: ipO1, Dst: ipO2}, packet.GRE{HasKey: true, Key: 4},
+				packet.MPLS{Labels: []packet.MPLSLabel{{Label: 300}}}, packet.IPv4{Src: ipA, Dst: ipB}, packet.UDP{Src: 5, Dst: 6}),
+			check: func(t *testing.T, d *PacketDetail) {
+				eq(t, "Tunnel", d.Tunnel, &TunnelInfo{Type: "mpls", Source: ep(ipO1, nil), Destination: ep(ipO2, nil), Key: u32(4), Labels: []uint32{300}})
+			},
+		},
+		{
+			name: "vxlan in a first fragment", link: packet.LinkEthernet, typ: TypeUDP,
+			frame: packet.Build(packet.Eth{}, packet.IPv4{Src: ipO1, Dst: ipO2, MF: true, TotalLength: 20 + 8 + 8 + 14 + 20 + 8 + 10},
+				packet.UDP{Src: 999}, packet.VXLAN{VNI: 8}, packet.Eth{}, packet.IPv4{Src: ipA, Dst: ipB}, packet.UDP{Src: 5, Dst: 6},
+				packet.Payload(make([]byte, 100)))[:14+20+8+8+14+20+8+10],
+			check: func(t *testing.T, d *PacketDetail) {
+				eq(t, "Tunnel type", d.Tunnel.Type, "vxlan")
+				eq(t, "VNI", d.Tunnel.VNI, u32(8))
+				eq(t, "Source", d.Source, ep(ipA, u16(5)))
+				eq(t, "Length counts this fragment", d.Length, 10)
+				eq(t, "Payload holds what the fragment carries", len(d.Payload), 10)
+				eq(t, "Truncated", d.Truncated, false)
+				eq(t, "DecodeError", d.DecodeError, "")
+				eq(t, "Tunnel.Fragment", d.Tunnel.Fragment, true)
+			},
+		},
+		{
 			name: "non-ip sll frame", link: packet.LinkLinuxSLL, typ: TypeFrame,
 			frame: append([]byte{0, 0, 0, 1, 0, 6, 2, 0, 0, 0, 0, 0x0a, 0, 0, 0x88, 0xcc}, []byte("lldp")...),
 			check: func(t *testing.T, d *PacketDetail) {

@@ -74,6 +74,9 @@ type IPInfo struct {
 	DontFragment bool      `json:"DontFragment,omitempty"`
 	Fragment     *Fragment `json:"Fragment,omitempty"`
 	Extensions   []string  `json:"Extensions,omitempty"` // IPv6 extension headers present
+	// LengthFromCapture: the IPv4 total length field was 0 (TSO/GSO/BIG
+	// TCP capture) and the captured frame gave the length.
+	LengthFromCapture bool `json:"LengthFromCapture,omitempty"`
 }
 
 // Fragment is detail.IP.Fragment, present only for fragments.
@@ -117,6 +120,9 @@ type TunnelInfo struct {
 	Sequence    *uint32        `json:"Sequence,omitempty"`
 	SessionID   *uint16        `json:"SessionID,omitempty"`
 	Version     *uint8         `json:"Version,omitempty"`
+	TEID        *uint32        `json:"TEID,omitempty"`     // gtpu
+	Labels      []uint32       `json:"Labels,omitempty"`   // mpls: the label stack, outermost first
+	Fragment    bool           `json:"Fragment,omitempty"` // the tunnel rides in the first fragment of an outer IP packet
 	Options     []GeneveOption `json:"Options,omitempty"`
 	GWLB        *GWLBInfo      `json:"GWLB,omitempty"`
 }

@@ -42,6 +42,7 @@ const (
 	KeyFragOffset    = "Offset"
 	KeyMoreFragments = "MoreFragments"
 	KeyExtensions    = "Extensions"
+	KeyLenFromCap    = "LengthFromCapture"
 
 	// detail.TCP
 	KeyTCP    = "TCP"
@@ -68,14 +69,17 @@ const (
 	KeyGRESequence   = "Sequence"
 	KeySessionID     = "SessionID"
 	KeyERSPANVersion = "Version"
-	KeyOptions       = "Options"
-	KeyOptClass      = "Class"
-	KeyOptType       = "Type"
-	KeyOptData       = "Data"
-	KeyGWLB          = "GWLB"
-	KeyEndpointID    = "EndpointID"
-	KeyAttachmentID  = "AttachmentID"
-	KeyFlowCookie    = "FlowCookie"
+	KeyTEID          = "TEID"
+	KeyLabels        = "Labels"
+	// KeyFragment is also detail.Tunnel.Fragment.
+	KeyOptions      = "Options"
+	KeyOptClass     = "Class"
+	KeyOptType      = "Type"
+	KeyOptData      = "Data"
+	KeyGWLB         = "GWLB"
+	KeyEndpointID   = "EndpointID"
+	KeyAttachmentID = "AttachmentID"
+	KeyFlowCookie   = "FlowCookie"
 )
 
 // Values of detail-type for events built from packets.
@@ -137,6 +141,7 @@ var Leaves = []Leaf{
 	{[]string{KeyDetail, KeyIP, KeyFragment, KeyFragOffset}, KindNumber},
 	{[]string{KeyDetail, KeyIP, KeyFragment, KeyMoreFragments}, KindBool},
 	{[]string{KeyDetail, KeyIP, KeyExtensions}, KindStringArray},
+	{[]string{KeyDetail, KeyIP, KeyLenFromCap}, KindBool},
 	{[]string{KeyDetail, KeyTCP, KeyFlags}, KindStringArray},
 	{[]string{KeyDetail, KeyTCP, KeySeq}, KindNumber},
 	{[]string{KeyDetail, KeyTCP, KeyAck}, KindNumber},
@@ -161,6 +166,9 @@ var Leaves = []Leaf{
 	{[]string{KeyDetail, KeyTunnel, KeyGRESequence}, KindNumber},
 	{[]string{KeyDetail, KeyTunnel, KeySessionID}, KindNumber},
 	{[]string{KeyDetail, KeyTunnel, KeyERSPANVersion}, KindNumber},
+	{[]string{KeyDetail, KeyTunnel, KeyTEID}, KindNumber},
+	{[]string{KeyDetail, KeyTunnel, KeyLabels}, KindNumberArray},
+	{[]string{KeyDetail, KeyTunnel, KeyFragment}, KindBool},
 	{[]string{KeyDetail, KeyTunnel, KeyOptions, KeyOptClass}, KindNumber},
 	{[]string{KeyDetail, KeyTunnel, KeyOptions, KeyOptType}, KindNumber},
 	{[]string{KeyDetail, KeyTunnel, KeyOptions, KeyOptData}, KindString},

@@ -112,6 +112,33 @@ func VLANCount(f *packet.Frame) int {
 	return n
 }
 
+// MPLSCount is how many MPLS labels of t detail.Tunnel.Labels lists: the
+// labels kept (at most packet.MaxMPLSLabels), for an MPLS tunnel only.
+func MPLSCount(t *packet.Tunnel) int {
+	if t.Type != packet.TunnelMPLS {
+		return 0
+	}
+	return min(int(t.NumMPLS), packet.MaxMPLSLabels)
+}
+
+// OuterFragment reports whether detail.Tunnel.Fragment is present: a frame
+// carrying a tunnel (any but the innermost) is an IP fragment, necessarily
+// a first one, so the inner packet may continue in later fragments.
+func OuterFragment(p *packet.Packet) bool {
+	for i := 0; i < p.NumFrames-1 && i < packet.MaxDepth; i++ {
+		if p.Frames[i].Fragment {
+			return true
+		}
+	}
+	return false
+}
+
+// lenFromCapture reports whether detail.IP.LengthFromCapture is present:
+// an IPv4 header whose total length was 0.
+func lenFromCapture(f *packet.Frame) bool {
+	return f.IPLenFromCapture && f.Layers&packet.LayerIPv4 != 0
+}
+
 // IsVNITunnel reports whether the tunnel has a VNI and a flow hash (VXLAN, Geneve).
 func IsVNITunnel(t *packet.Tunnel) bool {
 	return t.Type == packet.TunnelVXLAN || t.Type == packet.TunnelGeneve

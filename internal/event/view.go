@@ -172,6 +172,7 @@ const (
 	vfFragOffset
 	vfMoreFragments
 	vfExtensions
+	vfLenFromCap
 	vfTCPFlags
 	vfTCPSeq
 	vfTCPAck
@@ -196,6 +197,9 @@ const (
 	vfTunSequence
 	vfTunSessionID
 	vfTunVersion
+	vfTunTEID
+	vfTunLabels
+	vfTunFragment
 	vfOptClass
 	vfOptType
 	vfOptData
@@ -235,6 +239,7 @@ var viewPaths = []struct {
 	{[]string{KeyDetail, KeyIP, KeyFragment, KeyFragOffset}, vfFragOffset},
 	{[]string{KeyDetail, KeyIP, KeyFragment, KeyMoreFragments}, vfMoreFragments},
 	{[]string{KeyDetail, KeyIP, KeyExtensions}, vfExtensions},
+	{[]string{KeyDetail, KeyIP, KeyLenFromCap}, vfLenFromCap},
 	{[]string{KeyDetail, KeyTCP, KeyFlags}, vfTCPFlags},
 	{[]string{KeyDetail, KeyTCP, KeySeq}, vfTCPSeq},
 	{[]string{KeyDetail, KeyTCP, KeyAck}, vfTCPAck},
@@ -259,6 +264,9 @@ var viewPaths = []struct {
 	{[]string{KeyDetail, KeyTunnel, KeyGRESequence}, vfTunSequence},
 	{[]string{KeyDetail, KeyTunnel, KeySessionID}, vfTunSessionID},
 	{[]string{KeyDetail, KeyTunnel, KeyERSPANVersion}, vfTunVersion},
+	{[]string{KeyDetail, KeyTunnel, KeyTEID}, vfTunTEID},
+	{[]string{KeyDetail, KeyTunnel, KeyLabels}, vfTunLabels},
+	{[]string{KeyDetail, KeyTunnel, KeyFragment}, vfTunFragment},
 	{[]string{KeyDetail, KeyTunnel, KeyOptions, KeyOptClass}, vfOptClass},
 	{[]string{KeyDetail, KeyTunnel, KeyOptions, KeyOptType}, vfOptType},
 	{[]string{KeyDetail, KeyTunnel, KeyOptions, KeyOptData}, vfOptData},
@@ -280,6 +288,7 @@ var (
 	arrVLAN       = arrayID(KeyDetail, KeyVLAN)
 	arrTunVLAN    = arrayID(KeyDetail, KeyTunnel, KeyVLAN)
 	arrOptions    = arrayID(KeyDetail, KeyTunnel, KeyOptions)
+	arrTunLabels  = arrayID(KeyDetail, KeyTunnel, KeyLabels)
 )
 
 func arrayID(keys ...string) pattern.ArrayID {
@@ -361,7 +370,7 @@ func (v *View) scalar(code viewField) pattern.Scalar {
 		return pattern.Scalar{Kind: pattern.ScalarUint, Num: uint64(PayloadLength(fr))}
 	case vfVersion:
 		return pattern.Scalar{Kind: pattern.ScalarString, Str: Version}
-	case vfIPVersion, vfTTL, vfDSCP, vfFlowLabel, vfIPID, vfDontFragment, vfFragOffset, vfMoreFragments:
+	case vfIPVersion, vfTTL, vfDSCP, vfFlowLabel, vfIPID, vfDontFragment, vfFragOffset, vfMoreFragments, vfLenFromCap:
 		if HasIP(fr) {
 			return ipScalar(code, fr)
 		}
@@ -412,7 +421,7 @@ func (v *View) scalar(code viewField) pattern.Scalar {
 			return pattern.Scalar{Kind: pattern.ScalarString, Str: v.p.Err.String()}
 		}
 		return pattern.Scalar{}
-	case vfTunType, vfTunVNI, vfTunFlowHash, vfTunKey, vfTunSequence, vfTunSessionID, vfTunVersion,
+	case vfTunType, vfTunVNI, vfTunFlowHash, vfTunKey, vfTunSequence, vfTunSessionID, vfTunVersion, vfTunTEID, vfTunFragment,
 		vfTunSrcIP, vfTunSrcPort, vfTunDstIP, vfTunDstPort:
 		if t := v.p.Tunnel(); t != nil {
 			return v.tunnelScalar(code, t)
@@ -468,6 +477,10 @@ func ipScalar(code viewField, f *packet.Frame) pattern.Scalar {
 		if f.Fragment {
 			return uintScalar(uint64(f.FragOffset))
 		}
+	case vfLenFromCap:
+		if lenFromCapture(f) {
+			return pattern.Scalar{Kind: pattern.ScalarTrue}
+		}
 	case vfMoreFragments:
 		if f.Fragment {
 			if f.MoreFrags {
@@ -507,6 +520,14 @@ func (v *View) tunnelScalar(code viewField, t *packet.Tunnel) pattern.Scalar {
 	case vfTunVersion:
 		if t.Type == packet.TunnelERSPAN {
 			return uintScalar(uint64(t.ERSPANVersion))
+		}
+	case vfTunTEID:
+		if t.Type == packet.TunnelGTPU {
+			return uintScalar(uint64(t.TEID))
+		}
+	case vfTunFragment:
+		if OuterFragment(v.p) {
+			return pattern.Scalar{Kind: pattern.ScalarTrue}
 		}
 	case vfTunSrcIP, vfTunDstIP, vfTunSrcPort, vfTunDstPort:
 		outer := v.p.Outer()
@@ -695,6 +716,12 @@ func (v *View) reportTunnel(out *pattern.Values, code viewField, t *packet.Tunne
 	switch code {
 	case vfTunVLAN:
 		reportVLANs(out, arrTunVLAN, p.Outer())
+	case vfTunLabels:
+		for i := range MPLSCount(t) {
+			out.Enter(arrTunLabels, i)
+			out.Uint(uint64(t.MPLSLabel(i)))
+			out.Leave()
+		}
 	case vfOptClass, vfOptType, vfOptData:
 		if t.Type != packet.TunnelGeneve {
 			return

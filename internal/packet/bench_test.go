@@ -43,3 +43,13 @@ func BenchmarkDecodeGeneveGWLB(b *testing.B) {
 	benchDecode(b, Build(Eth{}, IPv4{Src: ip3, Dst: ip4}, UDP{Src: 31000}, Geneve{Options: GWLBOptions(1, 2, 3)},
 		IPv4{Src: ip1, Dst: ip2}, TCP{Src: 40000, Dst: 443, Flags: TCPSyn}, benchPayload))
 }
+
+func BenchmarkDecodeGTPU(b *testing.B) {
+	benchDecode(b, Build(Eth{}, IPv4{Src: ip3, Dst: ip4}, UDP{Src: 2152}, GTPU{TEID: 1, HasSeq: true},
+		IPv4{Src: ip1, Dst: ip2}, UDP{Src: 40000, Dst: 53}, benchPayload))
+}
+
+func BenchmarkDecodeMPLS(b *testing.B) {
+	benchDecode(b, Build(Eth{Src: mac1, Dst: mac2}, MPLS{Labels: []MPLSLabel{{Label: 16001}, {Label: 24}}},
+		IPv4{Src: ip1, Dst: ip2}, UDP{Src: 40000, Dst: 514}, benchPayload))
+}

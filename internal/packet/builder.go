@@ -90,6 +90,11 @@ func etherTypeOf(l Layer) uint16 {
 		return EtherTypeCiscoMD
 	case ARP:
 		return EtherTypeARP
+	case MPLS:
+		if v.Multicast {
+			return EtherTypeMPLSMulticast
+		}
+		return EtherTypeMPLS
 	}
 	return 0
 }
@@ -187,7 +192,10 @@ type IPv4 struct {
 	Options     []byte // padded with zeros to a multiple of 4
 	Protocol    uint8  // 0: from the next layer
 	TotalLength int    // 0: computed
-	Checksum    uint16 // 0: computed
+	// ZeroTotalLength writes 0 as the total length, as Linux captures of
+	// TSO/GSO/BIG TCP packets show it (TotalLength is then ignored).
+	ZeroTotalLength bool
+	Checksum        uint16 // 0: computed
 }
 
 func (l IPv4) wrap(rest []byte, next Layer) []byte {
@@ -198,6 +206,9 @@ func (l IPv4) wrap(rest []byte, next Layer) []byte {
 	tl := l.TotalLength
 	if tl == 0 {
 		tl = len(h) + len(rest)
+	}
+	if l.ZeroTotalLength {
+		tl = 0
 	}
 	binary.BigEndian.PutUint16(h[2:4], uint16(tl))
 	binary.BigEndian.PutUint16(h[4:6], l.ID)
@@ -318,7 +329,7 @@ func (l IPv6) wrap(rest []byte, next Layer) []byte {
 
 // UDP is a UDP header; the enclosing IP layer computes its checksum.
 type UDP struct {
-	Src, Dst   uint16 // Dst 0 before VXLAN/Geneve: 4789/6081
+	Src, Dst   uint16 // Dst 0 before VXLAN/Geneve/GTPU/MPLS: 4789/6081/2152/6635
 	Length     int    // 0: computed
 	NoChecksum bool   // leave the checksum 0
 	Checksum   uint16 // non-zero: store this instead of computing
@@ -333,6 +344,10 @@ func (l UDP) wrap(rest []byte, next Layer) []byte {
 			dst = PortVXLAN
 		case Geneve:
 			dst = PortGeneve
+		case GTPU:
+			dst = PortGTPU
+		case MPLS:
+			dst = PortMPLSUDP
 		}
 	}
 	binary.BigEndian.PutUint16(h[0:2], l.Src)
@@ -573,4 +588,104 @@ func (l ERSPAN) wrap(rest []byte, _ Layer) []byte {
 		return prepend(h, rest)
 	}
 	return rest
+}
+
+// GTPU is a GTPv1-U header (3GPP TS 29.281); put the T-PDU (IPv4 or IPv6)
+// after it. The E, S and PN flags follow from the fields; the length is
+// computed.
+type GTPU struct {
+	MsgType uint8 // 0: 0xFF (G-PDU)
+	TEID    uint32
+	HasSeq  bool
+	Seq     uint16
+	HasNPDU bool
+	NPDU    uint8
+	Ext     []GTPUExt // extension headers, in order
+	Length  int       // 0: computed (the bytes after the first 8)
+}
+
+// GTPUExt is one GTP-U extension header: its type and content, padded with
+// zeros so that the header (length byte, content, next type) is a multiple
+// of 4 bytes.
+type GTPUExt struct {
+	Type    uint8
+	Content []byte
+}
+
+func (l GTPU) wrap(rest []byte, _ Layer) []byte {
+	h := make([]byte, 8, 12)
+	h[0] = 0x30 // version 1, PT 1
+	if len(l.Ext) > 0 {
+		h[0] |= 0x04
+	}
+	if l.HasSeq {
+		h[0] |= 0x02
+	}
+	if l.HasNPDU {
+		h[0] |= 0x01
+	}
+	h[1] = l.MsgType
+	if h[1] == 0 {
+		h[1] = 0xFF
+	}
+	binary.BigEndian.PutUint32(h[4:8], l.TEID)
+	if h[0]&0x07 != 0 {
+		h = binary.BigEndian.AppendUint16(h, l.Seq)
+		h = append(h, l.NPDU, 0)
+		for i, e := range l.Ext {
+			if i == 0 {
+				h[11] = e.Type
+			}
+			n := (2 + len(e.Content) + 3) &^ 3
+			x := make([]byte, n)
+			x[0] = uint8(n / 4)
+			copy(x[1:], e.Content)
+			if i+1 < len(l.Ext) {
+				x[n-1] = l.Ext[i+1].Type
+			}
+			h = append(h, x...)
+		}
+	}
+	n := l.Length
+	if n == 0 {
+		n = len(h) - 8 + len(rest)
+	}
+	binary.BigEndian.PutUint16(h[2:4], uint16(n))
+	return prepend(h, rest)
+}
+
+// MPLS is an MPLS label stack (RFC 3032), outermost label first; the
+// bottom-of-stack bit is set on the last. After Eth (EtherType 0x8847, or
+// 0x8848 with Multicast), GRE (protocol 0x8847) or UDP (port 6635); put
+// IPv4/IPv6, or with ControlWord a pseudowire Ethernet frame, after it.
+type MPLS struct {
+	Labels      []MPLSLabel
+	Multicast   bool // the EtherType before it is 0x8848
+	ControlWord bool // a 4-byte zero pseudowire control word (RFC 4385) after the stack
+}
+
+// MPLSLabel is one label stack entry.
+type MPLSLabel struct {
+	Label uint32 // 20 bits
+	TC    uint8  // 3 bits
+	TTL   uint8  // 0: 64
+}
+
+func (l MPLS) wrap(rest []byte, _ Layer) []byte {
+	var h []byte
+	for i, e := range l.Labels {
+		ttl := e.TTL
+		if ttl == 0 {
+			ttl = 64
+		}
+		v := e.Label<<12 | uint32(e.TC&7)<<9 | uint32(ttl)
+		if i == len(l.Labels)-1 {
+			v |= 1 << 8
+		}
+		h = binary.BigEndian.AppendUint32(h, v)
+	}
+	if l.ControlWord {
+		h = append(h, 0, 0, 0, 0)
+	}
+	return prepend(h, rest)
 }

@@ -7,33 +7,37 @@ import (
 
 // EtherType and protocol numbers the decoder dispatches on.
 const (
-	EtherTypeIPv4       uint16 = 0x0800
-	EtherTypeARP        uint16 = 0x0806
-	EtherTypeRARP       uint16 = 0x8035
-	EtherTypeIPv6       uint16 = 0x86DD
-	EtherTypeVLAN       uint16 = 0x8100 // 802.1Q C-tag
-	EtherTypeQinQ       uint16 = 0x88A8 // 802.1ad S-tag
-	EtherTypeQinQ9100   uint16 = 0x9100 // pre-standard QinQ tag
-	EtherTypeTEB        uint16 = 0x6558 // transparent Ethernet bridging (GRE, Geneve)
-	EtherTypeERSPAN     uint16 = 0x88BE // ERSPAN type I and II
-	EtherTypeERSPAN3    uint16 = 0x22EB // ERSPAN type III
-	EtherTypeCiscoMD    uint16 = 0x8909 // Cisco MetaData (TrustSec security group tag)
-	EtherTypePPPoE      uint16 = 0x8864 // PPPoE session stage (RFC 2516)
-	pppIPv4             uint16 = 0x0021 // PPP protocol numbers (RFC 1332, RFC 5072)
-	pppIPv6             uint16 = 0x0057
-	ProtoICMPv4         uint8  = 1
-	ProtoTCP            uint8  = 6
-	ProtoUDP            uint8  = 17
-	ProtoGRE            uint8  = 47
-	ProtoIPIP           uint8  = 4  // IPv4 encapsulation
-	ProtoIPv6Encap      uint8  = 41 // IPv6 encapsulation (6in4)
-	ProtoICMPv6         uint8  = 58
-	PortVXLAN           uint16 = 4789
-	PortGeneve          uint16 = 6081
-	GeneveClassAWSGWLB  uint16 = 0x0108
-	GWLBHasEndpointID   uint8  = 1 << 0
-	GWLBHasAttachmentID uint8  = 1 << 1
-	GWLBHasFlowCookie   uint8  = 1 << 2
+	EtherTypeIPv4          uint16 = 0x0800
+	EtherTypeARP           uint16 = 0x0806
+	EtherTypeRARP          uint16 = 0x8035
+	EtherTypeIPv6          uint16 = 0x86DD
+	EtherTypeVLAN          uint16 = 0x8100 // 802.1Q C-tag
+	EtherTypeQinQ          uint16 = 0x88A8 // 802.1ad S-tag
+	EtherTypeQinQ9100      uint16 = 0x9100 // pre-standard QinQ tag
+	EtherTypeTEB           uint16 = 0x6558 // transparent Ethernet bridging (GRE, Geneve)
+	EtherTypeERSPAN        uint16 = 0x88BE // ERSPAN type I and II
+	EtherTypeERSPAN3       uint16 = 0x22EB // ERSPAN type III
+	EtherTypeCiscoMD       uint16 = 0x8909 // Cisco MetaData (TrustSec security group tag)
+	EtherTypePPPoE         uint16 = 0x8864 // PPPoE session stage (RFC 2516)
+	EtherTypeMPLS          uint16 = 0x8847 // MPLS unicast (RFC 3032)
+	EtherTypeMPLSMulticast uint16 = 0x8848 // MPLS multicast (RFC 5332)
+	pppIPv4                uint16 = 0x0021 // PPP protocol numbers (RFC 1332, RFC 5072)
+	pppIPv6                uint16 = 0x0057
+	ProtoICMPv4            uint8  = 1
+	ProtoTCP               uint8  = 6
+	ProtoUDP               uint8  = 17
+	ProtoGRE               uint8  = 47
+	ProtoIPIP              uint8  = 4  // IPv4 encapsulation
+	ProtoIPv6Encap         uint8  = 41 // IPv6 encapsulation (6in4)
+	ProtoICMPv6            uint8  = 58
+	PortVXLAN              uint16 = 4789
+	PortGeneve             uint16 = 6081
+	PortGTPU               uint16 = 2152 // GTPv1-U (3GPP TS 29.281)
+	PortMPLSUDP            uint16 = 6635 // MPLS in UDP (RFC 7510)
+	GeneveClassAWSGWLB     uint16 = 0x0108
+	GWLBHasEndpointID      uint8  = 1 << 0
+	GWLBHasAttachmentID    uint8  = 1 << 1
+	GWLBHasFlowCookie      uint8  = 1 << 2
 )
 
 // IPv6 extension header numbers.
@@ -52,7 +56,18 @@ type next struct {
 	link             LinkType
 	proto            uint16 // for LinkOpaque: the tunnel's protocol type
 	start, end, wire int
+	// frag: the frame is carried in the first fragment of a fragmented IP
+	// packet (at any depth above it), so its bytes may end before its own
+	// headers do: a length field may claim bytes in later fragments.
+	// fragEnd is where that fragment ends on the wire.
+	frag    bool
+	fragEnd int
 }
+
+// unknownEnd is the claimed end of what a first fragment carries without a
+// length field of its own (GRE, IP in IP): the datagram continues in later
+// fragments, of a length this packet does not tell.
+const unknownEnd = 1<<31 - 1
 
 // Decode decodes data into p, replacing everything p held before.
 //
@@ -62,7 +77,7 @@ type next struct {
 // stopped decoding early (also in p.Err, with p.ErrDepth the frame index);
 // the layers decoded before the problem stay in p. After Decode,
 // p.NumFrames >= 1; Frames and Tunnels past NumFrames hold stale values, as
-// do Tunnel.Options past NumOptions.
+// do Tunnel.Options past NumOptions and Tunnel.MPLS past NumMPLS.
 //
 // Bounds: a header cut off by the end of the buffer is ErrTruncated. A length
 // field (IPv4 total length, IPv6 payload length, UDP length, TCP data offset)
@@ -79,6 +94,18 @@ type next struct {
 // keepalive, CDP over GRE, Geneve with an unknown protocol type) is still
 // recorded, with an inner frame of Link LinkOpaque that has no layers and
 // holds the tunnel payload; that is not an error.
+//
+// Fragments: a tunnel in the first fragment of a fragmented IPv4 or IPv6
+// packet is decoded as far as the fragment's bytes go. Inside it, length
+// fields may claim bytes of later fragments (IPTotalLen and UDPLength keep
+// the claim), each inner payload is what the fragment holds on the wire
+// (PayloadWireLen ends with the fragment), as for the fragment's own
+// transport, and when the capture itself was not cut (Info.Length ==
+// Info.CaptureLength) a header the fragment ends in is not an error. Later
+// fragments are not decoded past the IP header.
+//
+// IPv4 total length 0 (Linux captures of TSO/GSO/BIG TCP packets) stands
+// for the rest of the frame, as in tshark and tcpdump: Frame.IPLenFromCapture.
 func Decode(p *Packet, data []byte, info CaptureInfo) error {
 	if info.Length < len(data) {
 		info.Length = len(data)
@@ -96,9 +123,32 @@ func Decode(p *Packet, data []byte, info CaptureInfo) error {
 	n := next{link: info.LinkType, start: 0, end: len(data), wire: info.Length}
 	for depth := 0; depth < MaxDepth; depth++ {
 		p.NumFrames = depth + 1
+		frag, fragEnd := n.frag, n.fragEnd
 		more, k := p.decodeFrame(depth, &n)
 		if k == errFragment {
 			k = OK
+		}
+		f := &p.Frames[depth]
+		if frag {
+			// Carried in a first fragment: the payload on the wire is what
+			// this fragment holds, as for the fragment's own transport
+			// (lengths claiming more count later fragments).
+			if w := fragEnd - f.PayloadOff; f.PayloadWireLen > w {
+				f.PayloadWireLen = max(w, f.PayloadLen)
+			}
+		}
+		if k == ErrTruncated && (frag || f.Fragment) && info.Length == len(data) {
+			// The first fragment ends inside a header of what it carries:
+			// the rest is in the next fragment, the capture is whole.
+			k = OK
+		}
+		if more {
+			n.frag, n.fragEnd = frag, fragEnd
+			if f.Fragment {
+				if e := f.IPOff + f.IPTotalLen; !frag || e < fragEnd {
+					n.frag, n.fragEnd = true, e
+				}
+			}
 		}
 		if k != OK {
 			p.Err = k
@@ -278,6 +328,10 @@ func (p *Packet) decodeFrame(depth int, n *next) (more bool, k Kind) {
 		f.Layers |= LayerARP
 	case EtherTypePPPoE:
 		return p.decodePPPoE(depth, n, f, off, end, wire)
+	case EtherTypeMPLS, EtherTypeMPLSMulticast:
+		if depth+1 < MaxDepth {
+			return p.decodeMPLS(n, p.tunnel(depth, TunnelMPLS, off), off, end, wire, true)
+		}
 	}
 	return false, OK
 }
@@ -330,6 +384,12 @@ func (p *Packet) decodeIPv4(depth int, n *next, f *Frame, off, end, wire int) (m
 	}
 	ihl := int(b[0]&0x0F) * 4
 	total := int(be.Uint16(b[2:4]))
+	if total == 0 {
+		// TSO/GSO/BIG TCP: the kernel hands the capture a packet larger
+		// than the field can hold and leaves it 0.
+		total = wire - off
+		f.IPLenFromCapture = true
+	}
 	f.IPOff = off
 	f.IPVersion = 4
 	f.IPHeaderLen = ihl
@@ -352,7 +412,7 @@ func (p *Packet) decodeIPv4(depth int, n *next, f *Frame, off, end, wire int) (m
 	}
 	f.IPOptionsLen = ihl - 20
 	ipEnd := off + total
-	if ipEnd > wire {
+	if ipEnd > wire && !n.frag {
 		setPayload(f, off+ihl, end, wire)
 		return false, ErrBadLength
 	}
@@ -399,7 +459,7 @@ func (p *Packet) decodeIPv6(depth int, n *next, f *Frame, off, end, wire int) (m
 		ipEnd = wire // jumbogram: the length is in a hop-by-hop option
 	}
 	f.IPTotalLen = ipEnd - off
-	if ipEnd > wire {
+	if ipEnd > wire && !n.frag {
 		setPayload(f, off+40, end, wire)
 		return false, ErrBadLength
 	}
@@ -466,7 +526,11 @@ func (p *Packet) decodeIPv6(depth int, n *next, f *Frame, off, end, wire int) (m
 // return errFragment, which Decode turns into OK.
 func (p *Packet) decodeTransport(depth int, n *next, f *Frame, proto uint8, off, end, wire int) (more bool, k Kind) {
 	data := p.Data
-	tunnels := depth+1 < MaxDepth && !f.Fragment
+	tunnels := depth+1 < MaxDepth // non-first fragments do not get here
+	tunWire := wire               // where a tunnel in the IP payload ends
+	if f.Fragment {
+		tunWire = unknownEnd
+	}
 	switch proto {
 	case ProtoUDP:
 		if k := p.shortL4(f, off+8, end, wire); k != OK {
@@ -486,26 +550,36 @@ func (p *Packet) decodeTransport(depth int, n *next, f *Frame, proto uint8, off,
 			return false, ErrBadLength
 		}
 		udpEnd := off + ul
-		if udpEnd > wire {
-			if !f.Fragment {
-				setPayload(f, off+8, end, wire)
-				return false, ErrBadLength
-			}
-			// A first fragment: the UDP length covers fragments not in this packet.
-		} else {
+		tunWire = udpEnd
+		switch {
+		case udpEnd <= wire:
 			if udpEnd < end {
 				end = udpEnd
 			}
 			wire = udpEnd
+		case n.frag:
+			// Inside a first fragment: the length counts bytes in later
+			// fragments; keep the claim.
+			wire = udpEnd
+		case f.Fragment:
+			// A first fragment: the UDP length covers fragments not in
+			// this packet; the payload is what this one carries.
+		default:
+			setPayload(f, off+8, end, wire)
+			return false, ErrBadLength
 		}
 		off += 8
 		setPayload(f, off, end, wire)
 		if tunnels {
 			switch f.DstPort {
 			case PortVXLAN:
-				return p.decodeVXLAN(depth, n, f, off, end, wire)
+				return p.decodeVXLAN(depth, n, f, off, end, tunWire)
 			case PortGeneve:
-				return p.decodeGeneve(depth, n, f, off, end, wire)
+				return p.decodeGeneve(depth, n, f, off, end, tunWire)
+			case PortGTPU:
+				return p.decodeGTPU(depth, n, off, end, tunWire)
+			case PortMPLSUDP:
+				return p.decodeMPLS(n, p.tunnel(depth, TunnelMPLS, off), off, end, tunWire, false)
 			}
 		}
 	case ProtoTCP:
@@ -560,7 +634,7 @@ func (p *Packet) decodeTransport(depth int, n *next, f *Frame, proto uint8, off,
 		setPayload(f, off+8, end, wire)
 	case ProtoGRE:
 		if tunnels {
-			return p.decodeGRE(depth, n, f, off, end, wire)
+			return p.decodeGRE(depth, n, f, off, end, tunWire)
 		}
 	case ProtoIPIP, ProtoIPv6Encap:
 		if tunnels {
@@ -571,7 +645,7 @@ func (p *Packet) decodeTransport(depth int, n *next, f *Frame, proto uint8, off,
 			if proto == ProtoIPv6Encap {
 				link, et = LinkIPv6, EtherTypeIPv6
 			}
-			*n = next{link: link, proto: et, start: off, end: end, wire: wire}
+			*n = next{link: link, proto: et, start: off, end: end, wire: tunWire}
 			return true, OK
 		}
 	}
@@ -642,7 +716,149 @@ func (p *Packet) tunnel(depth int, typ TunnelType, off int) *Tunnel {
 	t.ERSPANVersion = 0
 	t.ERSPANSession = 0
 	t.ERSPANVLAN = 0
+	t.TEID = 0
+	t.GTPMsgType = 0
+	t.GTPSeq = 0
+	t.GTPHasSeq = false
+	t.NumMPLS = 0
+	t.MPLSControlWord = false
 	return t
+}
+
+// decodeGTPU decodes a GTPv1-U header (3GPP TS 29.281) at off, with its
+// optional sequence number, N-PDU number and extension headers. Only a
+// G-PDU (message type 0xFF) is a tunnel: its T-PDU is the inner frame
+// (IPv4 or IPv6 by the first nibble; anything else, such as an Ethernet PDU
+// session, is LinkOpaque). Signalling messages (echo, error indication, end
+// marker) stay the UDP payload.
+func (p *Packet) decodeGTPU(depth int, n *next, off, end, wire int) (more bool, k Kind) {
+	data := p.Data
+	if k := short(off+8, end, wire); k != OK {
+		return false, k
+	}
+	b := data[off : off+8]
+	if b[0]>>5 != 1 {
+		return false, ErrBadVersion
+	}
+	if b[0]&0x10 == 0 { // PT 0: GTP' (charging), not GTP-U
+		return false, ErrUnsupported
+	}
+	if b[1] != 0xFF {
+		return false, OK
+	}
+	msgEnd := off + 8 + int(be.Uint16(b[2:4]))
+	if msgEnd > wire {
+		return false, ErrBadLength
+	}
+	if msgEnd < end {
+		end = msgEnd
+	}
+	wire = msgEnd
+	pos := off + 8
+	var seq uint16
+	if b[0]&0x07 != 0 { // E, S or PN: the 4 optional bytes are present
+		if k := short(pos+4, end, wire); k != OK {
+			return false, k
+		}
+		seq = be.Uint16(data[pos : pos+2])
+		ext := data[pos+3]
+		if b[0]&0x04 == 0 {
+			ext = 0
+		}
+		pos += 4
+		// Extension headers: a length in 4-byte units (never 0), the
+		// content, and the next type (0: none); each is at least 4 bytes,
+		// so the loop ends.
+		for ext != 0 {
+			if k := short(pos+1, end, wire); k != OK {
+				return false, k
+			}
+			l := int(data[pos]) * 4
+			if l == 0 {
+				return false, ErrBadLength
+			}
+			if k := short(pos+l, end, wire); k != OK {
+				return false, k
+			}
+			ext = data[pos+l-1]
+			pos += l
+		}
+	}
+	link := LinkRaw
+	if pos < end {
+		if v := data[pos] >> 4; v != 4 && v != 6 {
+			link = LinkOpaque
+		}
+	} else if pos == wire {
+		link = LinkOpaque // an empty T-PDU
+	}
+	t := p.tunnel(depth, TunnelGTPU, off)
+	t.TEID = be.Uint32(b[4:8])
+	t.GTPMsgType = b[1]
+	t.GTPSeq = seq
+	t.GTPHasSeq = b[0]&0x02 != 0
+	*n = next{link: link, start: pos, end: end, wire: wire}
+	return true, OK
+}
+
+// decodeMPLS decodes the MPLS label stack at off (RFC 3032) into t, which
+// the caller has recorded, and finds the frame after the bottom of the
+// stack: IPv4 or IPv6 by the first nibble (RFC 4928), a pseudowire control
+// word (first nibble 0, RFC 4385) followed by an Ethernet frame, or else a
+// LinkOpaque frame. link: the stack follows a link header (EtherType
+// 0x8847/0x8848), where a stack cut by the end of the frame is
+// ErrTruncated, as for VLAN tags.
+func (p *Packet) decodeMPLS(n *next, t *Tunnel, off, end, wire int, link bool) (more bool, k Kind) {
+	data := p.Data
+	pos := off
+	for {
+		if k := mplsShort(pos+4, end, wire, link); k != OK {
+			return false, k
+		}
+		e := be.Uint32(data[pos : pos+4])
+		if t.NumMPLS < MaxMPLSLabels {
+			t.MPLS[t.NumMPLS] = e
+		}
+		if t.NumMPLS < 255 {
+			t.NumMPLS++
+		}
+		pos += 4
+		if e&0x100 != 0 { // bottom of stack
+			break
+		}
+	}
+	inner := LinkOpaque
+	if pos < end {
+		switch data[pos] >> 4 {
+		case 4:
+			inner = LinkIPv4
+		case 6:
+			inner = LinkIPv6
+		case 0:
+			if k := mplsShort(pos+4, end, wire, link); k != OK {
+				return false, k
+			}
+			t.MPLSControlWord = true
+			pos += 4
+			inner = LinkEthernet
+		}
+	} else if pos < wire {
+		return false, ErrTruncated
+	}
+	*n = next{link: inner, start: pos, end: end, wire: wire}
+	return true, OK
+}
+
+// mplsShort is short for the MPLS label stack: after a link header (link),
+// where no length field bounds it, running out of bytes is ErrTruncated.
+func mplsShort(need, end, wire int, link bool) Kind {
+	if link {
+		if need > end {
+			return ErrTruncated
+		}
+		return OK
+	}
+	return short(need, end, wire)
 }
 
 // decodeVXLAN decodes the RFC 7348 header at off.
@@ -815,6 +1031,8 @@ func (p *Packet) decodeGRE(depth int, n *next, f *Frame, off, end, wire int) (mo
 		erVLAN = be.Uint16(h[0:2]) & 0x0FFF
 		erSession = be.Uint16(h[2:4]) & 0x03FF
 		pos += 8
+	case EtherTypeMPLS, EtherTypeMPLSMulticast:
+		typ = TunnelMPLS
 	case EtherTypeERSPAN3:
 		typ, link = TunnelERSPAN, LinkEthernet
 		if k := short(pos+12, end, wire); k != OK {
@@ -855,6 +1073,9 @@ func (p *Packet) decodeGRE(depth int, n *next, f *Frame, off, end, wire int) (mo
 	t.ERSPANVLAN = erVLAN
 	t.GRESGT = sgt
 	t.GREHasSGT = proto == EtherTypeCiscoMD
+	if typ == TunnelMPLS {
+		return p.decodeMPLS(n, t, pos, end, wire, false)
+	}
 	*n = next{link: link, proto: innerProto, start: pos, end: end, wire: wire}
 	return true, OK
 }

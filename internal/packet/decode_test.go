@@ -2,6 +2,7 @@ package packet
 
 import (
 	"encoding/binary"
+	"fmt"
 	"net/netip"
 	"reflect"
 	"testing"
@@ -506,21 +507,6 @@ func TestDecodeBuilt(t *testing.T) {
 			},
 		},
 		{
-			name: "vxlan in vxlan in vxlan stops at MaxDepth",
-			data: Build(cat([]Layer{Eth{}, IPv4{Src: ip3, Dst: ip4}, UDP{Src: 1}, VXLAN{VNI: 1}},
-				[]Layer{Eth{}, IPv4{Src: ip1, Dst: ip2}, UDP{Src: 2}, VXLAN{VNI: 2}},
-				[]Layer{Eth{}, IPv4{Src: ip2, Dst: ip1}, UDP{Src: 3}, VXLAN{VNI: 3}}, inner())...),
-			info: info(LinkEthernet),
-			want: expect{frames: 3},
-			check: func(t *testing.T, p *Packet) {
-				eq(t, "vni 0", p.Tunnels[0].VNI, uint32(1))
-				eq(t, "vni 1", p.Tunnels[1].VNI, uint32(2))
-				in := p.Inner()
-				eq(t, "innermost is the third vxlan carrier", in.SrcPort, uint16(3))
-				eq(t, "its payload is the vxlan header", in.PayloadLen, 8+14+20+8+4)
-			},
-		},
-		{
 			name: "geneve gwlb inner ipv4",
 			data: Build(Eth{}, IPv4{Src: ip3, Dst: ip4}, UDP{Src: 31000},
 				Geneve{Options: GWLBOptions(0x0123456789abcdef, 0xfedcba9876543210, 0xcafef00d)},
@@ -1005,6 +991,9 @@ func comparePackets(t *testing.T, a, b *Packet) {
 		for j := ta.NumOptions; j < MaxGeneveOptions; j++ {
 			ta.Options[j], tb.Options[j] = GeneveOption{}, GeneveOption{}
 		}
+		for j := int(ta.NumMPLS); j < MaxMPLSLabels; j++ {
+			ta.MPLS[j], tb.MPLS[j] = 0, 0
+		}
 		if ta != tb {
 			t.Fatalf("tunnel %d differs:\n%+v\n%+v", i, ta, tb)
 		}
@@ -1056,6 +1045,9 @@ func TestDecodeAllocs(t *testing.T) {
 		"error":                           []byte{1, 2, 3},
 		"gre keepalive in cisco metadata": Build(Eth{}, IPv4{Src: ip3, Dst: ip4}, GRE{HasKey: true}, CiscoMD{}, IPv4{Src: ip4, Dst: ip3}, GRE{HasKey: true}, Payload("ka")),
 		"partial udp header":              Build(Eth{}, IPv4{Src: ip1, Dst: ip2, MF: true, TotalLength: 26}, UDP{Src: 1, Dst: 2})[:14+26],
+	}
+	for i, b := range tunnelSeeds() { // GTP-U, MPLS, first fragments, TSO, deep nesting
+		cases[fmt.Sprintf("tunnel seed %d", i)] = b
 	}
 	var p Packet
 	for name, b := range cases {

@@ -51,10 +51,43 @@ func seedFrames(tb testing.TB, link LinkType) [][]byte {
 			}
 		}
 	}
+	switch link {
+	case LinkEthernet:
+		out = append(out, tunnelSeeds()...)
+	case LinkRaw:
+		for _, b := range tunnelSeeds() {
+			if len(b) > 14 && (b[12] == 0x08 && b[13] == 0 || b[12] == 0x86 && b[13] == 0xdd) {
+				out = append(out, b[14:])
+			}
+		}
+	}
 	if len(out) == 0 {
 		tb.Fatalf("no seeds for link type %d", link)
 	}
 	return out
+}
+
+// tunnelSeeds are built Ethernet frames of what no capture holds: GTP-U,
+// MPLS (Ethernet, GRE, UDP, pseudowire), tunnels in first fragments,
+// IPv4 total length 0 and tunnels nested to MaxDepth and beyond.
+func tunnelSeeds() [][]byte {
+	vx := func(vni uint32) []Layer {
+		return []Layer{Eth{}, IPv4{Src: ip3, Dst: ip4}, UDP{Src: 50000}, VXLAN{VNI: vni}}
+	}
+	in := []Layer{Eth{Src: mac1, Dst: mac2}, IPv4{Src: ip1, Dst: ip2}, UDP{Src: 1, Dst: 2}, Payload("seed")}
+	labels := []MPLSLabel{{Label: 16}, {Label: 17}}
+	return [][]byte{
+		Build(Eth{}, IPv4{Src: ip3, Dst: ip4}, UDP{Src: 2152}, GTPU{TEID: 1, HasSeq: true, Ext: []GTPUExt{{Type: 0x85, Content: []byte{0, 1}}}}, IPv4{Src: ip1, Dst: ip2}, TCP{Src: 1, Dst: 2}),
+		Build(Eth{}, IPv6{Src: ip61, Dst: ip62}, UDP{Src: 2152}, GTPU{TEID: 2}, IPv6{Src: ip62, Dst: ip61}, UDP{Src: 1, Dst: 2}),
+		Build(Eth{}, MPLS{Labels: labels}, IPv4{Src: ip1, Dst: ip2}, UDP{Src: 1, Dst: 2}),
+		Build(append([]Layer{Eth{}, MPLS{Labels: labels, ControlWord: true}}, in...)...),
+		Build(Eth{}, IPv4{Src: ip3, Dst: ip4}, GRE{HasKey: true}, MPLS{Labels: labels, Multicast: true}, IPv6{Src: ip61, Dst: ip62}, ICMPv6{Type: 128}),
+		Build(Eth{}, IPv4{Src: ip3, Dst: ip4}, UDP{Src: 9}, MPLS{Labels: labels}, IPv4{Src: ip1, Dst: ip2}, TCP{Src: 1, Dst: 2}),
+		Build(Eth{}, IPv4{Src: ip1, Dst: ip2, ZeroTotalLength: true}, TCP{Src: 1, Dst: 2}, Payload(make([]byte, 100))),
+		firstFragment(8+8+14+20+8+2, append(vx(1), in...)...),
+		firstFragment(8+20+8, Eth{}, IPv4{Src: ip3, Dst: ip4}, GRE{}, IPv4{Src: ip1, Dst: ip2}, UDP{Src: 1, Dst: 2}, Payload(make([]byte, 50))),
+		Build(append(append(append(append(vx(1), vx(2)...), vx(3)...), vx(4)...), in...)...),
+	}
 }
 
 func fuzzDecode(f *testing.F, link LinkType) {

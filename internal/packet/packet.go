@@ -143,22 +143,27 @@ type Frame struct {
 	SLLHAType    uint16  // SLL/SLL2 ARPHRD_ type
 
 	// Network layer.
-	IPOff        int        // offset of the IP header, -1 if none
-	IPVersion    uint8      // 4 or 6
-	IPHeaderLen  int        // IPv4: IHL*4; IPv6: 40 plus extension headers
-	IPTotalLen   int        // IPv4 total length; IPv6 40 + payload length
-	TTL          uint8      // IPv4 TTL or IPv6 hop limit
-	TOS          uint8      // IPv4 TOS or IPv6 traffic class
-	FlowLabel    uint32     // IPv6 flow label
-	IPID         uint32     // IPv4 identification, or IPv6 fragment header identification
-	FragOffset   uint16     // fragment offset in bytes
-	MoreFrags    bool       // MF flag / IPv6 M flag
-	DontFrag     bool       // IPv4 DF flag
-	Fragment     bool       // this is a fragment (offset > 0 or MF): transport is decoded only for offset 0
-	IPv6Ext      uint8      // IPv6Ext* bits of the extension headers seen
-	Protocol     uint8      // transport protocol number (after IPv6 extension headers)
-	Src, Dst     netip.Addr // IP addresses
-	IPOptionsLen int        // IPv4 options length in bytes
+	IPOff     int   // offset of the IP header, -1 if none
+	IPVersion uint8 // 4 or 6
+	// IPLenFromCapture: the IPv4 total length field was 0, as Linux
+	// captures of TSO/GSO/BIG TCP packets show it, and the length on the
+	// wire (the rest of the frame) was used instead, as tshark and tcpdump
+	// do. IPTotalLen holds that length.
+	IPLenFromCapture bool
+	IPHeaderLen      int        // IPv4: IHL*4; IPv6: 40 plus extension headers
+	IPTotalLen       int        // IPv4 total length; IPv6 40 + payload length
+	TTL              uint8      // IPv4 TTL or IPv6 hop limit
+	TOS              uint8      // IPv4 TOS or IPv6 traffic class
+	FlowLabel        uint32     // IPv6 flow label
+	IPID             uint32     // IPv4 identification, or IPv6 fragment header identification
+	FragOffset       uint16     // fragment offset in bytes
+	MoreFrags        bool       // MF flag / IPv6 M flag
+	DontFrag         bool       // IPv4 DF flag
+	Fragment         bool       // this is a fragment (offset > 0 or MF): transport is decoded only for offset 0
+	IPv6Ext          uint8      // IPv6Ext* bits of the extension headers seen
+	Protocol         uint8      // transport protocol number (after IPv6 extension headers)
+	Src, Dst         netip.Addr // IP addresses
+	IPOptionsLen     int        // IPv4 options length in bytes
 
 	// Transport layer.
 	L4Off            int    // offset of the transport header, -1 if none
@@ -200,9 +205,11 @@ const (
 	TunnelGRE
 	TunnelERSPAN
 	TunnelIPIP // IP in IP: IPv4 or IPv6 directly inside IPv4 or IPv6 (IP protocol 4 or 41: ipip, 6in4/sit, ip6tnl, Calico IPIP)
+	TunnelGTPU // GTPv1-U G-PDU (UDP port 2152): the T-PDU is an IPv4 or IPv6 packet
+	TunnelMPLS // an MPLS label stack (EtherType 0x8847/0x8848, in GRE, or in UDP port 6635)
 )
 
-var tunnelNames = [...]string{"", "vxlan", "geneve", "gre", "erspan", "ipip"}
+var tunnelNames = [...]string{"", "vxlan", "geneve", "gre", "erspan", "ipip", "gtpu", "mpls"}
 
 // String returns the lower-case name used in events ("vxlan", "geneve", ...).
 func (t TunnelType) String() string {
@@ -265,11 +272,34 @@ type Tunnel struct {
 	ERSPANVersion uint8  // 1 (type I), 2 (type II), 3 (type III)
 	ERSPANSession uint16 // 10-bit session id (types II and III)
 	ERSPANVLAN    uint16 // type II/III original VLAN
+
+	// GTP-U.
+	TEID       uint32 // tunnel endpoint identifier
+	GTPMsgType uint8  // 0xFF (G-PDU) for every tunnel the decoder records
+	GTPSeq     uint16 // sequence number, when GTPHasSeq
+	GTPHasSeq  bool
+
+	// MPLS: the label stack entries as on the wire (label<<12 | TC<<9 |
+	// S<<8 | TTL), outermost first. NumMPLS counts every entry (it may
+	// exceed MaxMPLSLabels; only the first MaxMPLSLabels are kept).
+	MPLS    [MaxMPLSLabels]uint32
+	NumMPLS uint8
+	// MPLSControlWord: a pseudowire control word followed the stack (the
+	// inner frame is Ethernet).
+	MPLSControlWord bool
 }
 
+// MaxMPLSLabels is the deepest MPLS label stack kept; deeper entries are
+// counted and skipped.
+const MaxMPLSLabels = 8
+
+// MPLSLabel returns the 20-bit label of label stack entry i of t.
+func (t *Tunnel) MPLSLabel(i int) uint32 { return t.MPLS[i] >> 12 }
+
 // MaxDepth is the most frames kept: the outer frame and up to MaxDepth-1
-// nested tunnels. A deeper tunnel is left undecoded as payload.
-const MaxDepth = 3
+// nested tunnels (VXLAN in VXLAN in VXLAN decodes to the innermost packet).
+// A deeper tunnel is left undecoded as payload.
+const MaxDepth = 4
 
 // CaptureInfo is what the source knows about a captured frame.
 type CaptureInfo struct {

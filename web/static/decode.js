@@ -1,8 +1,9 @@
 // Frame decoding for the layer tree and hex dump, and pcap export, in the
 // browser. The server's decoder is the reference (internal/packet); this
 // shows the common layers: Ethernet (802.1Q/QinQ), PPPoE sessions, Linux
-// SLL/SLL2, IPv4, IPv6, IP in IP, UDP, TCP, ICMP/ICMPv6, GRE, VXLAN and Geneve
-// (with options), payload.
+// SLL/SLL2, IPv4, IPv6, IP in IP, UDP, TCP, ICMP/ICMPv6, GRE, VXLAN, Geneve
+// (with options), GTP-U, MPLS (with a pseudowire control word), payload. What a
+// first IPv4 fragment carries is shown as far as its bytes go.
 "use strict";
 const WBDecode = (() => {
   const hex2 = (n) => n.toString(16).padStart(2, "0");
@@ -23,9 +24,12 @@ const WBDecode = (() => {
   }
   const TCPF = ["FIN", "SYN", "RST", "PSH", "ACK", "URG", "ECE", "CWR"];
 
+  let firstFrag = false; // inside the first fragment of an IPv4 packet
+
   // layers returns [{name, fields: [[k, v], ...], start, end}], outer first.
   function layers(b, link) {
     const out = [];
+    firstFrag = false;
     try {
       if (link === 1) ether(b, 0, out);
       else if (link === 101 || link === 12 || link === 14) ip(b, 0, out);
@@ -33,7 +37,9 @@ const WBDecode = (() => {
       else if (link === 276) { out.push({ name: "Linux cooked capture v2 (SLL2)", fields: [["Protocol", "0x" + u16(b, 0).toString(16)], ["Interface", u32(b, 4)]], start: 0, end: 20 }); l3(u16(b, 0), b, 20, out); }
       else out.push({ name: "Frame (link type " + link + ")", fields: [], start: 0, end: b.length });
     } catch (e) {
-      out.push({ name: "Malformed", fields: [["error", String(e.message || e)]], start: 0, end: b.length });
+      const at = out.length ? out[out.length - 1].end : 0;
+      if (firstFrag) out.push({ name: "Fragment data", fields: [["Length", b.length - at], ["Note", "continues in the next fragment"]], start: at, end: b.length });
+      else out.push({ name: "Malformed", fields: [["error", String(e.message || e)]], start: 0, end: b.length });
     }
     return out;
   }
@@ -54,6 +60,7 @@ const WBDecode = (() => {
   function l3(t, b, o, out) {
     if (t === 0x0800 || t === 0x86dd) ip(b, o, out);
     else if (t === 0x8864) pppoe(b, o, out);
+    else if (t === 0x8847 || t === 0x8848) mpls(b, o, out);
     else if (o < b.length) out.push({ name: "Data", fields: [["Length", b.length - o]], start: o, end: b.length });
   }
   // pppoe: a PPPoE session header and PPP protocol field (RFC 2516), then the
@@ -73,9 +80,12 @@ const WBDecode = (() => {
     const v = b[o] >> 4;
     if (v === 4) {
       need(b, o + 20);
-      const ihl = (b[o] & 15) * 4, total = u16(b, o + 2), proto = b[o + 9], flags = b[o + 6] >> 5, frag = u16(b, o + 6) & 0x1fff;
+      const ihl = (b[o] & 15) * 4, proto = b[o + 9], flags = b[o + 6] >> 5, frag = u16(b, o + 6) & 0x1fff;
+      let total = u16(b, o + 2), totalText = total;
+      if (total === 0) { total = b.length - o; totalText = "0 (TSO/GSO: " + total + " from the capture)"; }
+      if (frag === 0 && (flags & 1)) firstFrag = true;
       out.push({ name: "Internet Protocol Version 4", fields: [["Source", ip4(b, o + 12)], ["Destination", ip4(b, o + 16)],
-        ["Header length", ihl], ["DSCP/ECN", "0x" + hex2(b[o + 1])], ["Total length", total], ["Identification", "0x" + u16(b, o + 4).toString(16)],
+        ["Header length", ihl], ["DSCP/ECN", "0x" + hex2(b[o + 1])], ["Total length", totalText], ["Identification", "0x" + u16(b, o + 4).toString(16)],
         ["Flags", (flags & 2 ? "DF " : "") + (flags & 1 ? "MF" : "") || "none"], ["Fragment offset", frag * 8], ["TTL", b[o + 8]],
         ["Protocol", proto], ["Checksum", "0x" + u16(b, o + 10).toString(16).padStart(4, "0")]], start: o, end: o + ihl });
       const end = Math.min(b.length, o + Math.max(total, ihl));
@@ -104,6 +114,8 @@ const WBDecode = (() => {
         return ether(b, o + 16, out);
       }
       if ((dp === 6081 || sp === 6081) && b.length >= o + 16) return geneve(b, o + 8, out);
+      if (dp === 2152 && b.length >= o + 16) return gtpu(b, o + 8, out);
+      if (dp === 6635 && b.length >= o + 12) return mpls(b, o + 8, out);
       return payload(b, o + 8, out);
     }
     if (proto === 6) {
@@ -141,6 +153,56 @@ const WBDecode = (() => {
     out.push({ name: "Generic Network Virtualization Encapsulation", fields: f, start: o, end: o + 8 + optLen });
     if (proto === 0x6558) return ether(b, o + 8 + optLen, out);
     return l3(proto, b, o + 8 + optLen, out);
+  }
+  // gtpu: a GTPv1-U header (3GPP TS 29.281) with its optional sequence
+  // number, N-PDU number and extension headers; a G-PDU (0xff) carries IPv4
+  // or IPv6.
+  function gtpu(b, o, out) {
+    need(b, o + 8);
+    const fl = b[o], msg = b[o + 1], len = u16(b, o + 2);
+    const f = [["Version", fl >> 5], ["Flags", "0x" + hex2(fl)], ["Message type", "0x" + hex2(msg)], ["Length", len], ["TEID", u32(b, o + 4)]];
+    let p = o + 8;
+    if (fl & 7) {
+      need(b, p + 4);
+      if (fl & 2) f.push(["Sequence number", u16(b, p)]);
+      let ext = fl & 4 ? b[p + 3] : 0;
+      p += 4;
+      while (ext !== 0) {
+        need(b, p + 1);
+        const l = b[p] * 4;
+        if (l === 0) throw new Error("GTP-U extension header of length 0");
+        need(b, p + l);
+        f.push(["Extension header", "type 0x" + hex2(ext) + " (" + l + " bytes)"]);
+        ext = b[p + l - 1]; p += l;
+      }
+    }
+    out.push({ name: "GPRS Tunneling Protocol (GTP-U)", fields: f, start: o, end: p });
+    const inner = b.subarray(0, Math.min(b.length, o + 8 + len));
+    if (msg === 0xff && p < inner.length && [4, 6].includes(inner[p] >> 4)) return ip(inner, p, out);
+    payload(inner, p, out);
+  }
+  // mpls: the label stack to the bottom of stack, then IPv4/IPv6 by the first
+  // nibble or a pseudowire control word (nibble 0) and an Ethernet frame.
+  function mpls(b, o, out) {
+    const f = [];
+    let p = o;
+    for (;;) {
+      need(b, p + 4);
+      const e = u32(b, p);
+      f.push(["Label", (e >>> 12) + " (tc " + ((e >>> 9) & 7) + ", ttl " + (e & 255) + (e & 256 ? ", bottom" : "") + ")"]);
+      p += 4;
+      if (e & 256) break;
+    }
+    out.push({ name: "MultiProtocol Label Switching", fields: f, start: o, end: p });
+    if (p >= b.length) return;
+    const n = b[p] >> 4;
+    if (n === 4 || n === 6) return ip(b, p, out);
+    if (n === 0) {
+      need(b, p + 4);
+      out.push({ name: "PW Ethernet Control Word", fields: [["Sequence number", u16(b, p + 2)]], start: p, end: p + 4 });
+      return ether(b, p + 4, out);
+    }
+    payload(b, p, out);
   }
   function payload(b, o, out) {
     if (o >= b.length) return;

@@ -67,6 +67,10 @@ func eventFields(doc []byte) (fields, error) {
 				out.set("ev.IP."+k, v)
 			}
 		}
+		if v, ok := ip.str(event.KeyLenFromCap); ok {
+			// A note (not compared): tshark -T json has no field for it.
+			out.set("ev.IP._LengthFromCapture", boolTo01(v))
+		}
 		if v, ok := ip.str(event.KeyDontFragment); ok {
 			out.set("ev.IP.DontFragment", boolTo01(v))
 		}
@@ -118,10 +122,16 @@ func eventFields(doc []byte) (fields, error) {
 		out.set("ev.VLAN", joinVals(vl))
 	}
 	if tn := d.first(event.KeyTunnel); tn != nil {
-		for _, k := range []string{event.KeyType, event.KeyVNI, event.KeyFlowHash, event.KeyGREKey, event.KeyGRESequence, event.KeySessionID, event.KeyERSPANVersion} {
+		for _, k := range []string{event.KeyType, event.KeyVNI, event.KeyFlowHash, event.KeyGREKey, event.KeyGRESequence, event.KeySessionID, event.KeyERSPANVersion, event.KeyTEID} {
 			if v, ok := tn.str(k); ok {
 				out.set("ev.Tunnel."+k, v)
 			}
+		}
+		if v, ok := tn.str(event.KeyFragment); ok {
+			out.set("ev.Tunnel.Fragment", boolTo01(v))
+		}
+		if ls := tn.first(event.KeyLabels); ls != nil {
+			out.set("ev.Tunnel.Labels", joinVals(ls))
 		}
 		endpoint("ev.Tunnel.Source", tn.first(event.KeySrc))
 		endpoint("ev.Tunnel.Destination", tn.first(event.KeyDst))
@@ -312,12 +322,20 @@ func expectedEvent(tf fields) fields {
 		for k, ev := range map[string]string{
 			"t0.vni": "VNI", "t0.flowhash": "FlowHash", "t0.gre.key": "Key", "t0.gre.seq": "Sequence",
 			"t0.erspan.session": "SessionID", "t0.erspan.version": "Version", "t0.geneve.options": "Options",
+			"t0.teid": "TEID", "t0.mpls.labels": "Labels",
 			"f0.vlan": "VLAN", "f0.ip.src": "Source.IP", "f0.ip.dst": "Destination.IP",
 			"f0.udp.srcport": "Source.Port", "f0.udp.dstport": "Destination.Port",
 			"f0.tcp.srcport": "Source.Port", "f0.tcp.dstport": "Destination.Port",
 		} {
 			if v, ok := tf[k]; ok {
 				out.set("ev.Tunnel."+ev, v)
+			}
+		}
+		// A frame carrying a tunnel that is an IP fragment (a first one:
+		// later ones carry no tunnel).
+		for i := 0; i < last; i++ {
+			if tf[fmt.Sprintf("f%d.ip.mf", i)] == "1" {
+				out.set("ev.Tunnel.Fragment", "1")
 			}
 		}
 	}

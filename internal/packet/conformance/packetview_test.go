@@ -135,6 +135,29 @@ func tunnelFields(out fields, t string, p *packet.Packet, tn *packet.Tunnel) {
 			}
 			out.set(t+"geneve.options", strings.Join(opts, " "))
 		}
+	case packet.TunnelGTPU:
+		out.set(t+"teid", tn.TEID)
+		if tn.GTPHasSeq {
+			out.set(t+"gtp.seq", tn.GTPSeq)
+		}
+	case packet.TunnelMPLS:
+		var labels []string
+		for i := range min(int(tn.NumMPLS), packet.MaxMPLSLabels) {
+			labels = append(labels, fmt.Sprint(tn.MPLSLabel(i)))
+		}
+		if int(tn.NumMPLS) > packet.MaxMPLSLabels {
+			labels = append(labels, fmt.Sprintf("...(%d labels)", tn.NumMPLS))
+		}
+		out.set(t+"mpls.labels", strings.Join(labels, ","))
+		if tn.GREProto != 0 { // MPLS in GRE
+			out.set(t+"gre.proto", fmt.Sprintf("0x%04x", tn.GREProto))
+			if tn.GREHasKey {
+				out.set(t+"gre.key", tn.GREKey)
+			}
+			if tn.GREHasSeq {
+				out.set(t+"gre.seq", tn.GRESeq)
+			}
+		}
 	case packet.TunnelGRE, packet.TunnelERSPAN:
 		out.set(t+"gre.proto", fmt.Sprintf("0x%04x", tn.GREProto))
 		if tn.GREHasKey {

@@ -212,9 +212,11 @@ type tsharkFrame struct {
 }
 
 // tsharkFields reduces one tshark packet to fields. It walks the top-level
-// layers in order; a tunnel layer (vxlan, geneve, gre) ends the current frame
-// and starts the next, erspan and cmd (Cisco MetaData) belong to the GRE
-// tunnel before them, and an IP layer directly after a complete IP layer of
+// layers in order; a tunnel layer (vxlan, geneve, gre, gtp with a T-PDU,
+// the first mpls of a label stack) ends the current frame and starts the
+// next, erspan and cmd (Cisco MetaData) belong to the GRE tunnel before them,
+// an mpls layer right after gre or mpls belongs to that tunnel (tshark shows
+// one mpls layer per label; wirebridge calls MPLS in GRE an mpls tunnel), and an IP layer directly after a complete IP layer of
 // the same frame (IP-in-IP, 6in4) starts a new frame through an "ipip" tunnel.
 // Protocols nested inside a layer (the IP header quoted by an ICMP error)
 // are not top-level layers and are ignored.
@@ -234,7 +236,11 @@ func tsharkFields(layers *node) fields {
 		cur = tsharkFrame{}
 	}
 	var lastUDPSrc string // source port of the last UDP layer, the tunnel flow hash
+	var labels []string   // MPLS labels of the current stack
+	prev := ""            // key of the previous top-level layer
 	for _, l := range layers.kids {
+		prevKey := prev
+		prev = l.key
 		p := fmt.Sprintf("f%d.", fi)
 		t := fmt.Sprintf("t%d.", fi)
 		switch l.key {
@@ -339,6 +345,34 @@ func tsharkFields(layers *node) fields {
 				out.set(t+"gre.seq", v)
 			}
 			newFrame("gre")
+		case "gtp":
+			if m, _ := l.num("gtp.message"); m != 0xff {
+				break // signalling: no T-PDU
+			}
+			if v, ok := l.num("gtp.teid"); ok {
+				out.set(t+"teid", v)
+			}
+			if v, ok := l.num("gtp.seq_number"); ok {
+				out.set(t+"gtp.seq", v)
+			}
+			newFrame("gtpu")
+		case "mpls":
+			label, _ := l.num("mpls.label")
+			switch prevKey {
+			case "mpls", "gre":
+				// The next label of the stack, or the stack GRE carries:
+				// both belong to the tunnel that ended frame fi-1.
+				t = fmt.Sprintf("t%d.", fi-1)
+				if prevKey == "gre" {
+					labels = nil
+				}
+				out.set(t+"type", "mpls")
+			default:
+				labels = nil
+				newFrame("mpls")
+			}
+			labels = append(labels, fmt.Sprint(label))
+			out.set(t+"mpls.labels", strings.Join(labels, ","))
 		case "erspan":
 			// Belongs to the GRE tunnel that just ended frame fi-1.
 			t = fmt.Sprintf("t%d.", fi-1)
