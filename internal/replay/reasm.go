@@ -3,6 +3,7 @@ package replay
 import (
 	"container/list"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"time"
@@ -149,23 +150,41 @@ type ReasmStats struct {
 	Gaps, GapBytes           uint64
 	Evictions                map[string]uint64 // by reason: flows, memory
 	Ended                    map[string]uint64 // by EndReason
-	Buffered                 int               // out-of-order bytes held now
-	Open                     int
+	// Discarded are bytes held behind a hole that a flow ending with the
+	// abort policy gave up (never delivered), by EndReason.
+	Discarded map[string]uint64
+	// Buffered is what the out-of-order segments held now count against
+	// TotalBuffer: their bytes plus segOverhead each.
+	Buffered    int
+	BufferedMax int // the highest Buffered seen
+	Open        int
 }
 
 type seg struct {
 	seq  uint32
+	at   int64 // when it was buffered (UnixNano)
 	data []byte
 }
+
+// segOverhead is what one buffered segment costs besides its bytes (the seg
+// entry, its share of the sorted slice's spare capacity, the allocation's
+// rounding), counted against TotalBuffer so that a flood of tiny out-of-order
+// segments cannot hold more memory than the bound says.
+const segOverhead = 96
+
+// segCost is what a buffered segment of n bytes counts against TotalBuffer.
+func segCost(n int) int { return n + segOverhead }
 
 type half struct {
 	init     bool
 	next     uint32
 	ooo      []seg // sorted by distance from next
-	oooBytes int
+	oooBytes int   // payload bytes in ooo (FlowBuffer, GapBytes)
+	oooCost  int   // what ooo counts against TotalBuffer (bytes plus overhead)
 	gapSince time.Time
 	fin      bool
 	finSeq   uint32
+	finAt    time.Time
 	done     bool
 }
 
@@ -207,19 +226,13 @@ func NewReassembler(lim Limits, open Opener) *Reassembler {
 		lim.IdleTimeout = 2 * time.Minute
 	}
 	return &Reassembler{lim: lim, open: open, flows: map[FlowKey]*flow{}, lru: list.New(),
-		st: ReasmStats{Evictions: map[string]uint64{}, Ended: map[string]uint64{}}}
+		st: ReasmStats{Evictions: map[string]uint64{}, Ended: map[string]uint64{}, Discarded: map[string]uint64{}}}
 }
 
 // Stats returns a copy of the counters.
 func (r *Reassembler) Stats() ReasmStats {
 	s := r.st
-	s.Evictions, s.Ended = map[string]uint64{}, map[string]uint64{}
-	for k, v := range r.st.Evictions {
-		s.Evictions[k] = v
-	}
-	for k, v := range r.st.Ended {
-		s.Ended[k] = v
-	}
+	s.Evictions, s.Ended, s.Discarded = maps.Clone(r.st.Evictions), maps.Clone(r.st.Ended), maps.Clone(r.st.Discarded)
 	s.Open = len(r.flows)
 	return s
 }
@@ -315,7 +328,7 @@ func (r *Reassembler) Add(s Segment) {
 		}
 	}
 	if s.Flags&packet.TCPFin != 0 && !h.fin {
-		h.fin, h.finSeq = true, start+uint32(len(s.Payload))
+		h.fin, h.finSeq, h.finAt = true, start+uint32(len(s.Payload)), s.Time
 		if diff(h.finSeq, h.next) > 0 && h.gapSince.IsZero() {
 			h.gapSince = s.Time
 		}
@@ -345,9 +358,10 @@ func (r *Reassembler) insert(f *flow, side Side, seq uint32, data []byte, now ti
 		return // bytes after the FIN: nonsense
 	}
 	// Ahead of a hole: buffer a copy, within the limits.
-	for h.oooBytes+len(data) > r.lim.GapBytes || r.st.Buffered+len(data) > r.lim.TotalBuffer {
+	cost := segCost(len(data))
+	for h.oooBytes+len(data) > r.lim.GapBytes || r.st.Buffered+cost > r.lim.TotalBuffer {
 		if len(h.ooo) == 0 {
-			if r.st.Buffered+len(data) > r.lim.TotalBuffer {
+			if r.st.Buffered+cost > r.lim.TotalBuffer {
 				r.st.Evictions["memory"]++
 			}
 			// nothing of ours to give up: the hole is resolved at this segment
@@ -375,9 +389,11 @@ func (r *Reassembler) insert(f *flow, side Side, seq uint32, data []byte, now ti
 	cp := make([]byte, len(data))
 	copy(cp, data)
 	i, _ := slices.BinarySearchFunc(h.ooo, off, func(e seg, o int32) int { return int(diff(e.seq, h.next)) - int(o) })
-	h.ooo = slices.Insert(h.ooo, i, seg{seq: seq, data: cp})
+	h.ooo = slices.Insert(h.ooo, i, seg{seq: seq, at: now.UnixNano(), data: cp})
 	h.oooBytes += len(cp)
-	r.st.Buffered += len(cp)
+	h.oooCost += cost
+	r.st.Buffered += cost
+	r.st.BufferedMax = max(r.st.BufferedMax, r.st.Buffered)
 	if h.gapSince.IsZero() {
 		h.gapSince = now
 	}
@@ -401,7 +417,8 @@ func (r *Reassembler) drain(f *flow, side Side) {
 		}
 		n++
 		h.oooBytes -= len(s.data)
-		r.st.Buffered -= len(s.data)
+		h.oooCost -= segCost(len(s.data))
+		r.st.Buffered -= segCost(len(s.data))
 		if int64(-off) >= int64(len(s.data)) {
 			r.st.Retransmitted += uint64(len(s.data))
 			continue
@@ -410,7 +427,24 @@ func (r *Reassembler) drain(f *flow, side Side) {
 		r.deliver(f, side, s.data[-off:])
 	}
 	h.ooo = slices.Delete(h.ooo, 0, n)
-	if len(h.ooo) == 0 && !(h.fin && diff(h.finSeq, h.next) > 0) {
+	r.rearm(h)
+}
+
+// rearm starts the wait of side's first hole by the one rule every hole
+// follows: it waits from when the oldest byte behind it was buffered (a
+// hole before a FIN from when the FIN was seen). Called whenever the first
+// hole changes (filled, skipped), so a second hole is resolved like the first.
+func (r *Reassembler) rearm(h *half) {
+	switch {
+	case len(h.ooo) > 0:
+		oldest := h.ooo[0].at
+		for _, s := range h.ooo[1:] {
+			oldest = min(oldest, s.at)
+		}
+		h.gapSince = time.Unix(0, oldest)
+	case h.fin && diff(h.finSeq, h.next) > 0:
+		h.gapSince = h.finAt
+	default:
 		h.gapSince = time.Time{}
 	}
 }
@@ -422,6 +456,7 @@ func (r *Reassembler) resolveGap(f *flow, side Side) {
 	if len(h.ooo) > 0 {
 		to = h.ooo[0].seq
 	} else if !h.fin || diff(h.finSeq, h.next) <= 0 {
+		h.gapSince = time.Time{} // nothing to resolve
 		return
 	}
 	r.skipTo(f, side, to)
@@ -444,6 +479,7 @@ func (r *Reassembler) skipTo(f *flow, side Side, to uint32) {
 	h.next = to
 	h.gapSince = time.Time{}
 	f.conn.Gap(side, n)
+	r.rearm(h)
 }
 
 func (r *Reassembler) checkDone(f *flow, side Side) {
@@ -460,13 +496,29 @@ func (r *Reassembler) checkDone(f *flow, side Side) {
 	}
 }
 
+// end ends a flow. What waits behind holes is not dropped silently: with
+// GapSkip every remaining hole is resolved (counted) and the bytes behind it
+// delivered before End, so a complete request behind a hole is still
+// replayed; with GapAbort the held bytes are counted as Discarded.
 func (r *Reassembler) end(f *flow, reason EndReason) {
 	if r.flows[f.key] != f {
 		return
 	}
 	for i := range f.sides {
-		r.st.Buffered -= f.sides[i].oooBytes
-		f.sides[i].ooo, f.sides[i].oooBytes = nil, 0
+		h := &f.sides[i]
+		if r.lim.Policy == GapSkip {
+			for len(h.ooo) > 0 && r.flows[f.key] == f {
+				r.skipTo(f, Side(i), h.ooo[0].seq)
+				r.drain(f, Side(i))
+			}
+		} else if h.oooBytes > 0 {
+			r.st.Discarded[reason.String()] += uint64(h.oooBytes)
+		}
+		r.st.Buffered -= h.oooCost
+		h.ooo, h.oooBytes, h.oooCost = nil, 0, 0
+	}
+	if r.flows[f.key] != f {
+		return
 	}
 	delete(r.flows, f.key)
 	r.lru.Remove(f.elem)
@@ -484,10 +536,8 @@ func (r *Reassembler) Tick(now time.Time) {
 		f := e.Value.(*flow)
 		for side := range f.sides {
 			h := &f.sides[side]
-			if !h.gapSince.IsZero() && now.Sub(h.gapSince) >= r.lim.GapWait {
-				for r.flows[f.key] == f && !h.gapSince.IsZero() {
-					r.resolveGap(f, Side(side))
-				}
+			for r.flows[f.key] == f && !h.gapSince.IsZero() && now.Sub(h.gapSince) >= r.lim.GapWait {
+				r.resolveGap(f, Side(side))
 			}
 		}
 		if r.flows[f.key] == f {

@@ -213,7 +213,7 @@ func TestReassemblerLimits(t *testing.T) {
 		}
 	})
 	t.Run("total buffer", func(t *testing.T) {
-		h := newHarness(Limits{TotalBuffer: 10, GapWait: time.Hour})
+		h := newHarness(Limits{TotalBuffer: segCost(6) + 5, GapWait: time.Hour}) // room for one segment
 		for i := range 2 {
 			s := cseg(1, syn, "")
 			s.Src = netip.AddrPortFrom(cli.Addr(), uint16(40000+i))
@@ -222,7 +222,7 @@ func TestReassemblerLimits(t *testing.T) {
 			h.r.Add(s)
 		}
 		st := h.r.Stats()
-		if st.Buffered > 10 || st.Evictions["memory"] != 1 || st.Gaps != 1 {
+		if st.Buffered > segCost(6)+5 || st.Evictions["memory"] != 1 || st.Gaps != 1 {
 			t.Errorf("buffered %d evictions %v gaps %d", st.Buffered, st.Evictions, st.Gaps)
 		}
 	})

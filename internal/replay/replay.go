@@ -107,6 +107,15 @@ type Config struct {
 
 	SetHeaders []Header // set or replace these headers
 
+	// ResyncOnParseError (http): after a parse error in a request stream,
+	// look for the next request line and go on replaying from it. A request
+	// line inside a body the parser could not frame (conflicting
+	// Content-Length and Transfer-Encoding, a bad chunk) is then replayed as a
+	// request: a smuggled request reaches the shadow. Default (false): the
+	// connection's parsing stops at the error; the request in error and every
+	// request line found after it are counted as dropped (parse_error).
+	ResyncOnParseError bool
+
 	Compare bool       // compare replayed responses with the mirrored originals
 	OnDiff  func(Diff) // called (from a worker goroutine) for each difference
 
@@ -386,6 +395,23 @@ func (t *Target) sampled() bool {
 	s := t.cfg.Sample
 	return s == 0 || s >= 100 || rand.Float64()*100 < s
 }
+
+// Reasons of requests_dropped_total: every request not replayed is counted
+// under one of these (docs/replay.md lists them). A flow's end reason
+// (reset, fin, idle, evicted, memory, gap, error, closed) is the reason of
+// the request it cut.
+const (
+	dropGap          = "gap"          // a hole in the client stream hit a request
+	dropParseError   = "parse_error"  // a request the parser could not read, or found after a parse error
+	dropUpgrade      = "upgrade"      // bytes after an Upgrade/CONNECT (the request itself is sent)
+	dropTooLarge     = "too_large"    // body larger than max_body
+	dropFiltered     = "filtered"     // the filters did not match
+	dropSampled      = "sampled"      // left out by sampling
+	dropRateLimited  = "rate_limited" // over the rate limit
+	dropBackpressure = "backpressure" // the flow's queue to the shadow stayed full for timeout
+	dropTargetError  = "target_error" // the shadow failed (dial, write, timeout, bad response)
+	dropShutdown     = "shutdown"     // still queued when Close stopped waiting
+)
 
 // counters are the target's own counters (the reassembler's are read under t.mu).
 type counters struct {
