@@ -77,12 +77,13 @@ type httpConn struct {
 	nReq, nResp int
 	cmpBroken   bool
 
-	mu     sync.Mutex
-	q      []*httpWork
-	qBytes int
-	done   bool
-	work   chan struct{}
-	space  chan struct{}
+	mu      sync.Mutex
+	q       []*httpWork
+	qBytes  int
+	done    bool
+	running bool // the forwarding goroutine is started with the first request
+	work    chan struct{}
+	space   chan struct{}
 
 	cmu  sync.Mutex
 	orig map[int]outcome
@@ -116,7 +117,6 @@ func (t *Target) newHTTPConn(k FlowKey, midstream bool) *httpConn {
 			c.cmpBroken = true // which response answers which request is unknown
 		}
 	}
-	t.workers.Go(c.run)
 	return c
 }
 
@@ -199,6 +199,10 @@ func (c *httpConn) enqueue(w *httpWork) {
 		if c.qBytes == 0 || c.qBytes+len(w.raw) <= c.t.cfg.QueueBytes {
 			c.q = append(c.q, w)
 			c.qBytes += len(w.raw)
+			if !c.running { // a flow that never completes a request costs no goroutine
+				c.running = true
+				c.t.workers.Go(c.run)
+			}
 			c.mu.Unlock()
 			signal(c.work)
 			return

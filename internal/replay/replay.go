@@ -132,11 +132,17 @@ type Target struct {
 	hostHdr  string
 	prefix   string
 
-	mu     sync.Mutex
-	reasm  *Reassembler
-	pkt    packet.Packet
-	closed bool
-	sendCx context.Context // the ctx of the Send in progress (backpressure waits)
+	mu    sync.Mutex
+	reasm *Reassembler
+	// reasmSnap is a copy of the reassembler's counters, published under mu
+	// after each batch (and every publishEvery segments within one), each
+	// Tick and at Close, so that Stats (/metrics) never waits for the data
+	// path (a Send held up by backpressure, a long batch).
+	snapMu    sync.Mutex
+	reasmSnap ReasmStats
+	pkt       packet.Packet
+	closed    bool
+	sendCx    context.Context // the ctx of the Send in progress (backpressure waits)
 
 	life    context.Context
 	cancel  context.CancelFunc
@@ -237,6 +243,7 @@ func New(cfg Config) (*Target, error) {
 	})
 	t.life, t.cancel = context.WithCancel(context.Background())
 	t.reasm = NewReassembler(t.cfg.Limits, t.openFlow)
+	t.reasmSnap = t.reasm.Stats()
 	t.ticker = make(chan struct{})
 	t.tickWG.Go(t.tickLoop)
 	return t, nil
@@ -254,6 +261,7 @@ func (t *Target) tickLoop() {
 			if !t.closed {
 				t.sendCx = t.life
 				t.reasm.Tick(t.cfg.Now())
+				t.publish()
 			}
 			t.mu.Unlock()
 		}
@@ -294,7 +302,11 @@ func (t *Target) Send(ctx context.Context, batch []event.Delivery) error {
 		}
 		s.Time = now
 		t.reasm.Add(s)
+		if i%publishEvery == publishEvery-1 {
+			t.publish()
+		}
 	}
+	t.publish()
 	t.sendCx = t.life
 	if failed != nil {
 		return &event.BatchError{Failed: failed}
@@ -314,6 +326,7 @@ func (t *Target) Close() error {
 	t.sendCx = t.life
 	close(t.ticker)
 	t.reasm.CloseAll(EndClosed)
+	t.publish()
 	t.mu.Unlock()
 	t.tickWG.Wait()
 	done := make(chan struct{})
@@ -338,7 +351,20 @@ func (t *Target) Flush() {
 	defer t.mu.Unlock()
 	if !t.closed {
 		t.reasm.Tick(t.cfg.Now())
+		t.publish()
 	}
+}
+
+// publishEvery is how many segments a long batch feeds between two
+// publications of the reassembler's counters.
+const publishEvery = 1024
+
+// publish copies the reassembler's counters for Stats; t.mu is held.
+func (t *Target) publish() {
+	s := t.reasm.Stats()
+	t.snapMu.Lock()
+	t.reasmSnap = s
+	t.snapMu.Unlock()
 }
 
 // Wait blocks until every flow that has ended has finished forwarding, or ctx ends.
@@ -463,11 +489,13 @@ type Stats struct {
 	ParseErrors       map[string]uint64
 }
 
-// Stats returns a snapshot of the counters.
+// Stats returns a snapshot of the counters. It never waits for Send: the
+// reassembler's counters are as of the last batch (or Tick, or every
+// publishEvery segments of a long batch).
 func (t *Target) Stats() Stats {
-	t.mu.Lock()
-	rs := t.reasm.Stats()
-	t.mu.Unlock()
+	t.snapMu.Lock()
+	rs := t.reasmSnap
+	t.snapMu.Unlock()
 	s := Stats{Reasm: rs, Packets: t.st.packets.Load(), NotTCP: t.st.notTCP.Load(), Truncated: t.st.truncated.Load(),
 		BytesForwarded: t.st.bytesForwarded.Load(), RequestsParsed: t.st.requestsParsed.Load(),
 		RequestsForwarded: t.st.requestsForwarded.Load(), Diffs: t.st.diffs.Load(),
