@@ -3,6 +3,7 @@ package replay
 import (
 	"context"
 	"maps"
+	"net"
 	"net/netip"
 	"slices"
 	"strings"
@@ -251,6 +252,42 @@ func TestNothingLostSilently(t *testing.T) {
 			// The books balance: every request parsed was replayed or dropped.
 			if st.RequestsForwarded != uint64(len(tc.wantAll)) {
 				t.Errorf("forwarded %d, want %d", st.RequestsForwarded, len(tc.wantAll))
+			}
+		})
+	}
+}
+
+// TestTCPFlowNotReplayedIsCounted: in tcp mode a flow whose bytes do not
+// reach the shadow is counted as dropped.
+func TestTCPFlowNotReplayedIsCounted(t *testing.T) {
+	// A port nobody listens on: bind one, note it, close it.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := ln.Addr().String()
+	ln.Close()
+	tests := []struct {
+		name    string
+		address string
+		dropped map[string]uint64
+	}{
+		{"shadow refuses the connection", refused, map[string]uint64{"target_error": 1}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tg, err := New(Config{Name: "tcp", Protocol: ProtocolTCP, Address: tc.address, Timeout: 5 * time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := newMirrorConn(40000)
+			sendAll(t, tg, append(c.open(), c.req(get("/1")), c.seg(true, packet.TCPFin, ""), c.seg(false, packet.TCPFin, "")))
+			if err := tg.Wait(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			tg.Close()
+			if st := tg.Stats(); !maps.Equal(st.Dropped, tc.dropped) {
+				t.Errorf("dropped = %v, want %v", st.Dropped, tc.dropped)
 			}
 		})
 	}

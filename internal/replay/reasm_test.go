@@ -2,6 +2,7 @@ package replay
 
 import (
 	"bytes"
+	"maps"
 	"math/rand/v2"
 	"net/netip"
 	"testing"
@@ -226,6 +227,56 @@ func TestReassemblerLimits(t *testing.T) {
 			t.Errorf("buffered %d evictions %v gaps %d", st.Buffered, st.Evictions, st.Gaps)
 		}
 	})
+}
+
+// TestReassemblerEndFlushes: a flow that ends (idle, evicted, reset,
+// closed) with bytes waiting behind holes delivers them after counted gaps
+// (skip), or counts them as discarded (abort); nothing stays buffered.
+func TestReassemblerEndFlushes(t *testing.T) {
+	tests := []struct {
+		name      string
+		policy    GapPolicy
+		end       func(h *harness)
+		why       EndReason
+		client    string
+		gaps      uint64
+		discarded map[string]uint64
+	}{
+		{"idle, skip", GapSkip, func(h *harness) { h.r.Tick(t0.Add(time.Hour)) }, EndIdle, "abde", 2, map[string]uint64{}},
+		{"reset, skip", GapSkip, func(h *harness) { h.r.Add(sseg(0, rst, "")) }, EndReset, "abde", 2, map[string]uint64{}},
+		{"closed, skip", GapSkip, func(h *harness) { h.r.CloseAll(EndClosed) }, EndClosed, "abde", 2, map[string]uint64{}},
+		{"idle, abort", GapAbort, func(h *harness) { h.r.Tick(t0.Add(time.Hour)) }, EndIdle, "abd", 0, map[string]uint64{"idle": 2}},
+		{"evicted, abort", GapAbort, func(h *harness) {
+			s := cseg(1, 0, "x")
+			s.Src = netip.MustParseAddrPort("10.0.0.1:40001")
+			h.r.Add(s)
+		}, EndEvicted, "abd", 0, map[string]uint64{"evicted": 2}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(Limits{GapWait: 2 * time.Hour, IdleTimeout: time.Minute, MaxFlows: 1, Policy: tc.policy})
+			h.r.Add(Segment{Tunnel: true, VNI: 42, Src: cli, Dst: srv, Seq: 100, Flags: syn, Time: t0})
+			h.r.Add(cseg(101, 0, "a"))
+			h.r.Add(cseg(105, 0, "e"))
+			h.r.Add(cseg(103, 0, "d"))
+			h.r.Add(cseg(102, 0, "b"))
+			h.r.Add(cseg(107, 0, "g"))
+			// "abd" delivered; "e" and "g" wait behind the holes at 104 and 106
+			tc.end(h)
+			c := h.conns[0]
+			want := tc.client
+			if tc.policy == GapSkip {
+				want = "abdeg"
+			}
+			if c.stream(Client) != want || !c.ended || c.why != tc.why {
+				t.Errorf("client %q ended %v (%v), want %q, %v", c.stream(Client), c.ended, c.why, want, tc.why)
+			}
+			st := h.r.Stats()
+			if st.Buffered != 0 || st.Gaps != tc.gaps || !maps.Equal(st.Discarded, tc.discarded) {
+				t.Errorf("buffered %d gaps %d discarded %v, want 0, %d, %v", st.Buffered, st.Gaps, st.Discarded, tc.gaps, tc.discarded)
+			}
+		})
+	}
 }
 
 // chop cuts stream (starting at seq isn+1) into segments of random sizes.
