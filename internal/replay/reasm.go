@@ -39,7 +39,7 @@ const (
 	EndEvicted                  // pushed out by MaxFlows
 	EndMemory                   // pushed out by the buffer limits with GapAbort
 	EndClosed                   // the target was closed
-	EndError                    // the consumer gave up (shadow error, parse error it cannot recover from)
+	EndError                    // reserved: the consumer gave up (no consumer does today)
 )
 
 var endNames = [...]string{"fin", "reset", "idle", "gap", "evicted", "memory", "closed", "error"}
@@ -360,12 +360,16 @@ func (r *Reassembler) insert(f *flow, side Side, seq uint32, data []byte, now ti
 	// Ahead of a hole: buffer a copy, within the limits.
 	cost := segCost(len(data))
 	for h.oooBytes+len(data) > r.lim.GapBytes || r.st.Buffered+cost > r.lim.TotalBuffer {
+		why := EndGap // with GapAbort: the flow's end reason
+		if r.st.Buffered+cost > r.lim.TotalBuffer {
+			why = EndMemory
+		}
 		if len(h.ooo) == 0 {
-			if r.st.Buffered+cost > r.lim.TotalBuffer {
+			if why == EndMemory {
 				r.st.Evictions["memory"]++
 			}
 			// nothing of ours to give up: the hole is resolved at this segment
-			r.skipTo(f, side, seq)
+			r.skipTo(f, side, seq, why)
 			if r.flows[f.key] != f {
 				return
 			}
@@ -376,7 +380,7 @@ func (r *Reassembler) insert(f *flow, side Side, seq uint32, data []byte, now ti
 		if h.oooBytes+len(data) <= r.lim.GapBytes {
 			r.st.Evictions["memory"]++
 		}
-		r.resolveGap(f, side)
+		r.resolveGap(f, side, why)
 		if r.flows[f.key] != f {
 			return
 		}
@@ -450,7 +454,8 @@ func (r *Reassembler) rearm(h *half) {
 }
 
 // resolveGap applies the gap policy to side's first hole.
-func (r *Reassembler) resolveGap(f *flow, side Side) {
+// With GapAbort the flow ends with why.
+func (r *Reassembler) resolveGap(f *flow, side Side, why EndReason) {
 	h := &f.sides[side]
 	to := h.finSeq
 	if len(h.ooo) > 0 {
@@ -459,21 +464,22 @@ func (r *Reassembler) resolveGap(f *flow, side Side) {
 		h.gapSince = time.Time{} // nothing to resolve
 		return
 	}
-	r.skipTo(f, side, to)
+	r.skipTo(f, side, to, why)
 	if r.flows[f.key] == f {
 		r.drain(f, side)
 		r.checkDone(f, side)
 	}
 }
 
-// skipTo counts the hole [next, to) and applies the policy.
-func (r *Reassembler) skipTo(f *flow, side Side, to uint32) {
+// skipTo counts the hole [next, to) and applies the policy (GapAbort: the
+// flow ends with why).
+func (r *Reassembler) skipTo(f *flow, side Side, to uint32, why EndReason) {
 	h := &f.sides[side]
 	n := uint32(diff(to, h.next))
 	r.st.Gaps++
 	r.st.GapBytes += uint64(n)
 	if r.lim.Policy == GapAbort {
-		r.end(f, EndGap)
+		r.end(f, why)
 		return
 	}
 	h.next = to
@@ -508,7 +514,7 @@ func (r *Reassembler) end(f *flow, reason EndReason) {
 		h := &f.sides[i]
 		if r.lim.Policy == GapSkip {
 			for len(h.ooo) > 0 && r.flows[f.key] == f {
-				r.skipTo(f, Side(i), h.ooo[0].seq)
+				r.skipTo(f, Side(i), h.ooo[0].seq, EndGap) // GapSkip: never ends the flow
 				r.drain(f, Side(i))
 			}
 		} else if h.oooBytes > 0 {
@@ -537,7 +543,7 @@ func (r *Reassembler) Tick(now time.Time) {
 		for side := range f.sides {
 			h := &f.sides[side]
 			for r.flows[f.key] == f && !h.gapSince.IsZero() && now.Sub(h.gapSince) >= r.lim.GapWait {
-				r.resolveGap(f, Side(side))
+				r.resolveGap(f, Side(side), EndGap)
 			}
 		}
 		if r.flows[f.key] == f {

@@ -229,6 +229,28 @@ func TestReassemblerLimits(t *testing.T) {
 	})
 }
 
+// TestReassemblerMemoryAbort: with the abort policy, a flow whose hole the
+// memory limit forces open ends as memory (not gap), and the bytes it held
+// are counted as discarded.
+func TestReassemblerMemoryAbort(t *testing.T) {
+	h := newHarness(Limits{TotalBuffer: segCost(6) + 5, GapWait: time.Hour, Policy: GapAbort})
+	for i := range 2 {
+		s := cseg(1, syn, "")
+		s.Src = netip.AddrPortFrom(cli.Addr(), uint16(40000+i))
+		h.r.Add(s)
+		s.Flags, s.Seq, s.Payload = packet.TCPAck, 10, []byte("123456")
+		h.r.Add(s)
+	}
+	st := h.r.Stats()
+	if !h.conns[1].ended || h.conns[1].why != EndMemory || st.Ended["memory"] != 1 || st.Evictions["memory"] != 1 {
+		t.Errorf("second flow ended %v (%v); ended %v evictions %v", h.conns[1].ended, h.conns[1].why, st.Ended, st.Evictions)
+	}
+	h.r.CloseAll(EndClosed)
+	if st := h.r.Stats(); st.Discarded["closed"] != 6 || st.Buffered != 0 {
+		t.Errorf("discarded %v buffered %d, want closed:6, 0", st.Discarded, st.Buffered)
+	}
+}
+
 // TestReassemblerEndFlushes: a flow that ends (idle, evicted, reset,
 // closed) with bytes waiting behind holes delivers them after counted gaps
 // (skip), or counts them as discarded (abort); nothing stays buffered.

@@ -10,8 +10,10 @@
 // directions with sequence arithmetic modulo 2^32, trims retransmissions and
 // overlaps, holds out-of-order segments within per-flow and total bounds, and
 // applies the gap policy to holes (wait up to GapWait / GapBytes, then skip
-// with a counted gap or abort the flow). SYN, FIN, RST, idle timeouts and the
-// flow limit end flows; evictions are counted.
+// with a counted gap or abort the flow; every hole by the same rule). SYN,
+// FIN, RST, idle timeouts and the flow limit end flows; evictions are
+// counted, and the bytes a flow held behind holes are delivered (skip) or
+// counted as discarded (abort) when it ends.
 //
 // Two protocols:
 //
@@ -33,7 +35,10 @@
 //     SetHeaders. Filters (method, path regex, header regexes), percentage
 //     sampling and a rate limit (excess requests are dropped, counted) choose
 //     what is sent. A request hit by a gap is dropped (counted) and parsing
-//     resumes at the next request line. With Compare, the mirrored original
+//     resumes at the next request line. After a parse error the connection's
+//     parsing stops (the rest is counted as dropped) unless
+//     ResyncOnParseError. Every request not replayed is counted in the
+//     dropped counter under one reason. With Compare, the mirrored original
 //     responses are parsed from the server stream and each replayed
 //     response's status and body SHA-256 are compared with the original's;
 //     differences are reported to OnDiff as Diff values (ReplayDiff events).
