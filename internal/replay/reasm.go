@@ -431,6 +431,15 @@ func (r *Reassembler) drain(f *flow, side Side) {
 		r.deliver(f, side, s.data[-off:])
 	}
 	h.ooo = slices.Delete(h.ooo, 0, n)
+	// Give back a backing array the list has outgrown: its spare capacity
+	// is not counted in Buffered beyond segOverhead (at most one spare entry
+	// per live one).
+	switch {
+	case len(h.ooo) == 0:
+		h.ooo = nil
+	case cap(h.ooo) > 16 && len(h.ooo) < cap(h.ooo)/2:
+		h.ooo = slices.Clone(h.ooo)
+	}
 	r.rearm(h)
 }
 

@@ -251,6 +251,32 @@ func TestReassemblerMemoryAbort(t *testing.T) {
 	}
 }
 
+// TestReassemblerReleasesDrainedBuffers: the out-of-order list of a flow
+// whose holes were filled does not keep its grown backing array (memory no
+// longer counted in Buffered): flows that each buffered many segments once
+// hold nothing after their holes are filled.
+func TestReassemblerReleasesDrainedBuffers(t *testing.T) {
+	h := newHarness(Limits{GapWait: time.Hour})
+	for i := range 20 {
+		src := netip.AddrPortFrom(cli.Addr(), uint16(40000+i))
+		add := func(s Segment) { s.Src = src; h.r.Add(s) }
+		add(Segment{Tunnel: true, VNI: 42, Dst: srv, Seq: 0, Flags: syn, Time: t0})
+		for j := range 1000 {
+			add(cseg(uint32(2+j), 0, "x")) // all behind the hole at 1
+		}
+		add(cseg(1, 0, "y")) // fills it: everything drains
+	}
+	spare := 0
+	for _, f := range h.r.flows {
+		for _, side := range f.sides {
+			spare += cap(side.ooo)
+		}
+	}
+	if st := h.r.Stats(); st.Buffered != 0 || spare > 0 {
+		t.Errorf("buffered %d, out-of-order list capacity kept %d entries, want 0 and 0", st.Buffered, spare)
+	}
+}
+
 // TestReassemblerEndFlushes: a flow that ends (idle, evicted, reset,
 // closed) with bytes waiting behind holes delivers them after counted gaps
 // (skip), or counts them as discarded (abort); nothing stays buffered.
