@@ -94,10 +94,14 @@ type httpConn struct {
 func (t *Target) newHTTPConn(k FlowKey, midstream bool) *httpConn {
 	c := &httpConn{t: t, key: k, work: make(chan struct{}, 1), space: make(chan struct{}, 1)}
 	c.req = newParser(false, t.cfg.MaxHeader, t.cfg.MaxBody, true, c.onRequest, func(r string) {
-		t.st.parseErr(r)
-		if r == perrGap {
+		switch r {
+		case perrGap:
+			t.st.parseErr(r)
 			t.st.drop(dropGap)
-		} else {
+		case perrMidstream:
+			t.st.drop(dropMidstream) // not a parse error
+		default:
+			t.st.parseErr(r)
 			t.st.drop(dropParseError) // the request the error is in
 		}
 	})

@@ -75,6 +75,7 @@ const (
 	perrBadLength  = "bad_length"
 	perrBadChunk   = "bad_chunk"
 	perrGap        = "gap"
+	perrMidstream  = "midstream" // a flow joined mid-stream began inside a request
 )
 
 // parser is an incremental HTTP/1.x parser for one direction of one flow.
@@ -86,6 +87,7 @@ type parser struct {
 
 	state     pstate
 	lineStart bool   // resync: the next byte starts a line
+	joined    bool   // joined mid-stream, no start line found yet
 	buf       []byte // unconsumed head / chunk-size / trailer bytes
 	cur       *Message
 	remain    int64 // body or chunk bytes still to come
@@ -185,6 +187,7 @@ func (p *parser) Gap() {
 	if p.state == psOpaque || p.state == psStopped {
 		return
 	}
+	p.joined = false // the gap is what is counted
 	if p.response {
 		if p.state != psHead || len(p.buf) > 0 {
 			p.onError(perrGap)
@@ -211,8 +214,10 @@ func (p *parser) Pending() bool {
 	return false
 }
 
-// Resync makes the parser look for a start line first (a flow joined mid-stream).
-func (p *parser) Resync() { p.state, p.lineStart = psResync, true }
+// Resync makes the parser look for a start line first (a flow joined
+// mid-stream); what it skips before the first one is reported once as
+// perrMidstream.
+func (p *parser) Resync() { p.state, p.lineStart, p.joined = psResync, true, true }
 
 // Close ends the stream: a response delimited by the connection's close is complete.
 func (p *parser) Close() {
@@ -274,7 +279,7 @@ func (p *parser) resync(b []byte) []byte {
 				ok = false // count it and look further
 			}
 			if ok {
-				p.state = psHead
+				p.state, p.joined = psHead, false
 				return b[i:]
 			}
 			if need {
@@ -284,13 +289,24 @@ func (p *parser) resync(b []byte) []byte {
 		}
 		j := bytes.IndexByte(b[i:], '\n')
 		if j < 0 {
+			p.discard(b[i:])
 			p.lineStart = false
 			return nil
 		}
+		p.discard(b[i : i+j+1])
 		i += j + 1
 	}
 	p.lineStart = true
 	return nil
+}
+
+// discard notes bytes resync skips: in a flow joined mid-stream, the first
+// of them that are not blank lines are the rest of a request the join cut.
+func (p *parser) discard(d []byte) {
+	if p.joined && !p.response && len(bytes.Trim(d, "\r\n")) > 0 {
+		p.joined = false
+		p.onError(perrMidstream)
+	}
 }
 
 // head accumulates the start line and headers.

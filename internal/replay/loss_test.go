@@ -192,6 +192,18 @@ func TestNothingLostSilently(t *testing.T) {
 				return []step{{send: append(hs, c.req("POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"+get("/smuggled")))}}
 			},
 			wantAll: nil, dropped: map[string]uint64{"parse_error": 2}},
+		{name: "a flow joined mid-request counts the request it cut",
+			steps: func() []step {
+				c := newMirrorConn(40000)
+				return []step{{send: []event.Delivery{c.req("ue\r\nHost: x\r\n\r\n"), c.req(get("/2"))}}}
+			},
+			wantOpen: []string{"GET /2"}, wantAll: []string{"GET /2"}, dropped: map[string]uint64{"midstream": 1}},
+		{name: "a flow joined between requests counts nothing",
+			steps: func() []step {
+				c := newMirrorConn(40000)
+				return []step{{send: []event.Delivery{c.req(get("/1")), c.req(get("/2"))}}}
+			},
+			wantOpen: []string{"GET /1", "GET /2"}, wantAll: []string{"GET /1", "GET /2"}},
 		{name: "resync (configured) replays the smuggled request",
 			cfg: func(c *Config) { c.ResyncOnParseError = true },
 			steps: func() []step {

@@ -24,7 +24,7 @@ var (
 	descRetrans      = desc("retransmitted_bytes_total", "Payload bytes seen again (retransmissions, overlaps), not forwarded twice.")
 	descOOO          = desc("out_of_order_segments_total", "Segments buffered ahead of a hole.")
 	descBuffered     = desc("buffered_bytes", "Memory held for out-of-order segments (their bytes plus 96 bytes each), bounded by max_buffer.")
-	descDiscarded    = desc("discarded_bytes_total", "Bytes held behind a hole that a flow ending with the abort gap policy never delivered, by the flow's end reason.", "reason")
+	descDiscarded    = desc("discarded_bytes_total", "Bytes never delivered: held behind a hole by a flow that ended with the abort gap policy (by its end reason), or sent after a FIN (after_fin).", "reason")
 	descErrors       = desc("target_errors_total", "Failures talking to the shadow, by kind.", "kind")
 	descResponses    = desc("responses_total", "Replayed responses, by status code.", "code")
 	descParseErrors  = desc("parse_errors_total", "HTTP parse errors, by reason.", "reason")

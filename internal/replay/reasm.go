@@ -150,8 +150,9 @@ type ReasmStats struct {
 	Gaps, GapBytes           uint64
 	Evictions                map[string]uint64 // by reason: flows, memory
 	Ended                    map[string]uint64 // by EndReason
-	// Discarded are bytes held behind a hole that a flow ending with the
-	// abort policy gave up (never delivered), by EndReason.
+	// Discarded are bytes never delivered: held behind a hole when a flow
+	// ended with the abort policy (by EndReason), or sent after a FIN
+	// (after_fin).
 	Discarded map[string]uint64
 	// Buffered is what the out-of-order segments held now count against
 	// TotalBuffer: their bytes plus segOverhead each.
@@ -321,7 +322,7 @@ func (r *Reassembler) Add(s Segment) {
 	if !h.init {
 		h.init, h.next = true, start
 	}
-	if len(s.Payload) > 0 && !h.done {
+	if len(s.Payload) > 0 {
 		r.insert(f, side, start, s.Payload, s.Time)
 		if r.flows[f.key] != f {
 			return // ended by a forced gap
@@ -349,13 +350,14 @@ func (r *Reassembler) insert(f *flow, side Side, seq uint32, data []byte, now ti
 		data = data[-off:]
 		seq, off = h.next, 0
 	}
+	if h.fin && diff(seq, h.finSeq) >= 0 {
+		r.st.Discarded["after_fin"] += uint64(len(data)) // bytes after the FIN: not part of the stream
+		return
+	}
 	if off == 0 {
 		r.deliver(f, side, data)
 		r.drain(f, side)
 		return
-	}
-	if h.fin && diff(seq, h.finSeq) >= 0 {
-		return // bytes after the FIN: nonsense
 	}
 	// Ahead of a hole: buffer a copy, within the limits.
 	cost := segCost(len(data))

@@ -277,6 +277,20 @@ func TestReassemblerReleasesDrainedBuffers(t *testing.T) {
 	}
 }
 
+// TestReassemblerBytesAfterFin: bytes after a side's FIN are never
+// delivered, and counted; a retransmission of bytes before it is not.
+func TestReassemblerBytesAfterFin(t *testing.T) {
+	h := newHarness(Limits{})
+	h.r.Add(Segment{Tunnel: true, VNI: 42, Src: cli, Dst: srv, Seq: 100, Flags: syn, Time: t0})
+	h.r.Add(cseg(101, fin, "abc"))
+	h.r.Add(cseg(104, 0, "late"))
+	h.r.Add(cseg(101, 0, "abc"))
+	st := h.r.Stats()
+	if got := h.conns[0].stream(Client); got != "abc" || st.Discarded["after_fin"] != 4 || st.Retransmitted != 3 {
+		t.Errorf("client %q discarded %v retransmitted %d, want abc, after_fin:4, 3", got, st.Discarded, st.Retransmitted)
+	}
+}
+
 // TestReassemblerEndFlushes: a flow that ends (idle, evicted, reset,
 // closed) with bytes waiting behind holes delivers them after counted gaps
 // (skip), or counts them as discarded (abort); nothing stays buffered.

@@ -442,6 +442,7 @@ const (
 	dropBackpressure = "backpressure" // the flow's queue to the shadow stayed full for timeout
 	dropTargetError  = "target_error" // the shadow failed (dial, write, timeout, bad response)
 	dropShutdown     = "shutdown"     // still queued when Close stopped waiting
+	dropMidstream    = "midstream"    // a flow joined mid-stream began inside this request
 )
 
 // counters are the target's own counters (the reassembler's are read under t.mu).
