@@ -114,6 +114,14 @@ func newParser(response bool, maxHeader, maxBody int, keepBody bool, onMessage f
 		onMessage: onMessage, onError: onError, sum: sha256.New()}
 }
 
+// maxStartLine bounds a request line looked for by resync (and so what it
+// buffers of a line cut by the end of a piece); startCheck is how much of a
+// head's beginning is checked before the head is complete.
+const (
+	maxStartLine = 8 << 10
+	startCheck   = 16
+)
+
 // tchar reports whether c may appear in a token (RFC 9110 section 5.6.2):
 // a method is any token.
 func tchar(c byte) bool {
@@ -138,7 +146,7 @@ func (p *parser) looksLikeStart(b []byte) (ok, need bool) {
 		}
 		return n == len(pre), n < len(pre)
 	}
-	more := len(b) < p.maxHeader // a longer line is not a start line
+	more := len(b) < min(p.maxHeader, maxStartLine) // a longer line is not taken for a start line
 	i := 0
 	for i < len(b) && tchar(b[i]) {
 		i++
@@ -322,8 +330,10 @@ func (p *parser) head(b []byte) []byte {
 	}
 	start := len(p.buf)
 	p.buf = append(p.buf, b...)
-	if start < 16 {
-		if ok, need := p.looksLikeStart(p.buf); !ok && !need {
+	if start < startCheck {
+		// The first startCheck bytes decide (the same verdict however the
+		// stream is cut); parseHead checks the whole line.
+		if ok, need := p.looksLikeStart(p.buf[:min(len(p.buf), startCheck)]); !ok && !need {
 			return p.retry(perrBadStart, p.buf, false)
 		}
 	}

@@ -13,9 +13,16 @@ type parsed struct {
 }
 
 func parseAll(response bool, pieces ...[]byte) parsed {
+	return parseWith(response, false, pieces...)
+}
+
+// parseWith parses pieces; stop sets stopOnError (request lines found after
+// an error are noted as errors "skipped").
+func parseWith(response, stop bool, pieces ...[]byte) parsed {
 	var out parsed
 	p := newParser(response, 1024, 1<<20, true, func(m *Message) { out.msgs = append(out.msgs, m) },
 		func(r string) { out.errs = append(out.errs, r) })
+	p.stopOnError, p.onSkip = stop, func() { out.errs = append(out.errs, "skipped") }
 	for _, b := range pieces {
 		p.Feed(b)
 	}
@@ -207,6 +214,8 @@ func FuzzHTTPRequestParser(f *testing.F) {
 	f.Add([]byte("POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5;x\r\nhello\r\n0\r\nT: 1\r\n\r\n"), 40)
 	f.Add([]byte("junk\nGET /ok HTTP/1.0\n\n"), 3)
 	f.Add([]byte("GET /ws HTTP/1.1\r\nConnection: upgrade\r\nUpgrade: h2c\r\n\r\nxx"), 20)
+	f.Add([]byte("POST /s HTTP/1.1\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /x HTTP/1.1\r\n\r\n"), 50)
+	f.Add([]byte("M-SEARCH * HTTP/1.1\r\n\r\nQUERY /q HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}"), 7)
 	f.Fuzz(func(t *testing.T, in []byte, cut int) {
 		whole := parseAll(false, in)
 		if cut < 0 {
@@ -220,6 +229,12 @@ func FuzzHTTPRequestParser(f *testing.F) {
 		split := parseAll(false, in[:cut], in[cut:])
 		if summary(split.msgs) != summary(whole.msgs) {
 			t.Fatalf("split at %d:\n got %s\nwant %s", cut, summary(split.msgs), summary(whole.msgs))
+		}
+		// With stopOnError (a replay target's default) too, and the same
+		// requests counted as skipped.
+		ws, ss := parseWith(false, true, in), parseWith(false, true, in[:cut], in[cut:])
+		if summary(ss.msgs) != summary(ws.msgs) || strings.Join(ss.errs, ",") != strings.Join(ws.errs, ",") {
+			t.Fatalf("stop mode, split at %d:\n got %s %v\nwant %s %v", cut, summary(ss.msgs), ss.errs, summary(ws.msgs), ws.errs)
 		}
 		for _, m := range whole.msgs {
 			if !m.Chunked && !m.Oversize && int64(len(m.Body)) != m.BodyLen {
