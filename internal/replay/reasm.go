@@ -432,6 +432,9 @@ func (r *Reassembler) drain(f *flow, side Side) {
 		r.st.Retransmitted += uint64(-off)
 		r.deliver(f, side, s.data[-off:])
 	}
+	if n == 0 && len(h.ooo) > 0 {
+		return // the same first hole, with the same bytes behind it: its wait goes on
+	}
 	h.ooo = slices.Delete(h.ooo, 0, n)
 	// Give back a backing array the list has outgrown: its spare capacity
 	// is not counted in Buffered beyond segOverhead (at most one spare entry
