@@ -130,7 +130,7 @@ type Opener func(key FlowKey, midstream bool) Conn
 // Limits bound the reassembler.
 type Limits struct {
 	MaxFlows      int           // open flows; the least recently active is evicted beyond it
-	FlowBuffer    int           // out-of-order bytes held per flow and side
+	FlowBuffer    int           // out-of-order bytes held per flow and side (and FlowBuffer/256 segments)
 	TotalBuffer   int           // out-of-order bytes held in all
 	GapWait       time.Duration // how long a hole may block a stream
 	GapBytes      int           // how many bytes may wait behind a hole (at most FlowBuffer)
@@ -148,7 +148,7 @@ type ReasmStats struct {
 	Retransmitted            uint64 // payload bytes already delivered (duplicates, overlaps)
 	OutOfOrder               uint64 // segments buffered ahead of a hole
 	Gaps, GapBytes           uint64
-	Evictions                map[string]uint64 // by reason: flows, memory
+	Evictions                map[string]uint64 // by reason: flows, memory, segments
 	Ended                    map[string]uint64 // by EndReason
 	// Discarded are bytes never delivered: held behind a hole when a flow
 	// ended with the abort policy (by EndReason), or sent after a FIN
@@ -172,6 +172,16 @@ type seg struct {
 // rounding), counted against TotalBuffer so that a flood of tiny out-of-order
 // segments cannot hold more memory than the bound says.
 const segOverhead = 96
+
+// At most FlowBuffer/segCapDiv segments (at least minSegCap) wait per flow
+// and side: inserting into the sorted list moves its entries, so the count
+// bounds the work a segment costs (a flood of tiny segments in descending
+// order was quadratic). 4,096 at the default FlowBuffer of 1 MiB: more than
+// a 1 MiB window of full-sized segments needs.
+const (
+	segCapDiv = 256
+	minSegCap = 64
+)
 
 // segCost is what a buffered segment of n bytes counts against TotalBuffer.
 func segCost(n int) int { return n + segOverhead }
@@ -199,11 +209,12 @@ type flow struct {
 
 // Reassembler reassembles TCP streams. It is not safe for concurrent use.
 type Reassembler struct {
-	lim   Limits
-	open  Opener
-	flows map[FlowKey]*flow
-	lru   *list.List // front: most recently active
-	st    ReasmStats
+	lim     Limits
+	maxSegs int // segments waiting per flow and side: FlowBuffer/segCapDiv, at least minSegCap
+	open    Opener
+	flows   map[FlowKey]*flow
+	lru     *list.List // front: most recently active
+	st      ReasmStats
 }
 
 // NewReassembler returns a reassembler calling open for each new flow.
@@ -226,7 +237,7 @@ func NewReassembler(lim Limits, open Opener) *Reassembler {
 	if lim.IdleTimeout <= 0 {
 		lim.IdleTimeout = 2 * time.Minute
 	}
-	return &Reassembler{lim: lim, open: open, flows: map[FlowKey]*flow{}, lru: list.New(),
+	return &Reassembler{lim: lim, maxSegs: max(minSegCap, lim.FlowBuffer/segCapDiv), open: open, flows: map[FlowKey]*flow{}, lru: list.New(),
 		st: ReasmStats{Evictions: map[string]uint64{}, Ended: map[string]uint64{}, Discarded: map[string]uint64{}}}
 }
 
@@ -361,13 +372,19 @@ func (r *Reassembler) insert(f *flow, side Side, seq uint32, data []byte, now ti
 	}
 	// Ahead of a hole: buffer a copy, within the limits.
 	cost := segCost(len(data))
-	for h.oooBytes+len(data) > r.lim.GapBytes || r.st.Buffered+cost > r.lim.TotalBuffer {
+	for {
+		overGap := h.oooBytes+len(data) > r.lim.GapBytes
+		overMem := r.st.Buffered+cost > r.lim.TotalBuffer
+		overSegs := len(h.ooo) >= r.maxSegs
+		if !overGap && !overMem && !overSegs {
+			break
+		}
 		why := EndGap // with GapAbort: the flow's end reason
-		if r.st.Buffered+cost > r.lim.TotalBuffer {
+		if overMem {
 			why = EndMemory
 		}
 		if len(h.ooo) == 0 {
-			if why == EndMemory {
+			if overMem {
 				r.st.Evictions["memory"]++
 			}
 			// nothing of ours to give up: the hole is resolved at this segment
@@ -379,8 +396,12 @@ func (r *Reassembler) insert(f *flow, side Side, seq uint32, data []byte, now ti
 			r.drain(f, side)
 			return
 		}
-		if h.oooBytes+len(data) <= r.lim.GapBytes {
+		switch {
+		case overGap: // the gap.bytes rule, not an eviction
+		case overMem:
 			r.st.Evictions["memory"]++
+		default:
+			r.st.Evictions["segments"]++
 		}
 		r.resolveGap(f, side, why)
 		if r.flows[f.key] != f {

@@ -291,6 +291,27 @@ func TestReassemblerBytesAfterFin(t *testing.T) {
 	}
 }
 
+// TestReassemblerSegmentCap: at most flow_buffer/256 segments wait per flow
+// and direction, so a flood of tiny segments in descending order (each one
+// inserted at the front of the sorted list) costs a bounded amount of work
+// per segment; beyond the cap the hole is resolved early, counted.
+func TestReassemblerSegmentCap(t *testing.T) {
+	const flowBuffer = 64 << 10 // cap: 256 segments
+	h := newHarness(Limits{GapWait: time.Hour, FlowBuffer: flowBuffer})
+	h.r.Add(Segment{Tunnel: true, VNI: 42, Src: cli, Dst: srv, Seq: 0, Flags: syn, Time: t0})
+	most := 0
+	for j := 3000; j > 0; j-- {
+		h.r.Add(cseg(uint32(2+j), 0, "x"))
+		for _, f := range h.r.flows {
+			most = max(most, len(f.sides[Client].ooo))
+		}
+	}
+	st := h.r.Stats()
+	if most > flowBuffer/256 || st.Evictions["segments"] == 0 || st.Gaps == 0 {
+		t.Errorf("at most %d segments waited (cap %d); evictions %v gaps %d", most, flowBuffer/256, st.Evictions, st.Gaps)
+	}
+}
+
 // TestReassemblerEndFlushes: a flow that ends (idle, evicted, reset,
 // closed) with bytes waiting behind holes delivers them after counted gaps
 // (skip), or counts them as discarded (abort); nothing stays buffered.
