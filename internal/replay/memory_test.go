@@ -103,9 +103,10 @@ func TestOutOfOrderFloodStaysInBound(t *testing.T) {
 				t.Errorf("buffered %d (max %d) > max_buffer %d", st.Reasm.Buffered, st.Reasm.BufferedMax, tc.maxBuffer)
 			}
 			// The heap also holds the sorted slices' spare capacity and the
-			// allocator's rounding: what the overhead accounts for. Allow 25%
-			// for what the runtime holds besides.
-			if limit := int64(tc.maxBuffer) * 5 / 4; grown > limit {
+			// allocator's rounding: what the overhead accounts for. Allow 50%
+			// for what the runtime holds besides (uncounted, the tiny-segment
+			// flood held 6 times the bound).
+			if limit := int64(tc.maxBuffer) * 3 / 2; grown > limit {
 				t.Errorf("heap grew by %d bytes holding out-of-order segments, bound %d", grown, limit)
 			}
 			if st.Reasm.Evictions["memory"] == 0 || st.Reasm.Gaps == 0 {
