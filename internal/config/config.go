@@ -426,6 +426,9 @@ type ReplayTarget struct {
 	SetHeaders map[string]string `yaml:"set_headers"`
 	// Compare compares replayed responses with the mirrored originals (ReplayDiff).
 	Compare bool `yaml:"compare"`
+	// OnParseError (http): stop (the connection's parsing ends at a parse error, the rest is
+	// counted as dropped) or resync (look for the next request line: replays smuggled requests).
+	OnParseError string `yaml:"on_parse_error"`
 }
 
 // ReplayGap is what a replay target does with a hole in a stream.

@@ -108,7 +108,7 @@ func (t *ReplayTarget) setDefaults() {
 	*t = ReplayTarget{Protocol: "http", Timeout: 10 * time.Second, Host: "rewrite",
 		Gap:         ReplayGap{Policy: "skip", Wait: 2 * time.Second, Bytes: 1 * MiB},
 		IdleTimeout: 2 * time.Minute, MaxFlows: 10000, FlowBuffer: 1 * MiB, MaxBuffer: 64 * MiB,
-		QueueBytes: 8 * MiB, MaxBody: 64 * MiB, Pool: 64}
+		QueueBytes: 8 * MiB, MaxBody: 64 * MiB, Pool: 64, OnParseError: "stop"}
 }
 
 // DefaultMode is the delivery mode a target of this type gets when none is configured.

@@ -214,6 +214,11 @@ func TestParseErrors(t *testing.T) {
 			},
 		},
 		{
+			name: "replay on_parse_error",
+			yaml: with("  - {name: x, type: replay, address: 'shadow:80', on_parse_error: skip}"),
+			want: []string{`wirebridge.yaml:12:67: targets[1].on_parse_error: invalid value "skip" (want one of stop, resync)`},
+		},
+		{
 			name: "sources missing required fields",
 			yaml: doc(
 				"sources:",

@@ -532,6 +532,7 @@ func (v *validator) replay(p string, r *ReplayTarget) {
 	v.positive(p+".timeout", r.Timeout)
 	v.oneOf(p+".host", r.Host, "rewrite", "keep")
 	v.oneOf(p+".gap.policy", r.Gap.Policy, "skip", "abort")
+	v.oneOf(p+".on_parse_error", r.OnParseError, "stop", "resync")
 	v.positive(p+".gap.wait", r.Gap.Wait)
 	v.positive(p+".idle_timeout", r.IdleTimeout)
 	for _, b := range []struct {

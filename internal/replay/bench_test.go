@@ -138,3 +138,27 @@ func (nopConn) Data(Side, []byte) {}
 func (nopConn) Gap(Side, uint32)  {}
 func (nopConn) Fin(Side)          {}
 func (nopConn) End(EndReason)     {}
+
+// BenchmarkOutOfOrderFlood floods a replay target at its default limits
+// (max_buffer 64 MiB, 10,000 flows) with flows that hold only out-of-order
+// segments of 100 bytes and reports the heap the flood added (the flows' own
+// state included) and the most the reassembler counted as buffered.
+func BenchmarkOutOfOrderFlood(b *testing.B) {
+	flood := oooFlood(10000, 100, 100)
+	sh := newShadow(b)
+	for b.Loop() {
+		tg, err := New(Config{Name: "flood", URL: sh.URL, Tick: time.Hour, Limits: Limits{GapWait: time.Hour}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		h0 := heapInuse()
+		for i := 0; i < len(flood); i += 256 {
+			sendAll(b, tg, flood[i:min(i+256, len(flood))])
+		}
+		h1 := heapInuse()
+		st := tg.Stats()
+		tg.Close()
+		b.ReportMetric(float64(int64(h1)-int64(h0))/(1<<20), "heap-MiB")
+		b.ReportMetric(float64(st.Reasm.BufferedMax)/(1<<20), "buffered-max-MiB")
+	}
+}

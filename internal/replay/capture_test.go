@@ -397,6 +397,29 @@ func TestInjectedReorderDupLoss(t *testing.T) {
 			}
 		}
 	})
+	t.Run("two lost segments, skip", func(t *testing.T) {
+		// A second hole is resolved like the first: the request behind it is
+		// replayed, each gap counted once.
+		var fr []frame
+		for i, f := range enc {
+			if i != data[1] && i != data[3] {
+				fr = append(fr, f)
+			}
+		}
+		got, st := run(t, fr, GapSkip)
+		if st.Reasm.Gaps != 2 || st.Dropped["gap"] != 2 || st.Reasm.Buffered != 0 {
+			t.Errorf("gaps %d dropped %v buffered %d, want 2, gap:2, 0", st.Reasm.Gaps, st.Dropped, st.Reasm.Buffered)
+		}
+		wantIdx := []int{0, 2, 4}
+		if len(got) != len(wantIdx) {
+			t.Fatalf("%d requests, want %d", len(got), len(wantIdx))
+		}
+		for i, w := range wantIdx {
+			if !same(got[i], clean[w]) {
+				t.Errorf("request %d is not clean request %d", i, w)
+			}
+		}
+	})
 	t.Run("lost segment, abort", func(t *testing.T) {
 		got, st := run(t, lossy(), GapAbort)
 		if st.Reasm.Gaps != 1 || st.Reasm.Ended["gap"] != 1 {

@@ -24,6 +24,7 @@ func ConfigFrom(t *config.Target) (Config, error) {
 		},
 		MaxBody: int(r.MaxBody), Pool: r.Pool, QueueBytes: int(r.QueueBytes),
 		Methods: r.Filter.Methods, Sample: r.Sample, Rate: r.Rate, Burst: r.Burst, Compare: r.Compare,
+		ResyncOnParseError: r.OnParseError == "resync",
 	}
 	if r.Gap.Policy == "abort" {
 		c.Limits.Policy = GapAbort

@@ -77,12 +77,13 @@ type httpConn struct {
 	nReq, nResp int
 	cmpBroken   bool
 
-	mu     sync.Mutex
-	q      []*httpWork
-	qBytes int
-	done   bool
-	work   chan struct{}
-	space  chan struct{}
+	mu      sync.Mutex
+	q       []*httpWork
+	qBytes  int
+	done    bool
+	running bool // the forwarding goroutine is started with the first request
+	work    chan struct{}
+	space   chan struct{}
 
 	cmu  sync.Mutex
 	orig map[int]outcome
@@ -93,11 +94,19 @@ type httpConn struct {
 func (t *Target) newHTTPConn(k FlowKey, midstream bool) *httpConn {
 	c := &httpConn{t: t, key: k, work: make(chan struct{}, 1), space: make(chan struct{}, 1)}
 	c.req = newParser(false, t.cfg.MaxHeader, t.cfg.MaxBody, true, c.onRequest, func(r string) {
-		t.st.parseErr(r)
-		if r == perrGap {
-			t.st.drop("gap")
+		switch r {
+		case perrGap:
+			t.st.parseErr(r)
+			t.st.drop(dropGap)
+		case perrMidstream:
+			t.st.drop(dropMidstream) // not a parse error
+		default:
+			t.st.parseErr(r)
+			t.st.drop(dropParseError) // the request the error is in
 		}
 	})
+	c.req.stopOnError = !t.cfg.ResyncOnParseError
+	c.req.onSkip = func() { t.st.drop(dropParseError) } // a request after the error
 	if t.cfg.Compare {
 		c.orig, c.repl, c.reqs = map[int]outcome{}, map[int]outcome{}, map[int][2]string{}
 		c.resp = newParser(true, t.cfg.MaxHeader, 0, false, c.onResponse, func(r string) {
@@ -112,7 +121,6 @@ func (t *Target) newHTTPConn(k FlowKey, midstream bool) *httpConn {
 			c.cmpBroken = true // which response answers which request is unknown
 		}
 	}
-	t.workers.Go(c.run)
 	return c
 }
 
@@ -140,7 +148,10 @@ func (c *httpConn) Fin(side Side) {
 	}
 }
 
-func (c *httpConn) End(EndReason) {
+func (c *httpConn) End(reason EndReason) {
+	if c.req.Pending() {
+		c.t.st.drop(reason.String()) // a request cut by the flow's end (reset, fin, idle, ...)
+	}
 	if c.resp != nil {
 		c.resp.Close()
 	}
@@ -160,20 +171,20 @@ func (c *httpConn) onRequest(m *Message) {
 		c.resp.methods = append(c.resp.methods, m.Method)
 	}
 	if m.Upgrade {
-		t.st.drop("upgrade") // the bytes after it are not HTTP; the request itself is sent
+		t.st.drop(dropUpgrade) // the bytes after it are not HTTP; the request itself is sent
 	}
 	switch {
 	case m.Oversize:
-		t.st.drop("too_large")
+		t.st.drop(dropTooLarge)
 		return
 	case !t.matches(m):
-		t.st.drop("filtered")
+		t.st.drop(dropFiltered)
 		return
 	case !t.sampled():
-		t.st.drop("sampled")
+		t.st.drop(dropSampled)
 		return
 	case t.limiter != nil && !t.limiter.allow(t.cfg.Now()):
-		t.st.drop("rate_limited")
+		t.st.drop(dropRateLimited)
 		return
 	}
 	w := &httpWork{idx: idx, method: m.Method, uri: m.URI, raw: t.buildRequest(m)}
@@ -192,6 +203,10 @@ func (c *httpConn) enqueue(w *httpWork) {
 		if c.qBytes == 0 || c.qBytes+len(w.raw) <= c.t.cfg.QueueBytes {
 			c.q = append(c.q, w)
 			c.qBytes += len(w.raw)
+			if !c.running { // a flow that never completes a request costs no goroutine
+				c.running = true
+				c.t.workers.Go(c.run)
+			}
 			c.mu.Unlock()
 			signal(c.work)
 			return
@@ -205,10 +220,10 @@ func (c *httpConn) enqueue(w *httpWork) {
 		select {
 		case <-c.space:
 		case <-deadline:
-			c.t.st.drop("backpressure")
+			c.t.st.drop(dropBackpressure)
 			return
 		case <-c.t.waitCtx().Done():
-			c.t.st.drop("backpressure")
+			c.t.st.drop(dropBackpressure)
 			return
 		}
 	}
@@ -284,15 +299,32 @@ func (c *httpConn) run() {
 			select {
 			case <-c.work:
 			case <-c.t.life.Done():
+				c.abandon()
 				return
 			}
 			continue
 		}
 		signal(c.space)
+		if c.t.life.Err() != nil { // Close gave up waiting
+			c.t.st.drop(dropShutdown)
+			c.abandon()
+			return
+		}
 		o := c.t.roundTrip(w)
 		if c.resp != nil {
 			c.record(w.idx, o, false)
 		}
+	}
+}
+
+// abandon counts the requests still queued when the target stops waiting for them.
+func (c *httpConn) abandon() {
+	c.mu.Lock()
+	n := len(c.q)
+	c.q, c.qBytes = nil, 0
+	c.mu.Unlock()
+	for range n {
+		c.t.st.drop(dropShutdown)
 	}
 }
 
@@ -393,6 +425,7 @@ func (t *Target) roundTrip(w *httpWork) outcome {
 		pc, reused, err := t.pool.get(t.life)
 		if err != nil {
 			t.st.err("dial")
+			t.st.drop(dropTargetError)
 			return outcome{}
 		}
 		start := time.Now()
@@ -415,6 +448,7 @@ func (t *Target) roundTrip(w *httpWork) outcome {
 			} else {
 				t.st.err("exchange")
 			}
+			t.st.drop(dropTargetError)
 			return outcome{}
 		}
 		t.pool.put(pc, keep)

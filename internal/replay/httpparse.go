@@ -10,9 +10,13 @@ import (
 
 // HTTP/1.x message parsing from a reassembled byte stream. The parser is fed
 // the stream in pieces of any size and yields each complete message; it never
-// reads past what it was given, bounds what it buffers (MaxHeader for the
-// head, MaxBody for a kept body) and recovers from garbage or a gap by
-// looking for the next request line.
+// reads past what it was given and bounds what it buffers (MaxHeader for the
+// head, MaxBody for a kept body). After a gap, or when joining a stream
+// mid-way, it looks for the next request line. After a parse error it either
+// stops (stopOnError: the rest of the stream is only scanned, and each
+// request line found in it is reported to onSkip, never parsed) or
+// resynchronises the same way as after a gap, which replays whatever looks
+// like a request line in a body it could not frame (a smuggled request).
 
 // Header is one header field as it appeared (name case kept).
 type Header struct {
@@ -60,6 +64,7 @@ const (
 	psUntilClose
 	psResync
 	psOpaque
+	psStopped // after a parse error with stopOnError: count request lines, parse nothing
 )
 
 // ParseError counts are kept by reason.
@@ -70,6 +75,7 @@ const (
 	perrBadLength  = "bad_length"
 	perrBadChunk   = "bad_chunk"
 	perrGap        = "gap"
+	perrMidstream  = "midstream" // a flow joined mid-stream began inside a request
 )
 
 // parser is an incremental HTTP/1.x parser for one direction of one flow.
@@ -81,6 +87,7 @@ type parser struct {
 
 	state     pstate
 	lineStart bool   // resync: the next byte starts a line
+	joined    bool   // joined mid-stream, no start line found yet
 	buf       []byte // unconsumed head / chunk-size / trailer bytes
 	cur       *Message
 	remain    int64 // body or chunk bytes still to come
@@ -92,6 +99,11 @@ type parser struct {
 
 	onMessage func(*Message)
 	onError   func(reason string)
+
+	// stopOnError: a parse error in a request stream stops the parsing;
+	// onSkip is called for each request line found after it.
+	stopOnError bool
+	onSkip      func()
 }
 
 func newParser(response bool, maxHeader, maxBody int, keepBody bool, onMessage func(*Message), onError func(string)) *parser {
@@ -102,11 +114,29 @@ func newParser(response bool, maxHeader, maxBody int, keepBody bool, onMessage f
 		onMessage: onMessage, onError: onError, sum: sha256.New()}
 }
 
-var methods = []string{"GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH", "CONNECT", "TRACE",
-	"PROPFIND", "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK", "REPORT", "SEARCH", "PURGE"}
+// maxStartLine bounds a request line looked for by resync (and so what it
+// buffers of a line cut by the end of a piece); startCheck is how much of a
+// head's beginning is checked before the head is complete.
+const (
+	maxStartLine = 8 << 10
+	startCheck   = 16
+)
 
-// looksLikeStart reports whether b (at least up to its first space) can
-// begin a request line (or a status line for responses).
+// tchar reports whether c may appear in a token (RFC 9110 section 5.6.2):
+// a method is any token.
+func tchar(c byte) bool {
+	switch {
+	case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		return true
+	}
+	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
+}
+
+// looksLikeStart reports whether b begins with a request line (for
+// responses: a status line prefix). A request line is checked whole, up to
+// its line end: method token, SP, request target (visible characters), SP,
+// HTTP/1.<digit>, CRLF or LF. need says that b is a prefix of one and more
+// bytes are needed to decide (never beyond MaxHeader).
 func (p *parser) looksLikeStart(b []byte) (ok, need bool) {
 	if p.response {
 		const pre = "HTTP/1."
@@ -116,25 +146,61 @@ func (p *parser) looksLikeStart(b []byte) (ok, need bool) {
 		}
 		return n == len(pre), n < len(pre)
 	}
-	for _, m := range methods {
-		n := min(len(b), len(m)+1)
-		if string(b[:n]) == (m + " ")[:n] {
-			if n == len(m)+1 {
-				return true, false
+	more := len(b) < min(p.maxHeader, maxStartLine) // a longer line is not taken for a start line
+	i := 0
+	for i < len(b) && tchar(b[i]) {
+		i++
+	}
+	if i == len(b) {
+		return false, more
+	}
+	if i == 0 || b[i] != ' ' {
+		return false, false
+	}
+	j := i + 1
+	for j < len(b) && b[j] > ' ' && b[j] < 0x7f {
+		j++
+	}
+	if j == len(b) {
+		return false, more
+	}
+	if j == i+1 || b[j] != ' ' {
+		return false, false
+	}
+	const ver = "HTTP/1.?\r\n"
+	v := b[j+1:]
+	for k := 0; k < len(ver); k++ {
+		if k == len(v) {
+			return false, more
+		}
+		c := v[k]
+		switch {
+		case ver[k] == '?':
+			if c < '0' || c > '9' {
+				return false, false
 			}
-			need = true
+		case ver[k] == '\r' && c == '\n':
+			return true, false // LF alone ends a line too
+		case c != ver[k]:
+			return false, false
 		}
 	}
-	return false, need
+	return true, false
 }
 
 // Gap tells the parser that n bytes are missing here: the message in
 // progress is lost (counted) and parsing resumes at the next start line.
+// Each gap in a request stream counts once: it lost at least part of a request.
 func (p *parser) Gap() {
-	if p.state == psOpaque {
+	if p.state == psOpaque || p.state == psStopped {
 		return
 	}
-	if p.state != psHead || len(p.buf) > 0 {
+	p.joined = false // the gap is what is counted
+	if p.response {
+		if p.state != psHead || len(p.buf) > 0 {
+			p.onError(perrGap)
+		}
+	} else {
 		p.onError(perrGap)
 	}
 	p.cur, p.buf = nil, p.buf[:0]
@@ -145,8 +211,21 @@ func (p *parser) Gap() {
 	p.lineStart = true
 }
 
-// Resync makes the parser look for a start line first (a flow joined mid-stream).
-func (p *parser) Resync() { p.state, p.lineStart = psResync, true }
+// Pending reports whether a request (or response) was begun and is not complete.
+func (p *parser) Pending() bool {
+	switch p.state {
+	case psHead:
+		return len(p.buf) > 0
+	case psBody, psChunkSize, psChunkData, psChunkDataEnd, psTrailer, psUntilClose:
+		return true
+	}
+	return false
+}
+
+// Resync makes the parser look for a start line first (a flow joined
+// mid-stream); what it skips before the first one is reported once as
+// perrMidstream.
+func (p *parser) Resync() { p.state, p.lineStart, p.joined = psResync, true, true }
 
 // Close ends the stream: a response delimited by the connection's close is complete.
 func (p *parser) Close() {
@@ -161,7 +240,7 @@ func (p *parser) Feed(b []byte) {
 		switch p.state {
 		case psOpaque:
 			return
-		case psResync:
+		case psResync, psStopped:
 			b = p.resync(b)
 		case psHead:
 			b = p.head(b)
@@ -201,8 +280,14 @@ func (p *parser) resync(b []byte) []byte {
 	for i := 0; i < len(b); {
 		if i > 0 || p.lineStart {
 			ok, need := p.looksLikeStart(b[i:])
+			if ok && p.state == psStopped {
+				if p.onSkip != nil {
+					p.onSkip()
+				}
+				ok = false // count it and look further
+			}
 			if ok {
-				p.state = psHead
+				p.state, p.joined = psHead, false
 				return b[i:]
 			}
 			if need {
@@ -212,13 +297,24 @@ func (p *parser) resync(b []byte) []byte {
 		}
 		j := bytes.IndexByte(b[i:], '\n')
 		if j < 0 {
+			p.discard(b[i:])
 			p.lineStart = false
 			return nil
 		}
+		p.discard(b[i : i+j+1])
 		i += j + 1
 	}
 	p.lineStart = true
 	return nil
+}
+
+// discard notes bytes resync skips: in a flow joined mid-stream, the first
+// of them that are not blank lines are the rest of a request the join cut.
+func (p *parser) discard(d []byte) {
+	if p.joined && !p.response && len(bytes.Trim(d, "\r\n")) > 0 {
+		p.joined = false
+		p.onError(perrMidstream)
+	}
 }
 
 // head accumulates the start line and headers.
@@ -234,8 +330,10 @@ func (p *parser) head(b []byte) []byte {
 	}
 	start := len(p.buf)
 	p.buf = append(p.buf, b...)
-	if start < 16 {
-		if ok, need := p.looksLikeStart(p.buf); !ok && !need {
+	if start < startCheck {
+		// The first startCheck bytes decide (the same verdict however the
+		// stream is cut); parseHead checks the whole line.
+		if ok, need := p.looksLikeStart(p.buf[:min(len(p.buf), startCheck)]); !ok && !need {
 			return p.retry(perrBadStart, p.buf, false)
 		}
 	}
@@ -270,7 +368,7 @@ func (p *parser) head(b []byte) []byte {
 	p.cur = m
 	p.sum.Reset()
 	p.frame()
-	if p.state == psResync { // a framing error: the body's end is unknown
+	if p.state == psResync || p.state == psStopped { // a framing error: the body's end is unknown
 		p.lineStart = true
 	}
 	return rest
@@ -298,6 +396,9 @@ func (p *parser) fail(reason string) {
 	p.cur = nil
 	p.buf = p.buf[:0]
 	p.state = psResync
+	if p.stopOnError && !p.response {
+		p.state = psStopped
+	}
 	p.lineStart = true
 }
 
@@ -326,7 +427,7 @@ func (p *parser) parseHead(h []byte) (*Message, string) {
 			return nil, perrBadStart
 		}
 		for _, c := range []byte(f[0]) {
-			if c <= ' ' || c >= 0x7f {
+			if !tchar(c) {
 				return nil, perrBadStart
 			}
 		}
@@ -411,6 +512,12 @@ func (p *parser) frame() {
 	} else {
 		_, up := m.Get("Upgrade")
 		m.Upgrade = m.Method == "CONNECT" || (up && hasToken(conn, "upgrade"))
+	}
+	if len(te) > 0 && len(cl) > 0 && !p.response {
+		// Both framings (RFC 9112 section 6.3): a sign of request smuggling;
+		// which one a server believed is unknown, so the body's end is too.
+		p.fail(perrBadLength)
+		return
 	}
 	if len(te) > 0 {
 		all := strings.Join(te, ",")

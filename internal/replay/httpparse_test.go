@@ -13,9 +13,16 @@ type parsed struct {
 }
 
 func parseAll(response bool, pieces ...[]byte) parsed {
+	return parseWith(response, false, pieces...)
+}
+
+// parseWith parses pieces; stop sets stopOnError (request lines found after
+// an error are noted as errors "skipped").
+func parseWith(response, stop bool, pieces ...[]byte) parsed {
 	var out parsed
 	p := newParser(response, 1024, 1<<20, true, func(m *Message) { out.msgs = append(out.msgs, m) },
 		func(r string) { out.errs = append(out.errs, r) })
+	p.stopOnError, p.onSkip = stop, func() { out.errs = append(out.errs, "skipped") }
 	for _, b := range pieces {
 		p.Feed(b)
 	}
@@ -53,7 +60,9 @@ func TestRequestParser(t *testing.T) {
 		{"empty lines between requests", "GET /1 HTTP/1.1\r\n\r\n\r\n\r\nGET /2 HTTP/1.1\r\n\r\n", []string{"GET /1", "GET /2"}, []string{"", ""}, 0},
 		{"garbage then a request", "\x00\x01junk\r\nmore junk\nGET /ok HTTP/1.1\r\n\r\n", []string{"GET /ok"}, []string{""}, 1},
 		{"conflicting content-length", "POST /x HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcdGET /y HTTP/1.1\r\n\r\n",
-			nil, nil, 1}, // the body's end is unknown: what follows is skipped up to a line start
+			// the body's end is unknown: resync takes the next line that is a request line
+			// by the grammar (any method token), here one that begins inside the body
+			[]string{"abcdGET /y"}, []string{""}, 1},
 		{"bad chunk size", "POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nGET /y HTTP/1.1\r\n\r\n", []string{"GET /y"}, []string{""}, 1},
 		{"upgrade stops parsing", "GET /ws HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\nGET /not-http HTTP/1.1\r\n\r\n",
 			[]string{"GET /ws"}, []string{""}, 0},
@@ -82,6 +91,74 @@ func TestRequestParser(t *testing.T) {
 				if summary(split.msgs) != summary(whole.msgs) {
 					t.Fatalf("split at %d:\n got %s\nwant %s", cut, summary(split.msgs), summary(whole.msgs))
 				}
+			}
+		})
+	}
+}
+
+// TestRequestParserStopsOnError: with stopOnError (the default of a replay
+// target) nothing after a parse error is parsed; each request line found
+// after it is reported (counted as dropped), none is returned.
+func TestRequestParserStopsOnError(t *testing.T) {
+	tests := []struct {
+		name    string
+		in      string
+		want    []string
+		errs    int
+		skipped int
+	}{
+		{"both content-length and transfer-encoding", "GET /1 HTTP/1.1\r\n\r\nPOST /s HTTP/1.1\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\n\r\nGET /after HTTP/1.1\r\n\r\n",
+			[]string{"GET /1"}, 1, 2},
+		{"bad chunk", "POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nGET /smuggled HTTP/1.1\r\n\r\n", nil, 1, 1},
+		{"bad start line", "\x00junk\r\nGET /x HTTP/1.1\r\n\r\n", nil, 1, 1},
+		{"no error", "QUERY /q HTTP/1.1\r\n\r\nM-SEARCH * HTTP/1.1\r\n\r\n", []string{"QUERY /q", "M-SEARCH *"}, 0, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			for cut := 0; cut <= len(tc.in); cut++ {
+				var got, errs []string
+				skipped := 0
+				p := newParser(false, 1024, 1<<20, true, func(m *Message) { got = append(got, m.Method+" "+m.URI) },
+					func(r string) { errs = append(errs, r) })
+				p.stopOnError, p.onSkip = true, func() { skipped++ }
+				p.Feed([]byte(tc.in[:cut]))
+				p.Feed([]byte(tc.in[cut:]))
+				if strings.Join(got, ",") != strings.Join(tc.want, ",") || len(errs) != tc.errs || skipped != tc.skipped {
+					t.Fatalf("cut %d: requests %q errors %v skipped %d, want %q %d %d", cut, got, errs, skipped, tc.want, tc.errs, tc.skipped)
+				}
+			}
+		})
+	}
+}
+
+// TestRequestLineMethods: any RFC 9110 token is a method; anything else is not.
+func TestRequestLineMethods(t *testing.T) {
+	tests := []struct {
+		name string
+		line string
+		ok   bool
+	}{
+		{"GET", "GET / HTTP/1.1\r\n", true},
+		{"QUERY", "QUERY /q HTTP/1.1\r\n", true},
+		{"CCM_POST", "CCM_POST /c HTTP/1.1\r\n", true},
+		{"M-SEARCH", "M-SEARCH * HTTP/1.1\r\n", true},
+		{"LINK", "LINK /l HTTP/1.0\n", true},
+		{"every tchar", "!#$%&'*+-.^_`|~09azAZ / HTTP/1.1\r\n", true},
+		{"separator in method", "GE(T / HTTP/1.1\r\n", false},
+		{"no target", "GET  HTTP/1.1\r\n", false},
+		{"http/2", "GET / HTTP/2.0\r\n", false},
+		{"control character in target", "GET /\x01 HTTP/1.1\r\n", false},
+		{"no method", " / HTTP/1.1\r\n", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := parseAll(false, []byte(tc.line+"\r\n"))
+			if got := len(r.msgs) == 1; got != tc.ok {
+				t.Errorf("parsed = %v (errors %v), want %v", got, r.errs, tc.ok)
+			}
+			p := newParser(false, 1024, 0, false, nil, nil)
+			if ok, _ := p.looksLikeStart([]byte(tc.line)); ok != tc.ok {
+				t.Errorf("looksLikeStart = %v, want %v", ok, tc.ok)
 			}
 		})
 	}
@@ -137,6 +214,8 @@ func FuzzHTTPRequestParser(f *testing.F) {
 	f.Add([]byte("POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5;x\r\nhello\r\n0\r\nT: 1\r\n\r\n"), 40)
 	f.Add([]byte("junk\nGET /ok HTTP/1.0\n\n"), 3)
 	f.Add([]byte("GET /ws HTTP/1.1\r\nConnection: upgrade\r\nUpgrade: h2c\r\n\r\nxx"), 20)
+	f.Add([]byte("POST /s HTTP/1.1\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /x HTTP/1.1\r\n\r\n"), 50)
+	f.Add([]byte("M-SEARCH * HTTP/1.1\r\n\r\nQUERY /q HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}"), 7)
 	f.Fuzz(func(t *testing.T, in []byte, cut int) {
 		whole := parseAll(false, in)
 		if cut < 0 {
@@ -150,6 +229,12 @@ func FuzzHTTPRequestParser(f *testing.F) {
 		split := parseAll(false, in[:cut], in[cut:])
 		if summary(split.msgs) != summary(whole.msgs) {
 			t.Fatalf("split at %d:\n got %s\nwant %s", cut, summary(split.msgs), summary(whole.msgs))
+		}
+		// With stopOnError (a replay target's default) too, and the same
+		// requests counted as skipped.
+		ws, ss := parseWith(false, true, in), parseWith(false, true, in[:cut], in[cut:])
+		if summary(ss.msgs) != summary(ws.msgs) || strings.Join(ss.errs, ",") != strings.Join(ws.errs, ",") {
+			t.Fatalf("stop mode, split at %d:\n got %s %v\nwant %s %v", cut, summary(ss.msgs), ss.errs, summary(ws.msgs), ws.errs)
 		}
 		for _, m := range whole.msgs {
 			if !m.Chunked && !m.Oversize && int64(len(m.Body)) != m.BodyLen {

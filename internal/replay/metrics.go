@@ -17,13 +17,14 @@ var (
 	descBytes        = desc("bytes_forwarded_total", "Bytes written to the shadow.")
 	descReqParsed    = desc("requests_parsed_total", "HTTP requests parsed from client streams.")
 	descReqForwarded = desc("requests_forwarded_total", "HTTP requests replayed that got a response.")
-	descReqDropped   = desc("requests_dropped_total", "HTTP requests (or tcp flows) not replayed, by reason.", "reason")
+	descReqDropped   = desc("requests_dropped_total", "HTTP requests (or tcp flows) not replayed, by reason (docs/replay.md lists them).", "reason")
 	descGaps         = desc("gaps_total", "Holes in a stream resolved by the gap policy.")
 	descGapBytes     = desc("gap_bytes_total", "Bytes missing in the gaps.")
 	descEvictions    = desc("evictions_total", "Flows or buffers given up to the flow and memory limits.", "reason")
 	descRetrans      = desc("retransmitted_bytes_total", "Payload bytes seen again (retransmissions, overlaps), not forwarded twice.")
 	descOOO          = desc("out_of_order_segments_total", "Segments buffered ahead of a hole.")
-	descBuffered     = desc("buffered_bytes", "Out-of-order bytes held.")
+	descBuffered     = desc("buffered_bytes", "Memory held for out-of-order segments (their bytes plus 96 bytes each), bounded by max_buffer.")
+	descDiscarded    = desc("discarded_bytes_total", "Bytes never delivered: held behind a hole by a flow that ended with the abort gap policy (by its end reason), or sent after a FIN (after_fin).", "reason")
 	descErrors       = desc("target_errors_total", "Failures talking to the shadow, by kind.", "kind")
 	descResponses    = desc("responses_total", "Replayed responses, by status code.", "code")
 	descParseErrors  = desc("parse_errors_total", "HTTP parse errors, by reason.", "reason")
@@ -35,7 +36,7 @@ var (
 // Describe implements prometheus.Collector.
 func (t *Target) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descFlowsOpen, descFlows, descFlowsEnded, descBytes, descReqParsed, descReqForwarded,
-		descReqDropped, descGaps, descGapBytes, descEvictions, descRetrans, descOOO, descBuffered, descErrors, descResponses,
+		descReqDropped, descGaps, descGapBytes, descEvictions, descRetrans, descOOO, descBuffered, descDiscarded, descErrors, descResponses,
 		descParseErrors, descDiffs, descNotTCP, descPackets} {
 		ch <- d
 	}
@@ -71,6 +72,9 @@ func (t *Target) Collect(ch chan<- prometheus.Metric) {
 	c(descRetrans, s.Reasm.Retransmitted)
 	c(descOOO, s.Reasm.OutOfOrder)
 	g(descBuffered, float64(s.Reasm.Buffered))
+	for k, v := range s.Reasm.Discarded {
+		c(descDiscarded, v, k)
+	}
 	for k, v := range s.Errors {
 		c(descErrors, v, k)
 	}

@@ -3,6 +3,7 @@ package replay
 import (
 	"container/list"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"time"
@@ -38,7 +39,7 @@ const (
 	EndEvicted                  // pushed out by MaxFlows
 	EndMemory                   // pushed out by the buffer limits with GapAbort
 	EndClosed                   // the target was closed
-	EndError                    // the consumer gave up (shadow error, parse error it cannot recover from)
+	EndError                    // reserved: the consumer gave up (no consumer does today)
 )
 
 var endNames = [...]string{"fin", "reset", "idle", "gap", "evicted", "memory", "closed", "error"}
@@ -129,7 +130,7 @@ type Opener func(key FlowKey, midstream bool) Conn
 // Limits bound the reassembler.
 type Limits struct {
 	MaxFlows      int           // open flows; the least recently active is evicted beyond it
-	FlowBuffer    int           // out-of-order bytes held per flow and side
+	FlowBuffer    int           // out-of-order bytes held per flow and side (and FlowBuffer/256 segments)
 	TotalBuffer   int           // out-of-order bytes held in all
 	GapWait       time.Duration // how long a hole may block a stream
 	GapBytes      int           // how many bytes may wait behind a hole (at most FlowBuffer)
@@ -147,25 +148,54 @@ type ReasmStats struct {
 	Retransmitted            uint64 // payload bytes already delivered (duplicates, overlaps)
 	OutOfOrder               uint64 // segments buffered ahead of a hole
 	Gaps, GapBytes           uint64
-	Evictions                map[string]uint64 // by reason: flows, memory
+	Evictions                map[string]uint64 // by reason: flows, memory, segments
 	Ended                    map[string]uint64 // by EndReason
-	Buffered                 int               // out-of-order bytes held now
-	Open                     int
+	// Discarded are bytes never delivered: held behind a hole when a flow
+	// ended with the abort policy (by EndReason), or sent after a FIN
+	// (after_fin).
+	Discarded map[string]uint64
+	// Buffered is what the out-of-order segments held now count against
+	// TotalBuffer: their bytes plus segOverhead each.
+	Buffered    int
+	BufferedMax int // the highest Buffered seen
+	Open        int
 }
 
 type seg struct {
 	seq  uint32
+	at   int64 // when it was buffered (UnixNano)
 	data []byte
 }
+
+// segOverhead is what one buffered segment costs besides its bytes (the seg
+// entry, its share of the sorted slice's spare capacity, the allocation's
+// rounding), counted against TotalBuffer so that a flood of tiny out-of-order
+// segments cannot hold more memory than the bound says.
+const segOverhead = 96
+
+// At most FlowBuffer/segCapDiv segments (at least minSegCap) wait per flow
+// and side: inserting into the sorted list moves its entries, so the count
+// bounds the work a segment costs (a flood of tiny segments in descending
+// order was quadratic). 4,096 at the default FlowBuffer of 1 MiB: more than
+// a 1 MiB window of full-sized segments needs.
+const (
+	segCapDiv = 256
+	minSegCap = 64
+)
+
+// segCost is what a buffered segment of n bytes counts against TotalBuffer.
+func segCost(n int) int { return n + segOverhead }
 
 type half struct {
 	init     bool
 	next     uint32
 	ooo      []seg // sorted by distance from next
-	oooBytes int
+	oooBytes int   // payload bytes in ooo (FlowBuffer, GapBytes)
+	oooCost  int   // what ooo counts against TotalBuffer (bytes plus overhead)
 	gapSince time.Time
 	fin      bool
 	finSeq   uint32
+	finAt    time.Time
 	done     bool
 }
 
@@ -179,11 +209,12 @@ type flow struct {
 
 // Reassembler reassembles TCP streams. It is not safe for concurrent use.
 type Reassembler struct {
-	lim   Limits
-	open  Opener
-	flows map[FlowKey]*flow
-	lru   *list.List // front: most recently active
-	st    ReasmStats
+	lim     Limits
+	maxSegs int // segments waiting per flow and side: FlowBuffer/segCapDiv, at least minSegCap
+	open    Opener
+	flows   map[FlowKey]*flow
+	lru     *list.List // front: most recently active
+	st      ReasmStats
 }
 
 // NewReassembler returns a reassembler calling open for each new flow.
@@ -206,20 +237,14 @@ func NewReassembler(lim Limits, open Opener) *Reassembler {
 	if lim.IdleTimeout <= 0 {
 		lim.IdleTimeout = 2 * time.Minute
 	}
-	return &Reassembler{lim: lim, open: open, flows: map[FlowKey]*flow{}, lru: list.New(),
-		st: ReasmStats{Evictions: map[string]uint64{}, Ended: map[string]uint64{}}}
+	return &Reassembler{lim: lim, maxSegs: max(minSegCap, lim.FlowBuffer/segCapDiv), open: open, flows: map[FlowKey]*flow{}, lru: list.New(),
+		st: ReasmStats{Evictions: map[string]uint64{}, Ended: map[string]uint64{}, Discarded: map[string]uint64{}}}
 }
 
 // Stats returns a copy of the counters.
 func (r *Reassembler) Stats() ReasmStats {
 	s := r.st
-	s.Evictions, s.Ended = map[string]uint64{}, map[string]uint64{}
-	for k, v := range r.st.Evictions {
-		s.Evictions[k] = v
-	}
-	for k, v := range r.st.Ended {
-		s.Ended[k] = v
-	}
+	s.Evictions, s.Ended, s.Discarded = maps.Clone(r.st.Evictions), maps.Clone(r.st.Ended), maps.Clone(r.st.Discarded)
 	s.Open = len(r.flows)
 	return s
 }
@@ -308,14 +333,14 @@ func (r *Reassembler) Add(s Segment) {
 	if !h.init {
 		h.init, h.next = true, start
 	}
-	if len(s.Payload) > 0 && !h.done {
+	if len(s.Payload) > 0 {
 		r.insert(f, side, start, s.Payload, s.Time)
 		if r.flows[f.key] != f {
 			return // ended by a forced gap
 		}
 	}
 	if s.Flags&packet.TCPFin != 0 && !h.fin {
-		h.fin, h.finSeq = true, start+uint32(len(s.Payload))
+		h.fin, h.finSeq, h.finAt = true, start+uint32(len(s.Payload)), s.Time
 		if diff(h.finSeq, h.next) > 0 && h.gapSince.IsZero() {
 			h.gapSince = s.Time
 		}
@@ -336,22 +361,34 @@ func (r *Reassembler) insert(f *flow, side Side, seq uint32, data []byte, now ti
 		data = data[-off:]
 		seq, off = h.next, 0
 	}
+	if h.fin && diff(seq, h.finSeq) >= 0 {
+		r.st.Discarded["after_fin"] += uint64(len(data)) // bytes after the FIN: not part of the stream
+		return
+	}
 	if off == 0 {
 		r.deliver(f, side, data)
 		r.drain(f, side)
 		return
 	}
-	if h.fin && diff(seq, h.finSeq) >= 0 {
-		return // bytes after the FIN: nonsense
-	}
 	// Ahead of a hole: buffer a copy, within the limits.
-	for h.oooBytes+len(data) > r.lim.GapBytes || r.st.Buffered+len(data) > r.lim.TotalBuffer {
+	cost := segCost(len(data))
+	for {
+		overGap := h.oooBytes+len(data) > r.lim.GapBytes
+		overMem := r.st.Buffered+cost > r.lim.TotalBuffer
+		overSegs := len(h.ooo) >= r.maxSegs
+		if !overGap && !overMem && !overSegs {
+			break
+		}
+		why := EndGap // with GapAbort: the flow's end reason
+		if overMem {
+			why = EndMemory
+		}
 		if len(h.ooo) == 0 {
-			if r.st.Buffered+len(data) > r.lim.TotalBuffer {
+			if overMem {
 				r.st.Evictions["memory"]++
 			}
 			// nothing of ours to give up: the hole is resolved at this segment
-			r.skipTo(f, side, seq)
+			r.skipTo(f, side, seq, why)
 			if r.flows[f.key] != f {
 				return
 			}
@@ -359,10 +396,14 @@ func (r *Reassembler) insert(f *flow, side Side, seq uint32, data []byte, now ti
 			r.drain(f, side)
 			return
 		}
-		if h.oooBytes+len(data) <= r.lim.GapBytes {
+		switch {
+		case overGap: // the gap.bytes rule, not an eviction
+		case overMem:
 			r.st.Evictions["memory"]++
+		default:
+			r.st.Evictions["segments"]++
 		}
-		r.resolveGap(f, side)
+		r.resolveGap(f, side, why)
 		if r.flows[f.key] != f {
 			return
 		}
@@ -375,9 +416,11 @@ func (r *Reassembler) insert(f *flow, side Side, seq uint32, data []byte, now ti
 	cp := make([]byte, len(data))
 	copy(cp, data)
 	i, _ := slices.BinarySearchFunc(h.ooo, off, func(e seg, o int32) int { return int(diff(e.seq, h.next)) - int(o) })
-	h.ooo = slices.Insert(h.ooo, i, seg{seq: seq, data: cp})
+	h.ooo = slices.Insert(h.ooo, i, seg{seq: seq, at: now.UnixNano(), data: cp})
 	h.oooBytes += len(cp)
-	r.st.Buffered += len(cp)
+	h.oooCost += cost
+	r.st.Buffered += cost
+	r.st.BufferedMax = max(r.st.BufferedMax, r.st.Buffered)
 	if h.gapSince.IsZero() {
 		h.gapSince = now
 	}
@@ -401,7 +444,8 @@ func (r *Reassembler) drain(f *flow, side Side) {
 		}
 		n++
 		h.oooBytes -= len(s.data)
-		r.st.Buffered -= len(s.data)
+		h.oooCost -= segCost(len(s.data))
+		r.st.Buffered -= segCost(len(s.data))
 		if int64(-off) >= int64(len(s.data)) {
 			r.st.Retransmitted += uint64(len(s.data))
 			continue
@@ -409,41 +453,74 @@ func (r *Reassembler) drain(f *flow, side Side) {
 		r.st.Retransmitted += uint64(-off)
 		r.deliver(f, side, s.data[-off:])
 	}
+	if n == 0 && len(h.ooo) > 0 {
+		return // the same first hole, with the same bytes behind it: its wait goes on
+	}
 	h.ooo = slices.Delete(h.ooo, 0, n)
-	if len(h.ooo) == 0 && !(h.fin && diff(h.finSeq, h.next) > 0) {
+	// Give back a backing array the list has outgrown: its spare capacity
+	// is not counted in Buffered beyond segOverhead (at most one spare entry
+	// per live one).
+	switch {
+	case len(h.ooo) == 0:
+		h.ooo = nil
+	case cap(h.ooo) > 16 && len(h.ooo) < cap(h.ooo)/2:
+		h.ooo = slices.Clone(h.ooo)
+	}
+	r.rearm(h)
+}
+
+// rearm starts the wait of side's first hole by the one rule every hole
+// follows: it waits from when the oldest byte behind it was buffered (a
+// hole before a FIN from when the FIN was seen). Called whenever the first
+// hole changes (filled, skipped), so a second hole is resolved like the first.
+func (r *Reassembler) rearm(h *half) {
+	switch {
+	case len(h.ooo) > 0:
+		oldest := h.ooo[0].at
+		for _, s := range h.ooo[1:] {
+			oldest = min(oldest, s.at)
+		}
+		h.gapSince = time.Unix(0, oldest)
+	case h.fin && diff(h.finSeq, h.next) > 0:
+		h.gapSince = h.finAt
+	default:
 		h.gapSince = time.Time{}
 	}
 }
 
 // resolveGap applies the gap policy to side's first hole.
-func (r *Reassembler) resolveGap(f *flow, side Side) {
+// With GapAbort the flow ends with why.
+func (r *Reassembler) resolveGap(f *flow, side Side, why EndReason) {
 	h := &f.sides[side]
 	to := h.finSeq
 	if len(h.ooo) > 0 {
 		to = h.ooo[0].seq
 	} else if !h.fin || diff(h.finSeq, h.next) <= 0 {
+		h.gapSince = time.Time{} // nothing to resolve
 		return
 	}
-	r.skipTo(f, side, to)
+	r.skipTo(f, side, to, why)
 	if r.flows[f.key] == f {
 		r.drain(f, side)
 		r.checkDone(f, side)
 	}
 }
 
-// skipTo counts the hole [next, to) and applies the policy.
-func (r *Reassembler) skipTo(f *flow, side Side, to uint32) {
+// skipTo counts the hole [next, to) and applies the policy (GapAbort: the
+// flow ends with why).
+func (r *Reassembler) skipTo(f *flow, side Side, to uint32, why EndReason) {
 	h := &f.sides[side]
 	n := uint32(diff(to, h.next))
 	r.st.Gaps++
 	r.st.GapBytes += uint64(n)
 	if r.lim.Policy == GapAbort {
-		r.end(f, EndGap)
+		r.end(f, why)
 		return
 	}
 	h.next = to
 	h.gapSince = time.Time{}
 	f.conn.Gap(side, n)
+	r.rearm(h)
 }
 
 func (r *Reassembler) checkDone(f *flow, side Side) {
@@ -460,13 +537,29 @@ func (r *Reassembler) checkDone(f *flow, side Side) {
 	}
 }
 
+// end ends a flow. What waits behind holes is not dropped silently: with
+// GapSkip every remaining hole is resolved (counted) and the bytes behind it
+// delivered before End, so a complete request behind a hole is still
+// replayed; with GapAbort the held bytes are counted as Discarded.
 func (r *Reassembler) end(f *flow, reason EndReason) {
 	if r.flows[f.key] != f {
 		return
 	}
 	for i := range f.sides {
-		r.st.Buffered -= f.sides[i].oooBytes
-		f.sides[i].ooo, f.sides[i].oooBytes = nil, 0
+		h := &f.sides[i]
+		if r.lim.Policy == GapSkip {
+			for len(h.ooo) > 0 && r.flows[f.key] == f {
+				r.skipTo(f, Side(i), h.ooo[0].seq, EndGap) // GapSkip: never ends the flow
+				r.drain(f, Side(i))
+			}
+		} else if h.oooBytes > 0 {
+			r.st.Discarded[reason.String()] += uint64(h.oooBytes)
+		}
+		r.st.Buffered -= h.oooCost
+		h.ooo, h.oooBytes, h.oooCost = nil, 0, 0
+	}
+	if r.flows[f.key] != f {
+		return
 	}
 	delete(r.flows, f.key)
 	r.lru.Remove(f.elem)
@@ -484,10 +577,8 @@ func (r *Reassembler) Tick(now time.Time) {
 		f := e.Value.(*flow)
 		for side := range f.sides {
 			h := &f.sides[side]
-			if !h.gapSince.IsZero() && now.Sub(h.gapSince) >= r.lim.GapWait {
-				for r.flows[f.key] == f && !h.gapSince.IsZero() {
-					r.resolveGap(f, Side(side))
-				}
+			for r.flows[f.key] == f && !h.gapSince.IsZero() && now.Sub(h.gapSince) >= r.lim.GapWait {
+				r.resolveGap(f, Side(side), EndGap)
 			}
 		}
 		if r.flows[f.key] == f {

@@ -2,6 +2,7 @@ package replay
 
 import (
 	"bytes"
+	"maps"
 	"math/rand/v2"
 	"net/netip"
 	"testing"
@@ -213,7 +214,7 @@ func TestReassemblerLimits(t *testing.T) {
 		}
 	})
 	t.Run("total buffer", func(t *testing.T) {
-		h := newHarness(Limits{TotalBuffer: 10, GapWait: time.Hour})
+		h := newHarness(Limits{TotalBuffer: segCost(6) + 5, GapWait: time.Hour}) // room for one segment
 		for i := range 2 {
 			s := cseg(1, syn, "")
 			s.Src = netip.AddrPortFrom(cli.Addr(), uint16(40000+i))
@@ -222,10 +223,143 @@ func TestReassemblerLimits(t *testing.T) {
 			h.r.Add(s)
 		}
 		st := h.r.Stats()
-		if st.Buffered > 10 || st.Evictions["memory"] != 1 || st.Gaps != 1 {
+		if st.Buffered > segCost(6)+5 || st.Evictions["memory"] != 1 || st.Gaps != 1 {
 			t.Errorf("buffered %d evictions %v gaps %d", st.Buffered, st.Evictions, st.Gaps)
 		}
 	})
+}
+
+// TestReassemblerMemoryAbort: with the abort policy, a flow whose hole the
+// memory limit forces open ends as memory (not gap), and the bytes it held
+// are counted as discarded.
+func TestReassemblerMemoryAbort(t *testing.T) {
+	h := newHarness(Limits{TotalBuffer: segCost(6) + 5, GapWait: time.Hour, Policy: GapAbort})
+	for i := range 2 {
+		s := cseg(1, syn, "")
+		s.Src = netip.AddrPortFrom(cli.Addr(), uint16(40000+i))
+		h.r.Add(s)
+		s.Flags, s.Seq, s.Payload = packet.TCPAck, 10, []byte("123456")
+		h.r.Add(s)
+	}
+	st := h.r.Stats()
+	if !h.conns[1].ended || h.conns[1].why != EndMemory || st.Ended["memory"] != 1 || st.Evictions["memory"] != 1 {
+		t.Errorf("second flow ended %v (%v); ended %v evictions %v", h.conns[1].ended, h.conns[1].why, st.Ended, st.Evictions)
+	}
+	h.r.CloseAll(EndClosed)
+	if st := h.r.Stats(); st.Discarded["closed"] != 6 || st.Buffered != 0 {
+		t.Errorf("discarded %v buffered %d, want closed:6, 0", st.Discarded, st.Buffered)
+	}
+}
+
+// TestReassemblerReleasesDrainedBuffers: the out-of-order list of a flow
+// whose holes were filled does not keep its grown backing array (memory no
+// longer counted in Buffered): flows that each buffered many segments once
+// hold nothing after their holes are filled.
+func TestReassemblerReleasesDrainedBuffers(t *testing.T) {
+	h := newHarness(Limits{GapWait: time.Hour})
+	for i := range 20 {
+		src := netip.AddrPortFrom(cli.Addr(), uint16(40000+i))
+		add := func(s Segment) { s.Src = src; h.r.Add(s) }
+		add(Segment{Tunnel: true, VNI: 42, Dst: srv, Seq: 0, Flags: syn, Time: t0})
+		for j := range 1000 {
+			add(cseg(uint32(2+j), 0, "x")) // all behind the hole at 1
+		}
+		add(cseg(1, 0, "y")) // fills it: everything drains
+	}
+	spare := 0
+	for _, f := range h.r.flows {
+		for _, side := range f.sides {
+			spare += cap(side.ooo)
+		}
+	}
+	if st := h.r.Stats(); st.Buffered != 0 || spare > 0 {
+		t.Errorf("buffered %d, out-of-order list capacity kept %d entries, want 0 and 0", st.Buffered, spare)
+	}
+}
+
+// TestReassemblerBytesAfterFin: bytes after a side's FIN are never
+// delivered, and counted; a retransmission of bytes before it is not.
+func TestReassemblerBytesAfterFin(t *testing.T) {
+	h := newHarness(Limits{})
+	h.r.Add(Segment{Tunnel: true, VNI: 42, Src: cli, Dst: srv, Seq: 100, Flags: syn, Time: t0})
+	h.r.Add(cseg(101, fin, "abc"))
+	h.r.Add(cseg(104, 0, "late"))
+	h.r.Add(cseg(101, 0, "abc"))
+	st := h.r.Stats()
+	if got := h.conns[0].stream(Client); got != "abc" || st.Discarded["after_fin"] != 4 || st.Retransmitted != 3 {
+		t.Errorf("client %q discarded %v retransmitted %d, want abc, after_fin:4, 3", got, st.Discarded, st.Retransmitted)
+	}
+}
+
+// TestReassemblerSegmentCap: at most flow_buffer/256 segments wait per flow
+// and direction, so a flood of tiny segments in descending order (each one
+// inserted at the front of the sorted list) costs a bounded amount of work
+// per segment; beyond the cap the hole is resolved early, counted.
+func TestReassemblerSegmentCap(t *testing.T) {
+	const flowBuffer = 64 << 10 // cap: 256 segments
+	h := newHarness(Limits{GapWait: time.Hour, FlowBuffer: flowBuffer})
+	h.r.Add(Segment{Tunnel: true, VNI: 42, Src: cli, Dst: srv, Seq: 0, Flags: syn, Time: t0})
+	most := 0
+	for j := 3000; j > 0; j-- {
+		h.r.Add(cseg(uint32(2+j), 0, "x"))
+		for _, f := range h.r.flows {
+			most = max(most, len(f.sides[Client].ooo))
+		}
+	}
+	st := h.r.Stats()
+	if most > flowBuffer/256 || st.Evictions["segments"] == 0 || st.Gaps == 0 {
+		t.Errorf("at most %d segments waited (cap %d); evictions %v gaps %d", most, flowBuffer/256, st.Evictions, st.Gaps)
+	}
+}
+
+// TestReassemblerEndFlushes: a flow that ends (idle, evicted, reset,
+// closed) with bytes waiting behind holes delivers them after counted gaps
+// (skip), or counts them as discarded (abort); nothing stays buffered.
+func TestReassemblerEndFlushes(t *testing.T) {
+	tests := []struct {
+		name      string
+		policy    GapPolicy
+		end       func(h *harness)
+		why       EndReason
+		client    string
+		gaps      uint64
+		discarded map[string]uint64
+	}{
+		{"idle, skip", GapSkip, func(h *harness) { h.r.Tick(t0.Add(time.Hour)) }, EndIdle, "abde", 2, map[string]uint64{}},
+		{"reset, skip", GapSkip, func(h *harness) { h.r.Add(sseg(0, rst, "")) }, EndReset, "abde", 2, map[string]uint64{}},
+		{"closed, skip", GapSkip, func(h *harness) { h.r.CloseAll(EndClosed) }, EndClosed, "abde", 2, map[string]uint64{}},
+		{"idle, abort", GapAbort, func(h *harness) { h.r.Tick(t0.Add(time.Hour)) }, EndIdle, "abd", 0, map[string]uint64{"idle": 2}},
+		{"evicted, abort", GapAbort, func(h *harness) {
+			s := cseg(1, 0, "x")
+			s.Src = netip.MustParseAddrPort("10.0.0.1:40001")
+			h.r.Add(s)
+		}, EndEvicted, "abd", 0, map[string]uint64{"evicted": 2}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(Limits{GapWait: 2 * time.Hour, IdleTimeout: time.Minute, MaxFlows: 1, Policy: tc.policy})
+			h.r.Add(Segment{Tunnel: true, VNI: 42, Src: cli, Dst: srv, Seq: 100, Flags: syn, Time: t0})
+			h.r.Add(cseg(101, 0, "a"))
+			h.r.Add(cseg(105, 0, "e"))
+			h.r.Add(cseg(103, 0, "d"))
+			h.r.Add(cseg(102, 0, "b"))
+			h.r.Add(cseg(107, 0, "g"))
+			// "abd" delivered; "e" and "g" wait behind the holes at 104 and 106
+			tc.end(h)
+			c := h.conns[0]
+			want := tc.client
+			if tc.policy == GapSkip {
+				want = "abdeg"
+			}
+			if c.stream(Client) != want || !c.ended || c.why != tc.why {
+				t.Errorf("client %q ended %v (%v), want %q, %v", c.stream(Client), c.ended, c.why, want, tc.why)
+			}
+			st := h.r.Stats()
+			if st.Buffered != 0 || st.Gaps != tc.gaps || !maps.Equal(st.Discarded, tc.discarded) {
+				t.Errorf("buffered %d gaps %d discarded %v, want 0, %d, %v", st.Buffered, st.Gaps, st.Discarded, tc.gaps, tc.discarded)
+			}
+		})
+	}
 }
 
 // chop cuts stream (starting at seq isn+1) into segments of random sizes.

@@ -10,8 +10,10 @@
 // directions with sequence arithmetic modulo 2^32, trims retransmissions and
 // overlaps, holds out-of-order segments within per-flow and total bounds, and
 // applies the gap policy to holes (wait up to GapWait / GapBytes, then skip
-// with a counted gap or abort the flow). SYN, FIN, RST, idle timeouts and the
-// flow limit end flows; evictions are counted.
+// with a counted gap or abort the flow; every hole by the same rule). SYN,
+// FIN, RST, idle timeouts and the flow limit end flows; evictions are
+// counted, and the bytes a flow held behind holes are delivered (skip) or
+// counted as discarded (abort) when it ends.
 //
 // Two protocols:
 //
@@ -33,7 +35,10 @@
 //     SetHeaders. Filters (method, path regex, header regexes), percentage
 //     sampling and a rate limit (excess requests are dropped, counted) choose
 //     what is sent. A request hit by a gap is dropped (counted) and parsing
-//     resumes at the next request line. With Compare, the mirrored original
+//     resumes at the next request line. After a parse error the connection's
+//     parsing stops (the rest is counted as dropped) unless
+//     ResyncOnParseError. Every request not replayed is counted in the
+//     dropped counter under one reason. With Compare, the mirrored original
 //     responses are parsed from the server stream and each replayed
 //     response's status and body SHA-256 are compared with the original's;
 //     differences are reported to OnDiff as Diff values (ReplayDiff events).
@@ -107,6 +112,15 @@ type Config struct {
 
 	SetHeaders []Header // set or replace these headers
 
+	// ResyncOnParseError (http): after a parse error in a request stream,
+	// look for the next request line and go on replaying from it. A request
+	// line inside a body the parser could not frame (conflicting
+	// Content-Length and Transfer-Encoding, a bad chunk) is then replayed as a
+	// request: a smuggled request reaches the shadow. Default (false): the
+	// connection's parsing stops at the error; the request in error and every
+	// request line found after it are counted as dropped (parse_error).
+	ResyncOnParseError bool
+
 	Compare bool       // compare replayed responses with the mirrored originals
 	OnDiff  func(Diff) // called (from a worker goroutine) for each difference
 
@@ -123,11 +137,17 @@ type Target struct {
 	hostHdr  string
 	prefix   string
 
-	mu     sync.Mutex
-	reasm  *Reassembler
-	pkt    packet.Packet
-	closed bool
-	sendCx context.Context // the ctx of the Send in progress (backpressure waits)
+	mu    sync.Mutex
+	reasm *Reassembler
+	// reasmSnap is a copy of the reassembler's counters, published under mu
+	// after each batch (and every publishEvery segments within one), each
+	// Tick and at Close, so that Stats (/metrics) never waits for the data
+	// path (a Send held up by backpressure, a long batch).
+	snapMu    sync.Mutex
+	reasmSnap ReasmStats
+	pkt       packet.Packet
+	closed    bool
+	sendCx    context.Context // the ctx of the Send in progress (backpressure waits)
 
 	life    context.Context
 	cancel  context.CancelFunc
@@ -228,6 +248,7 @@ func New(cfg Config) (*Target, error) {
 	})
 	t.life, t.cancel = context.WithCancel(context.Background())
 	t.reasm = NewReassembler(t.cfg.Limits, t.openFlow)
+	t.reasmSnap = t.reasm.Stats()
 	t.ticker = make(chan struct{})
 	t.tickWG.Go(t.tickLoop)
 	return t, nil
@@ -245,6 +266,7 @@ func (t *Target) tickLoop() {
 			if !t.closed {
 				t.sendCx = t.life
 				t.reasm.Tick(t.cfg.Now())
+				t.publish()
 			}
 			t.mu.Unlock()
 		}
@@ -285,7 +307,11 @@ func (t *Target) Send(ctx context.Context, batch []event.Delivery) error {
 		}
 		s.Time = now
 		t.reasm.Add(s)
+		if i%publishEvery == publishEvery-1 {
+			t.publish()
+		}
 	}
+	t.publish()
 	t.sendCx = t.life
 	if failed != nil {
 		return &event.BatchError{Failed: failed}
@@ -305,6 +331,7 @@ func (t *Target) Close() error {
 	t.sendCx = t.life
 	close(t.ticker)
 	t.reasm.CloseAll(EndClosed)
+	t.publish()
 	t.mu.Unlock()
 	t.tickWG.Wait()
 	done := make(chan struct{})
@@ -329,7 +356,20 @@ func (t *Target) Flush() {
 	defer t.mu.Unlock()
 	if !t.closed {
 		t.reasm.Tick(t.cfg.Now())
+		t.publish()
 	}
+}
+
+// publishEvery is how many segments a long batch feeds between two
+// publications of the reassembler's counters.
+const publishEvery = 1024
+
+// publish copies the reassembler's counters for Stats; t.mu is held.
+func (t *Target) publish() {
+	s := t.reasm.Stats()
+	t.snapMu.Lock()
+	t.reasmSnap = s
+	t.snapMu.Unlock()
 }
 
 // Wait blocks until every flow that has ended has finished forwarding, or ctx ends.
@@ -387,6 +427,24 @@ func (t *Target) sampled() bool {
 	return s == 0 || s >= 100 || rand.Float64()*100 < s
 }
 
+// Reasons of requests_dropped_total: every request not replayed is counted
+// under one of these (docs/replay.md lists them). A flow's end reason
+// (reset, fin, idle, evicted, memory, gap, error, closed) is the reason of
+// the request it cut.
+const (
+	dropGap          = "gap"          // a hole in the client stream hit a request
+	dropParseError   = "parse_error"  // a request the parser could not read, or found after a parse error
+	dropUpgrade      = "upgrade"      // bytes after an Upgrade/CONNECT (the request itself is sent)
+	dropTooLarge     = "too_large"    // body larger than max_body
+	dropFiltered     = "filtered"     // the filters did not match
+	dropSampled      = "sampled"      // left out by sampling
+	dropRateLimited  = "rate_limited" // over the rate limit
+	dropBackpressure = "backpressure" // the flow's queue to the shadow stayed full for timeout
+	dropTargetError  = "target_error" // the shadow failed (dial, write, timeout, bad response)
+	dropShutdown     = "shutdown"     // still queued when Close stopped waiting
+	dropMidstream    = "midstream"    // a flow joined mid-stream began inside this request
+)
+
 // counters are the target's own counters (the reassembler's are read under t.mu).
 type counters struct {
 	packets, notTCP, truncated atomic.Uint64
@@ -437,11 +495,13 @@ type Stats struct {
 	ParseErrors       map[string]uint64
 }
 
-// Stats returns a snapshot of the counters.
+// Stats returns a snapshot of the counters. It never waits for Send: the
+// reassembler's counters are as of the last batch (or Tick, or every
+// publishEvery segments of a long batch).
 func (t *Target) Stats() Stats {
-	t.mu.Lock()
-	rs := t.reasm.Stats()
-	t.mu.Unlock()
+	t.snapMu.Lock()
+	rs := t.reasmSnap
+	t.snapMu.Unlock()
 	s := Stats{Reasm: rs, Packets: t.st.packets.Load(), NotTCP: t.st.notTCP.Load(), Truncated: t.st.truncated.Load(),
 		BytesForwarded: t.st.bytesForwarded.Load(), RequestsParsed: t.st.requestsParsed.Load(),
 		RequestsForwarded: t.st.requestsForwarded.Load(), Diffs: t.st.diffs.Load(),

@@ -67,12 +67,10 @@ func (c *tcpConn) Data(side Side, b []byte) {
 		select {
 		case <-c.space:
 		case <-deadline:
-			c.t.st.drop("backpressure")
-			c.stop(true)
+			c.stop(true, dropBackpressure)
 			return
 		case <-c.t.waitCtx().Done():
-			c.t.st.drop("backpressure")
-			c.stop(true)
+			c.stop(true, dropBackpressure)
 			return
 		}
 	}
@@ -82,27 +80,35 @@ func (c *tcpConn) Gap(Side, uint32) {}
 
 func (c *tcpConn) Fin(side Side) {
 	if side == Client {
-		c.stop(false)
+		c.stop(false, "")
 	}
 }
 
 func (c *tcpConn) End(reason EndReason) {
 	switch reason {
 	case EndFin, EndIdle, EndClosed:
-		c.stop(false)
+		c.stop(false, "")
 	default:
-		c.stop(true)
+		c.stop(true, reason.String())
 	}
 }
 
-func (c *tcpConn) stop(abort bool) {
+// stop ends the flow's forwarding: after the queue (abort false), or at
+// once, discarding the queue; a flow whose client bytes are discarded that
+// way is counted once as dropped with reason (unless it already was).
+func (c *tcpConn) stop(abort bool, reason string) {
 	c.mu.Lock()
 	c.fin = true
+	count := false
 	if abort {
+		count = !c.abort && (len(c.q) > 0 || reason == dropBackpressure || reason == dropTargetError)
 		c.abort = true
 		c.q, c.qBytes = nil, 0
 	}
 	c.mu.Unlock()
+	if count {
+		c.t.st.drop(reason)
+	}
 	signal(c.work)
 }
 
@@ -129,7 +135,7 @@ func (c *tcpConn) run() {
 	conn, err := d.DialContext(t.life, "tcp", t.dialAddr)
 	if err != nil {
 		t.st.err("dial")
-		c.stop(true)
+		c.stop(true, dropTargetError)
 		return
 	}
 	defer conn.Close()
@@ -170,7 +176,7 @@ func (c *tcpConn) run() {
 			} else {
 				t.st.err("write")
 			}
-			c.stop(true)
+			c.stop(true, dropTargetError)
 			return
 		}
 	}
