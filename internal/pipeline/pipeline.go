@@ -15,6 +15,16 @@
 // transformer reads the event). The original frame rides along, uncopied,
 // only for targets that archive frames; deliverers copy what they keep.
 //
+// Order: the queue is one FIFO of batches, each numbered as it is queued.
+// Workers take batches from it and decode, match and encode in parallel,
+// but hand deliveries to the deliverers strictly in queue order: a worker
+// waits, before its batch's first Enqueue, until every earlier batch has
+// been handed over, and then passes the turn on. So every target receives
+// the packets of one source (and so of each flow) in the order the source
+// emitted them, which the sources keep equal to the order of arrival. The
+// wait is only for the hand-over, not for the decoding of earlier batches
+// to start; a Deliverer's Enqueue never blocks.
+//
 // Run stops intake when its context ends, then finishes the queued batches
 // within Config.DrainTimeout; what is left after that is dropped and counted
 // (reason shutdown).
@@ -126,6 +136,11 @@ type Pipeline struct {
 
 	q           chan *qbatch
 	mu          sync.RWMutex // emit holds it shared around sends; stopIntake exclusively
+	seqMu       sync.Mutex   // numbers batches in the order they enter q
+	nextSeq     uint64       // the next queued batch's number (under seqMu)
+	turnMu      sync.Mutex
+	turnCond    *sync.Cond
+	turn        uint64 // the number of the batch whose deliveries are handed over next
 	closed      bool
 	queuedBytes atomic.Int64
 	queuedPkts  atomic.Int64
@@ -165,6 +180,7 @@ type qbatch struct {
 	eventSource string
 	frames      []source.Frame
 	buf         []byte
+	seq         uint64 // position in the queue (see the package comment: Order)
 }
 
 // New returns a pipeline. Targets must have unique, non-empty names and a
@@ -210,6 +226,7 @@ func New(cfg Config) (*Pipeline, error) {
 		p.targets = append(p.targets, &targetState{Target: t})
 	}
 	p.pool.New = func() any { return new(qbatch) }
+	p.turnCond = sync.NewCond(&p.turnMu)
 	return p, nil
 }
 
@@ -275,12 +292,16 @@ func (p *Pipeline) emit(s *sourceState, b source.Batch) {
 	if p.closed {
 		reason = DropShutdown
 	} else {
+		p.seqMu.Lock()
+		qb.seq = p.nextSeq
 		select {
 		case p.q <- qb:
+			p.nextSeq++
 			p.queuedPkts.Add(int64(n))
 		default:
 			reason = DropQueueFull
 		}
+		p.seqMu.Unlock()
 	}
 	p.mu.RUnlock()
 	if reason != "" {
@@ -364,8 +385,27 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	}
 }
 
+// waitTurn blocks until the batch numbered seq may hand over deliveries.
+func (p *Pipeline) waitTurn(seq uint64) {
+	p.turnMu.Lock()
+	for p.turn != seq {
+		p.turnCond.Wait()
+	}
+	p.turnMu.Unlock()
+}
+
+// passTurn ends the turn of the batch numbered seq.
+func (p *Pipeline) passTurn(seq uint64) {
+	p.turnMu.Lock()
+	p.turn = seq + 1
+	p.turnMu.Unlock()
+	p.turnCond.Broadcast()
+}
+
 // finish accounts for a batch leaving the queue unprocessed.
 func (p *Pipeline) finish(qb *qbatch, reason string) {
+	p.waitTurn(qb.seq)
+	p.passTurn(qb.seq)
 	n := len(qb.frames)
 	p.dequeued(qb)
 	p.drop(qb.src, reason, n)
