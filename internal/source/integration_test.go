@@ -55,9 +55,9 @@ func TestUDPLoggerAndDig(t *testing.T) {
 			runTool(t, "logger", "--udp", "-n", tc.server, "-P", port, "-t", "wbtest", "-p", "local0.err", msg+" 5424")
 			fs := c.waitFor(t, 5*time.Second, "two logger messages", func(fs []got) bool { return len(fs) >= 2 })
 			wantDst := netip.AddrPortFrom(netip.MustParseAddr(tc.server), u.Addrs()[0].Port())
-			// Two readers (SO_REUSEPORT) and two logger processes from two
-			// source ports: each message may reach a different reader, so the
-			// two may be emitted in either order. Tell them apart by content.
+			// Two logger processes one after the other: the source emits in
+			// arrival order, but do not depend on it here; tell them apart by
+			// content.
 			if bytes.Contains(fs[0].payload, []byte(msg+" 5424")) {
 				fs[0], fs[1] = fs[1], fs[0]
 			}
