@@ -12,16 +12,19 @@ import (
 
 // BenchmarkUDPIngest sends b.N 64-byte datagrams over loopback with sendmmsg
 // (batches of 64) from one goroutine, at WB_BENCH_RATE datagrams/s if set
-// (0 or unset: as fast as the sender can), into a udp source with one reader
-// and an emit that only counts. It reports datagrams/s received and the share
+// (0 or unset: as fast as the sender can), into a udp source with
+// WB_BENCH_READERS readers (default 1; the configuration's default is 2) on
+// its socket and an emit that only counts. It reports datagrams/s received and the share
 // dropped by the kernel (socket buffer full); nothing is dropped inside the
 // source. Compare with a C recvmmsg loop at the same send rate.
 //
 //	go test -run XXX -bench UDPIngest -benchtime 2000000x ./internal/source/
 //	WB_BENCH_RATE=300000 go test -run XXX -bench UDPIngest -benchtime 1000000x ./internal/source/
+//	WB_BENCH_READERS=2 go test -run XXX -bench UDPIngest -benchtime 1000000x ./internal/source/
 func BenchmarkUDPIngest(b *testing.B) {
 	rate, _ := strconv.Atoi(os.Getenv("WB_BENCH_RATE"))
-	u, err := NewUDP(UDPConfig{Common: Common{Name: "bench"}, Listen: []string{"127.0.0.1:0"}, Readers: 1, RecvBuffer: 8 << 20, Batch: 64})
+	readers, _ := strconv.Atoi(os.Getenv("WB_BENCH_READERS"))
+	u, err := NewUDP(UDPConfig{Common: Common{Name: "bench"}, Listen: []string{"127.0.0.1:0"}, Readers: max(readers, 1), RecvBuffer: 8 << 20, Batch: 64})
 	if err != nil {
 		b.Fatal(err)
 	}
