@@ -19,7 +19,8 @@
 // Workers take batches from it and decode, match and encode in parallel,
 // but hand deliveries to the deliverers strictly in queue order: a worker
 // waits, before its batch's first Enqueue, until every earlier batch has
-// been handed over, and then passes the turn on. So every target receives
+// been handed over, and then passes the turn on (a batch that matched
+// nothing passes it on without waiting). So every target receives
 // the packets of one source (and so of each flow) in the order the source
 // emitted them, which the sources keep equal to the order of arrival. The
 // wait is only for the hand-over, not for the decoding of earlier batches
@@ -141,6 +142,7 @@ type Pipeline struct {
 	turnMu      sync.Mutex
 	turnCond    *sync.Cond
 	turn        uint64 // the number of the batch whose deliveries are handed over next
+	finished    []bool // by number modulo its length: a later batch that finished early
 	closed      bool
 	queuedBytes atomic.Int64
 	queuedPkts  atomic.Int64
@@ -227,6 +229,7 @@ func New(cfg Config) (*Pipeline, error) {
 	}
 	p.pool.New = func() any { return new(qbatch) }
 	p.turnCond = sync.NewCond(&p.turnMu)
+	p.finished = make([]bool, 2*(cfg.QueueBatches+cfg.Workers))
 	return p, nil
 }
 
@@ -394,18 +397,37 @@ func (p *Pipeline) waitTurn(seq uint64) {
 	p.turnMu.Unlock()
 }
 
-// passTurn ends the turn of the batch numbered seq.
-func (p *Pipeline) passTurn(seq uint64) {
+// done records that the batch numbered seq has handed over all its
+// deliveries: after its turn, or at once when it had none to hand over (a
+// batch matching nothing does not wait for the batches before it). The turn
+// moves past every batch done so far. Batches done early are remembered in
+// a ring; in the unlikely case that one is more than a ring's length ahead
+// of the turn, it waits until it fits.
+func (p *Pipeline) done(seq uint64) {
+	n := uint64(len(p.finished))
 	p.turnMu.Lock()
-	p.turn = seq + 1
+	if seq != p.turn {
+		for seq-p.turn >= n {
+			p.turnCond.Wait()
+		}
+		if seq != p.turn {
+			p.finished[seq%n] = true
+			p.turnMu.Unlock()
+			return
+		}
+	}
+	p.turn++
+	for p.finished[p.turn%n] {
+		p.finished[p.turn%n] = false
+		p.turn++
+	}
 	p.turnMu.Unlock()
 	p.turnCond.Broadcast()
 }
 
 // finish accounts for a batch leaving the queue unprocessed.
 func (p *Pipeline) finish(qb *qbatch, reason string) {
-	p.waitTurn(qb.seq)
-	p.passTurn(qb.seq)
+	p.done(qb.seq)
 	n := len(qb.frames)
 	p.dequeued(qb)
 	p.drop(qb.src, reason, n)

@@ -89,10 +89,7 @@ func (w *worker) process(ctx context.Context, qb *qbatch) {
 		}
 	}
 	w.flush(ctx)
-	if !w.hasTurn {
-		p.waitTurn(w.seq)
-	}
-	p.passTurn(w.seq)
+	p.done(w.seq)
 	s := qb.src
 	s.processed.Add(uint64(len(qb.frames)))
 	if matched > 0 {
