@@ -42,16 +42,21 @@ func UDPConfigFrom(s *config.Source) UDPConfig {
 // address, a wildcard or a specific address under ours), and refuses every
 // later bind of the port by anyone else while we hold it: no other process
 // can take a share of the datagrams silently. A reuseport group cannot give
-// that guarantee: the kernel lets any socket of the same user join it (and
-// root is every user), and a socket bound with SO_REUSEPORT to a specific
-// address beside our wildcard group takes all of that address's datagrams.
+// that guarantee: the kernel lets any socket of the same user join it (root
+// runs wirebridge and many other daemons), and a socket bound with
+// SO_REUSEPORT to a specific address beside our wildcard group takes all of
+// that address's datagrams (TestUDPOtherProcessCannotJoin saw it take 20 of
+// 20 before this design).
 //
 // Readers > 1 runs that many goroutines on the one socket. They take turns
 // at recvmmsg (the socket's queue is one queue: only one reader waits on it
 // at a time) and build, filter and hand over their batches in the order they
 // were received, so one sender's datagrams reach the pipeline in arrival
 // order whichever reader read them. A single reader does the same with no
-// locking; the benchmarks in docs/performance.md use one.
+// locking. (The reuseport alternatives were weighed in issue 11: a group
+// steered by a reuseport BPF program still lets a more specific bind win
+// the lookup, and watching the group with sock_diag only detects a thief
+// after datagrams were lost to it.)
 type UDP struct {
 	cfg   UDPConfig
 	addrs []netip.AddrPort
