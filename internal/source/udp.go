@@ -78,13 +78,17 @@ func NewUDP(cfg UDPConfig) (*UDP, error) {
 	u := &UDP{cfg: cfg}
 	u.adm = newAdmitter(&u.cfg.Common, &u.stats)
 	max := cfg.maxDatagram()
-	for _, l := range cfg.Listen {
+	aps := make([]netip.AddrPort, len(cfg.Listen))
+	for i, l := range cfg.Listen {
 		ap, err := resolveListen(l)
 		if err != nil {
-			u.Close()
 			return nil, fmt.Errorf("udp source %q: %w", cfg.Name, err)
 		}
-		f, bound, rb, err := openUDP(ap, cfg.RecvBuffer)
+		aps[i] = ap
+	}
+	for i, l := range cfg.Listen {
+		ap := aps[i]
+		f, bound, rb, err := openUDP(ap, cfg.RecvBuffer, v6Only(ap, aps))
 		if err != nil {
 			u.Close()
 			return nil, fmt.Errorf("udp source %q: listen %s: %w", cfg.Name, l, err)
@@ -121,11 +125,27 @@ func resolveListen(l string) (netip.AddrPort, error) {
 	return ua.AddrPort(), nil
 }
 
+// v6Only reports whether the IPv6 wildcard ap must be bound IPv6-only: when
+// the source also listens on an IPv4 address with the same port, that
+// socket takes the IPv4 datagrams (a dual-stack wildcard would hold the
+// IPv4 port too, and the exclusive binds would collide).
+func v6Only(ap netip.AddrPort, all []netip.AddrPort) bool {
+	if !ap.Addr().Is6() || !ap.Addr().IsUnspecified() || ap.Port() == 0 {
+		return false
+	}
+	for _, o := range all {
+		if o.Port() == ap.Port() && o.Addr().Unmap().Is4() {
+			return true
+		}
+	}
+	return false
+}
+
 // openUDP opens, configures and binds one socket, exclusively (no
-// SO_REUSEPORT, no SO_REUSEADDR: see UDP). The wildcard "::" is dual stack.
-// A port someone else holds fails with an error naming it and wrapping
-// EADDRINUSE.
-func openUDP(ap netip.AddrPort, rcvbuf int) (*os.File, netip.AddrPort, int, error) {
+// SO_REUSEPORT, no SO_REUSEADDR: see UDP). The wildcard "::" is dual stack
+// unless v6only. A port someone else holds fails with an error naming it
+// and wrapping EADDRINUSE.
+func openUDP(ap netip.AddrPort, rcvbuf int, v6only bool) (*os.File, netip.AddrPort, int, error) {
 	a := ap.Addr().Unmap()
 	v4 := a.Is4()
 	family := unix.AF_INET6
@@ -155,7 +175,7 @@ func openUDP(ap netip.AddrPort, rcvbuf int) (*os.File, netip.AddrPort, int, erro
 		_ = unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_RECVTTL, 1)
 		sa = &unix.SockaddrInet4{Port: int(ap.Port()), Addr: a.As4()}
 	} else {
-		dual := a.IsUnspecified()
+		dual := a.IsUnspecified() && !v6only
 		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, b2i(!dual)); err != nil {
 			return fail("IPV6_V6ONLY", err)
 		}
