@@ -18,8 +18,8 @@
 #                                  to keep the file)
 #   SECS=10 FLOWS=2 bench/flood.sh
 #
-# The sender is one wbbench process with FLOWS sockets (distinct source ports,
-# so SO_REUSEPORT spreads them over both readers). Not pinned (PIN=0).
+# The sender is one wbbench process with FLOWS sockets (distinct source ports);
+# the two readers take turns on the source's one socket. Not pinned (PIN=0).
 PIN=${PIN:-0}
 source "$(dirname "$0")/lib.sh"
 
@@ -98,8 +98,8 @@ wait_settled 'wirebridge_source_received_total{source="flood"}' >/dev/null
 # A reader adds its socket's kernel drops (SO_MEMINFO) to the metrics at most
 # every 250 ms while it reads, and 1 s after its last poll when idle (older
 # revisions: only after a read). 16 probe datagrams from 16 source ports (so
-# both SO_REUSEPORT sockets get some) make every reader poll once more
-# either way; the pause lets the idle poll happen first.
+# that, on older revisions, both SO_REUSEPORT sockets got some) make the
+# readers poll once more either way; the pause lets the idle poll happen first.
 sleep 1.2
 send_cmd send -to 127.0.0.1:6000 -count 16 -flows 16 -size "$SIZE" >/dev/null
 received=$(wait_settled 'wirebridge_source_received_total{source="flood"}')

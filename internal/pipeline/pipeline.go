@@ -15,6 +15,17 @@
 // transformer reads the event). The original frame rides along, uncopied,
 // only for targets that archive frames; deliverers copy what they keep.
 //
+// Order: the queue is one FIFO of batches, each numbered as it is queued.
+// Workers take batches from it and decode, match and encode in parallel,
+// but hand deliveries to the deliverers strictly in queue order: a worker
+// waits, before its batch's first Enqueue, until every earlier batch has
+// been handed over, and then passes the turn on (a batch that matched
+// nothing passes it on without waiting). So every target receives
+// the packets of one source (and so of each flow) in the order the source
+// emitted them, which the sources keep equal to the order of arrival. The
+// wait is only for the hand-over, not for the decoding of earlier batches
+// to start; a Deliverer's Enqueue never blocks.
+//
 // Run stops intake when its context ends, then finishes the queued batches
 // within Config.DrainTimeout; what is left after that is dropped and counted
 // (reason shutdown).
@@ -126,6 +137,12 @@ type Pipeline struct {
 
 	q           chan *qbatch
 	mu          sync.RWMutex // emit holds it shared around sends; stopIntake exclusively
+	seqMu       sync.Mutex   // numbers batches in the order they enter q
+	nextSeq     uint64       // the next queued batch's number (under seqMu)
+	turnMu      sync.Mutex
+	turnCond    *sync.Cond
+	turn        uint64 // the number of the batch whose deliveries are handed over next
+	finished    []bool // by number modulo its length: a later batch that finished early
 	closed      bool
 	queuedBytes atomic.Int64
 	queuedPkts  atomic.Int64
@@ -165,6 +182,7 @@ type qbatch struct {
 	eventSource string
 	frames      []source.Frame
 	buf         []byte
+	seq         uint64 // position in the queue (see the package comment: Order)
 }
 
 // New returns a pipeline. Targets must have unique, non-empty names and a
@@ -210,6 +228,8 @@ func New(cfg Config) (*Pipeline, error) {
 		p.targets = append(p.targets, &targetState{Target: t})
 	}
 	p.pool.New = func() any { return new(qbatch) }
+	p.turnCond = sync.NewCond(&p.turnMu)
+	p.finished = make([]bool, 2*(cfg.QueueBatches+cfg.Workers))
 	return p, nil
 }
 
@@ -275,12 +295,16 @@ func (p *Pipeline) emit(s *sourceState, b source.Batch) {
 	if p.closed {
 		reason = DropShutdown
 	} else {
+		p.seqMu.Lock()
+		qb.seq = p.nextSeq
 		select {
 		case p.q <- qb:
+			p.nextSeq++
 			p.queuedPkts.Add(int64(n))
 		default:
 			reason = DropQueueFull
 		}
+		p.seqMu.Unlock()
 	}
 	p.mu.RUnlock()
 	if reason != "" {
@@ -364,8 +388,46 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	}
 }
 
+// waitTurn blocks until the batch numbered seq may hand over deliveries.
+func (p *Pipeline) waitTurn(seq uint64) {
+	p.turnMu.Lock()
+	for p.turn != seq {
+		p.turnCond.Wait()
+	}
+	p.turnMu.Unlock()
+}
+
+// done records that the batch numbered seq has handed over all its
+// deliveries: after its turn, or at once when it had none to hand over (a
+// batch matching nothing does not wait for the batches before it). The turn
+// moves past every batch done so far. Batches done early are remembered in
+// a ring; in the unlikely case that one is more than a ring's length ahead
+// of the turn, it waits until it fits.
+func (p *Pipeline) done(seq uint64) {
+	n := uint64(len(p.finished))
+	p.turnMu.Lock()
+	if seq != p.turn {
+		for seq-p.turn >= n {
+			p.turnCond.Wait()
+		}
+		if seq != p.turn {
+			p.finished[seq%n] = true
+			p.turnMu.Unlock()
+			return
+		}
+	}
+	p.turn++
+	for p.finished[p.turn%n] {
+		p.finished[p.turn%n] = false
+		p.turn++
+	}
+	p.turnMu.Unlock()
+	p.turnCond.Broadcast()
+}
+
 // finish accounts for a batch leaving the queue unprocessed.
 func (p *Pipeline) finish(qb *qbatch, reason string) {
+	p.done(qb.seq)
 	n := len(qb.frames)
 	p.dequeued(qb)
 	p.drop(qb.src, reason, n)

@@ -24,6 +24,9 @@ type worker struct {
 	ids    []byte
 	idOffs [][]int32 // per target index, parallel to pend
 
+	seq     uint64 // the number of the batch being processed
+	hasTurn bool   // its turn to hand over deliveries has come
+
 	set         *rule.Set
 	ruleTargets [][]int // per rule index: target indexes (-1: unknown target)
 	ruleBody    []bool  // per rule index: some target needs a body
@@ -57,6 +60,7 @@ func (w *worker) bind(s *rule.Set) {
 func (w *worker) process(ctx context.Context, qb *qbatch) {
 	p := w.p
 	p.dequeued(qb)
+	w.seq, w.hasTurn = qb.seq, false
 	// One rule set for the whole batch: a reload takes effect between
 	// batches, and every event is matched by exactly one complete set.
 	if s := p.cfg.Rules.Current(); s != w.set {
@@ -85,6 +89,7 @@ func (w *worker) process(ctx context.Context, qb *qbatch) {
 		}
 	}
 	w.flush(ctx)
+	p.done(w.seq)
 	s := qb.src
 	s.processed.Add(uint64(len(qb.frames)))
 	if matched > 0 {
@@ -149,12 +154,17 @@ func (w *worker) build(frame []byte, now time.Time) {
 	}
 }
 
-// flush hands the pending deliveries to their deliverers and resets the
-// buffers they point into.
+// flush hands the pending deliveries to their deliverers, once the batch's
+// turn has come (see the package comment: Order), and resets the buffers
+// they point into.
 func (w *worker) flush(ctx context.Context) {
 	if w.npend == 0 {
 		w.arena, w.ids = w.arena[:0], w.ids[:0]
 		return
+	}
+	if !w.hasTurn {
+		w.p.waitTurn(w.seq)
+		w.hasTurn = true
 	}
 	ids := string(w.ids)
 	for ti, ds := range w.pend {

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"net/netip"
 	"os/exec"
 	"strings"
@@ -55,9 +56,9 @@ func TestUDPLoggerAndDig(t *testing.T) {
 			runTool(t, "logger", "--udp", "-n", tc.server, "-P", port, "-t", "wbtest", "-p", "local0.err", msg+" 5424")
 			fs := c.waitFor(t, 5*time.Second, "two logger messages", func(fs []got) bool { return len(fs) >= 2 })
 			wantDst := netip.AddrPortFrom(netip.MustParseAddr(tc.server), u.Addrs()[0].Port())
-			// Two readers (SO_REUSEPORT) and two logger processes from two
-			// source ports: each message may reach a different reader, so the
-			// two may be emitted in either order. Tell them apart by content.
+			// Two logger processes one after the other: the source emits in
+			// arrival order, but do not depend on it here; tell them apart by
+			// content.
 			if bytes.Contains(fs[0].payload, []byte(msg+" 5424")) {
 				fs[0], fs[1] = fs[1], fs[0]
 			}
@@ -126,5 +127,66 @@ func TestRawSeesLoggerWithoutListener(t *testing.T) {
 				t.Errorf("event source %q ttl %d", f.eventSource, f.ttl)
 			}
 		}
+	}
+}
+
+// TestRawPerPacketTime sends 500 datagrams from one socket, over IPv4 and
+// IPv6, to a port nothing listens on, and checks that the raw source emits
+// them in order, each with its own capture time (the kernel's per-packet
+// timestamp), strictly increasing. Other UDP traffic on the host is ignored
+// by payload.
+func TestRawPerPacketTime(t *testing.T) {
+	for _, server := range []string{"127.0.0.1", "::1"} {
+		t.Run(server, func(t *testing.T) {
+			const n = 500
+			r, err := NewRaw(RawConfig{Common: Common{Name: "raw", EventSource: "udp.raw"}, RecvBuffer: 8 << 20})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := newCollector()
+			running(t, r, c.emit)
+			port := freeUDPPort(t)
+			// Unconnected: the ICMP port unreachables do not fail later writes.
+			conn, err := net.ListenPacket("udp", net.JoinHostPort(server, "0"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			to, err := net.ResolveUDPAddr("udp", net.JoinHostPort(server, fmt.Sprint(port)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			prefix := fmt.Sprintf("rawtime %d ", time.Now().UnixNano())
+			before := time.Now()
+			for i := range n {
+				if _, err := conn.WriteTo(fmt.Appendf(nil, "%s%04d", prefix, i), to); err != nil {
+					t.Fatal(err)
+				}
+				if i%100 == 99 {
+					time.Sleep(time.Millisecond)
+				}
+			}
+			ours := func(fs []got) []got {
+				var out []got
+				for _, f := range fs {
+					if bytes.HasPrefix(f.payload, []byte(prefix)) {
+						out = append(out, f)
+					}
+				}
+				return out
+			}
+			fs := ours(c.waitFor(t, 10*time.Second, "500 datagrams", func(fs []got) bool { return len(ours(fs)) >= n }))
+			for i, f := range fs {
+				if want := fmt.Sprintf("%s%04d", prefix, i); string(f.payload) != want {
+					t.Fatalf("frame %d: payload %q, want %q", i, f.payload, want)
+				}
+				if f.info.Timestamp.Before(before) {
+					t.Errorf("frame %d: capture time %v before the test sent it", i, f.info.Timestamp)
+				}
+				if i > 0 && !f.info.Timestamp.After(fs[i-1].info.Timestamp) {
+					t.Errorf("frame %d: capture time %v not after %v", i, f.info.Timestamp, fs[i-1].info.Timestamp)
+				}
+			}
+		})
 	}
 }

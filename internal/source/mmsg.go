@@ -23,7 +23,7 @@ import (
 
 const (
 	headRoom   = 48                     // room before each payload for a synthesised IPv6 (40) + UDP (8) header
-	ctrlSize   = 128                    // ancillary data per message: pktinfo, ttl/hop limit
+	ctrlSize   = 128                    // ancillary data per message: pktinfo, ttl/hop limit, timestamp (96 at most)
 	dropPoll   = 250 * time.Millisecond // kernel drops read at most this often while packets arrive
 	idlePoll   = time.Second            // and this long after the last read when none do
 	skMemDrops = 8                      // SK_MEMINFO_DROPS in the SO_MEMINFO array
@@ -42,11 +42,59 @@ type msgInfo struct {
 	ifindex int
 	ttl     int // TTL or hop limit; -1 if absent
 	v4      bool
+	ts      time.Time // the kernel's receive time (SO_TIMESTAMPNS); zero if absent
+}
+
+// time is the message's capture time: the kernel's per-packet receive
+// timestamp (SO_TIMESTAMPNS), or read, the time its batch was read, when the
+// kernel gave none.
+func (mi *msgInfo) time(read time.Time) time.Time {
+	if mi.ts.IsZero() {
+		return read
+	}
+	return mi.ts
+}
+
+// sockShare is what the readers of one socket share: the order in which
+// their batches are handed over, and the socket's kernel drop counter.
+//
+// With several readers (multi), a reader holds recvMu around recvmmsg and
+// takes a ticket for the batch it read while still holding it, so tickets
+// follow the socket's queue order; it emits when the ticket's turn comes
+// and then passes the turn on. Building and filtering run in parallel.
+type sockShare struct {
+	multi  bool
+	recvMu sync.Mutex
+	mu     sync.Mutex
+	cond   *sync.Cond
+	issued uint64 // next ticket (under recvMu)
+	turn   uint64 // ticket whose batch is handed over next (under mu)
+
+	dropMu    sync.Mutex
+	lastDrops uint32
+}
+
+// waitTurn blocks until ticket t may emit.
+func (s *sockShare) waitTurn(t uint64) {
+	s.mu.Lock()
+	for s.turn != t {
+		s.cond.Wait()
+	}
+	s.mu.Unlock()
+}
+
+// done passes the turn on after ticket t.
+func (s *sockShare) done(t uint64) {
+	s.mu.Lock()
+	s.turn = t + 1
+	s.mu.Unlock()
+	s.cond.Broadcast()
 }
 
 // mmsgReader is one socket read in batches.
 type mmsgReader struct {
 	f      *os.File
+	sh     *sockShare
 	rc     syscall.RawConn
 	hdrs   []mmsghdr
 	iovs   []unix.Iovec
@@ -63,22 +111,24 @@ type mmsgReader struct {
 	// build turns message i into a frame and its sender. Set by the source.
 	build func(i int, now time.Time) (Frame, netip.Addr)
 
-	frames     []Frame
-	senders    []netip.Addr
-	lastDrops  uint32
-	lastPoll   time.Time
-	dropsKnown bool
-	stopping   atomic.Bool // set by runReaders before its deadline in the past
+	frames   []Frame
+	senders  []netip.Addr
+	lastPoll time.Time
+	stopping atomic.Bool // set by runReaders before its deadline in the past
 }
 
-func newMmsgReader(f *os.File, batch, room, max int) (*mmsgReader, error) {
+// newMmsgReader returns a reader of f. Readers of one socket share sh.
+func newMmsgReader(f *os.File, sh *sockShare, batch, room, max int) (*mmsgReader, error) {
 	rc, err := f.SyscallConn()
 	if err != nil {
 		return nil, fmt.Errorf("raw conn: %w", err)
 	}
+	if sh.cond == nil {
+		sh.cond = sync.NewCond(&sh.mu)
+	}
 	slot := (room + max + 7) &^ 7
 	r := &mmsgReader{
-		f: f, rc: rc, slot: slot, room: room, max: max,
+		f: f, sh: sh, rc: rc, slot: slot, room: room, max: max,
 		hdrs:    make([]mmsghdr, batch),
 		iovs:    make([]unix.Iovec, batch),
 		names:   make([]unix.RawSockaddrInet6, batch),
@@ -180,6 +230,9 @@ func (r *mmsgReader) info(i int) msgInfo {
 			mi.ttl = int(*(*int32)(unsafe.Pointer(&data[0])))
 		case cm.Level == unix.IPPROTO_IPV6 && cm.Type == unix.IPV6_HOPLIMIT && len(data) >= 4:
 			mi.ttl = int(*(*int32)(unsafe.Pointer(&data[0])))
+		case cm.Level == unix.SOL_SOCKET && cm.Type == unix.SCM_TIMESTAMPNS && len(data) >= int(unsafe.Sizeof(unix.Timespec{})):
+			ts := (*unix.Timespec)(unsafe.Pointer(&data[0]))
+			mi.ts = time.Unix(int64(ts.Sec), int64(ts.Nsec))
 		}
 		next := unix.CmsgSpace(l - unix.SizeofCmsghdr)
 		if next > len(c) {
@@ -191,8 +244,11 @@ func (r *mmsgReader) info(i int) msgInfo {
 }
 
 // pollDrops adds the socket's new kernel drops (SO_MEMINFO's sk_drops:
-// receive buffer overflows, bad checksums) to st.
+// receive buffer overflows, bad checksums) to st. Readers of one socket
+// share its last reading.
 func (r *mmsgReader) pollDrops(st *Stats) {
+	r.sh.dropMu.Lock()
+	defer r.sh.dropMu.Unlock()
 	var mem [skMemVars]uint32
 	_ = r.rc.Control(func(fd uintptr) {
 		l := uint32(unsafe.Sizeof(mem))
@@ -202,8 +258,8 @@ func (r *mmsgReader) pollDrops(st *Stats) {
 			return
 		}
 		d := mem[skMemDrops]
-		st.Drop(DropKernel, uint64(d-r.lastDrops))
-		r.lastDrops = d
+		st.Drop(DropKernel, uint64(d-r.sh.lastDrops))
+		r.sh.lastDrops = d
 	})
 }
 
@@ -218,7 +274,7 @@ func (r *mmsgReader) loop(name, eventSource string, st *Stats, adm *admitter, em
 		return nil
 	}
 	for {
-		n, err := r.recv()
+		n, ticket, err := r.recvTicket()
 		if err != nil {
 			if errors.Is(err, os.ErrDeadlineExceeded) && !r.stopping.Load() {
 				now := time.Now()
@@ -250,9 +306,15 @@ func (r *mmsgReader) loop(name, eventSource string, st *Stats, adm *admitter, em
 		st.Bytes.Add(bytes)
 		st.Truncated.Add(trunc)
 		frames = adm.filter(frames, senders)
+		if r.sh.multi {
+			r.sh.waitTurn(ticket)
+		}
 		if len(frames) > 0 {
 			st.Emitted.Add(uint64(len(frames)))
 			emit(Batch{Source: name, EventSource: eventSource, Frames: frames})
+		}
+		if r.sh.multi {
+			r.sh.done(ticket)
 		}
 		if now.Sub(r.lastPoll) >= dropPoll {
 			r.lastPoll = now
@@ -262,6 +324,28 @@ func (r *mmsgReader) loop(name, eventSource string, st *Stats, adm *admitter, em
 			}
 		}
 	}
+}
+
+// recvTicket is recv for one of several readers of a socket: it takes the
+// socket in turn and returns the batch's ticket (see sockShare). A lone
+// reader reads without locking (ticket 0).
+func (r *mmsgReader) recvTicket() (int, uint64, error) {
+	if !r.sh.multi {
+		n, err := r.recv()
+		return n, 0, err
+	}
+	r.sh.recvMu.Lock()
+	defer r.sh.recvMu.Unlock()
+	if r.stopping.Load() {
+		return 0, 0, os.ErrDeadlineExceeded
+	}
+	n, err := r.recv()
+	if err != nil {
+		return 0, 0, err
+	}
+	t := r.sh.issued
+	r.sh.issued++
+	return n, t, nil
 }
 
 // armIdlePoll sets the read deadline to idlePoll from now and reports
@@ -292,8 +376,12 @@ func runReaders(ctx context.Context, rs []*mmsgReader, name, eventSource string,
 		})
 	}
 	<-ctx.Done()
+	// Readers of one socket share its deadline: every reader is marked
+	// stopping before any deadline moves, so none re-arms a future one.
 	for _, r := range rs {
 		r.stopping.Store(true)
+	}
+	for _, r := range rs {
 		_ = r.f.SetReadDeadline(time.Unix(1, 0))
 	}
 	wg.Wait()

@@ -72,7 +72,7 @@ func NewRaw(cfg RawConfig) (*Raw, error) {
 		if !v4 {
 			rmax = max + 8
 		}
-		rd, err := newMmsgReader(f, cfg.Batch, ipv6Len, rmax)
+		rd, err := newMmsgReader(f, &sockShare{}, cfg.Batch, ipv6Len, rmax)
 		if err != nil {
 			f.Close()
 			r.Close()
@@ -105,6 +105,10 @@ func openRaw(v4 bool, rcvbuf int) (*os.File, int, error) {
 		unix.Close(fd)
 		return nil, 0, err
 	}
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1); err != nil {
+		unix.Close(fd)
+		return nil, 0, fmt.Errorf("%s SO_TIMESTAMPNS: %w", name, err)
+	}
 	if !v4 {
 		for _, o := range []int{unix.IPV6_RECVPKTINFO, unix.IPV6_RECVHOPLIMIT} {
 			if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, o, 1); err != nil {
@@ -129,14 +133,15 @@ func rawBuilder4(r *mmsgReader) func(int, time.Time) (Frame, netip.Addr) {
 		if len(data) >= 20 && data[0]>>4 == 4 {
 			from = netip.AddrFrom4([4]byte(data[12:16]))
 		}
-		if mi := r.info(i); mi.ifindex != 0 {
+		mi := r.info(i)
+		if mi.ifindex != 0 {
 			ifindex = mi.ifindex
 			if !from.IsValid() {
 				from = mi.from.Addr()
 			}
 		}
 		return Frame{Data: data, Info: packet.CaptureInfo{
-			Timestamp: now, CaptureLength: captured, Length: wire, InterfaceIndex: ifindex, LinkType: packet.LinkRaw,
+			Timestamp: mi.time(now), CaptureLength: captured, Length: wire, InterfaceIndex: ifindex, LinkType: packet.LinkRaw,
 		}}, from
 	}
 }
@@ -158,7 +163,7 @@ func rawBuilder6(r *mmsgReader) func(int, time.Time) (Frame, netip.Addr) {
 		putIPv6(slot[:ipv6Len], netip.AddrFrom16(src.As16()), netip.AddrFrom16(dst.As16()), mi.ttl, wire, 17)
 		data := slot[:ipv6Len+captured]
 		return Frame{Data: data, Info: packet.CaptureInfo{
-			Timestamp: now, CaptureLength: len(data), Length: ipv6Len + wire, InterfaceIndex: mi.ifindex, LinkType: packet.LinkRaw,
+			Timestamp: mi.time(now), CaptureLength: len(data), Length: ipv6Len + wire, InterfaceIndex: mi.ifindex, LinkType: packet.LinkRaw,
 		}}, mi.from.Addr()
 	}
 }

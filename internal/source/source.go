@@ -3,7 +3,7 @@
 // pipeline.
 //
 //	source ──► packet (decode) ──► event ──► rule match ──► deliver ──► target
-//	udp        recvmmsg on SO_REUSEPORT sockets, IP_PKTINFO destination
+//	udp        recvmmsg on one exclusively bound socket per address, IP_PKTINFO destination
 //	raw        SOCK_RAW/IPPROTO_UDP: every UDP datagram arriving at the host
 //	afpacket   TPACKET_V3 ring on an interface, classic BPF filter, fanout
 //	pcap       capture file replay at recorded, scaled or maximum speed
@@ -17,6 +17,12 @@
 // front of each payload in its own buffer (LinkRaw), with the sender's address
 // and port, the real destination address (IP_PKTINFO / IPV6_PKTINFO) and the
 // TTL / hop limit the kernel reports.
+//
+// Every frame carries its own capture time: the kernel's per-packet receive
+// timestamp (udp, raw: SO_TIMESTAMPNS on each message of a recvmmsg batch),
+// the ring's per-packet time (afpacket) or the file's (pcap). A source emits
+// its frames in arrival order, and the pipeline keeps that order to every
+// target (docs/events.md, "Capture time and order").
 //
 // Before a frame is emitted it passes the source's admission checks, in this
 // order: the allow list of sender networks, the per-sender token bucket and

@@ -2,6 +2,7 @@ package source
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -18,7 +19,7 @@ import (
 type UDPConfig struct {
 	Common
 	Listen     []string // host:port; ":514" listens on every IPv4 and IPv6 address
-	Readers    int      // sockets (SO_REUSEPORT) and goroutines per address; default 1
+	Readers    int      // goroutines reading each address's one socket; default 1
 	RecvBuffer int      // SO_RCVBUF bytes; 0 keeps the system default
 	Batch      int      // datagrams per recvmmsg; default 64
 }
@@ -34,6 +35,28 @@ func UDPConfigFrom(s *config.Source) UDPConfig {
 
 // UDP is a udp source: datagrams received on listening sockets, each emitted
 // as a synthesised IPv4 or IPv6 + UDP packet (LinkRaw) around its payload.
+//
+// Each listen address is one socket, bound exclusively: without
+// SO_REUSEPORT or SO_REUSEADDR. So the kernel refuses the bind when any
+// other socket holds the port (with or without SO_REUSEPORT, on the same
+// address, a wildcard or a specific address under ours), and refuses every
+// later bind of the port by anyone else while we hold it: no other process
+// can take a share of the datagrams silently. A reuseport group cannot give
+// that guarantee: the kernel lets any socket of the same user join it (root
+// runs wirebridge and many other daemons), and a socket bound with
+// SO_REUSEPORT to a specific address beside our wildcard group takes all of
+// that address's datagrams (TestUDPOtherProcessCannotJoin saw it take 20 of
+// 20 before this design).
+//
+// Readers > 1 runs that many goroutines on the one socket. They take turns
+// at recvmmsg (the socket's queue is one queue: only one reader waits on it
+// at a time) and build, filter and hand over their batches in the order they
+// were received, so one sender's datagrams reach the pipeline in arrival
+// order whichever reader read them. A single reader does the same with no
+// locking. (The reuseport alternatives were weighed in issue 11: a group
+// steered by a reuseport BPF program still lets a more specific bind win
+// the lookup, and watching the group with sock_diag only detects a thief
+// after datagrams were lost to it.)
 type UDP struct {
 	cfg   UDPConfig
 	addrs []netip.AddrPort
@@ -55,24 +78,26 @@ func NewUDP(cfg UDPConfig) (*UDP, error) {
 	u := &UDP{cfg: cfg}
 	u.adm = newAdmitter(&u.cfg.Common, &u.stats)
 	max := cfg.maxDatagram()
-	for _, l := range cfg.Listen {
+	aps := make([]netip.AddrPort, len(cfg.Listen))
+	for i, l := range cfg.Listen {
 		ap, err := resolveListen(l)
 		if err != nil {
-			u.Close()
 			return nil, fmt.Errorf("udp source %q: %w", cfg.Name, err)
 		}
-		for i := 0; i < cfg.Readers; i++ {
-			f, bound, rb, err := openUDP(ap, cfg.RecvBuffer)
-			if err != nil {
-				u.Close()
-				return nil, fmt.Errorf("udp source %q: listen %s: %w", cfg.Name, l, err)
-			}
-			if i == 0 {
-				ap = bound // later readers join the same port (port 0 resolved)
-				u.addrs = append(u.addrs, bound)
-			}
-			u.rcvbuf = rb
-			r, err := newMmsgReader(f, cfg.Batch, headRoom, max)
+		aps[i] = ap
+	}
+	for i, l := range cfg.Listen {
+		ap := aps[i]
+		f, bound, rb, err := openUDP(ap, cfg.RecvBuffer, v6Only(ap, aps))
+		if err != nil {
+			u.Close()
+			return nil, fmt.Errorf("udp source %q: listen %s: %w", cfg.Name, l, err)
+		}
+		u.addrs = append(u.addrs, bound)
+		u.rcvbuf = rb
+		sh := &sockShare{multi: cfg.Readers > 1}
+		for range cfg.Readers {
+			r, err := newMmsgReader(f, sh, cfg.Batch, headRoom, max)
 			if err != nil {
 				f.Close()
 				u.Close()
@@ -100,8 +125,27 @@ func resolveListen(l string) (netip.AddrPort, error) {
 	return ua.AddrPort(), nil
 }
 
-// openUDP opens, configures and binds one socket. The wildcard "::" is dual stack.
-func openUDP(ap netip.AddrPort, rcvbuf int) (*os.File, netip.AddrPort, int, error) {
+// v6Only reports whether the IPv6 wildcard ap must be bound IPv6-only: when
+// the source also listens on an IPv4 address with the same port, that
+// socket takes the IPv4 datagrams (a dual-stack wildcard would hold the
+// IPv4 port too, and the exclusive binds would collide).
+func v6Only(ap netip.AddrPort, all []netip.AddrPort) bool {
+	if !ap.Addr().Is6() || !ap.Addr().IsUnspecified() || ap.Port() == 0 {
+		return false
+	}
+	for _, o := range all {
+		if o.Port() == ap.Port() && o.Addr().Unmap().Is4() {
+			return true
+		}
+	}
+	return false
+}
+
+// openUDP opens, configures and binds one socket, exclusively (no
+// SO_REUSEPORT, no SO_REUSEADDR: see UDP). The wildcard "::" is dual stack
+// unless v6only. A port someone else holds fails with an error naming it
+// and wrapping EADDRINUSE.
+func openUDP(ap netip.AddrPort, rcvbuf int, v6only bool) (*os.File, netip.AddrPort, int, error) {
 	a := ap.Addr().Unmap()
 	v4 := a.Is4()
 	family := unix.AF_INET6
@@ -116,8 +160,8 @@ func openUDP(ap netip.AddrPort, rcvbuf int) (*os.File, netip.AddrPort, int, erro
 		unix.Close(fd)
 		return nil, ap, 0, fmt.Errorf("%s: %w", what, err)
 	}
-	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1); err != nil {
-		return fail("SO_REUSEPORT", err)
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1); err != nil {
+		return fail("SO_TIMESTAMPNS", err)
 	}
 	rb, err := setRecvBuffer(fd, rcvbuf)
 	if err != nil {
@@ -131,7 +175,7 @@ func openUDP(ap netip.AddrPort, rcvbuf int) (*os.File, netip.AddrPort, int, erro
 		_ = unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_RECVTTL, 1)
 		sa = &unix.SockaddrInet4{Port: int(ap.Port()), Addr: a.As4()}
 	} else {
-		dual := a.IsUnspecified()
+		dual := a.IsUnspecified() && !v6only
 		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, b2i(!dual)); err != nil {
 			return fail("IPV6_V6ONLY", err)
 		}
@@ -152,6 +196,9 @@ func openUDP(ap netip.AddrPort, rcvbuf int) (*os.File, netip.AddrPort, int, erro
 		sa = s6
 	}
 	if err := unix.Bind(fd, sa); err != nil {
+		if errors.Is(err, unix.EADDRINUSE) {
+			return fail(fmt.Sprintf("bind: udp port %d is already in use by another socket (wirebridge does not share ports)", ap.Port()), err)
+		}
 		return fail("bind", err)
 	}
 	got, err := unix.Getsockname(fd)
@@ -198,7 +245,7 @@ func (u *UDP) builder(r *mmsgReader, local netip.AddrPort) func(int, time.Time) 
 		}
 		data, wireLen := synthUDP(r.slotBuf(i), v4, mi.from, netip.AddrPortFrom(dst, port), mi.ttl, captured, wire)
 		return Frame{Data: data, Info: packet.CaptureInfo{
-			Timestamp:      now,
+			Timestamp:      mi.time(now),
 			CaptureLength:  len(data),
 			Length:         wireLen,
 			InterfaceIndex: mi.ifindex,

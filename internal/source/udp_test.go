@@ -256,3 +256,52 @@ func TestUDPRecvBufferReported(t *testing.T) {
 		t.Errorf("effective receive buffer %d, want >= %d", rb, want)
 	}
 }
+
+// TestUDPIPv4AndIPv6WildcardsOnOnePort: a source listening on an IPv4
+// address and on [::] with the same port (the documented
+// ["0.0.0.0:514", "[::]:514"]) binds both, in either order: the IPv6
+// wildcard is then IPv6-only, and each datagram arrives once.
+func TestUDPIPv4AndIPv6WildcardsOnOnePort(t *testing.T) {
+	tests := []struct {
+		name   string
+		listen []string // %d is the port
+	}{
+		{"IPv4 first", []string{"0.0.0.0:%d", "[::]:%d"}},
+		{"IPv6 first", []string{"[::]:%d", "0.0.0.0:%d"}},
+		{"IPv4 loopback and IPv6 wildcard", []string{"127.0.0.1:%d", "[::]:%d"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			probe, err := net.ListenUDP("udp", &net.UDPAddr{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			port := probe.LocalAddr().(*net.UDPAddr).Port
+			probe.Close()
+			var listen []string
+			for _, l := range tc.listen {
+				listen = append(listen, fmt.Sprintf(l, port))
+			}
+			u := newTestUDP(t, UDPConfig{Listen: listen})
+			c := newCollector()
+			running(t, u, c.emit)
+			for _, to := range []string{"127.0.0.1", "::1"} {
+				conn, err := net.Dial("udp", net.JoinHostPort(to, strconv.Itoa(port)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := conn.Write([]byte("to " + to)); err != nil {
+					t.Fatal(err)
+				}
+				conn.Close()
+			}
+			c.waitFor(t, 5*time.Second, "both datagrams", func(fs []got) bool {
+				return countPayload(fs, "to 127.0.0.1") >= 1 && countPayload(fs, "to ::1") >= 1
+			})
+			fs := c.snapshot()
+			if len(fs) != 2 {
+				t.Errorf("%d datagrams, want 2", len(fs))
+			}
+		})
+	}
+}
