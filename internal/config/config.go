@@ -157,10 +157,10 @@ type TokenBucket struct {
 	Burst int     `yaml:"burst"` // default: PPS rounded up
 }
 
-// UDPSource listens on UDP sockets (SO_REUSEPORT readers, recvmmsg, IP_PKTINFO).
+// UDPSource listens on UDP sockets (one exclusive socket per address, readers taking turns on it, recvmmsg, IP_PKTINFO, SO_TIMESTAMPNS).
 type UDPSource struct {
 	Listen     []string `yaml:"listen"`      // host:port, IPv4 or IPv6
-	Readers    int      `yaml:"readers"`     // reader goroutines (sockets) per address
+	Readers    int      `yaml:"readers"`     // reader goroutines on each address's one socket
 	RecvBuffer ByteSize `yaml:"recv_buffer"` // SO_RCVBUF
 	Batch      int      `yaml:"batch"`       // datagrams per recvmmsg
 }

@@ -95,8 +95,16 @@ func TestUDPLoggerAndDig(t *testing.T) {
 // TestRawSeesLoggerWithoutListener: the raw source sees datagrams to a port
 // nothing listens on (logger to 514, the article's syslog port), IPv4 and
 // IPv6, with the IPv6 header rebuilt.
+//
+// The raw socket sees every UDP datagram of its network namespace, so the
+// test runs in a namespace of its own: other tests' loopback floods (go test
+// runs packages in parallel) would otherwise bury the one datagram it waits for.
 func TestRawSeesLoggerWithoutListener(t *testing.T) {
-	r, err := NewRaw(RawConfig{Common: Common{Name: "raw", EventSource: "udp.raw"}})
+	logger := needTool(t, "logger")
+	ns := newNetns(t)
+	var r *Raw
+	var err error
+	ns.do(t, func() { r, err = NewRaw(RawConfig{Common: Common{Name: "raw", EventSource: "udp.raw"}}) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +112,7 @@ func TestRawSeesLoggerWithoutListener(t *testing.T) {
 	running(t, r, c.emit)
 	for _, server := range []string{"127.0.0.1", "::1"} {
 		msg := fmt.Sprintf("raw test %s %d", server, time.Now().UnixNano())
-		runTool(t, "logger", "--udp", "-n", server, "-P", "514", "--rfc3164", "-t", "wbraw", msg)
+		runTool(t, "ip", "netns", "exec", ns.name, logger, "--udp", "-n", server, "-P", "514", "--rfc3164", "-t", "wbraw", msg)
 		fs := c.waitFor(t, 5*time.Second, "logger message via raw socket on "+server, func(fs []got) bool {
 			for _, f := range fs {
 				if bytes.HasSuffix(f.payload, []byte(msg)) {
@@ -133,24 +141,31 @@ func TestRawSeesLoggerWithoutListener(t *testing.T) {
 // TestRawPerPacketTime sends 500 datagrams from one socket, over IPv4 and
 // IPv6, to a port nothing listens on, and checks that the raw source emits
 // them in order, each with its own capture time (the kernel's per-packet
-// timestamp), strictly increasing. Other UDP traffic on the host is ignored
-// by payload.
+// timestamp), strictly increasing. It runs in a network namespace of its own
+// (see TestRawSeesLoggerWithoutListener); other traffic there would be
+// ignored by payload.
 func TestRawPerPacketTime(t *testing.T) {
 	for _, server := range []string{"127.0.0.1", "::1"} {
 		t.Run(server, func(t *testing.T) {
 			const n = 500
-			r, err := NewRaw(RawConfig{Common: Common{Name: "raw", EventSource: "udp.raw"}, RecvBuffer: 8 << 20})
+			ns := newNetns(t)
+			var r *Raw
+			var conn net.PacketConn
+			var err, cerr error
+			ns.do(t, func() {
+				r, err = NewRaw(RawConfig{Common: Common{Name: "raw", EventSource: "udp.raw"}, RecvBuffer: 8 << 20})
+				// Unconnected: the ICMP port unreachables do not fail later writes.
+				conn, cerr = net.ListenPacket("udp", net.JoinHostPort(server, "0"))
+			})
 			if err != nil {
 				t.Fatal(err)
+			}
+			if cerr != nil {
+				t.Fatal(cerr)
 			}
 			c := newCollector()
 			running(t, r, c.emit)
-			port := freeUDPPort(t)
-			// Unconnected: the ICMP port unreachables do not fail later writes.
-			conn, err := net.ListenPacket("udp", net.JoinHostPort(server, "0"))
-			if err != nil {
-				t.Fatal(err)
-			}
+			const port = 9 // discard: nothing listens on it in the new namespace
 			defer conn.Close()
 			to, err := net.ResolveUDPAddr("udp", net.JoinHostPort(server, fmt.Sprint(port)))
 			if err != nil {
