@@ -95,11 +95,14 @@ func TestDurableResumesAfterDiskFull(t *testing.T) {
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
+	waitForLong(t, 10*time.Second, "the bus to report the store unavailable", func() bool { return b.StoreErr() != nil })
+	t.Logf("while full: %v", b.StoreErr())
 	rec.set(func(r *recorder) { r.whole = nil })
 	accepted := s.Enqueued
 	waitForLong(t, 60*time.Second, "every accepted delivery delivered", func() bool {
 		return uint64(rec.distinct()) >= accepted && w.Stats().Enqueued == uint64(rec.distinct())
 	})
+	waitForLong(t, 30*time.Second, "the store writable again", func() bool { return b.StoreErr() == nil })
 	// New deliveries are stored and delivered too.
 	more := randomDeliveries("g", 0, 50, 100)
 	enqueueAll(t, w, more)

@@ -456,7 +456,11 @@ func (w *durableWorker) storeAgain(ctx context.Context, orig jetstream.Msg, agai
 		// Idempotent if this settles twice (an ack lost, the message back).
 		opts = append(opts, jetstream.WithMsgID(fmt.Sprintf("retry/%s/%d/%d", w.cfg.Target, meta.Sequence.Stream, meta.NumDelivered)))
 	}
-	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.SendTimeout)
+	if err := w.b.StoreErr(); err != nil {
+		return fmt.Errorf("store again: %w", err)
+	}
+	// ctx is Run's flush context: it ends ShutdownTimeout after Run's.
+	pctx, cancel := context.WithTimeout(ctx, w.cfg.SendTimeout)
 	defer cancel()
 	if _, err := w.js.PublishMsg(pctx, msg, opts...); err != nil {
 		return fmt.Errorf("store again: %w", err)
@@ -519,7 +523,10 @@ func (w *durableWorker) deadLetter(ctx context.Context, m jetstream.Msg, seq uin
 		}
 		opts = append(opts, jetstream.WithMsgID(id))
 	}
-	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.SendTimeout)
+	if err := w.b.StoreErr(); err != nil {
+		return fmt.Errorf("dead-letter: %w", err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, w.cfg.SendTimeout)
 	defer cancel()
 	if _, err := w.js.PublishMsg(pctx, dm, opts...); err != nil {
 		return fmt.Errorf("dead-letter: %w", err)

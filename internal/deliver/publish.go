@@ -237,6 +237,12 @@ func (w *durableWorker) publishBatch(batch []staged, items *[][]byte) {
 		msg.Data = compressBatch(appendBatch(make([]byte, 0, 3+binary.MaxVarintLen32+size), *items))
 		id = batch[0].id + "+" + strconv.Itoa(len(batch)) + "/" + w.cfg.Target
 	}
+	if err := w.b.StoreErr(); err != nil {
+		// The store takes no writes (file system full): a publish would
+		// wait SendTimeout for an answer that does not come.
+		w.refused(w.js, msg, err)
+		return
+	}
 	if _, err := w.js.PublishMsgAsync(msg, jetstream.WithMsgID(id),
 		jetstream.WithStallWait(w.cfg.SendTimeout)); err != nil {
 		w.refused(w.js, msg, err)
