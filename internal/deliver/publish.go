@@ -251,9 +251,12 @@ func (w *durableWorker) publishBatch(batch []staged, items *[][]byte) {
 
 // stored is the async-publish ack handler: the message's deliveries are
 // accepted.
-func (w *durableWorker) stored(_ jetstream.JetStream, msg *nats.Msg, _ *jetstream.PubAck) {
+func (w *durableWorker) stored(_ jetstream.JetStream, msg *nats.Msg, ack *jetstream.PubAck) {
 	n := storedCount(msg.Data)
 	w.perMsg.observe(n)
+	if ack == nil || !ack.Duplicate { // a duplicate is stored (and counted) once
+		w.addDepth(n)
+	}
 	w.m.addEnqueued(n)
 	w.store.settle(n, w.m)
 }
