@@ -14,6 +14,10 @@ import (
 // store does not take writes (its file system is full, or a write failed).
 var ErrStoreUnavailable = errors.New("jetstream store unavailable")
 
+// ErrStoreWriteFailed is also wrapped when a stream's store failed a write:
+// the server then leaves publishes to it unanswered.
+var ErrStoreWriteFailed = errors.New("store write failed")
+
 // A full file system under the embedded server.
 //
 // When a write to a stream's files fails (ENOSPC), nats-server marks that
@@ -111,16 +115,16 @@ func (w *storeWatch) run(b *Bus) {
 				ErrStoreUnavailable, free, b.cfg.StoreReserve))
 			continue
 		case low:
-			w.set(b, fmt.Errorf("%w: %w; %d bytes free on the data directory's file system (want %d to reopen it)",
-				ErrStoreUnavailable, failed, free, b.cfg.StoreReserve))
+			w.set(b, fmt.Errorf("%w: %w: %w; %d bytes free on the data directory's file system (want %d to reopen it)",
+				ErrStoreUnavailable, ErrStoreWriteFailed, failed, free, b.cfg.StoreReserve))
 			continue
 		}
-		w.set(b, fmt.Errorf("%w: %w; reopening it", ErrStoreUnavailable, failed))
+		w.set(b, fmt.Errorf("%w: %w: %w; reopening it", ErrStoreUnavailable, ErrStoreWriteFailed, failed))
 		if time.Now().Before(next) {
 			continue
 		}
 		if err := b.reloadStore(); err != nil {
-			w.set(b, fmt.Errorf("%w: %w; reopening it failed: %w", ErrStoreUnavailable, failed, err))
+			w.set(b, fmt.Errorf("%w: %w: %w; reopening it failed: %w", ErrStoreUnavailable, ErrStoreWriteFailed, failed, err))
 		}
 		w.mu.Lock()
 		w.repairs++

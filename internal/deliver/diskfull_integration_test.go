@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wirebridge/wirebridge/internal/bus"
 	"github.com/wirebridge/wirebridge/internal/event"
 )
 
@@ -49,7 +50,15 @@ func randomDeliveries(prefix string, from, n, bodySize int) []event.Delivery {
 // accepted is counted dropped.
 func TestDurableResumesAfterDiskFull(t *testing.T) {
 	dir := mountTmpfs(t, "8m")
-	b := openBus(t, filepath.Join(dir, "nats"))
+	// A reserve of 1 byte: the store is written to until a write fails
+	// (ENOSPC), which is the failure this test is about.
+	octx, ocancel := context.WithTimeout(context.Background(), 20*time.Second)
+	b, err := bus.Open(octx, bus.Config{DataDir: filepath.Join(dir, "nats"), MaxStorage: 512 << 20,
+		MaxMemory: 16 << 20, StoreReserve: 1, StoreCheckInterval: 200 * time.Millisecond})
+	ocancel()
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer b.Close()
 	rec := newRecorder()
 	rec.whole = func() error { return errUnavailable }
@@ -103,6 +112,9 @@ func TestDurableResumesAfterDiskFull(t *testing.T) {
 		return uint64(rec.distinct()) >= accepted && w.Stats().Enqueued == uint64(rec.distinct())
 	})
 	waitForLong(t, 30*time.Second, "the store writable again", func() bool { return b.StoreErr() == nil })
+	if b.StoreRepairs() == 0 {
+		t.Error("the store was not reopened after its write error")
+	}
 	// New deliveries are stored and delivered too.
 	more := randomDeliveries("g", 0, 50, 100)
 	enqueueAll(t, w, more)

@@ -167,7 +167,7 @@ func (w *durableWorker) Run(ctx context.Context) error {
 	// before the caller closes the bus. What is not stored by then is counted
 	// dropped (shutdown) when its publish fails or times out.
 	w.stopIntake()
-	if err := w.Flush(flush); err != nil && flush.Err() != nil {
+	if err := w.flushAtStop(flush); err != nil {
 		w.store.abandon(w.m)
 	}
 	return runErr
