@@ -127,6 +127,7 @@ func TestDurableResumesAfterDiskFull(t *testing.T) {
 		}
 		return true
 	})
+	waitForLong(t, 10*time.Second, "queue depth 0", func() bool { return w.Stats().QueueDepth == 0 })
 	s = w.Stats()
 	if s.Enqueued+s.DroppedTotal() != uint64(sent+len(more)) {
 		t.Errorf("accepted %d + dropped %d != %d sent", s.Enqueued, s.DroppedTotal(), sent+len(more))
