@@ -9,6 +9,9 @@
 // in-process pipe) or connects to an external cluster. Both use the same
 // client code path, so everything above this package is oblivious to which.
 //
+// With the embedded server, a watcher (store.go) reports whether the store
+// takes writes (StoreErr, Health) and reopens it after a full disk.
+//
 // Names (a public contract, see docs/cluster.md):
 //
 //	stream WIREBRIDGE_DELIVERY  subjects wirebridge.deliver.<target>  work-queue retention

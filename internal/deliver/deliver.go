@@ -32,6 +32,12 @@
 //     slower than AckWait is not redelivered elsewhere, while what a
 //     crashed process held comes back after AckWait (default 10s).
 //
+// A full store (embedded server): while bus.StoreErr reports that the store
+// takes no writes, publishes, dead letters and stores-again fail at once
+// (new deliveries are counted dropped, refused), publishes the server left
+// unanswered are settled as refused (CleanupPublisher), and deliveries
+// already stored go on; the bus reopens the store once space is back.
+//
 // Order: deliveries go to the target in acceptance order, batch by batch, but
 // a delivery that failed is retried after its delay while later ones go on,
 // so a retried delivery arrives after them. In durable mode,
