@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -19,11 +20,15 @@ import (
 // deliveries of every message stored on the target's subject (Enqueue's
 // publishes, stores-again of part of a batch, dead letters replayed), minus
 // those of every message acked (work-queue retention: an acked message
-// leaves the stream). What was stored before the worker was built (by an
-// earlier run) is counted once, when Run starts, by reading the messages up
-// to the stream's last sequence at that time; Run consumes only after that
-// count, and later publishes carry later sequences, so nothing is counted
-// twice or missed.
+// leaves the stream).
+//
+// The count is (re)established by reading the subject's messages up to the
+// stream's last sequence L, with Run between batches (so nothing is acked
+// meanwhile): when Run starts (what an earlier run left), and after the bus
+// reopened the store (an ack sent while the store was being reopened may
+// have been lost, and its message comes back). Messages stored while the
+// count runs are added afterwards if their sequence is above L (the count
+// has the others), so nothing is counted twice or missed.
 //
 // This is exact while this process is the only one storing and consuming
 // the target's deliveries, which the embedded server guarantees (one
@@ -32,9 +37,18 @@ import (
 // of pending messages times the mean deliveries per message lately seen
 // (perMsgEstimate), an estimate.
 type depthCount struct {
-	mu     sync.Mutex
-	n      int64
-	scanTo uint64 // stream's last sequence when the worker was built (0: nothing to count)
+	mu       sync.Mutex
+	n        int64
+	counting bool        // a count runs: stored messages go to during
+	during   []storedMsg // messages stored while the count runs
+	repairs  int         // the bus's StoreRepairs at the last count
+	counted  bool        // a count was made
+	retry    time.Time   // a failed count is tried again after this
+}
+
+type storedMsg struct {
+	seq uint64
+	n   int
 }
 
 // depthWorkers finds the worker of a target on a bus, for DLQ.Replay.
@@ -45,15 +59,20 @@ type depthKey struct {
 	target string
 }
 
-// addDepth moves the exact gauge by n deliveries.
-func (w *durableWorker) addDepth(n int) {
-	if !w.exact || n == 0 {
+// storedDepth records a message of n deliveries stored at stream sequence
+// seq (0: unknown, counted at once).
+func (w *durableWorker) storedDepth(seq uint64, n int) {
+	if !w.exact {
 		return
 	}
 	w.depth.mu.Lock()
+	defer w.depth.mu.Unlock()
+	if w.depth.counting && seq != 0 {
+		w.depth.during = append(w.depth.during, storedMsg{seq, n})
+		return
+	}
 	w.depth.n += int64(n)
 	w.m.setDepth(max(w.depth.n, 0))
-	w.depth.mu.Unlock()
 }
 
 // ackCounted acks m; the exact gauge loses its deliveries.
@@ -61,57 +80,107 @@ func (w *durableWorker) ackCounted(m jetstream.Msg) error {
 	if err := m.Ack(); err != nil {
 		return err
 	}
-	w.addDepth(-storedCount(m.Data()))
+	if w.exact {
+		w.depth.mu.Lock()
+		w.depth.n -= int64(storedCount(m.Data()))
+		w.m.setDepth(max(w.depth.n, 0))
+		w.depth.mu.Unlock()
+	}
 	return nil
 }
 
-// initDepth prepares the exact count: it notes the stream's last sequence,
-// up to which Run counts what is stored already.
-func (w *durableWorker) initDepth(ctx context.Context) error {
+// initDepth decides how the gauge is kept (see depthCount).
+func (w *durableWorker) initDepth() {
 	w.exact = w.b != nil && w.b.Embedded()
+	if w.exact {
+		depthWorkers.Store(depthKey{w.b, w.cfg.Target}, w)
+	}
+}
+
+// maybeCount counts the stored deliveries when Run starts and after each
+// reopening of the store; Run calls it between batches. A count that fails
+// (the store being reopened, say) keeps the running count and is tried
+// again a second later; delivery does not wait for it.
+func (w *durableWorker) maybeCount(ctx context.Context) {
 	if !w.exact {
-		return nil
+		return
+	}
+	repairs := w.b.StoreRepairs()
+	if w.depth.counted && repairs == w.depth.repairs || time.Now().Before(w.depth.retry) {
+		return
+	}
+	if err := w.count(ctx); err != nil {
+		w.depth.retry = time.Now().Add(time.Second)
+		return
+	}
+	w.depth.counted, w.depth.repairs = true, repairs
+}
+
+// count sets the gauge to the deliveries of the messages stored on the
+// target's subject (nothing is acked while it runs).
+func (w *durableWorker) count(ctx context.Context) error {
+	w.depth.mu.Lock()
+	w.depth.counting, w.depth.during = true, nil
+	w.depth.mu.Unlock()
+	n, last, err := w.countStream(ctx)
+	w.depth.mu.Lock()
+	defer w.depth.mu.Unlock()
+	during := w.depth.during
+	w.depth.counting, w.depth.during = false, nil
+	if err != nil {
+		// Keep the running count, with what was stored meanwhile.
+		for _, s := range during {
+			w.depth.n += int64(s.n)
+		}
+	} else {
+		w.depth.n = int64(n)
+		for _, s := range during {
+			if s.seq > last {
+				w.depth.n += int64(s.n)
+			}
+		}
+	}
+	w.m.setDepth(max(w.depth.n, 0))
+	return err
+}
+
+// countStream reads the target's messages up to the stream's last
+// sequence and returns the deliveries they hold and that sequence.
+func (w *durableWorker) countStream(ctx context.Context) (int, uint64, error) {
+	// Acks sent before are processed before what follows on the connection.
+	fctx, cancel := context.WithTimeout(ctx, w.cfg.SendTimeout)
+	err := w.b.Conn().FlushWithContext(fctx)
+	cancel()
+	if err != nil {
+		return 0, 0, fmt.Errorf("deliver: target %s: count stored deliveries: %w", w.cfg.Target, err)
 	}
 	info, err := w.b.Delivery().Info(ctx)
 	if err != nil {
-		return fmt.Errorf("deliver: target %s: stream info: %w", w.cfg.Target, err)
+		return 0, 0, fmt.Errorf("deliver: target %s: count stored deliveries: %w", w.cfg.Target, err)
 	}
-	w.depth.scanTo = info.State.LastSeq
-	depthWorkers.Store(depthKey{w.b, w.cfg.Target}, w)
-	return nil
-}
-
-// countStored adds the deliveries of the messages stored on the target's
-// subject up to scanTo (Run calls it before consuming).
-func (w *durableWorker) countStored(ctx context.Context) error {
-	if !w.exact || w.depth.scanTo == 0 {
-		w.addDepth(0)
-		return nil
-	}
+	last := info.State.LastSeq
 	n := 0
-	for seq := uint64(1); seq <= w.depth.scanTo; {
+	for seq := uint64(1); seq <= last; {
 		m, err := w.b.Delivery().GetMsg(ctx, seq, jetstream.WithGetMsgSubject(w.subject))
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
 			break
 		}
 		if err != nil {
-			return fmt.Errorf("deliver: target %s: count stored deliveries at seq %d: %w", w.cfg.Target, seq, err)
+			return 0, 0, fmt.Errorf("deliver: target %s: count stored deliveries at seq %d: %w", w.cfg.Target, seq, err)
 		}
-		if m.Sequence > w.depth.scanTo {
+		if m.Sequence > last {
 			break
 		}
 		n += storedCount(m.Data)
 		seq = m.Sequence + 1
 	}
-	w.depth.scanTo = 0
-	w.addDepth(n)
-	return nil
+	return n, last, nil
 }
 
-// replayedDepth tells target's worker on b, if any, that n deliveries were
-// stored for it from outside the worker (DLQ.Replay).
-func replayedDepth(b *bus.Bus, target string, n int) {
+// replayedDepth tells target's worker on b, if any, that a message of n
+// deliveries was stored for it at seq from outside the worker (DLQ.Replay).
+func replayedDepth(b *bus.Bus, target string, seq uint64, n int) {
 	if v, ok := depthWorkers.Load(depthKey{b, target}); ok {
-		v.(*durableWorker).addDepth(n)
+		v.(*durableWorker).storedDepth(seq, n)
 	}
 }

@@ -110,16 +110,13 @@ func (q *DLQ) Replay(ctx context.Context, target string) (int, error) {
 			data = appendEnvelope(make([]byte, 0, envelopeSize(&d)), &d)
 		}
 		msg := &nats.Msg{Subject: bus.DeliverySubject(target), Data: data}
-		// The target's worker counts it in its queue depth (before: the
-		// worker may deliver and ack it before PublishMsg returns).
-		replayedDepth(q.b, target, storedCount(data))
 		ack, err := js.PublishMsg(ctx, msg,
 			jetstream.WithMsgID("replay/"+target+"/"+strconv.FormatUint(m.Sequence, 10)))
-		if err == nil && ack.Duplicate {
-			replayedDepth(q.b, target, -storedCount(data)) // stored already, and counted then
+		if err == nil && !ack.Duplicate {
+			// The target's worker counts it in its queue depth.
+			replayedDepth(q.b, target, ack.Sequence, storedCount(data))
 		}
 		if err != nil {
-			replayedDepth(q.b, target, -storedCount(data))
 			opErr = fmt.Errorf("deliver: dlq %s: replay seq %d: %w", target, m.Sequence, err)
 			return false
 		}

@@ -82,9 +82,7 @@ func newDurable(ctx context.Context, cfg Config, t Target, b *bus.Bus, nc *nats.
 		return nil, fmt.Errorf("deliver: target %s: consumer: %w", cfg.Target, err)
 	}
 	w.js, w.cons, w.subject = js, cons, subject
-	if err := w.initDepth(ctx); err != nil {
-		return nil, err
-	}
+	w.initDepth()
 	return w, nil
 }
 
@@ -117,9 +115,6 @@ func (w *durableWorker) Run(ctx context.Context) error {
 		w.stopIntake()
 	})
 	defer stop()
-	if err := w.countStored(ctx); err != nil && ctx.Err() == nil {
-		return err
-	}
 	if !w.exact {
 		go w.trackDepth(ctx)
 	}
@@ -127,6 +122,7 @@ func (w *durableWorker) Run(ctx context.Context) error {
 	held := make([]jetstream.Msg, 0, w.cfg.MaxEvents)
 	var runErr error
 	for ctx.Err() == nil {
+		w.maybeCount(ctx)
 		var err error
 		held, err = w.fill(ctx, held)
 		if err != nil && len(held) == 0 {
@@ -480,7 +476,7 @@ func (w *durableWorker) storeAgain(ctx context.Context, orig jetstream.Msg, agai
 		return fmt.Errorf("store again: %w", err)
 	}
 	if !ack.Duplicate {
-		w.addDepth(len(again))
+		w.storedDepth(ack.Sequence, len(again))
 	}
 	return nil
 }

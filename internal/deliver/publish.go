@@ -280,8 +280,8 @@ func (w *durableWorker) releaseUnanswered(err error) {
 func (w *durableWorker) stored(_ jetstream.JetStream, msg *nats.Msg, ack *jetstream.PubAck) {
 	n := storedCount(msg.Data)
 	w.perMsg.observe(n)
-	if ack == nil || !ack.Duplicate { // a duplicate is stored (and counted) once
-		w.addDepth(n)
+	if ack != nil && !ack.Duplicate { // a duplicate is stored (and counted) once
+		w.storedDepth(ack.Sequence, n)
 	}
 	w.m.addEnqueued(n)
 	w.store.settle(n, w.m)
