@@ -24,8 +24,8 @@ var ErrStoreWriteFailed = errors.New("store write failed")
 // stream's store failed for good: every later publish to it fails (the
 // server does not even answer it), also after space is freed, until the
 // stream is loaded again, which it otherwise only is at the next start.
-// Messages stored before the failure stay readable, and deliveries from
-// them go on.
+// Messages stored before the failure stay readable, but acked ones are no
+// longer removed (internal/deliver pauses delivery meanwhile).
 //
 // The watcher checks the store every StoreCheckInterval: the streams'
 // write errors (the server's own health report) and the free space on the
@@ -43,7 +43,7 @@ type storeWatch struct {
 	err     error // nil: writable
 	quit    chan struct{}
 	done    chan struct{}
-	repairs int // reloads done (tests)
+	repairs int // reloads tried
 }
 
 const storeRepairMax = 30 * time.Second
@@ -73,7 +73,8 @@ func (b *Bus) StoreErr() error {
 	return b.store.err
 }
 
-// StoreRepairs is how many times a failed store was reloaded.
+// StoreRepairs is how many times a reload of a failed store was tried
+// (internal/deliver counts the queue depth again after each).
 func (b *Bus) StoreRepairs() int {
 	b.store.mu.Lock()
 	defer b.store.mu.Unlock()

@@ -34,9 +34,12 @@
 //
 // A full store (embedded server): while bus.StoreErr reports that the store
 // takes no writes, publishes, dead letters and stores-again fail at once
-// (new deliveries are counted dropped, refused), publishes the server left
-// unanswered are settled as refused (CleanupPublisher), and deliveries
-// already stored go on; the bus reopens the store once space is back.
+// (new deliveries are counted dropped, refused). After a failed write
+// (bus.ErrStoreWriteFailed) publishes the server left unanswered are
+// settled as refused (CleanupPublisher), and Run pauses: the stream could
+// not remove acked messages. Once the bus has reopened the store, Run
+// purges what the consumer acked meanwhile, counts the queue depth again,
+// and goes on.
 //
 // Order: deliveries go to the target in acceptance order, batch by batch, but
 // a delivery that failed is retried after its delay while later ones go on,

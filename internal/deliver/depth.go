@@ -75,8 +75,14 @@ func (w *durableWorker) storedDepth(seq uint64, n int) {
 	w.m.setDepth(max(w.depth.n, 0))
 }
 
-// ackCounted acks m; the exact gauge loses its deliveries.
+// ackCounted acks m; the exact gauge loses its deliveries. While the store
+// has failed a write, the stream cannot remove an acked message (it would
+// stay stored, never delivered again): m is released instead, to be
+// delivered again once the store is reopened.
 func (w *durableWorker) ackCounted(m jetstream.Msg) error {
+	if errors.Is(w.b.StoreErr(), bus.ErrStoreWriteFailed) {
+		return m.NakWithDelay(storeWait)
+	}
 	if err := m.Ack(); err != nil {
 		return err
 	}
@@ -109,11 +115,36 @@ func (w *durableWorker) maybeCount(ctx context.Context) {
 	if w.depth.counted && repairs == w.depth.repairs || time.Now().Before(w.depth.retry) {
 		return
 	}
+	if w.depth.counted {
+		// Reopened: acks that reached the store after its write failed
+		// were recorded by the consumer, but their messages stayed.
+		if err := w.purgeAcked(ctx); err != nil {
+			w.depth.retry = time.Now().Add(time.Second)
+			return
+		}
+	}
 	if err := w.count(ctx); err != nil {
 		w.depth.retry = time.Now().Add(time.Second)
 		return
 	}
 	w.depth.counted, w.depth.repairs = true, repairs
+}
+
+// purgeAcked removes the target's messages at or below the consumer's ack
+// floor: all acked, they would otherwise stay stored.
+func (w *durableWorker) purgeAcked(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, w.cfg.SendTimeout)
+	defer cancel()
+	info, err := w.cons.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("deliver: target %s: consumer info: %w", w.cfg.Target, err)
+	}
+	if floor := info.AckFloor.Stream; floor > 0 {
+		if err := w.b.Delivery().Purge(ctx, jetstream.WithPurgeSubject(w.subject), jetstream.WithPurgeSequence(floor+1)); err != nil {
+			return fmt.Errorf("deliver: target %s: purge acked messages: %w", w.cfg.Target, err)
+		}
+	}
+	return nil
 }
 
 // count sets the gauge to the deliveries of the messages stored on the

@@ -122,6 +122,13 @@ func (w *durableWorker) Run(ctx context.Context) error {
 	held := make([]jetstream.Msg, 0, w.cfg.MaxEvents)
 	var runErr error
 	for ctx.Err() == nil {
+		if errors.Is(w.b.StoreErr(), bus.ErrStoreWriteFailed) {
+			// The stream cannot remove what is acked (the message would
+			// stay stored, never delivered again): deliver once the bus
+			// has reopened the store.
+			sleep(ctx, storeWait)
+			continue
+		}
 		w.maybeCount(ctx)
 		var err error
 		held, err = w.fill(ctx, held)
@@ -168,6 +175,9 @@ func (w *durableWorker) Run(ctx context.Context) error {
 	}
 	return runErr
 }
+
+// storeWait is how often Run looks whether a failed store was reopened.
+const storeWait = 250 * time.Millisecond
 
 // idleWait bounds one pull request while nothing is stored for the target;
 // the worker then asks again.
