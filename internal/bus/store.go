@@ -3,6 +3,7 @@ package bus
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -135,12 +136,14 @@ func (w *storeWatch) run(b *Bus) {
 	}
 }
 
-// writeErrors is the embedded server's stream write errors, nil if none.
+// writeErrors is the embedded server's stream write errors, nil if none
+// (other health errors, such as a stream being created, are not ours to
+// repair).
 func (b *Bus) writeErrors() error {
 	h := b.srv.Healthz(&server.HealthzOptions{Details: true})
 	var errs []error
 	for _, e := range h.Errors {
-		if e.Type == server.HealthzErrorStream && e.Stream != "" {
+		if e.Type == server.HealthzErrorStream && e.Stream != "" && strings.Contains(e.Error, "write error") {
 			errs = append(errs, errors.New(e.Error))
 		}
 	}
