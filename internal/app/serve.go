@@ -167,7 +167,7 @@ func newServer(ctx context.Context, cfg *config.Config, path string, stdio Stdio
 		// Once per episode, not per refused event (the bus reports changes).
 		bc.OnStoreChange = func(err error) {
 			if err != nil {
-				logger.Warn("the delivery store takes no writes: new durable deliveries are refused (counted in wirebridge_deliver_dropped_total, reason refused) until space is freed; stored ones are still delivered", "error", err)
+				logger.Warn("the delivery store takes no writes: new durable deliveries are refused (counted in wirebridge_deliver_dropped_total, reason refused) until space is freed (see the error for why)", "error", err)
 				return
 			}
 			logger.Info("the delivery store takes writes again")
