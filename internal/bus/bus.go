@@ -113,8 +113,9 @@ type Config struct {
 	// checked (default 1s): see StoreErr.
 	StoreCheckInterval time.Duration
 	// StoreReserve is the free space (bytes) the data directory's file
-	// system must have for the store to count as writable, and before a
-	// store stopped by a write error is reopened (default 1 MiB).
+	// system must have for the store to count as writable (default 1 MiB);
+	// once it has not, twice as much ends the episode, and reopens a store
+	// stopped by a write error.
 	StoreReserve int64
 	// OnStoreChange, when set, is called (from the watcher's goroutine) when
 	// the store stops being writable, with the reason, and again with nil

@@ -30,7 +30,8 @@ var ErrStoreWriteFailed = errors.New("store write failed")
 //
 // The watcher checks the store every StoreCheckInterval: the streams'
 // write errors (the server's own health report) and the free space on the
-// data directory's file system. While either is wrong, StoreErr says why
+// data directory's file system (at least StoreReserve, and twice that to
+// end an episode). While either is wrong, StoreErr says why
 // (readiness fails with that reason, durable publishers refuse at once
 // instead of waiting for answers that do not come). Once at least
 // StoreReserve bytes are free again, a failed store is reloaded: JetStream
@@ -105,8 +106,15 @@ func (w *storeWatch) run(b *Bus) {
 		case <-t.C:
 		}
 		failed := b.writeErrors()
+		// Hysteresis: once short of space, twice the reserve ends the
+		// episode, so that free space hovering at the reserve does not
+		// make an episode (and a warning) of every check.
+		want := b.cfg.StoreReserve
+		if b.StoreErr() != nil {
+			want *= 2
+		}
 		free, ferr := freeSpace(b.cfg.DataDir)
-		low := ferr == nil && free < b.cfg.StoreReserve
+		low := ferr == nil && free < want
 		switch {
 		case failed == nil && !low:
 			w.set(b, nil)
@@ -114,11 +122,11 @@ func (w *storeWatch) run(b *Bus) {
 			continue
 		case failed == nil:
 			w.set(b, fmt.Errorf("%w: %d bytes free on the data directory's file system (want %d)",
-				ErrStoreUnavailable, free, b.cfg.StoreReserve))
+				ErrStoreUnavailable, free, want))
 			continue
 		case low:
 			w.set(b, fmt.Errorf("%w: %w: %w; %d bytes free on the data directory's file system (want %d to reopen it)",
-				ErrStoreUnavailable, ErrStoreWriteFailed, failed, free, b.cfg.StoreReserve))
+				ErrStoreUnavailable, ErrStoreWriteFailed, failed, free, want))
 			continue
 		}
 		w.set(b, fmt.Errorf("%w: %w: %w; reopening it", ErrStoreUnavailable, ErrStoreWriteFailed, failed))
