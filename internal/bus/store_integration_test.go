@@ -118,3 +118,72 @@ func TestStoreReopensAfterDiskFull(t *testing.T) {
 		t.Errorf("store changes %v, want one episode: an error, then nil", changes)
 	}
 }
+
+// TestStoreLowSpaceEpisode: free space below StoreReserve makes the store
+// unavailable (one change reported); free space between the reserve and
+// twice the reserve does not end the episode; twice the reserve does.
+func TestStoreLowSpaceEpisode(t *testing.T) {
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Fatalf("mount tmpfs: %v: %s", err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", "-l", dir).CombinedOutput(); err != nil {
+			t.Errorf("umount: %v: %s", err, out)
+		}
+	})
+	var mu sync.Mutex
+	var changes []error
+	b := open(t, Config{DataDir: filepath.Join(dir, "nats"), MaxStorage: 64 << 20, MaxMemory: 8 << 20,
+		StoreReserve: 1 << 20, StoreCheckInterval: 50 * time.Millisecond,
+		OnStoreChange: func(err error) { mu.Lock(); changes = append(changes, err); mu.Unlock() }})
+	defer b.Close()
+	free := func() int64 {
+		n, err := freeSpace(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	// Fill up to 512 KiB free, in 256 KiB files.
+	var files []string
+	for i := 0; free() > 512<<10; i++ {
+		f := filepath.Join(dir, "filler"+string(rune('a'+i%26))+string(rune('a'+i/26)))
+		if err := os.WriteFile(f, make([]byte, 256<<10), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, f)
+	}
+	waitErr := func(what string, unavailable bool) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for (b.StoreErr() != nil) != unavailable {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s (free %d, store error %v)", what, free(), b.StoreErr())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	waitErr("unavailable below the reserve", true)
+	// 1.5 MiB free: above the reserve, below twice it: still unavailable.
+	for _, f := range files[len(files)-4:] {
+		os.Remove(f)
+	}
+	files = files[:len(files)-4]
+	if n := free(); n < 1<<20 || n >= 2<<20 {
+		t.Fatalf("free %d, want between 1 and 2 MiB", n)
+	}
+	time.Sleep(10 * 50 * time.Millisecond) // ten checks
+	if b.StoreErr() == nil {
+		t.Fatal("the episode ended between the reserve and twice the reserve")
+	}
+	for _, f := range files[len(files)-4:] {
+		os.Remove(f)
+	}
+	waitErr("available with twice the reserve free", false)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(changes) != 2 || changes[0] == nil || changes[1] != nil || !errors.Is(changes[0], ErrStoreUnavailable) {
+		t.Errorf("store changes %v, want one episode", changes)
+	}
+}
