@@ -181,6 +181,14 @@ func newServer(ctx context.Context, cfg *config.Config, path string, stdio Stdio
 			return nil, err
 		}
 		s.busCleanup = cleanup
+		// Once per episode, not per refused event (the bus reports changes).
+		bc.OnStoreChange = func(err error) {
+			if err != nil {
+				logger.Warn("the delivery store takes no writes: new durable deliveries are refused (counted in wirebridge_deliver_dropped_total, reason refused) until space is freed (see the error for why)", "error", err)
+				return
+			}
+			logger.Info("the delivery store takes writes again")
+		}
 		if bc.DataDir != "" {
 			if err := os.MkdirAll(bc.DataDir, 0o750); err != nil {
 				return nil, fmt.Errorf("data directory: %w", err)
@@ -310,12 +318,9 @@ func (s *server) release() {
 // readiness registers the /readyz checks.
 func (s *server) readiness() {
 	if s.bus != nil {
-		s.http.SetCheck("bus", func() error {
-			if !s.bus.Ready() {
-				return errors.New("not connected to NATS")
-			}
-			return nil
-		})
+		// Not connected, or the store takes no writes (its file system is
+		// full), with the reason.
+		s.http.SetCheck("bus", s.bus.Health)
 	}
 	s.http.SetCheck("sources", func() error {
 		if !s.srcStarted.Load() {

@@ -9,6 +9,9 @@
 // in-process pipe) or connects to an external cluster. Both use the same
 // client code path, so everything above this package is oblivious to which.
 //
+// With the embedded server, a watcher (store.go) reports whether the store
+// takes writes (StoreErr, Health) and reopens it after a full disk.
+//
 // Names (a public contract, see docs/cluster.md):
 //
 //	stream WIREBRIDGE_DELIVERY  subjects wirebridge.deliver.<target>  work-queue retention
@@ -105,6 +108,19 @@ type Config struct {
 	Name string
 	// Timeout bounds connecting and each setup request (default 10s).
 	Timeout time.Duration
+
+	// StoreCheckInterval is how often the embedded server's store is
+	// checked (default 1s): see StoreErr.
+	StoreCheckInterval time.Duration
+	// StoreReserve is the free space (bytes) the data directory's file
+	// system must have for the store to count as writable (default 1 MiB);
+	// once it has not, twice as much ends the episode, and reopens a store
+	// stopped by a write error.
+	StoreReserve int64
+	// OnStoreChange, when set, is called (from the watcher's goroutine) when
+	// the store stops being writable, with the reason, and again with nil
+	// when it is writable again: once per episode, not per failed write.
+	OnStoreChange func(err error)
 }
 
 func (c *Config) defaults() {
@@ -139,6 +155,12 @@ func (c *Config) defaults() {
 	if c.Timeout <= 0 {
 		c.Timeout = defaultTimeout
 	}
+	if c.StoreCheckInterval <= 0 {
+		c.StoreCheckInterval = time.Second
+	}
+	if c.StoreReserve <= 0 {
+		c.StoreReserve = 1 << 20
+	}
 }
 
 // Bus is an open connection to JetStream with wirebridge's streams in place.
@@ -154,6 +176,8 @@ type Bus struct {
 	mu      sync.Mutex
 	buckets map[string]jetstream.KeyValue
 	closed  bool
+
+	store storeWatch // embedded: is the store writable (store.go)
 }
 
 // Open starts the embedded server (or connects to cfg.URLs), then creates or
@@ -201,6 +225,9 @@ func Open(ctx context.Context, cfg Config) (*Bus, error) {
 	if err := b.ensureStreams(ctx); err != nil {
 		b.abort()
 		return nil, err
+	}
+	if b.srv != nil {
+		b.store.start(b)
 	}
 	return b, nil
 }
@@ -329,9 +356,20 @@ func (b *Bus) DLQ() jetstream.Stream { return b.dlq }
 // Replicas is the replica count used for streams, buckets and consumers.
 func (b *Bus) Replicas() int { return b.cfg.Replicas }
 
-// Ready reports whether the connection is up (for /readyz).
-func (b *Bus) Ready() bool {
-	return b.nc != nil && b.nc.IsConnected() && (b.srv == nil || b.srv.JetStreamEnabled())
+// Ready reports whether the connection is up and the store writable (for
+// /readyz; Health says why not).
+func (b *Bus) Ready() bool { return b.Health() == nil }
+
+// Health is nil when the connection is up and the store takes writes, and
+// otherwise says why not (for /readyz).
+func (b *Bus) Health() error {
+	switch {
+	case b.nc == nil || !b.nc.IsConnected():
+		return errors.New("not connected to NATS")
+	case b.srv != nil && !b.srv.JetStreamEnabled():
+		return errors.New("embedded NATS: JetStream is disabled")
+	}
+	return b.StoreErr()
 }
 
 // Mirror returns the wirebridge_mirror KV bucket, creating it on first use.
@@ -380,6 +418,7 @@ func (b *Bus) Close() error {
 	}
 	b.closed = true
 	b.mu.Unlock()
+	b.store.stop()
 
 	var err error
 	if b.nc != nil && !b.nc.IsClosed() {
@@ -401,6 +440,7 @@ func (b *Bus) Close() error {
 }
 
 func (b *Bus) abort() {
+	b.store.stop()
 	if b.nc != nil {
 		b.nc.Close()
 	}

@@ -32,6 +32,15 @@
 //     slower than AckWait is not redelivered elsewhere, while what a
 //     crashed process held comes back after AckWait (default 10s).
 //
+// A full store (embedded server): while bus.StoreErr reports that the store
+// takes no writes, publishes, dead letters and stores-again fail at once
+// (new deliveries are counted dropped, refused). After a failed write
+// (bus.ErrStoreWriteFailed) publishes the server left unanswered are
+// settled as refused (CleanupPublisher), and Run pauses: the stream could
+// not remove acked messages. Once the bus has reopened the store, Run
+// purges what the consumer acked meanwhile, counts the queue depth again,
+// and goes on.
+//
 // Order: deliveries go to the target in acceptance order, batch by batch, but
 // a delivery that failed is retried after its delay while later ones go on,
 // so a retried delivery arrives after them. In durable mode,

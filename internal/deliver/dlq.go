@@ -110,8 +110,13 @@ func (q *DLQ) Replay(ctx context.Context, target string) (int, error) {
 			data = appendEnvelope(make([]byte, 0, envelopeSize(&d)), &d)
 		}
 		msg := &nats.Msg{Subject: bus.DeliverySubject(target), Data: data}
-		if _, err := js.PublishMsg(ctx, msg,
-			jetstream.WithMsgID("replay/"+target+"/"+strconv.FormatUint(m.Sequence, 10))); err != nil {
+		ack, err := js.PublishMsg(ctx, msg,
+			jetstream.WithMsgID("replay/"+target+"/"+strconv.FormatUint(m.Sequence, 10)))
+		if err == nil && !ack.Duplicate {
+			// The target's worker counts it in its queue depth.
+			replayedDepth(q.b, target, ack.Sequence, storedCount(data))
+		}
+		if err != nil {
 			opErr = fmt.Errorf("deliver: dlq %s: replay seq %d: %w", target, m.Sequence, err)
 			return false
 		}

@@ -49,6 +49,8 @@ type durableWorker struct {
 
 	store  storeQueue // Enqueue -> [bounded buffer] -> publisher -> JetStream (publish.go)
 	perMsg perMsgEstimate
+	exact  bool // the queue-depth gauge is counted exactly (depth.go)
+	depth  depthCount
 }
 
 // newDurable builds a durable worker that talks to the server over nc (the
@@ -80,6 +82,7 @@ func newDurable(ctx context.Context, cfg Config, t Target, b *bus.Bus, nc *nats.
 		return nil, fmt.Errorf("deliver: target %s: consumer: %w", cfg.Target, err)
 	}
 	w.js, w.cons, w.subject = js, cons, subject
+	w.initDepth()
 	return w, nil
 }
 
@@ -112,11 +115,21 @@ func (w *durableWorker) Run(ctx context.Context) error {
 		w.stopIntake()
 	})
 	defer stop()
-	go w.trackDepth(ctx)
+	if !w.exact {
+		go w.trackDepth(ctx)
+	}
 
 	held := make([]jetstream.Msg, 0, w.cfg.MaxEvents)
 	var runErr error
 	for ctx.Err() == nil {
+		if errors.Is(w.b.StoreErr(), bus.ErrStoreWriteFailed) {
+			// The stream cannot remove what is acked (the message would
+			// stay stored, never delivered again): deliver once the bus
+			// has reopened the store.
+			sleep(ctx, storeWait)
+			continue
+		}
+		w.maybeCount(ctx)
 		var err error
 		held, err = w.fill(ctx, held)
 		if err != nil && len(held) == 0 {
@@ -157,11 +170,14 @@ func (w *durableWorker) Run(ctx context.Context) error {
 	// before the caller closes the bus. What is not stored by then is counted
 	// dropped (shutdown) when its publish fails or times out.
 	w.stopIntake()
-	if err := w.Flush(flush); err != nil && flush.Err() != nil {
+	if err := w.flushAtStop(flush); err != nil {
 		w.store.abandon(w.m)
 	}
 	return runErr
 }
+
+// storeWait is how often Run looks whether a failed store was reopened.
+const storeWait = 250 * time.Millisecond
 
 // idleWait bounds one pull request while nothing is stored for the target;
 // the worker then asks again.
@@ -253,11 +269,12 @@ func collect(held []jetstream.Msg, b jetstream.MessageBatch, err error) ([]jetst
 // depthInterval is how often the queue-depth gauge is refreshed from the server.
 const depthInterval = 2 * time.Second
 
-// trackDepth keeps the queue-depth gauge at the number of stored deliveries
-// not yet delivered: pending in the consumer plus fetched and unacked
-// (including those waiting for a retry). The server counts messages; a
-// message may hold several deliveries, so the gauge is messages times the
-// recent mean deliveries per message (exact while they all hold the same).
+// trackDepth keeps the queue-depth gauge, on an external cluster (see
+// depth.go), at the number of stored deliveries not yet delivered: pending
+// in the consumer plus fetched and unacked (including those waiting for a
+// retry). The server counts messages; a message may hold several
+// deliveries, so the gauge is messages times the recent mean deliveries
+// per message (exact while they all hold the same).
 func (w *durableWorker) trackDepth(ctx context.Context) {
 	t := time.NewTicker(depthInterval)
 	defer t.Stop()
@@ -345,7 +362,9 @@ func (w *durableWorker) process(ctx context.Context, msgs, next []jetstream.Msg)
 			items = append(items, it)
 		}
 	}
-	w.m.setDepth(max(w.m.depth.Load(), w.perMsg.deliveries(pending)+int64(len(items))+int64(countDeliveries(next))))
+	if !w.exact {
+		w.m.setDepth(max(w.m.depth.Load(), w.perMsg.deliveries(pending)+int64(len(items))+int64(countDeliveries(next))))
+	}
 
 	ds := make([]event.Delivery, 0, len(items))
 	for _, it := range items {
@@ -424,7 +443,7 @@ func (w *durableWorker) settleItems(ctx context.Context, k *keepAlive, i int, it
 	}
 	switch {
 	case len(again) == 0:
-		k.settle(i, jetstream.Msg.Ack)
+		k.settle(i, w.ackCounted)
 	case len(again) == len(items):
 		k.settle(i, func(m jetstream.Msg) error { return m.NakWithDelay(delay) })
 	default:
@@ -435,7 +454,7 @@ func (w *durableWorker) settleItems(ctx context.Context, k *keepAlive, i int, it
 			k.settle(i, func(m jetstream.Msg) error { return m.NakWithDelay(delay) })
 			return len(items) - dead
 		}
-		k.settle(i, jetstream.Msg.Ack)
+		k.settle(i, w.ackCounted)
 	}
 	return len(again)
 }
@@ -456,10 +475,18 @@ func (w *durableWorker) storeAgain(ctx context.Context, orig jetstream.Msg, agai
 		// Idempotent if this settles twice (an ack lost, the message back).
 		opts = append(opts, jetstream.WithMsgID(fmt.Sprintf("retry/%s/%d/%d", w.cfg.Target, meta.Sequence.Stream, meta.NumDelivered)))
 	}
-	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.SendTimeout)
-	defer cancel()
-	if _, err := w.js.PublishMsg(pctx, msg, opts...); err != nil {
+	if err := w.b.StoreErr(); err != nil {
 		return fmt.Errorf("store again: %w", err)
+	}
+	// ctx is Run's flush context: it ends ShutdownTimeout after Run's.
+	pctx, cancel := context.WithTimeout(ctx, w.cfg.SendTimeout)
+	defer cancel()
+	ack, err := w.js.PublishMsg(pctx, msg, opts...)
+	if err != nil {
+		return fmt.Errorf("store again: %w", err)
+	}
+	if !ack.Duplicate {
+		w.storedDepth(ack.Sequence, len(again))
 	}
 	return nil
 }
@@ -490,7 +517,7 @@ func (w *durableWorker) settleDead(k *keepAlive, i int, dlqErr error) {
 		w.m.addRetried(1)
 		return
 	}
-	k.settle(i, jetstream.Msg.Ack)
+	k.settle(i, w.ackCounted)
 }
 
 // deadLetter stores data (message m's whole data, or its item-th delivery's
@@ -519,7 +546,10 @@ func (w *durableWorker) deadLetter(ctx context.Context, m jetstream.Msg, seq uin
 		}
 		opts = append(opts, jetstream.WithMsgID(id))
 	}
-	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.SendTimeout)
+	if err := w.b.StoreErr(); err != nil {
+		return fmt.Errorf("dead-letter: %w", err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, w.cfg.SendTimeout)
 	defer cancel()
 	if _, err := w.js.PublishMsg(pctx, dm, opts...); err != nil {
 		return fmt.Errorf("dead-letter: %w", err)

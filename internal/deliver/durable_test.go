@@ -218,12 +218,20 @@ func TestDurableMaxAttemptsDeadLettersAndReplay(t *testing.T) {
 		t.Errorf("List of another target: %d entries, %v", len(other), err)
 	}
 
-	// Fix the target and replay.
-	rec.set(func(r *recorder) { r.whole = nil })
+	waitFor(t, "depth 0 with everything dead-lettered", func() bool { return w.Stats().QueueDepth == 0 })
+
+	// Fix the target and replay; while the target holds the replayed
+	// deliveries, they count in the queue depth.
+	block := make(chan struct{})
+	rec.set(func(r *recorder) { r.whole, r.block = nil, block })
 	moved, err := q.Replay(context.Background(), "api")
 	if err != nil || moved != 5 {
 		t.Fatalf("Replay: moved %d, %v", moved, err)
 	}
+	waitFor(t, "depth 5 while the replayed deliveries are held", func() bool { return w.Stats().QueueDepth == 5 })
+	rec.set(func(r *recorder) { r.block = nil })
+	close(block)
+	waitFor(t, "depth 0 once delivered", func() bool { return w.Stats().QueueDepth == 0 })
 	waitFor(t, "replayed deliveries", func() bool { return rec.distinct() == 5 })
 	got, _ := rec.snapshot()
 	for _, d := range ds {
@@ -506,4 +514,66 @@ func TestDurableQueueDepth(t *testing.T) {
 	if s := w.Stats(); s.Delivered != 20 {
 		t.Errorf("stats %+v", s)
 	}
+}
+
+// TestDurableQueueDepthExactWithBatches: stored messages holding very
+// different numbers of deliveries (one batch of 50, then 10 alone); the
+// gauge is the number of deliveries stored and not yet delivered, exactly,
+// at every point where that is known: all stored with the target down,
+// after part of them were delivered, in a new worker started on the same
+// store, and when all are delivered.
+func TestDurableQueueDepthExactWithBatches(t *testing.T) {
+	b := openBus(t, t.TempDir())
+	defer b.Close()
+	rec := newRecorder()
+	rec.whole = func() error { return errUnavailable }
+	cfg := fastConfig("depthx", Durable)
+	w := newWorker(t, cfg, rec, b)
+	enqueueAll(t, w, deliveries("big", 50, 10)) // one stored message of 50
+	for i := range 10 {
+		enqueueAll(t, w, deliveries(fmt.Sprintf("one%d", i), 1, 10)) // ten of 1
+	}
+	if msgs, ids := streamContents(t, b); msgs != 11 || len(ids) != 60 {
+		t.Fatalf("stored %d messages holding %d deliveries, want 11 holding 60", msgs, len(ids))
+	}
+	depth := func(want int64) func() bool {
+		return func() bool { return w.Stats().QueueDepth == want }
+	}
+	// steady: the gauge reaches want and stays there over more than two
+	// of the server's refreshes while nothing is delivered.
+	steady := func(what string, want int64) {
+		t.Helper()
+		waitFor(t, what, depth(want))
+		for end := time.Now().Add(2*depthInterval + time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+			if got := w.Stats().QueueDepth; got != want {
+				t.Fatalf("%s: depth %d, want %d", what, got, want)
+			}
+		}
+	}
+	stop := running(t, w)
+	steady("depth 60 while the target is down", 60)
+
+	// The singles get through, the batch does not.
+	rec.set(func(r *recorder) {
+		r.whole = nil
+		r.decide = func(d event.Delivery) error {
+			if strings.HasPrefix(d.ID, "big") {
+				return errUnavailable
+			}
+			return nil
+		}
+	})
+	waitFor(t, "the ten singles delivered", func() bool { return rec.distinct() == 10 })
+	steady("depth 50 with the batch left", 50)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	// A new worker on the same store counts what it finds there.
+	w = newWorker(t, cfg, rec, b)
+	running(t, w)
+	steady("depth 50 in a new worker", 50)
+	rec.set(func(r *recorder) { r.decide = nil })
+	waitFor(t, "all delivered", func() bool { return rec.distinct() == 60 })
+	waitFor(t, "depth 0", depth(0))
 }

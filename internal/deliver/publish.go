@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/wirebridge/wirebridge/internal/bus"
 	"github.com/wirebridge/wirebridge/internal/event"
 )
 
@@ -237,17 +238,51 @@ func (w *durableWorker) publishBatch(batch []staged, items *[][]byte) {
 		msg.Data = compressBatch(appendBatch(make([]byte, 0, 3+binary.MaxVarintLen32+size), *items))
 		id = batch[0].id + "+" + strconv.Itoa(len(batch)) + "/" + w.cfg.Target
 	}
-	if _, err := w.js.PublishMsgAsync(msg, jetstream.WithMsgID(id),
-		jetstream.WithStallWait(w.cfg.SendTimeout)); err != nil {
-		w.refused(w.js, msg, err)
+	for start := time.Now(); ; {
+		if err := w.b.StoreErr(); err != nil {
+			// The store takes no writes (file system full): a publish
+			// would wait SendTimeout for an answer that may not come.
+			w.releaseUnanswered(err)
+			w.refused(w.js, msg, err)
+			return
+		}
+		// While MaxInFlight publishes wait for their answer, wait for one
+		// (at most SendTimeout in all), looking at the store in between.
+		_, err := w.js.PublishMsgAsync(msg, jetstream.WithMsgID(id),
+			jetstream.WithStallWait(min(stallStep, w.cfg.SendTimeout)))
+		if errors.Is(err, jetstream.ErrTooManyStalledMsgs) && time.Since(start) < w.cfg.SendTimeout {
+			continue
+		}
+		if err != nil {
+			w.refused(w.js, msg, err)
+		}
+		return
+	}
+}
+
+// stallStep is how long publishBatch waits at a time for a free slot in
+// the async-publish window.
+const stallStep = 250 * time.Millisecond
+
+// releaseUnanswered, when err says a stream's store failed a write (the
+// server leaves publishes to it unanswered), settles every publish still
+// waiting for its answer as refused, at once rather than after
+// SendTimeout. Had one been stored after all, it is delivered though
+// counted dropped, as for a timeout.
+func (w *durableWorker) releaseUnanswered(err error) {
+	if errors.Is(err, bus.ErrStoreWriteFailed) {
+		w.js.CleanupPublisher() // calls refused for each
 	}
 }
 
 // stored is the async-publish ack handler: the message's deliveries are
 // accepted.
-func (w *durableWorker) stored(_ jetstream.JetStream, msg *nats.Msg, _ *jetstream.PubAck) {
+func (w *durableWorker) stored(_ jetstream.JetStream, msg *nats.Msg, ack *jetstream.PubAck) {
 	n := storedCount(msg.Data)
 	w.perMsg.observe(n)
+	if ack != nil && !ack.Duplicate { // a duplicate is stored (and counted) once
+		w.storedDepth(ack.Sequence, n)
+	}
 	w.m.addEnqueued(n)
 	w.store.settle(n, w.m)
 }
@@ -289,6 +324,29 @@ func (w *durableWorker) Flush(ctx context.Context) error {
 			last = *e
 		}
 		return fmt.Errorf("deliver: target %s: %d publishes refused: %w", w.cfg.Target, n, last)
+	}
+	return nil
+}
+
+// flushAtStop waits, within ctx, until everything Enqueue took is stored or
+// counted dropped. While the store takes no writes, publishes in flight are
+// not waited for: they are counted dropped (refused).
+func (w *durableWorker) flushAtStop(ctx context.Context) error {
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	want := w.store.taken.Load()
+	for w.store.settled.Load() < want {
+		ch := w.store.wait()
+		if w.store.settled.Load() >= want {
+			break
+		}
+		select {
+		case <-ch:
+		case <-t.C:
+			w.releaseUnanswered(w.b.StoreErr())
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 	return nil
 }

@@ -43,6 +43,11 @@
 // point, rotation or Close. Close finishes the compressed stream, so files
 // are valid after Close.
 //
+// A failed write (a full disk, say) fails the Send, which deliver retries.
+// A file that no Send succeeded to yet holds nothing accepted and is deleted
+// at once (retries on a full disk leave no empty file behind each);
+// otherwise the file is finished and the retry starts a new one.
+//
 // Send calls are serialised by a mutex. A write in progress cannot be
 // interrupted: the context is checked before writing.
 package file
@@ -116,6 +121,7 @@ type output struct {
 	w        io.Writer // where lines go
 	lines    int64     // uncompressed bytes written
 	dirty    bool      // written since the last fsync
+	ok       bool      // a Send to this file succeeded: it holds accepted lines
 }
 
 type countingWriter struct {
@@ -246,12 +252,34 @@ func (t *Target) Send(ctx context.Context, batch []event.Delivery) error {
 			return t.fail(err)
 		}
 	}
+	t.cur.ok = true
 	return nil
 }
 
+// fail reports a failed write. A file no Send succeeded to holds nothing
+// accepted (the failed batch is retried): it is deleted at once, so that
+// retries on a full disk do not leave an empty file each. Otherwise the
+// file is finished before the next write.
 func (t *Target) fail(err error) error {
-	t.broken = true
-	return fmt.Errorf("file target: write %s: %w", t.cur.name, err)
+	name := t.cur.name
+	if t.cur.ok {
+		t.broken = true
+	} else {
+		t.discard()
+	}
+	return fmt.Errorf("file target: write %s: %w", name, err)
+}
+
+// discard closes and deletes the current file.
+func (t *Target) discard() {
+	o := t.cur
+	t.cur = nil
+	o.f.Close()
+	if err := os.Remove(o.name); err != nil && !os.IsNotExist(err) {
+		t.arch.Keep(fmt.Errorf("file target: remove %s after a failed write: %w", o.name, err))
+		return
+	}
+	t.arch.Removed(o.name)
 }
 
 // rollover reports whether the current file must be finished before

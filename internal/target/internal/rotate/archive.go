@@ -27,6 +27,16 @@ func (a *Archive) Closed() bool { return a.closed }
 // Created records the name of a file just created; mu held.
 func (a *Archive) Created(name string) { a.files = append(a.files, name) }
 
+// Removed forgets the name of a file created and deleted again; mu held.
+func (a *Archive) Removed(name string) {
+	for i, n := range a.files {
+		if n == name {
+			a.files = append(a.files[:i], a.files[i+1:]...)
+			return
+		}
+	}
+}
+
 // Files returns the names of the files created, oldest first.
 func (a *Archive) Files() []string {
 	a.Lock()

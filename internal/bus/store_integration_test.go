@@ -1,0 +1,189 @@
+//go:build integration
+
+package bus
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// TestStoreReopensAfterDiskFull: the embedded store's file system fills up
+// until a write fails; the stream then takes no writes, StoreErr and Health
+// say why, and OnStoreChange reports the episode once. Once space is freed
+// the stream is reopened without a restart: what was stored is still
+// there, consumers too, and publishes are stored again.
+func TestStoreReopensAfterDiskFull(t *testing.T) {
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Fatalf("mount tmpfs: %v: %s", err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", "-l", dir).CombinedOutput(); err != nil {
+			t.Errorf("umount: %v: %s", err, out)
+		}
+	})
+	var mu sync.Mutex
+	var changes []error
+	b := open(t, Config{DataDir: filepath.Join(dir, "nats"), MaxStorage: 64 << 20, MaxMemory: 8 << 20,
+		StoreReserve: 1, StoreCheckInterval: 100 * time.Millisecond,
+		OnStoreChange: func(err error) { mu.Lock(); changes = append(changes, err); mu.Unlock() }})
+	defer b.Close()
+	ctx := context.Background()
+	subj := DeliverySubject("t")
+	cons, err := b.JetStream().CreateOrUpdateConsumer(ctx, DeliveryStream, jetstream.ConsumerConfig{
+		Durable: "c", FilterSubject: subj, AckPolicy: jetstream.AckExplicitPolicy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A filler leaves about 1 MiB.
+	filler := filepath.Join(dir, "filler")
+	if err := os.WriteFile(filler, make([]byte, 3<<20), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	stored := 0
+	payload := make([]byte, 16<<10)
+	for {
+		rand.Read(payload)
+		pctx, cancel := context.WithTimeout(ctx, time.Second)
+		_, err := b.JetStream().Publish(pctx, subj, payload)
+		cancel()
+		if err != nil {
+			break
+		}
+		stored++
+		if stored > 1000 {
+			t.Fatal("the file system never filled up")
+		}
+	}
+	waitStore := func(what string, cond func(error) bool) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for !cond(b.StoreErr()) {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s (store error %v)", what, b.StoreErr())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	waitStore("the store reported unavailable", func(err error) bool { return err != nil })
+	if h := b.Health(); !errors.Is(h, ErrStoreUnavailable) || b.Ready() {
+		t.Errorf("Health %v, Ready %v while full", h, b.Ready())
+	}
+	// More failed publishes do not make more episodes.
+	for range 5 {
+		pctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+		b.JetStream().Publish(pctx, subj, payload)
+		cancel()
+	}
+
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	waitStore("the store writable again", func(err error) bool { return err == nil })
+	if b.StoreRepairs() == 0 {
+		t.Error("the stream was not reopened")
+	}
+	if _, err := b.JetStream().Publish(ctx, subj, []byte("after")); err != nil {
+		t.Fatalf("publish after space was freed: %v", err)
+	}
+	// Everything stored before the episode, and the new one, are consumed.
+	got := 0
+	for got < stored+1 {
+		batch, err := cons.Fetch(100, jetstream.FetchMaxWait(2*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for m := range batch.Messages() {
+			m.Ack()
+			n++
+		}
+		if n == 0 {
+			t.Fatalf("consumed %d of %d: %v", got, stored+1, batch.Error())
+		}
+		got += n
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(changes) != 2 || changes[0] == nil || changes[1] != nil {
+		t.Errorf("store changes %v, want one episode: an error, then nil", changes)
+	}
+}
+
+// TestStoreLowSpaceEpisode: free space below StoreReserve makes the store
+// unavailable (one change reported); free space between the reserve and
+// twice the reserve does not end the episode; twice the reserve does.
+func TestStoreLowSpaceEpisode(t *testing.T) {
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Fatalf("mount tmpfs: %v: %s", err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", "-l", dir).CombinedOutput(); err != nil {
+			t.Errorf("umount: %v: %s", err, out)
+		}
+	})
+	var mu sync.Mutex
+	var changes []error
+	b := open(t, Config{DataDir: filepath.Join(dir, "nats"), MaxStorage: 64 << 20, MaxMemory: 8 << 20,
+		StoreReserve: 1 << 20, StoreCheckInterval: 50 * time.Millisecond,
+		OnStoreChange: func(err error) { mu.Lock(); changes = append(changes, err); mu.Unlock() }})
+	defer b.Close()
+	free := func() int64 {
+		n, err := freeSpace(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	// Fill up to 512 KiB free, in 256 KiB files.
+	var files []string
+	for i := 0; free() > 512<<10; i++ {
+		f := filepath.Join(dir, "filler"+string(rune('a'+i%26))+string(rune('a'+i/26)))
+		if err := os.WriteFile(f, make([]byte, 256<<10), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, f)
+	}
+	waitErr := func(what string, unavailable bool) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for (b.StoreErr() != nil) != unavailable {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s (free %d, store error %v)", what, free(), b.StoreErr())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	waitErr("unavailable below the reserve", true)
+	// 1.5 MiB free: above the reserve, below twice it: still unavailable.
+	for _, f := range files[len(files)-4:] {
+		os.Remove(f)
+	}
+	files = files[:len(files)-4]
+	if n := free(); n < 1<<20 || n >= 2<<20 {
+		t.Fatalf("free %d, want between 1 and 2 MiB", n)
+	}
+	time.Sleep(10 * 50 * time.Millisecond) // ten checks
+	if b.StoreErr() == nil {
+		t.Fatal("the episode ended between the reserve and twice the reserve")
+	}
+	for _, f := range files[len(files)-4:] {
+		os.Remove(f)
+	}
+	waitErr("available with twice the reserve free", false)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(changes) != 2 || changes[0] == nil || changes[1] != nil || !errors.Is(changes[0], ErrStoreUnavailable) {
+		t.Errorf("store changes %v, want one episode", changes)
+	}
+}
