@@ -480,6 +480,19 @@ func hasToken(v, tok string) bool {
 	return false
 }
 
+// allDigits reports whether s is 1*DIGIT (hex: 1*HEXDIG), the grammar of a
+// Content-Length (RFC 9110 section 8.6) and of a chunk size (RFC 9112
+// section 7.1): strconv also takes a sign, which servers refuse.
+func allDigits(s string, hex bool) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('0' <= c && c <= '9' || hex && ('a' <= c && c <= 'f' || 'A' <= c && c <= 'F')) {
+			return false
+		}
+	}
+	return s != ""
+}
+
 // frame decides how the body of p.cur is delimited (RFC 9112 section 6).
 func (p *parser) frame() {
 	m := p.cur
@@ -538,8 +551,9 @@ func (p *parser) frame() {
 		n := int64(-1)
 		for _, v := range cl {
 			for _, part := range strings.Split(v, ",") {
-				x, err := strconv.ParseInt(strings.TrimSpace(part), 10, 64)
-				if err != nil || x < 0 || (n >= 0 && x != n) {
+				part = strings.TrimSpace(part)
+				x, err := strconv.ParseInt(part, 10, 64)
+				if err != nil || !allDigits(part, false) || (n >= 0 && x != n) {
 					p.fail(perrBadLength)
 					return
 				}
@@ -613,7 +627,7 @@ func (p *parser) chunkLine(b []byte) []byte {
 		}
 		text = strings.TrimSpace(text)
 		n, err := strconv.ParseInt(text, 16, 64)
-		if err != nil || n < 0 || len(text) > 15 {
+		if err != nil || !allDigits(text, true) || len(text) > 15 {
 			p.fail(perrBadChunk)
 			return rest
 		}
