@@ -543,9 +543,11 @@ func (p *parser) frame() {
 		_, up := m.Get("Upgrade")
 		m.Upgrade = m.Method == "CONNECT" || (up && hasToken(conn, "upgrade"))
 	}
-	if len(te) > 0 && len(cl) > 0 && !p.response {
-		// Both framings (RFC 9112 section 6.3): a sign of request smuggling;
-		// which one a server believed is unknown, so the body's end is too.
+	if len(te) > 0 && !p.response && (len(cl) > 0 || m.Proto == "HTTP/1.0") {
+		// Both framings (RFC 9112 section 6.3), or a transfer coding in an
+		// HTTP/1.0 request (section 6.1: faulty framing): a sign of request
+		// smuggling; which framing a server believed is unknown, so the
+		// body's end is too.
 		p.fail(perrBadLength)
 		return
 	}
