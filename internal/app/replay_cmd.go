@@ -4,7 +4,9 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"math"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 
@@ -93,6 +95,9 @@ func runReplay(ctx context.Context, args []string, stdio Stdio) int {
 	if err != nil {
 		fmt.Fprintf(stdio.Err, "wirebridge replay: %v\n", err)
 		return exitFail
+	}
+	if limit, from := setMemoryLimit(os.Getenv); limit != math.MaxInt64 {
+		logger.Debug("go memory limit", "bytes", limit, "from", from)
 	}
 	s, err := newServer(ctx, cfg, "", stdio, logger, level)
 	if err != nil {

@@ -188,6 +188,20 @@ func (p *parser) looksLikeStart(b []byte) (ok, need bool) {
 	return true, false
 }
 
+// keptBuf is the largest buffer a parser keeps while it holds nothing.
+const keptBuf = 4 << 10
+
+// emptyBuf empties p.buf; an array grown past keptBuf (a long line resync
+// held, a large head) is given back, so an idle flow costs a few bytes, not
+// the largest line or head it ever saw.
+func (p *parser) emptyBuf() {
+	if cap(p.buf) > keptBuf {
+		p.buf = nil
+		return
+	}
+	p.buf = p.buf[:0]
+}
+
 // Gap tells the parser that n bytes are missing here: the message in
 // progress is lost (counted) and parsing resumes at the next start line.
 // Each gap in a request stream counts once: it lost at least part of a request.
@@ -203,7 +217,8 @@ func (p *parser) Gap() {
 	} else {
 		p.onError(perrGap)
 	}
-	p.cur, p.buf = nil, p.buf[:0]
+	p.cur = nil
+	p.emptyBuf()
 	if p.response {
 		p.methods = p.methods[:0] // the pairing with requests is lost
 	}
@@ -274,7 +289,7 @@ func (p *parser) Feed(b []byte) {
 func (p *parser) resync(b []byte) []byte {
 	if len(p.buf) > 0 {
 		b = append(append([]byte(nil), p.buf...), b...)
-		p.buf = p.buf[:0]
+		p.buf = p.buf[:0] // reused while the line may still be a start line
 		p.lineStart = true
 	}
 	for i := 0; i < len(b); {
@@ -299,12 +314,14 @@ func (p *parser) resync(b []byte) []byte {
 		if j < 0 {
 			p.discard(b[i:])
 			p.lineStart = false
+			p.emptyBuf()
 			return nil
 		}
 		p.discard(b[i : i+j+1])
 		i += j + 1
 	}
 	p.lineStart = true
+	p.emptyBuf()
 	return nil
 }
 
@@ -364,7 +381,7 @@ func (p *parser) head(b []byte) []byte {
 		return p.retry(reason, p.afterFirstLine(len(p.buf)), true)
 	}
 	rest := b[len(b)-(len(p.buf)-end):]
-	p.buf = p.buf[:0]
+	p.emptyBuf()
 	p.cur = m
 	p.sum.Reset()
 	p.frame()
@@ -394,7 +411,7 @@ func (p *parser) retry(reason string, b []byte, lineStart bool) []byte {
 func (p *parser) fail(reason string) {
 	p.onError(reason)
 	p.cur = nil
-	p.buf = p.buf[:0]
+	p.emptyBuf()
 	p.state = psResync
 	if p.stopOnError && !p.response {
 		p.state = psStopped
@@ -480,6 +497,19 @@ func hasToken(v, tok string) bool {
 	return false
 }
 
+// allDigits reports whether s is 1*DIGIT (hex: 1*HEXDIG), the grammar of a
+// Content-Length (RFC 9110 section 8.6) and of a chunk size (RFC 9112
+// section 7.1): strconv also takes a sign, which servers refuse.
+func allDigits(s string, hex bool) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('0' <= c && c <= '9' || hex && ('a' <= c && c <= 'f' || 'A' <= c && c <= 'F')) {
+			return false
+		}
+	}
+	return s != ""
+}
+
 // frame decides how the body of p.cur is delimited (RFC 9112 section 6).
 func (p *parser) frame() {
 	m := p.cur
@@ -513,9 +543,11 @@ func (p *parser) frame() {
 		_, up := m.Get("Upgrade")
 		m.Upgrade = m.Method == "CONNECT" || (up && hasToken(conn, "upgrade"))
 	}
-	if len(te) > 0 && len(cl) > 0 && !p.response {
-		// Both framings (RFC 9112 section 6.3): a sign of request smuggling;
-		// which one a server believed is unknown, so the body's end is too.
+	if len(te) > 0 && !p.response && (len(cl) > 0 || m.Proto == "HTTP/1.0") {
+		// Both framings (RFC 9112 section 6.3), or a transfer coding in an
+		// HTTP/1.0 request (section 6.1: faulty framing): a sign of request
+		// smuggling; which framing a server believed is unknown, so the
+		// body's end is too.
 		p.fail(perrBadLength)
 		return
 	}
@@ -538,8 +570,9 @@ func (p *parser) frame() {
 		n := int64(-1)
 		for _, v := range cl {
 			for _, part := range strings.Split(v, ",") {
-				x, err := strconv.ParseInt(strings.TrimSpace(part), 10, 64)
-				if err != nil || x < 0 || (n >= 0 && x != n) {
+				part = strings.TrimSpace(part)
+				x, err := strconv.ParseInt(part, 10, 64)
+				if err != nil || !allDigits(part, false) || (n >= 0 && x != n) {
 					p.fail(perrBadLength)
 					return
 				}
@@ -589,7 +622,7 @@ func (p *parser) chunkLine(b []byte) []byte {
 		return nil
 	}
 	line := append(p.buf, b[:i+1]...)
-	p.buf = p.buf[:0]
+	p.emptyBuf()
 	rest := b[i+1:]
 	if len(line) > 4096 {
 		p.fail(perrBadChunk)
@@ -613,7 +646,7 @@ func (p *parser) chunkLine(b []byte) []byte {
 		}
 		text = strings.TrimSpace(text)
 		n, err := strconv.ParseInt(text, 16, 64)
-		if err != nil || n < 0 || len(text) > 15 {
+		if err != nil || !allDigits(text, true) || len(text) > 15 {
 			p.fail(perrBadChunk)
 			return rest
 		}
