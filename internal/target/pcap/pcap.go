@@ -28,6 +28,11 @@
 // what an unfinished Send held and leaves at most a partial last record.
 // Fsync: "never", "rotate" (default: when a file is finished) or "always"
 // (at the end of every Send). Send calls are serialised by a mutex.
+//
+// A failed write (a full disk, say) fails the Send, which deliver retries. A
+// file no record was written to yet is deleted at once, so retries on a full
+// disk leave no empty or header-only file behind each; otherwise the file is
+// finished and the retry starts a new one.
 package pcap
 
 import (
@@ -84,6 +89,7 @@ type output struct {
 	w     *capfile.Writer
 	size  int64 // bytes in the file once flushed
 	dirty bool
+	ok    bool // a flush of records succeeded: the file holds accepted frames
 }
 
 // New validates cfg and returns a target; no file is created before the
@@ -224,10 +230,15 @@ func (t *Target) Send(ctx context.Context, batch []event.Delivery) error {
 			if werr == nil {
 				werr = fmt.Errorf("pcap target: write %s: %w", o.name, err)
 			}
-			t.finish(l) // its tail is unknown: start a new file next time
+			if o.ok {
+				t.finish(l) // its tail is unknown: start a new file next time
+			} else {
+				t.discard(l) // nothing accepted in it: no empty file per retry
+			}
 			continue
 		}
 		o.dirty = false
+		o.ok = o.ok || o.size > 24
 	}
 	if werr != nil {
 		return werr // transient: the whole batch is tried again
@@ -279,6 +290,23 @@ func (t *Target) finish(l packet.LinkType) {
 	if err := rotate.Finish(o.f, o.w.Flush(), t.cfg.Fsync != FsyncNever); err != nil {
 		t.arch.Keep(fmt.Errorf("pcap target: finish %s: %w", o.name, err))
 	}
+}
+
+// discard closes and deletes the file of link type l, which holds no
+// accepted frame (its writes failed: the batch is retried). So retries on a
+// full disk do not leave an empty or header-only file behind each.
+func (t *Target) discard(l packet.LinkType) {
+	o := t.outs[l]
+	if o == nil {
+		return
+	}
+	delete(t.outs, l)
+	o.f.Close()
+	if err := os.Remove(o.name); err != nil && !os.IsNotExist(err) {
+		t.arch.Keep(fmt.Errorf("pcap target: remove %s after a failed write: %w", o.name, err))
+		return
+	}
+	t.arch.Removed(o.name)
 }
 
 func (t *Target) finishAll() {
