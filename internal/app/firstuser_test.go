@@ -289,3 +289,26 @@ func TestTargetCaps(t *testing.T) {
 		})
 	}
 }
+
+// TestTargetWhereReplay: the banner's "Events go to" names a replay target's
+// shadow, whether it is given as url (http) or address (tcp); an http shadow
+// showed as "http " and nothing else.
+func TestTargetWhereReplay(t *testing.T) {
+	tests := []struct {
+		name string
+		r    config.ReplayTarget
+		want string
+	}{
+		{"http url", config.ReplayTarget{Protocol: "http", URL: "http://127.0.0.1:9/prefix"}, "http http://127.0.0.1:9/prefix"},
+		{"http address", config.ReplayTarget{Protocol: "http", Address: "127.0.0.1:9"}, "http 127.0.0.1:9"},
+		{"tcp address", config.ReplayTarget{Protocol: "tcp", Address: "127.0.0.1:6432"}, "tcp 127.0.0.1:6432"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := tt.r
+			if got := targetWhere(&config.Target{Replay: &r}); got != tt.want {
+				t.Errorf("targetWhere = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
