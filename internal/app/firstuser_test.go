@@ -312,3 +312,19 @@ func TestTargetWhereReplay(t *testing.T) {
 		})
 	}
 }
+
+// TestHelpNamesFilesThatExist: a file of the repository named in a
+// command's help (an example to copy) exists in a clone, from the
+// repository root where the examples run ("wirebridge read
+// testdata/syslog.pcap" named a file the repository never had).
+func TestHelpNamesFilesThatExist(t *testing.T) {
+	path := regexp.MustCompile(`\b(?:testdata|examples)/[^\s'"\x60)]+`)
+	for _, c := range commands() {
+		_, out, _ := run(t, nil, c.name, "--help")
+		for _, p := range path.FindAllString(out, -1) {
+			if _, err := os.Stat(filepath.Join("..", "..", p)); err != nil {
+				t.Errorf("wirebridge %s --help names %s, which the repository does not have", c.name, p)
+			}
+		}
+	}
+}
