@@ -328,3 +328,14 @@ func TestHelpNamesFilesThatExist(t *testing.T) {
 		}
 	}
 }
+
+// TestServeHelpShareLink: serve's help says what the banner does: a share
+// link only on a terminal, elsewhere the command that prints one (it said
+// serve prints a link, unconditionally).
+func TestServeHelpShareLink(t *testing.T) {
+	_, out, _ := run(t, nil, "serve", "--help")
+	flat := strings.Join(strings.Fields(out), " ")
+	if !strings.Contains(flat, "share link to watch it in the browser when its output is a terminal") || !strings.Contains(flat, "wirebridge share /packets/all") {
+		t.Errorf("serve --help does not say the link is printed only on a terminal, and how to get one otherwise:\n%s", out)
+	}
+}
