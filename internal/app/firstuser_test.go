@@ -339,3 +339,43 @@ func TestServeHelpShareLink(t *testing.T) {
 		t.Errorf("serve --help does not say the link is printed only on a terminal, and how to get one otherwise:\n%s", out)
 	}
 }
+
+// TestShareWithPortZero: with http.listen on port 0, share finds the running
+// serve's address in data_dir's lock file (as dlq does) and prints a link to
+// it; it printed http://127.0.0.1:0/#token=..., which nothing answers. With no
+// serve running there is no port to link to: a clear error.
+func TestShareWithPortZero(t *testing.T) {
+	dir := t.TempDir()
+	yaml := "data_dir: " + filepath.Join(dir, "data") + `
+http: {listen: "127.0.0.1:0"}
+sources:
+  - {name: udp, type: udp, listen: ["127.0.0.1:0"]}
+rules:
+  - {name: all, pattern: {"version": ["0"]}, targets: [live]}
+targets:
+  - {name: live, type: live, channel: /packets/all}
+`
+	cfgPath := filepath.Join(dir, "wirebridge.yaml")
+	if code, out, errOut := run(t, nil, "share", "/packets/all", "-c", writeConfig(t, cfgPath, yaml)); code == 0 || strings.Contains(out, ":0/") {
+		t.Errorf("share with port 0 and no serve: exit %d, want an error\nstdout: %s\nstderr: %s", code, out, errOut)
+	}
+	s, _, _ := newTestServer(t, dir, yaml)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.run(ctx) }()
+	defer func() { cancel(); <-done }()
+	addr := s.http.Addr().String()
+	waitUntil(t, "ready", func() bool { code, _ := httpGet(t, "http://"+addr+"/readyz"); return code == 200 })
+	code, out, errOut := run(t, nil, "share", "/packets/all", "-c", cfgPath)
+	if code != 0 || !strings.HasPrefix(strings.TrimSpace(out), "http://"+addr+"/#token=") || strings.Contains(errOut, "note:") {
+		t.Errorf("share with the serve on %s: exit %d\nstdout: %s\nstderr: %s", addr, code, out, errOut)
+	}
+}
+
+func writeConfig(t *testing.T, path, yaml string) string {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
