@@ -250,6 +250,16 @@ func TestValidationRules(t *testing.T) {
 			yaml: []string{"http: {listen: '127.0.0.1:8080'}", "nats: {listen: '[::1]:8080'}"},
 		},
 		{
+			name: "pcap source file is a FIFO",
+			setup: func(t *testing.T, dir string) {
+				if err := syscall.Mkfifo(filepath.Join(dir, "cap.fifo"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			},
+			full: []string{"sources:", "  - {name: p, type: pcap, file: cap.fifo}"},
+			want: []string{`wirebridge.yaml:2:33: sources[0].file: cap.fifo is not a regular file: a pcap source replays a capture file from its start (a FIFO cannot be read again, nor waited on); for a live capture use wirebridge read - behind tcpdump -w -`},
+		},
+		{
 			name: "pcap source file exists",
 			setup: func(t *testing.T, dir string) {
 				writeFile(t, filepath.Join(dir, "captures", "x.pcap"), pcapMagic)
