@@ -379,3 +379,19 @@ func writeConfig(t *testing.T, path, yaml string) string {
 	}
 	return path
 }
+
+// TestHelpTidy: no help ends in an empty "Flags:" section (version has no
+// flags) or has a line ending in a space ("Usage: wirebridge version ").
+func TestHelpTidy(t *testing.T) {
+	for _, c := range commands() {
+		_, out, _ := run(t, nil, c.name, "--help")
+		if strings.HasSuffix(strings.TrimSpace(out), "Flags:") {
+			t.Errorf("%s --help ends in an empty Flags: section", c.name)
+		}
+		for _, l := range strings.Split(out, "\n") {
+			if strings.HasSuffix(l, " ") && strings.TrimSpace(l) != "" {
+				t.Errorf("%s --help: line %q ends in a space", c.name, l)
+			}
+		}
+	}
+}
