@@ -211,10 +211,14 @@ func newFlagSet(name, synopsis, help string, stdio Stdio) *flag.FlagSet {
 	fs.SetOutput(stdio.Err)
 	fs.Usage = func() {
 		w := fs.Output()
-		fmt.Fprintf(w, "Usage: wirebridge %s %s\n\n", name, synopsis)
+		fmt.Fprintf(w, "Usage: %s\n\n", strings.TrimSpace("wirebridge "+name+" "+synopsis))
 		fmt.Fprintln(w, strings.TrimSpace(help))
-		fmt.Fprintln(w, "\nFlags:")
-		fs.PrintDefaults()
+		hasFlags := false
+		fs.VisitAll(func(*flag.Flag) { hasFlags = true })
+		if hasFlags {
+			fmt.Fprintln(w, "\nFlags:")
+			fs.PrintDefaults()
+		}
 	}
 	return fs
 }

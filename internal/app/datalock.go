@@ -75,9 +75,18 @@ func lockDataDir(dir string) (*dataLock, error) {
 		return nil, fmt.Errorf("data_dir %s: cannot create it: %w", abs, err)
 	}
 	path := filepath.Join(abs, lockFileName)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o640)
+	// O_NOFOLLOW: whoever can write in data_dir must not make this process
+	// empty another file through a symlink of the lock file's name.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0o640)
+	if errors.Is(err, syscall.ELOOP) {
+		return nil, fmt.Errorf("data_dir %s: the lock file %s is a symlink (wirebridge never makes one): remove it", abs, path)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("data_dir %s: cannot create the lock file (the directory must be writable): %w", abs, err)
+	}
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("data_dir %s: the lock file %s is not a regular file: remove it", abs, path)
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		f.Close()

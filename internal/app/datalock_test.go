@@ -105,6 +105,28 @@ func TestLockDataDir(t *testing.T) {
 			t.Fatalf("err %v: want a clear error naming %s", err, f)
 		}
 	})
+	t.Run("lock file is a symlink", func(t *testing.T) {
+		// Whoever can write in data_dir must not make serve (root) empty
+		// another file through a symlink named wirebridge.lock.
+		dir := t.TempDir()
+		victim := filepath.Join(t.TempDir(), "victim")
+		if err := os.WriteFile(victim, []byte("keep me\n"), 0o640); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(victim, filepath.Join(dir, lockFileName)); err != nil {
+			t.Fatal(err)
+		}
+		l, err := lockDataDir(dir)
+		if err == nil {
+			l.release()
+		}
+		if b, _ := os.ReadFile(victim); string(b) != "keep me\n" {
+			t.Errorf("the symlink's target now holds %q", b)
+		}
+		if err == nil || !strings.Contains(err.Error(), "symlink") {
+			t.Errorf("err %v: want an error saying the lock file is a symlink", err)
+		}
+	})
 	t.Run("released", func(t *testing.T) {
 		dir := t.TempDir()
 		l, err := lockDataDir(dir)

@@ -289,3 +289,109 @@ func TestTargetCaps(t *testing.T) {
 		})
 	}
 }
+
+// TestTargetWhereReplay: the banner's "Events go to" names a replay target's
+// shadow, whether it is given as url (http) or address (tcp); an http shadow
+// showed as "http " and nothing else.
+func TestTargetWhereReplay(t *testing.T) {
+	tests := []struct {
+		name string
+		r    config.ReplayTarget
+		want string
+	}{
+		{"http url", config.ReplayTarget{Protocol: "http", URL: "http://127.0.0.1:9/prefix"}, "http http://127.0.0.1:9/prefix"},
+		{"http address", config.ReplayTarget{Protocol: "http", Address: "127.0.0.1:9"}, "http 127.0.0.1:9"},
+		{"tcp address", config.ReplayTarget{Protocol: "tcp", Address: "127.0.0.1:6432"}, "tcp 127.0.0.1:6432"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := tt.r
+			if got := targetWhere(&config.Target{Replay: &r}); got != tt.want {
+				t.Errorf("targetWhere = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestHelpNamesFilesThatExist: a file of the repository named in a
+// command's help (an example to copy) exists in a clone, from the
+// repository root where the examples run ("wirebridge read
+// testdata/syslog.pcap" named a file the repository never had).
+func TestHelpNamesFilesThatExist(t *testing.T) {
+	path := regexp.MustCompile(`\b(?:testdata|examples)/[^\s'"\x60)]+`)
+	for _, c := range commands() {
+		_, out, _ := run(t, nil, c.name, "--help")
+		for _, p := range path.FindAllString(out, -1) {
+			if _, err := os.Stat(filepath.Join("..", "..", p)); err != nil {
+				t.Errorf("wirebridge %s --help names %s, which the repository does not have", c.name, p)
+			}
+		}
+	}
+}
+
+// TestServeHelpShareLink: serve's help says what the banner does: a share
+// link only on a terminal, elsewhere the command that prints one (it said
+// serve prints a link, unconditionally).
+func TestServeHelpShareLink(t *testing.T) {
+	_, out, _ := run(t, nil, "serve", "--help")
+	flat := strings.Join(strings.Fields(out), " ")
+	if !strings.Contains(flat, "share link to watch it in the browser when its output is a terminal") || !strings.Contains(flat, "wirebridge share /packets/all") {
+		t.Errorf("serve --help does not say the link is printed only on a terminal, and how to get one otherwise:\n%s", out)
+	}
+}
+
+// TestShareWithPortZero: with http.listen on port 0, share finds the running
+// serve's address in data_dir's lock file (as dlq does) and prints a link to
+// it; it printed http://127.0.0.1:0/#token=..., which nothing answers. With no
+// serve running there is no port to link to: a clear error.
+func TestShareWithPortZero(t *testing.T) {
+	dir := t.TempDir()
+	yaml := "data_dir: " + filepath.Join(dir, "data") + `
+http: {listen: "127.0.0.1:0"}
+sources:
+  - {name: udp, type: udp, listen: ["127.0.0.1:0"]}
+rules:
+  - {name: all, pattern: {"version": ["0"]}, targets: [live]}
+targets:
+  - {name: live, type: live, channel: /packets/all}
+`
+	cfgPath := filepath.Join(dir, "wirebridge.yaml")
+	if code, out, errOut := run(t, nil, "share", "/packets/all", "-c", writeConfig(t, cfgPath, yaml)); code == 0 || strings.Contains(out, ":0/") {
+		t.Errorf("share with port 0 and no serve: exit %d, want an error\nstdout: %s\nstderr: %s", code, out, errOut)
+	}
+	s, _, _ := newTestServer(t, dir, yaml)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.run(ctx) }()
+	defer func() { cancel(); <-done }()
+	addr := s.http.Addr().String()
+	waitUntil(t, "ready", func() bool { code, _ := httpGet(t, "http://"+addr+"/readyz"); return code == 200 })
+	code, out, errOut := run(t, nil, "share", "/packets/all", "-c", cfgPath)
+	if code != 0 || !strings.HasPrefix(strings.TrimSpace(out), "http://"+addr+"/#token=") || strings.Contains(errOut, "note:") {
+		t.Errorf("share with the serve on %s: exit %d\nstdout: %s\nstderr: %s", addr, code, out, errOut)
+	}
+}
+
+func writeConfig(t *testing.T, path, yaml string) string {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestHelpTidy: no help ends in an empty "Flags:" section (version has no
+// flags) or has a line ending in a space ("Usage: wirebridge version ").
+func TestHelpTidy(t *testing.T) {
+	for _, c := range commands() {
+		_, out, _ := run(t, nil, c.name, "--help")
+		if strings.HasSuffix(strings.TrimSpace(out), "Flags:") {
+			t.Errorf("%s --help ends in an empty Flags: section", c.name)
+		}
+		for _, l := range strings.Split(out, "\n") {
+			if strings.HasSuffix(l, " ") && strings.TrimSpace(l) != "" {
+				t.Errorf("%s --help: line %q ends in a space", c.name, l)
+			}
+		}
+	}
+}

@@ -32,7 +32,7 @@ written with what could be decoded). A summary line goes to standard error at
 the end. The exit status is 0 unless the input cannot be read as a capture.
 
 Examples:
-  wirebridge read testdata/syslog.pcap | head
+  wirebridge read examples/captures/loopback-demo.pcap | head
   wirebridge read --format text --count 10 capture.pcapng
   tcpdump -i eth0 --immediate-mode -U -w - udp port 514 | wirebridge read -
   wirebridge read --format pcap -o dns.pcap --pattern '{"detail":{"Destination":{"Port":[53]}}}' big.pcap`

@@ -36,7 +36,9 @@ Without -c, wirebridge runs its embedded default configuration: a UDP source
 on 127.0.0.1:5514, HTTP on 127.0.0.1:8080, a catch-all rule archiving
 every event as NDJSON and every packet as pcap under ./wirebridge-data, and
 another sending every event to the live channel /packets/all; serve prints
-a read-only share link to watch it in the browser.
+a read-only share link to watch it in the browser when its output is a
+terminal (elsewhere, such as journald, it prints the command that makes one:
+wirebridge share /packets/all).
 ` + "`wirebridge validate -c FILE`" + ` checks a file without running it.
 
 Signals:

@@ -145,6 +145,9 @@ func targetWhere(t *config.Target) string {
 	case t.Live != nil:
 		return "live channel " + t.Live.Channel
 	case t.Replay != nil:
+		if t.Replay.URL != "" {
+			return t.Replay.Protocol + " " + t.Replay.URL
+		}
 		return t.Replay.Protocol + " " + t.Replay.Address
 	}
 	return ""

@@ -35,7 +35,7 @@ func runShare(ctx context.Context, args []string, stdio Stdio) int {
 	fs.StringVar(&path, "c", "", "the configuration `FILE` whose http.listen, data_dir and live keys to use (default: the embedded default)")
 	fs.DurationVar(&ttl, "ttl", 0, "how long the link is valid (default: live.share_ttl; at most live.share_max_ttl, 24h unless configured)")
 	fs.StringVar(&filter, "filter", "", "an event `PATTERN` the link is bound to")
-	fs.StringVar(&base, "url", "", "the UI's base `URL` (default: from http.listen)")
+	fs.StringVar(&base, "url", "", "the UI's base `URL` (default: from http.listen; with port 0, the address of the serve running on data_dir)")
 	fs.BoolVar(&rotate, "rotate-key", false, "replace the share key file, revoking every link signed with it")
 	pos, code, done := parseFlags(fs, args, stdio)
 	if done {
@@ -71,6 +71,12 @@ func runShare(ctx context.Context, args []string, stdio Stdio) int {
 	if ttl > cfg.Live.MaxShareTTL() {
 		fmt.Fprintf(stdio.Err, "wirebridge share: --ttl %s is longer than live.share_max_ttl (%s): ask for less, or raise live.share_max_ttl in the configuration\n", ttl, cfg.Live.MaxShareTTL())
 		return exitUsage
+	}
+	if c, err := withServingAddr(cfg); err == nil {
+		cfg = c
+	} else if base == "" { // with --url, the link is the caller's to place
+		fmt.Fprintf(stdio.Err, "wirebridge share: %v\n", err)
+		return exitFail
 	}
 	// The link must work on the running server (share_check.go).
 	guard, err := newShareGuard(cfg, filter)

@@ -71,6 +71,23 @@ func (g *shareGuard) undo() {
 	}
 }
 
+// withServingAddr returns cfg, or, when http.listen has port 0 (a free port
+// picked at start), a copy with the address the serve running on data_dir
+// wrote into its lock file (datalock.go): a link to port 0 reaches nothing.
+func withServingAddr(cfg *config.Config) (*config.Config, error) {
+	_, port, err := net.SplitHostPort(cfg.HTTP.Listen)
+	if err != nil || port != "0" {
+		return cfg, nil
+	}
+	lock := filepath.Join(cfg.DataDir, lockFileName)
+	if h := readLockHolder(lock); h.HTTP != "" && flockHolder(lock) != 0 {
+		c := *cfg
+		c.HTTP.Listen = h.HTTP
+		return &c, nil
+	}
+	return nil, fmt.Errorf("http.listen %s picks its port when serve starts, and no wirebridge serve running on data_dir %s names its address (in %s): start serve first, or give --url", cfg.HTTP.Listen, cfg.DataDir, lock)
+}
+
 // dialAddr is the address to reach an HTTP listener at: a listener on
 // every address (0.0.0.0, ::, or no host) is reached on the loopback.
 func dialAddr(listen string) string {

@@ -273,12 +273,28 @@ func startServer(cfg Config) (*server.Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bus: embedded nats: %w", err)
 	}
+	// The server reports a failure to start (a listen address in use) only
+	// through its logger's Fatalf, and then never becomes ready: catch it,
+	// so that it is the error, at once.
+	fatal := startLogger{fatal: make(chan error, 1)}
+	srv.SetLoggerV2(fatal, false, false, false)
 	srv.Start()
-	if !srv.ReadyForConnections(cfg.Timeout) {
-		srv.Shutdown()
-		srv.WaitForShutdown()
-		return nil, fmt.Errorf("bus: embedded nats: not ready after %s", cfg.Timeout)
+	for deadline := time.Now().Add(cfg.Timeout); !srv.ReadyForConnections(100 * time.Millisecond); {
+		var err error
+		select {
+		case err = <-fatal.fatal:
+		default:
+			if time.Now().After(deadline) {
+				err = fmt.Errorf("not ready after %s", cfg.Timeout)
+			}
+		}
+		if err != nil {
+			srv.Shutdown()
+			srv.WaitForShutdown()
+			return nil, fmt.Errorf("bus: embedded nats: %w", err)
+		}
 	}
+	srv.SetLoggerV2(nil, false, false, false)
 	if !srv.JetStreamEnabled() {
 		srv.Shutdown()
 		srv.WaitForShutdown()
@@ -286,6 +302,31 @@ func startServer(cfg Config) (*server.Server, error) {
 	}
 	return srv, nil
 }
+
+// startLogger is the embedded server's logger while it starts: it keeps the
+// first fatal error (with the cause the server formats into it) and drops
+// everything else (the server runs with NoLog).
+type startLogger struct{ fatal chan error }
+
+func (l startLogger) Fatalf(format string, v ...any) {
+	err := fmt.Errorf(format, v...)
+	for _, a := range v {
+		if e, ok := a.(error); ok {
+			err = e // "Error listening on port: %s, %q": the listen error names the address
+			break
+		}
+	}
+	select {
+	case l.fatal <- err:
+	default:
+	}
+}
+
+func (startLogger) Noticef(string, ...any) {}
+func (startLogger) Warnf(string, ...any)   {}
+func (startLogger) Errorf(string, ...any)  {}
+func (startLogger) Debugf(string, ...any)  {}
+func (startLogger) Tracef(string, ...any)  {}
 
 func authOptions(cfg Config) []nats.Option {
 	var o []nats.Option

@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -242,5 +243,28 @@ func TestOpenErrors(t *testing.T) {
 				t.Fatal("Open succeeded")
 			}
 		})
+	}
+}
+
+// TestEmbeddedListenPortBusy: a nats.listen port held by another process is
+// a start-up error naming the address and the reason, not "not ready after"
+// the whole timeout (the embedded server's listen failure was silent).
+func TestEmbeddedListenPortBusy(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	b, err := Open(ctx, Config{DataDir: t.TempDir(), Listen: ln.Addr().String(), Token: "t", Timeout: time.Minute})
+	if err == nil {
+		b.Close()
+		t.Fatalf("Open on a busy listen address %s succeeded", ln.Addr())
+	}
+	for _, want := range []string{ln.Addr().String(), "address already in use"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
 	}
 }

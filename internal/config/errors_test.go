@@ -245,6 +245,12 @@ func TestParseErrors(t *testing.T) {
 			want: []string{`wirebridge.yaml:7:14: rules[0].pattern: pattern is not valid JSON: unexpected EOF`},
 		},
 		{
+			name: "pattern written as a tcpdump/BPF filter",
+			yaml: doc(append(append([]string{}, valid[:6]...), `    pattern: tcp port 80`, valid[7], valid[8], valid[9], valid[10])...),
+			want: []string{`wirebridge.yaml:7:14: rules[0].pattern: pattern is not valid JSON: invalid character 'c' in literal true (expecting 'r') at offset 2; ` +
+				`a pattern is an EventBridge event pattern (JSON or a YAML mapping), not a tcpdump/BPF filter: for tcp port 80, write {"detail": {"Protocol": ["tcp"], "Destination": {"Port": [80]}}} (docs/patterns.md)`},
+		},
+		{
 			name: "pattern JSON but not an object",
 			yaml: doc(append(append([]string{}, valid[:6]...), `    pattern: '["source"]'`, valid[7], valid[8], valid[9], valid[10])...),
 			want: []string{`wirebridge.yaml:7:14: rules[0].pattern: pattern must be a JSON object`},

@@ -9,6 +9,7 @@ import (
 	"os"
 	"reflect"
 	"strings"
+	"syscall"
 
 	"go.yaml.in/yaml/v4"
 )
@@ -28,10 +29,31 @@ func DefaultYAML() []byte { return bytes.Clone(defaultYAML) }
 func Default() (*Config, error) { return Parse(DefaultFile, defaultYAML) }
 
 // Load reads and parses the configuration file at path. See Parse.
+// The file is opened with O_NONBLOCK: a FIFO with no writer would block the open until one
+// appears (validate and serve stood deaf to SIGTERM); now it reads as empty at once and is
+// refused. A pipe with a writer (-c <(envsubst < tmpl.yaml)) is read to its end. Devices and
+// directories are refused (a device may never end).
 func Load(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("read config: %w", err)
+	case st.IsDir():
+		return nil, fmt.Errorf("read config: %s is a directory", path)
+	case !st.Mode().IsRegular() && st.Mode()&os.ModeNamedPipe == 0:
+		return nil, fmt.Errorf("read config: %s is not a regular file", path)
+	}
+	data, err := io.ReadAll(f)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	if len(data) == 0 && st.Mode()&os.ModeNamedPipe != 0 {
+		return nil, fmt.Errorf("read config: %s is a FIFO with nothing written to it (no writer)", path)
 	}
 	return Parse(path, data)
 }

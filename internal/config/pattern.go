@@ -44,7 +44,7 @@ func (p *Pattern) decodeNode(d *decoder, n *yaml.Node, path string) {
 			return
 		}
 		if err := checkJSONObject([]byte(n.Value)); err != nil {
-			at.jsonErr = err
+			at.jsonErr = withFilterHint(err, n.Value)
 			return
 		}
 		var buf bytes.Buffer
@@ -62,6 +62,20 @@ func (p *Pattern) decodeNode(d *decoder, n *yaml.Node, path string) {
 	default:
 		at.jsonErr = errors.New("pattern must be a JSON object or a YAML mapping, got a list")
 	}
+}
+
+// bpfHint follows the error for a pattern that is not JSON at all: most often a tcpdump/BPF
+// filter such as `tcp port 80`.
+const bpfHint = `a pattern is an EventBridge event pattern (JSON or a YAML mapping), not a tcpdump/BPF filter: ` +
+	`for tcp port 80, write {"detail": {"Protocol": ["tcp"], "Destination": {"Port": [80]}}} (docs/patterns.md)`
+
+// withFilterHint adds bpfHint to err when text does not even start like JSON.
+func withFilterHint(err error, text string) error {
+	t := strings.TrimSpace(text)
+	if t == "" || t[0] == '{' || t[0] == '[' {
+		return err
+	}
+	return fmt.Errorf("%w; %s", err, bpfHint)
 }
 
 // checkJSONObject reports why data is not a single JSON object.

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -53,4 +55,41 @@ func openNonblockWriter(path string) (func(), error) {
 		return nil, err
 	}
 	return func() { syscall.Close(fd) }, nil
+}
+
+// TestLoadFIFO: the configuration file named as a FIFO with no writer is
+// refused at once with its path (validate -c FIFO blocked in open, deaf to
+// SIGTERM); a pipe with a writer, as -c <(envsubst < tmpl.yaml) gives, is read.
+func TestLoadFIFO(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "wirebridge.yaml")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := Load(fifo); done <- err }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "no writer") || !strings.Contains(err.Error(), fifo) {
+			t.Fatalf("err = %v, want %q naming %s", err, "no writer", fifo)
+		}
+	case <-time.After(20 * time.Second):
+		t.Errorf("loading a FIFO configuration blocked (no answer in 20s)")
+		if f, err := openNonblockWriter(fifo); err == nil {
+			f()
+		}
+		<-done
+	}
+
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	go func() {
+		w.WriteString(doc(valid...))
+		w.Close()
+	}()
+	if _, err := Load(fmt.Sprintf("/dev/fd/%d", r.Fd())); err != nil { // outside-ok: this process's own pipe
+		t.Errorf("a configuration from a pipe: %v", err)
+	}
 }

@@ -183,8 +183,13 @@ func (v *validator) nats() {
 			v.errorf("nats.listen", "listen applies to the embedded server only")
 		} else if err := checkListen(n.Listen); err != nil {
 			v.errorf("nats.listen", "%v", err)
-		} else if n.Listen == v.c.HTTP.Listen && !strings.HasSuffix(n.Listen, ":0") {
-			v.errorf("nats.listen", "%s is also http.listen", n.Listen)
+		} else if checkListen(v.c.HTTP.Listen) == nil {
+			switch same, wildcard := tcpOverlap(n.Listen, v.c.HTTP.Listen); {
+			case same:
+				v.errorf("nats.listen", "%s is also http.listen", n.Listen)
+			case wildcard:
+				v.errorf("nats.listen", "%s overlaps http.listen (%s): a wildcard address holds its port on every address, IPv4 and IPv6", n.Listen, v.c.HTTP.Listen)
+			}
 		}
 	}
 	if n.MaxMemory < 0 {
@@ -288,7 +293,7 @@ func (v *validator) sources() {
 		v.errorf("sources", "at least one source is required")
 	}
 	names := map[string]string{}
-	listens := map[string]string{}
+	var listens []listenBind
 	for i := range c.Sources {
 		s := &c.Sources[i]
 		p := fmt.Sprintf("sources[%d]", i)
@@ -316,7 +321,7 @@ func (v *validator) sources() {
 		v.variant(p, string(s.Type), reflect.ValueOf(s).Elem())
 		switch {
 		case s.UDP != nil:
-			v.listenList(p, s.UDP.Listen, listens)
+			v.listenList(p, s.UDP.Listen, &listens)
 			v.intRange(p+".readers", s.UDP.Readers, 1, 256)
 			v.recvBuffer(p, s.UDP.RecvBuffer)
 			v.intRange(p+".batch", s.UDP.Batch, 1, 1024)
@@ -340,7 +345,7 @@ func (v *validator) sources() {
 					v.errorf(p+".interface", "listen and interface are exclusive")
 				}
 			} else {
-				v.listenList(p, s.VXLAN.Listen, listens)
+				v.listenList(p, s.VXLAN.Listen, &listens)
 				if s.VXLAN.Port != 0 {
 					v.errorf(p+".port", "only with interface (a listener's port is in listen)")
 				}
@@ -405,30 +410,96 @@ func (v *validator) recvBuffer(p string, b ByteSize) {
 	}
 }
 
-func (v *validator) listenList(p string, addrs []string, seen map[string]string) {
+func (v *validator) listenList(p string, addrs []string, seen *[]listenBind) {
 	if len(addrs) == 0 {
 		v.errorf(p+".listen", "required: at least one address such as 127.0.0.1:5514")
 	}
+	var mine []listenBind
 	for j, a := range addrs {
 		ap := fmt.Sprintf("%s.listen[%d]", p, j)
 		if err := checkListen(a); err != nil {
 			v.errorf(ap, "%v", err)
 			continue
 		}
-		host, port, _ := net.SplitHostPort(a)
-		if ip, err := netip.ParseAddr(host); err == nil {
-			host = ip.Unmap().String()
-		}
-		key := net.JoinHostPort(host, port)
-		if port == "0" {
-			continue
-		}
-		if prev, dup := seen[key]; dup {
-			v.errorf(ap, "address %s is also listened on by %s", a, prev)
-		} else {
-			seen[key] = ap
+		if b, ok := parseBind(ap, a); ok {
+			mine = append(mine, b)
 		}
 	}
+	// The udp source binds an IPv6 wildcard dual-stack unless the same source lists an IPv4
+	// address with that port (internal/source: v6Only).
+	for i := range mine {
+		if b := &mine[i]; b.addr.Is6() && b.addr.IsUnspecified() {
+			b.dual = !slices.ContainsFunc(mine, func(o listenBind) bool { return o.port == b.port && o.addr.Is4() })
+		}
+	}
+	for _, b := range mine {
+		for _, o := range *seen {
+			if msg := udpOverlap(b, o); msg != "" {
+				v.errorf(b.path, "%s", msg)
+				break
+			}
+		}
+		*seen = append(*seen, b)
+	}
+}
+
+// listenBind is a udp listen address as the socket binding it sees it. Each is bound
+// exclusively (no SO_REUSEADDR or SO_REUSEPORT), so two of them may not cover one address.
+type listenBind struct {
+	path, text string     // where it was written, and how
+	addr       netip.Addr // unmapped; "::" for an empty host, 127.0.0.1 for localhost
+	port       uint16
+	dual       bool // an IPv6 wildcard that holds the port for IPv4 too
+}
+
+// parseBind reads a checked listen address; port 0 (any free port) never collides.
+func parseBind(path, text string) (listenBind, bool) {
+	host, port, _ := net.SplitHostPort(text)
+	n, _ := strconv.ParseUint(port, 10, 16)
+	var a netip.Addr
+	switch host {
+	case "":
+		a = netip.IPv6Unspecified()
+	case "localhost":
+		a = netip.AddrFrom4([4]byte{127, 0, 0, 1}) // what the source resolves it to
+	default:
+		a, _ = netip.ParseAddr(host)
+	}
+	return listenBind{path: path, text: text, addr: a.Unmap().WithZone(""), port: uint16(n)}, n != 0
+}
+
+// udpOverlap says why the kernel would refuse to bind b beside o, or "".
+func udpOverlap(b, o listenBind) string {
+	if b.port != o.port {
+		return ""
+	}
+	switch {
+	case b.addr == o.addr:
+		if b.text != o.text {
+			return fmt.Sprintf("address %s is also listened on by %s (as %s)", b.text, o.path, o.text)
+		}
+		return fmt.Sprintf("address %s is also listened on by %s", b.text, o.path)
+	case b.addr.Is4() == o.addr.Is4() && (b.addr.IsUnspecified() || o.addr.IsUnspecified()):
+		return fmt.Sprintf("address %s overlaps %s (%s): a wildcard address holds its port on every address of its family", b.text, o.path, o.text)
+	case b.dual && o.addr.Is4(), o.dual && b.addr.Is4():
+		return fmt.Sprintf("address %s overlaps %s (%s): an IPv6 wildcard is dual-stack and holds its port for IPv4 too, unless the same source also lists an IPv4 address with that port", b.text, o.path, o.text)
+	}
+	return ""
+}
+
+// tcpOverlap reports whether a TCP listener on b cannot listen beside one on o: the same
+// address, or a wildcard on either side (Go listens on an empty host, 0.0.0.0 or :: dual-stack,
+// holding the port on every address).
+func tcpOverlap(b, o string) (same, wildcard bool) {
+	bb, ok1 := parseBind("", b)
+	ob, ok2 := parseBind("", o)
+	if !ok1 || !ok2 || bb.port != ob.port {
+		return false, false
+	}
+	if bb.addr == ob.addr {
+		return true, false
+	}
+	return false, bb.addr.IsUnspecified() || ob.addr.IsUnspecified()
 }
 
 var filterProtocols = []string{"udp", "tcp", "icmp", "icmpv6"}

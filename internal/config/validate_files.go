@@ -67,9 +67,10 @@ func missing(err error) bool {
 	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)
 }
 
-// inputFile checks a file wirebridge reads (a pcap source's capture): it must exist and not be a
-// directory. A FIFO or a device is accepted (tcpdump -w FIFO). Relative paths are relative to
-// the working directory.
+// inputFile checks a file wirebridge reads (a pcap source's capture): it must exist and be a
+// regular file. The source replays it from its start (again with loop): a FIFO can be read only
+// once, cannot be seeked, and opening it waits for a writer. Relative paths are relative to the
+// working directory.
 func (v *validator) inputFile(path, name string) {
 	st, err := os.Stat(name)
 	switch {
@@ -84,6 +85,8 @@ func (v *validator) inputFile(path, name string) {
 		v.errorf(path, "%v", err)
 	case st.IsDir():
 		v.errorf(path, "%s is a directory, not a capture file", name)
+	case !st.Mode().IsRegular():
+		v.errorf(path, "%s is not a regular file: a pcap source replays a capture file from its start (a FIFO cannot be read again, nor waited on); for a live capture use wirebridge read - behind tcpdump -w -", name)
 	}
 }
 

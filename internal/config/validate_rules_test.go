@@ -204,6 +204,62 @@ func TestValidationRules(t *testing.T) {
 			want: []string{`wirebridge.yaml:2:33: sources[0].file: {dir} is a directory, not a capture file`},
 		},
 		{
+			name: "udp wildcard and a specific address on one port, in two sources",
+			full: []string{"sources:", "  - {name: a, type: udp, listen: ['0.0.0.0:5514']}", "  - {name: b, type: udp, listen: ['127.0.0.1:5514']}"},
+			want: []string{`wirebridge.yaml:3:35: sources[1].listen[0]: address 127.0.0.1:5514 overlaps sources[0].listen[0] (0.0.0.0:5514): a wildcard address holds its port on every address of its family`},
+		},
+		{
+			name: "udp specific address, then the wildcard",
+			full: []string{"sources:", "  - {name: a, type: udp, listen: ['[::1]:5514', '[::]:5514']}"},
+			want: []string{`wirebridge.yaml:2:49: sources[0].listen[1]: address [::]:5514 overlaps sources[0].listen[0] ([::1]:5514): a wildcard address holds its port on every address of its family`},
+		},
+		{
+			name: "udp empty host is the IPv6 wildcard",
+			full: []string{"sources:", "  - {name: a, type: udp, listen: [':5514', '[::]:5514']}"},
+			want: []string{`wirebridge.yaml:2:44: sources[0].listen[1]: address [::]:5514 is also listened on by sources[0].listen[0] (as :5514)`},
+		},
+		{
+			name: "udp localhost is 127.0.0.1",
+			full: []string{"sources:", "  - {name: a, type: udp, listen: ['localhost:5514']}", "  - {name: b, type: vxlan, listen: ['127.0.0.1:5514']}"},
+			want: []string{`wirebridge.yaml:3:37: sources[1].listen[0]: address 127.0.0.1:5514 is also listened on by sources[0].listen[0] (as localhost:5514)`},
+		},
+		{
+			name: "udp dual-stack wildcard holds the IPv4 port of another source",
+			full: []string{"sources:", "  - {name: a, type: udp, listen: [':5514']}", "  - {name: b, type: udp, listen: ['127.0.0.1:5514']}"},
+			want: []string{`wirebridge.yaml:3:35: sources[1].listen[0]: address 127.0.0.1:5514 overlaps sources[0].listen[0] (:5514): an IPv6 wildcard is dual-stack and holds its port for IPv4 too, unless the same source also lists an IPv4 address with that port`},
+		},
+		{
+			name: "udp IPv4 and IPv6 wildcards in one source",
+			full: []string{"sources:", "  - {name: a, type: udp, listen: ['0.0.0.0:5514', '[::]:5514', '127.0.0.2:5515', '[::1]:5515']}"},
+		},
+		{
+			name: "udp IPv6 wildcard beside an IPv4 address of the same source",
+			full: []string{"sources:", "  - {name: a, type: udp, listen: [':5514', '127.0.0.1:5514']}"},
+		},
+		{
+			name: "udp different addresses, and port 0",
+			full: []string{"sources:", "  - {name: a, type: udp, listen: ['127.0.0.1:5514', '127.0.0.1:0', '0.0.0.0:0']}", "  - {name: b, type: udp, listen: ['127.0.0.2:5514', '[::1]:5514']}"},
+		},
+		{
+			name: "http on every address and nats on one port",
+			yaml: []string{"http: {listen: '0.0.0.0:8080'}", "nats: {listen: '127.0.0.1:8080'}"},
+			want: []string{`wirebridge.yaml:13:16: nats.listen: 127.0.0.1:8080 overlaps http.listen (0.0.0.0:8080): a wildcard address holds its port on every address, IPv4 and IPv6`},
+		},
+		{
+			name: "http and nats on one port of two addresses",
+			yaml: []string{"http: {listen: '127.0.0.1:8080'}", "nats: {listen: '[::1]:8080'}"},
+		},
+		{
+			name: "pcap source file is a FIFO",
+			setup: func(t *testing.T, dir string) {
+				if err := syscall.Mkfifo(filepath.Join(dir, "cap.fifo"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			},
+			full: []string{"sources:", "  - {name: p, type: pcap, file: cap.fifo}"},
+			want: []string{`wirebridge.yaml:2:33: sources[0].file: cap.fifo is not a regular file: a pcap source replays a capture file from its start (a FIFO cannot be read again, nor waited on); for a live capture use wirebridge read - behind tcpdump -w -`},
+		},
+		{
 			name: "pcap source file exists",
 			setup: func(t *testing.T, dir string) {
 				writeFile(t, filepath.Join(dir, "captures", "x.pcap"), pcapMagic)

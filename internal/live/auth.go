@@ -258,12 +258,20 @@ func (a *Auth) Sign(channel, filter string, ttl time.Duration) (string, *Claims,
 	if ttl <= 0 {
 		return "", nil, errors.New("share ttl must be positive")
 	}
+	if ttl < time.Second {
+		return "", nil, fmt.Errorf("share ttl %s is shorter than 1s (a link expires on a whole second)", ttl)
+	}
 	key, err := a.shareKey()
 	if err != nil {
 		return "", nil, err
 	}
 	now := a.now()
+	// The exp claim is in whole seconds: round up, so the link lives at
+	// least ttl (rounding down, a 1s link could be expired when printed).
 	exp := now.Add(ttl)
+	if t := exp.Truncate(time.Second); !t.Equal(exp) {
+		exp = t.Add(time.Second)
+	}
 	w := wireClaims{Channel: channel, Filter: filter, Exp: exp.Unix(), Iat: now.Unix()}
 	b, err := json.Marshal(w)
 	if err != nil {

@@ -641,3 +641,30 @@ func TestWebSocket(t *testing.T) {
 		t.Errorf("bad filter: %v", m)
 	}
 }
+
+// TestShareTokenLivesItsTTL: a token's expiry is a whole second (its exp
+// claim), so it must not be rounded down: a link signed at 12:00:00.999 for
+// 1s was expired before it was printed (wirebridge share --ttl 1ns then said
+// the server signs with another key). A ttl under a second is refused.
+func TestShareTokenLivesItsTTL(t *testing.T) {
+	now := time.Date(2026, 1, 1, 12, 0, 0, 999_000_000, time.UTC)
+	a := NewAuth(nil, FileKey(filepath.Join(t.TempDir(), "share.key")), func() time.Time { return now })
+	for _, ttl := range []time.Duration{time.Second, 1500 * time.Millisecond, time.Hour} {
+		signed := now
+		tok, c, err := a.Sign("/packets/all", "", ttl)
+		must(t, err)
+		if c.Expires.Before(signed.Add(ttl)) {
+			t.Errorf("ttl %s: expires %s, before %s", ttl, c.Expires, signed.Add(ttl))
+		}
+		now = signed.Add(ttl - time.Millisecond)
+		if _, err := a.Authenticate(tok); err != nil {
+			t.Errorf("ttl %s: 1ms before its ttl ends: %v", ttl, err)
+		}
+		now = signed
+	}
+	for _, ttl := range []time.Duration{time.Nanosecond, 500 * time.Millisecond} {
+		if _, _, err := a.Sign("/packets/all", "", ttl); err == nil || !strings.Contains(err.Error(), "1s") {
+			t.Errorf("ttl %s: err = %v, want a refusal naming the 1s minimum", ttl, err)
+		}
+	}
+}

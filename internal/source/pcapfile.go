@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/wirebridge/wirebridge/internal/config"
@@ -61,9 +62,16 @@ func NewPCAP(cfg PCAPConfig) (*PCAP, error) {
 	if cfg.Speed.Mode == config.SpeedScaled && cfg.Speed.Factor <= 0 {
 		return nil, fmt.Errorf("pcap source %q: speed factor %v must be positive", cfg.Name, cfg.Speed.Factor)
 	}
-	f, err := os.Open(cfg.File)
+	// O_NONBLOCK: opening a FIFO must not wait for a writer. The source
+	// replays a file from its start (again with loop), so only a regular
+	// file will do.
+	f, err := os.OpenFile(cfg.File, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
 	if err != nil {
 		return nil, fmt.Errorf("pcap source %q: %w", cfg.Name, err)
+	}
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("pcap source %q: %s is not a regular file (a capture file is replayed from its start)", cfg.Name, cfg.File)
 	}
 	if _, err := capfile.NewReader(f); err != nil {
 		f.Close()

@@ -5,6 +5,8 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -184,5 +186,35 @@ func TestPCAPErrors(t *testing.T) {
 				t.Fatal("no error")
 			}
 		})
+	}
+}
+
+// TestPCAPFIFORefused: a pcap source on a FIFO is refused at once. Opening it
+// blocked until a writer appeared (serve deaf to SIGTERM), and with a writer
+// the replay failed on its first seek ("illegal seek").
+func TestPCAPFIFORefused(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "cap.fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		p, err := NewPCAP(PCAPConfig{File: fifo})
+		if err == nil {
+			p.Close()
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "not a regular file") {
+			t.Fatalf("err = %v, want %q", err, "not a regular file")
+		}
+	case <-time.After(20 * time.Second):
+		t.Errorf("opening a FIFO pcap source blocked (no answer in 20s)")
+		if fd, err := syscall.Open(fifo, syscall.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
+			syscall.Close(fd)
+		}
+		<-done
 	}
 }
