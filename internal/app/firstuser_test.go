@@ -356,7 +356,7 @@ targets:
   - {name: live, type: live, channel: /packets/all}
 `
 	cfgPath := filepath.Join(dir, "wirebridge.yaml")
-	if code, out, errOut := run(t, nil, "share", "/packets/all", "-c", writeConfig(t, cfgPath, yaml)); code == 0 || strings.Contains(out, ":0/") {
+	if code, out, errOut := run(t, nil, "share", "/packets/all", "-c", writeConfigFile(t, cfgPath, yaml)); code == 0 || strings.Contains(out, ":0/") {
 		t.Errorf("share with port 0 and no serve: exit %d, want an error\nstdout: %s\nstderr: %s", code, out, errOut)
 	}
 	s, _, _ := newTestServer(t, dir, yaml)
@@ -372,7 +372,7 @@ targets:
 	}
 }
 
-func writeConfig(t *testing.T, path, yaml string) string {
+func writeConfigFile(t *testing.T, path, yaml string) string {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
