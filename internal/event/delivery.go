@@ -18,6 +18,11 @@ type Delivery struct {
 	// Body is what the target sends: the event JSON, or the rule's input
 	// transformer output (which need not be JSON).
 	Body []byte
+	// BodyJSON says that Body is one JSON value with no line break in it,
+	// such as the event JSON wirebridge encoded itself: a target writing
+	// JSON lines may copy it as it is, without checking it. False says
+	// nothing (a transformer's output, or a delivery read back from storage).
+	BodyJSON bool
 	// Frame is the original captured frame and Capture its metadata, for
 	// targets that archive packets (pcap). Nil when the event did not come from a packet.
 	Frame   []byte

@@ -34,6 +34,11 @@ func checkEncoding(t *testing.T, p *packet.Packet, m Meta) Event {
 	if !json.Valid(got) {
 		t.Fatalf("invalid JSON: %s", got)
 	}
+	// Deliveries mark the event JSON BodyJSON: targets write it as one
+	// NDJSON line unchecked, so it must hold no line break.
+	if bytes.ContainsAny(got, "\r\n") {
+		t.Fatalf("line break in the event JSON: %q", got)
+	}
 	validate(t, evSchema, got)
 	if h := sizeHint(p, &m); len(got) > h {
 		t.Errorf("event of %d bytes exceeds the size hint %d (AppendJSON(nil) would allocate twice)", len(got), h)

@@ -120,9 +120,10 @@ func (w *worker) build(frame []byte, now time.Time) {
 	for _, r := range w.m.Rules {
 		targets := w.ruleTargets[r.Index]
 		var body []byte
+		bodyJSON := false // body is the event JSON: one JSON value, no line break
 		if w.ruleBody[r.Index] {
 			if r.Transform == nil {
-				body = encode()
+				body, bodyJSON = encode(), true
 			} else {
 				in := rule.Input{Rule: r.Name, IngestionTime: now}
 				if r.Transform.NeedsEvent() {
@@ -141,7 +142,7 @@ func (w *worker) build(frame []byte, now time.Time) {
 			t := p.targets[ti]
 			d := event.Delivery{Rule: r.Name, Target: t.Name, Accepted: now}
 			if t.NeedsBody {
-				d.Body = body
+				d.Body, d.BodyJSON = body, bodyJSON
 			}
 			if t.NeedsFrame {
 				d.Frame = frame

@@ -54,6 +54,22 @@ func AppendLine(dst, body []byte) []byte {
 	return append(AppendValue(dst, body), '\n')
 }
 
+// AppendDeliveryValue appends d's Body as one JSON value: as it is when
+// d.BodyJSON says it already is one (the event JSON wirebridge encoded),
+// through AppendValue otherwise.
+func AppendDeliveryValue(dst []byte, d *event.Delivery) []byte {
+	if d.BodyJSON {
+		return append(dst, d.Body...)
+	}
+	return AppendValue(dst, d.Body)
+}
+
+// AppendDeliveryLine appends d's Body as one NDJSON line
+// (AppendDeliveryValue and '\n').
+func AppendDeliveryLine(dst []byte, d *event.Delivery) []byte {
+	return append(AppendDeliveryValue(dst, d), '\n')
+}
+
 // DecodeValue returns the body a value written by AppendValue stands for
 // (surrounding whitespace and a trailing newline are ignored). The result
 // never aliases v.

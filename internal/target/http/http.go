@@ -235,12 +235,12 @@ func (t *Target) Send(ctx context.Context, batch []event.Delivery) error {
 				if i > 0 {
 					body = append(body, ',')
 				}
-				body = target.AppendValue(body, batch[i].Body)
+				body = target.AppendDeliveryValue(body, &batch[i])
 			}
 			body = append(body, ']')
 		} else {
 			for i := range batch {
-				body = target.AppendLine(body, batch[i].Body)
+				body = target.AppendDeliveryLine(body, &batch[i])
 			}
 		}
 		ct := "application/json"

@@ -70,6 +70,7 @@ func (t *Target) Send(ctx context.Context, batch []event.Delivery) error {
 		n      int
 		failed map[int]error
 		line   []byte
+		ev     []byte
 	)
 	flush := func() error {
 		if n == 0 {
@@ -81,7 +82,8 @@ func (t *Target) Send(ctx context.Context, batch []event.Delivery) error {
 	}
 	for i := range batch {
 		d := &batch[i]
-		it := wlive.Item{Event: target.AppendValue(nil, d.Body)}
+		ev = target.AppendDeliveryValue(ev[:0], d)
+		it := wlive.Item{Event: ev}
 		if t.cfg.Frames && d.Frame != nil {
 			it.Frame = d.Frame
 			it.LinkType = int(d.Capture.LinkType)

@@ -69,10 +69,10 @@ func (t *Target) Send(ctx context.Context, batch []event.Delivery) error {
 	b := t.buf[:0]
 	for i := range batch {
 		if t.pretty {
-			t.scratch = target.AppendValue(t.scratch[:0], batch[i].Body)
+			t.scratch = target.AppendDeliveryValue(t.scratch[:0], &batch[i])
 			b = appendIndented(b, t.scratch)
 		} else {
-			b = target.AppendLine(b, batch[i].Body)
+			b = target.AppendDeliveryLine(b, &batch[i])
 		}
 	}
 	t.buf = b
