@@ -319,6 +319,7 @@ func deliverConfig(c *config.Config, t *config.Target) deliver.Config {
 		BackoffMultiplier: d.Backoff.Multiplier,
 		BackoffJitter:     d.Backoff.Jitter,
 		QueueSize:         d.QueueSize,
+		QueueBytes:        int(d.QueueBytes),
 		AckWait:           d.AckWait,
 		ShutdownTimeout:   c.ShutdownTimeout,
 	}

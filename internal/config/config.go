@@ -291,6 +291,9 @@ type Delivery struct {
 	// and counted (queue_full): direct mode: waiting for the target; durable mode: waiting to
 	// be stored in JetStream (not yet accepted: a kill -9 loses them).
 	QueueSize int `yaml:"queue_size"`
+	// QueueBytes (direct mode) also bounds the events queued for the target, by the bytes of
+	// their bodies and frames.
+	QueueBytes ByteSize `yaml:"queue_bytes"`
 	// AckWait (durable mode) is how long the bus waits for a fetched event's acknowledgement
 	// before delivering it again; a running worker keeps the events it holds alive, so this is
 	// how soon the events a crashed process held are delivered again.

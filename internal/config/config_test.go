@@ -90,7 +90,7 @@ func TestDefaultsApplied(t *testing.T) {
 		{"udp", *src.UDP, UDPSource{Listen: []string{"127.0.0.1:5514"}, Readers: 2, RecvBuffer: 4 * MiB, Batch: 64}},
 		{"rule enabled", c.Rules[0].Enabled, true},
 		{"delivery", tg.Delivery, Delivery{Mode: Direct, MaxAttempts: 10, MaxAge: 24 * time.Hour,
-			Backoff: Backoff{Initial: time.Second, Max: 5 * time.Minute, Multiplier: 2, Jitter: 0.2}, BatchSize: 100, QueueSize: 1024, AckWait: 10 * time.Second}},
+			Backoff: Backoff{Initial: time.Second, Max: 5 * time.Minute, Multiplier: 2, Jitter: 0.2}, BatchSize: 100, QueueSize: DefaultDirectQueue, QueueBytes: DefaultQueueBytes, AckWait: 10 * time.Second}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -149,25 +149,33 @@ func TestDeliveryModeDefaults(t *testing.T) {
 	}
 }
 
-// TestQueueSizeDefaults: a replay target holds 16,384 packets unless the file
-// says otherwise; every other target 1,024.
+// TestQueueSizeDefaults: a target in direct mode (and any replay target)
+// holds 16,384 events unless the file says otherwise, a durable one 1,024;
+// direct targets hold at most 16 MiB of bodies and frames, replay 32 MiB.
 func TestQueueSizeDefaults(t *testing.T) {
 	tests := []struct {
 		name   string
 		target string
 		want   int
+		bytes  ByteSize
 	}{
-		{"replay", "{name: x, type: replay, address: 'shadow:8080'}", DefaultReplayQueue},
-		{"replay set", "{name: x, type: replay, address: 'shadow:8080', delivery: {queue_size: 1024}}", 1024},
-		{"replay other delivery keys", "{name: x, type: replay, address: 'shadow:8080', delivery: {batch_size: 5}}", DefaultReplayQueue},
-		{"http", "{name: x, type: http, url: 'https://example.com/hook'}", 1024},
-		{"file set", "{name: x, type: file, path: a.ndjson, delivery: {queue_size: 7}}", 7},
+		{"replay", "{name: x, type: replay, address: 'shadow:8080'}", DefaultReplayQueue, DefaultReplayQueueBytes},
+		{"replay set", "{name: x, type: replay, address: 'shadow:8080', delivery: {queue_size: 1024, queue_bytes: 1MiB}}", 1024, MiB},
+		{"replay other delivery keys", "{name: x, type: replay, address: 'shadow:8080', delivery: {batch_size: 5}}", DefaultReplayQueue, DefaultReplayQueueBytes},
+		{"http (durable)", "{name: x, type: http, url: 'https://example.com/hook'}", DefaultDurableQueue, DefaultQueueBytes},
+		{"http direct", "{name: x, type: http, url: 'https://example.com/hook', delivery: {mode: direct}}", DefaultDirectQueue, DefaultQueueBytes},
+		{"file", "{name: x, type: file, path: a.ndjson}", DefaultDirectQueue, DefaultQueueBytes},
+		{"file set", "{name: x, type: file, path: a.ndjson, delivery: {queue_size: 7, queue_bytes: 64KiB}}", 7, 64 * KiB},
+		{"live", "{name: x, type: live}", DefaultDirectQueue, DefaultQueueBytes},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := mustParse(t, with("  - "+tt.target))
 			if got := c.Targets[1].Delivery.QueueSize; got != tt.want {
 				t.Errorf("queue_size = %d, want %d", got, tt.want)
+			}
+			if got := c.Targets[1].Delivery.QueueBytes; got != tt.bytes {
+				t.Errorf("queue_bytes = %d, want %d", got, tt.bytes)
 			}
 		})
 	}

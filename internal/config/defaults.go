@@ -20,11 +20,25 @@ const (
 	DefaultLiveQueue       = 1024
 	DefaultShareTTL        = time.Hour
 	DefaultShareMaxTTL     = 24 * time.Hour
-	// DefaultReplayQueue is a replay target's delivery.queue_size when the
-	// file does not set one: mirror traffic is bursty and the reassembler
-	// takes each packet once, so room for 16,384 packets (about 25 MB of
-	// frames) instead of the 1,024 deliveries other targets get.
-	DefaultReplayQueue = 16384
+	// DefaultDirectQueue is delivery.queue_size for a target in direct mode
+	// (and any replay target) when the file does not set one: a local sink
+	// such as the file target writes whole batches, but its goroutine may
+	// wait a scheduler time slice or two on a busy machine (at 400,000
+	// events/s a 4 ms wait is 1,600 events; with 1,024 the archive
+	// benchmark lost events at 200,000/s, with 8,192 none). Durable
+	// targets keep DefaultDurableQueue: their buffer only waits for the
+	// store, which takes batches.
+	DefaultDirectQueue  = 16384
+	DefaultDurableQueue = 1024
+	// DefaultReplayQueue is the same for a replay target: mirror traffic is
+	// bursty and the reassembler takes each packet once, so room for 16,384
+	// packets (about 25 MB of frames: its queue_bytes default is 32 MiB).
+	DefaultReplayQueue = DefaultDirectQueue
+	// DefaultQueueBytes bounds the bytes (bodies and frames) queued for a
+	// direct target (DefaultReplayQueueBytes for replay): with large
+	// datagrams the count alone would allow hundreds of megabytes.
+	DefaultQueueBytes       = 16 * MiB
+	DefaultReplayQueueBytes = 32 * MiB
 )
 
 func (c *Config) setDefaults() {
@@ -75,7 +89,8 @@ func (t *Target) setDefaults() {
 		MaxAge:      24 * time.Hour,
 		Backoff:     Backoff{Initial: time.Second, Max: 5 * time.Minute, Multiplier: 2, Jitter: 0.2},
 		BatchSize:   100,
-		QueueSize:   1024,
+		QueueSize:   DefaultDurableQueue,
+		QueueBytes:  DefaultQueueBytes,
 		AckWait:     10 * time.Second,
 	}
 }
@@ -145,8 +160,11 @@ func (c *Config) finish() {
 		if t.Delivery.Mode == "" {
 			t.Delivery.Mode = t.DefaultMode()
 		}
-		if _, set := c.pos[fmt.Sprintf("targets[%d].delivery.queue_size", i)]; !set && t.Type == TargetReplay {
-			t.Delivery.QueueSize = DefaultReplayQueue
+		if _, set := c.pos[fmt.Sprintf("targets[%d].delivery.queue_size", i)]; !set && (t.Type == TargetReplay || t.Delivery.Mode == Direct) {
+			t.Delivery.QueueSize = DefaultDirectQueue
+		}
+		if _, set := c.pos[fmt.Sprintf("targets[%d].delivery.queue_bytes", i)]; !set && t.Type == TargetReplay {
+			t.Delivery.QueueBytes = DefaultReplayQueueBytes
 		}
 		if c.rawPaths == nil {
 			c.rawPaths = map[string]string{}

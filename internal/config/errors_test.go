@@ -313,6 +313,15 @@ func TestParseErrors(t *testing.T) {
 			},
 		},
 		{
+			name: "queue_bytes out of range",
+			yaml: with("  - {name: f, type: file, path: a.ndjson, delivery: {queue_bytes: 1KiB}}",
+				"  - {name: g, type: file, path: b.ndjson, delivery: {queue_bytes: 2GiB}}"),
+			want: []string{
+				`wirebridge.yaml:12:67: targets[1].delivery.queue_bytes: 1KiB is out of range (want 64KiB to 1GiB)`,
+				`wirebridge.yaml:13:67: targets[2].delivery.queue_bytes: 2GiB is out of range (want 64KiB to 1GiB)`,
+			},
+		},
+		{
 			name: "durable delivery without a bus",
 			yaml: with("  - {name: h, type: http, url: 'http://127.0.0.1:9/'}", "nats: {embedded: false}"),
 			want: []string{`wirebridge.yaml:12:5: targets[1].delivery.mode: durable delivery needs NATS, but nats.embedded is false and nats.urls is empty (set one, or mode: direct)`},

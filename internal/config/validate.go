@@ -675,6 +675,9 @@ func (v *validator) delivery(p string, t *Target) {
 	}
 	v.intRange(dp+".batch_size", d.BatchSize, 1, 10000)
 	v.intRange(dp+".queue_size", d.QueueSize, 1, 1<<20)
+	if _, written := v.c.pos[dp+".queue_bytes"]; (written || d.QueueBytes != 0) && (d.QueueBytes < 64*KiB || d.QueueBytes > GiB) {
+		v.errorf(dp+".queue_bytes", "%s is out of range (want 64KiB to 1GiB)", d.QueueBytes)
+	}
 	// 0 left unset in a configuration built in Go means internal/deliver's default; written in
 	// the file, it is out of range like any other value.
 	_, written := v.c.pos[dp+".ack_wait"]

@@ -132,7 +132,7 @@ type Config struct {
 
 	MaxEvents int           // events per Send (default 100)
 	MaxBytes  int           // bytes of Body per Send, at least one event (default 1 MiB)
-	Linger    time.Duration // durable: how long to wait to fill a batch (default 5ms)
+	Linger    time.Duration // how long to wait for more events to fill a batch (default 5ms)
 
 	MaxAttempts int           // Send attempts per delivery (default 10)
 	MaxAge      time.Duration // stop retrying this long after acceptance (default 24h; <0: no limit)
@@ -150,6 +150,10 @@ type Config struct {
 	// 10000): direct: queued for the target; durable: waiting to be stored
 	// in JetStream. When it is full, Enqueue drops and counts (queue_full).
 	QueueSize int
+	// QueueBytes (direct mode) bounds the Body and Frame bytes of the
+	// deliveries queued (default 16 MiB); a delivery larger than that is
+	// taken when the queue is empty.
+	QueueBytes int
 
 	MaxInFlight   int // durable: unacknowledged publishes to JetStream in flight (default 1024)
 	MaxAckPending int // durable: delivered but unacked messages per target (default 4*MaxEvents, at least 1000)
@@ -212,6 +216,7 @@ func (c *Config) defaults() error {
 	}
 	defd(&c.SendTimeout, 30*time.Second)
 	def(&c.QueueSize, 10000)
+	def(&c.QueueBytes, 16<<20)
 	def(&c.MaxInFlight, 64)
 	def(&c.MaxAckPending, max(4*c.MaxEvents, 1000))
 	defd(&c.AckWait, 10*time.Second)

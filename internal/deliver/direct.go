@@ -10,26 +10,82 @@ import (
 )
 
 // directWorker queues deliveries in memory and sends them from Run.
+//
+// The queue holds chunks: each Enqueue call's deliveries, copied with their
+// bodies and frames into one buffer of the exact size, go in as one chunk
+// (a channel operation and three allocations per call, not per delivery).
+// queued and queuedBytes count the deliveries in the queue and their bytes,
+// bounded by QueueSize and QueueBytes; as each chunk holds at least one
+// delivery, the channel (capacity QueueSize) is never full when Enqueue has
+// room. Run takes deliveries
+// from the chunks in order and batches up to MaxEvents/MaxBytes across
+// chunk boundaries; a chunk's memory is freed once every delivery in it is
+// settled. (Chunks are not pooled: a pool keeps each buffer at the largest
+// size it ever held, so memory would not follow QueueBytes.)
 type directWorker struct {
 	cfg Config
 	t   Target
 	m   *meter
-	q   chan event.Delivery
+	q   chan *chunk
+
+	// The deliveries in q and in Run's partly taken chunk, and their Body
+	// and Frame bytes: bounded by QueueSize and QueueBytes.
+	qmu         sync.Mutex
+	queued      int
+	queuedBytes int
 
 	mu     sync.RWMutex // Enqueue holds it shared; stopIntake exclusively
 	closed bool
 }
 
+// chunk is the deliveries of one Enqueue call, whose bodies and frames
+// point into one buffer.
+type chunk struct {
+	ds   []event.Delivery
+	next int // the first delivery Run has not taken yet
+}
+
 func newDirect(cfg Config, t Target, m *meter) *directWorker {
-	return &directWorker{cfg: cfg, t: t, m: m, q: make(chan event.Delivery, cfg.QueueSize)}
+	return &directWorker{cfg: cfg, t: t, m: m, q: make(chan *chunk, cfg.QueueSize)}
 }
 
 func (w *directWorker) Target() string { return w.cfg.Target }
 func (w *directWorker) Mode() Mode     { return Direct }
 func (w *directWorker) Stats() Stats   { return w.m.stats() }
 
-// Enqueue copies each delivery's Body and Frame (the caller's buffers may be
-// reused once it returns) and queues it without blocking.
+// reserve takes room in the queue for the longest prefix of ds that fits
+// (QueueSize deliveries, QueueBytes bytes of Body and Frame; a delivery
+// larger than QueueBytes fits an empty queue alone) and returns its length
+// and bytes.
+func (w *directWorker) reserve(ds []event.Delivery) (n, bytes int) {
+	w.qmu.Lock()
+	defer w.qmu.Unlock()
+	for n < len(ds) && w.queued+n < w.cfg.QueueSize {
+		b := len(ds[n].Body) + len(ds[n].Frame)
+		if w.queuedBytes+bytes+b > w.cfg.QueueBytes && w.queued+n > 0 {
+			break
+		}
+		bytes += b
+		n++
+	}
+	w.queued += n
+	w.queuedBytes += bytes
+	return n, bytes
+}
+
+// taken gives back the room of n deliveries of the given bytes and returns
+// the deliveries still queued.
+func (w *directWorker) taken(n, bytes int) int {
+	w.qmu.Lock()
+	defer w.qmu.Unlock()
+	w.queued -= n
+	w.queuedBytes -= bytes
+	return w.queued
+}
+
+// Enqueue copies the deliveries' Body and Frame (the caller's buffers may be
+// reused once it returns) into one chunk and queues it without blocking.
+// What does not fit in the queue is dropped and counted (queue_full).
 func (w *directWorker) Enqueue(_ context.Context, ds []event.Delivery) (int, error) {
 	w.mu.RLock()
 	defer w.mu.RUnlock()
@@ -37,32 +93,43 @@ func (w *directWorker) Enqueue(_ context.Context, ds []event.Delivery) (int, err
 		w.m.addDropped(ReasonShutdown, len(ds))
 		return 0, ErrClosed
 	}
+	n, size := w.reserve(ds)
+	if n < len(ds) {
+		w.m.addDropped(ReasonQueueFull, len(ds)-n)
+	}
+	if n == 0 {
+		return 0, nil
+	}
 	now := time.Now()
-	n := 0
-enqueue:
-	for i := range ds {
+	buf := make([]byte, 0, size)
+	c := &chunk{ds: make([]event.Delivery, n)}
+	for i := range ds[:n] {
 		d := ds[i]
-		buf := make([]byte, len(d.Body)+len(d.Frame))
-		copy(buf, d.Body)
-		copy(buf[len(d.Body):], d.Frame)
-		d.Body = buf[:len(d.Body):len(d.Body)]
+		off := len(buf)
+		buf = append(buf, d.Body...)
+		d.Body = buf[off:len(buf):len(buf)]
 		if d.Frame != nil {
-			d.Frame = buf[len(d.Body):]
+			off = len(buf)
+			buf = append(buf, d.Frame...)
+			d.Frame = buf[off:len(buf):len(buf)]
 		}
 		d.Target = w.cfg.Target
 		if d.Accepted.IsZero() {
 			d.Accepted = now
 		}
-		select {
-		case w.q <- d:
-			n++
-		default:
-			w.m.addDropped(ReasonQueueFull, len(ds)-i)
-			break enqueue
-		}
+		c.ds[i] = d
+	}
+	select {
+	case w.q <- c:
+	default:
+		// Unreachable: q has room for QueueSize chunks and queued bounds
+		// the deliveries in them. Counted, never silent.
+		w.taken(n, size)
+		w.m.addDropped(ReasonQueueFull, n)
+		return 0, nil
 	}
 	w.m.addEnqueued(n)
-	w.m.setDepth(int64(len(w.q)))
+	w.m.setDepth(int64(w.taken(0, 0)))
 	return n, nil
 }
 
@@ -96,59 +163,93 @@ func (w *directWorker) Run(ctx context.Context) error {
 
 	batch := make([]event.Delivery, 0, w.cfg.MaxEvents)
 	out := make([]outcome, w.cfg.MaxEvents)
-	var carry *event.Delivery
+	var cur *chunk // the chunk deliveries are taken from
+	// linger waits for more deliveries to fill a batch (Linger from the
+	// first one taken): one Send (one write, one request) per batch rather
+	// than one per trickle of a few events, which at high rates saves a
+	// wakeup and a system call per handful of events.
+	linger := time.NewTimer(time.Hour)
+	linger.Stop()
 	for {
-		var first event.Delivery
-		if carry != nil {
-			first, carry = *carry, nil
-		} else {
+		if cur == nil {
 			var ok bool
-			if first, ok = w.next(ctx); !ok {
+			if cur, ok = w.next(ctx); !ok {
 				w.m.setDepth(0)
 				return nil
 			}
 		}
 		if flush.Err() != nil {
 			w.stopIntake()
-			w.m.addDropped(ReasonShutdown, 1+len(w.q))
+			w.qmu.Lock()
+			left := w.queued
+			w.queued, w.queuedBytes = 0, 0
+			w.qmu.Unlock()
+			w.m.addDropped(ReasonShutdown, left)
 			w.m.setDepth(0)
 			return nil
 		}
-		batch = append(batch[:0], first)
-		size := batchBytes(&first)
+		batch = batch[:0]
+		size, bytes := 0, 0
+		lingering := false
 	fill:
 		for len(batch) < w.cfg.MaxEvents {
-			select {
-			case d := <-w.q:
-				if size+batchBytes(&d) > w.cfg.MaxBytes {
-					carry = &d
-					break fill
+			if cur.next == len(cur.ds) {
+				cur = nil
+				select {
+				case cur = <-w.q:
+				default:
+					if ctx.Err() != nil {
+						break fill
+					}
+					if !lingering {
+						lingering = true
+						linger.Reset(w.cfg.Linger)
+					}
+					select {
+					case cur = <-w.q:
+					case <-linger.C:
+						lingering = false
+						break fill
+					case <-ctx.Done():
+						break fill
+					}
 				}
-				batch = append(batch, d)
-				size += batchBytes(&d)
-			default:
-				break fill
 			}
+			d := &cur.ds[cur.next]
+			if len(batch) > 0 && size+batchBytes(d) > w.cfg.MaxBytes {
+				break
+			}
+			batch = append(batch, *d)
+			size += batchBytes(d)
+			bytes += len(d.Body) + len(d.Frame)
+			cur.next++
 		}
-		w.m.setDepth(int64(len(w.q)))
+		if lingering {
+			linger.Stop()
+		}
+		if cur != nil && cur.next == len(cur.ds) {
+			cur = nil
+		}
+		w.m.setDepth(int64(w.taken(len(batch), bytes)))
 		w.send(flush, batch, out[:len(batch)])
+		clear(batch) // the chunks' memory goes once nothing points into it
 	}
 }
 
-// next waits for a delivery. Once ctx ends it stops intake and returns only
+// next waits for a chunk. Once ctx ends it stops intake and returns only
 // what is still queued.
-func (w *directWorker) next(ctx context.Context) (event.Delivery, bool) {
+func (w *directWorker) next(ctx context.Context) (*chunk, bool) {
 	select {
-	case d := <-w.q:
-		return d, true
+	case c := <-w.q:
+		return c, true
 	case <-ctx.Done():
 	}
 	w.stopIntake()
 	select {
-	case d := <-w.q:
-		return d, true
+	case c := <-w.q:
+		return c, true
 	default:
-		return event.Delivery{}, false
+		return nil, false
 	}
 }
 

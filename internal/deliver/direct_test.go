@@ -3,6 +3,7 @@ package deliver
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -191,5 +192,135 @@ func TestDirectShutdownDeadline(t *testing.T) {
 	}
 	if s := w.Stats(); s.Dropped[ReasonShutdown] != 5 || s.Delivered != 0 {
 		t.Errorf("stats %+v", s)
+	}
+}
+
+// TestDirectQueueBounds: the queue takes the longest prefix of a call that
+// fits both QueueSize and QueueBytes, counts the rest dropped, and a
+// delivery larger than QueueBytes is taken only into an empty queue.
+func TestDirectQueueBounds(t *testing.T) {
+	body := func(n int) event.Delivery { return event.Delivery{ID: "x", Body: make([]byte, n)} }
+	tests := []struct {
+		name       string
+		size, byts int
+		calls      [][]event.Delivery
+		took       []int
+		depth      int64
+	}{
+		{"count bound", 5, 1 << 20, [][]event.Delivery{{body(10), body(10), body(10)}, {body(10), body(10), body(10)}}, []int{3, 2}, 5},
+		{"byte bound within a call", 100, 100, [][]event.Delivery{{body(40), body(40), body(40), body(1)}}, []int{2}, 2},
+		{"byte bound across calls", 100, 100, [][]event.Delivery{{body(60)}, {body(50)}, {body(40)}}, []int{1, 0, 1}, 2},
+		{"frames count too", 100, 100, [][]event.Delivery{{{ID: "f", Body: make([]byte, 30), Frame: make([]byte, 30)}, {ID: "g", Body: make([]byte, 30), Frame: make([]byte, 30)}}}, []int{1}, 1},
+		{"outsized into an empty queue", 100, 100, [][]event.Delivery{{body(500)}, {body(1)}}, []int{1, 0}, 1},
+		{"outsized behind others", 100, 100, [][]event.Delivery{{body(10)}, {body(500)}}, []int{1, 0}, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := fastConfig("file", Direct)
+			cfg.QueueSize, cfg.QueueBytes = tt.size, tt.byts
+			w := newWorker(t, cfg, newRecorder(), nil) // Run not started: nothing drains
+			offered, took := 0, 0
+			for i, ds := range tt.calls {
+				n, err := w.Enqueue(context.Background(), ds)
+				if err != nil || n != tt.took[i] {
+					t.Fatalf("call %d: took %d, %v; want %d", i, n, err, tt.took[i])
+				}
+				offered += len(ds)
+				took += n
+			}
+			s := w.Stats()
+			if s.Enqueued != uint64(took) || s.Dropped[ReasonQueueFull] != uint64(offered-took) || s.QueueDepth != tt.depth {
+				t.Errorf("stats %+v; want enqueued %d, queue_full %d, depth %d", s, took, offered-took, tt.depth)
+			}
+		})
+	}
+}
+
+// TestDirectBatchesAcrossCalls: deliveries enqueued by many small calls
+// reach the target in order, in batches filled across the calls (up to
+// MaxEvents), each intact although the caller reused its buffers.
+func TestDirectBatchesAcrossCalls(t *testing.T) {
+	rec := newRecorder()
+	cfg := fastConfig("file", Direct)
+	cfg.MaxEvents = 64
+	cfg.Linger = time.Second // long: the batches must fill up, not time out
+	var mu sync.Mutex
+	var order []string
+	rec.decide = func(d event.Delivery) error {
+		mu.Lock()
+		order = append(order, d.ID)
+		mu.Unlock()
+		return nil
+	}
+	w := newWorker(t, cfg, rec, nil)
+	ds := deliveries("c", 640, 32)
+	want := make([]string, len(ds))
+	for i := range ds {
+		want[i] = string(ds[i].Body)
+	}
+	stop := running(t, w)
+	buf := make([]event.Delivery, 0, 5)
+	for i := 0; i < len(ds); i += 5 { // calls of 5, as a pipeline worker's small flushes
+		buf = buf[:0]
+		for _, d := range ds[i : i+5] {
+			d.Body = append([]byte(nil), d.Body...)
+			buf = append(buf, d)
+		}
+		if n, err := w.Enqueue(context.Background(), buf); n != 5 || err != nil {
+			t.Fatalf("Enqueue: %d, %v", n, err)
+		}
+		for _, d := range buf {
+			clear(d.Body) // the caller's buffers are reused
+		}
+	}
+	waitFor(t, "640 deliveries", func() bool { return rec.distinct() == 640 })
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for i, d := range ds {
+		if order[i] != d.ID {
+			t.Fatalf("delivery %d is %s, want %s", i, order[i], d.ID)
+		}
+		if rec.bodies[d.ID] != want[i] {
+			t.Fatalf("%s: body %q, want %q", d.ID, rec.bodies[d.ID], want[i])
+		}
+	}
+	full := 0
+	for _, n := range rec.batches {
+		if n > 64 {
+			t.Errorf("batch of %d > MaxEvents", n)
+		}
+		if n == 64 {
+			full++
+		}
+	}
+	if full < 9 { // 640 = 10 x 64; the first Send may start before its batch filled
+		t.Errorf("batches %v: want them filled to 64 across calls of 5", rec.batches)
+	}
+}
+
+// TestDirectLingerFillsBatches: deliveries arriving one after another
+// within Linger of the first go out in one batch; a batch that does not
+// fill is sent once Linger has passed, not held for more.
+func TestDirectLingerFillsBatches(t *testing.T) {
+	rec := newRecorder()
+	cfg := fastConfig("file", Direct)
+	cfg.MaxEvents = 100
+	cfg.Linger = 2 * time.Second // far longer than the gaps below, however slow the machine
+	w := newWorker(t, cfg, rec, nil)
+	stop := running(t, w)
+	ds := deliveries("l", 3, 8)
+	for i := range ds {
+		enqueueAll(t, w, ds[i:i+1])
+		time.Sleep(20 * time.Millisecond)
+	}
+	waitFor(t, "3 deliveries", func() bool { return rec.distinct() == 3 })
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.batches) != 1 || rec.batches[0] != 3 {
+		t.Errorf("batches %v, want one of 3", rec.batches)
 	}
 }
