@@ -4,7 +4,9 @@
 //
 // # Lines
 //
-// Every line is one JSON value (target.AppendLine): a JSON body as it is
+// Every line is one JSON value (target.AppendDeliveryLine): the event JSON
+// wirebridge encoded (Delivery.BodyJSON) as it is, unchecked; any other
+// body (an input transformer's output) is checked: a JSON body as it is
 // (compacted if it spanned lines), a text body as a JSON string, a binary
 // body as {"base64":"..."}. target.DecodeValue reads a line back.
 //
@@ -24,6 +26,12 @@
 //     when a single line does). With compression it is the compressed bytes
 //     written so far, which lag behind by what the encoder holds (up to a
 //     block, about 128 KiB), so compressed files end a little past MaxSize.
+//
+// A file rotated away from is finished — its compressed stream ended, its
+// buffer flushed, fsynced (unless Fsync is "never") and closed — in the
+// background, in order and at most two at a time (rotate.MaxLater; a third
+// rotation waits), so that a Send never waits for an fsync; Close waits for
+// every finishing and reports the first error of one.
 //
 // Files are created, never appended to: an existing name gets a "-1", "-2"
 // ... suffix before its extension. With compression the extension (.gz or
@@ -225,8 +233,15 @@ func (t *Target) Send(ctx context.Context, batch []event.Delivery) error {
 		t.finish()
 	}
 	for i := range batch {
-		t.line = target.AppendLine(t.line[:0], batch[i].Body)
-		if t.cur != nil && t.cfg.MaxSize > 0 && t.cur.full(len(t.line), t.cfg.MaxSize) {
+		d := &batch[i]
+		// The event JSON (BodyJSON) is written as it is; anything else is
+		// encoded as a JSON value first.
+		n := len(d.Body) + 1
+		if !d.BodyJSON {
+			t.line = target.AppendLine(t.line[:0], d.Body)
+			n = len(t.line)
+		}
+		if t.cur != nil && t.cfg.MaxSize > 0 && t.cur.full(n, t.cfg.MaxSize) {
 			t.finish()
 		}
 		if t.cur == nil {
@@ -234,10 +249,10 @@ func (t *Target) Send(ctx context.Context, batch []event.Delivery) error {
 				return err
 			}
 		}
-		if _, err := t.cur.w.Write(t.line); err != nil {
+		if err := t.cur.writeLine(d, t.line); err != nil {
 			return t.fail(err)
 		}
-		t.cur.lines += int64(len(t.line))
+		t.cur.lines += int64(n)
 		t.cur.dirty = true
 	}
 	if cap(t.line) > 1<<20 {
@@ -290,6 +305,26 @@ func (t *Target) rollover(now time.Time) bool {
 	}
 	return t.cfg.Interval == 0 && rotate.HasTime(t.cfg.Path) && rotate.Expand(t.cfg.Path, now) != t.cur.expanded
 }
+
+// writeLine writes d's line: its Body and a newline when d.BodyJSON, line
+// (its encoded form) otherwise.
+func (o *output) writeLine(d *event.Delivery, line []byte) error {
+	if !d.BodyJSON {
+		_, err := o.w.Write(line)
+		return err
+	}
+	if o.w == io.Writer(o.bw) {
+		o.bw.Write(d.Body)
+		return o.bw.WriteByte('\n') // bufio keeps the first error
+	}
+	if _, err := o.w.Write(d.Body); err != nil {
+		return err
+	}
+	_, err := o.w.Write(newline)
+	return err
+}
+
+var newline = []byte{'\n'}
 
 // full reports whether a line of n bytes must go to a new file.
 func (o *output) full(n int, max int64) bool {
@@ -352,27 +387,33 @@ func (o *output) flush() error {
 	return o.bw.Flush()
 }
 
-// finish completes the current file (ending the compressed stream) and
-// closes it. Errors are kept in t.arch for Close to report.
+// finish hands the current file to the background (t.arch.Later), which
+// ends its compressed stream, flushes it, fsyncs it (unless Fsync is never)
+// and closes it; errors are kept in t.arch for Close to report. The next
+// write starts a new file at once.
 func (t *Target) finish() {
 	o := t.cur
 	if o == nil {
 		return
 	}
 	t.cur = nil
-	var err error
-	switch {
-	case o.gz != nil:
-		err = o.gz.Close()
-	case o.zs != nil:
-		err = o.zs.Close()
-	}
-	if e := o.bw.Flush(); err == nil {
-		err = e
-	}
-	if err := rotate.Finish(o.f, err, t.cfg.Fsync != FsyncNever); err != nil {
-		t.arch.Keep(fmt.Errorf("file target: finish %s: %w", o.name, err))
-	}
+	sync := t.cfg.Fsync != FsyncNever
+	t.arch.Later(func() error {
+		var err error
+		switch {
+		case o.gz != nil:
+			err = o.gz.Close()
+		case o.zs != nil:
+			err = o.zs.Close()
+		}
+		if e := o.bw.Flush(); err == nil {
+			err = e
+		}
+		if err := rotate.Finish(o.f, err, sync); err != nil {
+			return fmt.Errorf("file target: finish %s: %w", o.name, err)
+		}
+		return nil
+	})
 }
 
 // Close finishes the current file. It is idempotent.

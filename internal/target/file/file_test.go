@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -418,5 +420,75 @@ func TestUnwritableDirectoryIsTransient(t *testing.T) {
 	err = tg.Send(context.Background(), one(1))
 	if err == nil || target.IsPermanent(err) {
 		t.Fatalf("got %v, want a transient error", err)
+	}
+}
+
+// TestManyRotationsFinishedInBackground: files rotated away from are
+// finished in the background (compressed stream ended, flushed, closed);
+// after Close every one of them is complete, and the lines are all there
+// once, in order, across many rotations, with the event JSON (BodyJSON)
+// written as it is and other bodies encoded as before.
+func TestManyRotationsFinishedInBackground(t *testing.T) {
+	// Bodies padded with hex of random bytes: they compress to about half,
+	// so compressed files rotate too.
+	rnd := rand.New(rand.NewPCG(1, 2))
+	pad := func() string {
+		b := make([]byte, 500)
+		for i := range b {
+			b[i] = byte(rnd.Uint32())
+		}
+		return fmt.Sprintf("%x", b)
+	}
+	for _, comp := range []string{CompressNone, CompressGzip, CompressZstd} {
+		t.Run(comp, func(t *testing.T) {
+			dir := t.TempDir()
+			tg, err := New(Config{Path: filepath.Join(dir, "events.ndjson"), Compression: comp, MaxSize: 64 << 10})
+			if err != nil {
+				t.Fatal(err)
+			}
+			const total, per = 3000, 50
+			want := make([]string, 0, total)
+			for i := 0; i < total; i += per {
+				batch := make([]event.Delivery, per)
+				for j := range batch {
+					n := i + j
+					if n%3 == 2 { // a transformer's text output: not BodyJSON
+						text := fmt.Sprintf("text %d %s\n", n, pad())
+						batch[j] = event.Delivery{ID: fmt.Sprint(n), Body: []byte(text)}
+						want = append(want, strconv.Quote(text))
+						continue
+					}
+					b := fmt.Sprintf(`{"n":%d,"pad":"%s"}`, n, pad())
+					batch[j] = event.Delivery{ID: fmt.Sprint(n), Body: []byte(b), BodyJSON: true}
+					want = append(want, b)
+				}
+				if err := tg.Send(context.Background(), batch); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := tg.Close(); err != nil {
+				t.Fatal(err)
+			}
+			files := tg.Files()
+			if len(files) < 10 {
+				t.Fatalf("%d files: want many rotations", len(files))
+			}
+			var got []string
+			for _, f := range files {
+				data := decompress(t, f) // fails on an unfinished compressed stream
+				if len(data) == 0 || data[len(data)-1] != '\n' {
+					t.Fatalf("%s: %d bytes, not ending in a newline", f, len(data))
+				}
+				got = append(got, strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")...)
+			}
+			if len(got) != total {
+				t.Fatalf("%d lines in %d files, want %d", len(got), len(files), total)
+			}
+			for i := range want {
+				if got[i] != want[i] {
+					t.Fatalf("line %d is %.80s..., want %.80s...", i, got[i], want[i])
+				}
+			}
+		})
 	}
 }

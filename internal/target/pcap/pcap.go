@@ -27,7 +27,11 @@
 // Each Send ends with a write(2) of what it added, so a crash loses at most
 // what an unfinished Send held and leaves at most a partial last record.
 // Fsync: "never", "rotate" (default: when a file is finished) or "always"
-// (at the end of every Send). Send calls are serialised by a mutex.
+// (at the end of every Send). Send calls are serialised by a mutex. A file
+// rotated away from is finished (flushed, fsynced unless Fsync is "never",
+// closed) in the background, in order and at most two at a time, so a Send
+// never waits for an fsync; Close waits for them and reports the first
+// error of one.
 //
 // A failed write (a full disk, say) fails the Send, which deliver retries. A
 // file no record was written to yet is deleted at once, so retries on a full
@@ -287,9 +291,15 @@ func (t *Target) finish(l packet.LinkType) {
 		return
 	}
 	delete(t.outs, l)
-	if err := rotate.Finish(o.f, o.w.Flush(), t.cfg.Fsync != FsyncNever); err != nil {
-		t.arch.Keep(fmt.Errorf("pcap target: finish %s: %w", o.name, err))
-	}
+	sync := t.cfg.Fsync != FsyncNever
+	// Flushed, fsynced and closed in the background (t.arch.Later): the
+	// next write starts a new file at once.
+	t.arch.Later(func() error {
+		if err := rotate.Finish(o.f, o.w.Flush(), sync); err != nil {
+			return fmt.Errorf("pcap target: finish %s: %w", o.name, err)
+		}
+		return nil
+	})
 }
 
 // discard closes and deletes the file of link type l, which holds no

@@ -9,17 +9,27 @@ import (
 // Archive is the state the file and pcap targets keep around their rotating
 // files: the mutex that serialises Send, Close and the background work, the
 // closed flag, the names of the files created, the first error no Send
-// reported (Close returns it), and an optional background loop. The zero
-// value is ready to use; the methods marked "mu held" need the Archive
-// locked.
+// reported (Close returns it), an optional background loop, and the
+// finishing of rotated-away files off the Send path (Later). The zero value
+// is ready to use; the methods marked "mu held" need the Archive locked.
 type Archive struct {
 	sync.Mutex
 	closed bool
-	err    error
 	files  []string
 	stop   chan struct{}
 	done   chan struct{}
+
+	errMu sync.Mutex
+	err   error
+
+	later   sync.WaitGroup
+	slots   chan struct{} // finishings in progress (at most MaxLater)
+	lastEnd chan struct{} // closed when the newest finishing has ended
 }
+
+// MaxLater is how many rotated-away files may be finishing in the
+// background at once; Later waits for a slot beyond that.
+const MaxLater = 2
 
 // Closed reports whether Close has been called; mu held.
 func (a *Archive) Closed() bool { return a.closed }
@@ -45,12 +55,45 @@ func (a *Archive) Files() []string {
 }
 
 // Keep remembers err, unless an error is already kept, for Close to
-// return; mu held. A nil err is ignored.
+// return. A nil err is ignored. It needs no lock.
 func (a *Archive) Keep(err error) {
+	if err == nil {
+		return
+	}
+	a.errMu.Lock()
 	if a.err == nil {
 		a.err = err
 	}
+	a.errMu.Unlock()
 }
+
+// Later runs finish (completing a file the target has rotated away from:
+// ending a compressed stream, flushing, fsync, close) in the background, so
+// that a Send is not held up by it; finish owns that file's writers. The
+// finishings run one at a time, in the order given; when MaxLater are in
+// progress, Later waits for the oldest to end. A finishing's error is kept
+// (Keep). Close waits for every finishing; mu held.
+func (a *Archive) Later(finish func() error) {
+	if a.slots == nil {
+		a.slots = make(chan struct{}, MaxLater)
+	}
+	a.slots <- struct{}{}
+	prev, end := a.lastEnd, make(chan struct{})
+	a.lastEnd = end
+	a.later.Add(1)
+	go func() {
+		defer a.later.Done()
+		defer close(end)
+		defer func() { <-a.slots }()
+		if prev != nil {
+			<-prev
+		}
+		a.Keep(finish())
+	}()
+}
+
+// Wait waits until every finishing started by Later has ended.
+func (a *Archive) Wait() { a.later.Wait() }
 
 // Start runs tick every period in a goroutine, with the Archive locked and
 // only while it is not closed, until Close. Call it at most once, before the
@@ -88,7 +131,10 @@ func (a *Archive) Close(finish func()) error {
 	}
 	a.closed = true
 	finish()
+	a.later.Wait()
+	a.errMu.Lock()
 	err := a.err
+	a.errMu.Unlock()
 	a.Unlock()
 	if a.stop != nil {
 		close(a.stop)

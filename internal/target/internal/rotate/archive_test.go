@@ -134,3 +134,58 @@ func TestFinish(t *testing.T) {
 		}
 	})
 }
+
+// TestArchiveLater: finishings run in the background one at a time, in the
+// order given; Later waits once MaxLater are in progress; the first error
+// is kept; Close waits for every finishing and returns it.
+func TestArchiveLater(t *testing.T) {
+	var a Archive
+	release := make(chan struct{})
+	var mu = make(chan struct{}, 1)
+	var order []int
+	var running, most atomic.Int32
+	fail := errors.New("fsync failed")
+	finishing := func(i int) func() error {
+		return func() error {
+			n := running.Add(1)
+			defer running.Add(-1)
+			for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+			}
+			<-release
+			mu <- struct{}{}
+			order = append(order, i)
+			<-mu
+			if i == 2 || i == 4 {
+				return fail
+			}
+			return nil
+		}
+	}
+	later := func(i int) {
+		a.Lock()
+		a.Later(finishing(i))
+		a.Unlock()
+	}
+	later(1)
+	later(2) // MaxLater (2) in progress now
+	third := make(chan struct{})
+	go func() { later(3); close(third) }()
+	select {
+	case <-third:
+		t.Fatal("a third Later did not wait while two finishings were in progress")
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(release)
+	<-third
+	later(4)
+	err := a.Close(func() { a.Later(finishing(5)) }) // Close holds the lock
+	if err != fail {
+		t.Errorf("Close = %v, want the first finishing's error", err)
+	}
+	if !slices.Equal(order, []int{1, 2, 3, 4, 5}) {
+		t.Errorf("finished in order %v, want 1..5 (Close waits for all)", order)
+	}
+	if m := most.Load(); m != 1 {
+		t.Errorf("%d finishings ran at once, want 1", m)
+	}
+}
