@@ -69,3 +69,29 @@ func TestUDPKernelDropsCountedWhenIdle(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestReadPauseOnlyWithRoom: readers pause after a short read (readPause)
+// only when the socket's receive buffer holds a millisecond of traffic at
+// high rates; with a small recv_buffer they read without pausing.
+func TestReadPauseOnlyWithRoom(t *testing.T) {
+	tests := []struct {
+		name string
+		buf  int
+		want time.Duration
+	}{
+		{"default 4 MiB", 4 << 20, readPause},
+		{"1 MiB", 1 << 20, readPause},
+		{"64 KiB", 64 << 10, 0},
+		{"4 KiB", 4096, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u := newTestUDP(t, UDPConfig{Listen: []string{"127.0.0.1:0"}, RecvBuffer: tt.buf, Batch: 8, Readers: 2})
+			for i, r := range u.readers {
+				if r.pause != tt.want {
+					t.Errorf("reader %d: pause %v, want %v", i, r.pause, tt.want)
+				}
+			}
+		})
+	}
+}
