@@ -127,6 +127,7 @@ func newMmsgReader(f *os.File, sh *sockShare, batch, room, max int) (*mmsgReader
 	if sh.cond == nil {
 		sh.cond = sync.NewCond(&sh.mu)
 	}
+	awaitRxTimestamps()
 	var pause time.Duration
 	var rcvbuf int
 	var serr error
