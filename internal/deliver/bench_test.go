@@ -67,7 +67,7 @@ func eventDeliveries(n int) []event.Delivery {
 func benchThroughputOf(b *testing.B, mode Mode, ds []event.Delivery) {
 	var w Worker
 	tg := &counter{}
-	cfg := Config{Target: "bench", Mode: mode, MaxEvents: 100, QueueSize: 1 << 16, MaxInFlight: 4096}
+	cfg := Config{Target: "bench", Mode: mode, MaxEvents: 100, QueueSize: 1 << 16, QueueBytes: 1 << 27, MaxInFlight: 4096}
 	if mode == Durable {
 		bs := openBus(b, b.TempDir())
 		defer bs.Close()
