@@ -119,9 +119,10 @@ func (w *directWorker) Enqueue(_ context.Context, ds []event.Delivery) (int, err
 	}
 	now := time.Now()
 	// The copies go into blocks of at most chunkBlock bytes (a delivery
-	// larger than that gets its own): an allocation under 32 KiB comes from
-	// the per-CPU caches, a larger one takes the heap lock and is zeroed
-	// whole, which made one big buffer per call slower than one per event.
+	// larger than that gets its own): one buffer for a call of up to 512
+	// events would be a large allocation (over 32 KiB: the heap lock, zeroed
+	// whole, kept alive by any one unsent event in it); blocks are ordinary
+	// small allocations, several events each.
 	var buf []byte
 	left := size
 	c := chunkPool.Get().(*chunk)
