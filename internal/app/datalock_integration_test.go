@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/wirebridge/wirebridge/internal/disktest"
 )
 
 // dataDirConfig is a serve configuration with a durable webhook (so the
@@ -140,14 +142,7 @@ func TestOneDataDirOneProcess(t *testing.T) {
 func TestDataDirUnwritable(t *testing.T) {
 	ns := newNetns(t)
 	dir := t.TempDir()
-	ro := filepath.Join(dir, "ro")
-	if err := os.Mkdir(ro, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", ro).CombinedOutput(); err != nil {
-		t.Fatalf("mount a read-only tmpfs: %v\n%s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("umount", ro).Run() })
+	ro := disktest.Tmpfs(t, "ro,size=1m")
 	file := filepath.Join(dir, "file")
 	os.WriteFile(file, []byte("x"), 0o644)
 	for _, tc := range []struct{ name, data, reason string }{

@@ -5,32 +5,16 @@ package app
 import (
 	"crypto/rand"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
-)
 
-// mountTmpfs mounts a tmpfs of the given size on a new directory and
-// unmounts it when the test ends.
-func mountTmpfs(t *testing.T, size string) string {
-	t.Helper()
-	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Fatalf("mount tmpfs: %v: %s", err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", "-l", dir).CombinedOutput(); err != nil {
-			t.Errorf("umount %s: %v: %s", dir, err, out)
-		}
-	})
-	return dir
-}
+	"github.com/wirebridge/wirebridge/internal/disktest"
+)
 
 // randomPayloads are n datagrams of incompressible text, tagged.
 func randomPayloads(tag string, n int) []string {
@@ -53,7 +37,7 @@ func randomPayloads(tag string, n int) []string {
 func TestDiskFullThenFreed(t *testing.T) {
 	ns := newNetns(t)
 	dir := t.TempDir()
-	data := mountTmpfs(t, "8m")
+	data := disktest.Tmpfs(t, "size=8m")
 	hook := newSink(t, ns, "127.0.0.1:0")
 	hook.status.Store(503)
 	cfg := writeConfig(t, dir, fmt.Sprintf(`
@@ -91,7 +75,7 @@ targets:
 		waitFor(t, 20*time.Second, "300 events stored", func() bool {
 			return wb.metric(`wirebridge_deliver_enqueued_total`+target) >= before+300
 		})
-		fillUp(t, filler)
+		disktest.Fill(t, filler)
 		was := refused()
 		for round := 0; refused() == was; round++ {
 			if round == 20 {
@@ -173,25 +157,6 @@ targets:
 	}
 	if n := strings.Count(wb.errb.String(), "the delivery store takes no writes"); n != 2 {
 		t.Errorf("%d warnings about the full store, want 2 for two episodes", n)
-	}
-}
-
-// fillUp writes path until the file system is full.
-func fillUp(t *testing.T, path string) {
-	t.Helper()
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	buf := make([]byte, 64<<10)
-	for {
-		if _, err := f.Write(buf); err != nil {
-			if !errors.Is(err, syscall.ENOSPC) {
-				t.Fatal(err)
-			}
-			return
-		}
 	}
 }
 

@@ -7,13 +7,14 @@ import (
 	"crypto/rand"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/wirebridge/wirebridge/internal/disktest"
 )
 
 // TestStoreReopensAfterDiskFull: the embedded store's file system fills up
@@ -22,15 +23,7 @@ import (
 // the stream is reopened without a restart: what was stored is still
 // there, consumers too, and publishes are stored again.
 func TestStoreReopensAfterDiskFull(t *testing.T) {
-	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Fatalf("mount tmpfs: %v: %s", err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", "-l", dir).CombinedOutput(); err != nil {
-			t.Errorf("umount: %v: %s", err, out)
-		}
-	})
+	dir := disktest.Tmpfs(t, "size=4m")
 	var mu sync.Mutex
 	var changes []error
 	b := open(t, Config{DataDir: filepath.Join(dir, "nats"), MaxStorage: 64 << 20, MaxMemory: 8 << 20,
@@ -123,15 +116,7 @@ func TestStoreReopensAfterDiskFull(t *testing.T) {
 // unavailable (one change reported); free space between the reserve and
 // twice the reserve does not end the episode; twice the reserve does.
 func TestStoreLowSpaceEpisode(t *testing.T) {
-	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Fatalf("mount tmpfs: %v: %s", err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", "-l", dir).CombinedOutput(); err != nil {
-			t.Errorf("umount: %v: %s", err, out)
-		}
-	})
+	dir := disktest.Tmpfs(t, "size=8m")
 	var mu sync.Mutex
 	var changes []error
 	b := open(t, Config{DataDir: filepath.Join(dir, "nats"), MaxStorage: 64 << 20, MaxMemory: 8 << 20,

@@ -7,30 +7,14 @@ import (
 	"crypto/rand"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/wirebridge/wirebridge/internal/bus"
+	"github.com/wirebridge/wirebridge/internal/disktest"
 	"github.com/wirebridge/wirebridge/internal/event"
 )
-
-// mountTmpfs mounts a tmpfs of size bytes on a new directory and unmounts it
-// when the test ends.
-func mountTmpfs(t *testing.T, size string) string {
-	t.Helper()
-	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Fatalf("mount tmpfs: %v: %s", err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", "-l", dir).CombinedOutput(); err != nil {
-			t.Errorf("umount %s: %v: %s", dir, err, out)
-		}
-	})
-	return dir
-}
 
 // randomDeliveries are deliveries with incompressible bodies, so that they
 // fill the store as fast as their size says.
@@ -49,7 +33,7 @@ func randomDeliveries(prefix string, from, n, bodySize int) []event.Delivery {
 // accepted delivery is delivered without a restart, and every delivery not
 // accepted is counted dropped.
 func TestDurableResumesAfterDiskFull(t *testing.T) {
-	dir := mountTmpfs(t, "8m")
+	dir := disktest.Tmpfs(t, "size=8m")
 	// A reserve of 1 byte: the store is written to until a write fails
 	// (ENOSPC), which is the failure this test is about.
 	octx, ocancel := context.WithTimeout(context.Background(), 20*time.Second)

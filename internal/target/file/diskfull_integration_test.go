@@ -6,12 +6,12 @@ import (
 	"context"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 
+	"github.com/wirebridge/wirebridge/internal/disktest"
 	"github.com/wirebridge/wirebridge/internal/event"
 )
 
@@ -20,29 +20,9 @@ import (
 // behind each time. Once space is freed, the next Send writes its lines
 // to one file.
 func TestFullDiskRetriesLeaveNoEmptyFiles(t *testing.T) {
-	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Fatalf("mount tmpfs: %v: %s", err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", "-l", dir).CombinedOutput(); err != nil {
-			t.Errorf("umount: %v: %s", err, out)
-		}
-	})
+	dir := disktest.Tmpfs(t, "size=1m")
 	filler := filepath.Join(dir, "filler")
-	f, err := os.Create(filler)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for buf := make([]byte, 4096); ; {
-		if _, err := f.Write(buf); err != nil {
-			if !errors.Is(err, syscall.ENOSPC) {
-				t.Fatal(err)
-			}
-			break
-		}
-	}
-	f.Close()
+	disktest.Fill(t, filler)
 
 	tg, err := New(Config{Path: filepath.Join(dir, "events.ndjson"), Fsync: FsyncAlways})
 	if err != nil {
