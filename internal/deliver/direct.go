@@ -12,18 +12,17 @@ import (
 
 // directWorker queues deliveries in memory and sends them from Run.
 //
-// The queue holds chunks: each Enqueue call's deliveries, copied with their
-// bodies and frames into blocks of up to 4 KiB, go in as one chunk (one
-// channel operation per call, and an allocation per block rather than per
-// delivery).
-// queued and queuedBytes count the deliveries in the queue and their bytes,
-// bounded by QueueSize and QueueBytes; as each chunk holds at least one
-// delivery, the channel (capacity QueueSize) is never full when Enqueue has
-// room. Run takes deliveries
-// from the chunks in order and batches up to MaxEvents/MaxBytes across
-// chunk boundaries; a chunk's memory is freed once every delivery in it is
-// settled. (Chunks are not pooled: a pool keeps each buffer at the largest
-// size it ever held, so memory would not follow QueueBytes.)
+// The queue holds chunks: each Enqueue call's deliveries, their bodies and
+// frames copied into blocks of up to 4 KiB, go in as one chunk (one channel
+// operation per call, and an allocation per block rather than per
+// delivery). queued and queuedBytes count the deliveries in the queue and
+// their bytes, bounded by QueueSize and QueueBytes; as each chunk holds at
+// least one delivery, the channel (capacity QueueSize) is never full when
+// Enqueue has room. Run takes deliveries from the chunks in order and
+// batches up to MaxEvents/MaxBytes across chunk boundaries. The chunks and
+// their delivery slices are pooled; the blocks are not (a pool would keep
+// each at its largest, and memory would not follow QueueBytes): they are
+// freed once every delivery in them is settled.
 type directWorker struct {
 	cfg Config
 	t   Target
@@ -56,7 +55,7 @@ func (c *chunk) release() {
 }
 
 // chunk is the deliveries of one Enqueue call, whose bodies and frames
-// point into one buffer.
+// point into blocks of up to chunkBlock bytes.
 type chunk struct {
 	ds   []event.Delivery
 	next int // the first delivery Run has not taken yet
