@@ -5,8 +5,11 @@
 //
 // There is one Worker per target, in one of two modes:
 //
-//   - direct: an in-process bounded queue. Enqueue never blocks: when the
-//     queue is full the delivery is dropped and counted. Failed sends are
+//   - direct: an in-process bounded queue (QueueSize deliveries and
+//     QueueBytes of their bodies and frames), which takes each Enqueue
+//     call's deliveries as one chunk; Run batches across chunks, waiting up
+//     to Linger for a batch to fill. Enqueue never blocks: what does not fit
+//     is dropped and counted. Failed sends are
 //     retried in memory with backoff up to MaxAttempts/MaxAge, then dropped
 //     and counted. Nothing survives a restart. For local sinks (file, pcap,
 //     stdout, live).
