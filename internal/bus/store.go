@@ -162,8 +162,12 @@ func (b *Bus) writeErrors() error {
 // from its files.
 func (b *Bus) reloadStore() error {
 	acc := b.srv.GlobalAccount()
-	if err := acc.DisableJetStream(); err != nil {
-		return fmt.Errorf("disable jetstream: %w", err)
+	// A reload whose enable failed leaves JetStream disabled: the next one
+	// only enables it.
+	if acc.JetStreamEnabled() {
+		if err := acc.DisableJetStream(); err != nil {
+			return fmt.Errorf("disable jetstream: %w", err)
+		}
 	}
 	if err := acc.EnableJetStream(nil, nil); err != nil {
 		return fmt.Errorf("enable jetstream: %w", err)
