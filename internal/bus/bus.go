@@ -244,7 +244,11 @@ func startServer(cfg Config) (*server.Server, error) {
 		JetStream:          true,
 		StoreDir:           cfg.DataDir,
 		JetStreamMaxMemory: cfg.MaxMemory,
-		JetStreamMaxStore:  cfg.MaxStorage,
+		// The storage limit is the account's (accountLimits), not the
+		// server's: the server's reservation count is not given back when
+		// the store is reloaded after a full disk (see storeWatch), so a
+		// server-wide limit refused the second reload.
+		JetStreamMaxStore: serverMaxStore,
 		SyncAlways:         cfg.SyncAlways,
 		DontListen:         cfg.Listen == "",
 		NoSigs:             true,
@@ -295,12 +299,33 @@ func startServer(cfg Config) (*server.Server, error) {
 		}
 	}
 	srv.SetLoggerV2(nil, false, false, false)
+	if srv.JetStreamEnabled() {
+		if err := srv.GlobalAccount().UpdateJetStreamLimits(accountLimits(cfg)); err != nil {
+			srv.Shutdown()
+			srv.WaitForShutdown()
+			return nil, fmt.Errorf("bus: embedded nats: account limits: %w", err)
+		}
+	}
 	if !srv.JetStreamEnabled() {
 		srv.Shutdown()
 		srv.WaitForShutdown()
 		return nil, errors.New("bus: embedded nats: jetstream did not start (check data dir and limits)")
 	}
 	return srv, nil
+}
+
+// serverMaxStore is the embedded server's own storage limit: effectively
+// none, the account's limit (Config.MaxStorage) is the one that holds.
+const serverMaxStore = 1 << 50
+
+// accountLimits is the JetStream limits of the embedded server's account:
+// MaxStorage, nothing else limited (the server keeps MaxMemory).
+func accountLimits(cfg Config) map[string]server.JetStreamAccountLimits {
+	return map[string]server.JetStreamAccountLimits{"": {
+		MaxMemory: -1, MaxStore: cfg.MaxStorage, // memory: the server's limit holds
+		MaxStreams: -1, MaxConsumers: -1, MaxAckPending: -1,
+		MemoryMaxStreamBytes: -1, StoreMaxStreamBytes: -1,
+	}}
 }
 
 // startLogger is the embedded server's logger while it starts: it keeps the

@@ -34,7 +34,8 @@ var ErrStoreWriteFailed = errors.New("store write failed")
 // end an episode). While either is wrong, StoreErr says why
 // (readiness fails with that reason, durable publishers refuse at once
 // instead of waiting for answers that do not come). Once at least
-// StoreReserve bytes are free again, a failed store is reloaded: JetStream
+// StoreReserve bytes are free again, a failed store is reloaded (also one
+// whose last reload left JetStream disabled for the account): JetStream
 // is disabled and enabled again for the account, which reopens every
 // stream and consumer from its files (stored messages and consumer state
 // are kept; a pull request waiting at that moment ends without messages
@@ -106,6 +107,11 @@ func (w *storeWatch) run(b *Bus) {
 		case <-t.C:
 		}
 		failed := b.writeErrors()
+		if !b.srv.GlobalAccount().JetStreamEnabled() {
+			// A reload whose enable failed: no stream reports an error
+			// then, but nothing is stored either.
+			failed = errors.Join(failed, errors.New("jetstream is disabled for the account (reopening the store failed)"))
+		}
 		// Hysteresis: once short of space, twice the reserve ends the
 		// episode, so that free space hovering at the reserve does not
 		// make an episode (and a warning) of every check.
@@ -169,7 +175,7 @@ func (b *Bus) reloadStore() error {
 			return fmt.Errorf("disable jetstream: %w", err)
 		}
 	}
-	if err := acc.EnableJetStream(nil, nil); err != nil {
+	if err := acc.EnableJetStream(accountLimits(b.cfg), nil); err != nil {
 		return fmt.Errorf("enable jetstream: %w", err)
 	}
 	return nil

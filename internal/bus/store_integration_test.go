@@ -172,3 +172,95 @@ func TestStoreLowSpaceEpisode(t *testing.T) {
 		t.Errorf("store changes %v, want one episode", changes)
 	}
 }
+
+// TestStoreReopensAfterSeveralEpisodes: the file system fills up until a
+// write fails, then is freed, three times in a row in one process, with the
+// production reserve (1 MiB); after each episode publishes are stored again
+// and the consumer gets them. (Before: the second reload failed with
+// "insufficient storage resources" — the server does not give back the
+// streams' reservations when JetStream is disabled — and left JetStream
+// disabled while the store counted as writable: "no response from stream".)
+func TestStoreReopensAfterSeveralEpisodes(t *testing.T) {
+	dir := disktest.Tmpfs(t, "size=4m")
+	var mu sync.Mutex
+	var changes []error
+	b := open(t, Config{DataDir: filepath.Join(dir, "nats"), MaxStorage: 64 << 20, MaxMemory: 8 << 20,
+		StoreReserve: 1 << 20, StoreCheckInterval: 100 * time.Millisecond,
+		OnStoreChange: func(err error) { mu.Lock(); changes = append(changes, err); mu.Unlock() }})
+	defer b.Close()
+	ctx := context.Background()
+	subj := DeliverySubject("t")
+	cons, err := b.JetStream().CreateOrUpdateConsumer(ctx, DeliveryStream, jetstream.ConsumerConfig{
+		Durable: "c", FilterSubject: subj, AckPolicy: jetstream.AckExplicitPolicy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitStore := func(what string, cond func(error) bool) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for !cond(b.StoreErr()) {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s (store error %v)", what, b.StoreErr())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	payload := make([]byte, 16<<10)
+	filler := filepath.Join(dir, "filler")
+	for episode := 1; episode <= 3; episode++ {
+		// A filler takes all but about 1 MiB; publishes fill the rest.
+		free, err := freeSpace(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filler, make([]byte, max(free-(1<<20), 0)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		for n := 0; ; n++ {
+			if n > 1000 {
+				t.Fatalf("episode %d: the file system never filled up", episode)
+			}
+			rand.Read(payload)
+			pctx, cancel := context.WithTimeout(ctx, time.Second)
+			_, err := b.JetStream().Publish(pctx, subj, payload)
+			cancel()
+			if err != nil {
+				break
+			}
+		}
+		waitStore("the store reported unavailable", func(err error) bool { return err != nil })
+		if err := os.Remove(filler); err != nil {
+			t.Fatal(err)
+		}
+		waitStore("the store writable again", func(err error) bool { return err == nil })
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err = b.JetStream().Publish(pctx, subj, []byte("after"))
+		cancel()
+		if err != nil {
+			t.Fatalf("episode %d: publish after space was freed: %v", episode, err)
+		}
+		// Consume everything, so that the next episode starts from an
+		// empty stream.
+		for {
+			batch, err := cons.Fetch(100, jetstream.FetchMaxWait(time.Second))
+			if err != nil {
+				t.Fatalf("episode %d: fetch: %v", episode, err)
+			}
+			n := 0
+			for m := range batch.Messages() {
+				if err := m.DoubleAck(ctx); err != nil {
+					t.Fatalf("episode %d: ack: %v", episode, err)
+				}
+				n++
+			}
+			if n == 0 {
+				break
+			}
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(changes) != 6 {
+		t.Errorf("store changes %v, want three episodes", changes)
+	}
+}
