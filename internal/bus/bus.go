@@ -249,11 +249,11 @@ func startServer(cfg Config) (*server.Server, error) {
 		// the store is reloaded after a full disk (see storeWatch), so a
 		// server-wide limit refused the second reload.
 		JetStreamMaxStore: serverMaxStore,
-		SyncAlways:         cfg.SyncAlways,
-		DontListen:         cfg.Listen == "",
-		NoSigs:             true,
-		NoLog:              true,
-		MaxPayload:         8 << 20,
+		SyncAlways:        cfg.SyncAlways,
+		DontListen:        cfg.Listen == "",
+		NoSigs:            true,
+		NoLog:             true,
+		MaxPayload:        8 << 20,
 	}
 	if cfg.Listen != "" {
 		host, port, err := net.SplitHostPort(cfg.Listen)
