@@ -8,6 +8,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -24,12 +25,7 @@ import (
 // there, consumers too, and publishes are stored again.
 func TestStoreReopensAfterDiskFull(t *testing.T) {
 	dir := disktest.Tmpfs(t, "size=4m")
-	var mu sync.Mutex
-	var changes []error
-	b := open(t, Config{DataDir: filepath.Join(dir, "nats"), MaxStorage: 64 << 20, MaxMemory: 8 << 20,
-		StoreReserve: 1, StoreCheckInterval: 100 * time.Millisecond,
-		OnStoreChange: func(err error) { mu.Lock(); changes = append(changes, err); mu.Unlock() }})
-	defer b.Close()
+	b, changes := storeBus(t, dir, 1, 100*time.Millisecond)
 	ctx := context.Background()
 	subj := DeliverySubject("t")
 	cons, err := b.JetStream().CreateOrUpdateConsumer(ctx, DeliveryStream, jetstream.ConsumerConfig{
@@ -57,16 +53,7 @@ func TestStoreReopensAfterDiskFull(t *testing.T) {
 			t.Fatal("the file system never filled up")
 		}
 	}
-	waitStore := func(what string, cond func(error) bool) {
-		t.Helper()
-		deadline := time.Now().Add(20 * time.Second)
-		for !cond(b.StoreErr()) {
-			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting for %s (store error %v)", what, b.StoreErr())
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	}
+	waitStore := func(what string, cond func(error) bool) { t.Helper(); waitStoreErr(t, b, what, cond) }
 	waitStore("the store reported unavailable", func(err error) bool { return err != nil })
 	if h := b.Health(); !errors.Is(h, ErrStoreUnavailable) || b.Ready() {
 		t.Errorf("Health %v, Ready %v while full", h, b.Ready())
@@ -105,10 +92,8 @@ func TestStoreReopensAfterDiskFull(t *testing.T) {
 		}
 		got += n
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(changes) != 2 || changes[0] == nil || changes[1] != nil {
-		t.Errorf("store changes %v, want one episode: an error, then nil", changes)
+	if ch := changes(); len(ch) != 2 || ch[0] == nil || ch[1] != nil {
+		t.Errorf("store changes %v, want one episode: an error, then nil", ch)
 	}
 }
 
@@ -117,12 +102,7 @@ func TestStoreReopensAfterDiskFull(t *testing.T) {
 // twice the reserve does not end the episode; twice the reserve does.
 func TestStoreLowSpaceEpisode(t *testing.T) {
 	dir := disktest.Tmpfs(t, "size=8m")
-	var mu sync.Mutex
-	var changes []error
-	b := open(t, Config{DataDir: filepath.Join(dir, "nats"), MaxStorage: 64 << 20, MaxMemory: 8 << 20,
-		StoreReserve: 1 << 20, StoreCheckInterval: 50 * time.Millisecond,
-		OnStoreChange: func(err error) { mu.Lock(); changes = append(changes, err); mu.Unlock() }})
-	defer b.Close()
+	b, changes := storeBus(t, dir, 1<<20, 50*time.Millisecond)
 	free := func() int64 {
 		n, err := freeSpace(dir)
 		if err != nil {
@@ -166,10 +146,8 @@ func TestStoreLowSpaceEpisode(t *testing.T) {
 		os.Remove(f)
 	}
 	waitErr("available with twice the reserve free", false)
-	mu.Lock()
-	defer mu.Unlock()
-	if len(changes) != 2 || changes[0] == nil || changes[1] != nil || !errors.Is(changes[0], ErrStoreUnavailable) {
-		t.Errorf("store changes %v, want one episode", changes)
+	if ch := changes(); len(ch) != 2 || ch[0] == nil || ch[1] != nil || !errors.Is(ch[0], ErrStoreUnavailable) {
+		t.Errorf("store changes %v, want one episode", ch)
 	}
 }
 
@@ -182,12 +160,7 @@ func TestStoreLowSpaceEpisode(t *testing.T) {
 // disabled while the store counted as writable: "no response from stream".)
 func TestStoreReopensAfterSeveralEpisodes(t *testing.T) {
 	dir := disktest.Tmpfs(t, "size=4m")
-	var mu sync.Mutex
-	var changes []error
-	b := open(t, Config{DataDir: filepath.Join(dir, "nats"), MaxStorage: 64 << 20, MaxMemory: 8 << 20,
-		StoreReserve: 1 << 20, StoreCheckInterval: 100 * time.Millisecond,
-		OnStoreChange: func(err error) { mu.Lock(); changes = append(changes, err); mu.Unlock() }})
-	defer b.Close()
+	b, changes := storeBus(t, dir, 1<<20, 100*time.Millisecond)
 	ctx := context.Background()
 	subj := DeliverySubject("t")
 	cons, err := b.JetStream().CreateOrUpdateConsumer(ctx, DeliveryStream, jetstream.ConsumerConfig{
@@ -195,16 +168,7 @@ func TestStoreReopensAfterSeveralEpisodes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitStore := func(what string, cond func(error) bool) {
-		t.Helper()
-		deadline := time.Now().Add(20 * time.Second)
-		for !cond(b.StoreErr()) {
-			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting for %s (store error %v)", what, b.StoreErr())
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	}
+	waitStore := func(what string, cond func(error) bool) { t.Helper(); waitStoreErr(t, b, what, cond) }
 	payload := make([]byte, 16<<10)
 	filler := filepath.Join(dir, "filler")
 	for episode := 1; episode <= 3; episode++ {
@@ -258,9 +222,33 @@ func TestStoreReopensAfterSeveralEpisodes(t *testing.T) {
 			}
 		}
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(changes) != 6 {
-		t.Errorf("store changes %v, want three episodes", changes)
+	if ch := changes(); len(ch) != 6 {
+		t.Errorf("store changes %v, want three episodes", ch)
+	}
+}
+
+// storeBus opens an embedded bus storing under dir/nats (64 MiB of
+// storage) with the given reserve and check interval; changes returns the
+// store changes reported so far.
+func storeBus(t *testing.T, dir string, reserve int64, interval time.Duration) (*Bus, func() []error) {
+	t.Helper()
+	var mu sync.Mutex
+	var changes []error
+	b := open(t, Config{DataDir: filepath.Join(dir, "nats"), MaxStorage: 64 << 20, MaxMemory: 8 << 20,
+		StoreReserve: reserve, StoreCheckInterval: interval,
+		OnStoreChange: func(err error) { mu.Lock(); changes = append(changes, err); mu.Unlock() }})
+	t.Cleanup(func() { b.Close() })
+	return b, func() []error { mu.Lock(); defer mu.Unlock(); return slices.Clone(changes) }
+}
+
+// waitStoreErr waits up to 20 s until cond holds for b.StoreErr().
+func waitStoreErr(t *testing.T, b *Bus, what string, cond func(error) bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond(b.StoreErr()) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s (store error %v)", what, b.StoreErr())
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
