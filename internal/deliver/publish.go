@@ -305,16 +305,8 @@ func (w *durableWorker) refused(_ jetstream.JetStream, msg *nats.Msg, err error)
 func (w *durableWorker) Flush(ctx context.Context) error {
 	want := w.store.taken.Load()
 	refused := w.store.refused.Load()
-	for w.store.settled.Load() < want {
-		ch := w.store.wait()
-		if w.store.settled.Load() >= want {
-			break
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return fmt.Errorf("deliver: target %s: flush: %w", w.cfg.Target, ctx.Err())
-		}
+	if err := w.waitSettled(ctx, want, nil, nil); err != nil {
+		return fmt.Errorf("deliver: target %s: flush: %w", w.cfg.Target, err)
 	}
 	// The loop can see the last settle before that settle's gauge update.
 	w.store.report(w.m)
@@ -328,13 +320,10 @@ func (w *durableWorker) Flush(ctx context.Context) error {
 	return nil
 }
 
-// flushAtStop waits, within ctx, until everything Enqueue took is stored or
-// counted dropped. While the store takes no writes, publishes in flight are
-// not waited for: they are counted dropped (refused).
-func (w *durableWorker) flushAtStop(ctx context.Context) error {
-	t := time.NewTicker(250 * time.Millisecond)
-	defer t.Stop()
-	want := w.store.taken.Load()
+// waitSettled waits until want deliveries are settled (stored or counted
+// dropped) or ctx ends (its error); onTick runs at every tick (a nil tick
+// never comes).
+func (w *durableWorker) waitSettled(ctx context.Context, want uint64, tick <-chan time.Time, onTick func()) error {
 	for w.store.settled.Load() < want {
 		ch := w.store.wait()
 		if w.store.settled.Load() >= want {
@@ -342,11 +331,20 @@ func (w *durableWorker) flushAtStop(ctx context.Context) error {
 		}
 		select {
 		case <-ch:
-		case <-t.C:
-			w.releaseUnanswered(w.b.StoreErr())
+		case <-tick:
+			onTick()
 		case <-ctx.Done():
 			return ctx.Err()
 		}
 	}
 	return nil
+}
+
+// flushAtStop waits, within ctx, until everything Enqueue took is stored or
+// counted dropped. While the store takes no writes, publishes in flight are
+// not waited for: they are counted dropped (refused).
+func (w *durableWorker) flushAtStop(ctx context.Context) error {
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	return w.waitSettled(ctx, w.store.taken.Load(), t.C, func() { w.releaseUnanswered(w.b.StoreErr()) })
 }

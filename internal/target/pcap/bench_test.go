@@ -1,7 +1,6 @@
 package pcap
 
 import (
-	"context"
 	"path/filepath"
 	"testing"
 	"time"
@@ -25,16 +24,5 @@ func BenchmarkSend(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.ReportAllocs()
-	b.SetBytes(int64(100 * len(batch[0].Frame)))
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if err := tg.Send(context.Background(), batch); err != nil {
-			b.Fatal(err)
-		}
-	}
-	if err := tg.Close(); err != nil {
-		b.Fatal(err)
-	}
-	b.ReportMetric(float64(b.N*len(batch))/b.Elapsed().Seconds(), "events/s")
+	targettest.BenchSend(b, tg, batch, 100*len(batch[0].Frame))
 }
