@@ -50,9 +50,11 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-// TestReplayBanner: replay's banner names what runs (not "the embedded
-// default configuration") and a real start-up time.
-func TestReplayBanner(t *testing.T) {
+// replayUntilBanner runs `wirebridge replay` in-process (loopback, ports chosen by
+// the kernel) until its banner is out, calls during (if set) while it
+// runs, stops it and returns what it printed; a non-zero exit fails t.
+func replayUntilBanner(t *testing.T, during func()) string {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var out, errb lockedBuffer
@@ -62,11 +64,20 @@ func TestReplayBanner(t *testing.T) {
 			"--listen", "127.0.0.1:0", "--http", "127.0.0.1:0"}, Stdio{Out: &out, Err: &errb})
 	}()
 	waitUntil(t, "the banner", func() bool { return strings.Contains(out.String(), "Events go to:") })
+	if during != nil {
+		during()
+	}
 	cancel()
 	if code := <-done; code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
-	banner := out.String()
+	return out.String()
+}
+
+// TestReplayBanner: replay's banner names what runs (not "the embedded
+// default configuration") and a real start-up time.
+func TestReplayBanner(t *testing.T) {
+	banner := replayUntilBanner(t, nil)
 	if strings.Contains(banner, "embedded default") {
 		t.Errorf("replay's banner says it serves the embedded default configuration:\n%s", banner)
 	}

@@ -1,10 +1,8 @@
 package app
 
 import (
-	"context"
 	"math"
 	"runtime/debug"
-	"strings"
 	"testing"
 
 	"github.com/wirebridge/wirebridge/internal/config"
@@ -50,20 +48,8 @@ func TestReplayCommandSetsMemoryLimit(t *testing.T) {
 	t.Cleanup(func() { debug.SetMemoryLimit(orig) })
 	debug.SetMemoryLimit(math.MaxInt64)
 	t.Setenv("GOMEMLIMIT", "")
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var out, errb lockedBuffer
-	done := make(chan int, 1)
-	go func() {
-		done <- Main(ctx, []string{"replay", "--vni", "42", "--port", "80", "--to", "http://127.0.0.1:9",
-			"--listen", "127.0.0.1:0", "--http", "127.0.0.1:0"}, Stdio{Out: &out, Err: &errb})
-	}()
-	waitUntil(t, "the banner", func() bool { return strings.Contains(out.String(), "Events go to:") })
-	got := debug.SetMemoryLimit(-1)
-	cancel()
-	if code := <-done; code != 0 {
-		t.Fatalf("exit %d: %s", code, errb.String())
-	}
+	var got int64
+	replayUntilBanner(t, func() { got = debug.SetMemoryLimit(-1) })
 	if got != defaultMemoryLimit {
 		t.Errorf("replay runs with a memory limit of %d, want serve's %d", got, int64(defaultMemoryLimit))
 	}
