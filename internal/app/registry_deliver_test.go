@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/wirebridge/wirebridge/internal/config"
-	"github.com/wirebridge/wirebridge/internal/event"
+	"github.com/wirebridge/wirebridge/internal/delivery"
 )
 
 // TestDeliverConfigBackoffAndAckWait: the delivery keys added after
@@ -86,7 +86,7 @@ targets:
 				t.Fatal(err)
 			}
 			defer tg.Close()
-			if err := tg.Send(context.Background(), []event.Delivery{{Body: []byte(`{"a":1}`)}}); err != nil {
+			if err := tg.Send(context.Background(), []delivery.Delivery{{Body: []byte(`{"a":1}`)}}); err != nil {
 				t.Fatal(err)
 			}
 			if out.String() != c.want {

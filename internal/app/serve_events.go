@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/wirebridge/wirebridge/internal/delivery"
 	"github.com/wirebridge/wirebridge/internal/event"
 	"github.com/wirebridge/wirebridge/internal/pipeline"
 	"github.com/wirebridge/wirebridge/internal/rule"
@@ -155,7 +156,7 @@ func (r *eventRouter) route(ctx context.Context, e *event.Event) {
 				r.drop(evDropNoFrame, 1)
 				continue
 			}
-			n, _ := t.Deliverer.Enqueue(ctx, []event.Delivery{{ID: e.ID, Rule: rl.Name, Target: name, Body: b, Accepted: now}})
+			n, _ := t.Deliverer.Enqueue(ctx, []delivery.Delivery{{ID: e.ID, Rule: rl.Name, Target: name, Body: b, Accepted: now}})
 			if n == 1 {
 				r.delivered.Add(1)
 			} else {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wirebridge/wirebridge/internal/delivery"
 	"github.com/wirebridge/wirebridge/internal/event"
 	"github.com/wirebridge/wirebridge/internal/packet"
 )
@@ -16,7 +17,7 @@ import (
 // counter is the cheapest possible target: it counts deliveries.
 type counter struct{ n atomic.Int64 }
 
-func (c *counter) Send(_ context.Context, batch []event.Delivery) error {
+func (c *counter) Send(_ context.Context, batch []delivery.Delivery) error {
 	c.n.Add(int64(len(batch)))
 	return nil
 }
@@ -38,11 +39,11 @@ func BenchmarkDurableThroughputEvents(b *testing.B) {
 
 // eventDeliveries returns n deliveries of real events, as the pipeline
 // makes them, for UDP datagrams with random payloads and source ports.
-func eventDeliveries(n int) []event.Delivery {
+func eventDeliveries(n int) []delivery.Delivery {
 	rng := rand.New(rand.NewPCG(7, 11))
 	enc := &event.Encoder{}
 	var p packet.Packet
-	ds := make([]event.Delivery, n)
+	ds := make([]delivery.Delivery, n)
 	for i := range ds {
 		payload := make([]byte, 64)
 		for j := range payload {
@@ -58,13 +59,13 @@ func eventDeliveries(n int) []event.Delivery {
 		if err := packet.Decode(&p, frame, info); err != nil {
 			panic(err)
 		}
-		ds[i] = event.Delivery{ID: fmt.Sprintf("bench-%05d", i), Rule: "all", Frame: frame, Capture: info,
+		ds[i] = delivery.Delivery{ID: fmt.Sprintf("bench-%05d", i), Rule: "all", Frame: frame, Capture: info,
 			Body: enc.AppendJSON(nil, &p, event.Meta{Listener: "flood", SourceType: "udp"})}
 	}
 	return ds
 }
 
-func benchThroughputOf(b *testing.B, mode Mode, ds []event.Delivery) {
+func benchThroughputOf(b *testing.B, mode Mode, ds []delivery.Delivery) {
 	var w Worker
 	tg := &counter{}
 	cfg := Config{Target: "bench", Mode: mode, MaxEvents: 100, QueueSize: 1 << 16, QueueBytes: 1 << 27, MaxInFlight: 4096}
@@ -190,7 +191,7 @@ func BenchmarkDirectThroughput(b *testing.B) { benchThroughput(b, Direct) }
 
 // offer enqueues ds, offering again what a full buffer did not take once
 // the worker has caught up (Flush).
-func offer(ctx context.Context, w Worker, ds []event.Delivery) error {
+func offer(ctx context.Context, w Worker, ds []delivery.Delivery) error {
 	for len(ds) > 0 {
 		acc, err := w.Enqueue(ctx, ds)
 		if err != nil {

@@ -50,8 +50,8 @@
 // Delivery.Attempt is the server's delivery count, which also counts a
 // fetch released unsent at shutdown.
 //
-// Targets do not retry; they classify their errors with event.PermanentError,
-// event.RetryAfterError and, for partly failed batches, *event.BatchError.
+// Targets do not retry; they classify their errors with delivery.PermanentError,
+// delivery.RetryAfterError and, for partly failed batches, *delivery.BatchError.
 // Any other error is transient.
 //
 // # Stored message format (durable mode)
@@ -105,14 +105,14 @@ import (
 	"time"
 
 	"github.com/wirebridge/wirebridge/internal/bus"
-	"github.com/wirebridge/wirebridge/internal/event"
+	"github.com/wirebridge/wirebridge/internal/delivery"
 )
 
 // Target is what deliver needs of a target (internal/target implements it).
 // Send delivers a batch or reports why not; it must not retry. Close is
 // called once, when the worker's Run returns.
 type Target interface {
-	Send(ctx context.Context, batch []event.Delivery) error
+	Send(ctx context.Context, batch []delivery.Delivery) error
 	Close() error
 }
 
@@ -254,7 +254,7 @@ type Worker interface {
 	// them in JetStream (they are accepted once the server acknowledged
 	// them: see Flush and Stats.Enqueued). After Run's context ends, Enqueue
 	// returns ErrClosed.
-	Enqueue(ctx context.Context, ds []event.Delivery) (int, error)
+	Enqueue(ctx context.Context, ds []delivery.Delivery) (int, error)
 	// Flush waits until every delivery Enqueue took before the call is
 	// accepted or counted dropped (durable: stored in JetStream or refused;
 	// direct: at once), or until ctx ends. It returns an error if ctx ended
@@ -305,7 +305,7 @@ func classify(err error, out []outcome) {
 	if err == nil {
 		return
 	}
-	var be *event.BatchError
+	var be *delivery.BatchError
 	if errors.As(err, &be) {
 		for i, e := range be.Failed {
 			if i >= 0 && i < len(out) && e != nil {
@@ -322,11 +322,11 @@ func classify(err error, out []outcome) {
 
 func classifyOne(err error) outcome {
 	o := outcome{err: err}
-	var p event.PermanentError
+	var p delivery.PermanentError
 	if errors.As(err, &p) && p.Permanent() {
 		o.permanent = true
 	}
-	var ra event.RetryAfterError
+	var ra delivery.RetryAfterError
 	if errors.As(err, &ra) {
 		o.after = max(ra.RetryAfter(), 0)
 	}
@@ -386,4 +386,4 @@ const (
 	ReasonCanceled    = "canceled"
 )
 
-func batchBytes(d *event.Delivery) int { return len(d.Body) }
+func batchBytes(d *delivery.Delivery) int { return len(d.Body) }

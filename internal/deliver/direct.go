@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/wirebridge/wirebridge/internal/event"
+	"github.com/wirebridge/wirebridge/internal/delivery"
 )
 
 // directWorker queues deliveries in memory and sends them from Run.
@@ -57,7 +57,7 @@ func (c *chunk) release() {
 // chunk is the deliveries of one Enqueue call, whose bodies and frames
 // point into blocks of up to chunkBlock bytes.
 type chunk struct {
-	ds   []event.Delivery
+	ds   []delivery.Delivery
 	next int // the first delivery Run has not taken yet
 }
 
@@ -73,7 +73,7 @@ func (w *directWorker) Stats() Stats   { return w.m.stats() }
 // (QueueSize deliveries, QueueBytes bytes of Body and Frame; a delivery
 // larger than QueueBytes fits an empty queue alone) and returns its length
 // and bytes.
-func (w *directWorker) reserve(ds []event.Delivery) (n, bytes int) {
+func (w *directWorker) reserve(ds []delivery.Delivery) (n, bytes int) {
 	w.qmu.Lock()
 	defer w.qmu.Unlock()
 	for n < len(ds) && w.queued+n < w.cfg.QueueSize {
@@ -102,7 +102,7 @@ func (w *directWorker) taken(n, bytes int) int {
 // Enqueue copies the deliveries' Body and Frame (the caller's buffers may be
 // reused once it returns) into one chunk and queues it without blocking.
 // What does not fit in the queue is dropped and counted (queue_full).
-func (w *directWorker) Enqueue(_ context.Context, ds []event.Delivery) (int, error) {
+func (w *directWorker) Enqueue(_ context.Context, ds []delivery.Delivery) (int, error) {
 	w.mu.RLock()
 	defer w.mu.RUnlock()
 	if w.closed {
@@ -190,7 +190,7 @@ func (w *directWorker) Run(ctx context.Context) error {
 	defer stop()
 	defer w.t.Close()
 
-	batch := make([]event.Delivery, 0, w.cfg.MaxEvents)
+	batch := make([]delivery.Delivery, 0, w.cfg.MaxEvents)
 	out := make([]outcome, w.cfg.MaxEvents)
 	var cur *chunk // the chunk deliveries are taken from
 	// linger waits for more deliveries to fill a batch (Linger from the
@@ -285,7 +285,7 @@ func (w *directWorker) next(ctx context.Context) (*chunk, bool) {
 }
 
 // send delivers batch, retrying failed deliveries in memory.
-func (w *directWorker) send(ctx context.Context, batch []event.Delivery, out []outcome) {
+func (w *directWorker) send(ctx context.Context, batch []delivery.Delivery, out []outcome) {
 	for attempt := 1; len(batch) > 0; attempt++ {
 		for i := range batch {
 			batch[i].Attempt = attempt

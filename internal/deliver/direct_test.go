@@ -9,8 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-
-	"github.com/wirebridge/wirebridge/internal/event"
+	"github.com/wirebridge/wirebridge/internal/delivery"
 )
 
 func TestDirectDeliversAndCopies(t *testing.T) {
@@ -98,7 +97,7 @@ func TestDirectQueueFullDropsAreCounted(t *testing.T) {
 func TestDirectRetries(t *testing.T) {
 	cases := []struct {
 		name         string
-		decide       func(d event.Delivery) error
+		decide       func(d delivery.Delivery) error
 		maxAttempts  int
 		wantGot      bool
 		wantTried    int
@@ -106,15 +105,15 @@ func TestDirectRetries(t *testing.T) {
 		wantRetried  uint64
 		wantDelivers uint64
 	}{
-		{"transient then ok", func(d event.Delivery) error {
+		{"transient then ok", func(d delivery.Delivery) error {
 			if d.Attempt < 3 {
 				return errUnavailable
 			}
 			return nil
 		}, 5, true, 3, "", 2, 1},
-		{"exhausted", func(event.Delivery) error { return errUnavailable }, 4, false, 4, ReasonMaxAttempts, 3, 0},
-		{"permanent", func(event.Delivery) error { return permErr{"400"} }, 5, false, 1, ReasonPermanent, 0, 0},
-		{"retry-after", func(d event.Delivery) error {
+		{"exhausted", func(delivery.Delivery) error { return errUnavailable }, 4, false, 4, ReasonMaxAttempts, 3, 0},
+		{"permanent", func(delivery.Delivery) error { return permErr{"400"} }, 5, false, 1, ReasonPermanent, 0, 0},
+		{"retry-after", func(d delivery.Delivery) error {
 			if d.Attempt == 1 {
 				return retryAfterErr{20 * time.Millisecond}
 			}
@@ -199,20 +198,20 @@ func TestDirectShutdownDeadline(t *testing.T) {
 // fits both QueueSize and QueueBytes, counts the rest dropped, and a
 // delivery larger than QueueBytes is taken only into an empty queue.
 func TestDirectQueueBounds(t *testing.T) {
-	body := func(n int) event.Delivery { return event.Delivery{ID: "x", Body: make([]byte, n)} }
+	body := func(n int) delivery.Delivery { return delivery.Delivery{ID: "x", Body: make([]byte, n)} }
 	tests := []struct {
 		name       string
 		size, byts int
-		calls      [][]event.Delivery
+		calls      [][]delivery.Delivery
 		took       []int
 		depth      int64
 	}{
-		{"count bound", 5, 1 << 20, [][]event.Delivery{{body(10), body(10), body(10)}, {body(10), body(10), body(10)}}, []int{3, 2}, 5},
-		{"byte bound within a call", 100, 100, [][]event.Delivery{{body(40), body(40), body(40), body(1)}}, []int{2}, 2},
-		{"byte bound across calls", 100, 100, [][]event.Delivery{{body(60)}, {body(50)}, {body(40)}}, []int{1, 0, 1}, 2},
-		{"frames count too", 100, 100, [][]event.Delivery{{{ID: "f", Body: make([]byte, 30), Frame: make([]byte, 30)}, {ID: "g", Body: make([]byte, 30), Frame: make([]byte, 30)}}}, []int{1}, 1},
-		{"outsized into an empty queue", 100, 100, [][]event.Delivery{{body(500)}, {body(1)}}, []int{1, 0}, 1},
-		{"outsized behind others", 100, 100, [][]event.Delivery{{body(10)}, {body(500)}}, []int{1, 0}, 1},
+		{"count bound", 5, 1 << 20, [][]delivery.Delivery{{body(10), body(10), body(10)}, {body(10), body(10), body(10)}}, []int{3, 2}, 5},
+		{"byte bound within a call", 100, 100, [][]delivery.Delivery{{body(40), body(40), body(40), body(1)}}, []int{2}, 2},
+		{"byte bound across calls", 100, 100, [][]delivery.Delivery{{body(60)}, {body(50)}, {body(40)}}, []int{1, 0, 1}, 2},
+		{"frames count too", 100, 100, [][]delivery.Delivery{{{ID: "f", Body: make([]byte, 30), Frame: make([]byte, 30)}, {ID: "g", Body: make([]byte, 30), Frame: make([]byte, 30)}}}, []int{1}, 1},
+		{"outsized into an empty queue", 100, 100, [][]delivery.Delivery{{body(500)}, {body(1)}}, []int{1, 0}, 1},
+		{"outsized behind others", 100, 100, [][]delivery.Delivery{{body(10)}, {body(500)}}, []int{1, 0}, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -246,7 +245,7 @@ func TestDirectBatchesAcrossCalls(t *testing.T) {
 	cfg.Linger = time.Second // long: the batches must fill up, not time out
 	var mu sync.Mutex
 	var order []string
-	rec.decide = func(d event.Delivery) error {
+	rec.decide = func(d delivery.Delivery) error {
 		mu.Lock()
 		order = append(order, d.ID)
 		mu.Unlock()
@@ -259,7 +258,7 @@ func TestDirectBatchesAcrossCalls(t *testing.T) {
 		want[i] = string(ds[i].Body)
 	}
 	stop := running(t, w)
-	buf := make([]event.Delivery, 0, 5)
+	buf := make([]delivery.Delivery, 0, 5)
 	for i := 0; i < len(ds); i += 5 { // calls of 5, as a pipeline worker's small flushes
 		buf = buf[:0]
 		for _, d := range ds[i : i+5] {

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/wirebridge/wirebridge/internal/config"
-	"github.com/wirebridge/wirebridge/internal/event"
+	"github.com/wirebridge/wirebridge/internal/delivery"
 	"github.com/wirebridge/wirebridge/internal/source"
 )
 
@@ -52,7 +52,7 @@ func benchRules(n int, seed string) []config.Rule {
 // counter is a Deliverer that counts and keeps nothing.
 type counter struct{ n atomic.Uint64 }
 
-func (c *counter) Enqueue(_ context.Context, ds []event.Delivery) (int, error) {
+func (c *counter) Enqueue(_ context.Context, ds []delivery.Delivery) (int, error) {
 	c.n.Add(uint64(len(ds)))
 	return len(ds), nil
 }

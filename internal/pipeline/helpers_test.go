@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/wirebridge/wirebridge/internal/config"
-	"github.com/wirebridge/wirebridge/internal/event"
+	"github.com/wirebridge/wirebridge/internal/delivery"
 	"github.com/wirebridge/wirebridge/internal/packet"
 	"github.com/wirebridge/wirebridge/internal/packet/capfile"
 	"github.com/wirebridge/wirebridge/internal/rule"
@@ -96,12 +96,12 @@ func emitAll(emit source.Emit, name, eventSource string, frames []source.Frame, 
 // recorder is an in-test Deliverer that keeps copies of what it receives.
 type recorder struct {
 	mu   sync.Mutex
-	got  []event.Delivery
+	got  []delivery.Delivery
 	gate chan struct{} // when set, Enqueue waits for it to close (or ctx)
 	max  int           // when > 0, accept at most max deliveries in total
 }
 
-func (r *recorder) Enqueue(ctx context.Context, ds []event.Delivery) (int, error) {
+func (r *recorder) Enqueue(ctx context.Context, ds []delivery.Delivery) (int, error) {
 	if r.gate != nil {
 		select {
 		case <-r.gate:
@@ -127,10 +127,10 @@ func (r *recorder) Enqueue(ctx context.Context, ds []event.Delivery) (int, error
 	return n, nil
 }
 
-func (r *recorder) deliveries() []event.Delivery {
+func (r *recorder) deliveries() []delivery.Delivery {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append([]event.Delivery(nil), r.got...)
+	return append([]delivery.Delivery(nil), r.got...)
 }
 
 func cfgRule(name, pat string, targets ...string) config.Rule {

@@ -41,6 +41,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/wirebridge/wirebridge/internal/delivery"
 	"github.com/wirebridge/wirebridge/internal/event"
 	"github.com/wirebridge/wirebridge/internal/packet"
 	"github.com/wirebridge/wirebridge/internal/rule"
@@ -55,7 +56,7 @@ import (
 // target stores them in JetStream afterwards); the others are counted as
 // refused.
 type Deliverer interface {
-	Enqueue(ctx context.Context, ds []event.Delivery) (int, error)
+	Enqueue(ctx context.Context, ds []delivery.Delivery) (int, error)
 }
 
 // Target is a delivery destination as the pipeline sees it.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/wirebridge/wirebridge/internal/delivery"
 	"github.com/wirebridge/wirebridge/internal/event"
 	"github.com/wirebridge/wirebridge/internal/packet"
 	"github.com/wirebridge/wirebridge/internal/rule"
@@ -16,8 +17,8 @@ type worker struct {
 	pkt   packet.Packet
 	view  event.View
 	m     rule.Matches
-	arena []byte             // bodies of the deliveries not yet flushed
-	pend  [][]event.Delivery // per target index
+	arena []byte                // bodies of the deliveries not yet flushed
+	pend  [][]delivery.Delivery // per target index
 	npend int
 	// Event ids of the pending deliveries, as text: one string is made of
 	// them per flush (one allocation) and each Delivery.ID is a substring.
@@ -33,7 +34,7 @@ type worker struct {
 }
 
 func newWorker(p *Pipeline) *worker {
-	return &worker{p: p, pend: make([][]event.Delivery, len(p.targets)), idOffs: make([][]int32, len(p.targets))}
+	return &worker{p: p, pend: make([][]delivery.Delivery, len(p.targets)), idOffs: make([][]int32, len(p.targets))}
 }
 
 // bind caches, for a new rule set, each rule's target indexes.
@@ -140,7 +141,7 @@ func (w *worker) build(frame []byte, now time.Time) {
 				continue
 			}
 			t := p.targets[ti]
-			d := event.Delivery{Rule: r.Name, Target: t.Name, Accepted: now}
+			d := delivery.Delivery{Rule: r.Name, Target: t.Name, Accepted: now}
 			if t.NeedsBody {
 				d.Body, d.BodyJSON = body, bodyJSON
 			}

@@ -12,17 +12,17 @@ import (
 	"net/http"
 	"net/http/httptest"
 
-	"github.com/wirebridge/wirebridge/internal/event"
+	"github.com/wirebridge/wirebridge/internal/delivery"
 	"github.com/wirebridge/wirebridge/internal/packet"
 )
 
 // mirrorTraffic builds the VXLAN-mirrored packets of conns keep-alive
 // connections with perConn requests each (client segments, server ACKs and
 // responses), interleaved across connections as a mirror would see them.
-func mirrorTraffic(conns, perConn int) []event.Delivery {
+func mirrorTraffic(conns, perConn int) []delivery.Delivery {
 	type cs struct{ cseq, sseq uint32 }
 	st := make([]cs, conns)
-	var out []event.Delivery
+	var out []delivery.Delivery
 	add := func(i int, fromClient bool, flags uint16, payload []byte) {
 		c := netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)})
 		s := netip.MustParseAddr("10.9.9.9")
@@ -42,7 +42,7 @@ func mirrorTraffic(conns, perConn int) []event.Delivery {
 			st[i].sseq += n
 		}
 		frame := encapsulate(inner, 42, uint16(i))
-		out = append(out, event.Delivery{Frame: frame, Capture: packet.CaptureInfo{LinkType: packet.LinkEthernet}})
+		out = append(out, delivery.Delivery{Frame: frame, Capture: packet.CaptureInfo{LinkType: packet.LinkEthernet}})
 	}
 	for i := range conns {
 		st[i] = cs{cseq: uint32(i) * 7919, sseq: uint32(i)*104729 + 0xFFFFF000}

@@ -50,7 +50,7 @@
 // the config's default for replay). Send never asks deliver to retry: a
 // packet is consumed once it reached the reassembler, and shadow failures are
 // counted in the metrics (target errors), not returned. A delivery without a
-// frame fails permanently (*event.BatchError).
+// frame fails permanently (*delivery.BatchError).
 //
 // Metrics (Target is a prometheus.Collector): flows open, flows ended by
 // reason, bytes and requests forwarded, requests dropped by reason, gaps and
@@ -73,7 +73,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/wirebridge/wirebridge/internal/event"
+	"github.com/wirebridge/wirebridge/internal/delivery"
 	"github.com/wirebridge/wirebridge/internal/packet"
 	"github.com/wirebridge/wirebridge/internal/target"
 )
@@ -274,7 +274,7 @@ func (t *Target) tickLoop() {
 }
 
 // Send feeds the deliveries' frames to the reassembler, in order.
-func (t *Target) Send(ctx context.Context, batch []event.Delivery) error {
+func (t *Target) Send(ctx context.Context, batch []delivery.Delivery) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.closed {
@@ -314,7 +314,7 @@ func (t *Target) Send(ctx context.Context, batch []event.Delivery) error {
 	t.publish()
 	t.sendCx = t.life
 	if failed != nil {
-		return &event.BatchError{Failed: failed}
+		return &delivery.BatchError{Failed: failed}
 	}
 	return nil
 }

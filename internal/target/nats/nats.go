@@ -11,7 +11,7 @@
 // received them (core NATS is at-most-once to subscribers).
 //
 // Errors: a message over the server's max_payload fails permanently (an
-// *event.BatchError naming its index); a closed or broken connection and
+// *delivery.BatchError naming its index); a closed or broken connection and
 // a flush timeout are transient. Send is safe for concurrent use.
 package nats
 
@@ -25,7 +25,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/wirebridge/wirebridge/internal/event"
+	"github.com/wirebridge/wirebridge/internal/delivery"
 	"github.com/wirebridge/wirebridge/internal/target"
 )
 
@@ -92,7 +92,7 @@ func validSubject(s string) error {
 }
 
 // Send publishes the batch and waits until the server has processed it.
-func (t *Target) Send(ctx context.Context, batch []event.Delivery) error {
+func (t *Target) Send(ctx context.Context, batch []delivery.Delivery) error {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	if t.closed {
@@ -147,7 +147,7 @@ func (t *Target) Send(ctx context.Context, batch []event.Delivery) error {
 		}
 	}
 	if failed != nil {
-		return &event.BatchError{Failed: failed}
+		return &delivery.BatchError{Failed: failed}
 	}
 	return nil
 }

@@ -25,7 +25,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wirebridge/wirebridge/internal/event"
+	"github.com/wirebridge/wirebridge/internal/delivery"
 	"github.com/wirebridge/wirebridge/internal/packet"
 	"github.com/wirebridge/wirebridge/internal/target"
 )
@@ -39,7 +39,7 @@ type Instance struct {
 	Delivered func() ([][]byte, error)
 	// Expect maps a sent delivery to the entry Delivered reports for it.
 	// Nil means d.Body.
-	Expect func(d event.Delivery) []byte
+	Expect func(d delivery.Delivery) []byte
 	// JSONOnly says the target accepts only JSON object bodies shaped like
 	// events (eventbridge): the suite then carries every byte value inside
 	// event JSON instead of sending raw binary bodies.
@@ -113,14 +113,14 @@ func ID(seq int) string {
 // Make builds delivery seq with the given body and a captured frame: an
 // Ethernet/IPv4/UDP packet from 10.0.0.7:40123 to 10.0.0.2:514 whose payload
 // is the first 1472 bytes of body (all of it when shorter).
-func Make(seq int, body []byte) event.Delivery {
+func Make(seq int, body []byte) delivery.Delivery {
 	payload := body
 	if len(payload) > 1472 {
 		payload = payload[:1472]
 	}
 	frame := Frame(payload)
 	ts := Base.Add(time.Duration(seq) * time.Microsecond)
-	return event.Delivery{
+	return delivery.Delivery{
 		ID:     ID(seq),
 		Rule:   "conformance",
 		Target: "under-test",
@@ -197,7 +197,7 @@ func newInstance(t *testing.T, f Factory) Instance {
 	return in
 }
 
-func (in Instance) expect(d event.Delivery) []byte {
+func (in Instance) expect(d delivery.Delivery) []byte {
 	if in.Expect != nil {
 		return in.Expect(d)
 	}
@@ -214,15 +214,15 @@ func body(seq int, size int) []byte {
 	return EventBody(seq, p, "seq "+strconv.Itoa(seq))
 }
 
-func batch(from, n, size int) []event.Delivery {
-	b := make([]event.Delivery, n)
+func batch(from, n, size int) []delivery.Delivery {
+	b := make([]delivery.Delivery, n)
 	for i := range b {
 		b[i] = Make(from+i, body(from+i, size))
 	}
 	return b
 }
 
-func send(t *testing.T, tg target.Target, b []event.Delivery) {
+func send(t *testing.T, tg target.Target, b []delivery.Delivery) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), Long)
 	defer cancel()
@@ -244,7 +244,7 @@ func closeAndRead(t *testing.T, in Instance) [][]byte {
 }
 
 // checkExact checks that got is exactly the expected entries of sent, in order.
-func checkExact(t *testing.T, in Instance, sent []event.Delivery, got [][]byte) {
+func checkExact(t *testing.T, in Instance, sent []delivery.Delivery, got [][]byte) {
 	t.Helper()
 	if len(got) != len(sent) {
 		t.Fatalf("delivered %d entries, sent %d", len(got), len(sent))
@@ -266,7 +266,7 @@ func clip(b []byte) string {
 func testEmptyBatch(t *testing.T, f Factory) {
 	in := newInstance(t, f)
 	send(t, in.Target, nil)
-	send(t, in.Target, []event.Delivery{})
+	send(t, in.Target, []delivery.Delivery{})
 	if got := closeAndRead(t, in); len(got) != 0 {
 		t.Fatalf("empty batches delivered %d entries", len(got))
 	}
@@ -291,14 +291,14 @@ func testLargeBatch(t *testing.T, f Factory) {
 func testLargeBody(t *testing.T, f Factory) {
 	in := newInstance(t, f)
 	// 150 KiB of payload: about 200 KB of JSON, under EventBridge's 256 KB.
-	b := []event.Delivery{Make(1, body(1, 150<<10)), Make(2, body(2, 10))}
+	b := []delivery.Delivery{Make(1, body(1, 150<<10)), Make(2, body(2, 10))}
 	send(t, in.Target, b)
 	checkExact(t, in, b, closeAndRead(t, in))
 }
 
 func testAllByteValues(t *testing.T, f Factory) {
 	in := newInstance(t, f)
-	var b []event.Delivery
+	var b []delivery.Delivery
 	b = append(b, Make(1, EventBody(1, AllBytes(), AllRunes())))
 	if !in.JSONOnly {
 		var ascii []byte // every ASCII byte, control characters included: text, not JSON
@@ -322,7 +322,7 @@ func testConcurrent(t *testing.T, f Factory) {
 	const workers, batches, per = 4, 10, 5
 	var wg sync.WaitGroup
 	errs := make(chan error, workers)
-	var sent [workers][]event.Delivery
+	var sent [workers][]delivery.Delivery
 	for w := 0; w < workers; w++ {
 		for i := 0; i < batches; i++ {
 			sent[w] = append(sent[w], batch(w*10000+i*per, per, 100)...)

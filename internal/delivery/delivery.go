@@ -1,4 +1,15 @@
-package event
+// Package delivery is the contract between internal/deliver and the targets
+// at the end of the data path:
+//
+//	source ──► packet ──► event ──► rule match ──► deliver ──► target
+//	                                                     delivery.Delivery
+//
+// A Delivery is one matched event on its way to one target; the error types
+// say how a target's failure is handled (permanent: dead-lettered at once;
+// transient, possibly with the peer's Retry-After; a batch that failed in
+// part). It is its own small package because deliver, the targets and the
+// pipeline all consume it and none of them may import another.
+package delivery
 
 import (
 	"strconv"
@@ -9,8 +20,7 @@ import (
 
 // Delivery is one matched event on its way to one target. It is the unit
 // that internal/deliver stores, retries and dead-letters, and that targets
-// receive in Send. It lives here, with the event, because both deliver and
-// target consume it and neither may import the other.
+// receive in Send.
 type Delivery struct {
 	ID     string // the event id: stable across retries and restarts, the de-duplication key
 	Rule   string // the rule that matched
