@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/wirebridge/wirebridge/internal/component"
 	"github.com/wirebridge/wirebridge/internal/config"
 )
 
@@ -195,12 +196,10 @@ func usesDataDir(c *config.Config) bool {
 	prefix := filepath.Clean(c.DataDir) + string(os.PathSeparator)
 	for i := range c.Targets {
 		t := &c.Targets[i]
-		switch {
-		case t.Live != nil && !c.Live.ShareKey.IsSet():
+		if _, live := t.Spec.(component.LiveChannel); live && !c.Live.ShareKey.IsSet() {
 			return true
-		case t.File != nil && strings.HasPrefix(filepath.Clean(string(t.File.Path)), prefix):
-			return true
-		case t.PCAP != nil && strings.HasPrefix(filepath.Clean(string(t.PCAP.Path)), prefix):
+		}
+		if o, ok := t.Spec.(component.Output); ok && strings.HasPrefix(filepath.Clean(string(*o.OutputPath())), prefix) {
 			return true
 		}
 	}

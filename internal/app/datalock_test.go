@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/wirebridge/wirebridge/internal/config"
+	"github.com/wirebridge/wirebridge/internal/kinds"
 )
 
 // TestSecondServerOnDataDirRefused: a second server on the data_dir a first
@@ -37,7 +38,7 @@ targets:
 `
 	first, _, _ := newTestServer(t, dir, yaml)
 	path := filepath.Join(dir, "wirebridge.yaml")
-	cfg, err := config.Load(path)
+	cfg, err := config.Load(path, kinds.Default())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +161,7 @@ func TestUsesDataDir(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			y := "data_dir: " + filepath.Join(t.TempDir(), "data") + "\nsources: [{name: u, type: udp, listen: [\"127.0.0.1:0\"]}]\n" +
 				"rules: [{name: r, pattern: {\"version\": [\"0\"]}, targets: [t]}]\ntargets: [" + tc.target + "]\n"
-			c, err := config.Parse("t.yaml", []byte(y))
+			c, err := config.Parse("t.yaml", []byte(y), kinds.Default())
 			if err != nil {
 				t.Fatalf("%v\n%s", err, y)
 			}

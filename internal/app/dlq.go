@@ -20,6 +20,7 @@ import (
 	"github.com/wirebridge/wirebridge/internal/bus"
 	"github.com/wirebridge/wirebridge/internal/config"
 	"github.com/wirebridge/wirebridge/internal/deliver"
+	"github.com/wirebridge/wirebridge/internal/kinds"
 	"github.com/wirebridge/wirebridge/internal/target"
 )
 
@@ -355,7 +356,7 @@ func dlqHandler(q *deliver.DLQ, durable func(string) bool) http.Handler {
 // loadConfig loads the file at path, or the embedded default when path is "".
 func loadConfig(path string) (*config.Config, error) {
 	if path == "" {
-		return config.Default()
+		return config.Default(kinds.Default())
 	}
-	return config.Load(path)
+	return config.Load(path, kinds.Default())
 }

@@ -16,6 +16,10 @@ import (
 	"time"
 
 	"github.com/wirebridge/wirebridge/internal/config"
+	"github.com/wirebridge/wirebridge/internal/replay"
+	httptarget "github.com/wirebridge/wirebridge/internal/target/http"
+	livetarget "github.com/wirebridge/wirebridge/internal/target/live"
+	"github.com/wirebridge/wirebridge/internal/target/pcap"
 )
 
 // The small things a first user trips on (issue 11 item 10), one test each.
@@ -271,12 +275,9 @@ targets: [{name: live, type: live, channel: /packets/all}]
 // frames: true wants frames but sends events without one (ReplayDiff).
 func TestTargetCaps(t *testing.T) {
 	reg := defaultRegistry()
-	for _, typ := range config.TargetTypes {
-		if _, ok := reg.targets[typ]; !ok {
-			continue
-		}
-		if _, ok := reg.caps[typ]; !ok {
-			t.Errorf("target type %s has no capabilities in the registry", typ)
+	for _, e := range reg.kinds.Targets {
+		if e.Kind.Caps == nil || e.Kind.New == nil || e.Kind.NewSpec == nil || e.Kind.Description == "" {
+			t.Errorf("target kind %s lacks capabilities, a constructor, a spec or a description", e.Type)
 		}
 	}
 	tests := []struct {
@@ -285,17 +286,17 @@ func TestTargetCaps(t *testing.T) {
 		frame         bool // gets the frame from the pipeline
 		withoutFrames bool // takes events that come without a frame
 	}{
-		{"live, frames", config.Target{Type: config.TargetLive, Live: &config.LiveTarget{Frames: true}}, true, true},
-		{"live", config.Target{Type: config.TargetLive, Live: &config.LiveTarget{}}, false, true},
-		{"pcap", config.Target{Type: config.TargetPCAP}, true, false},
-		{"replay", config.Target{Type: config.TargetReplay}, true, false},
-		{"http", config.Target{Type: config.TargetHTTP}, false, true},
+		{"live, frames", config.Target{Type: "live", Spec: &livetarget.Spec{Frames: true}}, true, true},
+		{"live", config.Target{Type: "live", Spec: &livetarget.Spec{}}, false, true},
+		{"pcap", config.Target{Type: "pcap", Spec: &pcap.Spec{}}, true, false},
+		{"replay", config.Target{Type: "replay", Spec: &replay.Spec{}}, true, false},
+		{"http", config.Target{Type: "http", Spec: &httptarget.Spec{}}, false, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			c := reg.targetCapsOf(&tc.target)
-			if (c.Frame != frameNone) != tc.frame || c.takesEventsWithoutFrame() != tc.withoutFrames {
-				t.Errorf("caps %+v: frame %v, events without frames %v; want %v, %v", c, c.Frame != frameNone, c.takesEventsWithoutFrame(), tc.frame, tc.withoutFrames)
+			if (c.Frame != frameNone) != tc.frame || c.TakesEventsWithoutFrame() != tc.withoutFrames {
+				t.Errorf("caps %+v: frame %v, events without frames %v; want %v, %v", c, c.Frame != frameNone, c.TakesEventsWithoutFrame(), tc.frame, tc.withoutFrames)
 			}
 		})
 	}
@@ -307,17 +308,17 @@ func TestTargetCaps(t *testing.T) {
 func TestTargetWhereReplay(t *testing.T) {
 	tests := []struct {
 		name string
-		r    config.ReplayTarget
+		r    replay.Spec
 		want string
 	}{
-		{"http url", config.ReplayTarget{Protocol: "http", URL: "http://127.0.0.1:9/prefix"}, "http http://127.0.0.1:9/prefix"},
-		{"http address", config.ReplayTarget{Protocol: "http", Address: "127.0.0.1:9"}, "http 127.0.0.1:9"},
-		{"tcp address", config.ReplayTarget{Protocol: "tcp", Address: "127.0.0.1:6432"}, "tcp 127.0.0.1:6432"},
+		{"http url", replay.Spec{Protocol: "http", URL: "http://127.0.0.1:9/prefix"}, "http http://127.0.0.1:9/prefix"},
+		{"http address", replay.Spec{Protocol: "http", Address: "127.0.0.1:9"}, "http 127.0.0.1:9"},
+		{"tcp address", replay.Spec{Protocol: "tcp", Address: "127.0.0.1:6432"}, "tcp 127.0.0.1:6432"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := tt.r
-			if got := targetWhere(&config.Target{Replay: &r}); got != tt.want {
+			if got := targetWhere(&config.Target{Type: "replay", Spec: &r}); got != tt.want {
 				t.Errorf("targetWhere = %q, want %q", got, tt.want)
 			}
 		})

@@ -9,6 +9,7 @@ import (
 
 	"github.com/wirebridge/wirebridge/internal/config"
 	"github.com/wirebridge/wirebridge/internal/delivery"
+	"github.com/wirebridge/wirebridge/internal/kinds"
 )
 
 // TestDeliverConfigBackoffAndAckWait: the delivery keys added after
@@ -32,7 +33,7 @@ targets:
   - name: f
     type: file
     path: x.ndjson
-`))
+`), kinds.Default())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,12 +77,12 @@ sources:
     listen: ["127.0.0.1:0"]
 targets:
   - `+c.yaml+`
-`))
+`), kinds.Default())
 			if err != nil {
 				t.Fatal(err)
 			}
 			var out bytes.Buffer
-			tg, err := newStdoutTarget(&buildEnv{cfg: cfg, stdout: &out}, &cfg.Targets[0])
+			tg, err := defaultRegistry().newTarget(&buildEnv{cfg: cfg, stdout: &out}, 0)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -11,8 +11,7 @@ import (
 	"strings"
 
 	"github.com/wirebridge/wirebridge/internal/config"
-	"github.com/wirebridge/wirebridge/internal/deliver"
-	"github.com/wirebridge/wirebridge/internal/replay"
+	"github.com/wirebridge/wirebridge/internal/kinds"
 )
 
 const replayHelp = `Replay mirrored traffic to a shadow service: receive VXLAN mirror traffic
@@ -86,7 +85,7 @@ func runReplay(ctx context.Context, args []string, stdio Stdio) int {
 		fmt.Fprint(stdio.Out, y)
 		return exitOK
 	}
-	cfg, err := config.Parse("wirebridge replay", []byte(y))
+	cfg, err := config.Parse("wirebridge replay", []byte(y), kinds.Default())
 	if err != nil {
 		fmt.Fprintln(stdio.Err, err)
 		return exitFail
@@ -110,20 +109,4 @@ func runReplay(ctx context.Context, args []string, stdio Stdio) int {
 		return exitFail
 	}
 	return exitOK
-}
-
-// newReplayTarget builds a replay target (for the registry's
-// config.TargetReplay entry).
-// Differences found by compare are published as ReplayDiff events (source
-// wirebridge.replay) into the server's rules.
-func newReplayTarget(env *buildEnv, t *config.Target) (deliver.Target, error) {
-	c, err := replay.ConfigFrom(t)
-	if err != nil {
-		return nil, err
-	}
-	if env != nil && env.events != nil {
-		ev := env.events
-		c.OnDiff = func(d replay.Diff) { ev.publish(d.Event(replayEventSource)) }
-	}
-	return replay.New(c)
 }

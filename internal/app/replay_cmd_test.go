@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/wirebridge/wirebridge/internal/config"
+	"github.com/wirebridge/wirebridge/internal/kinds"
+	"github.com/wirebridge/wirebridge/internal/replay"
 )
 
 func TestReplayCommandConfig(t *testing.T) {
@@ -22,14 +24,18 @@ func TestReplayCommandConfig(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			c, err := config.Parse("replay", []byte(y))
+			c, err := config.Parse("replay", []byte(y), kinds.Default())
 			if err != nil {
 				t.Fatalf("%v\n%s", err, y)
 			}
 			src, tg := c.Sources[0].VXLAN, c.Targets[0]
-			if src.Interface != tc.iface || len(src.VNI) != 1 || src.VNI[0] != 42 || tg.Replay.Protocol != tc.proto ||
-				tg.Replay.Address != tc.addr || tg.Delivery.Mode != config.Direct || tg.Replay.ServerPorts[0] != 80 {
-				t.Errorf("config = %+v %+v", src, tg.Replay)
+			rs, ok := tg.Spec.(*replay.Spec)
+			if !ok {
+				t.Fatalf("target spec %T, want a replay spec", tg.Spec)
+			}
+			if src.Interface != tc.iface || len(src.VNI) != 1 || src.VNI[0] != 42 || rs.Protocol != tc.proto ||
+				rs.Address != tc.addr || tg.Delivery.Mode != config.Direct || rs.ServerPorts[0] != 80 {
+				t.Errorf("config = %+v %+v", src, rs)
 			}
 		})
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/wirebridge/wirebridge/internal/config"
 	"github.com/wirebridge/wirebridge/internal/deliver"
 	"github.com/wirebridge/wirebridge/internal/httpapi"
+	"github.com/wirebridge/wirebridge/internal/kinds"
 	"github.com/wirebridge/wirebridge/internal/pipeline"
 	"github.com/wirebridge/wirebridge/internal/rule"
 	"github.com/wirebridge/wirebridge/internal/source"
@@ -247,7 +248,7 @@ func newServer(ctx context.Context, cfg *config.Config, path string, stdio Stdio
 			NeedsBody:  c.Body,
 			NeedsFrame: c.Frame != frameNone,
 		})
-		noFrameOK[t.Name] = c.takesEventsWithoutFrame()
+		noFrameOK[t.Name] = c.TakesEventsWithoutFrame()
 		ordered = ordered || c.Ordered
 	}
 	s.events.bind(s.table, pts, noFrameOK)
@@ -501,7 +502,7 @@ func (s *server) reload() {
 		s.log.Warn("SIGHUP: running the embedded default configuration, nothing to reload")
 		return
 	}
-	cfg, err := config.Load(s.path)
+	cfg, err := config.Load(s.path, kinds.Default())
 	if err != nil {
 		s.log.Error("reload failed, keeping the current rules", "file", s.path, "error", err)
 		return

@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/wirebridge/wirebridge/internal/component"
 	"github.com/wirebridge/wirebridge/internal/config"
 	"github.com/wirebridge/wirebridge/internal/source"
 	"golang.org/x/sys/unix"
@@ -30,8 +31,8 @@ import (
 // pipe (a script, a test, a log collector) never sees half of it.
 func (s *server) banner(took time.Duration) {
 	out := s.stdio.Out
-	for i := range s.cfg.Targets {
-		if s.cfg.Targets[i].Type == config.TargetStdout {
+	for _, c := range s.caps {
+		if c.Stdout {
 			out = s.stdio.Err
 		}
 	}
@@ -125,30 +126,10 @@ func sourceWhere(c *config.Source, src source.Source) string {
 	return ""
 }
 
+// targetWhere is the banner's "where" text of a target, from its kind.
 func targetWhere(t *config.Target) string {
-	switch {
-	case t.HTTP != nil:
-		return t.HTTP.Method + " " + t.HTTP.URL
-	case t.File != nil:
-		return string(t.File.Path)
-	case t.PCAP != nil:
-		return string(t.PCAP.Path)
-	case t.Stdout != nil:
-		return "standard output"
-	case t.NATS != nil:
-		if len(t.NATS.URLs) > 0 {
-			return "subject " + t.NATS.Subject + " on " + strings.Join(t.NATS.URLs, ",")
-		}
-		return "subject " + t.NATS.Subject + " on the wirebridge bus"
-	case t.EventBridge != nil:
-		return "event bus " + t.EventBridge.EventBusName
-	case t.Live != nil:
-		return "live channel " + t.Live.Channel
-	case t.Replay != nil:
-		if t.Replay.URL != "" {
-			return t.Replay.Protocol + " " + t.Replay.URL
-		}
-		return t.Replay.Protocol + " " + t.Replay.Address
+	if w, ok := t.Spec.(component.Wherer); ok {
+		return w.Where()
 	}
 	return ""
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/wirebridge/wirebridge/internal/config"
+	"github.com/wirebridge/wirebridge/internal/kinds"
 	"github.com/wirebridge/wirebridge/internal/source"
 )
 
@@ -47,7 +48,7 @@ func newTestServer(t *testing.T, dir, yaml string) (*server, *bytes.Buffer, *syn
 	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.Load(path)
+	cfg, err := config.Load(path, kinds.Default())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,7 +237,7 @@ targets:
     type: file
     path: x.ndjson
     delivery: {batch_size: 10, queue_size: 99}
-`))
+`), kinds.Default())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -266,7 +267,7 @@ targets:
 			}
 		})
 	}
-	def, err := config.Default()
+	def, err := config.Default(kinds.Default())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,7 +286,7 @@ targets:
   - name: hook
     type: http
     url: http://127.0.0.1:1/x
-`))
+`), kinds.Default())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -305,8 +306,8 @@ targets:
 			t.Errorf("source type %s not registered", typ)
 		}
 	}
-	for _, typ := range []config.TargetType{config.TargetHTTP, config.TargetFile, config.TargetPCAP, config.TargetStdout, config.TargetNATS, config.TargetEventBridge, config.TargetReplay} {
-		if reg.targets[typ] == nil {
+	for _, typ := range []string{"http", "file", "pcap", "stdout", "nats", "eventbridge", "live", "replay"} {
+		if _, ok := reg.kinds.Target(typ); !ok {
 			t.Errorf("target type %s not registered", typ)
 		}
 	}

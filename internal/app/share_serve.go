@@ -1,7 +1,6 @@
 package app
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -9,10 +8,9 @@ import (
 	"net/http"
 
 	"github.com/wirebridge/wirebridge/internal/bus"
+	"github.com/wirebridge/wirebridge/internal/component"
 	"github.com/wirebridge/wirebridge/internal/config"
-	"github.com/wirebridge/wirebridge/internal/deliver"
 	"github.com/wirebridge/wirebridge/internal/live"
-	livetarget "github.com/wirebridge/wirebridge/internal/target/live"
 	"github.com/wirebridge/wirebridge/web"
 )
 
@@ -115,14 +113,6 @@ func (l *liveState) close() {
 	}
 }
 
-// newLiveTarget is the registry's constructor for `type: live`.
-func newLiveTarget(env *buildEnv, t *config.Target) (deliver.Target, error) {
-	if env.live == nil {
-		return nil, errors.New("live target without the live hub")
-	}
-	return livetarget.New(livetarget.Config{Hub: env.live.hub, Channel: t.Live.Channel, Frames: t.Live.Frames})
-}
-
 // liveNeedsBus: live channels use the bus when other processes can reach it
 // (an external cluster, or the embedded server with a listener); otherwise
 // the hub fans out in-process and no bus is started for it.
@@ -151,20 +141,21 @@ func (s *server) liveBanner(w io.Writer, terminal bool) {
 		return
 	}
 	for i := range s.cfg.Targets {
-		t := &s.cfg.Targets[i]
-		if t.Live == nil {
+		lc, ok := s.cfg.Targets[i].Spec.(component.LiveChannel)
+		if !ok {
 			continue
 		}
+		channel := lc.LiveChannel()
 		if !terminal {
-			cmd := "wirebridge share " + t.Live.Channel
+			cmd := "wirebridge share " + channel
 			if s.path != "" {
 				cmd += " -c " + s.path
 			}
 			fmt.Fprintf(w, "\nWatch it live: a share link to %s is printed only to a terminal (this output may be kept in logs); get one with:\n  %s\n",
-				t.Live.Channel, cmd)
+				channel, cmd)
 			return
 		}
-		tok, c, err := s.live.auth.Sign(t.Live.Channel, "", s.cfg.Live.ShareTTL)
+		tok, c, err := s.live.auth.Sign(channel, "", s.cfg.Live.ShareTTL)
 		if err != nil {
 			s.log.Error("cannot sign a share link", "error", err)
 			return

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/wirebridge/wirebridge/internal/config"
+	"github.com/wirebridge/wirebridge/internal/kinds"
 )
 
 const validateHelp = `
@@ -34,7 +35,7 @@ func runValidate(_ context.Context, args []string, stdio Stdio) int {
 		fs.Usage()
 		return exitUsage
 	}
-	errs := config.Check(path)
+	errs := config.Check(path, kinds.Default())
 	for _, err := range errs {
 		fmt.Fprintln(stdio.Err, err)
 	}

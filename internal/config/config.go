@@ -11,7 +11,43 @@ package config
 import (
 	"net/netip"
 	"time"
+
+	"github.com/wirebridge/wirebridge/internal/component"
+	"github.com/wirebridge/wirebridge/internal/spec"
 )
+
+// The value types of the configuration live in internal/spec, shared with the component kinds.
+type (
+	ByteSize    = spec.ByteSize
+	Secret      = spec.Secret
+	TimePattern = spec.TimePattern
+	Speed       = spec.Speed
+	SpeedMode   = spec.SpeedMode
+	PortRange   = spec.PortRange
+	TLS         = spec.TLS
+	Rotate      = spec.Rotate
+)
+
+// Byte size units and speed modes (internal/spec).
+const (
+	KiB = spec.KiB
+	MiB = spec.MiB
+	GiB = spec.GiB
+	TiB = spec.TiB
+
+	SpeedRecorded = spec.SpeedRecorded
+	SpeedScaled   = spec.SpeedScaled
+	SpeedMax      = spec.SpeedMax
+)
+
+// ParseByteSize parses "64MiB", "1.5GB", "4096" and the like (spec.ParseByteSize).
+func ParseByteSize(s string) (ByteSize, error) { return spec.ParseByteSize(s) }
+
+// ParseSecret resolves a secret reference (spec.ParseSecret).
+func ParseSecret(ref string) (Secret, error) { return spec.ParseSecret(ref) }
+
+// LiteralSecret returns a secret holding v (spec.LiteralSecret).
+func LiteralSecret(v string) Secret { return spec.LiteralSecret(v) }
 
 // Config is a whole wirebridge configuration file.
 type Config struct {
@@ -33,7 +69,15 @@ type Config struct {
 	pos      map[string]Pos        // YAML path -> position of its value
 	patterns map[string]*patternAt // rule path -> pattern source, for error positions
 	rawPaths map[string]string     // target path key -> the output path as written, before data_dir was joined
+	kinds    *component.Registry   // the kinds target types name
 }
+
+// Kinds returns the registry of component kinds the configuration was parsed with.
+func (c *Config) Kinds() *component.Registry { return c.kinds }
+
+// TargetKind returns the kind of target t (one of c.Targets), or nil when its type is not one of
+// the registry's or its spec is not that kind's.
+func (c *Config) TargetKind(t *Target) *component.TargetKind { return c.targetKind(t) }
 
 // NATS configures the message bus used for durable delivery, live channels and KV state.
 type NATS struct {
@@ -232,39 +276,15 @@ type Rule struct {
 	Enabled       bool              `yaml:"enabled"`
 }
 
-// TargetType names a kind of target.
-type TargetType string
-
-// Target types.
-const (
-	TargetHTTP        TargetType = "http"
-	TargetFile        TargetType = "file"
-	TargetPCAP        TargetType = "pcap"
-	TargetStdout      TargetType = "stdout"
-	TargetNATS        TargetType = "nats"
-	TargetEventBridge TargetType = "eventbridge"
-	TargetLive        TargetType = "live"
-	TargetReplay      TargetType = "replay"
-)
-
-// TargetTypes lists every target type in documentation order.
-var TargetTypes = []TargetType{TargetHTTP, TargetFile, TargetPCAP, TargetStdout, TargetNATS, TargetEventBridge, TargetLive, TargetReplay}
-
-// Target is one delivery destination. Exactly one type-specific pointer (named by Type) is
-// non-nil after a successful parse; its keys sit flat beside name, type and delivery in YAML.
+// Target is one delivery destination. Its type names a kind of target in the registry the
+// configuration was parsed with; Spec is that kind's settings (its keys sit flat beside name,
+// type and delivery in YAML).
 type Target struct {
-	Name     string     `yaml:"name"`
-	Type     TargetType `yaml:"type"`
-	Delivery Delivery   `yaml:"delivery"`
+	Name     string   `yaml:"name"`
+	Type     string   `yaml:"type"`
+	Delivery Delivery `yaml:"delivery"`
 
-	HTTP        *HTTPTarget        `yaml:"-" variant:"http"`
-	File        *FileTarget        `yaml:"-" variant:"file"`
-	PCAP        *PCAPTarget        `yaml:"-" variant:"pcap"`
-	Stdout      *StdoutTarget      `yaml:"-" variant:"stdout"`
-	NATS        *NATSTarget        `yaml:"-" variant:"nats"`
-	EventBridge *EventBridgeTarget `yaml:"-" variant:"eventbridge"`
-	Live        *LiveTarget        `yaml:"-" variant:"live"`
-	Replay      *ReplayTarget      `yaml:"-" variant:"replay"`
+	Spec component.TargetSpec `yaml:"-" kind:"target"`
 }
 
 // DeliveryMode is how matched events reach a target.
@@ -280,8 +300,8 @@ const (
 
 // Delivery holds the settings internal/deliver applies to one target.
 type Delivery struct {
-	// Mode defaults to durable for http, eventbridge, nats and replay with protocol http,
-	// and to direct for file, pcap, stdout, live and replay with protocol tcp.
+	// Mode defaults to durable or direct as the target's kind says
+	// (component.Caps.DurableByDefault).
 	Mode        DeliveryMode  `yaml:"mode"`
 	MaxAttempts int           `yaml:"max_attempts"` // then dead-lettered (durable) or dropped (direct)
 	MaxAge      time.Duration `yaml:"max_age"`      // 0: no age limit
@@ -307,145 +327,6 @@ type Backoff struct {
 	Max        time.Duration `yaml:"max"`
 	Multiplier float64       `yaml:"multiplier"`
 	Jitter     float64       `yaml:"jitter"`
-}
-
-// HTTPTarget POSTs events to a webhook.
-type HTTPTarget struct {
-	URL     string            `yaml:"url"`
-	Method  string            `yaml:"method"` // POST | PUT | PATCH
-	Headers map[string]string `yaml:"headers"`
-	// SecretHeaders are headers whose values are secrets (API keys).
-	SecretHeaders map[string]Secret `yaml:"secret_headers"`
-	BearerToken   Secret            `yaml:"bearer_token"`
-	HMAC          *HMAC             `yaml:"hmac"`
-	Timeout       time.Duration     `yaml:"timeout"`
-	TLS           *TLS              `yaml:"tls"`
-	// Batch, when set, sends several events per request; nil sends one event per request.
-	Batch *HTTPBatch `yaml:"batch"`
-}
-
-// HMAC signs each request: Header carries hex(HMAC-SHA256(secret, timestamp + "." + body)) and
-// TimestampHeader the Unix timestamp in seconds used in it.
-type HMAC struct {
-	Secret          Secret `yaml:"secret"`
-	Header          string `yaml:"header"`
-	TimestampHeader string `yaml:"timestamp_header"`
-}
-
-// TLS holds client TLS options.
-type TLS struct {
-	CAFile             string `yaml:"ca_file"`
-	CertFile           string `yaml:"cert_file"`
-	KeyFile            string `yaml:"key_file"`
-	ServerName         string `yaml:"server_name"`
-	InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
-}
-
-// HTTPBatch shapes batched request bodies.
-type HTTPBatch struct {
-	MaxEvents int      `yaml:"max_events"`
-	MaxBytes  ByteSize `yaml:"max_bytes"`
-	Format    string   `yaml:"format"` // json-array | ndjson
-}
-
-// Rotate closes the current file and starts a new one when it reaches Size or has been open for
-// Interval (whichever comes first). Zero disables that trigger.
-type Rotate struct {
-	Size     ByteSize      `yaml:"size"`
-	Interval time.Duration `yaml:"interval"`
-}
-
-// FileTarget appends events as NDJSON.
-type FileTarget struct {
-	// Path is a time pattern; relative paths are placed under data_dir.
-	Path          TimePattern   `yaml:"path"`
-	Rotate        Rotate        `yaml:"rotate"`
-	Compress      string        `yaml:"compress"` // none | gzip | zstd
-	Fsync         string        `yaml:"fsync"`    // never | rotate | always | interval
-	FsyncInterval time.Duration `yaml:"fsync_interval"`
-}
-
-// PCAPTarget archives the matched packets' original frames in rotating pcap files.
-type PCAPTarget struct {
-	Path    TimePattern `yaml:"path"`
-	Rotate  Rotate      `yaml:"rotate"`
-	Snaplen int         `yaml:"snaplen"`
-}
-
-// StdoutTarget writes events to standard output as NDJSON.
-type StdoutTarget struct {
-	Pretty bool `yaml:"pretty"` // indented JSON instead of one line per event
-}
-
-// NATSTarget publishes each event to a subject on the bus, or on an external NATS.
-type NATSTarget struct {
-	Subject     string   `yaml:"subject"`
-	URLs        []string `yaml:"urls"` // empty: the wirebridge bus
-	Credentials Secret   `yaml:"credentials"`
-	Token       Secret   `yaml:"token"`
-}
-
-// EventBridgeTarget calls PutEvents on Amazon EventBridge.
-type EventBridgeTarget struct {
-	Region       string `yaml:"region"`   // empty: the AWS SDK's default chain
-	Endpoint     string `yaml:"endpoint"` // override, e.g. a local emulator
-	EventBusName string `yaml:"event_bus_name"`
-	DetailType   string `yaml:"detail_type"` // empty: the event's detail-type
-	Source       string `yaml:"source"`      // empty: the event's source
-}
-
-// LiveTarget fans events out to browsers watching a live channel.
-type LiveTarget struct {
-	// Channel is a path such as /packets/all (default: "/" and the target's name).
-	Channel string `yaml:"channel"`
-	// Frames adds each packet's captured frame (base64) to what subscribers receive, so that the
-	// UI can show a hex dump and export pcap. It is not part of the event.
-	Frames bool `yaml:"frames"`
-}
-
-// ReplayTarget reassembles mirrored TCP streams and forwards them to a shadow service.
-type ReplayTarget struct {
-	Address  string        `yaml:"address"`  // host:port of the shadow service
-	URL      string        `yaml:"url"`      // http: http://host:port[/prefix], instead of address
-	Protocol string        `yaml:"protocol"` // http | tcp
-	Timeout  time.Duration `yaml:"timeout"`
-	// Host is what the replayed Host header says: rewrite (the url's host) or keep (the original).
-	Host string `yaml:"host"`
-	// ServerPorts name the server side of flows joined mid-stream (no SYN seen).
-	ServerPorts []uint16      `yaml:"server_ports"`
-	Gap         ReplayGap     `yaml:"gap"`
-	IdleTimeout time.Duration `yaml:"idle_timeout"`
-	MaxFlows    int           `yaml:"max_flows"`
-	FlowBuffer  ByteSize      `yaml:"flow_buffer"` // out-of-order bytes per flow and direction
-	MaxBuffer   ByteSize      `yaml:"max_buffer"`  // out-of-order bytes in all
-	QueueBytes  ByteSize      `yaml:"queue_bytes"` // bytes waiting per flow for the shadow
-	MaxBody     ByteSize      `yaml:"max_body"`    // http: largest request body replayed
-	Pool        int           `yaml:"pool"`        // http: keep-alive connections to the shadow
-	Filter      ReplayFilter  `yaml:"filter"`
-	Sample      float64       `yaml:"sample"` // http: percent of requests replayed
-	Rate        float64       `yaml:"rate"`   // http: requests per second; 0 unlimited
-	Burst       int           `yaml:"burst"`
-	// SetHeaders are set on (or replace in) every replayed request.
-	SetHeaders map[string]string `yaml:"set_headers"`
-	// Compare compares replayed responses with the mirrored originals (ReplayDiff).
-	Compare bool `yaml:"compare"`
-	// OnParseError (http): stop (the connection's parsing ends at a parse error, the rest is
-	// counted as dropped) or resync (look for the next request line: replays smuggled requests).
-	OnParseError string `yaml:"on_parse_error"`
-}
-
-// ReplayGap is what a replay target does with a hole in a stream.
-type ReplayGap struct {
-	Policy string        `yaml:"policy"` // skip | abort
-	Wait   time.Duration `yaml:"wait"`   // how long a hole may block its stream
-	Bytes  ByteSize      `yaml:"bytes"`  // how many bytes may wait behind a hole
-}
-
-// ReplayFilter selects the HTTP requests a replay target sends (all given conditions hold).
-type ReplayFilter struct {
-	Methods []string          `yaml:"methods"`
-	Path    string            `yaml:"path"`    // regular expression on the request target
-	Headers map[string]string `yaml:"headers"` // header name -> regular expression on its value
 }
 
 // Pos is a position in the configuration file (1-based).

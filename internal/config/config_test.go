@@ -14,11 +14,20 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wirebridge/wirebridge/internal/replay"
+	"github.com/wirebridge/wirebridge/internal/target/eventbridge"
+	filetarget "github.com/wirebridge/wirebridge/internal/target/file"
+	httptarget "github.com/wirebridge/wirebridge/internal/target/http"
+	"github.com/wirebridge/wirebridge/internal/target/live"
+	natstarget "github.com/wirebridge/wirebridge/internal/target/nats"
+	pcaptarget "github.com/wirebridge/wirebridge/internal/target/pcap"
+	"github.com/wirebridge/wirebridge/internal/target/stdout"
 )
 
 func mustParse(t *testing.T, y string) *Config {
 	t.Helper()
-	c, err := Parse("test.yaml", []byte(y))
+	c, err := Parse("test.yaml", []byte(y), testKinds)
 	if err != nil {
 		t.Fatalf("Parse: %v", err)
 	}
@@ -26,7 +35,7 @@ func mustParse(t *testing.T, y string) *Config {
 }
 
 func TestDefaultConfig(t *testing.T) {
-	c, err := Default()
+	c, err := Default(testKinds)
 	if err != nil {
 		t.Fatalf("embedded default: %v", err)
 	}
@@ -39,17 +48,17 @@ func TestDefaultConfig(t *testing.T) {
 	if len(c.Rules) != 2 || !slices.Equal(c.Rules[0].Targets, []string{"archive", "pcap-archive"}) || !slices.Equal(c.Rules[1].Targets, []string{"live"}) {
 		t.Fatalf("rules = %+v", c.Rules)
 	}
-	if lt := c.Targets[len(c.Targets)-1].Live; lt == nil || lt.Channel != "/packets/all" || !lt.Frames {
+	if lt := specOf[*live.Spec](c.Targets[len(c.Targets)-1]); lt == nil || lt.Channel != "/packets/all" || !lt.Frames {
 		t.Errorf("want the live target on /packets/all with frames, got %+v", c.Targets[len(c.Targets)-1])
 	}
-	var file *FileTarget
-	var pcap *PCAPTarget
+	var file *filetarget.Spec
+	var pcap *pcaptarget.Spec
 	for _, tg := range c.Targets {
-		if tg.File != nil {
-			file = tg.File
+		if f := specOf[*filetarget.Spec](tg); f != nil {
+			file = f
 		}
-		if tg.PCAP != nil {
-			pcap = tg.PCAP
+		if p := specOf[*pcaptarget.Spec](tg); p != nil {
+			pcap = p
 		}
 		if tg.Delivery.Mode != Direct {
 			t.Errorf("target %s: mode %s, want direct", tg.Name, tg.Delivery.Mode)
@@ -106,7 +115,10 @@ func TestPartialOverrideKeepsOtherDefaults(t *testing.T) {
 		"  - name: f", "    type: file", "    path: /var/log/wb/%Y.ndjson", "    rotate: {size: 1GiB}",
 		"    delivery: {backoff: {max: 10m}}",
 	))
-	f := c.Targets[1]
+	f := struct {
+		Target
+		File *filetarget.Spec
+	}{c.Targets[1], specOf[*filetarget.Spec](c.Targets[1])}
 	if f.File.Rotate != (Rotate{Size: GiB, Interval: time.Hour}) {
 		t.Errorf("rotate = %+v, want size 1GiB and the default interval", f.File.Rotate)
 	}
@@ -235,7 +247,7 @@ func TestSourceTypes(t *testing.T) {
 	}
 	a := c.Sources[2].AFPacket
 	if a.Interface != "eth0" || !slices.Equal(a.Filter.Protocols, []string{"udp", "tcp"}) ||
-		!slices.Equal(a.Filter.Ports, []PortRange{{53, 53}, {5000, 5100}}) || a.Readers != 2 || a.Fanout != "hash" {
+		!slices.Equal(a.Filter.Ports, []PortRange{{Lo: 53, Hi: 53}, {Lo: 5000, Hi: 5100}}) || a.Readers != 2 || a.Fanout != "hash" {
 		t.Errorf("afpacket = %+v", a)
 	}
 	if p := c.Sources[3].PCAP; p.Speed != (Speed{Mode: SpeedScaled, Factor: 2.5}) || !p.Loop {
@@ -267,35 +279,35 @@ func TestTargetTypes(t *testing.T) {
 		"  - {name: shadow, type: replay, address: '127.0.0.1:9000', protocol: tcp, timeout: 2s}",
 		"  - {name: p, type: pcap, path: 'pcap/%Y%m%d-%H.pcap', snaplen: 1500}",
 	))
-	h := c.Targets[1].HTTP
+	h := specOf[*httptarget.Spec](c.Targets[1])
 	if h.Method != "POST" || h.Timeout != 10*time.Second || h.Headers["X-Source"] != "wirebridge" {
 		t.Errorf("http = %+v", h)
 	}
 	if v := h.SecretHeaders["X-Api-Key"]; v.Value() != "tok-123" || v.Ref() != "env:WB_TEST_TOKEN" {
 		t.Errorf("secret header = %q (%s)", v.Value(), v.Ref())
 	}
-	if *h.HMAC != (HMAC{Secret: LiteralSecret("literal-key"), Header: "X-Wirebridge-Signature", TimestampHeader: "X-Wirebridge-Timestamp"}) {
+	if *h.HMAC != (httptarget.HMAC{Secret: LiteralSecret("literal-key"), Header: "X-Wirebridge-Signature", TimestampHeader: "X-Wirebridge-Timestamp"}) {
 		t.Errorf("hmac = %#v", *h.HMAC)
 	}
-	if *h.Batch != (HTTPBatch{MaxEvents: 100, MaxBytes: MiB, Format: "ndjson"}) {
+	if *h.Batch != (httptarget.Batch{MaxEvents: 100, MaxBytes: MiB, Format: "ndjson"}) {
 		t.Errorf("batch = %+v", *h.Batch)
 	}
 	if c.Targets[1].Delivery.MaxAttempts != 3 || c.Targets[1].Delivery.MaxAge != time.Hour {
 		t.Errorf("delivery = %+v", c.Targets[1].Delivery)
 	}
-	if eb := c.Targets[2].EventBridge; eb.EventBusName != "default" || eb.Region != "us-east-1" || eb.DetailType != "Udp" {
+	if eb := specOf[*eventbridge.Spec](c.Targets[2]); eb.EventBusName != "default" || eb.Region != "us-east-1" || eb.DetailType != "Udp" {
 		t.Errorf("eventbridge = %+v", eb)
 	}
-	if c.Targets[3].NATS.Subject != "events.syslog" {
-		t.Errorf("nats = %+v", c.Targets[3].NATS)
+	if specOf[*natstarget.Spec](c.Targets[3]).Subject != "events.syslog" {
+		t.Errorf("nats = %+v", specOf[*natstarget.Spec](c.Targets[3]))
 	}
-	if c.Targets[4].Live.Channel != "/watch" {
-		t.Errorf("live channel = %q, want / and the target name", c.Targets[4].Live.Channel)
+	if specOf[*live.Spec](c.Targets[4]).Channel != "/watch" {
+		t.Errorf("live channel = %q, want / and the target name", specOf[*live.Spec](c.Targets[4]).Channel)
 	}
-	if r := c.Targets[5].Replay; r.Protocol != "tcp" || r.Timeout != 2*time.Second {
+	if r := specOf[*replay.Spec](c.Targets[5]); r.Protocol != "tcp" || r.Timeout != 2*time.Second {
 		t.Errorf("replay = %+v", r)
 	}
-	if p := c.Targets[6].PCAP; p.Path != "wirebridge-data/pcap/%Y%m%d-%H.pcap" || p.Snaplen != 1500 {
+	if p := specOf[*pcaptarget.Spec](c.Targets[6]); p.Path != "wirebridge-data/pcap/%Y%m%d-%H.pcap" || p.Snaplen != 1500 {
 		t.Errorf("pcap = %+v", p)
 	}
 }
@@ -350,7 +362,7 @@ func TestAliasBombIsBounded(t *testing.T) {
 	}
 	lines = append(lines, "rules:", "  - name: r", "    targets: [t]", "    pattern: {a: *a8}")
 	start := time.Now()
-	_, err := Parse("bomb.yaml", []byte(doc(lines...)))
+	_, err := Parse("bomb.yaml", []byte(doc(lines...)), testKinds)
 	if err == nil || !strings.Contains(err.Error(), "too large") {
 		t.Fatalf("err = %v, want a too-large error", err)
 	}
@@ -491,11 +503,11 @@ func TestSpeed(t *testing.T) {
 		want    Speed
 		wantErr bool
 	}{
-		{"recorded", tagStr, Speed{SpeedRecorded, 1}, false},
-		{"max", tagStr, Speed{SpeedMax, 0}, false},
-		{"2", tagInt, Speed{SpeedScaled, 2}, false},
-		{"0.5", tagFloat, Speed{SpeedScaled, 0.5}, false},
-		{"10x", tagStr, Speed{SpeedScaled, 10}, false},
+		{"recorded", tagStr, Speed{Mode: SpeedRecorded, Factor: 1}, false},
+		{"max", tagStr, Speed{Mode: SpeedMax, Factor: 0}, false},
+		{"2", tagInt, Speed{Mode: SpeedScaled, Factor: 2}, false},
+		{"0.5", tagFloat, Speed{Mode: SpeedScaled, Factor: 0.5}, false},
+		{"10x", tagStr, Speed{Mode: SpeedScaled, Factor: 10}, false},
 		{"0", tagInt, Speed{}, true},
 		{"-2x", tagStr, Speed{}, true},
 		{"fast", tagStr, Speed{}, true},
@@ -504,7 +516,7 @@ func TestSpeed(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
 			var s Speed
-			err := s.decodeScalar(tt.in, tt.tag)
+			err := s.DecodeScalar(tt.in, tt.tag)
 			if (err != nil) != tt.wantErr || s != tt.want {
 				t.Errorf("got %+v, %v; want %+v, error %v", s, err, tt.want, tt.wantErr)
 			}
@@ -518,8 +530,8 @@ func TestPortRange(t *testing.T) {
 		want    PortRange
 		wantErr bool
 	}{
-		{"514", PortRange{514, 514}, false},
-		{"5000-5100", PortRange{5000, 5100}, false},
+		{"514", PortRange{Lo: 514, Hi: 514}, false},
+		{"5000-5100", PortRange{Lo: 5000, Hi: 5100}, false},
 		{"5100-5000", PortRange{}, true},
 		{"65536", PortRange{}, true},
 		{"a-b", PortRange{}, true},
@@ -527,7 +539,7 @@ func TestPortRange(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
 			var r PortRange
-			err := r.decodeScalar(tt.in, tagStr)
+			err := r.DecodeScalar(tt.in, tagStr)
 			if (err != nil) != tt.wantErr || r != tt.want {
 				t.Errorf("got %+v, %v; want %+v, error %v", r, err, tt.want, tt.wantErr)
 			}
@@ -581,7 +593,7 @@ func TestCheckFile(t *testing.T) {
 	if err := os.WriteFile(bad, []byte(doc(append(append([]string{}, valid[:7]...), "    targets: [t, archve]", valid[8], valid[9], valid[10], "    bogus: 1")...)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	errs := Check(bad)
+	errs := Check(bad, testKinds)
 	want := []string{
 		bad + `:8:18: rules[0].targets[1]: unknown target "archve"`,
 		bad + `:12:5: targets[0].bogus: unknown key "bogus"`,
@@ -602,10 +614,10 @@ func TestCheckFile(t *testing.T) {
 	if err := os.WriteFile(good, []byte(doc(valid...)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if errs := Check(good); errs != nil {
+	if errs := Check(good, testKinds); errs != nil {
 		t.Errorf("valid file: %v", errs)
 	}
-	if errs := Check(filepath.Join(dir, "missing.yaml")); len(errs) != 1 || !errors.Is(errs[0], os.ErrNotExist) {
+	if errs := Check(filepath.Join(dir, "missing.yaml"), testKinds); len(errs) != 1 || !errors.Is(errs[0], os.ErrNotExist) {
 		t.Errorf("missing file: %v", errs)
 	}
 }
@@ -634,9 +646,9 @@ func TestValidateAfterChange(t *testing.T) {
 
 func TestEmptyConfigNeedsASource(t *testing.T) {
 	for _, in := range []string{"", "# only a comment\n", "~\n"} {
-		_, err := Parse("empty.yaml", []byte(in))
+		_, err := Parse("empty.yaml", []byte(in), testKinds)
 		if err == nil || err.Error() != "empty.yaml: sources: at least one source is required" {
-			t.Errorf("Parse(%q) = %v", in, err)
+			t.Errorf("Parse(%q, testKinds) = %v", in, err)
 		}
 	}
 }
@@ -655,7 +667,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("sources: [{<<: {name: x}, type: udp, listen: [':0']}]\nrules: [{pattern: '{\"a\":[{\"numeric\":[\">\"]}]}'}]"))
 	f.Add([]byte("targets:\n  - {name: t, type: http, url: 'http://x', headers: {\"a b\": \"c\\r\\n\"}}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		c, err := Parse("fuzz.yaml", data)
+		c, err := Parse("fuzz.yaml", data, testKinds)
 		if err == nil {
 			if c == nil {
 				t.Fatal("nil config without an error")
@@ -689,7 +701,7 @@ func TestRecursiveAliases(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := Parse("loop.yaml", []byte(tt.yaml))
+			_, err := Parse("loop.yaml", []byte(tt.yaml), testKinds)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("err = %v, want %q", err, tt.want)
 			}
@@ -701,9 +713,10 @@ func TestRecursiveAliases(t *testing.T) {
 // settings block is missing.
 func TestValidateConfigBuiltInCode(t *testing.T) {
 	c := &Config{
+		kinds:   testKinds,
 		Sources: []Source{{Name: "s", Type: SourceUDP, EventSource: "x", MaxDatagram: 9216, QueueSize: 1}},
-		Targets: []Target{{Name: "t", Type: TargetStdout, Delivery: Delivery{Mode: Direct, MaxAttempts: 1, BatchSize: 1, QueueSize: 1,
-			Backoff: Backoff{Initial: time.Second, Max: time.Second, Multiplier: 1}}, Stdout: &StdoutTarget{}}},
+		Targets: []Target{{Name: "t", Type: "stdout", Delivery: Delivery{Mode: Direct, MaxAttempts: 1, BatchSize: 1, QueueSize: 1,
+			Backoff: Backoff{Initial: time.Second, Max: time.Second, Multiplier: 1}}, Spec: &stdout.Spec{}}},
 	}
 	err := c.Validate()
 	if err == nil {
@@ -737,7 +750,7 @@ func manyRules(n int) []byte {
 }
 
 func TestManyRules(t *testing.T) {
-	c, err := Parse("many.yaml", manyRules(1000))
+	c, err := Parse("many.yaml", manyRules(1000), testKinds)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -756,7 +769,7 @@ func BenchmarkParse(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(bc.data)))
 			for b.Loop() {
-				if _, err := Parse("bench.yaml", bc.data); err != nil {
+				if _, err := Parse("bench.yaml", bc.data, testKinds); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -12,14 +12,17 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v4"
+
+	"github.com/wirebridge/wirebridge/internal/component"
+	"github.com/wirebridge/wirebridge/internal/spec"
 )
 
 const (
-	tagStr   = "!!str"
-	tagInt   = "!!int"
-	tagFloat = "!!float"
-	tagBool  = "!!bool"
-	tagNull  = "!!null"
+	tagStr   = spec.TagStr
+	tagInt   = spec.TagInt
+	tagFloat = spec.TagFloat
+	tagBool  = spec.TagBool
+	tagNull  = spec.TagNull
 	tagMerge = "!!merge"
 )
 
@@ -35,11 +38,17 @@ type decoder struct {
 	patterns map[string]*patternAt
 	nodes    int
 	overflow bool
+	kinds    *component.Registry // the kinds a target's type may name
 }
 
 // scalarDecoder is implemented by types written as one YAML scalar.
 type scalarDecoder interface {
 	decodeScalar(value, tag string) error
+}
+
+// specScalar is implemented by the value types of internal/spec written as one YAML scalar.
+type specScalar interface {
+	DecodeScalar(value, tag string) error
 }
 
 // nodeDecoder is implemented by types that read their YAML node themselves.
@@ -51,6 +60,21 @@ type nodeDecoder interface {
 // its YAML is decoded into it, so that keys left out keep their default.
 type defaulter interface {
 	setDefaults()
+}
+
+// specDefaulter is a defaulter outside this package (component specs and their parts).
+type specDefaulter interface {
+	SetDefaults()
+}
+
+// setDefaults calls the defaults of p (a pointer), if it has any.
+func setDefaults(p any) {
+	switch df := p.(type) {
+	case defaulter:
+		df.setDefaults()
+	case specDefaulter:
+		df.SetDefaults()
+	}
 }
 
 var (
@@ -102,21 +126,7 @@ func kindName(n *yaml.Node) string {
 	return "an unsupported YAML node"
 }
 
-func describeScalar(value, tag string) string {
-	switch tag {
-	case tagStr:
-		return strconv.Quote(value)
-	case tagInt:
-		return "the integer " + value
-	case tagFloat:
-		return "the number " + value
-	case tagBool:
-		return "the boolean " + value
-	case tagNull:
-		return "null"
-	}
-	return fmt.Sprintf("%s %q", strings.TrimPrefix(tag, "!!"), value)
-}
+func describeScalar(value, tag string) string { return spec.DescribeScalar(value, tag) }
 
 // decode decodes n into v (addressable), recording positions under path.
 func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
@@ -149,6 +159,15 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 				d.errorf(n, path, "%s", err.Error())
 			}
 			return
+		case specScalar:
+			if n.Kind != yaml.ScalarNode {
+				d.errorf(n, path, "expected a single value, got %s", kindName(n))
+				return
+			}
+			if err := u.DecodeScalar(n.Value, n.ShortTag()); err != nil {
+				d.errorf(n, path, "%s", err.Error())
+			}
+			return
 		}
 	}
 	switch v.Type() {
@@ -162,9 +181,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	switch v.Kind() {
 	case reflect.Pointer:
 		nv := reflect.New(v.Type().Elem())
-		if df, ok := nv.Interface().(defaulter); ok {
-			df.setDefaults()
-		}
+		setDefaults(nv.Interface())
 		d.decode(n, nv.Elem(), path)
 		v.Set(nv)
 	case reflect.Struct:
@@ -294,9 +311,7 @@ func (d *decoder) decodeSlice(n *yaml.Node, v reflect.Value, path string) {
 	out := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
 	for i, c := range n.Content {
 		e := out.Index(i)
-		if df, ok := e.Addr().Interface().(defaulter); ok {
-			df.setDefaults()
-		}
+		setDefaults(e.Addr().Interface())
 		d.decode(c, e, fmt.Sprintf("%s[%d]", path, i))
 	}
 	v.Set(out)
@@ -304,18 +319,7 @@ func (d *decoder) decodeSlice(n *yaml.Node, v reflect.Value, path string) {
 
 var bigInteger = regexp.MustCompile(`^[-+]?[0-9][0-9_]*$`)
 
-var plainKey = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
-
-func joinKey(path, key string) string {
-	if !plainKey.MatchString(key) {
-		key = "[" + strconv.Quote(key) + "]"
-		return path + key
-	}
-	if path == "" {
-		return key
-	}
-	return path + "." + key
-}
+func joinKey(path, key string) string { return spec.JoinKey(path, key) }
 
 type pair struct {
 	key, value *yaml.Node
@@ -407,6 +411,7 @@ type field struct {
 	index   int
 	name    string // YAML key
 	variant string // for variant pointers: the type value selecting them
+	kind    string // for a component spec: the role of the kind ("target")
 }
 
 func fieldsOf(t reflect.Type) (keys []field, variants []field, typeField int) {
@@ -420,6 +425,10 @@ func fieldsOf(t reflect.Type) (keys []field, variants []field, typeField int) {
 			variants = append(variants, field{index: i, variant: vr})
 			continue
 		}
+		if k := f.Tag.Get("kind"); k != "" {
+			variants = append(variants, field{index: i, kind: k})
+			continue
+		}
 		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
 		if name == "" || name == "-" {
 			continue
@@ -430,6 +439,35 @@ func fieldsOf(t reflect.Type) (keys []field, variants []field, typeField int) {
 		}
 	}
 	return keys, variants, typeField
+}
+
+// option is one type a struct with variants may take: a variant pointer field, or a component
+// kind filling the struct's spec field.
+type option struct {
+	name  string
+	index int          // the field set
+	elem  reflect.Type // the struct the type's keys are read into
+	alloc func() any   // a new value of the type (a pointer to elem)
+}
+
+// options lists the types a struct's variant fields allow, in documentation order.
+func (d *decoder) options(t reflect.Type, variants []field) []option {
+	var out []option
+	for _, vf := range variants {
+		ft := t.Field(vf.index).Type
+		if vf.kind == "" {
+			out = append(out, option{name: vf.variant, index: vf.index, elem: ft.Elem(), alloc: func() any { return reflect.New(ft.Elem()).Interface() }})
+			continue
+		}
+		if vf.kind != "target" || d.kinds == nil {
+			continue
+		}
+		for _, e := range d.kinds.Targets {
+			s := e.Kind.NewSpec()
+			out = append(out, option{name: e.Type, index: vf.index, elem: reflect.TypeOf(s).Elem(), alloc: func() any { return e.Kind.NewSpec() }})
+		}
+	}
+	return out
 }
 
 func findKey(fs []field, name string) (field, bool) {
@@ -454,6 +492,7 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 	var variant reflect.Value // the selected variant struct
 	var variantKeys []field
 	typeKnown, hasType := false, false
+	opts := d.options(v.Type(), variants)
 	if len(variants) > 0 && typeField >= 0 {
 		for _, p := range ps {
 			if p.key.Value != "type" {
@@ -463,15 +502,13 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 			d.decode(p.value, v.Field(typeField), joinKey(path, "type"))
 			t := v.Field(typeField).String()
 			var names []string
-			for _, vf := range variants {
-				names = append(names, vf.variant)
-				if vf.variant == t {
-					nv := reflect.New(v.Type().Field(vf.index).Type.Elem())
-					if df, ok := nv.Interface().(defaulter); ok {
-						df.setDefaults()
-					}
-					v.Field(vf.index).Set(nv)
-					variant = nv.Elem()
+			for _, o := range opts {
+				names = append(names, o.name)
+				if o.name == t {
+					nv := o.alloc()
+					setDefaults(nv)
+					v.Field(o.index).Set(reflect.ValueOf(nv))
+					variant = reflect.ValueOf(nv).Elem()
 					variantKeys, _, _ = fieldsOf(variant.Type())
 					typeKnown = true
 				}
@@ -500,10 +537,10 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 		}
 		if len(variants) > 0 {
 			var owners []string
-			for _, vf := range variants {
-				vk, _, _ := fieldsOf(v.Type().Field(vf.index).Type.Elem())
+			for _, o := range opts {
+				vk, _, _ := fieldsOf(o.elem)
 				if _, ok := findKey(vk, k); ok {
-					owners = append(owners, vf.variant)
+					owners = append(owners, o.name)
 				}
 			}
 			if len(owners) > 0 {

@@ -4,8 +4,11 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"time"
+
+	"github.com/wirebridge/wirebridge/internal/component"
 )
 
 // Defaults. docs/config.md lists the same values; a test keeps the two in step.
@@ -50,10 +53,6 @@ func (c *Config) setDefaults() {
 	c.Live = Live{Replay: DefaultLiveReplay, SubscriberQueue: DefaultLiveQueue, ShareTTL: DefaultShareTTL, ShareMaxTTL: DefaultShareMaxTTL}
 }
 
-func (t *LiveTarget) setDefaults() {
-	*t = LiveTarget{Frames: true}
-}
-
 func (s *Source) setDefaults() {
 	s.MaxDatagram = DefaultMaxDatagram
 	s.QueueSize = DefaultSourceQueue
@@ -95,44 +94,11 @@ func (t *Target) setDefaults() {
 	}
 }
 
-func (t *HTTPTarget) setDefaults() {
-	*t = HTTPTarget{Method: "POST", Timeout: 10 * time.Second}
-}
-
-func (h *HMAC) setDefaults() {
-	*h = HMAC{Header: "X-Wirebridge-Signature", TimestampHeader: "X-Wirebridge-Timestamp"}
-}
-
-func (b *HTTPBatch) setDefaults() {
-	*b = HTTPBatch{MaxEvents: 100, MaxBytes: 1 * MiB, Format: "json-array"}
-}
-
-func (t *FileTarget) setDefaults() {
-	*t = FileTarget{Rotate: Rotate{Size: 128 * MiB, Interval: time.Hour}, Compress: "none", Fsync: "rotate", FsyncInterval: time.Second}
-}
-
-func (t *PCAPTarget) setDefaults() {
-	*t = PCAPTarget{Rotate: Rotate{Size: 128 * MiB, Interval: time.Hour}, Snaplen: 65535}
-}
-
-func (t *EventBridgeTarget) setDefaults() {
-	*t = EventBridgeTarget{EventBusName: "default"}
-}
-
-func (t *ReplayTarget) setDefaults() {
-	*t = ReplayTarget{Protocol: "http", Timeout: 10 * time.Second, Host: "rewrite",
-		Gap:         ReplayGap{Policy: "skip", Wait: 2 * time.Second, Bytes: 1 * MiB},
-		IdleTimeout: 2 * time.Minute, MaxFlows: 10000, FlowBuffer: 1 * MiB, MaxBuffer: 64 * MiB,
-		QueueBytes: 8 * MiB, MaxBody: 64 * MiB, Pool: 64, OnParseError: "stop"}
-}
-
-// DefaultMode is the delivery mode a target of this type gets when none is configured.
-func (t *Target) DefaultMode() DeliveryMode {
-	switch t.Type {
-	case TargetHTTP, TargetEventBridge, TargetNATS:
+// DefaultMode is the delivery mode a target of this kind gets when none is configured.
+func DefaultMode(caps component.Caps) DeliveryMode {
+	if caps.DurableByDefault {
 		return Durable
 	}
-	// replay: ordering per flow matters and a packet must reach the reassembler once.
 	return Direct
 }
 
@@ -157,30 +123,33 @@ func (c *Config) finish() {
 	}
 	for i := range c.Targets {
 		t := &c.Targets[i]
+		if f, ok := t.Spec.(component.Finisher); ok {
+			f.Finish(t.Name)
+		}
 		if t.Delivery.Mode == "" {
-			t.Delivery.Mode = t.DefaultMode()
+			t.Delivery.Mode = Direct
+			if kind := c.targetKind(t); kind != nil {
+				t.Delivery.Mode = DefaultMode(kind.Caps(t.Spec))
+			}
 		}
-		if _, set := c.pos[fmt.Sprintf("targets[%d].delivery.queue_size", i)]; !set && (t.Type == TargetReplay || t.Delivery.Mode == Direct) {
+		qd, custom := t.Spec.(component.QueueDefaulter)
+		if _, set := c.pos[fmt.Sprintf("targets[%d].delivery.queue_size", i)]; !set && (custom || t.Delivery.Mode == Direct) {
 			t.Delivery.QueueSize = DefaultDirectQueue
+			if custom {
+				t.Delivery.QueueSize, _ = qd.QueueDefaults()
+			}
 		}
-		if _, set := c.pos[fmt.Sprintf("targets[%d].delivery.queue_bytes", i)]; !set && t.Type == TargetReplay {
-			t.Delivery.QueueBytes = DefaultReplayQueueBytes
+		if _, set := c.pos[fmt.Sprintf("targets[%d].delivery.queue_bytes", i)]; !set && custom {
+			_, b := qd.QueueDefaults()
+			t.Delivery.QueueBytes = b
 		}
 		if c.rawPaths == nil {
 			c.rawPaths = map[string]string{}
 		}
-		if t.File != nil {
-			c.rawPaths[fmt.Sprintf("targets[%d].path", i)] = string(t.File.Path)
-			t.File.Path = c.OutputPath(t.File.Path)
-		}
-		if t.PCAP != nil {
-			c.rawPaths[fmt.Sprintf("targets[%d].path", i)] = string(t.PCAP.Path)
-			t.PCAP.Path = c.OutputPath(t.PCAP.Path)
-		}
-		if t.Live != nil && t.Live.Channel == "" {
-			t.Live.Channel = "/" + t.Name
-		} else if t.Live != nil && !strings.HasPrefix(t.Live.Channel, "/") {
-			t.Live.Channel = "/" + t.Live.Channel
+		if o, ok := t.Spec.(component.Output); ok {
+			p := o.OutputPath()
+			c.rawPaths[fmt.Sprintf("targets[%d].path", i)] = string(*p)
+			*p = c.OutputPath(*p)
 		}
 	}
 }
@@ -193,4 +162,16 @@ func (c *Config) OutputPath(p TimePattern) TimePattern {
 	}
 	dir := strings.ReplaceAll(c.DataDir, "%", "%%")
 	return TimePattern(filepath.Join(dir, string(p)))
+}
+
+// targetKind returns the kind of a target whose spec is set and of its type, or nil.
+func (c *Config) targetKind(t *Target) *component.TargetKind {
+	if t.Spec == nil || c.kinds == nil {
+		return nil
+	}
+	k, ok := c.kinds.Target(t.Type)
+	if !ok || reflect.TypeOf(k.NewSpec()) != reflect.TypeOf(t.Spec) {
+		return nil
+	}
+	return k
 }

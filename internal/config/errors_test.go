@@ -28,7 +28,7 @@ var valid = []string{
 func with(extra ...string) string { return doc(append(append([]string{}, valid...), extra...)...) }
 
 func TestValidBaseParses(t *testing.T) {
-	c, err := Parse("wirebridge.yaml", []byte(doc(valid...)))
+	c, err := Parse("wirebridge.yaml", []byte(doc(valid...)), testKinds)
 	if err != nil {
 		t.Fatalf("base config: %v", err)
 	}
@@ -344,7 +344,7 @@ func TestParseErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := Parse("wirebridge.yaml", []byte(tt.yaml))
+			c, err := Parse("wirebridge.yaml", []byte(tt.yaml), testKinds)
 			if err == nil {
 				t.Fatalf("Parse succeeded, want errors:\n%s", strings.Join(tt.want, "\n"))
 			}

@@ -39,7 +39,7 @@ func TestExamples(t *testing.T) {
 					t.Setenv(m[1], "example-"+strings.ToLower(m[1]))
 				}
 			}
-			c, err := Load(f)
+			c, err := Load(f, testKinds)
 			if err != nil {
 				t.Fatalf("%v", err)
 			}
@@ -53,7 +53,7 @@ func TestExamples(t *testing.T) {
 // TestArticleExample pins the issue's acceptance setup: a raw source with event_source udp.raw
 // and the article's rule to a file target and an http target.
 func TestArticleExample(t *testing.T) {
-	c, err := Load(filepath.Join(repoRoot, "examples", "article.yaml"))
+	c, err := Load(filepath.Join(repoRoot, "examples", "article.yaml"), testKinds)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +63,7 @@ func TestArticleExample(t *testing.T) {
 	if got := string(c.Rules[0].Pattern); got != `{"source":["udp.raw"],"detail":{"Destination":{"Port":[514]}}}` {
 		t.Errorf("pattern = %s", got)
 	}
-	var types []TargetType
+	var types []string
 	for _, name := range c.Rules[0].Targets {
 		for _, tg := range c.Targets {
 			if tg.Name == name {
@@ -72,7 +72,7 @@ func TestArticleExample(t *testing.T) {
 		}
 	}
 	slices.Sort(types)
-	if !slices.Equal(types, []TargetType{TargetFile, TargetHTTP}) {
+	if !slices.Equal(types, []string{"file", "http"}) {
 		t.Errorf("rule targets have types %v, want file and http", types)
 	}
 }
@@ -82,7 +82,7 @@ func yamlKeys(t reflect.Type, seen map[reflect.Type]bool, out map[string]bool) {
 	for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Map {
 		t = t.Elem()
 	}
-	if t.Kind() != reflect.Struct || seen[t] || t.PkgPath() != reflect.TypeFor[Config]().PkgPath() {
+	if t.Kind() != reflect.Struct || seen[t] || !strings.HasPrefix(t.PkgPath(), "github.com/wirebridge/wirebridge/") {
 		return
 	}
 	seen[t] = true
@@ -107,7 +107,11 @@ func TestDocsCoverEveryKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	keys := map[string]bool{}
-	yamlKeys(reflect.TypeFor[Config](), map[reflect.Type]bool{}, keys)
+	seen := map[reflect.Type]bool{}
+	yamlKeys(reflect.TypeFor[Config](), seen, keys)
+	for _, e := range testKinds.Targets {
+		yamlKeys(reflect.TypeOf(e.Kind.NewSpec()), seen, keys)
+	}
 	if len(keys) < 60 {
 		t.Fatalf("found only %d keys: the reflection walk is broken", len(keys))
 	}
@@ -121,8 +125,8 @@ func TestDocsCoverEveryKey(t *testing.T) {
 			t.Errorf("docs/config.md does not document source `type: %s`", st)
 		}
 	}
-	for _, tt := range TargetTypes {
-		if !strings.Contains(string(docs), "`type: "+string(tt)+"`") {
+	for _, tt := range testKinds.TargetTypes() {
+		if !strings.Contains(string(docs), "`type: "+tt+"`") {
 			t.Errorf("docs/config.md does not document target `type: %s`", tt)
 		}
 	}

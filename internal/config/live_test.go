@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wirebridge/wirebridge/internal/target/live"
 )
 
 func TestLiveSection(t *testing.T) {
@@ -16,7 +18,7 @@ func TestLiveSection(t *testing.T) {
 		"  share_key: 0123456789abcdef0123",
 		"  replay: 5",
 		"  share_ttl: 10m",
-	)))
+	)), testKinds)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,14 +29,14 @@ func TestLiveSection(t *testing.T) {
 	if l.Replay != 5 || l.SubscriberQueue != DefaultLiveQueue || l.ShareTTL != 10*time.Minute || l.ShareKey.Value() != "0123456789abcdef0123" {
 		t.Errorf("live = %+v", l)
 	}
-	if lt := c.Targets[1].Live; lt.Channel != "/packets/all" || lt.Frames {
+	if lt := specOf[*live.Spec](c.Targets[1]); lt.Channel != "/packets/all" || lt.Frames {
 		t.Errorf("live target = %+v", lt)
 	}
-	d, err := Parse("wirebridge.yaml", []byte(with("  - {name: w, type: live}")))
+	d, err := Parse("wirebridge.yaml", []byte(with("  - {name: w, type: live}")), testKinds)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if lt := d.Targets[1].Live; lt.Channel != "/w" || !lt.Frames {
+	if lt := specOf[*live.Spec](d.Targets[1]); lt.Channel != "/w" || !lt.Frames {
 		t.Errorf("default live target = %+v", lt)
 	}
 }
@@ -61,7 +63,7 @@ func TestLiveErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := Parse("wirebridge.yaml", []byte(with(tt.extra...)))
+			_, err := Parse("wirebridge.yaml", []byte(with(tt.extra...)), testKinds)
 			if err == nil {
 				t.Fatal("parsed without error")
 			}

@@ -12,6 +12,8 @@ import (
 	"syscall"
 
 	"go.yaml.in/yaml/v4"
+
+	"github.com/wirebridge/wirebridge/internal/component"
 )
 
 // defaultYAML is the configuration `wirebridge serve` runs when no -c is given.
@@ -26,14 +28,16 @@ const DefaultFile = "default.yaml"
 func DefaultYAML() []byte { return bytes.Clone(defaultYAML) }
 
 // Default parses the embedded default configuration.
-func Default() (*Config, error) { return Parse(DefaultFile, defaultYAML) }
+func Default(kinds *component.Registry) (*Config, error) {
+	return Parse(DefaultFile, defaultYAML, kinds)
+}
 
 // Load reads and parses the configuration file at path. See Parse.
 // The file is opened with O_NONBLOCK: a FIFO with no writer would block the open until one
 // appears (validate and serve stood deaf to SIGTERM); now it reads as empty at once and is
 // refused. A pipe with a writer (-c <(envsubst < tmpl.yaml)) is read to its end. Devices and
 // directories are refused (a device may never end).
-func Load(path string) (*Config, error) {
+func Load(path string, kinds *component.Registry) (*Config, error) {
 	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
@@ -55,16 +59,17 @@ func Load(path string) (*Config, error) {
 	if len(data) == 0 && st.Mode()&os.ModeNamedPipe != 0 {
 		return nil, fmt.Errorf("read config: %s is a FIFO with nothing written to it (no writer)", path)
 	}
-	return Parse(path, data)
+	return Parse(path, data, kinds)
 }
 
 // Parse decodes a configuration, applies defaults, resolves secrets and validates it. name is
 // used in error messages. On failure the error is an Errors holding every problem found, each
-// formatted "name:line:column: path: reason", and the *Config is nil.
-func Parse(name string, data []byte) (*Config, error) {
-	c := &Config{File: name, pos: map[string]Pos{}, patterns: map[string]*patternAt{}}
+// formatted "name:line:column: path: reason", and the *Config is nil. kinds lists the target
+// types the file may name (internal/kinds.Default()).
+func Parse(name string, data []byte, kinds *component.Registry) (*Config, error) {
+	c := &Config{File: name, pos: map[string]Pos{}, patterns: map[string]*patternAt{}, kinds: kinds}
 	c.setDefaults()
-	d := &decoder{file: name, pos: c.pos, patterns: c.patterns}
+	d := &decoder{file: name, pos: c.pos, patterns: c.patterns, kinds: kinds}
 
 	root, err := parseNode(name, data)
 	if err != nil {
@@ -131,8 +136,8 @@ func syntaxError(name string, err error) *Error {
 // Check loads the configuration at path and returns every problem found, each formatted
 // "file:line:column: path: reason"; nil when the configuration is valid. It is what
 // `wirebridge validate -c FILE` prints.
-func Check(path string) []error {
-	_, err := Load(path)
+func Check(path string, kinds *component.Registry) []error {
+	_, err := Load(path, kinds)
 	if err == nil {
 		return nil
 	}

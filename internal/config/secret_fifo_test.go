@@ -24,7 +24,7 @@ func TestSecretFIFORefused(t *testing.T) {
 	}{
 		{"ParseSecret", func() error { _, err := ParseSecret("file:" + fifo); return err }},
 		{"Parse", func() error {
-			_, err := Parse("wirebridge.yaml", []byte(with("  - {name: h, type: http, url: 'https://x/', bearer_token: 'file:"+fifo+"'}")))
+			_, err := Parse("wirebridge.yaml", []byte(with("  - {name: h, type: http, url: 'https://x/', bearer_token: 'file:"+fifo+"'}")), testKinds)
 			return err
 		}},
 	}
@@ -66,7 +66,7 @@ func TestLoadFIFO(t *testing.T) {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
-	go func() { _, err := Load(fifo); done <- err }()
+	go func() { _, err := Load(fifo, testKinds); done <- err }()
 	select {
 	case err := <-done:
 		if err == nil || !strings.Contains(err.Error(), "no writer") || !strings.Contains(err.Error(), fifo) {
@@ -89,7 +89,7 @@ func TestLoadFIFO(t *testing.T) {
 		w.WriteString(doc(valid...))
 		w.Close()
 	}()
-	if _, err := Load(fmt.Sprintf("/dev/fd/%d", r.Fd())); err != nil { // outside-ok: this process's own pipe
+	if _, err := Load(fmt.Sprintf("/dev/fd/%d", r.Fd()), testKinds); err != nil { // outside-ok: this process's own pipe
 		t.Errorf("a configuration from a pipe: %v", err)
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"net/url"
 	"reflect"
 	"regexp"
 	"slices"
@@ -14,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wirebridge/wirebridge/internal/component"
+	"github.com/wirebridge/wirebridge/internal/spec"
 	"github.com/wirebridge/wirebridge/pattern"
 )
 
@@ -22,10 +23,6 @@ var (
 	jsonPathPattern  = regexp.MustCompile(`^\$(\.[A-Za-z0-9_@\-]+|\[[0-9]+\])*$`)
 	varNamePattern   = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 	placeholderRegex = regexp.MustCompile(`<([A-Za-z0-9_.\-]+)>`)
-	headerToken      = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
-	regionPattern    = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
-	// channelPattern is a live channel path: /segment[/segment...], as internal/live accepts.
-	channelPattern = regexp.MustCompile(`^(/[A-Za-z0-9_-]{1,64}){1,8}$`)
 )
 
 // predefinedVars are the input template variables EventBridge defines without input_paths.
@@ -208,28 +205,25 @@ func (v *validator) nats() {
 }
 
 func (v *validator) natsURLs(path string, urls []string) {
-	for i, u := range urls {
-		p := fmt.Sprintf("%s[%d]", path, i)
-		pu, err := url.Parse(u)
-		switch {
-		case err != nil || u == "":
-			v.errorf(p, "invalid URL %q", u)
-		case !slices.Contains([]string{"nats", "tls", "ws", "wss"}, pu.Scheme):
-			v.errorf(p, "invalid NATS URL %q: scheme must be nats, tls, ws or wss", u)
-		case pu.Host == "":
-			v.errorf(p, "invalid NATS URL %q: no host", u)
-		}
-	}
+	ck := &spec.Checker{}
+	spec.CheckNATSURLs(ck, path, urls)
+	v.report("", ck)
 }
 
 func (v *validator) tls(path string, t *TLS) {
-	if (t.CertFile == "") != (t.KeyFile == "") {
-		v.errorf(path, "cert_file and key_file go together: give both or neither")
-	}
-	for _, f := range []struct{ key, name string }{{"ca_file", t.CAFile}, {"cert_file", t.CertFile}, {"key_file", t.KeyFile}} {
-		if f.name != "" {
-			v.regularIfExists(path+"."+f.key, f.name)
+	ck := &spec.Checker{}
+	t.Check(ck, path)
+	v.report("", ck)
+}
+
+// report adds the problems a spec.Checker collected, their paths under prefix.
+func (v *validator) report(prefix string, ck *spec.Checker) {
+	for _, pr := range ck.Problems() {
+		p := pr.Path
+		if prefix != "" {
+			p = prefix + "." + p
 		}
+		v.errorf(p, "%s", pr.Msg)
 	}
 }
 
@@ -252,39 +246,6 @@ func checkListen(addr string) error {
 		return fmt.Errorf("invalid address %q: port must be a number from 0 to 65535", addr)
 	}
 	return nil
-}
-
-// checkDial checks a remote address: host:port with a host name or IP and a port 1-65535.
-func checkDial(addr string) error {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil || host == "" {
-		return fmt.Errorf("invalid address %q: want host:port, such as shadow.internal:8080", addr)
-	}
-	if p, err := strconv.ParseUint(port, 10, 16); err != nil || p == 0 {
-		return fmt.Errorf("invalid address %q: port must be a number from 1 to 65535", addr)
-	}
-	return nil
-}
-
-func checkHTTPURL(u string) error {
-	pu, err := url.Parse(u)
-	switch {
-	case err != nil:
-		return fmt.Errorf("invalid URL %q", u)
-	case pu.Scheme != "http" && pu.Scheme != "https":
-		return fmt.Errorf("invalid URL %q: scheme must be http or https", u)
-	case pu.Host == "":
-		return fmt.Errorf("invalid URL %q: no host", u)
-	case pu.User != nil:
-		return fmt.Errorf("invalid URL %q: put credentials in bearer_token or secret_headers, not in the URL", redactURL(pu))
-	}
-	return nil
-}
-
-func redactURL(u *url.URL) string {
-	c := *u
-	c.User = url.User("REDACTED")
-	return c.String()
 }
 
 func (v *validator) sources() {
@@ -548,94 +509,43 @@ func (v *validator) targets() map[string]*Target {
 		} else if t.Name != "" {
 			byName[t.Name] = t
 		}
-		v.delivery(p, t)
-		v.variant(p, string(t.Type), reflect.ValueOf(t).Elem())
-		switch {
-		case t.HTTP != nil:
-			v.httpTarget(p, t.HTTP)
-		case t.File != nil:
-			v.outputPath(p, t.File.Path, paths)
-			v.outputFile(p, t.File.Path, "file", t.File.Compress)
-			v.rotate(p, t.File.Rotate)
-			v.oneOf(p+".compress", t.File.Compress, "none", "gzip", "zstd")
-			v.oneOf(p+".fsync", t.File.Fsync, "never", "rotate", "always", "interval")
-			if t.File.Fsync == "interval" {
-				v.positive(p+".fsync_interval", t.File.FsyncInterval)
-			}
-		case t.PCAP != nil:
-			v.outputPath(p, t.PCAP.Path, paths)
-			v.outputFile(p, t.PCAP.Path, "pcap", "")
-			v.rotate(p, t.PCAP.Rotate)
-			v.intRange(p+".snaplen", t.PCAP.Snaplen, 64, 262144)
-		case t.NATS != nil:
-			v.natsTarget(p, t.NATS)
-		case t.EventBridge != nil:
-			v.eventBridge(p, t.EventBridge)
-		case t.Live != nil:
-			if !channelPattern.MatchString(t.Live.Channel) {
-				v.errorf(p+".channel", "invalid channel %q: a path such as /packets/all (1 to 8 segments of letters, digits, '-' and '_')", t.Live.Channel)
-			}
-		case t.Replay != nil:
-			v.replay(p, t.Replay)
+		kind := v.targetKind(p, t)
+		v.delivery(p, t, kind)
+		if kind == nil {
+			continue
 		}
+		if o, ok := t.Spec.(component.Output); ok {
+			v.outputPath(p, *o.OutputPath(), paths)
+			v.outputFile(p, *o.OutputPath(), t.Type, o)
+		}
+		ck := &spec.Checker{Bus: c.busAvailable()}
+		t.Spec.Validate(ck)
+		v.report(p, ck)
 	}
 	return byName
 }
 
-func (v *validator) replay(p string, r *ReplayTarget) {
+// targetKind checks that the target's type names a kind and that its spec is that kind's (a
+// Config built in code can get this wrong; a parsed one cannot), and returns the kind.
+func (v *validator) targetKind(p string, t *Target) *component.TargetKind {
+	known := false
+	if v.c.kinds != nil {
+		_, known = v.c.kinds.Target(t.Type)
+	}
+	kind := v.c.targetKind(t)
 	switch {
-	case r.Address == "" && r.URL == "":
-		v.errorf(p+".address", "required for a replay target: host:port of the shadow service (or url for http)")
-	case r.Address != "" && r.URL != "":
-		v.errorf(p+".url", "address and url are exclusive")
-	case r.Address != "":
-		if err := checkDial(r.Address); err != nil {
-			v.errorf(p+".address", "%v", err)
+	case t.Type == "":
+		v.errorf(p+".type", "required")
+	case !known:
+		v.errorf(p+".type", "unknown type %q", t.Type)
+	case kind == nil:
+		var set []string
+		if t.Spec != nil {
+			set = append(set, v.c.kinds.TargetType(t.Spec))
 		}
-	default:
-		if u, err := url.Parse(r.URL); err != nil || u.Scheme != "http" || u.Host == "" {
-			v.errorf(p+".url", "invalid url %q: want http://host[:port][/prefix]", r.URL)
-		} else if r.Protocol == "tcp" {
-			v.errorf(p+".url", "only for protocol http; tcp uses address")
-		}
+		v.errorf(p+".type", "type %s needs exactly its own settings, but %v are set", t.Type, set)
 	}
-	v.oneOf(p+".protocol", r.Protocol, "http", "tcp")
-	v.positive(p+".timeout", r.Timeout)
-	v.oneOf(p+".host", r.Host, "rewrite", "keep")
-	v.oneOf(p+".gap.policy", r.Gap.Policy, "skip", "abort")
-	v.oneOf(p+".on_parse_error", r.OnParseError, "stop", "resync")
-	v.positive(p+".gap.wait", r.Gap.Wait)
-	v.positive(p+".idle_timeout", r.IdleTimeout)
-	for _, b := range []struct {
-		k string
-		n ByteSize
-	}{{"gap.bytes", r.Gap.Bytes}, {"flow_buffer", r.FlowBuffer}, {"max_buffer", r.MaxBuffer}, {"queue_bytes", r.QueueBytes}, {"max_body", r.MaxBody}} {
-		if b.n <= 0 {
-			v.errorf(p+"."+b.k, "must be positive")
-		}
-	}
-	if r.Gap.Bytes > r.FlowBuffer {
-		v.errorf(p+".gap.bytes", "must not exceed flow_buffer (%d)", r.FlowBuffer)
-	}
-	v.intRange(p+".max_flows", r.MaxFlows, 1, 10_000_000)
-	v.intRange(p+".pool", r.Pool, 1, 65536)
-	if r.Sample < 0 || r.Sample > 100 {
-		v.errorf(p+".sample", "a percentage from 0 to 100 (0: every request)")
-	}
-	if r.Rate < 0 {
-		v.errorf(p+".rate", "must not be negative")
-	}
-	if r.Burst < 0 {
-		v.errorf(p+".burst", "must not be negative")
-	}
-	if _, err := regexp.Compile(r.Filter.Path); err != nil {
-		v.errorf(p+".filter.path", "invalid regular expression: %v", err)
-	}
-	for name, re := range r.Filter.Headers {
-		if _, err := regexp.Compile(re); err != nil {
-			v.errorf(p+".filter.headers."+name, "invalid regular expression: %v", err)
-		}
-	}
+	return kind
 }
 
 func targetPath(c *Config, t *Target) string {
@@ -647,13 +557,13 @@ func targetPath(c *Config, t *Target) string {
 	return t.Name
 }
 
-func (v *validator) delivery(p string, t *Target) {
+func (v *validator) delivery(p string, t *Target, kind *component.TargetKind) {
 	d := &t.Delivery
 	dp := p + ".delivery"
 	switch d.Mode {
 	case Durable:
-		if t.Type == TargetLive {
-			v.errorf(dp+".mode", "live targets are best-effort: durable delivery is not supported")
+		if kind != nil && kind.Caps(t.Spec).BestEffort {
+			v.errorf(dp+".mode", "%s targets are best-effort: durable delivery is not supported", t.Type)
 		} else if !v.c.busAvailable() {
 			v.errorf(dp+".mode", "durable delivery needs NATS, but nats.embedded is false and nats.urls is empty (set one, or mode: direct)")
 		}
@@ -686,65 +596,6 @@ func (v *validator) delivery(p string, t *Target) {
 	}
 }
 
-func (v *validator) httpTarget(p string, h *HTTPTarget) {
-	if h.URL == "" {
-		v.errorf(p+".url", "required for an http target: the URL to POST events to")
-	} else if err := checkHTTPURL(h.URL); err != nil {
-		v.errorf(p+".url", "%v", err)
-	} else if h.TLS != nil && strings.HasPrefix(h.URL, "http:") {
-		v.errorf(p+".tls", "tls is set but the url is http://, not https://")
-	}
-	v.oneOf(p+".method", h.Method, "POST", "PUT", "PATCH")
-	seen := map[string]string{}
-	checkHeader := func(hp, name, value string) {
-		canon := strings.ToLower(name)
-		switch {
-		case !headerToken.MatchString(name):
-			v.errorf(hp, "invalid header name %q", name)
-		case strings.ContainsAny(value, "\r\n\x00"):
-			v.errorf(hp, "header value contains a line break or NUL")
-		case seen[canon] != "":
-			v.errorf(hp, "header %q is also set by %s", name, seen[canon])
-		case canon == "content-length" || canon == "host" || canon == "transfer-encoding":
-			v.errorf(hp, "header %q is set by the HTTP client", name)
-		case canon == "authorization" && h.BearerToken.IsSet():
-			v.errorf(hp, "Authorization header and bearer_token are exclusive")
-		case h.HMAC != nil && (canon == strings.ToLower(h.HMAC.Header) || canon == strings.ToLower(h.HMAC.TimestampHeader)):
-			v.errorf(hp, "header %q is set by hmac", name)
-		default:
-			seen[canon] = hp
-		}
-	}
-	for _, k := range sortedKeys(h.Headers) {
-		checkHeader(joinKey(p+".headers", k), k, h.Headers[k])
-	}
-	for _, k := range sortedKeys(h.SecretHeaders) {
-		checkHeader(joinKey(p+".secret_headers", k), k, h.SecretHeaders[k].Value())
-	}
-	if h.HMAC != nil {
-		if !h.HMAC.Secret.IsSet() {
-			v.errorf(p+".hmac.secret", "required: the HMAC key, as env:NAME or file:PATH")
-		}
-		if !headerToken.MatchString(h.HMAC.Header) {
-			v.errorf(p+".hmac.header", "invalid header name %q", h.HMAC.Header)
-		}
-		if !headerToken.MatchString(h.HMAC.TimestampHeader) {
-			v.errorf(p+".hmac.timestamp_header", "invalid header name %q", h.HMAC.TimestampHeader)
-		}
-	}
-	v.positive(p+".timeout", h.Timeout)
-	if h.TLS != nil {
-		v.tls(p+".tls", h.TLS)
-	}
-	if b := h.Batch; b != nil {
-		v.intRange(p+".batch.max_events", b.MaxEvents, 1, 10000)
-		if b.MaxBytes < KiB {
-			v.errorf(p+".batch.max_bytes", "%s is less than 1KiB", b.MaxBytes)
-		}
-		v.oneOf(p+".batch.format", b.Format, "json-array", "ndjson")
-	}
-}
-
 func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
@@ -771,78 +622,6 @@ func (v *validator) outputPath(p string, tp TimePattern, seen map[string]string)
 		v.errorf(p+".path", "same path as %s: two targets would write the same files", prev)
 	} else {
 		seen[string(tp)] = p + ".path"
-	}
-}
-
-func (v *validator) rotate(p string, r Rotate) {
-	if r.Size < 0 {
-		v.errorf(p+".rotate.size", "must not be negative")
-	} else if r.Size > 0 && r.Size < 4*KiB {
-		v.errorf(p+".rotate.size", "%s is less than 4KiB", r.Size)
-	}
-	if r.Interval > 0 && r.Interval < time.Second {
-		v.errorf(p+".rotate.interval", "%s is less than 1s", r.Interval)
-	}
-}
-
-func checkSubject(s string) error {
-	if s == "" {
-		return errors.New("required: the subject to publish to")
-	}
-	for _, tok := range strings.Split(s, ".") {
-		switch {
-		case tok == "":
-			return fmt.Errorf("invalid subject %q: empty token", s)
-		case tok == "*" || tok == ">":
-			return fmt.Errorf("invalid subject %q: wildcards cannot be published to", s)
-		case strings.ContainsAny(tok, " \t\r\n*>"):
-			return fmt.Errorf("invalid subject %q: whitespace or wildcard characters", s)
-		}
-	}
-	return nil
-}
-
-func (v *validator) natsTarget(p string, n *NATSTarget) {
-	if err := checkSubject(n.Subject); err != nil {
-		v.errorf(p+".subject", "%v", err)
-	} else if len(n.URLs) == 0 && strings.HasPrefix(n.Subject, "wirebridge.") {
-		v.errorf(p+".subject", "subjects under wirebridge. are reserved on the wirebridge bus")
-	}
-	v.natsURLs(p+".urls", n.URLs)
-	if len(n.URLs) == 0 {
-		if !v.c.busAvailable() {
-			v.errorf(p+".urls", "no urls and no wirebridge bus (nats.embedded is false and nats.urls is empty)")
-		}
-		if n.Credentials.IsSet() || n.Token.IsSet() {
-			v.errorf(p+".urls", "credentials/token are for an external NATS: set urls")
-		}
-	}
-	if n.Credentials.IsSet() && n.Token.IsSet() {
-		v.errorf(p+".token", "give either credentials or token, not both")
-	}
-}
-
-func (v *validator) eventBridge(p string, e *EventBridgeTarget) {
-	if e.Region != "" && !regionPattern.MatchString(e.Region) {
-		v.errorf(p+".region", "invalid region %q (such as eu-west-1)", e.Region)
-	}
-	if e.Endpoint != "" {
-		if err := checkHTTPURL(e.Endpoint); err != nil {
-			v.errorf(p+".endpoint", "%v", err)
-		}
-	}
-	if e.EventBusName == "" {
-		v.errorf(p+".event_bus_name", "must not be empty (the default bus is \"default\")")
-	} else if len(e.EventBusName) > 1600 {
-		v.errorf(p+".event_bus_name", "too long")
-	}
-	if len(e.DetailType) > 128 {
-		v.errorf(p+".detail_type", "longer than 128 characters")
-	}
-	if strings.HasPrefix(e.Source, "aws.") {
-		v.errorf(p+".source", "sources starting with aws. are reserved by AWS")
-	} else if len(e.Source) > 256 {
-		v.errorf(p+".source", "longer than 256 characters")
 	}
 }
 

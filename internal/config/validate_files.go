@@ -1,7 +1,6 @@
 package config
 
 import (
-	"bytes"
 	"errors"
 	"io"
 	"io/fs"
@@ -10,6 +9,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/wirebridge/wirebridge/internal/component"
 )
 
 // MinMaxStorage is the smallest nats.max_storage the embedded JetStream store works with. The
@@ -106,7 +107,7 @@ func (v *validator) regularIfExists(path, name string) {
 //   - without a time verb, an existing file at the path must be a regular file, and when it lies
 //     outside data_dir, one of this kind of target's archives (the target never writes into an
 //     existing file: it would create name-1 beside it).
-func (v *validator) outputFile(p string, tp TimePattern, kind, compress string) {
+func (v *validator) outputFile(p string, tp TimePattern, kind string, out component.Output) {
 	if tp == "" || strings.HasSuffix(string(tp), "/") || tp.Check() != nil {
 		return // reported by outputPath
 	}
@@ -151,7 +152,7 @@ func (v *validator) outputFile(p string, tp TimePattern, kind, compress string) 
 		v.errorf(path, "%s is a directory", name)
 	case !st.Mode().IsRegular():
 		v.errorf(path, "%s exists and is not a regular file", name)
-	case !within(v.c.DataDir, name) && !looksLikeArchive(name, kind, compress):
+	case !within(v.c.DataDir, name) && !looksLikeArchive(name, out):
 		v.errorf(path, "%s exists and is not a wirebridge %s archive: use another path (or a time verb such as %%H)", name, kind)
 	}
 }
@@ -167,20 +168,9 @@ func within(dir, name string) bool {
 	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
 }
 
-// Leading bytes of the files the targets write.
-var (
-	gzipMagic = []byte{0x1f, 0x8b}
-	zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
-	pcapMagic = [][]byte{
-		{0xd4, 0xc3, 0xb2, 0xa1}, {0xa1, 0xb2, 0xc3, 0xd4}, // microseconds, both byte orders
-		{0x4d, 0x3c, 0xb2, 0xa1}, {0xa1, 0xb2, 0x3c, 0x4d}, // nanoseconds
-		{0x0a, 0x0d, 0x0d, 0x0a}, // pcapng
-	}
-)
-
-// looksLikeArchive reports whether the regular file name starts as a target of this kind writes
-// its files: empty, a pcap header (pcap), or compressed data / a JSON value (file).
-func looksLikeArchive(name, kind, compress string) bool {
+// looksLikeArchive reports whether the regular file name starts as the target writes its files
+// (component.Output).
+func looksLikeArchive(name string, out component.Output) bool {
 	f, err := os.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
 	if err != nil {
 		return false
@@ -191,24 +181,5 @@ func looksLikeArchive(name, kind, compress string) bool {
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
 		return false
 	}
-	head = head[:n]
-	if n == 0 {
-		return true
-	}
-	if kind == "pcap" {
-		for _, m := range pcapMagic {
-			if bytes.HasPrefix(head, m) {
-				return true
-			}
-		}
-		return false
-	}
-	switch compress {
-	case "gzip":
-		return bytes.HasPrefix(head, gzipMagic)
-	case "zstd":
-		return bytes.HasPrefix(head, zstdMagic)
-	}
-	head = bytes.TrimLeft(head, " \t\r\n")
-	return len(head) > 0 && (head[0] == '{' || head[0] == '[' || head[0] == '"')
+	return out.LooksLikeArchive(head[:n])
 }

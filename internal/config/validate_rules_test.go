@@ -279,7 +279,7 @@ func TestValidationRules(t *testing.T) {
 				y = doc(tt.full...)
 			}
 			y = strings.ReplaceAll(y, "{dir}", dir)
-			_, err := Parse("wirebridge.yaml", []byte(y))
+			_, err := Parse("wirebridge.yaml", []byte(y), testKinds)
 			var got []string
 			if err != nil {
 				got = strings.Split(err.Error(), "\n")

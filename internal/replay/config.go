@@ -4,19 +4,16 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
-
-	"github.com/wirebridge/wirebridge/internal/config"
 )
 
 // ConfigFrom converts a configured replay target. OnDiff is left for the
 // caller (the app routes ReplayDiff events).
-func ConfigFrom(t *config.Target) (Config, error) {
-	r := t.Replay
+func ConfigFrom(name string, r *Spec) (Config, error) {
 	if r == nil {
-		return Config{}, fmt.Errorf("replay target %q: no replay settings", t.Name)
+		return Config{}, fmt.Errorf("replay target %q: no replay settings", name)
 	}
 	c := Config{
-		Name: t.Name, Protocol: r.Protocol, Address: r.Address, URL: r.URL, KeepHost: r.Host == "keep",
+		Name: name, Protocol: r.Protocol, Address: r.Address, URL: r.URL, KeepHost: r.Host == "keep",
 		Timeout: r.Timeout,
 		Limits: Limits{
 			MaxFlows: r.MaxFlows, FlowBuffer: int(r.FlowBuffer), TotalBuffer: int(r.MaxBuffer),
@@ -32,14 +29,14 @@ func ConfigFrom(t *config.Target) (Config, error) {
 	if r.Filter.Path != "" {
 		re, err := regexp.Compile(r.Filter.Path)
 		if err != nil {
-			return c, fmt.Errorf("replay target %q: filter path: %w", t.Name, err)
+			return c, fmt.Errorf("replay target %q: filter path: %w", name, err)
 		}
 		c.Path = re
 	}
 	for name, expr := range r.Filter.Headers {
 		re, err := regexp.Compile(expr)
 		if err != nil {
-			return c, fmt.Errorf("replay target %q: filter header %s: %w", t.Name, name, err)
+			return c, fmt.Errorf("replay target %q: filter header %s: %w", name, name, err)
 		}
 		if c.Headers == nil {
 			c.Headers = map[string]*regexp.Regexp{}

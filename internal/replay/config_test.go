@@ -3,6 +3,7 @@ package replay
 import (
 	"testing"
 
+	"github.com/wirebridge/wirebridge/internal/component"
 	"github.com/wirebridge/wirebridge/internal/config"
 )
 
@@ -23,11 +24,11 @@ func TestConfigFromOnParseError(t *testing.T) {
 			yaml := "sources:\n  - {name: m, type: vxlan, listen: ['127.0.0.1:4789']}\n" +
 				"rules:\n  - {name: r, pattern: {source: [wirebridge.vxlan]}, targets: [s]}\n" +
 				"targets:\n  - {name: s, type: replay, address: '127.0.0.1:8080'" + tc.key + "}\n"
-			c, err := config.Parse("wirebridge.yaml", []byte(yaml))
+			c, err := config.Parse("wirebridge.yaml", []byte(yaml), &component.Registry{Targets: []component.TargetEntry{{Type: "replay", Kind: Kind}}})
 			if err != nil {
 				t.Fatal(err)
 			}
-			rc, err := ConfigFrom(&c.Targets[0])
+			rc, err := ConfigFrom(c.Targets[0].Name, c.Targets[0].Spec.(*Spec))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,4 +1,4 @@
-package config
+package spec
 
 import (
 	"errors"
@@ -149,9 +149,9 @@ func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 // LogValue implements slog.LogValuer without revealing the value.
 func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
 
-func (s *Secret) decodeScalar(value, tag string) error {
-	if tag != tagStr && tag != tagInt && tag != tagFloat {
-		return fmt.Errorf("expected a secret (env:NAME, file:PATH or a literal), got %s", describeScalar(value, tag))
+func (s *Secret) DecodeScalar(value, tag string) error {
+	if tag != TagStr && tag != TagInt && tag != TagFloat {
+		return fmt.Errorf("expected a secret (env:NAME, file:PATH or a literal), got %s", DescribeScalar(value, tag))
 	}
 	v, err := ParseSecret(value)
 	if err != nil {

@@ -1,4 +1,4 @@
-package config
+package spec
 
 import (
 	"errors"
@@ -88,8 +88,8 @@ func (b *ByteSize) UnmarshalText(p []byte) error {
 	return nil
 }
 
-func (b *ByteSize) decodeScalar(value, tag string) error {
-	if tag == tagInt {
+func (b *ByteSize) DecodeScalar(value, tag string) error {
+	if tag == TagInt {
 		n, err := strconv.ParseInt(value, 0, 64)
 		if err != nil {
 			return fmt.Errorf("invalid size %q", value)
@@ -97,8 +97,8 @@ func (b *ByteSize) decodeScalar(value, tag string) error {
 		*b = ByteSize(n)
 		return nil
 	}
-	if tag != tagStr {
-		return fmt.Errorf("expected a size such as 64MiB, got %s", describeScalar(value, tag))
+	if tag != TagStr {
+		return fmt.Errorf("expected a size such as 64MiB, got %s", DescribeScalar(value, tag))
 	}
 	return b.UnmarshalText([]byte(value))
 }
@@ -130,20 +130,20 @@ func (s Speed) String() string {
 // MarshalText implements encoding.TextMarshaler.
 func (s Speed) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
-func (s *Speed) decodeScalar(value, tag string) error {
+func (s *Speed) DecodeScalar(value, tag string) error {
 	switch v := strings.ToLower(strings.TrimSpace(value)); {
-	case tag == tagStr && v == string(SpeedRecorded):
+	case tag == TagStr && v == string(SpeedRecorded):
 		*s = Speed{Mode: SpeedRecorded, Factor: 1}
-	case tag == tagStr && v == string(SpeedMax):
+	case tag == TagStr && v == string(SpeedMax):
 		*s = Speed{Mode: SpeedMax}
-	case tag == tagInt || tag == tagFloat || tag == tagStr:
+	case tag == TagInt || tag == TagFloat || tag == TagStr:
 		f, err := strconv.ParseFloat(strings.TrimSuffix(v, "x"), 64)
 		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || f <= 0 {
 			return fmt.Errorf("invalid speed %q: want recorded, max or a positive multiplier such as 2 or 0.5x", value)
 		}
 		*s = Speed{Mode: SpeedScaled, Factor: f}
 	default:
-		return fmt.Errorf("invalid speed %s: want recorded, max or a positive multiplier", describeScalar(value, tag))
+		return fmt.Errorf("invalid speed %s: want recorded, max or a positive multiplier", DescribeScalar(value, tag))
 	}
 	return nil
 }
@@ -167,9 +167,9 @@ func (r PortRange) String() string {
 // MarshalText implements encoding.TextMarshaler.
 func (r PortRange) MarshalText() ([]byte, error) { return []byte(r.String()), nil }
 
-func (r *PortRange) decodeScalar(value, tag string) error {
-	if tag != tagInt && tag != tagStr {
-		return fmt.Errorf("expected a port or a range such as 5000-5100, got %s", describeScalar(value, tag))
+func (r *PortRange) DecodeScalar(value, tag string) error {
+	if tag != TagInt && tag != TagStr {
+		return fmt.Errorf("expected a port or a range such as 5000-5100, got %s", DescribeScalar(value, tag))
 	}
 	lo, hi, isRange := strings.Cut(value, "-")
 	a, err1 := parsePort(lo)

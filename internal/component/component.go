@@ -1,0 +1,168 @@
+// Package component is the component model: what a kind of target is (its spec, its
+// capabilities, its description and its constructor), in one descriptor per kind.
+//
+// It sits beside the data path. internal/config decodes each target's YAML into the spec its
+// kind allocates and calls the spec's SetDefaults and Validate; internal/app builds every stage
+// from the kind and wires the data path from its Caps, never from a type name. Each kind lives
+// in one file next to its implementation (internal/target/file/kind.go, ...) and is listed once,
+// by its type name, in internal/kinds.
+package component
+
+import (
+	"context"
+	"io"
+	"reflect"
+	"slices"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/wirebridge/wirebridge/internal/delivery"
+	"github.com/wirebridge/wirebridge/internal/event"
+	"github.com/wirebridge/wirebridge/internal/spec"
+)
+
+// Frame is how a target uses the captured frame.
+type Frame int
+
+// Frame needs.
+const (
+	FrameNone     Frame = iota // never
+	FrameWanted                // when the event has one; events without a frame are sent without
+	FrameRequired              // nothing to send without one (pcap archives frames, replay reassembles them)
+)
+
+// Caps is what a target needs from the data path and how it is delivered to by default.
+type Caps struct {
+	Body     bool  // sends Delivery.Body (the event JSON or the rule's transformed input)
+	Frame    Frame // the captured frame
+	Ordered  bool  // needs packets in arrival order (replay reassembles TCP streams)
+	Produces bool  // publishes events into the server (replay: ReplayDiff); stops before the event router
+	// DurableByDefault: delivery.mode defaults to durable (direct otherwise).
+	DurableByDefault bool
+	// BestEffort: durable delivery is refused (live channels drop what a subscriber misses).
+	BestEffort bool
+	// Stdout: the target writes to standard output, so the start-up banner goes to standard error.
+	Stdout bool
+}
+
+// TakesEventsWithoutFrame reports whether the target can send an event that did not come from a
+// packet (a ReplayDiff event).
+func (c Caps) TakesEventsWithoutFrame() bool { return c.Body && c.Frame != FrameRequired }
+
+// TargetSpec is a target kind's configuration: a struct with yaml tags whose keys sit beside
+// name, type and delivery in the target's YAML mapping.
+type TargetSpec interface {
+	// SetDefaults fills the defaults; it is called before the YAML is decoded into the spec.
+	SetDefaults()
+	// Validate reports every problem with paths relative to the target (such as "url").
+	Validate(c *spec.Checker)
+}
+
+// Optional interfaces a TargetSpec may implement.
+type (
+	// Wherer says where the target delivers, for the start-up banner ("POST https://...").
+	Wherer interface{ Where() string }
+	// Finisher completes defaults that depend on the target's name, after decoding.
+	Finisher interface{ Finish(name string) }
+	// Output is a target writing files under a path pattern: the configuration places a
+	// relative path under data_dir and checks the file system where it will write.
+	Output interface {
+		OutputPath() *spec.TimePattern
+		// LooksLikeArchive reports whether an existing file starting with head is one this
+		// target writes (so that it may sit outside data_dir without being refused).
+		LooksLikeArchive(head []byte) bool
+	}
+	// Batcher maps the target's own batch settings onto delivery batching.
+	Batcher interface {
+		DeliveryBatch() (maxEvents, maxBytes int, ok bool)
+	}
+	// BusUser needs the wirebridge bus whatever its delivery mode.
+	BusUser interface{ NeedsBus() bool }
+	// QueueDefaulter replaces the delivery queue defaults (delivery.queue_size and
+	// delivery.queue_bytes, when the file does not set them).
+	QueueDefaulter interface {
+		QueueDefaults() (events int, bytes spec.ByteSize)
+	}
+	// LiveChannel is a target publishing to a live channel (the banner offers a share link to it).
+	LiveChannel interface{ LiveChannel() string }
+)
+
+// Target is what a target constructor builds: internal/deliver's workers call it.
+type Target interface {
+	Send(ctx context.Context, batch []delivery.Delivery) error
+	Close() error
+}
+
+// LivePublisher is the live hub as a live target sees it.
+type LivePublisher interface {
+	PublishEncoded(channel string, body []byte, n int) error
+}
+
+// Env is what the process offers constructors besides their own spec. A field is nil (or zero)
+// when the process does not have it (a tool such as wirebridge read has no bus or hub).
+type Env struct {
+	Stdout io.Writer
+	// Bus is the connection to the wirebridge bus.
+	Bus *nats.Conn
+	// Live is the hub of live channels.
+	Live LivePublisher
+	// Publish hands an event produced inside the process to the rules.
+	Publish func(event.Event)
+}
+
+// TargetKind describes one kind of target.
+type TargetKind struct {
+	// Description is one line for --help and the documentation.
+	Description string
+	// NewSpec allocates an empty spec of this kind.
+	NewSpec func() TargetSpec
+	// Caps says what a target with this spec needs.
+	Caps func(TargetSpec) Caps
+	// New builds the target named name.
+	New func(env Env, name string, s TargetSpec) (Target, error)
+}
+
+// TargetEntry is one line of a registry: a type name and its kind.
+type TargetEntry struct {
+	Type string
+	Kind *TargetKind
+}
+
+// Registry lists the kinds a binary knows, in documentation order.
+type Registry struct {
+	Targets []TargetEntry
+}
+
+// Target returns the kind of target named typ.
+func (r *Registry) Target(typ string) (*TargetKind, bool) {
+	i := slices.IndexFunc(r.Targets, func(e TargetEntry) bool { return e.Type == typ })
+	if i < 0 {
+		return nil, false
+	}
+	return r.Targets[i].Kind, true
+}
+
+// TargetTypes lists the target type names in order.
+func (r *Registry) TargetTypes() []string {
+	out := make([]string, len(r.Targets))
+	for i, e := range r.Targets {
+		out[i] = e.Type
+	}
+	return out
+}
+
+// TargetType names the kind of spec s (the type it was registered under), or "".
+func (r *Registry) TargetType(s TargetSpec) string {
+	for _, e := range r.Targets {
+		if sameType(e.Kind.NewSpec(), s) {
+			return e.Type
+		}
+	}
+	return ""
+}
+
+func sameType(a, b any) bool {
+	return a != nil && b != nil && typeOf(a) == typeOf(b)
+}
+
+func typeOf(v any) reflect.Type { return reflect.TypeOf(v) }

@@ -1,0 +1,36 @@
+// Package kinds is the registry of component kinds: the one place where a target type name
+// ("http", "file", ...) is mapped to its kind. internal/config parses a file against it and
+// internal/app builds every target from it.
+//
+// It sits beside the data path, above the components it lists. It is explicit — a list built
+// here, no init() registration — so that what a binary can run is read in one place, one line
+// per kind, in documentation order.
+package kinds
+
+import (
+	"github.com/wirebridge/wirebridge/internal/component"
+	"github.com/wirebridge/wirebridge/internal/replay"
+	"github.com/wirebridge/wirebridge/internal/target/eventbridge"
+	"github.com/wirebridge/wirebridge/internal/target/file"
+	"github.com/wirebridge/wirebridge/internal/target/http"
+	"github.com/wirebridge/wirebridge/internal/target/live"
+	"github.com/wirebridge/wirebridge/internal/target/nats"
+	"github.com/wirebridge/wirebridge/internal/target/pcap"
+	"github.com/wirebridge/wirebridge/internal/target/stdout"
+)
+
+// Default returns the registry of every kind this binary has.
+func Default() *component.Registry {
+	return &component.Registry{
+		Targets: []component.TargetEntry{
+			{Type: "http", Kind: http.Kind},
+			{Type: "file", Kind: file.Kind},
+			{Type: "pcap", Kind: pcap.Kind},
+			{Type: "stdout", Kind: stdout.Kind},
+			{Type: "nats", Kind: nats.Kind},
+			{Type: "eventbridge", Kind: eventbridge.Kind},
+			{Type: "live", Kind: live.Kind},
+			{Type: "replay", Kind: replay.Kind},
+		},
+	}
+}

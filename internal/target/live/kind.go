@@ -1,0 +1,68 @@
+package live
+
+import (
+	"errors"
+	"regexp"
+	"strings"
+
+	"github.com/wirebridge/wirebridge/internal/component"
+	"github.com/wirebridge/wirebridge/internal/spec"
+)
+
+// Kind is the live target kind: browsers watching a live channel.
+var Kind = &component.TargetKind{
+	Description: "fan events out to browsers watching a live channel",
+	NewSpec:     func() component.TargetSpec { return new(Spec) },
+	Caps: func(s component.TargetSpec) component.Caps {
+		c := component.Caps{Body: true, BestEffort: true}
+		if l, ok := s.(*Spec); ok && l.Frames {
+			c.Frame = component.FrameWanted
+		}
+		return c
+	},
+	New: func(env component.Env, _ string, s component.TargetSpec) (component.Target, error) {
+		if env.Live == nil {
+			return nil, errors.New("live target without the live hub")
+		}
+		l := s.(*Spec)
+		return New(Config{Hub: env.Live, Channel: l.Channel, Frames: l.Frames})
+	},
+}
+
+// Spec is the configuration of a live target.
+type Spec struct {
+	// Channel is a path such as /packets/all (default: "/" and the target's name).
+	Channel string `yaml:"channel"`
+	// Frames adds each packet's captured frame (base64) to what subscribers receive, so that the
+	// UI can show a hex dump and export pcap. It is not part of the event.
+	Frames bool `yaml:"frames"`
+}
+
+// SetDefaults implements component.TargetSpec.
+func (t *Spec) SetDefaults() { *t = Spec{Frames: true} }
+
+// Finish implements component.Finisher: the channel defaults to the target's name, and a
+// leading slash is added.
+func (t *Spec) Finish(name string) {
+	if t.Channel == "" {
+		t.Channel = "/" + name
+	} else if !strings.HasPrefix(t.Channel, "/") {
+		t.Channel = "/" + t.Channel
+	}
+}
+
+// channelPattern is a live channel path: /segment[/segment...], as internal/live accepts.
+var channelPattern = regexp.MustCompile(`^(/[A-Za-z0-9_-]{1,64}){1,8}$`)
+
+// Validate implements component.TargetSpec.
+func (t *Spec) Validate(c *spec.Checker) {
+	if !channelPattern.MatchString(t.Channel) {
+		c.Errorf("channel", "invalid channel %q: a path such as /packets/all (1 to 8 segments of letters, digits, '-' and '_')", t.Channel)
+	}
+}
+
+// Where implements component.Wherer.
+func (t *Spec) Where() string { return "live channel " + t.Channel }
+
+// LiveChannel implements component.LiveChannel.
+func (t *Spec) LiveChannel() string { return t.Channel }
