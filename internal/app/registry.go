@@ -14,11 +14,9 @@ import (
 	"github.com/wirebridge/wirebridge/internal/source"
 )
 
-// The registry maps the source types of the configuration to the
-// constructors that build them; targets are built from their kinds
-// (internal/component), listed once in internal/kinds. It is explicit — a
-// map literal built here, no init() registration — so that what a binary can
-// run is read in one place.
+// The registry builds sources and targets from their kinds
+// (internal/component), listed once, by type name, in internal/kinds: no code
+// here names a type.
 
 // buildEnv is what constructors may use besides their own configuration.
 type buildEnv struct {
@@ -44,11 +42,8 @@ func (env *buildEnv) component() component.Env {
 	return ce
 }
 
-type sourceCtor func(env *buildEnv, s *config.Source) (source.Source, error)
-
 type registry struct {
-	sources map[config.SourceType]sourceCtor
-	kinds   *component.Registry
+	kinds *component.Registry
 }
 
 // Aliases of the component model's capability types, as the server uses them.
@@ -72,43 +67,29 @@ func (r *registry) targetCapsOf(t *config.Target) targetCaps {
 }
 
 func defaultRegistry() *registry {
-	return &registry{
-		sources: map[config.SourceType]sourceCtor{
-			config.SourceUDP: func(_ *buildEnv, s *config.Source) (source.Source, error) {
-				return source.NewUDP(source.UDPConfigFrom(s))
-			},
-			config.SourceRaw: func(_ *buildEnv, s *config.Source) (source.Source, error) {
-				return source.NewRaw(source.RawConfigFrom(s))
-			},
-			config.SourceAFPacket: func(_ *buildEnv, s *config.Source) (source.Source, error) {
-				c, err := source.AFPacketConfigFrom(s)
-				if err != nil {
-					return nil, err
-				}
-				return source.NewAFPacket(c)
-			},
-			config.SourcePCAP: func(_ *buildEnv, s *config.Source) (source.Source, error) {
-				return source.NewPCAP(source.PCAPConfigFrom(s))
-			},
-			config.SourceVXLAN: func(_ *buildEnv, s *config.Source) (source.Source, error) {
-				return source.NewVXLAN(source.VXLANConfigFrom(s))
-			},
-		},
-		kinds: kinds.Default(),
-	}
+	return &registry{kinds: kinds.Default()}
 }
 
-// newSource builds the configured source; errors are placed at its YAML path.
+// newSource builds the configured source from its kind; errors are placed at
+// its YAML path.
 func (r *registry) newSource(env *buildEnv, i int) (source.Source, error) {
 	s := &env.cfg.Sources[i]
 	path := fmt.Sprintf("sources[%d]", i)
-	ctor, ok := r.sources[s.Type]
+	kind, ok := r.kinds.Source(s.Type)
 	if !ok {
 		return nil, env.cfg.ErrorAt(path+".type", fmt.Errorf("source type %q is not available in this build (available: %s)", s.Type, r.sourceTypes()))
 	}
-	src, err := ctor(env, s)
+	if s.Spec == nil {
+		return nil, env.cfg.ErrorAt(path, fmt.Errorf("source %s: no %s settings", s.Name, s.Type))
+	}
+	built, err := kind.New(env.component(), s.Common(), s.Spec)
 	if err != nil {
 		return nil, env.cfg.ErrorAt(path, fmt.Errorf("source %s: %w", s.Name, err))
+	}
+	src, ok := built.(source.Source)
+	if !ok {
+		built.Close()
+		return nil, env.cfg.ErrorAt(path, fmt.Errorf("source %s: kind %s built a %T, not a source", s.Name, s.Type, built))
 	}
 	return src, nil
 }
@@ -118,11 +99,8 @@ func (r *registry) newSource(env *buildEnv, i int) (source.Source, error) {
 func (r *registry) newTarget(env *buildEnv, i int) (deliver.Target, error) {
 	t := &env.cfg.Targets[i]
 	path := fmt.Sprintf("targets[%d]", i)
-	var kind *component.TargetKind
-	if r.kinds != nil {
-		kind, _ = r.kinds.Target(t.Type)
-	}
-	if kind == nil {
+	kind, ok := r.kinds.Target(t.Type)
+	if !ok {
 		return nil, env.cfg.ErrorAt(path+".type", fmt.Errorf("target type %q is not available in this build (available: %s)", t.Type, r.targetTypes()))
 	}
 	if t.Spec == nil {
@@ -136,13 +114,10 @@ func (r *registry) newTarget(env *buildEnv, i int) (deliver.Target, error) {
 }
 
 func (r *registry) sourceTypes() string {
-	var names []string
-	for _, t := range config.SourceTypes {
-		if _, ok := r.sources[t]; ok {
-			names = append(names, string(t))
-		}
+	if r.kinds == nil {
+		return ""
 	}
-	return strings.Join(names, ", ")
+	return strings.Join(r.kinds.SourceTypes(), ", ")
 }
 
 func (r *registry) targetTypes() string {

@@ -8,6 +8,7 @@ import (
 	"github.com/wirebridge/wirebridge/internal/config"
 	"github.com/wirebridge/wirebridge/internal/kinds"
 	"github.com/wirebridge/wirebridge/internal/replay"
+	"github.com/wirebridge/wirebridge/internal/source"
 )
 
 func TestReplayCommandConfig(t *testing.T) {
@@ -28,7 +29,7 @@ func TestReplayCommandConfig(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%v\n%s", err, y)
 			}
-			src, tg := c.Sources[0].VXLAN, c.Targets[0]
+			src, tg := c.Sources[0].Spec.(*source.VXLANSpec), c.Targets[0]
 			rs, ok := tg.Spec.(*replay.Spec)
 			if !ok {
 				t.Fatalf("target spec %T, want a replay spec", tg.Spec)

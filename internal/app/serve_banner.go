@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/netip"
 	"os"
 	"sort"
 	"strings"
@@ -93,35 +92,10 @@ func isTTY(w io.Writer) bool {
 	return err == nil
 }
 
+// sourceWhere is the banner's "where" text of a source, from its kind.
 func sourceWhere(c *config.Source, src source.Source) string {
-	switch {
-	case c.UDP != nil:
-		if u, ok := src.(interface{ Addrs() []netip.AddrPort }); ok {
-			var as []string
-			for _, a := range u.Addrs() {
-				as = append(as, a.String())
-			}
-			return strings.Join(as, " ")
-		}
-		return strings.Join(c.UDP.Listen, " ")
-	case c.Raw != nil:
-		fams := []string{}
-		if c.Raw.IPv4 || !c.Raw.IPv6 {
-			fams = append(fams, "IPv4")
-		}
-		if c.Raw.IPv6 || !c.Raw.IPv4 {
-			fams = append(fams, "IPv6")
-		}
-		return "every UDP datagram arriving at this host (raw socket, " + strings.Join(fams, "+") + ")"
-	case c.AFPacket != nil:
-		return "interface " + c.AFPacket.Interface
-	case c.PCAP != nil:
-		return "file " + c.PCAP.File + " at " + c.PCAP.Speed.String() + " speed"
-	case c.VXLAN != nil:
-		if c.VXLAN.Interface != "" {
-			return fmt.Sprintf("VXLAN port %d on interface %s", c.VXLAN.Port, c.VXLAN.Interface)
-		}
-		return "VXLAN on " + strings.Join(c.VXLAN.Listen, " ")
+	if w, ok := c.Spec.(component.SourceWherer); ok {
+		return w.Where(src)
 	}
 	return ""
 }
@@ -134,28 +108,15 @@ func targetWhere(t *config.Target) string {
 	return ""
 }
 
-// tryCommand is a command that produces an event: a logger line to the first
-// udp source, or to port 514 for a raw source.
+// tryCommand is a command that produces an event, from the first source
+// whose kind offers one (a logger line to a udp source, or to port 514 for a
+// raw source).
 func (s *server) tryCommand() string {
 	for i, src := range s.sources {
-		c := &s.cfg.Sources[i]
-		switch {
-		case c.UDP != nil:
-			u, ok := src.(interface{ Addrs() []netip.AddrPort })
-			if !ok || len(u.Addrs()) == 0 {
-				continue
+		if t, ok := s.cfg.Sources[i].Spec.(component.TryCommand); ok {
+			if cmd := t.TryCommand(src); cmd != "" {
+				return cmd
 			}
-			a := u.Addrs()[0]
-			host := a.Addr()
-			if host.IsUnspecified() {
-				host = netip.MustParseAddr("127.0.0.1")
-				if a.Addr().Is6() && !a.Addr().Is4In6() {
-					host = netip.IPv6Loopback()
-				}
-			}
-			return fmt.Sprintf("logger -n %s -P %d -d hello", host, a.Port())
-		case c.Raw != nil:
-			return "logger --udp -n 127.0.0.1 -P 514 hello"
 		}
 	}
 	return ""

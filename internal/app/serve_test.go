@@ -301,8 +301,8 @@ targets:
 		t.Errorf("unregistered target type: %v", err)
 	}
 	reg := defaultRegistry()
-	for _, typ := range []config.SourceType{config.SourceUDP, config.SourceRaw, config.SourceAFPacket, config.SourcePCAP, config.SourceVXLAN} {
-		if reg.sources[typ] == nil {
+	for _, typ := range []string{"udp", "raw", "afpacket", "pcap", "vxlan"} {
+		if _, ok := reg.kinds.Source(typ); !ok {
 			t.Errorf("source type %s not registered", typ)
 		}
 	}

@@ -1,16 +1,18 @@
-// Package component is the component model: what a kind of target is (its spec, its
+// Package component is the component model: what a kind of source or target is (its spec, its
 // capabilities, its description and its constructor), in one descriptor per kind.
 //
-// It sits beside the data path. internal/config decodes each target's YAML into the spec its
-// kind allocates and calls the spec's SetDefaults and Validate; internal/app builds every stage
-// from the kind and wires the data path from its Caps, never from a type name. Each kind lives
-// in one file next to its implementation (internal/target/file/kind.go, ...) and is listed once,
-// by its type name, in internal/kinds.
+// It sits beside the data path. internal/config decodes each source's and target's YAML into the
+// spec its kind allocates and calls the spec's SetDefaults and Validate; internal/app builds
+// every source and target from its kind and wires the data path from the kind's Caps, never from
+// a type name. Each kind lives in one file next to its implementation
+// (internal/target/file/kind.go, internal/source/kind_udp.go, ...) and is listed once, by its type
+// name, in internal/kinds.
 package component
 
 import (
 	"context"
 	"io"
+	"net/netip"
 	"reflect"
 	"slices"
 
@@ -130,11 +132,46 @@ type TargetEntry struct {
 
 // Registry lists the kinds a binary knows, in documentation order.
 type Registry struct {
+	Sources []SourceEntry
 	Targets []TargetEntry
 }
 
-// Target returns the kind of target named typ.
+// Source returns the kind of source named typ. A nil Registry has no kinds.
+func (r *Registry) Source(typ string) (*SourceKind, bool) {
+	if r == nil {
+		return nil, false
+	}
+	i := slices.IndexFunc(r.Sources, func(e SourceEntry) bool { return e.Type == typ })
+	if i < 0 {
+		return nil, false
+	}
+	return r.Sources[i].Kind, true
+}
+
+// SourceTypes lists the source type names in order.
+func (r *Registry) SourceTypes() []string {
+	out := make([]string, len(r.Sources))
+	for i, e := range r.Sources {
+		out[i] = e.Type
+	}
+	return out
+}
+
+// SourceType names the kind of spec s (the type it was registered under), or "".
+func (r *Registry) SourceType(s SourceSpec) string {
+	for _, e := range r.Sources {
+		if sameType(e.Kind.NewSpec(), s) {
+			return e.Type
+		}
+	}
+	return ""
+}
+
+// Target returns the kind of target named typ. A nil Registry has no kinds.
 func (r *Registry) Target(typ string) (*TargetKind, bool) {
+	if r == nil {
+		return nil, false
+	}
 	i := slices.IndexFunc(r.Targets, func(e TargetEntry) bool { return e.Type == typ })
 	if i < 0 {
 		return nil, false
@@ -162,7 +199,69 @@ func (r *Registry) TargetType(s TargetSpec) string {
 }
 
 func sameType(a, b any) bool {
-	return a != nil && b != nil && typeOf(a) == typeOf(b)
+	return a != nil && b != nil && reflect.TypeOf(a) == reflect.TypeOf(b)
 }
 
-func typeOf(v any) reflect.Type { return reflect.TypeOf(v) }
+// SourceSpec is a source kind's configuration: a struct with yaml tags whose keys sit beside
+// the common keys (name, type, event_source, allow, rate_limit, max_datagram, queue_size) in the
+// source's YAML mapping.
+type SourceSpec interface {
+	// SetDefaults fills the defaults; it is called before the YAML is decoded into the spec.
+	SetDefaults()
+	// Validate reports every problem with paths relative to the source (such as "listen").
+	Validate(c *spec.Checker)
+}
+
+// Optional interfaces a SourceSpec may implement.
+type (
+	// UDPListener binds UDP listen addresses (at "listen"): the configuration checks that no two
+	// sources' addresses overlap. ok is false when the spec listens on none (another mode).
+	UDPListener interface {
+		UDPListen() (addrs []string, ok bool)
+	}
+	// DatagramChecker checks the spec against the source's max_datagram.
+	DatagramChecker interface {
+		CheckMaxDatagram(c *spec.Checker, maxDatagram spec.ByteSize)
+	}
+	// SourceWherer says where the source reads, for the start-up banner; built is the source
+	// its kind built from the spec (for the addresses it bound).
+	SourceWherer interface{ Where(built Source) string }
+	// TryCommand is a shell command that sends the built source an event, for the banner; ""
+	// when there is none.
+	TryCommand interface{ TryCommand(built Source) string }
+)
+
+// SourceCommon is the configuration every source shares.
+type SourceCommon struct {
+	Name        string
+	EventSource string
+	Allow       []netip.Prefix
+	RateLimit   spec.RateLimit
+	MaxDatagram spec.ByteSize
+	QueueSize   int
+}
+
+// Source is what a source constructor builds, as far as the component model sees it:
+// internal/app runs it as an internal/source.Source.
+type Source interface {
+	Name() string
+	Close() error
+}
+
+// SourceKind describes one kind of source.
+type SourceKind struct {
+	// Description is one line for --help and the documentation.
+	Description string
+	// MaxDatagram is the largest max_datagram a source of this kind accepts (64KiB when 0).
+	MaxDatagram spec.ByteSize
+	// NewSpec allocates an empty spec of this kind.
+	NewSpec func() SourceSpec
+	// New builds the source.
+	New func(env Env, common SourceCommon, s SourceSpec) (Source, error)
+}
+
+// SourceEntry is one line of a registry: a type name and its kind.
+type SourceEntry struct {
+	Type string
+	Kind *SourceKind
+}

@@ -26,6 +26,9 @@ type (
 	PortRange   = spec.PortRange
 	TLS         = spec.TLS
 	Rotate      = spec.Rotate
+	RateLimit   = spec.RateLimit
+	TokenBucket = spec.TokenBucket
+	Filter      = spec.Filter
 )
 
 // Byte size units and speed modes (internal/spec).
@@ -74,6 +77,10 @@ type Config struct {
 
 // Kinds returns the registry of component kinds the configuration was parsed with.
 func (c *Config) Kinds() *component.Registry { return c.kinds }
+
+// SourceKind returns the kind of source s (one of c.Sources), or nil when its type is not one of
+// the registry's or its spec is not that kind's.
+func (c *Config) SourceKind(s *Source) *component.SourceKind { return c.sourceKind(s) }
 
 // TargetKind returns the kind of target t (one of c.Targets), or nil when its type is not one of
 // the registry's or its spec is not that kind's.
@@ -152,26 +159,12 @@ type Log struct {
 	Format string `yaml:"format"` // auto (text on a TTY, JSON otherwise) | text | json
 }
 
-// SourceType names a kind of source.
-type SourceType string
-
-// Source types.
-const (
-	SourceUDP      SourceType = "udp"
-	SourceRaw      SourceType = "raw"
-	SourceAFPacket SourceType = "afpacket"
-	SourcePCAP     SourceType = "pcap"
-	SourceVXLAN    SourceType = "vxlan"
-)
-
-// SourceTypes lists every source type in documentation order.
-var SourceTypes = []SourceType{SourceUDP, SourceRaw, SourceAFPacket, SourcePCAP, SourceVXLAN}
-
-// Source is one packet source. Exactly one of the type-specific pointers (the one named by
-// Type) is non-nil after a successful parse; its keys sit flat beside the common keys in YAML.
+// Source is one packet source. Its type names a kind of source in the registry the
+// configuration was parsed with; Spec is that kind's settings (its keys sit flat beside the
+// common keys in YAML).
 type Source struct {
-	Name string     `yaml:"name"`
-	Type SourceType `yaml:"type"`
+	Name string `yaml:"name"`
+	Type string `yaml:"type"`
 	// EventSource is the event's "source" field. Default "wirebridge.<type>".
 	EventSource string `yaml:"event_source"`
 	// Allow lists the sender networks accepted; empty accepts all. Others are dropped and counted.
@@ -182,83 +175,15 @@ type Source struct {
 	// QueueSize bounds the packets waiting between this source and the pipeline.
 	QueueSize int `yaml:"queue_size"`
 
-	UDP      *UDPSource      `yaml:"-" variant:"udp"`
-	Raw      *RawSource      `yaml:"-" variant:"raw"`
-	AFPacket *AFPacketSource `yaml:"-" variant:"afpacket"`
-	PCAP     *PCAPSource     `yaml:"-" variant:"pcap"`
-	VXLAN    *VXLANSource    `yaml:"-" variant:"vxlan"`
+	Spec component.SourceSpec `yaml:"-" kind:"source"`
 }
 
-// RateLimit holds the token buckets applied before decoding. A zero PPS means unlimited.
-type RateLimit struct {
-	PerSource TokenBucket `yaml:"per_source"` // one bucket per sender IP
-	Global    TokenBucket `yaml:"global"`     // one bucket for the whole source
-}
-
-// TokenBucket is a rate in packets per second with a burst size.
-type TokenBucket struct {
-	PPS   float64 `yaml:"pps"`
-	Burst int     `yaml:"burst"` // default: PPS rounded up
-}
-
-// UDPSource listens on UDP sockets (one exclusive socket per address, readers taking turns on it, recvmmsg, IP_PKTINFO, SO_TIMESTAMPNS).
-type UDPSource struct {
-	Listen     []string `yaml:"listen"`      // host:port, IPv4 or IPv6
-	Readers    int      `yaml:"readers"`     // reader goroutines on each address's one socket
-	RecvBuffer ByteSize `yaml:"recv_buffer"` // SO_RCVBUF
-	Batch      int      `yaml:"batch"`       // datagrams per recvmmsg
-}
-
-// RawSource reads every UDP datagram arriving at the host (SOCK_RAW, IPPROTO_UDP).
-type RawSource struct {
-	IPv4       bool     `yaml:"ipv4"`
-	IPv6       bool     `yaml:"ipv6"`
-	RecvBuffer ByteSize `yaml:"recv_buffer"`
-	Batch      int      `yaml:"batch"`
-}
-
-// AFPacketSource captures frames on an interface with a TPACKET_V3 ring.
-type AFPacketSource struct {
-	Interface string `yaml:"interface"`
-	// Filter is compiled to a classic BPF program; empty accepts everything.
-	Filter Filter `yaml:"filter"`
-	// Readers > 1 joins a PACKET_FANOUT group with that many sockets.
-	Readers      int           `yaml:"readers"`
-	Fanout       string        `yaml:"fanout"` // hash | lb | cpu
-	RingSize     ByteSize      `yaml:"ring_size"`
-	BlockSize    ByteSize      `yaml:"block_size"`
-	BlockTimeout time.Duration `yaml:"block_timeout"`
-	Promiscuous  bool          `yaml:"promiscuous"`
-}
-
-// Filter is the small capture filter language of afpacket sources: a packet passes when its IP
-// protocol is one of Protocols (if any are given), for UDP and TCP its source or destination
-// port is in one of Ports (if any are given), and its source or destination address is in one of
-// Hosts (if any are given). Non-IP frames pass only when all lists are empty.
-type Filter struct {
-	Protocols []string       `yaml:"protocols"` // udp | tcp | icmp | icmpv6
-	Ports     []PortRange    `yaml:"ports"`     // 514 or "5000-5100"
-	Hosts     []netip.Prefix `yaml:"hosts"`     // 10.0.0.0/8, 2001:db8::1
-}
-
-// PCAPSource replays a pcap or pcapng file.
-type PCAPSource struct {
-	File  string `yaml:"file"`
-	Speed Speed  `yaml:"speed"`
-	Loop  bool   `yaml:"loop"`
-}
-
-// VXLANSource decapsulates VXLAN mirror traffic (AWS VPC Traffic Mirroring, tc mirred).
-type VXLANSource struct {
-	Listen []string `yaml:"listen"` // host:port, usually :4789 (listener mode)
-	// Interface reads the VXLAN packets with AF_PACKET on an interface instead of a listener.
-	Interface  string   `yaml:"interface"`
-	Port       uint16   `yaml:"port"`     // interface mode: the VXLAN UDP port (4789)
-	VNI        []uint32 `yaml:"vni"`      // accepted VNIs; empty accepts all
-	DenyVNI    []uint32 `yaml:"deny_vni"` // refused VNIs
-	Readers    int      `yaml:"readers"`
-	RecvBuffer ByteSize `yaml:"recv_buffer"`
-	Batch      int      `yaml:"batch"`
+// Common returns the settings every source shares, as its kind's constructor takes them.
+func (s *Source) Common() component.SourceCommon {
+	return component.SourceCommon{
+		Name: s.Name, EventSource: s.EventSource, Allow: s.Allow, RateLimit: s.RateLimit,
+		MaxDatagram: s.MaxDatagram, QueueSize: s.QueueSize,
+	}
 }
 
 // Rule routes events matching Pattern to Targets.

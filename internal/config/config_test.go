@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/wirebridge/wirebridge/internal/replay"
+	"github.com/wirebridge/wirebridge/internal/source"
 	"github.com/wirebridge/wirebridge/internal/target/eventbridge"
 	filetarget "github.com/wirebridge/wirebridge/internal/target/file"
 	httptarget "github.com/wirebridge/wirebridge/internal/target/http"
@@ -42,7 +43,7 @@ func TestDefaultConfig(t *testing.T) {
 	if c.DataDir != "./wirebridge-data" || c.HTTP.Listen != "127.0.0.1:8080" || !c.NATS.Embedded {
 		t.Errorf("data_dir=%q http.listen=%q nats.embedded=%v", c.DataDir, c.HTTP.Listen, c.NATS.Embedded)
 	}
-	if len(c.Sources) != 1 || c.Sources[0].UDP == nil || !slices.Equal(c.Sources[0].UDP.Listen, []string{"127.0.0.1:5514"}) {
+	if len(c.Sources) != 1 || srcSpec[*source.UDPSpec](c.Sources[0]) == nil || !slices.Equal(srcSpec[*source.UDPSpec](c.Sources[0]).Listen, []string{"127.0.0.1:5514"}) {
 		t.Fatalf("sources = %+v, want one udp source on 127.0.0.1:5514", c.Sources)
 	}
 	if len(c.Rules) != 2 || !slices.Equal(c.Rules[0].Targets, []string{"archive", "pcap-archive"}) || !slices.Equal(c.Rules[1].Targets, []string{"live"}) {
@@ -96,7 +97,7 @@ func TestDefaultsApplied(t *testing.T) {
 		{"event_source", src.EventSource, "wirebridge.udp"},
 		{"max_datagram", src.MaxDatagram, ByteSize(9216)},
 		{"queue_size", src.QueueSize, 4096},
-		{"udp", *src.UDP, UDPSource{Listen: []string{"127.0.0.1:5514"}, Readers: 2, RecvBuffer: 4 * MiB, Batch: 64}},
+		{"udp", *srcSpec[*source.UDPSpec](src), source.UDPSpec{Listen: []string{"127.0.0.1:5514"}, Readers: 2, RecvBuffer: 4 * MiB, Batch: 64}},
 		{"rule enabled", c.Rules[0].Enabled, true},
 		{"delivery", tg.Delivery, Delivery{Mode: Direct, MaxAttempts: 10, MaxAge: 24 * time.Hour,
 			Backoff: Backoff{Initial: time.Second, Max: 5 * time.Minute, Multiplier: 2, Jitter: 0.2}, BatchSize: 100, QueueSize: DefaultDirectQueue, QueueBytes: DefaultQueueBytes, AckWait: 10 * time.Second}},
@@ -232,8 +233,8 @@ func TestSourceTypes(t *testing.T) {
 		"  - {name: v, type: vxlan, listen: ['0.0.0.0:4789'], vni: [42, 7]}",
 	))
 	u := c.Sources[0]
-	if u.UDP.Readers != 4 || u.UDP.RecvBuffer != 16*MiB || u.UDP.Batch != 128 || u.MaxDatagram != 65536 {
-		t.Errorf("udp = %+v %+v", u, *u.UDP)
+	if uu := srcSpec[*source.UDPSpec](u); uu.Readers != 4 || uu.RecvBuffer != 16*MiB || uu.Batch != 128 || u.MaxDatagram != 65536 {
+		t.Errorf("udp = %+v %+v", u, *uu)
 	}
 	wantAllow := []netip.Prefix{netip.MustParsePrefix("10.0.0.7/32"), netip.MustParsePrefix("192.168.0.0/16"), netip.MustParsePrefix("2001:db8::/32")}
 	if !slices.Equal(u.Allow, wantAllow) {
@@ -242,21 +243,21 @@ func TestSourceTypes(t *testing.T) {
 	if u.RateLimit.PerSource != (TokenBucket{PPS: 100.5, Burst: 101}) || u.RateLimit.Global != (TokenBucket{PPS: 10000, Burst: 20000}) {
 		t.Errorf("rate_limit = %+v", u.RateLimit)
 	}
-	if r := c.Sources[1]; r.Raw == nil || r.EventSource != "udp.raw" || !r.Raw.IPv4 || r.Raw.IPv6 || r.UDP != nil {
+	if r, rs := c.Sources[1], srcSpec[*source.RawSpec](c.Sources[1]); rs == nil || r.EventSource != "udp.raw" || !rs.IPv4 || rs.IPv6 {
 		t.Errorf("raw = %+v", r)
 	}
-	a := c.Sources[2].AFPacket
+	a := srcSpec[*source.AFPacketSpec](c.Sources[2])
 	if a.Interface != "eth0" || !slices.Equal(a.Filter.Protocols, []string{"udp", "tcp"}) ||
 		!slices.Equal(a.Filter.Ports, []PortRange{{Lo: 53, Hi: 53}, {Lo: 5000, Hi: 5100}}) || a.Readers != 2 || a.Fanout != "hash" {
 		t.Errorf("afpacket = %+v", a)
 	}
-	if p := c.Sources[3].PCAP; p.Speed != (Speed{Mode: SpeedScaled, Factor: 2.5}) || !p.Loop {
+	if p := srcSpec[*source.PCAPSpec](c.Sources[3]); p.Speed != (Speed{Mode: SpeedScaled, Factor: 2.5}) || !p.Loop {
 		t.Errorf("pcap = %+v", p)
 	}
-	if p := c.Sources[4].PCAP; p.Speed.Mode != SpeedMax {
+	if p := srcSpec[*source.PCAPSpec](c.Sources[4]); p.Speed.Mode != SpeedMax {
 		t.Errorf("pcap speed = %+v", p.Speed)
 	}
-	if v := c.Sources[5].VXLAN; !slices.Equal(v.VNI, []uint32{42, 7}) || c.Sources[5].EventSource != "wirebridge.vxlan" {
+	if v := srcSpec[*source.VXLANSpec](c.Sources[5]); !slices.Equal(v.VNI, []uint32{42, 7}) || c.Sources[5].EventSource != "wirebridge.vxlan" {
 		t.Errorf("vxlan = %+v", v)
 	}
 }
@@ -714,7 +715,7 @@ func TestRecursiveAliases(t *testing.T) {
 func TestValidateConfigBuiltInCode(t *testing.T) {
 	c := &Config{
 		kinds:   testKinds,
-		Sources: []Source{{Name: "s", Type: SourceUDP, EventSource: "x", MaxDatagram: 9216, QueueSize: 1}},
+		Sources: []Source{{Name: "s", Type: "udp", EventSource: "x", MaxDatagram: 9216, QueueSize: 1}},
 		Targets: []Target{{Name: "t", Type: "stdout", Delivery: Delivery{Mode: Direct, MaxAttempts: 1, BatchSize: 1, QueueSize: 1,
 			Backoff: Backoff{Initial: time.Second, Max: time.Second, Multiplier: 1}}, Spec: &stdout.Spec{}}},
 	}

@@ -411,7 +411,7 @@ type field struct {
 	index   int
 	name    string // YAML key
 	variant string // for variant pointers: the type value selecting them
-	kind    string // for a component spec: the role of the kind ("target")
+	kind    string // for a component spec: the role of the kind ("source" or "target")
 }
 
 func fieldsOf(t reflect.Type) (keys []field, variants []field, typeField int) {
@@ -459,12 +459,20 @@ func (d *decoder) options(t reflect.Type, variants []field) []option {
 			out = append(out, option{name: vf.variant, index: vf.index, elem: ft.Elem(), alloc: func() any { return reflect.New(ft.Elem()).Interface() }})
 			continue
 		}
-		if vf.kind != "target" || d.kinds == nil {
+		if d.kinds == nil {
 			continue
 		}
-		for _, e := range d.kinds.Targets {
-			s := e.Kind.NewSpec()
-			out = append(out, option{name: e.Type, index: vf.index, elem: reflect.TypeOf(s).Elem(), alloc: func() any { return e.Kind.NewSpec() }})
+		switch vf.kind {
+		case "source":
+			for _, e := range d.kinds.Sources {
+				s := e.Kind.NewSpec()
+				out = append(out, option{name: e.Type, index: vf.index, elem: reflect.TypeOf(s).Elem(), alloc: func() any { return e.Kind.NewSpec() }})
+			}
+		case "target":
+			for _, e := range d.kinds.Targets {
+				s := e.Kind.NewSpec()
+				out = append(out, option{name: e.Type, index: vf.index, elem: reflect.TypeOf(s).Elem(), alloc: func() any { return e.Kind.NewSpec() }})
+			}
 		}
 	}
 	return out

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/wirebridge/wirebridge/internal/component"
+	"github.com/wirebridge/wirebridge/internal/spec"
 )
 
 // Defaults. docs/config.md lists the same values; a test keeps the two in step.
@@ -16,8 +17,8 @@ const (
 	DefaultDataDir         = "./wirebridge-data"
 	DefaultHTTPListen      = "127.0.0.1:8080"
 	DefaultShutdownTimeout = 30 * time.Second
-	DefaultMaxDatagram     = 9216
-	MinMaxDatagram         = 9216
+	DefaultMaxDatagram     = spec.DefaultMaxDatagram
+	MinMaxDatagram         = spec.DefaultMaxDatagram
 	DefaultSourceQueue     = 4096
 	DefaultLiveReplay      = 100
 	DefaultLiveQueue       = 1024
@@ -58,26 +59,6 @@ func (s *Source) setDefaults() {
 	s.QueueSize = DefaultSourceQueue
 }
 
-func (s *UDPSource) setDefaults() {
-	*s = UDPSource{Readers: 2, RecvBuffer: 4 * MiB, Batch: 64}
-}
-
-func (s *RawSource) setDefaults() {
-	*s = RawSource{IPv4: true, IPv6: true, RecvBuffer: 4 * MiB, Batch: 64}
-}
-
-func (s *AFPacketSource) setDefaults() {
-	*s = AFPacketSource{Readers: 1, Fanout: "hash", RingSize: 16 * MiB, BlockSize: 1 * MiB, BlockTimeout: 10 * time.Millisecond}
-}
-
-func (s *PCAPSource) setDefaults() {
-	*s = PCAPSource{Speed: Speed{Mode: SpeedRecorded, Factor: 1}}
-}
-
-func (s *VXLANSource) setDefaults() {
-	*s = VXLANSource{Readers: 2, RecvBuffer: 4 * MiB, Batch: 64}
-}
-
 func (r *Rule) setDefaults() {
 	r.Enabled = true
 }
@@ -113,7 +94,7 @@ func (c *Config) finish() {
 	for i := range c.Sources {
 		s := &c.Sources[i]
 		if s.EventSource == "" && s.Type != "" {
-			s.EventSource = "wirebridge." + string(s.Type)
+			s.EventSource = "wirebridge." + s.Type
 		}
 		for _, b := range []*TokenBucket{&s.RateLimit.PerSource, &s.RateLimit.Global} {
 			if b.PPS > 0 && b.Burst == 0 && b.PPS < math.MaxInt32 {
@@ -171,6 +152,18 @@ func (c *Config) targetKind(t *Target) *component.TargetKind {
 	}
 	k, ok := c.kinds.Target(t.Type)
 	if !ok || reflect.TypeOf(k.NewSpec()) != reflect.TypeOf(t.Spec) {
+		return nil
+	}
+	return k
+}
+
+// sourceKind returns the kind of a source whose spec is set and of its type, or nil.
+func (c *Config) sourceKind(s *Source) *component.SourceKind {
+	if s.Spec == nil || c.kinds == nil {
+		return nil
+	}
+	k, ok := c.kinds.Source(s.Type)
+	if !ok || reflect.TypeOf(k.NewSpec()) != reflect.TypeOf(s.Spec) {
 		return nil
 	}
 	return k

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/wirebridge/wirebridge/internal/source"
 )
 
 // repoRoot is the module root, relative to this package's directory (the test's working dir).
@@ -57,7 +59,7 @@ func TestArticleExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s := c.Sources[0]; s.Raw == nil || s.EventSource != "udp.raw" {
+	if s := c.Sources[0]; srcSpec[*source.RawSpec](s) == nil || s.EventSource != "udp.raw" {
 		t.Errorf("source = %+v, want raw with event_source udp.raw", s)
 	}
 	if got := string(c.Rules[0].Pattern); got != `{"source":["udp.raw"],"detail":{"Destination":{"Port":[514]}}}` {
@@ -109,6 +111,9 @@ func TestDocsCoverEveryKey(t *testing.T) {
 	keys := map[string]bool{}
 	seen := map[reflect.Type]bool{}
 	yamlKeys(reflect.TypeFor[Config](), seen, keys)
+	for _, e := range testKinds.Sources {
+		yamlKeys(reflect.TypeOf(e.Kind.NewSpec()), seen, keys)
+	}
 	for _, e := range testKinds.Targets {
 		yamlKeys(reflect.TypeOf(e.Kind.NewSpec()), seen, keys)
 	}
@@ -120,8 +125,8 @@ func TestDocsCoverEveryKey(t *testing.T) {
 			t.Errorf("docs/config.md does not document `%s`", k)
 		}
 	}
-	for _, st := range SourceTypes {
-		if !strings.Contains(string(docs), "`type: "+string(st)+"`") {
+	for _, st := range testKinds.SourceTypes() {
+		if !strings.Contains(string(docs), "`type: "+st+"`") {
 			t.Errorf("docs/config.md does not document source `type: %s`", st)
 		}
 	}

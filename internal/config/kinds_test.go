@@ -13,3 +13,9 @@ func specOf[T component.TargetSpec](t Target) T {
 	s, _ := t.Spec.(T)
 	return s
 }
+
+// srcSpec returns a source's spec as a T, or the zero T when it is another kind's.
+func srcSpec[T component.SourceSpec](s Source) T {
+	sp, _ := s.Spec.(T)
+	return sp
+}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -272,85 +271,49 @@ func (v *validator) sources() {
 		v.bucket(p+".rate_limit.per_source", s.RateLimit.PerSource)
 		v.bucket(p+".rate_limit.global", s.RateLimit.Global)
 		maxDG := ByteSize(65536)
-		if s.Type == SourceAFPacket || s.Type == SourcePCAP {
-			maxDG = 262144
+		if k, ok := c.kinds.Source(s.Type); ok && k.MaxDatagram > 0 {
+			maxDG = k.MaxDatagram
 		}
 		if s.MaxDatagram < MinMaxDatagram || s.MaxDatagram > maxDG {
 			v.errorf(p+".max_datagram", "%d is out of range (want %d to %d bytes)", s.MaxDatagram, MinMaxDatagram, maxDG)
 		}
 		v.intRange(p+".queue_size", s.QueueSize, 1, 1<<20)
-		v.variant(p, string(s.Type), reflect.ValueOf(s).Elem())
-		switch {
-		case s.UDP != nil:
-			v.listenList(p, s.UDP.Listen, &listens)
-			v.intRange(p+".readers", s.UDP.Readers, 1, 256)
-			v.recvBuffer(p, s.UDP.RecvBuffer)
-			v.intRange(p+".batch", s.UDP.Batch, 1, 1024)
-		case s.Raw != nil:
-			if !s.Raw.IPv4 && !s.Raw.IPv6 {
-				v.errorf(p+".ipv4", "at least one of ipv4 and ipv6 must be true")
-			}
-			v.recvBuffer(p, s.Raw.RecvBuffer)
-			v.intRange(p+".batch", s.Raw.Batch, 1, 1024)
-		case s.AFPacket != nil:
-			v.afpacket(p, s.AFPacket, s.MaxDatagram)
-		case s.PCAP != nil:
-			if s.PCAP.File == "" {
-				v.errorf(p+".file", "required for a pcap source: the capture file to replay")
-			} else {
-				v.inputFile(p+".file", s.PCAP.File)
-			}
-		case s.VXLAN != nil:
-			if s.VXLAN.Interface != "" {
-				if len(s.VXLAN.Listen) > 0 {
-					v.errorf(p+".interface", "listen and interface are exclusive")
-				}
-			} else {
-				v.listenList(p, s.VXLAN.Listen, &listens)
-				if s.VXLAN.Port != 0 {
-					v.errorf(p+".port", "only with interface (a listener's port is in listen)")
-				}
-			}
-			for j, vni := range s.VXLAN.VNI {
-				if vni >= 1<<24 {
-					v.errorf(fmt.Sprintf("%s.vni[%d]", p, j), "VNI %d does not fit in 24 bits", vni)
-				}
-			}
-			for j, vni := range s.VXLAN.DenyVNI {
-				if vni >= 1<<24 {
-					v.errorf(fmt.Sprintf("%s.deny_vni[%d]", p, j), "VNI %d does not fit in 24 bits", vni)
-				}
-			}
-			v.intRange(p+".readers", s.VXLAN.Readers, 1, 256)
-			v.recvBuffer(p, s.VXLAN.RecvBuffer)
-			v.intRange(p+".batch", s.VXLAN.Batch, 1, 1024)
+		kind := v.sourceKind(p, s)
+		if kind == nil {
+			continue
 		}
+		if l, ok := s.Spec.(component.UDPListener); ok {
+			if addrs, on := l.UDPListen(); on {
+				v.listenList(p, addrs, &listens)
+			}
+		}
+		ck := &spec.Checker{Bus: c.busAvailable()}
+		s.Spec.Validate(ck)
+		if d, ok := s.Spec.(component.DatagramChecker); ok {
+			d.CheckMaxDatagram(ck, s.MaxDatagram)
+		}
+		v.report(p, ck)
 	}
 }
 
-// variant checks that exactly the settings block named by the type is set (a Config built in
-// code can get this wrong; a parsed one cannot).
-func (v *validator) variant(p, typ string, sv reflect.Value) {
-	var set []string
-	known := false
-	for i := range sv.NumField() {
-		vr := sv.Type().Field(i).Tag.Get("variant")
-		if vr == "" {
-			continue
-		}
-		known = known || vr == typ
-		if !sv.Field(i).IsNil() {
-			set = append(set, vr)
-		}
-	}
+// sourceKind checks that the source's type names a kind and that its spec is that kind's (a
+// Config built in code can get this wrong; a parsed one cannot), and returns the kind.
+func (v *validator) sourceKind(p string, s *Source) *component.SourceKind {
+	_, known := v.c.kinds.Source(s.Type)
+	kind := v.c.sourceKind(s)
 	switch {
-	case typ == "":
+	case s.Type == "":
 		v.errorf(p+".type", "required")
 	case !known:
-		v.errorf(p+".type", "unknown type %q", typ)
-	case len(set) != 1 || set[0] != typ:
-		v.errorf(p+".type", "type %s needs exactly its own settings, but %v are set", typ, set)
+		v.errorf(p+".type", "unknown type %q", s.Type)
+	case kind == nil:
+		var set []string
+		if s.Spec != nil {
+			set = append(set, v.c.kinds.SourceType(s.Spec))
+		}
+		v.errorf(p+".type", "type %s needs exactly its own settings, but %v are set", s.Type, set)
 	}
+	return kind
 }
 
 func (v *validator) bucket(path string, b TokenBucket) {
@@ -362,12 +325,6 @@ func (v *validator) bucket(path string, b TokenBucket) {
 	}
 	if b.PPS == 0 && b.Burst > 0 {
 		v.errorf(path+".burst", "burst without pps: set pps too (0 means unlimited)")
-	}
-}
-
-func (v *validator) recvBuffer(p string, b ByteSize) {
-	if b < 0 || b > 2*GiB-1 {
-		v.errorf(p+".recv_buffer", "%s is out of range (want 0 to 2GiB)", b)
 	}
 }
 
@@ -463,39 +420,6 @@ func tcpOverlap(b, o string) (same, wildcard bool) {
 	return false, bb.addr.IsUnspecified() || ob.addr.IsUnspecified()
 }
 
-var filterProtocols = []string{"udp", "tcp", "icmp", "icmpv6"}
-
-func (v *validator) afpacket(p string, a *AFPacketSource, maxDG ByteSize) {
-	switch {
-	case a.Interface == "":
-		v.errorf(p+".interface", "required for an afpacket source: the interface to capture on, such as eth0")
-	case len(a.Interface) > 15 || strings.ContainsAny(a.Interface, "/ \t\n"):
-		v.errorf(p+".interface", "invalid interface name %q", a.Interface)
-	}
-	for j, proto := range a.Filter.Protocols {
-		if !slices.Contains(filterProtocols, proto) {
-			v.errorf(fmt.Sprintf("%s.filter.protocols[%d]", p, j), "unknown protocol %q (want one of %s)", proto, strings.Join(filterProtocols, ", "))
-		}
-	}
-	if len(a.Filter.Ports) > 0 && len(a.Filter.Protocols) > 0 && !slices.Contains(a.Filter.Protocols, "udp") && !slices.Contains(a.Filter.Protocols, "tcp") {
-		v.errorf(p+".filter.ports", "ports apply to udp and tcp, but protocols lists neither")
-	}
-	v.intRange(p+".readers", a.Readers, 1, 256)
-	v.oneOf(p+".fanout", a.Fanout, "hash", "lb", "cpu")
-	bs := a.BlockSize
-	switch {
-	case bs < 4096 || bs&(bs-1) != 0:
-		v.errorf(p+".block_size", "%s must be a power of two of at least 4KiB", bs)
-	case bs < maxDG+128:
-		v.errorf(p+".block_size", "%s is too small for max_datagram %d", bs, maxDG)
-	case a.RingSize < bs || a.RingSize%bs != 0:
-		v.errorf(p+".ring_size", "%s must be a multiple of block_size %s", a.RingSize, bs)
-	case a.RingSize > 4*GiB:
-		v.errorf(p+".ring_size", "%s is larger than 4GiB", a.RingSize)
-	}
-	v.positive(p+".block_timeout", a.BlockTimeout)
-}
-
 func (v *validator) targets() map[string]*Target {
 	c := v.c
 	byName := map[string]*Target{}
@@ -528,10 +452,7 @@ func (v *validator) targets() map[string]*Target {
 // targetKind checks that the target's type names a kind and that its spec is that kind's (a
 // Config built in code can get this wrong; a parsed one cannot), and returns the kind.
 func (v *validator) targetKind(p string, t *Target) *component.TargetKind {
-	known := false
-	if v.c.kinds != nil {
-		_, known = v.c.kinds.Target(t.Type)
-	}
+	_, known := v.c.kinds.Target(t.Type)
 	kind := v.c.targetKind(t)
 	switch {
 	case t.Type == "":

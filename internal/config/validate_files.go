@@ -68,38 +68,6 @@ func missing(err error) bool {
 	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)
 }
 
-// inputFile checks a file wirebridge reads (a pcap source's capture): it must exist and be a
-// regular file. The source replays it from its start (again with loop): a FIFO can be read only
-// once, cannot be seeked, and opening it waits for a writer. Relative paths are relative to the
-// working directory.
-func (v *validator) inputFile(path, name string) {
-	st, err := os.Stat(name)
-	switch {
-	case missing(err):
-		if filepath.IsAbs(name) {
-			v.errorf(path, "%s does not exist", name)
-		} else {
-			wd, _ := os.Getwd()
-			v.errorf(path, "%s does not exist (relative to the working directory %s)", name, wd)
-		}
-	case err != nil:
-		v.errorf(path, "%v", err)
-	case st.IsDir():
-		v.errorf(path, "%s is a directory, not a capture file", name)
-	case !st.Mode().IsRegular():
-		v.errorf(path, "%s is not a regular file: a pcap source replays a capture file from its start (a FIFO cannot be read again, nor waited on); for a live capture use wirebridge read - behind tcpdump -w -", name)
-	}
-}
-
-// regularIfExists checks a file read when serve starts (a TLS file): reading a FIFO would block
-// until a writer appears, a directory fails. A file that does not exist yet is left to serve (it
-// may be provisioned after validate runs, as the examples' are).
-func (v *validator) regularIfExists(path, name string) {
-	if st, err := os.Stat(name); err == nil && !st.Mode().IsRegular() {
-		v.errorf(path, "%s is not a regular file", name)
-	}
-}
-
 // outputFile checks where a file or pcap target will write (p is the target's YAML path, tp its
 // path after data_dir was joined to a relative one):
 //   - a relative path must stay inside data_dir;

@@ -1,6 +1,6 @@
-// Package kinds is the registry of component kinds: the one place where a target type name
-// ("http", "file", ...) is mapped to its kind. internal/config parses a file against it and
-// internal/app builds every target from it.
+// Package kinds is the registry of component kinds: the one place where a source or target type
+// name ("udp", "http", "file", ...) is mapped to its kind. internal/config parses a file against it and
+// internal/app builds every source and target from it.
 //
 // It sits beside the data path, above the components it lists. It is explicit — a list built
 // here, no init() registration — so that what a binary can run is read in one place, one line
@@ -10,6 +10,7 @@ package kinds
 import (
 	"github.com/wirebridge/wirebridge/internal/component"
 	"github.com/wirebridge/wirebridge/internal/replay"
+	"github.com/wirebridge/wirebridge/internal/source"
 	"github.com/wirebridge/wirebridge/internal/target/eventbridge"
 	"github.com/wirebridge/wirebridge/internal/target/file"
 	"github.com/wirebridge/wirebridge/internal/target/http"
@@ -22,6 +23,13 @@ import (
 // Default returns the registry of every kind this binary has.
 func Default() *component.Registry {
 	return &component.Registry{
+		Sources: []component.SourceEntry{
+			{Type: "udp", Kind: source.UDPKind},
+			{Type: "raw", Kind: source.RawKind},
+			{Type: "afpacket", Kind: source.AFPacketKind},
+			{Type: "pcap", Kind: source.PCAPKind},
+			{Type: "vxlan", Kind: source.VXLANKind},
+		},
 		Targets: []component.TargetEntry{
 			{Type: "http", Kind: http.Kind},
 			{Type: "file", Kind: file.Kind},

@@ -5,6 +5,7 @@ import (
 
 	"github.com/wirebridge/wirebridge/internal/component"
 	"github.com/wirebridge/wirebridge/internal/config"
+	"github.com/wirebridge/wirebridge/internal/source"
 )
 
 // TestConfigFromOnParseError: the target's on_parse_error reaches the
@@ -24,7 +25,10 @@ func TestConfigFromOnParseError(t *testing.T) {
 			yaml := "sources:\n  - {name: m, type: vxlan, listen: ['127.0.0.1:4789']}\n" +
 				"rules:\n  - {name: r, pattern: {source: [wirebridge.vxlan]}, targets: [s]}\n" +
 				"targets:\n  - {name: s, type: replay, address: '127.0.0.1:8080'" + tc.key + "}\n"
-			c, err := config.Parse("wirebridge.yaml", []byte(yaml), &component.Registry{Targets: []component.TargetEntry{{Type: "replay", Kind: Kind}}})
+			c, err := config.Parse("wirebridge.yaml", []byte(yaml), &component.Registry{
+				Sources: []component.SourceEntry{{Type: "vxlan", Kind: source.VXLANKind}},
+				Targets: []component.TargetEntry{{Type: "replay", Kind: Kind}},
+			})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -5,7 +5,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/wirebridge/wirebridge/internal/config"
+	"github.com/wirebridge/wirebridge/internal/component"
+	"github.com/wirebridge/wirebridge/internal/spec"
 )
 
 // DefaultMaxSenders bounds the per-sender token buckets one source keeps.
@@ -18,16 +19,16 @@ type Common struct {
 	// Allow lists the sender networks accepted; empty accepts every sender.
 	Allow []netip.Prefix
 	// PerSource and Global are token buckets; a zero PPS means unlimited.
-	PerSource config.TokenBucket
-	Global    config.TokenBucket
+	PerSource spec.TokenBucket
+	Global    spec.TokenBucket
 	// MaxSenders bounds the per-sender bucket map (DefaultMaxSenders if 0).
 	MaxSenders int
-	// MaxDatagram is the largest packet read whole (config.DefaultMaxDatagram if 0).
+	// MaxDatagram is the largest packet read whole (spec.DefaultMaxDatagram if 0).
 	MaxDatagram int
 }
 
 // CommonFrom takes the shared settings of a configured source.
-func CommonFrom(s *config.Source) Common {
+func CommonFrom(s component.SourceCommon) Common {
 	return Common{
 		Name:        s.Name,
 		EventSource: s.EventSource,
@@ -40,7 +41,7 @@ func CommonFrom(s *config.Source) Common {
 
 func (c *Common) maxDatagram() int {
 	if c.MaxDatagram <= 0 {
-		return config.DefaultMaxDatagram
+		return spec.DefaultMaxDatagram
 	}
 	return c.MaxDatagram
 }
@@ -84,7 +85,7 @@ type admitter struct {
 	epoch           time.Time
 }
 
-func burstOf(b config.TokenBucket) float64 {
+func burstOf(b spec.TokenBucket) float64 {
 	if b.Burst > 0 {
 		return float64(b.Burst)
 	}

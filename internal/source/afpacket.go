@@ -15,7 +15,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/wirebridge/wirebridge/internal/config"
 	"github.com/wirebridge/wirebridge/internal/packet"
 )
 
@@ -30,20 +29,6 @@ type AFPacketConfig struct {
 	BlockSize    int           // bytes per ring block (a multiple of the page size); default 1 MiB
 	BlockTimeout time.Duration // a partly filled block is handed over after this long; default 10ms
 	Promiscuous  bool
-}
-
-// AFPacketConfigFrom converts a configured afpacket source.
-func AFPacketConfigFrom(s *config.Source) (AFPacketConfig, error) {
-	c := AFPacketConfig{Common: CommonFrom(s)}
-	if a := s.AFPacket; a != nil {
-		f, err := FilterFrom(a.Filter)
-		if err != nil {
-			return c, err
-		}
-		c.Interface, c.Filter, c.Readers, c.Fanout = a.Interface, f, a.Readers, a.Fanout
-		c.RingSize, c.BlockSize, c.BlockTimeout, c.Promiscuous = int(a.RingSize), int(a.BlockSize), a.BlockTimeout, a.Promiscuous
-	}
-	return c, nil
 }
 
 // AFPacket captures frames on an interface through TPACKET_V3 rings. Frames

@@ -10,8 +10,8 @@ import (
 
 	"golang.org/x/net/bpf"
 
-	"github.com/wirebridge/wirebridge/internal/config"
 	"github.com/wirebridge/wirebridge/internal/packet"
+	"github.com/wirebridge/wirebridge/internal/spec"
 )
 
 // Filter is the capture filter of afpacket sources, compiled to classic BPF
@@ -36,7 +36,7 @@ import (
 // header's next-header field).
 type Filter struct {
 	Protocols []uint8
-	Ports     []config.PortRange
+	Ports     []spec.PortRange
 	Hosts     []netip.Prefix
 }
 
@@ -118,19 +118,19 @@ func ParseFilter(s string) (Filter, error) {
 	return f, nil
 }
 
-func parsePortRange(s string) (config.PortRange, error) {
+func parsePortRange(s string) (spec.PortRange, error) {
 	lo, hi, isRange := strings.Cut(s, "-")
 	a, err := strconv.ParseUint(lo, 10, 16)
 	if err != nil {
-		return config.PortRange{}, fmt.Errorf("filter: bad port %q", s)
+		return spec.PortRange{}, fmt.Errorf("filter: bad port %q", s)
 	}
 	b := a
 	if isRange {
 		if b, err = strconv.ParseUint(hi, 10, 16); err != nil || b < a {
-			return config.PortRange{}, fmt.Errorf("filter: bad port range %q", s)
+			return spec.PortRange{}, fmt.Errorf("filter: bad port range %q", s)
 		}
 	}
-	return config.PortRange{Lo: uint16(a), Hi: uint16(b)}, nil
+	return spec.PortRange{Lo: uint16(a), Hi: uint16(b)}, nil
 }
 
 func parseHost(s string) (netip.Prefix, error) {
@@ -150,7 +150,7 @@ func parseHost(s string) (netip.Prefix, error) {
 }
 
 // FilterFrom converts the config's protocols/ports keys.
-func FilterFrom(c config.Filter) (Filter, error) {
+func FilterFrom(c spec.Filter) (Filter, error) {
 	var f Filter
 	for _, p := range c.Protocols {
 		n, ok := protoNumbers[p]

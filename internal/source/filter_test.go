@@ -6,8 +6,8 @@ import (
 
 	"golang.org/x/net/bpf"
 
-	"github.com/wirebridge/wirebridge/internal/config"
 	"github.com/wirebridge/wirebridge/internal/packet"
+	"github.com/wirebridge/wirebridge/internal/spec"
 )
 
 var (
@@ -135,14 +135,14 @@ func TestFilterStringRoundTrip(t *testing.T) {
 }
 
 func TestFilterFromConfig(t *testing.T) {
-	f, err := FilterFrom(config.Filter{Protocols: []string{"udp", "icmp"}, Ports: []config.PortRange{{Lo: 514, Hi: 514}}})
+	f, err := FilterFrom(spec.Filter{Protocols: []string{"udp", "icmp"}, Ports: []spec.PortRange{{Lo: 514, Hi: 514}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := f.String(); got != "udp or icmp and port 514" {
 		t.Errorf("got %q", got)
 	}
-	if _, err := FilterFrom(config.Filter{Protocols: []string{"gre"}}); err == nil {
+	if _, err := FilterFrom(spec.Filter{Protocols: []string{"gre"}}); err == nil {
 		t.Error("unknown protocol accepted")
 	}
 }

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wirebridge/wirebridge/internal/config"
 	"github.com/wirebridge/wirebridge/internal/netnstest"
+	"github.com/wirebridge/wirebridge/internal/spec"
 )
 
 // udpMIB returns the Udp: counters of /proc/net/snmp as seen in ns.
@@ -32,7 +32,7 @@ func TestUDPFloodAccounting(t *testing.T) {
 		u, err = NewUDP(UDPConfig{
 			Common: Common{Name: "flood", EventSource: "wirebridge.udp",
 				Allow:     []netip.Prefix{netip.MustParsePrefix("127.0.0.0/30")},
-				PerSource: config.TokenBucket{PPS: 1000, Burst: 100}},
+				PerSource: spec.TokenBucket{PPS: 1000, Burst: 100}},
 			Listen: []string{"127.0.0.1:0"}, Readers: 2, RecvBuffer: 64 << 10, Batch: 64,
 		})
 	})

@@ -11,26 +11,17 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/wirebridge/wirebridge/internal/config"
 	"github.com/wirebridge/wirebridge/internal/packet/capfile"
+	"github.com/wirebridge/wirebridge/internal/spec"
 )
 
 // PCAPConfig configures a pcap (capture file replay) source.
 type PCAPConfig struct {
 	Common
 	File  string
-	Speed config.Speed // recorded (default), scaled by Factor, or max
-	Loop  bool         // start again at the end of the file
-	Batch int          // frames per batch; default 64
-}
-
-// PCAPConfigFrom converts a configured pcap source.
-func PCAPConfigFrom(s *config.Source) PCAPConfig {
-	c := PCAPConfig{Common: CommonFrom(s)}
-	if p := s.PCAP; p != nil {
-		c.File, c.Speed, c.Loop = p.File, p.Speed, p.Loop
-	}
-	return c
+	Speed spec.Speed // recorded (default), scaled by Factor, or max
+	Loop  bool       // start again at the end of the file
+	Batch int        // frames per batch; default 64
 }
 
 // PCAP replays a pcap or pcapng file. Frames keep their recorded timestamps
@@ -57,9 +48,9 @@ func NewPCAP(cfg PCAPConfig) (*PCAP, error) {
 		cfg.Batch = 64
 	}
 	if cfg.Speed.Mode == "" {
-		cfg.Speed = config.Speed{Mode: config.SpeedRecorded, Factor: 1}
+		cfg.Speed = spec.Speed{Mode: spec.SpeedRecorded, Factor: 1}
 	}
-	if cfg.Speed.Mode == config.SpeedScaled && cfg.Speed.Factor <= 0 {
+	if cfg.Speed.Mode == spec.SpeedScaled && cfg.Speed.Factor <= 0 {
 		return nil, fmt.Errorf("pcap source %q: speed factor %v must be positive", cfg.Name, cfg.Speed.Factor)
 	}
 	// O_NONBLOCK: opening a FIFO must not wait for a writer. The source
@@ -162,9 +153,9 @@ func (p *PCAP) Run(ctx context.Context, emit Emit) error {
 			if base.IsZero() {
 				base = ts
 			}
-			if p.cfg.Speed.Mode != config.SpeedMax && !ts.IsZero() {
+			if p.cfg.Speed.Mode != spec.SpeedMax && !ts.IsZero() {
 				due := ts.Sub(base) + shift
-				if p.cfg.Speed.Mode == config.SpeedScaled {
+				if p.cfg.Speed.Mode == spec.SpeedScaled {
 					due = time.Duration(float64(due) / p.cfg.Speed.Factor)
 				}
 				if wait := due - p.elapsed(start); wait > 0 {

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wirebridge/wirebridge/internal/config"
 	"github.com/wirebridge/wirebridge/internal/packet/capfile"
+	"github.com/wirebridge/wirebridge/internal/spec"
 )
 
 func sharedPcap(t testing.TB, name string) string {
@@ -70,16 +70,16 @@ func TestPCAPReplay(t *testing.T) {
 	tests := []struct {
 		name  string
 		file  string
-		speed config.Speed
+		speed spec.Speed
 		batch int
 	}{
-		{"syslog max", "tcpdump_syslog_udp.pcap", config.Speed{Mode: config.SpeedMax}, 0},
-		{"syslog recorded", "tcpdump_syslog_udp.pcap", config.Speed{Mode: config.SpeedRecorded, Factor: 1}, 0},
-		{"syslog x2", "tcpdump_syslog_udp.pcap", config.Speed{Mode: config.SpeedScaled, Factor: 2}, 0},
-		{"syslog x0.5", "tcpdump_syslog_udp.pcap", config.Speed{Mode: config.SpeedScaled, Factor: 0.5}, 0},
-		{"gre x10 batch 7", "tcpdump_various_gre.pcap", config.Speed{Mode: config.SpeedScaled, Factor: 10}, 7},
-		{"pcapng max batch 1", "gopacket_pcapng-be-test202.pcapng", config.Speed{Mode: config.SpeedMax}, 1},
-		{"vxlan recorded", "tcpdump_vxlan.pcap", config.Speed{Mode: config.SpeedRecorded, Factor: 1}, 3},
+		{"syslog max", "tcpdump_syslog_udp.pcap", spec.Speed{Mode: spec.SpeedMax}, 0},
+		{"syslog recorded", "tcpdump_syslog_udp.pcap", spec.Speed{Mode: spec.SpeedRecorded, Factor: 1}, 0},
+		{"syslog x2", "tcpdump_syslog_udp.pcap", spec.Speed{Mode: spec.SpeedScaled, Factor: 2}, 0},
+		{"syslog x0.5", "tcpdump_syslog_udp.pcap", spec.Speed{Mode: spec.SpeedScaled, Factor: 0.5}, 0},
+		{"gre x10 batch 7", "tcpdump_various_gre.pcap", spec.Speed{Mode: spec.SpeedScaled, Factor: 10}, 7},
+		{"pcapng max batch 1", "gopacket_pcapng-be-test202.pcapng", spec.Speed{Mode: spec.SpeedMax}, 1},
+		{"vxlan recorded", "tcpdump_vxlan.pcap", spec.Speed{Mode: spec.SpeedRecorded, Factor: 1}, 3},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -107,15 +107,15 @@ func TestPCAPReplay(t *testing.T) {
 			// Pacing: the fake clock ends at the capture's duration / factor.
 			var wantEnd time.Duration
 			switch tc.speed.Mode {
-			case config.SpeedRecorded:
+			case spec.SpeedRecorded:
 				wantEnd = want[len(want)-1].ts.Sub(want[0].ts)
-			case config.SpeedScaled:
+			case spec.SpeedScaled:
 				wantEnd = time.Duration(float64(want[len(want)-1].ts.Sub(want[0].ts)) / tc.speed.Factor)
 			}
 			if clk.now != wantEnd {
 				t.Errorf("paced over %v, want %v (%d sleeps)", clk.now, wantEnd, len(clk.sleeps))
 			}
-			if tc.speed.Mode == config.SpeedMax && len(clk.sleeps) != 0 {
+			if tc.speed.Mode == spec.SpeedMax && len(clk.sleeps) != 0 {
 				t.Errorf("max speed slept %d times", len(clk.sleeps))
 			}
 			st := p.Stats().Snapshot()
@@ -129,7 +129,7 @@ func TestPCAPReplay(t *testing.T) {
 func TestPCAPLoop(t *testing.T) {
 	path := sharedPcap(t, "tcpdump_syslog_udp.pcap")
 	want := readAll(t, path)
-	p, err := NewPCAP(PCAPConfig{Common: Common{Name: "loop"}, File: path, Speed: config.Speed{Mode: config.SpeedScaled, Factor: 3}, Loop: true})
+	p, err := NewPCAP(PCAPConfig{Common: Common{Name: "loop"}, File: path, Speed: spec.Speed{Mode: spec.SpeedScaled, Factor: 3}, Loop: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +176,7 @@ func TestPCAPErrors(t *testing.T) {
 	}{
 		{"missing file", PCAPConfig{File: filepath.Join(dir, "nope.pcap")}},
 		{"not a capture", PCAPConfig{File: notPcap}},
-		{"bad factor", PCAPConfig{File: sharedPcap(t, "tcpdump_syslog_udp.pcap"), Speed: config.Speed{Mode: config.SpeedScaled}}},
+		{"bad factor", PCAPConfig{File: sharedPcap(t, "tcpdump_syslog_udp.pcap"), Speed: spec.Speed{Mode: spec.SpeedScaled}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

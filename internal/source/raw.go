@@ -10,7 +10,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/wirebridge/wirebridge/internal/config"
 	"github.com/wirebridge/wirebridge/internal/packet"
 )
 
@@ -20,15 +19,6 @@ type RawConfig struct {
 	IPv4, IPv6 bool // which families to read; both false reads both
 	RecvBuffer int  // SO_RCVBUF bytes; 0 keeps the system default
 	Batch      int  // datagrams per recvmmsg; default 64
-}
-
-// RawConfigFrom converts a configured raw source.
-func RawConfigFrom(s *config.Source) RawConfig {
-	c := RawConfig{Common: CommonFrom(s)}
-	if r := s.Raw; r != nil {
-		c.IPv4, c.IPv6, c.RecvBuffer, c.Batch = r.IPv4, r.IPv6, int(r.RecvBuffer), r.Batch
-	}
-	return c
 }
 
 // ErrNeedCapNetRaw is wrapped by NewRaw's and NewAFPacket's error when the

@@ -11,7 +11,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/wirebridge/wirebridge/internal/config"
 	"github.com/wirebridge/wirebridge/internal/packet"
 )
 
@@ -22,15 +21,6 @@ type UDPConfig struct {
 	Readers    int      // goroutines reading each address's one socket; default 1
 	RecvBuffer int      // SO_RCVBUF bytes; 0 keeps the system default
 	Batch      int      // datagrams per recvmmsg; default 64
-}
-
-// UDPConfigFrom converts a configured udp source.
-func UDPConfigFrom(s *config.Source) UDPConfig {
-	c := UDPConfig{Common: CommonFrom(s)}
-	if u := s.UDP; u != nil {
-		c.Listen, c.Readers, c.RecvBuffer, c.Batch = u.Listen, u.Readers, int(u.RecvBuffer), u.Batch
-	}
-	return c
 }
 
 // UDP is a udp source: datagrams received on listening sockets, each emitted

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wirebridge/wirebridge/internal/config"
 	"github.com/wirebridge/wirebridge/internal/packet"
+	"github.com/wirebridge/wirebridge/internal/spec"
 )
 
 func newTestUDP(t *testing.T, cfg UDPConfig) *UDP {
@@ -167,13 +167,13 @@ func TestUDPAllowAndRateLimits(t *testing.T) {
 		},
 		{
 			name:   "per source bucket",
-			common: Common{PerSource: config.TokenBucket{PPS: 0.001, Burst: 2}},
+			common: Common{PerSource: spec.TokenBucket{PPS: 0.001, Burst: 2}},
 			send:   map[string]int{"127.0.0.20": 5, "127.0.0.21": 1},
 			want:   3, dropped: map[DropReason]uint64{DropRateLimitedSource: 3},
 		},
 		{
 			name:   "global bucket",
-			common: Common{Global: config.TokenBucket{PPS: 0.001, Burst: 4}},
+			common: Common{Global: spec.TokenBucket{PPS: 0.001, Burst: 4}},
 			send:   map[string]int{"127.0.0.30": 3, "127.0.0.31": 3},
 			want:   4, dropped: map[DropReason]uint64{DropRateLimitedGlobal: 2},
 		},

@@ -8,8 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/wirebridge/wirebridge/internal/config"
 	"github.com/wirebridge/wirebridge/internal/packet"
+	"github.com/wirebridge/wirebridge/internal/spec"
 )
 
 // The vxlan source receives VXLAN mirror traffic (AWS VPC Traffic Mirroring,
@@ -41,7 +41,7 @@ import (
 // than the frame holds; the source presents such a packet as a capture cut by
 // a snaplen (see markCut), so the decoder decodes the inner headers and
 // reports Truncated (the event's "Truncated": true). Buffers hold jumbo frames: MaxDatagram is at least
-// config.DefaultMaxDatagram (9216 bytes: a 9001-MTU frame plus the VXLAN,
+// spec.DefaultMaxDatagram (9216 bytes: a 9001-MTU frame plus the VXLAN,
 // UDP and IP headers).
 
 // VXLANPort is the IANA VXLAN port.
@@ -60,17 +60,6 @@ type VXLANConfig struct {
 	Batch      int      // listener mode: datagrams per recvmmsg; default 64
 }
 
-// VXLANConfigFrom converts a configured vxlan source.
-func VXLANConfigFrom(s *config.Source) VXLANConfig {
-	c := VXLANConfig{Common: CommonFrom(s)}
-	if v := s.VXLAN; v != nil {
-		c.Listen, c.Interface, c.Port = v.Listen, v.Interface, v.Port
-		c.VNI, c.DenyVNI = v.VNI, v.DenyVNI
-		c.Readers, c.RecvBuffer, c.Batch = v.Readers, int(v.RecvBuffer), v.Batch
-	}
-	return c
-}
-
 // VXLAN is a vxlan source.
 type VXLAN struct {
 	cfg   VXLANConfig
@@ -86,8 +75,8 @@ type VXLAN struct {
 
 // NewVXLAN opens the listener sockets or the interface rings.
 func NewVXLAN(cfg VXLANConfig) (*VXLAN, error) {
-	if cfg.MaxDatagram < config.DefaultMaxDatagram {
-		cfg.MaxDatagram = config.DefaultMaxDatagram
+	if cfg.MaxDatagram < spec.DefaultMaxDatagram {
+		cfg.MaxDatagram = spec.DefaultMaxDatagram
 	}
 	v := &VXLAN{cfg: cfg, port: cfg.Port}
 	for _, n := range cfg.VNI {
@@ -116,7 +105,7 @@ func NewVXLAN(cfg VXLANConfig) (*VXLAN, error) {
 		a, err := NewAFPacket(AFPacketConfig{
 			Common:    cfg.Common,
 			Interface: cfg.Interface,
-			Filter:    Filter{Protocols: []uint8{packet.ProtoUDP}, Ports: []config.PortRange{{Lo: v.port, Hi: v.port}}},
+			Filter:    Filter{Protocols: []uint8{packet.ProtoUDP}, Ports: []spec.PortRange{{Lo: v.port, Hi: v.port}}},
 			Readers:   cfg.Readers,
 		})
 		if err != nil {

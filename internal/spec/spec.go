@@ -8,13 +8,18 @@
 package spec
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -202,4 +207,65 @@ func CheckNATSURLs(c *Checker, path string, urls []string) {
 			c.Errorf(p, "invalid NATS URL %q: no host", u)
 		}
 	}
+}
+
+// DefaultMaxDatagram is a source's max_datagram when the file does not set one, and the least
+// it may be: a 9001-MTU jumbo frame with its VXLAN, UDP and IP headers.
+const DefaultMaxDatagram = 9216
+
+// RateLimit holds the token buckets applied before decoding. A zero PPS means unlimited.
+type RateLimit struct {
+	PerSource TokenBucket `yaml:"per_source"` // one bucket per sender IP
+	Global    TokenBucket `yaml:"global"`     // one bucket for the whole source
+}
+
+// TokenBucket is a rate in packets per second with a burst size.
+type TokenBucket struct {
+	PPS   float64 `yaml:"pps"`
+	Burst int     `yaml:"burst"` // default: PPS rounded up
+}
+
+// Filter is the small capture filter language of afpacket sources: a packet passes when its IP
+// protocol is one of Protocols (if any are given), for UDP and TCP its source or destination
+// port is in one of Ports (if any are given), and its source or destination address is in one of
+// Hosts (if any are given). Non-IP frames pass only when all lists are empty.
+type Filter struct {
+	Protocols []string       `yaml:"protocols"` // udp | tcp | icmp | icmpv6
+	Ports     []PortRange    `yaml:"ports"`     // 514 or "5000-5100"
+	Hosts     []netip.Prefix `yaml:"hosts"`     // 10.0.0.0/8, 2001:db8::1
+}
+
+// CheckRecvBuffer reports a recv_buffer (SO_RCVBUF) out of range.
+func CheckRecvBuffer(c *Checker, b ByteSize) {
+	if b < 0 || b > 2*GiB-1 {
+		c.Errorf("recv_buffer", "%s is out of range (want 0 to 2GiB)", b)
+	}
+}
+
+// CheckInputFile checks a file wirebridge reads (a pcap source's capture): it must exist and be a
+// regular file. The source replays it from its start (again with loop): a FIFO can be read only
+// once, cannot be seeked, and opening it waits for a writer. Relative paths are relative to the
+// working directory.
+func CheckInputFile(c *Checker, path, name string) {
+	st, err := os.Stat(name)
+	switch {
+	case missing(err):
+		if filepath.IsAbs(name) {
+			c.Errorf(path, "%s does not exist", name)
+		} else {
+			wd, _ := os.Getwd()
+			c.Errorf(path, "%s does not exist (relative to the working directory %s)", name, wd)
+		}
+	case err != nil:
+		c.Errorf(path, "%v", err)
+	case st.IsDir():
+		c.Errorf(path, "%s is a directory, not a capture file", name)
+	case !st.Mode().IsRegular():
+		c.Errorf(path, "%s is not a regular file: a pcap source replays a capture file from its start (a FIFO cannot be read again, nor waited on); for a live capture use wirebridge read - behind tcpdump -w -", name)
+	}
+}
+
+// missing reports whether err says a path does not exist (or a part of it is not a directory).
+func missing(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)
 }
