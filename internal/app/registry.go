@@ -11,6 +11,7 @@ import (
 	"github.com/wirebridge/wirebridge/internal/config"
 	"github.com/wirebridge/wirebridge/internal/deliver"
 	"github.com/wirebridge/wirebridge/internal/kinds"
+	"github.com/wirebridge/wirebridge/internal/rule"
 	"github.com/wirebridge/wirebridge/internal/source"
 )
 
@@ -158,6 +159,19 @@ func deliverConfig(c *config.Config, t *config.Target) deliver.Config {
 		}
 	}
 	return dc
+}
+
+// ruleSpecs maps the rules section onto the rule set's specs.
+func ruleSpecs(rules []config.Rule) []rule.Spec {
+	out := make([]rule.Spec, len(rules))
+	for i, r := range rules {
+		out[i] = rule.Spec{
+			Name: r.Name, Pattern: r.Pattern, Targets: r.Targets,
+			InputPath: r.InputPath, InputPaths: r.InputPaths, InputTemplate: r.InputTemplate,
+			Enabled: r.Enabled,
+		}
+	}
+	return out
 }
 
 // busConfig maps the nats section onto the bus. NATS credentials given as

@@ -233,7 +233,7 @@ func newServer(ctx context.Context, cfg *config.Config, path string, stdio Stdio
 		s.workers = append(s.workers, w)
 	}
 
-	if s.table, err = rule.NewTable(cfg.Rules); err != nil {
+	if s.table, err = rule.NewTable(ruleSpecs(cfg.Rules)); err != nil {
 		return nil, ruleErrors(cfg, err)
 	}
 	var pts []pipeline.Target
@@ -524,7 +524,7 @@ func (s *server) reload() {
 		s.log.Error("reload failed, keeping the current rules", "file", s.path, "error", strings.Join(missing, "\n"))
 		return
 	}
-	set, err := s.table.Reload(cfg.Rules)
+	set, err := s.table.Reload(ruleSpecs(cfg.Rules))
 	if err != nil {
 		s.log.Error("reload failed, keeping the current rules", "file", s.path, "error", ruleErrors(cfg, err))
 		return

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wirebridge/wirebridge/internal/config"
 	"github.com/wirebridge/wirebridge/internal/delivery"
+	"github.com/wirebridge/wirebridge/internal/rule"
 	"github.com/wirebridge/wirebridge/internal/source"
 )
 
@@ -28,8 +28,8 @@ import (
 
 // benchRules returns the seed rule plus n-1 rules of the kinds a deployment
 // has (ports, CIDRs, port ranges, listener prefixes, detail-type).
-func benchRules(n int, seed string) []config.Rule {
-	rules := []config.Rule{cfgRule("seed", seed, "sink")}
+func benchRules(n int, seed string) []rule.Spec {
+	rules := []rule.Spec{cfgRule("seed", seed, "sink")}
 	for i := 1; i < n; i++ {
 		var src string
 		switch i % 5 {

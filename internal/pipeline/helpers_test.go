@@ -9,7 +9,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/wirebridge/wirebridge/internal/config"
 	"github.com/wirebridge/wirebridge/internal/delivery"
 	"github.com/wirebridge/wirebridge/internal/packet"
 	"github.com/wirebridge/wirebridge/internal/packet/capfile"
@@ -133,11 +132,11 @@ func (r *recorder) deliveries() []delivery.Delivery {
 	return append([]delivery.Delivery(nil), r.got...)
 }
 
-func cfgRule(name, pat string, targets ...string) config.Rule {
-	return config.Rule{Name: name, Pattern: config.Pattern(pat), Targets: targets, Enabled: true}
+func cfgRule(name, pat string, targets ...string) rule.Spec {
+	return rule.Spec{Name: name, Pattern: []byte(pat), Targets: targets, Enabled: true}
 }
 
-func table(tb testing.TB, rules ...config.Rule) *rule.Table {
+func table(tb testing.TB, rules ...rule.Spec) *rule.Table {
 	tb.Helper()
 	t, err := rule.NewTable(rules)
 	if err != nil {

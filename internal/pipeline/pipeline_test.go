@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wirebridge/wirebridge/internal/config"
+	"github.com/wirebridge/wirebridge/internal/rule"
 	"github.com/wirebridge/wirebridge/internal/source"
 )
 
@@ -336,8 +336,8 @@ func TestDrainDeadline(t *testing.T) {
 func TestReloadWhileRunning(t *testing.T) {
 	frames := loadFrames(t, "ndpi_syslog.pcap")
 	want := port514(t, frames)
-	setA := []config.Rule{cfgRule("syslog", seedPattern, "archive")}
-	setB := []config.Rule{
+	setA := []rule.Spec{cfgRule("syslog", seedPattern, "archive")}
+	setB := []rule.Spec{
 		cfgRule("syslog", `{"source":[{"prefix":"udp."}],"detail":{"Destination":{"Port":[{"numeric":["=",514]}]}}}`, "archive"),
 		cfgRule("other", `{"detail":{"Destination":{"Port":[9]}}}`, "archive"),
 	}

@@ -20,7 +20,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/wirebridge/wirebridge/internal/config"
 	"github.com/wirebridge/wirebridge/pattern"
 )
 
@@ -68,10 +67,24 @@ type Matches struct {
 	st    pattern.State // the matcher's working memory for this Matches' goroutine
 }
 
+// Spec is one rule as a Set takes it: internal/config's rules section, mapped by internal/app.
+type Spec struct {
+	Name string
+	// Pattern is the EventBridge event pattern (a JSON object).
+	Pattern []byte
+	Targets []string
+	// InputPath delivers only the part of the event it selects (EventBridge InputPath).
+	InputPath string
+	// InputPaths and InputTemplate form an EventBridge input transformer.
+	InputPaths    map[string]string
+	InputTemplate string
+	Enabled       bool
+}
+
 // New compiles rules. Rules of prev (may be nil) with the same name lend
 // their matched counters to the new ones. Every problem is reported as an
 // *Error, joined; on error no Set is returned.
-func New(rules []config.Rule, prev *Set) (*Set, error) {
+func New(rules []Spec, prev *Set) (*Set, error) {
 	s := &Set{
 		rules:   make([]*Rule, 0, len(rules)),
 		byName:  make(map[string]*Rule, len(rules)),
@@ -248,7 +261,7 @@ type Table struct {
 }
 
 // NewTable compiles rules into the table's first Set.
-func NewTable(rules []config.Rule) (*Table, error) {
+func NewTable(rules []Spec) (*Table, error) {
 	s, err := New(rules, nil)
 	if err != nil {
 		return nil, err
@@ -265,7 +278,7 @@ func (t *Table) Current() *Set { return t.cur.Load() }
 // Reload compiles rules and, when every rule is valid, makes them current in
 // one atomic step; otherwise the current Set stays and the errors are
 // returned. Rules keeping their name keep their matched counters.
-func (t *Table) Reload(rules []config.Rule) (*Set, error) {
+func (t *Table) Reload(rules []Spec) (*Set, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	s, err := New(rules, t.cur.Load())

@@ -9,12 +9,11 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/wirebridge/wirebridge/internal/config"
 	"github.com/wirebridge/wirebridge/pattern"
 )
 
-func cfgRule(name, pat string, targets ...string) config.Rule {
-	return config.Rule{Name: name, Pattern: config.Pattern(pat), Targets: targets, Enabled: true}
+func cfgRule(name, pat string, targets ...string) Spec {
+	return Spec{Name: name, Pattern: []byte(pat), Targets: targets, Enabled: true}
 }
 
 const seedPattern = `{"source":["udp.raw"],"detail":{"Destination":{"Port":[514]}}}`
@@ -30,7 +29,7 @@ func names(rs []*Rule) []string {
 func TestSetMatch(t *testing.T) {
 	disabled := cfgRule("disabled", `{"source":["udp.raw"]}`, "archive")
 	disabled.Enabled = false
-	s, err := New([]config.Rule{
+	s, err := New([]Spec{
 		cfgRule("syslog", seedPattern, "archive", "hook"),
 		cfgRule("any-udp", `{"detail-type":["UdpPacket"]}`, "archive"),
 		cfgRule("dns", `{"detail":{"Destination":{"Port":[53]}}}`, "hook"),
@@ -97,7 +96,7 @@ func TestSetErrors(t *testing.T) {
 	withTpl := cfgRule("tpl", `{"source":["a"]}`, "t")
 	withTpl.InputPaths = map[string]string{"ip": "$.detail.Source.IP", "bad": "detail"}
 	withTpl.InputTemplate = `{"ip": <ip>, "x": <nope>}`
-	_, err := New([]config.Rule{
+	_, err := New([]Spec{
 		cfgRule("ok", `{"source":["a"]}`, "t"),
 		cfgRule("ok", `{"source":["a"]}`, "t"),
 		cfgRule("badpat", `{"detail":{"Destination":{"Port":[{"numeric":[">", "x"]}]}}}`, "t"),
@@ -142,12 +141,12 @@ func TestSetErrors(t *testing.T) {
 // matches every event exactly once and its counter is exact; the rules that
 // come and go are never seen half-built (each set's rules arrive together).
 func TestReloadConcurrent(t *testing.T) {
-	setA := []config.Rule{
+	setA := []Spec{
 		cfgRule("always", `{"source":["udp.raw"]}`, "t"),
 		cfgRule("a1", `{"detail":{"Destination":{"Port":[514]}}}`, "t"),
 		cfgRule("a2", `{"detail-type":["UdpPacket"]}`, "t"),
 	}
-	setB := []config.Rule{
+	setB := []Spec{
 		cfgRule("always", `{"source":[{"prefix":"udp."}]}`, "t"),
 		cfgRule("b1", `{"detail":{"Destination":{"Port":[{"numeric":[">",500]}]}}}`, "t"),
 		cfgRule("b2", `{"detail":{"Protocol":["udp"]}}`, "t"),
@@ -155,7 +154,7 @@ func TestReloadConcurrent(t *testing.T) {
 	for i := range 100 { // make a set large enough to take a while to build
 		setB = append(setB, cfgRule(fmt.Sprintf("pad%03d", i), fmt.Sprintf(`{"detail":{"Destination":{"Port":[%d]}}}`, 10000+i), "t"))
 	}
-	bad := append([]config.Rule{cfgRule("always", `{"source":[`, "t")}, setA[1:]...)
+	bad := append([]Spec{cfgRule("always", `{"source":[`, "t")}, setA[1:]...)
 
 	tab, err := NewTable(setA)
 	if err != nil {
@@ -233,12 +232,12 @@ loop:
 }
 
 func TestReloadKeepsCurrentOnError(t *testing.T) {
-	tab, err := NewTable([]config.Rule{cfgRule("r", `{"source":["a"]}`, "t")})
+	tab, err := NewTable([]Spec{cfgRule("r", `{"source":["a"]}`, "t")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	before := tab.Current()
-	_, err = tab.Reload([]config.Rule{cfgRule("r", `{"source":"a"}`, "t")})
+	_, err = tab.Reload([]Spec{cfgRule("r", `{"source":"a"}`, "t")})
 	if err == nil || !strings.Contains(err.Error(), "rules[0].pattern") {
 		t.Fatalf("err = %v", err)
 	}
@@ -247,7 +246,7 @@ func TestReloadKeepsCurrentOnError(t *testing.T) {
 	}
 	var m Matches
 	_ = tab.Current().MatchJSON([]byte(`{"source":"a"}`), &m)
-	s, err := tab.Reload([]config.Rule{cfgRule("r", `{"source":["b"]}`, "t"), cfgRule("new", `{"source":["a"]}`, "t")})
+	s, err := tab.Reload([]Spec{cfgRule("r", `{"source":["b"]}`, "t"), cfgRule("new", `{"source":["a"]}`, "t")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,7 +259,7 @@ func TestMatchAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts are not meaningful under -race")
 	}
-	rules := []config.Rule{cfgRule("syslog", seedPattern, "t")}
+	rules := []Spec{cfgRule("syslog", seedPattern, "t")}
 	for i := range 99 {
 		rules = append(rules, cfgRule(fmt.Sprintf("r%02d", i), fmt.Sprintf(`{"detail":{"Destination":{"Port":[%d]}}}`, 1000+i), "t"))
 	}
