@@ -3,7 +3,9 @@ package app
 import (
 	"context"
 	"fmt"
+	"strings"
 
+	"github.com/wirebridge/wirebridge/internal/component"
 	"github.com/wirebridge/wirebridge/internal/config"
 	"github.com/wirebridge/wirebridge/internal/kinds"
 )
@@ -22,7 +24,7 @@ Examples:
 
 func runValidate(_ context.Context, args []string, stdio Stdio) int {
 	var path string
-	fs := newFlagSet("validate", "-c FILE", validateHelp, stdio)
+	fs := newFlagSet("validate", "-c FILE", validateHelp+kindsHelp(kinds.Default()), stdio)
 	fs.StringVar(&path, "c", "", "the configuration `FILE`")
 	pos, code, done := parseFlags(fs, args, stdio)
 	if done {
@@ -45,4 +47,19 @@ func runValidate(_ context.Context, args []string, stdio Stdio) int {
 	}
 	fmt.Fprintf(stdio.Out, "%s: ok\n", path)
 	return exitOK
+}
+
+// kindsHelp lists the source and target types a configuration may name, each
+// with its kind's description.
+func kindsHelp(r *component.Registry) string {
+	var b strings.Builder
+	b.WriteString("\n\nSource types:\n")
+	for _, e := range r.Sources {
+		fmt.Fprintf(&b, "  %-12s %s\n", e.Type, e.Kind.Description)
+	}
+	b.WriteString("\nTarget types:\n")
+	for _, e := range r.Targets {
+		fmt.Fprintf(&b, "  %-12s %s\n", e.Type, e.Kind.Description)
+	}
+	return strings.TrimSuffix(b.String(), "\n")
 }

@@ -3,8 +3,11 @@ package app
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/wirebridge/wirebridge/internal/kinds"
 )
 
 func TestValidate(t *testing.T) {
@@ -44,5 +47,26 @@ func TestValidate(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestValidateHelpListsKinds: validate --help names every source and target
+// type of the registry with its kind's one-line description.
+func TestValidateHelpListsKinds(t *testing.T) {
+	code, out, errOut := run(t, nil, "validate", "--help")
+	help := out + errOut
+	if code != exitOK {
+		t.Fatalf("validate --help: exit %d\n%s", code, help)
+	}
+	r := kinds.Default()
+	for _, e := range r.Sources {
+		if !regexp.MustCompile(`(?m)^  ` + regexp.QuoteMeta(e.Type) + ` +` + regexp.QuoteMeta(e.Kind.Description) + `$`).MatchString(help) {
+			t.Errorf("validate --help does not list source type %s with %q", e.Type, e.Kind.Description)
+		}
+	}
+	for _, e := range r.Targets {
+		if !regexp.MustCompile(`(?m)^  ` + regexp.QuoteMeta(e.Type) + ` +` + regexp.QuoteMeta(e.Kind.Description) + `$`).MatchString(help) {
+			t.Errorf("validate --help does not list target type %s with %q", e.Type, e.Kind.Description)
+		}
 	}
 }
