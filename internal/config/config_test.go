@@ -172,9 +172,9 @@ func TestQueueSizeDefaults(t *testing.T) {
 		want   int
 		bytes  ByteSize
 	}{
-		{"replay", "{name: x, type: replay, address: 'shadow:8080'}", DefaultReplayQueue, DefaultReplayQueueBytes},
+		{"replay", "{name: x, type: replay, address: 'shadow:8080'}", 16384, 32 * MiB},
 		{"replay set", "{name: x, type: replay, address: 'shadow:8080', delivery: {queue_size: 1024, queue_bytes: 1MiB}}", 1024, MiB},
-		{"replay other delivery keys", "{name: x, type: replay, address: 'shadow:8080', delivery: {batch_size: 5}}", DefaultReplayQueue, DefaultReplayQueueBytes},
+		{"replay other delivery keys", "{name: x, type: replay, address: 'shadow:8080', delivery: {batch_size: 5}}", 16384, 32 * MiB},
 		{"http (durable)", "{name: x, type: http, url: 'https://example.com/hook'}", DefaultDurableQueue, DefaultQueueBytes},
 		{"http direct", "{name: x, type: http, url: 'https://example.com/hook', delivery: {mode: direct}}", DefaultDirectQueue, DefaultQueueBytes},
 		{"file", "{name: x, type: file, path: a.ndjson}", DefaultDirectQueue, DefaultQueueBytes},

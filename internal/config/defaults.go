@@ -25,7 +25,8 @@ const (
 	DefaultShareTTL        = time.Hour
 	DefaultShareMaxTTL     = 24 * time.Hour
 	// DefaultDirectQueue is delivery.queue_size for a target in direct mode
-	// (and any replay target) when the file does not set one: a local sink
+	// when the file does not set one (and its kind has no default of its
+	// own, component.QueueDefaulter): a local sink
 	// such as the file target writes whole batches, but its goroutine may
 	// wait a scheduler time slice or two on a busy machine (at 400,000
 	// events/s a 4 ms wait is 1,600 events; with 1,024 the archive
@@ -34,15 +35,11 @@ const (
 	// store, which takes batches.
 	DefaultDirectQueue  = 16384
 	DefaultDurableQueue = 1024
-	// DefaultReplayQueue is the same for a replay target: mirror traffic is
-	// bursty and the reassembler takes each packet once, so room for 16,384
-	// packets (about 25 MB of frames: its queue_bytes default is 32 MiB).
-	DefaultReplayQueue = DefaultDirectQueue
 	// DefaultQueueBytes bounds the bytes (bodies and frames) queued for a
-	// direct target (DefaultReplayQueueBytes for replay): with large
-	// datagrams the count alone would allow hundreds of megabytes.
-	DefaultQueueBytes       = 16 * MiB
-	DefaultReplayQueueBytes = 32 * MiB
+	// direct target: with large datagrams the count alone would allow
+	// hundreds of megabytes. A kind may set its own queue defaults
+	// (component.QueueDefaulter: replay holds 16,384 packets, 32 MiB).
+	DefaultQueueBytes = 16 * MiB
 )
 
 func (c *Config) setDefaults() {
