@@ -1,4 +1,4 @@
-package replay
+package httpstream
 
 import (
 	"crypto/sha256"
@@ -20,7 +20,7 @@ func parseAll(response bool, pieces ...[]byte) parsed {
 // an error are noted as errors "skipped").
 func parseWith(response, stop bool, pieces ...[]byte) parsed {
 	var out parsed
-	p := newParser(response, 1024, 1<<20, true, func(m *Message) { out.msgs = append(out.msgs, m) },
+	p := NewParser(response, 1024, 1<<20, true, func(m *Message) { out.msgs = append(out.msgs, m) },
 		func(r string) { out.errs = append(out.errs, r) })
 	p.stopOnError, p.onSkip = stop, func() { out.errs = append(out.errs, "skipped") }
 	for _, b := range pieces {
@@ -128,7 +128,7 @@ func TestRequestParserStopsOnError(t *testing.T) {
 			for cut := 0; cut <= len(tc.in); cut++ {
 				var got, errs []string
 				skipped := 0
-				p := newParser(false, 1024, 1<<20, true, func(m *Message) { got = append(got, m.Method+" "+m.URI) },
+				p := NewParser(false, 1024, 1<<20, true, func(m *Message) { got = append(got, m.Method+" "+m.URI) },
 					func(r string) { errs = append(errs, r) })
 				p.stopOnError, p.onSkip = true, func() { skipped++ }
 				p.Feed([]byte(tc.in[:cut]))
@@ -166,7 +166,7 @@ func TestRequestLineMethods(t *testing.T) {
 			if got := len(r.msgs) == 1; got != tc.ok {
 				t.Errorf("parsed = %v (errors %v), want %v", got, r.errs, tc.ok)
 			}
-			p := newParser(false, 1024, 0, false, nil, nil)
+			p := NewParser(false, 1024, 0, false, nil, nil)
 			if ok, _ := p.looksLikeStart([]byte(tc.line)); ok != tc.ok {
 				t.Errorf("looksLikeStart = %v, want %v", ok, tc.ok)
 			}
@@ -184,7 +184,7 @@ func TestRequestParserKeepsWireBody(t *testing.T) {
 
 func TestResponseParser(t *testing.T) {
 	var got []*Message
-	p := newParser(true, 1024, 0, false, func(m *Message) { got = append(got, m) }, func(string) {})
+	p := NewParser(true, 1024, 0, false, func(m *Message) { got = append(got, m) }, func(string) {})
 	p.methods = []string{"GET", "HEAD", "POST", "GET"}
 	p.Feed([]byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi" +
 		"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n" + // HEAD: no body
@@ -208,11 +208,11 @@ func TestResponseParser(t *testing.T) {
 func TestRequestParserGap(t *testing.T) {
 	var got []string
 	var errs []string
-	p := newParser(false, 1024, 1<<20, true, func(m *Message) { got = append(got, m.URI) }, func(r string) { errs = append(errs, r) })
+	p := NewParser(false, 1024, 1<<20, true, func(m *Message) { got = append(got, m.URI) }, func(r string) { errs = append(errs, r) })
 	p.Feed([]byte("POST /lost HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc"))
 	p.Gap()
 	p.Feed([]byte("hij\r\nGET /next HTTP/1.1\r\n\r\n"))
-	if strings.Join(got, ",") != "/next" || len(errs) != 1 || errs[0] != perrGap {
+	if strings.Join(got, ",") != "/next" || len(errs) != 1 || errs[0] != ReasonGap {
 		t.Fatalf("got %v errs %v", got, errs)
 	}
 }
@@ -265,9 +265,9 @@ func TestParserGivesBackItsBuffer(t *testing.T) {
 	const most = 4096
 	tests := []struct {
 		name string
-		feed func(p *parser)
+		feed func(p *Parser)
 	}{
-		{"a long token run after a gap", func(p *parser) {
+		{"a long token run after a gap", func(p *Parser) {
 			p.Feed([]byte("GET /a HTTP/1.1\r\n\r\n"))
 			p.Gap()
 			for range 40 {
@@ -275,18 +275,18 @@ func TestParserGivesBackItsBuffer(t *testing.T) {
 			}
 			p.Feed([]byte("\r\nGET /b HTTP/1.1\r\n\r\n"))
 		}},
-		{"a long token run in a stopped stream", func(p *parser) {
+		{"a long token run in a stopped stream", func(p *Parser) {
 			p.Feed([]byte("GET /a HTTP/1.1\r\n\r\n\x00bad\r\n"))
 			for range 40 {
 				p.Feed([]byte(strings.Repeat("x", 250)))
 			}
 			p.Feed([]byte("\r\n"))
 		}},
-		{"a large head", func(p *parser) {
+		{"a large head", func(p *Parser) {
 			p.Feed([]byte("GET /big HTTP/1.1\r\nX: " + strings.Repeat("a", 30000) + "\r\n\r\n"))
 			p.Feed([]byte("GET /b HTTP/1.1\r\n\r\n"))
 		}},
-		{"a long chunk extension", func(p *parser) {
+		{"a long chunk extension", func(p *Parser) {
 			p.Feed([]byte("POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3;" + strings.Repeat("e", 3000)))
 			p.Feed([]byte(strings.Repeat("e", 1000) + "\r\nabc\r\n0\r\n\r\n"))
 		}},
@@ -294,7 +294,7 @@ func TestParserGivesBackItsBuffer(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, stop := range []bool{false, true} {
-				p := newParser(false, 64<<10, 1<<20, false, func(*Message) {}, func(string) {})
+				p := NewParser(false, 64<<10, 1<<20, false, func(*Message) {}, func(string) {})
 				p.stopOnError = stop
 				tc.feed(p)
 				if c := cap(p.buf); c > most {
