@@ -16,13 +16,15 @@ func parseAll(response bool, pieces ...[]byte) parsed {
 	return parseWith(response, false, pieces...)
 }
 
-// parseWith parses pieces; stop sets stopOnError (request lines found after
+// parseWith parses pieces; stop sets StopOnError (request lines found after
 // an error are noted as errors "skipped").
 func parseWith(response, stop bool, pieces ...[]byte) parsed {
 	var out parsed
 	p := NewParser(response, 1024, 1<<20, true, func(m *Message) { out.msgs = append(out.msgs, m) },
 		func(r string) { out.errs = append(out.errs, r) })
-	p.stopOnError, p.onSkip = stop, func() { out.errs = append(out.errs, "skipped") }
+	if stop {
+		p.StopOnError(func() { out.errs = append(out.errs, "skipped") })
+	}
 	for _, b := range pieces {
 		p.Feed(b)
 	}
@@ -96,7 +98,7 @@ func TestRequestParser(t *testing.T) {
 	}
 }
 
-// TestRequestParserStopsOnError: with stopOnError (the default of a replay
+// TestRequestParserStopsOnError: with StopOnError (the default of a replay
 // target) nothing after a parse error is parsed; each request line found
 // after it is reported (counted as dropped), none is returned.
 func TestRequestParserStopsOnError(t *testing.T) {
@@ -130,7 +132,7 @@ func TestRequestParserStopsOnError(t *testing.T) {
 				skipped := 0
 				p := NewParser(false, 1024, 1<<20, true, func(m *Message) { got = append(got, m.Method+" "+m.URI) },
 					func(r string) { errs = append(errs, r) })
-				p.stopOnError, p.onSkip = true, func() { skipped++ }
+				p.StopOnError(func() { skipped++ })
 				p.Feed([]byte(tc.in[:cut]))
 				p.Feed([]byte(tc.in[cut:]))
 				if strings.Join(got, ",") != strings.Join(tc.want, ",") || len(errs) != tc.errs || skipped != tc.skipped {
@@ -185,7 +187,9 @@ func TestRequestParserKeepsWireBody(t *testing.T) {
 func TestResponseParser(t *testing.T) {
 	var got []*Message
 	p := NewParser(true, 1024, 0, false, func(m *Message) { got = append(got, m) }, func(string) {})
-	p.methods = []string{"GET", "HEAD", "POST", "GET"}
+	for _, m := range []string{"GET", "HEAD", "POST", "GET"} {
+		p.ExpectResponseTo(m)
+	}
 	p.Feed([]byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi" +
 		"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n" + // HEAD: no body
 		"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n" +
@@ -240,7 +244,7 @@ func FuzzHTTPRequestParser(f *testing.F) {
 		if summary(split.msgs) != summary(whole.msgs) {
 			t.Fatalf("split at %d:\n got %s\nwant %s", cut, summary(split.msgs), summary(whole.msgs))
 		}
-		// With stopOnError (a replay target's default) too, and the same
+		// With StopOnError (a replay target's default) too, and the same
 		// requests counted as skipped.
 		ws, ss := parseWith(false, true, in), parseWith(false, true, in[:cut], in[cut:])
 		if summary(ss.msgs) != summary(ws.msgs) || strings.Join(ss.errs, ",") != strings.Join(ws.errs, ",") {
@@ -295,7 +299,9 @@ func TestParserGivesBackItsBuffer(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, stop := range []bool{false, true} {
 				p := NewParser(false, 64<<10, 1<<20, false, func(*Message) {}, func(string) {})
-				p.stopOnError = stop
+				if stop {
+					p.StopOnError(nil)
+				}
 				tc.feed(p)
 				if c := cap(p.buf); c > most {
 					t.Errorf("stop=%v: the parser keeps a %d-byte buffer holding %d bytes (want at most %d)", stop, c, len(p.buf), most)
