@@ -7,12 +7,16 @@ import (
 	"math"
 	"net/url"
 	"os"
+	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/wirebridge/wirebridge/internal/config"
 	"github.com/wirebridge/wirebridge/internal/deliver"
-	"github.com/wirebridge/wirebridge/internal/replay"
+	"github.com/wirebridge/wirebridge/internal/httpstream"
+	"github.com/wirebridge/wirebridge/internal/target/replay"
+	"github.com/wirebridge/wirebridge/internal/tcpreasm"
 )
 
 const replayHelp = `Replay mirrored traffic to a shadow service: receive VXLAN mirror traffic
@@ -117,7 +121,7 @@ func runReplay(ctx context.Context, args []string, stdio Stdio) int {
 // Differences found by compare are published as ReplayDiff events (source
 // wirebridge.replay) into the server's rules.
 func newReplayTarget(env *buildEnv, t *config.Target) (deliver.Target, error) {
-	c, err := replay.ConfigFrom(t)
+	c, err := replayConfig(t)
 	if err != nil {
 		return nil, err
 	}
@@ -126,4 +130,53 @@ func newReplayTarget(env *buildEnv, t *config.Target) (deliver.Target, error) {
 		c.OnDiff = func(d replay.Diff) { ev.publish(d.Event(replayEventSource)) }
 	}
 	return replay.New(c)
+}
+
+// replayConfig maps a configured replay target to the target's own Config.
+// OnDiff is left for the caller (newReplayTarget routes ReplayDiff events).
+func replayConfig(t *config.Target) (replay.Config, error) {
+	r := t.Replay
+	if r == nil {
+		return replay.Config{}, fmt.Errorf("replay target %q: no replay settings", t.Name)
+	}
+	c := replay.Config{
+		Name: t.Name, Protocol: r.Protocol, Address: r.Address, URL: r.URL, KeepHost: r.Host == "keep",
+		Timeout: r.Timeout,
+		Limits: tcpreasm.Limits{
+			MaxFlows: r.MaxFlows, FlowBuffer: int(r.FlowBuffer), TotalBuffer: int(r.MaxBuffer),
+			GapWait: r.Gap.Wait, GapBytes: int(r.Gap.Bytes), IdleTimeout: r.IdleTimeout, ServerPorts: r.ServerPorts,
+		},
+		MaxBody: int(r.MaxBody), Pool: r.Pool, QueueBytes: int(r.QueueBytes),
+		Methods: r.Filter.Methods, Sample: r.Sample, Rate: r.Rate, Burst: r.Burst, Compare: r.Compare,
+		ResyncOnParseError: r.OnParseError == "resync",
+	}
+	if r.Gap.Policy == "abort" {
+		c.Limits.Policy = tcpreasm.GapAbort
+	}
+	if r.Filter.Path != "" {
+		re, err := regexp.Compile(r.Filter.Path)
+		if err != nil {
+			return c, fmt.Errorf("replay target %q: filter path: %w", t.Name, err)
+		}
+		c.Path = re
+	}
+	for name, expr := range r.Filter.Headers {
+		re, err := regexp.Compile(expr)
+		if err != nil {
+			return c, fmt.Errorf("replay target %q: filter header %s: %w", t.Name, name, err)
+		}
+		if c.Headers == nil {
+			c.Headers = map[string]*regexp.Regexp{}
+		}
+		c.Headers[name] = re
+	}
+	names := make([]string, 0, len(r.SetHeaders))
+	for n := range r.SetHeaders {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		c.SetHeaders = append(c.SetHeaders, httpstream.Header{Name: n, Value: r.SetHeaders[n]})
+	}
+	return c, nil
 }

@@ -54,3 +54,35 @@ func TestReplayCommandSetsMemoryLimit(t *testing.T) {
 		t.Errorf("replay runs with a memory limit of %d, want serve's %d", got, int64(defaultMemoryLimit))
 	}
 }
+
+// TestReplayConfigOnParseError: the target's on_parse_error reaches the
+// replay target (default stop).
+func TestReplayConfigOnParseError(t *testing.T) {
+	tests := []struct {
+		name   string
+		key    string
+		resync bool
+	}{
+		{"default", "", false},
+		{"stop", ", on_parse_error: stop", false},
+		{"resync", ", on_parse_error: resync", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			yaml := "sources:\n  - {name: m, type: vxlan, listen: ['127.0.0.1:4789']}\n" +
+				"rules:\n  - {name: r, pattern: {source: [wirebridge.vxlan]}, targets: [s]}\n" +
+				"targets:\n  - {name: s, type: replay, address: '127.0.0.1:8080'" + tc.key + "}\n"
+			c, err := config.Parse("wirebridge.yaml", []byte(yaml))
+			if err != nil {
+				t.Fatal(err)
+			}
+			rc, err := replayConfig(&c.Targets[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rc.ResyncOnParseError != tc.resync {
+				t.Errorf("ResyncOnParseError = %v, want %v", rc.ResyncOnParseError, tc.resync)
+			}
+		})
+	}
+}
