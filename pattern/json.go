@@ -1,26 +1,18 @@
 package pattern
 
 import (
-	"encoding/binary"
-	"errors"
 	"fmt"
-	"math/bits"
-	"unicode/utf16"
-	"unicode/utf8"
+
+	"github.com/wirebridge/wirebridge/pattern/jsontext"
 )
 
 // MaxEventDepth is the deepest nesting of objects and arrays MatchJSON
 // accepts in an event.
 const MaxEventDepth = 512
 
-var errUnexpectedEnd = errors.New("unexpected end of input")
+var errUnexpectedEnd = jsontext.ErrUnexpectedEnd
 
-type syntaxError struct {
-	off int
-	msg string
-}
-
-func (e *syntaxError) Error() string { return fmt.Sprintf("invalid json at byte %d: %s", e.off, e.msg) }
+type syntaxError = jsontext.SyntaxError
 
 // flattener is a streaming JSON reader that records only the leaf values at
 // field paths some pattern uses, skipping everything else without
@@ -41,58 +33,16 @@ func (s *scratch) flatten(event []byte) error {
 	}
 	f.ws()
 	if f.i != len(f.b) {
-		return &syntaxError{f.i, "data after the top-level value"}
+		return &syntaxError{Offset: f.i, Msg: "data after the top-level value"}
 	}
 	return nil
 }
 
-func (f *flattener) ws() {
-	b, i := f.b, f.i
-	for i < len(b) && b[i] <= ' ' && jsonSpace[b[i]] {
-		i++
-	}
-	f.i = i
-}
-
-// plainRun returns the index of the first byte at or after i that a JSON
-// string does not hold as it is ('"', '\\' or a control character), or
-// len(b). It tests eight bytes at a time: a byte equal to c is a zero byte of
-// x^c*lo, a byte below 0x20 one where x-0x20*lo borrows without the byte's
-// high bit set; the lowest flagged byte of each test is exact.
-func plainRun(b []byte, i int) int {
-	const lo, hi = 0x0101010101010101, 0x8080808080808080
-	for i+8 <= len(b) {
-		x := binary.LittleEndian.Uint64(b[i:])
-		q := x ^ ('"' * lo)
-		e := x ^ ('\\' * lo)
-		if t := ((q - lo) &^ q) | ((e - lo) &^ e) | ((x - 0x20*lo) &^ x); t&hi != 0 {
-			return i + bits.TrailingZeros64(t&hi)>>3
-		}
-		i += 8
-	}
-	for i < len(b) && strPlain[b[i]] {
-		i++
-	}
-	return i
-}
-
-// jsonSpace holds the JSON whitespace bytes; strPlain the bytes a string
-// holds as they are (not '"', '\\' or a control character). Loops over the
-// bytes of an event test one table entry per byte, on local copies of the
-// flattener's slice and position.
-var jsonSpace, strPlain = func() (sp, pl [256]bool) {
-	for _, c := range []byte(" \t\n\r") {
-		sp[c] = true
-	}
-	for c := 0x20; c < 256; c++ {
-		pl[c] = c != '"' && c != '\\'
-	}
-	return
-}()
+func (f *flattener) ws() { f.i = jsontext.SkipSpace(f.b, f.i) }
 
 func (f *flattener) value(n *pnode, depth int) error {
 	if depth > MaxEventDepth {
-		return &syntaxError{f.i, "nesting too deep"}
+		return &syntaxError{Offset: f.i, Msg: "nesting too deep"}
 	}
 	if f.i >= len(f.b) {
 		return errUnexpectedEnd
@@ -124,13 +74,13 @@ func (f *flattener) value(n *pnode, depth int) error {
 	case c == '-' || (c >= '0' && c <= '9'):
 		start := f.i
 		b, i := f.b, f.i
-		for i < len(b) && numChar[b[i]] {
+		for i < len(b) && jsontext.NumberByte[b[i]] {
 			i++
 		}
 		f.i = i
 		lit := b[start:i]
-		if !isJSONNumber(lit) {
-			return &syntaxError{start, "invalid number"}
+		if !jsontext.IsNumber(lit) {
+			return &syntaxError{Offset: start, Msg: "invalid number"}
 		}
 		if leaf {
 			f.s.curFld = n.field
@@ -138,14 +88,15 @@ func (f *flattener) value(n *pnode, depth int) error {
 		}
 		return nil
 	}
-	return &syntaxError{f.i, fmt.Sprintf("unexpected character %q", f.b[f.i])}
+	return &syntaxError{Offset: f.i, Msg: fmt.Sprintf("unexpected character %q", f.b[f.i])}
 }
 
 func (f *flattener) lit(word string, n *pnode, k vkind) error {
-	if len(f.b)-f.i < len(word) || string(f.b[f.i:f.i+len(word)]) != word {
-		return &syntaxError{f.i, "invalid literal"}
+	end, err := jsontext.Literal(f.b, f.i, word)
+	if err != nil {
+		return err
 	}
-	f.i += len(word)
+	f.i = end
 	if n != nil && n.field >= 0 {
 		f.s.curFld = n.field
 		f.s.addValue(k, nil)
@@ -166,13 +117,13 @@ func (f *flattener) object(n *pnode, depth int) error {
 			return errUnexpectedEnd
 		}
 		if f.b[f.i] != '"' {
-			return &syntaxError{f.i, "expected a string key"}
+			return &syntaxError{Offset: f.i, Msg: "expected a string key"}
 		}
 		var child *pnode
 		if n != nil && n.children != nil {
 			// A key without escapes is looked up where it is.
 			b := f.b
-			i := plainRun(b, f.i+1)
+			i := jsontext.PlainRun(b, f.i+1)
 			if i < len(b) && b[i] == '"' {
 				child = n.lookup(b[f.i+1 : i])
 				f.i = i + 1
@@ -186,29 +137,24 @@ func (f *flattener) object(n *pnode, depth int) error {
 		} else if err := f.skipString(); err != nil {
 			return err
 		}
-		f.ws()
-		if f.i >= len(f.b) || f.b[f.i] != ':' {
-			return &syntaxError{f.i, "expected ':'"}
+		var err error
+		if f.i, err = jsontext.Colon(f.b, f.i); err != nil {
+			return err
 		}
-		f.i++
-		f.ws()
 		if err := f.value(child, depth+1); err != nil {
 			return err
 		}
-		f.ws()
-		if f.i >= len(f.b) {
-			return errUnexpectedEnd
-		}
-		switch f.b[f.i] {
-		case ',':
-			f.i++
-		case '}':
-			f.i++
-			return nil
-		default:
-			return &syntaxError{f.i, "expected ',' or '}'"}
+		if more, err := f.next('}'); !more {
+			return err
 		}
 	}
+}
+
+// next moves past what follows an element of an object (closer '}') or an
+// array (closer ']'): more is true after a ','.
+func (f *flattener) next(closer byte) (more bool, err error) {
+	f.i, more, err = jsontext.Next(f.b, f.i, closer)
+	return more, err
 }
 
 // lookup finds the trie node for an object key; a key containing dots walks
@@ -268,129 +214,21 @@ func (f *flattener) array(n *pnode, depth int) error {
 		if n != nil {
 			f.s.stack = f.s.stack[:len(f.s.stack)-1]
 		}
-		f.ws()
-		if f.i >= len(f.b) {
-			return errUnexpectedEnd
-		}
-		switch f.b[f.i] {
-		case ',':
-			f.i++
-		case ']':
-			f.i++
-			return nil
-		default:
-			return &syntaxError{f.i, "expected ',' or ']'"}
+		if more, err := f.next(']'); !more {
+			return err
 		}
 	}
 }
 
 func (f *flattener) skipString() error {
-	b, i := f.b, f.i+1 // after '"'
-	for i < len(b) {
-		i = plainRun(b, i)
-		if i >= len(b) {
-			break
-		}
-		switch b[i] {
-		case '"':
-			f.i = i + 1
-			return nil
-		case '\\':
-			i += 2
-		default:
-			f.i = i
-			return &syntaxError{i, "control character in string"}
-		}
-	}
-	f.i = i
-	return errUnexpectedEnd
+	end, _, err := jsontext.SkipString(f.b, f.i)
+	f.i = end
+	return err
 }
 
 // str decodes the string at f.i (which holds '"') and appends it to dst.
 func (f *flattener) str(dst []byte) ([]byte, error) {
-	f.i++
-	for f.i < len(f.b) {
-		start := f.i
-		b := f.b
-		i := plainRun(b, f.i)
-		f.i = i
-		dst = append(dst, b[start:i]...)
-		if f.i >= len(f.b) {
-			break
-		}
-		c := f.b[f.i]
-		if c == '"' {
-			f.i++
-			return dst, nil
-		}
-		if c < 0x20 {
-			return dst, &syntaxError{f.i, "control character in string"}
-		}
-		// escape
-		if f.i+1 >= len(f.b) {
-			return dst, errUnexpectedEnd
-		}
-		e := f.b[f.i+1]
-		f.i += 2
-		switch e {
-		case '"', '\\', '/':
-			dst = append(dst, e)
-		case 'b':
-			dst = append(dst, '\b')
-		case 'f':
-			dst = append(dst, '\f')
-		case 'n':
-			dst = append(dst, '\n')
-		case 'r':
-			dst = append(dst, '\r')
-		case 't':
-			dst = append(dst, '\t')
-		case 'u':
-			r, ok := f.hex4()
-			if !ok {
-				return dst, &syntaxError{f.i, "invalid \\u escape"}
-			}
-			if utf16.IsSurrogate(r) {
-				save := f.i
-				if f.i+1 < len(f.b) && f.b[f.i] == '\\' && f.b[f.i+1] == 'u' {
-					f.i += 2
-					r2, ok := f.hex4()
-					if ok {
-						if d := utf16.DecodeRune(r, r2); d != utf8.RuneError {
-							dst = utf8.AppendRune(dst, d)
-							continue
-						}
-					}
-				}
-				f.i = save
-				r = utf8.RuneError
-			}
-			dst = utf8.AppendRune(dst, r)
-		default:
-			return dst, &syntaxError{f.i - 1, "invalid escape"}
-		}
-	}
-	return dst, errUnexpectedEnd
-}
-
-func (f *flattener) hex4() (rune, bool) {
-	if len(f.b)-f.i < 4 {
-		return 0, false
-	}
-	var r rune
-	for k := 0; k < 4; k++ {
-		c := f.b[f.i+k]
-		switch {
-		case c >= '0' && c <= '9':
-			r = r*16 + rune(c-'0')
-		case c >= 'a' && c <= 'f':
-			r = r*16 + rune(c-'a'+10)
-		case c >= 'A' && c <= 'F':
-			r = r*16 + rune(c-'A'+10)
-		default:
-			return 0, false
-		}
-	}
-	f.i += 4
-	return r, true
+	dst, end, err := jsontext.AppendUnquoted(dst, f.b, f.i)
+	f.i = end
+	return dst, err
 }

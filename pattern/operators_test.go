@@ -1,14 +1,14 @@
 package pattern
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"math/big"
-	"math/rand/v2"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/wirebridge/wirebridge/pattern/jsontext"
 )
 
 type opCase struct {
@@ -363,8 +363,8 @@ func TestIsJSONNumber(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			if got := isJSONNumber([]byte(c.lit)); got != c.want {
-				t.Errorf("isJSONNumber(%q) = %v, want %v", c.lit, got, c.want)
+			if got := jsontext.IsNumber([]byte(c.lit)); got != c.want {
+				t.Errorf("jsontext.IsNumber(%q) = %v, want %v", c.lit, got, c.want)
 			}
 		})
 	}
@@ -374,7 +374,7 @@ func TestIsJSONNumber(t *testing.T) {
 	lit := make([]byte, 0, 5)
 	var walk func()
 	walk = func() {
-		ok := isJSONNumber(lit)
+		ok := jsontext.IsNumber(lit)
 		if std := json.Valid(lit); ok != std {
 			t.Errorf("%q: isJSONNumber %v, json.Valid %v", lit, ok, std)
 		}
@@ -433,52 +433,4 @@ func formValue(form string) (*big.Rat, bool) {
 		v.Neg(v)
 	}
 	return v, ok
-}
-
-// TestPlainRun: the eight-bytes-at-a-time scan stops where the byte-by-byte
-// one does, for every special byte ('"', '\\', each control character) at
-// every position of inputs of every length up to 24, on plain ASCII and on
-// UTF-8 backgrounds, and on random bytes.
-func TestPlainRun(t *testing.T) {
-	slow := func(b []byte, i int) int {
-		for i < len(b) && b[i] >= 0x20 && b[i] != '"' && b[i] != '\\' {
-			i++
-		}
-		return i
-	}
-	check := func(b []byte, from int) {
-		t.Helper()
-		if got, want := plainRun(b, from), slow(b, from); got != want {
-			t.Fatalf("plainRun(%q, %d) = %d, want %d", b, from, got, want)
-		}
-	}
-	specials := []byte{'"', '\\', 0x00, 0x01, 0x09, 0x0a, 0x1f}
-	for _, bg := range []byte{'a', ' ', '!', 0x7f, 0x80, 0xc3, 0xff, '#', '[', ']'} {
-		for n := 0; n <= 24; n++ {
-			b := bytes.Repeat([]byte{bg}, n)
-			for from := 0; from <= n; from++ {
-				check(b, from)
-			}
-			for pos := 0; pos < n; pos++ {
-				for _, sp := range specials {
-					b[pos] = sp
-					for from := 0; from <= n; from++ {
-						check(b, from)
-					}
-					b[pos] = bg
-				}
-			}
-		}
-	}
-	r := rand.New(rand.NewPCG(5, 6))
-	b := make([]byte, 64)
-	for range 20000 {
-		for i := range b {
-			b[i] = byte(r.UintN(256))
-			if r.UintN(4) != 0 {
-				b[i] = byte(0x20 + r.UintN(0x60)) // mostly printable, so runs are long
-			}
-		}
-		check(b, int(r.UintN(64)))
-	}
 }

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/wirebridge/wirebridge/pattern/jsontext"
 )
 
 // canonNumber appends to dst the canonical decimal form of the JSON number
@@ -14,7 +16,7 @@ import (
 // are equal (300, 3.0e2 and 300.0 all give "3e2"). ok is false when lit is not
 // a JSON number.
 func canonNumber(dst []byte, lit []byte) ([]byte, bool) {
-	if !isJSONNumber(lit) {
+	if !jsontext.IsNumber(lit) {
 		return dst, false
 	}
 	// The grammar holds: collect the digits and the exponent.
@@ -69,58 +71,6 @@ func canonNumber(dst []byte, lit []byte) ([]byte, bool) {
 	dst = append(dst, 'e')
 	dst = strconv.AppendInt(dst, int64(e), 10)
 	return dst, true
-}
-
-// numChar holds the bytes a JSON number literal is made of; the flattener
-// takes a run of them as one literal and checks it with isJSONNumber.
-var numChar = func() (t [256]bool) {
-	for _, c := range []byte("0123456789+-.eE") {
-		t[c] = true
-	}
-	return
-}()
-
-// isJSONNumber reports whether lit is a JSON number: what canonNumber
-// accepts, without writing the canonical form.
-func isJSONNumber(lit []byte) bool {
-	i := 0
-	if i < len(lit) && lit[i] == '-' {
-		i++
-	}
-	switch {
-	case i >= len(lit):
-		return false
-	case lit[i] == '0':
-		i++
-	case lit[i] >= '1' && lit[i] <= '9':
-		for i < len(lit) && lit[i] >= '0' && lit[i] <= '9' {
-			i++
-		}
-	default:
-		return false
-	}
-	if i < len(lit) && lit[i] == '.' {
-		i++
-		if i >= len(lit) || lit[i] < '0' || lit[i] > '9' {
-			return false
-		}
-		for i < len(lit) && lit[i] >= '0' && lit[i] <= '9' {
-			i++
-		}
-	}
-	if i < len(lit) && (lit[i] == 'e' || lit[i] == 'E') {
-		i++
-		if i < len(lit) && (lit[i] == '+' || lit[i] == '-') {
-			i++
-		}
-		if i >= len(lit) || lit[i] < '0' || lit[i] > '9' {
-			return false
-		}
-		for i < len(lit) && lit[i] >= '0' && lit[i] <= '9' {
-			i++
-		}
-	}
-	return i == len(lit)
 }
 
 // numberKey appends to dst the key under which the number literal lit is

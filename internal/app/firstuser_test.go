@@ -16,10 +16,10 @@ import (
 	"time"
 
 	"github.com/wirebridge/wirebridge/internal/config"
-	"github.com/wirebridge/wirebridge/internal/replay"
 	httptarget "github.com/wirebridge/wirebridge/internal/target/http"
 	livetarget "github.com/wirebridge/wirebridge/internal/target/live"
 	"github.com/wirebridge/wirebridge/internal/target/pcap"
+	"github.com/wirebridge/wirebridge/internal/target/replay"
 )
 
 // The small things a first user trips on (issue 11 item 10), one test each.

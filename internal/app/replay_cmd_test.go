@@ -7,8 +7,8 @@ import (
 
 	"github.com/wirebridge/wirebridge/internal/config"
 	"github.com/wirebridge/wirebridge/internal/kinds"
-	"github.com/wirebridge/wirebridge/internal/replay"
 	"github.com/wirebridge/wirebridge/internal/source"
+	"github.com/wirebridge/wirebridge/internal/target/replay"
 )
 
 func TestReplayCommandConfig(t *testing.T) {

@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wirebridge/wirebridge/internal/replay"
 	"github.com/wirebridge/wirebridge/internal/source"
 	"github.com/wirebridge/wirebridge/internal/target/eventbridge"
 	filetarget "github.com/wirebridge/wirebridge/internal/target/file"
@@ -23,6 +22,7 @@ import (
 	"github.com/wirebridge/wirebridge/internal/target/live"
 	natstarget "github.com/wirebridge/wirebridge/internal/target/nats"
 	pcaptarget "github.com/wirebridge/wirebridge/internal/target/pcap"
+	"github.com/wirebridge/wirebridge/internal/target/replay"
 	"github.com/wirebridge/wirebridge/internal/target/stdout"
 )
 

@@ -568,49 +568,15 @@ func TestAppendTimeRandom(t *testing.T) {
 	}
 }
 
-// jsonMarshalString is s as encoding/json writes it, with or without its
-// default HTML escaping.
-func jsonMarshalString(t testing.TB, s string, html bool) []byte {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(html)
-	if err := enc.Encode(s); err != nil {
-		t.Fatal(err)
-	}
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
-}
-
+// The event's strings are escaped as encoding/json escapes them by default
+// (pattern/jsontext tests every form of escaping).
 func TestAppendStringMatchesEncodingJSON(t *testing.T) {
 	for _, s := range []string{"", "plain", `q"b\s`, "\x00\x01\b\f\n\r\t\x1f\x7f", "<&>", "é漢字😀", "\u2028\u2029", "\xff\xfe", "a\xc3", "\xed\xa0\x80"} {
 		want, _ := json.Marshal(s)
 		if got := appendString(nil, s); !bytes.Equal(got, want) {
 			t.Errorf("%q: got %s want %s", s, got, want)
 		}
-		for _, html := range []bool{true, false} {
-			want := jsonMarshalString(t, s, html)
-			if got := AppendJSONString(nil, s, html); !bytes.Equal(got, want) {
-				t.Errorf("%q html=%v: got %s want %s", s, html, got, want)
-			}
-		}
 	}
-	if got := string(AppendJSONString([]byte("x"), "<a&b>", false)); got != `x"<a&b>"` {
-		t.Errorf("text mode escapes HTML characters: %s", got)
-	}
-}
-
-func FuzzAppendString(f *testing.F) {
-	for _, s := range []string{"", "syslog", "<\u2028\xff>", "\"\\\n"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		want, _ := json.Marshal(s)
-		if got := appendString(nil, s); !bytes.Equal(got, want) {
-			t.Fatalf("%q: got %s want %s", s, got, want)
-		}
-		if got, want := AppendJSONString(nil, s, false), jsonMarshalString(t, s, false); !bytes.Equal(got, want) {
-			t.Fatalf("%q text: got %s want %s", s, got, want)
-		}
-	})
 }
 
 // FuzzEncode decodes arbitrary frames and checks that the event is valid,

@@ -5,93 +5,21 @@ import (
 	"slices"
 	"strconv"
 	"time"
-	"unicode/utf8"
+
+	"github.com/wirebridge/wirebridge/pattern/jsontext"
 )
 
-// AppendJSONString appends s as a quoted JSON string, escaped as
-// encoding/json escapes it: control characters, '"' and '\\' (with the short
-// forms \b \f \n \r \t where JSON has them), U+2028 and U+2029; invalid
-// UTF-8 becomes U+FFFD. With html it also escapes the HTML-sensitive '<', '>'
-// and '&', as encoding/json does by default and as the event JSON does;
-// without, text keeps them as written.
-func AppendJSONString(dst []byte, s string, html bool) []byte {
-	dst = append(dst, '"')
-	dst = appendStringBody(dst, s, html)
-	return append(dst, '"')
-}
-
 // appendString appends s as a string of the event JSON: exactly what
-// encoding/json writes by default.
+// encoding/json writes by default (HTML characters escaped).
 func appendString(dst []byte, s string) []byte {
-	return AppendJSONString(dst, s, true)
+	return jsontext.AppendQuoted(dst, s, true)
 }
 
-// appendStringBody appends s escaped as AppendJSONString does, without quotes.
+// appendStringBody appends s escaped as appendString does with html, without
+// quotes.
 func appendStringBody(dst []byte, s string, html bool) []byte {
-	safe := &textSafe
-	if html {
-		safe = &htmlSafe
-	}
-	start := 0
-	for i := 0; i < len(s); {
-		b := s[i]
-		if b < utf8.RuneSelf {
-			if safe[b] {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch b {
-			case '\\', '"':
-				dst = append(dst, '\\', b)
-			case '\b':
-				dst = append(dst, '\\', 'b')
-			case '\f':
-				dst = append(dst, '\\', 'f')
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	return append(dst, s[start:]...)
+	return jsontext.AppendEscaped(dst, s, html)
 }
-
-// textSafe reports the ASCII bytes that appear unescaped in a JSON string;
-// htmlSafe the same without '<', '>' and '&'.
-var textSafe, htmlSafe = func() (text, html [utf8.RuneSelf]bool) {
-	for b := 0x20; b < utf8.RuneSelf; b++ {
-		text[b] = true
-	}
-	text['"'], text['\\'] = false, false
-	html = text
-	html['<'], html['>'], html['&'] = false, false, false
-	return text, html
-}()
 
 // stamp is a time formatted once in RFC 3339 UTC, for both the envelope
 // "time" (whole seconds) and detail.Timestamp (with the fraction).

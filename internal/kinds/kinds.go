@@ -9,7 +9,6 @@ package kinds
 
 import (
 	"github.com/wirebridge/wirebridge/internal/component"
-	"github.com/wirebridge/wirebridge/internal/replay"
 	"github.com/wirebridge/wirebridge/internal/source"
 	"github.com/wirebridge/wirebridge/internal/target/eventbridge"
 	"github.com/wirebridge/wirebridge/internal/target/file"
@@ -17,6 +16,7 @@ import (
 	"github.com/wirebridge/wirebridge/internal/target/live"
 	"github.com/wirebridge/wirebridge/internal/target/nats"
 	"github.com/wirebridge/wirebridge/internal/target/pcap"
+	"github.com/wirebridge/wirebridge/internal/target/replay"
 	"github.com/wirebridge/wirebridge/internal/target/stdout"
 )
 

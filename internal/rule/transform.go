@@ -6,6 +6,9 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unsafe"
+
+	"github.com/wirebridge/wirebridge/pattern/jsontext"
 )
 
 // Predefined input-template variables (EventBridge names). They need no
@@ -362,11 +365,9 @@ func (t *Transformer) appendVar(dst []byte, v *variable, mode placeMode, in *Inp
 func appendStr(dst, s []byte, mode placeMode) []byte {
 	switch mode {
 	case modeJSON:
-		dst = append(dst, '"')
-		dst = appendEscaped(dst, s)
-		return append(dst, '"')
+		return jsontext.AppendQuoted(dst, bytesString(s), false)
 	case modeString:
-		return appendEscaped(dst, s)
+		return jsontext.AppendEscaped(dst, bytesString(s), false)
 	default:
 		return append(dst, s...)
 	}
@@ -382,37 +383,45 @@ func appendValue(dst, val []byte, mode placeMode) []byte {
 		if isStr {
 			return append(dst, val[1:len(val)-1]...) // already escaped for a JSON string
 		}
-		return appendEscaped(dst, val)
+		return jsontext.AppendEscaped(dst, bytesString(val), false)
 	default:
 		if isStr {
-			return appendUnescaped(dst, val[1:len(val)-1])
+			n := len(dst)
+			if out, _, err := jsontext.AppendUnquoted(dst, val, 0); err == nil {
+				return out
+			}
+			return append(dst[:n], val[1:len(val)-1]...) // not valid JSON: as it is
 		}
 		return append(dst, val...)
 	}
 }
 
+// bytesString views b as a string without copying it, for the escapers:
+// they only read it during the call.
+func bytesString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
 // appendWithoutDetail appends the event object without its "detail" member.
+// What follows a member that is not valid JSON is left out.
 func appendWithoutDetail(dst, ev []byte) []byte {
-	i := skipWS(ev, 0)
+	i := jsontext.SkipSpace(ev, 0)
 	if i >= len(ev) || ev[i] != '{' {
 		return append(dst, ev...)
 	}
 	dst = append(dst, '{')
 	first := true
-	i = skipWS(ev, i+1)
+	i = jsontext.SkipSpace(ev, i+1)
 	for i < len(ev) && ev[i] == '"' {
-		kend, _, ok := skipString(ev, i)
-		if !ok {
+		kend, _, err := jsontext.SkipString(ev, i)
+		if err != nil {
 			break
 		}
 		key := ev[i:kend]
-		j := skipWS(ev, kend)
-		if j >= len(ev) || ev[j] != ':' {
+		vstart, err := jsontext.Colon(ev, kend)
+		if err != nil {
 			break
 		}
-		vstart := skipWS(ev, j+1)
-		vend, ok := skipValue(ev, vstart, 1)
-		if !ok {
+		vend, err := jsontext.SkipValue(ev, vstart, 1)
+		if err != nil {
 			break
 		}
 		if string(key) != `"detail"` {
@@ -424,9 +433,9 @@ func appendWithoutDetail(dst, ev []byte) []byte {
 			dst = append(dst, ':')
 			dst = append(dst, ev[vstart:vend]...)
 		}
-		i = skipWS(ev, vend)
-		if i < len(ev) && ev[i] == ',' {
-			i = skipWS(ev, i+1)
+		var more bool
+		if i, more, err = jsontext.Next(ev, vend, '}'); err != nil || !more {
+			break
 		}
 	}
 	return append(dst, '}')

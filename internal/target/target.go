@@ -6,8 +6,8 @@
 //	source ──► packet ──► event ──► rule match ──► deliver ──► target
 //
 // Each target lives in its own subpackage (http, file, pcap, stdout, nats,
-// eventbridge) with a typed Config and a New(cfg) constructor, and passes the
-// conformance suite in targettest.
+// eventbridge, live, replay) with a typed Config and a New(cfg) constructor,
+// and passes the conformance suite in targettest.
 //
 // # Failure contract
 //

@@ -10,6 +10,10 @@
 // every byte value, concurrent Send calls, idempotent Close, Send after
 // Close, a cancelled context, and (when the sink can be stalled) that a
 // blocked Send honours its context's deadline.
+//
+// A target that reassembles TCP streams from the deliveries' frames (replay)
+// says so with Instance.Stream: the suite then carries each delivery as one
+// TCP segment of a connection per sender, so the same checks apply to it.
 package targettest
 
 import (
@@ -20,6 +24,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"strconv"
 	"sync"
 	"testing"
@@ -46,9 +51,30 @@ type Instance struct {
 	JSONOnly bool
 	// Stall, when not nil, makes the sink stop answering until release is
 	// called; Run then checks that a blocked Send returns once its context
-	// expires. Targets writing to local files leave it nil.
+	// expires. Targets writing to local files leave it nil, and so does
+	// replay: a stalled shadow is counted in its metrics, never returned
+	// (Send does not ask deliver to retry).
 	Stall func() (release func())
+	// Stream, when not nil, says the target reads only the deliveries'
+	// frames and reassembles the TCP streams they carry (replay): a frame
+	// that is not part of a stream delivers nothing. The suite then builds
+	// every delivery's frame as one TCP segment (Ethernet / IPv4 / TCP from
+	// 10.0.0.7 to 10.0.0.2:80, built with packet.Build) whose payload is
+	// Stream(seq, body), cut to MaxSegment bytes. The deliveries a sender
+	// sends (one goroutine's Sends, in order) are the consecutive segments of
+	// one connection of its own: the first one opens it (SYN, carrying data
+	// as TCP Fast Open does), each next one starts where the one before
+	// ended, none closes it (Close ends it). A batch that never reaches the
+	// target (cancelled, stalled, after Close) is built on a connection of
+	// its own, so later batches do not follow a hole. Body is still set (the
+	// target ignores it), and Expect must be set: it maps such a delivery to
+	// its entry (typically from its Body, as Stream does).
+	Stream func(seq int, body []byte) []byte
 }
+
+// MaxSegment is the largest TCP payload a Stream delivery carries: the most
+// one IPv4 packet holds after a 20-byte IPv4 and a 20-byte TCP header.
+const MaxSegment = 65535 - 20 - 20
 
 // Factory builds a fresh Instance. It registers its own cleanups with t.
 type Factory func(t *testing.T) Instance
@@ -194,7 +220,59 @@ func newInstance(t *testing.T, f Factory) Instance {
 	if in.Target == nil || in.Delivered == nil {
 		t.Fatal("factory returned an Instance without Target or Delivered")
 	}
+	if in.Stream != nil && in.Expect == nil {
+		t.Fatal("factory returned a Stream Instance without Expect (the target does not deliver Body)")
+	}
 	return in
+}
+
+// sender builds the deliveries one sender sends, in order: with Stream, the
+// segments of its own TCP connection (client port 40000+k); without, Make's.
+type sender struct {
+	in     Instance
+	port   uint16
+	next   uint32 // sequence number of the next segment's first byte
+	opened bool   // the SYN was built
+}
+
+func (in Instance) sender(k int) *sender {
+	return &sender{in: in, port: 40000 + uint16(k), next: 0xfffff000 + uint32(k)<<8} // near 2^32: sequence numbers wrap
+}
+
+// make builds delivery seq with body.
+func (s *sender) make(seq int, body []byte) delivery.Delivery {
+	d := Make(seq, body)
+	if s.in.Stream == nil {
+		return d
+	}
+	payload := s.in.Stream(seq, body)
+	if len(payload) > MaxSegment {
+		payload = payload[:MaxSegment]
+	}
+	flags := packet.TCPPsh | packet.TCPAck
+	seqNo := s.next
+	if !s.opened {
+		flags = packet.TCPSyn | packet.TCPPsh // the client's SYN: no ACK
+		seqNo = s.next - 1                    // the SYN takes one sequence number
+		s.opened = true
+	}
+	s.next += uint32(len(payload))
+	d.Frame = packet.Build(
+		packet.Eth{Src: [6]byte{0x02, 0, 0, 0, 0, 0x07}, Dst: [6]byte{0x02, 0, 0, 0, 0, 0x02}},
+		packet.IPv4{Src: netip.AddrFrom4([4]byte{10, 0, 0, 7}), Dst: netip.AddrFrom4([4]byte{10, 0, 0, 2})},
+		packet.TCP{Src: s.port, Dst: 80, Seq: seqNo, Flags: flags, Window: 65535},
+		packet.Payload(payload))
+	d.Capture.CaptureLength, d.Capture.Length = len(d.Frame), len(d.Frame)
+	return d
+}
+
+// batch builds n deliveries from seq from with default bodies of size bytes of payload.
+func (s *sender) batch(from, n, size int) []delivery.Delivery {
+	b := make([]delivery.Delivery, n)
+	for i := range b {
+		b[i] = s.make(from+i, body(from+i, size))
+	}
+	return b
 }
 
 func (in Instance) expect(d delivery.Delivery) []byte {
@@ -212,14 +290,6 @@ func body(seq int, size int) []byte {
 		p[i] = byte(seq + i)
 	}
 	return EventBody(seq, p, "seq "+strconv.Itoa(seq))
-}
-
-func batch(from, n, size int) []delivery.Delivery {
-	b := make([]delivery.Delivery, n)
-	for i := range b {
-		b[i] = Make(from+i, body(from+i, size))
-	}
-	return b
 }
 
 func send(t *testing.T, tg target.Target, b []delivery.Delivery) {
@@ -274,43 +344,46 @@ func testEmptyBatch(t *testing.T, f Factory) {
 
 func testSingle(t *testing.T, f Factory) {
 	in := newInstance(t, f)
-	b := batch(1, 1, 64)
+	b := in.sender(0).batch(1, 1, 64)
 	send(t, in.Target, b)
 	checkExact(t, in, b, closeAndRead(t, in))
 }
 
 func testLargeBatch(t *testing.T, f Factory) {
 	in := newInstance(t, f)
-	b := batch(1, 1000, 1024)
+	s := in.sender(0)
+	b := s.batch(1, 1000, 1024)
 	send(t, in.Target, b)
-	more := batch(1001, 3, 16) // a second Send after the big one
+	more := s.batch(1001, 3, 16) // a second Send after the big one
 	send(t, in.Target, more)
 	checkExact(t, in, append(b, more...), closeAndRead(t, in))
 }
 
 func testLargeBody(t *testing.T, f Factory) {
 	in := newInstance(t, f)
+	s := in.sender(0)
 	// 150 KiB of payload: about 200 KB of JSON, under EventBridge's 256 KB.
-	b := []delivery.Delivery{Make(1, body(1, 150<<10)), Make(2, body(2, 10))}
+	b := []delivery.Delivery{s.make(1, body(1, 150<<10)), s.make(2, body(2, 10))}
 	send(t, in.Target, b)
 	checkExact(t, in, b, closeAndRead(t, in))
 }
 
 func testAllByteValues(t *testing.T, f Factory) {
 	in := newInstance(t, f)
+	s := in.sender(0)
 	var b []delivery.Delivery
-	b = append(b, Make(1, EventBody(1, AllBytes(), AllRunes())))
+	b = append(b, s.make(1, EventBody(1, AllBytes(), AllRunes())))
 	if !in.JSONOnly {
 		var ascii []byte // every ASCII byte, control characters included: text, not JSON
 		for c := 0; c < 128; c++ {
 			ascii = append(ascii, byte(c))
 		}
 		b = append(b,
-			Make(2, AllBytes()),                             // binary: every byte value
-			Make(3, ascii),                                  // text with control characters
-			Make(4, []byte(AllRunes())),                     // UTF-8 text
-			Make(5, []byte("<13>Nov 21 host app: hello\n")), // a syslog line with its newline
-			Make(6, []byte{0}),
+			s.make(2, AllBytes()),                             // binary: every byte value
+			s.make(3, ascii),                                  // text with control characters
+			s.make(4, []byte(AllRunes())),                     // UTF-8 text
+			s.make(5, []byte("<13>Nov 21 host app: hello\n")), // a syslog line with its newline
+			s.make(6, []byte{0}),
 		)
 	}
 	send(t, in.Target, b)
@@ -324,8 +397,9 @@ func testConcurrent(t *testing.T, f Factory) {
 	errs := make(chan error, workers)
 	var sent [workers][]delivery.Delivery
 	for w := 0; w < workers; w++ {
+		s := in.sender(w)
 		for i := 0; i < batches; i++ {
-			sent[w] = append(sent[w], batch(w*10000+i*per, per, 100)...)
+			sent[w] = append(sent[w], s.batch(w*10000+i*per, per, 100)...)
 		}
 		wg.Add(1)
 		go func() {
@@ -373,7 +447,7 @@ func testConcurrent(t *testing.T, f Factory) {
 
 func testCloseIdempotent(t *testing.T, f Factory) {
 	in := newInstance(t, f)
-	b := batch(1, 2, 32)
+	b := in.sender(0).batch(1, 2, 32)
 	send(t, in.Target, b)
 	got := closeAndRead(t, in)
 	if err := in.Target.Close(); err != nil {
@@ -390,7 +464,7 @@ func testSendAfterClose(t *testing.T, f Factory) {
 	if err := in.Target.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	err := in.Target.Send(context.Background(), batch(1, 1, 8))
+	err := in.Target.Send(context.Background(), in.sender(0).batch(1, 1, 8))
 	if err == nil {
 		t.Fatal("Send after Close succeeded")
 	}
@@ -417,7 +491,7 @@ func testCanceled(t *testing.T, f Factory) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	done := make(chan error, 1)
-	go func() { done <- in.Target.Send(ctx, batch(1, 5, 32)) }()
+	go func() { done <- in.Target.Send(ctx, in.sender(1).batch(1, 5, 32)) }()
 	select {
 	case err := <-done:
 		if !errors.Is(err, context.Canceled) {
@@ -430,7 +504,7 @@ func testCanceled(t *testing.T, f Factory) {
 		t.Fatal("Send with a cancelled context did not return")
 	}
 	// The target stays usable, and nothing of the cancelled batch arrived.
-	b := batch(100, 2, 32)
+	b := in.sender(0).batch(100, 2, 32)
 	send(t, in.Target, b)
 	checkExact(t, in, b, closeAndRead(t, in))
 }
@@ -439,7 +513,7 @@ func testStalled(t *testing.T, f Factory) {
 	in := newInstance(t, f)
 	if in.Stall == nil {
 		in.Target.Close()
-		t.Skip("sink cannot be stalled (local writes are not interruptible); CanceledContext covers cancellation")
+		t.Skip("the Instance has no Stall (local writes are not interruptible; a stalled replay shadow does not fail Send); CanceledContext covers cancellation")
 	}
 	release := in.Stall()
 	released := false
@@ -451,7 +525,7 @@ func testStalled(t *testing.T, f Factory) {
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- in.Target.Send(ctx, batch(1, 3, 32)) }()
+	go func() { done <- in.Target.Send(ctx, in.sender(1).batch(1, 3, 32)) }()
 	select {
 	case err := <-done:
 		if err == nil {
@@ -465,7 +539,7 @@ func testStalled(t *testing.T, f Factory) {
 	}
 	release()
 	released = true
-	b := batch(100, 2, 32)
+	b := in.sender(0).batch(100, 2, 32)
 	send(t, in.Target, b)
 	if err := in.Target.Close(); err != nil {
 		t.Fatalf("Close: %v", err)

@@ -1,4 +1,20 @@
-package replay
+// Package httpstream parses HTTP/1.x messages from reassembled TCP byte
+// streams. It sits inside the last stage of the data path, under the replay
+// target (internal/target/replay), between the TCP reassembler
+// (internal/tcpreasm) and the forwarding to a shadow service:
+//
+//	tcpreasm (client / server bytes) ──► Parser.Feed ──► Message ──► replay (filter, forward, compare)
+//
+// A Parser is fed one direction of one connection in pieces of any size and
+// yields each complete message; it never reads past what it was given and
+// bounds what it buffers (MaxHeader for the head, MaxBody for a kept body).
+// After a gap, or when joining a stream mid-way, it looks for the next
+// request line. After a parse error it either stops (StopOnError: the rest
+// of the stream is only scanned, and each request line found in it is
+// reported to onSkip, never parsed) or resynchronises the same way as after
+// a gap, which replays whatever looks like a request line in a body it could
+// not frame (a smuggled request).
+package httpstream
 
 import (
 	"bytes"
@@ -7,16 +23,6 @@ import (
 	"strconv"
 	"strings"
 )
-
-// HTTP/1.x message parsing from a reassembled byte stream. The parser is fed
-// the stream in pieces of any size and yields each complete message; it never
-// reads past what it was given and bounds what it buffers (MaxHeader for the
-// head, MaxBody for a kept body). After a gap, or when joining a stream
-// mid-way, it looks for the next request line. After a parse error it either
-// stops (stopOnError: the rest of the stream is only scanned, and each
-// request line found in it is reported to onSkip, never parsed) or
-// resynchronises the same way as after a gap, which replays whatever looks
-// like a request line in a body it could not frame (a smuggled request).
 
 // Header is one header field as it appeared (name case kept).
 type Header struct {
@@ -67,19 +73,20 @@ const (
 	psStopped // after a parse error with stopOnError: count request lines, parse nothing
 )
 
-// ParseError counts are kept by reason.
+// Reasons a Parser reports to its onError function (metric label values).
 const (
-	perrBadStart   = "bad_start_line"
-	perrBadHeader  = "bad_header"
-	perrHeadTooBig = "head_too_large"
-	perrBadLength  = "bad_length"
-	perrBadChunk   = "bad_chunk"
-	perrGap        = "gap"
-	perrMidstream  = "midstream" // a flow joined mid-stream began inside a request
+	ReasonBadStart   = "bad_start_line"
+	ReasonBadHeader  = "bad_header"
+	ReasonHeadTooBig = "head_too_large"
+	ReasonBadLength  = "bad_length"
+	ReasonBadChunk   = "bad_chunk"
+	ReasonGap        = "gap"
+	ReasonMidstream  = "midstream" // a flow joined mid-stream began inside a request
 )
 
-// parser is an incremental HTTP/1.x parser for one direction of one flow.
-type parser struct {
+// Parser is an incremental HTTP/1.x parser for one direction of one flow.
+// It is not safe for concurrent use.
+type Parser struct {
 	response  bool
 	maxHeader int
 	maxBody   int
@@ -93,8 +100,8 @@ type parser struct {
 	remain    int64 // body or chunk bytes still to come
 	sum       hash.Hash
 
-	// requestMethods, for responses: the methods of the requests in order, so
-	// that a response to HEAD is known to have no body.
+	// methods, for responses: the methods of the requests in order, so
+	// that a response to HEAD is known to have no body (ExpectResponseTo).
 	methods []string
 
 	onMessage func(*Message)
@@ -106,13 +113,29 @@ type parser struct {
 	onSkip      func()
 }
 
-func newParser(response bool, maxHeader, maxBody int, keepBody bool, onMessage func(*Message), onError func(string)) *parser {
+// NewParser returns a parser of requests, or of responses when response is
+// set. maxHeader bounds a head (default 64 KiB when not positive); a request
+// body longer than maxBody is not kept (Message.Oversize). keepBody keeps
+// request bodies as framed on the wire. onMessage is called for each
+// complete message, onError with a Reason* for each error.
+func NewParser(response bool, maxHeader, maxBody int, keepBody bool, onMessage func(*Message), onError func(reason string)) *Parser {
 	if maxHeader <= 0 {
 		maxHeader = 64 << 10
 	}
-	return &parser{response: response, maxHeader: maxHeader, maxBody: maxBody, keepBody: keepBody,
+	return &Parser{response: response, maxHeader: maxHeader, maxBody: maxBody, keepBody: keepBody,
 		onMessage: onMessage, onError: onError, sum: sha256.New()}
 }
+
+// StopOnError makes a parse error in a request stream stop the parsing: the
+// rest of the stream is only scanned, and onSkip (if not nil) is called for
+// each request line found in it. Without it the parser resynchronises at the
+// next request line.
+func (p *Parser) StopOnError(onSkip func()) { p.stopOnError, p.onSkip = true, onSkip }
+
+// ExpectResponseTo tells a response parser the method of the next request
+// of the connection, in order, so that a response to HEAD is known to have
+// no body.
+func (p *Parser) ExpectResponseTo(method string) { p.methods = append(p.methods, method) }
 
 // maxStartLine bounds a request line looked for by resync (and so what it
 // buffers of a line cut by the end of a piece); startCheck is how much of a
@@ -137,7 +160,7 @@ func tchar(c byte) bool {
 // its line end: method token, SP, request target (visible characters), SP,
 // HTTP/1.<digit>, CRLF or LF. need says that b is a prefix of one and more
 // bytes are needed to decide (never beyond MaxHeader).
-func (p *parser) looksLikeStart(b []byte) (ok, need bool) {
+func (p *Parser) looksLikeStart(b []byte) (ok, need bool) {
 	if p.response {
 		const pre = "HTTP/1."
 		n := min(len(b), len(pre))
@@ -194,7 +217,7 @@ const keptBuf = 4 << 10
 // emptyBuf empties p.buf; an array grown past keptBuf (a long line resync
 // held, a large head) is given back, so an idle flow costs a few bytes, not
 // the largest line or head it ever saw.
-func (p *parser) emptyBuf() {
+func (p *Parser) emptyBuf() {
 	if cap(p.buf) > keptBuf {
 		p.buf = nil
 		return
@@ -205,17 +228,17 @@ func (p *parser) emptyBuf() {
 // Gap tells the parser that n bytes are missing here: the message in
 // progress is lost (counted) and parsing resumes at the next start line.
 // Each gap in a request stream counts once: it lost at least part of a request.
-func (p *parser) Gap() {
+func (p *Parser) Gap() {
 	if p.state == psOpaque || p.state == psStopped {
 		return
 	}
 	p.joined = false // the gap is what is counted
 	if p.response {
 		if p.state != psHead || len(p.buf) > 0 {
-			p.onError(perrGap)
+			p.onError(ReasonGap)
 		}
 	} else {
-		p.onError(perrGap)
+		p.onError(ReasonGap)
 	}
 	p.cur = nil
 	p.emptyBuf()
@@ -227,7 +250,7 @@ func (p *parser) Gap() {
 }
 
 // Pending reports whether a request (or response) was begun and is not complete.
-func (p *parser) Pending() bool {
+func (p *Parser) Pending() bool {
 	switch p.state {
 	case psHead:
 		return len(p.buf) > 0
@@ -239,18 +262,18 @@ func (p *parser) Pending() bool {
 
 // Resync makes the parser look for a start line first (a flow joined
 // mid-stream); what it skips before the first one is reported once as
-// perrMidstream.
-func (p *parser) Resync() { p.state, p.lineStart, p.joined = psResync, true, true }
+// ReasonMidstream.
+func (p *Parser) Resync() { p.state, p.lineStart, p.joined = psResync, true, true }
 
 // Close ends the stream: a response delimited by the connection's close is complete.
-func (p *parser) Close() {
+func (p *Parser) Close() {
 	if p.state == psUntilClose && p.cur != nil {
 		p.finish()
 	}
 }
 
 // Feed parses b.
-func (p *parser) Feed(b []byte) {
+func (p *Parser) Feed(b []byte) {
 	for len(b) > 0 {
 		switch p.state {
 		case psOpaque:
@@ -286,7 +309,7 @@ func (p *parser) Feed(b []byte) {
 // resync drops bytes until a plausible start line at the start of a line.
 // A possible start cut by the end of b is kept in p.buf and looked at again
 // with the next piece, so the outcome does not depend on how the stream is cut.
-func (p *parser) resync(b []byte) []byte {
+func (p *Parser) resync(b []byte) []byte {
 	if len(p.buf) > 0 {
 		b = append(append([]byte(nil), p.buf...), b...)
 		p.buf = p.buf[:0] // reused while the line may still be a start line
@@ -327,15 +350,15 @@ func (p *parser) resync(b []byte) []byte {
 
 // discard notes bytes resync skips: in a flow joined mid-stream, the first
 // of them that are not blank lines are the rest of a request the join cut.
-func (p *parser) discard(d []byte) {
+func (p *Parser) discard(d []byte) {
 	if p.joined && !p.response && len(bytes.Trim(d, "\r\n")) > 0 {
 		p.joined = false
-		p.onError(perrMidstream)
+		p.onError(ReasonMidstream)
 	}
 }
 
 // head accumulates the start line and headers.
-func (p *parser) head(b []byte) []byte {
+func (p *Parser) head(b []byte) []byte {
 	if len(p.buf) == 0 {
 		// skip the empty lines some clients send between requests
 		for len(b) > 0 && (b[0] == '\r' || b[0] == '\n') {
@@ -351,7 +374,7 @@ func (p *parser) head(b []byte) []byte {
 		// The first startCheck bytes decide (the same verdict however the
 		// stream is cut); parseHead checks the whole line.
 		if ok, need := p.looksLikeStart(p.buf[:min(len(p.buf), startCheck)]); !ok && !need {
-			return p.retry(perrBadStart, p.buf, false)
+			return p.retry(ReasonBadStart, p.buf, false)
 		}
 	}
 	// The end of the head: an empty line (CRLF CRLF or LF LF).
@@ -371,7 +394,7 @@ func (p *parser) head(b []byte) []byte {
 		}
 	}
 	if (end < 0 && len(p.buf) > p.maxHeader) || end > p.maxHeader {
-		return p.retry(perrHeadTooBig, p.afterFirstLine(len(p.buf)), true)
+		return p.retry(ReasonHeadTooBig, p.afterFirstLine(len(p.buf)), true)
 	}
 	if end < 0 {
 		return nil
@@ -392,7 +415,7 @@ func (p *parser) head(b []byte) []byte {
 }
 
 // afterFirstLine returns p.buf[:n] after its first line (nil if it has none).
-func (p *parser) afterFirstLine(n int) []byte {
+func (p *Parser) afterFirstLine(n int) []byte {
 	i := bytes.IndexByte(p.buf[:n], '\n')
 	if i < 0 {
 		return nil
@@ -401,14 +424,14 @@ func (p *parser) afterFirstLine(n int) []byte {
 }
 
 // retry counts an error and resynchronises over b (a copy is taken).
-func (p *parser) retry(reason string, b []byte, lineStart bool) []byte {
+func (p *Parser) retry(reason string, b []byte, lineStart bool) []byte {
 	b = append([]byte(nil), b...)
 	p.fail(reason)
 	p.lineStart = lineStart
 	return b
 }
 
-func (p *parser) fail(reason string) {
+func (p *Parser) fail(reason string) {
 	p.onError(reason)
 	p.cur = nil
 	p.emptyBuf()
@@ -420,10 +443,10 @@ func (p *parser) fail(reason string) {
 }
 
 // parseHead parses a complete head (ending with the empty line).
-func (p *parser) parseHead(h []byte) (*Message, string) {
+func (p *Parser) parseHead(h []byte) (*Message, string) {
 	lines := splitLines(h)
 	if len(lines) == 0 {
-		return nil, perrBadStart
+		return nil, ReasonBadStart
 	}
 	m := &Message{}
 	sl := lines[0]
@@ -431,21 +454,21 @@ func (p *parser) parseHead(h []byte) (*Message, string) {
 		// HTTP/1.1 200 OK
 		f := strings.SplitN(sl, " ", 3)
 		if len(f) < 2 || !strings.HasPrefix(f[0], "HTTP/1.") || len(f[1]) != 3 {
-			return nil, perrBadStart
+			return nil, ReasonBadStart
 		}
 		st, err := strconv.Atoi(f[1])
 		if err != nil || st < 100 || st > 999 {
-			return nil, perrBadStart
+			return nil, ReasonBadStart
 		}
 		m.Proto, m.Status = f[0], st
 	} else {
 		f := strings.Split(sl, " ")
 		if len(f) != 3 || f[0] == "" || f[1] == "" || !strings.HasPrefix(f[2], "HTTP/1.") || len(f[2]) != 8 {
-			return nil, perrBadStart
+			return nil, ReasonBadStart
 		}
 		for _, c := range []byte(f[0]) {
 			if !tchar(c) {
-				return nil, perrBadStart
+				return nil, ReasonBadStart
 			}
 		}
 		m.Method, m.URI, m.Proto = f[0], f[1], f[2]
@@ -456,14 +479,14 @@ func (p *parser) parseHead(h []byte) (*Message, string) {
 		}
 		if l[0] == ' ' || l[0] == '\t' { // obsolete line folding
 			if len(m.Headers) == 0 {
-				return nil, perrBadHeader
+				return nil, ReasonBadHeader
 			}
 			m.Headers[len(m.Headers)-1].Value += " " + strings.TrimSpace(l)
 			continue
 		}
 		i := strings.IndexByte(l, ':')
 		if i <= 0 || strings.ContainsAny(l[:i], " \t") {
-			return nil, perrBadHeader
+			return nil, ReasonBadHeader
 		}
 		m.Headers = append(m.Headers, Header{Name: l[:i], Value: strings.Trim(l[i+1:], " \t")})
 	}
@@ -511,7 +534,7 @@ func allDigits(s string, hex bool) bool {
 }
 
 // frame decides how the body of p.cur is delimited (RFC 9112 section 6).
-func (p *parser) frame() {
+func (p *Parser) frame() {
 	m := p.cur
 	var te, cl []string
 	conn := ""
@@ -548,7 +571,7 @@ func (p *parser) frame() {
 		// HTTP/1.0 request (section 6.1: faulty framing): a sign of request
 		// smuggling; which framing a server believed is unknown, so the
 		// body's end is too.
-		p.fail(perrBadLength)
+		p.fail(ReasonBadLength)
 		return
 	}
 	if len(te) > 0 {
@@ -559,7 +582,7 @@ func (p *parser) frame() {
 				p.state = psUntilClose
 				return
 			}
-			p.fail(perrBadLength)
+			p.fail(ReasonBadLength)
 			return
 		}
 		m.Chunked = true
@@ -573,7 +596,7 @@ func (p *parser) frame() {
 				part = strings.TrimSpace(part)
 				x, err := strconv.ParseInt(part, 10, 64)
 				if err != nil || !allDigits(part, false) || (n >= 0 && x != n) {
-					p.fail(perrBadLength)
+					p.fail(ReasonBadLength)
 					return
 				}
 				n = x
@@ -595,7 +618,7 @@ func (p *parser) frame() {
 }
 
 // body takes body bytes; decoded tells whether they are content (not chunk framing).
-func (p *parser) body(b []byte, decoded bool) {
+func (p *Parser) body(b []byte, decoded bool) {
 	m := p.cur
 	if decoded {
 		m.BodyLen += int64(len(b))
@@ -612,12 +635,12 @@ func (p *parser) body(b []byte, decoded bool) {
 }
 
 // chunkLine handles the chunk-size line, the CRLF after chunk data and the trailer.
-func (p *parser) chunkLine(b []byte) []byte {
+func (p *Parser) chunkLine(b []byte) []byte {
 	i := bytes.IndexByte(b, '\n')
 	if i < 0 {
 		p.buf = append(p.buf, b...)
 		if len(p.buf) > 4096 {
-			p.fail(perrBadChunk)
+			p.fail(ReasonBadChunk)
 		}
 		return nil
 	}
@@ -625,7 +648,7 @@ func (p *parser) chunkLine(b []byte) []byte {
 	p.emptyBuf()
 	rest := b[i+1:]
 	if len(line) > 4096 {
-		p.fail(perrBadChunk)
+		p.fail(ReasonBadChunk)
 		return rest
 	}
 	p.body(line, false)
@@ -636,7 +659,7 @@ func (p *parser) chunkLine(b []byte) []byte {
 	switch p.state {
 	case psChunkDataEnd:
 		if text != "" {
-			p.fail(perrBadChunk)
+			p.fail(ReasonBadChunk)
 			return rest
 		}
 		p.state = psChunkSize
@@ -647,7 +670,7 @@ func (p *parser) chunkLine(b []byte) []byte {
 		text = strings.TrimSpace(text)
 		n, err := strconv.ParseInt(text, 16, 64)
 		if err != nil || !allDigits(text, true) || len(text) > 15 {
-			p.fail(perrBadChunk)
+			p.fail(ReasonBadChunk)
 			return rest
 		}
 		if n == 0 {
@@ -665,7 +688,7 @@ func (p *parser) chunkLine(b []byte) []byte {
 }
 
 // finish completes p.cur.
-func (p *parser) finish() {
+func (p *Parser) finish() {
 	m := p.cur
 	p.cur = nil
 	copy(m.BodySHA256[:], p.sum.Sum(nil))

@@ -5,15 +5,13 @@
 //	vxlan source ──► packet (Tunnel + inner TCP) ──► rule (VNI, port) ──► deliver (direct) ──► replay ──► shadow
 //
 // Send decodes each delivery's frame (Delivery.Frame, Delivery.Capture) with
-// packet.Decode and feeds the innermost TCP segment to a Reassembler, which
-// keys flows by the tunnel's VNI and the inner 5-tuple, tracks both
-// directions with sequence arithmetic modulo 2^32, trims retransmissions and
-// overlaps, holds out-of-order segments within per-flow and total bounds, and
-// applies the gap policy to holes (wait up to GapWait / GapBytes, then skip
-// with a counted gap or abort the flow; every hole by the same rule). SYN,
-// FIN, RST, idle timeouts and the flow limit end flows; evictions are
-// counted, and the bytes a flow held behind holes are delivered (skip) or
-// counted as discarded (abort) when it ends.
+// packet.Decode and feeds the innermost TCP segment to a
+// tcpreasm.Reassembler (internal/tcpreasm: flows keyed by the tunnel's VNI
+// and the inner 5-tuple, retransmissions and overlaps trimmed, out-of-order
+// segments held within per-flow and total bounds, the gap policy applied to
+// holes, flows ended by SYN, FIN, RST, idle timeouts and the flow limit,
+// evictions counted). Each flow's reassembled bytes go to a consumer of the
+// configured protocol; HTTP messages are parsed by internal/httpstream.
 //
 // Two protocols:
 //
@@ -24,7 +22,7 @@
 //     holds at most QueueBytes not yet written; beyond that Send waits for
 //     the writer (backpressure) up to Timeout, then aborts that flow. A skipped
 //     gap is counted; the bytes after it follow the bytes before it, so use
-//     GapAbort when the shadow must never see a stream with a hole.
+//     tcpreasm.GapAbort when the shadow must never see a stream with a hole.
 //   - http: HTTP/1.0 and 1.1 requests are parsed from the client stream
 //     (keep-alive, pipelining, Content-Length and chunked bodies, Expect:
 //     100-continue) and sent, one at a time per flow and in order, over a
@@ -74,8 +72,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/wirebridge/wirebridge/internal/delivery"
+	"github.com/wirebridge/wirebridge/internal/httpstream"
 	"github.com/wirebridge/wirebridge/internal/packet"
 	"github.com/wirebridge/wirebridge/internal/target"
+	"github.com/wirebridge/wirebridge/internal/tcpreasm"
 )
 
 // Protocols.
@@ -95,7 +95,7 @@ type Config struct {
 	KeepHost bool          // http: send the original Host header instead of URL's host
 	Timeout  time.Duration // dial, write and response timeout; default 10s
 
-	Limits Limits // reassembly
+	Limits tcpreasm.Limits // reassembly
 
 	MaxHeader  int // http: largest request/response head; default 64 KiB
 	MaxBody    int // http: largest request body forwarded; default 64 MiB (larger: dropped, counted)
@@ -110,7 +110,7 @@ type Config struct {
 	Rate    float64                   // requests per second; 0: unlimited
 	Burst   int                       // rate limit burst; default max(1, Rate)
 
-	SetHeaders []Header // set or replace these headers
+	SetHeaders []httpstream.Header // set or replace these headers
 
 	// ResyncOnParseError (http): after a parse error in a request stream,
 	// look for the next request line and go on replaying from it. A request
@@ -138,13 +138,13 @@ type Target struct {
 	prefix   string
 
 	mu    sync.Mutex
-	reasm *Reassembler
+	reasm *tcpreasm.Reassembler
 	// reasmSnap is a copy of the reassembler's counters, published under mu
 	// after each batch (and every publishEvery segments within one), each
 	// Tick and at Close, so that Stats (/metrics) never waits for the data
 	// path (a Send held up by backpressure, a long batch).
 	snapMu    sync.Mutex
-	reasmSnap ReasmStats
+	reasmSnap tcpreasm.Stats
 	pkt       packet.Packet
 	closed    bool
 	sendCx    context.Context // the ctx of the Send in progress (backpressure waits)
@@ -247,7 +247,7 @@ func New(cfg Config) (*Target, error) {
 		Buckets:     prometheus.ExponentialBuckets(0.0005, 2, 16),
 	})
 	t.life, t.cancel = context.WithCancel(context.Background())
-	t.reasm = NewReassembler(t.cfg.Limits, t.openFlow)
+	t.reasm = tcpreasm.New(t.cfg.Limits, t.openFlow)
 	t.reasmSnap = t.reasm.Stats()
 	t.ticker = make(chan struct{})
 	t.tickWG.Go(t.tickLoop)
@@ -297,7 +297,7 @@ func (t *Target) Send(ctx context.Context, batch []delivery.Delivery) error {
 		}
 		t.st.packets.Add(1)
 		_ = packet.Decode(&t.pkt, d.Frame, d.Capture)
-		s, ok := SegmentFromPacket(&t.pkt)
+		s, ok := tcpreasm.SegmentFromPacket(&t.pkt)
 		if !ok {
 			t.st.notTCP.Add(1)
 			continue
@@ -330,7 +330,7 @@ func (t *Target) Close() error {
 	t.closed = true
 	t.sendCx = t.life
 	close(t.ticker)
-	t.reasm.CloseAll(EndClosed)
+	t.reasm.CloseAll(tcpreasm.EndClosed)
 	t.publish()
 	t.mu.Unlock()
 	t.tickWG.Wait()
@@ -384,7 +384,7 @@ func (t *Target) Wait(ctx context.Context) error {
 	}
 }
 
-func (t *Target) openFlow(k FlowKey, midstream bool) Conn {
+func (t *Target) openFlow(k tcpreasm.FlowKey, midstream bool) tcpreasm.Conn {
 	t.st.flows.Add(1)
 	if t.cfg.Protocol == ProtocolTCP {
 		return t.newTCPConn(k)
@@ -482,7 +482,7 @@ func (c *counters) response(code int) {
 
 // Stats is a snapshot of a replay target's counters.
 type Stats struct {
-	Reasm             ReasmStats
+	Reasm             tcpreasm.Stats
 	Packets, NotTCP   uint64
 	Truncated         uint64
 	BytesForwarded    uint64 // bytes written to the shadow (tcp: stream bytes; http: request bytes)

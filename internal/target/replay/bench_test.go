@@ -14,6 +14,7 @@ import (
 
 	"github.com/wirebridge/wirebridge/internal/delivery"
 	"github.com/wirebridge/wirebridge/internal/packet"
+	"github.com/wirebridge/wirebridge/internal/tcpreasm"
 )
 
 // mirrorTraffic builds the VXLAN-mirrored packets of conns keep-alive
@@ -112,12 +113,12 @@ func BenchmarkReplayHTTP(b *testing.B) {
 // BenchmarkReassemble measures reassembly alone (in-order keep-alive traffic, no forwarding).
 func BenchmarkReassemble(b *testing.B) {
 	traffic := mirrorTraffic(50, 40)
-	segs := make([]Segment, 0, len(traffic))
+	segs := make([]tcpreasm.Segment, 0, len(traffic))
 	var p packet.Packet
 	var bytes int64
 	for _, d := range traffic {
 		packet.Decode(&p, d.Frame, d.Capture)
-		s, _ := SegmentFromPacket(&p)
+		s, _ := tcpreasm.SegmentFromPacket(&p)
 		s.Payload = append([]byte(nil), s.Payload...)
 		bytes += int64(len(s.Payload))
 		segs = append(segs, s)
@@ -125,7 +126,7 @@ func BenchmarkReassemble(b *testing.B) {
 	b.ReportAllocs()
 	b.SetBytes(bytes)
 	for b.Loop() {
-		r := NewReassembler(Limits{}, func(FlowKey, bool) Conn { return nopConn{} })
+		r := tcpreasm.New(tcpreasm.Limits{}, func(tcpreasm.FlowKey, bool) tcpreasm.Conn { return nopConn{} })
 		for _, s := range segs {
 			r.Add(s)
 		}
@@ -134,10 +135,10 @@ func BenchmarkReassemble(b *testing.B) {
 
 type nopConn struct{}
 
-func (nopConn) Data(Side, []byte) {}
-func (nopConn) Gap(Side, uint32)  {}
-func (nopConn) Fin(Side)          {}
-func (nopConn) End(EndReason)     {}
+func (nopConn) Data(tcpreasm.Side, []byte) {}
+func (nopConn) Gap(tcpreasm.Side, uint32)  {}
+func (nopConn) Fin(tcpreasm.Side)          {}
+func (nopConn) End(tcpreasm.EndReason)     {}
 
 // BenchmarkOutOfOrderFlood floods a replay target at its default limits
 // (max_buffer 64 MiB, 10,000 flows) with flows that hold only out-of-order
@@ -147,7 +148,7 @@ func BenchmarkOutOfOrderFlood(b *testing.B) {
 	flood := oooFlood(10000, 100, 100)
 	sh := newShadow(b)
 	for b.Loop() {
-		tg, err := New(Config{Name: "flood", URL: sh.URL, Tick: time.Hour, Limits: Limits{GapWait: time.Hour}})
+		tg, err := New(Config{Name: "flood", URL: sh.URL, Tick: time.Hour, Limits: tcpreasm.Limits{GapWait: time.Hour}})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -1,4 +1,4 @@
-package replay
+package httpstream
 
 import (
 	"crypto/sha256"
@@ -16,13 +16,15 @@ func parseAll(response bool, pieces ...[]byte) parsed {
 	return parseWith(response, false, pieces...)
 }
 
-// parseWith parses pieces; stop sets stopOnError (request lines found after
+// parseWith parses pieces; stop sets StopOnError (request lines found after
 // an error are noted as errors "skipped").
 func parseWith(response, stop bool, pieces ...[]byte) parsed {
 	var out parsed
-	p := newParser(response, 1024, 1<<20, true, func(m *Message) { out.msgs = append(out.msgs, m) },
+	p := NewParser(response, 1024, 1<<20, true, func(m *Message) { out.msgs = append(out.msgs, m) },
 		func(r string) { out.errs = append(out.errs, r) })
-	p.stopOnError, p.onSkip = stop, func() { out.errs = append(out.errs, "skipped") }
+	if stop {
+		p.StopOnError(func() { out.errs = append(out.errs, "skipped") })
+	}
 	for _, b := range pieces {
 		p.Feed(b)
 	}
@@ -96,7 +98,7 @@ func TestRequestParser(t *testing.T) {
 	}
 }
 
-// TestRequestParserStopsOnError: with stopOnError (the default of a replay
+// TestRequestParserStopsOnError: with StopOnError (the default of a replay
 // target) nothing after a parse error is parsed; each request line found
 // after it is reported (counted as dropped), none is returned.
 func TestRequestParserStopsOnError(t *testing.T) {
@@ -128,9 +130,9 @@ func TestRequestParserStopsOnError(t *testing.T) {
 			for cut := 0; cut <= len(tc.in); cut++ {
 				var got, errs []string
 				skipped := 0
-				p := newParser(false, 1024, 1<<20, true, func(m *Message) { got = append(got, m.Method+" "+m.URI) },
+				p := NewParser(false, 1024, 1<<20, true, func(m *Message) { got = append(got, m.Method+" "+m.URI) },
 					func(r string) { errs = append(errs, r) })
-				p.stopOnError, p.onSkip = true, func() { skipped++ }
+				p.StopOnError(func() { skipped++ })
 				p.Feed([]byte(tc.in[:cut]))
 				p.Feed([]byte(tc.in[cut:]))
 				if strings.Join(got, ",") != strings.Join(tc.want, ",") || len(errs) != tc.errs || skipped != tc.skipped {
@@ -166,7 +168,7 @@ func TestRequestLineMethods(t *testing.T) {
 			if got := len(r.msgs) == 1; got != tc.ok {
 				t.Errorf("parsed = %v (errors %v), want %v", got, r.errs, tc.ok)
 			}
-			p := newParser(false, 1024, 0, false, nil, nil)
+			p := NewParser(false, 1024, 0, false, nil, nil)
 			if ok, _ := p.looksLikeStart([]byte(tc.line)); ok != tc.ok {
 				t.Errorf("looksLikeStart = %v, want %v", ok, tc.ok)
 			}
@@ -184,8 +186,10 @@ func TestRequestParserKeepsWireBody(t *testing.T) {
 
 func TestResponseParser(t *testing.T) {
 	var got []*Message
-	p := newParser(true, 1024, 0, false, func(m *Message) { got = append(got, m) }, func(string) {})
-	p.methods = []string{"GET", "HEAD", "POST", "GET"}
+	p := NewParser(true, 1024, 0, false, func(m *Message) { got = append(got, m) }, func(string) {})
+	for _, m := range []string{"GET", "HEAD", "POST", "GET"} {
+		p.ExpectResponseTo(m)
+	}
 	p.Feed([]byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi" +
 		"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n" + // HEAD: no body
 		"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n" +
@@ -208,11 +212,11 @@ func TestResponseParser(t *testing.T) {
 func TestRequestParserGap(t *testing.T) {
 	var got []string
 	var errs []string
-	p := newParser(false, 1024, 1<<20, true, func(m *Message) { got = append(got, m.URI) }, func(r string) { errs = append(errs, r) })
+	p := NewParser(false, 1024, 1<<20, true, func(m *Message) { got = append(got, m.URI) }, func(r string) { errs = append(errs, r) })
 	p.Feed([]byte("POST /lost HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc"))
 	p.Gap()
 	p.Feed([]byte("hij\r\nGET /next HTTP/1.1\r\n\r\n"))
-	if strings.Join(got, ",") != "/next" || len(errs) != 1 || errs[0] != perrGap {
+	if strings.Join(got, ",") != "/next" || len(errs) != 1 || errs[0] != ReasonGap {
 		t.Fatalf("got %v errs %v", got, errs)
 	}
 }
@@ -240,7 +244,7 @@ func FuzzHTTPRequestParser(f *testing.F) {
 		if summary(split.msgs) != summary(whole.msgs) {
 			t.Fatalf("split at %d:\n got %s\nwant %s", cut, summary(split.msgs), summary(whole.msgs))
 		}
-		// With stopOnError (a replay target's default) too, and the same
+		// With StopOnError (a replay target's default) too, and the same
 		// requests counted as skipped.
 		ws, ss := parseWith(false, true, in), parseWith(false, true, in[:cut], in[cut:])
 		if summary(ss.msgs) != summary(ws.msgs) || strings.Join(ss.errs, ",") != strings.Join(ws.errs, ",") {
@@ -265,9 +269,9 @@ func TestParserGivesBackItsBuffer(t *testing.T) {
 	const most = 4096
 	tests := []struct {
 		name string
-		feed func(p *parser)
+		feed func(p *Parser)
 	}{
-		{"a long token run after a gap", func(p *parser) {
+		{"a long token run after a gap", func(p *Parser) {
 			p.Feed([]byte("GET /a HTTP/1.1\r\n\r\n"))
 			p.Gap()
 			for range 40 {
@@ -275,18 +279,18 @@ func TestParserGivesBackItsBuffer(t *testing.T) {
 			}
 			p.Feed([]byte("\r\nGET /b HTTP/1.1\r\n\r\n"))
 		}},
-		{"a long token run in a stopped stream", func(p *parser) {
+		{"a long token run in a stopped stream", func(p *Parser) {
 			p.Feed([]byte("GET /a HTTP/1.1\r\n\r\n\x00bad\r\n"))
 			for range 40 {
 				p.Feed([]byte(strings.Repeat("x", 250)))
 			}
 			p.Feed([]byte("\r\n"))
 		}},
-		{"a large head", func(p *parser) {
+		{"a large head", func(p *Parser) {
 			p.Feed([]byte("GET /big HTTP/1.1\r\nX: " + strings.Repeat("a", 30000) + "\r\n\r\n"))
 			p.Feed([]byte("GET /b HTTP/1.1\r\n\r\n"))
 		}},
-		{"a long chunk extension", func(p *parser) {
+		{"a long chunk extension", func(p *Parser) {
 			p.Feed([]byte("POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3;" + strings.Repeat("e", 3000)))
 			p.Feed([]byte(strings.Repeat("e", 1000) + "\r\nabc\r\n0\r\n\r\n"))
 		}},
@@ -294,8 +298,10 @@ func TestParserGivesBackItsBuffer(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, stop := range []bool{false, true} {
-				p := newParser(false, 64<<10, 1<<20, false, func(*Message) {}, func(string) {})
-				p.stopOnError = stop
+				p := NewParser(false, 64<<10, 1<<20, false, func(*Message) {}, func(string) {})
+				if stop {
+					p.StopOnError(nil)
+				}
 				tc.feed(p)
 				if c := cap(p.buf); c > most {
 					t.Errorf("stop=%v: the parser keeps a %d-byte buffer holding %d bytes (want at most %d)", stop, c, len(p.buf), most)

@@ -22,9 +22,10 @@ import (
 	"github.com/wirebridge/wirebridge/internal/packet"
 	"github.com/wirebridge/wirebridge/internal/packet/capfile"
 	"github.com/wirebridge/wirebridge/internal/source"
+	"github.com/wirebridge/wirebridge/internal/tcpreasm"
 )
 
-const pcapDir = "../../testdata/pcaps"
+const pcapDir = "../../../testdata/pcaps"
 
 type frame struct {
 	data []byte
@@ -310,9 +311,9 @@ func TestInjectedReorderDupLoss(t *testing.T) {
 	for i, f := range base {
 		enc[i] = frame{encapsulate(f.data, 42, 51234), packet.CaptureInfo{Timestamp: f.info.Timestamp, LinkType: packet.LinkEthernet}}
 	}
-	run := func(t *testing.T, frames []frame, policy GapPolicy) ([]shadowReq, Stats) {
+	run := func(t *testing.T, frames []frame, policy tcpreasm.GapPolicy) ([]shadowReq, Stats) {
 		sh := newShadow(t)
-		tg, err := New(Config{Name: "shadow", URL: sh.URL, Limits: Limits{GapWait: 50 * time.Millisecond, Policy: policy}})
+		tg, err := New(Config{Name: "shadow", URL: sh.URL, Limits: tcpreasm.Limits{GapWait: 50 * time.Millisecond, Policy: policy}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -322,7 +323,7 @@ func TestInjectedReorderDupLoss(t *testing.T) {
 		tg.Close()
 		return sh.received(), tg.Stats()
 	}
-	clean, _ := run(t, enc, GapSkip)
+	clean, _ := run(t, enc, tcpreasm.GapSkip)
 	if len(clean) != len(want) {
 		t.Fatalf("clean run: %d requests, want %d", len(clean), len(want))
 	}
@@ -335,7 +336,7 @@ func TestInjectedReorderDupLoss(t *testing.T) {
 		for i, j := 0, len(data)-1; i < j; i, j = i+1, j-1 {
 			fr[data[i]], fr[data[j]] = fr[data[j]], fr[data[i]]
 		}
-		got, st := run(t, fr, GapSkip)
+		got, st := run(t, fr, tcpreasm.GapSkip)
 		if len(got) != len(clean) {
 			t.Fatalf("%d requests, want %d", len(got), len(clean))
 		}
@@ -356,7 +357,7 @@ func TestInjectedReorderDupLoss(t *testing.T) {
 				fr = append(fr, f) // every other frame twice
 			}
 		}
-		got, st := run(t, fr, GapSkip)
+		got, st := run(t, fr, tcpreasm.GapSkip)
 		if len(got) != len(clean) {
 			t.Fatalf("%d requests, want %d", len(got), len(clean))
 		}
@@ -379,7 +380,7 @@ func TestInjectedReorderDupLoss(t *testing.T) {
 		return fr
 	}
 	t.Run("lost segment, skip", func(t *testing.T) {
-		got, st := run(t, lossy(), GapSkip)
+		got, st := run(t, lossy(), tcpreasm.GapSkip)
 		// The lost segment held the whole third request: a gap of its length,
 		// after which parsing resumes at the fourth request's line.
 		var p packet.Packet
@@ -406,7 +407,7 @@ func TestInjectedReorderDupLoss(t *testing.T) {
 				fr = append(fr, f)
 			}
 		}
-		got, st := run(t, fr, GapSkip)
+		got, st := run(t, fr, tcpreasm.GapSkip)
 		if st.Reasm.Gaps != 2 || st.Dropped["gap"] != 2 || st.Reasm.Buffered != 0 {
 			t.Errorf("gaps %d dropped %v buffered %d, want 2, gap:2, 0", st.Reasm.Gaps, st.Dropped, st.Reasm.Buffered)
 		}
@@ -421,7 +422,7 @@ func TestInjectedReorderDupLoss(t *testing.T) {
 		}
 	})
 	t.Run("lost segment, abort", func(t *testing.T) {
-		got, st := run(t, lossy(), GapAbort)
+		got, st := run(t, lossy(), tcpreasm.GapAbort)
 		if st.Reasm.Gaps != 1 || st.Reasm.Ended["gap"] != 1 {
 			t.Errorf("gaps %d ended %v", st.Reasm.Gaps, st.Reasm.Ended)
 		}
@@ -481,4 +482,13 @@ func TestTCPModeStream(t *testing.T) {
 	if st := tg.Stats(); st.BytesForwarded != uint64(len(stream)) {
 		t.Errorf("bytes forwarded = %d, want %d", st.BytesForwarded, len(stream))
 	}
+}
+
+// commonPrefix is how many leading bytes a and b share.
+func commonPrefix(a, b []byte) int {
+	n := 0
+	for n < len(a) && n < len(b) && a[n] == b[n] {
+		n++
+	}
+	return n
 }

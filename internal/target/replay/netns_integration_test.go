@@ -22,6 +22,7 @@ import (
 	"github.com/wirebridge/wirebridge/internal/delivery"
 	"github.com/wirebridge/wirebridge/internal/netnstest"
 	"github.com/wirebridge/wirebridge/internal/source"
+	"github.com/wirebridge/wirebridge/internal/tcpreasm"
 )
 
 // Real kernel mirroring between network namespaces:
@@ -143,7 +144,7 @@ func TestKernelMirrorReplay(t *testing.T) {
 	go shadowSrv.Serve(shadowL)
 	t.Cleanup(func() { shadowSrv.Close() })
 
-	tg, err := New(Config{Name: "shadow", URL: "http://" + shadowL.Addr().String(), KeepHost: true, Limits: Limits{ServerPorts: []uint16{80}}})
+	tg, err := New(Config{Name: "shadow", URL: "http://" + shadowL.Addr().String(), KeepHost: true, Limits: tcpreasm.Limits{ServerPorts: []uint16{80}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/wirebridge/wirebridge/internal/delivery"
 	"github.com/wirebridge/wirebridge/internal/packet"
+	"github.com/wirebridge/wirebridge/internal/tcpreasm"
 )
 
 // oooFlood builds the mirrored segments of flows connections that each open
@@ -77,7 +78,7 @@ func TestOutOfOrderFloodStaysInBound(t *testing.T) {
 			flood := oooFlood(tc.flows, tc.segs, tc.len)
 			sh := newShadow(t)
 			tg, err := New(Config{Name: "flood", URL: sh.URL, Tick: time.Hour,
-				Limits: Limits{MaxFlows: tc.flows, TotalBuffer: tc.maxBuffer, GapWait: time.Hour}})
+				Limits: tcpreasm.Limits{MaxFlows: tc.flows, TotalBuffer: tc.maxBuffer, GapWait: time.Hour}})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -59,6 +59,9 @@ func (c *mirrorConn) req(s string) delivery.Delivery { return c.seg(true, packet
 
 func get(path string) string { return "GET " + path + " HTTP/1.1\r\nHost: shop.example\r\n\r\n" }
 
+// t0 is where a test's clock starts.
+var t0 = time.Unix(1_700_000_000, 0)
+
 // clock is a settable Config.Now.
 type clock struct {
 	mu  sync.Mutex

@@ -7,12 +7,14 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/wirebridge/wirebridge/internal/tcpreasm"
 )
 
 // tcpConn forwards one flow's client stream to a new TCP connection.
 type tcpConn struct {
 	t   *Target
-	key FlowKey
+	key tcpreasm.FlowKey
 
 	mu     sync.Mutex
 	q      [][]byte
@@ -23,7 +25,7 @@ type tcpConn struct {
 	space  chan struct{}
 }
 
-func (t *Target) newTCPConn(k FlowKey) *tcpConn {
+func (t *Target) newTCPConn(k tcpreasm.FlowKey) *tcpConn {
 	c := &tcpConn{t: t, key: k, work: make(chan struct{}, 1), space: make(chan struct{}, 1)}
 	t.workers.Go(c.run)
 	return c
@@ -38,8 +40,8 @@ func signal(ch chan struct{}) {
 
 // Data queues client bytes, waiting while the flow's queue is full
 // (backpressure) up to Timeout, after which the flow is aborted.
-func (c *tcpConn) Data(side Side, b []byte) {
-	if side != Client {
+func (c *tcpConn) Data(side tcpreasm.Side, b []byte) {
+	if side != tcpreasm.Client {
 		return
 	}
 	cp := make([]byte, len(b))
@@ -76,17 +78,17 @@ func (c *tcpConn) Data(side Side, b []byte) {
 	}
 }
 
-func (c *tcpConn) Gap(Side, uint32) {}
+func (c *tcpConn) Gap(tcpreasm.Side, uint32) {}
 
-func (c *tcpConn) Fin(side Side) {
-	if side == Client {
+func (c *tcpConn) Fin(side tcpreasm.Side) {
+	if side == tcpreasm.Client {
 		c.stop(false, "")
 	}
 }
 
-func (c *tcpConn) End(reason EndReason) {
+func (c *tcpConn) End(reason tcpreasm.EndReason) {
 	switch reason {
-	case EndFin, EndIdle, EndClosed:
+	case tcpreasm.EndFin, tcpreasm.EndIdle, tcpreasm.EndClosed:
 		c.stop(false, "")
 	default:
 		c.stop(true, reason.String())

@@ -1,4 +1,19 @@
-package replay
+// Package tcpreasm reassembles TCP streams from captured segments. It sits
+// inside the last stage of the data path, under the replay target
+// (internal/target/replay), which feeds it the innermost TCP segment of each
+// delivered frame and consumes the reassembled byte streams:
+//
+//	packet (inner TCP) ──► Segment ──► Reassembler ──► Conn (Data, Gap, Fin, End)
+//
+// A Reassembler keys flows by the tunnel's VNI and the inner 5-tuple, tracks
+// both directions with sequence arithmetic modulo 2^32, trims retransmissions
+// and overlaps, holds out-of-order segments within per-flow and total bounds
+// (Limits), and applies the gap policy to holes (wait up to GapWait /
+// GapBytes, then skip with a counted gap or abort the flow). SYN, FIN, RST,
+// idle timeouts and the flow limit end flows; a flow first seen without its
+// SYN is joined mid-stream. It knows nothing of the protocol carried in the
+// streams, nor of targets.
+package tcpreasm
 
 import (
 	"container/list"
@@ -38,7 +53,7 @@ const (
 	EndGap                      // a gap with GapAbort
 	EndEvicted                  // pushed out by MaxFlows
 	EndMemory                   // pushed out by the buffer limits with GapAbort
-	EndClosed                   // the target was closed
+	EndClosed                   // the owner closed every flow (CloseAll)
 	EndError                    // reserved: the consumer gave up (no consumer does today)
 )
 
@@ -140,9 +155,9 @@ type Limits struct {
 	HalfCloseIdle time.Duration
 }
 
-// ReasmStats are the reassembler's counters. Read them with the lock that
+// Stats are the reassembler's counters. Read them with the lock that
 // serialises Add and Tick held, or from a copy.
-type ReasmStats struct {
+type Stats struct {
 	FlowsOpened, FlowsClosed uint64
 	Segments, Bytes          uint64 // segments seen, payload bytes delivered in order
 	Retransmitted            uint64 // payload bytes already delivered (duplicates, overlaps)
@@ -214,11 +229,11 @@ type Reassembler struct {
 	open    Opener
 	flows   map[FlowKey]*flow
 	lru     *list.List // front: most recently active
-	st      ReasmStats
+	st      Stats
 }
 
-// NewReassembler returns a reassembler calling open for each new flow.
-func NewReassembler(lim Limits, open Opener) *Reassembler {
+// New returns a reassembler calling open for each new flow.
+func New(lim Limits, open Opener) *Reassembler {
 	if lim.MaxFlows <= 0 {
 		lim.MaxFlows = 10000
 	}
@@ -238,11 +253,11 @@ func NewReassembler(lim Limits, open Opener) *Reassembler {
 		lim.IdleTimeout = 2 * time.Minute
 	}
 	return &Reassembler{lim: lim, maxSegs: max(minSegCap, lim.FlowBuffer/segCapDiv), open: open, flows: map[FlowKey]*flow{}, lru: list.New(),
-		st: ReasmStats{Evictions: map[string]uint64{}, Ended: map[string]uint64{}, Discarded: map[string]uint64{}}}
+		st: Stats{Evictions: map[string]uint64{}, Ended: map[string]uint64{}, Discarded: map[string]uint64{}}}
 }
 
 // Stats returns a copy of the counters.
-func (r *Reassembler) Stats() ReasmStats {
+func (r *Reassembler) Stats() Stats {
 	s := r.st
 	s.Evictions, s.Ended, s.Discarded = maps.Clone(r.st.Evictions), maps.Clone(r.st.Ended), maps.Clone(r.st.Discarded)
 	s.Open = len(r.flows)
@@ -539,8 +554,8 @@ func (r *Reassembler) checkDone(f *flow, side Side) {
 
 // end ends a flow. What waits behind holes is not dropped silently: with
 // GapSkip every remaining hole is resolved (counted) and the bytes behind it
-// delivered before End, so a complete request behind a hole is still
-// replayed; with GapAbort the held bytes are counted as Discarded.
+// delivered before End, so a complete message behind a hole still
+// reaches the consumer; with GapAbort the held bytes are counted as Discarded.
 func (r *Reassembler) end(f *flow, reason EndReason) {
 	if r.flows[f.key] != f {
 		return

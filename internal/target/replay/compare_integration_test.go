@@ -15,8 +15,8 @@ package replay
 // on the replaying process's socket (its receive buffer was full). Two loads: WB_COMPARE_PPS
 // datagrams/s (default 5,000, about 1,800 requests/s) and unpaced.
 //
-//	go test -tags integration ./internal/replay/ -run TestReplayCompare -v
-//	WB_GOREPLAY=/tmp/goreplay/gor WB_COMPARE_CONNS=100 WB_COMPARE_PER_CONN=200 go test -tags integration ./internal/replay/ -run TestReplayCompare -v
+//	go test -tags integration ./internal/target/replay/ -run TestReplayCompare -v
+//	WB_GOREPLAY=/tmp/goreplay/gor WB_COMPARE_CONNS=100 WB_COMPARE_PER_CONN=200 go test -tags integration ./internal/target/replay/ -run TestReplayCompare -v
 //
 // The harness never builds or fetches GoReplay. Without WB_GOREPLAY it runs
 // wirebridge alone, at a small size, and checks that every replayed body is

@@ -16,13 +16,15 @@ import (
 	"time"
 
 	"github.com/wirebridge/wirebridge/internal/event"
+	"github.com/wirebridge/wirebridge/internal/httpstream"
+	"github.com/wirebridge/wirebridge/internal/tcpreasm"
 )
 
 // Diff is a replayed response that differs from the mirrored original: the
 // detail of a ReplayDiff event.
 type Diff struct {
 	Target             string
-	Flow               FlowKey
+	Flow               tcpreasm.FlowKey
 	Index              int // the request's position in its connection (0-based)
 	Method, URI        string
 	OriginalStatus     int
@@ -70,9 +72,9 @@ type httpWork struct {
 // responses) and forwards the requests in order.
 type httpConn struct {
 	t    *Target
-	key  FlowKey
-	req  *parser
-	resp *parser
+	key  tcpreasm.FlowKey
+	req  *httpstream.Parser
+	resp *httpstream.Parser
 
 	nReq, nResp int
 	cmpBroken   bool
@@ -91,25 +93,26 @@ type httpConn struct {
 	reqs map[int][2]string
 }
 
-func (t *Target) newHTTPConn(k FlowKey, midstream bool) *httpConn {
+func (t *Target) newHTTPConn(k tcpreasm.FlowKey, midstream bool) *httpConn {
 	c := &httpConn{t: t, key: k, work: make(chan struct{}, 1), space: make(chan struct{}, 1)}
-	c.req = newParser(false, t.cfg.MaxHeader, t.cfg.MaxBody, true, c.onRequest, func(r string) {
+	c.req = httpstream.NewParser(false, t.cfg.MaxHeader, t.cfg.MaxBody, true, c.onRequest, func(r string) {
 		switch r {
-		case perrGap:
+		case httpstream.ReasonGap:
 			t.st.parseErr(r)
 			t.st.drop(dropGap)
-		case perrMidstream:
+		case httpstream.ReasonMidstream:
 			t.st.drop(dropMidstream) // not a parse error
 		default:
 			t.st.parseErr(r)
 			t.st.drop(dropParseError) // the request the error is in
 		}
 	})
-	c.req.stopOnError = !t.cfg.ResyncOnParseError
-	c.req.onSkip = func() { t.st.drop(dropParseError) } // a request after the error
+	if !t.cfg.ResyncOnParseError {
+		c.req.StopOnError(func() { t.st.drop(dropParseError) }) // a request after the error
+	}
 	if t.cfg.Compare {
 		c.orig, c.repl, c.reqs = map[int]outcome{}, map[int]outcome{}, map[int][2]string{}
-		c.resp = newParser(true, t.cfg.MaxHeader, 0, false, c.onResponse, func(r string) {
+		c.resp = httpstream.NewParser(true, t.cfg.MaxHeader, 0, false, c.onResponse, func(r string) {
 			t.st.parseErr("response_" + r)
 			c.cmpBroken = true
 		})
@@ -124,16 +127,16 @@ func (t *Target) newHTTPConn(k FlowKey, midstream bool) *httpConn {
 	return c
 }
 
-func (c *httpConn) Data(side Side, b []byte) {
-	if side == Client {
+func (c *httpConn) Data(side tcpreasm.Side, b []byte) {
+	if side == tcpreasm.Client {
 		c.req.Feed(b)
 	} else if c.resp != nil {
 		c.resp.Feed(b)
 	}
 }
 
-func (c *httpConn) Gap(side Side, _ uint32) {
-	if side == Client {
+func (c *httpConn) Gap(side tcpreasm.Side, _ uint32) {
+	if side == tcpreasm.Client {
 		c.req.Gap()
 		c.cmpBroken = true
 	} else if c.resp != nil {
@@ -142,13 +145,13 @@ func (c *httpConn) Gap(side Side, _ uint32) {
 	}
 }
 
-func (c *httpConn) Fin(side Side) {
-	if side == Server && c.resp != nil {
+func (c *httpConn) Fin(side tcpreasm.Side) {
+	if side == tcpreasm.Server && c.resp != nil {
 		c.resp.Close()
 	}
 }
 
-func (c *httpConn) End(reason EndReason) {
+func (c *httpConn) End(reason tcpreasm.EndReason) {
 	if c.req.Pending() {
 		c.t.st.drop(reason.String()) // a request cut by the flow's end (reset, fin, idle, ...)
 	}
@@ -162,13 +165,13 @@ func (c *httpConn) End(reason EndReason) {
 }
 
 // onRequest is called by the request parser for each complete request.
-func (c *httpConn) onRequest(m *Message) {
+func (c *httpConn) onRequest(m *httpstream.Message) {
 	t := c.t
 	idx := c.nReq
 	c.nReq++
 	t.st.requestsParsed.Add(1)
 	if c.resp != nil {
-		c.resp.methods = append(c.resp.methods, m.Method)
+		c.resp.ExpectResponseTo(m.Method)
 	}
 	if m.Upgrade {
 		t.st.drop(dropUpgrade) // the bytes after it are not HTTP; the request itself is sent
@@ -229,7 +232,7 @@ func (c *httpConn) enqueue(w *httpWork) {
 	}
 }
 
-func (c *httpConn) onResponse(m *Message) {
+func (c *httpConn) onResponse(m *httpstream.Message) {
 	if m.Status < 200 && m.Status != 101 {
 		return // interim (100 Continue)
 	}
@@ -329,7 +332,7 @@ func (c *httpConn) abandon() {
 }
 
 // matches applies the filters.
-func (t *Target) matches(m *Message) bool {
+func (t *Target) matches(m *httpstream.Message) bool {
 	if len(t.cfg.Methods) > 0 {
 		ok := false
 		for _, x := range t.cfg.Methods {
@@ -352,7 +355,7 @@ func (t *Target) matches(m *Message) bool {
 }
 
 // buildRequest writes the request as it is sent to the shadow.
-func (t *Target) buildRequest(m *Message) []byte {
+func (t *Target) buildRequest(m *httpstream.Message) []byte {
 	uri := m.URI
 	if strings.Contains(uri, "://") { // absolute-form (proxy request)
 		if u, err := url.Parse(uri); err == nil {

@@ -8,9 +8,13 @@ import (
 	"github.com/wirebridge/wirebridge/internal/source"
 )
 
-// TestConfigFromOnParseError: the target's on_parse_error reaches the
-// replay target (default stop).
-func TestConfigFromOnParseError(t *testing.T) {
+// TestKindOnParseError: the target's on_parse_error reaches the replay
+// target's Config (default stop).
+func TestKindOnParseError(t *testing.T) {
+	kinds := &component.Registry{
+		Sources: []component.SourceEntry{{Type: "vxlan", Kind: source.VXLANKind}},
+		Targets: []component.TargetEntry{{Type: "replay", Kind: Kind}},
+	}
 	tests := []struct {
 		name   string
 		key    string
@@ -25,14 +29,11 @@ func TestConfigFromOnParseError(t *testing.T) {
 			yaml := "sources:\n  - {name: m, type: vxlan, listen: ['127.0.0.1:4789']}\n" +
 				"rules:\n  - {name: r, pattern: {source: [wirebridge.vxlan]}, targets: [s]}\n" +
 				"targets:\n  - {name: s, type: replay, address: '127.0.0.1:8080'" + tc.key + "}\n"
-			c, err := config.Parse("wirebridge.yaml", []byte(yaml), &component.Registry{
-				Sources: []component.SourceEntry{{Type: "vxlan", Kind: source.VXLANKind}},
-				Targets: []component.TargetEntry{{Type: "replay", Kind: Kind}},
-			})
+			c, err := config.Parse("wirebridge.yaml", []byte(yaml), kinds)
 			if err != nil {
 				t.Fatal(err)
 			}
-			rc, err := ConfigFrom(c.Targets[0].Name, c.Targets[0].Spec.(*Spec))
+			rc, err := c.Targets[0].Spec.(*Spec).config(c.Targets[0].Name)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,4 +1,4 @@
-package replay
+package tcpreasm
 
 import (
 	"bytes"
@@ -46,7 +46,7 @@ type harness struct {
 
 func newHarness(lim Limits) *harness {
 	h := &harness{}
-	h.r = NewReassembler(lim, func(k FlowKey, mid bool) Conn {
+	h.r = New(lim, func(k FlowKey, mid bool) Conn {
 		c := &recConn{mid: mid}
 		h.conns = append(h.conns, c)
 		return c

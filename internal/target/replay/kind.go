@@ -1,12 +1,16 @@
 package replay
 
 import (
+	"fmt"
 	"net/url"
 	"regexp"
+	"sort"
 	"time"
 
 	"github.com/wirebridge/wirebridge/internal/component"
+	"github.com/wirebridge/wirebridge/internal/httpstream"
 	"github.com/wirebridge/wirebridge/internal/spec"
+	"github.com/wirebridge/wirebridge/internal/tcpreasm"
 )
 
 // EventSource is the "source" of the ReplayDiff events a replay target publishes.
@@ -23,7 +27,7 @@ var Kind = &component.TargetKind{
 		return component.Caps{Frame: component.FrameRequired, Ordered: true, Produces: true}
 	},
 	New: func(env component.Env, name string, s component.TargetSpec) (component.Target, error) {
-		c, err := ConfigFrom(name, s.(*Spec))
+		c, err := s.(*Spec).config(name)
 		if err != nil {
 			return nil, err
 		}
@@ -160,4 +164,48 @@ func (r *Spec) Where() string {
 		return r.Protocol + " " + r.URL
 	}
 	return r.Protocol + " " + r.Address
+}
+
+// config maps the spec onto the target's Config. OnDiff is left for the kind's constructor.
+func (r *Spec) config(name string) (Config, error) {
+	c := Config{
+		Name: name, Protocol: r.Protocol, Address: r.Address, URL: r.URL, KeepHost: r.Host == "keep",
+		Timeout: r.Timeout,
+		Limits: tcpreasm.Limits{
+			MaxFlows: r.MaxFlows, FlowBuffer: int(r.FlowBuffer), TotalBuffer: int(r.MaxBuffer),
+			GapWait: r.Gap.Wait, GapBytes: int(r.Gap.Bytes), IdleTimeout: r.IdleTimeout, ServerPorts: r.ServerPorts,
+		},
+		MaxBody: int(r.MaxBody), Pool: r.Pool, QueueBytes: int(r.QueueBytes),
+		Methods: r.Filter.Methods, Sample: r.Sample, Rate: r.Rate, Burst: r.Burst, Compare: r.Compare,
+		ResyncOnParseError: r.OnParseError == "resync",
+	}
+	if r.Gap.Policy == "abort" {
+		c.Limits.Policy = tcpreasm.GapAbort
+	}
+	if r.Filter.Path != "" {
+		re, err := regexp.Compile(r.Filter.Path)
+		if err != nil {
+			return c, fmt.Errorf("replay target %q: filter path: %w", name, err)
+		}
+		c.Path = re
+	}
+	for header, expr := range r.Filter.Headers {
+		re, err := regexp.Compile(expr)
+		if err != nil {
+			return c, fmt.Errorf("replay target %q: filter header %s: %w", name, header, err)
+		}
+		if c.Headers == nil {
+			c.Headers = map[string]*regexp.Regexp{}
+		}
+		c.Headers[header] = re
+	}
+	names := make([]string, 0, len(r.SetHeaders))
+	for n := range r.SetHeaders {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		c.SetHeaders = append(c.SetHeaders, httpstream.Header{Name: n, Value: r.SetHeaders[n]})
+	}
+	return c, nil
 }
