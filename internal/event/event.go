@@ -7,8 +7,10 @@
 //
 // Rules match on the packet view, so JSON is encoded only for events that
 // matched and only when a target needs it. The field names are a public
-// contract documented in docs/events.md and docs/event.schema.json; they are
-// declared once, as constants in fields.go.
+// contract documented in docs/events.md and docs/event.schema.json. They are
+// defined once, in internal/event/schema, from which `go generate` writes
+// the Key constants and the View's field table (fields_gen.go), the JSON
+// Schema and the docs' field tables.
 //
 // Three ways to get an event:
 //   - Encoder.AppendJSON / Encoder.AppendCloudEvent: the hot path, from a

@@ -1,0 +1,136 @@
+package schema
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// root is the repository root, seen from this package's directory.
+var root = filepath.Join("..", "..", "..")
+
+// Every generated file is what the definition generates now, byte for byte.
+func TestGeneratedFilesUpToDate(t *testing.T) {
+	for _, o := range Outputs() {
+		t.Run(o.Path, func(t *testing.T) {
+			have, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(o.Path)))
+			if err != nil {
+				t.Fatalf("%v: run `go generate ./internal/event/...`", err)
+			}
+			want, err := o.Render(have)
+			if err != nil {
+				t.Fatalf("render: %v", err)
+			}
+			if !bytes.Equal(have, want) {
+				t.Errorf("%s is stale (it differs from what internal/event/schema generates, first at line %d): run `go generate ./internal/event/...`",
+					o.Path, firstDiffLine(have, want))
+			}
+		})
+	}
+}
+
+func firstDiffLine(a, b []byte) int {
+	line := 1
+	for i := 0; i < len(a) && i < len(b) && a[i] == b[i]; i++ {
+		if a[i] == '\n' {
+			line++
+		}
+	}
+	return line
+}
+
+// The checks of tree reject definitions the generators could not turn into
+// consistent files.
+func TestTreeRejectsBadDefinitions(t *testing.T) {
+	leaf := func(path, key, view string) Field {
+		return Field{Path: path, Key: key, Type: Number, Schema: `{"type": "integer"}`, View: view}
+	}
+	obj := func(path, key string) Field { return Field{Path: path, Key: key, Type: Object} }
+	cases := []struct {
+		name   string
+		fields []Field
+		want   string
+	}{
+		{"ok", []Field{obj("a", "KeyA"), leaf("a.b", "KeyB", "B")}, ""},
+		{"parent missing", []Field{leaf("a.b", "KeyB", "B")}, "parent"},
+		{"parent after child", []Field{leaf("a.b", "KeyB", "B"), obj("a", "KeyA")}, "parent"},
+		{"parent is a leaf", []Field{leaf("a", "KeyA", "A"), leaf("a.b", "KeyB", "B")}, "parent"},
+		{"listed twice", []Field{leaf("a", "KeyA", "A"), leaf("a", "KeyA", "A2")}, "listed twice"},
+		{"key reused for another name", []Field{leaf("a", "KeyA", "A"), leaf("b", "KeyA", "B")}, "KeyA is"},
+		{"key without prefix", []Field{leaf("a", "A", "A")}, "does not start with Key"},
+		{"view reused", []Field{leaf("a", "KeyA", "A"), leaf("b", "KeyB", "A")}, "View name"},
+		{"leaf without view", []Field{leaf("a", "KeyA", "")}, "no View"},
+		{"object with view", []Field{{Path: "a", Key: "KeyA", Type: Object, View: "A"}, leaf("a.b", "KeyB", "B")}, "View name on an object"},
+		{"empty object", []Field{obj("a", "KeyA")}, "without fields"},
+		{"leaf without schema", []Field{{Path: "a", Key: "KeyA", Type: Number, View: "A"}}, "without Schema"},
+		{"schema not an object", []Field{{Path: "a", Key: "KeyA", Type: Number, View: "A", Schema: `[1]`}}, "not a JSON object"},
+		{"pipe in doc", []Field{{Path: "a", Key: "KeyA", Type: Number, View: "A", Schema: `{}`, Doc: "a | b"}}, "table cell"},
+		{"def twice", []Field{
+			{Path: "a", Key: "KeyA", Type: Object, Def: "d"}, leaf("a.x", "KeyX", "X"),
+			{Path: "b", Key: "KeyB", Type: Object, Def: "d"}, leaf("b.y", "KeyY", "Y"),
+		}, "used twice"},
+		{"no type", []Field{{Path: "a", Key: "KeyA", Schema: `{}`, View: "A"}}, "no type"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, _, err := tree(c.fields)
+			switch {
+			case c.want == "" && err != nil:
+				t.Fatalf("unexpected error: %v", err)
+			case c.want != "" && err == nil:
+				t.Fatalf("accepted; want an error containing %q", c.want)
+			case c.want != "" && !strings.Contains(err.Error(), c.want):
+				t.Fatalf("error %q does not contain %q", err, c.want)
+			}
+		})
+	}
+}
+
+// DocTables rewrites only what lies between its markers and insists on a
+// marker pair for every table the definition has.
+func TestDocTables(t *testing.T) {
+	fields := []Field{
+		{Path: "a", Key: "KeyA", Type: String, Required: true, Doc: "The `a`.", Schema: `{"type": "string"}`, View: "A"},
+		{Path: "o", Key: "KeyO", Type: Object, Table: "o", Doc: "See O."},
+		{Path: "o.b", Key: "KeyB", Type: Bool, Present: "when true", Doc: "B.", Schema: `{"const": true}`, View: "B"},
+		{Path: "o.c", Key: "KeyC", Type: NumberArray, Doc: "C.", Schema: `{"type": "array"}`, View: "C"},
+	}
+	doc := "# Events\n\nprose\n" +
+		"<!-- generated: fields envelope (go generate ./internal/event/...) -->\nold table\n<!-- end generated: fields envelope -->\n" +
+		"more prose\n" +
+		"<!-- generated: fields o (go generate ./internal/event/...) -->\n<!-- end generated: fields o -->\nend\n"
+	got, err := DocTables(fields, []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "# Events\n\nprose\n" +
+		"<!-- generated: fields envelope (go generate ./internal/event/...) -->\n" +
+		"| Field | Type | Description |\n|---|---|---|\n" +
+		"| `a` | string | The `a`. |\n" +
+		"| `o` | object | See O. |\n" +
+		"<!-- end generated: fields envelope -->\n" +
+		"more prose\n" +
+		"<!-- generated: fields o (go generate ./internal/event/...) -->\n" +
+		"| Field | Type | Present | Description |\n|---|---|---|---|\n" +
+		"| `o.b` | boolean | when true | B. |\n" +
+		"| `o.c` | array of number | | C. |\n" +
+		"<!-- end generated: fields o -->\nend\n"
+	if string(got) != want {
+		t.Fatalf("got\n%s\nwant\n%s", got, want)
+	}
+	again, err := DocTables(fields, got)
+	if err != nil || !bytes.Equal(again, got) {
+		t.Fatalf("regenerating changed the file (err %v)", err)
+	}
+
+	missing := strings.Replace(doc, "<!-- end generated: fields o -->\n", "", 1)
+	if _, err := DocTables(fields, []byte(missing)); err == nil {
+		t.Error("accepted a table without its end marker")
+	}
+	extra := doc + "<!-- generated: fields gone (go generate ./internal/event/...) -->\n<!-- end generated: fields gone -->\n"
+	if _, err := DocTables(fields, []byte(extra)); err == nil {
+		t.Error("accepted markers of a table the definition does not have")
+	}
+}
