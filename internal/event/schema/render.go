@@ -267,12 +267,11 @@ func JSONSchema(fields []Field) ([]byte, error) {
 	if s.err != nil {
 		return nil, s.err
 	}
-	var out bytes.Buffer
-	if err := json.Indent(&out, []byte(b.String()), "", "  "); err != nil {
+	out, err := indentJSON([]byte(b.String()))
+	if err != nil {
 		return nil, fmt.Errorf("assemble json schema: %w", err)
 	}
-	out.WriteByte('\n')
-	return out.Bytes(), nil
+	return out, nil
 }
 
 type schemaWriter struct {

@@ -2,8 +2,10 @@ package schema
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -133,4 +135,51 @@ func TestDocTables(t *testing.T) {
 	if _, err := DocTables(fields, []byte(extra)); err == nil {
 		t.Error("accepted markers of a table the definition does not have")
 	}
+}
+
+// indentJSON changes only the layout: the result compacts to the input, and
+// short values stay on one line.
+func TestIndentJSON(t *testing.T) {
+	cases := []struct{ name, in, want string }{
+		{"scalar", `1.50`, "1.50\n"},
+		{"short object", `{"b":1,"a":[true,null,"x<y"]}`, "{\"b\": 1, \"a\": [true, null, \"x<y\"]}\n"},
+		{"empty", `{"a":{},"b":[]}`, "{\"a\": {}, \"b\": []}\n"},
+		{"long", `{"k":"` + strings.Repeat("x", 120) + `","o":{"p":1}}`,
+			"{\n  \"k\": \"" + strings.Repeat("x", 120) + "\",\n  \"o\": {\"p\": 1}\n}\n"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := indentJSON([]byte(c.in))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != c.want {
+				t.Fatalf("got %q, want %q", got, c.want)
+			}
+		})
+	}
+	if _, err := indentJSON([]byte(`{"a":`)); err == nil {
+		t.Error("accepted truncated JSON")
+	}
+}
+
+func FuzzIndentJSON(f *testing.F) {
+	f.Add([]byte(`{"b":1,"a":[true,null,"x<y",{"c":"\u00e9"}]}`))
+	f.Add([]byte(`[` + strings.Repeat(`"long string",`, 20) + `0]`))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		out, err := indentJSON(in)
+		if !json.Valid(in) {
+			return // errors or ignores what follows a value; must not panic
+		}
+		if err != nil {
+			t.Fatalf("valid JSON rejected: %v", err)
+		}
+		var a, b any
+		da, db := json.NewDecoder(bytes.NewReader(in)), json.NewDecoder(bytes.NewReader(out))
+		da.UseNumber()
+		db.UseNumber()
+		if da.Decode(&a) != nil || db.Decode(&b) != nil || !reflect.DeepEqual(a, b) {
+			t.Fatalf("layout changed the value:\n in %s\nout %s", in, out)
+		}
+	})
 }
