@@ -8,15 +8,6 @@ package event
 
 //go:generate go run ./gen
 
-// Values of detail-type for events built from packets.
-const (
-	TypeUDP   = "UdpPacket"   // innermost frame has a decoded UDP header
-	TypeTCP   = "TcpSegment"  // innermost frame has a decoded TCP header
-	TypeICMP  = "IcmpMessage" // innermost frame has a decoded ICMPv4 or ICMPv6 header
-	TypeIP    = "IpPacket"    // IP without a decoded transport header (other protocols, non-first fragments)
-	TypeFrame = "Frame"       // no IP layer (ARP, STP, CDP, ...)
-)
-
 // Version is the value of the envelope "version" key.
 const Version = "0"
 

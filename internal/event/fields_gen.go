@@ -68,6 +68,15 @@ const (
 	KeyDecodeError   = "DecodeError"       // detail.DecodeError
 )
 
+// Values of detail-type for events built from packets.
+const (
+	TypeUDP   = "UdpPacket"   // innermost frame has a decoded UDP header
+	TypeTCP   = "TcpSegment"  // innermost frame has a decoded TCP header
+	TypeICMP  = "IcmpMessage" // innermost frame has a decoded ICMPv4 or ICMPv6 header
+	TypeIP    = "IpPacket"    // IP without a decoded transport header (other protocols, non-first fragments)
+	TypeFrame = "Frame"       // no IP layer (ARP, STP, CDP, ...)
+)
+
 // Leaves lists every leaf field a packet event can carry, in encoding order.
 // The field accessor for the packet view and the schema tests use it.
 var Leaves = []Leaf{

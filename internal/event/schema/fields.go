@@ -104,22 +104,31 @@ var Shared = []struct{ Name, Schema string }{
 	{"vlans", `{"type": "array", "minItems": 1, "maxItems": 4, "items": {"type": "integer", "minimum": 0, "maximum": 4095}}`},
 }
 
-// Title and Description head the JSON Schema.
+// ID, Title and Description head the JSON Schema.
 const (
 	ID          = "https://github.com/wirebridge/wirebridge/docs/event.schema.json"
 	Title       = "wirebridge event"
 	Description = "An event in Amazon EventBridge shape. Events built from packets (detail-type UdpPacket, TcpSegment, IcmpMessage, IpPacket, Frame) have the detail described by $defs/detail; other detail-types carry their own detail. See docs/events.md."
 )
 
-// EventRules is the envelope's "allOf": which detail each detail-type has.
-const EventRules = `[
+// DetailType is one detail-type of events built from packets, with what the
+// JSON Schema requires of the detail of such an event.
+type DetailType struct {
+	Const   string // name of the Go constant in package event
+	Value   string // the detail-type
+	Comment string // the constant's comment
+	When    string // docs: when an event has it
+	// Detail is the JSON Schema the detail of such an event must also meet,
+	// beyond $defs/detail.
+	Detail string
+}
+
+// DetailTypes lists the detail-types of events built from packets.
+var DetailTypes = []DetailType{
 	{
-		"if": {"properties": {"detail-type": {"enum": ["UdpPacket", "TcpSegment", "IcmpMessage", "IpPacket", "Frame"]}}},
-		"then": {"properties": {"detail": {"$ref": "#/$defs/detail"}}}
-	},
-	{
-		"if": {"properties": {"detail-type": {"const": "UdpPacket"}}},
-		"then": {"properties": {"detail": {
+		Const: "TypeUDP", Value: "UdpPacket", Comment: "innermost frame has a decoded UDP header",
+		When: "The innermost frame has a UDP header.",
+		Detail: `{
 			"required": ["Source", "Destination", "Protocol", "IP"],
 			"properties": {
 				"Source": {"required": ["Port"]},
@@ -127,11 +136,12 @@ const EventRules = `[
 				"Protocol": {"const": "udp"},
 				"TCP": false, "ICMP": false, "Ethernet": false
 			}
-		}}}
+		}`,
 	},
 	{
-		"if": {"properties": {"detail-type": {"const": "TcpSegment"}}},
-		"then": {"properties": {"detail": {
+		Const: "TypeTCP", Value: "TcpSegment", Comment: "innermost frame has a decoded TCP header",
+		When: "The innermost frame has a TCP header.",
+		Detail: `{
 			"required": ["Source", "Destination", "Protocol", "IP"],
 			"properties": {
 				"Source": {"required": ["Port"]},
@@ -139,11 +149,12 @@ const EventRules = `[
 				"Protocol": {"const": "tcp"},
 				"ICMP": false, "Ethernet": false
 			}
-		}}}
+		}`,
 	},
 	{
-		"if": {"properties": {"detail-type": {"const": "IcmpMessage"}}},
-		"then": {"properties": {"detail": {
+		Const: "TypeICMP", Value: "IcmpMessage", Comment: "innermost frame has a decoded ICMPv4 or ICMPv6 header",
+		When: "The innermost frame has an ICMP (IPv4) or ICMPv6 header.",
+		Detail: `{
 			"required": ["Source", "Destination", "Protocol", "IP", "ICMP"],
 			"properties": {
 				"Source": {"properties": {"Port": false}},
@@ -151,28 +162,30 @@ const EventRules = `[
 				"Protocol": {"enum": ["icmp", "icmpv6"]},
 				"TCP": false, "Ethernet": false
 			}
-		}}}
+		}`,
 	},
 	{
-		"if": {"properties": {"detail-type": {"const": "IpPacket"}}},
-		"then": {"properties": {"detail": {
+		Const: "TypeIP", Value: "IpPacket", Comment: "IP without a decoded transport header (other protocols, non-first fragments)",
+		When: "IPv4 or IPv6 without a decoded transport header: other protocols (ESP, GRE that is not decoded as a tunnel, SCTP, ...), and non-first fragments (see [Fragments](#fragments)).",
+		Detail: `{
 			"required": ["Source", "Destination", "Protocol", "IP"],
 			"properties": {
 				"Source": {"properties": {"Port": false}},
 				"Destination": {"properties": {"Port": false}},
 				"TCP": false, "ICMP": false, "Ethernet": false
 			}
-		}}}
+		}`,
 	},
 	{
-		"if": {"properties": {"detail-type": {"const": "Frame"}}},
-		"then": {"properties": {"detail": {
+		Const: "TypeFrame", Value: "Frame", Comment: "no IP layer (ARP, STP, CDP, ...)",
+		When: "No IP layer: ARP, LLDP, STP, CDP, and frames whose IP header could not be decoded.",
+		Detail: `{
 			"properties": {
 				"Source": false, "Destination": false, "Protocol": false, "IP": false, "TCP": false, "ICMP": false
 			}
-		}}}
-	}
-]`
+		}`,
+	},
+}
 
 // Fields lists every field of a packet event in the order the encoder writes
 // them, each object before its fields.

@@ -21,9 +21,9 @@ type Output struct {
 // Outputs lists the files generated from Fields.
 func Outputs() []Output {
 	return []Output{
-		{"internal/event/fields_gen.go", func([]byte) ([]byte, error) { return GoSource(Fields) }},
-		{"docs/event.schema.json", func([]byte) ([]byte, error) { return JSONSchema(Fields) }},
-		{"docs/events.md", func(old []byte) ([]byte, error) { return DocTables(Fields, old) }},
+		{"internal/event/fields_gen.go", func([]byte) ([]byte, error) { return GoSource(Fields, DetailTypes) }},
+		{"docs/event.schema.json", func([]byte) ([]byte, error) { return JSONSchema(Fields, DetailTypes) }},
+		{"docs/events.md", func(old []byte) ([]byte, error) { return DocTables(Fields, DetailTypes, old) }},
 	}
 }
 
@@ -166,9 +166,10 @@ var goKinds = map[Type]string{
 	NumberArray: "KindNumberArray",
 }
 
-// GoSource returns internal/event/fields_gen.go: the key constants, Leaves,
-// and the View's field codes, path table and array ids.
-func GoSource(fields []Field) ([]byte, error) {
+// GoSource returns internal/event/fields_gen.go: the key constants, the
+// detail-type constants, Leaves, and the View's field codes, path table and
+// array ids.
+func GoSource(fields []Field, types []DetailType) ([]byte, error) {
 	_, all, err := tree(fields)
 	if err != nil {
 		return nil, err
@@ -194,6 +195,13 @@ func GoSource(fields []Field) ([]byte, error) {
 	}
 	for _, k := range order {
 		fmt.Fprintf(&b, "\t%s = %q // %s\n", k, values[k], strings.Join(uses[k], ", "))
+	}
+	b.WriteString(")\n\n")
+
+	b.WriteString("// Values of detail-type for events built from packets.\n")
+	b.WriteString("const (\n")
+	for _, t := range types {
+		fmt.Fprintf(&b, "\t%s = %q // %s\n", t.Const, t.Value, t.Comment)
 	}
 	b.WriteString(")\n\n")
 
@@ -242,7 +250,7 @@ func GoSource(fields []Field) ([]byte, error) {
 }
 
 // JSONSchema returns docs/event.schema.json.
-func JSONSchema(fields []Field) ([]byte, error) {
+func JSONSchema(fields []Field, types []DetailType) ([]byte, error) {
 	top, _, err := tree(fields)
 	if err != nil {
 		return nil, err
@@ -253,7 +261,7 @@ func JSONSchema(fields []Field) ([]byte, error) {
 	b.WriteString(quote(ID) + `,"title":` + quote(Title) + `,"description":` + quote(Description))
 	b.WriteString(`,"type":"object"` + s.required(top) + `,"additionalProperties":false,"properties":`)
 	b.WriteString(s.properties(top))
-	b.WriteString(`,"allOf":` + s.compact(EventRules) + `,"$defs":{`)
+	b.WriteString(`,"allOf":` + s.eventRules(types) + `,"$defs":{`)
 	for i, d := range Shared {
 		if i > 0 {
 			b.WriteByte(',')
@@ -356,6 +364,24 @@ func (s *schemaWriter) property(n *node) string {
 	}
 }
 
+// eventRules is the envelope's "allOf": the packet detail-types have a
+// packet detail, and each its own constraints on it.
+func (s *schemaWriter) eventRules(types []DetailType) string {
+	var values []string
+	for _, t := range types {
+		values = append(values, quote(t.Value))
+	}
+	var b strings.Builder
+	b.WriteString(`[{"if":{"properties":{"detail-type":{"enum":[` + strings.Join(values, ",") + `]}}},` +
+		`"then":{"properties":{"detail":{"$ref":"#/$defs/detail"}}}}`)
+	for _, t := range types {
+		b.WriteString(`,{"if":{"properties":{"detail-type":{"const":` + quote(t.Value) + `}}},` +
+			`"then":{"properties":{"detail":` + s.compact(t.Detail) + `}}}`)
+	}
+	b.WriteString("]")
+	return b.String()
+}
+
 // quote is s as a JSON string, with <, > and & as they are.
 func quote(s string) string {
 	var b bytes.Buffer
@@ -377,13 +403,31 @@ var docTypes = map[Type]string{
 
 // Marker comments around a generated docs table.
 const (
-	beginMarker = "<!-- generated: fields %s (go generate ./internal/event/...) -->\n"
-	endMarker   = "<!-- end generated: fields %s -->\n"
+	beginMarker = "<!-- generated: %s (go generate ./internal/event/...) -->\n"
+	endMarker   = "<!-- end generated: %s -->\n"
 )
 
-// DocTables returns docs/events.md (given as old) with every field table
-// between its markers regenerated; the text outside the markers is kept.
-func DocTables(fields []Field, old []byte) ([]byte, error) {
+// replaceBetween replaces the text between the marker lines of table name
+// with what write writes.
+func replaceBetween(doc []byte, name string, write func(*bytes.Buffer)) ([]byte, error) {
+	begin, end := fmt.Sprintf(beginMarker, name), fmt.Sprintf(endMarker, name)
+	i := bytes.Index(doc, []byte(begin))
+	j := bytes.Index(doc, []byte(end))
+	if i < 0 || j < i {
+		return nil, fmt.Errorf("docs/events.md: no %q line followed by %q for table %s",
+			strings.TrimSpace(begin), strings.TrimSpace(end), name)
+	}
+	var b bytes.Buffer
+	b.Write(doc[:i+len(begin)])
+	write(&b)
+	b.Write(doc[j:])
+	return b.Bytes(), nil
+}
+
+// DocTables returns docs/events.md (given as old) with every field table and
+// the detail-type table regenerated between their markers; the text outside
+// the markers is kept.
+func DocTables(fields []Field, types []DetailType, old []byte) ([]byte, error) {
 	_, all, err := tree(fields)
 	if err != nil {
 		return nil, err
@@ -401,18 +445,19 @@ func DocTables(fields []Field, old []byte) ([]byte, error) {
 	}
 	out := old
 	for _, name := range names {
-		begin, end := fmt.Sprintf(beginMarker, name), fmt.Sprintf(endMarker, name)
-		i := bytes.Index(out, []byte(begin))
-		j := bytes.Index(out, []byte(end))
-		if i < 0 || j < i {
-			return nil, fmt.Errorf("docs/events.md: no %q line followed by %q for the fields of table %s",
-				strings.TrimSpace(begin), strings.TrimSpace(end), name)
+		out, err = replaceBetween(out, "fields "+name, func(b *bytes.Buffer) { writeTable(b, rows[name]) })
+		if err != nil {
+			return nil, err
 		}
-		var b bytes.Buffer
-		b.Write(out[:i+len(begin)])
-		writeTable(&b, rows[name])
-		b.Write(out[j:])
-		out = b.Bytes()
+	}
+	out, err = replaceBetween(out, "detail-types", func(b *bytes.Buffer) {
+		b.WriteString("| Value | When |\n|---|---|\n")
+		for _, t := range types {
+			b.WriteString("| `" + t.Value + "` | " + t.When + " |\n")
+		}
+	})
+	if err != nil {
+		return nil, err
 	}
 	if n := bytes.Count(out, []byte("<!-- generated: fields ")); n != len(names) {
 		return nil, fmt.Errorf("docs/events.md: %d field table markers, %d tables in the definition", n, len(names))

@@ -99,15 +99,20 @@ func TestDocTables(t *testing.T) {
 		{Path: "o.b", Key: "KeyB", Type: Bool, Present: "when true", Doc: "B.", Schema: `{"const": true}`, View: "B"},
 		{Path: "o.c", Key: "KeyC", Type: NumberArray, Doc: "C.", Schema: `{"type": "array"}`, View: "C"},
 	}
+	types := []DetailType{{Const: "TypeX", Value: "X", When: "Always."}}
 	doc := "# Events\n\nprose\n" +
+		"<!-- generated: detail-types (go generate ./internal/event/...) -->\n<!-- end generated: detail-types -->\n" +
 		"<!-- generated: fields envelope (go generate ./internal/event/...) -->\nold table\n<!-- end generated: fields envelope -->\n" +
 		"more prose\n" +
 		"<!-- generated: fields o (go generate ./internal/event/...) -->\n<!-- end generated: fields o -->\nend\n"
-	got, err := DocTables(fields, []byte(doc))
+	got, err := DocTables(fields, types, []byte(doc))
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := "# Events\n\nprose\n" +
+		"<!-- generated: detail-types (go generate ./internal/event/...) -->\n" +
+		"| Value | When |\n|---|---|\n| `X` | Always. |\n" +
+		"<!-- end generated: detail-types -->\n" +
 		"<!-- generated: fields envelope (go generate ./internal/event/...) -->\n" +
 		"| Field | Type | Description |\n|---|---|---|\n" +
 		"| `a` | string | The `a`. |\n" +
@@ -122,17 +127,17 @@ func TestDocTables(t *testing.T) {
 	if string(got) != want {
 		t.Fatalf("got\n%s\nwant\n%s", got, want)
 	}
-	again, err := DocTables(fields, got)
+	again, err := DocTables(fields, types, got)
 	if err != nil || !bytes.Equal(again, got) {
 		t.Fatalf("regenerating changed the file (err %v)", err)
 	}
 
 	missing := strings.Replace(doc, "<!-- end generated: fields o -->\n", "", 1)
-	if _, err := DocTables(fields, []byte(missing)); err == nil {
+	if _, err := DocTables(fields, types, []byte(missing)); err == nil {
 		t.Error("accepted a table without its end marker")
 	}
 	extra := doc + "<!-- generated: fields gone (go generate ./internal/event/...) -->\n<!-- end generated: fields gone -->\n"
-	if _, err := DocTables(fields, []byte(extra)); err == nil {
+	if _, err := DocTables(fields, types, []byte(extra)); err == nil {
 		t.Error("accepted markers of a table the definition does not have")
 	}
 }
