@@ -2,6 +2,8 @@
 
 package event
 
+import "time"
+
 // Keys of the event JSON: a public contract (docs/events.md,
 // docs/event.schema.json). The encoder builds its output from these
 // constants and the View reports fields by them, so the matcher sees the
@@ -76,6 +78,201 @@ const (
 	TypeIP    = "IpPacket"    // IP without a decoded transport header (other protocols, non-first fragments)
 	TypeFrame = "Frame"       // no IP layer (ARP, STP, CDP, ...)
 )
+
+// PacketDetail is the detail of an event built from a packet. Fields describe
+// the innermost frame; Tunnel describes the outermost tunnel.
+type PacketDetail struct {
+	// Capture time, RFC 3339 in UTC with the fraction of a second as captured
+	// (up to 9 digits, trailing zeros dropped, no fraction when zero):
+	// `2026-11-21T20:40:15.123456789Z`. Each packet's own time: where it comes
+	// from is in [Capture time and order](#capture-time-and-order). A packet
+	// without a capture timestamp (pcapng Simple Packet Block) gets the time it
+	// was processed.
+	Timestamp time.Time `json:"Timestamp"`
+	// The configured source's name (same as `resources[0]`).
+	Listener    string    `json:"Listener,omitempty"`
+	Source      *Endpoint `json:"Source,omitempty"`
+	Destination *Endpoint `json:"Destination,omitempty"`
+	// The IP protocol (after IPv6 extension headers): `udp`, `tcp`, `icmp`,
+	// `icmpv6`; otherwise the IANA keyword in lower case (`gre`, `esp`, `ah`,
+	// `sctp`, `ospfigp`, `vrrp`, `pim`, ...; spaces replaced by hyphens, e.g.
+	// `isis-over-ipv4`), or the number as a string (`"253"`) when IANA assigns
+	// no keyword.
+	Protocol string `json:"Protocol,omitempty"`
+	// Length in bytes of the payload (below) **on the wire**. Equal to the
+	// number of bytes in `Payload` unless the capture was cut short
+	// (`Truncated`).
+	Length int `json:"Length"`
+	// The payload in standard base64 (RFC 4648, with padding); `""` when empty.
+	// UDP/TCP: the data after the transport header. ICMP/ICMPv6: the message
+	// body after the first 8 bytes (type, code, checksum and the 4-byte rest of
+	// header). `IpPacket`: the IP payload after all extension headers. `Frame`:
+	// the bytes after the link header (Ethernet + VLAN tags, or SLL; for a PPPoE
+	// session frame that carries neither IPv4 nor IPv6, such as LCP, the PPP
+	// data after the PPPoE header and PPP protocol field).
+	Payload  []byte        `json:"Payload"`
+	IP       *IPInfo       `json:"IP,omitempty"`
+	TCP      *TCPInfo      `json:"TCP,omitempty"`
+	ICMP     *ICMPInfo     `json:"ICMP,omitempty"`
+	Ethernet *EthernetInfo `json:"Ethernet,omitempty"`
+	// VLAN ids of the innermost frame's 802.1Q / 802.1ad tags, outermost first
+	// (QinQ: `[S-tag, C-tag]`), at most 4.
+	VLAN   []uint16    `json:"VLAN,omitempty"`
+	Tunnel *TunnelInfo `json:"Tunnel,omitempty"`
+	// `true` when the capture holds fewer bytes than were on the wire (snaplen)
+	// or than the innermost headers claim. Never `false`: absent instead.
+	Truncated bool `json:"Truncated,omitempty"`
+	// Why: `truncated` (the buffer ends inside a header), `bad_length` (a length
+	// field disagrees with the packet), `bad_version`, `unsupported`. The fields
+	// before the problem are still filled in.
+	DecodeError string `json:"DecodeError,omitempty"`
+}
+
+// Endpoint is an IP address with its port when the transport has ports.
+type Endpoint struct {
+	IP   string  `json:"IP"`
+	Port *uint16 `json:"Port,omitempty"`
+}
+
+// IPInfo is detail.IP.
+type IPInfo struct {
+	// 4 or 6.
+	Version uint8 `json:"Version"`
+	// IPv4 time to live, or IPv6 hop limit.
+	TTL uint8 `json:"TTL"`
+	// Differentiated services code point (the upper 6 bits of the IPv4 TOS /
+	// IPv6 traffic class), 0..63.
+	DSCP uint8 `json:"DSCP"`
+	// The 20-bit flow label.
+	FlowLabel *uint32 `json:"FlowLabel,omitempty"`
+	// IPv4 identification (16 bits), or the 32-bit identification of the IPv6
+	// fragment header.
+	ID *uint32 `json:"ID,omitempty"`
+	// `true` when the DF bit is set.
+	DontFragment bool      `json:"DontFragment,omitempty"`
+	Fragment     *Fragment `json:"Fragment,omitempty"`
+	// The extension headers present, in this fixed order (not wire order):
+	// `hop-by-hop`, `routing`, `fragment`, `destination-options`, `ah`.
+	Extensions []string `json:"Extensions,omitempty"`
+	// `true` when the IPv4 total length field is 0, as in Linux captures of
+	// packets the kernel segments later (TSO/GSO, BIG TCP): the length is then
+	// taken from the captured frame (the bytes after the IP header's start, or
+	// the wire length when the capture was cut), as tshark and tcpdump do, and
+	// `Length` and `Payload` follow from it. Only the innermost IP header's is
+	// reported. Never `false`: absent instead.
+	LengthFromCapture bool `json:"LengthFromCapture,omitempty"`
+}
+
+// Fragment is detail.IP.Fragment, present only for fragments.
+type Fragment struct {
+	// Fragment offset in bytes (the header field times 8). `0` for a first
+	// fragment.
+	Offset uint16 `json:"Offset"`
+	// The MF flag (IPv4) or M flag (IPv6).
+	MoreFragments bool `json:"MoreFragments"`
+}
+
+// TCPInfo is detail.TCP.
+type TCPInfo struct {
+	// Flags set, in bit order: `FIN`, `SYN`, `RST`, `PSH`, `ACK`, `URG`, `ECE`,
+	// `CWR`, `NS`. `[]` when none. Patterns match arrays element-wise: `{"TCP":
+	// {"Flags": ["SYN"]}}` matches every segment with SYN set, SYN-ACK included.
+	Flags []string `json:"Flags"`
+	// Sequence number (raw, not relative).
+	Seq uint32 `json:"Seq"`
+	// Acknowledgment number field, present even when the ACK flag is clear.
+	Ack uint32 `json:"Ack"`
+	// Window field (not scaled).
+	Window uint16 `json:"Window"`
+}
+
+// ICMPInfo is detail.ICMP. ID and Seq are present for echo request/reply
+// only.
+type ICMPInfo struct {
+	// Message type (ICMP 8 echo request, 3 destination unreachable, ...; ICMPv6
+	// 128 echo request, 134 router advertisement, ...).
+	Type uint8 `json:"Type"`
+	// Message code.
+	Code uint8 `json:"Code"`
+	// Identifier: ICMP echo, timestamp, information and address mask
+	// requests/replies; ICMPv6 echo request/reply.
+	ID *uint16 `json:"ID,omitempty"`
+	// Sequence number, same messages.
+	Seq *uint16 `json:"Seq,omitempty"`
+}
+
+// EthernetInfo is detail.Ethernet, present for non-IP frames.
+type EthernetInfo struct {
+	// Source MAC, lower case, colon-separated (`02:00:00:00:00:0a`).
+	Source string `json:"Source,omitempty"`
+	// Destination MAC.
+	Destination string `json:"Destination,omitempty"`
+	// The EtherType after any VLAN tags (or the SLL protocol), e.g. 2054
+	// (0x0806) for ARP, 35020 (0x88cc) for LLDP, 34916 (0x8864) for a PPPoE
+	// session frame that carries neither IPv4 nor IPv6. Values below 1536 are
+	// 802.3 lengths.
+	EtherType uint16 `json:"EtherType"`
+}
+
+// TunnelInfo is detail.Tunnel: the outermost tunnel and its outer addresses.
+type TunnelInfo struct {
+	// `vxlan`, `geneve`, `gre`, `erspan` (ERSPAN is carried in GRE; its GRE
+	// fields are reported too), `ipip`, `gtpu` or `mpls` (MPLS in GRE is `mpls`
+	// with the GRE fields).
+	Type string `json:"Type"`
+	// The 24-bit virtual network identifier. AWS Traffic Mirroring puts the
+	// session's VNI here.
+	VNI *uint32 `json:"VNI,omitempty"`
+	// The outer UDP source port. Senders (AWS included) set it to a hash of the
+	// inner flow, so it identifies the inner 5-tuple.
+	FlowHash    *uint16   `json:"FlowHash,omitempty"`
+	Source      *Endpoint `json:"Source,omitempty"`
+	Destination *Endpoint `json:"Destination,omitempty"`
+	// VLAN ids of the outer frame.
+	VLAN []uint16 `json:"VLAN,omitempty"`
+	// GRE key.
+	Key *uint32 `json:"Key,omitempty"`
+	// GRE sequence number (ERSPAN types II and III always have one).
+	Sequence *uint32 `json:"Sequence,omitempty"`
+	// The 10-bit ERSPAN session id.
+	SessionID *uint16 `json:"SessionID,omitempty"`
+	// ERSPAN type: 1, 2 or 3.
+	Version *uint8 `json:"Version,omitempty"`
+	// The 32-bit GTP-U tunnel endpoint identifier.
+	TEID *uint32 `json:"TEID,omitempty"`
+	// The 20-bit MPLS labels of the stack, outermost first, at most 8 (deeper
+	// entries are skipped).
+	Labels []uint32 `json:"Labels,omitempty"`
+	// `true` when an IP packet carrying the tunnel (the outer one, or one
+	// between nested tunnels) is a first fragment: the inner packet may continue
+	// in later fragments, which are not decoded (see [Fragments](#fragments)).
+	// Never `false`: absent instead.
+	Fragment bool           `json:"Fragment,omitempty"`
+	Options  []GeneveOption `json:"Options,omitempty"`
+	GWLB     *GWLBInfo      `json:"GWLB,omitempty"`
+}
+
+// GeneveOption is one entry of detail.Tunnel.Options.
+type GeneveOption struct {
+	// Option class (264 = 0x0108 for AWS GWLB).
+	Class uint16 `json:"Class"`
+	// Option type including the critical bit (0x80): type 1 critical is 129.
+	Type uint8 `json:"Type"`
+	// Option data, standard base64.
+	Data []byte `json:"Data"`
+}
+
+// GWLBInfo is detail.Tunnel.GWLB: the AWS Gateway Load Balancer Geneve
+// options, as "0x"-prefixed fixed-width lower-case hex strings (64-bit ids do
+// not survive a trip through a JSON number in most languages).
+type GWLBInfo struct {
+	// GWLB endpoint id (64 bits) as `0x` and 16 lower-case hex digits.
+	EndpointID string `json:"EndpointID,omitempty"`
+	// Attachment id (64 bits) as `0x` and 16 lower-case hex digits.
+	AttachmentID string `json:"AttachmentID,omitempty"`
+	// Flow cookie (32 bits) as `0x` and 8 lower-case hex digits.
+	FlowCookie string `json:"FlowCookie,omitempty"`
+}
 
 // Leaves lists every leaf field a packet event can carry, in encoding order.
 // The field accessor for the packet view and the schema tests use it.

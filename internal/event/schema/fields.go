@@ -22,13 +22,14 @@
 //     then its fields in the order the encoder writes them, each with Key,
 //     Type, Present, Doc, Schema and View. Fields must follow their parent.
 //  2. Add a marker pair for the new table to docs/events.md
-//     (<!-- generated: fields dns --> ... <!-- end generated: fields dns -->)
+//     (lines "<!-- generated: fields dns (go generate ./internal/event/...) -->"
+//     and "<!-- end generated: fields dns -->")
 //     with the prose around it, and run `go generate ./internal/event/...`.
-//  3. Write the value accessors in internal/event: the struct in event.go
-//     and Build, the encoder (encode.go, with the generated Key constants,
-//     in the order of the definition), and the View's cases for the new
-//     vf<View> codes (view.go: Scalar for single values, VisitField for the
-//     rest). The tests in internal/event check that the encoder writes
+//  3. Write the value accessors in internal/event: Build (build.go) fills
+//     the generated struct, the encoder (encode.go, with the generated Key
+//     constants, in the order of the definition) writes the JSON, and the
+//     View's cases for the new vf<View> codes (view.go: Scalar for single
+//     values, VisitField for the rest) report the values to the matcher. The tests in internal/event check that the encoder writes
 //     exactly the defined fields in the defined order, that the View reports
 //     every field, and that events validate against the generated schema.
 package schema
@@ -89,6 +90,16 @@ type Field struct {
 	// View names the field for the packet View: leaves get the field code
 	// vf<View>, arrays (leaf or ObjectArray) the array id arr<View>.
 	View string
+	// Go is the field's type in the Go structs of package event (the
+	// field's name there is its key): for an Object or ObjectArray, a
+	// pointer to or slice of the struct generated from its fields, named
+	// after it. Objects of the same struct must have the same fields. Fields
+	// of the envelope have none: Event is written by hand.
+	Go string
+	// GoDoc, for the first Object or ObjectArray of a Go struct, is the
+	// struct's doc comment. The struct fields' comments are their Doc (for a struct
+	// that only one object uses).
+	GoDoc string
 }
 
 // Shared is the $defs entries that fields refer to by "$ref".
@@ -227,8 +238,9 @@ var Fields = []Field{
 		View:   "Resources",
 	},
 	{
-		Path: "detail", Key: "KeyDetail", Type: Object, Required: true,
-		Doc: "The packet, see below.",
+		Path: "detail", Key: "KeyDetail", Type: Object, Required: true, Go: "*PacketDetail",
+		GoDoc: "PacketDetail is the detail of an event built from a packet. Fields describe the innermost frame; Tunnel describes the outermost tunnel.",
+		Doc:   "The packet, see below.",
 		Schema: `{
 			"description": "Detail of a packet event. Fields describe the innermost frame; Tunnel the outermost tunnel.",
 			"dependentRequired": {
@@ -244,76 +256,78 @@ var Fields = []Field{
 		Def:            "detail", Table: "detail",
 	},
 	{
-		Path: "detail.Timestamp", Key: "KeyTimestamp", Type: String, Required: true,
+		Path: "detail.Timestamp", Key: "KeyTimestamp", Type: String, Required: true, Go: "time.Time",
 		Present: "always",
 		Doc:     "Capture time, RFC 3339 in UTC with the fraction of a second as captured (up to 9 digits, trailing zeros dropped, no fraction when zero): `2026-11-21T20:40:15.123456789Z`. Each packet's own time: where it comes from is in [Capture time and order](#capture-time-and-order). A packet without a capture timestamp (pcapng Simple Packet Block) gets the time it was processed.",
 		Schema:  `{"type": "string", "format": "date-time", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{0,8}[1-9])?Z$"}`,
 		View:    "Timestamp",
 	},
 	{
-		Path: "detail.Listener", Key: "KeyListener", Type: String,
+		Path: "detail.Listener", Key: "KeyListener", Type: String, Go: "string",
 		Present: "when the source has a name",
 		Doc:     "The configured source's name (same as `resources[0]`).",
 		Schema:  `{"type": "string", "minLength": 1}`,
 		View:    "Listener",
 	},
 	{
-		Path: "detail.Source", Key: "KeySrc", Type: Object,
+		Path: "detail.Source", Key: "KeySrc", Type: Object, Go: "*Endpoint",
+		GoDoc: "Endpoint is an IP address with its port when the transport has ports.",
 	},
 	{
-		Path: "detail.Source.IP", Key: "KeyIP", Type: String, Required: true,
+		Path: "detail.Source.IP", Key: "KeyIP", Type: String, Required: true, Go: "string",
 		Present: "IP frames",
 		Doc:     "Source address, IPv4 dotted or IPv6 in RFC 5952 form (`2001:db8::7`).",
 		Schema:  `{"type": "string", "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}]}`,
 		View:    "SrcIP",
 	},
 	{
-		Path: "detail.Source.Port", Key: "KeyPort", Type: Number,
+		Path: "detail.Source.Port", Key: "KeyPort", Type: Number, Go: "*uint16",
 		Present: "UDP, TCP",
 		Doc:     "Source port. Absent for ICMP, other protocols and non-first fragments.",
 		Schema:  `{"$ref": "#/$defs/uint16"}`,
 		View:    "SrcPort",
 	},
 	{
-		Path: "detail.Destination", Key: "KeyDst", Type: Object,
+		Path: "detail.Destination", Key: "KeyDst", Type: Object, Go: "*Endpoint",
 	},
 	{
-		Path: "detail.Destination.IP", Key: "KeyIP", Type: String, Required: true,
+		Path: "detail.Destination.IP", Key: "KeyIP", Type: String, Required: true, Go: "string",
 		Present: "IP frames",
 		Doc:     "Destination address.",
 		Schema:  `{"type": "string", "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}]}`,
 		View:    "DstIP",
 	},
 	{
-		Path: "detail.Destination.Port", Key: "KeyPort", Type: Number,
+		Path: "detail.Destination.Port", Key: "KeyPort", Type: Number, Go: "*uint16",
 		Present: "UDP, TCP",
 		Doc:     "Destination port.",
 		Schema:  `{"$ref": "#/$defs/uint16"}`,
 		View:    "DstPort",
 	},
 	{
-		Path: "detail.Protocol", Key: "KeyProtocol", Type: String,
+		Path: "detail.Protocol", Key: "KeyProtocol", Type: String, Go: "string",
 		Present: "IP frames",
 		Doc:     "The IP protocol (after IPv6 extension headers): `udp`, `tcp`, `icmp`, `icmpv6`; otherwise the IANA keyword in lower case (`gre`, `esp`, `ah`, `sctp`, `ospfigp`, `vrrp`, `pim`, ...; spaces replaced by hyphens, e.g. `isis-over-ipv4`), or the number as a string (`\"253\"`) when IANA assigns no keyword.",
 		Schema:  `{"type": "string", "pattern": "^[a-z0-9][a-z0-9.+/-]*$"}`,
 		View:    "Protocol",
 	},
 	{
-		Path: "detail.Length", Key: "KeyLength", Type: Number, Required: true,
+		Path: "detail.Length", Key: "KeyLength", Type: Number, Required: true, Go: "int",
 		Present: "always",
 		Doc:     "Length in bytes of the payload (below) **on the wire**. Equal to the number of bytes in `Payload` unless the capture was cut short (`Truncated`).",
 		Schema:  `{"type": "integer", "minimum": 0}`,
 		View:    "Length",
 	},
 	{
-		Path: "detail.Payload", Key: "KeyPayload", Type: String, Required: true,
+		Path: "detail.Payload", Key: "KeyPayload", Type: String, Required: true, Go: "[]byte",
 		Present: "always",
 		Doc:     "The payload in standard base64 (RFC 4648, with padding); `\"\"` when empty. UDP/TCP: the data after the transport header. ICMP/ICMPv6: the message body after the first 8 bytes (type, code, checksum and the 4-byte rest of header). `IpPacket`: the IP payload after all extension headers. `Frame`: the bytes after the link header (Ethernet + VLAN tags, or SLL; for a PPPoE session frame that carries neither IPv4 nor IPv6, such as LCP, the PPP data after the PPPoE header and PPP protocol field).",
 		Schema:  `{"$ref": "#/$defs/base64"}`,
 		View:    "Payload",
 	},
 	{
-		Path: "detail.IP", Key: "KeyIP", Type: Object,
+		Path: "detail.IP", Key: "KeyIP", Type: Object, Go: "*IPInfo",
+		GoDoc:   "IPInfo is detail.IP.",
 		Present: "IP frames",
 		Doc:     "See [IP](#ip).",
 		Schema: `{
@@ -334,66 +348,67 @@ var Fields = []Field{
 		Def: "ip", Table: "ip",
 	},
 	{
-		Path: "detail.IP.Version", Key: "KeyIPVersion", Type: Number, Required: true,
+		Path: "detail.IP.Version", Key: "KeyIPVersion", Type: Number, Required: true, Go: "uint8",
 		Present: "always",
 		Doc:     "4 or 6.",
 		Schema:  `{"enum": [4, 6]}`,
 		View:    "IPVersion",
 	},
 	{
-		Path: "detail.IP.TTL", Key: "KeyTTL", Type: Number, Required: true,
+		Path: "detail.IP.TTL", Key: "KeyTTL", Type: Number, Required: true, Go: "uint8",
 		Present: "always",
 		Doc:     "IPv4 time to live, or IPv6 hop limit.",
 		Schema:  `{"$ref": "#/$defs/uint8"}`,
 		View:    "TTL",
 	},
 	{
-		Path: "detail.IP.DSCP", Key: "KeyDSCP", Type: Number, Required: true,
+		Path: "detail.IP.DSCP", Key: "KeyDSCP", Type: Number, Required: true, Go: "uint8",
 		Present: "always",
 		Doc:     "Differentiated services code point (the upper 6 bits of the IPv4 TOS / IPv6 traffic class), 0..63.",
 		Schema:  `{"type": "integer", "minimum": 0, "maximum": 63}`,
 		View:    "DSCP",
 	},
 	{
-		Path: "detail.IP.FlowLabel", Key: "KeyFlowLabel", Type: Number,
+		Path: "detail.IP.FlowLabel", Key: "KeyFlowLabel", Type: Number, Go: "*uint32",
 		Present: "IPv6",
 		Doc:     "The 20-bit flow label.",
 		Schema:  `{"type": "integer", "minimum": 0, "maximum": 1048575}`,
 		View:    "FlowLabel",
 	},
 	{
-		Path: "detail.IP.ID", Key: "KeyIPID", Type: Number,
+		Path: "detail.IP.ID", Key: "KeyIPID", Type: Number, Go: "*uint32",
 		Present: "IPv4; IPv6 with a fragment header",
 		Doc:     "IPv4 identification (16 bits), or the 32-bit identification of the IPv6 fragment header.",
 		Schema:  `{"$ref": "#/$defs/uint32"}`,
 		View:    "IPID",
 	},
 	{
-		Path: "detail.IP.DontFragment", Key: "KeyDontFragment", Type: Bool,
+		Path: "detail.IP.DontFragment", Key: "KeyDontFragment", Type: Bool, Go: "bool",
 		Present: "IPv4, when set",
 		Doc:     "`true` when the DF bit is set.",
 		Schema:  `{"const": true}`,
 		View:    "DontFragment",
 	},
 	{
-		Path: "detail.IP.Fragment", Key: "KeyFragment", Type: Object,
+		Path: "detail.IP.Fragment", Key: "KeyFragment", Type: Object, Go: "*Fragment",
+		GoDoc: "Fragment is detail.IP.Fragment, present only for fragments.",
 	},
 	{
-		Path: "detail.IP.Fragment.Offset", Key: "KeyFragOffset", Type: Number, Required: true,
+		Path: "detail.IP.Fragment.Offset", Key: "KeyFragOffset", Type: Number, Required: true, Go: "uint16",
 		Present: "fragments",
 		Doc:     "Fragment offset in bytes (the header field times 8). `0` for a first fragment.",
 		Schema:  `{"type": "integer", "minimum": 0, "maximum": 65528, "multipleOf": 8}`,
 		View:    "FragOffset",
 	},
 	{
-		Path: "detail.IP.Fragment.MoreFragments", Key: "KeyMoreFragments", Type: Bool, Required: true,
+		Path: "detail.IP.Fragment.MoreFragments", Key: "KeyMoreFragments", Type: Bool, Required: true, Go: "bool",
 		Present: "fragments",
 		Doc:     "The MF flag (IPv4) or M flag (IPv6).",
 		Schema:  `{"type": "boolean"}`,
 		View:    "MoreFragments",
 	},
 	{
-		Path: "detail.IP.Extensions", Key: "KeyExtensions", Type: StringArray,
+		Path: "detail.IP.Extensions", Key: "KeyExtensions", Type: StringArray, Go: "[]string",
 		Present: "IPv6 with extension headers",
 		Doc:     "The extension headers present, in this fixed order (not wire order): `hop-by-hop`, `routing`, `fragment`, `destination-options`, `ah`.",
 		Schema: `{
@@ -405,20 +420,21 @@ var Fields = []Field{
 		View: "Extensions",
 	},
 	{
-		Path: "detail.IP.LengthFromCapture", Key: "KeyLenFromCap", Type: Bool,
+		Path: "detail.IP.LengthFromCapture", Key: "KeyLenFromCap", Type: Bool, Go: "bool",
 		Present: "IPv4, when true",
 		Doc:     "`true` when the IPv4 total length field is 0, as in Linux captures of packets the kernel segments later (TSO/GSO, BIG TCP): the length is then taken from the captured frame (the bytes after the IP header's start, or the wire length when the capture was cut), as tshark and tcpdump do, and `Length` and `Payload` follow from it. Only the innermost IP header's is reported. Never `false`: absent instead.",
 		Schema:  `{"const": true}`,
 		View:    "LenFromCap",
 	},
 	{
-		Path: "detail.TCP", Key: "KeyTCP", Type: Object,
+		Path: "detail.TCP", Key: "KeyTCP", Type: Object, Go: "*TCPInfo",
+		GoDoc:   "TCPInfo is detail.TCP.",
 		Present: "TCP",
 		Doc:     "See [TCP](#tcp).",
 		Def:     "tcp", Table: "tcp",
 	},
 	{
-		Path: "detail.TCP.Flags", Key: "KeyFlags", Type: StringArray, Required: true,
+		Path: "detail.TCP.Flags", Key: "KeyFlags", Type: StringArray, Required: true, Go: "[]string",
 		Doc: "Flags set, in bit order: `FIN`, `SYN`, `RST`, `PSH`, `ACK`, `URG`, `ECE`, `CWR`, `NS`. `[]` when none. Patterns match arrays element-wise: `{\"TCP\": {\"Flags\": [\"SYN\"]}}` matches every segment with SYN set, SYN-ACK included.",
 		Schema: `{
 			"type": "array",
@@ -428,94 +444,97 @@ var Fields = []Field{
 		View: "TCPFlags",
 	},
 	{
-		Path: "detail.TCP.Seq", Key: "KeySeq", Type: Number, Required: true,
+		Path: "detail.TCP.Seq", Key: "KeySeq", Type: Number, Required: true, Go: "uint32",
 		Doc:    "Sequence number (raw, not relative).",
 		Schema: `{"$ref": "#/$defs/uint32"}`,
 		View:   "TCPSeq",
 	},
 	{
-		Path: "detail.TCP.Ack", Key: "KeyAck", Type: Number, Required: true,
+		Path: "detail.TCP.Ack", Key: "KeyAck", Type: Number, Required: true, Go: "uint32",
 		Doc:    "Acknowledgment number field, present even when the ACK flag is clear.",
 		Schema: `{"$ref": "#/$defs/uint32"}`,
 		View:   "TCPAck",
 	},
 	{
-		Path: "detail.TCP.Window", Key: "KeyWindow", Type: Number, Required: true,
+		Path: "detail.TCP.Window", Key: "KeyWindow", Type: Number, Required: true, Go: "uint16",
 		Doc:    "Window field (not scaled).",
 		Schema: `{"$ref": "#/$defs/uint16"}`,
 		View:   "TCPWindow",
 	},
 	{
-		Path: "detail.ICMP", Key: "KeyICMP", Type: Object,
+		Path: "detail.ICMP", Key: "KeyICMP", Type: Object, Go: "*ICMPInfo",
+		GoDoc:   "ICMPInfo is detail.ICMP. ID and Seq are present for echo request/reply only.",
 		Present: "ICMP, ICMPv6",
 		Doc:     "See [ICMP](#icmp).",
 		Schema:  `{"dependentRequired": {"ID": ["Seq"], "Seq": ["ID"]}}`,
 		Def:     "icmp", Table: "icmp",
 	},
 	{
-		Path: "detail.ICMP.Type", Key: "KeyType", Type: Number, Required: true,
+		Path: "detail.ICMP.Type", Key: "KeyType", Type: Number, Required: true, Go: "uint8",
 		Present: "always",
 		Doc:     "Message type (ICMP 8 echo request, 3 destination unreachable, ...; ICMPv6 128 echo request, 134 router advertisement, ...).",
 		Schema:  `{"$ref": "#/$defs/uint8"}`,
 		View:    "ICMPType",
 	},
 	{
-		Path: "detail.ICMP.Code", Key: "KeyCode", Type: Number, Required: true,
+		Path: "detail.ICMP.Code", Key: "KeyCode", Type: Number, Required: true, Go: "uint8",
 		Present: "always",
 		Doc:     "Message code.",
 		Schema:  `{"$ref": "#/$defs/uint8"}`,
 		View:    "ICMPCode",
 	},
 	{
-		Path: "detail.ICMP.ID", Key: "KeyICMPID", Type: Number,
+		Path: "detail.ICMP.ID", Key: "KeyICMPID", Type: Number, Go: "*uint16",
 		Present: "echo-style messages",
 		Doc:     "Identifier: ICMP echo, timestamp, information and address mask requests/replies; ICMPv6 echo request/reply.",
 		Schema:  `{"$ref": "#/$defs/uint16"}`,
 		View:    "ICMPID",
 	},
 	{
-		Path: "detail.ICMP.Seq", Key: "KeyICMPSeq", Type: Number,
+		Path: "detail.ICMP.Seq", Key: "KeyICMPSeq", Type: Number, Go: "*uint16",
 		Present: "echo-style messages",
 		Doc:     "Sequence number, same messages.",
 		Schema:  `{"$ref": "#/$defs/uint16"}`,
 		View:    "ICMPSeq",
 	},
 	{
-		Path: "detail.Ethernet", Key: "KeyEthernet", Type: Object,
+		Path: "detail.Ethernet", Key: "KeyEthernet", Type: Object, Go: "*EthernetInfo",
+		GoDoc:   "EthernetInfo is detail.Ethernet, present for non-IP frames.",
 		Present: "non-IP frames with a link header",
 		Doc:     "See [Ethernet](#ethernet).",
 		Def:     "ethernet", Table: "ethernet",
 	},
 	{
-		Path: "detail.Ethernet.Source", Key: "KeySrc", Type: String,
+		Path: "detail.Ethernet.Source", Key: "KeySrc", Type: String, Go: "string",
 		Present: "Ethernet; SLL with a 6-byte address",
 		Doc:     "Source MAC, lower case, colon-separated (`02:00:00:00:00:0a`).",
 		Schema:  `{"type": "string", "pattern": "^[0-9a-f]{2}(:[0-9a-f]{2}){5}$"}`,
 		View:    "EthSrc",
 	},
 	{
-		Path: "detail.Ethernet.Destination", Key: "KeyDst", Type: String,
+		Path: "detail.Ethernet.Destination", Key: "KeyDst", Type: String, Go: "string",
 		Present: "Ethernet",
 		Doc:     "Destination MAC.",
 		Schema:  `{"type": "string", "pattern": "^[0-9a-f]{2}(:[0-9a-f]{2}){5}$"}`,
 		View:    "EthDst",
 	},
 	{
-		Path: "detail.Ethernet.EtherType", Key: "KeyEthType", Type: Number, Required: true,
+		Path: "detail.Ethernet.EtherType", Key: "KeyEthType", Type: Number, Required: true, Go: "uint16",
 		Present: "always",
 		Doc:     "The EtherType after any VLAN tags (or the SLL protocol), e.g. 2054 (0x0806) for ARP, 35020 (0x88cc) for LLDP, 34916 (0x8864) for a PPPoE session frame that carries neither IPv4 nor IPv6. Values below 1536 are 802.3 lengths.",
 		Schema:  `{"$ref": "#/$defs/uint16"}`,
 		View:    "EthType",
 	},
 	{
-		Path: "detail.VLAN", Key: "KeyVLAN", Type: NumberArray,
+		Path: "detail.VLAN", Key: "KeyVLAN", Type: NumberArray, Go: "[]uint16",
 		Present: "tagged frames",
 		Doc:     "VLAN ids of the innermost frame's 802.1Q / 802.1ad tags, outermost first (QinQ: `[S-tag, C-tag]`), at most 4.",
 		Schema:  `{"$ref": "#/$defs/vlans"}`,
 		View:    "VLAN",
 	},
 	{
-		Path: "detail.Tunnel", Key: "KeyTunnel", Type: Object,
+		Path: "detail.Tunnel", Key: "KeyTunnel", Type: Object, Go: "*TunnelInfo",
+		GoDoc:   "TunnelInfo is detail.Tunnel: the outermost tunnel and its outer addresses.",
 		Present: "tunnelled packets",
 		Doc:     "See [Tunnel](#tunnel).",
 		Schema: `{
@@ -550,177 +569,179 @@ var Fields = []Field{
 		Def: "tunnel", Table: "tunnel",
 	},
 	{
-		Path: "detail.Tunnel.Type", Key: "KeyType", Type: String, Required: true,
+		Path: "detail.Tunnel.Type", Key: "KeyType", Type: String, Required: true, Go: "string",
 		Present: "always",
 		Doc:     "`vxlan`, `geneve`, `gre`, `erspan` (ERSPAN is carried in GRE; its GRE fields are reported too), `ipip`, `gtpu` or `mpls` (MPLS in GRE is `mpls` with the GRE fields).",
 		Schema:  `{"enum": ["vxlan", "geneve", "gre", "erspan", "ipip", "gtpu", "mpls"]}`,
 		View:    "TunType",
 	},
 	{
-		Path: "detail.Tunnel.VNI", Key: "KeyVNI", Type: Number,
+		Path: "detail.Tunnel.VNI", Key: "KeyVNI", Type: Number, Go: "*uint32",
 		Present: "vxlan, geneve",
 		Doc:     "The 24-bit virtual network identifier. AWS Traffic Mirroring puts the session's VNI here.",
 		Schema:  `{"type": "integer", "minimum": 0, "maximum": 16777215}`,
 		View:    "TunVNI",
 	},
 	{
-		Path: "detail.Tunnel.FlowHash", Key: "KeyFlowHash", Type: Number,
+		Path: "detail.Tunnel.FlowHash", Key: "KeyFlowHash", Type: Number, Go: "*uint16",
 		Present: "vxlan, geneve",
 		Doc:     "The outer UDP source port. Senders (AWS included) set it to a hash of the inner flow, so it identifies the inner 5-tuple.",
 		Schema:  `{"$ref": "#/$defs/uint16"}`,
 		View:    "TunFlowHash",
 	},
 	{
-		Path: "detail.Tunnel.Source", Key: "KeySrc", Type: Object,
+		Path: "detail.Tunnel.Source", Key: "KeySrc", Type: Object, Go: "*Endpoint",
 	},
 	{
-		Path: "detail.Tunnel.Source.IP", Key: "KeyIP", Type: String, Required: true,
+		Path: "detail.Tunnel.Source.IP", Key: "KeyIP", Type: String, Required: true, Go: "string",
 		Present: "outer IP (all but MPLS directly over Ethernet)",
 		Doc:     "Outer source address (the mirror source, the GWLB, the GRE peer).",
 		Schema:  `{"type": "string", "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}]}`,
 		View:    "TunSrcIP",
 	},
 	{
-		Path: "detail.Tunnel.Source.Port", Key: "KeyPort", Type: Number,
+		Path: "detail.Tunnel.Source.Port", Key: "KeyPort", Type: Number, Go: "*uint16",
 		Present: "tunnels in UDP: vxlan, geneve, gtpu, mpls in UDP",
 		Doc:     "Outer UDP source port.",
 		Schema:  `{"$ref": "#/$defs/uint16"}`,
 		View:    "TunSrcPort",
 	},
 	{
-		Path: "detail.Tunnel.Destination", Key: "KeyDst", Type: Object,
+		Path: "detail.Tunnel.Destination", Key: "KeyDst", Type: Object, Go: "*Endpoint",
 	},
 	{
-		Path: "detail.Tunnel.Destination.IP", Key: "KeyIP", Type: String, Required: true,
+		Path: "detail.Tunnel.Destination.IP", Key: "KeyIP", Type: String, Required: true, Go: "string",
 		Present: "outer IP",
 		Doc:     "Outer destination address.",
 		Schema:  `{"type": "string", "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}]}`,
 		View:    "TunDstIP",
 	},
 	{
-		Path: "detail.Tunnel.Destination.Port", Key: "KeyPort", Type: Number,
+		Path: "detail.Tunnel.Destination.Port", Key: "KeyPort", Type: Number, Go: "*uint16",
 		Present: "tunnels in UDP",
 		Doc:     "Outer UDP destination port (4789, 6081, 2152, 6635 or the configured port).",
 		Schema:  `{"$ref": "#/$defs/uint16"}`,
 		View:    "TunDstPort",
 	},
 	{
-		Path: "detail.Tunnel.VLAN", Key: "KeyVLAN", Type: NumberArray,
+		Path: "detail.Tunnel.VLAN", Key: "KeyVLAN", Type: NumberArray, Go: "[]uint16",
 		Present: "outer frame tagged",
 		Doc:     "VLAN ids of the outer frame.",
 		Schema:  `{"$ref": "#/$defs/vlans"}`,
 		View:    "TunVLAN",
 	},
 	{
-		Path: "detail.Tunnel.Key", Key: "KeyGREKey", Type: Number,
+		Path: "detail.Tunnel.Key", Key: "KeyGREKey", Type: Number, Go: "*uint32",
 		Present: "GRE with the K bit",
 		Doc:     "GRE key.",
 		Schema:  `{"$ref": "#/$defs/uint32"}`,
 		View:    "TunKey",
 	},
 	{
-		Path: "detail.Tunnel.Sequence", Key: "KeyGRESequence", Type: Number,
+		Path: "detail.Tunnel.Sequence", Key: "KeyGRESequence", Type: Number, Go: "*uint32",
 		Present: "GRE with the S bit",
 		Doc:     "GRE sequence number (ERSPAN types II and III always have one).",
 		Schema:  `{"$ref": "#/$defs/uint32"}`,
 		View:    "TunSequence",
 	},
 	{
-		Path: "detail.Tunnel.SessionID", Key: "KeySessionID", Type: Number,
+		Path: "detail.Tunnel.SessionID", Key: "KeySessionID", Type: Number, Go: "*uint16",
 		Present: "erspan types II, III",
 		Doc:     "The 10-bit ERSPAN session id.",
 		Schema:  `{"type": "integer", "minimum": 0, "maximum": 1023}`,
 		View:    "TunSessionID",
 	},
 	{
-		Path: "detail.Tunnel.Version", Key: "KeyERSPANVersion", Type: Number,
+		Path: "detail.Tunnel.Version", Key: "KeyERSPANVersion", Type: Number, Go: "*uint8",
 		Present: "erspan",
 		Doc:     "ERSPAN type: 1, 2 or 3.",
 		Schema:  `{"enum": [1, 2, 3]}`,
 		View:    "TunVersion",
 	},
 	{
-		Path: "detail.Tunnel.TEID", Key: "KeyTEID", Type: Number,
+		Path: "detail.Tunnel.TEID", Key: "KeyTEID", Type: Number, Go: "*uint32",
 		Present: "gtpu",
 		Doc:     "The 32-bit GTP-U tunnel endpoint identifier.",
 		Schema:  `{"$ref": "#/$defs/uint32"}`,
 		View:    "TunTEID",
 	},
 	{
-		Path: "detail.Tunnel.Labels", Key: "KeyLabels", Type: NumberArray,
+		Path: "detail.Tunnel.Labels", Key: "KeyLabels", Type: NumberArray, Go: "[]uint32",
 		Present: "mpls",
 		Doc:     "The 20-bit MPLS labels of the stack, outermost first, at most 8 (deeper entries are skipped).",
 		Schema:  `{"type": "array", "minItems": 1, "maxItems": 8, "items": {"type": "integer", "minimum": 0, "maximum": 1048575}}`,
 		View:    "TunLabels",
 	},
 	{
-		Path: "detail.Tunnel.Fragment", Key: "KeyFragment", Type: Bool,
+		Path: "detail.Tunnel.Fragment", Key: "KeyFragment", Type: Bool, Go: "bool",
 		Present: "when true",
 		Doc:     "`true` when an IP packet carrying the tunnel (the outer one, or one between nested tunnels) is a first fragment: the inner packet may continue in later fragments, which are not decoded (see [Fragments](#fragments)). Never `false`: absent instead.",
 		Schema:  `{"const": true}`,
 		View:    "TunFragment",
 	},
 	{
-		Path: "detail.Tunnel.Options", Key: "KeyOptions", Type: ObjectArray,
+		Path: "detail.Tunnel.Options", Key: "KeyOptions", Type: ObjectArray, Go: "[]GeneveOption",
+		GoDoc:   "GeneveOption is one entry of detail.Tunnel.Options.",
 		Present: "geneve with options",
 		Doc:     "Every Geneve option TLV, in wire order.",
 		Schema:  `{"minItems": 1}`,
 		View:    "Options",
 	},
 	{
-		Path: "detail.Tunnel.Options.Class", Key: "KeyOptClass", Type: Number, Required: true,
+		Path: "detail.Tunnel.Options.Class", Key: "KeyOptClass", Type: Number, Required: true, Go: "uint16",
 		Doc:    "Option class (264 = 0x0108 for AWS GWLB).",
 		Schema: `{"$ref": "#/$defs/uint16"}`,
 		View:   "OptClass",
 	},
 	{
-		Path: "detail.Tunnel.Options.Type", Key: "KeyOptType", Type: Number, Required: true,
+		Path: "detail.Tunnel.Options.Type", Key: "KeyOptType", Type: Number, Required: true, Go: "uint8",
 		Doc:    "Option type including the critical bit (0x80): type 1 critical is 129.",
 		Schema: `{"$ref": "#/$defs/uint8"}`,
 		View:   "OptType",
 	},
 	{
-		Path: "detail.Tunnel.Options.Data", Key: "KeyOptData", Type: String, Required: true,
+		Path: "detail.Tunnel.Options.Data", Key: "KeyOptData", Type: String, Required: true, Go: "[]byte",
 		Doc:    "Option data, standard base64.",
 		Schema: `{"$ref": "#/$defs/base64"}`,
 		View:   "OptData",
 	},
 	{
-		Path: "detail.Tunnel.GWLB", Key: "KeyGWLB", Type: Object,
+		Path: "detail.Tunnel.GWLB", Key: "KeyGWLB", Type: Object, Go: "*GWLBInfo",
+		GoDoc:   "GWLBInfo is detail.Tunnel.GWLB: the AWS Gateway Load Balancer Geneve options, as \"0x\"-prefixed fixed-width lower-case hex strings (64-bit ids do not survive a trip through a JSON number in most languages).",
 		Present: "geneve with AWS GWLB options",
 		Doc:     "Decoded class 0x0108 options; each member is present when its option is.",
 		Schema:  `{"minProperties": 1}`,
 	},
 	{
-		Path: "detail.Tunnel.GWLB.EndpointID", Key: "KeyEndpointID", Type: String,
+		Path: "detail.Tunnel.GWLB.EndpointID", Key: "KeyEndpointID", Type: String, Go: "string",
 		Present: "type 1",
 		Doc:     "GWLB endpoint id (64 bits) as `0x` and 16 lower-case hex digits.",
 		Schema:  `{"type": "string", "pattern": "^0x[0-9a-f]{16}$"}`,
 		View:    "GWLBEndpoint",
 	},
 	{
-		Path: "detail.Tunnel.GWLB.AttachmentID", Key: "KeyAttachmentID", Type: String,
+		Path: "detail.Tunnel.GWLB.AttachmentID", Key: "KeyAttachmentID", Type: String, Go: "string",
 		Present: "type 2",
 		Doc:     "Attachment id (64 bits) as `0x` and 16 lower-case hex digits.",
 		Schema:  `{"type": "string", "pattern": "^0x[0-9a-f]{16}$"}`,
 		View:    "GWLBAttachment",
 	},
 	{
-		Path: "detail.Tunnel.GWLB.FlowCookie", Key: "KeyFlowCookie", Type: String,
+		Path: "detail.Tunnel.GWLB.FlowCookie", Key: "KeyFlowCookie", Type: String, Go: "string",
 		Present: "type 3",
 		Doc:     "Flow cookie (32 bits) as `0x` and 8 lower-case hex digits.",
 		Schema:  `{"type": "string", "pattern": "^0x[0-9a-f]{8}$"}`,
 		View:    "GWLBCookie",
 	},
 	{
-		Path: "detail.Truncated", Key: "KeyTruncated", Type: Bool,
+		Path: "detail.Truncated", Key: "KeyTruncated", Type: Bool, Go: "bool",
 		Present: "when true",
 		Doc:     "`true` when the capture holds fewer bytes than were on the wire (snaplen) or than the innermost headers claim. Never `false`: absent instead.",
 		Schema:  `{"const": true}`,
 		View:    "Truncated",
 	},
 	{
-		Path: "detail.DecodeError", Key: "KeyDecodeError", Type: String,
+		Path: "detail.DecodeError", Key: "KeyDecodeError", Type: String, Go: "string",
 		Present: "when decoding stopped early",
 		Doc:     "Why: `truncated` (the buffer ends inside a header), `bad_length` (a length field disagrees with the packet), `bad_version`, `unsupported`. The fields before the problem are still filled in.",
 		Schema:  `{"enum": ["truncated", "bad_length", "bad_version", "unsupported"]}`,

@@ -74,6 +74,8 @@ func TestTreeRejectsBadDefinitions(t *testing.T) {
 			{Path: "b", Key: "KeyB", Type: Object, Def: "d"}, leaf("b.y", "KeyY", "Y"),
 		}, "used twice"},
 		{"no type", []Field{{Path: "a", Key: "KeyA", Schema: `{}`, View: "A"}}, "no type"},
+		{"go struct field without go type", []Field{{Path: "a", Key: "KeyA", Type: Object, Go: "*A", GoDoc: "A is a."}, leaf("a.b", "KeyB", "B")}, "no Go type"},
+		{"go doc not on the struct name", []Field{{Path: "a", Key: "KeyA", Type: Object, Go: "*A", GoDoc: "The a."}, leaf("a.b", "KeyB", "B")}, "GoDoc does not start"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -187,4 +189,43 @@ func FuzzIndentJSON(f *testing.F) {
 			t.Fatalf("layout changed the value:\n in %s\nout %s", in, out)
 		}
 	})
+}
+
+// GoSource writes one struct per Go type and refuses objects that would
+// need two different structs of one name.
+func TestGoStructs(t *testing.T) {
+	obj := func(path, key string) Field {
+		return Field{Path: path, Key: key, Type: Object, Go: "*E", GoDoc: "E is an endpoint."}
+	}
+	leaf := func(path, key, view, goType string) Field {
+		return Field{Path: path, Key: key, Type: Number, Schema: `{}`, View: view, Go: goType, Doc: "The " + view + "."}
+	}
+	fields := []Field{
+		{Path: "d", Key: "KeyD", Type: Object, Go: "*D", GoDoc: "D is the detail."},
+		leaf("d.n", "KeyN", "N", "int"),
+		obj("d.s", "KeyS"), leaf("d.s.p", "KeyP", "SP", "*uint16"),
+		{Path: "d.t", Key: "KeyT", Type: Object, Go: "*E"}, leaf("d.t.p", "KeyP", "TP", "*uint16"),
+	}
+	b, err := GoSource(fields, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := strings.Join(strings.Fields(string(b)), " ") // without gofmt's alignment
+	for _, want := range []string{
+		"// D is the detail. type D struct { // The N. n int `json:\"n,omitempty\"`",
+		"s *E `json:\"s,omitempty\"`",
+		// E serves two objects: no per-field comments, which could differ.
+		"// E is an endpoint. type E struct { p *uint16 `json:\"p,omitempty\"` }",
+	} {
+		if !strings.Contains(src, want) {
+			t.Errorf("generated Go lacks %q:\n%s", want, src)
+		}
+	}
+	if n := strings.Count(src, "type E struct"); n != 1 {
+		t.Errorf("struct E written %d times", n)
+	}
+	fields[len(fields)-1].Go = "uint16"
+	if _, err := GoSource(fields, nil); err == nil || !strings.Contains(err.Error(), "other fields") {
+		t.Errorf("two shapes of struct E: err %v", err)
+	}
 }
