@@ -194,10 +194,10 @@ func (r *recorder) Fatalf(format string, args ...any) {
 	runtime.Goexit()
 }
 
-// The Go structs (Event's wire form, PacketDetail and its blocks) carry the
-// definition's fields, by their JSON names, in its order, with matching
-// kinds: json.Marshal of Build's Event is compared byte for byte with the
-// encoder elsewhere, so this ties the structs to the definition too.
+// The Go structs (Event's wire form, written by hand, and PacketDetail and its
+// blocks, generated) carry the definition's fields, by their JSON names, in
+// its order, with matching kinds. json.Marshal of Build's Event is compared
+// byte for byte with the encoder elsewhere.
 func TestStructsFollowDefinition(t *testing.T) {
 	var got []Leaf
 	var walk func(prefix []string, typ reflect.Type)

@@ -1,8 +1,10 @@
-// Command gen writes the files generated from the event schema definition
-// (internal/event/schema): the event stage's key constants and View tables,
-// docs/event.schema.json and the field tables of docs/events.md. It is run by
-// `go generate ./internal/event/...` from internal/event, so the repository
-// root defaults to ../..
+// Command gen is a build-time tool beside the event stage of the data path
+// (source ──► packet ──► event ──► rule match ──► deliver ──► target): it
+// writes the files generated from the event schema definition
+// (internal/event/schema): the event package's key constants, detail structs
+// and View tables, docs/event.schema.json and the field tables of
+// docs/events.md. It is run by `go generate ./internal/event/...` from
+// internal/event, so the repository root defaults to ../..
 package main
 
 import (
