@@ -6,32 +6,36 @@
 //	                   event/schema (build time)
 //
 // Fields below lists every field of a packet event once: its JSON path, type,
-// when it appears, its description, its JSON Schema and what the packet View
-// (rule matching) calls it. `go generate ./internal/event/...` runs
-// internal/event/gen, which writes from it the key constants, Leaves and the
-// View's field codes and path table (internal/event/fields_gen.go), the JSON
-// Schema (docs/event.schema.json) and the field tables of docs/events.md
-// (between its "generated" marker comments). A test fails when any of them
-// is stale. The package is read at build time only; nothing imports it at
-// run time.
+// when it appears, its description, its JSON Schema, its Go type and what the
+// packet View (rule matching) calls it; DetailTypes lists the packet
+// detail-types. `go generate ./internal/event/...` runs internal/event/gen,
+// which writes from them the key and detail-type constants, the detail
+// structs, Leaves and the View's field codes and path table
+// (internal/event/fields_gen.go), the JSON Schema (docs/event.schema.json)
+// and the field tables of docs/events.md (between its "generated" marker
+// comments). A test fails when any of them is stale. The package is read at
+// build time only; nothing imports it at run time.
 //
 // Adding a block (for example detail.DNS):
 //
-//  1. Add an Object field for the block (Path "detail.DNS", its Key constant
-//     name, Def and Table to give it a $defs entry and its own docs table),
-//     then its fields in the order the encoder writes them, each with Key,
-//     Type, Present, Doc, Schema and View. Fields must follow their parent.
-//  2. Add a marker pair for the new table to docs/events.md
-//     (lines "<!-- generated: fields dns (go generate ./internal/event/...) -->"
-//     and "<!-- end generated: fields dns -->")
-//     with the prose around it, and run `go generate ./internal/event/...`.
+//  1. Add an Object field for the block (Path "detail.DNS", its Key
+//     constant name, Go struct type and GoDoc, Def and Table to give it a
+//     $defs entry and its own docs table), then its fields in the order the
+//     encoder writes them, each with Key, Type, Required, Present, Doc,
+//     Schema, View and Go. Fields must follow their parent.
+//  2. Add a marker pair for the new table to docs/events.md, the lines
+//     "<!-- generated: fields dns (go generate ./internal/event/...) -->" and
+//     "<!-- end generated: fields dns -->", with the prose around it, and run
+//     `go generate ./internal/event/...`.
 //  3. Write the value accessors in internal/event: Build (build.go) fills
 //     the generated struct, the encoder (encode.go, with the generated Key
-//     constants, in the order of the definition) writes the JSON, and the
-//     View's cases for the new vf<View> codes (view.go: Scalar for single
-//     values, VisitField for the rest) report the values to the matcher. The tests in internal/event check that the encoder writes
-//     exactly the defined fields in the defined order, that the View reports
-//     every field, and that events validate against the generated schema.
+//     constants) writes the JSON, and the View's cases for the new vf<View>
+//     codes (view.go: Scalar for single values, VisitField for the rest)
+//     report the values to the matcher. The tests in internal/event check
+//     that the encoder writes exactly the defined fields, with their types,
+//     in the defined order, that some test event has each of them, that the
+//     View answers for every field as the JSON does, and that events
+//     validate against the generated schema.
 package schema
 
 // Type is the JSON type of a field.
@@ -97,8 +101,8 @@ type Field struct {
 	// of the envelope have none: Event is written by hand.
 	Go string
 	// GoDoc, for the first Object or ObjectArray of a Go struct, is the
-	// struct's doc comment. The struct fields' comments are their Doc (for a struct
-	// that only one object uses).
+	// struct's doc comment. The struct's leaf fields have their Doc as
+	// comment when only one object uses the struct.
 	GoDoc string
 }
 
