@@ -391,7 +391,13 @@ func (s *schemaWriter) members(text string) string {
 		return ""
 	}
 	c := s.compact(text)
-	if inner := strings.TrimSpace(c[1 : len(c)-1]); inner != "" {
+	if len(c) < 2 || c[0] != '{' {
+		if s.err == nil {
+			s.err = fmt.Errorf("schema text %.40q: not a JSON object", text)
+		}
+		return ""
+	}
+	if inner := c[1 : len(c)-1]; inner != "" {
 		return "," + inner
 	}
 	return ""

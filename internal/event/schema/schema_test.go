@@ -229,3 +229,28 @@ func TestGoStructs(t *testing.T) {
 		t.Errorf("two shapes of struct E: err %v", err)
 	}
 }
+
+// Schema texts that are not JSON objects are errors, wherever they are.
+func TestJSONSchemaRejectsBadSchemaText(t *testing.T) {
+	fields := []Field{{Path: "a", Key: "KeyA", Type: Number, Schema: `{}`, View: "A"}}
+	cases := []struct {
+		name  string
+		types []DetailType
+	}{
+		{"ok", []DetailType{{Value: "X", Detail: `{"required": ["a"]}`}}},
+		{"detail not JSON", []DetailType{{Value: "X", Detail: `{"required": [`}}},
+		{"detail empty", []DetailType{{Value: "X"}}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := JSONSchema(fields, c.types)
+			if (err == nil) != (c.name == "ok") {
+				t.Fatalf("err %v", err)
+			}
+		})
+	}
+	var s schemaWriter
+	if m := s.members(`[1]`); m != "" || s.err == nil {
+		t.Errorf("members of an array: %q, err %v", m, s.err)
+	}
+}
