@@ -7,8 +7,10 @@
 //
 // Rules match on the packet view, so JSON is encoded only for events that
 // matched and only when a target needs it. The field names are a public
-// contract documented in docs/events.md and docs/event.schema.json; they are
-// declared once, as constants in fields.go.
+// contract documented in docs/events.md and docs/event.schema.json. They are
+// defined once, in internal/event/schema, from which `go generate` writes
+// the Key constants and the View's field table (fields_gen.go), the JSON
+// Schema and the docs' field tables.
 //
 // Three ways to get an event:
 //   - Encoder.AppendJSON / Encoder.AppendCloudEvent: the hot path, from a
@@ -38,110 +40,8 @@ type Event struct {
 	Detail     any
 }
 
-// PacketDetail is the detail of an event built from a packet. Fields describe
-// the innermost frame; Tunnel describes the outermost tunnel.
-type PacketDetail struct {
-	Timestamp   time.Time     `json:"Timestamp"`
-	Listener    string        `json:"Listener,omitempty"`
-	Source      *Endpoint     `json:"Source,omitempty"`
-	Destination *Endpoint     `json:"Destination,omitempty"`
-	Protocol    string        `json:"Protocol,omitempty"`
-	Length      int           `json:"Length"`
-	Payload     []byte        `json:"Payload"`
-	IP          *IPInfo       `json:"IP,omitempty"`
-	TCP         *TCPInfo      `json:"TCP,omitempty"`
-	ICMP        *ICMPInfo     `json:"ICMP,omitempty"`
-	Ethernet    *EthernetInfo `json:"Ethernet,omitempty"`
-	VLAN        []uint16      `json:"VLAN,omitempty"`
-	Tunnel      *TunnelInfo   `json:"Tunnel,omitempty"`
-	Truncated   bool          `json:"Truncated,omitempty"`
-	DecodeError string        `json:"DecodeError,omitempty"`
-}
-
-// Endpoint is an IP address with its port when the transport has ports.
-type Endpoint struct {
-	IP   string  `json:"IP"`
-	Port *uint16 `json:"Port,omitempty"`
-}
-
-// IPInfo is detail.IP.
-type IPInfo struct {
-	Version      uint8     `json:"Version"`
-	TTL          uint8     `json:"TTL"`
-	DSCP         uint8     `json:"DSCP"`
-	FlowLabel    *uint32   `json:"FlowLabel,omitempty"` // IPv6 only
-	ID           *uint32   `json:"ID,omitempty"`        // IPv4; IPv6 only with a fragment header
-	DontFragment bool      `json:"DontFragment,omitempty"`
-	Fragment     *Fragment `json:"Fragment,omitempty"`
-	Extensions   []string  `json:"Extensions,omitempty"` // IPv6 extension headers present
-	// LengthFromCapture: the IPv4 total length field was 0 (TSO/GSO/BIG
-	// TCP capture) and the captured frame gave the length.
-	LengthFromCapture bool `json:"LengthFromCapture,omitempty"`
-}
-
-// Fragment is detail.IP.Fragment, present only for fragments.
-type Fragment struct {
-	Offset        uint16 `json:"Offset"` // bytes
-	MoreFragments bool   `json:"MoreFragments"`
-}
-
-// TCPInfo is detail.TCP.
-type TCPInfo struct {
-	Flags  []string `json:"Flags"`
-	Seq    uint32   `json:"Seq"`
-	Ack    uint32   `json:"Ack"`
-	Window uint16   `json:"Window"`
-}
-
-// ICMPInfo is detail.ICMP. ID and Seq are present for echo request/reply only.
-type ICMPInfo struct {
-	Type uint8   `json:"Type"`
-	Code uint8   `json:"Code"`
-	ID   *uint16 `json:"ID,omitempty"`
-	Seq  *uint16 `json:"Seq,omitempty"`
-}
-
-// EthernetInfo is detail.Ethernet, present for non-IP frames.
-type EthernetInfo struct {
-	Source      string `json:"Source,omitempty"`
-	Destination string `json:"Destination,omitempty"`
-	EtherType   uint16 `json:"EtherType"`
-}
-
-// TunnelInfo is detail.Tunnel: the outermost tunnel and its outer addresses.
-type TunnelInfo struct {
-	Type        string         `json:"Type"`
-	VNI         *uint32        `json:"VNI,omitempty"`
-	FlowHash    *uint16        `json:"FlowHash,omitempty"`
-	Source      *Endpoint      `json:"Source,omitempty"`
-	Destination *Endpoint      `json:"Destination,omitempty"`
-	VLAN        []uint16       `json:"VLAN,omitempty"`
-	Key         *uint32        `json:"Key,omitempty"`
-	Sequence    *uint32        `json:"Sequence,omitempty"`
-	SessionID   *uint16        `json:"SessionID,omitempty"`
-	Version     *uint8         `json:"Version,omitempty"`
-	TEID        *uint32        `json:"TEID,omitempty"`     // gtpu
-	Labels      []uint32       `json:"Labels,omitempty"`   // mpls: the label stack, outermost first
-	Fragment    bool           `json:"Fragment,omitempty"` // the tunnel rides in the first fragment of an outer IP packet
-	Options     []GeneveOption `json:"Options,omitempty"`
-	GWLB        *GWLBInfo      `json:"GWLB,omitempty"`
-}
-
-// GeneveOption is one entry of detail.Tunnel.Options.
-type GeneveOption struct {
-	Class uint16 `json:"Class"`
-	Type  uint8  `json:"Type"` // including the critical bit 0x80
-	Data  []byte `json:"Data"`
-}
-
-// GWLBInfo is detail.Tunnel.GWLB: the AWS Gateway Load Balancer Geneve
-// options, as "0x"-prefixed fixed-width lower-case hex strings (64-bit ids do
-// not survive a trip through a JSON number in most languages).
-type GWLBInfo struct {
-	EndpointID   string `json:"EndpointID,omitempty"`
-	AttachmentID string `json:"AttachmentID,omitempty"`
-	FlowCookie   string `json:"FlowCookie,omitempty"`
-}
+// PacketDetail and the structs of its blocks (Endpoint, IPInfo, ...) are
+// generated from the schema definition, in fields_gen.go.
 
 // eventJSON is the wire form of Event.
 type eventJSON struct {

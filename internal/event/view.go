@@ -143,154 +143,15 @@ func (v *View) AppendCloudEvent(dst []byte) []byte {
 	return appendCloudEvent(dst, v.p, &v.meta, &id, v.stamp())
 }
 
-// Field codes of the View: one per leaf path of a packet event.
+// Field codes of the View: one per leaf path of a packet event, generated
+// (fields_gen.go) with the path table viewPaths.
 type viewField uint8
-
-const (
-	vfNone viewField = iota
-	vfVersion
-	vfID
-	vfSource
-	vfDetailType
-	vfTime
-	vfResources
-	vfTimestamp
-	vfListener
-	vfSrcIP
-	vfSrcPort
-	vfDstIP
-	vfDstPort
-	vfProtocol
-	vfLength
-	vfPayload
-	vfIPVersion
-	vfTTL
-	vfDSCP
-	vfFlowLabel
-	vfIPID
-	vfDontFragment
-	vfFragOffset
-	vfMoreFragments
-	vfExtensions
-	vfLenFromCap
-	vfTCPFlags
-	vfTCPSeq
-	vfTCPAck
-	vfTCPWindow
-	vfICMPType
-	vfICMPCode
-	vfICMPID
-	vfICMPSeq
-	vfEthSrc
-	vfEthDst
-	vfEthType
-	vfVLAN
-	vfTunType
-	vfTunVNI
-	vfTunFlowHash
-	vfTunSrcIP
-	vfTunSrcPort
-	vfTunDstIP
-	vfTunDstPort
-	vfTunVLAN
-	vfTunKey
-	vfTunSequence
-	vfTunSessionID
-	vfTunVersion
-	vfTunTEID
-	vfTunLabels
-	vfTunFragment
-	vfOptClass
-	vfOptType
-	vfOptData
-	vfGWLBEndpoint
-	vfGWLBAttachment
-	vfGWLBCookie
-	vfTruncated
-	vfDecodeError
-)
-
-// viewPaths maps each leaf path (keys from fields.go) to its field code.
-var viewPaths = []struct {
-	path []string
-	code viewField
-}{
-	{[]string{KeyVersion}, vfVersion},
-	{[]string{KeyID}, vfID},
-	{[]string{KeySource}, vfSource},
-	{[]string{KeyDetailType}, vfDetailType},
-	{[]string{KeyTime}, vfTime},
-	{[]string{KeyResources}, vfResources},
-	{[]string{KeyDetail, KeyTimestamp}, vfTimestamp},
-	{[]string{KeyDetail, KeyListener}, vfListener},
-	{[]string{KeyDetail, KeySrc, KeyIP}, vfSrcIP},
-	{[]string{KeyDetail, KeySrc, KeyPort}, vfSrcPort},
-	{[]string{KeyDetail, KeyDst, KeyIP}, vfDstIP},
-	{[]string{KeyDetail, KeyDst, KeyPort}, vfDstPort},
-	{[]string{KeyDetail, KeyProtocol}, vfProtocol},
-	{[]string{KeyDetail, KeyLength}, vfLength},
-	{[]string{KeyDetail, KeyPayload}, vfPayload},
-	{[]string{KeyDetail, KeyIP, KeyIPVersion}, vfIPVersion},
-	{[]string{KeyDetail, KeyIP, KeyTTL}, vfTTL},
-	{[]string{KeyDetail, KeyIP, KeyDSCP}, vfDSCP},
-	{[]string{KeyDetail, KeyIP, KeyFlowLabel}, vfFlowLabel},
-	{[]string{KeyDetail, KeyIP, KeyIPID}, vfIPID},
-	{[]string{KeyDetail, KeyIP, KeyDontFragment}, vfDontFragment},
-	{[]string{KeyDetail, KeyIP, KeyFragment, KeyFragOffset}, vfFragOffset},
-	{[]string{KeyDetail, KeyIP, KeyFragment, KeyMoreFragments}, vfMoreFragments},
-	{[]string{KeyDetail, KeyIP, KeyExtensions}, vfExtensions},
-	{[]string{KeyDetail, KeyIP, KeyLenFromCap}, vfLenFromCap},
-	{[]string{KeyDetail, KeyTCP, KeyFlags}, vfTCPFlags},
-	{[]string{KeyDetail, KeyTCP, KeySeq}, vfTCPSeq},
-	{[]string{KeyDetail, KeyTCP, KeyAck}, vfTCPAck},
-	{[]string{KeyDetail, KeyTCP, KeyWindow}, vfTCPWindow},
-	{[]string{KeyDetail, KeyICMP, KeyType}, vfICMPType},
-	{[]string{KeyDetail, KeyICMP, KeyCode}, vfICMPCode},
-	{[]string{KeyDetail, KeyICMP, KeyICMPID}, vfICMPID},
-	{[]string{KeyDetail, KeyICMP, KeyICMPSeq}, vfICMPSeq},
-	{[]string{KeyDetail, KeyEthernet, KeySrc}, vfEthSrc},
-	{[]string{KeyDetail, KeyEthernet, KeyDst}, vfEthDst},
-	{[]string{KeyDetail, KeyEthernet, KeyEthType}, vfEthType},
-	{[]string{KeyDetail, KeyVLAN}, vfVLAN},
-	{[]string{KeyDetail, KeyTunnel, KeyType}, vfTunType},
-	{[]string{KeyDetail, KeyTunnel, KeyVNI}, vfTunVNI},
-	{[]string{KeyDetail, KeyTunnel, KeyFlowHash}, vfTunFlowHash},
-	{[]string{KeyDetail, KeyTunnel, KeySrc, KeyIP}, vfTunSrcIP},
-	{[]string{KeyDetail, KeyTunnel, KeySrc, KeyPort}, vfTunSrcPort},
-	{[]string{KeyDetail, KeyTunnel, KeyDst, KeyIP}, vfTunDstIP},
-	{[]string{KeyDetail, KeyTunnel, KeyDst, KeyPort}, vfTunDstPort},
-	{[]string{KeyDetail, KeyTunnel, KeyVLAN}, vfTunVLAN},
-	{[]string{KeyDetail, KeyTunnel, KeyGREKey}, vfTunKey},
-	{[]string{KeyDetail, KeyTunnel, KeyGRESequence}, vfTunSequence},
-	{[]string{KeyDetail, KeyTunnel, KeySessionID}, vfTunSessionID},
-	{[]string{KeyDetail, KeyTunnel, KeyERSPANVersion}, vfTunVersion},
-	{[]string{KeyDetail, KeyTunnel, KeyTEID}, vfTunTEID},
-	{[]string{KeyDetail, KeyTunnel, KeyLabels}, vfTunLabels},
-	{[]string{KeyDetail, KeyTunnel, KeyFragment}, vfTunFragment},
-	{[]string{KeyDetail, KeyTunnel, KeyOptions, KeyOptClass}, vfOptClass},
-	{[]string{KeyDetail, KeyTunnel, KeyOptions, KeyOptType}, vfOptType},
-	{[]string{KeyDetail, KeyTunnel, KeyOptions, KeyOptData}, vfOptData},
-	{[]string{KeyDetail, KeyTunnel, KeyGWLB, KeyEndpointID}, vfGWLBEndpoint},
-	{[]string{KeyDetail, KeyTunnel, KeyGWLB, KeyAttachmentID}, vfGWLBAttachment},
-	{[]string{KeyDetail, KeyTunnel, KeyGWLB, KeyFlowCookie}, vfGWLBCookie},
-	{[]string{KeyDetail, KeyTruncated}, vfTruncated},
-	{[]string{KeyDetail, KeyDecodeError}, vfDecodeError},
-}
 
 // viewCodes maps a pattern.FieldID to its field code (vfNone beyond the end).
 var viewCodes []viewField
 
-// Array ids of the event's arrays, for array-consistent matching.
-var (
-	arrResources  = arrayID(KeyResources)
-	arrExtensions = arrayID(KeyDetail, KeyIP, KeyExtensions)
-	arrTCPFlags   = arrayID(KeyDetail, KeyTCP, KeyFlags)
-	arrVLAN       = arrayID(KeyDetail, KeyVLAN)
-	arrTunVLAN    = arrayID(KeyDetail, KeyTunnel, KeyVLAN)
-	arrOptions    = arrayID(KeyDetail, KeyTunnel, KeyOptions)
-	arrTunLabels  = arrayID(KeyDetail, KeyTunnel, KeyLabels)
-)
-
+// arrayID is the array id of the array at the path keys (the arr...
+// variables of fields_gen.go).
 func arrayID(keys ...string) pattern.ArrayID {
 	return pattern.ArrayID(pattern.PathID(strings.Join(keys, ".")))
 }
