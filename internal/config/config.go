@@ -78,13 +78,6 @@ type Config struct {
 // Kinds returns the registry of component kinds the configuration was parsed with.
 func (c *Config) Kinds() *component.Registry { return c.kinds }
 
-// SourceKind returns the kind of source s (one of c.Sources), or nil when its type is not one of
-// the registry's or its spec is not that kind's.
-func (c *Config) SourceKind(s *Source) *component.SourceKind { return c.sourceKind(s) }
-
-// TargetKind returns the kind of target t (one of c.Targets), or nil when its type is not one of
-// the registry's or its spec is not that kind's.
-func (c *Config) TargetKind(t *Target) *component.TargetKind { return c.targetKind(t) }
 
 // NATS configures the message bus used for durable delivery, live channels and KV state.
 type NATS struct {
