@@ -78,7 +78,6 @@ type Config struct {
 // Kinds returns the registry of component kinds the configuration was parsed with.
 func (c *Config) Kinds() *component.Registry { return c.kinds }
 
-
 // NATS configures the message bus used for durable delivery, live channels and KV state.
 type NATS struct {
 	// Embedded runs nats-server in-process with JetStream under data_dir/nats.
