@@ -237,7 +237,6 @@ func newServer(ctx context.Context, cfg *config.Config, path string, stdio Stdio
 		return nil, ruleErrors(cfg, err)
 	}
 	var pts []pipeline.Target
-	ordered := false
 	for i, w := range s.workers {
 		t := &cfg.Targets[i]
 		c := reg.targetCapsOf(t)
@@ -249,15 +248,11 @@ func newServer(ctx context.Context, cfg *config.Config, path string, stdio Stdio
 			// An event without a frame (ReplayDiff) has nothing for it.
 			RequiresFrame: !c.takesEventsWithoutFrame(),
 		})
-		ordered = ordered || c.Ordered
 	}
+	// Targets that need arrival order (replay reassembles TCP streams) get
+	// it with any number of workers: the pipeline hands batches over in
+	// queue order (see its package comment).
 	pcfg := pipeline.Config{Rules: s.table, Targets: pts, DrainTimeout: cfg.ShutdownTimeout / 2}
-	if ordered {
-		// Replay reassembles TCP streams: several workers would hand it a
-		// source's batches out of order, and a reordering wider than its
-		// out-of-order window reads as a gap. One worker keeps arrival order.
-		pcfg.Workers = 1
-	}
 	s.pipe, err = pipeline.New(pcfg)
 	if err != nil {
 		return nil, err

@@ -47,6 +47,9 @@ type TargetStats struct {
 	Errors   uint64 // Enqueue calls that returned an error
 }
 
+// Workers returns the number of decode/match workers Run starts.
+func (p *Pipeline) Workers() int { return p.cfg.Workers }
+
 // Stats returns a snapshot of the counters.
 func (p *Pipeline) Stats() Stats {
 	st := Stats{
