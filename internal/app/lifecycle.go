@@ -149,6 +149,7 @@ func (l *lifecycle) stopAll(timeout time.Duration) error {
 	for i, lv := range l.levels {
 		dones := make([]<-chan struct{}, len(lv))
 		for j, c := range lv {
+			l.log.Debug("stopping", "component", l.cs[c].name)
 			dones[j] = l.cs[c].stop()
 		}
 		for j := range lv {
