@@ -62,7 +62,7 @@ type targetCaps struct {
 	Body     bool      // sends Delivery.Body (the event JSON or the rule's transformed input)
 	Frame    frameNeed // the captured frame
 	Ordered  bool      // needs packets in arrival order (replay reassembles TCP streams)
-	Produces bool      // publishes events into the server (replay: ReplayDiff); stops before the event router
+	Produces bool      // publishes events into the server (replay: ReplayDiff); stops before the event ingress
 }
 
 // takesEventsWithoutFrame reports whether the target can send an event that
