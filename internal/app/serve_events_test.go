@@ -180,6 +180,18 @@ targets:
 		_, m := httpGet(t, base+"/metrics")
 		return strings.Contains(m, `wirebridge_deliver_delivered_total{target="watch"} 1`)
 	})
+	// Regression: a live target with frames: true used to drop every
+	// ReplayDiff (it counted as a target needing a frame). The event is on
+	// its channel, without a frame.
+	var onChannel uint64
+	for _, c := range s.live.hub.Channels() {
+		if c.Channel == "/diffs" {
+			onChannel = c.Events
+		}
+	}
+	if onChannel != 1 {
+		t.Errorf("live channel /diffs has %d events, want the ReplayDiff", onChannel)
+	}
 	_, metrics := httpGet(t, base+"/metrics")
 	for _, w := range []string{
 		`wirebridge_internal_events_total{source="wirebridge.replay"} 1`,
