@@ -26,8 +26,9 @@ import (
 // stop but not waited for. A cycle (a component consuming, through others,
 // what it produces) has no such order and is refused.
 
-// component is one running part of serve as the lifecycle sees it.
-type component struct {
+// unit is one running component of serve as the lifecycle sees it (named
+// unit, not component: internal/component is the component kinds' package).
+type unit struct {
 	name     string   // in logs and errors: "source syslog", "pipeline", "target archive"
 	consumes []string // the streams it reads ("packets", "events", "deliveries:archive")
 	produces []string // the streams it writes
@@ -60,7 +61,7 @@ func runner(run func(ctx context.Context)) (start func(), stop func() <-chan str
 // nothing another component produces; every other component sits one level
 // after the last producer of what it consumes. The components of one level
 // stop together. It fails on a cycle.
-func stopLevels(cs []component) ([][]int, error) {
+func stopLevels(cs []unit) ([][]int, error) {
 	producers := map[string][]int{}
 	for i, c := range cs {
 		for _, s := range c.produces {
@@ -117,12 +118,12 @@ func stopLevels(cs []component) ([][]int, error) {
 
 // lifecycle runs components in the order stopLevels gives.
 type lifecycle struct {
-	cs     []component
+	cs     []unit
 	levels [][]int
 	log    *slog.Logger
 }
 
-func newLifecycle(cs []component, log *slog.Logger) (*lifecycle, error) {
+func newLifecycle(cs []unit, log *slog.Logger) (*lifecycle, error) {
 	levels, err := stopLevels(cs)
 	if err != nil {
 		return nil, err
@@ -191,12 +192,12 @@ const (
 
 func streamDeliveries(target string) string { return "deliveries:" + target }
 
-// components describes every running part of s for the lifecycle. Failures
+// units describes every running component of s for the lifecycle. Failures
 // while running (not while stopping) are sent to fatal.
-func (s *server) components(fatal chan<- error) []component {
-	var cs []component
+func (s *server) units(fatal chan<- error) []unit {
+	var cs []unit
 	for i, src := range s.sources {
-		c := component{name: "source " + src.Name(), produces: []string{streamPackets}}
+		c := unit{name: "source " + src.Name(), produces: []string{streamPackets}}
 		c.start, c.stop = runner(func(ctx context.Context) {
 			err := src.Run(ctx, s.emits[i])
 			switch {
@@ -214,8 +215,8 @@ func (s *server) components(fatal chan<- error) []component {
 
 	// The pipeline: its stop drains the sources' packets; the event
 	// ingress, which stops after the producers, ends its Run.
-	pipe := component{name: "pipeline", consumes: []string{streamPackets}, produces: []string{streamQueue}}
-	ingress := component{name: "event ingress", consumes: []string{streamEvents, streamQueue}}
+	pipe := unit{name: "pipeline", consumes: []string{streamPackets}, produces: []string{streamQueue}}
+	ingress := unit{name: "event ingress", consumes: []string{streamEvents, streamQueue}}
 	for i, w := range s.workers {
 		pipe.produces = append(pipe.produces, streamDeliveries(w.Target()))
 		if s.caps[i].takesEventsWithoutFrame() {
@@ -256,7 +257,7 @@ func (s *server) components(fatal chan<- error) []component {
 	cs = append(cs, pipe, ingress)
 
 	for i, w := range s.workers {
-		c := component{name: "target " + w.Target(), consumes: []string{streamDeliveries(w.Target())}}
+		c := unit{name: "target " + w.Target(), consumes: []string{streamDeliveries(w.Target())}}
 		if s.caps[i].Produces {
 			c.produces = []string{streamEvents}
 		}

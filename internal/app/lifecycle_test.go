@@ -81,9 +81,9 @@ func TestStopLevels(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var cs []component
+			var cs []unit
 			for _, c := range tc.graph {
-				cs = append(cs, component{name: c.name, consumes: c.consumes, produces: c.produces})
+				cs = append(cs, unit{name: c.name, consumes: c.consumes, produces: c.produces})
 			}
 			levels, err := stopLevels(cs)
 			if tc.wantErr != "" {
@@ -117,8 +117,8 @@ func TestLifecycleOrder(t *testing.T) {
 	var mu sync.Mutex
 	var log []string
 	note := func(s string) { mu.Lock(); log = append(log, s); mu.Unlock() }
-	mk := func(name string, consumes, produces []string) component {
-		return component{name: name, consumes: consumes, produces: produces,
+	mk := func(name string, consumes, produces []string) unit {
+		return unit{name: name, consumes: consumes, produces: produces,
 			start: func() { note("start " + name) },
 			stop: func() <-chan struct{} {
 				note("stop " + name)
@@ -127,7 +127,7 @@ func TestLifecycleOrder(t *testing.T) {
 				return done
 			}}
 	}
-	lc, err := newLifecycle([]component{
+	lc, err := newLifecycle([]unit{
 		mk("target", []string{"d"}, nil),
 		mk("pipeline", []string{"p"}, []string{"d"}),
 		mk("source", nil, []string{"p"}),
@@ -154,7 +154,7 @@ func TestLifecycleDeadline(t *testing.T) {
 	defer close(stuck)
 	toldLater := make(chan struct{})
 	var logs bytes.Buffer
-	lc, err := newLifecycle([]component{
+	lc, err := newLifecycle([]unit{
 		{name: "source", produces: []string{"p"}, start: func() {}, stop: func() <-chan struct{} { return stuck }},
 		{name: "pipeline", consumes: []string{"p"}, start: func() {}, stop: func() <-chan struct{} {
 			close(toldLater)

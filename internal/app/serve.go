@@ -278,7 +278,7 @@ func newServer(ctx context.Context, cfg *config.Config, path string, stdio Stdio
 	}
 
 	s.fatal = make(chan error, len(s.sources)+len(s.workers)+1)
-	if s.lc, err = newLifecycle(s.components(s.fatal), logger); err != nil {
+	if s.lc, err = newLifecycle(s.units(s.fatal), logger); err != nil {
 		return nil, err
 	}
 
