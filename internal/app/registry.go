@@ -31,7 +31,7 @@ type buildEnv struct {
 	cfg    *config.Config
 	bus    *bus.Bus     // nil when the configuration needs no bus
 	stdout io.Writer    // the stdout target's writer
-	events *eventRouter // where targets publish events (ReplayDiff); nil in tools
+	events *eventInputs // where targets publish events (ReplayDiff); nil in tools
 	live   *liveState   // live channels (share_serve.go); nil in tools
 }
 
@@ -62,7 +62,7 @@ type targetCaps struct {
 	Body     bool      // sends Delivery.Body (the event JSON or the rule's transformed input)
 	Frame    frameNeed // the captured frame
 	Ordered  bool      // needs packets in arrival order (replay reassembles TCP streams)
-	Produces bool      // publishes events into the server (replay: ReplayDiff); stops before the event router
+	Produces bool      // publishes events into the server (replay: ReplayDiff); stops before the event ingress
 }
 
 // takesEventsWithoutFrame reports whether the target can send an event that

@@ -126,8 +126,8 @@ func newReplayTarget(env *buildEnv, t *config.Target) (deliver.Target, error) {
 		return nil, err
 	}
 	if env != nil && env.events != nil {
-		ev := env.events
-		c.OnDiff = func(d replay.Diff) { ev.publish(d.Event(replayEventSource)) }
+		publish := env.events.producer(t.Name, replayEventSource)
+		c.OnDiff = func(d replay.Diff) { publish(d.Event(replayEventSource)) }
 	}
 	return replay.New(c)
 }
