@@ -24,7 +24,7 @@ type buildEnv struct {
 	cfg    *config.Config
 	bus    *bus.Bus     // nil when the configuration needs no bus
 	stdout io.Writer    // the stdout target's writer
-	events *eventRouter // where targets publish events (ReplayDiff); nil in tools
+	events *eventInputs // where targets publish events (ReplayDiff); nil in tools
 	live   *liveState   // live channels (share_serve.go); nil in tools
 }
 
@@ -38,7 +38,7 @@ func (env *buildEnv) component() component.Env {
 		ce.Live = env.live.hub
 	}
 	if ev := env.events; ev != nil {
-		ce.Publish = ev.publish
+		ce.Producer = ev.producer
 	}
 	return ce
 }

@@ -11,7 +11,6 @@ import (
 	"os/signal"
 	"reflect"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -133,8 +132,10 @@ type server struct {
 	pipe       *pipeline.Pipeline
 	sources    []source.Source
 	emits      []source.Emit // per source, into pipe
-	events     *eventRouter  // events not from packets (ReplayDiff) into the rules and deliverers
+	events     *eventInputs  // events not from packets (ReplayDiff): their ingresses into pipe
 	live       *liveState    // live channels, /api, /ws and the UI (share_serve.go)
+	lc         *lifecycle    // start and stop order of the running components (lifecycle.go)
+	fatal      chan error    // a component failed while running
 
 	srcStarted  atomic.Bool // sources started and not stopping (a finished capture file counts as started)
 	workRunning atomic.Int32
@@ -202,7 +203,7 @@ func newServer(ctx context.Context, cfg *config.Config, path string, stdio Stdio
 		}
 	}
 
-	s.events = newEventRouter()
+	s.events = &eventInputs{}
 	if s.live, err = newLive(cfg, s.bus); err != nil {
 		return nil, err
 	}
@@ -237,8 +238,6 @@ func newServer(ctx context.Context, cfg *config.Config, path string, stdio Stdio
 		return nil, ruleErrors(cfg, err)
 	}
 	var pts []pipeline.Target
-	noFrameOK := map[string]bool{}
-	ordered := false
 	for i, w := range s.workers {
 		t := &cfg.Targets[i]
 		c := reg.targetCapsOf(t)
@@ -247,20 +246,19 @@ func newServer(ctx context.Context, cfg *config.Config, path string, stdio Stdio
 			Name: t.Name, Deliverer: w,
 			NeedsBody:  c.Body,
 			NeedsFrame: c.Frame != frameNone,
+			// An event without a frame (ReplayDiff) has nothing for it.
+			RequiresFrame: !c.TakesEventsWithoutFrame(),
 		})
-		noFrameOK[t.Name] = c.TakesEventsWithoutFrame()
-		ordered = ordered || c.Ordered
 	}
-	s.events.bind(s.table, pts, noFrameOK)
+	// Targets that need arrival order (replay reassembles TCP streams) get
+	// it with any number of workers: the pipeline hands batches over in
+	// queue order (see its package comment).
 	pcfg := pipeline.Config{Rules: s.table, Targets: pts, DrainTimeout: cfg.ShutdownTimeout / 2}
-	if ordered {
-		// Replay reassembles TCP streams: several workers would hand it a
-		// source's batches out of order, and a reordering wider than its
-		// out-of-order window reads as a gap. One worker keeps arrival order.
-		pcfg.Workers = 1
-	}
 	s.pipe, err = pipeline.New(pcfg)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.events.bind(s.pipe); err != nil {
 		return nil, err
 	}
 
@@ -280,7 +278,12 @@ func newServer(ctx context.Context, cfg *config.Config, path string, stdio Stdio
 		s.emits = append(s.emits, emit)
 	}
 
-	s.reg.MustRegister(sourceCollector{s.sources}, ruleCollector{s.table}, pipelineCollector{s.pipe}, eventCollector{s.events})
+	s.fatal = make(chan error, len(s.sources)+len(s.workers)+1)
+	if s.lc, err = newLifecycle(s.units(s.fatal), logger); err != nil {
+		return nil, err
+	}
+
+	s.reg.MustRegister(sourceCollector{s.sources}, ruleCollector{s.table}, pipelineCollector{s.pipe}, eventCollector{s.pipe})
 	s.readiness()
 	if s.bus != nil {
 		s.http.Handle("/api/dlq/", dlqHandler(deliver.NewDLQ(s.bus), s.isDurable))
@@ -345,9 +348,10 @@ func (s *server) readiness() {
 	})
 }
 
-// run starts the components in reverse data order (deliverers, pipeline,
-// sources), serves until ctx ends or a component fails, and stops them in data
-// order: sources, pipeline (drained), deliverers (flushed), bus, HTTP.
+// run starts the components in reverse data order (consumers first: see
+// lifecycle.go), serves until ctx ends or a component fails, and stops them
+// in data order: sources, pipeline (drained), event producers (flushed),
+// event ingress (drained), the other deliverers (flushed); then bus, HTTP.
 func (s *server) run(ctx context.Context) error {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -357,64 +361,7 @@ func (s *server) run(ctx context.Context) error {
 	httpDone := make(chan error, 1)
 	go func() { httpDone <- s.http.Run(httpCtx) }()
 
-	fatal := make(chan error, len(s.sources)+len(s.workers)+1)
-
-	// Targets that publish events (replay: ReplayDiff) stop before the
-	// event router, which stops before the other targets, so that what they
-	// publish while flushing is still delivered.
-	workCtx, workStop := context.WithCancel(context.Background())
-	prodCtx, prodStop := context.WithCancel(context.Background())
-	var workWG, prodWG sync.WaitGroup
-	for i, w := range s.workers {
-		wctx, wg := workCtx, &workWG
-		if s.caps[i].Produces {
-			wctx, wg = prodCtx, &prodWG
-		}
-		s.workRunning.Add(1)
-		wg.Go(func() {
-			defer s.workRunning.Add(-1)
-			if err := w.Run(wctx); err != nil {
-				if wctx.Err() == nil {
-					fatal <- fmt.Errorf("target %s: %w", w.Target(), err)
-				} else {
-					s.log.Error("target stopped with an error", "target", w.Target(), "error", err)
-				}
-			}
-		})
-	}
-
-	evCtx, evStop := context.WithCancel(context.Background())
-	evDone := make(chan struct{})
-	go func() { s.events.run(evCtx); close(evDone) }()
-
-	pipeCtx, pipeStop := context.WithCancel(context.Background())
-	pipeDone := make(chan error, 1)
-	s.pipeRunning.Store(true)
-	go func() {
-		err := s.pipe.Run(pipeCtx)
-		s.pipeRunning.Store(false)
-		if err != nil && pipeCtx.Err() == nil {
-			fatal <- fmt.Errorf("pipeline: %w", err)
-		}
-		pipeDone <- err
-	}()
-
-	srcCtx, srcStop := context.WithCancel(context.Background())
-	var srcWG sync.WaitGroup
-	for i, src := range s.sources {
-		srcWG.Go(func() {
-			err := src.Run(srcCtx, s.emits[i])
-			switch {
-			case err != nil && srcCtx.Err() == nil:
-				fatal <- fmt.Errorf("source %s: %w", src.Name(), err)
-			case err != nil:
-				s.log.Error("source stopped with an error", "source", src.Name(), "error", err)
-			case srcCtx.Err() == nil:
-				// a capture file that ended: the rest keeps running
-				s.log.Info("source finished", "source", src.Name())
-			}
-		})
-	}
+	s.lc.startAll()
 
 	// The banner first: when /readyz answers 200, what is listening where
 	// has been printed (scripts and tests wait for /readyz, then read it).
@@ -434,7 +381,7 @@ loop:
 		case <-ctx.Done():
 			s.log.Info("shutting down", "timeout", s.cfg.ShutdownTimeout.String())
 			break loop
-		case err := <-fatal:
+		case err := <-s.fatal:
 			runErr = err
 			s.log.Error("shutting down after a failure", "error", err)
 			break loop
@@ -445,35 +392,12 @@ loop:
 		}
 	}
 
-	// Shutdown, in data order, bounded by shutdown_timeout as a whole.
-	deadline := time.NewTimer(s.cfg.ShutdownTimeout)
-	defer deadline.Stop()
-	wait := func(what string, done <-chan struct{}) bool {
-		select {
-		case <-done:
-			return true
-		case <-deadline.C:
-			s.log.Error("shutdown timeout: giving up waiting", "for", what, "timeout", s.cfg.ShutdownTimeout.String())
-			runErr = errors.Join(runErr, fmt.Errorf("shutdown timed out waiting for %s", what))
-			return false
-		}
-	}
-	chanOf := func(f func()) <-chan struct{} {
-		c := make(chan struct{})
-		go func() { f(); close(c) }()
-		return c
-	}
+	// Shutdown, in data order (lifecycle.go), bounded by shutdown_timeout
+	// as a whole.
 	s.srcStarted.Store(false) // /readyz fails from now on
-	srcStop()
-	ok := wait("sources", chanOf(srcWG.Wait))
-	pipeStop()
-	ok = ok && wait("pipeline", chanOf(func() { <-pipeDone }))
-	prodStop()
-	ok = ok && wait("replay targets", chanOf(prodWG.Wait))
-	evStop()
-	ok = ok && wait("events", evDone)
-	workStop()
-	ok = ok && wait("targets", chanOf(workWG.Wait))
+	err := s.lc.stopAll(s.cfg.ShutdownTimeout)
+	ok := err == nil
+	runErr = errors.Join(runErr, err)
 	s.live.close()
 	s.logStats()
 	if s.bus != nil && ok {

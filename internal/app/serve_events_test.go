@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -179,6 +180,18 @@ targets:
 		_, m := httpGet(t, base+"/metrics")
 		return strings.Contains(m, `wirebridge_deliver_delivered_total{target="watch"} 1`)
 	})
+	// Regression: a live target with frames: true used to drop every
+	// ReplayDiff (it counted as a target needing a frame). The event is on
+	// its channel, without a frame.
+	var onChannel uint64
+	for _, c := range s.live.hub.Channels() {
+		if c.Channel == "/diffs" {
+			onChannel = c.Events
+		}
+	}
+	if onChannel != 1 {
+		t.Errorf("live channel /diffs has %d events, want the ReplayDiff", onChannel)
+	}
 	_, metrics := httpGet(t, base+"/metrics")
 	for _, w := range []string{
 		`wirebridge_internal_events_total{source="wirebridge.replay"} 1`,
@@ -203,5 +216,89 @@ targets:
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("run did not return after cancel")
+	}
+}
+
+// TestReplayDiffWhileFlushing: a ReplayDiff found while the replay target
+// flushes at shutdown (its shadow answers only once the target is stopping)
+// still goes through the rules to the file target, which stops after it.
+func TestReplayDiffWhileFlushing(t *testing.T) {
+	payloads := vxlanPayloads(t, "zeek_vxlan-encapsulated-http.pcap")
+	arrived, answer := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	shadow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		once.Do(func() { close(arrived) })
+		<-answer
+		w.WriteHeader(http.StatusTeapot)
+	}))
+	release := sync.OnceFunc(func() { close(answer) })
+	defer shadow.Close()
+	defer release()
+
+	dir := t.TempDir()
+	s, _, logs := newTestServer(t, dir, fmt.Sprintf(`
+data_dir: %s
+http: {listen: "127.0.0.1:0"}
+shutdown_timeout: 20s
+sources:
+  - name: mirror
+    type: vxlan
+    listen: ["127.0.0.1:0"]
+    vni: [1]
+rules:
+  - name: replay
+    pattern: {"detail": {"Tunnel": {"VNI": [1]}, "Protocol": ["tcp"]}}
+    targets: [shadow]
+  - name: diffs
+    pattern: {"detail-type": ["ReplayDiff"]}
+    targets: [diffs]
+targets:
+  - name: shadow
+    type: replay
+    url: %s
+    compare: true
+  - name: diffs
+    type: file
+    path: diffs.ndjson
+    fsync: always
+`, dir, shadow.URL))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- s.run(ctx) }()
+	base := "http://" + s.http.Addr().String()
+	waitUntil(t, "ready", func() bool { code, _ := httpGet(t, base+"/readyz"); return code == 200 })
+
+	c, err := net.Dial("udp", s.sources[0].(*source.VXLAN).Addrs()[0].String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for _, p := range payloads {
+		if _, err := c.Write(p); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(200 * time.Microsecond) // loopback socket buffer: no drops
+	}
+	<-arrived
+	cancel()
+	waitUntil(t, "the replay target stopping", func() bool {
+		return strings.Contains(logs.String(), `msg=stopping component="target shadow"`)
+	})
+	if strings.Contains(logs.String(), `msg=stopping component="event ingress"`) {
+		t.Fatal("the event ingress stopped before the replay target finished")
+	}
+	release()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run: %v\n%s", err, logs.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("run did not return after cancel")
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, "diffs.ndjson"))
+	if n := bytes.Count(b, []byte("\n")); n != 1 || !bytes.Contains(b, []byte(`"detail-type":"ReplayDiff"`)) {
+		t.Errorf("diffs.ndjson has %d lines, want the one ReplayDiff:\n%s\nlogs:\n%s", n, b, logs.String())
 	}
 }

@@ -116,9 +116,9 @@ func (c pipelineCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descQBytes, prometheus.GaugeValue, float64(st.QueuedBytes))
 }
 
-// eventCollector reports the event router's counters (its one source is
-// wirebridge.replay).
-type eventCollector struct{ r *eventRouter }
+// eventCollector reports the pipeline's event ingresses' counters, summed
+// by event source (every replay target publishes as wirebridge.replay).
+type eventCollector struct{ p *pipeline.Pipeline }
 
 func (c eventCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descEvents, descEvMatched, descEvDeliv, descEvDropped} {
@@ -127,12 +127,30 @@ func (c eventCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c eventCollector) Collect(ch chan<- prometheus.Metric) {
-	st := c.r.stats()
-	ch <- prometheus.MustNewConstMetric(descEvents, prometheus.CounterValue, float64(st.Published), replayEventSource)
-	ch <- prometheus.MustNewConstMetric(descEvMatched, prometheus.CounterValue, float64(st.Matched), replayEventSource)
-	ch <- prometheus.MustNewConstMetric(descEvDeliv, prometheus.CounterValue, float64(st.Delivered), replayEventSource)
-	for _, r := range evDropReasons {
-		ch <- prometheus.MustNewConstMetric(descEvDropped, prometheus.CounterValue, float64(st.Dropped[r]), replayEventSource, r)
+	sum := map[string]*pipeline.EventStats{}
+	for _, src := range internalEventSources {
+		sum[src] = &pipeline.EventStats{Dropped: map[string]uint64{}}
+	}
+	for _, st := range c.p.Stats().Events {
+		t := sum[st.EventSource]
+		if t == nil {
+			t = &pipeline.EventStats{Dropped: map[string]uint64{}}
+			sum[st.EventSource] = t
+		}
+		t.Published += st.Published
+		t.Matched += st.Matched
+		t.Delivered += st.Delivered
+		for r, n := range st.Dropped {
+			t.Dropped[r] += n
+		}
+	}
+	for src, st := range sum {
+		ch <- prometheus.MustNewConstMetric(descEvents, prometheus.CounterValue, float64(st.Published), src)
+		ch <- prometheus.MustNewConstMetric(descEvMatched, prometheus.CounterValue, float64(st.Matched), src)
+		ch <- prometheus.MustNewConstMetric(descEvDeliv, prometheus.CounterValue, float64(st.Delivered), src)
+		for _, r := range pipeline.EventDropReasons {
+			ch <- prometheus.MustNewConstMetric(descEvDropped, prometheus.CounterValue, float64(st.Dropped[r]), src, r)
+		}
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -67,25 +68,19 @@ func newTestServer(t *testing.T, dir, yaml string) (*server, *bytes.Buffer, *syn
 }
 
 type syncWriter struct {
-	mu chan struct{}
+	mu sync.Mutex
 	b  bytes.Buffer
 }
 
 func (w *syncWriter) Write(p []byte) (int, error) {
-	if w.mu == nil {
-		w.mu = make(chan struct{}, 1)
-	}
-	w.mu <- struct{}{}
-	defer func() { <-w.mu }()
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	return w.b.Write(p)
 }
 
 func (w *syncWriter) String() string {
-	if w.mu == nil {
-		w.mu = make(chan struct{}, 1)
-	}
-	w.mu <- struct{}{}
-	defer func() { <-w.mu }()
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	return w.b.String()
 }
 

@@ -108,8 +108,10 @@ type Env struct {
 	Bus *nats.Conn
 	// Live is the hub of live channels.
 	Live LivePublisher
-	// Publish hands an event produced inside the process to the rules.
-	Publish func(event.Event)
+	// Producer registers the target named target as a producer of events with the given
+	// "source" and returns the function that hands each such event to the rules (the pipeline's
+	// ingress for events produced inside the process).
+	Producer func(target, eventSource string) func(event.Event)
 }
 
 // TargetKind describes one kind of target.

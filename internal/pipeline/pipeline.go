@@ -26,9 +26,13 @@
 // wait is only for the hand-over, not for the decoding of earlier batches
 // to start; a Deliverer's Enqueue never blocks.
 //
+// Events produced inside the process (ReplayDiff, ...) enter through an
+// event ingress into the same queue, rules and deliverers (ingress.go).
+//
 // Run stops intake when its context ends, then finishes the queued batches
 // within Config.DrainTimeout; what is left after that is dropped and counted
-// (reason shutdown).
+// (reason shutdown). CloseSources, called before, stops only the sources'
+// intake and drains their batches, leaving the event ingresses open.
 package pipeline
 
 import (
@@ -66,8 +70,13 @@ type Target struct {
 	// NeedsBody: the target sends Delivery.Body (the event JSON, or the
 	// rule's transformed input). False for targets that only archive frames.
 	NeedsBody bool
-	// NeedsFrame: the target needs the original captured frame (pcap).
+	// NeedsFrame: the target wants the original captured frame (pcap, live
+	// with frames), when the event has one.
 	NeedsFrame bool
+	// RequiresFrame: the target has nothing to send without a frame (pcap
+	// archives frames, replay reassembles them): events that did not come
+	// from a packet are not delivered to it (counted, reason no_frame).
+	RequiresFrame bool
 }
 
 // Drop reasons counted by the pipeline.
@@ -142,16 +151,19 @@ type Pipeline struct {
 	nextSeq     uint64       // the next queued batch's number (under seqMu)
 	turnMu      sync.Mutex
 	turnCond    *sync.Cond
-	turn        uint64 // the number of the batch whose deliveries are handed over next
-	finished    []bool // by number modulo its length: a later batch that finished early
-	closed      bool
+	turn        uint64        // the number of the batch whose deliveries are handed over next
+	finished    []bool        // by number modulo its length: a later batch that finished early
+	closed      bool          // no more intake at all (Run's context ended)
+	srcClosed   bool          // no more intake from sources (CloseSources)
+	expireBelow atomic.Uint64 // batches numbered below it are dropped, not processed (drain deadline passed)
 	queuedBytes atomic.Int64
 	queuedPkts  atomic.Int64
 	unknownTgt  atomic.Uint64
 	pool        sync.Pool
 
-	smu     sync.Mutex
-	sources map[string]*sourceState
+	smu       sync.Mutex
+	sources   map[string]*sourceState
+	ingresses map[string]*ingressState
 
 	started atomic.Bool
 }
@@ -176,9 +188,12 @@ type sourceState struct {
 
 const numKinds = len(packet.Kinds) + 1
 
-// qbatch is a queued copy of a source batch.
+// qbatch is a queued copy of a source batch, or queued internal events
+// (src nil, ing and events set).
 type qbatch struct {
 	src         *sourceState
+	ing         *ingressState
+	events      []event.Event
 	listener    string
 	eventSource string
 	frames      []source.Frame
@@ -205,12 +220,13 @@ func New(cfg Config) (*Pipeline, error) {
 		cfg.DrainTimeout = DefaultDrainTimeout
 	}
 	p := &Pipeline{
-		cfg:     cfg,
-		now:     cfg.Now,
-		enc:     cfg.Encoder,
-		byName:  map[string]int{},
-		q:       make(chan *qbatch, cfg.QueueBatches),
-		sources: map[string]*sourceState{},
+		cfg:       cfg,
+		now:       cfg.Now,
+		enc:       cfg.Encoder,
+		byName:    map[string]int{},
+		q:         make(chan *qbatch, cfg.QueueBatches),
+		sources:   map[string]*sourceState{},
+		ingresses: map[string]*ingressState{},
 	}
 	if p.now == nil {
 		p.now = time.Now
@@ -293,7 +309,7 @@ func (p *Pipeline) emit(s *sourceState, b source.Batch) {
 	}
 	reason := ""
 	p.mu.RLock()
-	if p.closed {
+	if p.closed || p.srcClosed {
 		reason = DropShutdown
 	} else {
 		p.seqMu.Lock()
@@ -331,7 +347,9 @@ func (p *Pipeline) drop(s *sourceState, reason string, n int) {
 }
 
 func (p *Pipeline) release(qb *qbatch) {
-	qb.src = nil
+	qb.src, qb.ing = nil, nil
+	clear(qb.events)
+	qb.events = qb.events[:0]
 	if cap(qb.buf) > 4<<20 { // do not keep rare huge buffers
 		qb.buf = nil
 	}
@@ -352,7 +370,6 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	// the drain deadline.
 	dctx, dcancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer dcancel()
-	var expired atomic.Bool
 	var wg sync.WaitGroup
 	for range p.cfg.Workers {
 		wg.Add(1)
@@ -360,32 +377,84 @@ func (p *Pipeline) Run(ctx context.Context) error {
 			defer wg.Done()
 			w := newWorker(p)
 			for qb := range p.q {
-				if expired.Load() {
+				if qb.seq < p.expireBelow.Load() {
 					p.finish(qb, DropShutdown)
 					continue
 				}
-				w.process(dctx, qb)
+				if qb.ing != nil {
+					w.processEvents(dctx, qb)
+				} else {
+					w.process(dctx, qb)
+				}
 			}
 		}()
 	}
 	<-ctx.Done()
 	p.mu.Lock()
 	p.closed = true
+	last := p.nextSeq // nothing is queued after this
 	close(p.q)
 	p.mu.Unlock()
-
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
+	if !p.drainUntil(last, done, dcancel) {
+		return fmt.Errorf("pipeline: drain did not finish within %v: %w", p.cfg.DrainTimeout, context.DeadlineExceeded)
+	}
+	return nil
+}
+
+// CloseSources stops the intake from sources (later batches are dropped and
+// counted, reason shutdown) and waits until the batches queued before have
+// been handed to the deliverers, within DrainTimeout; what is left then is
+// dropped and counted (a batch in a deliverer's Enqueue may still be handed
+// over), and CloseSources returns an error. Event ingresses
+// stay open until Run's context ends. Call it while Run runs (its workers
+// drain the queue); after Run's context ended it does nothing.
+func (p *Pipeline) CloseSources() error {
+	p.mu.Lock()
+	if p.closed || p.srcClosed {
+		p.mu.Unlock()
+		return nil
+	}
+	p.srcClosed = true
+	last := p.nextSeq
+	p.mu.Unlock()
+	if !p.drainUntil(last, nil, nil) {
+		return fmt.Errorf("pipeline: drain of the sources' packets did not finish within %v: %w", p.cfg.DrainTimeout, context.DeadlineExceeded)
+	}
+	return nil
+}
+
+// drainUntil waits until every batch numbered below last has been handed
+// over (and, when finished is set, until it is closed), within
+// DrainTimeout. When the deadline passes it has the workers drop those
+// batches instead and returns false; with finished set, it first calls
+// expire and waits for finished (the workers are done).
+func (p *Pipeline) drainUntil(last uint64, finished <-chan struct{}, expire func()) bool {
+	reached := make(chan struct{})
+	go func() {
+		p.turnMu.Lock()
+		for p.turn < last {
+			p.turnCond.Wait()
+		}
+		p.turnMu.Unlock()
+		if finished != nil {
+			<-finished
+		}
+		close(reached)
+	}()
 	timer := time.NewTimer(p.cfg.DrainTimeout)
 	defer timer.Stop()
 	select {
-	case <-done:
-		return nil
+	case <-reached:
+		return true
 	case <-timer.C:
-		expired.Store(true)
-		dcancel()
-		<-done
-		return fmt.Errorf("pipeline: drain did not finish within %v: %w", p.cfg.DrainTimeout, context.DeadlineExceeded)
+		p.expireBelow.Store(last)
+		if finished != nil {
+			expire()
+			<-reached
+		}
+		return false
 	}
 }
 
@@ -429,13 +498,20 @@ func (p *Pipeline) done(seq uint64) {
 // finish accounts for a batch leaving the queue unprocessed.
 func (p *Pipeline) finish(qb *qbatch, reason string) {
 	p.done(qb.seq)
-	n := len(qb.frames)
 	p.dequeued(qb)
-	p.drop(qb.src, reason, n)
+	if qb.ing != nil {
+		qb.ing.drop(evShutdown, uint64(len(qb.events)))
+	} else {
+		p.drop(qb.src, reason, len(qb.frames))
+	}
 	p.release(qb)
 }
 
 func (p *Pipeline) dequeued(qb *qbatch) {
+	if qb.ing != nil {
+		qb.ing.pending.Add(-int64(len(qb.events)))
+		return
+	}
 	n := int64(len(qb.frames))
 	qb.src.pending.Add(-n)
 	p.queuedPkts.Add(-n)

@@ -7,6 +7,8 @@ import "github.com/wirebridge/wirebridge/internal/packet"
 type Stats struct {
 	Sources map[string]SourceStats
 	Targets map[string]TargetStats
+	// Events are the event ingresses' counters, by producer name.
+	Events map[string]EventStats
 	// Queued is what waits between sources and workers right now.
 	QueuedBatches, QueuedPackets int
 	QueuedBytes                  int64
@@ -45,11 +47,15 @@ type TargetStats struct {
 	Errors   uint64 // Enqueue calls that returned an error
 }
 
+// Workers returns the number of decode/match workers Run starts.
+func (p *Pipeline) Workers() int { return p.cfg.Workers }
+
 // Stats returns a snapshot of the counters.
 func (p *Pipeline) Stats() Stats {
 	st := Stats{
 		Sources:       map[string]SourceStats{},
 		Targets:       make(map[string]TargetStats, len(p.targets)),
+		Events:        map[string]EventStats{},
 		QueuedBatches: len(p.q),
 		QueuedPackets: int(p.queuedPkts.Load()),
 		QueuedBytes:   p.queuedBytes.Load(),
@@ -72,6 +78,9 @@ func (p *Pipeline) Stats() Stats {
 			ss.DecodeErrors[k.String()] = s.decodeErr[k].Load()
 		}
 		st.Sources[name] = ss
+	}
+	for name, g := range p.ingresses {
+		st.Events[name] = g.stats()
 	}
 	p.smu.Unlock()
 	for _, t := range p.targets {

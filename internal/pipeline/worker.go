@@ -25,8 +25,9 @@ type worker struct {
 	ids    []byte
 	idOffs [][]int32 // per target index, parallel to pend
 
-	seq     uint64 // the number of the batch being processed
-	hasTurn bool   // its turn to hand over deliveries has come
+	seq     uint64        // the number of the batch being processed
+	hasTurn bool          // its turn to hand over deliveries has come
+	ing     *ingressState // the producer of the events being processed, nil for packets
 
 	set         *rule.Set
 	ruleTargets [][]int // per rule index: target indexes (-1: unknown target)
@@ -174,7 +175,9 @@ func (w *worker) flush(ctx context.Context) {
 			continue
 		}
 		for j, off := range w.idOffs[ti] {
-			ds[j].ID = ids[off : off+idLen]
+			if off != keepID {
+				ds[j].ID = ids[off : off+idLen]
+			}
 		}
 		w.idOffs[ti] = w.idOffs[ti][:0]
 		t := w.p.targets[ti]
@@ -188,6 +191,12 @@ func (w *worker) flush(ctx context.Context) {
 		t.enqueued.Add(uint64(n))
 		if n < len(ds) {
 			t.refused.Add(uint64(len(ds) - n))
+		}
+		if w.ing != nil {
+			w.ing.delivered.Add(uint64(n))
+			if n < len(ds) {
+				w.ing.drop(evRefused, uint64(len(ds)-n))
+			}
 		}
 		if err != nil {
 			t.errors.Add(1)

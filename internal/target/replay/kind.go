@@ -31,8 +31,9 @@ var Kind = &component.TargetKind{
 		if err != nil {
 			return nil, err
 		}
-		if pub := env.Publish; pub != nil {
-			c.OnDiff = func(d Diff) { pub(d.Event(EventSource)) }
+		if env.Producer != nil {
+			publish := env.Producer(name, EventSource)
+			c.OnDiff = func(d Diff) { publish(d.Event(EventSource)) }
 		}
 		return New(c)
 	},
