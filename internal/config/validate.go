@@ -14,18 +14,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wirebridge/wirebridge/internal/names"
 	"github.com/wirebridge/wirebridge/pattern"
 )
 
 var (
-	namePattern      = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`)
-	jsonPathPattern  = regexp.MustCompile(`^\$(\.[A-Za-z0-9_@\-]+|\[[0-9]+\])*$`)
 	varNamePattern   = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 	placeholderRegex = regexp.MustCompile(`<([A-Za-z0-9_.\-]+)>`)
 	headerToken      = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 	regionPattern    = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
-	// channelPattern is a live channel path: /segment[/segment...], as internal/live accepts.
-	channelPattern = regexp.MustCompile(`^(/[A-Za-z0-9_-]{1,64}){1,8}$`)
 )
 
 // predefinedVars are the input template variables EventBridge defines without input_paths.
@@ -91,11 +88,10 @@ func (v *validator) intRange(path string, n, lo, hi int) {
 }
 
 func (v *validator) name(path, name, what string) {
-	switch {
-	case name == "":
+	if name == "" {
 		v.errorf(path, "required: every %s needs a name", what)
-	case !namePattern.MatchString(name):
-		v.errorf(path, "invalid name %q: use letters, digits, '-' and '_' (at most 64, starting with a letter or digit)", name)
+	} else if err := names.Name(name); err != nil {
+		v.errorf(path, "%v", err)
 	}
 }
 
@@ -572,8 +568,8 @@ func (v *validator) targets() map[string]*Target {
 		case t.EventBridge != nil:
 			v.eventBridge(p, t.EventBridge)
 		case t.Live != nil:
-			if !channelPattern.MatchString(t.Live.Channel) {
-				v.errorf(p+".channel", "invalid channel %q: a path such as /packets/all (1 to 8 segments of letters, digits, '-' and '_')", t.Live.Channel)
+			if err := names.Channel(t.Live.Channel); err != nil {
+				v.errorf(p+".channel", "%v", err)
 			}
 		case t.Replay != nil:
 			v.replay(p, t.Replay)
@@ -785,25 +781,8 @@ func (v *validator) rotate(p string, r Rotate) {
 	}
 }
 
-func checkSubject(s string) error {
-	if s == "" {
-		return errors.New("required: the subject to publish to")
-	}
-	for _, tok := range strings.Split(s, ".") {
-		switch {
-		case tok == "":
-			return fmt.Errorf("invalid subject %q: empty token", s)
-		case tok == "*" || tok == ">":
-			return fmt.Errorf("invalid subject %q: wildcards cannot be published to", s)
-		case strings.ContainsAny(tok, " \t\r\n*>"):
-			return fmt.Errorf("invalid subject %q: whitespace or wildcard characters", s)
-		}
-	}
-	return nil
-}
-
 func (v *validator) natsTarget(p string, n *NATSTarget) {
-	if err := checkSubject(n.Subject); err != nil {
+	if err := names.Subject(n.Subject); err != nil {
 		v.errorf(p+".subject", "%v", err)
 	} else if len(n.URLs) == 0 && strings.HasPrefix(n.Subject, "wirebridge.") {
 		v.errorf(p+".subject", "subjects under wirebridge. are reserved on the wirebridge bus")
@@ -909,10 +888,7 @@ func (v *validator) pattern(p string, r *Rule) {
 	msg := err.Error()
 	var ce *pattern.CompileError
 	if errors.As(err, &ce) {
-		msg = ce.Reason
-		if ce.Path != "" {
-			msg = ce.Path + ": " + ce.Reason
-		}
+		msg = ce.Detail()
 		if at != nil {
 			if pos, ok := patternPos(at.node, ce.Path); ok && !v.skip[pp] && !v.skip[p] {
 				v.errs = append(v.errs, &Error{File: v.c.File, Line: pos.Line, Column: pos.Column, Path: pp, Msg: msg, Err: err})
@@ -927,8 +903,8 @@ func (v *validator) pattern(p string, r *Rule) {
 
 func (v *validator) transformer(p string, r *Rule) {
 	if r.InputPath != "" {
-		if !jsonPathPattern.MatchString(r.InputPath) {
-			v.errorf(p+".input_path", "invalid path %q: want a JSON path such as $.detail or $.detail.Source.IP", r.InputPath)
+		if _, err := names.ParsePath(r.InputPath); err != nil {
+			v.errorf(p+".input_path", "%v", err)
 		}
 		if r.InputTemplate != "" || len(r.InputPaths) > 0 {
 			v.errorf(p+".input_path", "input_path and input_template/input_paths are exclusive (EventBridge InputPath or InputTransformer)")
@@ -936,11 +912,10 @@ func (v *validator) transformer(p string, r *Rule) {
 	}
 	for _, k := range sortedKeys(r.InputPaths) {
 		kp := joinKey(p+".input_paths", k)
-		switch {
-		case !varNamePattern.MatchString(k):
+		if !varNamePattern.MatchString(k) {
 			v.errorf(kp, "invalid variable name %q: use letters, digits, '-' and '_'", k)
-		case !jsonPathPattern.MatchString(r.InputPaths[k]):
-			v.errorf(kp, "invalid path %q: want a JSON path such as $.detail.Source.IP", r.InputPaths[k])
+		} else if _, err := names.ParsePath(r.InputPaths[k]); err != nil {
+			v.errorf(kp, "%v", err)
 		}
 	}
 	if len(r.InputPaths) > 100 {

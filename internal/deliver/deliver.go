@@ -106,6 +106,7 @@ import (
 
 	"github.com/wirebridge/wirebridge/internal/bus"
 	"github.com/wirebridge/wirebridge/internal/delivery"
+	"github.com/wirebridge/wirebridge/internal/names"
 )
 
 // Target is what deliver needs of a target (internal/target implements it).
@@ -130,7 +131,7 @@ var ErrClosed = errors.New("deliver: worker closed")
 
 // Config configures one target's worker. Zero fields take the defaults noted.
 type Config struct {
-	Target string // the target's name: letters, digits, '_' and '-'
+	Target string // the target's name (names.Name: letters, digits, '_' and '-', at most 64)
 	Mode   Mode   // default durable
 
 	MaxEvents int           // events per Send (default 100)
@@ -227,16 +228,12 @@ func (c *Config) defaults() error {
 	return nil
 }
 
-// ValidName reports whether name can be a target name: it becomes a NATS
-// subject token and consumer name, so letters, digits, '_' and '-' only.
+// ValidName reports whether name can be a target name (names.Name, the rule
+// internal/config checks too): it becomes a NATS subject token and consumer
+// name, so letters, digits, '_' and '-' only.
 func ValidName(name string) error {
-	if name == "" || len(name) > 128 {
-		return fmt.Errorf("deliver: target name %q: want 1 to 128 characters", name)
-	}
-	for _, r := range name {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
-			return fmt.Errorf("deliver: target name %q: only letters, digits, '_' and '-' are allowed", name)
-		}
+	if err := names.Name(name); err != nil {
+		return fmt.Errorf("deliver: target name: %w", err)
 	}
 	return nil
 }

@@ -101,10 +101,7 @@ func New(rules []config.Rule, prev *Set) (*Set, error) {
 			reason := err.Error()
 			var ce *pattern.CompileError
 			if errors.As(err, &ce) {
-				reason = ce.Reason
-				if ce.Path != "" {
-					reason = ce.Path + ": " + ce.Reason
-				}
+				reason = ce.Detail()
 			}
 			bad(p+".pattern", reason, err)
 			ok = false

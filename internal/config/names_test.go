@@ -1,0 +1,67 @@
+package config
+
+import (
+	"errors"
+	"strconv"
+	"testing"
+
+	"github.com/wirebridge/wirebridge/internal/names/namestest"
+)
+
+// TestSharedRules runs the tables of internal/names/namestest, which the
+// components run too (deliver: target names, live: channels, target/nats:
+// subjects, rule: JSON paths), through the configuration: a valid input
+// parses, an invalid one is reported at its key with the same reason.
+func TestSharedRules(t *testing.T) {
+	rule := func(extra ...string) string {
+		lines := append([]string{"sources:", "  - {name: s, type: udp, listen: [\"127.0.0.1:5514\"]}",
+			"rules:", "  - name: r", `    pattern: {"source": ["wirebridge.udp"]}`, "    targets: [t]"}, extra...)
+		return doc(append(lines, "targets:", "  - {name: t, type: stdout}")...)
+	}
+	groups := []struct {
+		name  string
+		cases []namestest.Case
+		yaml  func(q string) string // the document with the case's input quoted as q
+		path  string                // where an invalid input is reported
+		skip  func(in string) bool  // inputs that mean something else here
+	}{
+		{"target name", namestest.Names, func(q string) string { return with("  - {name: " + q + ", type: stdout}") }, "targets[1].name",
+			func(in string) bool { return in == "" }},
+		{"source name", namestest.Names, func(q string) string {
+			return doc("sources:", "  - {name: "+q+", type: udp, listen: [\"127.0.0.1:5514\"]}", "targets:", "  - {name: t, type: stdout}")
+		}, "sources[0].name", func(in string) bool { return in == "" }},
+		{"live channel", namestest.Channels, func(q string) string { return with("  - {name: w, type: live, channel: " + q + "}") }, "targets[1].channel", nil},
+		{"nats subject", namestest.Subjects, func(q string) string { return with("  - {name: n, type: nats, subject: " + q + "}") }, "targets[1].subject", nil},
+		{"input_path", namestest.Paths, func(q string) string { return rule("    input_path: " + q) }, "rules[0].input_path",
+			func(in string) bool { return in == "" }}, // unset
+		{"input_paths", namestest.Paths, func(q string) string { return rule("    input_paths: {v: "+q+"}", `    input_template: "<v>"`) }, "rules[0].input_paths.v", nil},
+	}
+	for _, g := range groups {
+		t.Run(g.name, func(t *testing.T) {
+			for _, c := range g.cases {
+				if g.skip != nil && g.skip(c.In) {
+					continue
+				}
+				t.Run(c.Name, func(t *testing.T) {
+					_, err := Parse("wirebridge.yaml", []byte(g.yaml(strconv.Quote(c.In))))
+					if c.Err == "" {
+						if err != nil {
+							t.Fatalf("%q: %v", c.In, err)
+						}
+						return
+					}
+					var es Errors
+					if !errors.As(err, &es) {
+						t.Fatalf("%q: error %v, want %s: %s", c.In, err, g.path, c.Err)
+					}
+					for _, e := range es {
+						if e.Path == g.path && e.Msg == c.Err && e.Line > 0 {
+							return
+						}
+					}
+					t.Fatalf("%q:\n got %v\nwant wirebridge.yaml:LINE:COL: %s: %s", c.In, err, g.path, c.Err)
+				})
+			}
+		})
+	}
+}
