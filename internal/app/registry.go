@@ -323,12 +323,6 @@ func deliverConfig(c *config.Config, t *config.Target) deliver.Config {
 		AckWait:           d.AckWait,
 		ShutdownTimeout:   c.ShutdownTimeout,
 	}
-	if d.MaxAge == 0 {
-		dc.MaxAge = -1 // config: 0 means no age limit
-	}
-	if d.Backoff.Jitter == 0 {
-		dc.BackoffJitter = -1 // config: 0 means no jitter
-	}
 	if t.HTTP != nil && t.HTTP.Batch != nil {
 		dc.MaxEvents = t.HTTP.Batch.MaxEvents
 		dc.MaxBytes = int(t.HTTP.Batch.MaxBytes)
