@@ -65,3 +65,36 @@ func TestSharedRules(t *testing.T) {
 		})
 	}
 }
+
+// TestTransformerRefusedAtValidate: input transformers that validate
+// accepted but internal/rule refused at start are refused by validate now,
+// with the reason rule gives (both run internal/transform).
+func TestTransformerRefusedAtValidate(t *testing.T) {
+	rule := func(extra ...string) string {
+		lines := append([]string{"sources:", "  - {name: s, type: udp, listen: [\"127.0.0.1:5514\"]}",
+			"rules:", "  - name: r", `    pattern: {"source": ["wirebridge.udp"]}`, "    targets: [t]"}, extra...)
+		return doc(append(lines, "targets:", "  - {name: t, type: stdout}")...)
+	}
+	cases := []struct {
+		name  string
+		extra []string
+		want  string
+	}{
+		{"template not JSON once filled", []string{"    input_paths: {a: $.id}", `    input_template: '{"a": <a>,}'`},
+			`wirebridge.yaml:8:21: rules[0].input_template: not valid JSON once placeholders are replaced by values`},
+		{"event JSON inside a string", []string{`    input_template: '{"e": "<aws.events.event>"}'`},
+			`wirebridge.yaml:7:21: rules[0].input_template: placeholder <aws.events.event> holds JSON and cannot be used inside a string`},
+		{"placeholder as a key", []string{"    input_paths: {a: $.id}", `    input_template: '{<a>: 1}'`},
+			`wirebridge.yaml:8:21: rules[0].input_template: placeholder <a> cannot be used as an object key`},
+		{"reserved variable", []string{`    input_paths: {aws.events.rule-name: $.id}`, "    input_template: x"},
+			`wirebridge.yaml:7:41: rules[0].input_paths["aws.events.rule-name"]: variable name "aws.events.rule-name" is reserved`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Parse("wirebridge.yaml", []byte(rule(c.extra...)))
+			if err == nil || err.Error() != c.want {
+				t.Fatalf("\n got %v\nwant %s", err, c.want)
+			}
+		})
+	}
+}

@@ -15,18 +15,14 @@ import (
 	"time"
 
 	"github.com/wirebridge/wirebridge/internal/names"
+	"github.com/wirebridge/wirebridge/internal/transform"
 	"github.com/wirebridge/wirebridge/pattern"
 )
 
 var (
-	varNamePattern   = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
-	placeholderRegex = regexp.MustCompile(`<([A-Za-z0-9_.\-]+)>`)
-	headerToken      = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
-	regionPattern    = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
+	headerToken   = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+	regionPattern = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
 )
-
-// predefinedVars are the input template variables EventBridge defines without input_paths.
-var predefinedVars = []string{"aws.events.rule-name", "aws.events.rule-arn", "aws.events.event", "aws.events.event.json", "aws.events.event.ingestion-time"}
 
 // Validate checks the configuration and returns every problem found as an Errors, or nil.
 // Parse and Load already call it; call it again after changing a Config in code.
@@ -902,32 +898,13 @@ func (v *validator) pattern(p string, r *Rule) {
 }
 
 func (v *validator) transformer(p string, r *Rule) {
-	if r.InputPath != "" {
-		if _, err := names.ParsePath(r.InputPath); err != nil {
-			v.errorf(p+".input_path", "%v", err)
+	// The transformer internal/rule builds: what it refuses, validate refuses.
+	_, err := transform.NewTransformer(r.InputPath, r.InputPaths, r.InputTemplate)
+	for _, te := range transform.Errors(err) {
+		path := p + "." + te.Field
+		if k, ok := strings.CutPrefix(te.Field, "input_paths."); ok {
+			path = joinKey(p+".input_paths", k)
 		}
-		if r.InputTemplate != "" || len(r.InputPaths) > 0 {
-			v.errorf(p+".input_path", "input_path and input_template/input_paths are exclusive (EventBridge InputPath or InputTransformer)")
-		}
-	}
-	for _, k := range sortedKeys(r.InputPaths) {
-		kp := joinKey(p+".input_paths", k)
-		if !varNamePattern.MatchString(k) {
-			v.errorf(kp, "invalid variable name %q: use letters, digits, '-' and '_'", k)
-		} else if _, err := names.ParsePath(r.InputPaths[k]); err != nil {
-			v.errorf(kp, "%v", err)
-		}
-	}
-	if len(r.InputPaths) > 100 {
-		v.errorf(p+".input_paths", "more than 100 variables")
-	}
-	if len(r.InputPaths) > 0 && r.InputTemplate == "" {
-		v.errorf(p+".input_template", "required when input_paths is set")
-	}
-	for _, m := range placeholderRegex.FindAllStringSubmatch(r.InputTemplate, -1) {
-		name := m[1]
-		if _, ok := r.InputPaths[name]; !ok && !slices.Contains(predefinedVars, name) {
-			v.errorf(p+".input_template", "placeholder <%s> is not defined in input_paths", name)
-		}
+		v.errorf(path, "%s", te.Reason)
 	}
 }

@@ -158,8 +158,6 @@ func unjoin(err error) []error {
 	return []error{err}
 }
 
-func joinErrs(errs []error) error { return errors.Join(errs...) }
-
 // Rules returns the rules in config order (enabled and disabled). The slice
 // must not be modified.
 func (s *Set) Rules() []*Rule {

@@ -1,4 +1,4 @@
-package rule
+package transform
 
 import (
 	syntax "github.com/wirebridge/wirebridge/internal/names"
