@@ -80,8 +80,12 @@ func checkChannel(ch string, wildcard bool) error {
 		for j := 0; ok && j < len(s); j++ {
 			ok = isNameByte(s[j])
 		}
-		if !ok {
-			return fmt.Errorf("%w %q: segment %q (1 to %d letters, digits, '-' and '_'; '*' only last, to subscribe)", ErrBadChannel, ch, s, MaxSegmentLen)
+		switch {
+		case ok:
+		case wildcard:
+			return fmt.Errorf("%w %q: segment %q (1 to %d letters, digits, '-' and '_'; '*' only last)", ErrBadChannel, ch, s, MaxSegmentLen)
+		default:
+			return fmt.Errorf("%w %q: segment %q (1 to %d letters, digits, '-' and '_')", ErrBadChannel, ch, s, MaxSegmentLen)
 		}
 	}
 	return nil

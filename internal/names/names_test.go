@@ -68,7 +68,7 @@ func TestSubscription(t *testing.T) {
 		{Name: "channel", In: "/packets/all"},
 		{Name: "wildcard last", In: "/packets/*"},
 		{Name: "wildcard alone", In: "/*"},
-		{Name: "wildcard not last", In: "/*/a", Err: `invalid channel "/*/a": segment "*" (1 to 64 letters, digits, '-' and '_'; '*' only last, to subscribe)`},
+		{Name: "wildcard not last", In: "/*/a", Err: `invalid channel "/*/a": segment "*" (1 to 64 letters, digits, '-' and '_'; '*' only last)`},
 		{Name: "no slash", In: "packets", Err: `invalid channel "packets": must start with / (a path such as /packets/all)`},
 	}
 	run(t, cases, names.Subscription)

@@ -7,8 +7,9 @@
 // internal/rule builds a rule's Transformer with NewTransformer, and the
 // pipeline applies it to each matched event (Append). internal/config checks
 // a rule's input_path, input_paths and input_template with the same
-// NewTransformer, so that a configuration that validates also starts: the
-// package imports only the standard library and internal/names for that.
+// NewTransformer, so that a configuration that validates also starts: for
+// that the package imports only the standard library, internal/names and
+// pattern/jsontext (itself standard library only).
 package transform
 
 import (
