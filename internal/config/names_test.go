@@ -34,6 +34,10 @@ func TestSharedRules(t *testing.T) {
 		{"nats subject", namestest.Subjects, func(q string) string { return with("  - {name: n, type: nats, subject: " + q + "}") }, "targets[1].subject", nil},
 		{"input_path", namestest.Paths, func(q string) string { return rule("    input_path: " + q) }, "rules[0].input_path",
 			func(in string) bool { return in == "" }}, // unset
+		{"pattern", namestest.Patterns, func(q string) string {
+			return doc("sources:", "  - {name: s, type: udp, listen: [\"127.0.0.1:5514\"]}", "rules:", "  - name: r",
+				"    pattern: "+q, "    targets: [t]", "targets:", "  - {name: t, type: stdout}")
+		}, "rules[0].pattern", nil},
 		{"input_paths", namestest.Paths, func(q string) string { return rule("    input_paths: {v: "+q+"}", `    input_template: "<v>"`) }, "rules[0].input_paths.v", nil},
 	}
 	for _, g := range groups {

@@ -78,3 +78,13 @@ var Paths = []Case{
 	{"quoted key", "$['a']", `invalid path "$['a']": want [index] at offset 1`},
 	{"space", "$.a b", `invalid path "$.a b": unexpected ' ' at offset 3 (want .key or [index])`},
 }
+
+// Patterns are invalid event patterns and the reason both internal/config
+// (at rules[i].pattern) and internal/rule (rule.Error.Reason) give for them:
+// pattern.CompileError.Detail. Every In is a JSON object.
+var Patterns = []Case{
+	{"whole document", `{}`, "empty object"},
+	{"not an array", `{"a":"b"}`, "a: a field's value must be an array of values or an object"},
+	{"unknown operator", `{"a":[{"nope":1}]}`, `a[0].nope: unknown operator "nope"`},
+	{"numeric bound", `{"detail":{"Port":[{"numeric":[">","x"]}]}}`, "detail.Port[0].numeric: numeric bound must be a number"},
+}
