@@ -99,7 +99,7 @@ func (v *validator) top() {
 	v.positive("shutdown_timeout", c.ShutdownTimeout)
 	v.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
 	v.oneOf("log.format", c.Log.Format, "auto", "text", "json")
-	if err := checkListen(c.HTTP.Listen); err != nil {
+	if err := names.Listen(c.HTTP.Listen); err != nil {
 		v.errorf("http.listen", "%v", err)
 	}
 }
@@ -173,9 +173,9 @@ func (v *validator) nats() {
 	if n.Listen != "" {
 		if !n.Embedded {
 			v.errorf("nats.listen", "listen applies to the embedded server only")
-		} else if err := checkListen(n.Listen); err != nil {
+		} else if err := names.Listen(n.Listen); err != nil {
 			v.errorf("nats.listen", "%v", err)
-		} else if checkListen(v.c.HTTP.Listen) == nil {
+		} else if names.Listen(v.c.HTTP.Listen) == nil {
 			switch same, wildcard := tcpOverlap(n.Listen, v.c.HTTP.Listen); {
 			case same:
 				v.errorf("nats.listen", "%s is also http.listen", n.Listen)
@@ -223,27 +223,6 @@ func (v *validator) tls(path string, t *TLS) {
 			v.regularIfExists(path+"."+f.key, f.name)
 		}
 	}
-}
-
-// checkListen checks a local listen address: host:port with an IP address, "localhost" or an
-// empty host (all interfaces), and a numeric port (0 picks a free port).
-func checkListen(addr string) error {
-	if addr == "" {
-		return errors.New("required: an address such as 127.0.0.1:8080")
-	}
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return fmt.Errorf("invalid address %q: want host:port, such as 127.0.0.1:5514 or [::1]:5514", addr)
-	}
-	if host != "" && host != "localhost" {
-		if _, err := netip.ParseAddr(host); err != nil {
-			return fmt.Errorf("invalid address %q: host must be an IP address, localhost or empty", addr)
-		}
-	}
-	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
-		return fmt.Errorf("invalid address %q: port must be a number from 0 to 65535", addr)
-	}
-	return nil
 }
 
 // checkDial checks a remote address: host:port with a host name or IP and a port 1-65535.
@@ -409,7 +388,7 @@ func (v *validator) listenList(p string, addrs []string, seen *[]listenBind) {
 	var mine []listenBind
 	for j, a := range addrs {
 		ap := fmt.Sprintf("%s.listen[%d]", p, j)
-		if err := checkListen(a); err != nil {
+		if err := names.Listen(a); err != nil {
 			v.errorf(ap, "%v", err)
 			continue
 		}

@@ -3,7 +3,8 @@
 //
 //	config (file:line:col: path: reason) ──┐
 //	                                         ├──► names ◄── deliver (target names), live (channels),
-//	component constructors (reason) ────────┘              rule (JSON paths), target/nats (subjects)
+//	component constructors (reason) ────────┘              transform (JSON paths), target/nats
+//	                                                        (subjects), bus (listen address)
 //
 // internal/config reports a violation with the file position and YAML path;
 // a component built in code without config reports the same reason. The
@@ -15,6 +16,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 )
@@ -106,6 +109,28 @@ func Subject(s string) error {
 		case strings.ContainsAny(tok, " \t\r\n*>"):
 			return fmt.Errorf("invalid subject %q: whitespace or wildcard characters", s)
 		}
+	}
+	return nil
+}
+
+// Listen checks a local listen address: host:port with an IP address,
+// "localhost" or an empty host (all interfaces), and a numeric port (0 picks
+// a free port).
+func Listen(addr string) error {
+	if addr == "" {
+		return errors.New("required: an address such as 127.0.0.1:8080")
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("invalid address %q: want host:port, such as 127.0.0.1:5514 or [::1]:5514", addr)
+	}
+	if host != "" && host != "localhost" {
+		if _, err := netip.ParseAddr(host); err != nil {
+			return fmt.Errorf("invalid address %q: host must be an IP address, localhost or empty", addr)
+		}
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return fmt.Errorf("invalid address %q: port must be a number from 0 to 65535", addr)
 	}
 	return nil
 }

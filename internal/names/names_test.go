@@ -29,6 +29,7 @@ func run(t *testing.T, cases []namestest.Case, check func(string) error) {
 func TestName(t *testing.T)    { run(t, namestest.Names, names.Name) }
 func TestChannel(t *testing.T) { run(t, namestest.Channels, names.Channel) }
 func TestSubject(t *testing.T) { run(t, namestest.Subjects, names.Subject) }
+func TestListen(t *testing.T)  { run(t, namestest.Listens, names.Listen) }
 
 func TestParsePath(t *testing.T) {
 	run(t, namestest.Paths, func(s string) error { _, err := names.ParsePath(s); return err })
@@ -125,6 +126,15 @@ func FuzzChannel(f *testing.F) {
 		if names.Channel(s) == nil && names.Subscription(s) != nil {
 			t.Fatalf("%q: a channel one cannot subscribe to", s)
 		}
+	})
+}
+
+func FuzzListen(f *testing.F) {
+	for _, c := range namestest.Listens {
+		f.Add(c.In)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		_ = names.Listen(s) // never panics
 	})
 }
 

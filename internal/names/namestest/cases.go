@@ -88,3 +88,21 @@ var Patterns = []Case{
 	{"unknown operator", `{"a":[{"nope":1}]}`, `a[0].nope: unknown operator "nope"`},
 	{"numeric bound", `{"detail":{"Port":[{"numeric":[">","x"]}]}}`, "detail.Port[0].numeric: numeric bound must be a number"},
 }
+
+// Listens are cases of names.Listen (http.listen, nats.listen, a source's
+// listen addresses).
+var Listens = []Case{
+	{"IPv4", "127.0.0.1:8080", ""},
+	{"IPv6", "[::1]:8080", ""},
+	{"localhost", "localhost:8080", ""},
+	{"all interfaces", ":8080", ""},
+	{"any free port", "127.0.0.1:0", ""},
+	{"highest port", "127.0.0.1:65535", ""},
+	{"empty", "", "required: an address such as 127.0.0.1:8080"},
+	{"no port", "127.0.0.1", `invalid address "127.0.0.1": want host:port, such as 127.0.0.1:5514 or [::1]:5514`},
+	{"unbracketed IPv6", "::1:80", `invalid address "::1:80": want host:port, such as 127.0.0.1:5514 or [::1]:5514`},
+	{"host name", "example.com:80", `invalid address "example.com:80": host must be an IP address, localhost or empty`},
+	{"port too large", "127.0.0.1:65536", `invalid address "127.0.0.1:65536": port must be a number from 0 to 65535`},
+	{"negative port", "127.0.0.1:-1", `invalid address "127.0.0.1:-1": port must be a number from 0 to 65535`},
+	{"service name", "127.0.0.1:http", `invalid address "127.0.0.1:http": port must be a number from 0 to 65535`},
+}
