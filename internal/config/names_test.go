@@ -8,16 +8,18 @@ import (
 	"github.com/wirebridge/wirebridge/internal/names/namestest"
 )
 
+// withRule is a valid document whose one rule has extra lines.
+func withRule(extra ...string) string {
+	lines := append([]string{"sources:", "  - {name: s, type: udp, listen: [\"127.0.0.1:5514\"]}",
+		"rules:", "  - name: r", `    pattern: {"source": ["wirebridge.udp"]}`, "    targets: [t]"}, extra...)
+	return doc(append(lines, "targets:", "  - {name: t, type: stdout}")...)
+}
+
 // TestSharedRules runs the tables of internal/names/namestest, which the
 // components run too (deliver: target names, live: channels, target/nats:
 // subjects, rule: JSON paths), through the configuration: a valid input
 // parses, an invalid one is reported at its key with the same reason.
 func TestSharedRules(t *testing.T) {
-	rule := func(extra ...string) string {
-		lines := append([]string{"sources:", "  - {name: s, type: udp, listen: [\"127.0.0.1:5514\"]}",
-			"rules:", "  - name: r", `    pattern: {"source": ["wirebridge.udp"]}`, "    targets: [t]"}, extra...)
-		return doc(append(lines, "targets:", "  - {name: t, type: stdout}")...)
-	}
 	groups := []struct {
 		name  string
 		cases []namestest.Case
@@ -32,14 +34,14 @@ func TestSharedRules(t *testing.T) {
 		}, "sources[0].name", func(in string) bool { return in == "" }},
 		{"live channel", namestest.Channels, func(q string) string { return with("  - {name: w, type: live, channel: " + q + "}") }, "targets[1].channel", nil},
 		{"nats subject", namestest.Subjects, func(q string) string { return with("  - {name: n, type: nats, subject: " + q + "}") }, "targets[1].subject", nil},
-		{"input_path", namestest.Paths, func(q string) string { return rule("    input_path: " + q) }, "rules[0].input_path",
+		{"input_path", namestest.Paths, func(q string) string { return withRule("    input_path: " + q) }, "rules[0].input_path",
 			func(in string) bool { return in == "" }}, // unset
 		{"pattern", namestest.Patterns, func(q string) string {
 			return doc("sources:", "  - {name: s, type: udp, listen: [\"127.0.0.1:5514\"]}", "rules:", "  - name: r",
 				"    pattern: "+q, "    targets: [t]", "targets:", "  - {name: t, type: stdout}")
 		}, "rules[0].pattern", nil},
 		{"http.listen", namestest.Listens, func(q string) string { return with("http: {listen: " + q + "}") }, "http.listen", nil},
-		{"input_paths", namestest.Paths, func(q string) string { return rule("    input_paths: {v: "+q+"}", `    input_template: "<v>"`) }, "rules[0].input_paths.v", nil},
+		{"input_paths", namestest.Paths, func(q string) string { return withRule("    input_paths: {v: "+q+"}", `    input_template: "<v>"`) }, "rules[0].input_paths.v", nil},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
@@ -75,11 +77,6 @@ func TestSharedRules(t *testing.T) {
 // accepted but internal/rule refused at start are refused by validate now,
 // with the reason rule gives (both run internal/transform).
 func TestTransformerRefusedAtValidate(t *testing.T) {
-	rule := func(extra ...string) string {
-		lines := append([]string{"sources:", "  - {name: s, type: udp, listen: [\"127.0.0.1:5514\"]}",
-			"rules:", "  - name: r", `    pattern: {"source": ["wirebridge.udp"]}`, "    targets: [t]"}, extra...)
-		return doc(append(lines, "targets:", "  - {name: t, type: stdout}")...)
-	}
 	cases := []struct {
 		name  string
 		extra []string
@@ -96,7 +93,7 @@ func TestTransformerRefusedAtValidate(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := Parse("wirebridge.yaml", []byte(rule(c.extra...)))
+			_, err := Parse("wirebridge.yaml", []byte(withRule(c.extra...)))
 			if err == nil || err.Error() != c.want {
 				t.Fatalf("\n got %v\nwant %s", err, c.want)
 			}
