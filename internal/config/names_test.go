@@ -40,6 +40,9 @@ func TestSharedRules(t *testing.T) {
 			return doc("sources:", "  - {name: s, type: udp, listen: [\"127.0.0.1:5514\"]}", "rules:", "  - name: r",
 				"    pattern: "+q, "    targets: [t]", "targets:", "  - {name: t, type: stdout}")
 		}, "rules[0].pattern", nil},
+		{"API key scope", namestest.Scopes, func(q string) string {
+			return with("live:", "  api_keys: [{name: k, key: 0123456789abcdef, scopes: ["+q+"]}]")
+		}, "live.api_keys[0].scopes[0]", nil},
 		{"http.listen", namestest.Listens, func(q string) string { return with("http: {listen: " + q + "}") }, "http.listen", nil},
 		{"input_paths", namestest.Paths, func(q string) string { return withRule("    input_paths: {v: "+q+"}", `    input_template: "<v>"`) }, "rules[0].input_paths.v", nil},
 	}

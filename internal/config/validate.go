@@ -121,15 +121,15 @@ func (v *validator) live() {
 	if l.ShareKey.IsSet() && len(l.ShareKey.Value()) < 16 {
 		v.errorf("live.share_key", "too short: use at least 16 bytes (32 random bytes recommended)")
 	}
-	names := map[string]bool{}
+	keyNames := map[string]bool{}
 	keys := map[string]string{}
 	for i, k := range l.APIKeys {
 		p := fmt.Sprintf("live.api_keys[%d]", i)
 		v.name(p+".name", k.Name, "API key")
-		if names[k.Name] && k.Name != "" {
+		if keyNames[k.Name] && k.Name != "" {
 			v.errorf(p+".name", "duplicate API key name %q", k.Name)
 		}
-		names[k.Name] = true
+		keyNames[k.Name] = true
 		switch {
 		case !k.Key.IsSet():
 			v.errorf(p+".key", "required: the key (a secret: env:NAME or file:PATH)")
@@ -144,7 +144,9 @@ func (v *validator) live() {
 			v.errorf(p+".scopes", "required: at least one of publish, subscribe, admin")
 		}
 		for j, sc := range k.Scopes {
-			v.oneOf(fmt.Sprintf("%s.scopes[%d]", p, j), sc, "publish", "subscribe", "admin")
+			if err := names.Scope(sc); err != nil {
+				v.errorf(fmt.Sprintf("%s.scopes[%d]", p, j), "%v", err)
+			}
 		}
 	}
 }

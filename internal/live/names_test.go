@@ -32,3 +32,27 @@ func TestChannelNames(t *testing.T) {
 		})
 	}
 }
+
+// TestScopeNames runs the table internal/config runs for API key scopes
+// (internal/names/namestest): ParseScope takes what a configuration accepts,
+// and the scope's Names give the name back; the rest is refused with the
+// same reason.
+func TestScopeNames(t *testing.T) {
+	for _, c := range namestest.Scopes {
+		t.Run(c.Name, func(t *testing.T) {
+			sc, err := ParseScope(c.In)
+			if c.Err != "" {
+				if err == nil || err.Error() != c.Err {
+					t.Fatalf("%q:\n got %v\nwant %s", c.In, err, c.Err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("%q: %v", c.In, err)
+			}
+			if n := sc.Names(); len(n) != 1 || n[0] != c.In {
+				t.Fatalf("%q: parsed to %v", c.In, n)
+			}
+		})
+	}
+}

@@ -113,6 +113,22 @@ func Subject(s string) error {
 	return nil
 }
 
+// The scopes of a live API key.
+const (
+	ScopePublish   = "publish"
+	ScopeSubscribe = "subscribe"
+	ScopeAdmin     = "admin"
+)
+
+// Scope checks the name of a live API key's scope.
+func Scope(s string) error {
+	switch s {
+	case ScopePublish, ScopeSubscribe, ScopeAdmin:
+		return nil
+	}
+	return fmt.Errorf("invalid value %q (want one of %s, %s, %s)", s, ScopePublish, ScopeSubscribe, ScopeAdmin)
+}
+
 // Listen checks a local listen address: host:port with an IP address,
 // "localhost" or an empty host (all interfaces), and a numeric port (0 picks
 // a free port).

@@ -30,6 +30,7 @@ func TestName(t *testing.T)    { run(t, namestest.Names, names.Name) }
 func TestChannel(t *testing.T) { run(t, namestest.Channels, names.Channel) }
 func TestSubject(t *testing.T) { run(t, namestest.Subjects, names.Subject) }
 func TestListen(t *testing.T)  { run(t, namestest.Listens, names.Listen) }
+func TestScope(t *testing.T)   { run(t, namestest.Scopes, names.Scope) }
 
 func TestParsePath(t *testing.T) {
 	run(t, namestest.Paths, func(s string) error { _, err := names.ParsePath(s); return err })

@@ -106,3 +106,13 @@ var Listens = []Case{
 	{"negative port", "127.0.0.1:-1", `invalid address "127.0.0.1:-1": port must be a number from 0 to 65535`},
 	{"service name", "127.0.0.1:http", `invalid address "127.0.0.1:http": port must be a number from 0 to 65535`},
 }
+
+// Scopes are cases of names.Scope (a live API key's scopes).
+var Scopes = []Case{
+	{"publish", "publish", ""},
+	{"subscribe", "subscribe", ""},
+	{"admin", "admin", ""},
+	{"unknown", "write", `invalid value "write" (want one of publish, subscribe, admin)`},
+	{"capitalised", "Admin", `invalid value "Admin" (want one of publish, subscribe, admin)`},
+	{"empty", "", `invalid value "" (want one of publish, subscribe, admin)`},
+}
