@@ -42,11 +42,16 @@ type CompileError struct {
 	Reason string
 }
 
-func (e *CompileError) Error() string {
+func (e *CompileError) Error() string { return "pattern: " + e.Detail() }
+
+// Detail is the error without the "pattern: " prefix, as a configuration
+// reports it under the pattern's own key: "path: reason", or the reason
+// alone for the whole document.
+func (e *CompileError) Detail() string {
 	if e.Path == "" {
-		return "pattern: " + e.Reason
+		return e.Reason
 	}
-	return "pattern: " + e.Path + ": " + e.Reason
+	return e.Path + ": " + e.Reason
 }
 
 func errAt(path, format string, args ...any) *CompileError {

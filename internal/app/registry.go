@@ -146,12 +146,6 @@ func deliverConfig(c *config.Config, t *config.Target) deliver.Config {
 		AckWait:           d.AckWait,
 		ShutdownTimeout:   c.ShutdownTimeout,
 	}
-	if d.MaxAge == 0 {
-		dc.MaxAge = -1 // config: 0 means no age limit
-	}
-	if d.Backoff.Jitter == 0 {
-		dc.BackoffJitter = -1 // config: 0 means no jitter
-	}
 	if b, ok := t.Spec.(component.Batcher); ok {
 		if events, bytes, on := b.DeliveryBatch(); on {
 			dc.MaxEvents = events

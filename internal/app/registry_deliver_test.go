@@ -46,7 +46,7 @@ targets:
 		{"multiplier", hook.BackoffMultiplier, 1.5},
 		{"jitter", hook.BackoffJitter, 0.4},
 		{"ack_wait", hook.AckWait, 3 * time.Second},
-		{"jitter 0 means none", calm.BackoffJitter, -1.0},
+		{"jitter 0 passes as 0: none in deliver too", calm.BackoffJitter, 0.0},
 		{"default multiplier", f.BackoffMultiplier, 2.0},
 		{"default jitter", f.BackoffJitter, 0.2},
 		{"default ack_wait", f.AckWait, 10 * time.Second},

@@ -245,7 +245,7 @@ targets:
 		{"http max events from batch", deliverConfig(cfg, &cfg.Targets[0]).MaxEvents, 50},
 		{"http max bytes from batch", deliverConfig(cfg, &cfg.Targets[0]).MaxBytes, 2 << 20},
 		{"attempts", deliverConfig(cfg, &cfg.Targets[0]).MaxAttempts, 3},
-		{"max_age 0 means no limit", deliverConfig(cfg, &cfg.Targets[0]).MaxAge, time.Duration(-1)},
+		{"max_age 0 passes as 0: no limit in deliver too", deliverConfig(cfg, &cfg.Targets[0]).MaxAge, time.Duration(0)},
 		{"backoff initial", deliverConfig(cfg, &cfg.Targets[0]).BackoffMin, 50 * time.Millisecond},
 		{"backoff max", deliverConfig(cfg, &cfg.Targets[0]).BackoffMax, 2 * time.Second},
 		{"shutdown", deliverConfig(cfg, &cfg.Targets[0]).ShutdownTimeout, 7 * time.Second},

@@ -31,9 +31,6 @@ func newLive(cfg *config.Config, b *bus.Bus) (*liveState, error) {
 		return nil, err
 	}
 	hc := live.HubConfig{Replay: cfg.Live.Replay, QueueSize: cfg.Live.SubscriberQueue}
-	if hc.Replay == 0 {
-		hc.Replay = -1 // config: 0 means no replay
-	}
 	if b != nil {
 		hc.Conn = b.Conn()
 	}

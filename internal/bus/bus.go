@@ -32,6 +32,8 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/wirebridge/wirebridge/internal/names"
 )
 
 // Names of the streams, subjects and buckets wirebridge uses.
@@ -256,14 +258,11 @@ func startServer(cfg Config) (*server.Server, error) {
 		MaxPayload:        8 << 20,
 	}
 	if cfg.Listen != "" {
-		host, port, err := net.SplitHostPort(cfg.Listen)
-		if err != nil {
-			return nil, fmt.Errorf("bus: embedded nats: listen %q: %w", cfg.Listen, err)
+		if err := names.Listen(cfg.Listen); err != nil { // the rule internal/config checks too
+			return nil, fmt.Errorf("bus: embedded nats: listen: %w", err)
 		}
-		p, err := strconv.Atoi(port)
-		if err != nil {
-			return nil, fmt.Errorf("bus: embedded nats: listen %q: bad port: %w", cfg.Listen, err)
-		}
+		host, port, _ := net.SplitHostPort(cfg.Listen)
+		p, _ := strconv.Atoi(port)
 		if p == 0 {
 			p = server.RANDOM_PORT
 		}

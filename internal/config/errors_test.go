@@ -282,7 +282,7 @@ func TestParseErrors(t *testing.T) {
 				"    input_template: '{\"ip\": <ip>, \"r\": <aws.events.rule-name>}'",
 				valid[8], valid[9], valid[10])...),
 			want: []string{
-				`wirebridge.yaml:9:17: rules[0].input_path: invalid path "detail": want a JSON path such as $.detail or $.detail.Source.IP`,
+				`wirebridge.yaml:9:17: rules[0].input_path: invalid path "detail": must start with $ (a JSON path such as $.detail.Source.IP)`,
 				`wirebridge.yaml:9:17: rules[0].input_path: input_path and input_template/input_paths are exclusive (EventBridge InputPath or InputTransformer)`,
 				`wirebridge.yaml:10:21: rules[0].input_template: placeholder <ip> is not defined in input_paths`,
 			},

@@ -6,26 +6,19 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/wirebridge/wirebridge/internal/component"
+	"github.com/wirebridge/wirebridge/internal/names"
 	"github.com/wirebridge/wirebridge/internal/spec"
+	"github.com/wirebridge/wirebridge/internal/transform"
 	"github.com/wirebridge/wirebridge/pattern"
 )
 
-var (
-	namePattern      = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`)
-	jsonPathPattern  = regexp.MustCompile(`^\$(\.[A-Za-z0-9_@\-]+|\[[0-9]+\])*$`)
-	varNamePattern   = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
-	placeholderRegex = regexp.MustCompile(`<([A-Za-z0-9_.\-]+)>`)
-)
-
-// predefinedVars are the input template variables EventBridge defines without input_paths.
-var predefinedVars = []string{"aws.events.rule-name", "aws.events.rule-arn", "aws.events.event", "aws.events.event.json", "aws.events.event.ingestion-time"}
+var ()
 
 // Validate checks the configuration and returns every problem found as an Errors, or nil.
 // Parse and Load already call it; call it again after changing a Config in code.
@@ -87,11 +80,10 @@ func (v *validator) intRange(path string, n, lo, hi int) {
 }
 
 func (v *validator) name(path, name, what string) {
-	switch {
-	case name == "":
+	if name == "" {
 		v.errorf(path, "required: every %s needs a name", what)
-	case !namePattern.MatchString(name):
-		v.errorf(path, "invalid name %q: use letters, digits, '-' and '_' (at most 64, starting with a letter or digit)", name)
+	} else if err := names.Name(name); err != nil {
+		v.errorf(path, "%v", err)
 	}
 }
 
@@ -103,7 +95,7 @@ func (v *validator) top() {
 	v.positive("shutdown_timeout", c.ShutdownTimeout)
 	v.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
 	v.oneOf("log.format", c.Log.Format, "auto", "text", "json")
-	if err := checkListen(c.HTTP.Listen); err != nil {
+	if err := names.Listen(c.HTTP.Listen); err != nil {
 		v.errorf("http.listen", "%v", err)
 	}
 }
@@ -125,15 +117,15 @@ func (v *validator) live() {
 	if l.ShareKey.IsSet() && len(l.ShareKey.Value()) < 16 {
 		v.errorf("live.share_key", "too short: use at least 16 bytes (32 random bytes recommended)")
 	}
-	names := map[string]bool{}
+	keyNames := map[string]bool{}
 	keys := map[string]string{}
 	for i, k := range l.APIKeys {
 		p := fmt.Sprintf("live.api_keys[%d]", i)
 		v.name(p+".name", k.Name, "API key")
-		if names[k.Name] && k.Name != "" {
+		if keyNames[k.Name] && k.Name != "" {
 			v.errorf(p+".name", "duplicate API key name %q", k.Name)
 		}
-		names[k.Name] = true
+		keyNames[k.Name] = true
 		switch {
 		case !k.Key.IsSet():
 			v.errorf(p+".key", "required: the key (a secret: env:NAME or file:PATH)")
@@ -148,7 +140,9 @@ func (v *validator) live() {
 			v.errorf(p+".scopes", "required: at least one of publish, subscribe, admin")
 		}
 		for j, sc := range k.Scopes {
-			v.oneOf(fmt.Sprintf("%s.scopes[%d]", p, j), sc, "publish", "subscribe", "admin")
+			if err := names.Scope(sc); err != nil {
+				v.errorf(fmt.Sprintf("%s.scopes[%d]", p, j), "%v", err)
+			}
 		}
 	}
 }
@@ -177,9 +171,9 @@ func (v *validator) nats() {
 	if n.Listen != "" {
 		if !n.Embedded {
 			v.errorf("nats.listen", "listen applies to the embedded server only")
-		} else if err := checkListen(n.Listen); err != nil {
+		} else if err := names.Listen(n.Listen); err != nil {
 			v.errorf("nats.listen", "%v", err)
-		} else if checkListen(v.c.HTTP.Listen) == nil {
+		} else if names.Listen(v.c.HTTP.Listen) == nil {
 			switch same, wildcard := tcpOverlap(n.Listen, v.c.HTTP.Listen); {
 			case same:
 				v.errorf("nats.listen", "%s is also http.listen", n.Listen)
@@ -224,27 +218,6 @@ func (v *validator) report(prefix string, ck *spec.Checker) {
 		}
 		v.errorf(p, "%s", pr.Msg)
 	}
-}
-
-// checkListen checks a local listen address: host:port with an IP address, "localhost" or an
-// empty host (all interfaces), and a numeric port (0 picks a free port).
-func checkListen(addr string) error {
-	if addr == "" {
-		return errors.New("required: an address such as 127.0.0.1:8080")
-	}
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return fmt.Errorf("invalid address %q: want host:port, such as 127.0.0.1:5514 or [::1]:5514", addr)
-	}
-	if host != "" && host != "localhost" {
-		if _, err := netip.ParseAddr(host); err != nil {
-			return fmt.Errorf("invalid address %q: host must be an IP address, localhost or empty", addr)
-		}
-	}
-	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
-		return fmt.Errorf("invalid address %q: port must be a number from 0 to 65535", addr)
-	}
-	return nil
 }
 
 func (v *validator) sources() {
@@ -335,7 +308,7 @@ func (v *validator) listenList(p string, addrs []string, seen *[]listenBind) {
 	var mine []listenBind
 	for j, a := range addrs {
 		ap := fmt.Sprintf("%s.listen[%d]", p, j)
-		if err := checkListen(a); err != nil {
+		if err := names.Listen(a); err != nil {
 			v.errorf(ap, "%v", err)
 			continue
 		}
@@ -609,10 +582,7 @@ func (v *validator) pattern(p string, r *Rule) {
 	msg := err.Error()
 	var ce *pattern.CompileError
 	if errors.As(err, &ce) {
-		msg = ce.Reason
-		if ce.Path != "" {
-			msg = ce.Path + ": " + ce.Reason
-		}
+		msg = ce.Detail()
 		if at != nil {
 			if pos, ok := patternPos(at.node, ce.Path); ok && !v.skip[pp] && !v.skip[p] {
 				v.errs = append(v.errs, &Error{File: v.c.File, Line: pos.Line, Column: pos.Column, Path: pp, Msg: msg, Err: err})
@@ -626,33 +596,13 @@ func (v *validator) pattern(p string, r *Rule) {
 }
 
 func (v *validator) transformer(p string, r *Rule) {
-	if r.InputPath != "" {
-		if !jsonPathPattern.MatchString(r.InputPath) {
-			v.errorf(p+".input_path", "invalid path %q: want a JSON path such as $.detail or $.detail.Source.IP", r.InputPath)
+	// The transformer internal/rule builds: what it refuses, validate refuses.
+	_, err := transform.NewTransformer(r.InputPath, r.InputPaths, r.InputTemplate)
+	for _, te := range transform.Errors(err) {
+		path := p + "." + te.Field
+		if k, ok := strings.CutPrefix(te.Field, "input_paths."); ok {
+			path = joinKey(p+".input_paths", k)
 		}
-		if r.InputTemplate != "" || len(r.InputPaths) > 0 {
-			v.errorf(p+".input_path", "input_path and input_template/input_paths are exclusive (EventBridge InputPath or InputTransformer)")
-		}
-	}
-	for _, k := range sortedKeys(r.InputPaths) {
-		kp := joinKey(p+".input_paths", k)
-		switch {
-		case !varNamePattern.MatchString(k):
-			v.errorf(kp, "invalid variable name %q: use letters, digits, '-' and '_'", k)
-		case !jsonPathPattern.MatchString(r.InputPaths[k]):
-			v.errorf(kp, "invalid path %q: want a JSON path such as $.detail.Source.IP", r.InputPaths[k])
-		}
-	}
-	if len(r.InputPaths) > 100 {
-		v.errorf(p+".input_paths", "more than 100 variables")
-	}
-	if len(r.InputPaths) > 0 && r.InputTemplate == "" {
-		v.errorf(p+".input_template", "required when input_paths is set")
-	}
-	for _, m := range placeholderRegex.FindAllStringSubmatch(r.InputTemplate, -1) {
-		name := m[1]
-		if _, ok := r.InputPaths[name]; !ok && !slices.Contains(predefinedVars, name) {
-			v.errorf(p+".input_template", "placeholder <%s> is not defined in input_paths", name)
-		}
+		v.errorf(path, "%s", te.Reason)
 	}
 }

@@ -106,6 +106,7 @@ import (
 
 	"github.com/wirebridge/wirebridge/internal/bus"
 	"github.com/wirebridge/wirebridge/internal/delivery"
+	"github.com/wirebridge/wirebridge/internal/names"
 )
 
 // Target is what deliver needs of a target (internal/target implements it).
@@ -128,9 +129,12 @@ const (
 // ErrClosed is returned by Enqueue once the worker has stopped taking deliveries.
 var ErrClosed = errors.New("deliver: worker closed")
 
-// Config configures one target's worker. Zero fields take the defaults noted.
+// Config configures one target's worker. Zero fields take the defaults noted;
+// where zero means "none" (MaxAge, BackoffJitter) it means what it means in
+// the configuration file, so that internal/app passes values through as they
+// are.
 type Config struct {
-	Target string // the target's name: letters, digits, '_' and '-'
+	Target string // the target's name (names.Name: letters, digits, '_' and '-', at most 64)
 	Mode   Mode   // default durable
 
 	MaxEvents int           // events per Send (default 100)
@@ -138,7 +142,7 @@ type Config struct {
 	Linger    time.Duration // how long to wait for more events to fill a batch (default 5ms)
 
 	MaxAttempts int           // Send attempts per delivery (default 10)
-	MaxAge      time.Duration // stop retrying this long after acceptance (default 24h; <0: no limit)
+	MaxAge      time.Duration // stop retrying this long after acceptance (0: no age limit; config's default is 24h)
 	SendTimeout time.Duration // per Send call (default 30s)
 
 	// Retry delays: the n-th retry (n from 1) waits BackoffMin *
@@ -147,7 +151,7 @@ type Config struct {
 	BackoffMin        time.Duration // first retry delay (default 500ms)
 	BackoffMax        time.Duration // retry delay cap before jitter (default 5m)
 	BackoffMultiplier float64       // growth per retry, 1 to 100 (default 2)
-	BackoffJitter     float64       // fraction, 0 to 1 (default 0.2; <0: no jitter)
+	BackoffJitter     float64       // fraction, 0 to 1 (0: no jitter; config's default is 0.2)
 
 	// QueueSize bounds the deliveries Enqueue holds in memory (default
 	// 10000): direct: queued for the target; durable: waiting to be stored
@@ -195,8 +199,8 @@ func (c *Config) defaults() error {
 	def(&c.MaxBytes, 1<<20)
 	defd(&c.Linger, 5*time.Millisecond)
 	def(&c.MaxAttempts, 10)
-	if c.MaxAge == 0 {
-		c.MaxAge = 24 * time.Hour
+	if c.MaxAge < 0 {
+		return fmt.Errorf("deliver: target %s: max age %s must not be negative (0: no age limit)", c.Target, c.MaxAge)
 	}
 	defd(&c.BackoffMin, 500*time.Millisecond)
 	defd(&c.BackoffMax, 5*time.Minute)
@@ -209,12 +213,7 @@ func (c *Config) defaults() error {
 	case !(c.BackoffMultiplier >= 1 && c.BackoffMultiplier <= 100): // also NaN
 		return fmt.Errorf("deliver: target %s: backoff multiplier %g out of range (want 1 to 100)", c.Target, c.BackoffMultiplier)
 	}
-	switch {
-	case c.BackoffJitter == 0:
-		c.BackoffJitter = 0.2
-	case c.BackoffJitter < 0:
-		c.BackoffJitter = 0
-	case !(c.BackoffJitter <= 1): // also NaN
+	if !(c.BackoffJitter >= 0 && c.BackoffJitter <= 1) { // also NaN
 		return fmt.Errorf("deliver: target %s: backoff jitter %g out of range (want a fraction from 0 to 1)", c.Target, c.BackoffJitter)
 	}
 	defd(&c.SendTimeout, 30*time.Second)
@@ -227,16 +226,12 @@ func (c *Config) defaults() error {
 	return nil
 }
 
-// ValidName reports whether name can be a target name: it becomes a NATS
-// subject token and consumer name, so letters, digits, '_' and '-' only.
+// ValidName reports whether name can be a target name (names.Name, the rule
+// internal/config checks too): it becomes a NATS subject token and consumer
+// name, so letters, digits, '_' and '-' only.
 func ValidName(name string) error {
-	if name == "" || len(name) > 128 {
-		return fmt.Errorf("deliver: target name %q: want 1 to 128 characters", name)
-	}
-	for _, r := range name {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
-			return fmt.Errorf("deliver: target name %q: only letters, digits, '_' and '-' are allowed", name)
-		}
+	if err := names.Name(name); err != nil {
+		return fmt.Errorf("deliver: target name: %w", err)
 	}
 	return nil
 }

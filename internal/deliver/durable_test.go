@@ -387,7 +387,7 @@ func TestDurableRetryOfPartOfAStoredMessage(t *testing.T) {
 	}
 	cfg := fastConfig("part", Durable)
 	cfg.MaxAttempts = 4
-	cfg.BackoffMin, cfg.BackoffMax, cfg.BackoffJitter = 100*time.Millisecond, 100*time.Millisecond, -1
+	cfg.BackoffMin, cfg.BackoffMax = 100*time.Millisecond, 100*time.Millisecond // no jitter
 	w := newWorker(t, cfg, rec, b)
 	ds := deliveries("x", 6, 10)
 	enqueueAll(t, w, ds)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -292,9 +293,10 @@ func TestConfigBackoffDefaults(t *testing.T) {
 		wantMult, wantJitt float64
 		wantErr            bool
 	}{
-		{"zero values take defaults", 0, 0, 2, 0.2, false},
+		{"zero multiplier takes the default, zero jitter means none", 0, 0, 2, 0, false},
 		{"given values kept", 1.5, 0.5, 1.5, 0.5, false},
-		{"negative jitter means none", 3, -1, 3, 0, false},
+		{"whole jitter", 1, 1, 1, 1, false},
+		{"negative jitter", 3, -1, 0, 0, true},
 		{"multiplier below 1", 0.5, 0, 0, 0, true},
 		{"multiplier above 100", 101, 0, 0, 0, true},
 		{"multiplier NaN", math.NaN(), 0, 0, 0, true},
@@ -313,6 +315,41 @@ func TestConfigBackoffDefaults(t *testing.T) {
 			}
 			if err == nil && cfg.AckWait != 10*time.Second {
 				t.Errorf("default AckWait %v, want 10s (a crashed process's batch comes back within it)", cfg.AckWait)
+			}
+		})
+	}
+}
+
+// TestZeroMeansNone: MaxAge 0 and BackoffJitter 0 mean what they mean in
+// the configuration file (no age limit, no jitter), so internal/app passes
+// them through unchanged; negative values are refused as config refuses them.
+func TestZeroMeansNone(t *testing.T) {
+	cfg := Config{Target: "t", MaxAttempts: 1000, BackoffMin: time.Second, BackoffMax: time.Minute, BackoffMultiplier: 2}
+	if err := cfg.defaults(); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	if reason, stop := cfg.giveUp(outcome{err: errUnavailable}, 1, now.Add(-10_000*time.Hour), time.Hour, now); stop {
+		t.Errorf("MaxAge 0 gave up a delivery accepted 10,000h ago: %s", reason)
+	}
+	for attempt, want := range []time.Duration{time.Second, time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second} {
+		for range 20 {
+			if got := cfg.retryDelay(outcome{err: errUnavailable}, attempt); got != want {
+				t.Fatalf("attempt %d: delay %v, want exactly %v (jitter 0)", attempt, got, want)
+			}
+		}
+	}
+	for _, c := range []struct {
+		name string
+		cfg  Config
+		want string
+	}{
+		{"negative max age", Config{Target: "t", MaxAge: -time.Second}, "max age -1s must not be negative"},
+		{"negative jitter", Config{Target: "t", BackoffJitter: -0.1}, "backoff jitter -0.1 out of range"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if err := c.cfg.defaults(); err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("defaults: %v, want %q", err, c.want)
 			}
 		})
 	}

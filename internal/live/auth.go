@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/wirebridge/wirebridge/internal/names"
 	"github.com/wirebridge/wirebridge/pattern"
 )
 
@@ -29,17 +30,18 @@ const (
 	ScopeAdmin                       // everything, share links for any channel, GET /api/subscribers
 )
 
-// ParseScope parses "publish", "subscribe" or "admin".
+// ParseScope parses "publish", "subscribe" or "admin" (names.Scope, the rule
+// internal/config checks too).
 func ParseScope(s string) (Scope, error) {
 	switch s {
-	case "publish":
+	case names.ScopePublish:
 		return ScopePublish, nil
-	case "subscribe":
+	case names.ScopeSubscribe:
 		return ScopeSubscribe, nil
-	case "admin":
+	case names.ScopeAdmin:
 		return ScopeAdmin, nil
 	}
-	return 0, fmt.Errorf("unknown scope %q (want publish, subscribe or admin)", s)
+	return 0, names.Scope(s)
 }
 
 // Has reports whether s grants want (admin grants everything).
@@ -51,7 +53,7 @@ func (s Scope) Names() []string {
 	for _, x := range []struct {
 		s Scope
 		n string
-	}{{ScopePublish, "publish"}, {ScopeSubscribe, "subscribe"}, {ScopeAdmin, "admin"}} {
+	}{{ScopePublish, names.ScopePublish}, {ScopeSubscribe, names.ScopeSubscribe}, {ScopeAdmin, names.ScopeAdmin}} {
 		if s&x.s != 0 {
 			out = append(out, x.n)
 		}

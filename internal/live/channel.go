@@ -21,63 +21,28 @@
 package live
 
 import (
-	"errors"
-	"fmt"
 	"strings"
+
+	"github.com/wirebridge/wirebridge/internal/names"
 )
 
 // SubjectPrefix prefixes the NATS subject of every channel.
 const SubjectPrefix = "wirebridge.live."
 
 // MaxSegments bounds the depth of a channel path.
-const MaxSegments = 8
+const MaxSegments = names.MaxSegments
 
 // ErrBadChannel is wrapped by the errors of CheckChannel and CheckSubscription.
-var ErrBadChannel = errors.New("invalid channel")
-
-func validSegment(s string) bool {
-	if s == "" || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
-}
+var ErrBadChannel = names.ErrBadChannel
 
 // CheckChannel reports whether ch is a channel one can publish to: a path of
-// 1 to 8 segments of letters, digits, '-' and '_', such as /packets/all.
-func CheckChannel(ch string) error {
-	return checkPath(ch, false)
-}
+// 1 to 8 segments of letters, digits, '-' and '_', such as /packets/all
+// (names.Channel, the rule internal/config checks too).
+func CheckChannel(ch string) error { return names.Channel(ch) }
 
 // CheckSubscription is CheckChannel, also accepting a last segment "*" that
 // matches every channel below the rest (/packets/* or /*).
-func CheckSubscription(ch string) error {
-	return checkPath(ch, true)
-}
-
-func checkPath(ch string, wildcard bool) error {
-	if !strings.HasPrefix(ch, "/") {
-		return fmt.Errorf("%w %q: must start with /", ErrBadChannel, ch)
-	}
-	segs := strings.Split(ch[1:], "/")
-	if len(segs) > MaxSegments {
-		return fmt.Errorf("%w %q: more than %d segments", ErrBadChannel, ch, MaxSegments)
-	}
-	for i, s := range segs {
-		if wildcard && s == "*" && i == len(segs)-1 {
-			continue
-		}
-		if !validSegment(s) {
-			return fmt.Errorf("%w %q: segment %q (use letters, digits, '-' and '_'; '*' only last, to subscribe)", ErrBadChannel, ch, s)
-		}
-	}
-	return nil
-}
+func CheckSubscription(ch string) error { return names.Subscription(ch) }
 
 // Subject is the NATS subject of a channel: /packets/all -> wirebridge.live.packets.all.
 func Subject(ch string) string {

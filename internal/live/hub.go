@@ -14,11 +14,8 @@ import (
 	"github.com/wirebridge/wirebridge/pattern"
 )
 
-// Defaults for HubConfig.
-const (
-	DefaultReplay    = 100
-	DefaultQueueSize = 1024
-)
+// DefaultQueueSize is HubConfig.QueueSize when it is 0.
+const DefaultQueueSize = 1024
 
 // HubConfig configures a Hub.
 type HubConfig struct {
@@ -26,7 +23,8 @@ type HubConfig struct {
 	// NATS sees every channel. Nil keeps the channels in this process.
 	Conn *nats.Conn
 	// Replay is how many recent events per channel a new subscription
-	// receives first (negative: none; 0: DefaultReplay).
+	// receives first (0: none, as live.replay: 0 in the configuration, whose
+	// default is 100).
 	Replay int
 	// QueueSize bounds each subscriber's queue (0: DefaultQueueSize).
 	QueueSize int
@@ -66,11 +64,8 @@ var ErrHubClosed = errors.New("live hub closed")
 // NewHub starts a hub; with a NATS connection it subscribes to every live
 // subject at once.
 func NewHub(cfg HubConfig) (*Hub, error) {
-	if cfg.Replay == 0 {
-		cfg.Replay = DefaultReplay
-	}
 	if cfg.Replay < 0 {
-		cfg.Replay = 0
+		return nil, fmt.Errorf("live: replay %d must not be negative (0: none)", cfg.Replay)
 	}
 	if cfg.QueueSize <= 0 {
 		cfg.QueueSize = DefaultQueueSize

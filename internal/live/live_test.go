@@ -249,7 +249,7 @@ func TestReplayForLateJoiners(t *testing.T) {
 	}{
 		{"fewer than the buffer", 10, 4, seq(0, 4)},
 		{"buffer wrapped", 10, 25, seq(15, 25)},
-		{"no replay", -1, 5, nil},
+		{"no replay", 0, 5, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -269,13 +269,24 @@ func TestReplayForLateJoiners(t *testing.T) {
 	}
 }
 
+// TestNegativeReplayRefused: 0 means no replay, as in the configuration
+// (which refuses negative values); a negative value is a mistake.
+func TestNegativeReplayRefused(t *testing.T) {
+	if h, err := NewHub(HubConfig{Replay: -1}); err == nil || !strings.Contains(err.Error(), "must not be negative") {
+		if h != nil {
+			h.Close()
+		}
+		t.Fatalf("NewHub(Replay: -1): %v, want an error", err)
+	}
+}
+
 // TestSlowSubscriberDrops: a subscriber that does not read loses its oldest
 // events, counted; the publisher never waits, and a fast subscriber on the
 // same hub gets everything.
 func TestSlowSubscriberDrops(t *testing.T) {
 	ns := runNATS(t)
 	const total = 20000
-	h := newHub(t, HubConfig{Conn: connect(t, ns), QueueSize: 64, Replay: -1})
+	h := newHub(t, HubConfig{Conn: connect(t, ns), QueueSize: 64})
 	slow, _ := h.NewSubscriber("slow")
 	fast, _ := h.NewSubscriberQueue("fast", total)
 	must(t, slow.Subscribe(&Subscription{ID: "1", Channel: "/p/all"}))
@@ -587,7 +598,7 @@ func send(t *testing.T, ctx context.Context, c *websocket.Conn, v any) {
 // posts, with replay first.
 func TestWebSocket(t *testing.T) {
 	ns := runNATS(t)
-	ts := newTestServer(t, newHub(t, HubConfig{Conn: connect(t, ns)}))
+	ts := newTestServer(t, newHub(t, HubConfig{Conn: connect(t, ns), Replay: 100}))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	ts.do(t, "POST", "/api/events", "pub-0123456789abcdef", `{"channel":"/packets/all","events":[{"n":1,"p":"udp"},{"n":2,"p":"tcp"}]}`)

@@ -114,10 +114,7 @@ func New(rules []Spec, prev *Set) (*Set, error) {
 			reason := err.Error()
 			var ce *pattern.CompileError
 			if errors.As(err, &ce) {
-				reason = ce.Reason
-				if ce.Path != "" {
-					reason = ce.Path + ": " + ce.Reason
-				}
+				reason = ce.Detail()
 			}
 			bad(p+".pattern", reason, err)
 			ok = false
@@ -173,8 +170,6 @@ func unjoin(err error) []error {
 	}
 	return []error{err}
 }
-
-func joinErrs(errs []error) error { return errors.Join(errs...) }
 
 // Rules returns the rules in config order (enabled and disabled). The slice
 // must not be modified.

@@ -2,10 +2,10 @@ package live
 
 import (
 	"errors"
-	"regexp"
 	"strings"
 
 	"github.com/wirebridge/wirebridge/internal/component"
+	"github.com/wirebridge/wirebridge/internal/names"
 	"github.com/wirebridge/wirebridge/internal/spec"
 )
 
@@ -51,13 +51,10 @@ func (t *Spec) Finish(name string) {
 	}
 }
 
-// channelPattern is a live channel path: /segment[/segment...], as internal/live accepts.
-var channelPattern = regexp.MustCompile(`^(/[A-Za-z0-9_-]{1,64}){1,8}$`)
-
 // Validate implements component.TargetSpec.
 func (t *Spec) Validate(c *spec.Checker) {
-	if !channelPattern.MatchString(t.Channel) {
-		c.Errorf("channel", "invalid channel %q: a path such as /packets/all (1 to 8 segments of letters, digits, '-' and '_')", t.Channel)
+	if err := names.Channel(t.Channel); err != nil {
+		c.Errorf("channel", "%v", err)
 	}
 }
 

@@ -32,7 +32,7 @@ func hub(t *testing.T) *wlive.Hub {
 		t.Fatal(err)
 	}
 	t.Cleanup(nc.Close)
-	h, err := wlive.NewHub(wlive.HubConfig{Conn: nc, Replay: -1})
+	h, err := wlive.NewHub(wlive.HubConfig{Conn: nc})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package nats
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 
@@ -10,6 +9,7 @@ import (
 	"github.com/nats-io/nkeys"
 
 	"github.com/wirebridge/wirebridge/internal/component"
+	"github.com/wirebridge/wirebridge/internal/names"
 	"github.com/wirebridge/wirebridge/internal/spec"
 )
 
@@ -36,7 +36,7 @@ func (t *Spec) SetDefaults() {}
 
 // Validate implements component.TargetSpec.
 func (t *Spec) Validate(c *spec.Checker) {
-	if err := checkSubject(t.Subject); err != nil {
+	if err := names.Subject(t.Subject); err != nil {
 		c.Errorf("subject", "%v", err)
 	} else if len(t.URLs) == 0 && strings.HasPrefix(t.Subject, "wirebridge.") {
 		c.Errorf("subject", "subjects under wirebridge. are reserved on the wirebridge bus")
@@ -53,23 +53,6 @@ func (t *Spec) Validate(c *spec.Checker) {
 	if t.Credentials.IsSet() && t.Token.IsSet() {
 		c.Errorf("token", "give either credentials or token, not both")
 	}
-}
-
-func checkSubject(s string) error {
-	if s == "" {
-		return errors.New("required: the subject to publish to")
-	}
-	for _, tok := range strings.Split(s, ".") {
-		switch {
-		case tok == "":
-			return fmt.Errorf("invalid subject %q: empty token", s)
-		case tok == "*" || tok == ">":
-			return fmt.Errorf("invalid subject %q: wildcards cannot be published to", s)
-		case strings.ContainsAny(tok, " \t\r\n*>"):
-			return fmt.Errorf("invalid subject %q: whitespace or wildcard characters", s)
-		}
-	}
-	return nil
 }
 
 // Where implements component.Wherer.

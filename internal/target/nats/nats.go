@@ -19,13 +19,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
 
 	"github.com/wirebridge/wirebridge/internal/delivery"
+	"github.com/wirebridge/wirebridge/internal/names"
 	"github.com/wirebridge/wirebridge/internal/target"
 )
 
@@ -54,7 +54,7 @@ type Target struct {
 
 // New validates cfg, connecting when URL is given.
 func New(cfg Config) (*Target, error) {
-	if err := validSubject(cfg.Subject); err != nil {
+	if err := names.Subject(cfg.Subject); err != nil { // the rule internal/config checks too
 		return nil, fmt.Errorf("nats target: %w", err)
 	}
 	if (cfg.Conn == nil) == (cfg.URL == "") {
@@ -77,18 +77,6 @@ func New(cfg Config) (*Target, error) {
 		t.nc, t.owns = nc, true
 	}
 	return t, nil
-}
-
-func validSubject(s string) error {
-	if s == "" {
-		return errors.New("subject is empty")
-	}
-	for _, tok := range strings.Split(s, ".") {
-		if tok == "" || tok == "*" || tok == ">" || strings.ContainsAny(tok, " \t\r\n") {
-			return fmt.Errorf("subject %q is not a valid publish subject", s)
-		}
-	}
-	return nil
 }
 
 // Send publishes the batch and waits until the server has processed it.

@@ -1,16 +1,14 @@
-package rule
+package transform
 
 import (
-	"fmt"
-	"strconv"
-
+	syntax "github.com/wirebridge/wirebridge/internal/names"
 	"github.com/wirebridge/wirebridge/pattern/jsontext"
 )
 
 // Path is a parsed EventBridge input-transformer JSON path: "$" followed by
 // any number of ".key" and "[index]" steps, for example
-// "$.detail.Source.IP" or "$.resources[0]". Keys are letters, digits, '_',
-// '@' and '-' (the syntax internal/config accepts).
+// "$.detail.Source.IP" or "$.resources[0]". The syntax is names.ParsePath,
+// which internal/config checks too.
 type Path struct {
 	src   string
 	steps []step
@@ -21,53 +19,17 @@ type step struct {
 	index int // used when key == "" (an array index)
 }
 
-// maxPathSteps bounds the steps of one path.
-const maxPathSteps = 64
-
 // ParsePath parses a JSON path.
 func ParsePath(s string) (Path, error) {
-	if s == "" || s[0] != '$' {
-		return Path{}, fmt.Errorf("invalid path %q: must start with $", s)
+	ns, err := syntax.ParsePath(s)
+	if err != nil {
+		return Path{}, err
 	}
-	p := Path{src: s}
-	for i := 1; i < len(s); {
-		if len(p.steps) == maxPathSteps {
-			return Path{}, fmt.Errorf("invalid path %q: more than %d steps", s, maxPathSteps)
-		}
-		switch s[i] {
-		case '.':
-			j := i + 1
-			for j < len(s) && isKeyByte(s[j]) {
-				j++
-			}
-			if j == i+1 {
-				return Path{}, fmt.Errorf("invalid path %q: empty or invalid key at offset %d", s, i+1)
-			}
-			p.steps = append(p.steps, step{key: s[i+1 : j]})
-			i = j
-		case '[':
-			j := i + 1
-			for j < len(s) && s[j] >= '0' && s[j] <= '9' {
-				j++
-			}
-			if j == i+1 || j >= len(s) || s[j] != ']' {
-				return Path{}, fmt.Errorf("invalid path %q: want [index] at offset %d", s, i)
-			}
-			n, err := strconv.Atoi(s[i+1 : j])
-			if err != nil || n > 1<<20 {
-				return Path{}, fmt.Errorf("invalid path %q: index out of range at offset %d", s, i)
-			}
-			p.steps = append(p.steps, step{index: n})
-			i = j + 1
-		default:
-			return Path{}, fmt.Errorf("invalid path %q: unexpected %q at offset %d", s, s[i], i)
-		}
+	p := Path{src: s, steps: make([]step, len(ns))}
+	for i, st := range ns {
+		p.steps[i] = step{key: st.Key, index: st.Index}
 	}
 	return p, nil
-}
-
-func isKeyByte(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '@'
 }
 
 // String returns the path as written.

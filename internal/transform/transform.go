@@ -1,7 +1,20 @@
-package rule
+// Package transform is the input transformer of a rule (EventBridge
+// InputPath and InputTransformer): what a target receives of a matched event.
+//
+//	source ──► packet ──► event ──► rule match ──► transform ──► deliver ──► target
+//	                                internal/rule  (this package)
+//
+// internal/rule builds a rule's Transformer with NewTransformer, and the
+// pipeline applies it to each matched event (Append). internal/config checks
+// a rule's input_path, input_paths and input_template with the same
+// NewTransformer, so that a configuration that validates also starts: for
+// that the package imports only the standard library, internal/names and
+// pattern/jsontext (itself standard library only).
+package transform
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -94,6 +107,26 @@ type TransformError struct {
 
 func (e *TransformError) Error() string { return e.Field + ": " + e.Reason }
 
+// Errors returns the TransformErrors NewTransformer joined in err.
+func Errors(err error) []*TransformError {
+	var errs []error
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	} else if err != nil {
+		errs = []error{err}
+	}
+	var out []*TransformError
+	for _, e := range errs {
+		var te *TransformError
+		if errors.As(e, &te) {
+			out = append(out, te)
+		}
+	}
+	return out
+}
+
+func joinErrs(errs []error) error { return errors.Join(errs...) }
+
 // NewTransformer builds a transformer. inputPath is exclusive with
 // inputPaths/template. It returns nil and no error when all three are empty
 // (the event is delivered as it is). Every problem is reported, each as a
@@ -104,16 +137,18 @@ func NewTransformer(inputPath string, inputPaths map[string]string, template str
 		errs = append(errs, &TransformError{Field: field, Reason: fmt.Sprintf(format, args...)})
 	}
 	if inputPath != "" {
-		if template != "" || len(inputPaths) > 0 {
-			bad("input_path", "input_path and input_paths/input_template are exclusive (EventBridge InputPath or InputTransformer)")
-			return nil, joinErrs(errs)
-		}
 		p, err := ParsePath(inputPath)
 		if err != nil {
 			bad("input_path", "%v", err)
-			return nil, joinErrs(errs)
 		}
-		return &Transformer{path: p, isPath: true, needs: true}, nil
+		if template == "" && len(inputPaths) == 0 {
+			if err != nil {
+				return nil, joinErrs(errs)
+			}
+			return &Transformer{path: p, isPath: true, needs: true}, nil
+		}
+		// Both: report that, and whatever else is wrong with the rest.
+		bad("input_path", "input_path and input_template/input_paths are exclusive (EventBridge InputPath or InputTransformer)")
 	}
 	if template == "" {
 		if len(inputPaths) > 0 {
@@ -124,7 +159,7 @@ func NewTransformer(inputPath string, inputPaths map[string]string, template str
 	}
 	t := &Transformer{}
 	if len(inputPaths) > MaxInputPaths {
-		bad("input_paths", "%d variables (at most %d)", len(inputPaths), MaxInputPaths)
+		bad("input_paths", "more than %d variables", MaxInputPaths)
 	}
 	if len(template) > MaxTemplateBytes {
 		bad("input_template", "%d bytes (at most %d)", len(template), MaxTemplateBytes)

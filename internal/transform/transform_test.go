@@ -1,8 +1,7 @@
-package rule
+package transform
 
 import (
 	"encoding/json"
-	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -226,7 +225,7 @@ func TestTransformErrors(t *testing.T) {
 		{name: "event inside a string", template: `{"e": "<aws.events.event>"}`, field: "input_template", reason: "inside a string"},
 		{name: "event json inside a string", template: `"x <aws.events.event.json>"`, field: "input_template", reason: "inside a string"},
 		{name: "invalid JSON template", paths: map[string]string{"a": "$.id"}, template: `{"a": <a>,}`, field: "input_template", reason: "not valid JSON"},
-		{name: "too many variables", paths: many, template: "x", field: "input_paths", reason: "at most 100"},
+		{name: "too many variables", paths: many, template: "x", field: "input_paths", reason: "more than 100 variables"},
 		{name: "template too long", template: strings.Repeat("x", MaxTemplateBytes+1), field: "input_template", reason: "at most"},
 	}
 	for _, c := range cases {
@@ -236,9 +235,8 @@ func TestTransformErrors(t *testing.T) {
 				t.Fatalf("no error; transformer %+v", tr)
 			}
 			var found bool
-			for _, e := range unjoin(err) {
-				var te *TransformError
-				if errors.As(e, &te) && te.Field == c.field && strings.Contains(te.Reason, c.reason) {
+			for _, te := range Errors(err) {
+				if te.Field == c.field && strings.Contains(te.Reason, c.reason) {
 					found = true
 				}
 			}
