@@ -5,6 +5,7 @@ import (
 
 	"github.com/wirebridge/wirebridge/internal/event"
 	"github.com/wirebridge/wirebridge/internal/pipeline"
+	"github.com/wirebridge/wirebridge/internal/target/replay"
 )
 
 // Events that do not come from a packet — ReplayDiff events, published by
@@ -21,8 +22,8 @@ import (
 // function from eventInputs at construction, and bind connects each to
 // its ingress once the pipeline exists, before anything runs.
 
-// replayEventSource is the "source" of ReplayDiff events.
-const replayEventSource = "wirebridge.replay"
+// replayEventSource is the "source" of ReplayDiff events (the replay kind's).
+const replayEventSource = replay.EventSource
 
 // internalEventSources are the event sources of the producers this binary
 // has: their metrics are reported (at zero) even when none is configured.

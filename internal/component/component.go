@@ -35,10 +35,13 @@ const (
 
 // Caps is what a target needs from the data path and how it is delivered to by default.
 type Caps struct {
-	Body     bool  // sends Delivery.Body (the event JSON or the rule's transformed input)
-	Frame    Frame // the captured frame
-	Ordered  bool  // needs packets in arrival order (replay reassembles TCP streams)
-	Produces bool  // publishes events into the server (replay: ReplayDiff); stops before the event router
+	Body  bool  // sends Delivery.Body (the event JSON or the rule's transformed input)
+	Frame Frame // the captured frame
+	// Ordered: needs packets in arrival order per flow (replay reassembles TCP streams). The
+	// pipeline keeps that order for every target through any number of workers, so today it
+	// asks for nothing more; it says why the target depends on it.
+	Ordered  bool
+	Produces bool // publishes events into the pipeline's event ingress (replay: ReplayDiff); stops before the ingress
 	// DurableByDefault: delivery.mode defaults to durable (direct otherwise).
 	DurableByDefault bool
 	// BestEffort: durable delivery is refused (live channels drop what a subscriber misses).
