@@ -1,6 +1,7 @@
 package config
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -120,7 +121,7 @@ func TestDocsCoverEveryKey(t *testing.T) {
 	if len(keys) < 60 {
 		t.Fatalf("found only %d keys: the reflection walk is broken", len(keys))
 	}
-	for _, k := range sortedKeys(keys) {
+	for _, k := range slices.Sorted(maps.Keys(keys)) {
 		if !strings.Contains(string(docs), "`"+k+"`") {
 			t.Errorf("docs/config.md does not document `%s`", k)
 		}

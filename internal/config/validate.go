@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/netip"
 	"slices"
@@ -62,20 +63,17 @@ func (v *validator) errorf(path, format string, args ...any) *Error {
 }
 
 func (v *validator) oneOf(path, value string, allowed ...string) {
-	if !slices.Contains(allowed, value) {
-		v.errorf(path, "invalid value %q (want one of %s)", value, strings.Join(allowed, ", "))
-	}
+	v.reportErr(path, spec.OneOf(value, allowed...))
 }
 
-func (v *validator) positive(path string, d time.Duration) {
-	if d <= 0 {
-		v.errorf(path, "must be a positive duration")
-	}
-}
+func (v *validator) positive(path string, d time.Duration) { v.reportErr(path, spec.Positive(d)) }
 
-func (v *validator) intRange(path string, n, lo, hi int) {
-	if n < lo || n > hi {
-		v.errorf(path, "%d is out of range (want %d to %d)", n, lo, hi)
+func (v *validator) intRange(path string, n, lo, hi int) { v.reportErr(path, spec.IntRange(n, lo, hi)) }
+
+// reportErr reports err (when not nil) at path.
+func (v *validator) reportErr(path string, err error) {
+	if err != nil {
+		v.errorf(path, "%s", err)
 	}
 }
 
@@ -490,15 +488,6 @@ func (v *validator) delivery(p string, t *Target, kind *component.TargetKind) {
 	}
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}
-
 func (v *validator) outputPath(p string, tp TimePattern, seen map[string]string) {
 	switch {
 	case tp == "":
@@ -543,7 +532,7 @@ func (v *validator) rules(targets map[string]*Target) {
 				v.errorf(tp, "target %q is listed twice", name)
 			case targets[name] == nil:
 				msg := fmt.Sprintf("unknown target %q", name)
-				if s := suggest(name, sortedKeys(targets)); s != "" {
+				if s := suggest(name, slices.Sorted(maps.Keys(targets))); s != "" {
 					msg += fmt.Sprintf(" (did you mean %q?)", s)
 				}
 				v.errorf(tp, "%s", msg)

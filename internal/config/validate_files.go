@@ -3,7 +3,6 @@ package config
 import (
 	"errors"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/wirebridge/wirebridge/internal/component"
+	"github.com/wirebridge/wirebridge/internal/spec"
 )
 
 // MinMaxStorage is the smallest nats.max_storage the embedded JetStream store works with. The
@@ -64,9 +64,7 @@ func nonDirAncestor(path string) string {
 }
 
 // missing reports whether err says a path does not exist (or a part of it is not a directory).
-func missing(err error) bool {
-	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)
-}
+func missing(err error) bool { return spec.Missing(err) }
 
 // outputFile checks where a file or pcap target will write (p is the target's YAML path, tp its
 // path after data_dir was joined to a relative one):

@@ -73,23 +73,52 @@ func (c *Checker) Problems() []Problem { return c.problems }
 
 // OneOf reports a value that is not one of allowed.
 func (c *Checker) OneOf(path, value string, allowed ...string) {
-	if !slices.Contains(allowed, value) {
-		c.Errorf(path, "invalid value %q (want one of %s)", value, strings.Join(allowed, ", "))
-	}
+	c.Report(path, OneOf(value, allowed...))
 }
 
 // Positive reports a duration that is not positive.
-func (c *Checker) Positive(path string, d time.Duration) {
-	if d <= 0 {
-		c.Errorf(path, "must be a positive duration")
+func (c *Checker) Positive(path string, d time.Duration) { c.Report(path, Positive(d)) }
+
+// IntRange reports n outside lo..hi.
+func (c *Checker) IntRange(path string, n, lo, hi int) { c.Report(path, IntRange(n, lo, hi)) }
+
+// Report reports err (when not nil) at path.
+func (c *Checker) Report(path string, err error) {
+	if err != nil {
+		c.Errorf(path, "%s", err)
 	}
 }
 
-// IntRange reports n outside lo..hi.
-func (c *Checker) IntRange(path string, n, lo, hi int) {
-	if n < lo || n > hi {
-		c.Errorf(path, "%d is out of range (want %d to %d)", n, lo, hi)
+// The rules behind the Checker's helpers, for internal/config's own sections (nats, http, live,
+// delivery), so that a rule is written once.
+
+// OneOf says why value is not one of allowed, or nil.
+func OneOf(value string, allowed ...string) error {
+	if !slices.Contains(allowed, value) {
+		return fmt.Errorf("invalid value %q (want one of %s)", value, strings.Join(allowed, ", "))
 	}
+	return nil
+}
+
+// Positive says why d is not a positive duration, or nil.
+func Positive(d time.Duration) error {
+	if d <= 0 {
+		return errors.New("must be a positive duration")
+	}
+	return nil
+}
+
+// IntRange says why n is outside lo..hi, or nil.
+func IntRange(n, lo, hi int) error {
+	if n < lo || n > hi {
+		return fmt.Errorf("%d is out of range (want %d to %d)", n, lo, hi)
+	}
+	return nil
+}
+
+// Missing reports whether err says a path does not exist (or a part of it is not a directory).
+func Missing(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)
 }
 
 // JoinKey appends a mapping key to a YAML path: "a.b" for a plain key, `a["x y"]` otherwise.
@@ -249,7 +278,7 @@ func CheckRecvBuffer(c *Checker, b ByteSize) {
 func CheckInputFile(c *Checker, path, name string) {
 	st, err := os.Stat(name)
 	switch {
-	case missing(err):
+	case Missing(err):
 		if filepath.IsAbs(name) {
 			c.Errorf(path, "%s does not exist", name)
 		} else {
@@ -263,9 +292,4 @@ func CheckInputFile(c *Checker, path, name string) {
 	case !st.Mode().IsRegular():
 		c.Errorf(path, "%s is not a regular file: a pcap source replays a capture file from its start (a FIFO cannot be read again, nor waited on); for a live capture use wirebridge read - behind tcpdump -w -", name)
 	}
-}
-
-// missing reports whether err says a path does not exist (or a part of it is not a directory).
-func missing(err error) bool {
-	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)
 }

@@ -1,6 +1,7 @@
 package http
 
 import (
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -97,10 +98,10 @@ func (t *Spec) Validate(c *spec.Checker) {
 			seen[canon] = hp
 		}
 	}
-	for _, k := range sortedKeys(t.Headers) {
+	for _, k := range slices.Sorted(maps.Keys(t.Headers)) {
 		checkHeader(spec.JoinKey("headers", k), k, t.Headers[k])
 	}
-	for _, k := range sortedKeys(t.SecretHeaders) {
+	for _, k := range slices.Sorted(maps.Keys(t.SecretHeaders)) {
 		checkHeader(spec.JoinKey("secret_headers", k), k, t.SecretHeaders[k].Value())
 	}
 	if t.HMAC != nil {
@@ -125,15 +126,6 @@ func (t *Spec) Validate(c *spec.Checker) {
 		}
 		c.OneOf("batch.format", b.Format, "json-array", "ndjson")
 	}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 // Where implements component.Wherer.
