@@ -1,0 +1,474 @@
+// Package gwlb is a local AWS Gateway Load Balancer: beside the event path,
+// a test rig that plays GWLB so that a Geneve appliance (wirebridge's own,
+// internal/appliance, or any other) can be run without AWS. IP packets the
+// kernel routes into a TUN interface are wrapped in Geneve as GWLB does
+// (outer IPv4/UDP to the appliance's port 6081, the AWS options of class
+// 0x0108: endpoint id, attachment id and a flow cookie per 5-tuple), sent
+// to one of the healthy appliances chosen by a symmetric flow hash, and
+// what comes back is checked against what was sent, unwrapped and written
+// to the TUN for the kernel to forward to its destination.
+package gwlb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/net/ipv4"
+	"golang.org/x/sys/unix"
+
+	"github.com/wirebridge/wirebridge/internal/packet"
+)
+
+// Defaults of Config's zero fields.
+const (
+	DefaultTUN       = "gwlb0"
+	DefaultMTU       = 8500 // GWLB's largest inner packet; the outer packet is 68 bytes more (9,001-byte jumbo frames fit)
+	DefaultPorts     = 8
+	DefaultFlowIdle  = 350 * time.Second // GWLB's TCP idle timeout
+	DefaultMaxFlows  = 1 << 20
+	DefaultInterval  = 10 * time.Second // GWLB's defaults: 10 s, 5 s, 3 healthy, 3 unhealthy
+	DefaultTimeout   = 5 * time.Second
+	DefaultThreshold = 3
+)
+
+// Policy is what the GWLB does with a packet when no appliance is healthy.
+type Policy string
+
+// Policies when every appliance is unhealthy.
+const (
+	// PolicyDrop drops the packet (counted as no_healthy_appliance).
+	PolicyDrop Policy = "drop"
+	// PolicyFailOpen sends it to the appliance the flow hash picks among
+	// all of them, healthy or not (counted as AllUnhealthyFailOpen).
+	PolicyFailOpen Policy = "fail-open"
+)
+
+// Config configures a GWLB.
+type Config struct {
+	TUN   string         // TUN interface name (default gwlb0); attached to if it exists
+	Addrs []netip.Prefix // addresses to put on the TUN (optional)
+	MTU   int            // TUN MTU (default 8500)
+	// Appliances receive the Geneve packets (IPv4, usually port 6081).
+	Appliances   []netip.AddrPort
+	Health       HealthCheck
+	EndpointID   uint64 // Geneve option type 1
+	AttachmentID uint64 // Geneve option type 2
+	// Listen is the local address the Geneve packets are sent from and come
+	// back to. An unspecified address: the source address of the route to
+	// the first appliance. Port 0: Ports ports the kernel chooses; else
+	// Ports ports from Listen's port up. A flow's outer source port is one
+	// of them, chosen by its flow hash.
+	Listen       netip.AddrPort
+	Ports        int    // default 8
+	AllUnhealthy Policy // default drop
+	FlowIdle     time.Duration
+	MaxFlows     int
+	Logger       *slog.Logger
+	// OnReady, when set, is called once the TUN and sockets are up.
+	OnReady func(Ready)
+}
+
+// Ready describes a running GWLB.
+type Ready struct {
+	TUN     string
+	Created bool // the GWLB created the TUN (and removes it when it stops)
+	Source  netip.Addr
+	Ports   []uint16
+}
+
+// appliance is one configured appliance.
+type appliance struct {
+	addr    netip.AddrPort
+	serving atomic.Bool // healthy, or health checks are off
+	health  health
+	stats   applianceStats
+}
+
+// GWLB is a local Gateway Load Balancer.
+type GWLB struct {
+	cfg     Config
+	log     *slog.Logger
+	apps    []appliance
+	healthy atomic.Pointer[[]int32] // indices of serving appliances
+	flows   *flowTable
+	ports   []uint16
+	src     netip.Addr
+	ipID    atomic.Uint32
+	c       counters
+	mu      sync.Mutex // serialises rebuilds of healthy
+}
+
+// New checks cfg and returns a GWLB; Run starts it.
+func New(cfg Config) (*GWLB, error) {
+	if cfg.TUN == "" {
+		cfg.TUN = DefaultTUN
+	}
+	if cfg.MTU == 0 {
+		cfg.MTU = DefaultMTU
+	}
+	if cfg.MTU < 1280 || cfg.MTU > maxIPPacket-Headroom {
+		return nil, fmt.Errorf("mtu %d: want 1280..%d", cfg.MTU, maxIPPacket-Headroom)
+	}
+	if len(cfg.Appliances) == 0 {
+		return nil, errors.New("no appliance")
+	}
+	for _, a := range cfg.Appliances {
+		if !a.Addr().Unmap().Is4() || a.Port() == 0 {
+			return nil, fmt.Errorf("appliance %s: want an IPv4 address and a port (GWLB speaks Geneve over IPv4)", a)
+		}
+	}
+	if cfg.Listen.Addr().IsValid() && !cfg.Listen.Addr().Unmap().Is4() {
+		return nil, fmt.Errorf("listen %s: want an IPv4 address", cfg.Listen)
+	}
+	if cfg.Ports == 0 {
+		cfg.Ports = DefaultPorts
+	}
+	if cfg.Ports < 1 || int(cfg.Listen.Port())+cfg.Ports > 65536 {
+		return nil, fmt.Errorf("%d ports from %d: out of range", cfg.Ports, cfg.Listen.Port())
+	}
+	switch cfg.AllUnhealthy {
+	case "":
+		cfg.AllUnhealthy = PolicyDrop
+	case PolicyDrop, PolicyFailOpen:
+	default:
+		return nil, fmt.Errorf("all-unhealthy policy %q: want drop or fail-open", cfg.AllUnhealthy)
+	}
+	h := &cfg.Health
+	switch h.Protocol {
+	case "":
+	case "tcp", "http":
+		if h.Port == 0 {
+			return nil, errors.New("health check: no port")
+		}
+		if h.Protocol == "http" && h.Path == "" {
+			h.Path = "/"
+		}
+		if h.Interval == 0 {
+			h.Interval = DefaultInterval
+		}
+		if h.Timeout == 0 {
+			h.Timeout = min(DefaultTimeout, h.Interval)
+		}
+		if h.HealthyThreshold == 0 {
+			h.HealthyThreshold = DefaultThreshold
+		}
+		if h.UnhealthyThreshold == 0 {
+			h.UnhealthyThreshold = DefaultThreshold
+		}
+		if h.Interval < 0 || h.Timeout < 0 || h.HealthyThreshold < 1 || h.UnhealthyThreshold < 1 {
+			return nil, errors.New("health check: interval, timeout and thresholds must be positive")
+		}
+	default:
+		return nil, fmt.Errorf("health check protocol %q: want tcp or http", h.Protocol)
+	}
+	if cfg.FlowIdle == 0 {
+		cfg.FlowIdle = DefaultFlowIdle
+	}
+	if cfg.MaxFlows == 0 {
+		cfg.MaxFlows = DefaultMaxFlows
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	g := &GWLB{cfg: cfg, log: cfg.Logger, apps: make([]appliance, len(cfg.Appliances)), flows: newFlowTable(cfg.MaxFlows)}
+	for i, a := range cfg.Appliances {
+		g.apps[i].addr = netip.AddrPortFrom(a.Addr().Unmap(), a.Port())
+		g.apps[i].serving.Store(h.Protocol == "")
+	}
+	g.rebuildHealthy()
+	return g, nil
+}
+
+// rebuildHealthy recomputes the list of serving appliances.
+func (g *GWLB) rebuildHealthy() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var l []int32
+	for i := range g.apps {
+		if g.apps[i].serving.Load() {
+			l = append(l, int32(i))
+		}
+	}
+	g.healthy.Store(&l)
+}
+
+// pick returns the index of the appliance for flow f, or -1 for none. A
+// flow keeps its appliance while that one is healthy; otherwise it is
+// hashed over the healthy ones (both directions of a flow share f).
+func (g *GWLB) pick(f *flow) int {
+	if cur := f.appliance.Load(); cur >= 0 && g.apps[cur].serving.Load() {
+		return int(cur)
+	}
+	healthy := *g.healthy.Load()
+	if len(healthy) == 0 {
+		if g.cfg.AllUnhealthy == PolicyFailOpen {
+			g.c.failOpen.Add(1)
+			return int(f.hash % uint64(len(g.apps)))
+		}
+		return -1
+	}
+	i := healthy[f.hash%uint64(len(healthy))]
+	f.appliance.Store(i)
+	return int(i)
+}
+
+// Run creates or attaches to the TUN, opens the sockets, and forwards until
+// ctx is done; then it closes everything (removing the TUN if it created
+// it) and returns nil. Every socket and the TUN belong to the network
+// namespace of the calling thread.
+func (g *GWLB) Run(ctx context.Context) error {
+	src := g.cfg.Listen.Addr().Unmap()
+	if !src.IsValid() || src.IsUnspecified() {
+		routes, err := netlink.RouteGet(g.apps[0].addr.Addr().AsSlice())
+		if err != nil || len(routes) == 0 || routes[0].Src == nil {
+			return fmt.Errorf("no source address towards %s (give --listen): %v", g.apps[0].addr.Addr(), err)
+		}
+		src, _ = netip.AddrFromSlice(routes[0].Src.To4())
+	}
+	g.src = src
+
+	raw, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_RAW)
+	if err != nil {
+		return fmt.Errorf("raw socket: %w", err)
+	}
+	defer unix.Close(raw)
+
+	var conns []*net.UDPConn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for i := 0; i < g.cfg.Ports; i++ {
+		port := 0
+		if g.cfg.Listen.Port() != 0 {
+			port = int(g.cfg.Listen.Port()) + i
+		}
+		c, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(src, uint16(port))))
+		if err != nil {
+			return fmt.Errorf("listen %s: %w", netip.AddrPortFrom(src, uint16(port)), err)
+		}
+		conns = append(conns, c)
+		g.ports = append(g.ports, uint16(c.LocalAddr().(*net.UDPAddr).Port))
+	}
+
+	tun, err := openTUN(g.cfg.TUN, g.cfg.MTU, g.cfg.Addrs)
+	if err != nil {
+		return err
+	}
+	closeTUN := sync.OnceValue(tun.close)
+	defer closeTUN()
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	if g.cfg.Health.Protocol != "" {
+		for i := range g.apps {
+			wg.Go(func() { g.checkHealth(ctx, i) })
+		}
+	}
+	wg.Go(func() { g.expireFlows(ctx) })
+	for i, c := range conns {
+		wg.Go(func() { g.returnLoop(c, g.ports[i], tun.file) })
+	}
+	wg.Go(func() { g.outLoop(raw, tun.file) })
+
+	g.log.Info("gwlb ready", "tun", tun.name, "created", tun.created, "source", src, "ports", g.ports)
+	if g.cfg.OnReady != nil {
+		g.cfg.OnReady(Ready{TUN: tun.name, Created: tun.created, Source: src, Ports: g.ports})
+	}
+	<-ctx.Done()
+	// Closing the TUN and the sockets ends the loops blocked in them.
+	err = closeTUN()
+	for _, c := range conns {
+		c.Close()
+	}
+	wg.Wait()
+	if err != nil {
+		return fmt.Errorf("close tun %q: %w", tun.name, err)
+	}
+	return nil
+}
+
+// outLoop reads packets from the TUN, wraps them in Geneve and sends them.
+func (g *GWLB) outLoop(raw int, tun *os.File) {
+	buf := make([]byte, Headroom+maxIPPacket)
+	var p packet.Packet
+	for {
+		n, err := tun.Read(buf[Headroom:])
+		if err != nil {
+			if !errors.Is(err, os.ErrClosed) {
+				g.log.Error("tun read", "error", err)
+			}
+			return
+		}
+		g.c.fromTUN.Add(1)
+		g.forward(raw, buf[:Headroom+n], &p)
+	}
+}
+
+// forward sends the inner packet b[Headroom:] to its flow's appliance.
+func (g *GWLB) forward(raw int, b []byte, p *packet.Packet) {
+	dst, ok := g.prepare(b, p, time.Now())
+	if !ok {
+		return
+	}
+	a := &g.apps[dst]
+	sa := unix.SockaddrInet4{Addr: a.addr.Addr().As4()}
+	if err := unix.Sendto(raw, b, 0, &sa); err != nil {
+		if errors.Is(err, unix.EMSGSIZE) {
+			g.c.drops[DropOversize].Add(1)
+		} else {
+			g.c.drops[DropSendError].Add(1)
+		}
+		return
+	}
+	a.stats.out.Add(1)
+}
+
+// prepare encapsulates the inner packet b[Headroom:] in place and returns
+// the index of the appliance to send it to; false when it is dropped (and
+// counted).
+func (g *GWLB) prepare(b []byte, p *packet.Packet, now time.Time) (int, bool) {
+	inner := b[Headroom:]
+	if err := packet.Decode(p, inner, packet.CaptureInfo{LinkType: packet.LinkRaw}); err != nil && p.Outer().IPOff < 0 {
+		g.c.drops[DropUndecodable].Add(1)
+		return 0, false
+	}
+	k, ok := keyOf(p)
+	if !ok || p.Outer().IPOff != 0 {
+		g.c.drops[DropUndecodable].Add(1)
+		return 0, false
+	}
+	f := g.flows.get(k, g.ports, now)
+	if f == nil {
+		g.c.drops[DropFlowTable].Add(1)
+		return 0, false
+	}
+	i := g.pick(f)
+	if i < 0 {
+		g.c.drops[DropNoHealthy].Add(1)
+		return 0, false
+	}
+	src := netip.AddrPortFrom(g.src, f.port)
+	if !encapsulate(b, src, g.apps[i].addr, uint16(g.ipID.Add(1)), g.cfg.EndpointID, g.cfg.AttachmentID, f.cookie) {
+		g.c.drops[DropOversize].Add(1)
+		return 0, false
+	}
+	return i, true
+}
+
+// returnBatch is how many datagrams one recvmmsg call takes.
+const returnBatch = 8
+
+// returnLoop reads what the appliances send back to one local port, checks
+// it and writes the inner packets to the TUN.
+func (g *GWLB) returnLoop(c *net.UDPConn, port uint16, tun *os.File) {
+	pc := ipv4.NewPacketConn(c)
+	msgs := make([]ipv4.Message, returnBatch)
+	for i := range msgs {
+		msgs[i].Buffers = [][]byte{make([]byte, maxIPPacket)}
+	}
+	var p packet.Packet
+	for {
+		n, err := pc.ReadBatch(msgs, 0)
+		if err != nil {
+			if !errors.Is(err, net.ErrClosed) {
+				g.log.Error("geneve receive", "port", port, "error", err)
+			}
+			return
+		}
+		for _, m := range msgs[:n] {
+			from, _ := m.Addr.(*net.UDPAddr)
+			g.handleReturn(m.Buffers[0][:m.N], from, port, &p, tun)
+		}
+	}
+}
+
+// handleReturn checks one returned datagram and writes its inner packet to tun.
+func (g *GWLB) handleReturn(b []byte, from *net.UDPAddr, port uint16, p *packet.Packet, tun *os.File) {
+	a := g.applianceAt(from)
+	if a == nil {
+		g.c.returns[ReturnUnknownAppliance].Add(1)
+		return
+	}
+	inner, _, r := g.checkReturn(b, port, p)
+	g.c.returns[r].Add(1)
+	if r != ReturnOK {
+		return
+	}
+	a.stats.back.Add(1)
+	if _, err := tun.Write(inner); err != nil {
+		g.c.drops[DropTUNWrite].Add(1)
+		return
+	}
+	g.c.toTUN.Add(1)
+}
+
+// applianceAt returns the appliance whose address is from, or nil.
+func (g *GWLB) applianceAt(from *net.UDPAddr) *appliance {
+	if from == nil {
+		return nil
+	}
+	ap := from.AddrPort()
+	ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	for i := range g.apps {
+		if g.apps[i].addr == ap {
+			return &g.apps[i]
+		}
+	}
+	return nil
+}
+
+// checkHealth probes appliance i every interval until ctx is done.
+func (g *GWLB) checkHealth(ctx context.Context, i int) {
+	h := &g.cfg.Health
+	a := &g.apps[i]
+	t := time.NewTicker(h.Interval)
+	defer t.Stop()
+	for {
+		err := h.probe(ctx, a.addr.Addr())
+		if ctx.Err() != nil {
+			return
+		}
+		from, to := a.health.observe(err == nil, h.HealthyThreshold, h.UnhealthyThreshold)
+		if from != to {
+			g.c.healthTransitions.Add(1)
+			a.serving.Store(to == stateHealthy)
+			g.rebuildHealthy()
+			if err != nil {
+				g.log.Warn("appliance health", "appliance", a.addr, "from", from.String(), "to", to.String(), "error", err)
+			} else {
+				g.log.Info("appliance health", "appliance", a.addr, "from", from.String(), "to", to.String())
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// expireFlows forgets idle flows.
+func (g *GWLB) expireFlows(ctx context.Context) {
+	t := time.NewTicker(min(g.cfg.FlowIdle/4, 30*time.Second))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			g.flows.expire(now.Add(-g.cfg.FlowIdle))
+		}
+	}
+}
