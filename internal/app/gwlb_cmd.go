@@ -204,4 +204,3 @@ func printGWLBStats(stdio Stdio, s gwlb.Stats) {
 	printCounts("dropped", s.Drops)
 	printCounts("returns dropped", s.Returns)
 }
-
