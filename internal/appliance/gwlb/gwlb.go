@@ -182,7 +182,10 @@ func New(cfg Config) (*GWLB, error) {
 	g := &GWLB{cfg: cfg, log: cfg.Logger, apps: make([]appliance, len(cfg.Appliances)), flows: newFlowTable(cfg.MaxFlows)}
 	for i, a := range cfg.Appliances {
 		g.apps[i].addr = netip.AddrPortFrom(a.Addr().Unmap(), a.Port())
-		g.apps[i].serving.Store(h.Protocol == "")
+		if h.Protocol == "" {
+			g.apps[i].serving.Store(true)
+			g.apps[i].health.st = stateHealthy
+		}
 	}
 	g.rebuildHealthy()
 	return g, nil
@@ -258,6 +261,7 @@ func (g *GWLB) Run(ctx context.Context) error {
 			return fmt.Errorf("listen %s: %w", netip.AddrPortFrom(src, uint16(port)), err)
 		}
 		conns = append(conns, c)
+		setBuffers(c)
 		g.ports = append(g.ports, uint16(c.LocalAddr().(*net.UDPAddr).Port))
 	}
 
@@ -349,6 +353,10 @@ func (g *GWLB) prepare(b []byte, p *packet.Packet, now time.Time) (int, bool) {
 		g.c.drops[DropUndecodable].Add(1)
 		return 0, false
 	}
+	if o := p.Outer(); linkLocal(o.Src) || linkLocal(o.Dst) {
+		g.c.drops[DropLinkLocal].Add(1)
+		return 0, false
+	}
 	f := g.flows.get(k, g.ports, now)
 	if f == nil {
 		g.c.drops[DropFlowTable].Add(1)
@@ -365,6 +373,32 @@ func (g *GWLB) prepare(b []byte, p *packet.Packet, now time.Time) (int, bool) {
 		return 0, false
 	}
 	return i, true
+}
+
+// socketBuffer is the receive buffer asked for on each return socket: a
+// burst of jumbo frames (a TCP window of 8,500-byte segments) fits.
+const socketBuffer = 8 << 20
+
+// setBuffers enlarges c's receive buffer: past net.core.rmem_max when the
+// process may (CAP_NET_ADMIN), else as far as rmem_max allows.
+func setBuffers(c *net.UDPConn) {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return
+	}
+	forced := false
+	_ = rc.Control(func(fd uintptr) {
+		forced = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, socketBuffer) == nil
+	})
+	if !forced {
+		_ = c.SetReadBuffer(socketBuffer)
+	}
+}
+
+// linkLocal reports whether a is an address no router forwards: unspecified,
+// link-local unicast or link-local multicast (GWLB only sees routed traffic).
+func linkLocal(a netip.Addr) bool {
+	return a.IsUnspecified() || a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast() || a.IsInterfaceLocalMulticast()
 }
 
 // returnBatch is how many datagrams one recvmmsg call takes.

@@ -357,8 +357,8 @@ func TestCheckReturn(t *testing.T) {
 	}
 }
 
-// TestOversizeAndUndecodable: what cannot be encapsulated is dropped and counted.
-func TestOversizeAndUndecodable(t *testing.T) {
+// TestDropsOnTheWayOut: what cannot or must not be encapsulated is dropped and counted.
+func TestDropsOnTheWayOut(t *testing.T) {
 	tests := []struct {
 		name  string
 		inner []byte
@@ -367,6 +367,9 @@ func TestOversizeAndUndecodable(t *testing.T) {
 		{"larger than an ipv4 datagram", udp6(client6, server6, 1, 2, string(make([]byte, 65535-48))), "oversize"},
 		{"not ip", []byte{0x15, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20}, "undecodable"},
 		{"empty", nil, "undecodable"},
+		{"ipv6 multicast listener report from ::", udp6(netip.IPv6Unspecified(), netip.MustParseAddr("ff02::16"), 0, 0, "x"), "link_local"},
+		{"ipv6 link-local", udp6(netip.MustParseAddr("fe80::1"), server6, 1, 2, "x"), "link_local"},
+		{"ipv4 link-local multicast", udp4(client, netip.MustParseAddr("224.0.0.251"), 5353, 5353, "x"), "link_local"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

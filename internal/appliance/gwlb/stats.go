@@ -13,10 +13,11 @@ const (
 	DropFlowTable               // the flow table is full
 	DropSendError               // sending to the appliance failed otherwise
 	DropTUNWrite                // writing a returned packet to the TUN failed
+	DropLinkLocal               // link-scoped, never routed (the kernel's own IPv6 multicast listener reports on the TUN)
 	numDrops
 )
 
-var dropNames = [...]string{"oversize", "no_healthy_appliance", "undecodable", "flow_table_full", "send_error", "tun_write_error"}
+var dropNames = [...]string{"oversize", "no_healthy_appliance", "undecodable", "flow_table_full", "send_error", "tun_write_error", "link_local"}
 
 func (d Drop) String() string {
 	if int(d) < len(dropNames) {
