@@ -46,7 +46,7 @@ func runGWLB(ctx context.Context, args []string, stdio Stdio) int {
 	fs.Var(&appls, "appliance", "an appliance's Geneve `HOST:PORT`, IPv4 (repeatable, at least one; port usually 6081)")
 	health := fs.String("health", "", "health check: tcp:PORT or http:PORT/PATH (none: every appliance is healthy)")
 	interval := fs.Duration("health-interval", gwlb.DefaultInterval, "time between health checks")
-	timeout := fs.Duration("health-timeout", gwlb.DefaultTimeout, "health check timeout")
+	timeout := fs.Duration("health-timeout", 0, "health check timeout (default 5s, at most the interval)")
 	healthyN := fs.Int("healthy-threshold", gwlb.DefaultThreshold, "consecutive successes that make an unhealthy appliance healthy (a new one: the first)")
 	unhealthyN := fs.Int("unhealthy-threshold", gwlb.DefaultThreshold, "consecutive failures that make an appliance unhealthy")
 	allUnhealthy := fs.String("all-unhealthy", string(gwlb.PolicyDrop), "with no healthy appliance: drop, or fail-open (send to all, hashed)")

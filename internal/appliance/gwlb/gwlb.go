@@ -19,6 +19,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/vishvananda/netlink"
@@ -239,11 +240,13 @@ func (g *GWLB) Run(ctx context.Context) error {
 	}
 	g.src = src
 
-	raw, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_RAW)
+	// IPPROTO_RAW: send-only, the GWLB writes the outer IPv4 header itself.
+	rawConn, err := net.ListenPacket("ip4:255", src.String())
 	if err != nil {
 		return fmt.Errorf("raw socket: %w", err)
 	}
-	defer unix.Close(raw)
+	defer rawConn.Close()
+	raw := ipv4.NewPacketConn(rawConn)
 
 	var conns []*net.UDPConn
 	defer func() {
@@ -296,6 +299,7 @@ func (g *GWLB) Run(ctx context.Context) error {
 	for _, c := range conns {
 		c.Close()
 	}
+	rawConn.Close()
 	wg.Wait()
 	if err != nil {
 		return fmt.Errorf("close tun %q: %w", tun.name, err)
@@ -303,40 +307,103 @@ func (g *GWLB) Run(ctx context.Context) error {
 	return nil
 }
 
+// outBatch is how many packets the GWLB reads from the TUN per wake-up
+// (as many as are queued, up to this) and sends with one sendmmsg.
+const outBatch = 32
+
 // outLoop reads packets from the TUN, wraps them in Geneve and sends them.
-func (g *GWLB) outLoop(raw int, tun *os.File) {
-	buf := make([]byte, Headroom+maxIPPacket)
+func (g *GWLB) outLoop(raw *ipv4.PacketConn, tun *os.File) {
+	rc, err := tun.SyscallConn()
+	if err != nil {
+		g.log.Error("tun", "error", err)
+		return
+	}
+	bufs := make([][]byte, outBatch)
+	for i := range bufs {
+		bufs[i] = make([]byte, Headroom+maxIPPacket)
+	}
+	lens := make([]int, outBatch)
+	msgs := make([]ipv4.Message, outBatch)
+	apps := make([]int, outBatch)
+	addrs := make([]net.IPAddr, len(g.apps))
+	for i := range g.apps {
+		addrs[i].IP = g.apps[i].addr.Addr().AsSlice()
+	}
 	var p packet.Packet
 	for {
-		n, err := tun.Read(buf[Headroom:])
+		n, err := readBatch(rc, bufs, lens)
 		if err != nil {
 			if !errors.Is(err, os.ErrClosed) {
 				g.log.Error("tun read", "error", err)
 			}
 			return
 		}
-		g.c.fromTUN.Add(1)
-		g.forward(raw, buf[:Headroom+n], &p)
+		g.c.fromTUN.Add(uint64(n))
+		now := time.Now()
+		m := 0
+		for i := range n {
+			b := bufs[i][:Headroom+lens[i]]
+			if a, ok := g.prepare(b, &p, now); ok {
+				msgs[m].Buffers = [][]byte{b}
+				msgs[m].Addr = &addrs[a]
+				apps[m] = a
+				m++
+			}
+		}
+		g.send(raw, msgs[:m], apps[:m])
 	}
 }
 
-// forward sends the inner packet b[Headroom:] to its flow's appliance.
-func (g *GWLB) forward(raw int, b []byte, p *packet.Packet) {
-	dst, ok := g.prepare(b, p, time.Now())
-	if !ok {
-		return
-	}
-	a := &g.apps[dst]
-	sa := unix.SockaddrInet4{Addr: a.addr.Addr().As4()}
-	if err := unix.Sendto(raw, b, 0, &sa); err != nil {
-		if errors.Is(err, unix.EMSGSIZE) {
-			g.c.drops[DropOversize].Add(1)
-		} else {
-			g.c.drops[DropSendError].Add(1)
+// readBatch reads what the TUN has queued, at least one packet and at most
+// len(bufs), each at Headroom in its buffer.
+func readBatch(rc syscall.RawConn, bufs [][]byte, lens []int) (int, error) {
+	n := 0
+	var rerr error
+	err := rc.Read(func(fd uintptr) bool {
+		for n < len(bufs) {
+			m, err := unix.Read(int(fd), bufs[n][Headroom:])
+			if err == unix.EINTR {
+				continue
+			}
+			if err == unix.EAGAIN {
+				return n > 0 // nothing read yet: wait until the TUN is readable
+			}
+			if err != nil {
+				rerr = err
+				return true
+			}
+			lens[n] = m
+			n++
 		}
-		return
+		return true
+	})
+	if n > 0 {
+		return n, nil
 	}
-	a.stats.out.Add(1)
+	if err != nil {
+		return 0, err
+	}
+	return 0, rerr
+}
+
+// send sends msgs (msgs[i] to appliance apps[i]) with sendmmsg; a message
+// the kernel refuses is counted (oversize for EMSGSIZE) and skipped.
+func (g *GWLB) send(raw *ipv4.PacketConn, msgs []ipv4.Message, apps []int) {
+	for off := 0; off < len(msgs); {
+		n, err := raw.WriteBatch(msgs[off:], 0)
+		for _, a := range apps[off : off+max(n, 0)] {
+			g.apps[a].stats.out.Add(1)
+		}
+		off += max(n, 0)
+		if err != nil {
+			if errors.Is(err, unix.EMSGSIZE) {
+				g.c.drops[DropOversize].Add(1)
+			} else {
+				g.c.drops[DropSendError].Add(1)
+			}
+			off++ // the message that failed
+		}
+	}
 }
 
 // prepare encapsulates the inner packet b[Headroom:] in place and returns

@@ -421,3 +421,22 @@ func TestGWLBFailover(t *testing.T) {
 		t.Errorf("final stats do not show appliance 1 unhealthy:\n%s", out)
 	}
 }
+
+// TestGWLBOversize: with the TUN's MTU raised past what the appliances'
+// link carries (9,000 + 68 > 9,001), a 9,000-byte packet is not cut or
+// fragmented: it is dropped and counted as oversize, while 8,500-byte
+// packets still go through.
+func TestGWLBOversize(t *testing.T) {
+	r := gwlbtest.New(t, 1)
+	startEcho(t, r.Appliances[0])
+	g := r.StartGWLB(t, wbBin, "--mtu", "9000")
+	out, err := gwlbtest.Cmd(r.Client, "ping", "-c", "2", "-i", "0.2", "-W", "2", "-M", "do", "-s", "8972", r.ServerIP.String()).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "2 packets transmitted, 0 received") {
+		t.Errorf("9,000-byte ping: %v\n%s", err, out)
+	}
+	run(t, gwlbtest.Cmd(r.Client, "ping", "-c", "2", "-i", "0.2", "-W", "5", "-M", "do", "-s", "8472", r.ServerIP.String()))
+	stats, err := g.Stop(t)
+	if err != nil || !strings.Contains(stats, "dropped oversize: 2\n") {
+		t.Errorf("stats (%v):\n%s", err, stats)
+	}
+}
