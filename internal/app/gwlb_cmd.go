@@ -50,6 +50,7 @@ func runGWLB(ctx context.Context, args []string, stdio Stdio) int {
 	healthyN := fs.Int("healthy-threshold", gwlb.DefaultThreshold, "consecutive successes that make an unhealthy appliance healthy (a new one: the first)")
 	unhealthyN := fs.Int("unhealthy-threshold", gwlb.DefaultThreshold, "consecutive failures that make an appliance unhealthy")
 	allUnhealthy := fs.String("all-unhealthy", string(gwlb.PolicyDrop), "with no healthy appliance: drop, or fail-open (send to all, hashed)")
+	failover := fs.String("target-failover", "rebalance", "when a flow's appliance turns unhealthy: rebalance (move the flow to a healthy one) or no-rebalance (keep it there; only new flows avoid it, AWS's default)")
 	endpoint := fs.String("endpoint-id", "0x1", "the GWLB endpoint id (Geneve option type 1), decimal or 0x hex")
 	attachment := fs.String("attachment-id", "0x2", "the attachment id (Geneve option type 2), decimal or 0x hex")
 	listen := fs.String("listen", "", "local IPv4 `ADDR[:PORT]` Geneve is sent from and returns to (default: the route's source address towards the first appliance, kernel-chosen ports)")
@@ -66,6 +67,15 @@ func runGWLB(ctx context.Context, args []string, stdio Stdio) int {
 		return exitUsage
 	}
 	cfg.MTU, cfg.Ports = *mtu, *ports
+	switch *failover {
+	case "rebalance":
+	case "no-rebalance":
+		cfg.NoRebalance = true
+	default:
+		fmt.Fprintf(stdio.Err, "wirebridge gwlb: --target-failover %q: want rebalance or no-rebalance\n", *failover)
+		fs.Usage()
+		return exitUsage
+	}
 	if cfg.Health.Protocol != "" {
 		cfg.Health.Interval, cfg.Health.Timeout = *interval, *timeout
 		cfg.Health.HealthyThreshold, cfg.Health.UnhealthyThreshold = *healthyN, *unhealthyN
@@ -175,8 +185,12 @@ func printGWLBReady(stdio Stdio, cfg gwlb.Config, r gwlb.Ready) {
 		fmt.Fprintf(stdio.Out, "  appliance %s\n", a)
 	}
 	if h := cfg.Health; h.Protocol != "" {
-		fmt.Fprintf(stdio.Out, "  health %s:%d%s every %s (healthy after %d, unhealthy after %d); none healthy: %s\n",
-			h.Protocol, h.Port, h.Path, h.Interval, h.HealthyThreshold, h.UnhealthyThreshold, cfg.AllUnhealthy)
+		failover := "rebalance"
+		if cfg.NoRebalance {
+			failover = "no-rebalance"
+		}
+		fmt.Fprintf(stdio.Out, "  health %s:%d%s every %s (healthy after %d, unhealthy after %d); target failover: %s; none healthy: %s\n",
+			h.Protocol, h.Port, h.Path, h.Interval, h.HealthyThreshold, h.UnhealthyThreshold, failover, cfg.AllUnhealthy)
 	} else {
 		fmt.Fprintln(stdio.Out, "  no health check: every appliance is healthy")
 	}

@@ -24,6 +24,7 @@ func TestGWLBFlags(t *testing.T) {
 		{"bad addr", []string{"--appliance", "10.0.0.1:6081", "--addr", "10.0.0.1"}, "--addr"},
 		{"ipv6 listen", []string{"--appliance", "10.0.0.1:6081", "--listen", "fd00::1"}, "--listen"},
 		{"bad policy", []string{"--appliance", "10.0.0.1:6081", "--all-unhealthy", "maybe"}, "all-unhealthy policy"},
+		{"bad target failover", []string{"--appliance", "10.0.0.1:6081", "--target-failover", "sometimes"}, "--target-failover"},
 		{"small mtu", []string{"--appliance", "10.0.0.1:6081", "--mtu", "100"}, "mtu 100"},
 		{"positional argument", []string{"--appliance", "10.0.0.1:6081", "extra"}, `unexpected argument "extra"`},
 	}

@@ -71,9 +71,14 @@ type Config struct {
 	Listen       netip.AddrPort
 	Ports        int    // default 8
 	AllUnhealthy Policy // default drop
-	FlowIdle     time.Duration
-	MaxFlows     int
-	Logger       *slog.Logger
+	// NoRebalance keeps a flow on its appliance when that appliance turns
+	// unhealthy (AWS's target failover "no_rebalance", its default): only
+	// new flows avoid it. By default ("rebalance") the flow moves to a
+	// healthy appliance.
+	NoRebalance bool
+	FlowIdle    time.Duration
+	MaxFlows    int
+	Logger      *slog.Logger
 	// OnReady, when set, is called once the TUN and sockets are up.
 	OnReady func(Ready)
 }
@@ -206,10 +211,11 @@ func (g *GWLB) rebuildHealthy() {
 }
 
 // pick returns the index of the appliance for flow f, or -1 for none. A
-// flow keeps its appliance while that one is healthy; otherwise it is
-// hashed over the healthy ones (both directions of a flow share f).
+// flow keeps its appliance while that one is healthy (with NoRebalance,
+// always); otherwise it is hashed over the healthy ones (both directions of
+// a flow share f).
 func (g *GWLB) pick(f *flow) int {
-	if cur := f.appliance.Load(); cur >= 0 && g.apps[cur].serving.Load() {
+	if cur := f.appliance.Load(); cur >= 0 && (g.cfg.NoRebalance || g.apps[cur].serving.Load()) {
 		return int(cur)
 	}
 	healthy := *g.healthy.Load()

@@ -237,6 +237,23 @@ func TestFailover(t *testing.T) {
 	}
 }
 
+// TestNoRebalance: with NoRebalance a flow stays on its appliance after it
+// turns unhealthy, and a new flow goes to a healthy one.
+func TestNoRebalance(t *testing.T) {
+	g := newTest(t, func(c *Config) { c.NoRebalance = true })
+	_, first := out(t, g, udp4(client, server, 40000, 3000, "a"))
+	g.apps[first].serving.Store(false)
+	g.rebuildHealthy()
+	if _, i := out(t, g, udp4(server, client, 3000, 40000, "b")); i != first {
+		t.Errorf("the existing flow moved from appliance %d to %d", first, i)
+	}
+	for port := range uint16(20) {
+		if _, i := out(t, g, udp4(client, server, 50000+port, 3000, "c")); i == first {
+			t.Fatalf("a new flow went to the unhealthy appliance %d", first)
+		}
+	}
+}
+
 // TestHealthStateMachine: a new appliance is healthy at its first success
 // and unhealthy after the unhealthy threshold; then the thresholds count
 // consecutive results.
