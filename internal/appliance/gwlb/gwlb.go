@@ -233,14 +233,19 @@ func (g *GWLB) pick(f *flow) int {
 
 // Run creates or attaches to the TUN, opens the sockets, and forwards until
 // ctx is done; then it closes everything (removing the TUN if it created
-// it) and returns nil. Every socket and the TUN belong to the network
-// namespace of the calling thread.
+// it) and returns nil. The TUN and the sockets belong to the network
+// namespace of the calling thread, but health checks dial from other
+// goroutines: run the GWLB in a process inside the namespace (`ip netns
+// exec`), not on a thread switched into it.
 func (g *GWLB) Run(ctx context.Context) error {
 	src := g.cfg.Listen.Addr().Unmap()
 	if !src.IsValid() || src.IsUnspecified() {
 		routes, err := netlink.RouteGet(g.apps[0].addr.Addr().AsSlice())
-		if err != nil || len(routes) == 0 || routes[0].Src == nil {
-			return fmt.Errorf("no source address towards %s (give --listen): %v", g.apps[0].addr.Addr(), err)
+		if err != nil {
+			return fmt.Errorf("route to %s (give a listen address): %w", g.apps[0].addr.Addr(), err)
+		}
+		if len(routes) == 0 || routes[0].Src.To4() == nil {
+			return fmt.Errorf("no IPv4 source address towards %s (give a listen address)", g.apps[0].addr.Addr())
 		}
 		src, _ = netip.AddrFromSlice(routes[0].Src.To4())
 	}
