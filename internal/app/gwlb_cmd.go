@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/wirebridge/wirebridge/internal/appliance/gwlb"
 )
@@ -55,6 +56,7 @@ func runGWLB(ctx context.Context, args []string, stdio Stdio) int {
 	attachment := fs.String("attachment-id", "0x2", "the attachment id (Geneve option type 2), decimal or 0x hex")
 	listen := fs.String("listen", "", "local IPv4 `ADDR[:PORT]` Geneve is sent from and returns to (default: the route's source address towards the first appliance, kernel-chosen ports)")
 	ports := fs.Int("ports", gwlb.DefaultPorts, "local UDP ports (from --listen's port up); each flow uses one, by flow hash")
+	statsEvery := fs.Duration("stats", 0, "log the counters this often (0: only when it stops)")
 	mtu := fs.Int("mtu", gwlb.DefaultMTU, "the TUN MTU: the largest inner packet (the outer one is 68 bytes more)")
 	pos, code, done := parseFlags(fs, args, stdio)
 	if done {
@@ -87,7 +89,27 @@ func runGWLB(ctx context.Context, args []string, stdio Stdio) int {
 		fmt.Fprintf(stdio.Err, "wirebridge gwlb: %v\n", err)
 		return exitUsage
 	}
+	stopStats := make(chan struct{})
+	statsDone := make(chan struct{})
+	go func() {
+		defer close(statsDone)
+		if *statsEvery <= 0 {
+			return
+		}
+		t := time.NewTicker(*statsEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-stopStats:
+				return
+			case <-t.C:
+				logGWLBStats(cfg.Logger, g.Stats())
+			}
+		}
+	}()
 	err = g.Run(ctx)
+	close(stopStats)
+	<-statsDone
 	printGWLBStats(stdio, g.Stats())
 	if err != nil {
 		fmt.Fprintf(stdio.Err, "wirebridge gwlb: %v\n", err)
@@ -195,6 +217,31 @@ func printGWLBReady(stdio Stdio, cfg gwlb.Config, r gwlb.Ready) {
 		fmt.Fprintln(stdio.Out, "  no health check: every appliance is healthy")
 	}
 	fmt.Fprintf(stdio.Out, "ready: route traffic into %s (Ctrl-C stops)\n", r.TUN)
+}
+
+// logGWLBStats logs the counters as one line: totals, then per appliance
+// and per drop reason (non-zero ones).
+func logGWLBStats(l *slog.Logger, s gwlb.Stats) {
+	attrs := []any{"from_tun", s.FromTUN, "to_tun", s.ToTUN, "flows", s.Flows, "health_transitions", s.HealthTransitions, "fail_open", s.AllUnhealthyFailOpen}
+	for _, a := range s.Appliances {
+		attrs = append(attrs, slog.Group(a.Address, "out", a.Out, "back", a.Back, "health", a.Health))
+	}
+	for _, m := range []struct {
+		prefix string
+		counts map[string]uint64
+	}{{"dropped_", s.Drops}, {"returns_dropped_", s.Returns}} {
+		keys := make([]string, 0, len(m.counts))
+		for k, v := range m.counts {
+			if v > 0 && k != "ok" {
+				keys = append(keys, k)
+			}
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			attrs = append(attrs, m.prefix+k, m.counts[k])
+		}
+	}
+	l.Info("gwlb stats", attrs...)
 }
 
 func printGWLBStats(stdio Stdio, s gwlb.Stats) {

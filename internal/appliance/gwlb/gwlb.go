@@ -109,6 +109,7 @@ type GWLB struct {
 	ports   []uint16
 	src     netip.Addr
 	ipID    atomic.Uint32
+	closing atomic.Bool // Run is closing the TUN and sockets: read errors are expected
 	c       counters
 	mu      sync.Mutex // serialises rebuilds of healthy
 }
@@ -306,6 +307,7 @@ func (g *GWLB) Run(ctx context.Context) error {
 	}
 	<-ctx.Done()
 	// Closing the TUN and the sockets ends the loops blocked in them.
+	g.closing.Store(true)
 	err = closeTUN()
 	for _, c := range conns {
 		c.Close()
@@ -344,7 +346,7 @@ func (g *GWLB) outLoop(raw *ipv4.PacketConn, tun *os.File) {
 	for {
 		n, err := readBatch(rc, bufs, lens)
 		if err != nil {
-			if !errors.Is(err, os.ErrClosed) {
+			if !g.closing.Load() {
 				g.log.Error("tun read", "error", err)
 			}
 			return
@@ -494,7 +496,7 @@ func (g *GWLB) returnLoop(c *net.UDPConn, port uint16, tun *os.File) {
 	for {
 		n, err := pc.ReadBatch(msgs, 0)
 		if err != nil {
-			if !errors.Is(err, net.ErrClosed) {
+			if !g.closing.Load() {
 				g.log.Error("geneve receive", "port", port, "error", err)
 			}
 			return
@@ -553,6 +555,10 @@ func (g *GWLB) checkHealth(ctx context.Context, i int) {
 			return
 		}
 		from, to := a.health.observe(err == nil, h.HealthyThreshold, h.UnhealthyThreshold)
+		if from == stateInitial && to == stateInitial {
+			// Not yet unhealthy, but say why it gets no traffic.
+			g.log.Warn("appliance health check failed", "appliance", a.addr, "state", to.String(), "error", err)
+		}
 		if from != to {
 			g.c.healthTransitions.Add(1)
 			a.serving.Store(to == stateHealthy)

@@ -47,8 +47,8 @@ func TestMain(m *testing.M) {
 
 // echoApp is a minimal Geneve appliance: it sends every datagram it gets on
 // UDP 6081 back where it came from (the outer IPv4 source and destination
-// swapped, the ports too, the Geneve bytes unchanged), and accepts TCP
-// health checks on 8080.
+// swapped, the ports too, the Geneve bytes unchanged), and answers TCP and
+// HTTP (GET /healthz) health checks on 8080.
 type echoApp struct {
 	conn    *net.UDPConn
 	health  net.Listener
@@ -90,13 +90,13 @@ func startEcho(t *testing.T, ns string) *echoApp {
 	}()
 	go func() {
 		defer e.wg.Done()
-		for {
-			c, err := e.health.Accept()
-			if err != nil {
-				return
+		// HTTP on the health port: GET /healthz answers 200, anything else
+		// 404; a TCP check's bare connection is accepted and closed.
+		_ = http.Serve(e.health, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path != "/healthz" {
+				http.NotFound(w, r)
 			}
-			c.Close()
-		}
+		}))
 	}()
 	t.Cleanup(e.kill)
 	return e
@@ -343,13 +343,13 @@ func TestGWLBCreatesAndRemovesTUN(t *testing.T) {
 	}
 }
 
-// TestGWLBFailover: two appliances share the flows; when one dies its health
-// check fails, it is marked unhealthy, and its flows move to the other: every
+// TestGWLBFailover: two appliances share the flows; when one dies its HTTP
+// health check fails, it is marked unhealthy, and its flows move to the other: every
 // datagram still reaches the server.
 func TestGWLBFailover(t *testing.T) {
 	r := gwlbtest.New(t, 2)
 	apps := []*echoApp{startEcho(t, r.Appliances[0]), startEcho(t, r.Appliances[1])}
-	g := r.StartGWLB(t, wbBin, "--health", "tcp:8080", "--health-interval", "100ms", "--health-timeout", "1s",
+	g := r.StartGWLB(t, wbBin, "--health", "http:8080/healthz", "--health-interval", "100ms", "--health-timeout", "1s",
 		"--unhealthy-threshold", "2", "--healthy-threshold", "2")
 	for _, ip := range r.ApplianceIPs {
 		g.WaitLog(t, "appliance="+ip.String()+":6081", "to=healthy")
