@@ -284,6 +284,8 @@ func checkWire(t *testing.T, pcap string, r *gwlbtest.Rig) {
 	}
 	pingCookies := map[string]bool{}
 	jumbo := 0
+	verified := map[string]int{} // inner checksums tshark found good, by protocol
+
 	for _, l := range lines {
 		f := strings.Split(l, "|")
 		if len(f) != 11 {
@@ -295,6 +297,16 @@ func checkWire(t *testing.T, pcap string, r *gwlbtest.Rig) {
 					t.Errorf("%s checksum status %s (0 bad, 2 unverified) in %q", name, s, l)
 				}
 			}
+		}
+		switch {
+		case f[1] == "1,1":
+			verified["udp"]++
+		case f[2] == "1":
+			verified["tcp"]++
+		case f[3] == "1":
+			verified["icmp"]++
+		case f[4] == "1":
+			verified["icmpv6"]++
 		}
 		if f[0] != "1,1" && f[0] != "1" {
 			t.Errorf("ip checksum statuses %q", f[0])
@@ -315,6 +327,11 @@ func checkWire(t *testing.T, pcap string, r *gwlbtest.Rig) {
 		}
 		if f[9] != "" && f[10] == fmt.Sprint(14+20+8+40+8500) {
 			jumbo++
+		}
+	}
+	for _, p := range []string{"udp", "tcp", "icmp", "icmpv6"} {
+		if verified[p] == 0 {
+			t.Errorf("no inner %s checksum verified good by tshark (%v): the check checked nothing", p, verified)
 		}
 	}
 	if len(pingCookies) != 1 {
