@@ -289,6 +289,16 @@ func (g *GWLB) Run(ctx context.Context) error {
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// A loop that ends with an unexpected error (the TUN deleted under it,
+	// say) stops the GWLB, and Run returns that error.
+	var failed error
+	var failOnce sync.Once
+	fail := func(err error) {
+		if err == nil || g.closing.Load() {
+			return
+		}
+		failOnce.Do(func() { failed = err; cancel() })
+	}
 	var wg sync.WaitGroup
 	if g.cfg.Health.Protocol != "" {
 		for i := range g.apps {
@@ -297,9 +307,9 @@ func (g *GWLB) Run(ctx context.Context) error {
 	}
 	wg.Go(func() { g.expireFlows(ctx) })
 	for i, c := range conns {
-		wg.Go(func() { g.returnLoop(c, g.ports[i], tun.file) })
+		wg.Go(func() { fail(g.returnLoop(c, g.ports[i], tun.file)) })
 	}
-	wg.Go(func() { g.outLoop(raw, tun.file) })
+	wg.Go(func() { fail(g.outLoop(raw, tun.file)) })
 
 	g.log.Info("gwlb ready", "tun", tun.name, "created", tun.created, "source", src, "ports", g.ports)
 	if g.cfg.OnReady != nil {
@@ -314,6 +324,9 @@ func (g *GWLB) Run(ctx context.Context) error {
 	}
 	rawConn.Close()
 	wg.Wait()
+	if failed != nil {
+		return failed
+	}
 	if err != nil {
 		return fmt.Errorf("close tun %q: %w", tun.name, err)
 	}
@@ -324,12 +337,12 @@ func (g *GWLB) Run(ctx context.Context) error {
 // (as many as are queued, up to this) and sends with one sendmmsg.
 const outBatch = 32
 
-// outLoop reads packets from the TUN, wraps them in Geneve and sends them.
-func (g *GWLB) outLoop(raw *ipv4.PacketConn, tun *os.File) {
+// outLoop reads packets from the TUN, wraps them in Geneve and sends them,
+// until reading fails (closing the TUN ends it).
+func (g *GWLB) outLoop(raw *ipv4.PacketConn, tun *os.File) error {
 	rc, err := tun.SyscallConn()
 	if err != nil {
-		g.log.Error("tun", "error", err)
-		return
+		return fmt.Errorf("tun: %w", err)
 	}
 	bufs := make([][]byte, outBatch)
 	for i := range bufs {
@@ -337,6 +350,9 @@ func (g *GWLB) outLoop(raw *ipv4.PacketConn, tun *os.File) {
 	}
 	lens := make([]int, outBatch)
 	msgs := make([]ipv4.Message, outBatch)
+	for i := range msgs {
+		msgs[i].Buffers = make([][]byte, 1)
+	}
 	apps := make([]int, outBatch)
 	addrs := make([]net.IPAddr, len(g.apps))
 	for i := range g.apps {
@@ -346,10 +362,7 @@ func (g *GWLB) outLoop(raw *ipv4.PacketConn, tun *os.File) {
 	for {
 		n, err := readBatch(rc, bufs, lens)
 		if err != nil {
-			if !g.closing.Load() {
-				g.log.Error("tun read", "error", err)
-			}
-			return
+			return fmt.Errorf("tun read: %w", err)
 		}
 		g.c.fromTUN.Add(uint64(n))
 		now := time.Now()
@@ -357,7 +370,7 @@ func (g *GWLB) outLoop(raw *ipv4.PacketConn, tun *os.File) {
 		for i := range n {
 			b := bufs[i][:Headroom+lens[i]]
 			if a, ok := g.prepare(b, &p, now); ok {
-				msgs[m].Buffers = [][]byte{b}
+				msgs[m].Buffers[0] = b
 				msgs[m].Addr = &addrs[a]
 				apps[m] = a
 				m++
@@ -485,8 +498,9 @@ func linkLocal(a netip.Addr) bool {
 const returnBatch = 8
 
 // returnLoop reads what the appliances send back to one local port, checks
-// it and writes the inner packets to the TUN.
-func (g *GWLB) returnLoop(c *net.UDPConn, port uint16, tun *os.File) {
+// it and writes the inner packets to the TUN, until reading fails (closing
+// the socket ends it).
+func (g *GWLB) returnLoop(c *net.UDPConn, port uint16, tun *os.File) error {
 	pc := ipv4.NewPacketConn(c)
 	msgs := make([]ipv4.Message, returnBatch)
 	for i := range msgs {
@@ -495,11 +509,11 @@ func (g *GWLB) returnLoop(c *net.UDPConn, port uint16, tun *os.File) {
 	var p packet.Packet
 	for {
 		n, err := pc.ReadBatch(msgs, 0)
+		if errors.Is(err, unix.ECONNREFUSED) || errors.Is(err, unix.EINTR) {
+			continue // an ICMP error queued on the socket: not this loop's end
+		}
 		if err != nil {
-			if !g.closing.Load() {
-				g.log.Error("geneve receive", "port", port, "error", err)
-			}
-			return
+			return fmt.Errorf("geneve receive on port %d: %w", port, err)
 		}
 		for _, m := range msgs[:n] {
 			from, _ := m.Addr.(*net.UDPAddr)
