@@ -457,3 +457,18 @@ func TestGWLBOversize(t *testing.T) {
 		t.Errorf("stats (%v):\n%s", err, stats)
 	}
 }
+
+// TestGWLBTUNDeleted: when its TUN is deleted under it, the GWLB stops with
+// an error (exit 1) instead of running on without a data path.
+func TestGWLBTUNDeleted(t *testing.T) {
+	r := gwlbtest.New(t, 1)
+	startEcho(t, r.Appliances[0])
+	g := r.StartGWLB(t, wbBin)
+	run(t, exec.Command("ip", "-n", r.GWLB, "link", "del", r.TUN))
+	g.WaitLog(t, "tun read")
+	out, err := g.Stop(t)
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Errorf("exit %v, want 1\nstdout:\n%s\nstderr:\n%s", err, out, g.Stderr())
+	}
+}
