@@ -46,6 +46,7 @@ func commands() []command {
 		{"share", "print a read-only, expiring link to a live channel in the web UI", runShare},
 		{"dlq", "list or replay a target's dead letters", runDLQ},
 		{"read", "decode a pcap/pcapng capture into events, text or pcap", runRead},
+		{"gwlb", "run a local AWS Gateway Load Balancer (TUN) in front of Geneve appliances", runGWLB},
 		{"replay", "replay VXLAN-mirrored TCP/HTTP traffic to a shadow service", runReplay},
 		{"test-pattern", "check an EventBridge pattern against an event (exit 0 match, 1 no match, 2 invalid)", runTestPattern},
 		{"validate", "check a configuration file and print every error with file:line", runValidate},
