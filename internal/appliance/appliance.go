@@ -81,6 +81,28 @@ type Appliance struct {
 // the Geneve readers, their raw reply sockets and the probe socket. The
 // health port is checked free but only listened on while healthy.
 func New(spec Spec, opts Options) (*Appliance, error) {
+	a, err := build(spec, opts)
+	if err != nil {
+		return nil, err
+	}
+	addr, _ := listenAddr(a.spec.Listen)
+	if a.readers, err = openReaders(a, addr, &a.spec); err != nil {
+		return nil, fmt.Errorf("appliance: %w", err)
+	}
+	a.addr = a.readers[0].bound
+	if err := a.openProbe(); err != nil {
+		a.Close()
+		return nil, fmt.Errorf("appliance: %w", err)
+	}
+	if err := a.reserveHealth(); err != nil {
+		a.Close()
+		return nil, fmt.Errorf("appliance: %w", err)
+	}
+	return a, nil
+}
+
+// build compiles spec into an Appliance without sockets.
+func build(spec Spec, opts Options) (*Appliance, error) {
 	spec.SetDefaults()
 	if err := spec.Validate(); err != nil {
 		return nil, fmt.Errorf("appliance: %w", err)
@@ -104,19 +126,6 @@ func New(spec Spec, opts Options) (*Appliance, error) {
 	}
 	if _, err := rand.Read(a.probeKey[:]); err != nil {
 		return nil, fmt.Errorf("appliance: probe key: %w", err)
-	}
-	addr, _ := listenAddr(spec.Listen)
-	if a.readers, err = openReaders(a, addr, &spec); err != nil {
-		return nil, fmt.Errorf("appliance: %w", err)
-	}
-	a.addr = a.readers[0].bound
-	if err := a.openProbe(); err != nil {
-		a.Close()
-		return nil, fmt.Errorf("appliance: %w", err)
-	}
-	if err := a.reserveHealth(); err != nil {
-		a.Close()
-		return nil, fmt.Errorf("appliance: %w", err)
 	}
 	return a, nil
 }

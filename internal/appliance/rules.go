@@ -249,4 +249,5 @@ func (t *flowTable) take(key uint64, now int64) bool {
 }
 
 // monoNow returns a monotonic clock reading in nanoseconds.
-func monoNow(start time.Time, now time.Time) int64 { return int64(now.Sub(start)) + 1 }
+// Readings before start are 1: the clock only moves forward.
+func monoNow(start time.Time, now time.Time) int64 { return max(int64(now.Sub(start)), 0) + 1 }
