@@ -302,9 +302,11 @@ func oneOf(add addFunc, path, v string, allowed ...string) {
 }
 
 func validateRule(add addFunc, p string, r *RuleSpec) {
+	patternOK := true
 	if r.Pattern != "" {
 		if _, err := pattern.Compile([]byte(r.Pattern)); err != nil {
 			add(p+".pattern", "%v", err)
+			patternOK = false
 		}
 	}
 	if r.Contains != "" {
@@ -329,7 +331,7 @@ func validateRule(add addFunc, p string, r *RuleSpec) {
 	}
 	switch r.Action {
 	case ActionModify:
-		validateModify(add, p, r)
+		validateModify(add, p, r, patternOK)
 	case ActionEveryNth:
 		if r.EveryNth < 1 {
 			add(p+".every_nth", "action every_nth needs every_nth of at least 1, not %d", r.EveryNth)
@@ -362,7 +364,9 @@ func validateRule(add addFunc, p string, r *RuleSpec) {
 	}
 }
 
-func validateModify(add addFunc, p string, r *RuleSpec) {
+// validateModify checks a modify rule; whether it may change TCP lengths
+// is only judged on a pattern that compiles.
+func validateModify(add addFunc, p string, r *RuleSpec, patternOK bool) {
 	m := r.Modify
 	if m == nil {
 		add(p+".modify", "action modify needs modify (find or regex, and replace)")
@@ -377,7 +381,7 @@ func validateModify(add addFunc, p string, r *RuleSpec) {
 		add(p+".modify.replace", "%v", err)
 		return
 	}
-	tcp := mayMatchTCP(r.Pattern)
+	tcp := patternOK && mayMatchTCP(r.Pattern)
 	if m.Find != "" {
 		find, err := Unescape(m.Find)
 		if err != nil {

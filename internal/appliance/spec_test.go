@@ -1,0 +1,212 @@
+package appliance
+
+import (
+	"errors"
+	"os"
+	"reflect"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"go.yaml.in/yaml/v4"
+
+	"github.com/wirebridge/wirebridge/internal/config"
+)
+
+func TestSetDefaults(t *testing.T) {
+	var s Spec
+	s.Rules = []RuleSpec{{Name: "r", Action: ActionRate, Rate: &RateSpec{PPS: 2.5, PerFlow: true}}}
+	s.SetDefaults()
+	want := Spec{
+		Listen: ":6081", Readers: 2, Batch: 64, RecvBuffer: 8 * config.MiB, SendBuffer: 8 * config.MiB, MTU: 9001,
+		DefaultAction: "pass", Overload: "fail-open", Oversize: "drop", Undecodable: "pass",
+		Health:    HealthSpec{Listen: ":8080", Path: "/healthz", ProbeInterval: time.Second, UnhealthyThreshold: 3},
+		DrainTime: 30 * time.Second,
+	}
+	got := s
+	got.Rules = nil
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("defaults\n got %+v\nwant %+v", got, want)
+	}
+	if r := s.Rules[0].Rate; r.Burst != 3 || r.Flows != 65536 {
+		t.Errorf("rate defaults burst %d flows %d, want 3 and 65536", r.Burst, r.Flows)
+	}
+	if err := s.Validate(); err != nil {
+		t.Errorf("defaults do not validate: %v", err)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name   string
+		modify func(*Spec)
+		want   []string // every error, in order
+	}{
+		{name: "censor is valid", modify: func(*Spec) {}},
+		{
+			name: "tcp length change rejected with the reason",
+			modify: func(s *Spec) {
+				s.Rules = append(s.Rules, RuleSpec{Name: "tcp", Pattern: `{"detail":{"Destination":{"Port":[80]}}}`,
+					Action: ActionModify, Modify: &ModifySpec{Find: "weakly", Replace: "strongly"}})
+			},
+			want: []string{`rules[3].modify: TCP payload length must not change ("weakly" → "strongly" changes it by 2 bytes)`},
+		},
+		{
+			name: "tcp same length accepted",
+			modify: func(s *Spec) {
+				s.Rules = append(s.Rules, RuleSpec{Name: "tcp", Pattern: `{"detail":{"Protocol":["tcp"]}}`,
+					Action: ActionModify, Modify: &ModifySpec{Find: "weakly", Replace: "WEAKLY"}})
+			},
+		},
+		{
+			name: "udp-only rule may change length",
+			modify: func(s *Spec) {
+				s.Rules = append(s.Rules, RuleSpec{Name: "u", Pattern: `{"detail-type":["UdpPacket"]}`,
+					Action: ActionModify, Modify: &ModifySpec{Regex: "a+", Replace: "b"}})
+			},
+		},
+		{
+			name: "regex modify on tcp rejected",
+			modify: func(s *Spec) {
+				s.Rules = append(s.Rules, RuleSpec{Name: "any", Action: ActionModify, Modify: &ModifySpec{Regex: "a+", Replace: "b"}})
+			},
+			want: []string{`rules[3].modify: TCP payload length must not change (a regex replacement can change it); restrict the pattern to UDP, e.g. {"detail":{"Protocol":["udp"]}}`},
+		},
+		{
+			name: "bad values",
+			modify: func(s *Spec) {
+				s.Listen = "[::1]:6081"
+				s.Readers = -1
+				s.MTU = 100
+				s.DefaultAction = "modify"
+				s.Overload = "open"
+				s.Health.Path = "healthz"
+				s.Rules[0].Name = "weakly-typed"
+				s.Rules[1].Pattern = `{"detail":{"Protocol":"udp"}}`
+				s.Rules[2].EveryNth = 0
+			},
+			want: []string{
+				`listen: host "::1": GWLB sends Geneve over IPv4; want an IPv4 address`,
+				`readers: must be between 1 and 256, not -1`,
+				`mtu: must be between 576 and 65535, not 100`,
+				`default_action: must be pass or drop, not "modify"`,
+				`overload: must be fail-open or fail-closed, not "open"`,
+				`health.path: must start with /, not "healthz"`,
+				`rules[1].name: "weakly-typed" is already the name of rules[0]`,
+				`rules[1].pattern: pattern: detail.Protocol: a field's value must be an array of values or an object`,
+				`rules[2].every_nth: action every_nth needs every_nth of at least 1, not 0`,
+			},
+		},
+		{
+			name: "rule shapes",
+			modify: func(s *Spec) {
+				s.Rules = []RuleSpec{
+					{Action: ActionPass},
+					{Name: "default", Action: ActionDrop},
+					{Name: "m", Action: ActionModify},
+					{Name: "m2", Action: ActionModify, Modify: &ModifySpec{Find: "a", Regex: "b"}},
+					{Name: "r", Action: ActionRate},
+					{Name: "r2", Action: ActionRate, Rate: &RateSpec{PPS: -1, Burst: 0, Flows: 10}},
+					{Name: "x", Action: "reject", EveryNth: 3, Tee: []string{"a", "a", ""}},
+					{Name: "e", Action: ActionPass, Contains: `\q`, Regex: `(`},
+				}
+			},
+			want: []string{
+				`rules[0].name: required`,
+				`rules[1].name: "default" names the default action in metrics; choose another name`,
+				`rules[2].modify: action modify needs modify (find or regex, and replace)`,
+				`rules[3].modify: exactly one of find and regex is required`,
+				`rules[4].rate: action rate needs rate (pps, burst, per_flow)`,
+				`rules[5].rate.pps: must be above 0 and at most 1e9, not -1`,
+				`rules[5].rate.burst: must be at least 1, not 0`,
+				`rules[5].rate.flows: must be between 1 and 16777216, and only with per_flow, not 10`,
+				`rules[6].action: must be pass or drop or modify or every_nth or rate, not "reject"`,
+				`rules[6].every_nth: only for action every_nth`,
+				`rules[6].tee[1]: target "a" listed twice`,
+				`rules[6].tee[2]: empty target name`,
+				`rules[7].contains: escape at offset 0: unknown escape \q (use \xHH, \n, \r, \t, \0 or \\)`,
+				"rules[7].regex: error parsing regexp: missing closing ): `(`",
+			},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := censorSpec()
+			tc.modify(&s)
+			s.SetDefaults()
+			err := s.Validate()
+			var got []string
+			if err != nil {
+				for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+					var fe *FieldError
+					if !errors.As(e, &fe) {
+						t.Errorf("error %v is not a *FieldError", e)
+					}
+					got = append(got, e.Error())
+				}
+			}
+			if strings.Join(got, "\n") != strings.Join(tc.want, "\n") {
+				t.Errorf("errors\n got %q\nwant %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestUnescape(t *testing.T) {
+	tests := []struct {
+		name, in, want, err string
+	}{
+		{name: "plain", in: "drop me", want: "drop me"},
+		{name: "escapes", in: `a\x00b\n\r\t\0\\`, want: "a\x00b\n\r\t\x00\\"},
+		{name: "hex upper", in: `\xFF\x7f`, want: "\xff\x7f"},
+		{name: "short hex", in: `\x4`, err: `escape at offset 0: \x needs two hex digits`},
+		{name: "bad hex", in: `ab\xzz`, err: `escape at offset 2: \x needs two hex digits, not "zz"`},
+		{name: "trailing", in: `ab\`, err: `escape at offset 2: trailing backslash (write \\ for a backslash)`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := Unescape(tc.in)
+			if tc.err != "" {
+				if err == nil || err.Error() != tc.err {
+					t.Fatalf("error %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil || string(got) != tc.want {
+				t.Errorf("Unescape(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
+			}
+		})
+	}
+}
+
+// TestDocsExampleParses: the censor section in docs/appliance.md parses
+// with known fields only, validates, and is the censor the tests use.
+func TestDocsExampleParses(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/appliance.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("(?s)<!-- censor -->\\s*```yaml\n(.*?)```").FindSubmatch(doc)
+	if m == nil {
+		t.Fatal("docs/appliance.md has no <!-- censor --> yaml block")
+	}
+	var section struct {
+		Appliance Spec `yaml:"appliance"`
+	}
+	if err := yaml.Load(m[1], &section, yaml.WithKnownFields()); err != nil {
+		t.Fatalf("docs example: %v", err)
+	}
+	s := section.Appliance
+	s.SetDefaults()
+	if err := s.Validate(); err != nil {
+		t.Fatalf("docs example: %v", err)
+	}
+	if s.Listen != ":6081" || s.Health.Listen != ":8080" || len(s.Rules) != 3 {
+		t.Errorf("docs example: listen %q health %q rules %d", s.Listen, s.Health.Listen, len(s.Rules))
+	}
+	_, w := testWorker(t, s, Options{})
+	if inline(w, udp4("drop me"), time.Now()) != nil {
+		t.Error("docs example returns drop me")
+	}
+}
