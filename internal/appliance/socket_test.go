@@ -3,6 +3,7 @@ package appliance
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
@@ -435,4 +436,64 @@ func TestOverloadPolicy(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSocketPerFlowOrder: with several readers, every flow's packets come
+// back in the order they were sent (a flow stays on one socket and reader).
+func TestSocketPerFlowOrder(t *testing.T) {
+	spec := censorSpec()
+	spec.Readers = 4
+	spec.Batch = 8
+	r := start(t, spec, Options{})
+	app := r.a.Addr()
+	// Replies go to 127.0.0.2 on the appliance's port, from each flow's port.
+	recv, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(lbIP, app.Port())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer recv.Close()
+	if err := recv.SetReadBuffer(8 << 20); err != nil {
+		t.Fatal(err)
+	}
+	const flows, per = 8, 200
+	var conns []*net.UDPConn
+	for range flows {
+		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: lbIP.AsSlice()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		conns = append(conns, c)
+	}
+	for i := range per {
+		for f, c := range conns {
+			if _, err := c.WriteToUDPAddrPort(udp4(fmt.Sprintf("flow %d seq %04d", f, i)), app); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	next := map[uint16]int{}
+	buf := make([]byte, 2048)
+	_ = recv.SetReadDeadline(time.Now().Add(patience))
+	for range flows * per {
+		n, from, err := recv.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			t.Fatalf("after %d replies: %v", len(next), err)
+		}
+		var f, seq int
+		if _, err := fmt.Sscanf(string(buf[n-len("flow 0 seq 0000"):n]), "flow %d seq %d", &f, &seq); err != nil {
+			t.Fatalf("reply %q: %v", buf[:n], err)
+		}
+		if want := next[from.Port()]; seq != want {
+			t.Fatalf("flow %d (port %d): seq %d, want %d", f, from.Port(), seq, want)
+		}
+		next[from.Port()]++
+	}
+	used := 0
+	for _, rd := range r.a.readers {
+		if rd.st.received.Load() > 0 {
+			used++
+		}
+	}
+	t.Logf("%d flows spread over %d of %d readers", flows, used, len(r.a.readers))
 }
