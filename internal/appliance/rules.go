@@ -113,8 +113,10 @@ func compileRules(specs []RuleSpec, defaultAction string) ([]*rule, *rule, *patt
 				if r.modRe, err = regexp.Compile(s.Modify.Regex); err != nil {
 					return nil, nil, nil, fmt.Errorf("rules[%d].modify.regex: %w", i, err)
 				}
-			} else if r.find, err = Unescape(s.Modify.Find); err != nil || len(r.find) == 0 {
-				return nil, nil, nil, fmt.Errorf("rules[%d].modify.find: empty or invalid: %v", i, err)
+			} else if r.find, err = Unescape(s.Modify.Find); err != nil {
+				return nil, nil, nil, fmt.Errorf("rules[%d].modify.find: %w", i, err)
+			} else if len(r.find) == 0 {
+				return nil, nil, nil, fmt.Errorf("rules[%d].modify.find: empty", i)
 			}
 		case ActionEveryNth:
 			r.action = actEveryNth

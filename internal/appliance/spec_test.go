@@ -210,3 +210,64 @@ func TestDocsExampleParses(t *testing.T) {
 		t.Error("docs example returns drop me")
 	}
 }
+
+// TestSpecYAMLKeys: every key of the section decodes into its field, with
+// sizes and durations written the way the rest of the configuration writes them.
+func TestSpecYAMLKeys(t *testing.T) {
+	src := `
+listen: 10.0.0.5:6081
+readers: 4
+batch: 128
+recv_buffer: 16MiB
+send_buffer: 4MiB
+mtu: 9001
+default_action: drop
+overload: fail-closed
+oversize: pass
+undecodable: drop
+health:
+  listen: 127.0.0.1:8081
+  path: /health
+  probe_interval: 500ms
+  unhealthy_threshold: 2
+drain_time: 300s
+rules:
+  - name: limit-dns
+    pattern: '{"detail":{"Destination":{"Port":[53]}}}'
+    contains: '\x00\x01'
+    regex: 'example\.com'
+    action: rate
+    rate: {pps: 100, burst: 200, per_flow: true, flows: 1024}
+    tee: [live-dns]
+  - name: mask
+    pattern: '{"detail":{"Protocol":["udp"]}}'
+    action: modify
+    modify: {regex: 'secret=\w+', replace: 'secret=***'}
+  - name: sample
+    action: every_nth
+    every_nth: 100
+`
+	var s Spec
+	if err := yaml.Load([]byte(src), &s, yaml.WithKnownFields()); err != nil {
+		t.Fatal(err)
+	}
+	s.SetDefaults()
+	if err := s.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	want := Spec{
+		Listen: "10.0.0.5:6081", Readers: 4, Batch: 128, RecvBuffer: 16 * config.MiB, SendBuffer: 4 * config.MiB, MTU: 9001,
+		DefaultAction: "drop", Overload: "fail-closed", Oversize: "pass", Undecodable: "drop",
+		Health:    HealthSpec{Listen: "127.0.0.1:8081", Path: "/health", ProbeInterval: 500 * time.Millisecond, UnhealthyThreshold: 2},
+		DrainTime: 300 * time.Second,
+		Rules: []RuleSpec{
+			{Name: "limit-dns", Pattern: `{"detail":{"Destination":{"Port":[53]}}}`, Contains: `\x00\x01`, Regex: `example\.com`,
+				Action: "rate", Rate: &RateSpec{PPS: 100, Burst: 200, PerFlow: true, Flows: 1024}, Tee: []string{"live-dns"}},
+			{Name: "mask", Pattern: `{"detail":{"Protocol":["udp"]}}`, Action: "modify", Modify: &ModifySpec{Regex: `secret=\w+`, Replace: "secret=***"}},
+			{Name: "sample", Action: "every_nth", EveryNth: 100},
+		},
+	}
+	if !reflect.DeepEqual(s, want) {
+		t.Errorf("decoded\n got %+v\nwant %+v", s, want)
+	}
+}
