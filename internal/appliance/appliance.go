@@ -280,11 +280,16 @@ func (a *Appliance) Run(ctx context.Context) error {
 	}
 }
 
+// window is how long the health check tolerates no probe coming back.
+func (a *Appliance) window() int64 {
+	return int64(a.spec.Health.ProbeInterval) * int64(a.spec.Health.UnhealthyThreshold)
+}
+
 // probeLoop sends a probe every interval and updates health: healthy while
 // a probe came back within UnhealthyThreshold intervals and not draining.
 func (a *Appliance) probeLoop(ctx context.Context) {
 	iv := a.spec.Health.ProbeInterval
-	window := int64(iv) * int64(a.spec.Health.UnhealthyThreshold)
+	window := a.window()
 	t := time.NewTicker(iv)
 	defer t.Stop()
 	seq := uint64(0)
@@ -301,8 +306,20 @@ func (a *Appliance) probeLoop(ctx context.Context) {
 		}
 		last := a.lastBack.Load()
 		now := monoNow(a.start, time.Now())
-		a.setHealthy(!a.draining.Load() && last != 0 && now-last <= window)
+		a.setHealthy(!a.draining.Load() && last != 0 && now-last <= window && !a.stuck(now, window))
 	}
+}
+
+// stuck reports whether a reader has been on one batch for longer than
+// window. A probe reaches one reader of the group (the kernel hashes its
+// 4-tuple), so this is how the others' health shows.
+func (a *Appliance) stuck(now, window int64) bool {
+	for _, r := range a.readers {
+		if b := r.st.busySince.Load(); b != 0 && now-b > window {
+			return true
+		}
+	}
+	return false
 }
 
 // receiveProbes reads probes coming back through the data path.
@@ -320,8 +337,9 @@ func (a *Appliance) receiveProbes(ctx context.Context) {
 			continue
 		}
 		a.probesBack.Add(1)
-		a.lastBack.Store(monoNow(a.start, time.Now()))
-		if !a.healthy.Load() && !a.draining.Load() {
+		now := monoNow(a.start, time.Now())
+		a.lastBack.Store(now)
+		if !a.healthy.Load() && !a.draining.Load() && !a.stuck(now, a.window()) {
 			a.setHealthy(true)
 		}
 	}

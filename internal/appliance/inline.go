@@ -84,7 +84,10 @@ func (w *worker) process(buf []byte, n int, from, local netip.AddrPort, now time
 		return reply(buf, total, from, local, false)
 	}
 	if a.isProbe(p) {
+		// The probe goes through the rule match (its verdict is not
+		// applied or counted) and the reply path, to the prober's port.
 		st.probes.Add(1)
+		w.firstMatch()
 		return reply(buf, total, from, local, true)
 	}
 	if overloaded {

@@ -289,8 +289,9 @@ func (r *reader) loop() error {
 			}
 			return fmt.Errorf("reader %d: recvmmsg: %w", r.id, err)
 		}
-		overloaded := n == len(r.hdrs) && r.behind()
 		now := time.Now()
+		r.st.busySince.Store(monoNow(a.start, now))
+		overloaded := n == len(r.hdrs) && r.behind()
 		k := 0
 		for i := 0; i < n; i++ {
 			r.st.received.Add(1)
@@ -327,6 +328,7 @@ func (r *reader) loop() error {
 		if k > 0 {
 			r.send(k)
 		}
+		r.st.busySince.Store(0)
 	}
 }
 

@@ -55,6 +55,10 @@ type readerStats struct {
 	undecodable                 [numKinds]atomic.Uint64
 	probes                      atomic.Uint64
 	lat                         histogram
+	// busySince is when the reader started on its current batch (monoNow),
+	// 0 while it waits for datagrams: a reader busy for longer than the
+	// health window is stuck (a tee callback or sendmmsg that blocks).
+	busySince atomic.Int64
 }
 
 func (s *readerStats) init() { s.lat.init() }

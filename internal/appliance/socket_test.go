@@ -55,7 +55,10 @@ func start(t *testing.T, spec Spec, opts Options) *running {
 	spec.Listen = "127.0.0.1:0"
 	spec.Health.Listen = "127.0.0.1:0"
 	if spec.Health.ProbeInterval == 0 {
+		// Healthy soon after start, and a window (1s) long enough that a
+		// probe late on a busy machine does not flap the check.
 		spec.Health.ProbeInterval = 20 * time.Millisecond
+		spec.Health.UnhealthyThreshold = 50
 	}
 	a, err := New(spec, opts)
 	if err != nil {
@@ -496,4 +499,88 @@ func TestSocketPerFlowOrder(t *testing.T) {
 		}
 	}
 	t.Logf("%d flows spread over %d of %d readers", flows, used, len(r.a.readers))
+}
+
+// TestStuckReaderUnhealthy: a reader that stops making progress (here a tee
+// callback that blocks) turns the appliance unhealthy even when the probes
+// go through another reader; it recovers when the reader does.
+func TestStuckReaderUnhealthy(t *testing.T) {
+	release := make(chan struct{})
+	spec := censorSpec()
+	spec.Readers = 2
+	spec.Rules[0].Tee = []string{"watch"}
+	// A long window: probes late on a busy machine do not flap the check.
+	spec.Health.ProbeInterval = 50 * time.Millisecond
+	spec.Health.UnhealthyThreshold = 20
+	r := start(t, spec, Options{Tee: func(tee *Tee) {
+		if strings.HasSuffix(string(tee.Frame), "block") {
+			<-release
+		}
+	}})
+	defer func() {
+		select {
+		case <-release:
+		default:
+			close(release)
+		}
+	}()
+	waitHealth(t, r.a, http.StatusOK)
+	probeReader := -1
+	for i, rd := range r.a.readers {
+		if rd.st.probes.Load() > 0 {
+			probeReader = i
+		}
+	}
+	if probeReader < 0 {
+		t.Fatal("healthy without a probe through a reader")
+	}
+	// Find a flow (source port) the kernel gives to the other reader.
+	other := r.a.readers[1-probeReader]
+	app := r.a.Addr()
+	var conn *net.UDPConn
+	for attempt := 0; attempt < 64 && conn == nil; attempt++ {
+		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: lbIP.AsSlice()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		before := other.st.received.Load()
+		if _, err := c.WriteToUDPAddrPort(udp4("which reader"), app); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(patience)
+		for r.a.Stats().Rules[DefaultRuleName][OutcomePass] < uint64(attempt+1) {
+			if time.Now().After(deadline) {
+				t.Fatal("packet not processed")
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		if other.st.received.Load() > before {
+			conn = c
+		}
+	}
+	if conn == nil {
+		t.Fatal("no flow of 64 went to the second reader")
+	}
+	if _, err := conn.WriteToUDPAddrPort(udp4("drop me: block"), app); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(patience)
+	for other.st.busySince.Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the reader never took the blocking packet")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// The verdict itself, at a time past the window: stuck.
+	w := r.a.window()
+	if now := other.st.busySince.Load() + w + 1; !r.a.stuck(now, w) {
+		t.Error("a reader busy for longer than the window is not stuck")
+	}
+	waitHealth(t, r.a, 0)
+	if r.a.readers[probeReader].st.probes.Load() == 0 {
+		t.Fatal("probes stopped")
+	}
+	close(release)
+	waitHealth(t, r.a, http.StatusOK)
 }
