@@ -2,9 +2,13 @@ package appliance
 
 import (
 	"bytes"
+	"fmt"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
+
+	"go.yaml.in/yaml/v4"
 
 	"github.com/wirebridge/wirebridge/internal/packet"
 )
@@ -137,4 +141,52 @@ func BenchmarkInline(b *testing.B) {
 			}
 		})
 	}
+}
+
+// FuzzUnescape: any text in; no panic; text without a backslash is its own
+// bytes, and an escape of every byte reads back as those bytes.
+func FuzzUnescape(f *testing.F) {
+	for _, s := range []string{"drop me", `\x00\n`, `\\`, `\`, `\x4`, `\xzz`, `a\tb\r\0`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		b, err := Unescape(s)
+		if !strings.Contains(s, `\`) && (err != nil || string(b) != s) {
+			t.Fatalf("Unescape(%q) = %q, %v", s, b, err)
+		}
+		var esc strings.Builder
+		for i := 0; i < len(s); i++ {
+			fmt.Fprintf(&esc, `\x%02x`, s[i])
+		}
+		if b, err := Unescape(esc.String()); err != nil || string(b) != s {
+			t.Fatalf("escaped %q reads back %q, %v", s, b, err)
+		}
+	})
+}
+
+// FuzzSpecYAML: any YAML in; no panic; a section that validates builds
+// (Validate and the rule compiler agree).
+func FuzzSpecYAML(f *testing.F) {
+	for _, s := range []string{
+		"rules: [{name: a, action: drop, contains: 'x\\x00'}]",
+		"rules: [{name: a, action: modify, pattern: '{\"detail\":{\"Protocol\":[\"udp\"]}}', modify: {regex: 'a+', replace: b}}]",
+		"rules: [{name: a, action: rate, rate: {pps: 0.5, per_flow: true}}]",
+		"rules: [{name: a, action: every_nth, every_nth: 3, tee: [x]}]\noverload: fail-closed\nmtu: 1500",
+		"rules: [{name: a, action: modify, modify: {find: '', replace: b}}]",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, src string) {
+		var s Spec
+		if yaml.Load([]byte(src), &s, yaml.WithKnownFields()) != nil {
+			return
+		}
+		s.SetDefaults()
+		if s.Validate() != nil {
+			return
+		}
+		if _, err := build(s, Options{}); err != nil {
+			t.Fatalf("validates but does not build: %v\n%s", err, src)
+		}
+	})
 }

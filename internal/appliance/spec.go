@@ -146,7 +146,7 @@ const (
 
 	minMTU    = 576
 	maxMTU    = 65535
-	maxFlows  = 1 << 24
+	maxFlows  = 1 << 20
 	maxBatch  = 1024
 	outerLen  = 20 + 8 // outer IPv4 (no options) + UDP header the kernel strips
 	geneveMin = 8
