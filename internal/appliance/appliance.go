@@ -200,8 +200,12 @@ func (a *Appliance) reserveHealth() error {
 	}
 	a.healthAddr = l.Addr().String()
 	l.Close()
-	mux := http.NewServeMux()
-	mux.HandleFunc(a.spec.Health.Path, func(w http.ResponseWriter, _ *http.Request) {
+	path := a.spec.Health.Path
+	h := http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if req.URL.Path != path {
+			http.NotFound(w, req)
+			return
+		}
 		if a.healthy.Load() && !a.draining.Load() {
 			w.WriteHeader(http.StatusOK)
 			_, _ = w.Write([]byte("healthy\n"))
@@ -210,7 +214,7 @@ func (a *Appliance) reserveHealth() error {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		_, _ = w.Write([]byte("unhealthy\n"))
 	})
-	a.hsrv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	a.hsrv = &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	return nil
 }
 

@@ -590,3 +590,33 @@ func TestStuckReaderUnhealthy(t *testing.T) {
 	close(release)
 	waitHealth(t, r.a, http.StatusOK)
 }
+
+// TestHealthPathOnly: the health check answers on its path only, whatever
+// the path holds.
+func TestHealthPathOnly(t *testing.T) {
+	spec := censorSpec()
+	spec.Health.Path = "/health/{x}/{x}" // an http.ServeMux pattern would panic
+	r := start(t, spec, Options{})
+	deadline := time.Now().Add(patience)
+	for {
+		resp, err := http.Get("http://" + r.a.HealthAddr() + "/health/%7Bx%7D/%7Bx%7D")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("health path never answered 200: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	resp, err := http.Get("http://" + r.a.HealthAddr() + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("other path: %d, want 404", resp.StatusCode)
+	}
+}
