@@ -20,11 +20,12 @@ var be = binary.BigEndian
 // the Geneve port the decoder recognises), then Geneve and the inner packet.
 // Frame is valid only during the call: copy what you keep.
 type Tee struct {
-	Rule    string
-	Targets []string
-	Outcome Outcome
-	Frame   []byte
-	Time    time.Time
+	Rule     string
+	Targets  []string
+	Outcome  Outcome
+	Frame    []byte
+	LinkType packet.LinkType // always packet.LinkIPv4
+	Time     time.Time       // when the datagram's batch was read
 }
 
 // TeeFunc receives teed packets. It runs on the reader goroutine, inline:
@@ -120,7 +121,7 @@ func (w *worker) process(buf []byte, n int, from, local netip.AddrPort, now time
 	}
 	if len(r.tee) > 0 && a.tee != nil {
 		r.tees.Add(1)
-		w.tee = Tee{Rule: r.name, Targets: r.tee, Outcome: outcome, Frame: buf[:total], Time: now}
+		w.tee = Tee{Rule: r.name, Targets: r.tee, Outcome: outcome, Frame: buf[:total], LinkType: packet.LinkIPv4, Time: now}
 		a.tee(&w.tee)
 		w.tee = Tee{}
 	}

@@ -341,7 +341,7 @@ func TestTeeGetsOriginalPacket(t *testing.T) {
 			t.Errorf("tee %d: rule %q targets %v outcome %v", i, g.Rule, g.Targets, g.Outcome)
 		}
 		var p packet.Packet
-		if err := packet.Decode(&p, g.Frame, packet.CaptureInfo{LinkType: packet.LinkIPv4}); err != nil {
+		if err := packet.Decode(&p, g.Frame, packet.CaptureInfo{LinkType: g.LinkType}); err != nil {
 			t.Fatalf("tee frame: %v", err)
 		}
 		if string(p.Payload()) != want.payload || p.Tunnel() == nil || p.Tunnel().GWLB.FlowCookie != testCookie {
