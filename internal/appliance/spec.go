@@ -254,8 +254,10 @@ func (s *Spec) Validate() error {
 	oneOf(add, "overload", s.Overload, PolicyFailOpen, PolicyFailClosed)
 	oneOf(add, "oversize", s.Oversize, ActionDrop, ActionPass)
 	oneOf(add, "undecodable", s.Undecodable, ActionPass, ActionDrop)
-	if _, err := net.ResolveTCPAddr("tcp", s.Health.Listen); err != nil || !strings.Contains(s.Health.Listen, ":") {
+	if _, port, err := net.SplitHostPort(s.Health.Listen); err != nil {
 		add("health.listen", "want host:port, not %q", s.Health.Listen)
+	} else if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		add("health.listen", "port %q: want a number from 0 to 65535", port)
 	}
 	if !strings.HasPrefix(s.Health.Path, "/") {
 		add("health.path", "must start with /, not %q", s.Health.Path)

@@ -82,6 +82,7 @@ func TestValidate(t *testing.T) {
 				s.DefaultAction = "modify"
 				s.Overload = "open"
 				s.Health.Path = "healthz"
+				s.Health.Listen = "localhost:http"
 				s.Rules[0].Name = "weakly-typed"
 				s.Rules[1].Pattern = `{"detail":{"Protocol":"udp"}}`
 				s.Rules[2].EveryNth = 0
@@ -92,6 +93,7 @@ func TestValidate(t *testing.T) {
 				`mtu: must be between 576 and 65535, not 100`,
 				`default_action: must be pass or drop, not "modify"`,
 				`overload: must be fail-open or fail-closed, not "open"`,
+				`health.listen: port "http": want a number from 0 to 65535`,
 				`health.path: must start with /, not "healthz"`,
 				`rules[1].name: "weakly-typed" is already the name of rules[0]`,
 				`rules[1].pattern: pattern: detail.Protocol: a field's value must be an array of values or an object`,
