@@ -267,13 +267,18 @@ func (r *reader) behind() bool {
 func (r *reader) meminfo() (rmem, rcvbuf, drops uint32) {
 	var mem [9]uint32
 	l := uint32(unsafe.Sizeof(mem))
+	ok := false
 	_ = r.rc.Control(func(fd uintptr) {
 		_, _, e := unix.Syscall6(unix.SYS_GETSOCKOPT, fd, unix.SOL_SOCKET, unix.SO_MEMINFO,
 			uintptr(unsafe.Pointer(&mem[0])), uintptr(unsafe.Pointer(&l)), 0)
-		if e != 0 {
-			mem = [9]uint32{}
-		}
+		ok = e == 0
 	})
+	if !ok {
+		// Closed: the drop count stays what it was last seen (a counter
+		// never goes back).
+		return 0, 0, uint32(r.st.kernelDrops.Load())
+	}
+	r.st.kernelDrops.Store(uint64(mem[8]))
 	return mem[0], mem[1], mem[8]
 }
 

@@ -59,6 +59,8 @@ type readerStats struct {
 	// 0 while it waits for datagrams: a reader busy for longer than the
 	// health window is stuck (a tee callback or sendmmsg that blocks).
 	busySince atomic.Int64
+	// kernelDrops is the socket's drop count (SO_MEMINFO) last read.
+	kernelDrops atomic.Uint64
 }
 
 func (s *readerStats) init() { s.lat.init() }

@@ -620,3 +620,44 @@ func TestHealthPathOnly(t *testing.T) {
 		t.Errorf("other path: %d, want 404", resp.StatusCode)
 	}
 }
+
+// TestKernelDropsCounted: datagrams the kernel drops on a full socket
+// (before the appliance runs) show in the collector, and the counter
+// keeps its value after the sockets close.
+func TestKernelDropsCounted(t *testing.T) {
+	needRaw(t)
+	a, err := New(Spec{Listen: "127.0.0.1:0", Readers: 1, RecvBuffer: 64 << 10,
+		Health: HealthSpec{Listen: "127.0.0.1:0", ProbeInterval: time.Hour}}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := newLB(t, a.Addr())
+	for range 2000 {
+		l.send(t, udp4("flood"))
+	}
+	drops := func() float64 {
+		reg := prometheus.NewPedanticRegistry()
+		if err := reg.Register(a.Collector()); err != nil {
+			t.Fatal(err)
+		}
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() == "wirebridge_appliance_kernel_drops_total" {
+				return mf.GetMetric()[0].GetCounter().GetValue()
+			}
+		}
+		t.Fatal("no wirebridge_appliance_kernel_drops_total")
+		return 0
+	}
+	before := drops()
+	if before == 0 {
+		t.Fatal("2,000 datagrams into a 128 KiB socket buffer, no kernel drop counted")
+	}
+	a.Close()
+	if after := drops(); after != before {
+		t.Errorf("kernel drops %v after close, want %v kept", after, before)
+	}
+}
