@@ -140,6 +140,15 @@ func rawSender(sndbuf int) (int, error) {
 			_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, sndbuf)
 		}
 	}
+	// sendmmsg blocks while the send buffer is full (back pressure), but
+	// not for ever: a reply that cannot leave within a second is counted as
+	// a send error, so a wedged interface cannot hold a reader (and
+	// shutdown) indefinitely.
+	tv := unix.NsecToTimeval(int64(time.Second))
+	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_SNDTIMEO, &tv); err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("raw ipv4 socket: send timeout: %w", err)
+	}
 	return fd, nil
 }
 
