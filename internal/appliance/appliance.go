@@ -77,11 +77,11 @@ type Appliance struct {
 	closeOnce sync.Once
 }
 
-// New checks spec (after SetDefaults) and opens the appliance's sockets:
+// New checks s (after SetDefaults) and opens the appliance's sockets:
 // the Geneve readers, their raw reply sockets and the probe socket. The
 // health port is checked free but only listened on while healthy.
-func New(spec Spec, opts Options) (*Appliance, error) {
-	a, err := build(spec, opts)
+func New(s Spec, opts Options) (*Appliance, error) {
+	a, err := build(s, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -102,12 +102,12 @@ func New(spec Spec, opts Options) (*Appliance, error) {
 }
 
 // build compiles spec into an Appliance without sockets.
-func build(spec Spec, opts Options) (*Appliance, error) {
-	spec.SetDefaults()
-	if err := spec.Validate(); err != nil {
+func build(s Spec, opts Options) (*Appliance, error) {
+	s.SetDefaults()
+	if err := s.Err(); err != nil {
 		return nil, fmt.Errorf("appliance: %w", err)
 	}
-	rules, def, m, err := compileRules(spec.Rules, spec.DefaultAction)
+	rules, def, m, err := compileRules(s.Rules, s.DefaultAction)
 	if err != nil {
 		return nil, fmt.Errorf("appliance: %w", err)
 	}
@@ -116,11 +116,11 @@ func build(spec Spec, opts Options) (*Appliance, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	a := &Appliance{
-		spec: spec, mtu: spec.MTU, rules: rules, def: def, matcher: m, tee: opts.Tee, log: log,
+		spec: s, mtu: s.MTU, rules: rules, def: def, matcher: m, tee: opts.Tee, log: log,
 		meta:            event.Meta{Listener: opts.Name, SourceType: "appliance"},
-		failClosed:      spec.Overload == PolicyFailClosed,
-		oversizeDrop:    spec.Oversize == ActionDrop,
-		undecodableDrop: spec.Undecodable == ActionDrop,
+		failClosed:      s.Overload == PolicyFailClosed,
+		oversizeDrop:    s.Oversize == ActionDrop,
+		undecodableDrop: s.Undecodable == ActionDrop,
 		start:           time.Now(),
 		running:         make(chan struct{}),
 	}

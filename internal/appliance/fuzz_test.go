@@ -182,7 +182,7 @@ func FuzzSpecYAML(f *testing.F) {
 			return
 		}
 		s.SetDefaults()
-		if s.Validate() != nil {
+		if s.Err() != nil {
 			return
 		}
 		if _, err := build(s, Options{}); err != nil {

@@ -60,7 +60,7 @@ type reader struct {
 
 // openReaders binds the readers' sockets: the first on addr, the others on
 // the port it got.
-func openReaders(a *Appliance, addr netip.AddrPort, spec *Spec) ([]*reader, error) {
+func openReaders(a *Appliance, addr netip.AddrPort, s *Spec) ([]*reader, error) {
 	var rs []*reader
 	fail := func(err error) ([]*reader, error) {
 		for _, r := range rs {
@@ -68,8 +68,8 @@ func openReaders(a *Appliance, addr netip.AddrPort, spec *Spec) ([]*reader, erro
 		}
 		return nil, err
 	}
-	for i := range spec.Readers {
-		conn, err := listenUDP(addr, int(spec.RecvBuffer))
+	for i := range s.Readers {
+		conn, err := listenUDP(addr, int(s.RecvBuffer))
 		if err != nil {
 			return fail(fmt.Errorf("listen %s: %w", addr, err))
 		}
@@ -77,12 +77,12 @@ func openReaders(a *Appliance, addr netip.AddrPort, spec *Spec) ([]*reader, erro
 			addr = conn.LocalAddr().(*net.UDPAddr).AddrPort()
 			addr = netip.AddrPortFrom(addr.Addr().Unmap(), addr.Port())
 		}
-		raw, err := rawSender(int(spec.SendBuffer))
+		raw, err := rawSender(int(s.SendBuffer))
 		if err != nil {
 			conn.Close()
 			return fail(err)
 		}
-		r, err := newReader(a, i, conn, raw, addr, spec.Batch, spec.MTU)
+		r, err := newReader(a, i, conn, raw, addr, s.Batch, s.MTU)
 		if err != nil {
 			conn.Close()
 			unix.Close(raw)

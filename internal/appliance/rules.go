@@ -126,9 +126,16 @@ func compileRules(specs []RuleSpec, defaultAction string) ([]*rule, *rule, *patt
 			if s.Rate == nil || !(s.Rate.PPS > 0) {
 				return nil, nil, nil, fmt.Errorf("rules[%d].rate: pps required", i)
 			}
-			burst := float64(max(s.Rate.Burst, 1))
+			burst := float64(s.Rate.Burst)
+			if burst == 0 {
+				burst = math.Max(math.Ceil(s.Rate.PPS), 1) // the default: one second's worth
+			}
 			if s.Rate.PerFlow {
-				r.flows = newFlowTable(s.Rate.Flows, s.Rate.PPS, burst)
+				flows := s.Rate.Flows
+				if flows == 0 {
+					flows = DefaultFlows
+				}
+				r.flows = newFlowTable(flows, s.Rate.PPS, burst)
 			} else {
 				r.bucket = &bucket{rate: s.Rate.PPS, burst: burst, tokens: burst}
 			}

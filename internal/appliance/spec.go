@@ -12,7 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/wirebridge/wirebridge/internal/config"
+	"github.com/wirebridge/wirebridge/internal/spec"
 	"github.com/wirebridge/wirebridge/pattern"
 )
 
@@ -27,8 +27,8 @@ type Spec struct {
 	// Batch is how many datagrams one recvmmsg/sendmmsg call moves.
 	Batch int `yaml:"batch"`
 	// RecvBuffer and SendBuffer are SO_RCVBUF/SO_SNDBUF per socket.
-	RecvBuffer config.ByteSize `yaml:"recv_buffer"`
-	SendBuffer config.ByteSize `yaml:"send_buffer"`
+	RecvBuffer spec.ByteSize `yaml:"recv_buffer"`
+	SendBuffer spec.ByteSize `yaml:"send_buffer"`
 	// MTU is the largest outer IPv4 packet received whole and sent back
 	// (GWLB: 8,500 bytes of inner packet in a 9,001-byte MTU).
 	MTU int `yaml:"mtu"`
@@ -138,7 +138,7 @@ const (
 	DefaultMTU          = 9001
 	DefaultBatch        = 64
 	DefaultReaders      = 2
-	DefaultBuffer       = 8 * config.MiB
+	DefaultBuffer       = 8 * spec.MiB
 	DefaultFlows        = 65536
 	DefaultDrainTime    = 30 * time.Second
 	DefaultProbe        = time.Second
@@ -152,7 +152,10 @@ const (
 	geneveMin = 8
 )
 
-// SetDefaults fills every unset field with its default.
+// SetDefaults fills every unset (zero) field with its default: on a new
+// Spec before the YAML is decoded into it, as the configuration does, or
+// after. A rate's zero burst and flows take their defaults when the rules
+// are compiled.
 func (s *Spec) SetDefaults() {
 	if s.Listen == "" {
 		s.Listen = DefaultListen
@@ -199,39 +202,12 @@ func (s *Spec) SetDefaults() {
 	if s.DrainTime == 0 {
 		s.DrainTime = DefaultDrainTime
 	}
-	for i := range s.Rules {
-		r := &s.Rules[i]
-		if r.Rate != nil {
-			if r.Rate.Burst == 0 && r.Rate.PPS > 0 {
-				b := int(r.Rate.PPS)
-				if float64(b) < r.Rate.PPS {
-					b++
-				}
-				r.Rate.Burst = max(b, 1)
-			}
-			if r.Rate.Flows == 0 && r.Rate.PerFlow {
-				r.Rate.Flows = DefaultFlows
-			}
-		}
-	}
 }
 
-// FieldError is one problem Validate found: Path is relative to the
-// section ("rules[2].modify"), Reason says what is wrong.
-type FieldError struct {
-	Path   string
-	Reason string
-}
-
-func (e *FieldError) Error() string { return e.Path + ": " + e.Reason }
-
-// Validate checks a Spec after SetDefaults. It returns every problem, each a
-// *FieldError (errors.Join), or nil.
-func (s *Spec) Validate() error {
-	var errs []error
-	add := func(path, format string, args ...any) {
-		errs = append(errs, &FieldError{Path: path, Reason: fmt.Sprintf(format, args...)})
-	}
+// Validate reports every problem of a Spec (after SetDefaults and the
+// YAML) to c, with paths relative to the section ("rules[2].modify").
+func (s *Spec) Validate(c *spec.Checker) {
+	add := c.Errorf
 	if _, err := listenAddr(s.Listen); err != nil {
 		add("listen", "%v", err)
 	}
@@ -241,10 +217,10 @@ func (s *Spec) Validate() error {
 	if s.Batch < 1 || s.Batch > maxBatch {
 		add("batch", "must be between 1 and %d, not %d", maxBatch, s.Batch)
 	}
-	if s.RecvBuffer < 0 || s.RecvBuffer > config.GiB {
+	if s.RecvBuffer < 0 || s.RecvBuffer > spec.GiB {
 		add("recv_buffer", "must be between 0 and 1GiB, not %s", s.RecvBuffer)
 	}
-	if s.SendBuffer < 0 || s.SendBuffer > config.GiB {
+	if s.SendBuffer < 0 || s.SendBuffer > spec.GiB {
 		add("send_buffer", "must be between 0 and 1GiB, not %s", s.SendBuffer)
 	}
 	if s.MTU < minMTU || s.MTU > maxMTU {
@@ -288,6 +264,18 @@ func (s *Spec) Validate() error {
 			}
 		}
 		validateRule(add, p, r)
+	}
+}
+
+// Err validates s and returns its problems as one error, one "path:
+// reason" line each (nil when there is none): for callers without a
+// configuration file to place them in.
+func (s *Spec) Err() error {
+	var c spec.Checker
+	s.Validate(&c)
+	var errs []error
+	for _, p := range c.Problems() {
+		errs = append(errs, errors.New(p.Path+": "+p.Msg))
 	}
 	return errors.Join(errs...)
 }
@@ -346,8 +334,8 @@ func validateRule(add addFunc, p string, r *RuleSpec) {
 			if !(r.Rate.PPS > 0) || r.Rate.PPS > 1e9 {
 				add(p+".rate.pps", "must be above 0 and at most 1e9, not %v", r.Rate.PPS)
 			}
-			if r.Rate.Burst < 1 {
-				add(p+".rate.burst", "must be at least 1, not %d", r.Rate.Burst)
+			if r.Rate.Burst < 0 {
+				add(p+".rate.burst", "must be at least 1 (0: the default), not %d", r.Rate.Burst)
 			}
 			if r.Rate.Flows < 0 || r.Rate.Flows > maxFlows || (r.Rate.Flows != 0 && !r.Rate.PerFlow) {
 				add(p+".rate.flows", "must be between 1 and %d, and only with per_flow, not %d", maxFlows, r.Rate.Flows)

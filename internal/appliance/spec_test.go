@@ -1,7 +1,6 @@
 package appliance
 
 import (
-	"errors"
 	"os"
 	"reflect"
 	"regexp"
@@ -11,7 +10,7 @@ import (
 
 	"go.yaml.in/yaml/v4"
 
-	"github.com/wirebridge/wirebridge/internal/config"
+	"github.com/wirebridge/wirebridge/internal/spec"
 )
 
 func TestSetDefaults(t *testing.T) {
@@ -19,7 +18,7 @@ func TestSetDefaults(t *testing.T) {
 	s.Rules = []RuleSpec{{Name: "r", Action: ActionRate, Rate: &RateSpec{PPS: 2.5, PerFlow: true}}}
 	s.SetDefaults()
 	want := Spec{
-		Listen: ":6081", Readers: 2, Batch: 64, RecvBuffer: 8 * config.MiB, SendBuffer: 8 * config.MiB, MTU: 9001,
+		Listen: ":6081", Readers: 2, Batch: 64, RecvBuffer: 8 * spec.MiB, SendBuffer: 8 * spec.MiB, MTU: 9001,
 		DefaultAction: "pass", Overload: "fail-open", Oversize: "drop", Undecodable: "pass",
 		Health:    HealthSpec{Listen: ":8080", Path: "/healthz", ProbeInterval: time.Second, UnhealthyThreshold: 3},
 		DrainTime: 30 * time.Second,
@@ -29,11 +28,17 @@ func TestSetDefaults(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("defaults\n got %+v\nwant %+v", got, want)
 	}
-	if r := s.Rules[0].Rate; r.Burst != 3 || r.Flows != 65536 {
-		t.Errorf("rate defaults burst %d flows %d, want 3 and 65536", r.Burst, r.Flows)
-	}
-	if err := s.Validate(); err != nil {
+	if err := s.Err(); err != nil {
 		t.Errorf("defaults do not validate: %v", err)
+	}
+	// A rate's burst (one second's worth, rounded up) and flow table size
+	// default when the rule is compiled.
+	rules, _, _, err := compileRules(s.Rules, s.DefaultAction)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := rules[0].flows; f == nil || f.burst != 3 || len(f.slots) != 65536 {
+		t.Errorf("rate defaults %+v, want burst 3 and 65536 flows", f)
 	}
 }
 
@@ -109,7 +114,7 @@ func TestValidate(t *testing.T) {
 					{Name: "m", Action: ActionModify},
 					{Name: "m2", Action: ActionModify, Modify: &ModifySpec{Find: "a", Regex: "b"}},
 					{Name: "r", Action: ActionRate},
-					{Name: "r2", Action: ActionRate, Rate: &RateSpec{PPS: -1, Burst: 0, Flows: 10}},
+					{Name: "r2", Action: ActionRate, Rate: &RateSpec{PPS: -1, Burst: -1, Flows: 10}},
 					{Name: "x", Action: "reject", EveryNth: 3, Tee: []string{"a", "a", ""}},
 					{Name: "e", Action: ActionPass, Contains: `\q`, Regex: `(`},
 				}
@@ -121,8 +126,8 @@ func TestValidate(t *testing.T) {
 				`rules[3].modify: exactly one of find and regex is required`,
 				`rules[4].rate: action rate needs rate (pps, burst, per_flow)`,
 				`rules[5].rate.pps: must be above 0 and at most 1e9, not -1`,
-				`rules[5].rate.burst: must be at least 1, not 0`,
-				`rules[5].rate.flows: must be between 1 and 1048576, and only with per_flow, not 10`,
+				`rules[5].rate.burst: must be at least 1 (0: the default), not -1`,
+								`rules[5].rate.flows: must be between 1 and 1048576, and only with per_flow, not 10`,
 				`rules[6].action: must be pass or drop or modify or every_nth or rate, not "reject"`,
 				`rules[6].every_nth: only for action every_nth`,
 				`rules[6].tee[1]: target "a" listed twice`,
@@ -137,16 +142,14 @@ func TestValidate(t *testing.T) {
 			s := censorSpec()
 			tc.modify(&s)
 			s.SetDefaults()
-			err := s.Validate()
+			var c spec.Checker
+			s.Validate(&c)
 			var got []string
-			if err != nil {
-				for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
-					var fe *FieldError
-					if !errors.As(e, &fe) {
-						t.Errorf("error %v is not a *FieldError", e)
-					}
-					got = append(got, e.Error())
-				}
+			for _, p := range c.Problems() {
+				got = append(got, p.Path+": "+p.Msg)
+			}
+			if err := s.Err(); (err != nil) != (len(got) > 0) || err != nil && err.Error() != strings.Join(got, "\n") {
+				t.Errorf("Err() = %v, want the problems joined", err)
 			}
 			if strings.Join(got, "\n") != strings.Join(tc.want, "\n") {
 				t.Errorf("errors\n got %q\nwant %q", got, tc.want)
@@ -201,7 +204,7 @@ func TestDocsExampleParses(t *testing.T) {
 	}
 	s := section.Appliance
 	s.SetDefaults()
-	if err := s.Validate(); err != nil {
+	if err := s.Err(); err != nil {
 		t.Fatalf("docs example: %v", err)
 	}
 	if s.Listen != ":6081" || s.Health.Listen != ":8080" || len(s.Rules) != 3 {
@@ -254,11 +257,11 @@ rules:
 		t.Fatal(err)
 	}
 	s.SetDefaults()
-	if err := s.Validate(); err != nil {
+	if err := s.Err(); err != nil {
 		t.Fatal(err)
 	}
 	want := Spec{
-		Listen: "10.0.0.5:6081", Readers: 4, Batch: 128, RecvBuffer: 16 * config.MiB, SendBuffer: 4 * config.MiB, MTU: 9001,
+		Listen: "10.0.0.5:6081", Readers: 4, Batch: 128, RecvBuffer: 16 * spec.MiB, SendBuffer: 4 * spec.MiB, MTU: 9001,
 		DefaultAction: "drop", Overload: "fail-closed", Oversize: "pass", Undecodable: "drop",
 		Health:    HealthSpec{Listen: "127.0.0.1:8081", Path: "/health", ProbeInterval: 500 * time.Millisecond, UnhealthyThreshold: 2},
 		DrainTime: 300 * time.Second,
@@ -271,5 +274,28 @@ rules:
 	}
 	if !reflect.DeepEqual(s, want) {
 		t.Errorf("decoded\n got %+v\nwant %+v", s, want)
+	}
+}
+
+// TestDefaultsBeforeDecode follows the configuration's order: defaults on a
+// new Spec, then the YAML over them. Keys not written keep their defaults,
+// nested ones included; a zero written explicitly stays and is checked.
+func TestDefaultsBeforeDecode(t *testing.T) {
+	var s Spec
+	s.SetDefaults()
+	src := "health: {path: /h}\nreaders: 0\ndrain_time: 0s\nrules: [{name: r, action: rate, rate: {pps: 2.5}}]\n"
+	if err := yaml.Load([]byte(src), &s, yaml.WithKnownFields()); err != nil {
+		t.Fatal(err)
+	}
+	if s.Health.Listen != ":8080" || s.Health.Path != "/h" || s.Health.ProbeInterval != time.Second || s.Listen != ":6081" {
+		t.Errorf("defaults lost under the YAML: %+v", s)
+	}
+	if s.DrainTime != 0 {
+		t.Errorf("drain_time %v, want the 0 written", s.DrainTime)
+	}
+	var c spec.Checker
+	s.Validate(&c)
+	if p := c.Problems(); len(p) != 1 || p[0].Path != "readers" {
+		t.Errorf("problems %v, want readers only", p)
 	}
 }
