@@ -127,7 +127,7 @@ func TestValidate(t *testing.T) {
 				`rules[4].rate: action rate needs rate (pps, burst, per_flow)`,
 				`rules[5].rate.pps: must be above 0 and at most 1e9, not -1`,
 				`rules[5].rate.burst: must be at least 1 (0: the default), not -1`,
-								`rules[5].rate.flows: must be between 1 and 1048576, and only with per_flow, not 10`,
+				`rules[5].rate.flows: must be between 1 and 1048576, and only with per_flow, not 10`,
 				`rules[6].action: must be pass or drop or modify or every_nth or rate, not "reject"`,
 				`rules[6].every_nth: only for action every_nth`,
 				`rules[6].tee[1]: target "a" listed twice`,
