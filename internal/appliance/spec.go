@@ -211,25 +211,19 @@ func (s *Spec) Validate(c *spec.Checker) {
 	if _, err := listenAddr(s.Listen); err != nil {
 		add("listen", "%v", err)
 	}
-	if s.Readers < 1 || s.Readers > 256 {
-		add("readers", "must be between 1 and 256, not %d", s.Readers)
-	}
-	if s.Batch < 1 || s.Batch > maxBatch {
-		add("batch", "must be between 1 and %d, not %d", maxBatch, s.Batch)
-	}
+	c.IntRange("readers", s.Readers, 1, 256)
+	c.IntRange("batch", s.Batch, 1, maxBatch)
 	if s.RecvBuffer < 0 || s.RecvBuffer > spec.GiB {
 		add("recv_buffer", "must be between 0 and 1GiB, not %s", s.RecvBuffer)
 	}
 	if s.SendBuffer < 0 || s.SendBuffer > spec.GiB {
 		add("send_buffer", "must be between 0 and 1GiB, not %s", s.SendBuffer)
 	}
-	if s.MTU < minMTU || s.MTU > maxMTU {
-		add("mtu", "must be between %d and %d, not %d", minMTU, maxMTU, s.MTU)
-	}
-	oneOf(add, "default_action", s.DefaultAction, ActionPass, ActionDrop)
-	oneOf(add, "overload", s.Overload, PolicyFailOpen, PolicyFailClosed)
-	oneOf(add, "oversize", s.Oversize, ActionDrop, ActionPass)
-	oneOf(add, "undecodable", s.Undecodable, ActionPass, ActionDrop)
+	c.IntRange("mtu", s.MTU, minMTU, maxMTU)
+	c.OneOf("default_action", s.DefaultAction, ActionPass, ActionDrop)
+	c.OneOf("overload", s.Overload, PolicyFailOpen, PolicyFailClosed)
+	c.OneOf("oversize", s.Oversize, ActionDrop, ActionPass)
+	c.OneOf("undecodable", s.Undecodable, ActionPass, ActionDrop)
 	if _, port, err := net.SplitHostPort(s.Health.Listen); err != nil {
 		add("health.listen", "want host:port, not %q", s.Health.Listen)
 	} else if _, err := strconv.ParseUint(port, 10, 16); err != nil {
@@ -263,7 +257,7 @@ func (s *Spec) Validate(c *spec.Checker) {
 				names[r.Name] = i
 			}
 		}
-		validateRule(add, p, r)
+		validateRule(c, p, r)
 	}
 }
 
@@ -282,16 +276,8 @@ func (s *Spec) Err() error {
 
 type addFunc func(path, format string, args ...any)
 
-func oneOf(add addFunc, path, v string, allowed ...string) {
-	for _, a := range allowed {
-		if v == a {
-			return
-		}
-	}
-	add(path, "must be %s, not %q", strings.Join(allowed, " or "), v)
-}
-
-func validateRule(add addFunc, p string, r *RuleSpec) {
+func validateRule(c *spec.Checker, p string, r *RuleSpec) {
+	add := addFunc(c.Errorf)
 	patternOK := true
 	if r.Pattern != "" {
 		if _, err := pattern.Compile([]byte(r.Pattern)); err != nil {
@@ -309,7 +295,7 @@ func validateRule(add addFunc, p string, r *RuleSpec) {
 			add(p+".regex", "%v", err)
 		}
 	}
-	oneOf(add, p+".action", r.Action, ActionPass, ActionDrop, ActionModify, ActionEveryNth, ActionRate)
+	c.OneOf(p+".action", r.Action, ActionPass, ActionDrop, ActionModify, ActionEveryNth, ActionRate)
 	if r.Action != ActionModify && r.Modify != nil {
 		add(p+".modify", "only for action modify")
 	}
