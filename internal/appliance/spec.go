@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/wirebridge/wirebridge/internal/names"
 	"github.com/wirebridge/wirebridge/internal/spec"
 	"github.com/wirebridge/wirebridge/pattern"
 )
@@ -224,10 +225,8 @@ func (s *Spec) Validate(c *spec.Checker) {
 	c.OneOf("overload", s.Overload, PolicyFailOpen, PolicyFailClosed)
 	c.OneOf("oversize", s.Oversize, ActionDrop, ActionPass)
 	c.OneOf("undecodable", s.Undecodable, ActionPass, ActionDrop)
-	if _, port, err := net.SplitHostPort(s.Health.Listen); err != nil {
-		add("health.listen", "want host:port, not %q", s.Health.Listen)
-	} else if _, err := strconv.ParseUint(port, 10, 16); err != nil {
-		add("health.listen", "port %q: want a number from 0 to 65535", port)
+	if err := names.Listen(s.Health.Listen); err != nil {
+		add("health.listen", "%v", err)
 	}
 	if !strings.HasPrefix(s.Health.Path, "/") {
 		add("health.path", "must start with /, not %q", s.Health.Path)
@@ -241,20 +240,22 @@ func (s *Spec) Validate(c *spec.Checker) {
 	if s.DrainTime < 0 {
 		add("drain_time", "must not be negative, not %s", s.DrainTime)
 	}
-	names := map[string]int{}
+	seen := map[string]int{}
 	for i := range s.Rules {
 		p := fmt.Sprintf("rules[%d]", i)
 		r := &s.Rules[i]
+		if err := names.Name(r.Name); err != nil {
+			add(p+".name", "%v", err)
+		}
 		switch {
 		case r.Name == "":
-			add(p+".name", "required")
 		case r.Name == DefaultRuleName:
 			add(p+".name", "%q names the default action in metrics; choose another name", r.Name)
 		default:
-			if j, dup := names[r.Name]; dup {
+			if j, dup := seen[r.Name]; dup {
 				add(p+".name", "%q is already the name of rules[%d]", r.Name, j)
 			} else {
-				names[r.Name] = i
+				seen[r.Name] = i
 			}
 		}
 		validateRule(c, p, r)
@@ -330,9 +331,9 @@ func validateRule(c *spec.Checker, p string, r *RuleSpec) {
 	}
 	seen := map[string]bool{}
 	for j, t := range r.Tee {
-		switch {
-		case t == "":
-			add(fmt.Sprintf("%s.tee[%d]", p, j), "empty target name")
+		switch err := names.Name(t); {
+		case err != nil:
+			add(fmt.Sprintf("%s.tee[%d]", p, j), "%v", err)
 		case seen[t]:
 			add(fmt.Sprintf("%s.tee[%d]", p, j), "target %q listed twice", t)
 		}
