@@ -202,11 +202,11 @@ func TestDocsExampleParses(t *testing.T) {
 	var section struct {
 		Appliance Spec `yaml:"appliance"`
 	}
+	section.Appliance.SetDefaults() // the configuration's order: defaults, then the YAML
 	if err := yaml.Load(m[1], &section, yaml.WithKnownFields()); err != nil {
 		t.Fatalf("docs example: %v", err)
 	}
 	s := section.Appliance
-	s.SetDefaults()
 	if err := s.Err(); err != nil {
 		t.Fatalf("docs example: %v", err)
 	}
