@@ -301,6 +301,9 @@ func (r *reader) loop() error {
 			if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, net.ErrClosed) {
 				return nil
 			}
+			if errors.Is(err, unix.ECONNREFUSED) || errors.Is(err, unix.ENOBUFS) || errors.Is(err, unix.ENOMEM) {
+				continue // an ICMP error queued on the socket, or memory short for a moment
+			}
 			return fmt.Errorf("reader %d: recvmmsg: %w", r.id, err)
 		}
 		now := time.Now()
