@@ -29,6 +29,7 @@ const (
 
 var outcomeNames = [numOutcomes]string{"pass", "drop", "modify"}
 
+// String returns the action label of the per-rule counters.
 func (o Outcome) String() string {
 	if o < numOutcomes {
 		return outcomeNames[o]
