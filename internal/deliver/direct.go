@@ -3,6 +3,7 @@ package deliver
 import (
 	"context"
 	"fmt"
+	"math/bits"
 	"slices"
 	"sync"
 	"time"
@@ -13,23 +14,22 @@ import (
 // directWorker queues deliveries in memory and sends them from Run.
 //
 // The queue holds chunks: each Enqueue call's deliveries, their bodies and
-// frames copied into the chunk's one buffer, go in as one chunk (one
-// channel operation and at most one allocation per call). queued and
-// queuedBytes count the deliveries in the queue and their bytes, bounded by
-// QueueSize and QueueBytes; as each chunk holds at least one delivery, the
-// channel (capacity QueueSize) is never full when Enqueue has room. Run
-// takes deliveries from the chunks in order and batches up to
+// frames copied, go in as one chunk (one channel operation per call).
+// queued and queuedBytes count the deliveries in the queue and their bytes,
+// bounded by QueueSize and QueueBytes; as each chunk holds at least one
+// delivery, the channel (capacity QueueSize) is never full when Enqueue has
+// room. Run takes deliveries from the chunks in order and batches up to
 // MaxEvents/MaxBytes across chunk boundaries.
 //
-// The chunks, their delivery slices and (for a target whose Send keeps
-// nothing of the batch once it returns: see batchCopier) their buffers are
-// pooled: a chunk goes back to the pool once every delivery in it is
-// settled (the Send of the batch that took its last delivery returned), so
-// at 100,000s of events a second the bodies cost no allocation and no
-// garbage collection. A pooled buffer is used only for a call that fills
-// at least half of it, so the memory queued stays within about twice
-// QueueBytes; otherwise the call gets a buffer of its own size, and the
-// garbage collector frees it.
+// The chunks and their delivery slices are pooled. For a target whose Send
+// keeps nothing of the batch once it returns (see batchCopier: the file
+// target) a call's copies go into one buffer from a pool of size classes
+// (at most twice the call's bytes, so memory follows QueueBytes), which goes
+// back to its pool with the chunk once every delivery in the chunk is
+// settled: the Send of the batch that took its last delivery returned. At
+// 100,000s of events a second the bodies then cost no allocation and no
+// garbage collection. For other targets the copies go into blocks freed by
+// the collector.
 type directWorker struct {
 	cfg   Config
 	t     Target
@@ -53,45 +53,80 @@ type directWorker struct {
 // after the call gave up): their worker reuses the bytes' buffers.
 type batchCopier interface{ CopiesBatch() }
 
-// maxPooledBuf is the largest chunk buffer kept for reuse.
-const maxPooledBuf = 1 << 20
+// Reused chunk buffers come in size classes, powers of two from
+// minPooledBuf to maxPooledBuf, one pool each: a call gets a buffer of the
+// smallest class its bytes fit, at most twice their size (or minPooledBuf).
+// A call of more than maxPooledBuf bytes gets a buffer of its own.
+const (
+	minPooledBuf = 512
+	maxPooledBuf = 1 << 20
+	bufClasses   = 12 // 512 B << 11 = 1 MiB
+)
+
+var bufPools [bufClasses]sync.Pool
+
+// chunkBuf is a reused chunk buffer (a pointer, so that pooling it does
+// not allocate).
+type chunkBuf struct{ b []byte }
+
+// bufClass returns the class of a buffer for size bytes, or false when
+// size is larger than every class.
+func bufClass(size int) (int, bool) {
+	switch {
+	case size > maxPooledBuf:
+		return 0, false
+	case size <= minPooledBuf:
+		return 0, true
+	}
+	return bits.Len(uint(size-1)) - bits.Len(minPooledBuf-1), true
+}
+
+// getBuf returns an empty buffer of at least size bytes.
+func getBuf(size int) *chunkBuf {
+	k, ok := bufClass(size)
+	if !ok {
+		return &chunkBuf{b: make([]byte, 0, size)}
+	}
+	if cb, _ := bufPools[k].Get().(*chunkBuf); cb != nil {
+		return cb
+	}
+	return &chunkBuf{b: make([]byte, 0, minPooledBuf<<k)}
+}
+
+// putBuf returns a buffer nothing points into any more to its class's pool.
+func putBuf(cb *chunkBuf) {
+	if k, ok := bufClass(cap(cb.b)); ok && cap(cb.b) == minPooledBuf<<k {
+		cb.b = cb.b[:0]
+		bufPools[k].Put(cb)
+	}
+}
 
 // chunkBlock is the largest block the copies of a chunk whose buffer is
 // not reused are allocated in.
 const chunkBlock = 4 << 10
 
 // chunkPool recycles chunks and their delivery slices (which hold
-// pointers: allocating one per call made the collector scan each) and,
-// where the target allows it, their buffers.
+// pointers: allocating one per call made the collector scan each).
 var chunkPool = sync.Pool{New: func() any { return new(chunk) }}
 
 // chunk is the deliveries of one Enqueue call. Their bodies and frames
-// point into buf when it is reused (keep), into blocks of up to chunkBlock
-// bytes otherwise (a delivery larger than that gets its own; one buffer
-// for a call of up to 512 events would be a large allocation each time:
-// over 32 KiB, the heap lock, zeroed whole).
+// point into buf when the target allows reuse, into blocks of up to
+// chunkBlock bytes otherwise (a delivery larger than that gets its own; one
+// buffer for a call of up to 512 events would be a large allocation each
+// time: over 32 KiB, the heap lock, zeroed whole).
 type chunk struct {
 	ds   []delivery.Delivery
-	buf  []byte // reused: nil or a buffer no delivery points into any more
-	next int    // the first delivery Run has not taken yet
-	keep bool   // buf is reused once every delivery in ds is settled
+	buf  *chunkBuf // nil unless reused: back to its pool with the chunk
+	next int       // the first delivery Run has not taken yet
 }
 
-// buffer returns the chunk's buffer, emptied, for size bytes: the pooled
-// one if it is large enough and not more than twice too large, a new one
-// otherwise.
-func (c *chunk) buffer(size int) []byte {
-	if cap(c.buf) < size || cap(c.buf) > 2*size {
-		c.buf = make([]byte, 0, size)
-	}
-	return c.buf[:0]
-}
-
-// release returns c to the pool once every delivery in it is settled.
+// release returns c (and its buffer) to the pool once every delivery in it
+// is settled.
 func (c *chunk) release() {
 	clear(c.ds)
 	c.ds, c.next = c.ds[:0], 0
-	if !c.keep || cap(c.buf) > maxPooledBuf {
+	if c.buf != nil {
+		putBuf(c.buf)
 		c.buf = nil
 	}
 	chunkPool.Put(c)
@@ -156,8 +191,9 @@ func (w *directWorker) Enqueue(_ context.Context, ds []delivery.Delivery) (int, 
 	now := time.Now()
 	c := chunkPool.Get().(*chunk)
 	var buf []byte
-	if c.keep = w.reuse; c.keep {
-		buf = c.buffer(size) // room for every copy
+	if w.reuse {
+		c.buf = getBuf(size)
+		buf = c.buf.b // room for every copy
 	}
 	left := size
 	c.ds = slices.Grow(c.ds[:0], n)[:n]

@@ -397,3 +397,37 @@ func TestDirectReusedBuffersOutliveTheirBatch(t *testing.T) {
 		})
 	}
 }
+
+func TestBufClass(t *testing.T) {
+	cases := []struct {
+		name   string
+		size   int
+		want   int // capacity of the class
+		pooled bool
+	}{
+		{"empty", 0, 512, true},
+		{"one byte", 1, 512, true},
+		{"smallest class exactly", 512, 512, true},
+		{"just over", 513, 1024, true},
+		{"a worker's flush", 64 * 450, 32 << 10, true},
+		{"largest class exactly", 1 << 20, 1 << 20, true},
+		{"larger than every class", 1<<20 + 1, 0, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			k, ok := bufClass(tc.size)
+			if ok != tc.pooled {
+				t.Fatalf("bufClass(%d) pooled %v, want %v", tc.size, ok, tc.pooled)
+			}
+			if !ok {
+				return
+			}
+			if k < 0 || k >= bufClasses || minPooledBuf<<k != tc.want {
+				t.Errorf("bufClass(%d) = %d (%d bytes), want %d bytes", tc.size, k, minPooledBuf<<k, tc.want)
+			}
+			if cb := getBuf(tc.size); cap(cb.b) != tc.want || len(cb.b) != 0 {
+				t.Errorf("getBuf(%d): len %d cap %d, want an empty buffer of %d", tc.size, len(cb.b), cap(cb.b), tc.want)
+			}
+		})
+	}
+}
