@@ -20,8 +20,8 @@
 #   archived   lines in the output files / datagrams sent (median of ROUNDS)
 #   cpu/M      the receiver's CPU seconds (user+system, /proc/PID/stat)
 #              per million archived lines (median)
-#   wirebridge's own drops by reason (from /metrics) and, at the end, its
-#   peak RSS (VmHWM).
+#   wirebridge's own drops by reason and garbage collections so far
+#   (gc_cycles), from /metrics, and, at the end, its peak RSS (VmHWM).
 # Not pinned by default (PIN=0): rsyslog runs several threads (imudp, the
 # main queue's workers) and wirebridge uses both cores.
 # Needs rsyslogd (Debian package rsyslog; installed here with apt-get when
@@ -147,7 +147,7 @@ settle() {
 }
 
 wbdrops() {
-	echo "source_queue_full=$(metric 'wirebridge_source_dropped_total{reason="queue_full",source="bench"}') deliver_queue_full=$(metric 'wirebridge_deliver_dropped_total{reason="queue_full",target="archive"}') refused=$(metric 'wirebridge_pipeline_refused_total{target="archive"}')"
+	echo "source_queue_full=$(metric 'wirebridge_source_dropped_total{reason="queue_full",source="bench"}') deliver_queue_full=$(metric 'wirebridge_deliver_dropped_total{reason="queue_full",target="archive"}') refused=$(metric 'wirebridge_pipeline_refused_total{target="archive"}') gc_cycles=$(metric go_gc_duration_seconds_count)"
 }
 
 # run WHO PORT PID RATE: one measurement; appends a result line.

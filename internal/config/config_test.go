@@ -97,7 +97,7 @@ func TestDefaultsApplied(t *testing.T) {
 		{"event_source", src.EventSource, "wirebridge.udp"},
 		{"max_datagram", src.MaxDatagram, ByteSize(9216)},
 		{"queue_size", src.QueueSize, 4096},
-		{"udp", *srcSpec[*source.UDPSpec](src), source.UDPSpec{Listen: []string{"127.0.0.1:5514"}, Readers: 2, RecvBuffer: 4 * MiB, Batch: 64}},
+		{"udp", *srcSpec[*source.UDPSpec](src), source.UDPSpec{Listen: []string{"127.0.0.1:5514"}, Readers: 2, RecvBuffer: 4 * MiB, Batch: 256}},
 		{"rule enabled", c.Rules[0].Enabled, true},
 		{"delivery", tg.Delivery, Delivery{Mode: Direct, MaxAttempts: 10, MaxAge: 24 * time.Hour,
 			Backoff: Backoff{Initial: time.Second, Max: 5 * time.Minute, Multiplier: 2, Jitter: 0.2}, BatchSize: 100, QueueSize: DefaultDirectQueue, QueueBytes: DefaultQueueBytes, AckWait: 10 * time.Second}},

@@ -23,10 +23,16 @@ func (c *counter) Send(_ context.Context, batch []delivery.Delivery) error {
 }
 func (c *counter) Close() error { return nil }
 
+// copyingCounter is a counter that declares, as the file target does, that
+// Send keeps nothing of the batch: its direct worker reuses chunk buffers.
+type copyingCounter struct{ *counter }
+
+func (copyingCounter) CopiesBatch() {}
+
 // benchThroughput enqueues b.N 1 KiB deliveries in batches of 100 and waits
 // until the target has received all of them: enqueue -> delivered.
 func benchThroughput(b *testing.B, mode Mode) {
-	benchThroughputOf(b, mode, deliveries("bench", 100, 1024-20))
+	benchThroughputOf(b, mode, deliveries("bench", 100, 1024-20), false)
 }
 
 // BenchmarkDurableThroughputEvents is BenchmarkDurableThroughput with the
@@ -34,7 +40,7 @@ func benchThroughput(b *testing.B, mode Mode) {
 // datagrams with random 64-byte payloads from random ports (the part of a
 // batch that does not compress).
 func BenchmarkDurableThroughputEvents(b *testing.B) {
-	benchThroughputOf(b, Durable, eventDeliveries(100))
+	benchThroughputOf(b, Durable, eventDeliveries(100), false)
 }
 
 // eventDeliveries returns n deliveries of real events, as the pipeline
@@ -65,16 +71,22 @@ func eventDeliveries(n int) []delivery.Delivery {
 	return ds
 }
 
-func benchThroughputOf(b *testing.B, mode Mode, ds []delivery.Delivery) {
+// benchThroughputOf is benchThroughput with deliveries ds, to a target
+// whose worker reuses chunk buffers when copies is set.
+func benchThroughputOf(b *testing.B, mode Mode, ds []delivery.Delivery, copies bool) {
 	var w Worker
 	tg := &counter{}
+	var target Target = tg
+	if copies {
+		target = copyingCounter{tg}
+	}
 	cfg := Config{Target: "bench", Mode: mode, MaxEvents: 100, QueueSize: 1 << 16, QueueBytes: 1 << 27, MaxInFlight: 4096}
 	if mode == Durable {
 		bs := openBus(b, b.TempDir())
 		defer bs.Close()
-		w = newWorker(b, cfg, tg, bs)
+		w = newWorker(b, cfg, target, bs)
 	} else {
-		w = newWorker(b, cfg, tg, nil)
+		w = newWorker(b, cfg, target, nil)
 	}
 	batch := len(ds)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -188,6 +200,13 @@ func BenchmarkDurableThroughput4(b *testing.B) {
 	}
 }
 func BenchmarkDirectThroughput(b *testing.B) { benchThroughput(b, Direct) }
+
+// BenchmarkDirectThroughputCopier is BenchmarkDirectThroughput to a target
+// that keeps nothing of a batch after Send (as the file target): the
+// worker's chunk buffers are reused.
+func BenchmarkDirectThroughputCopier(b *testing.B) {
+	benchThroughputOf(b, Direct, deliveries("bench", 100, 1024-20), true)
+}
 
 // offer enqueues ds, offering again what a full buffer did not take once
 // the worker has caught up (Flush).

@@ -3,6 +3,7 @@ package deliver
 import (
 	"context"
 	"fmt"
+	"math/bits"
 	"slices"
 	"sync"
 	"time"
@@ -13,21 +14,28 @@ import (
 // directWorker queues deliveries in memory and sends them from Run.
 //
 // The queue holds chunks: each Enqueue call's deliveries, their bodies and
-// frames copied into blocks of up to 4 KiB, go in as one chunk (one channel
-// operation per call, and an allocation per block rather than per
-// delivery). queued and queuedBytes count the deliveries in the queue and
-// their bytes, bounded by QueueSize and QueueBytes; as each chunk holds at
-// least one delivery, the channel (capacity QueueSize) is never full when
-// Enqueue has room. Run takes deliveries from the chunks in order and
-// batches up to MaxEvents/MaxBytes across chunk boundaries. The chunks and
-// their delivery slices are pooled; the blocks are not (a pool would keep
-// each at its largest, and memory would not follow QueueBytes): they are
-// freed once every delivery in them is settled.
+// frames copied, go in as one chunk (one channel operation per call).
+// queued and queuedBytes count the deliveries in the queue and their bytes,
+// bounded by QueueSize and QueueBytes; as each chunk holds at least one
+// delivery, the channel (capacity QueueSize) is never full when Enqueue has
+// room. Run takes deliveries from the chunks in order and batches up to
+// MaxEvents/MaxBytes across chunk boundaries.
+//
+// The chunks and their delivery slices are pooled. For a target whose Send
+// keeps nothing of the batch once it returns (see batchCopier: the file
+// target) a call's copies go into one buffer from a pool of size classes
+// (at most twice the call's bytes, so memory follows QueueBytes), which goes
+// back to its pool with the chunk once every delivery in the chunk is
+// settled: the Send of the batch that took its last delivery returned. At
+// 100,000s of events a second the bodies then cost no allocation and no
+// garbage collection. For other targets the copies go into blocks freed by
+// the collector.
 type directWorker struct {
-	cfg Config
-	t   Target
-	m   *meter
-	q   chan *chunk
+	cfg   Config
+	t     Target
+	m     *meter
+	q     chan *chunk
+	reuse bool // the target is a batchCopier: chunk buffers are reused
 
 	// The deliveries in q and in Run's partly taken chunk, and their Body
 	// and Frame bytes: bounded by QueueSize and QueueBytes.
@@ -39,30 +47,94 @@ type directWorker struct {
 	closed bool
 }
 
-// chunkBlock is the largest block a chunk's copies are allocated in.
+// batchCopier is implemented by targets whose Send keeps no reference to
+// the batch's Body or Frame bytes once it returns (a file appends them, for
+// example, where an HTTP client's transport may still read a request body
+// after the call gave up): their worker reuses the bytes' buffers.
+type batchCopier interface{ CopiesBatch() }
+
+// Reused chunk buffers come in size classes, powers of two from
+// minPooledBuf to maxPooledBuf, one pool each: a call gets a buffer of the
+// smallest class its bytes fit, at most twice their size (or minPooledBuf).
+// A call of more than maxPooledBuf bytes gets a buffer of its own.
+const (
+	minPooledBuf = 512
+	maxPooledBuf = 1 << 20
+	bufClasses   = 12 // 512 B << 11 = 1 MiB
+)
+
+var bufPools [bufClasses]sync.Pool
+
+// chunkBuf is a reused chunk buffer (a pointer, so that pooling it does
+// not allocate).
+type chunkBuf struct{ b []byte }
+
+// bufClass returns the class of a buffer for size bytes, or false when
+// size is larger than every class.
+func bufClass(size int) (int, bool) {
+	switch {
+	case size > maxPooledBuf:
+		return 0, false
+	case size <= minPooledBuf:
+		return 0, true
+	}
+	return bits.Len(uint(size-1)) - bits.Len(minPooledBuf-1), true
+}
+
+// getBuf returns an empty buffer of at least size bytes.
+func getBuf(size int) *chunkBuf {
+	k, ok := bufClass(size)
+	if !ok {
+		return &chunkBuf{b: make([]byte, 0, size)}
+	}
+	if cb, _ := bufPools[k].Get().(*chunkBuf); cb != nil {
+		return cb
+	}
+	return &chunkBuf{b: make([]byte, 0, minPooledBuf<<k)}
+}
+
+// putBuf returns a buffer nothing points into any more to its class's pool.
+func putBuf(cb *chunkBuf) {
+	if k, ok := bufClass(cap(cb.b)); ok && cap(cb.b) == minPooledBuf<<k {
+		cb.b = cb.b[:0]
+		bufPools[k].Put(cb)
+	}
+}
+
+// chunkBlock is the largest block the copies of a chunk whose buffer is
+// not reused are allocated in.
 const chunkBlock = 4 << 10
 
 // chunkPool recycles chunks and their delivery slices (which hold
-// pointers: allocating one per call made the collector scan each); the
-// bytes they point to are not pooled.
+// pointers: allocating one per call made the collector scan each).
 var chunkPool = sync.Pool{New: func() any { return new(chunk) }}
 
-// release returns c to the pool once Run has taken every delivery in it.
+// chunk is the deliveries of one Enqueue call. Their bodies and frames
+// point into buf when the target allows reuse, into blocks of up to
+// chunkBlock bytes otherwise (a delivery larger than that gets its own; one
+// buffer for a call of up to 512 events would be a large allocation each
+// time: over 32 KiB, the heap lock, zeroed whole).
+type chunk struct {
+	ds   []delivery.Delivery
+	buf  *chunkBuf // nil unless reused: back to its pool with the chunk
+	next int       // the first delivery Run has not taken yet
+}
+
+// release returns c (and its buffer) to the pool once every delivery in it
+// is settled.
 func (c *chunk) release() {
 	clear(c.ds)
 	c.ds, c.next = c.ds[:0], 0
+	if c.buf != nil {
+		putBuf(c.buf)
+		c.buf = nil
+	}
 	chunkPool.Put(c)
 }
 
-// chunk is the deliveries of one Enqueue call, whose bodies and frames
-// point into blocks of up to chunkBlock bytes.
-type chunk struct {
-	ds   []delivery.Delivery
-	next int // the first delivery Run has not taken yet
-}
-
 func newDirect(cfg Config, t Target, m *meter) *directWorker {
-	return &directWorker{cfg: cfg, t: t, m: m, q: make(chan *chunk, cfg.QueueSize)}
+	_, reuse := t.(batchCopier)
+	return &directWorker{cfg: cfg, t: t, m: m, q: make(chan *chunk, cfg.QueueSize), reuse: reuse}
 }
 
 func (w *directWorker) Target() string { return w.cfg.Target }
@@ -117,14 +189,13 @@ func (w *directWorker) Enqueue(_ context.Context, ds []delivery.Delivery) (int, 
 		return 0, nil
 	}
 	now := time.Now()
-	// The copies go into blocks of at most chunkBlock bytes (a delivery
-	// larger than that gets its own): one buffer for a call of up to 512
-	// events would be a large allocation (over 32 KiB: the heap lock, zeroed
-	// whole, kept alive by any one unsent event in it); blocks are ordinary
-	// small allocations, several events each.
-	var buf []byte
-	left := size
 	c := chunkPool.Get().(*chunk)
+	var buf []byte
+	if w.reuse {
+		c.buf = getBuf(size)
+		buf = c.buf.b // room for every copy
+	}
+	left := size
 	c.ds = slices.Grow(c.ds[:0], n)[:n]
 	for i := range ds[:n] {
 		d := ds[i]
@@ -193,6 +264,9 @@ func (w *directWorker) Run(ctx context.Context) error {
 	batch := make([]delivery.Delivery, 0, w.cfg.MaxEvents)
 	out := make([]outcome, w.cfg.MaxEvents)
 	var cur *chunk // the chunk deliveries are taken from
+	// spent holds the chunks whose last delivery went into batch: they
+	// are reused once the batch is settled (send returned).
+	var spent []*chunk
 	// linger waits for more deliveries to fill a batch (Linger from the
 	// first one taken): one Send (one write, one request) per batch rather
 	// than one per trickle of a few events, which at high rates saves a
@@ -223,7 +297,7 @@ func (w *directWorker) Run(ctx context.Context) error {
 	fill:
 		for len(batch) < w.cfg.MaxEvents {
 			if cur.next == len(cur.ds) {
-				cur.release() // batch holds copies of its deliveries
+				spent = append(spent, cur)
 				cur = nil
 				select {
 				case cur = <-w.q:
@@ -258,12 +332,17 @@ func (w *directWorker) Run(ctx context.Context) error {
 			linger.Stop()
 		}
 		if cur != nil && cur.next == len(cur.ds) {
-			cur.release()
+			spent = append(spent, cur)
 			cur = nil
 		}
 		w.m.setDepth(int64(w.taken(len(batch), bytes)))
 		w.send(flush, batch, out[:len(batch)])
-		clear(batch) // the chunks' memory goes once nothing points into it
+		clear(batch)
+		for i, c := range spent {
+			c.release()
+			spent[i] = nil
+		}
+		spent = spent[:0]
 	}
 }
 

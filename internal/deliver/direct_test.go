@@ -3,6 +3,8 @@ package deliver
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -321,5 +323,111 @@ func TestDirectLingerFillsBatches(t *testing.T) {
 	}
 	if len(rec.batches) != 1 || rec.batches[0] != 3 {
 		t.Errorf("batches %v, want one of 3", rec.batches)
+	}
+}
+
+// copyingRecorder is a recorder that declares it keeps nothing of a batch
+// after Send (as the file target does): its worker reuses chunk buffers.
+type copyingRecorder struct{ *recorder }
+
+func (copyingRecorder) CopiesBatch() {}
+
+// TestDirectReusedBuffersOutliveTheirBatch: with a target whose worker
+// reuses chunk buffers, a delivery's body stays intact until its Send is
+// settled, retries included, while later calls fill reused buffers. Calls of
+// varied sizes against batches of 7 put deliveries of one call into several
+// batches and one batch across several calls.
+func TestDirectReusedBuffersOutliveTheirBatch(t *testing.T) {
+	cases := []struct {
+		name  string
+		retry bool // every fifth delivery fails once and is retried
+	}{
+		{"delivered at once", false},
+		{"with retries", true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := newRecorder()
+			if tc.retry {
+				rec.decide = func(d delivery.Delivery) error {
+					// r.mu is held: tried already counts this attempt.
+					if d.Body[len(d.Body)-3]%5 == 0 && rec.tried[d.ID] == 1 {
+						return errors.New("once")
+					}
+					return nil
+				}
+			}
+			cfg := fastConfig("file", Direct)
+			cfg.MaxEvents = 7
+			cfg.BackoffMin, cfg.BackoffMax = time.Millisecond, 2*time.Millisecond
+			w := newWorker(t, cfg, copyingRecorder{rec}, nil)
+			if !w.(*directWorker).reuse {
+				t.Fatal("the worker of a batchCopier does not reuse its buffers")
+			}
+			stop := running(t, w)
+			const total = 3000
+			want := make(map[string]string, total)
+			var call []delivery.Delivery
+			body := make([]byte, 0, 4096)
+			for i, size := 0, 1; i < total; size = size%23 + 1 {
+				call, body = call[:0], body[:0]
+				for j := 0; j < size && i < total; j, i = j+1, i+1 {
+					start := len(body)
+					body = fmt.Appendf(body, `{"n":%d,"pad":"%s","k":"%c"}`, i, strings.Repeat("x", i%97), '0'+byte(i%10))
+					d := delivery.Delivery{ID: fmt.Sprintf("r-%05d", i), Body: body[start:len(body):len(body)]}
+					want[d.ID] = string(d.Body)
+					call = append(call, d)
+				}
+				if n, err := w.Enqueue(context.Background(), call); n != len(call) || err != nil {
+					t.Fatalf("Enqueue: %d of %d, %v", n, len(call), err)
+				}
+				clear(body[:cap(body)]) // the caller reuses its buffer
+			}
+			waitFor(t, "every delivery", func() bool { return rec.distinct() == total })
+			if err := stop(); err != nil {
+				t.Fatal(err)
+			}
+			rec.mu.Lock()
+			defer rec.mu.Unlock()
+			for id, b := range want {
+				if rec.bodies[id] != b {
+					t.Fatalf("%s: body %q, want %q", id, rec.bodies[id], b)
+				}
+			}
+		})
+	}
+}
+
+func TestBufClass(t *testing.T) {
+	cases := []struct {
+		name   string
+		size   int
+		want   int // capacity of the class
+		pooled bool
+	}{
+		{"empty", 0, 512, true},
+		{"one byte", 1, 512, true},
+		{"smallest class exactly", 512, 512, true},
+		{"just over", 513, 1024, true},
+		{"a worker's flush", 64 * 450, 32 << 10, true},
+		{"largest class exactly", 1 << 20, 1 << 20, true},
+		{"larger than every class", 1<<20 + 1, 0, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			k, ok := bufClass(tc.size)
+			if ok != tc.pooled {
+				t.Fatalf("bufClass(%d) pooled %v, want %v", tc.size, ok, tc.pooled)
+			}
+			if !ok {
+				return
+			}
+			if k < 0 || k >= bufClasses || minPooledBuf<<k != tc.want {
+				t.Errorf("bufClass(%d) = %d (%d bytes), want %d bytes", tc.size, k, minPooledBuf<<k, tc.want)
+			}
+			if cb := getBuf(tc.size); cap(cb.b) != tc.want || len(cb.b) != 0 {
+				t.Errorf("getBuf(%d): len %d cap %d, want an empty buffer of %d", tc.size, len(cb.b), cap(cb.b), tc.want)
+			}
+		})
 	}
 }

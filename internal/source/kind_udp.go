@@ -29,7 +29,7 @@ type UDPSpec struct {
 }
 
 // SetDefaults implements component.SourceSpec.
-func (s *UDPSpec) SetDefaults() { *s = UDPSpec{Readers: 2, RecvBuffer: 4 * spec.MiB, Batch: 64} }
+func (s *UDPSpec) SetDefaults() { *s = UDPSpec{Readers: 2, RecvBuffer: 4 * spec.MiB, Batch: 256} }
 
 // Validate implements component.SourceSpec; the listen addresses are checked by the
 // configuration (component.UDPListener).

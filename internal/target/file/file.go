@@ -209,6 +209,11 @@ func (t *Target) background(lastSync *time.Time) {
 // Files returns the names of the files this target has created, oldest first.
 func (t *Target) Files() []string { return t.arch.Files() }
 
+// CopiesBatch tells the deliverer that Send keeps nothing of the batch once
+// it returns (the lines are in the file's buffer or written), so the
+// buffers the bodies were queued in can be reused.
+func (t *Target) CopiesBatch() {}
+
 // Send appends the batch's bodies as lines.
 func (t *Target) Send(ctx context.Context, batch []delivery.Delivery) error {
 	t.arch.Lock()
