@@ -21,8 +21,10 @@ in Geneve as GWLB does (outer IPv4/UDP to the appliance, the AWS options class
 0x0108: endpoint id, attachment id and a flow cookie per 5-tuple) and sent to
 an appliance chosen by flow hash (both directions of a flow go to the same
 one); with --health, only to appliances passing the health check. What comes
-back is checked (Geneve header and options as sent, a known flow cookie, the
-same flow), unwrapped and handed back to the kernel, which forwards it to
+back (as GWLB expects: addresses swapped, UDP ports kept, so to the
+appliance's port on the GWLB's address) is checked (Geneve header and
+options as sent, a known flow cookie, the flow's source port, the same
+flow), unwrapped and handed back to the kernel, which forwards it to
 its destination. Route traffic into the TUN with policy routing: see
 docs/gwlb.md for a whole demo in network namespaces. Needs root (CAP_NET_ADMIN
 and CAP_NET_RAW). SIGINT/SIGTERM stop it and remove the TUN if it created it.
@@ -54,7 +56,7 @@ func runGWLB(ctx context.Context, args []string, stdio Stdio) int {
 	failover := fs.String("target-failover", "rebalance", "when a flow's appliance turns unhealthy: rebalance (move the flow to a healthy one) or no-rebalance (keep it there; only new flows avoid it, AWS's default)")
 	endpoint := fs.String("endpoint-id", "0x1", "the GWLB endpoint id (Geneve option type 1), decimal or 0x hex")
 	attachment := fs.String("attachment-id", "0x2", "the attachment id (Geneve option type 2), decimal or 0x hex")
-	listen := fs.String("listen", "", "local IPv4 `ADDR[:PORT]` Geneve is sent from and returns to (default: the route's source address towards the first appliance, kernel-chosen ports)")
+	listen := fs.String("listen", "", "local IPv4 `ADDR[:PORT]` Geneve is sent from (the flows' source ports, from PORT up) and replies return to (at the appliances' Geneve port, ports kept as GWLB expects) (default: the route's source address towards the first appliance, kernel-chosen ports)")
 	ports := fs.Int("ports", gwlb.DefaultPorts, "local UDP ports (from --listen's port up); each flow uses one, by flow hash")
 	statsEvery := fs.Duration("stats", 0, "log the counters this often (0: only when it stops)")
 	mtu := fs.Int("mtu", gwlb.DefaultMTU, "the TUN MTU: the largest inner packet (the outer one is 68 bytes more)")

@@ -92,8 +92,8 @@ const (
 	ReturnOK               Return = iota
 	ReturnMalformed               // too short, not Geneve version 0, or an inner packet that is not whole IPv4/IPv6
 	ReturnUnknownCookie           // the flow cookie names no flow the GWLB sent
-	ReturnMismatch                // the Geneve header or options differ from those sent, or the inner packet is not of the cookie's flow
-	ReturnUnknownAppliance        // the datagram did not come from a configured appliance
+	ReturnMismatch                // the Geneve header or options differ from those sent, the source port is not the flow's, or the inner packet is not of the cookie's flow
+	ReturnUnknownAppliance        // the datagram did not come from a configured appliance's address to its Geneve port
 	numReturns
 )
 
@@ -107,7 +107,8 @@ func (r Return) String() string {
 }
 
 // checkReturn checks the Geneve datagram b (a UDP payload) that came back
-// to local port port, and returns the inner IP packet to hand to the kernel.
+// from outer UDP source port port (the flow's: a reply keeps the ports),
+// and returns the inner IP packet to hand to the kernel.
 // p is scratch for decoding. Nothing in b is trusted: any bytes give either
 // a packet or a reason.
 func (g *GWLB) checkReturn(b []byte, port uint16, p *packet.Packet) ([]byte, *flow, Return) {

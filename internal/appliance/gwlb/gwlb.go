@@ -13,10 +13,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -67,7 +69,10 @@ type Config struct {
 	// back to. An unspecified address: the source address of the route to
 	// the first appliance. Port 0: Ports ports the kernel chooses; else
 	// Ports ports from Listen's port up. A flow's outer source port is one
-	// of them, chosen by its flow hash.
+	// of them, chosen by its flow hash. Replies come back as AWS GWLB
+	// expects them: to Listen's address at the appliance's Geneve port
+	// (the GWLB listens on each appliance port), from the flow's source
+	// port (the UDP ports are kept, only the addresses swapped).
 	Listen       netip.AddrPort
 	Ports        int    // default 8
 	AllUnhealthy Policy // default drop
@@ -260,12 +265,15 @@ func (g *GWLB) Run(ctx context.Context) error {
 	defer rawConn.Close()
 	raw := ipv4.NewPacketConn(rawConn)
 
-	var conns []*net.UDPConn
+	var conns []*net.UDPConn // the flows' source ports, then the return sockets
 	defer func() {
 		for _, c := range conns {
 			c.Close()
 		}
 	}()
+	// The flows' outer source ports are bound only to reserve them: Geneve
+	// is sent from the raw socket, and replies come back to the appliances'
+	// port, not to these.
 	for i := 0; i < g.cfg.Ports; i++ {
 		port := 0
 		if g.cfg.Listen.Port() != 0 {
@@ -276,8 +284,22 @@ func (g *GWLB) Run(ctx context.Context) error {
 			return fmt.Errorf("listen %s: %w", netip.AddrPortFrom(src, uint16(port)), err)
 		}
 		conns = append(conns, c)
-		setBuffers(c)
 		g.ports = append(g.ports, uint16(c.LocalAddr().(*net.UDPAddr).Port))
+	}
+	// Replies keep the UDP ports: they come back to the appliance's Geneve
+	// port (6081) on the GWLB's address, one socket per distinct port.
+	var returns []*net.UDPConn
+	var returnPorts []uint16
+	for _, port := range g.returnPorts() {
+		at := netip.AddrPortFrom(src, port)
+		c, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(at))
+		if err != nil {
+			return fmt.Errorf("listen %s for returns (the appliances' Geneve port): %w", at, err)
+		}
+		conns = append(conns, c)
+		setBuffers(c)
+		returns = append(returns, c)
+		returnPorts = append(returnPorts, port)
 	}
 
 	tun, err := openTUN(g.cfg.TUN, g.cfg.MTU, g.cfg.Addrs)
@@ -306,8 +328,8 @@ func (g *GWLB) Run(ctx context.Context) error {
 		}
 	}
 	wg.Go(func() { g.expireFlows(ctx) })
-	for i, c := range conns {
-		wg.Go(func() { fail(g.returnLoop(c, g.ports[i], tun.file)) })
+	for i, c := range returns {
+		wg.Go(func() { fail(g.returnLoop(c, returnPorts[i], tun.file)) })
 	}
 	wg.Go(func() { fail(g.outLoop(raw, tun.file)) })
 
@@ -497,10 +519,22 @@ func linkLocal(a netip.Addr) bool {
 // returnBatch is how many datagrams one recvmmsg call takes.
 const returnBatch = 8
 
-// returnLoop reads what the appliances send back to one local port, checks
-// it and writes the inner packets to the TUN, until reading fails (closing
-// the socket ends it).
-func (g *GWLB) returnLoop(c *net.UDPConn, port uint16, tun *os.File) error {
+// returnPorts returns the distinct Geneve ports of the appliances, in
+// configuration order: the ports replies come back to.
+func (g *GWLB) returnPorts() []uint16 {
+	var ports []uint16
+	for i := range g.apps {
+		if p := g.apps[i].addr.Port(); !slices.Contains(ports, p) {
+			ports = append(ports, p)
+		}
+	}
+	return ports
+}
+
+// returnLoop reads what the appliances send back to local port port (their
+// Geneve port), checks it and writes the inner packets to the TUN, until
+// reading fails (closing the socket ends it).
+func (g *GWLB) returnLoop(c *net.UDPConn, port uint16, tun io.Writer) error {
 	pc := ipv4.NewPacketConn(c)
 	msgs := make([]ipv4.Message, returnBatch)
 	for i := range msgs {
@@ -516,20 +550,26 @@ func (g *GWLB) returnLoop(c *net.UDPConn, port uint16, tun *os.File) error {
 			return fmt.Errorf("geneve receive on port %d: %w", port, err)
 		}
 		for _, m := range msgs[:n] {
-			from, _ := m.Addr.(*net.UDPAddr)
+			var from netip.AddrPort
+			if a, ok := m.Addr.(*net.UDPAddr); ok {
+				from = a.AddrPort()
+			}
 			g.handleReturn(m.Buffers[0][:m.N], from, port, &p, tun)
 		}
 	}
 }
 
-// handleReturn checks one returned datagram and writes its inner packet to tun.
-func (g *GWLB) handleReturn(b []byte, from *net.UDPAddr, port uint16, p *packet.Packet, tun *os.File) {
-	a := g.applianceAt(from)
+// handleReturn checks one datagram that came back from from to local port
+// to, and writes its inner packet to tun. As AWS GWLB expects, a reply
+// keeps the UDP ports of what was sent: it comes from an appliance's
+// address and the flow's outer source port, to the appliance's Geneve port.
+func (g *GWLB) handleReturn(b []byte, from netip.AddrPort, to uint16, p *packet.Packet, tun io.Writer) {
+	a := g.applianceAt(from.Addr(), to)
 	if a == nil {
 		g.c.returns[ReturnUnknownAppliance].Add(1)
 		return
 	}
-	inner, _, r := g.checkReturn(b, port, p)
+	inner, _, r := g.checkReturn(b, from.Port(), p)
 	g.c.returns[r].Add(1)
 	if r != ReturnOK {
 		return
@@ -542,15 +582,12 @@ func (g *GWLB) handleReturn(b []byte, from *net.UDPAddr, port uint16, p *packet.
 	g.c.toTUN.Add(1)
 }
 
-// applianceAt returns the appliance whose address is from, or nil.
-func (g *GWLB) applianceAt(from *net.UDPAddr) *appliance {
-	if from == nil {
-		return nil
-	}
-	ap := from.AddrPort()
-	ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+// applianceAt returns the appliance at address ip whose Geneve port is
+// port, or nil.
+func (g *GWLB) applianceAt(ip netip.Addr, port uint16) *appliance {
+	ip = ip.Unmap()
 	for i := range g.apps {
-		if g.apps[i].addr == ap {
+		if g.apps[i].addr == netip.AddrPortFrom(ip, port) {
 			return &g.apps[i]
 		}
 	}

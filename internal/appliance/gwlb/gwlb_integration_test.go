@@ -22,6 +22,7 @@ import (
 
 	"github.com/wirebridge/wirebridge/internal/appliance/gwlb/gwlbtest"
 	"github.com/wirebridge/wirebridge/internal/netnstest"
+	"github.com/wirebridge/wirebridge/internal/packet"
 )
 
 var wbBin string
@@ -46,26 +47,33 @@ func TestMain(m *testing.M) {
 }
 
 // echoApp is a minimal Geneve appliance: it sends every datagram it gets on
-// UDP 6081 back where it came from (the outer IPv4 source and destination
-// swapped, the ports too, the Geneve bytes unchanged), and answers TCP and
-// HTTP (GET /healthz) health checks on 8080.
+// UDP 6081 back as AWS GWLB expects (and as the blog post's censor and
+// bench/appliance-echo.c do): the outer IPv4 source and destination
+// swapped, the UDP ports kept (from the GWLB's port to 6081), the Geneve
+// bytes unchanged, written whole with its own IPv4 and UDP headers on a raw
+// socket; and it answers TCP and HTTP (GET /healthz) health checks on 8080.
 type echoApp struct {
 	conn    *net.UDPConn
+	raw     net.PacketConn
 	health  net.Listener
 	packets atomic.Int64
 	maxLen  atomic.Int64
 	wg      sync.WaitGroup
 }
 
-func startEcho(t *testing.T, ns string) *echoApp {
+func startEcho(t *testing.T, ns string, ip netip.Addr) *echoApp {
 	t.Helper()
 	e := &echoApp{}
 	netnstest.Do(t, ns, func() {
 		var err error
-		if e.conn, err = net.ListenUDP("udp4", &net.UDPAddr{Port: 6081}); err != nil {
+		if e.conn, err = net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(ip, 6081))); err != nil {
 			t.Fatal(err)
 		}
 		_ = e.conn.SetReadBuffer(8 << 20)
+		// IPPROTO_RAW: the echo writes the outer IPv4 header itself.
+		if e.raw, err = net.ListenPacket("ip4:255", ip.String()); err != nil {
+			t.Fatal(err)
+		}
 		if e.health, err = net.Listen("tcp4", ":8080"); err != nil {
 			t.Fatal(err)
 		}
@@ -83,7 +91,9 @@ func startEcho(t *testing.T, ns string) *echoApp {
 			if int64(n) > e.maxLen.Load() {
 				e.maxLen.Store(int64(n))
 			}
-			if _, err := e.conn.WriteToUDPAddrPort(buf[:n], from); err != nil {
+			reply := packet.Build(packet.IPv4{Src: ip, Dst: from.Addr().Unmap(), TTL: 64, DF: true},
+				packet.UDP{Src: from.Port(), Dst: 6081}, packet.Payload(buf[:n]))
+			if _, err := e.raw.WriteTo(reply, &net.IPAddr{IP: from.Addr().Unmap().AsSlice()}); err != nil {
 				return
 			}
 		}
@@ -105,6 +115,7 @@ func startEcho(t *testing.T, ns string) *echoApp {
 // kill stops the appliance: no more echo, no more health check answers.
 func (e *echoApp) kill() {
 	e.conn.Close()
+	e.raw.Close()
 	e.health.Close()
 	e.wg.Wait()
 }
@@ -171,7 +182,7 @@ func capture(t *testing.T, ns string) (file string, stop func()) {
 // checksums (tshark checks them).
 func TestThroughGWLB(t *testing.T) {
 	r := gwlbtest.New(t, 1)
-	app := startEcho(t, r.Appliances[0])
+	app := startEcho(t, r.Appliances[0], r.ApplianceIPs[0])
 	pcap, stopCapture := capture(t, r.Appliances[0])
 	g := r.StartGWLB(t, wbBin, "--health", "tcp:8080", "--health-interval", "200ms",
 		"--endpoint-id", "0x0102030405060708", "--attachment-id", "0x1112131415161718")
@@ -346,7 +357,7 @@ func checkWire(t *testing.T, pcap string, r *gwlbtest.Rig) {
 // address given and is gone after SIGTERM.
 func TestGWLBCreatesAndRemovesTUN(t *testing.T) {
 	r := gwlbtest.New(t, 1)
-	startEcho(t, r.Appliances[0])
+	startEcho(t, r.Appliances[0], r.ApplianceIPs[0])
 	g := r.StartGWLB(t, wbBin, "--tun", "gwlbtest1", "--addr", "10.9.9.1/24", "--mtu", "9000")
 	out := run(t, exec.Command("ip", "-n", r.GWLB, "addr", "show", "gwlbtest1"))
 	if !strings.Contains(out, "mtu 9000") || !strings.Contains(out, "10.9.9.1/24") || !strings.Contains(out, ",UP") {
@@ -365,7 +376,7 @@ func TestGWLBCreatesAndRemovesTUN(t *testing.T) {
 // datagram still reaches the server.
 func TestGWLBFailover(t *testing.T) {
 	r := gwlbtest.New(t, 2)
-	apps := []*echoApp{startEcho(t, r.Appliances[0]), startEcho(t, r.Appliances[1])}
+	apps := []*echoApp{startEcho(t, r.Appliances[0], r.ApplianceIPs[0]), startEcho(t, r.Appliances[1], r.ApplianceIPs[1])}
 	g := r.StartGWLB(t, wbBin, "--health", "http:8080/healthz", "--health-interval", "100ms", "--health-timeout", "1s",
 		"--unhealthy-threshold", "2", "--healthy-threshold", "2")
 	for _, ip := range r.ApplianceIPs {
@@ -445,7 +456,7 @@ func TestGWLBFailover(t *testing.T) {
 // packets still go through.
 func TestGWLBOversize(t *testing.T) {
 	r := gwlbtest.New(t, 1)
-	startEcho(t, r.Appliances[0])
+	startEcho(t, r.Appliances[0], r.ApplianceIPs[0])
 	g := r.StartGWLB(t, wbBin, "--mtu", "9000")
 	out, err := gwlbtest.Cmd(r.Client, "ping", "-c", "2", "-i", "0.2", "-W", "2", "-M", "do", "-s", "8972", r.ServerIP.String()).CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "2 packets transmitted, 0 received") {
@@ -462,7 +473,7 @@ func TestGWLBOversize(t *testing.T) {
 // an error (exit 1) instead of running on without a data path.
 func TestGWLBTUNDeleted(t *testing.T) {
 	r := gwlbtest.New(t, 1)
-	startEcho(t, r.Appliances[0])
+	startEcho(t, r.Appliances[0], r.ApplianceIPs[0])
 	g := r.StartGWLB(t, wbBin)
 	run(t, exec.Command("ip", "-n", r.GWLB, "link", "del", r.TUN))
 	g.WaitLog(t, "tun read")

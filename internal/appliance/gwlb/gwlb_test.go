@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
@@ -445,5 +446,64 @@ func TestNewRejects(t *testing.T) {
 				t.Error("accepted")
 			}
 		})
+	}
+}
+
+// TestReturnPorts: a reply comes back as AWS GWLB expects it, with the
+// outer addresses swapped and the UDP ports kept: from the appliance's
+// address and the flow's source port, to the appliance's Geneve port. It
+// is written to the TUN; a reply from elsewhere is refused and counted.
+func TestReturnPorts(t *testing.T) {
+	g := newTest(t, nil)
+	b, i := out(t, g, udp4(client, server, 40000, 3000, "weakly typed"))
+	app := g.apps[i].addr
+	flowPort := binary.BigEndian.Uint16(b[20:22])
+	tests := []struct {
+		name string
+		from netip.AddrPort
+		to   uint16
+		want Return
+	}{
+		{"ports kept", netip.AddrPortFrom(app.Addr(), flowPort), app.Port(), ReturnOK},
+		{"ipv4-mapped source", netip.AddrPortFrom(netip.AddrFrom16(app.Addr().As16()), flowPort), app.Port(), ReturnOK},
+		{"ports swapped", app, flowPort, ReturnUnknownAppliance},
+		{"another flow's port", netip.AddrPortFrom(app.Addr(), flowPort^1), app.Port(), ReturnMismatch},
+		{"not an appliance", netip.AddrPortFrom(netip.MustParseAddr("10.0.3.9"), flowPort), app.Port(), ReturnUnknownAppliance},
+		{"not the appliance port", netip.AddrPortFrom(app.Addr(), flowPort), app.Port() + 1, ReturnUnknownAppliance},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := g.Stats()
+			var tun bytes.Buffer
+			var p packet.Packet
+			g.handleReturn(echo(b), tt.from, tt.to, &p, &tun)
+			after := g.Stats()
+			if got := after.Returns[tt.want.String()] - before.Returns[tt.want.String()]; got != 1 {
+				t.Fatalf("returns %v, want one more %s", after.Returns, tt.want)
+			}
+			if tt.want != ReturnOK {
+				if tun.Len() != 0 {
+					t.Error("a refused reply was written to the TUN")
+				}
+				return
+			}
+			if !bytes.Equal(tun.Bytes(), b[Headroom:]) {
+				t.Errorf("written to the TUN %x, want the inner packet %x", tun.Bytes(), b[Headroom:])
+			}
+			if after.ToTUN != before.ToTUN+1 || after.Appliances[i].Back != before.Appliances[i].Back+1 {
+				t.Errorf("stats %+v after %+v", after, before)
+			}
+		})
+	}
+}
+
+// TestReturnPortsListened: the GWLB receives replies on each distinct
+// appliance Geneve port.
+func TestReturnPortsListened(t *testing.T) {
+	g := newTest(t, func(c *Config) {
+		c.Appliances = []netip.AddrPort{app1, app2, netip.MustParseAddrPort("10.0.3.4:7000")}
+	})
+	if got := g.returnPorts(); !slices.Equal(got, []uint16{6081, 7000}) {
+		t.Errorf("return ports %v, want [6081 7000]", got)
 	}
 }
