@@ -208,6 +208,9 @@ func fill(m map[string]any, v reflect.Value) {
 		if name == "" {
 			name = f.Name
 		}
+		if strings.Contains(f.Tag.Get("yaml"), ",omitempty") && fv.IsZero() {
+			continue // a section added since the recording, absent
+		}
 		m[name] = effective(fv)
 	}
 }

@@ -196,6 +196,9 @@ func streamDeliveries(target string) string { return "deliveries:" + target }
 // while running (not while stopping) are sent to fatal.
 func (s *server) units(fatal chan<- error) []unit {
 	var cs []unit
+	if s.appliance != nil {
+		cs = append(cs, s.applianceUnit(fatal))
+	}
 	for i, src := range s.sources {
 		c := unit{name: "source " + src.Name(), produces: []string{streamPackets}}
 		c.start, c.stop = runner(func(ctx context.Context) {

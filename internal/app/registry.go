@@ -3,6 +3,7 @@ package app
 import (
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 
@@ -26,6 +27,7 @@ type buildEnv struct {
 	stdout io.Writer    // the stdout target's writer
 	events *eventInputs // where targets publish events (ReplayDiff); nil in tools
 	live   *liveState   // live channels (share_serve.go); nil in tools
+	logger *slog.Logger // the process's logger; nil in tools
 }
 
 // component returns what target constructors see of the environment.

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/wirebridge/wirebridge/internal/bus"
+	"github.com/wirebridge/wirebridge/internal/component"
 	"github.com/wirebridge/wirebridge/internal/config"
 	"github.com/wirebridge/wirebridge/internal/deliver"
 	"github.com/wirebridge/wirebridge/internal/httpapi"
@@ -131,11 +132,12 @@ type server struct {
 	table      *rule.Table
 	pipe       *pipeline.Pipeline
 	sources    []source.Source
-	emits      []source.Emit // per source, into pipe
-	events     *eventInputs  // events not from packets (ReplayDiff): their ingresses into pipe
-	live       *liveState    // live channels, /api, /ws and the UI (share_serve.go)
-	lc         *lifecycle    // start and stop order of the running components (lifecycle.go)
-	fatal      chan error    // a component failed while running
+	emits      []source.Emit       // per source, into pipe
+	events     *eventInputs        // events not from packets (ReplayDiff): their ingresses into pipe
+	appliance  component.Appliance // the inline Geneve appliance (serve_appliance.go); nil: none
+	live       *liveState          // live channels, /api, /ws and the UI (share_serve.go)
+	lc         *lifecycle          // start and stop order of the running components (lifecycle.go)
+	fatal      chan error          // a component failed while running
 
 	srcStarted  atomic.Bool // sources started and not stopping (a finished capture file counts as started)
 	workRunning atomic.Int32
@@ -210,7 +212,7 @@ func newServer(ctx context.Context, cfg *config.Config, path string, stdio Stdio
 	if err := s.live.mount(s.http); err != nil {
 		return nil, err
 	}
-	env := &buildEnv{cfg: cfg, bus: s.bus, stdout: stdio.Out, events: s.events, live: s.live}
+	env := &buildEnv{cfg: cfg, bus: s.bus, stdout: stdio.Out, events: s.events, live: s.live, logger: logger}
 	metrics, err := deliver.NewMetrics(s.reg)
 	if err != nil {
 		return nil, err
@@ -234,7 +236,16 @@ func newServer(ctx context.Context, cfg *config.Config, path string, stdio Stdio
 		s.workers = append(s.workers, w)
 	}
 
-	if s.table, err = rule.NewTable(ruleSpecs(cfg.Rules)); err != nil {
+	// The appliance opens its sockets and registers its events' producer
+	// before the pipeline binds the producers.
+	if s.appliance, err = reg.newAppliance(env); err != nil {
+		return nil, err
+	}
+	if c, ok := s.appliance.(prometheus.Collector); ok {
+		s.reg.MustRegister(c)
+	}
+
+	if s.table, err = rule.NewTable(allRuleSpecs(reg, cfg)); err != nil {
 		return nil, ruleErrors(cfg, err)
 	}
 	var pts []pipeline.Target
@@ -278,7 +289,7 @@ func newServer(ctx context.Context, cfg *config.Config, path string, stdio Stdio
 		s.emits = append(s.emits, emit)
 	}
 
-	s.fatal = make(chan error, len(s.sources)+len(s.workers)+1)
+	s.fatal = make(chan error, len(s.sources)+len(s.workers)+2)
 	if s.lc, err = newLifecycle(s.units(s.fatal), logger); err != nil {
 		return nil, err
 	}
@@ -307,6 +318,9 @@ func (s *server) release() {
 	}
 	for _, t := range s.targets {
 		t.Close()
+	}
+	if s.appliance != nil {
+		s.appliance.Close()
 	}
 	if s.bus != nil {
 		s.bus.Close()
@@ -395,7 +409,7 @@ loop:
 	// Shutdown, in data order (lifecycle.go), bounded by shutdown_timeout
 	// as a whole.
 	s.srcStarted.Store(false) // /readyz fails from now on
-	err := s.lc.stopAll(s.cfg.ShutdownTimeout)
+	err := s.lc.stopAll(s.stopTimeout())
 	ok := err == nil
 	runErr = errors.Join(runErr, err)
 	s.live.close()
@@ -448,7 +462,7 @@ func (s *server) reload() {
 		s.log.Error("reload failed, keeping the current rules", "file", s.path, "error", strings.Join(missing, "\n"))
 		return
 	}
-	set, err := s.table.Reload(ruleSpecs(cfg.Rules))
+	set, err := s.table.Reload(allRuleSpecs(defaultRegistry(), cfg))
 	if err != nil {
 		s.log.Error("reload failed, keeping the current rules", "file", s.path, "error", ruleErrors(cfg, err))
 		return

@@ -49,6 +49,9 @@ func (s *server) banner(took time.Duration) {
 		c := &s.cfg.Sources[i]
 		fmt.Fprintf(tw, "  source %s\t%s\t%s\tevents with \"source\": %q\n", src.Name(), c.Type, sourceWhere(c, src), c.EventSource)
 	}
+	if s.appliance != nil {
+		fmt.Fprintf(tw, "  appliance\t\t%s\tevents with \"source\": %q (tee)\n", s.appliance.Where(), defaultRegistry().kinds.Appliance.EventSource)
+	}
 	fmt.Fprintf(tw, "  http\t\thttp://%s\t/metrics /healthz /readyz\n", s.http.Addr())
 	if s.bus != nil {
 		where := "NATS at " + strings.Join(s.cfg.NATS.URLs, ",")

@@ -50,7 +50,7 @@ func runValidate(_ context.Context, args []string, stdio Stdio) int {
 }
 
 // kindsHelp lists the source and target types a configuration may name, each
-// with its kind's description.
+// with its kind's description, and the appliance: section.
 func kindsHelp(r *component.Registry) string {
 	var b strings.Builder
 	b.WriteString("\n\nSource types:\n")
@@ -60,6 +60,9 @@ func kindsHelp(r *component.Registry) string {
 	b.WriteString("\nTarget types:\n")
 	for _, e := range r.Targets {
 		fmt.Fprintf(&b, "  %-12s %s\n", e.Type, e.Kind.Description)
+	}
+	if a := r.Appliance; a != nil {
+		fmt.Fprintf(&b, "\nSections:\n  %-12s %s\n", a.Name+":", a.Description)
 	}
 	return strings.TrimSuffix(b.String(), "\n")
 }

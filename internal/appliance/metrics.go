@@ -115,8 +115,8 @@ func (a *Appliance) Stats() Stats {
 	return s
 }
 
-// Collector exports the appliance's counters to Prometheus. The lead
-// registers it next to the pipeline's.
+// Collector exports the appliance's counters to Prometheus. serve
+// registers it next to the pipeline's (on /metrics).
 type Collector struct {
 	a *Appliance
 

@@ -1,5 +1,5 @@
-// Package component is the component model: what a kind of source or target is (its spec, its
-// capabilities, its description and its constructor), in one descriptor per kind.
+// Package component is the component model: what a kind of source, target or inline appliance is
+// (its spec, its capabilities, its description and its constructor), in one descriptor per kind.
 //
 // It sits beside the data path. internal/config decodes each source's and target's YAML into the
 // spec its kind allocates and calls the spec's SetDefaults and Validate; internal/app builds
@@ -12,9 +12,11 @@ package component
 import (
 	"context"
 	"io"
+	"log/slog"
 	"net/netip"
 	"reflect"
 	"slices"
+	"time"
 
 	"github.com/nats-io/nats.go"
 
@@ -115,6 +117,8 @@ type Env struct {
 	// "source" and returns the function that hands each such event to the rules (the pipeline's
 	// ingress for events produced inside the process).
 	Producer func(target, eventSource string) func(event.Event)
+	// Logger is the process's logger (nil: discard).
+	Logger *slog.Logger
 }
 
 // TargetKind describes one kind of target.
@@ -139,6 +143,8 @@ type TargetEntry struct {
 type Registry struct {
 	Sources []SourceEntry
 	Targets []TargetEntry
+	// Appliance is the kind of the top-level appliance: section (nil: the binary has none).
+	Appliance *ApplianceKind
 }
 
 // Source returns the kind of source named typ. A nil Registry has no kinds.
@@ -269,4 +275,56 @@ type SourceKind struct {
 type SourceEntry struct {
 	Type string
 	Kind *SourceKind
+}
+
+// ApplianceSpec is the inline appliance kind's configuration: a struct with yaml tags whose keys
+// are those of the top-level appliance: section.
+type ApplianceSpec interface {
+	// SetDefaults fills the defaults; it is called before the YAML is decoded into the spec.
+	SetDefaults()
+	// Validate reports every problem with paths relative to the section (such as "listen").
+	Validate(c *spec.Checker)
+	// TeeTargets lists the targets the appliance's rules tee packets to, each with the path
+	// (relative to the section) that names it, in order.
+	TeeTargets() []TeeTarget
+	// HealthListen is the TCP address of the health check, for the configuration's check
+	// that no two listeners collide.
+	HealthListen() string
+}
+
+// TeeTarget is a target named by an appliance rule's tee, and where.
+type TeeTarget struct {
+	Path, Target string
+}
+
+// Appliance is what the appliance constructor builds: internal/app runs it in the lifecycle (and
+// registers its metrics when it is a prometheus.Collector).
+type Appliance interface {
+	// Run forwards until ctx ends or Drain finishes.
+	Run(ctx context.Context) error
+	// Drain turns the health check unhealthy, keeps forwarding for the drain time, then
+	// stops Run.
+	Drain(ctx context.Context) error
+	// Close releases what a built appliance holds when it never runs.
+	Close() error
+	// DrainTime is how long Drain keeps forwarding before it stops Run.
+	DrainTime() time.Duration
+	// Where says what listens where, for the start-up banner.
+	Where() string
+}
+
+// ApplianceKind describes the inline appliance.
+type ApplianceKind struct {
+	// Description is one line for --help and the documentation.
+	Description string
+	// Name is the appliance's name: the producer of its events, resources[0] of them.
+	Name string
+	// EventSource is the "source" of the events it publishes (teed packets).
+	EventSource string
+	// TeeRule returns the pattern (JSON) of the rule that routes the events teed to target.
+	TeeRule func(target string) []byte
+	// NewSpec allocates an empty spec.
+	NewSpec func() ApplianceSpec
+	// New builds the appliance (it opens its sockets; Run starts it).
+	New func(env Env, s ApplianceSpec) (Appliance, error)
 }

@@ -62,6 +62,8 @@ type Config struct {
 	Sources []Source `yaml:"sources"`
 	Rules   []Rule   `yaml:"rules"`
 	Targets []Target `yaml:"targets"`
+	// Appliance is the inline Geneve appliance (nil: none).
+	Appliance *Appliance `yaml:"appliance,omitempty"`
 	// ShutdownTimeout bounds the graceful shutdown (stop sources, drain, flush targets).
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 	Log             Log           `yaml:"log"`

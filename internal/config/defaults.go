@@ -82,6 +82,7 @@ func DefaultMode(caps component.Caps) DeliveryMode {
 
 // finish fills the defaults that depend on other values, after decoding.
 func (c *Config) finish() {
+	c.finishAppliance()
 	if c.Live.ShareTTL == 0 {
 		c.Live.ShareTTL = DefaultShareTTL // documented: 0 is the default
 	}

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/json"
 	"maps"
 	"os"
 	"path/filepath"
@@ -45,6 +46,9 @@ func TestExamples(t *testing.T) {
 			c, err := Load(f, testKinds)
 			if err != nil {
 				t.Fatalf("%v", err)
+			}
+			if c.Appliance != nil {
+				return // an appliance needs no sources, rules or targets (examples/censor.yaml)
 			}
 			if len(c.Sources) == 0 || len(c.Rules) == 0 || len(c.Targets) == 0 {
 				t.Errorf("example has %d sources, %d rules, %d targets", len(c.Sources), len(c.Rules), len(c.Targets))
@@ -118,6 +122,7 @@ func TestDocsCoverEveryKey(t *testing.T) {
 	for _, e := range testKinds.Targets {
 		yamlKeys(reflect.TypeOf(e.Kind.NewSpec()), seen, keys)
 	}
+	yamlKeys(reflect.TypeOf(testKinds.Appliance.NewSpec()), seen, keys)
 	if len(keys) < 60 {
 		t.Fatalf("found only %d keys: the reflection walk is broken", len(keys))
 	}
@@ -139,5 +144,57 @@ func TestDocsCoverEveryKey(t *testing.T) {
 	// The default configuration is shown verbatim.
 	if !strings.Contains(string(docs), strings.TrimSpace(string(defaultYAML))) {
 		t.Error("docs/config.md does not include internal/config/default.yaml verbatim")
+	}
+}
+
+// TestCensorExample pins examples/censor.yaml, which checks rely on: the
+// reference censor's appliance on :6081 with its health check on 8080, its
+// three rules, and wirebridge's HTTP API moved off 8080; and it is the
+// example docs/appliance.md shows.
+func TestCensorExample(t *testing.T) {
+	c, err := Load(filepath.Join(repoRoot, "examples", "censor.yaml"), testKinds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Appliance == nil {
+		t.Fatal("no appliance section")
+	}
+	var got struct {
+		Listen string
+		Health struct{ Listen string }
+		Rules  []struct{ Name, Action string }
+	}
+	b, _ := json.Marshal(c.Appliance.Spec)
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	var rules []string
+	for _, r := range got.Rules {
+		rules = append(rules, r.Name+":"+r.Action)
+	}
+	if got.Listen != ":6081" || got.Health.Listen != ":8080" || c.HTTP.Listen != DefaultApplianceHTTPListen ||
+		!slices.Equal(rules, []string{"drop-me:drop", "weakly-typed:modify", "every-5th-ping:every_nth"}) {
+		t.Errorf("censor: listen %s, health %s, http %s, rules %v", got.Listen, got.Health.Listen, c.HTTP.Listen, rules)
+	}
+	example, err := os.ReadFile(filepath.Join(repoRoot, "examples", "censor.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := os.ReadFile(filepath.Join(repoRoot, "docs", "appliance.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("(?s)<!-- censor -->\\s*```yaml\n(.*?)```").FindSubmatch(doc)
+	if m == nil {
+		t.Fatal("docs/appliance.md has no <!-- censor --> block")
+	}
+	var kept []string // the example without its comments
+	for _, l := range strings.Split(string(example), "\n") {
+		if t := strings.TrimSpace(l); t != "" && !strings.HasPrefix(t, "#") {
+			kept = append(kept, l)
+		}
+	}
+	if strings.TrimSpace(strings.Join(kept, "\n")) != strings.TrimSpace(string(m[1])) {
+		t.Errorf("docs/appliance.md's censor differs from examples/censor.yaml:\n%s\n---\n%s", m[1], strings.Join(kept, "\n"))
 	}
 }

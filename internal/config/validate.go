@@ -45,6 +45,7 @@ func (c *Config) validate(decodeErrs Errors) Errors {
 	v.sources()
 	targets := v.targets()
 	v.rules(targets)
+	v.appliance(targets)
 	return v.errs
 }
 
@@ -220,7 +221,7 @@ func (v *validator) report(prefix string, ck *spec.Checker) {
 
 func (v *validator) sources() {
 	c := v.c
-	if len(c.Sources) == 0 {
+	if len(c.Sources) == 0 && c.Appliance == nil {
 		v.errorf("sources", "at least one source is required")
 	}
 	names := map[string]string{}

@@ -1,5 +1,6 @@
 // Package kinds is the registry of component kinds: the one place where a source or target type
-// name ("udp", "http", "file", ...) is mapped to its kind. internal/config parses a file against it and
+// name ("udp", "http", "file", ...) is mapped to its kind, and where the appliance: section's kind
+// is named. internal/config parses a file against it and
 // internal/app builds every source and target from it.
 //
 // It sits beside the data path, above the components it lists. It is explicit — a list built
@@ -8,6 +9,7 @@
 package kinds
 
 import (
+	"github.com/wirebridge/wirebridge/internal/appliance"
 	"github.com/wirebridge/wirebridge/internal/component"
 	"github.com/wirebridge/wirebridge/internal/source"
 	"github.com/wirebridge/wirebridge/internal/target/eventbridge"
@@ -40,5 +42,6 @@ func Default() *component.Registry {
 			{Type: "live", Kind: live.Kind},
 			{Type: "replay", Kind: replay.Kind},
 		},
+		Appliance: appliance.Kind,
 	}
 }
