@@ -56,6 +56,8 @@ func main() {
 		err = cmdSink(os.Args[2:])
 	case "metrics":
 		err = cmdMetrics(os.Args[2:])
+	case "geneve":
+		err = cmdGeneve(os.Args[2:])
 	default:
 		usage()
 	}
@@ -66,7 +68,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: wbbench send|e2e|sink|metrics [flags] (see bench/README.md)")
+	fmt.Fprintln(os.Stderr, "usage: wbbench send|e2e|sink|metrics|geneve [flags] (see bench/README.md)")
 	os.Exit(2)
 }
 

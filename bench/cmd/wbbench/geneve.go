@@ -1,0 +1,198 @@
+package main
+
+import (
+	"encoding/binary"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/net/ipv4"
+
+	"github.com/wirebridge/wirebridge/internal/packet"
+)
+
+// ---- geneve: a load balancer's side of a Geneve appliance ----
+//
+// wbbench geneve plays GWLB for bench/appliance.sh: it sends Geneve
+// datagrams (the three AWS options, an inner IPv4/UDP packet carrying a
+// sequence number and the send time) from -flows local ports to the
+// appliance at each rate of -rates for -duration, and receives what comes
+// back on its own address at the appliance's port (as GWLB does: the
+// appliance keeps the UDP ports and swaps the addresses). For each rate it
+// prints how many were returned and the round-trip latency percentiles of
+// the returned ones (user space to user space).
+
+func cmdGeneve(args []string) error {
+	fs := flag.NewFlagSet("geneve", flag.ExitOnError)
+	to := fs.String("to", "127.0.0.2:6081", "the appliance's Geneve address")
+	from := fs.String("from", "127.0.0.1", "the load balancer's address (replies come back to it at the appliance's port)")
+	rates := fs.String("rates", "10000,50000,100000,200000", "packets per second to try, comma-separated, in order")
+	duration := fs.Duration("duration", 2*time.Second, "how long each rate is sent")
+	flows := fs.Int("flows", 64, "flows (local UDP ports)")
+	size := fs.Int("size", 64, "inner UDP payload bytes (at least 20)")
+	label := fs.String("label", "", "the name printed on each line")
+	settle := fs.Duration("settle", 500*time.Millisecond, "how long to wait for late replies after each rate")
+	_ = fs.Parse(args)
+
+	dst, err := netip.ParseAddrPort(*to)
+	if err != nil {
+		return fmt.Errorf("-to: %w", err)
+	}
+	src, err := netip.ParseAddr(*from)
+	if err != nil {
+		return fmt.Errorf("-from: %w", err)
+	}
+	if *size < 20 || *flows < 1 {
+		return errors.New("-size must be at least 20 and -flows at least 1")
+	}
+	var list []float64
+	for _, r := range strings.Split(*rates, ",") {
+		v, err := strconv.ParseFloat(strings.TrimSpace(r), 64)
+		if err != nil || v <= 0 {
+			return fmt.Errorf("-rates: %q", r)
+		}
+		list = append(list, v)
+	}
+
+	back, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(src, dst.Port())))
+	if err != nil {
+		return fmt.Errorf("listen for replies: %w", err)
+	}
+	defer back.Close()
+	_ = back.SetReadBuffer(32 << 20)
+	conns := make([]*ipv4.PacketConn, *flows)
+	for i := range conns {
+		c, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(src, 0)))
+		if err != nil {
+			return fmt.Errorf("flow socket: %w", err)
+		}
+		defer c.Close()
+		_ = c.SetWriteBuffer(8 << 20)
+		conns[i] = ipv4.NewPacketConn(c)
+	}
+
+	start := time.Now()
+	var epoch atomic.Uint32 // which rate the replies belong to
+	var mu sync.Mutex
+	var lat []int64
+	var got atomic.Uint64
+	template := packet.Build(packet.Geneve{Options: packet.GWLBOptions(1, 2, 0)},
+		packet.IPv4{Src: netip.MustParseAddr("10.0.1.2"), Dst: netip.MustParseAddr("10.0.2.2"), TTL: 64},
+		packet.UDP{Src: 40000, Dst: 3000, NoChecksum: true}, packet.Payload(make([]byte, *size)))
+	const innerOff = 8 + 32 // Geneve header + the AWS options
+	payloadOff := len(template) - *size
+	go receive(back, payloadOff, start, &epoch, &mu, &lat, &got)
+
+	for ri, rate := range list {
+		epoch.Store(uint32(ri + 1))
+		mu.Lock()
+		lat = lat[:0]
+		mu.Unlock()
+		got.Store(0)
+		sent := sendGeneve(conns, dst, template, innerOff, payloadOff, rate, *duration, start, uint32(ri+1))
+		time.Sleep(*settle)
+		mu.Lock()
+		l := slices.Clone(lat)
+		mu.Unlock()
+		slices.Sort(l)
+		n := got.Load()
+		fmt.Printf("%s rate=%.0f sent=%d returned=%d (%.2f%%) p50=%s p99=%s\n", *label, rate, sent, n,
+			100*float64(n)/float64(max(sent, 1)), pct(l, 0.50), pct(l, 0.99))
+	}
+	return nil
+}
+
+// sendGeneve sends at rate for d, paced per millisecond, and returns how
+// many it sent. Each datagram's inner payload holds the epoch (4 bytes), a
+// sequence number (8) and the send time (8) (nanoseconds since start); the flow cookie and
+// inner source port follow the flow.
+func sendGeneve(conns []*ipv4.PacketConn, dst netip.AddrPort, template []byte, innerOff, payloadOff int, rate float64, d time.Duration, start time.Time, epoch uint32) uint64 {
+	to := net.UDPAddrFromAddrPort(dst)
+	const batch = 64
+	bufs := make([][]byte, len(conns)*batch)
+	for i := range bufs {
+		bufs[i] = slices.Clone(template)
+		f := i / batch
+		binary.BigEndian.PutUint32(bufs[i][innerOff-4:innerOff], uint32(f+1))         // flow cookie
+		binary.BigEndian.PutUint16(bufs[i][innerOff+20:innerOff+22], uint16(40000+f)) // inner source port
+	}
+	msgs := make([]ipv4.Message, batch)
+	var sent uint64
+	begin := time.Now()
+	seq := uint64(0)
+	flow := 0
+	for {
+		el := time.Since(begin)
+		if el >= d {
+			return sent
+		}
+		due := uint64(rate * el.Seconds())
+		for sent < due {
+			n := int(min(due-sent, batch))
+			for i := range n {
+				b := bufs[flow*batch+i]
+				binary.BigEndian.PutUint32(b[payloadOff:], epoch)
+				binary.BigEndian.PutUint64(b[payloadOff+4:], seq)
+				binary.BigEndian.PutUint64(b[payloadOff+12:], uint64(time.Since(start)))
+				seq++
+				msgs[i] = ipv4.Message{Buffers: [][]byte{b}, Addr: to}
+			}
+			// A datagram the local kernel refuses counts as sent and lost.
+			_, _ = conns[flow].WriteBatch(msgs[:n], 0)
+			sent += uint64(n)
+			flow = (flow + 1) % len(conns)
+		}
+		time.Sleep(200 * time.Microsecond)
+	}
+}
+
+// receive reads replies and records the latency of those of the current epoch.
+func receive(c *net.UDPConn, off int, start time.Time, epoch *atomic.Uint32, mu *sync.Mutex, lat *[]int64, got *atomic.Uint64) {
+	pc := ipv4.NewPacketConn(c)
+	msgs := make([]ipv4.Message, 64)
+	for i := range msgs {
+		msgs[i].Buffers = [][]byte{make([]byte, 9100)}
+	}
+	local := make([]int64, 0, 64)
+	for {
+		n, err := pc.ReadBatch(msgs, 0)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			fmt.Fprintln(os.Stderr, "wbbench geneve: receive:", err)
+			return
+		}
+		now := int64(time.Since(start))
+		ep := epoch.Load()
+		local = local[:0]
+		for _, m := range msgs[:n] {
+			b := m.Buffers[0][:m.N]
+			if len(b) < off+20 || binary.BigEndian.Uint32(b[off:]) != ep {
+				continue // not ours, or a late reply of an earlier rate
+			}
+			local = append(local, now-int64(binary.BigEndian.Uint64(b[off+12:])))
+		}
+		got.Add(uint64(len(local)))
+		mu.Lock()
+		*lat = append(*lat, local...)
+		mu.Unlock()
+	}
+}
+
+func pct(sorted []int64, q float64) string {
+	if len(sorted) == 0 {
+		return "-"
+	}
+	v := time.Duration(sorted[min(len(sorted)-1, int(q*float64(len(sorted))))])
+	return v.Round(time.Microsecond).String()
+}
