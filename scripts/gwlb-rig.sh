@@ -1,6 +1,6 @@
 #!/bin/sh
 # gwlb-rig.sh: the blog post's Gateway Load Balancer topology on one Linux
-# host, in network namespaces, for `wirebridge gwlb` (docs/gwlb.md):
+# host, in network namespaces, for `wirebridge gwlb` (docs/appliance.md):
 #
 #   PREFIX-client 10.0.1.2 fd00:1::2 ──┐                     ┌── PREFIX-server 10.0.2.2 fd00:2::2
 #                                      │                     │

@@ -26,7 +26,7 @@ appliance's port on the GWLB's address) is checked (Geneve header and
 options as sent, a known flow cookie, the flow's source port, the same
 flow), unwrapped and handed back to the kernel, which forwards it to
 its destination. Route traffic into the TUN with policy routing: see
-docs/gwlb.md for a whole demo in network namespaces. Needs root (CAP_NET_ADMIN
+docs/appliance.md for a whole demo in network namespaces. Needs root (CAP_NET_ADMIN
 and CAP_NET_RAW). SIGINT/SIGTERM stop it and remove the TUN if it created it.
 
 Example:

@@ -1,6 +1,6 @@
 // Package gwlbtest is test support beside the event path: it builds the
 // local Gateway Load Balancer demo in network namespaces (client, server,
-// the GWLB and its appliances; scripts/gwlb-rig.sh, as in docs/gwlb.md) and
+// the GWLB and its appliances; scripts/gwlb-rig.sh, as in docs/appliance.md) and
 // runs `wirebridge gwlb` in it, so that tests of any Geneve appliance can
 // send client → GWLB → appliance → GWLB → server traffic on one host.
 package gwlbtest
