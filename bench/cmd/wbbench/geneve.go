@@ -105,8 +105,8 @@ func cmdGeneve(args []string) error {
 		mu.Unlock()
 		slices.Sort(l)
 		n := got.Load()
-		fmt.Printf("%s rate=%.0f sent=%d returned=%d (%.2f%%) p50=%s p99=%s\n", *label, rate, sent, n,
-			100*float64(n)/float64(max(sent, 1)), pct(l, 0.50), pct(l, 0.99))
+		fmt.Printf("%s rate=%.0f reached=%.0f/s sent=%d returned=%d (%.2f%%) p50=%s p99=%s\n", *label, rate,
+			float64(sent)/duration.Seconds(), sent, n, 100*float64(n)/float64(max(sent, 1)), pct(l, 0.50), pct(l, 0.99))
 	}
 	return nil
 }
