@@ -245,7 +245,7 @@ func newServer(ctx context.Context, cfg *config.Config, path string, stdio Stdio
 		s.reg.MustRegister(c)
 	}
 
-	if s.table, err = rule.NewTable(allRuleSpecs(reg, cfg)); err != nil {
+	if s.table, err = rule.NewTable(allRuleSpecs(reg, cfg.Rules, cfg.Appliance)); err != nil {
 		return nil, ruleErrors(cfg, err)
 	}
 	var pts []pipeline.Target
@@ -462,7 +462,7 @@ func (s *server) reload() {
 		s.log.Error("reload failed, keeping the current rules", "file", s.path, "error", strings.Join(missing, "\n"))
 		return
 	}
-	set, err := s.table.Reload(allRuleSpecs(defaultRegistry(), cfg))
+	set, err := s.table.Reload(allRuleSpecs(defaultRegistry(), cfg.Rules, s.cfg.Appliance))
 	if err != nil {
 		s.log.Error("reload failed, keeping the current rules", "file", s.path, "error", ruleErrors(cfg, err))
 		return
@@ -472,8 +472,9 @@ func (s *server) reload() {
 	}
 	s.log.Info("rules reloaded", "file", s.path, "rules", set.Len(), "enabled", set.Enabled())
 	if !reflect.DeepEqual(cfg.Sources, s.cfg.Sources) || !reflect.DeepEqual(cfg.Targets, s.cfg.Targets) ||
-		!reflect.DeepEqual(cfg.NATS, s.cfg.NATS) || cfg.HTTP != s.cfg.HTTP || cfg.DataDir != s.cfg.DataDir {
-		s.log.Warn("the file also changes sources, targets, nats, http or data_dir: those take effect on restart")
+		!reflect.DeepEqual(cfg.NATS, s.cfg.NATS) || cfg.HTTP != s.cfg.HTTP || cfg.DataDir != s.cfg.DataDir ||
+		!reflect.DeepEqual(cfg.Appliance, s.cfg.Appliance) {
+		s.log.Warn("the file also changes sources, targets, appliance, nats, http or data_dir: those take effect on restart")
 	}
 }
 

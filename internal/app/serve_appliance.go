@@ -46,16 +46,16 @@ func (r *registry) newAppliance(env *buildEnv) (component.Appliance, error) {
 // teeRulePrefix names the rules teeRules adds; the names are reserved.
 const teeRulePrefix = "appliance-tee-"
 
-// allRuleSpecs is the rules of the file, then one rule per target the
-// appliance's rules tee to: events of the appliance whose
+// allRuleSpecs is rules, then one rule per target the appliance app (the
+// running one: a reload keeps it) tees to: events of the appliance whose
 // detail.Appliance.Tee lists the target go to it.
-func allRuleSpecs(reg *registry, cfg *config.Config) []rule.Spec {
-	specs := ruleSpecs(cfg.Rules)
-	if cfg.Appliance == nil || cfg.Appliance.Spec == nil || reg.kinds.Appliance == nil {
+func allRuleSpecs(reg *registry, rules []config.Rule, app *config.Appliance) []rule.Spec {
+	specs := ruleSpecs(rules)
+	if app == nil || app.Spec == nil || reg.kinds.Appliance == nil {
 		return specs
 	}
 	seen := map[string]bool{}
-	for _, t := range cfg.Appliance.Spec.TeeTargets() {
+	for _, t := range app.Spec.TeeTargets() {
 		if seen[t.Target] {
 			continue
 		}
