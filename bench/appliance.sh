@@ -65,7 +65,7 @@ cat >"$cfg" <<-EOF2
 	appliance:
 	  listen: "127.0.0.2:6081"
 	  health: {listen: "127.0.0.2:8080"}
-	  drain_time: 1ms
+	  drain_time: 0s
 EOF2
 start_wb "$cfg" 127.0.0.1:8081
 run_rates wirebridge

@@ -9,10 +9,11 @@ import (
 )
 
 // Events that do not come from a packet — ReplayDiff events, published by
-// replay targets comparing replayed responses with the mirrored originals;
-// appliance verdicts and mirror state changes next — enter the event path
-// through the pipeline's event ingress (internal/pipeline, ingress.go),
-// one per producer: matched by the same rules, handed to the same
+// replay targets comparing replayed responses with the mirrored originals,
+// and ApplianceVerdict events, published by the appliance for the packets
+// its tee rules match (serve_appliance.go); mirror state changes next —
+// enter the event path through the pipeline's event ingress
+// (internal/pipeline, ingress.go), one per producer: matched by the same rules, handed to the same
 // deliverers, counted in the pipeline's stats.
 //
 //	replay target ──OnDiff──► eventInputs slot ──► pipeline.EventIngress ──► [queue] ──► rules ──► deliverers

@@ -28,6 +28,11 @@ type Options struct {
 	Tee TeeFunc
 	// Logger logs health changes; nil discards.
 	Logger *slog.Logger
+	// Defaulted says the Spec had SetDefaults applied before its values
+	// were written (as the configuration does): New does not apply them
+	// again, so a drain_time written as 0 stays 0 (no drain) instead of
+	// turning into the default.
+	Defaulted bool
 }
 
 // The self-probe's Geneve option: an experimental option class (RFC 8926
@@ -103,7 +108,9 @@ func New(s Spec, opts Options) (*Appliance, error) {
 
 // build compiles spec into an Appliance without sockets.
 func build(s Spec, opts Options) (*Appliance, error) {
-	s.SetDefaults()
+	if !opts.Defaulted {
+		s.SetDefaults()
+	}
 	if err := s.Err(); err != nil {
 		return nil, fmt.Errorf("appliance: %w", err)
 	}

@@ -82,7 +82,7 @@ func newComponent(env component.Env, s component.ApplianceSpec) (component.Appli
 	if !ok {
 		return nil, fmt.Errorf("appliance: spec %T is not an appliance spec", s)
 	}
-	opts := Options{Name: Name, Logger: env.Logger}
+	opts := Options{Name: Name, Logger: env.Logger, Defaulted: true} // the configuration applied the defaults
 	if env.Producer != nil {
 		opts.Tee = TeeToEvents(env.Producer(Name, EventSource))
 	}

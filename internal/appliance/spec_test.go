@@ -302,3 +302,30 @@ func TestDefaultsBeforeDecode(t *testing.T) {
 		t.Errorf("problems %v, want readers only", p)
 	}
 }
+
+// TestDrainTimeZero: drain_time: 0s written in the configuration (after
+// the defaults: Options.Defaulted) means no drain; a spec whose defaults
+// New applies gets the default drain time.
+func TestDrainTimeZero(t *testing.T) {
+	tests := []struct {
+		name      string
+		spec      func() Spec
+		defaulted bool
+		want      time.Duration
+	}{
+		{"written 0 after the defaults", func() Spec { var s Spec; s.SetDefaults(); s.DrainTime = 0; return s }, true, 0},
+		{"written 5s", func() Spec { var s Spec; s.SetDefaults(); s.DrainTime = 5 * time.Second; return s }, true, 5 * time.Second},
+		{"a spec built in Go without defaults", func() Spec { return Spec{} }, false, DefaultDrainTime},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, err := build(tt.spec(), Options{Defaulted: tt.defaulted})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a.spec.DrainTime != tt.want {
+				t.Errorf("drain time %s, want %s", a.spec.DrainTime, tt.want)
+			}
+		})
+	}
+}
