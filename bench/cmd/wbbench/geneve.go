@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"golang.org/x/net/ipv4"
+	"golang.org/x/sys/unix"
 
 	"github.com/wirebridge/wirebridge/internal/packet"
 )
@@ -29,7 +30,8 @@ import (
 // back on its own address at the appliance's port (as GWLB does: the
 // appliance keeps the UDP ports and swaps the addresses). For each rate it
 // prints how many were returned and the round-trip latency percentiles of
-// the returned ones (user space to user space).
+// the returned ones: from just before the sendmmsg that sent it to the
+// kernel's receive timestamp of the reply (SO_TIMESTAMPNS).
 
 func cmdGeneve(args []string) error {
 	fs := flag.NewFlagSet("geneve", flag.ExitOnError)
@@ -157,10 +159,19 @@ func sendGeneve(conns []*ipv4.PacketConn, dst netip.AddrPort, template []byte, i
 
 // receive reads replies and records the latency of those of the current epoch.
 func receive(c *net.UDPConn, off int, start time.Time, epoch *atomic.Uint32, mu *sync.Mutex, lat *[]int64, got *atomic.Uint64) {
+	// The kernel's receive timestamp (SO_TIMESTAMPNS) ends the round trip,
+	// so that when this goroutine gets to run does not count.
+	kernelTime := false
+	if rc, err := c.SyscallConn(); err == nil {
+		_ = rc.Control(func(fd uintptr) {
+			kernelTime = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1) == nil
+		})
+	}
 	pc := ipv4.NewPacketConn(c)
 	msgs := make([]ipv4.Message, 64)
 	for i := range msgs {
 		msgs[i].Buffers = [][]byte{make([]byte, 9100)}
+		msgs[i].OOB = make([]byte, 64)
 	}
 	local := make([]int64, 0, 64)
 	for {
@@ -180,13 +191,35 @@ func receive(c *net.UDPConn, off int, start time.Time, epoch *atomic.Uint32, mu 
 			if len(b) < off+20 || binary.BigEndian.Uint32(b[off:]) != ep {
 				continue // not ours, or a late reply of an earlier rate
 			}
-			local = append(local, now-int64(binary.BigEndian.Uint64(b[off+12:])))
+			at := now
+			if kernelTime {
+				if ts, ok := rxTime(m.OOB[:m.NN]); ok {
+					at = int64(ts.Sub(start))
+				}
+			}
+			local = append(local, at-int64(binary.BigEndian.Uint64(b[off+12:])))
 		}
 		got.Add(uint64(len(local)))
 		mu.Lock()
 		*lat = append(*lat, local...)
 		mu.Unlock()
 	}
+}
+
+// rxTime returns the SCM_TIMESTAMPNS time in a control message.
+func rxTime(oob []byte) (time.Time, bool) {
+	cms, err := unix.ParseSocketControlMessage(oob)
+	if err != nil {
+		return time.Time{}, false
+	}
+	for _, cm := range cms {
+		if cm.Header.Level == unix.SOL_SOCKET && cm.Header.Type == unix.SCM_TIMESTAMPNS && len(cm.Data) >= 16 {
+			sec := int64(binary.NativeEndian.Uint64(cm.Data[0:8]))
+			nsec := int64(binary.NativeEndian.Uint64(cm.Data[8:16]))
+			return time.Unix(sec, nsec), true
+		}
+	}
+	return time.Time{}, false
 }
 
 func pct(sorted []int64, q float64) string {
