@@ -42,11 +42,16 @@ terminal (elsewhere, such as journald, it prints the command that makes one:
 wirebridge share /packets/all).
 ` + "`wirebridge validate -c FILE`" + ` checks a file without running it.
 
+With an appliance: section, serve also runs the inline Geneve appliance for
+AWS Gateway Load Balancer (Geneve on :6081, health check on :8080; the HTTP
+API then defaults to 127.0.0.1:8081): docs/appliance.md.
+
 Signals:
   SIGHUP           re-read the configuration file and swap the rule set
                    (sources and targets need a restart; errors keep the old rules)
   SIGTERM, SIGINT  stop the sources, drain the pipeline, flush the targets
-                   within shutdown_timeout, then exit
+                   within shutdown_timeout, then exit (an appliance turns
+                   unhealthy first and keeps forwarding for its drain_time)
 
 HTTP (http.listen):
   /metrics            Prometheus metrics
@@ -62,7 +67,8 @@ HTTP (http.listen):
 
 Examples:
   wirebridge serve
-  wirebridge serve -c examples/article.yaml`
+  wirebridge serve -c examples/article.yaml
+  wirebridge serve -c examples/censor.yaml`
 
 func runServe(ctx context.Context, args []string, stdio Stdio) int {
 	var (
