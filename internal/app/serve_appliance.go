@@ -21,7 +21,7 @@ import (
 // check unhealthy, keeps forwarding for drain_time (the load balancer's
 // deregistration delay), then stops it; the event ingress, the pipeline and
 // the targets stop after it. A rule's tee list is routed by one rule per
-// named target (teeRules), beside the rules of the file.
+// named target (allRuleSpecs), beside the rules of the file.
 
 // newAppliance builds the appliance of cfg (nil when it has none); errors
 // are placed at the section.
@@ -43,9 +43,6 @@ func (r *registry) newAppliance(env *buildEnv) (component.Appliance, error) {
 	return built, nil
 }
 
-// teeRulePrefix names the rules teeRules adds; the names are reserved.
-const teeRulePrefix = "appliance-tee-"
-
 // allRuleSpecs is rules, then one rule per target the appliance app (the
 // running one: a reload keeps it) tees to: events of the appliance whose
 // detail.Appliance.Tee lists the target go to it.
@@ -60,7 +57,7 @@ func allRuleSpecs(reg *registry, rules []config.Rule, app *config.Appliance) []r
 			continue
 		}
 		seen[t.Target] = true
-		specs = append(specs, rule.Spec{Name: teeRulePrefix + t.Target, Pattern: reg.kinds.Appliance.TeeRule(t.Target),
+		specs = append(specs, rule.Spec{Name: config.TeeRulePrefix + t.Target, Pattern: reg.kinds.Appliance.TeeRule(t.Target),
 			Targets: []string{t.Target}, Enabled: true})
 	}
 	return specs

@@ -18,6 +18,11 @@ import (
 // listener moves to 8081.
 const DefaultApplianceHTTPListen = "127.0.0.1:8081"
 
+// TeeRulePrefix starts the names of the rules serve adds to route the
+// appliance's tee to its targets (one per target: appliance-tee-<target>);
+// a rule of the file may not take one of them.
+const TeeRulePrefix = "appliance-tee-"
+
 // Appliance is the top-level appliance: section: the inline Geneve
 // appliance, its keys those of the appliance kind's spec.
 type Appliance struct {
@@ -57,8 +62,15 @@ func (v *validator) appliance(targets map[string]*Target) {
 	ck := &spec.Checker{}
 	a.Spec.Validate(ck)
 	v.report("appliance", ck)
+	ruleAt := map[string]int{}
+	for i, r := range v.c.Rules {
+		ruleAt[r.Name] = i
+	}
 	for _, tt := range a.Spec.TeeTargets() {
 		p := "appliance." + tt.Path
+		if i, clash := ruleAt[TeeRulePrefix+tt.Target]; clash {
+			v.errorf(fmt.Sprintf("rules[%d].name", i), "%q is the name of the rule that routes the appliance's tee to target %q; choose another name", TeeRulePrefix+tt.Target, tt.Target)
+		}
 		t := targets[tt.Target]
 		switch {
 		case tt.Target == "":

@@ -87,6 +87,9 @@ func TestApplianceErrors(t *testing.T) {
 			[]string{`wirebridge.yaml:3:37: appliance.rules[0].tee[0]: unknown target "drosp" (did you mean "drops"?)`}},
 		{"tee to a frames-only target", doc("appliance:", "  rules:", "    - {name: a, action: pass, tee: [p]}", "targets:", "  - {name: p, type: pcap, path: 'p/%Y.pcap'}"),
 			[]string{`wirebridge.yaml:3:37: appliance.rules[0].tee[0]: target "p" (type pcap) cannot send a teed packet's event`}},
+		{"a rule takes a tee rule's name", doc("appliance:", "  rules:", "    - {name: a, action: pass, tee: [drops]}",
+			"rules:", "  - {name: appliance-tee-drops, pattern: {source: [x]}, targets: [drops]}", "targets:", "  - {name: drops, type: stdout}"),
+			[]string{`wirebridge.yaml:5:12: rules[0].name: "appliance-tee-drops" is the name of the rule that routes the appliance's tee to target "drops"`}},
 		{"not a mapping", doc("appliance: [1]"),
 			[]string{"wirebridge.yaml:1:12: appliance: expected a mapping, got a list"}},
 	}
