@@ -261,39 +261,6 @@ func passConfig(t *testing.T, drain string) string {
 	return f
 }
 
-// capture runs tcpdump on eth0 of ns for Geneve until the returned stop.
-func capture(t *testing.T, ns string) (string, func()) {
-	t.Helper()
-	file := filepath.Join(t.TempDir(), "geneve.pcap")
-	cmd := gwlbtest.Cmd(ns, "tcpdump", "-n", "-U", "--immediate-mode", "-B", "65536", "-i", "eth0", "-s", "0", "-w", file, "udp", "port", "6081")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	sc := bufio.NewScanner(stderr)
-	for sc.Scan() {
-		if strings.Contains(sc.Text(), "listening on") {
-			break
-		}
-	}
-	go func() {
-		for sc.Scan() {
-		}
-	}()
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			_ = cmd.Process.Signal(syscall.SIGINT)
-			_ = cmd.Wait()
-		})
-	}
-	t.Cleanup(stop)
-	return file, stop
-}
-
 // TestApplianceOnTheWire: with a pass configuration, TCP goes through whole
 // (curl downloads 5 MB intact), an IPv6 UDP payload is rewritten, and an
 // 8,500-byte inner packet comes back whole; every Geneve packet the
@@ -302,7 +269,7 @@ func capture(t *testing.T, ns string) (string, func()) {
 func TestApplianceOnTheWire(t *testing.T) {
 	r := gwlbtest.New(t, 1)
 	startServe(t, r.Appliances[0], passConfig(t, "1s"))
-	pcap, stopCapture := capture(t, r.Appliances[0])
+	pcap, stopCapture := gwlbtest.Capture(t, r.Appliances[0])
 	g := r.StartGWLB(t, wbBin, "--health", "http:8080/healthz", "--health-interval", "200ms",
 		"--endpoint-id", "0x0102030405060708", "--attachment-id", "0x1112131415161718")
 	g.WaitLog(t, "appliance health", "to=healthy")

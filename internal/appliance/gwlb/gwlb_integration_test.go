@@ -142,39 +142,6 @@ func stdout(t *testing.T, cmd *exec.Cmd) string {
 	return string(out)
 }
 
-// capture runs tcpdump in namespace ns on eth0 for Geneve packets until stop is called.
-func capture(t *testing.T, ns string) (file string, stop func()) {
-	t.Helper()
-	file = filepath.Join(t.TempDir(), "geneve.pcap")
-	cmd := gwlbtest.Cmd(ns, "tcpdump", "-n", "-U", "--immediate-mode", "-B", "65536", "-i", "eth0", "-s", "0", "-w", file, "udp", "port", "6081")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("tcpdump: %v", err)
-	}
-	// tcpdump says "listening on" once the capture is open.
-	buf := make([]byte, 4096)
-	var got []byte
-	for !bytes.Contains(got, []byte("listening on")) {
-		n, err := stderr.Read(buf)
-		if err != nil {
-			t.Fatalf("tcpdump: %v: %s", err, got)
-		}
-		got = append(got, buf[:n]...)
-	}
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			_ = cmd.Process.Signal(os.Interrupt)
-			_ = cmd.Wait()
-		})
-	}
-	t.Cleanup(stop)
-	return file, stop
-}
-
 // TestThroughGWLB: client → GWLB → echo appliance → GWLB → server, as in the
 // blog post's demo: ping (IPv4 and IPv6), UDP payloads with nc, a 5 MB
 // download with curl, and an 8,500-byte packet all arrive whole, and the
@@ -183,7 +150,7 @@ func capture(t *testing.T, ns string) (file string, stop func()) {
 func TestThroughGWLB(t *testing.T) {
 	r := gwlbtest.New(t, 1)
 	app := startEcho(t, r.Appliances[0], r.ApplianceIPs[0])
-	pcap, stopCapture := capture(t, r.Appliances[0])
+	pcap, stopCapture := gwlbtest.Capture(t, r.Appliances[0])
 	g := r.StartGWLB(t, wbBin, "--health", "tcp:8080", "--health-interval", "200ms",
 		"--endpoint-id", "0x0102030405060708", "--attachment-id", "0x1112131415161718")
 	g.WaitLog(t, "appliance health", "to=healthy")
