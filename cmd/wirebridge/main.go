@@ -14,6 +14,13 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// The first SIGINT or SIGTERM starts the graceful stop; from then on the
+	// signals have their default action again, so a second one ends the
+	// process at once (Ctrl-C twice).
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
 	code := app.Main(ctx, os.Args[1:], app.Stdio{In: os.Stdin, Out: os.Stdout, Err: os.Stderr})
 	stop()
 	os.Exit(code)

@@ -51,7 +51,8 @@ Signals:
                    (sources and targets need a restart; errors keep the old rules)
   SIGTERM, SIGINT  stop the sources, drain the pipeline, flush the targets
                    within shutdown_timeout, then exit (an appliance turns
-                   unhealthy first and keeps forwarding for its drain_time)
+                   unhealthy first and keeps forwarding for its drain_time);
+                   a second SIGTERM or SIGINT ends the process at once
 
 HTTP (http.listen):
   /metrics            Prometheus metrics

@@ -363,7 +363,7 @@ func (a *Appliance) receiveProbes(ctx context.Context) {
 func (a *Appliance) Drain(ctx context.Context) error {
 	a.draining.Store(true)
 	a.setHealthy(false)
-	a.log.Info("appliance draining", "drain_time", a.spec.DrainTime)
+	a.log.Info("appliance draining", "drain_time", a.spec.DrainTime.String())
 	t := time.NewTimer(a.spec.DrainTime)
 	defer t.Stop()
 	select {
