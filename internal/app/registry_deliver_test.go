@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/wirebridge/wirebridge/internal/config"
-	"github.com/wirebridge/wirebridge/internal/delivery"
+	"github.com/wirebridge/wirebridge/internal/handoff"
 	"github.com/wirebridge/wirebridge/internal/kinds"
 )
 
@@ -87,7 +87,7 @@ targets:
 				t.Fatal(err)
 			}
 			defer tg.Close()
-			if err := tg.Send(context.Background(), []delivery.Delivery{{Body: []byte(`{"a":1}`)}}); err != nil {
+			if err := tg.Send(context.Background(), []handoff.Delivery{{Body: []byte(`{"a":1}`)}}); err != nil {
 				t.Fatal(err)
 			}
 			if out.String() != c.want {

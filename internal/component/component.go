@@ -20,8 +20,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/wirebridge/wirebridge/internal/delivery"
 	"github.com/wirebridge/wirebridge/internal/event"
+	"github.com/wirebridge/wirebridge/internal/handoff"
 	"github.com/wirebridge/wirebridge/internal/spec"
 )
 
@@ -96,7 +96,7 @@ type (
 
 // Target is what a target constructor builds: internal/deliver's workers call it.
 type Target interface {
-	Send(ctx context.Context, batch []delivery.Delivery) error
+	Send(ctx context.Context, batch []handoff.Delivery) error
 	Close() error
 }
 

@@ -9,15 +9,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wirebridge/wirebridge/internal/delivery"
 	"github.com/wirebridge/wirebridge/internal/event"
+	"github.com/wirebridge/wirebridge/internal/handoff"
 	"github.com/wirebridge/wirebridge/internal/packet"
 )
 
 // counter is the cheapest possible target: it counts deliveries.
 type counter struct{ n atomic.Int64 }
 
-func (c *counter) Send(_ context.Context, batch []delivery.Delivery) error {
+func (c *counter) Send(_ context.Context, batch []handoff.Delivery) error {
 	c.n.Add(int64(len(batch)))
 	return nil
 }
@@ -45,11 +45,11 @@ func BenchmarkDurableThroughputEvents(b *testing.B) {
 
 // eventDeliveries returns n deliveries of real events, as the pipeline
 // makes them, for UDP datagrams with random payloads and source ports.
-func eventDeliveries(n int) []delivery.Delivery {
+func eventDeliveries(n int) []handoff.Delivery {
 	rng := rand.New(rand.NewPCG(7, 11))
 	enc := &event.Encoder{}
 	var p packet.Packet
-	ds := make([]delivery.Delivery, n)
+	ds := make([]handoff.Delivery, n)
 	for i := range ds {
 		payload := make([]byte, 64)
 		for j := range payload {
@@ -65,7 +65,7 @@ func eventDeliveries(n int) []delivery.Delivery {
 		if err := packet.Decode(&p, frame, info); err != nil {
 			panic(err)
 		}
-		ds[i] = delivery.Delivery{ID: fmt.Sprintf("bench-%05d", i), Rule: "all", Frame: frame, Capture: info,
+		ds[i] = handoff.Delivery{ID: fmt.Sprintf("bench-%05d", i), Rule: "all", Frame: frame, Capture: info,
 			Body: enc.AppendJSON(nil, &p, event.Meta{Listener: "flood", SourceType: "udp"})}
 	}
 	return ds
@@ -73,7 +73,7 @@ func eventDeliveries(n int) []delivery.Delivery {
 
 // benchThroughputOf is benchThroughput with deliveries ds, to a target
 // whose worker reuses chunk buffers when copies is set.
-func benchThroughputOf(b *testing.B, mode Mode, ds []delivery.Delivery, copies bool) {
+func benchThroughputOf(b *testing.B, mode Mode, ds []handoff.Delivery, copies bool) {
 	var w Worker
 	tg := &counter{}
 	var target Target = tg
@@ -210,7 +210,7 @@ func BenchmarkDirectThroughputCopier(b *testing.B) {
 
 // offer enqueues ds, offering again what a full buffer did not take once
 // the worker has caught up (Flush).
-func offer(ctx context.Context, w Worker, ds []delivery.Delivery) error {
+func offer(ctx context.Context, w Worker, ds []handoff.Delivery) error {
 	for len(ds) > 0 {
 		acc, err := w.Enqueue(ctx, ds)
 		if err != nil {

@@ -50,8 +50,8 @@
 // Delivery.Attempt is the server's delivery count, which also counts a
 // fetch released unsent at shutdown.
 //
-// Targets do not retry; they classify their errors with delivery.PermanentError,
-// delivery.RetryAfterError and, for partly failed batches, *delivery.BatchError.
+// Targets do not retry; they classify their errors with handoff.PermanentError,
+// handoff.RetryAfterError and, for partly failed batches, *handoff.BatchError.
 // Any other error is transient.
 //
 // # Stored message format (durable mode)
@@ -105,7 +105,7 @@ import (
 	"time"
 
 	"github.com/wirebridge/wirebridge/internal/bus"
-	"github.com/wirebridge/wirebridge/internal/delivery"
+	"github.com/wirebridge/wirebridge/internal/handoff"
 	"github.com/wirebridge/wirebridge/internal/names"
 )
 
@@ -113,7 +113,7 @@ import (
 // Send delivers a batch or reports why not; it must not retry. Close is
 // called once, when the worker's Run returns.
 type Target interface {
-	Send(ctx context.Context, batch []delivery.Delivery) error
+	Send(ctx context.Context, batch []handoff.Delivery) error
 	Close() error
 }
 
@@ -249,7 +249,7 @@ type Worker interface {
 	// them in JetStream (they are accepted once the server acknowledged
 	// them: see Flush and Stats.Enqueued). After Run's context ends, Enqueue
 	// returns ErrClosed.
-	Enqueue(ctx context.Context, ds []delivery.Delivery) (int, error)
+	Enqueue(ctx context.Context, ds []handoff.Delivery) (int, error)
 	// Flush waits until every delivery Enqueue took before the call is
 	// accepted or counted dropped (durable: stored in JetStream or refused;
 	// direct: at once), or until ctx ends. It returns an error if ctx ended
@@ -300,7 +300,7 @@ func classify(err error, out []outcome) {
 	if err == nil {
 		return
 	}
-	var be *delivery.BatchError
+	var be *handoff.BatchError
 	if errors.As(err, &be) {
 		for i, e := range be.Failed {
 			if i >= 0 && i < len(out) && e != nil {
@@ -317,11 +317,11 @@ func classify(err error, out []outcome) {
 
 func classifyOne(err error) outcome {
 	o := outcome{err: err}
-	var p delivery.PermanentError
+	var p handoff.PermanentError
 	if errors.As(err, &p) && p.Permanent() {
 		o.permanent = true
 	}
-	var ra delivery.RetryAfterError
+	var ra handoff.RetryAfterError
 	if errors.As(err, &ra) {
 		o.after = max(ra.RetryAfter(), 0)
 	}
@@ -381,4 +381,4 @@ const (
 	ReasonCanceled    = "canceled"
 )
 
-func batchBytes(d *delivery.Delivery) int { return len(d.Body) }
+func batchBytes(d *handoff.Delivery) int { return len(d.Body) }

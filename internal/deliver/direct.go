@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/wirebridge/wirebridge/internal/delivery"
+	"github.com/wirebridge/wirebridge/internal/handoff"
 )
 
 // directWorker queues deliveries in memory and sends them from Run.
@@ -115,7 +115,7 @@ var chunkPool = sync.Pool{New: func() any { return new(chunk) }}
 // buffer for a call of up to 512 events would be a large allocation each
 // time: over 32 KiB, the heap lock, zeroed whole).
 type chunk struct {
-	ds   []delivery.Delivery
+	ds   []handoff.Delivery
 	buf  *chunkBuf // nil unless reused: back to its pool with the chunk
 	next int       // the first delivery Run has not taken yet
 }
@@ -145,7 +145,7 @@ func (w *directWorker) Stats() Stats   { return w.m.stats() }
 // (QueueSize deliveries, QueueBytes bytes of Body and Frame; a delivery
 // larger than QueueBytes fits an empty queue alone) and returns its length
 // and bytes.
-func (w *directWorker) reserve(ds []delivery.Delivery) (n, bytes int) {
+func (w *directWorker) reserve(ds []handoff.Delivery) (n, bytes int) {
 	w.qmu.Lock()
 	defer w.qmu.Unlock()
 	for n < len(ds) && w.queued+n < w.cfg.QueueSize {
@@ -174,7 +174,7 @@ func (w *directWorker) taken(n, bytes int) int {
 // Enqueue copies the deliveries' Body and Frame (the caller's buffers may be
 // reused once it returns) into one chunk and queues it without blocking.
 // What does not fit in the queue is dropped and counted (queue_full).
-func (w *directWorker) Enqueue(_ context.Context, ds []delivery.Delivery) (int, error) {
+func (w *directWorker) Enqueue(_ context.Context, ds []handoff.Delivery) (int, error) {
 	w.mu.RLock()
 	defer w.mu.RUnlock()
 	if w.closed {
@@ -261,7 +261,7 @@ func (w *directWorker) Run(ctx context.Context) error {
 	defer stop()
 	defer w.t.Close()
 
-	batch := make([]delivery.Delivery, 0, w.cfg.MaxEvents)
+	batch := make([]handoff.Delivery, 0, w.cfg.MaxEvents)
 	out := make([]outcome, w.cfg.MaxEvents)
 	var cur *chunk // the chunk deliveries are taken from
 	// spent holds the chunks whose last delivery went into batch: they
@@ -364,7 +364,7 @@ func (w *directWorker) next(ctx context.Context) (*chunk, bool) {
 }
 
 // send delivers batch, retrying failed deliveries in memory.
-func (w *directWorker) send(ctx context.Context, batch []delivery.Delivery, out []outcome) {
+func (w *directWorker) send(ctx context.Context, batch []handoff.Delivery, out []outcome) {
 	for attempt := 1; len(batch) > 0; attempt++ {
 		for i := range batch {
 			batch[i].Attempt = attempt

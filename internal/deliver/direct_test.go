@@ -11,7 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	"github.com/wirebridge/wirebridge/internal/delivery"
+	"github.com/wirebridge/wirebridge/internal/handoff"
 )
 
 func TestDirectDeliversAndCopies(t *testing.T) {
@@ -99,7 +99,7 @@ func TestDirectQueueFullDropsAreCounted(t *testing.T) {
 func TestDirectRetries(t *testing.T) {
 	cases := []struct {
 		name         string
-		decide       func(d delivery.Delivery) error
+		decide       func(d handoff.Delivery) error
 		maxAttempts  int
 		wantGot      bool
 		wantTried    int
@@ -107,15 +107,15 @@ func TestDirectRetries(t *testing.T) {
 		wantRetried  uint64
 		wantDelivers uint64
 	}{
-		{"transient then ok", func(d delivery.Delivery) error {
+		{"transient then ok", func(d handoff.Delivery) error {
 			if d.Attempt < 3 {
 				return errUnavailable
 			}
 			return nil
 		}, 5, true, 3, "", 2, 1},
-		{"exhausted", func(delivery.Delivery) error { return errUnavailable }, 4, false, 4, ReasonMaxAttempts, 3, 0},
-		{"permanent", func(delivery.Delivery) error { return permErr{"400"} }, 5, false, 1, ReasonPermanent, 0, 0},
-		{"retry-after", func(d delivery.Delivery) error {
+		{"exhausted", func(handoff.Delivery) error { return errUnavailable }, 4, false, 4, ReasonMaxAttempts, 3, 0},
+		{"permanent", func(handoff.Delivery) error { return permErr{"400"} }, 5, false, 1, ReasonPermanent, 0, 0},
+		{"retry-after", func(d handoff.Delivery) error {
 			if d.Attempt == 1 {
 				return retryAfterErr{20 * time.Millisecond}
 			}
@@ -200,20 +200,20 @@ func TestDirectShutdownDeadline(t *testing.T) {
 // fits both QueueSize and QueueBytes, counts the rest dropped, and a
 // delivery larger than QueueBytes is taken only into an empty queue.
 func TestDirectQueueBounds(t *testing.T) {
-	body := func(n int) delivery.Delivery { return delivery.Delivery{ID: "x", Body: make([]byte, n)} }
+	body := func(n int) handoff.Delivery { return handoff.Delivery{ID: "x", Body: make([]byte, n)} }
 	tests := []struct {
 		name       string
 		size, byts int
-		calls      [][]delivery.Delivery
+		calls      [][]handoff.Delivery
 		took       []int
 		depth      int64
 	}{
-		{"count bound", 5, 1 << 20, [][]delivery.Delivery{{body(10), body(10), body(10)}, {body(10), body(10), body(10)}}, []int{3, 2}, 5},
-		{"byte bound within a call", 100, 100, [][]delivery.Delivery{{body(40), body(40), body(40), body(1)}}, []int{2}, 2},
-		{"byte bound across calls", 100, 100, [][]delivery.Delivery{{body(60)}, {body(50)}, {body(40)}}, []int{1, 0, 1}, 2},
-		{"frames count too", 100, 100, [][]delivery.Delivery{{{ID: "f", Body: make([]byte, 30), Frame: make([]byte, 30)}, {ID: "g", Body: make([]byte, 30), Frame: make([]byte, 30)}}}, []int{1}, 1},
-		{"outsized into an empty queue", 100, 100, [][]delivery.Delivery{{body(500)}, {body(1)}}, []int{1, 0}, 1},
-		{"outsized behind others", 100, 100, [][]delivery.Delivery{{body(10)}, {body(500)}}, []int{1, 0}, 1},
+		{"count bound", 5, 1 << 20, [][]handoff.Delivery{{body(10), body(10), body(10)}, {body(10), body(10), body(10)}}, []int{3, 2}, 5},
+		{"byte bound within a call", 100, 100, [][]handoff.Delivery{{body(40), body(40), body(40), body(1)}}, []int{2}, 2},
+		{"byte bound across calls", 100, 100, [][]handoff.Delivery{{body(60)}, {body(50)}, {body(40)}}, []int{1, 0, 1}, 2},
+		{"frames count too", 100, 100, [][]handoff.Delivery{{{ID: "f", Body: make([]byte, 30), Frame: make([]byte, 30)}, {ID: "g", Body: make([]byte, 30), Frame: make([]byte, 30)}}}, []int{1}, 1},
+		{"outsized into an empty queue", 100, 100, [][]handoff.Delivery{{body(500)}, {body(1)}}, []int{1, 0}, 1},
+		{"outsized behind others", 100, 100, [][]handoff.Delivery{{body(10)}, {body(500)}}, []int{1, 0}, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -247,7 +247,7 @@ func TestDirectBatchesAcrossCalls(t *testing.T) {
 	cfg.Linger = time.Second // long: the batches must fill up, not time out
 	var mu sync.Mutex
 	var order []string
-	rec.decide = func(d delivery.Delivery) error {
+	rec.decide = func(d handoff.Delivery) error {
 		mu.Lock()
 		order = append(order, d.ID)
 		mu.Unlock()
@@ -260,7 +260,7 @@ func TestDirectBatchesAcrossCalls(t *testing.T) {
 		want[i] = string(ds[i].Body)
 	}
 	stop := running(t, w)
-	buf := make([]delivery.Delivery, 0, 5)
+	buf := make([]handoff.Delivery, 0, 5)
 	for i := 0; i < len(ds); i += 5 { // calls of 5, as a pipeline worker's small flushes
 		buf = buf[:0]
 		for _, d := range ds[i : i+5] {
@@ -349,7 +349,7 @@ func TestDirectReusedBuffersOutliveTheirBatch(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := newRecorder()
 			if tc.retry {
-				rec.decide = func(d delivery.Delivery) error {
+				rec.decide = func(d handoff.Delivery) error {
 					// r.mu is held: tried already counts this attempt.
 					if d.Body[len(d.Body)-3]%5 == 0 && rec.tried[d.ID] == 1 {
 						return errors.New("once")
@@ -367,14 +367,14 @@ func TestDirectReusedBuffersOutliveTheirBatch(t *testing.T) {
 			stop := running(t, w)
 			const total = 3000
 			want := make(map[string]string, total)
-			var call []delivery.Delivery
+			var call []handoff.Delivery
 			body := make([]byte, 0, 4096)
 			for i, size := 0, 1; i < total; size = size%23 + 1 {
 				call, body = call[:0], body[:0]
 				for j := 0; j < size && i < total; j, i = j+1, i+1 {
 					start := len(body)
 					body = fmt.Appendf(body, `{"n":%d,"pad":"%s","k":"%c"}`, i, strings.Repeat("x", i%97), '0'+byte(i%10))
-					d := delivery.Delivery{ID: fmt.Sprintf("r-%05d", i), Body: body[start:len(body):len(body)]}
+					d := handoff.Delivery{ID: fmt.Sprintf("r-%05d", i), Body: body[start:len(body):len(body)]}
 					want[d.ID] = string(d.Body)
 					call = append(call, d)
 				}

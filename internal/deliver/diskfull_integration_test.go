@@ -12,18 +12,18 @@ import (
 	"time"
 
 	"github.com/wirebridge/wirebridge/internal/bus"
-	"github.com/wirebridge/wirebridge/internal/delivery"
 	"github.com/wirebridge/wirebridge/internal/disktest"
+	"github.com/wirebridge/wirebridge/internal/handoff"
 )
 
 // randomDeliveries are deliveries with incompressible bodies, so that they
 // fill the store as fast as their size says.
-func randomDeliveries(prefix string, from, n, bodySize int) []delivery.Delivery {
-	ds := make([]delivery.Delivery, n)
+func randomDeliveries(prefix string, from, n, bodySize int) []handoff.Delivery {
+	ds := make([]handoff.Delivery, n)
 	for i := range ds {
 		body := make([]byte, bodySize)
 		rand.Read(body)
-		ds[i] = delivery.Delivery{ID: fmt.Sprintf("%s-%06d", prefix, from+i), Rule: "r1", Body: body}
+		ds[i] = handoff.Delivery{ID: fmt.Sprintf("%s-%06d", prefix, from+i), Rule: "r1", Body: body}
 	}
 	return ds
 }

@@ -11,7 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/wirebridge/wirebridge/internal/bus"
-	"github.com/wirebridge/wirebridge/internal/delivery"
+	"github.com/wirebridge/wirebridge/internal/handoff"
 )
 
 // DLQ reads and replays the dead-letter stream (`wirebridge dlq list|replay TARGET`).
@@ -22,14 +22,14 @@ func NewDLQ(b *bus.Bus) *DLQ { return &DLQ{b: b} }
 
 // Entry is one dead letter.
 type Entry struct {
-	Seq      uint64            // sequence in WIREBRIDGE_DLQ
-	Delivery delivery.Delivery // as stored (zero with only Target set when it could not be decoded)
-	Error    string            // the last error
-	Reason   string            // permanent, max_attempts, max_age or decode
-	Attempts int               // Send attempts made
-	Subject  string            // the delivery subject it came from
-	FailedAt time.Time         // when it was dead-lettered
-	Stored   time.Time         // when the DLQ stored it
+	Seq      uint64           // sequence in WIREBRIDGE_DLQ
+	Delivery handoff.Delivery // as stored (zero with only Target set when it could not be decoded)
+	Error    string           // the last error
+	Reason   string           // permanent, max_attempts, max_age or decode
+	Attempts int              // Send attempts made
+	Subject  string           // the delivery subject it came from
+	FailedAt time.Time        // when it was dead-lettered
+	Stored   time.Time        // when the DLQ stored it
 }
 
 // List returns up to limit (<= 0: all) dead letters of target, oldest first.

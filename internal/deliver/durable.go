@@ -13,7 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/wirebridge/wirebridge/internal/bus"
-	"github.com/wirebridge/wirebridge/internal/delivery"
+	"github.com/wirebridge/wirebridge/internal/handoff"
 )
 
 // Dead-letter headers.
@@ -298,7 +298,7 @@ type pendingItem struct {
 	msg   int    // index of its message in process's msgs
 	idx   int    // index among that message's deliveries
 	raw   []byte // its stored envelope
-	d     delivery.Delivery
+	d     handoff.Delivery
 	bad   error // the envelope did not decode: dead-lettered as it is
 	delay time.Duration
 	state itemState
@@ -347,7 +347,7 @@ func (w *durableWorker) process(ctx context.Context, msgs, next []jetstream.Msg)
 		raws, err := storedItems(m.Data())
 		if err != nil {
 			w.m.addFailed(1)
-			dlqErr := w.deadLetter(ctx, m, seqs[i], -1, m.Data(), delivery.Delivery{}, ReasonDecode,
+			dlqErr := w.deadLetter(ctx, m, seqs[i], -1, m.Data(), handoff.Delivery{}, ReasonDecode,
 				fmt.Errorf("decode stored delivery: %w", err), attempts[i])
 			w.settleDead(k, i, dlqErr)
 			continue
@@ -366,7 +366,7 @@ func (w *durableWorker) process(ctx context.Context, msgs, next []jetstream.Msg)
 		w.m.setDepth(max(w.m.depth.Load(), w.perMsg.deliveries(pending)+int64(len(items))+int64(countDeliveries(next))))
 	}
 
-	ds := make([]delivery.Delivery, 0, len(items))
+	ds := make([]handoff.Delivery, 0, len(items))
 	for _, it := range items {
 		if it.bad == nil {
 			ds = append(ds, it.d)
@@ -386,7 +386,7 @@ func (w *durableWorker) process(ctx context.Context, msgs, next []jetstream.Msg)
 		it := &items[x]
 		if it.bad != nil {
 			failed++
-			if w.deadLetter(ctx, msgs[it.msg], seqs[it.msg], it.idx, it.raw, delivery.Delivery{}, ReasonDecode,
+			if w.deadLetter(ctx, msgs[it.msg], seqs[it.msg], it.idx, it.raw, handoff.Delivery{}, ReasonDecode,
 				fmt.Errorf("decode stored delivery: %w", it.bad), attempts[it.msg]) != nil {
 				it.state, it.delay = itemRetry, w.cfg.BackoffMax
 			} else {
@@ -523,7 +523,7 @@ func (w *durableWorker) settleDead(k *keepAlive, i int, dlqErr error) {
 // deadLetter stores data (message m's whole data, or its item-th delivery's
 // envelope) in the dead-letter stream with the reason and last error. seq is
 // m's stream sequence (0 when its metadata did not parse: no dedupe id).
-func (w *durableWorker) deadLetter(ctx context.Context, m jetstream.Msg, seq uint64, item int, data []byte, d delivery.Delivery, reason string, lastErr error, attempts int) error {
+func (w *durableWorker) deadLetter(ctx context.Context, m jetstream.Msg, seq uint64, item int, data []byte, d handoff.Delivery, reason string, lastErr error, attempts int) error {
 	dm := nats.NewMsg(bus.DLQSubject(w.cfg.Target))
 	dm.Data = data
 	dm.Header.Set(HeaderError, headerValue(lastErr.Error()))

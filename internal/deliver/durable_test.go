@@ -14,7 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/wirebridge/wirebridge/internal/bus"
-	"github.com/wirebridge/wirebridge/internal/delivery"
+	"github.com/wirebridge/wirebridge/internal/handoff"
 )
 
 func TestDurableDeliversEveryEventInBatches(t *testing.T) {
@@ -282,7 +282,7 @@ func TestDurableRetryAfterHonoured(t *testing.T) {
 	defer b.Close()
 	rec := newRecorder()
 	const after = 300 * time.Millisecond
-	rec.decide = func(d delivery.Delivery) error {
+	rec.decide = func(d handoff.Delivery) error {
 		if d.Attempt == 1 {
 			return retryAfterErr{after}
 		}
@@ -314,7 +314,7 @@ func TestDurableBatchErrorPerItem(t *testing.T) {
 	rec := newRecorder()
 	// Odd-numbered deliveries fail transiently on their first attempt; #3
 	// fails permanently; the others succeed at once.
-	rec.decide = func(d delivery.Delivery) error {
+	rec.decide = func(d handoff.Delivery) error {
 		var n int
 		for _, c := range d.ID[len(d.ID)-2:] {
 			n = n*10 + int(c-'0')
@@ -372,7 +372,7 @@ func TestDurableRetryOfPartOfAStoredMessage(t *testing.T) {
 	rec := newRecorder()
 	var mu sync.Mutex
 	seen := map[string][]int{}
-	rec.decide = func(d delivery.Delivery) error {
+	rec.decide = func(d handoff.Delivery) error {
 		mu.Lock()
 		seen[d.ID] = append(seen[d.ID], d.Attempt)
 		mu.Unlock()
@@ -556,7 +556,7 @@ func TestDurableQueueDepthExactWithBatches(t *testing.T) {
 	// The singles get through, the batch does not.
 	rec.set(func(r *recorder) {
 		r.whole = nil
-		r.decide = func(d delivery.Delivery) error {
+		r.decide = func(d handoff.Delivery) error {
 			if strings.HasPrefix(d.ID, "big") {
 				return errUnavailable
 			}

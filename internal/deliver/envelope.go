@@ -8,7 +8,7 @@ import (
 
 	"github.com/klauspost/compress/s2"
 
-	"github.com/wirebridge/wirebridge/internal/delivery"
+	"github.com/wirebridge/wirebridge/internal/handoff"
 	"github.com/wirebridge/wirebridge/internal/packet"
 )
 
@@ -149,7 +149,7 @@ func storedItems(b []byte) ([][]byte, error) {
 
 // appendEnvelope appends d's stored form to dst. Target and Attempt are not
 // stored: the subject names the target and JetStream counts attempts.
-func appendEnvelope(dst []byte, d *delivery.Delivery) []byte {
+func appendEnvelope(dst []byte, d *handoff.Delivery) []byte {
 	dst = append(dst, envMagic0, envMagic1, envVersion)
 	dst = binary.AppendUvarint(dst, uint64(len(d.ID)))
 	dst = append(dst, d.ID...)
@@ -166,7 +166,7 @@ func appendEnvelope(dst []byte, d *delivery.Delivery) []byte {
 	return append(dst, d.Body...)
 }
 
-func envelopeSize(d *delivery.Delivery) int {
+func envelopeSize(d *handoff.Delivery) int {
 	return 3 + 6*binary.MaxVarintLen64 + 3*binary.MaxVarintLen32 + len(d.ID) + len(d.Rule) + len(d.Frame) + len(d.Body)
 }
 
@@ -186,8 +186,8 @@ func fromUnixNano(n int64) time.Time {
 
 // decodeEnvelope parses a stored delivery. The returned Body and Frame alias
 // b. It never panics on malformed input.
-func decodeEnvelope(b []byte) (delivery.Delivery, error) {
-	var d delivery.Delivery
+func decodeEnvelope(b []byte) (handoff.Delivery, error) {
+	var d handoff.Delivery
 	if len(b) < 3 || b[0] != envMagic0 || b[1] != envMagic1 {
 		return d, fmt.Errorf("%w: bad magic", errEnvelope)
 	}
@@ -211,7 +211,7 @@ func decodeEnvelope(b []byte) (delivery.Delivery, error) {
 		d.Frame = f
 	}
 	if r.err != nil {
-		return delivery.Delivery{}, r.err
+		return handoff.Delivery{}, r.err
 	}
 	d.Body = r.b
 	return d, nil

@@ -9,18 +9,18 @@ import (
 	"time"
 
 	"github.com/wirebridge/wirebridge/internal/bus"
-	"github.com/wirebridge/wirebridge/internal/delivery"
+	"github.com/wirebridge/wirebridge/internal/handoff"
 )
 
 // recorder is a Target double: it records every delivery it is sent and
 // fails on command. Real targets are tested in internal/target.
 type recorder struct {
 	mu      sync.Mutex
-	decide  func(d delivery.Delivery) error // nil: success; per-delivery failure
-	whole   func() error                    // if set and non-nil: the whole Send fails
-	block   chan struct{}                   // if set: Send records, then waits for it to close (or ctx)
-	got     map[string]int                  // successful deliveries by id
-	tried   map[string]int                  // Send calls by id
+	decide  func(d handoff.Delivery) error // nil: success; per-delivery failure
+	whole   func() error                   // if set and non-nil: the whole Send fails
+	block   chan struct{}                  // if set: Send records, then waits for it to close (or ctx)
+	got     map[string]int                 // successful deliveries by id
+	tried   map[string]int                 // Send calls by id
 	bodies  map[string]string
 	times   map[string][]time.Time
 	batches []int
@@ -35,7 +35,7 @@ func newRecorder() *recorder {
 		times: map[string][]time.Time{}, arrived: make(chan struct{}, 1)}
 }
 
-func (r *recorder) Send(ctx context.Context, batch []delivery.Delivery) error {
+func (r *recorder) Send(ctx context.Context, batch []handoff.Delivery) error {
 	r.mu.Lock()
 	r.calls++
 	r.batches = append(r.batches, len(batch))
@@ -51,7 +51,7 @@ func (r *recorder) Send(ctx context.Context, batch []delivery.Delivery) error {
 	if r.whole != nil {
 		err = r.whole()
 	}
-	var be delivery.BatchError
+	var be handoff.BatchError
 	if err == nil {
 		for i, d := range batch {
 			if r.decide != nil {
@@ -200,14 +200,14 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 	}
 }
 
-func deliveries(prefix string, n, bodySize int) []delivery.Delivery {
-	ds := make([]delivery.Delivery, n)
+func deliveries(prefix string, n, bodySize int) []handoff.Delivery {
+	ds := make([]handoff.Delivery, n)
 	body := make([]byte, bodySize)
 	for i := range body {
 		body[i] = 'a' + byte(i%26)
 	}
 	for i := range ds {
-		ds[i] = delivery.Delivery{
+		ds[i] = handoff.Delivery{
 			ID:   fmt.Sprintf("%s-%05d", prefix, i),
 			Rule: "r1",
 			Body: append([]byte(fmt.Sprintf(`{"n":%d,"pad":"`, i)), append(body, '"', '}')...),
@@ -218,7 +218,7 @@ func deliveries(prefix string, n, bodySize int) []delivery.Delivery {
 
 // enqueueAll enqueues ds and waits until they are accepted: in durable
 // mode, stored in JetStream (Flush), every one of them.
-func enqueueAll(t testing.TB, w Worker, ds []delivery.Delivery) {
+func enqueueAll(t testing.TB, w Worker, ds []handoff.Delivery) {
 	t.Helper()
 	before := w.Stats()
 	n, err := w.Enqueue(context.Background(), ds)
@@ -269,7 +269,7 @@ func streamContents(t testing.TB, b *bus.Bus) (msgs int, ids []string) {
 	return msgs, ids
 }
 
-func idsOf(ds []delivery.Delivery) []string {
+func idsOf(ds []handoff.Delivery) []string {
 	ids := make([]string, len(ds))
 	for i, d := range ds {
 		ids[i] = d.ID

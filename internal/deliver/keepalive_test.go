@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/wirebridge/wirebridge/internal/delivery"
+	"github.com/wirebridge/wirebridge/internal/handoff"
 )
 
 // attemptsSeen records the Attempt of every delivery a target is sent.
@@ -15,7 +15,7 @@ type attemptsSeen struct {
 	attempts chan [2]any // id, attempt
 }
 
-func (a attemptsSeen) Send(ctx context.Context, batch []delivery.Delivery) error {
+func (a attemptsSeen) Send(ctx context.Context, batch []handoff.Delivery) error {
 	for _, d := range batch {
 		select {
 		case a.attempts <- [2]any{d.ID, d.Attempt}:

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wirebridge/wirebridge/internal/delivery"
+	"github.com/wirebridge/wirebridge/internal/handoff"
 )
 
 // The kill -9 test re-executes this test binary as the "wirebridge" process:
@@ -34,8 +34,8 @@ func TestMain(m *testing.M) {
 // stdout before returning) and fails transiently for the others.
 type stdoutTarget struct{ mu *sync.Mutex }
 
-func (s stdoutTarget) Send(_ context.Context, batch []delivery.Delivery) error {
-	be := &delivery.BatchError{Failed: map[int]error{}}
+func (s stdoutTarget) Send(_ context.Context, batch []handoff.Delivery) error {
+	be := &handoff.BatchError{Failed: map[int]error{}}
 	var b strings.Builder
 	for i, d := range batch {
 		n, _ := strconv.Atoi(d.ID[strings.LastIndexByte(d.ID, '-')+1:])
@@ -67,9 +67,9 @@ func crashChild(dir string) {
 	}
 	go func() { _ = w.Run(context.Background()) }()
 	for i := 0; ; i += 50 {
-		ds := make([]delivery.Delivery, 50)
+		ds := make([]handoff.Delivery, 50)
 		for j := range ds {
-			ds[j] = delivery.Delivery{ID: fmt.Sprintf("k-%d", i+j), Rule: "r", Body: []byte(`{"detail":{}}`)}
+			ds[j] = handoff.Delivery{ID: fmt.Sprintf("k-%d", i+j), Rule: "r", Body: []byte(`{"detail":{}}`)}
 		}
 		n, err := w.Enqueue(context.Background(), ds)
 		if err != nil || n != len(ds) {

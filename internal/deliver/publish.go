@@ -14,7 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/wirebridge/wirebridge/internal/bus"
-	"github.com/wirebridge/wirebridge/internal/delivery"
+	"github.com/wirebridge/wirebridge/internal/handoff"
 )
 
 // Durable intake: Enqueue never waits for JetStream.
@@ -134,7 +134,7 @@ func (s *storeQueue) abandon(m *meter) {
 // counted (queue_full). The return value counts deliveries taken, not yet
 // stored: Stats.Enqueued counts those the server acknowledged, and Flush
 // waits for them.
-func (w *durableWorker) Enqueue(_ context.Context, ds []delivery.Delivery) (int, error) {
+func (w *durableWorker) Enqueue(_ context.Context, ds []handoff.Delivery) (int, error) {
 	w.mu.RLock()
 	defer w.mu.RUnlock()
 	if w.closed {

@@ -14,11 +14,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/wirebridge/wirebridge/internal/delivery"
+	"github.com/wirebridge/wirebridge/internal/handoff"
 	"github.com/wirebridge/wirebridge/internal/packet"
 )
 
-func sameDelivery(a, b delivery.Delivery) bool {
+func sameDelivery(a, b handoff.Delivery) bool {
 	return a.ID == b.ID && a.Rule == b.Rule && bytes.Equal(a.Body, b.Body) && bytes.Equal(a.Frame, b.Frame) &&
 		a.Accepted.Equal(b.Accepted) && a.Capture.Timestamp.Equal(b.Capture.Timestamp) &&
 		a.Capture.CaptureLength == b.Capture.CaptureLength && a.Capture.Length == b.Capture.Length &&
@@ -29,16 +29,16 @@ func TestEnvelopeRoundTrip(t *testing.T) {
 	ts := time.Date(2026, 11, 21, 20, 40, 15, 123456789, time.UTC)
 	cases := []struct {
 		name string
-		d    delivery.Delivery
+		d    handoff.Delivery
 	}{
-		{"empty", delivery.Delivery{}},
-		{"event only", delivery.Delivery{ID: "0193a8c2-7d1e-7c3a-9f4e-2b6d1c0e5a77", Rule: "syslog",
+		{"empty", handoff.Delivery{}},
+		{"event only", handoff.Delivery{ID: "0193a8c2-7d1e-7c3a-9f4e-2b6d1c0e5a77", Rule: "syslog",
 			Body: []byte(`{"version":"0"}`), Accepted: ts}},
-		{"with frame", delivery.Delivery{ID: "id", Rule: "pcap", Body: []byte("x"), Accepted: ts,
+		{"with frame", handoff.Delivery{ID: "id", Rule: "pcap", Body: []byte("x"), Accepted: ts,
 			Frame: []byte{0xff, 0, 1, 2}, Capture: packet.CaptureInfo{Timestamp: ts.Add(-time.Second),
 				CaptureLength: 4, Length: 1500, InterfaceIndex: 3, LinkType: 0xffff}}},
-		{"unicode, binary body", delivery.Delivery{ID: "ü", Rule: "règle", Body: []byte{0, 1, 'W', 'B'}}},
-		{"negative capture fields", delivery.Delivery{ID: "n", Capture: packet.CaptureInfo{InterfaceIndex: -1}}},
+		{"unicode, binary body", handoff.Delivery{ID: "ü", Rule: "règle", Body: []byte{0, 1, 'W', 'B'}}},
+		{"negative capture fields", handoff.Delivery{ID: "n", Capture: packet.CaptureInfo{InterfaceIndex: -1}}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -58,7 +58,7 @@ func TestEnvelopeRoundTrip(t *testing.T) {
 }
 
 func TestEnvelopeMalformed(t *testing.T) {
-	good := appendEnvelope(nil, &delivery.Delivery{ID: "abc", Rule: "r", Frame: []byte("frame"), Body: []byte("body")})
+	good := appendEnvelope(nil, &handoff.Delivery{ID: "abc", Rule: "r", Frame: []byte("frame"), Body: []byte("body")})
 	cases := []struct {
 		name string
 		b    []byte
@@ -87,9 +87,9 @@ func TestEnvelopeMalformed(t *testing.T) {
 
 func TestStoredBatch(t *testing.T) {
 	envs := [][]byte{
-		appendEnvelope(nil, &delivery.Delivery{ID: "a", Body: []byte("1")}),
-		appendEnvelope(nil, &delivery.Delivery{ID: "b", Rule: "r", Frame: []byte{1, 2}, Body: bytes.Repeat([]byte("x"), 300)}),
-		appendEnvelope(nil, &delivery.Delivery{}),
+		appendEnvelope(nil, &handoff.Delivery{ID: "a", Body: []byte("1")}),
+		appendEnvelope(nil, &handoff.Delivery{ID: "b", Rule: "r", Frame: []byte{1, 2}, Body: bytes.Repeat([]byte("x"), 300)}),
+		appendEnvelope(nil, &handoff.Delivery{}),
 	}
 	batch := appendBatch(nil, envs)
 	packed := compressBatch(batch)
@@ -171,13 +171,13 @@ func mustItems(t *testing.T, b []byte) [][]byte {
 
 func FuzzDecodeEnvelope(f *testing.F) {
 	ts := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
-	f.Add(appendEnvelope(nil, &delivery.Delivery{}))
-	f.Add(appendEnvelope(nil, &delivery.Delivery{ID: "id", Rule: "r", Body: []byte("{}"), Accepted: ts,
+	f.Add(appendEnvelope(nil, &handoff.Delivery{}))
+	f.Add(appendEnvelope(nil, &handoff.Delivery{ID: "id", Rule: "r", Body: []byte("{}"), Accepted: ts,
 		Frame: []byte{1, 2, 3}, Capture: packet.CaptureInfo{Timestamp: ts, CaptureLength: 3, Length: 60, LinkType: 1}}))
 	f.Add([]byte("WB\x01\xff\xff"))
-	f.Add(appendBatch(nil, [][]byte{appendEnvelope(nil, &delivery.Delivery{ID: "x"}), []byte("WB\x01\x00")}))
-	f.Add(compressBatch(appendBatch(nil, [][]byte{appendEnvelope(nil, &delivery.Delivery{ID: "x", Body: bytes.Repeat([]byte("ab"), 40)}),
-		appendEnvelope(nil, &delivery.Delivery{ID: "y", Body: bytes.Repeat([]byte("ab"), 40)})})))
+	f.Add(appendBatch(nil, [][]byte{appendEnvelope(nil, &handoff.Delivery{ID: "x"}), []byte("WB\x01\x00")}))
+	f.Add(compressBatch(appendBatch(nil, [][]byte{appendEnvelope(nil, &handoff.Delivery{ID: "x", Body: bytes.Repeat([]byte("ab"), 40)}),
+		appendEnvelope(nil, &handoff.Delivery{ID: "y", Body: bytes.Repeat([]byte("ab"), 40)})})))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		// A stored message: its items, if it splits, each decode or fail
 		// alone, and written again as a batch they split the same way.
@@ -222,9 +222,9 @@ func TestClassify(t *testing.T) {
 		{"transient", errUnavailable, 2, []outcome{{err: errUnavailable}, {err: errUnavailable}}},
 		{"permanent wrapped", fmt.Errorf("post: %w", perm), 1, []outcome{{err: fmt.Errorf("post: %w", perm), permanent: true}}},
 		{"retry after", ra, 1, []outcome{{err: ra, after: 3 * time.Second}}},
-		{"batch", fmt.Errorf("put: %w", &delivery.BatchError{Failed: map[int]error{1: perm, 2: ra, 7: errUnavailable}}), 3,
+		{"batch", fmt.Errorf("put: %w", &handoff.BatchError{Failed: map[int]error{1: perm, 2: ra, 7: errUnavailable}}), 3,
 			[]outcome{{}, {err: perm, permanent: true}, {err: ra, after: 3 * time.Second}}},
-		{"empty batch error", &delivery.BatchError{}, 2, []outcome{{}, {}}},
+		{"empty batch error", &handoff.BatchError{}, 2, []outcome{{}, {}}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

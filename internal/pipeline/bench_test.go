@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wirebridge/wirebridge/internal/delivery"
+	"github.com/wirebridge/wirebridge/internal/handoff"
 	"github.com/wirebridge/wirebridge/internal/rule"
 	"github.com/wirebridge/wirebridge/internal/source"
 )
@@ -52,7 +52,7 @@ func benchRules(n int, seed string) []rule.Spec {
 // counter is a Deliverer that counts and keeps nothing.
 type counter struct{ n atomic.Uint64 }
 
-func (c *counter) Enqueue(_ context.Context, ds []delivery.Delivery) (int, error) {
+func (c *counter) Enqueue(_ context.Context, ds []handoff.Delivery) (int, error) {
 	c.n.Add(uint64(len(ds)))
 	return len(ds), nil
 }

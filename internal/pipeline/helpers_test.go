@@ -9,7 +9,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/wirebridge/wirebridge/internal/delivery"
+	"github.com/wirebridge/wirebridge/internal/handoff"
 	"github.com/wirebridge/wirebridge/internal/packet"
 	"github.com/wirebridge/wirebridge/internal/packet/capfile"
 	"github.com/wirebridge/wirebridge/internal/rule"
@@ -95,12 +95,12 @@ func emitAll(emit source.Emit, name, eventSource string, frames []source.Frame, 
 // recorder is an in-test Deliverer that keeps copies of what it receives.
 type recorder struct {
 	mu   sync.Mutex
-	got  []delivery.Delivery
+	got  []handoff.Delivery
 	gate chan struct{} // when set, Enqueue waits for it to close (or ctx)
 	max  int           // when > 0, accept at most max deliveries in total
 }
 
-func (r *recorder) Enqueue(ctx context.Context, ds []delivery.Delivery) (int, error) {
+func (r *recorder) Enqueue(ctx context.Context, ds []handoff.Delivery) (int, error) {
 	if r.gate != nil {
 		select {
 		case <-r.gate:
@@ -126,10 +126,10 @@ func (r *recorder) Enqueue(ctx context.Context, ds []delivery.Delivery) (int, er
 	return n, nil
 }
 
-func (r *recorder) deliveries() []delivery.Delivery {
+func (r *recorder) deliveries() []handoff.Delivery {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append([]delivery.Delivery(nil), r.got...)
+	return append([]handoff.Delivery(nil), r.got...)
 }
 
 func cfgRule(name, pat string, targets ...string) rule.Spec {

@@ -7,8 +7,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/wirebridge/wirebridge/internal/delivery"
 	"github.com/wirebridge/wirebridge/internal/event"
+	"github.com/wirebridge/wirebridge/internal/handoff"
 	"github.com/wirebridge/wirebridge/internal/rule"
 )
 
@@ -244,7 +244,7 @@ func (w *worker) buildEvent(id string, ev []byte, now time.Time) {
 				g.drop(evNoFrame, 1)
 				continue
 			}
-			w.pend[ti] = append(w.pend[ti], delivery.Delivery{ID: id, Rule: r.Name, Target: t.Name, Body: body, Accepted: now})
+			w.pend[ti] = append(w.pend[ti], handoff.Delivery{ID: id, Rule: r.Name, Target: t.Name, Body: body, Accepted: now})
 			w.idOffs[ti] = append(w.idOffs[ti], keepID)
 			w.npend++
 		}

@@ -45,8 +45,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/wirebridge/wirebridge/internal/delivery"
 	"github.com/wirebridge/wirebridge/internal/event"
+	"github.com/wirebridge/wirebridge/internal/handoff"
 	"github.com/wirebridge/wirebridge/internal/packet"
 	"github.com/wirebridge/wirebridge/internal/rule"
 	"github.com/wirebridge/wirebridge/internal/source"
@@ -60,7 +60,7 @@ import (
 // target stores them in JetStream afterwards); the others are counted as
 // refused.
 type Deliverer interface {
-	Enqueue(ctx context.Context, ds []delivery.Delivery) (int, error)
+	Enqueue(ctx context.Context, ds []handoff.Delivery) (int, error)
 }
 
 // Target is a delivery destination as the pipeline sees it.

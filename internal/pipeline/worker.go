@@ -4,8 +4,8 @@ import (
 	"context"
 	"time"
 
-	"github.com/wirebridge/wirebridge/internal/delivery"
 	"github.com/wirebridge/wirebridge/internal/event"
+	"github.com/wirebridge/wirebridge/internal/handoff"
 	"github.com/wirebridge/wirebridge/internal/packet"
 	"github.com/wirebridge/wirebridge/internal/rule"
 )
@@ -17,8 +17,8 @@ type worker struct {
 	pkt   packet.Packet
 	view  event.View
 	m     rule.Matches
-	arena []byte                // bodies of the deliveries not yet flushed
-	pend  [][]delivery.Delivery // per target index
+	arena []byte               // bodies of the deliveries not yet flushed
+	pend  [][]handoff.Delivery // per target index
 	npend int
 	// Event ids of the pending deliveries, as text: one string is made of
 	// them per flush (one allocation) and each Delivery.ID is a substring.
@@ -35,7 +35,7 @@ type worker struct {
 }
 
 func newWorker(p *Pipeline) *worker {
-	return &worker{p: p, pend: make([][]delivery.Delivery, len(p.targets)), idOffs: make([][]int32, len(p.targets))}
+	return &worker{p: p, pend: make([][]handoff.Delivery, len(p.targets)), idOffs: make([][]int32, len(p.targets))}
 }
 
 // bind caches, for a new rule set, each rule's target indexes.
@@ -142,7 +142,7 @@ func (w *worker) build(frame []byte, now time.Time) {
 				continue
 			}
 			t := p.targets[ti]
-			d := delivery.Delivery{Rule: r.Name, Target: t.Name, Accepted: now}
+			d := handoff.Delivery{Rule: r.Name, Target: t.Name, Accepted: now}
 			if t.NeedsBody {
 				d.Body, d.BodyJSON = body, bodyJSON
 			}

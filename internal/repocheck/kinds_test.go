@@ -235,7 +235,7 @@ var configUsers = []string{"internal/app", "internal/config"}
 // library and leaf packages only (the ones listed with them).
 var leafOnly = map[string][]string{
 	"internal/spec":      nil,
-	"internal/component": {"internal/spec", "internal/event", "internal/delivery", "github.com/nats-io/nats.go"},
+	"internal/component": {"internal/spec", "internal/event", "internal/handoff", "github.com/nats-io/nats.go"},
 }
 
 // TestStagesDoNotImportConfig: only internal/app imports internal/config, and

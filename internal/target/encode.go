@@ -9,7 +9,7 @@ import (
 	"unicode/utf8"
 	"unsafe"
 
-	"github.com/wirebridge/wirebridge/internal/delivery"
+	"github.com/wirebridge/wirebridge/internal/handoff"
 	"github.com/wirebridge/wirebridge/pattern/jsontext"
 )
 
@@ -58,7 +58,7 @@ func AppendLine(dst, body []byte) []byte {
 // AppendDeliveryValue appends d's Body as one JSON value: as it is when
 // d.BodyJSON says it already is one (the event JSON wirebridge encoded),
 // through AppendValue otherwise.
-func AppendDeliveryValue(dst []byte, d *delivery.Delivery) []byte {
+func AppendDeliveryValue(dst []byte, d *handoff.Delivery) []byte {
 	if d.BodyJSON {
 		return append(dst, d.Body...)
 	}
@@ -67,7 +67,7 @@ func AppendDeliveryValue(dst []byte, d *delivery.Delivery) []byte {
 
 // AppendDeliveryLine appends d's Body as one NDJSON line
 // (AppendDeliveryValue and '\n').
-func AppendDeliveryLine(dst []byte, d *delivery.Delivery) []byte {
+func AppendDeliveryLine(dst []byte, d *handoff.Delivery) []byte {
 	return append(AppendDeliveryValue(dst, d), '\n')
 }
 

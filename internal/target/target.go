@@ -15,12 +15,12 @@
 // dead-letter queue. A target tells deliver what kind of failure it saw:
 //
 //   - a permanent failure (retrying cannot help: bad request, payload too
-//     large) is an error implementing delivery.PermanentError — see Permanent;
+//     large) is an error implementing handoff.PermanentError — see Permanent;
 //   - a transient failure (timeout, refused connection, 5xx) is any other
 //     error; when the peer asked for a delay (HTTP Retry-After, throttling)
-//     the error also implements delivery.RetryAfterError — see RetryAfter;
+//     the error also implements handoff.RetryAfterError — see RetryAfter;
 //   - when only some deliveries of a batch failed, Send returns an
-//     *delivery.BatchError mapping each failed index to its own error (which is
+//     *handoff.BatchError mapping each failed index to its own error (which is
 //     itself permanent or transient); the indices not listed were delivered;
 //   - a cancelled or expired context makes Send return promptly with an error
 //     wrapping ctx.Err(); deliveries of that batch may or may not have arrived
@@ -35,7 +35,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/wirebridge/wirebridge/internal/delivery"
+	"github.com/wirebridge/wirebridge/internal/handoff"
 )
 
 // Target is implemented by every delivery target.
@@ -45,7 +45,7 @@ import (
 // Close releases the target's resources, flushing what it buffered; it is
 // idempotent, and Send after Close fails with ErrClosed.
 type Target interface {
-	Send(ctx context.Context, batch []delivery.Delivery) error
+	Send(ctx context.Context, batch []handoff.Delivery) error
 	Close() error
 }
 
@@ -59,7 +59,7 @@ func (e *permanentError) Error() string   { return e.err.Error() }
 func (e *permanentError) Unwrap() error   { return e.err }
 func (e *permanentError) Permanent() bool { return true }
 
-// Permanent wraps err so that it implements delivery.PermanentError. It returns
+// Permanent wraps err so that it implements handoff.PermanentError. It returns
 // nil for a nil err.
 func Permanent(err error) error {
 	if err == nil {
@@ -74,9 +74,9 @@ func Permanentf(format string, args ...any) error {
 }
 
 // IsPermanent reports whether err, or any error it wraps, is permanent.
-// An *delivery.BatchError is permanent only if every failure in it is.
+// An *handoff.BatchError is permanent only if every failure in it is.
 func IsPermanent(err error) bool {
-	var be *delivery.BatchError
+	var be *handoff.BatchError
 	if errors.As(err, &be) {
 		if len(be.Failed) == 0 {
 			return false
@@ -88,7 +88,7 @@ func IsPermanent(err error) bool {
 		}
 		return true
 	}
-	var pe delivery.PermanentError
+	var pe handoff.PermanentError
 	return errors.As(err, &pe) && pe.Permanent()
 }
 
@@ -104,7 +104,7 @@ func (e *retryAfterError) Error() string {
 func (e *retryAfterError) Unwrap() error             { return e.err }
 func (e *retryAfterError) RetryAfter() time.Duration { return e.after }
 
-// RetryAfter wraps err so that it implements delivery.RetryAfterError with the
+// RetryAfter wraps err so that it implements handoff.RetryAfterError with the
 // delay d (negative delays become 0). It returns nil for a nil err.
 func RetryAfter(err error, d time.Duration) error {
 	if err == nil {
@@ -119,7 +119,7 @@ func RetryAfter(err error, d time.Duration) error {
 // RetryAfterOf returns the delay requested by err (or an error it wraps) and
 // whether there was one.
 func RetryAfterOf(err error) (time.Duration, bool) {
-	var re delivery.RetryAfterError
+	var re handoff.RetryAfterError
 	if errors.As(err, &re) {
 		return re.RetryAfter(), true
 	}

@@ -19,7 +19,7 @@
 // needed, in order. An entry over 256 KB fails permanently without a call.
 //
 // When the response reports failed entries (FailedEntryCount), Send returns
-// an *delivery.BatchError mapping each failed delivery to an *EntryError with
+// an *handoff.BatchError mapping each failed delivery to an *EntryError with
 // the entry's ErrorCode and ErrorMessage: InternalFailure and
 // ThrottlingException are transient, every other code permanent. A call
 // that fails as a whole fails all its entries: throttling, 5xx and network
@@ -53,7 +53,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/smithy-go"
 
-	"github.com/wirebridge/wirebridge/internal/delivery"
+	"github.com/wirebridge/wirebridge/internal/handoff"
 	"github.com/wirebridge/wirebridge/internal/target"
 )
 
@@ -148,7 +148,7 @@ func (e *EntryError) Permanent() bool {
 
 // entry maps a delivery to a PutEvents entry and its size as EventBridge
 // counts it.
-func (t *Target) entry(d *delivery.Delivery) (types.PutEventsRequestEntry, int, error) {
+func (t *Target) entry(d *handoff.Delivery) (types.PutEventsRequestEntry, int, error) {
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(d.Body, &obj); err != nil || obj == nil {
 		return types.PutEventsRequestEntry{}, 0, target.Permanentf("eventbridge target: delivery %s: body is not a JSON object", d.ID)
@@ -200,7 +200,7 @@ func compact(b []byte) []byte {
 }
 
 // Send puts the batch's events, splitting it into calls within the limits.
-func (t *Target) Send(ctx context.Context, batch []delivery.Delivery) error {
+func (t *Target) Send(ctx context.Context, batch []handoff.Delivery) error {
 	t.mu.RLock()
 	closed := t.closed
 	t.mu.RUnlock()
@@ -256,7 +256,7 @@ func (t *Target) Send(ctx context.Context, batch []delivery.Delivery) error {
 	if len(batch) == 1 {
 		return failed[0]
 	}
-	return &delivery.BatchError{Failed: failed}
+	return &handoff.BatchError{Failed: failed}
 }
 
 // put makes one PutEvents call, recording failed entries. It returns the

@@ -21,7 +21,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wirebridge/wirebridge/internal/delivery"
+	"github.com/wirebridge/wirebridge/internal/handoff"
 	"github.com/wirebridge/wirebridge/internal/target"
 	"github.com/wirebridge/wirebridge/internal/target/targettest"
 )
@@ -136,7 +136,7 @@ func canonical(source, detailType, detail string, resources []string) []byte {
 
 // expect derives the entry a wirebridge event body should become, parsing
 // the body independently of the target's code.
-func expect(d delivery.Delivery) []byte {
+func expect(d handoff.Delivery) []byte {
 	var ev struct {
 		Source     string          `json:"source"`
 		DetailType string          `json:"detail-type"`
@@ -186,7 +186,7 @@ func TestEntryMapping(t *testing.T) {
 	f := &fakeBus{}
 	tg := newTarget(t, f)
 	defer tg.Close()
-	b := []delivery.Delivery{
+	b := []handoff.Delivery{
 		{ID: "1", Body: targettest.EventBody(1, []byte("hi"), "x")},
 		{ID: "2", Body: []byte(`{"msg": "transformed", "n": 2}`)},
 	}
@@ -238,9 +238,9 @@ func TestSplitting(t *testing.T) {
 			f := &fakeBus{}
 			tg := newTarget(t, f)
 			defer tg.Close()
-			var b []delivery.Delivery
+			var b []handoff.Delivery
 			for i, s := range tt.sizes {
-				b = append(b, delivery.Delivery{ID: fmt.Sprint(i), Body: bodyOfSize(i, s)})
+				b = append(b, handoff.Delivery{ID: fmt.Sprint(i), Body: bodyOfSize(i, s)})
 			}
 			if err := tg.Send(context.Background(), b); err != nil {
 				t.Fatal(err)
@@ -330,14 +330,14 @@ func TestFailures(t *testing.T) {
 			f := &fakeBus{failEntry: tt.failEntry, failCall: tt.failCall}
 			tg := newTarget(t, f)
 			defer tg.Close()
-			var b []delivery.Delivery
+			var b []handoff.Delivery
 			for i, s := range tt.bodies {
-				b = append(b, delivery.Delivery{ID: fmt.Sprint(i), Body: []byte(s)})
+				b = append(b, handoff.Delivery{ID: fmt.Sprint(i), Body: []byte(s)})
 			}
 			err := tg.Send(context.Background(), b)
-			var be *delivery.BatchError
+			var be *handoff.BatchError
 			if !errors.As(err, &be) {
-				t.Fatalf("got %v, want *delivery.BatchError", err)
+				t.Fatalf("got %v, want *handoff.BatchError", err)
 			}
 			for i, w := range tt.want {
 				e := be.Failed[i]
@@ -371,7 +371,7 @@ func TestEntryErrorCarriesCodeAndMessage(t *testing.T) {
 	f := &fakeBus{failEntry: codeFor}
 	tg := newTarget(t, f)
 	defer tg.Close()
-	err := tg.Send(context.Background(), []delivery.Delivery{{ID: "1", Body: []byte(`{"bad":1}`)}})
+	err := tg.Send(context.Background(), []handoff.Delivery{{ID: "1", Body: []byte(`{"bad":1}`)}})
 	var ee *EntryError
 	if !errors.As(err, &ee) || ee.Code != "MalformedDetail" || ee.Message != "Detail is malformed." || !target.IsPermanent(err) {
 		t.Fatalf("got %v", err)
@@ -409,7 +409,7 @@ func TestDefaultCredentialChain(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tg.Close()
-	if err := tg.Send(context.Background(), []delivery.Delivery{{ID: "1", Body: []byte(`{"a":1}`)}}); err != nil {
+	if err := tg.Send(context.Background(), []handoff.Delivery{{ID: "1", Body: []byte(`{"a":1}`)}}); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(f.auth[0], "Credential=AKIDFROMENV/") || !strings.Contains(f.auth[0], "/us-east-2/events/") {

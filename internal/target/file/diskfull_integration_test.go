@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/wirebridge/wirebridge/internal/delivery"
+	"github.com/wirebridge/wirebridge/internal/handoff"
 	"github.com/wirebridge/wirebridge/internal/target/targettest"
 )
 
@@ -17,7 +17,7 @@ import (
 // behind each time. Once space is freed, the next Send writes its lines
 // to one file.
 func TestFullDiskRetriesLeaveNoEmptyFiles(t *testing.T) {
-	batch := []delivery.Delivery{{ID: "a", Body: []byte(`{"n":1,"pad":"` + strings.Repeat("x", 8000) + `"}`)}}
+	batch := []handoff.Delivery{{ID: "a", Body: []byte(`{"n":1,"pad":"` + strings.Repeat("x", 8000) + `"}`)}}
 	targettest.FullDisk(t, func(dir string) targettest.FileTarget {
 		tg, err := New(Config{Path: filepath.Join(dir, "events.ndjson"), Fsync: FsyncAlways})
 		if err != nil {

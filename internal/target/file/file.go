@@ -72,7 +72,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 
-	"github.com/wirebridge/wirebridge/internal/delivery"
+	"github.com/wirebridge/wirebridge/internal/handoff"
 	"github.com/wirebridge/wirebridge/internal/target"
 	"github.com/wirebridge/wirebridge/internal/target/internal/rotate"
 )
@@ -215,7 +215,7 @@ func (t *Target) Files() []string { return t.arch.Files() }
 func (t *Target) CopiesBatch() {}
 
 // Send appends the batch's bodies as lines.
-func (t *Target) Send(ctx context.Context, batch []delivery.Delivery) error {
+func (t *Target) Send(ctx context.Context, batch []handoff.Delivery) error {
 	t.arch.Lock()
 	defer t.arch.Unlock()
 	if t.arch.Closed() {
@@ -313,7 +313,7 @@ func (t *Target) rollover(now time.Time) bool {
 
 // writeLine writes d's line: its Body and a newline when d.BodyJSON, line
 // (its encoded form) otherwise.
-func (o *output) writeLine(d *delivery.Delivery, line []byte) error {
+func (o *output) writeLine(d *handoff.Delivery, line []byte) error {
 	if !d.BodyJSON {
 		_, err := o.w.Write(line)
 		return err

@@ -20,7 +20,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 
-	"github.com/wirebridge/wirebridge/internal/delivery"
+	"github.com/wirebridge/wirebridge/internal/handoff"
 	"github.com/wirebridge/wirebridge/internal/target"
 	"github.com/wirebridge/wirebridge/internal/target/targettest"
 )
@@ -143,7 +143,7 @@ func at(h, m, s int) time.Time   { return time.Date(2026, 11, 21, h, m, s, 0, ti
 func body(i int) []byte {
 	return []byte(fmt.Sprintf(`{"n":%d,"pad":"%s"}`, i, strings.Repeat("x", 80)))
 }
-func one(i int) []delivery.Delivery { return []delivery.Delivery{{ID: fmt.Sprint(i), Body: body(i)}} }
+func one(i int) []handoff.Delivery { return []handoff.Delivery{{ID: fmt.Sprint(i), Body: body(i)}} }
 func rel(dir string, n []string) []string {
 	out := make([]string, len(n))
 	for i, s := range n {
@@ -449,17 +449,17 @@ func TestManyRotationsFinishedInBackground(t *testing.T) {
 			const total, per = 3000, 50
 			want := make([]string, 0, total)
 			for i := 0; i < total; i += per {
-				batch := make([]delivery.Delivery, per)
+				batch := make([]handoff.Delivery, per)
 				for j := range batch {
 					n := i + j
 					if n%3 == 2 { // a transformer's text output: not BodyJSON
 						text := fmt.Sprintf("text %d %s\n", n, pad())
-						batch[j] = delivery.Delivery{ID: fmt.Sprint(n), Body: []byte(text)}
+						batch[j] = handoff.Delivery{ID: fmt.Sprint(n), Body: []byte(text)}
 						want = append(want, strconv.Quote(text))
 						continue
 					}
 					b := fmt.Sprintf(`{"n":%d,"pad":"%s"}`, n, pad())
-					batch[j] = delivery.Delivery{ID: fmt.Sprint(n), Body: []byte(b), BodyJSON: true}
+					batch[j] = handoff.Delivery{ID: fmt.Sprint(n), Body: []byte(b), BodyJSON: true}
 					want = append(want, b)
 				}
 				if err := tg.Send(context.Background(), batch); err != nil {

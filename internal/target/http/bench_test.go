@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/wirebridge/wirebridge/internal/delivery"
+	"github.com/wirebridge/wirebridge/internal/handoff"
 	"github.com/wirebridge/wirebridge/internal/target/targettest"
 )
 
@@ -24,7 +24,7 @@ func BenchmarkSend(b *testing.B) {
 		batch  int
 	}{{FormatSingle, 1}, {FormatSingle, 100}, {FormatNDJSON, 100}, {FormatJSONArray, 100}, {FormatNDJSON, 1000}} {
 		b.Run(c.format+"/batch="+strconv.Itoa(c.batch), func(b *testing.B) {
-			batch := make([]delivery.Delivery, c.batch)
+			batch := make([]handoff.Delivery, c.batch)
 			for i := range batch {
 				batch[i] = targettest.Make(i, targettest.EventBody(i, make([]byte, 576), "bench")) // 1024 bytes of JSON
 			}

@@ -9,7 +9,7 @@
 //     application/json), and the header X-Wirebridge-Event-Id carries the
 //     event id (a receiver's idempotency key: delivery is at-least-once).
 //     The deliveries of a batch are posted one after the other; when some
-//     fail, Send returns an *delivery.BatchError. After a transient failure the
+//     fail, Send returns an *handoff.BatchError. After a transient failure the
 //     rest of the batch is not attempted (the peer is in trouble) and is
 //     reported failed with the same error.
 //   - "json-array": one request per batch, a JSON array (application/json).
@@ -24,7 +24,7 @@
 //
 // 2xx: delivered. 408, 425, 429 and 5xx: transient; a Retry-After header
 // (delay-seconds or HTTP-date) makes the error implement
-// delivery.RetryAfterError. Other 4xx (413 Payload Too Large included) and 3xx
+// handoff.RetryAfterError. Other 4xx (413 Payload Too Large included) and 3xx
 // (redirects are not followed): permanent. Connection errors and timeouts:
 // transient.
 //
@@ -63,7 +63,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/wirebridge/wirebridge/internal/delivery"
+	"github.com/wirebridge/wirebridge/internal/handoff"
 	"github.com/wirebridge/wirebridge/internal/target"
 )
 
@@ -208,7 +208,7 @@ func (c TLSConfig) build() (*tls.Config, error) {
 }
 
 // Send delivers the batch; see the package comment for formats and errors.
-func (t *Target) Send(ctx context.Context, batch []delivery.Delivery) error {
+func (t *Target) Send(ctx context.Context, batch []handoff.Delivery) error {
 	t.mu.RLock()
 	closed := t.closed
 	t.mu.RUnlock()
@@ -270,7 +270,7 @@ func (t *Target) Send(ctx context.Context, batch []delivery.Delivery) error {
 		}
 	}
 	if failed != nil {
-		return &delivery.BatchError{Failed: failed}
+		return &handoff.BatchError{Failed: failed}
 	}
 	return nil
 }

@@ -26,7 +26,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wirebridge/wirebridge/internal/delivery"
+	"github.com/wirebridge/wirebridge/internal/handoff"
 	"github.com/wirebridge/wirebridge/internal/target"
 	"github.com/wirebridge/wirebridge/internal/target/targettest"
 )
@@ -154,10 +154,10 @@ func TestConformance(t *testing.T) {
 	}
 }
 
-func deliveries(bodies ...string) []delivery.Delivery {
-	var b []delivery.Delivery
+func deliveries(bodies ...string) []handoff.Delivery {
+	var b []handoff.Delivery
 	for i, s := range bodies {
-		b = append(b, delivery.Delivery{ID: targettest.ID(i + 1), Body: []byte(s)})
+		b = append(b, handoff.Delivery{ID: targettest.ID(i + 1), Body: []byte(s)})
 	}
 	return b
 }
@@ -419,9 +419,9 @@ func TestSinglePartialFailure(t *testing.T) {
 	}
 	defer tg.Close()
 	err = tg.Send(context.Background(), deliveries(`"ok0"`, `"bad1"`, `"ok2"`, `"down3"`, `"ok4"`))
-	var be *delivery.BatchError
+	var be *handoff.BatchError
 	if !errors.As(err, &be) {
-		t.Fatalf("want *delivery.BatchError, got %v", err)
+		t.Fatalf("want *handoff.BatchError, got %v", err)
 	}
 	if len(be.Failed) != 3 || !target.IsPermanent(be.Failed[1]) || target.IsPermanent(be.Failed[3]) || target.IsPermanent(be.Failed[4]) {
 		t.Fatalf("failed = %v", be.Failed)

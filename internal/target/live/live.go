@@ -15,7 +15,7 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/wirebridge/wirebridge/internal/delivery"
+	"github.com/wirebridge/wirebridge/internal/handoff"
 	wlive "github.com/wirebridge/wirebridge/internal/live"
 	"github.com/wirebridge/wirebridge/internal/target"
 )
@@ -56,7 +56,7 @@ func New(cfg Config) (*Target, error) {
 }
 
 // Send publishes the batch, in order.
-func (t *Target) Send(ctx context.Context, batch []delivery.Delivery) error {
+func (t *Target) Send(ctx context.Context, batch []handoff.Delivery) error {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	if t.closed {
@@ -113,7 +113,7 @@ func (t *Target) Send(ctx context.Context, batch []delivery.Delivery) error {
 		return fmt.Errorf("live target: %w", err)
 	}
 	if failed != nil {
-		return &delivery.BatchError{Failed: failed}
+		return &handoff.BatchError{Failed: failed}
 	}
 	return nil
 }

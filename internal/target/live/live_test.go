@@ -9,7 +9,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
-	"github.com/wirebridge/wirebridge/internal/delivery"
+	"github.com/wirebridge/wirebridge/internal/handoff"
 	wlive "github.com/wirebridge/wirebridge/internal/live"
 	"github.com/wirebridge/wirebridge/internal/packet"
 	"github.com/wirebridge/wirebridge/internal/target"
@@ -110,7 +110,7 @@ func TestConformance(t *testing.T) {
 				}
 				return out, nil
 			},
-			Expect: func(dl delivery.Delivery) []byte {
+			Expect: func(dl handoff.Delivery) []byte {
 				b, _ := target.DecodeValue(target.AppendValue(nil, dl.Body))
 				return b
 			},
@@ -125,7 +125,7 @@ type countingTarget struct {
 	n  *int
 }
 
-func (c countingTarget) Send(ctx context.Context, b []delivery.Delivery) error {
+func (c countingTarget) Send(ctx context.Context, b []handoff.Delivery) error {
 	err := c.Target.Send(ctx, b)
 	if err == nil {
 		c.mu.Lock()
@@ -150,7 +150,7 @@ func TestFrames(t *testing.T) {
 			}
 			ts := time.Date(2026, 11, 21, 20, 40, 15, 123456000, time.UTC)
 			frame := []byte{1, 2, 3, 4, 5, 6, 7, 8}
-			err = tg.Send(context.Background(), []delivery.Delivery{{
+			err = tg.Send(context.Background(), []handoff.Delivery{{
 				ID: "1", Body: []byte(`{"version":"0"}`), Frame: frame,
 				Capture: packet.CaptureInfo{Timestamp: ts, CaptureLength: 8, Length: 100, LinkType: 1},
 			}})

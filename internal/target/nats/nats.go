@@ -11,7 +11,7 @@
 // received them (core NATS is at-most-once to subscribers).
 //
 // Errors: a message over the server's max_payload fails permanently (an
-// *delivery.BatchError naming its index); a closed or broken connection and
+// *handoff.BatchError naming its index); a closed or broken connection and
 // a flush timeout are transient. Send is safe for concurrent use.
 package nats
 
@@ -24,7 +24,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/wirebridge/wirebridge/internal/delivery"
+	"github.com/wirebridge/wirebridge/internal/handoff"
 	"github.com/wirebridge/wirebridge/internal/names"
 	"github.com/wirebridge/wirebridge/internal/target"
 )
@@ -80,7 +80,7 @@ func New(cfg Config) (*Target, error) {
 }
 
 // Send publishes the batch and waits until the server has processed it.
-func (t *Target) Send(ctx context.Context, batch []delivery.Delivery) error {
+func (t *Target) Send(ctx context.Context, batch []handoff.Delivery) error {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	if t.closed {
@@ -135,7 +135,7 @@ func (t *Target) Send(ctx context.Context, batch []delivery.Delivery) error {
 		}
 	}
 	if failed != nil {
-		return &delivery.BatchError{Failed: failed}
+		return &handoff.BatchError{Failed: failed}
 	}
 	return nil
 }

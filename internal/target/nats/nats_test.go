@@ -12,7 +12,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
-	"github.com/wirebridge/wirebridge/internal/delivery"
+	"github.com/wirebridge/wirebridge/internal/handoff"
 	"github.com/wirebridge/wirebridge/internal/names/namestest"
 	"github.com/wirebridge/wirebridge/internal/target"
 	"github.com/wirebridge/wirebridge/internal/target/targettest"
@@ -135,8 +135,8 @@ func TestHeadersAndSharedConnStaysOpen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := delivery.Delivery{ID: "id-1", Rule: "syslog", Target: "bus", Body: []byte(`{"a":1}`)}
-	if err := tg.Send(context.Background(), []delivery.Delivery{d}); err != nil {
+	d := handoff.Delivery{ID: "id-1", Rule: "syslog", Target: "bus", Body: []byte(`{"a":1}`)}
+	if err := tg.Send(context.Background(), []handoff.Delivery{d}); err != nil {
 		t.Fatal(err)
 	}
 	tg.Close()
@@ -168,13 +168,13 @@ func TestOversizedMessageIsPermanent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := []delivery.Delivery{
+	b := []handoff.Delivery{
 		{ID: "small", Body: []byte("a")},
 		{ID: "big", Body: bytes.Repeat([]byte("x"), 4096)},
 		{ID: "small2", Body: []byte("b")},
 	}
 	err = tg.Send(context.Background(), b)
-	var be *delivery.BatchError
+	var be *handoff.BatchError
 	if !errors.As(err, &be) || len(be.Failed) != 1 || !target.IsPermanent(be.Failed[1]) {
 		t.Fatalf("got %v, want a BatchError with index 1 permanent", err)
 	}
@@ -199,7 +199,7 @@ func TestServerGoneIsTransient(t *testing.T) {
 	s.WaitForShutdown()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	err = tg.Send(ctx, []delivery.Delivery{{ID: "1", Body: []byte("x")}})
+	err = tg.Send(ctx, []handoff.Delivery{{ID: "1", Body: []byte("x")}})
 	if err == nil || target.IsPermanent(err) {
 		t.Fatalf("got %v, want a transient error", err)
 	}
@@ -253,7 +253,7 @@ func TestSubjects(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer sub.Unsubscribe()
-			if err := tg.Send(context.Background(), []delivery.Delivery{{ID: "1", Body: []byte("x")}}); err != nil {
+			if err := tg.Send(context.Background(), []handoff.Delivery{{ID: "1", Body: []byte("x")}}); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := sub.NextMsg(10 * time.Second); err != nil {

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wirebridge/wirebridge/internal/delivery"
+	"github.com/wirebridge/wirebridge/internal/handoff"
 	"github.com/wirebridge/wirebridge/internal/packet"
 	"github.com/wirebridge/wirebridge/internal/target/targettest"
 )
@@ -14,10 +14,10 @@ import (
 // UDP and a 100-byte payload: a syslog line as the udp source builds it) to
 // a pcap file rotating at 256 MiB; events/s is the figure to report.
 func BenchmarkSend(b *testing.B) {
-	batch := make([]delivery.Delivery, 100)
+	batch := make([]handoff.Delivery, 100)
 	for i := range batch {
 		f := targettest.Frame(make([]byte, 100))
-		batch[i] = delivery.Delivery{ID: targettest.ID(i), Frame: f, Capture: packet.CaptureInfo{
+		batch[i] = handoff.Delivery{ID: targettest.ID(i), Frame: f, Capture: packet.CaptureInfo{
 			Timestamp: time.Date(2026, 12, 7, 8, 0, 0, i, time.UTC), LinkType: packet.LinkEthernet, Length: len(f), CaptureLength: len(f)}}
 	}
 	tg, err := New(Config{Path: filepath.Join(b.TempDir(), "bench.pcap"), MaxSize: 256 << 20})

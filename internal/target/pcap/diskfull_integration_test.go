@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wirebridge/wirebridge/internal/delivery"
+	"github.com/wirebridge/wirebridge/internal/handoff"
 	"github.com/wirebridge/wirebridge/internal/packet"
 	"github.com/wirebridge/wirebridge/internal/target/targettest"
 )
@@ -18,7 +18,7 @@ import (
 // Send writes its records to one file that reads back whole.
 func TestFullDiskRetriesLeaveNoEmptyFiles(t *testing.T) {
 	frame := targettest.Frame(make([]byte, 6000))
-	batch := []delivery.Delivery{{ID: "a", Frame: frame, Capture: packet.CaptureInfo{
+	batch := []handoff.Delivery{{ID: "a", Frame: frame, Capture: packet.CaptureInfo{
 		Timestamp: time.Date(2026, 12, 7, 8, 0, 0, 0, time.UTC), LinkType: packet.LinkEthernet, Length: len(frame)}}}
 	targettest.FullDisk(t, func(dir string) targettest.FileTarget {
 		tg, err := New(Config{Path: filepath.Join(dir, "capture.pcap"), Fsync: FsyncAlways})

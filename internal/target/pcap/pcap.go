@@ -22,7 +22,7 @@
 // Timestamps are written with nanosecond precision unless Microsecond is
 // set. Frames longer than Snaplen (default 262144) are truncated, keeping
 // their original length. A delivery without a frame cannot be archived: it
-// fails permanently (an *delivery.BatchError naming its index).
+// fails permanently (an *handoff.BatchError naming its index).
 //
 // Each Send ends with a write(2) of what it added, so a crash loses at most
 // what an unfinished Send held and leaves at most a partial last record.
@@ -46,7 +46,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/wirebridge/wirebridge/internal/delivery"
+	"github.com/wirebridge/wirebridge/internal/handoff"
 	"github.com/wirebridge/wirebridge/internal/packet"
 	"github.com/wirebridge/wirebridge/internal/packet/capfile"
 	"github.com/wirebridge/wirebridge/internal/target"
@@ -163,7 +163,7 @@ func LinkName(l packet.LinkType) string {
 }
 
 // Send archives the batch's frames.
-func (t *Target) Send(ctx context.Context, batch []delivery.Delivery) error {
+func (t *Target) Send(ctx context.Context, batch []handoff.Delivery) error {
 	t.arch.Lock()
 	defer t.arch.Unlock()
 	if t.arch.Closed() {
@@ -248,7 +248,7 @@ func (t *Target) Send(ctx context.Context, batch []delivery.Delivery) error {
 		return werr // transient: the whole batch is tried again
 	}
 	if failed != nil {
-		return &delivery.BatchError{Failed: failed}
+		return &handoff.BatchError{Failed: failed}
 	}
 	return nil
 }

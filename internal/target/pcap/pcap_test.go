@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wirebridge/wirebridge/internal/delivery"
+	"github.com/wirebridge/wirebridge/internal/handoff"
 	"github.com/wirebridge/wirebridge/internal/packet"
 	"github.com/wirebridge/wirebridge/internal/packet/capfile"
 	"github.com/wirebridge/wirebridge/internal/target"
@@ -68,12 +68,12 @@ func TestConformance(t *testing.T) {
 				}
 				return got, nil
 			},
-			Expect: func(d delivery.Delivery) []byte { return d.Frame },
+			Expect: func(d handoff.Delivery) []byte { return d.Frame },
 		}
 	})
 }
 
-func frameDelivery(seq int, link packet.LinkType, frame []byte) delivery.Delivery {
+func frameDelivery(seq int, link packet.LinkType, frame []byte) handoff.Delivery {
 	d := targettest.Make(seq, []byte("x"))
 	d.Frame = frame
 	d.Capture.LinkType = link
@@ -108,8 +108,8 @@ func TestRecords(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			d := delivery.Delivery{ID: "1", Frame: tt.frame, Capture: tt.info}
-			if err := tg.Send(context.Background(), []delivery.Delivery{d}); err != nil {
+			d := handoff.Delivery{ID: "1", Frame: tt.frame, Capture: tt.info}
+			if err := tg.Send(context.Background(), []handoff.Delivery{d}); err != nil {
 				t.Fatal(err)
 			}
 			tg.Close()
@@ -133,7 +133,7 @@ func TestOneFilePerLinkType(t *testing.T) {
 	}
 	eth := targettest.Frame([]byte("a"))
 	raw := eth[14:] // the IPv4 packet alone
-	b := []delivery.Delivery{
+	b := []handoff.Delivery{
 		frameDelivery(1, packet.LinkEthernet, eth),
 		frameDelivery(2, packet.LinkRaw, raw),
 		frameDelivery(3, packet.LinkEthernet, eth),
@@ -174,7 +174,7 @@ func TestSizeRotation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var b []delivery.Delivery
+	var b []handoff.Delivery
 	for i := 0; i < 7; i++ {
 		b = append(b, frameDelivery(i, packet.LinkEthernet, frame))
 	}
@@ -215,7 +215,7 @@ func TestIntervalRotation(t *testing.T) {
 	}
 	frame := targettest.Frame([]byte("x"))
 	send := func() {
-		if err := tg.Send(context.Background(), []delivery.Delivery{frameDelivery(1, packet.LinkEthernet, frame)}); err != nil {
+		if err := tg.Send(context.Background(), []handoff.Delivery{frameDelivery(1, packet.LinkEthernet, frame)}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -239,9 +239,9 @@ func TestDeliveryWithoutFrameIsPermanent(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tg.Close()
-	b := []delivery.Delivery{frameDelivery(0, packet.LinkEthernet, targettest.Frame(nil)), {ID: "no-frame", Body: []byte(`{}`)}}
+	b := []handoff.Delivery{frameDelivery(0, packet.LinkEthernet, targettest.Frame(nil)), {ID: "no-frame", Body: []byte(`{}`)}}
 	err = tg.Send(context.Background(), b)
-	var be *delivery.BatchError
+	var be *handoff.BatchError
 	if !errors.As(err, &be) || len(be.Failed) != 1 || be.Failed[1] == nil || !target.IsPermanent(be.Failed[1]) {
 		t.Fatalf("got %v, want a BatchError with index 1 permanent", err)
 	}

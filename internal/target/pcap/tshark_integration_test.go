@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/wirebridge/wirebridge/internal/delivery"
+	"github.com/wirebridge/wirebridge/internal/handoff"
 	"github.com/wirebridge/wirebridge/internal/packet"
 	"github.com/wirebridge/wirebridge/internal/target/targettest"
 )
@@ -29,7 +29,7 @@ func TestTsharkReadsArchive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var b []delivery.Delivery
+	var b []handoff.Delivery
 	for i := 0; i < 25; i++ {
 		payload := []byte("<13>msg " + strconv.Itoa(i))
 		payload = append(payload, make([]byte, 58-len(payload))...) // 100-byte frames

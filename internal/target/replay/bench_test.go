@@ -12,7 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 
-	"github.com/wirebridge/wirebridge/internal/delivery"
+	"github.com/wirebridge/wirebridge/internal/handoff"
 	"github.com/wirebridge/wirebridge/internal/packet"
 	"github.com/wirebridge/wirebridge/internal/tcpreasm"
 )
@@ -20,10 +20,10 @@ import (
 // mirrorTraffic builds the VXLAN-mirrored packets of conns keep-alive
 // connections with perConn requests each (client segments, server ACKs and
 // responses), interleaved across connections as a mirror would see them.
-func mirrorTraffic(conns, perConn int) []delivery.Delivery {
+func mirrorTraffic(conns, perConn int) []handoff.Delivery {
 	type cs struct{ cseq, sseq uint32 }
 	st := make([]cs, conns)
-	var out []delivery.Delivery
+	var out []handoff.Delivery
 	add := func(i int, fromClient bool, flags uint16, payload []byte) {
 		c := netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)})
 		s := netip.MustParseAddr("10.9.9.9")
@@ -43,7 +43,7 @@ func mirrorTraffic(conns, perConn int) []delivery.Delivery {
 			st[i].sseq += n
 		}
 		frame := encapsulate(inner, 42, uint16(i))
-		out = append(out, delivery.Delivery{Frame: frame, Capture: packet.CaptureInfo{LinkType: packet.LinkEthernet}})
+		out = append(out, handoff.Delivery{Frame: frame, Capture: packet.CaptureInfo{LinkType: packet.LinkEthernet}})
 	}
 	for i := range conns {
 		st[i] = cs{cseq: uint32(i) * 7919, sseq: uint32(i)*104729 + 0xFFFFF000}

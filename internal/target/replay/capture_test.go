@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wirebridge/wirebridge/internal/delivery"
+	"github.com/wirebridge/wirebridge/internal/handoff"
 	"github.com/wirebridge/wirebridge/internal/packet"
 	"github.com/wirebridge/wirebridge/internal/packet/capfile"
 	"github.com/wirebridge/wirebridge/internal/source"
@@ -130,10 +130,10 @@ func (s *shadow) received() []shadowReq {
 
 func (s *shadow) addr() string { return strings.TrimPrefix(s.URL, "http://") }
 
-func deliveries(frames []frame) []delivery.Delivery {
-	out := make([]delivery.Delivery, len(frames))
+func deliveries(frames []frame) []handoff.Delivery {
+	out := make([]handoff.Delivery, len(frames))
 	for i, f := range frames {
-		out[i] = delivery.Delivery{ID: strconv.Itoa(i), Frame: f.data, Capture: f.info}
+		out[i] = handoff.Delivery{ID: strconv.Itoa(i), Frame: f.data, Capture: f.info}
 	}
 	return out
 }
@@ -158,7 +158,7 @@ func encapsulate(frame []byte, vni uint32, flowHash uint16) []byte {
 	)
 }
 
-func sendAll(t testing.TB, tg *Target, ds []delivery.Delivery) {
+func sendAll(t testing.TB, tg *Target, ds []handoff.Delivery) {
 	t.Helper()
 	if err := tg.Send(context.Background(), ds); err != nil {
 		t.Fatal(err)
@@ -230,9 +230,9 @@ func TestZeekPipelinedThroughVXLANSource(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		done <- src.Run(ctx, func(b source.Batch) {
-			ds := make([]delivery.Delivery, len(b.Frames))
+			ds := make([]handoff.Delivery, len(b.Frames))
 			for i, f := range b.Frames {
-				ds[i] = delivery.Delivery{Frame: append([]byte(nil), f.Data...), Capture: f.Info}
+				ds[i] = handoff.Delivery{Frame: append([]byte(nil), f.Data...), Capture: f.Info}
 				var p packet.Packet
 				if packet.Decode(&p, f.Data, f.Info); p.Tunnel() == nil || p.Tunnel().VNI != 42 {
 					t.Errorf("frame without the VXLAN tunnel: %+v", p.Tunnel())

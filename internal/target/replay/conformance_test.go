@@ -12,7 +12,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/wirebridge/wirebridge/internal/delivery"
+	"github.com/wirebridge/wirebridge/internal/handoff"
 	"github.com/wirebridge/wirebridge/internal/target/targettest"
 )
 
@@ -160,7 +160,7 @@ func TestConformance(t *testing.T) {
 				return targettest.Instance{
 					Target:    tg,
 					Delivered: sink.delivered,
-					Expect:    func(d delivery.Delivery) []byte { return kept(d.Body) },
+					Expect:    func(d handoff.Delivery) []byte { return kept(d.Body) },
 					Stream:    tc.payload,
 				}
 			})

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wirebridge/wirebridge/internal/delivery"
+	"github.com/wirebridge/wirebridge/internal/handoff"
 	"github.com/wirebridge/wirebridge/internal/packet"
 )
 
@@ -29,7 +29,7 @@ func newMirrorConn(port uint16) *mirrorConn {
 		srv: netip.MustParseAddrPort("10.0.0.9:80"), cseq: 0xFFFFFF00, sseq: 77}
 }
 
-func (c *mirrorConn) seg(fromClient bool, flags uint16, payload string) delivery.Delivery {
+func (c *mirrorConn) seg(fromClient bool, flags uint16, payload string) handoff.Delivery {
 	src, dst, seq, ack := c.cli, c.srv, &c.cseq, c.sseq
 	if !fromClient {
 		src, dst, seq, ack = c.srv, c.cli, &c.sseq, c.cseq
@@ -42,20 +42,20 @@ func (c *mirrorConn) seg(fromClient bool, flags uint16, payload string) delivery
 		n++
 	}
 	*seq += n
-	return delivery.Delivery{Frame: encapsulate(inner, 42, src.Port()), Capture: packet.CaptureInfo{LinkType: packet.LinkEthernet}}
+	return handoff.Delivery{Frame: encapsulate(inner, 42, src.Port()), Capture: packet.CaptureInfo{LinkType: packet.LinkEthernet}}
 }
 
 // open is the handshake (the SYN without ACK, the SYN-ACK).
-func (c *mirrorConn) open() []delivery.Delivery {
+func (c *mirrorConn) open() []handoff.Delivery {
 	syn := c.seg(true, packet.TCPSyn, "")
 	// a SYN carries no ACK flag: rebuild it without
 	inner := packet.Build(packet.Eth{}, packet.IPv4{Src: c.cli.Addr(), Dst: c.srv.Addr()},
 		packet.TCP{Src: c.cli.Port(), Dst: c.srv.Port(), Seq: c.cseq - 1, Flags: packet.TCPSyn, Window: 65535})
 	syn.Frame = encapsulate(inner, 42, c.cli.Port())
-	return []delivery.Delivery{syn, c.seg(false, packet.TCPSyn, "")}
+	return []handoff.Delivery{syn, c.seg(false, packet.TCPSyn, "")}
 }
 
-func (c *mirrorConn) req(s string) delivery.Delivery { return c.seg(true, packet.TCPPsh, s) }
+func (c *mirrorConn) req(s string) handoff.Delivery { return c.seg(true, packet.TCPPsh, s) }
 
 func get(path string) string { return "GET " + path + " HTTP/1.1\r\nHost: shop.example\r\n\r\n" }
 
@@ -77,7 +77,7 @@ func (c *clock) add(d time.Duration) {
 
 // step sends deliveries, then moves the clock by wait and applies the time limits.
 type step struct {
-	send []delivery.Delivery
+	send []handoff.Delivery
 	wait time.Duration
 }
 
@@ -198,13 +198,13 @@ func TestNothingLostSilently(t *testing.T) {
 		{name: "a flow joined mid-request counts the request it cut",
 			steps: func() []step {
 				c := newMirrorConn(40000)
-				return []step{{send: []delivery.Delivery{c.req("ue\r\nHost: x\r\n\r\n"), c.req(get("/2"))}}}
+				return []step{{send: []handoff.Delivery{c.req("ue\r\nHost: x\r\n\r\n"), c.req(get("/2"))}}}
 			},
 			wantOpen: []string{"GET /2"}, wantAll: []string{"GET /2"}, dropped: map[string]uint64{"midstream": 1}},
 		{name: "a flow joined between requests counts nothing",
 			steps: func() []step {
 				c := newMirrorConn(40000)
-				return []step{{send: []delivery.Delivery{c.req(get("/1")), c.req(get("/2"))}}}
+				return []step{{send: []handoff.Delivery{c.req(get("/1")), c.req(get("/2"))}}}
 			},
 			wantOpen: []string{"GET /1", "GET /2"}, wantAll: []string{"GET /1", "GET /2"}},
 		{name: "resync (configured) replays the smuggled request",

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wirebridge/wirebridge/internal/delivery"
+	"github.com/wirebridge/wirebridge/internal/handoff"
 	"github.com/wirebridge/wirebridge/internal/packet"
 	"github.com/wirebridge/wirebridge/internal/tcpreasm"
 )
@@ -20,8 +20,8 @@ import (
 // (SYN) and then send segs tiny segments, every one ahead of a hole (the
 // first byte of each flow's stream never comes): the worst case for the
 // out-of-order buffers.
-func oooFlood(flows, segs, size int) []delivery.Delivery {
-	out := make([]delivery.Delivery, 0, flows*(segs+1))
+func oooFlood(flows, segs, size int) []handoff.Delivery {
+	out := make([]handoff.Delivery, 0, flows*(segs+1))
 	srv := netip.MustParseAddr("10.9.9.9")
 	payload := make([]byte, size)
 	for i := range flows {
@@ -30,7 +30,7 @@ func oooFlood(flows, segs, size int) []delivery.Delivery {
 		add := func(seq uint32, flags uint16, p []byte) {
 			inner := packet.Build(packet.Eth{}, packet.IPv4{Src: c, Dst: srv},
 				packet.TCP{Src: sp, Dst: 80, Seq: seq, Flags: flags, Window: 65535}, packet.Payload(p))
-			out = append(out, delivery.Delivery{Frame: encapsulate(inner, 42, sp), Capture: packet.CaptureInfo{LinkType: packet.LinkEthernet}})
+			out = append(out, handoff.Delivery{Frame: encapsulate(inner, 42, sp), Capture: packet.CaptureInfo{LinkType: packet.LinkEthernet}})
 		}
 		add(1000, packet.TCPSyn, nil)
 		for j := range segs {
@@ -85,7 +85,7 @@ func TestOutOfOrderFloodStaysInBound(t *testing.T) {
 			defer tg.Close()
 			// The flows' own state (parsers, queues) is not out-of-order
 			// memory: open them all first, then measure what the segments add.
-			opened := make([]delivery.Delivery, 0, tc.flows)
+			opened := make([]handoff.Delivery, 0, tc.flows)
 			for i := 0; i < len(flood); i += tc.segs + 1 {
 				opened = append(opened, flood[i])
 			}

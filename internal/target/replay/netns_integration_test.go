@@ -19,7 +19,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wirebridge/wirebridge/internal/delivery"
+	"github.com/wirebridge/wirebridge/internal/handoff"
 	"github.com/wirebridge/wirebridge/internal/netnstest"
 	"github.com/wirebridge/wirebridge/internal/source"
 	"github.com/wirebridge/wirebridge/internal/tcpreasm"
@@ -160,9 +160,9 @@ func TestKernelMirrorReplay(t *testing.T) {
 	srcDone := make(chan error, 1)
 	go func() {
 		srcDone <- src.Run(ctx, func(b source.Batch) {
-			ds := make([]delivery.Delivery, len(b.Frames))
+			ds := make([]handoff.Delivery, len(b.Frames))
 			for i, f := range b.Frames {
-				ds[i] = delivery.Delivery{Frame: append([]byte(nil), f.Data...), Capture: f.Info}
+				ds[i] = handoff.Delivery{Frame: append([]byte(nil), f.Data...), Capture: f.Info}
 			}
 			_ = tg.Send(ctx, ds)
 		})

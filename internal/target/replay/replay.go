@@ -48,7 +48,7 @@
 // the config's default for replay). Send never asks deliver to retry: a
 // packet is consumed once it reached the reassembler, and shadow failures are
 // counted in the metrics (target errors), not returned. A delivery without a
-// frame fails permanently (*delivery.BatchError).
+// frame fails permanently (*handoff.BatchError).
 //
 // Metrics (Target is a prometheus.Collector): flows open, flows ended by
 // reason, bytes and requests forwarded, requests dropped by reason, gaps and
@@ -71,7 +71,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/wirebridge/wirebridge/internal/delivery"
+	"github.com/wirebridge/wirebridge/internal/handoff"
 	"github.com/wirebridge/wirebridge/internal/httpstream"
 	"github.com/wirebridge/wirebridge/internal/packet"
 	"github.com/wirebridge/wirebridge/internal/target"
@@ -274,7 +274,7 @@ func (t *Target) tickLoop() {
 }
 
 // Send feeds the deliveries' frames to the reassembler, in order.
-func (t *Target) Send(ctx context.Context, batch []delivery.Delivery) error {
+func (t *Target) Send(ctx context.Context, batch []handoff.Delivery) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.closed {
@@ -314,7 +314,7 @@ func (t *Target) Send(ctx context.Context, batch []delivery.Delivery) error {
 	t.publish()
 	t.sendCx = t.life
 	if failed != nil {
-		return &delivery.BatchError{Failed: failed}
+		return &handoff.BatchError{Failed: failed}
 	}
 	return nil
 }

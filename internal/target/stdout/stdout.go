@@ -19,7 +19,7 @@ import (
 	"os"
 	"sync"
 
-	"github.com/wirebridge/wirebridge/internal/delivery"
+	"github.com/wirebridge/wirebridge/internal/handoff"
 	"github.com/wirebridge/wirebridge/internal/target"
 )
 
@@ -54,7 +54,7 @@ func New(cfg Config) (*Target, error) {
 }
 
 // Send writes the batch as NDJSON lines (or indented values) with one Write call.
-func (t *Target) Send(ctx context.Context, batch []delivery.Delivery) error {
+func (t *Target) Send(ctx context.Context, batch []handoff.Delivery) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.closed {

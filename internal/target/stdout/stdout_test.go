@@ -11,7 +11,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/wirebridge/wirebridge/internal/delivery"
+	"github.com/wirebridge/wirebridge/internal/handoff"
 	"github.com/wirebridge/wirebridge/internal/target"
 	"github.com/wirebridge/wirebridge/internal/target/targettest"
 )
@@ -98,7 +98,7 @@ func TestConformancePretty(t *testing.T) {
 			Target:    tg,
 			Delivered: func() ([][]byte, error) { return readValues(buf.Bytes()) },
 			// JSON bodies arrive with the same meaning, compacted.
-			Expect: func(d delivery.Delivery) []byte {
+			Expect: func(d handoff.Delivery) []byte {
 				if !json.Valid(d.Body) {
 					return d.Body
 				}
@@ -164,9 +164,9 @@ func TestSend(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var b []delivery.Delivery
+			var b []handoff.Delivery
 			for _, s := range tt.bodies {
-				b = append(b, delivery.Delivery{Body: []byte(s)})
+				b = append(b, handoff.Delivery{Body: []byte(s)})
 			}
 			err = tg.Send(context.Background(), b)
 			if tt.wantErr != "" {

@@ -4,7 +4,7 @@ import (
 	"context"
 	"testing"
 
-	"github.com/wirebridge/wirebridge/internal/delivery"
+	"github.com/wirebridge/wirebridge/internal/handoff"
 	"github.com/wirebridge/wirebridge/internal/target"
 )
 
@@ -12,8 +12,8 @@ import (
 // 1 KiB (event JSON around a 576-byte payload), marked Delivery.BodyJSON as
 // the pipeline marks the event JSON it encoded when bodyJSON is set, and
 // their bytes.
-func BenchBatch(bodyJSON bool) ([]delivery.Delivery, int) {
-	batch := make([]delivery.Delivery, 100)
+func BenchBatch(bodyJSON bool) ([]handoff.Delivery, int) {
+	batch := make([]handoff.Delivery, 100)
 	size := 0
 	for i := range batch {
 		p := make([]byte, 576) // base64 plus the envelope: 1024 bytes of JSON
@@ -29,7 +29,7 @@ func BenchBatch(bodyJSON bool) ([]delivery.Delivery, int) {
 
 // BenchSend sends batch to tg b.N times (bytes: the batch's size for MB/s),
 // closes tg and reports events/s.
-func BenchSend(b *testing.B, tg target.Target, batch []delivery.Delivery, bytes int) {
+func BenchSend(b *testing.B, tg target.Target, batch []handoff.Delivery, bytes int) {
 	b.Helper()
 	b.ReportAllocs()
 	b.SetBytes(int64(bytes))

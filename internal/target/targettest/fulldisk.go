@@ -8,8 +8,8 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/wirebridge/wirebridge/internal/delivery"
 	"github.com/wirebridge/wirebridge/internal/disktest"
+	"github.com/wirebridge/wirebridge/internal/handoff"
 	"github.com/wirebridge/wirebridge/internal/target"
 )
 
@@ -26,7 +26,7 @@ type FileTarget interface {
 // header-only file each. Once space is freed the next Send writes one
 // file, which check reads back (path: the file's name). Needs root
 // (mount); make test runs as root.
-func FullDisk(t *testing.T, open func(dir string) FileTarget, batch []delivery.Delivery, check func(t *testing.T, path string)) {
+func FullDisk(t *testing.T, open func(dir string) FileTarget, batch []handoff.Delivery, check func(t *testing.T, path string)) {
 	t.Helper()
 	dir := disktest.Tmpfs(t, "size=1m")
 	filler := filepath.Join(dir, "filler")

@@ -30,7 +30,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wirebridge/wirebridge/internal/delivery"
+	"github.com/wirebridge/wirebridge/internal/handoff"
 	"github.com/wirebridge/wirebridge/internal/packet"
 	"github.com/wirebridge/wirebridge/internal/target"
 )
@@ -44,7 +44,7 @@ type Instance struct {
 	Delivered func() ([][]byte, error)
 	// Expect maps a sent delivery to the entry Delivered reports for it.
 	// Nil means d.Body.
-	Expect func(d delivery.Delivery) []byte
+	Expect func(d handoff.Delivery) []byte
 	// JSONOnly says the target accepts only JSON object bodies shaped like
 	// events (eventbridge): the suite then carries every byte value inside
 	// event JSON instead of sending raw binary bodies.
@@ -139,14 +139,14 @@ func ID(seq int) string {
 // Make builds delivery seq with the given body and a captured frame: an
 // Ethernet/IPv4/UDP packet from 10.0.0.7:40123 to 10.0.0.2:514 whose payload
 // is the first 1472 bytes of body (all of it when shorter).
-func Make(seq int, body []byte) delivery.Delivery {
+func Make(seq int, body []byte) handoff.Delivery {
 	payload := body
 	if len(payload) > 1472 {
 		payload = payload[:1472]
 	}
 	frame := Frame(payload)
 	ts := Base.Add(time.Duration(seq) * time.Microsecond)
-	return delivery.Delivery{
+	return handoff.Delivery{
 		ID:     ID(seq),
 		Rule:   "conformance",
 		Target: "under-test",
@@ -240,7 +240,7 @@ func (in Instance) sender(k int) *sender {
 }
 
 // make builds delivery seq with body.
-func (s *sender) make(seq int, body []byte) delivery.Delivery {
+func (s *sender) make(seq int, body []byte) handoff.Delivery {
 	d := Make(seq, body)
 	if s.in.Stream == nil {
 		return d
@@ -267,15 +267,15 @@ func (s *sender) make(seq int, body []byte) delivery.Delivery {
 }
 
 // batch builds n deliveries from seq from with default bodies of size bytes of payload.
-func (s *sender) batch(from, n, size int) []delivery.Delivery {
-	b := make([]delivery.Delivery, n)
+func (s *sender) batch(from, n, size int) []handoff.Delivery {
+	b := make([]handoff.Delivery, n)
 	for i := range b {
 		b[i] = s.make(from+i, body(from+i, size))
 	}
 	return b
 }
 
-func (in Instance) expect(d delivery.Delivery) []byte {
+func (in Instance) expect(d handoff.Delivery) []byte {
 	if in.Expect != nil {
 		return in.Expect(d)
 	}
@@ -292,7 +292,7 @@ func body(seq int, size int) []byte {
 	return EventBody(seq, p, "seq "+strconv.Itoa(seq))
 }
 
-func send(t *testing.T, tg target.Target, b []delivery.Delivery) {
+func send(t *testing.T, tg target.Target, b []handoff.Delivery) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), Long)
 	defer cancel()
@@ -314,7 +314,7 @@ func closeAndRead(t *testing.T, in Instance) [][]byte {
 }
 
 // checkExact checks that got is exactly the expected entries of sent, in order.
-func checkExact(t *testing.T, in Instance, sent []delivery.Delivery, got [][]byte) {
+func checkExact(t *testing.T, in Instance, sent []handoff.Delivery, got [][]byte) {
 	t.Helper()
 	if len(got) != len(sent) {
 		t.Fatalf("delivered %d entries, sent %d", len(got), len(sent))
@@ -336,7 +336,7 @@ func clip(b []byte) string {
 func testEmptyBatch(t *testing.T, f Factory) {
 	in := newInstance(t, f)
 	send(t, in.Target, nil)
-	send(t, in.Target, []delivery.Delivery{})
+	send(t, in.Target, []handoff.Delivery{})
 	if got := closeAndRead(t, in); len(got) != 0 {
 		t.Fatalf("empty batches delivered %d entries", len(got))
 	}
@@ -363,7 +363,7 @@ func testLargeBody(t *testing.T, f Factory) {
 	in := newInstance(t, f)
 	s := in.sender(0)
 	// 150 KiB of payload: about 200 KB of JSON, under EventBridge's 256 KB.
-	b := []delivery.Delivery{s.make(1, body(1, 150<<10)), s.make(2, body(2, 10))}
+	b := []handoff.Delivery{s.make(1, body(1, 150<<10)), s.make(2, body(2, 10))}
 	send(t, in.Target, b)
 	checkExact(t, in, b, closeAndRead(t, in))
 }
@@ -371,7 +371,7 @@ func testLargeBody(t *testing.T, f Factory) {
 func testAllByteValues(t *testing.T, f Factory) {
 	in := newInstance(t, f)
 	s := in.sender(0)
-	var b []delivery.Delivery
+	var b []handoff.Delivery
 	b = append(b, s.make(1, EventBody(1, AllBytes(), AllRunes())))
 	if !in.JSONOnly {
 		var ascii []byte // every ASCII byte, control characters included: text, not JSON
@@ -395,7 +395,7 @@ func testConcurrent(t *testing.T, f Factory) {
 	const workers, batches, per = 4, 10, 5
 	var wg sync.WaitGroup
 	errs := make(chan error, workers)
-	var sent [workers][]delivery.Delivery
+	var sent [workers][]handoff.Delivery
 	for w := 0; w < workers; w++ {
 		s := in.sender(w)
 		for i := 0; i < batches; i++ {

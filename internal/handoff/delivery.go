@@ -1,15 +1,15 @@
-// Package delivery is the contract between internal/deliver and the targets
+// Package handoff is the contract between internal/deliver and the targets
 // at the end of the data path:
 //
 //	source ──► packet ──► event ──► rule match ──► deliver ──► target
-//	                                                     delivery.Delivery
+//	                                                     handoff.Delivery
 //
 // A Delivery is one matched event on its way to one target; the error types
 // say how a target's failure is handled (permanent: dead-lettered at once;
 // transient, possibly with the peer's Retry-After; a batch that failed in
 // part). It is its own small package because deliver, the targets and the
 // pipeline all consume it and none of them may import another.
-package delivery
+package handoff
 
 import (
 	"strconv"
