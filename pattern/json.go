@@ -1,18 +1,15 @@
 package pattern
 
 import (
+	"errors"
 	"fmt"
-
-	"github.com/wirebridge/wirebridge/pattern/jsontext"
 )
 
 // MaxEventDepth is the deepest nesting of objects and arrays MatchJSON
 // accepts in an event.
 const MaxEventDepth = 512
 
-var errUnexpectedEnd = jsontext.ErrUnexpectedEnd
-
-type syntaxError = jsontext.SyntaxError
+var errUnexpectedEnd = errors.New("unexpected end of input")
 
 // flattener is a streaming JSON reader that records only the leaf values at
 // field paths some pattern uses, skipping everything else without
@@ -38,7 +35,7 @@ func (s *scratch) flatten(event []byte) error {
 	return nil
 }
 
-func (f *flattener) ws() { f.i = jsontext.SkipSpace(f.b, f.i) }
+func (f *flattener) ws() { f.i = JSONSkipSpace(f.b, f.i) }
 
 func (f *flattener) value(n *pnode, depth int) error {
 	if depth > MaxEventDepth {
@@ -74,12 +71,12 @@ func (f *flattener) value(n *pnode, depth int) error {
 	case c == '-' || (c >= '0' && c <= '9'):
 		start := f.i
 		b, i := f.b, f.i
-		for i < len(b) && jsontext.NumberByte[b[i]] {
+		for i < len(b) && numChar[b[i]] {
 			i++
 		}
 		f.i = i
 		lit := b[start:i]
-		if !jsontext.IsNumber(lit) {
+		if !isJSONNumber(lit) {
 			return &syntaxError{Offset: start, Msg: "invalid number"}
 		}
 		if leaf {
@@ -92,7 +89,7 @@ func (f *flattener) value(n *pnode, depth int) error {
 }
 
 func (f *flattener) lit(word string, n *pnode, k vkind) error {
-	end, err := jsontext.Literal(f.b, f.i, word)
+	end, err := jsonLiteral(f.b, f.i, word)
 	if err != nil {
 		return err
 	}
@@ -123,7 +120,7 @@ func (f *flattener) object(n *pnode, depth int) error {
 		if n != nil && n.children != nil {
 			// A key without escapes is looked up where it is.
 			b := f.b
-			i := jsontext.PlainRun(b, f.i+1)
+			i := plainRun(b, f.i+1)
 			if i < len(b) && b[i] == '"' {
 				child = n.lookup(b[f.i+1 : i])
 				f.i = i + 1
@@ -138,7 +135,7 @@ func (f *flattener) object(n *pnode, depth int) error {
 			return err
 		}
 		var err error
-		if f.i, err = jsontext.Colon(f.b, f.i); err != nil {
+		if f.i, err = JSONColon(f.b, f.i); err != nil {
 			return err
 		}
 		if err := f.value(child, depth+1); err != nil {
@@ -153,7 +150,7 @@ func (f *flattener) object(n *pnode, depth int) error {
 // next moves past what follows an element of an object (closer '}') or an
 // array (closer ']'): more is true after a ','.
 func (f *flattener) next(closer byte) (more bool, err error) {
-	f.i, more, err = jsontext.Next(f.b, f.i, closer)
+	f.i, more, err = JSONNext(f.b, f.i, closer)
 	return more, err
 }
 
@@ -221,14 +218,14 @@ func (f *flattener) array(n *pnode, depth int) error {
 }
 
 func (f *flattener) skipString() error {
-	end, _, err := jsontext.SkipString(f.b, f.i)
+	end, _, err := JSONSkipString(f.b, f.i)
 	f.i = end
 	return err
 }
 
 // str decodes the string at f.i (which holds '"') and appends it to dst.
 func (f *flattener) str(dst []byte) ([]byte, error) {
-	dst, end, err := jsontext.AppendUnquoted(dst, f.b, f.i)
+	dst, end, err := AppendJSONUnquoted(dst, f.b, f.i)
 	f.i = end
 	return dst, err
 }

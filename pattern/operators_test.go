@@ -7,8 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-
-	"github.com/wirebridge/wirebridge/pattern/jsontext"
 )
 
 type opCase struct {
@@ -363,8 +361,8 @@ func TestIsJSONNumber(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			if got := jsontext.IsNumber([]byte(c.lit)); got != c.want {
-				t.Errorf("jsontext.IsNumber(%q) = %v, want %v", c.lit, got, c.want)
+			if got := isJSONNumber([]byte(c.lit)); got != c.want {
+				t.Errorf("isJSONNumber(%q) = %v, want %v", c.lit, got, c.want)
 			}
 		})
 	}
@@ -374,7 +372,7 @@ func TestIsJSONNumber(t *testing.T) {
 	lit := make([]byte, 0, 5)
 	var walk func()
 	walk = func() {
-		ok := jsontext.IsNumber(lit)
+		ok := isJSONNumber(lit)
 		if std := json.Valid(lit); ok != std {
 			t.Errorf("%q: isJSONNumber %v, json.Valid %v", lit, ok, std)
 		}

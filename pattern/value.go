@@ -5,8 +5,6 @@ import (
 	"strconv"
 	"unicode"
 	"unicode/utf8"
-
-	"github.com/wirebridge/wirebridge/pattern/jsontext"
 )
 
 // canonNumber appends to dst the canonical decimal form of the JSON number
@@ -16,7 +14,7 @@ import (
 // are equal (300, 3.0e2 and 300.0 all give "3e2"). ok is false when lit is not
 // a JSON number.
 func canonNumber(dst []byte, lit []byte) ([]byte, bool) {
-	if !jsontext.IsNumber(lit) {
+	if !isJSONNumber(lit) {
 		return dst, false
 	}
 	// The grammar holds: collect the digits and the exponent.

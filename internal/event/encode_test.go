@@ -569,7 +569,7 @@ func TestAppendTimeRandom(t *testing.T) {
 }
 
 // The event's strings are escaped as encoding/json escapes them by default
-// (pattern/jsontext tests every form of escaping).
+// (pattern's jsontext_test.go tests every form of escaping).
 func TestAppendStringMatchesEncodingJSON(t *testing.T) {
 	for _, s := range []string{"", "plain", `q"b\s`, "\x00\x01\b\f\n\r\t\x1f\x7f", "<&>", "é漢字😀", "\u2028\u2029", "\xff\xfe", "a\xc3", "\xed\xa0\x80"} {
 		want, _ := json.Marshal(s)

@@ -6,19 +6,19 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/wirebridge/wirebridge/pattern/jsontext"
+	"github.com/wirebridge/wirebridge/pattern"
 )
 
 // appendString appends s as a string of the event JSON: exactly what
 // encoding/json writes by default (HTML characters escaped).
 func appendString(dst []byte, s string) []byte {
-	return jsontext.AppendQuoted(dst, s, true)
+	return pattern.AppendJSONString(dst, s, true)
 }
 
 // appendStringBody appends s escaped as appendString does with html, without
 // quotes.
 func appendStringBody(dst []byte, s string, html bool) []byte {
-	return jsontext.AppendEscaped(dst, s, html)
+	return pattern.AppendJSONEscaped(dst, s, html)
 }
 
 // stamp is a time formatted once in RFC 3339 UTC, for both the envelope

@@ -10,7 +10,7 @@ import (
 	"unsafe"
 
 	"github.com/wirebridge/wirebridge/internal/handoff"
-	"github.com/wirebridge/wirebridge/pattern/jsontext"
+	"github.com/wirebridge/wirebridge/pattern"
 )
 
 // Body encoding for line- and array-oriented outputs (the file and stdout
@@ -43,7 +43,7 @@ func AppendValue(dst, body []byte) []byte {
 	if utf8.Valid(body) {
 		// Text keeps '<', '>' and '&' as written. body is only read during
 		// the call, so viewing it as a string without a copy is safe.
-		return jsontext.AppendQuoted(dst, unsafe.String(unsafe.SliceData(body), len(body)), false)
+		return pattern.AppendJSONString(dst, unsafe.String(unsafe.SliceData(body), len(body)), false)
 	}
 	dst = append(dst, `{"base64":"`...)
 	dst = base64.StdEncoding.AppendEncode(dst, body)

@@ -2,7 +2,7 @@ package transform
 
 import (
 	syntax "github.com/wirebridge/wirebridge/internal/names"
-	"github.com/wirebridge/wirebridge/pattern/jsontext"
+	"github.com/wirebridge/wirebridge/pattern"
 )
 
 // Path is a parsed EventBridge input-transformer JSON path: "$" followed by
@@ -40,7 +40,7 @@ func (p Path) String() string { return p.src }
 // It allocates nothing for documents whose keys hold no escapes (nor for
 // escaped keys up to 64 bytes).
 func (p Path) Lookup(doc []byte) ([]byte, bool) {
-	i := jsontext.SkipSpace(doc, 0)
+	i := pattern.JSONSkipSpace(doc, 0)
 	for _, st := range p.steps {
 		var ok bool
 		if st.key != "" {
@@ -52,7 +52,7 @@ func (p Path) Lookup(doc []byte) ([]byte, bool) {
 			return nil, false
 		}
 	}
-	end, err := jsontext.SkipValue(doc, i, 0)
+	end, err := pattern.JSONSkipValue(doc, i, 0)
 	if err != nil {
 		return nil, false
 	}
@@ -64,7 +64,7 @@ func findKey(b []byte, i int, key string) (int, bool) {
 	if i >= len(b) || b[i] != '{' {
 		return 0, false
 	}
-	i = jsontext.SkipSpace(b, i+1)
+	i = pattern.JSONSkipSpace(b, i+1)
 	if i < len(b) && b[i] == '}' {
 		return 0, false
 	}
@@ -73,28 +73,28 @@ func findKey(b []byte, i int, key string) (int, bool) {
 		if i >= len(b) || b[i] != '"' {
 			return 0, false
 		}
-		end, escaped, err := jsontext.SkipString(b, i)
+		end, escaped, err := pattern.JSONSkipString(b, i)
 		if err != nil {
 			return 0, false
 		}
 		var match bool
 		if escaped {
-			k, _, err := jsontext.AppendUnquoted(buf[:0], b, i)
+			k, _, err := pattern.AppendJSONUnquoted(buf[:0], b, i)
 			match = err == nil && string(k) == key
 		} else {
 			match = string(b[i+1:end-1]) == key
 		}
-		if i, err = jsontext.Colon(b, end); err != nil {
+		if i, err = pattern.JSONColon(b, end); err != nil {
 			return 0, false
 		}
 		if match {
 			return i, true
 		}
-		if i, err = jsontext.SkipValue(b, i, 1); err != nil {
+		if i, err = pattern.JSONSkipValue(b, i, 1); err != nil {
 			return 0, false
 		}
 		var more bool
-		if i, more, err = jsontext.Next(b, i, '}'); err != nil || !more {
+		if i, more, err = pattern.JSONNext(b, i, '}'); err != nil || !more {
 			return 0, false
 		}
 	}
@@ -105,7 +105,7 @@ func findIndex(b []byte, i, n int) (int, bool) {
 	if i >= len(b) || b[i] != '[' {
 		return 0, false
 	}
-	i = jsontext.SkipSpace(b, i+1)
+	i = pattern.JSONSkipSpace(b, i+1)
 	if i < len(b) && b[i] == ']' {
 		return 0, false
 	}
@@ -114,11 +114,11 @@ func findIndex(b []byte, i, n int) (int, bool) {
 			return i, i < len(b)
 		}
 		var err error
-		if i, err = jsontext.SkipValue(b, i, 1); err != nil {
+		if i, err = pattern.JSONSkipValue(b, i, 1); err != nil {
 			return 0, false
 		}
 		var more bool
-		if i, more, err = jsontext.Next(b, i, ']'); err != nil || !more {
+		if i, more, err = pattern.JSONNext(b, i, ']'); err != nil || !more {
 			return 0, false
 		}
 	}

@@ -9,7 +9,7 @@
 // a rule's input_path, input_paths and input_template with the same
 // NewTransformer, so that a configuration that validates also starts: for
 // that the package imports only the standard library, internal/names and
-// pattern/jsontext (itself standard library only).
+// pattern (its JSON scanner; pattern itself imports only the standard library).
 package transform
 
 import (
@@ -21,7 +21,7 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/wirebridge/wirebridge/pattern/jsontext"
+	"github.com/wirebridge/wirebridge/pattern"
 )
 
 // Predefined input-template variables (EventBridge names). They need no
@@ -400,9 +400,9 @@ func (t *Transformer) appendVar(dst []byte, v *variable, mode placeMode, in *Inp
 func appendStr(dst, s []byte, mode placeMode) []byte {
 	switch mode {
 	case modeJSON:
-		return jsontext.AppendQuoted(dst, bytesString(s), false)
+		return pattern.AppendJSONString(dst, bytesString(s), false)
 	case modeString:
-		return jsontext.AppendEscaped(dst, bytesString(s), false)
+		return pattern.AppendJSONEscaped(dst, bytesString(s), false)
 	default:
 		return append(dst, s...)
 	}
@@ -418,11 +418,11 @@ func appendValue(dst, val []byte, mode placeMode) []byte {
 		if isStr {
 			return append(dst, val[1:len(val)-1]...) // already escaped for a JSON string
 		}
-		return jsontext.AppendEscaped(dst, bytesString(val), false)
+		return pattern.AppendJSONEscaped(dst, bytesString(val), false)
 	default:
 		if isStr {
 			n := len(dst)
-			if out, _, err := jsontext.AppendUnquoted(dst, val, 0); err == nil {
+			if out, _, err := pattern.AppendJSONUnquoted(dst, val, 0); err == nil {
 				return out
 			}
 			return append(dst[:n], val[1:len(val)-1]...) // not valid JSON: as it is
@@ -438,24 +438,24 @@ func bytesString(b []byte) string { return unsafe.String(unsafe.SliceData(b), le
 // appendWithoutDetail appends the event object without its "detail" member.
 // What follows a member that is not valid JSON is left out.
 func appendWithoutDetail(dst, ev []byte) []byte {
-	i := jsontext.SkipSpace(ev, 0)
+	i := pattern.JSONSkipSpace(ev, 0)
 	if i >= len(ev) || ev[i] != '{' {
 		return append(dst, ev...)
 	}
 	dst = append(dst, '{')
 	first := true
-	i = jsontext.SkipSpace(ev, i+1)
+	i = pattern.JSONSkipSpace(ev, i+1)
 	for i < len(ev) && ev[i] == '"' {
-		kend, _, err := jsontext.SkipString(ev, i)
+		kend, _, err := pattern.JSONSkipString(ev, i)
 		if err != nil {
 			break
 		}
 		key := ev[i:kend]
-		vstart, err := jsontext.Colon(ev, kend)
+		vstart, err := pattern.JSONColon(ev, kend)
 		if err != nil {
 			break
 		}
-		vend, err := jsontext.SkipValue(ev, vstart, 1)
+		vend, err := pattern.JSONSkipValue(ev, vstart, 1)
 		if err != nil {
 			break
 		}
@@ -469,7 +469,7 @@ func appendWithoutDetail(dst, ev []byte) []byte {
 			dst = append(dst, ev[vstart:vend]...)
 		}
 		var more bool
-		if i, more, err = jsontext.Next(ev, vend, '}'); err != nil || !more {
+		if i, more, err = pattern.JSONNext(ev, vend, '}'); err != nil || !more {
 			break
 		}
 	}

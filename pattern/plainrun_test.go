@@ -1,4 +1,4 @@
-package jsontext
+package pattern
 
 import (
 	"bytes"
@@ -19,8 +19,8 @@ func TestPlainRun(t *testing.T) {
 	}
 	check := func(b []byte, from int) {
 		t.Helper()
-		if got, want := PlainRun(b, from), slow(b, from); got != want {
-			t.Fatalf("PlainRun(%q, %d) = %d, want %d", b, from, got, want)
+		if got, want := plainRun(b, from), slow(b, from); got != want {
+			t.Fatalf("plainRun(%q, %d) = %d, want %d", b, from, got, want)
 		}
 	}
 	specials := []byte{'"', '\\', 0x00, 0x01, 0x09, 0x0a, 0x1f}

@@ -1,4 +1,4 @@
-package jsontext
+package pattern
 
 import (
 	"bytes"
@@ -38,13 +38,13 @@ func TestAppendQuotedMatchesEncodingJSON(t *testing.T) {
 	for _, c := range escapeCases {
 		t.Run(c.name, func(t *testing.T) {
 			for _, html := range []bool{true, false} {
-				if got, want := AppendQuoted(nil, c.s, html), marshal(t, c.s, html); !bytes.Equal(got, want) {
+				if got, want := AppendJSONString(nil, c.s, html), marshal(t, c.s, html); !bytes.Equal(got, want) {
 					t.Errorf("html=%v: got %s want %s", html, got, want)
 				}
 			}
 		})
 	}
-	if got := string(AppendQuoted([]byte("x"), "<a&b>", false)); got != `x"<a&b>"` {
+	if got := string(AppendJSONString([]byte("x"), "<a&b>", false)); got != `x"<a&b>"` {
 		t.Errorf("text mode escapes HTML characters: %s", got)
 	}
 }
@@ -70,7 +70,7 @@ func TestAppendUnquoted(t *testing.T) {
 		{name: "backslash at end", in: `"abc\`, err: "unexpected end of input"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			got, end, err := AppendUnquoted([]byte("pre:"), []byte(c.in), 0)
+			got, end, err := AppendJSONUnquoted([]byte("pre:"), []byte(c.in), 0)
 			if c.err != "" {
 				if err == nil || err.Error() != c.err {
 					t.Fatalf("err = %v, want %s", err, c.err)
@@ -87,9 +87,9 @@ func TestAppendUnquoted(t *testing.T) {
 			if string(got) != "pre:"+c.want || end != wantEnd {
 				t.Errorf("got %q end %d, want %q end %d", got, end, "pre:"+c.want, wantEnd)
 			}
-			// SkipString ends where AppendUnquoted does.
-			if e, _, err := SkipString([]byte(c.in), 0); err != nil || e != wantEnd {
-				t.Errorf("SkipString: end %d err %v, want %d", e, err, wantEnd)
+			// JSONSkipString ends where AppendJSONUnquoted does.
+			if e, _, err := JSONSkipString([]byte(c.in), 0); err != nil || e != wantEnd {
+				t.Errorf("JSONSkipString: end %d err %v, want %d", e, err, wantEnd)
 			}
 		})
 	}
@@ -112,14 +112,14 @@ func TestSkipValue(t *testing.T) {
 		{"missing comma", `[1 2]`, -1},
 		{"key not a string", `{a:1}`, -1},
 		{"unterminated", `[1, 2`, -1},
-		{"too deep", strings.Repeat("[", MaxDepth+2) + strings.Repeat("]", MaxDepth+2), -1},
-		{"deep enough", strings.Repeat("[", MaxDepth+1) + strings.Repeat("]", MaxDepth+1), 2*MaxDepth + 2},
+		{"too deep", strings.Repeat("[", MaxEventDepth+2) + strings.Repeat("]", MaxEventDepth+2), -1},
+		{"deep enough", strings.Repeat("[", MaxEventDepth+1) + strings.Repeat("]", MaxEventDepth+1), 2*MaxEventDepth + 2},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			end, err := SkipValue([]byte(c.in), 0, 0)
+			end, err := JSONSkipValue([]byte(c.in), 0, 0)
 			if c.end < 0 {
-				var se *SyntaxError
-				if err == nil || !(errors.As(err, &se) || errors.Is(err, ErrUnexpectedEnd)) {
+				var se *syntaxError
+				if err == nil || !(errors.As(err, &se) || errors.Is(err, errUnexpectedEnd)) {
 					t.Fatalf("end %d err %v, want a syntax error", end, err)
 				}
 				return
@@ -132,8 +132,8 @@ func TestSkipValue(t *testing.T) {
 }
 
 // FuzzJSONText checks the scanner and the escaper against encoding/json:
-// SkipValue accepts exactly the documents json.Valid accepts, a string
-// decodes as json.Unmarshal decodes it, and AppendQuoted writes what
+// JSONSkipValue accepts exactly the documents json.Valid accepts, a string
+// decodes as json.Unmarshal decodes it, and AppendJSONString writes what
 // json.Marshal writes.
 func FuzzJSONText(f *testing.F) {
 	for _, s := range []string{`{"a":[1,"x\u00e9",null]}`, `"\ud83d\ude00"`, `-0.5e10`, `[{}]`, "<\u2028\xff>", `"\"\\\n"`} {
@@ -141,12 +141,12 @@ func FuzzJSONText(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		b := []byte(s)
-		i := SkipSpace(b, 0)
-		end, err := SkipValue(b, i, 0)
-		ok := err == nil && SkipSpace(b, end) == len(b)
-		deep := strings.Count(s, "[")+strings.Count(s, "{") > MaxDepth
+		i := JSONSkipSpace(b, 0)
+		end, err := JSONSkipValue(b, i, 0)
+		ok := err == nil && JSONSkipSpace(b, end) == len(b)
+		deep := strings.Count(s, "[")+strings.Count(s, "{") > MaxEventDepth
 		if valid := json.Valid(b); ok != valid && !(deep && valid) {
-			t.Fatalf("%q: SkipValue ok %v (end %d, err %v), json.Valid %v", s, ok, end, err, valid)
+			t.Fatalf("%q: JSONSkipValue ok %v (end %d, err %v), json.Valid %v", s, ok, end, err, valid)
 		}
 		// Bytes that are not UTF-8 are kept as they are (encoding/json
 		// replaces them with U+FFFD).
@@ -155,13 +155,13 @@ func FuzzJSONText(f *testing.F) {
 			if err := json.Unmarshal(b, &want); err != nil {
 				t.Fatal(err)
 			}
-			got, e, err := AppendUnquoted(nil, b, i)
+			got, e, err := AppendJSONUnquoted(nil, b, i)
 			if err != nil || string(got) != want || e != end {
-				t.Fatalf("%q: AppendUnquoted %q end %d err %v, want %q end %d", s, got, e, err, want, end)
+				t.Fatalf("%q: AppendJSONUnquoted %q end %d err %v, want %q end %d", s, got, e, err, want, end)
 			}
 		}
 		for _, html := range []bool{true, false} {
-			if got, want := AppendQuoted(nil, s, html), marshal(t, s, html); !bytes.Equal(got, want) {
+			if got, want := AppendJSONString(nil, s, html), marshal(t, s, html); !bytes.Equal(got, want) {
 				t.Fatalf("%q html=%v: got %s want %s", s, html, got, want)
 			}
 		}
