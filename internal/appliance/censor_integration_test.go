@@ -230,6 +230,13 @@ func TestCensorDemo(t *testing.T) {
 func stopServe(t *testing.T, p *serveProc) {
 	t.Helper()
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	waitServe(t, p)
+}
+
+// waitServe waits for serve, already sent one SIGTERM, to exit 0 (a second
+// signal would end it at once, drain or not).
+func waitServe(t *testing.T, p *serveProc) {
+	t.Helper()
 	select {
 	case <-p.done:
 	case <-time.After(2 * time.Minute): // a hang detector
@@ -513,7 +520,7 @@ func TestApplianceDrain(t *testing.T) {
 	if u, d := strings.Index(l, "appliance unhealthy"), strings.Index(l, "appliance draining"); u < 0 || d < 0 {
 		t.Errorf("appliance 1's log lacks unhealthy/draining:\n%s", l)
 	}
-	stopServe(t, apps[0])
+	waitServe(t, apps[0]) // its drain ends by itself
 	stopServe(t, apps[1])
 }
 
