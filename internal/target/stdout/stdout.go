@@ -54,6 +54,11 @@ func New(cfg Config) (*Target, error) {
 }
 
 // Send writes the batch as NDJSON lines (or indented values) with one Write call.
+// CopiesBatch tells the deliverer that Send keeps nothing of the batch once
+// it returns (the lines are copied into the target's buffer and written), so
+// the buffers the bodies were queued in can be reused.
+func (t *Target) CopiesBatch() {}
+
 func (t *Target) Send(ctx context.Context, batch []handoff.Delivery) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()

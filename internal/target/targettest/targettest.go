@@ -25,6 +25,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -100,6 +101,7 @@ func Run(t *testing.T, f Factory) {
 		{"SendAfterClose", testSendAfterClose},
 		{"CanceledContext", testCanceled},
 		{"StalledSinkDeadline", testStalled},
+		{"CopiesBatch", testCopiesBatch},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.run(t, f) })
@@ -357,6 +359,35 @@ func testLargeBatch(t *testing.T, f Factory) {
 	more := s.batch(1001, 3, 16) // a second Send after the big one
 	send(t, in.Target, more)
 	checkExact(t, in, append(b, more...), closeAndRead(t, in))
+}
+
+// testCopiesBatch: a target that says Send keeps nothing of the batch once
+// it returns (CopiesBatch: its deliverer then reuses the buffers the bodies
+// and frames were queued in) delivers intact what it was sent even when
+// every byte of the batch is overwritten right after Send returns.
+func testCopiesBatch(t *testing.T, f Factory) {
+	in := newInstance(t, f)
+	if _, ok := in.Target.(interface{ CopiesBatch() }); !ok {
+		t.Skip("the target does not say it copies its batches (no CopiesBatch): its deliverer keeps their buffers for it")
+	}
+	s := in.sender(0)
+	b := s.batch(1, 200, 300)
+	want := make([]handoff.Delivery, len(b))
+	for i, d := range b {
+		d.Body, d.Frame = slices.Clone(d.Body), slices.Clone(d.Frame)
+		want[i] = d
+	}
+	send(t, in.Target, b)
+	for i := range b { // the deliverer reuses the buffers
+		for _, p := range [][]byte{b[i].Body, b[i].Frame} {
+			for j := range p {
+				p[j] = 'X'
+			}
+		}
+	}
+	more := s.batch(201, 3, 16) // written after the scribbling
+	send(t, in.Target, more)
+	checkExact(t, in, append(want, more...), closeAndRead(t, in))
 }
 
 func testLargeBody(t *testing.T, f Factory) {
