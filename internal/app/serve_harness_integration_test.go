@@ -14,7 +14,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -29,30 +28,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wirebridge/wirebridge/internal/bintest"
+
 	"github.com/wirebridge/wirebridge/internal/netnstest"
 )
 
 // wbBin is the wirebridge binary TestMain built.
 var wbBin string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "wirebridge-it-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	wbBin = filepath.Join(dir, "wirebridge")
-	cmd := exec.Command("go", "build", "-o", wbBin, "github.com/wirebridge/wirebridge/cmd/wirebridge")
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
-		fmt.Fprintf(os.Stderr, "building wirebridge: %v\n", err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { bintest.Main(m, &wbBin) }
 
 func needTool(t *testing.T, name string) string {
 	t.Helper()

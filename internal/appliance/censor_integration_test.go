@@ -23,6 +23,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wirebridge/wirebridge/internal/bintest"
+
 	"github.com/wirebridge/wirebridge/internal/appliance/gwlb/gwlbtest"
 	"github.com/wirebridge/wirebridge/internal/netnstest"
 )
@@ -34,24 +36,7 @@ import (
 
 var wbBin string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "wb-appliance-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	wbBin = filepath.Join(dir, "wirebridge")
-	cmd := exec.Command("go", "build", "-o", wbBin, "github.com/wirebridge/wirebridge/cmd/wirebridge")
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
-		fmt.Fprintf(os.Stderr, "building wirebridge: %v\n", err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { bintest.Main(m, &wbBin) }
 
 // serveProc is a `wirebridge serve` running in an appliance namespace.
 type serveProc struct {

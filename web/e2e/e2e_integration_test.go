@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/wirebridge/wirebridge/internal/bintest"
 )
 
 var update = flag.Bool("update", false, "also write the screenshots to docs/images (shown in docs/live.md)")
@@ -30,12 +32,7 @@ func TestBrowser(t *testing.T) {
 	if _, err := os.Stat("node_modules/playwright-core"); err != nil {
 		t.Fatalf("playwright-core is not installed in web/e2e: run scripts/deps.sh (%v)", err)
 	}
-	bin := filepath.Join(t.TempDir(), "wirebridge")
-	build := exec.Command("go", "build", "-o", bin, "../../cmd/wirebridge")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := bintest.Build(t)
 	art, err := filepath.Abs("artifacts")
 	if err != nil {
 		t.Fatal(err)

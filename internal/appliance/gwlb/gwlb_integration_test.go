@@ -20,6 +20,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wirebridge/wirebridge/internal/bintest"
+
 	"github.com/wirebridge/wirebridge/internal/appliance/gwlb/gwlbtest"
 	"github.com/wirebridge/wirebridge/internal/netnstest"
 	"github.com/wirebridge/wirebridge/internal/packet"
@@ -27,24 +29,7 @@ import (
 
 var wbBin string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "wb-gwlb-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	wbBin = filepath.Join(dir, "wirebridge")
-	cmd := exec.Command("go", "build", "-o", wbBin, "github.com/wirebridge/wirebridge/cmd/wirebridge")
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
-		fmt.Fprintf(os.Stderr, "building wirebridge: %v\n", err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { bintest.Main(m, &wbBin) }
 
 // echoApp is a minimal Geneve appliance: it sends every datagram it gets on
 // UDP 6081 back as AWS GWLB expects (and as the blog post's censor and

@@ -35,12 +35,13 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/wirebridge/wirebridge/internal/bintest"
 
 	"github.com/wirebridge/wirebridge/internal/packet"
 )
@@ -354,11 +355,7 @@ func TestReplayCompare(t *testing.T) {
 	datagrams, requests := compareTraffic(conns, perConn)
 	t.Logf("traffic: %d connections x %d requests = %d requests in %d VXLAN datagrams", conns, perConn, requests, len(datagrams))
 
-	dir := t.TempDir()
-	wb := filepath.Join(dir, "wirebridge")
-	if out, err := exec.Command("go", "build", "-o", wb, "github.com/wirebridge/wirebridge/cmd/wirebridge").CombinedOutput(); err != nil {
-		t.Fatalf("building wirebridge: %v\n%s", err, out)
-	}
+	wb := bintest.Build(t)
 
 	var results []compareResult
 	for _, load := range []struct {
