@@ -16,6 +16,8 @@
 // default, overridden by configuration like Wireshark's "Decode As").
 package dissect
 
+import "errors"
+
 // Proto names an application protocol a dissector understands.
 type Proto uint8
 
@@ -41,3 +43,14 @@ func (p Proto) String() string {
 	}
 	return ""
 }
+
+// Parse errors. Parsers return one of these (or a value wrapping one) and keep
+// the fields parsed before the problem.
+var (
+	// ErrTruncated: the bytes end inside a field (a later segment may hold the rest).
+	ErrTruncated = errors.New("truncated")
+	// ErrMalformed: a field holds a value the protocol does not allow.
+	ErrMalformed = errors.New("malformed")
+	// ErrNotProtocol: the bytes are not this protocol (a port match that was wrong).
+	ErrNotProtocol = errors.New("not this protocol")
+)
