@@ -162,6 +162,21 @@ const WBDecode = (() => {
       M.color = fl & 4 ? "rst" : fl & 3 ? "synfin" : "tcp";
       const wsOrder = ["FIN", "SYN", "RST", "PSH", "ACK", "URG", "ECE", "CWR"];
       M.tcp.names = ["SYN", "FIN", "RST", "PSH", "ACK", "URG", "ECE", "CWR"].filter((n) => fl & (1 << wsOrder.indexOf(n)));
+      M.tcp.ws = -1; M.tcp.opts = "";
+      const opts = [];
+      for (let q = o + 20, n = 0; q < Math.min(b.length, o + hl) && n < 40; n++) { // options, as Wireshark's Info shows them
+        const k = b[q];
+        if (k === 0) break;
+        if (k === 1) { q++; continue; }
+        if (q + 1 >= b.length || b[q + 1] < 2) break;
+        const l = b[q + 1];
+        if (k === 2 && l === 4 && q + 4 <= b.length) opts.push("MSS=" + u16(b, q + 2));
+        else if (k === 4) opts.push("SACK_PERM");
+        else if (k === 8 && l === 10 && q + 10 <= b.length) opts.push("TSval=" + u32(b, q + 2), "TSecr=" + u32(b, q + 6));
+        else if (k === 3 && l === 3 && q + 3 <= b.length) { M.tcp.ws = Math.min(14, b[q + 2]); opts.push("WS=" + (1 << M.tcp.ws)); }
+        q += l;
+      }
+      M.tcp.opts = opts.join(" ");
       out.push({ name: "Transmission Control Protocol", kind: "l4", fields: [["Source port", sp, o, 2, "Source.Port"], ["Destination port", dp, o + 2, 2, "Destination.Port"], ["Sequence number", M.tcp.seq, o + 4, 4, "TCP.Seq"],
         ["Acknowledgment number", M.tcp.ack, o + 8, 4, "TCP.Ack"], ["Header length", hl, o + 12, 1], ["Flags", flags.join(", ") || "none", o + 13, 1], ["Window", M.tcp.win, o + 14, 2, "TCP.Window"],
         ["Checksum", "0x" + u16(b, o + 16).toString(16).padStart(4, "0"), o + 16, 2]].concat(flags.map((n) => ["Flag", n, o + 13, 1, "TCP.Flags", n])), start: o, end: o + hl });

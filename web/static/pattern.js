@@ -122,7 +122,7 @@ const WBPattern = (() => {
     return ((a & mask) >>> 0) === ((b & mask) >>> 0);
   }
   const DF_PROTOS = ["ip", "ipv6", "tcp", "udp", "icmp", "icmpv6", "dns", "mdns", "http", "tls", "ssl", "arp", "eth", "frame", "syslog", "dhcp", "bootp", "ntp", "vlan", "vxlan", "geneve", "data"];
-  const DF_START = new RegExp("^\\s*[!(]*\\s*(" + DF_PROTOS.join("|") + ")(\\.[a-z0-9_.]+)?\\s*(==|!=|>=|<=|>|<|~|\\b(eq|ne|gt|lt|ge|le|contains|matches|in|and|or|not)\\b|&&|\\|\\||$)", "i");
+  const DF_START = new RegExp("^\\s*[!(]*\\s*(" + DF_PROTOS.join("|") + ")(\\.[a-z0-9_.]+)?\\s*(==|!=|>=|<=|>|<|~|\\b(eq|ne|gt|lt|ge|le|contains|matches|in|and|or|not)\\b|&&|\\|\\||$)");
   // isDisplayFilter tells Wireshark's display-filter syntax from a text search.
   function isDisplayFilter(text) { return DF_START.test(text); }
   const DF_APP = { "dns": ["DNS", "ID"], "mdns": ["DNS", "ID"], "http": ["HTTP", "Version"], "tls": ["TLS", "Versions"], "ssl": ["TLS", "Versions"], "arp": ["ARP", "Operation"],

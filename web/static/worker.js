@@ -133,20 +133,25 @@ function eventInfo(k, a) {
   return "";
 }
 
-// ---- TCP relative sequence numbers, per direction, in arrival order ----
-const flows = new Map();    // "src sport dst dport" -> first sequence number seen
+// ---- TCP relative sequence numbers and scaled windows, per direction, in arrival order ----
+const flows = new Map();    // "src sport dst dport" -> {base: first sequence number, ws: window shift from the SYN (-1: none)}
 function relSeq(m) {
   if (!m.tcp || m.relSeq !== undefined) return;
-  const k = m.src + " " + m.sport + " " + m.dst + " " + m.dport, rk = m.dst + " " + m.dport + " " + m.src + " " + m.sport;
-  if ((m.tcp.flags & 2) || !flows.has(k)) {
-    if (flows.size >= MAX_FLOWS) flows.clear();
-    flows.set(k, m.tcp.seq);
-  }
-  const base = flows.get(k), rbase = flows.get(rk);
-  m.relSeq = (m.tcp.seq - base) >>> 0;
-  m.relAck = rbase === undefined ? m.tcp.ack : (m.tcp.ack - rbase) >>> 0;
   const t = m.tcp;
-  m.info = `${m.sport} → ${m.dport} [${t.names.join(", ")}] Seq=${m.relSeq}` + (t.flags & 16 ? ` Ack=${m.relAck}` : "") + ` Win=${t.win} Len=${t.len}`;
+  const k = m.src + " " + m.sport + " " + m.dst + " " + m.dport, rk = m.dst + " " + m.dport + " " + m.src + " " + m.sport;
+  let f = flows.get(k);
+  if ((t.flags & 2) || !f) {
+    if (flows.size >= MAX_FLOWS) flows.clear();
+    f = { base: t.seq, ws: t.flags & 2 ? (t.ws === undefined ? -1 : t.ws) : -2 };
+    flows.set(k, f);
+  }
+  const r = flows.get(rk);
+  m.relSeq = (t.seq - f.base) >>> 0;
+  m.relAck = r === undefined ? t.ack : (t.ack - r.base) >>> 0;
+  // Windows are scaled (RFC 7323) when both SYNs carried the option, as Wireshark calculates them.
+  const win = !(t.flags & 2) && f.ws >= 0 && r && r.ws >= 0 ? t.win * (1 << f.ws) : t.win;
+  const tcpInfo = `${m.sport} → ${m.dport} [${t.names.join(", ")}] Seq=${m.relSeq}` + (t.flags & 16 ? ` Ack=${m.relAck}` : "") + ` Win=${win} Len=${t.len}` + (t.opts ? " " + t.opts : "");
+  if (m.proto === "TCP") m.info = tcpInfo; // an application layer's Info wins, as in Wireshark
 }
 
 // ---- statistics, counted as rows arrive (since the last Clear) ----
