@@ -469,7 +469,7 @@
   let filterTimer = 0;
   $("filter").addEventListener("input", () => { clearTimeout(filterTimer); filterTimer = setTimeout(applyFilter, 150); });
   $("filter").addEventListener("keydown", (e) => { if (e.key === "Enter") { clearTimeout(filterTimer); applyFilter(); } });
-  function applyFilter() { post({ t: "filter", text: $("filter").value.trim() }); }
+  function applyFilter() { message(""); post({ t: "filter", text: $("filter").value.trim() }); }
 
   // ---- buttons ----
   let paused = false;
