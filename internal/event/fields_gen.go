@@ -9,65 +9,67 @@ import "time"
 // constants and the View reports fields by them, so the matcher sees the
 // names the JSON has. Each comment lists the paths that end in the key.
 const (
-	KeyVersion       = "version"           // version
-	KeyID            = "id"                // id
-	KeySource        = "source"            // source
-	KeyDetailType    = "detail-type"       // detail-type
-	KeyTime          = "time"              // time
-	KeyResources     = "resources"         // resources
-	KeyDetail        = "detail"            // detail
-	KeyTimestamp     = "Timestamp"         // detail.Timestamp
-	KeyListener      = "Listener"          // detail.Listener
-	KeySrc           = "Source"            // detail.Source, detail.Ethernet.Source, detail.Tunnel.Source
-	KeyIP            = "IP"                // detail.Source.IP, detail.Destination.IP, detail.IP, detail.Tunnel.Source.IP, detail.Tunnel.Destination.IP
-	KeyPort          = "Port"              // detail.Source.Port, detail.Destination.Port, detail.Tunnel.Source.Port, detail.Tunnel.Destination.Port
-	KeyDst           = "Destination"       // detail.Destination, detail.Ethernet.Destination, detail.Tunnel.Destination
-	KeyProtocol      = "Protocol"          // detail.Protocol
-	KeyLength        = "Length"            // detail.Length
-	KeyPayload       = "Payload"           // detail.Payload
-	KeyIPVersion     = "Version"           // detail.IP.Version
-	KeyTTL           = "TTL"               // detail.IP.TTL
-	KeyDSCP          = "DSCP"              // detail.IP.DSCP
-	KeyFlowLabel     = "FlowLabel"         // detail.IP.FlowLabel
-	KeyIPID          = "ID"                // detail.IP.ID
-	KeyDontFragment  = "DontFragment"      // detail.IP.DontFragment
-	KeyFragment      = "Fragment"          // detail.IP.Fragment, detail.Tunnel.Fragment
-	KeyFragOffset    = "Offset"            // detail.IP.Fragment.Offset
-	KeyMoreFragments = "MoreFragments"     // detail.IP.Fragment.MoreFragments
-	KeyExtensions    = "Extensions"        // detail.IP.Extensions
-	KeyLenFromCap    = "LengthFromCapture" // detail.IP.LengthFromCapture
-	KeyTCP           = "TCP"               // detail.TCP
-	KeyFlags         = "Flags"             // detail.TCP.Flags
-	KeySeq           = "Seq"               // detail.TCP.Seq
-	KeyAck           = "Ack"               // detail.TCP.Ack
-	KeyWindow        = "Window"            // detail.TCP.Window
-	KeyICMP          = "ICMP"              // detail.ICMP
-	KeyType          = "Type"              // detail.ICMP.Type, detail.Tunnel.Type
-	KeyCode          = "Code"              // detail.ICMP.Code
-	KeyICMPID        = "ID"                // detail.ICMP.ID
-	KeyICMPSeq       = "Seq"               // detail.ICMP.Seq
-	KeyEthernet      = "Ethernet"          // detail.Ethernet
-	KeyEthType       = "EtherType"         // detail.Ethernet.EtherType
-	KeyVLAN          = "VLAN"              // detail.VLAN, detail.Tunnel.VLAN
-	KeyTunnel        = "Tunnel"            // detail.Tunnel
-	KeyVNI           = "VNI"               // detail.Tunnel.VNI
-	KeyFlowHash      = "FlowHash"          // detail.Tunnel.FlowHash
-	KeyGREKey        = "Key"               // detail.Tunnel.Key
-	KeyGRESequence   = "Sequence"          // detail.Tunnel.Sequence
-	KeySessionID     = "SessionID"         // detail.Tunnel.SessionID
-	KeyERSPANVersion = "Version"           // detail.Tunnel.Version
-	KeyTEID          = "TEID"              // detail.Tunnel.TEID
-	KeyLabels        = "Labels"            // detail.Tunnel.Labels
-	KeyOptions       = "Options"           // detail.Tunnel.Options
-	KeyOptClass      = "Class"             // detail.Tunnel.Options.Class
-	KeyOptType       = "Type"              // detail.Tunnel.Options.Type
-	KeyOptData       = "Data"              // detail.Tunnel.Options.Data
-	KeyGWLB          = "GWLB"              // detail.Tunnel.GWLB
-	KeyEndpointID    = "EndpointID"        // detail.Tunnel.GWLB.EndpointID
-	KeyAttachmentID  = "AttachmentID"      // detail.Tunnel.GWLB.AttachmentID
-	KeyFlowCookie    = "FlowCookie"        // detail.Tunnel.GWLB.FlowCookie
-	KeyTruncated     = "Truncated"         // detail.Truncated
-	KeyDecodeError   = "DecodeError"       // detail.DecodeError
+	KeyVersion        = "version"              // version
+	KeyID             = "id"                   // id
+	KeySource         = "source"               // source
+	KeyDetailType     = "detail-type"          // detail-type
+	KeyTime           = "time"                 // time
+	KeyResources      = "resources"            // resources
+	KeyDetail         = "detail"               // detail
+	KeyTimestamp      = "Timestamp"            // detail.Timestamp
+	KeyListener       = "Listener"             // detail.Listener
+	KeySrc            = "Source"               // detail.Source, detail.Ethernet.Source, detail.Tunnel.Source
+	KeyIP             = "IP"                   // detail.Source.IP, detail.Destination.IP, detail.IP, detail.Tunnel.Source.IP, detail.Tunnel.Destination.IP
+	KeyPort           = "Port"                 // detail.Source.Port, detail.Destination.Port, detail.Tunnel.Source.Port, detail.Tunnel.Destination.Port
+	KeyDst            = "Destination"          // detail.Destination, detail.Ethernet.Destination, detail.Tunnel.Destination
+	KeyProtocol       = "Protocol"             // detail.Protocol
+	KeyLength         = "Length"               // detail.Length
+	KeyPayload        = "Payload"              // detail.Payload
+	KeyPayloadText    = "PayloadText"          // detail.PayloadText
+	KeyPayloadTextCut = "PayloadTextTruncated" // detail.PayloadTextTruncated
+	KeyIPVersion      = "Version"              // detail.IP.Version
+	KeyTTL            = "TTL"                  // detail.IP.TTL
+	KeyDSCP           = "DSCP"                 // detail.IP.DSCP
+	KeyFlowLabel      = "FlowLabel"            // detail.IP.FlowLabel
+	KeyIPID           = "ID"                   // detail.IP.ID
+	KeyDontFragment   = "DontFragment"         // detail.IP.DontFragment
+	KeyFragment       = "Fragment"             // detail.IP.Fragment, detail.Tunnel.Fragment
+	KeyFragOffset     = "Offset"               // detail.IP.Fragment.Offset
+	KeyMoreFragments  = "MoreFragments"        // detail.IP.Fragment.MoreFragments
+	KeyExtensions     = "Extensions"           // detail.IP.Extensions
+	KeyLenFromCap     = "LengthFromCapture"    // detail.IP.LengthFromCapture
+	KeyTCP            = "TCP"                  // detail.TCP
+	KeyFlags          = "Flags"                // detail.TCP.Flags
+	KeySeq            = "Seq"                  // detail.TCP.Seq
+	KeyAck            = "Ack"                  // detail.TCP.Ack
+	KeyWindow         = "Window"               // detail.TCP.Window
+	KeyICMP           = "ICMP"                 // detail.ICMP
+	KeyType           = "Type"                 // detail.ICMP.Type, detail.Tunnel.Type
+	KeyCode           = "Code"                 // detail.ICMP.Code
+	KeyICMPID         = "ID"                   // detail.ICMP.ID
+	KeyICMPSeq        = "Seq"                  // detail.ICMP.Seq
+	KeyEthernet       = "Ethernet"             // detail.Ethernet
+	KeyEthType        = "EtherType"            // detail.Ethernet.EtherType
+	KeyVLAN           = "VLAN"                 // detail.VLAN, detail.Tunnel.VLAN
+	KeyTunnel         = "Tunnel"               // detail.Tunnel
+	KeyVNI            = "VNI"                  // detail.Tunnel.VNI
+	KeyFlowHash       = "FlowHash"             // detail.Tunnel.FlowHash
+	KeyGREKey         = "Key"                  // detail.Tunnel.Key
+	KeyGRESequence    = "Sequence"             // detail.Tunnel.Sequence
+	KeySessionID      = "SessionID"            // detail.Tunnel.SessionID
+	KeyERSPANVersion  = "Version"              // detail.Tunnel.Version
+	KeyTEID           = "TEID"                 // detail.Tunnel.TEID
+	KeyLabels         = "Labels"               // detail.Tunnel.Labels
+	KeyOptions        = "Options"              // detail.Tunnel.Options
+	KeyOptClass       = "Class"                // detail.Tunnel.Options.Class
+	KeyOptType        = "Type"                 // detail.Tunnel.Options.Type
+	KeyOptData        = "Data"                 // detail.Tunnel.Options.Data
+	KeyGWLB           = "GWLB"                 // detail.Tunnel.GWLB
+	KeyEndpointID     = "EndpointID"           // detail.Tunnel.GWLB.EndpointID
+	KeyAttachmentID   = "AttachmentID"         // detail.Tunnel.GWLB.AttachmentID
+	KeyFlowCookie     = "FlowCookie"           // detail.Tunnel.GWLB.FlowCookie
+	KeyTruncated      = "Truncated"            // detail.Truncated
+	KeyDecodeError    = "DecodeError"          // detail.DecodeError
 )
 
 // Values of detail-type for events built from packets.
@@ -110,11 +112,24 @@ type PacketDetail struct {
 	// the bytes after the link header (Ethernet + VLAN tags, or SLL; for a PPPoE
 	// session frame that carries neither IPv4 nor IPv6, such as LCP, the PPP
 	// data after the PPPoE header and PPP protocol field).
-	Payload  []byte        `json:"Payload"`
-	IP       *IPInfo       `json:"IP,omitempty"`
-	TCP      *TCPInfo      `json:"TCP,omitempty"`
-	ICMP     *ICMPInfo     `json:"ICMP,omitempty"`
-	Ethernet *EthernetInfo `json:"Ethernet,omitempty"`
+	Payload []byte `json:"Payload"`
+	// The payload as text, so `prefix`, `wildcard` and the other string patterns
+	// can match content: present when the payload's first bytes, up to
+	// `dissect.payload_text_max` (default 256; see
+	// [configuration](config.md#dissect)), are printable UTF-8 (letters, marks,
+	// numbers, punctuation, symbols, spaces, and tab, CR and LF; no other
+	// control character, no invalid UTF-8) and there is at least one. A longer
+	// payload gives its first bytes (cut back to a whole character) and
+	// `PayloadTextTruncated`; it is checked only as far as it is kept.
+	PayloadText string `json:"PayloadText,omitempty"`
+	// `true` when `PayloadText` holds fewer bytes than the payload has on the
+	// wire (`Length`): it was longer than `payload_text_max`, or the capture cut
+	// it. Never `false`: absent instead.
+	PayloadTextTruncated bool          `json:"PayloadTextTruncated,omitempty"`
+	IP                   *IPInfo       `json:"IP,omitempty"`
+	TCP                  *TCPInfo      `json:"TCP,omitempty"`
+	ICMP                 *ICMPInfo     `json:"ICMP,omitempty"`
+	Ethernet             *EthernetInfo `json:"Ethernet,omitempty"`
 	// VLAN ids of the innermost frame's 802.1Q / 802.1ad tags, outermost first
 	// (QinQ: `[S-tag, C-tag]`), at most 4.
 	VLAN   []uint16    `json:"VLAN,omitempty"`
@@ -292,6 +307,8 @@ var Leaves = []Leaf{
 	{[]string{KeyDetail, KeyProtocol}, KindString},
 	{[]string{KeyDetail, KeyLength}, KindNumber},
 	{[]string{KeyDetail, KeyPayload}, KindString},
+	{[]string{KeyDetail, KeyPayloadText}, KindString},
+	{[]string{KeyDetail, KeyPayloadTextCut}, KindBool},
 	{[]string{KeyDetail, KeyIP, KeyIPVersion}, KindNumber},
 	{[]string{KeyDetail, KeyIP, KeyTTL}, KindNumber},
 	{[]string{KeyDetail, KeyIP, KeyDSCP}, KindNumber},
@@ -357,6 +374,8 @@ const (
 	vfProtocol                 // detail.Protocol
 	vfLength                   // detail.Length
 	vfPayload                  // detail.Payload
+	vfPayloadText              // detail.PayloadText
+	vfPayloadTextCut           // detail.PayloadTextTruncated
 	vfIPVersion                // detail.IP.Version
 	vfTTL                      // detail.IP.TTL
 	vfDSCP                     // detail.IP.DSCP
@@ -424,6 +443,8 @@ var viewPaths = []struct {
 	{[]string{KeyDetail, KeyProtocol}, vfProtocol},
 	{[]string{KeyDetail, KeyLength}, vfLength},
 	{[]string{KeyDetail, KeyPayload}, vfPayload},
+	{[]string{KeyDetail, KeyPayloadText}, vfPayloadText},
+	{[]string{KeyDetail, KeyPayloadTextCut}, vfPayloadTextCut},
 	{[]string{KeyDetail, KeyIP, KeyIPVersion}, vfIPVersion},
 	{[]string{KeyDetail, KeyIP, KeyTTL}, vfTTL},
 	{[]string{KeyDetail, KeyIP, KeyDSCP}, vfDSCP},

@@ -252,7 +252,8 @@ var Fields = []Field{
 				"Destination": ["Source"],
 				"IP": ["Source"],
 				"TCP": ["IP"],
-				"ICMP": ["IP"]
+				"ICMP": ["IP"],
+				"PayloadTextTruncated": ["PayloadText"]
 			},
 			"dependentSchemas": {"IP": {"properties": {"Ethernet": false}}}
 		}`,
@@ -328,6 +329,20 @@ var Fields = []Field{
 		Doc:     "The payload in standard base64 (RFC 4648, with padding); `\"\"` when empty. UDP/TCP: the data after the transport header. ICMP/ICMPv6: the message body after the first 8 bytes (type, code, checksum and the 4-byte rest of header). `IpPacket`: the IP payload after all extension headers. `Frame`: the bytes after the link header (Ethernet + VLAN tags, or SLL; for a PPPoE session frame that carries neither IPv4 nor IPv6, such as LCP, the PPP data after the PPPoE header and PPP protocol field).",
 		Schema:  `{"$ref": "#/$defs/base64"}`,
 		View:    "Payload",
+	},
+	{
+		Path: "detail.PayloadText", Key: "KeyPayloadText", Type: String, Go: "string",
+		Present: "printable payloads",
+		Doc:     "The payload as text, so `prefix`, `wildcard` and the other string patterns can match content: present when the payload's first bytes, up to `dissect.payload_text_max` (default 256; see [configuration](config.md#dissect)), are printable UTF-8 (letters, marks, numbers, punctuation, symbols, spaces, and tab, CR and LF; no other control character, no invalid UTF-8) and there is at least one. A longer payload gives its first bytes (cut back to a whole character) and `PayloadTextTruncated`; it is checked only as far as it is kept.",
+		Schema:  `{"type": "string", "minLength": 1}`,
+		View:    "PayloadText",
+	},
+	{
+		Path: "detail.PayloadTextTruncated", Key: "KeyPayloadTextCut", Type: Bool, Go: "bool",
+		Present: "when true",
+		Doc:     "`true` when `PayloadText` holds fewer bytes than the payload has on the wire (`Length`): it was longer than `payload_text_max`, or the capture cut it. Never `false`: absent instead.",
+		Schema:  `{"const": true}`,
+		View:    "PayloadTextCut",
 	},
 	{
 		Path: "detail.IP", Key: "KeyIP", Type: Object, Go: "*IPInfo",
