@@ -64,20 +64,20 @@ type DNSMessage struct {
 	Response bool  // QR
 	Opcode   uint8 // 4 bits; OpcodeName gives its name
 	// Header flags.
-	Authoritative      bool // AA
-	Truncated          bool // TC: the message was truncated by its sender
-	RecursionDesired   bool // RD
-	RecursionAvailable bool // RA
-	AuthenticData      bool // AD
-	CheckingDisabled   bool // CD
+	Authoritative      bool  // AA
+	Truncated          bool  // TC: the message was truncated by its sender
+	RecursionDesired   bool  // RD
+	RecursionAvailable bool  // RA
+	AuthenticData      bool  // AD
+	CheckingDisabled   bool  // CD
 	RCode              uint8 // 4-bit header RCODE; RCodeName gives its name
 
 	// Section counts as in the header.
 	QDCount, ANCount, NSCount, ARCount uint16
 
 	// Questions and Answers kept, in message order.
-	Questions [DNSMaxQuestions]DNSQuestion
-	Answers   [DNSMaxAnswers]DNSAnswer
+	Questions            [DNSMaxQuestions]DNSQuestion
+	Answers              [DNSMaxAnswers]DNSAnswer
 	NQuestions, NAnswers int
 	// More: the message held more questions or answers than kept (capacity,
 	// or scratch space for their text ran out).
