@@ -22,6 +22,10 @@ type appLayer struct {
 	p    *packet.Packet
 	have appHave
 
+	proto dissect.Proto    // the block the event has (None: none)
+	msgs  dissect.Messages // the parsed values
+	num   [24]byte         // scratch for a value written as text ("TYPE65280")
+
 	text    []byte // detail.PayloadText (nil: absent); points into the packet
 	textCut bool   // detail.PayloadTextTruncated
 	textEsc int    // bytes JSON escaping adds to text
@@ -31,6 +35,7 @@ type appHave uint8
 
 const (
 	haveText appHave = 1 << iota
+	haveProto
 )
 
 // reset makes a the application layer of p as table tab chooses it.

@@ -86,6 +86,7 @@ func buildDetail(p *packet.Packet, m *Meta, ts time.Time, tab *dissect.Table) *P
 	if t := p.Tunnel(); t != nil {
 		d.Tunnel = buildTunnel(p, t)
 	}
+	buildApp(d, &a)
 	if p.Err != packet.OK {
 		d.DecodeError = p.Err.String()
 	}

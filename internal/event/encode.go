@@ -186,6 +186,7 @@ func sizeHint(p *packet.Packet, m *Meta, a *appLayer) int {
 	if text, _ := a.payloadText(); text != nil {
 		n += len(jPayloadText) + len(jPayloadCut) + 2 + len(text) + a.textEsc
 	}
+	n += appSizeHint(a)
 	if t := p.Tunnel(); t != nil {
 		n += 320
 		if t.Type == packet.TunnelGeneve {
@@ -291,6 +292,7 @@ func appendDetail(dst []byte, p *packet.Packet, m *Meta, st *stamp, a *appLayer)
 	if t := p.Tunnel(); t != nil {
 		dst = appendTunnel(dst, p, t)
 	}
+	dst = appendApp(dst, a)
 	if p.Truncated() {
 		dst = append(dst, jTruncated...)
 	}

@@ -16,7 +16,7 @@ const (
 	KeyTime           = "time"                 // time
 	KeyResources      = "resources"            // resources
 	KeyDetail         = "detail"               // detail
-	KeyTimestamp      = "Timestamp"            // detail.Timestamp
+	KeyTimestamp      = "Timestamp"            // detail.Timestamp, detail.Syslog.Timestamp
 	KeyListener       = "Listener"             // detail.Listener
 	KeySrc            = "Source"               // detail.Source, detail.Ethernet.Source, detail.Tunnel.Source
 	KeyIP             = "IP"                   // detail.Source.IP, detail.Destination.IP, detail.IP, detail.Tunnel.Source.IP, detail.Tunnel.Destination.IP
@@ -28,7 +28,7 @@ const (
 	KeyPayloadText    = "PayloadText"          // detail.PayloadText
 	KeyPayloadTextCut = "PayloadTextTruncated" // detail.PayloadTextTruncated
 	KeyIPVersion      = "Version"              // detail.IP.Version
-	KeyTTL            = "TTL"                  // detail.IP.TTL
+	KeyTTL            = "TTL"                  // detail.IP.TTL, detail.DNS.Answers.TTL
 	KeyDSCP           = "DSCP"                 // detail.IP.DSCP
 	KeyFlowLabel      = "FlowLabel"            // detail.IP.FlowLabel
 	KeyIPID           = "ID"                   // detail.IP.ID
@@ -44,7 +44,7 @@ const (
 	KeyAck            = "Ack"                  // detail.TCP.Ack
 	KeyWindow         = "Window"               // detail.TCP.Window
 	KeyICMP           = "ICMP"                 // detail.ICMP
-	KeyType           = "Type"                 // detail.ICMP.Type, detail.Tunnel.Type
+	KeyType           = "Type"                 // detail.ICMP.Type, detail.Tunnel.Type, detail.DNS.Questions.Type, detail.DNS.Answers.Type
 	KeyCode           = "Code"                 // detail.ICMP.Code
 	KeyICMPID         = "ID"                   // detail.ICMP.ID
 	KeyICMPSeq        = "Seq"                  // detail.ICMP.Seq
@@ -68,6 +68,38 @@ const (
 	KeyEndpointID     = "EndpointID"           // detail.Tunnel.GWLB.EndpointID
 	KeyAttachmentID   = "AttachmentID"         // detail.Tunnel.GWLB.AttachmentID
 	KeyFlowCookie     = "FlowCookie"           // detail.Tunnel.GWLB.FlowCookie
+	KeyDNS            = "DNS"                  // detail.DNS
+	KeyDNSID          = "ID"                   // detail.DNS.ID
+	KeyResponse       = "Response"             // detail.DNS.Response
+	KeyOpcode         = "Opcode"               // detail.DNS.Opcode
+	KeyRCode          = "RCode"                // detail.DNS.RCode
+	KeyQuestions      = "Questions"            // detail.DNS.Questions
+	KeyName           = "Name"                 // detail.DNS.Questions.Name, detail.DNS.Answers.Name
+	KeyClass          = "Class"                // detail.DNS.Questions.Class
+	KeyAnswers        = "Answers"              // detail.DNS.Answers
+	KeyData           = "Data"                 // detail.DNS.Answers.Data
+	KeyMore           = "More"                 // detail.DNS.More
+	KeyHTTP           = "HTTP"                 // detail.HTTP
+	KeyMethod         = "Method"               // detail.HTTP.Method
+	KeyPath           = "Path"                 // detail.HTTP.Path
+	KeyHTTPVersion    = "Version"              // detail.HTTP.Version
+	KeyHost           = "Host"                 // detail.HTTP.Host
+	KeyStatus         = "Status"               // detail.HTTP.Status
+	KeyReason         = "Reason"               // detail.HTTP.Reason
+	KeyContentType    = "ContentType"          // detail.HTTP.ContentType
+	KeyContentLength  = "ContentLength"        // detail.HTTP.ContentLength
+	KeyUserAgent      = "UserAgent"            // detail.HTTP.UserAgent
+	KeySyslog         = "Syslog"               // detail.Syslog
+	KeyFacility       = "Facility"             // detail.Syslog.Facility
+	KeyFacilityCode   = "FacilityCode"         // detail.Syslog.FacilityCode
+	KeySeverity       = "Severity"             // detail.Syslog.Severity
+	KeySeverityCode   = "SeverityCode"         // detail.Syslog.SeverityCode
+	KeyHostname       = "Hostname"             // detail.Syslog.Hostname
+	KeyAppName        = "AppName"              // detail.Syslog.AppName
+	KeyProcID         = "ProcID"               // detail.Syslog.ProcID
+	KeyMsgID          = "MsgID"                // detail.Syslog.MsgID
+	KeyStructuredData = "StructuredData"       // detail.Syslog.StructuredData
+	KeyMessage        = "Message"              // detail.Syslog.Message
 	KeyTruncated      = "Truncated"            // detail.Truncated
 	KeyDecodeError    = "DecodeError"          // detail.DecodeError
 )
@@ -134,6 +166,9 @@ type PacketDetail struct {
 	// (QinQ: `[S-tag, C-tag]`), at most 4.
 	VLAN   []uint16    `json:"VLAN,omitempty"`
 	Tunnel *TunnelInfo `json:"Tunnel,omitempty"`
+	DNS    *DNSInfo    `json:"DNS,omitempty"`
+	HTTP   *HTTPInfo   `json:"HTTP,omitempty"`
+	Syslog *SyslogInfo `json:"Syslog,omitempty"`
 	// `true` when the capture holds fewer bytes than were on the wire (snaplen)
 	// or than the innermost headers claim. Never `false`: absent instead.
 	Truncated bool `json:"Truncated,omitempty"`
@@ -289,6 +324,118 @@ type GWLBInfo struct {
 	FlowCookie string `json:"FlowCookie,omitempty"`
 }
 
+// DNSInfo is detail.DNS: the header, questions and answers of a DNS, mDNS or
+// LLMNR message.
+type DNSInfo struct {
+	// Transaction id.
+	ID uint16 `json:"ID"`
+	// The QR bit: `false` for a query, `true` for a response.
+	Response bool `json:"Response"`
+	// `QUERY`, `IQUERY`, `STATUS`, `NOTIFY`, `UPDATE`, `DSO`; unassigned values
+	// as `OPCODE` and the number (`OPCODE3`).
+	Opcode string `json:"Opcode"`
+	// The header's response code: `NOERROR`, `FORMERR`, `SERVFAIL`, `NXDOMAIN`,
+	// `NOTIMP`, `REFUSED`, `YXDOMAIN`, `YXRRSET`, `NXRRSET`, `NOTAUTH`,
+	// `NOTZONE`, `DSOTYPENI`; unassigned values as `RCODE` and the number.
+	// Queries carry `NOERROR`.
+	RCode     string        `json:"RCode"`
+	Questions []DNSQuestion `json:"Questions,omitempty"`
+	Answers   []DNSAnswer   `json:"Answers,omitempty"`
+	// `true` when the message held more questions or answers than are listed
+	// (beyond the capacities above, or their text beyond 4 KiB). Never `false`:
+	// absent instead.
+	More bool `json:"More,omitempty"`
+}
+
+// DNSQuestion is one entry of detail.DNS.Questions.
+type DNSQuestion struct {
+	// The name in presentation form without the trailing dot (`www.example.org`;
+	// `""` for the root); bytes outside printable ASCII, and `.` or `\` inside a
+	// label, escaped as in zone files (`\DDD`, `\.`). Patterns such as
+	// `{"wildcard": "*.example.org"}` match it.
+	Name string `json:"Name"`
+	// The QTYPE's mnemonic (`A`, `AAAA`, `CNAME`, `MX`, `TXT`, `PTR`, `SRV`,
+	// `HTTPS`, `ANY`, ...), or `TYPE` and the number (RFC 3597) when it has
+	// none.
+	Type string `json:"Type"`
+	// `IN`, `CH`, `HS`, `NONE`, `ANY`, or `CLASS` and the number; for mDNS
+	// without the top bit (the unicast-response flag).
+	Class string `json:"Class"`
+}
+
+// DNSAnswer is one entry of detail.DNS.Answers.
+type DNSAnswer struct {
+	// The owner name, as `Questions.Name`.
+	Name string `json:"Name"`
+	// The record type, as `Questions.Type`.
+	Type string `json:"Type"`
+	// Time to live in seconds.
+	TTL uint32 `json:"TTL"`
+	// The record data as text: the address of an `A` or `AAAA` record
+	// (`192.0.2.1`, `2001:db8::1`); the target name of `CNAME`, `NS`, `PTR`;
+	// `MX` as `preference exchange`; `TXT` the strings concatenated; `SRV` as
+	// `priority weight port target`; `SOA` the primary server name; other types
+	// lower-case hex of data up to 64 bytes, else `""`.
+	Data string `json:"Data"`
+}
+
+// HTTPInfo is detail.HTTP: the start of an HTTP/1.x request or response found
+// in one packet.
+type HTTPInfo struct {
+	// The request method (`GET`, `POST`, ...).
+	Method string `json:"Method,omitempty"`
+	// The request target as written (`/item/2?x=1`, or an absolute URI to a
+	// proxy).
+	Path string `json:"Path,omitempty"`
+	// The protocol version of the request or status line (`HTTP/1.1`).
+	Version string `json:"Version"`
+	// The `Host` header's value.
+	Host string `json:"Host,omitempty"`
+	// The status code (`200`, `404`, ...).
+	Status uint16 `json:"Status,omitempty"`
+	// The reason phrase (`OK`; `""` when the status line has none).
+	Reason string `json:"Reason,omitempty"`
+	// The `Content-Type` header's value.
+	ContentType string `json:"ContentType,omitempty"`
+	// The `Content-Length` header's value.
+	ContentLength *int64 `json:"ContentLength,omitempty"`
+	// The `User-Agent` header's value.
+	UserAgent string `json:"UserAgent,omitempty"`
+}
+
+// SyslogInfo is detail.Syslog: one RFC 3164 or RFC 5424 syslog message.
+type SyslogInfo struct {
+	// The facility's name as rsyslog and tcpdump write it: `kern`, `user`,
+	// `mail`, `daemon`, `auth`, `syslog`, `lpr`, `news`, `uucp`, `cron`,
+	// `authpriv`, `ftp`, `ntp`, `security`, `console`, `solaris-cron`, `local0`
+	// ... `local7`. A message without a valid `<PRI>` is `user`.
+	Facility string `json:"Facility"`
+	// The facility's number, 0 to 23.
+	FacilityCode uint8 `json:"FacilityCode"`
+	// `emerg`, `alert`, `crit`, `err`, `warning`, `notice`, `info` or `debug`. A
+	// message without a valid `<PRI>` is `notice`.
+	Severity string `json:"Severity"`
+	// The severity's number, 0 (emerg) to 7 (debug): `{"SeverityCode":
+	// [{"numeric": ["<=", 3]}]}` matches errors and worse.
+	SeverityCode uint8 `json:"SeverityCode"`
+	// The timestamp as written in the message (`Sep 12 19:16:12`,
+	// `2003-10-11T22:14:15.003Z`).
+	Timestamp string `json:"Timestamp,omitempty"`
+	// The HOSTNAME field.
+	Hostname string `json:"Hostname,omitempty"`
+	// RFC 5424 APP-NAME, or the RFC 3164 tag before `[pid]` or `:`.
+	AppName string `json:"AppName,omitempty"`
+	// RFC 5424 PROCID, or the RFC 3164 `[pid]`.
+	ProcID string `json:"ProcID,omitempty"`
+	// RFC 5424 MSGID.
+	MsgID string `json:"MsgID,omitempty"`
+	// RFC 5424 STRUCTURED-DATA as written (`[exampleSDID@32473 iut="3"]`).
+	StructuredData string `json:"StructuredData,omitempty"`
+	// The free-form message, without a UTF-8 byte order mark and trailing NUL,
+	// CR or LF.
+	Message string `json:"Message"`
+}
+
 // Leaves lists every leaf field a packet event can carry, in encoding order.
 // The field accessor for the packet view and the schema tests use it.
 var Leaves = []Leaf{
@@ -352,75 +499,139 @@ var Leaves = []Leaf{
 	{[]string{KeyDetail, KeyTunnel, KeyGWLB, KeyEndpointID}, KindString},
 	{[]string{KeyDetail, KeyTunnel, KeyGWLB, KeyAttachmentID}, KindString},
 	{[]string{KeyDetail, KeyTunnel, KeyGWLB, KeyFlowCookie}, KindString},
+	{[]string{KeyDetail, KeyDNS, KeyDNSID}, KindNumber},
+	{[]string{KeyDetail, KeyDNS, KeyResponse}, KindBool},
+	{[]string{KeyDetail, KeyDNS, KeyOpcode}, KindString},
+	{[]string{KeyDetail, KeyDNS, KeyRCode}, KindString},
+	{[]string{KeyDetail, KeyDNS, KeyQuestions, KeyName}, KindString},
+	{[]string{KeyDetail, KeyDNS, KeyQuestions, KeyType}, KindString},
+	{[]string{KeyDetail, KeyDNS, KeyQuestions, KeyClass}, KindString},
+	{[]string{KeyDetail, KeyDNS, KeyAnswers, KeyName}, KindString},
+	{[]string{KeyDetail, KeyDNS, KeyAnswers, KeyType}, KindString},
+	{[]string{KeyDetail, KeyDNS, KeyAnswers, KeyTTL}, KindNumber},
+	{[]string{KeyDetail, KeyDNS, KeyAnswers, KeyData}, KindString},
+	{[]string{KeyDetail, KeyDNS, KeyMore}, KindBool},
+	{[]string{KeyDetail, KeyHTTP, KeyMethod}, KindString},
+	{[]string{KeyDetail, KeyHTTP, KeyPath}, KindString},
+	{[]string{KeyDetail, KeyHTTP, KeyHTTPVersion}, KindString},
+	{[]string{KeyDetail, KeyHTTP, KeyHost}, KindString},
+	{[]string{KeyDetail, KeyHTTP, KeyStatus}, KindNumber},
+	{[]string{KeyDetail, KeyHTTP, KeyReason}, KindString},
+	{[]string{KeyDetail, KeyHTTP, KeyContentType}, KindString},
+	{[]string{KeyDetail, KeyHTTP, KeyContentLength}, KindNumber},
+	{[]string{KeyDetail, KeyHTTP, KeyUserAgent}, KindString},
+	{[]string{KeyDetail, KeySyslog, KeyFacility}, KindString},
+	{[]string{KeyDetail, KeySyslog, KeyFacilityCode}, KindNumber},
+	{[]string{KeyDetail, KeySyslog, KeySeverity}, KindString},
+	{[]string{KeyDetail, KeySyslog, KeySeverityCode}, KindNumber},
+	{[]string{KeyDetail, KeySyslog, KeyTimestamp}, KindString},
+	{[]string{KeyDetail, KeySyslog, KeyHostname}, KindString},
+	{[]string{KeyDetail, KeySyslog, KeyAppName}, KindString},
+	{[]string{KeyDetail, KeySyslog, KeyProcID}, KindString},
+	{[]string{KeyDetail, KeySyslog, KeyMsgID}, KindString},
+	{[]string{KeyDetail, KeySyslog, KeyStructuredData}, KindString},
+	{[]string{KeyDetail, KeySyslog, KeyMessage}, KindString},
 	{[]string{KeyDetail, KeyTruncated}, KindBool},
 	{[]string{KeyDetail, KeyDecodeError}, KindString},
 }
 
 // Field codes of the View: one per leaf path of a packet event.
 const (
-	vfNone           viewField = iota
-	vfVersion                  // version
-	vfID                       // id
-	vfSource                   // source
-	vfDetailType               // detail-type
-	vfTime                     // time
-	vfResources                // resources
-	vfTimestamp                // detail.Timestamp
-	vfListener                 // detail.Listener
-	vfSrcIP                    // detail.Source.IP
-	vfSrcPort                  // detail.Source.Port
-	vfDstIP                    // detail.Destination.IP
-	vfDstPort                  // detail.Destination.Port
-	vfProtocol                 // detail.Protocol
-	vfLength                   // detail.Length
-	vfPayload                  // detail.Payload
-	vfPayloadText              // detail.PayloadText
-	vfPayloadTextCut           // detail.PayloadTextTruncated
-	vfIPVersion                // detail.IP.Version
-	vfTTL                      // detail.IP.TTL
-	vfDSCP                     // detail.IP.DSCP
-	vfFlowLabel                // detail.IP.FlowLabel
-	vfIPID                     // detail.IP.ID
-	vfDontFragment             // detail.IP.DontFragment
-	vfFragOffset               // detail.IP.Fragment.Offset
-	vfMoreFragments            // detail.IP.Fragment.MoreFragments
-	vfExtensions               // detail.IP.Extensions
-	vfLenFromCap               // detail.IP.LengthFromCapture
-	vfTCPFlags                 // detail.TCP.Flags
-	vfTCPSeq                   // detail.TCP.Seq
-	vfTCPAck                   // detail.TCP.Ack
-	vfTCPWindow                // detail.TCP.Window
-	vfICMPType                 // detail.ICMP.Type
-	vfICMPCode                 // detail.ICMP.Code
-	vfICMPID                   // detail.ICMP.ID
-	vfICMPSeq                  // detail.ICMP.Seq
-	vfEthSrc                   // detail.Ethernet.Source
-	vfEthDst                   // detail.Ethernet.Destination
-	vfEthType                  // detail.Ethernet.EtherType
-	vfVLAN                     // detail.VLAN
-	vfTunType                  // detail.Tunnel.Type
-	vfTunVNI                   // detail.Tunnel.VNI
-	vfTunFlowHash              // detail.Tunnel.FlowHash
-	vfTunSrcIP                 // detail.Tunnel.Source.IP
-	vfTunSrcPort               // detail.Tunnel.Source.Port
-	vfTunDstIP                 // detail.Tunnel.Destination.IP
-	vfTunDstPort               // detail.Tunnel.Destination.Port
-	vfTunVLAN                  // detail.Tunnel.VLAN
-	vfTunKey                   // detail.Tunnel.Key
-	vfTunSequence              // detail.Tunnel.Sequence
-	vfTunSessionID             // detail.Tunnel.SessionID
-	vfTunVersion               // detail.Tunnel.Version
-	vfTunTEID                  // detail.Tunnel.TEID
-	vfTunLabels                // detail.Tunnel.Labels
-	vfTunFragment              // detail.Tunnel.Fragment
-	vfOptClass                 // detail.Tunnel.Options.Class
-	vfOptType                  // detail.Tunnel.Options.Type
-	vfOptData                  // detail.Tunnel.Options.Data
-	vfGWLBEndpoint             // detail.Tunnel.GWLB.EndpointID
-	vfGWLBAttachment           // detail.Tunnel.GWLB.AttachmentID
-	vfGWLBCookie               // detail.Tunnel.GWLB.FlowCookie
-	vfTruncated                // detail.Truncated
-	vfDecodeError              // detail.DecodeError
+	vfNone               viewField = iota
+	vfVersion                      // version
+	vfID                           // id
+	vfSource                       // source
+	vfDetailType                   // detail-type
+	vfTime                         // time
+	vfResources                    // resources
+	vfTimestamp                    // detail.Timestamp
+	vfListener                     // detail.Listener
+	vfSrcIP                        // detail.Source.IP
+	vfSrcPort                      // detail.Source.Port
+	vfDstIP                        // detail.Destination.IP
+	vfDstPort                      // detail.Destination.Port
+	vfProtocol                     // detail.Protocol
+	vfLength                       // detail.Length
+	vfPayload                      // detail.Payload
+	vfPayloadText                  // detail.PayloadText
+	vfPayloadTextCut               // detail.PayloadTextTruncated
+	vfIPVersion                    // detail.IP.Version
+	vfTTL                          // detail.IP.TTL
+	vfDSCP                         // detail.IP.DSCP
+	vfFlowLabel                    // detail.IP.FlowLabel
+	vfIPID                         // detail.IP.ID
+	vfDontFragment                 // detail.IP.DontFragment
+	vfFragOffset                   // detail.IP.Fragment.Offset
+	vfMoreFragments                // detail.IP.Fragment.MoreFragments
+	vfExtensions                   // detail.IP.Extensions
+	vfLenFromCap                   // detail.IP.LengthFromCapture
+	vfTCPFlags                     // detail.TCP.Flags
+	vfTCPSeq                       // detail.TCP.Seq
+	vfTCPAck                       // detail.TCP.Ack
+	vfTCPWindow                    // detail.TCP.Window
+	vfICMPType                     // detail.ICMP.Type
+	vfICMPCode                     // detail.ICMP.Code
+	vfICMPID                       // detail.ICMP.ID
+	vfICMPSeq                      // detail.ICMP.Seq
+	vfEthSrc                       // detail.Ethernet.Source
+	vfEthDst                       // detail.Ethernet.Destination
+	vfEthType                      // detail.Ethernet.EtherType
+	vfVLAN                         // detail.VLAN
+	vfTunType                      // detail.Tunnel.Type
+	vfTunVNI                       // detail.Tunnel.VNI
+	vfTunFlowHash                  // detail.Tunnel.FlowHash
+	vfTunSrcIP                     // detail.Tunnel.Source.IP
+	vfTunSrcPort                   // detail.Tunnel.Source.Port
+	vfTunDstIP                     // detail.Tunnel.Destination.IP
+	vfTunDstPort                   // detail.Tunnel.Destination.Port
+	vfTunVLAN                      // detail.Tunnel.VLAN
+	vfTunKey                       // detail.Tunnel.Key
+	vfTunSequence                  // detail.Tunnel.Sequence
+	vfTunSessionID                 // detail.Tunnel.SessionID
+	vfTunVersion                   // detail.Tunnel.Version
+	vfTunTEID                      // detail.Tunnel.TEID
+	vfTunLabels                    // detail.Tunnel.Labels
+	vfTunFragment                  // detail.Tunnel.Fragment
+	vfOptClass                     // detail.Tunnel.Options.Class
+	vfOptType                      // detail.Tunnel.Options.Type
+	vfOptData                      // detail.Tunnel.Options.Data
+	vfGWLBEndpoint                 // detail.Tunnel.GWLB.EndpointID
+	vfGWLBAttachment               // detail.Tunnel.GWLB.AttachmentID
+	vfGWLBCookie                   // detail.Tunnel.GWLB.FlowCookie
+	vfDNSID                        // detail.DNS.ID
+	vfDNSResponse                  // detail.DNS.Response
+	vfDNSOpcode                    // detail.DNS.Opcode
+	vfDNSRCode                     // detail.DNS.RCode
+	vfQName                        // detail.DNS.Questions.Name
+	vfQType                        // detail.DNS.Questions.Type
+	vfQClass                       // detail.DNS.Questions.Class
+	vfAName                        // detail.DNS.Answers.Name
+	vfAType                        // detail.DNS.Answers.Type
+	vfATTL                         // detail.DNS.Answers.TTL
+	vfAData                        // detail.DNS.Answers.Data
+	vfDNSMore                      // detail.DNS.More
+	vfHTTPMethod                   // detail.HTTP.Method
+	vfHTTPPath                     // detail.HTTP.Path
+	vfHTTPVersion                  // detail.HTTP.Version
+	vfHTTPHost                     // detail.HTTP.Host
+	vfHTTPStatus                   // detail.HTTP.Status
+	vfHTTPReason                   // detail.HTTP.Reason
+	vfHTTPContentType              // detail.HTTP.ContentType
+	vfHTTPContentLength            // detail.HTTP.ContentLength
+	vfHTTPUserAgent                // detail.HTTP.UserAgent
+	vfSyslogFacility               // detail.Syslog.Facility
+	vfSyslogFacilityCode           // detail.Syslog.FacilityCode
+	vfSyslogSeverity               // detail.Syslog.Severity
+	vfSyslogSeverityCode           // detail.Syslog.SeverityCode
+	vfSyslogTimestamp              // detail.Syslog.Timestamp
+	vfSyslogHostname               // detail.Syslog.Hostname
+	vfSyslogAppName                // detail.Syslog.AppName
+	vfSyslogProcID                 // detail.Syslog.ProcID
+	vfSyslogMsgID                  // detail.Syslog.MsgID
+	vfSyslogSD                     // detail.Syslog.StructuredData
+	vfSyslogMessage                // detail.Syslog.Message
+	vfTruncated                    // detail.Truncated
+	vfDecodeError                  // detail.DecodeError
 )
 
 // viewPaths maps each leaf path to its field code.
@@ -488,6 +699,38 @@ var viewPaths = []struct {
 	{[]string{KeyDetail, KeyTunnel, KeyGWLB, KeyEndpointID}, vfGWLBEndpoint},
 	{[]string{KeyDetail, KeyTunnel, KeyGWLB, KeyAttachmentID}, vfGWLBAttachment},
 	{[]string{KeyDetail, KeyTunnel, KeyGWLB, KeyFlowCookie}, vfGWLBCookie},
+	{[]string{KeyDetail, KeyDNS, KeyDNSID}, vfDNSID},
+	{[]string{KeyDetail, KeyDNS, KeyResponse}, vfDNSResponse},
+	{[]string{KeyDetail, KeyDNS, KeyOpcode}, vfDNSOpcode},
+	{[]string{KeyDetail, KeyDNS, KeyRCode}, vfDNSRCode},
+	{[]string{KeyDetail, KeyDNS, KeyQuestions, KeyName}, vfQName},
+	{[]string{KeyDetail, KeyDNS, KeyQuestions, KeyType}, vfQType},
+	{[]string{KeyDetail, KeyDNS, KeyQuestions, KeyClass}, vfQClass},
+	{[]string{KeyDetail, KeyDNS, KeyAnswers, KeyName}, vfAName},
+	{[]string{KeyDetail, KeyDNS, KeyAnswers, KeyType}, vfAType},
+	{[]string{KeyDetail, KeyDNS, KeyAnswers, KeyTTL}, vfATTL},
+	{[]string{KeyDetail, KeyDNS, KeyAnswers, KeyData}, vfAData},
+	{[]string{KeyDetail, KeyDNS, KeyMore}, vfDNSMore},
+	{[]string{KeyDetail, KeyHTTP, KeyMethod}, vfHTTPMethod},
+	{[]string{KeyDetail, KeyHTTP, KeyPath}, vfHTTPPath},
+	{[]string{KeyDetail, KeyHTTP, KeyHTTPVersion}, vfHTTPVersion},
+	{[]string{KeyDetail, KeyHTTP, KeyHost}, vfHTTPHost},
+	{[]string{KeyDetail, KeyHTTP, KeyStatus}, vfHTTPStatus},
+	{[]string{KeyDetail, KeyHTTP, KeyReason}, vfHTTPReason},
+	{[]string{KeyDetail, KeyHTTP, KeyContentType}, vfHTTPContentType},
+	{[]string{KeyDetail, KeyHTTP, KeyContentLength}, vfHTTPContentLength},
+	{[]string{KeyDetail, KeyHTTP, KeyUserAgent}, vfHTTPUserAgent},
+	{[]string{KeyDetail, KeySyslog, KeyFacility}, vfSyslogFacility},
+	{[]string{KeyDetail, KeySyslog, KeyFacilityCode}, vfSyslogFacilityCode},
+	{[]string{KeyDetail, KeySyslog, KeySeverity}, vfSyslogSeverity},
+	{[]string{KeyDetail, KeySyslog, KeySeverityCode}, vfSyslogSeverityCode},
+	{[]string{KeyDetail, KeySyslog, KeyTimestamp}, vfSyslogTimestamp},
+	{[]string{KeyDetail, KeySyslog, KeyHostname}, vfSyslogHostname},
+	{[]string{KeyDetail, KeySyslog, KeyAppName}, vfSyslogAppName},
+	{[]string{KeyDetail, KeySyslog, KeyProcID}, vfSyslogProcID},
+	{[]string{KeyDetail, KeySyslog, KeyMsgID}, vfSyslogMsgID},
+	{[]string{KeyDetail, KeySyslog, KeyStructuredData}, vfSyslogSD},
+	{[]string{KeyDetail, KeySyslog, KeyMessage}, vfSyslogMessage},
 	{[]string{KeyDetail, KeyTruncated}, vfTruncated},
 	{[]string{KeyDetail, KeyDecodeError}, vfDecodeError},
 }
@@ -501,4 +744,6 @@ var (
 	arrTunVLAN    = arrayID(KeyDetail, KeyTunnel, KeyVLAN)
 	arrTunLabels  = arrayID(KeyDetail, KeyTunnel, KeyLabels)
 	arrOptions    = arrayID(KeyDetail, KeyTunnel, KeyOptions)
+	arrQuestions  = arrayID(KeyDetail, KeyDNS, KeyQuestions)
+	arrAnswers    = arrayID(KeyDetail, KeyDNS, KeyAnswers)
 )

@@ -1,11 +1,13 @@
 package event
 
 import (
+	"encoding/binary"
 	"errors"
 	"io"
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -105,3 +107,57 @@ var (
 	macA = [6]byte{0x02, 0x00, 0x00, 0x00, 0x00, 0x0a}
 	macB = [6]byte{0x02, 0x00, 0x00, 0x00, 0x00, 0x0b}
 )
+
+// dnsQ and dnsRR describe a question and a resource record for dnsMessage.
+type dnsQ struct {
+	name       string
+	typ, class uint16
+}
+
+type dnsRR struct {
+	name       string
+	typ, class uint16
+	ttl        uint32
+	data       []byte
+}
+
+// dnsName is name in DNS wire form (labels, no compression).
+func dnsName(name string) []byte {
+	var b []byte
+	if name != "" {
+		for _, l := range strings.Split(name, ".") {
+			b = append(b, byte(len(l)))
+			b = append(b, l...)
+		}
+	}
+	return append(b, 0)
+}
+
+// dnsMessage builds a DNS message with header flags (QR, opcode, ... rcode as
+// the 16-bit word), the questions and answer records given.
+func dnsMessage(id, flags uint16, qs []dnsQ, ans []dnsRR) []byte {
+	b := binary.BigEndian.AppendUint16(nil, id)
+	b = binary.BigEndian.AppendUint16(b, flags)
+	b = binary.BigEndian.AppendUint16(b, uint16(len(qs)))
+	b = binary.BigEndian.AppendUint16(b, uint16(len(ans)))
+	b = append(b, 0, 0, 0, 0)
+	for _, q := range qs {
+		b = append(b, dnsName(q.name)...)
+		b = binary.BigEndian.AppendUint16(b, q.typ)
+		b = binary.BigEndian.AppendUint16(b, q.class)
+	}
+	for _, r := range ans {
+		b = append(b, dnsName(r.name)...)
+		b = binary.BigEndian.AppendUint16(b, r.typ)
+		b = binary.BigEndian.AppendUint16(b, r.class)
+		b = binary.BigEndian.AppendUint32(b, r.ttl)
+		b = binary.BigEndian.AppendUint16(b, uint16(len(r.data)))
+		b = append(b, r.data...)
+	}
+	return b
+}
+
+// tcpDNS prefixes a DNS message with its two-byte length, as over TCP.
+func tcpDNS(msg []byte) []byte {
+	return append(binary.BigEndian.AppendUint16(nil, uint16(len(msg))), msg...)
+}

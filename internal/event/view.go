@@ -188,6 +188,9 @@ func (v *View) Scalar(f pattern.Field) pattern.Scalar {
 }
 
 func (v *View) scalar(code viewField) pattern.Scalar {
+	if l := appLeaves[code]; l != nil {
+		return v.app.scalar(l)
+	}
 	fr := v.p.Inner()
 	switch code {
 	case vfNone:
@@ -485,7 +488,12 @@ func (v *View) VisitField(f pattern.Field, out *pattern.Values) {
 		}
 	case vfVLAN:
 		reportVLANs(out, arrVLAN, fr)
-	default: // detail.Tunnel
+	default:
+		if l := appLeaves[code]; l != nil {
+			v.app.visit(l, out, &v.buf)
+			return
+		}
+		// detail.Tunnel
 		if t := p.Tunnel(); t != nil {
 			v.reportTunnel(out, code, t)
 		}
