@@ -162,7 +162,7 @@ type Table struct {
 // it carries plain syslog.
 var defaultPorts = []PortRule{
 	{UDP, 53, DNS}, {TCP, 53, DNS},
-	{UDP, 5353, DNS}, // mDNS
+	{UDP, 5353, DNS},                   // mDNS
 	{UDP, 5355, DNS}, {TCP, 5355, DNS}, // LLMNR
 	{TCP, 80, HTTP}, {TCP, 8000, HTTP}, {TCP, 8008, HTTP}, {TCP, 8080, HTTP}, {TCP, 3128, HTTP},
 	{UDP, 514, Syslog}, {TCP, 601, Syslog},
