@@ -50,7 +50,7 @@ var tsharkFields = []string{
 	"dns.qry.name", "dns.qry.type", "dns.qry.class",
 	"dns.resp.name", "dns.resp.type", "dns.resp.ttl",
 	"dns.a", "dns.aaaa", "dns.cname", "dns.ns", "dns.ptr.domain_name", "dns.mx.preference",
-	"dns.mx.mail_exchange", "dns.txt", "dns.srv.target", "dns.srv.port", "dns.soa.mname",
+	"dns.mx.mail_exchange", "dns.txt", "dns.srv.name", "dns.srv.target", "dns.srv.port", "dns.soa.mname",
 	"http.request.method", "http.request.uri", "http.request.version", "http.host",
 	"http.response.code", "http.response.phrase", "http.response.version",
 	"http.content_type", "http.content_length_header", "http.user_agent",
@@ -229,25 +229,31 @@ func compareDNS(d differ, op ourPacket, ts tsPacket) {
 	d.eq("dns.id", fmt.Sprintf("0x%04x", m.ID), ts.one("dns.id"))
 	d.eq("dns.flags.response", b01(m.Response), ts.one("dns.flags.response"))
 	d.eq("dns.flags.opcode", strconv.Itoa(int(m.Opcode)), ts.one("dns.flags.opcode"))
+	// tshark shows rcode and AA for responses only, and no RD for LLMNR
+	// (whose flags differ): compare the flags tshark shows.
+	flag := func(field string, v bool) {
+		if len(ts[field]) > 0 {
+			d.eq(field, b01(v), ts.one(field))
+		}
+	}
 	if m.Response {
 		d.eq("dns.flags.rcode", strconv.Itoa(int(m.RCode)), ts.one("dns.flags.rcode"))
-		d.eq("dns.flags.authoritative", b01(m.Authoritative), ts.one("dns.flags.authoritative"))
-	} else {
-		d.eq("dns.flags.recdesired", b01(m.RecursionDesired), ts.one("dns.flags.recdesired"))
 	}
-	d.eq("dns.flags.truncated", b01(m.Truncated), ts.one("dns.flags.truncated"))
+	flag("dns.flags.authoritative", m.Authoritative)
+	flag("dns.flags.recdesired", m.RecursionDesired)
+	flag("dns.flags.truncated", m.Truncated)
 	d.eq("dns.count.queries", strconv.Itoa(int(m.QDCount)), ts.one("dns.count.queries"))
 	d.eq("dns.count.answers", strconv.Itoa(int(m.ANCount)), ts.one("dns.count.answers"))
 	d.eq("dns.count.auth_rr", strconv.Itoa(int(m.NSCount)), ts.one("dns.count.auth_rr"))
 	d.eq("dns.count.add_rr", strconv.Itoa(int(m.ARCount)), ts.one("dns.count.add_rr"))
-	var names, types, classes []string
+	var qnames, types, classes []string
 	for _, q := range m.QuestionList() {
-		names = append(names, rootName(q.Name))
+		qnames = append(qnames, rootName(q.Name))
 		types = append(types, strconv.Itoa(int(q.Type)))
 		classes = append(classes, fmt.Sprintf("0x%04x", q.Class&0x7fff))
 	}
 	if !m.More {
-		d.list("dns.qry.name", names, ts)
+		d.list("dns.qry.name", qnames, ts)
 		d.list("dns.qry.type", types, ts)
 		d.list("dns.qry.class", classes, ts)
 	}
@@ -255,6 +261,7 @@ func compareDNS(d differ, op ourPacket, ts tsPacket) {
 	// order: the first NAnswers values are the answers'. For per-type data
 	// fields (dns.a ...) the first values of a type are the answers' too.
 	byType := map[string]int{}
+	names := 0 // Wireshark shows an SRV record's owner as dns.srv.name, not dns.resp.name
 	txt := 0 // next dns.txt value: a TXT record's strings are separate values in tshark
 	prefix := func(field string, i int, v string) {
 		vals := ts[field]
@@ -265,7 +272,17 @@ func compareDNS(d differ, op ourPacket, ts tsPacket) {
 		d.eq(fmt.Sprintf("%s[%d]", field, i), v, vals[i])
 	}
 	for i, a := range m.AnswerList() {
-		prefix("dns.resp.name", i, rootName(a.Name))
+		if a.Type == 33 {
+			// Wireshark splits an SRV owner "_service._proto.name" and
+			// shows the part after the second label as dns.srv.name.
+			k := byType["dns.srv.target"]
+			if vals := ts["dns.srv.name"]; k >= len(vals) || !strings.HasSuffix(string(a.Name), "."+vals[k]) {
+				prefix("dns.srv.name", k, rootName(a.Name))
+			}
+		} else {
+			prefix("dns.resp.name", names, rootName(a.Name))
+			names++
+		}
 		prefix("dns.resp.type", i, strconv.Itoa(int(a.Type)))
 		prefix("dns.resp.ttl", i, strconv.FormatUint(uint64(a.TTL), 10))
 		field := map[uint16]string{1: "dns.a", 28: "dns.aaaa", 5: "dns.cname", 2: "dns.ns", 12: "dns.ptr.domain_name",
@@ -411,14 +428,21 @@ func compareSyslog(d differ, op ourPacket, ts tsPacket) {
 		d.eq("syslog.error", err.Error(), "<none>")
 		return
 	}
-	d.eq("syslog.facility", strconv.Itoa(int(m.FacilityCode)), ts.one("syslog.facility"))
-	d.eq("syslog.level", strconv.Itoa(int(m.SeverityCode)), ts.one("syslog.level"))
+	// Without PRI tshark shows no facility and level; ours are rsyslog's
+	// defaults (user.notice).
+	if m.HasPRI {
+		d.eq("syslog.facility", strconv.Itoa(int(m.FacilityCode)), ts.one("syslog.facility"))
+		d.eq("syslog.level", strconv.Itoa(int(m.SeverityCode)), ts.one("syslog.level"))
+	} else {
+		d.eq("syslog.facility", absent, orAbsent(ts.one("syslog.facility"), len(ts["syslog.facility"]) > 0))
+	}
 	tsMsg := strings.TrimRight(ts.one("syslog.msg"), "\x00\r\n")
 	if !strings.HasSuffix(tsMsg, string(m.Message)) {
 		d.eq("syslog.msg (suffix)", string(m.Message), tsMsg)
 	}
 	str := func(b []byte) string { return orAbsent(string(b), len(b) > 0) }
-	tsv := func(f string) string { return orAbsent(ts.one(f), len(ts[f]) > 0) }
+	// RFC 5424's NILVALUE "-" is empty (absent) in ours.
+	tsv := func(f string) string { return orAbsent(ts.one(f), len(ts[f]) > 0 && ts.one(f) != "-") }
 	if ts.has("syslog.hostname") || len(m.Hostname) > 0 && m.Format == dissect.SyslogRFC5424 {
 		d.eq("syslog.hostname", str(m.Hostname), tsv("syslog.hostname"))
 	}
@@ -525,7 +549,12 @@ func TestTsharkDissectors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	known := loadKnown(t)
+	var known []*knownDifference
+	for _, k := range loadKnown(t) {
+		if k.File != "built" {
+			known = append(known, k)
+		}
+	}
 	var diffs []difference
 	var nDNS, nHTTP, nSyslog int
 	for _, e := range entries {
@@ -560,7 +589,7 @@ func checkKnown(t *testing.T, diffs []difference, known []*knownDifference) {
 		}
 	}
 	for _, k := range known {
-		if !k.used && !strings.HasPrefix(k.File, "built:") {
+		if !k.used {
 			t.Errorf("known difference no longer seen (remove it): %s %v %s", k.File, k.Packets, k.Field)
 		}
 	}
