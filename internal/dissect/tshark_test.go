@@ -262,7 +262,7 @@ func compareDNS(d differ, op ourPacket, ts tsPacket) {
 	// fields (dns.a ...) the first values of a type are the answers' too.
 	byType := map[string]int{}
 	names := 0 // Wireshark shows an SRV record's owner as dns.srv.name, not dns.resp.name
-	txt := 0 // next dns.txt value: a TXT record's strings are separate values in tshark
+	txt := 0   // next dns.txt value: a TXT record's strings are separate values in tshark
 	prefix := func(field string, i int, v string) {
 		vals := ts[field]
 		if i >= len(vals) {
