@@ -67,8 +67,9 @@ type SyslogMessage struct {
 	// Message is the free-form MSG, with a UTF-8 BOM and trailing
 	// NUL/CR/LF bytes removed.
 	Message []byte
-	// Length is the length of the syslog message (without an RFC 6587
-	// octet-count prefix or what follows the frame).
+	// Length is the length of the syslog message as received, trailing
+	// NUL/CR/LF included (tcpdump's "length: N"), without an RFC 6587
+	// octet-count prefix, the LF ending a TCP frame, or what follows the frame.
 	Length int
 
 	body []byte // the message after PRI
@@ -144,10 +145,10 @@ func octetCount(b []byte) (n int, body []byte, ok bool) {
 }
 
 func (m *SyslogMessage) parse(b []byte) error {
+	m.Length = len(b)
 	for len(b) > 0 && (b[len(b)-1] == 0 || b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
 		b = b[:len(b)-1]
 	}
-	m.Length = len(b)
 	if len(b) == 0 {
 		return errSyslogEmpty
 	}
