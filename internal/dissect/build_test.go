@@ -152,4 +152,3 @@ func builtPackets() []builtPacket {
 		{name: "syslog tcp octet", tcp: true, src: 40011, dst: 601, payload: []byte("65 <13>1 2026-12-07T17:00:00Z web01 nginx 812 - - request failed 502")},
 	}
 }
-

@@ -51,10 +51,10 @@ func TestDNSParse(t *testing.T) {
 	odd := newDNS(9, 0, 1, 0, 0, 0).raw(5, 'a', '.', 'b', 0, ' ', 3, 'c', '\\', 'd', 0).u16(16, 3)
 	unknown := newDNS(10, 0x8000, 0, 3, 0, 0)
 	unknown.name("").rr(99, 1, 5, func(m *dnsMsg) { m.raw(0xde, 0xad) })                  // SPF: no text form here
-	unknown.name("").rr(65280, 1, 5, func(m *dnsMsg) { m.raw(make([]byte, 65)...) })     // private type, too long for hex
+	unknown.name("").rr(65280, 1, 5, func(m *dnsMsg) { m.raw(make([]byte, 65)...) })      // private type, too long for hex
 	unknown.name("t").rr(16, 1, 5, func(m *dnsMsg) { m.raw(4, 'a', '\n', '"', '\\', 0) }) // TXT with escapes, one empty string
 	fwd := newDNS(11, 0x8000, 0, 1, 0, 0)
-	fwd.ptr(12 + 2 + 10 + 4).rr(1, 1, 1, func(m *dnsMsg) { m.raw(1, 2, 3, 4) }).name("later.example")
+	fwd.ptr(12+2+10+4).rr(1, 1, 1, func(m *dnsMsg) { m.raw(1, 2, 3, 4) }).name("later.example")
 
 	cases := []struct {
 		name  string
@@ -158,7 +158,7 @@ func TestDNSParse(t *testing.T) {
 			questions: []string{"many.example A IN"},
 			answers: func() (a []string) {
 				for i := 0; i < dissect.DNSMaxAnswers; i++ {
-					a = append(a, "many.example A 10.0.0."+string(rune('0'+i/10))[:min(1, i/10)]+string(rune('0'+i%10)))
+					a = append(a, "many.example A 10.0.0."+string(rune('0' + i/10))[:min(1, i/10)]+string(rune('0'+i%10)))
 				}
 				return a
 			}(),
