@@ -133,12 +133,13 @@ func nameOrRoot(n []byte) []byte {
 }
 
 // AppendText appends a tcpdump-like summary of m: for a query
-// `22836+ A? www.tcpdump.org. (56)`, for a response
+// `22836+ [1au] A? www.tcpdump.org. (56)`, for a response
 // `22836*- 2/2/5 A 192.139.46.66, A 198.199.88.104 (224)`. Flags after the ID
 // are tcpdump's: '+' recursion desired (queries), '*' authoritative, '-'
 // recursion not available, '|' truncated (responses); a non-zero response
-// code follows as tcpdump words it (" NXDomain"). Only kept answers are
-// printed.
+// code follows as tcpdump words it (" NXDomain"); section counts other than
+// one question (and, in queries, no records) show as " [2q]", " [1au]".
+// Only kept answers are printed.
 func (m *DNSMessage) AppendText(dst []byte) []byte {
 	dst = appendUint(dst, uint64(m.ID))
 	if m.Response {
@@ -155,6 +156,7 @@ func (m *DNSMessage) AppendText(dst []byte) []byte {
 		if m.Opcode != 0 {
 			dst = append(append(dst, ' '), m.opcodeText()...)
 		}
+		dst = appendCount(dst, m.QDCount, 1, "q")
 		dst = append(dst, ' ')
 		dst = appendUint(dst, uint64(m.ANCount))
 		dst = append(dst, '/')
@@ -181,6 +183,10 @@ func (m *DNSMessage) AppendText(dst []byte) []byte {
 		if m.Opcode != 0 {
 			dst = append(append(dst, ' '), m.opcodeText()...)
 		}
+		dst = appendCount(dst, m.QDCount, 1, "q")
+		dst = appendCount(dst, m.ANCount, 0, "a")
+		dst = appendCount(dst, m.NSCount, 0, "n")
+		dst = appendCount(dst, m.ARCount, 0, "au")
 		for i := range m.QuestionList() {
 			q := &m.Questions[i]
 			dst = AppendDNSType(append(dst, ' '), q.Type)
@@ -191,6 +197,15 @@ func (m *DNSMessage) AppendText(dst []byte) []byte {
 	dst = append(dst, " ("...)
 	dst = appendUint(dst, uint64(m.Length))
 	return append(dst, ')')
+}
+
+// appendCount appends tcpdump's " [Nx]" for a section count other than usual.
+func appendCount(dst []byte, n, usual uint16, x string) []byte {
+	if n == usual {
+		return dst
+	}
+	dst = appendUint(append(dst, " ["...), uint64(n))
+	return append(append(dst, x...), ']')
 }
 
 func (m *DNSMessage) opcodeText() string {
