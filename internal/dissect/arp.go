@@ -44,13 +44,17 @@ type ARPMessage struct {
 
 	// Addresses, pointing into the parsed bytes.
 	SenderHW, SenderProto, TargetHW, TargetProto []byte
+
+	// Length is the length of the bytes parsed, Ethernet padding included
+	// (tcpdump prints it).
+	Length int
 }
 
 // Parse decodes an ARP body. Errors: ErrTruncated (the addresses run past b),
 // ErrMalformed (zero address lengths), ErrUnsupported (not Ethernet/IPv4;
 // fields kept).
 func (m *ARPMessage) Parse(b []byte) error {
-	*m = ARPMessage{}
+	*m = ARPMessage{Length: len(b)}
 	if len(b) < 8 {
 		return ErrTruncated
 	}
@@ -86,9 +90,6 @@ func (m *ARPMessage) Supported() bool {
 	return m.HardwareType == ARPHardwareEthernet && m.ProtocolType == ARPProtocolIPv4 &&
 		m.HardwareLen == 6 && m.ProtocolLen == 4
 }
-
-// Length is the number of bytes the message occupies (header and addresses).
-func (m *ARPMessage) Length() int { return 8 + 2*(int(m.HardwareLen)+int(m.ProtocolLen)) }
 
 // SenderIP is the sender protocol address as an IPv4 address, or the zero
 // Addr when the protocol address is not 4 bytes.
@@ -169,7 +170,7 @@ func (m *ARPMessage) AppendText(dst []byte) []byte {
 		dst = append(dst, ')')
 	}
 	dst = append(dst, ", length "...)
-	return appendDecimal(dst, uint64(m.Length()))
+	return appendDecimal(dst, uint64(m.Length))
 }
 
 // AppendInfo appends Wireshark's Info column text:
