@@ -343,7 +343,8 @@ func (m *DHCPMessage) AppendText(dst []byte) []byte {
 }
 
 // AppendInfo appends Wireshark's Info column text: "DHCP Discover -
-// Transaction ID 0x3903f326", or "Boot Request (BOOTP)" / "Boot Reply
+// Transaction ID 0x3903f326" (the name padded to 8 characters as Wireshark
+// does: "DHCP ACK      - Transaction ID 0xabc"), or "Boot Request (BOOTP)" / "Boot Reply
 // (BOOTP)" without option 53.
 func (m *DHCPMessage) AppendInfo(dst []byte) []byte {
 	if m.MessageType == 0 {
@@ -354,11 +355,16 @@ func (m *DHCPMessage) AppendInfo(dst []byte) []byte {
 	}
 	dst = append(dst, "DHCP "...)
 	if int(m.MessageType) < len(dhcpInfoNames) {
-		dst = append(dst, dhcpInfoNames[m.MessageType]...)
+		// Wireshark pads the name to 8 characters ("DHCP Offer    - ...").
+		name := dhcpInfoNames[m.MessageType]
+		dst = append(dst, name...)
+		for i := len(name); i < 8; i++ {
+			dst = append(dst, ' ')
+		}
 	} else {
 		dst = append(dst, "Unknown Message Type (0x"...)
 		dst = append(dst, hexLowerDigits[m.MessageType>>4], hexLowerDigits[m.MessageType&15], ')')
 	}
 	dst = append(dst, " - Transaction ID 0x"...)
-	return appendHex8(dst, m.XID)
+	return appendHexTrim(dst, uint64(m.XID))
 }

@@ -98,3 +98,18 @@ func appendPrintable(dst, b []byte) []byte {
 	}
 	return dst
 }
+
+// appendHexTrim appends v in lower-case hex without leading zeros.
+func appendHexTrim(dst []byte, v uint64) []byte {
+	var buf [16]byte
+	i := len(buf)
+	for {
+		i--
+		buf[i] = hexLowerDigits[v&15]
+		v >>= 4
+		if v == 0 {
+			break
+		}
+	}
+	return append(dst, buf[i:]...)
+}
