@@ -112,7 +112,8 @@ type DHCPMessage struct {
 const dhcpFixedLen = 236
 
 // Parse decodes a BOOTP/DHCPv4 message. Errors: ErrTruncated (shorter than
-// the fixed header, or an option runs past the end), ErrNotProtocol (op not 1
+// the 236-byte fixed header: the fixed fields present are kept; or an option
+// runs past the end), ErrNotProtocol (op not 1
 // or 2), ErrMalformed (hardware address length above 16, an option with a
 // wrong length).
 func (m *DHCPMessage) Parse(b []byte) error {
@@ -124,22 +125,33 @@ func (m *DHCPMessage) Parse(b []byte) error {
 	if m.Op != BOOTRequest && m.Op != BOOTReply {
 		return ErrNotProtocol
 	}
+	// Fixed fields, as far as b goes (a capture cut by a snaplen still
+	// tells who asked).
+	be := binary.BigEndian
+	if len(b) >= 4 {
+		m.HType, m.HLen, m.Hops = b[1], b[2], b[3]
+		if m.HLen > 16 {
+			return ErrMalformed
+		}
+	}
+	if len(b) >= 8 {
+		m.XID = be.Uint32(b[4:8])
+	}
+	if len(b) >= 12 {
+		m.Secs = be.Uint16(b[8:10])
+		m.Flags = be.Uint16(b[10:12])
+	}
+	for i, a := range []*netip.Addr{&m.ClientIP, &m.YourIP, &m.ServerIP, &m.GatewayIP} {
+		if off := 12 + 4*i; len(b) >= off+4 {
+			*a = netip.AddrFrom4([4]byte(b[off : off+4]))
+		}
+	}
+	if len(b) >= 28+int(m.HLen) {
+		m.ClientMAC = b[28 : 28+int(m.HLen) : 28+int(m.HLen)]
+	}
 	if len(b) < dhcpFixedLen {
 		return ErrTruncated
 	}
-	be := binary.BigEndian
-	m.HType, m.HLen, m.Hops = b[1], b[2], b[3]
-	m.XID = be.Uint32(b[4:8])
-	m.Secs = be.Uint16(b[8:10])
-	m.Flags = be.Uint16(b[10:12])
-	m.ClientIP = netip.AddrFrom4([4]byte(b[12:16]))
-	m.YourIP = netip.AddrFrom4([4]byte(b[16:20]))
-	m.ServerIP = netip.AddrFrom4([4]byte(b[20:24]))
-	m.GatewayIP = netip.AddrFrom4([4]byte(b[24:28]))
-	if m.HLen > 16 {
-		return ErrMalformed
-	}
-	m.ClientMAC = b[28 : 28+int(m.HLen) : 28+int(m.HLen)]
 	sname, file := b[44:108:108], b[108:236:236]
 	if len(b) < dhcpFixedLen+4 || be.Uint32(b[236:240]) != dhcpMagic {
 		m.ServerName, m.BootFile = cString(sname), cString(file)
@@ -344,14 +356,16 @@ func (m *DHCPMessage) AppendText(dst []byte) []byte {
 
 // AppendInfo appends Wireshark's Info column text: "DHCP Discover -
 // Transaction ID 0x3903f326" (the name padded to 8 characters as Wireshark
-// does: "DHCP ACK      - Transaction ID 0xabc"), or "Boot Request (BOOTP)" / "Boot Reply
-// (BOOTP)" without option 53.
+// does: "DHCP ACK      - Transaction ID 0xabc"), or without option 53 (plain
+// BOOTP, or options cut off) "Boot Request from 00:0b:82:01:fc:42" / "Boot
+// Reply" (Wireshark adds the MAC's resolved name in parentheses).
 func (m *DHCPMessage) AppendInfo(dst []byte) []byte {
 	if m.MessageType == 0 {
 		if m.Op == BOOTReply {
-			return append(dst, "Boot Reply (BOOTP)"...)
+			return append(dst, "Boot Reply"...)
 		}
-		return append(dst, "Boot Request (BOOTP)"...)
+		dst = append(dst, "Boot Request from "...)
+		return appendColonHex(dst, m.ClientMAC)
 	}
 	dst = append(dst, "DHCP "...)
 	if int(m.MessageType) < len(dhcpInfoNames) {

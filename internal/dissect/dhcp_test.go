@@ -108,7 +108,7 @@ func TestDHCPBuilt(t *testing.T) {
 			if m.Cookie || m.MessageType != 0 || string(m.ServerName) != "srv" || string(m.BootFile) != "pxelinux.0" {
 				t.Errorf("cookie %v type %d sname %q file %q", m.Cookie, m.MessageType, m.ServerName, m.BootFile)
 			}
-			if got := string(m.AppendInfo(nil)); got != "Boot Reply (BOOTP)" {
+			if got := string(m.AppendInfo(nil)); got != "Boot Reply" {
 				t.Errorf("info %q", got)
 			}
 		}},
@@ -139,7 +139,19 @@ func TestDHCPBuilt(t *testing.T) {
 		{"option code without length", testDHCP(BOOTRequest, []byte{53}, "", ""), ErrTruncated, nil},
 		{"message type of length 2", testDHCP(BOOTRequest, []byte{53, 2, 1, 1}, "", ""), ErrMalformed, nil},
 		{"requested IP of length 3", testDHCP(BOOTRequest, []byte{50, 3, 1, 2, 3}, "", ""), ErrMalformed, nil},
-		{"short fixed header", testDHCP(BOOTRequest, nil, "", "")[:200], ErrTruncated, nil},
+		{"cut inside sname, as a snaplen cuts it", testDHCP(BOOTRequest, nil, "", "")[:96], ErrTruncated, func(t *testing.T, m *DHCPMessage) {
+			if m.XID != 0xabc || string(appendColonHex(nil, m.ClientMAC)) != "00:11:22:33:44:55" || !m.GatewayIP.IsValid() {
+				t.Errorf("fixed fields lost: xid %#x mac %x", m.XID, m.ClientMAC)
+			}
+			if got := string(m.AppendInfo(nil)); got != "Boot Request from 00:11:22:33:44:55" {
+				t.Errorf("info %q", got)
+			}
+		}},
+		{"cut inside chaddr", testDHCP(BOOTRequest, nil, "", "")[:30], ErrTruncated, func(t *testing.T, m *DHCPMessage) {
+			if m.ClientMAC != nil || m.XID != 0xabc {
+				t.Errorf("mac %x xid %#x", m.ClientMAC, m.XID)
+			}
+		}},
 		{"op 3", append([]byte{3}, make([]byte, 300)...), ErrNotProtocol, nil},
 		{"hardware address length 17", func() []byte { b := testDHCP(BOOTRequest, []byte{255}, "", ""); b[2] = 17; return b }(), ErrMalformed, nil},
 	}
