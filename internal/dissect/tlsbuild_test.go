@@ -47,7 +47,7 @@ func extALPN(protos ...string) testExt {
 
 func extVersions(v ...uint16) testExt { return testExt{tlsExtSupportedVersions, vec8(u16s(v...))} }
 func extSigAlgs(v ...uint16) testExt  { return testExt{tlsExtSignatureAlgorithms, vec16(u16s(v...))} }
-func extEmpty(t uint16) testExt      { return testExt{t, nil} }
+func extEmpty(t uint16) testExt       { return testExt{t, nil} }
 
 func (h testHello) body() []byte {
 	legacy := h.legacy
