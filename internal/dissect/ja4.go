@@ -110,10 +110,6 @@ func ja4Version(v uint16) string {
 	return "00"
 }
 
-func isAlnum(c byte) bool {
-	return c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z'
-}
-
 func countNotGREASE(l []uint16) int {
 	n := 0
 	for _, v := range l {
