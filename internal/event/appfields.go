@@ -3,7 +3,9 @@ package event
 import (
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"strconv"
+	"time"
 	"unicode/utf8"
 	"unsafe"
 
@@ -24,6 +26,10 @@ var appBlockKeys = map[string]dissect.Proto{
 	KeyDNS:    dissect.DNS,
 	KeyHTTP:   dissect.HTTP,
 	KeySyslog: dissect.Syslog,
+	KeyTLS:    dissect.TLS,
+	KeyDHCP:   dissect.DHCP,
+	KeyNTP:    dissect.NTP,
+	KeyARP:    dissect.ARP,
 }
 
 // appLeaf is one leaf of an application block.
@@ -101,7 +107,12 @@ type appValue struct {
 	ok   bool // present
 	kind avKind
 	b    []byte // avString
-	n    uint64 // avUint, avInt (two's complement), avBool (0 or 1)
+	n    uint64 // avUint, avInt (two's complement), avBool (0 or 1), avIPv4 (the address)
+	// tmp: b is in the appLayer's scratch, which the next value call
+	// overwrites (the View reports such values through VisitField, which
+	// copies them, never as a Scalar the matcher may keep while it asks
+	// for other fields).
+	tmp bool
 }
 
 type avKind uint8
@@ -111,9 +122,11 @@ const (
 	avUint
 	avInt
 	avBool
+	avIPv4
 )
 
 func avBytes(b []byte) appValue { return appValue{ok: true, kind: avString, b: b} }
+func avTmp(b []byte) appValue   { return appValue{ok: true, kind: avString, b: b, tmp: true} }
 func avStr(s string) appValue   { return appValue{ok: true, kind: avString, b: stringBytes(s)} }
 func avU(n uint64) appValue     { return appValue{ok: true, kind: avUint, n: n} }
 func avI(n int64) appValue      { return appValue{ok: true, kind: avInt, n: uint64(n)} }
@@ -149,17 +162,22 @@ func (a *appLayer) dissected() dissect.Proto {
 	a.have |= haveProto
 	a.proto = dissect.None
 	f := a.p.Inner()
+	payload := a.p.Payload()
+	if len(payload) == 0 {
+		return dissect.None
+	}
 	var tr dissect.Transport
 	switch {
 	case f.Layers&packet.LayerUDP != 0:
 		tr = dissect.UDP
 	case f.Layers&packet.LayerTCP != 0:
 		tr = dissect.TCP
+	case hasLinkBlock(f) && (f.EtherType == 0x0806 || f.EtherType == 0x8035):
+		if a.tab.Enabled(dissect.ARP) {
+			a.proto = a.msgs.Parse(dissect.ARP, payload, false)
+		}
+		return a.proto
 	default:
-		return dissect.None
-	}
-	payload := a.p.Payload()
-	if len(payload) == 0 {
 		return dissect.None
 	}
 	p := a.tab.Choose(tr, f.SrcPort, f.DstPort, payload)
@@ -178,6 +196,16 @@ func (a *appLayer) count(l *appLeaf) int {
 		return m.DNS.NQuestions
 	case KeyAnswers:
 		return m.DNS.NAnswers
+	}
+	switch l.code {
+	case vfTLSALPN:
+		return len(m.TLS.ALPN())
+	case vfTLSVersions, vfTLSVersionCodes:
+		return len(m.TLS.Versions())
+	case vfDHCPParams:
+		return len(m.DHCP.ParameterRequestList)
+	case vfDHCPDNS:
+		return m.DHCP.NumDNS()
 	}
 	return 0
 }
@@ -225,13 +253,13 @@ func (a *appLayer) value(code viewField, i int) appValue {
 	case vfQName:
 		return avBytes(m.DNS.Questions[i].Name)
 	case vfQType:
-		return avBytes(dissect.AppendDNSType(a.num[:0], m.DNS.Questions[i].Type))
+		return avTmp(dissect.AppendDNSType(a.num[:0], m.DNS.Questions[i].Type))
 	case vfQClass:
-		return avBytes(appendDNSClass(a.num[:0], m.DNS.Questions[i].Class))
+		return avTmp(appendDNSClass(a.num[:0], m.DNS.Questions[i].Class))
 	case vfAName:
 		return avBytes(m.DNS.Answers[i].Name)
 	case vfAType:
-		return avBytes(dissect.AppendDNSType(a.num[:0], m.DNS.Answers[i].Type))
+		return avTmp(dissect.AppendDNSType(a.num[:0], m.DNS.Answers[i].Type))
 	case vfATTL:
 		return avU(uint64(m.DNS.Answers[i].TTL))
 	case vfAData:
@@ -286,8 +314,143 @@ func (a *appLayer) value(code viewField, i int) appValue {
 		return avBytesIf(m.Syslog.StructuredData)
 	case vfSyslogMessage:
 		return avBytes(m.Syslog.Message)
+	// detail.TLS
+	case vfTLSHandshake:
+		return avStr(m.TLS.HandshakeName())
+	case vfTLSSNI:
+		return avBytesIf(m.TLS.SNI)
+	case vfTLSALPN:
+		return avBytes(m.TLS.ALPN()[i])
+	case vfTLSVersions:
+		return avStr(dissect.TLSVersionName(m.TLS.Versions()[i]))
+	case vfTLSVersionCodes:
+		return avU(uint64(m.TLS.Versions()[i]))
+	case vfTLSCipher:
+		if m.TLS.HandshakeType == dissect.TLSServerHello {
+			return avU(uint64(m.TLS.CipherSuite))
+		}
+	case vfTLSJA4:
+		return avBytesIf(m.TLS.JA4)
+	// detail.DHCP
+	case vfDHCPOp:
+		return avStr(m.DHCP.OpName())
+	case vfDHCPType:
+		if m.DHCP.MessageType != 0 {
+			return avStr(m.DHCP.MessageTypeName())
+		}
+	case vfDHCPTypeCode:
+		if m.DHCP.MessageType != 0 {
+			return avU(uint64(m.DHCP.MessageType))
+		}
+	case vfDHCPXID:
+		return avU(uint64(m.DHCP.XID))
+	case vfDHCPClientMAC:
+		if len(m.DHCP.ClientMAC) > 0 {
+			return avTmp(appendMAC(a.num[:0], m.DHCP.ClientMAC))
+		}
+	case vfDHCPClientIP:
+		return a.addr(m.DHCP.ClientIP, true)
+	case vfDHCPYourIP:
+		return a.addr(m.DHCP.YourIP, true)
+	case vfDHCPServerIP:
+		return a.addr(m.DHCP.ServerIP, true)
+	case vfDHCPGatewayIP:
+		return a.addr(m.DHCP.GatewayIP, true)
+	case vfDHCPRequestedIP:
+		return a.addr(m.DHCP.RequestedIP, false)
+	case vfDHCPServerID:
+		return a.addr(m.DHCP.ServerID, false)
+	case vfDHCPHostname:
+		return avBytesIf(m.DHCP.Hostname)
+	case vfDHCPVendorClass:
+		return avBytesIf(m.DHCP.VendorClass)
+	case vfDHCPParams:
+		return avU(uint64(m.DHCP.ParameterRequestList[i]))
+	case vfDHCPLeaseTime:
+		if m.DHCP.HasLeaseTime {
+			return avU(uint64(m.DHCP.LeaseTime))
+		}
+	case vfDHCPSubnetMask:
+		return a.addr(m.DHCP.SubnetMask, false)
+	case vfDHCPRouter:
+		return a.addr(m.DHCP.Router, false)
+	case vfDHCPDNS:
+		return a.addr(m.DHCP.DNSServer(i), false)
+	// detail.NTP
+	case vfNTPVersion:
+		return avU(uint64(m.NTP.Version))
+	case vfNTPMode:
+		return avStr(m.NTP.ModeName())
+	case vfNTPModeCode:
+		return avU(uint64(m.NTP.Mode))
+	case vfNTPLeap:
+		return avU(uint64(m.NTP.LeapIndicator))
+	case vfNTPStratum, vfNTPPoll, vfNTPPrecision, vfNTPRefID, vfNTPTransmit:
+		if m.NTP.Mode >= dissect.NTPModeControl {
+			return appValue{}
+		}
+		switch code {
+		case vfNTPStratum:
+			return avU(uint64(m.NTP.Stratum))
+		case vfNTPPoll:
+			return avI(int64(m.NTP.Poll))
+		case vfNTPPrecision:
+			return avI(int64(m.NTP.Precision))
+		case vfNTPRefID:
+			if id := m.NTP.AppendReferenceID(a.num[:0]); len(id) > 0 {
+				return avTmp(id)
+			}
+		default:
+			if t := m.NTP.TransmitTime; t != 0 {
+				return avTmp(appendNTPTime(a.num[:0], t))
+			}
+		}
+	// detail.ARP
+	case vfARPOp:
+		return avStr(m.ARP.OperationName())
+	case vfARPOpCode:
+		return avU(uint64(m.ARP.Operation))
+	case vfARPHWType:
+		return avU(uint64(m.ARP.HardwareType))
+	case vfARPProtoType:
+		return avU(uint64(m.ARP.ProtocolType))
+	case vfARPSenderMAC, vfARPSenderIP, vfARPTargetMAC, vfARPTargetIP:
+		if !m.ARP.Supported() {
+			return appValue{}
+		}
+		switch code {
+		case vfARPSenderMAC:
+			return avTmp(appendMAC(a.num[:0], m.ARP.SenderMAC()))
+		case vfARPTargetMAC:
+			return avTmp(appendMAC(a.num[:0], m.ARP.TargetMAC()))
+		case vfARPSenderIP:
+			return a.addr(m.ARP.SenderIP(), false)
+		default:
+			return a.addr(m.ARP.TargetIP(), false)
+		}
 	}
 	return appValue{}
+}
+
+// addr is the value of an IPv4 address field: absent when the address is
+// not valid, or, with skipZero, when it is 0.0.0.0.
+func (a *appLayer) addr(ip netip.Addr, skipZero bool) appValue {
+	if !ip.Is4() || skipZero && ip.IsUnspecified() {
+		return appValue{}
+	}
+	b := ip.As4()
+	return appValue{ok: true, kind: avIPv4, n: uint64(b[0])<<24 | uint64(b[1])<<16 | uint64(b[2])<<8 | uint64(b[3])}
+}
+
+// ntpUnixOffset is the seconds from 1900-01-01 (NTP era 0) to 1970-01-01.
+const ntpUnixOffset = 2208988800
+
+// appendNTPTime appends NTP timestamp t (era 0) in RFC 3339 with
+// nanoseconds, UTC.
+func appendNTPTime(dst []byte, t uint64) []byte {
+	secs := int64(t>>32) - ntpUnixOffset
+	nanos := int64((t & 0xffffffff) * 1e9 >> 32)
+	return appendTime(dst, time.Unix(secs, nanos).UTC(), true)
 }
 
 // appendDNSClass appends a class's mnemonic (mDNS top bit ignored) or
@@ -381,9 +544,17 @@ func appendAppValue(dst []byte, v appValue) []byte {
 		return appendUint(dst, v.n)
 	case avInt:
 		return strconv.AppendInt(dst, int64(v.n), 10)
+	case avIPv4:
+		dst = append(dst, '"')
+		dst = appendIPv4(dst, v.ip4())
+		return append(dst, '"')
 	default:
 		return strconv.AppendBool(dst, v.n != 0)
 	}
+}
+
+func (v appValue) ip4() [4]byte {
+	return [4]byte{byte(v.n >> 24), byte(v.n >> 16), byte(v.n >> 8), byte(v.n)}
 }
 
 // appSizeHint bounds the bytes appendApp writes for a's block.
@@ -424,10 +595,12 @@ func (a *appLayer) scalar(l *appLeaf) pattern.Scalar {
 	}
 	switch v.kind {
 	case avString:
-		if !utf8.Valid(v.b) {
+		if v.tmp || !utf8.Valid(v.b) {
 			return pattern.Scalar{Kind: pattern.ScalarMany}
 		}
 		return pattern.Scalar{Kind: pattern.ScalarString, Str: bytesString(v.b)}
+	case avIPv4:
+		return pattern.Scalar{Kind: pattern.ScalarIPv4, Num: v.n}
 	case avUint:
 		return uintScalar(v.n)
 	case avInt:
@@ -474,6 +647,8 @@ func reportAppValue(out *pattern.Values, v appValue, buf *[]byte) {
 		out.Uint(v.n)
 	case avInt:
 		out.Int(int64(v.n))
+	case avIPv4:
+		out.Addr(netip.AddrFrom4(v.ip4()))
 	default:
 		out.Bool(v.n != 0)
 	}

@@ -9,99 +9,143 @@ import "time"
 // constants and the View reports fields by them, so the matcher sees the
 // names the JSON has. Each comment lists the paths that end in the key.
 const (
-	KeyVersion        = "version"              // version
-	KeyID             = "id"                   // id
-	KeySource         = "source"               // source
-	KeyDetailType     = "detail-type"          // detail-type
-	KeyTime           = "time"                 // time
-	KeyResources      = "resources"            // resources
-	KeyDetail         = "detail"               // detail
-	KeyTimestamp      = "Timestamp"            // detail.Timestamp, detail.Syslog.Timestamp
-	KeyListener       = "Listener"             // detail.Listener
-	KeySrc            = "Source"               // detail.Source, detail.Ethernet.Source, detail.Tunnel.Source
-	KeyIP             = "IP"                   // detail.Source.IP, detail.Destination.IP, detail.IP, detail.Tunnel.Source.IP, detail.Tunnel.Destination.IP
-	KeyPort           = "Port"                 // detail.Source.Port, detail.Destination.Port, detail.Tunnel.Source.Port, detail.Tunnel.Destination.Port
-	KeyDst            = "Destination"          // detail.Destination, detail.Ethernet.Destination, detail.Tunnel.Destination
-	KeyProtocol       = "Protocol"             // detail.Protocol
-	KeyLength         = "Length"               // detail.Length
-	KeyPayload        = "Payload"              // detail.Payload
-	KeyPayloadText    = "PayloadText"          // detail.PayloadText
-	KeyPayloadTextCut = "PayloadTextTruncated" // detail.PayloadTextTruncated
-	KeyIPVersion      = "Version"              // detail.IP.Version
-	KeyTTL            = "TTL"                  // detail.IP.TTL, detail.DNS.Answers.TTL
-	KeyDSCP           = "DSCP"                 // detail.IP.DSCP
-	KeyFlowLabel      = "FlowLabel"            // detail.IP.FlowLabel
-	KeyIPID           = "ID"                   // detail.IP.ID
-	KeyDontFragment   = "DontFragment"         // detail.IP.DontFragment
-	KeyFragment       = "Fragment"             // detail.IP.Fragment, detail.Tunnel.Fragment
-	KeyFragOffset     = "Offset"               // detail.IP.Fragment.Offset
-	KeyMoreFragments  = "MoreFragments"        // detail.IP.Fragment.MoreFragments
-	KeyExtensions     = "Extensions"           // detail.IP.Extensions
-	KeyLenFromCap     = "LengthFromCapture"    // detail.IP.LengthFromCapture
-	KeyTCP            = "TCP"                  // detail.TCP
-	KeyFlags          = "Flags"                // detail.TCP.Flags
-	KeySeq            = "Seq"                  // detail.TCP.Seq
-	KeyAck            = "Ack"                  // detail.TCP.Ack
-	KeyWindow         = "Window"               // detail.TCP.Window
-	KeyICMP           = "ICMP"                 // detail.ICMP
-	KeyType           = "Type"                 // detail.ICMP.Type, detail.Tunnel.Type, detail.DNS.Questions.Type, detail.DNS.Answers.Type
-	KeyCode           = "Code"                 // detail.ICMP.Code
-	KeyICMPID         = "ID"                   // detail.ICMP.ID
-	KeyICMPSeq        = "Seq"                  // detail.ICMP.Seq
-	KeyEthernet       = "Ethernet"             // detail.Ethernet
-	KeyEthType        = "EtherType"            // detail.Ethernet.EtherType
-	KeyVLAN           = "VLAN"                 // detail.VLAN, detail.Tunnel.VLAN
-	KeyTunnel         = "Tunnel"               // detail.Tunnel
-	KeyVNI            = "VNI"                  // detail.Tunnel.VNI
-	KeyFlowHash       = "FlowHash"             // detail.Tunnel.FlowHash
-	KeyGREKey         = "Key"                  // detail.Tunnel.Key
-	KeyGRESequence    = "Sequence"             // detail.Tunnel.Sequence
-	KeySessionID      = "SessionID"            // detail.Tunnel.SessionID
-	KeyERSPANVersion  = "Version"              // detail.Tunnel.Version
-	KeyTEID           = "TEID"                 // detail.Tunnel.TEID
-	KeyLabels         = "Labels"               // detail.Tunnel.Labels
-	KeyOptions        = "Options"              // detail.Tunnel.Options
-	KeyOptClass       = "Class"                // detail.Tunnel.Options.Class
-	KeyOptType        = "Type"                 // detail.Tunnel.Options.Type
-	KeyOptData        = "Data"                 // detail.Tunnel.Options.Data
-	KeyGWLB           = "GWLB"                 // detail.Tunnel.GWLB
-	KeyEndpointID     = "EndpointID"           // detail.Tunnel.GWLB.EndpointID
-	KeyAttachmentID   = "AttachmentID"         // detail.Tunnel.GWLB.AttachmentID
-	KeyFlowCookie     = "FlowCookie"           // detail.Tunnel.GWLB.FlowCookie
-	KeyDNS            = "DNS"                  // detail.DNS
-	KeyDNSID          = "ID"                   // detail.DNS.ID
-	KeyResponse       = "Response"             // detail.DNS.Response
-	KeyOpcode         = "Opcode"               // detail.DNS.Opcode
-	KeyRCode          = "RCode"                // detail.DNS.RCode
-	KeyQuestions      = "Questions"            // detail.DNS.Questions
-	KeyName           = "Name"                 // detail.DNS.Questions.Name, detail.DNS.Answers.Name
-	KeyClass          = "Class"                // detail.DNS.Questions.Class
-	KeyAnswers        = "Answers"              // detail.DNS.Answers
-	KeyData           = "Data"                 // detail.DNS.Answers.Data
-	KeyMore           = "More"                 // detail.DNS.More
-	KeyHTTP           = "HTTP"                 // detail.HTTP
-	KeyMethod         = "Method"               // detail.HTTP.Method
-	KeyPath           = "Path"                 // detail.HTTP.Path
-	KeyHTTPVersion    = "Version"              // detail.HTTP.Version
-	KeyHost           = "Host"                 // detail.HTTP.Host
-	KeyStatus         = "Status"               // detail.HTTP.Status
-	KeyReason         = "Reason"               // detail.HTTP.Reason
-	KeyContentType    = "ContentType"          // detail.HTTP.ContentType
-	KeyContentLength  = "ContentLength"        // detail.HTTP.ContentLength
-	KeyUserAgent      = "UserAgent"            // detail.HTTP.UserAgent
-	KeySyslog         = "Syslog"               // detail.Syslog
-	KeyFacility       = "Facility"             // detail.Syslog.Facility
-	KeyFacilityCode   = "FacilityCode"         // detail.Syslog.FacilityCode
-	KeySeverity       = "Severity"             // detail.Syslog.Severity
-	KeySeverityCode   = "SeverityCode"         // detail.Syslog.SeverityCode
-	KeyHostname       = "Hostname"             // detail.Syslog.Hostname
-	KeyAppName        = "AppName"              // detail.Syslog.AppName
-	KeyProcID         = "ProcID"               // detail.Syslog.ProcID
-	KeyMsgID          = "MsgID"                // detail.Syslog.MsgID
-	KeyStructuredData = "StructuredData"       // detail.Syslog.StructuredData
-	KeyMessage        = "Message"              // detail.Syslog.Message
-	KeyTruncated      = "Truncated"            // detail.Truncated
-	KeyDecodeError    = "DecodeError"          // detail.DecodeError
+	KeyVersion         = "version"              // version
+	KeyID              = "id"                   // id
+	KeySource          = "source"               // source
+	KeyDetailType      = "detail-type"          // detail-type
+	KeyTime            = "time"                 // time
+	KeyResources       = "resources"            // resources
+	KeyDetail          = "detail"               // detail
+	KeyTimestamp       = "Timestamp"            // detail.Timestamp, detail.Syslog.Timestamp
+	KeyListener        = "Listener"             // detail.Listener
+	KeySrc             = "Source"               // detail.Source, detail.Ethernet.Source, detail.Tunnel.Source
+	KeyIP              = "IP"                   // detail.Source.IP, detail.Destination.IP, detail.IP, detail.Tunnel.Source.IP, detail.Tunnel.Destination.IP
+	KeyPort            = "Port"                 // detail.Source.Port, detail.Destination.Port, detail.Tunnel.Source.Port, detail.Tunnel.Destination.Port
+	KeyDst             = "Destination"          // detail.Destination, detail.Ethernet.Destination, detail.Tunnel.Destination
+	KeyProtocol        = "Protocol"             // detail.Protocol
+	KeyLength          = "Length"               // detail.Length
+	KeyPayload         = "Payload"              // detail.Payload
+	KeyPayloadText     = "PayloadText"          // detail.PayloadText
+	KeyPayloadTextCut  = "PayloadTextTruncated" // detail.PayloadTextTruncated
+	KeyIPVersion       = "Version"              // detail.IP.Version
+	KeyTTL             = "TTL"                  // detail.IP.TTL, detail.DNS.Answers.TTL
+	KeyDSCP            = "DSCP"                 // detail.IP.DSCP
+	KeyFlowLabel       = "FlowLabel"            // detail.IP.FlowLabel
+	KeyIPID            = "ID"                   // detail.IP.ID
+	KeyDontFragment    = "DontFragment"         // detail.IP.DontFragment
+	KeyFragment        = "Fragment"             // detail.IP.Fragment, detail.Tunnel.Fragment
+	KeyFragOffset      = "Offset"               // detail.IP.Fragment.Offset
+	KeyMoreFragments   = "MoreFragments"        // detail.IP.Fragment.MoreFragments
+	KeyExtensions      = "Extensions"           // detail.IP.Extensions
+	KeyLenFromCap      = "LengthFromCapture"    // detail.IP.LengthFromCapture
+	KeyTCP             = "TCP"                  // detail.TCP
+	KeyFlags           = "Flags"                // detail.TCP.Flags
+	KeySeq             = "Seq"                  // detail.TCP.Seq
+	KeyAck             = "Ack"                  // detail.TCP.Ack
+	KeyWindow          = "Window"               // detail.TCP.Window
+	KeyICMP            = "ICMP"                 // detail.ICMP
+	KeyType            = "Type"                 // detail.ICMP.Type, detail.Tunnel.Type, detail.DNS.Questions.Type, detail.DNS.Answers.Type
+	KeyCode            = "Code"                 // detail.ICMP.Code
+	KeyICMPID          = "ID"                   // detail.ICMP.ID
+	KeyICMPSeq         = "Seq"                  // detail.ICMP.Seq
+	KeyEthernet        = "Ethernet"             // detail.Ethernet
+	KeyEthType         = "EtherType"            // detail.Ethernet.EtherType
+	KeyVLAN            = "VLAN"                 // detail.VLAN, detail.Tunnel.VLAN
+	KeyTunnel          = "Tunnel"               // detail.Tunnel
+	KeyVNI             = "VNI"                  // detail.Tunnel.VNI
+	KeyFlowHash        = "FlowHash"             // detail.Tunnel.FlowHash
+	KeyGREKey          = "Key"                  // detail.Tunnel.Key
+	KeyGRESequence     = "Sequence"             // detail.Tunnel.Sequence
+	KeySessionID       = "SessionID"            // detail.Tunnel.SessionID
+	KeyERSPANVersion   = "Version"              // detail.Tunnel.Version
+	KeyTEID            = "TEID"                 // detail.Tunnel.TEID
+	KeyLabels          = "Labels"               // detail.Tunnel.Labels
+	KeyOptions         = "Options"              // detail.Tunnel.Options
+	KeyOptClass        = "Class"                // detail.Tunnel.Options.Class
+	KeyOptType         = "Type"                 // detail.Tunnel.Options.Type
+	KeyOptData         = "Data"                 // detail.Tunnel.Options.Data
+	KeyGWLB            = "GWLB"                 // detail.Tunnel.GWLB
+	KeyEndpointID      = "EndpointID"           // detail.Tunnel.GWLB.EndpointID
+	KeyAttachmentID    = "AttachmentID"         // detail.Tunnel.GWLB.AttachmentID
+	KeyFlowCookie      = "FlowCookie"           // detail.Tunnel.GWLB.FlowCookie
+	KeyDNS             = "DNS"                  // detail.DNS, detail.DHCP.DNS
+	KeyDNSID           = "ID"                   // detail.DNS.ID
+	KeyResponse        = "Response"             // detail.DNS.Response
+	KeyOpcode          = "Opcode"               // detail.DNS.Opcode
+	KeyRCode           = "RCode"                // detail.DNS.RCode
+	KeyQuestions       = "Questions"            // detail.DNS.Questions
+	KeyName            = "Name"                 // detail.DNS.Questions.Name, detail.DNS.Answers.Name
+	KeyClass           = "Class"                // detail.DNS.Questions.Class
+	KeyAnswers         = "Answers"              // detail.DNS.Answers
+	KeyData            = "Data"                 // detail.DNS.Answers.Data
+	KeyMore            = "More"                 // detail.DNS.More
+	KeyHTTP            = "HTTP"                 // detail.HTTP
+	KeyMethod          = "Method"               // detail.HTTP.Method
+	KeyPath            = "Path"                 // detail.HTTP.Path
+	KeyHTTPVersion     = "Version"              // detail.HTTP.Version
+	KeyHost            = "Host"                 // detail.HTTP.Host
+	KeyStatus          = "Status"               // detail.HTTP.Status
+	KeyReason          = "Reason"               // detail.HTTP.Reason
+	KeyContentType     = "ContentType"          // detail.HTTP.ContentType
+	KeyContentLength   = "ContentLength"        // detail.HTTP.ContentLength
+	KeyUserAgent       = "UserAgent"            // detail.HTTP.UserAgent
+	KeySyslog          = "Syslog"               // detail.Syslog
+	KeyFacility        = "Facility"             // detail.Syslog.Facility
+	KeyFacilityCode    = "FacilityCode"         // detail.Syslog.FacilityCode
+	KeySeverity        = "Severity"             // detail.Syslog.Severity
+	KeySeverityCode    = "SeverityCode"         // detail.Syslog.SeverityCode
+	KeyHostname        = "Hostname"             // detail.Syslog.Hostname, detail.DHCP.Hostname
+	KeyAppName         = "AppName"              // detail.Syslog.AppName
+	KeyProcID          = "ProcID"               // detail.Syslog.ProcID
+	KeyMsgID           = "MsgID"                // detail.Syslog.MsgID
+	KeyStructuredData  = "StructuredData"       // detail.Syslog.StructuredData
+	KeyMessage         = "Message"              // detail.Syslog.Message
+	KeyTLS             = "TLS"                  // detail.TLS
+	KeyHandshakeType   = "HandshakeType"        // detail.TLS.HandshakeType
+	KeySNI             = "SNI"                  // detail.TLS.SNI
+	KeyALPN            = "ALPN"                 // detail.TLS.ALPN
+	KeyVersions        = "Versions"             // detail.TLS.Versions
+	KeyVersionCodes    = "VersionCodes"         // detail.TLS.VersionCodes
+	KeyCipherSuite     = "CipherSuite"          // detail.TLS.CipherSuite
+	KeyJA4             = "JA4"                  // detail.TLS.JA4
+	KeyDHCP            = "DHCP"                 // detail.DHCP
+	KeyOp              = "Op"                   // detail.DHCP.Op
+	KeyMessageType     = "MessageType"          // detail.DHCP.MessageType
+	KeyMessageTypeCode = "MessageTypeCode"      // detail.DHCP.MessageTypeCode
+	KeyXID             = "XID"                  // detail.DHCP.XID
+	KeyClientMAC       = "ClientMAC"            // detail.DHCP.ClientMAC
+	KeyClientIP        = "ClientIP"             // detail.DHCP.ClientIP
+	KeyYourIP          = "YourIP"               // detail.DHCP.YourIP
+	KeyServerIP        = "ServerIP"             // detail.DHCP.ServerIP
+	KeyGatewayIP       = "GatewayIP"            // detail.DHCP.GatewayIP
+	KeyRequestedIP     = "RequestedIP"          // detail.DHCP.RequestedIP
+	KeyServerID        = "ServerID"             // detail.DHCP.ServerID
+	KeyVendorClass     = "VendorClass"          // detail.DHCP.VendorClass
+	KeyParamRequest    = "ParameterRequestList" // detail.DHCP.ParameterRequestList
+	KeyLeaseTime       = "LeaseTime"            // detail.DHCP.LeaseTime
+	KeySubnetMask      = "SubnetMask"           // detail.DHCP.SubnetMask
+	KeyRouter          = "Router"               // detail.DHCP.Router
+	KeyNTP             = "NTP"                  // detail.NTP
+	KeyNTPVersion      = "Version"              // detail.NTP.Version
+	KeyMode            = "Mode"                 // detail.NTP.Mode
+	KeyModeCode        = "ModeCode"             // detail.NTP.ModeCode
+	KeyLeapIndicator   = "LeapIndicator"        // detail.NTP.LeapIndicator
+	KeyStratum         = "Stratum"              // detail.NTP.Stratum
+	KeyPoll            = "Poll"                 // detail.NTP.Poll
+	KeyPrecision       = "Precision"            // detail.NTP.Precision
+	KeyReferenceID     = "ReferenceID"          // detail.NTP.ReferenceID
+	KeyTransmitTime    = "TransmitTime"         // detail.NTP.TransmitTime
+	KeyARP             = "ARP"                  // detail.ARP
+	KeyOperation       = "Operation"            // detail.ARP.Operation
+	KeyOperationCode   = "OperationCode"        // detail.ARP.OperationCode
+	KeyHardwareType    = "HardwareType"         // detail.ARP.HardwareType
+	KeyProtocolType    = "ProtocolType"         // detail.ARP.ProtocolType
+	KeySenderMAC       = "SenderMAC"            // detail.ARP.SenderMAC
+	KeySenderIP        = "SenderIP"             // detail.ARP.SenderIP
+	KeyTargetMAC       = "TargetMAC"            // detail.ARP.TargetMAC
+	KeyTargetIP        = "TargetIP"             // detail.ARP.TargetIP
+	KeyTruncated       = "Truncated"            // detail.Truncated
+	KeyDecodeError     = "DecodeError"          // detail.DecodeError
 )
 
 // Values of detail-type for events built from packets.
@@ -169,6 +213,10 @@ type PacketDetail struct {
 	DNS    *DNSInfo    `json:"DNS,omitempty"`
 	HTTP   *HTTPInfo   `json:"HTTP,omitempty"`
 	Syslog *SyslogInfo `json:"Syslog,omitempty"`
+	TLS    *TLSInfo    `json:"TLS,omitempty"`
+	DHCP   *DHCPInfo   `json:"DHCP,omitempty"`
+	NTP    *NTPInfo    `json:"NTP,omitempty"`
+	ARP    *ARPInfo    `json:"ARP,omitempty"`
 	// `true` when the capture holds fewer bytes than were on the wire (snaplen)
 	// or than the innermost headers claim. Never `false`: absent instead.
 	Truncated bool `json:"Truncated,omitempty"`
@@ -436,6 +484,122 @@ type SyslogInfo struct {
 	Message string `json:"Message"`
 }
 
+// TLSInfo is detail.TLS: a TLS ClientHello (or ServerHello) at the start of a
+// segment.
+type TLSInfo struct {
+	// `client_hello` or `server_hello`.
+	HandshakeType string `json:"HandshakeType"`
+	// The server name the client asks for (the first `host_name` of the
+	// server_name extension).
+	SNI string `json:"SNI,omitempty"`
+	// The application protocols offered, in order (`h2`, `http/1.1`), at most
+	// 16.
+	ALPN []string `json:"ALPN,omitempty"`
+	// ClientHello: the versions offered (supported_versions without GREASE
+	// values, or the legacy version when the extension is absent), in order;
+	// ServerHello: the selected one. Names: `TLS 1.3`, `TLS 1.2`, `TLS 1.1`,
+	// `TLS 1.0`, `SSL 3.0`, `DTLS 1.2`, ..., `unknown`.
+	Versions []string `json:"Versions,omitempty"`
+	// The same versions as numbers (772 = 0x0304 for TLS 1.3).
+	VersionCodes []uint16 `json:"VersionCodes,omitempty"`
+	// The selected cipher suite (4865 = 0x1301 TLS_AES_128_GCM_SHA256).
+	CipherSuite *uint16 `json:"CipherSuite,omitempty"`
+	// The [JA4](https://github.com/FoxIO-LLC/ja4) fingerprint of the ClientHello
+	// (`t13d1516h2_8daaf6152771_e5627efa2ab1`); absent when the hello is not
+	// wholly in the segment.
+	JA4 string `json:"JA4,omitempty"`
+}
+
+// DHCPInfo is detail.DHCP: a DHCPv4 or BOOTP message.
+type DHCPInfo struct {
+	// `request` (BOOTREQUEST, from a client) or `reply`.
+	Op string `json:"Op"`
+	// `DISCOVER`, `OFFER`, `REQUEST`, `DECLINE`, `ACK`, `NAK`, `RELEASE`,
+	// `INFORM`, ... (`UNKNOWN` when unassigned). Absent for plain BOOTP.
+	MessageType string `json:"MessageType,omitempty"`
+	// Option 53 as a number (1 DISCOVER ... 8 INFORM).
+	MessageTypeCode *uint8 `json:"MessageTypeCode,omitempty"`
+	// Transaction id.
+	XID uint32 `json:"XID"`
+	// chaddr (its first `hlen` bytes), lower-case hex, colon-separated.
+	ClientMAC string `json:"ClientMAC,omitempty"`
+	// ciaddr: the client's address when it has one.
+	ClientIP string `json:"ClientIP,omitempty"`
+	// yiaddr: the address offered or assigned.
+	YourIP string `json:"YourIP,omitempty"`
+	// siaddr: the next server (boot server).
+	ServerIP string `json:"ServerIP,omitempty"`
+	// giaddr: the relay agent.
+	GatewayIP string `json:"GatewayIP,omitempty"`
+	// The address the client asks for.
+	RequestedIP string `json:"RequestedIP,omitempty"`
+	// The DHCP server identifier.
+	ServerID string `json:"ServerID,omitempty"`
+	// The client's host name.
+	Hostname string `json:"Hostname,omitempty"`
+	// The vendor class identifier (`MSFT 5.0`, `udhcp 1.36.1`,
+	// `android-dhcp-13`).
+	VendorClass string `json:"VendorClass,omitempty"`
+	// The option codes the client asks for, in order.
+	ParameterRequestList []uint16 `json:"ParameterRequestList,omitempty"`
+	// Lease time in seconds.
+	LeaseTime *uint32 `json:"LeaseTime,omitempty"`
+	// Subnet mask.
+	SubnetMask string `json:"SubnetMask,omitempty"`
+	// The first router (default gateway).
+	Router string `json:"Router,omitempty"`
+	// DNS server addresses, in order.
+	DNS []string `json:"DNS,omitempty"`
+}
+
+// NTPInfo is detail.NTP: an NTP message.
+type NTPInfo struct {
+	// NTP version, 1 to 4.
+	Version uint8 `json:"Version"`
+	// `client`, `server`, `symmetric active`, `symmetric passive`, `broadcast`,
+	// `control`, `private` or `reserved`.
+	Mode string `json:"Mode"`
+	// The mode as a number, 0 to 7 (3 client, 4 server).
+	ModeCode uint8 `json:"ModeCode"`
+	// 0 no warning, 1 last minute has 61 seconds, 2 last minute has 59 seconds,
+	// 3 unsynchronized.
+	LeapIndicator uint8 `json:"LeapIndicator"`
+	// 0 unspecified or kiss-o'-death, 1 primary, 2 to 15 secondary, 16
+	// unsynchronized.
+	Stratum *uint8 `json:"Stratum,omitempty"`
+	// Poll interval, log2 seconds.
+	Poll *int8 `json:"Poll,omitempty"`
+	// Clock precision, log2 seconds (`-20` is about a microsecond).
+	Precision *int8 `json:"Precision,omitempty"`
+	// Stratum 2 and above: the upstream server's IPv4 address (dotted); stratum
+	// 0 and 1: the ASCII code (`GPS`, `PPS`, a kiss code such as `RATE`).
+	ReferenceID string `json:"ReferenceID,omitempty"`
+	// The transmit timestamp in RFC 3339, UTC, to the nanosecond (NTP era 0:
+	// 1900 to 2036).
+	TransmitTime string `json:"TransmitTime,omitempty"`
+}
+
+// ARPInfo is detail.ARP: an ARP or RARP message.
+type ARPInfo struct {
+	// `request`, `reply`, `reverse-request`, `reverse-reply` (RARP),
+	// `inarp-request`, `inarp-reply`, ... or `unknown`.
+	Operation string `json:"Operation"`
+	// The operation as a number (1 request, 2 reply).
+	OperationCode uint16 `json:"OperationCode"`
+	// 1 for Ethernet.
+	HardwareType uint16 `json:"HardwareType"`
+	// 2048 (0x0800) for IPv4.
+	ProtocolType uint16 `json:"ProtocolType"`
+	// Sender hardware address.
+	SenderMAC string `json:"SenderMAC,omitempty"`
+	// Sender protocol address.
+	SenderIP string `json:"SenderIP,omitempty"`
+	// Target hardware address (`00:00:00:00:00:00` in a request).
+	TargetMAC string `json:"TargetMAC,omitempty"`
+	// Target protocol address: the address asked for in a request.
+	TargetIP string `json:"TargetIP,omitempty"`
+}
+
 // Leaves lists every leaf field a packet event can carry, in encoding order.
 // The field accessor for the packet view and the schema tests use it.
 var Leaves = []Leaf{
@@ -531,6 +695,48 @@ var Leaves = []Leaf{
 	{[]string{KeyDetail, KeySyslog, KeyMsgID}, KindString},
 	{[]string{KeyDetail, KeySyslog, KeyStructuredData}, KindString},
 	{[]string{KeyDetail, KeySyslog, KeyMessage}, KindString},
+	{[]string{KeyDetail, KeyTLS, KeyHandshakeType}, KindString},
+	{[]string{KeyDetail, KeyTLS, KeySNI}, KindString},
+	{[]string{KeyDetail, KeyTLS, KeyALPN}, KindStringArray},
+	{[]string{KeyDetail, KeyTLS, KeyVersions}, KindStringArray},
+	{[]string{KeyDetail, KeyTLS, KeyVersionCodes}, KindNumberArray},
+	{[]string{KeyDetail, KeyTLS, KeyCipherSuite}, KindNumber},
+	{[]string{KeyDetail, KeyTLS, KeyJA4}, KindString},
+	{[]string{KeyDetail, KeyDHCP, KeyOp}, KindString},
+	{[]string{KeyDetail, KeyDHCP, KeyMessageType}, KindString},
+	{[]string{KeyDetail, KeyDHCP, KeyMessageTypeCode}, KindNumber},
+	{[]string{KeyDetail, KeyDHCP, KeyXID}, KindNumber},
+	{[]string{KeyDetail, KeyDHCP, KeyClientMAC}, KindString},
+	{[]string{KeyDetail, KeyDHCP, KeyClientIP}, KindString},
+	{[]string{KeyDetail, KeyDHCP, KeyYourIP}, KindString},
+	{[]string{KeyDetail, KeyDHCP, KeyServerIP}, KindString},
+	{[]string{KeyDetail, KeyDHCP, KeyGatewayIP}, KindString},
+	{[]string{KeyDetail, KeyDHCP, KeyRequestedIP}, KindString},
+	{[]string{KeyDetail, KeyDHCP, KeyServerID}, KindString},
+	{[]string{KeyDetail, KeyDHCP, KeyHostname}, KindString},
+	{[]string{KeyDetail, KeyDHCP, KeyVendorClass}, KindString},
+	{[]string{KeyDetail, KeyDHCP, KeyParamRequest}, KindNumberArray},
+	{[]string{KeyDetail, KeyDHCP, KeyLeaseTime}, KindNumber},
+	{[]string{KeyDetail, KeyDHCP, KeySubnetMask}, KindString},
+	{[]string{KeyDetail, KeyDHCP, KeyRouter}, KindString},
+	{[]string{KeyDetail, KeyDHCP, KeyDNS}, KindStringArray},
+	{[]string{KeyDetail, KeyNTP, KeyNTPVersion}, KindNumber},
+	{[]string{KeyDetail, KeyNTP, KeyMode}, KindString},
+	{[]string{KeyDetail, KeyNTP, KeyModeCode}, KindNumber},
+	{[]string{KeyDetail, KeyNTP, KeyLeapIndicator}, KindNumber},
+	{[]string{KeyDetail, KeyNTP, KeyStratum}, KindNumber},
+	{[]string{KeyDetail, KeyNTP, KeyPoll}, KindNumber},
+	{[]string{KeyDetail, KeyNTP, KeyPrecision}, KindNumber},
+	{[]string{KeyDetail, KeyNTP, KeyReferenceID}, KindString},
+	{[]string{KeyDetail, KeyNTP, KeyTransmitTime}, KindString},
+	{[]string{KeyDetail, KeyARP, KeyOperation}, KindString},
+	{[]string{KeyDetail, KeyARP, KeyOperationCode}, KindNumber},
+	{[]string{KeyDetail, KeyARP, KeyHardwareType}, KindNumber},
+	{[]string{KeyDetail, KeyARP, KeyProtocolType}, KindNumber},
+	{[]string{KeyDetail, KeyARP, KeySenderMAC}, KindString},
+	{[]string{KeyDetail, KeyARP, KeySenderIP}, KindString},
+	{[]string{KeyDetail, KeyARP, KeyTargetMAC}, KindString},
+	{[]string{KeyDetail, KeyARP, KeyTargetIP}, KindString},
 	{[]string{KeyDetail, KeyTruncated}, KindBool},
 	{[]string{KeyDetail, KeyDecodeError}, KindString},
 }
@@ -630,6 +836,48 @@ const (
 	vfSyslogMsgID                  // detail.Syslog.MsgID
 	vfSyslogSD                     // detail.Syslog.StructuredData
 	vfSyslogMessage                // detail.Syslog.Message
+	vfTLSHandshake                 // detail.TLS.HandshakeType
+	vfTLSSNI                       // detail.TLS.SNI
+	vfTLSALPN                      // detail.TLS.ALPN
+	vfTLSVersions                  // detail.TLS.Versions
+	vfTLSVersionCodes              // detail.TLS.VersionCodes
+	vfTLSCipher                    // detail.TLS.CipherSuite
+	vfTLSJA4                       // detail.TLS.JA4
+	vfDHCPOp                       // detail.DHCP.Op
+	vfDHCPType                     // detail.DHCP.MessageType
+	vfDHCPTypeCode                 // detail.DHCP.MessageTypeCode
+	vfDHCPXID                      // detail.DHCP.XID
+	vfDHCPClientMAC                // detail.DHCP.ClientMAC
+	vfDHCPClientIP                 // detail.DHCP.ClientIP
+	vfDHCPYourIP                   // detail.DHCP.YourIP
+	vfDHCPServerIP                 // detail.DHCP.ServerIP
+	vfDHCPGatewayIP                // detail.DHCP.GatewayIP
+	vfDHCPRequestedIP              // detail.DHCP.RequestedIP
+	vfDHCPServerID                 // detail.DHCP.ServerID
+	vfDHCPHostname                 // detail.DHCP.Hostname
+	vfDHCPVendorClass              // detail.DHCP.VendorClass
+	vfDHCPParams                   // detail.DHCP.ParameterRequestList
+	vfDHCPLeaseTime                // detail.DHCP.LeaseTime
+	vfDHCPSubnetMask               // detail.DHCP.SubnetMask
+	vfDHCPRouter                   // detail.DHCP.Router
+	vfDHCPDNS                      // detail.DHCP.DNS
+	vfNTPVersion                   // detail.NTP.Version
+	vfNTPMode                      // detail.NTP.Mode
+	vfNTPModeCode                  // detail.NTP.ModeCode
+	vfNTPLeap                      // detail.NTP.LeapIndicator
+	vfNTPStratum                   // detail.NTP.Stratum
+	vfNTPPoll                      // detail.NTP.Poll
+	vfNTPPrecision                 // detail.NTP.Precision
+	vfNTPRefID                     // detail.NTP.ReferenceID
+	vfNTPTransmit                  // detail.NTP.TransmitTime
+	vfARPOp                        // detail.ARP.Operation
+	vfARPOpCode                    // detail.ARP.OperationCode
+	vfARPHWType                    // detail.ARP.HardwareType
+	vfARPProtoType                 // detail.ARP.ProtocolType
+	vfARPSenderMAC                 // detail.ARP.SenderMAC
+	vfARPSenderIP                  // detail.ARP.SenderIP
+	vfARPTargetMAC                 // detail.ARP.TargetMAC
+	vfARPTargetIP                  // detail.ARP.TargetIP
 	vfTruncated                    // detail.Truncated
 	vfDecodeError                  // detail.DecodeError
 )
@@ -731,19 +979,66 @@ var viewPaths = []struct {
 	{[]string{KeyDetail, KeySyslog, KeyMsgID}, vfSyslogMsgID},
 	{[]string{KeyDetail, KeySyslog, KeyStructuredData}, vfSyslogSD},
 	{[]string{KeyDetail, KeySyslog, KeyMessage}, vfSyslogMessage},
+	{[]string{KeyDetail, KeyTLS, KeyHandshakeType}, vfTLSHandshake},
+	{[]string{KeyDetail, KeyTLS, KeySNI}, vfTLSSNI},
+	{[]string{KeyDetail, KeyTLS, KeyALPN}, vfTLSALPN},
+	{[]string{KeyDetail, KeyTLS, KeyVersions}, vfTLSVersions},
+	{[]string{KeyDetail, KeyTLS, KeyVersionCodes}, vfTLSVersionCodes},
+	{[]string{KeyDetail, KeyTLS, KeyCipherSuite}, vfTLSCipher},
+	{[]string{KeyDetail, KeyTLS, KeyJA4}, vfTLSJA4},
+	{[]string{KeyDetail, KeyDHCP, KeyOp}, vfDHCPOp},
+	{[]string{KeyDetail, KeyDHCP, KeyMessageType}, vfDHCPType},
+	{[]string{KeyDetail, KeyDHCP, KeyMessageTypeCode}, vfDHCPTypeCode},
+	{[]string{KeyDetail, KeyDHCP, KeyXID}, vfDHCPXID},
+	{[]string{KeyDetail, KeyDHCP, KeyClientMAC}, vfDHCPClientMAC},
+	{[]string{KeyDetail, KeyDHCP, KeyClientIP}, vfDHCPClientIP},
+	{[]string{KeyDetail, KeyDHCP, KeyYourIP}, vfDHCPYourIP},
+	{[]string{KeyDetail, KeyDHCP, KeyServerIP}, vfDHCPServerIP},
+	{[]string{KeyDetail, KeyDHCP, KeyGatewayIP}, vfDHCPGatewayIP},
+	{[]string{KeyDetail, KeyDHCP, KeyRequestedIP}, vfDHCPRequestedIP},
+	{[]string{KeyDetail, KeyDHCP, KeyServerID}, vfDHCPServerID},
+	{[]string{KeyDetail, KeyDHCP, KeyHostname}, vfDHCPHostname},
+	{[]string{KeyDetail, KeyDHCP, KeyVendorClass}, vfDHCPVendorClass},
+	{[]string{KeyDetail, KeyDHCP, KeyParamRequest}, vfDHCPParams},
+	{[]string{KeyDetail, KeyDHCP, KeyLeaseTime}, vfDHCPLeaseTime},
+	{[]string{KeyDetail, KeyDHCP, KeySubnetMask}, vfDHCPSubnetMask},
+	{[]string{KeyDetail, KeyDHCP, KeyRouter}, vfDHCPRouter},
+	{[]string{KeyDetail, KeyDHCP, KeyDNS}, vfDHCPDNS},
+	{[]string{KeyDetail, KeyNTP, KeyNTPVersion}, vfNTPVersion},
+	{[]string{KeyDetail, KeyNTP, KeyMode}, vfNTPMode},
+	{[]string{KeyDetail, KeyNTP, KeyModeCode}, vfNTPModeCode},
+	{[]string{KeyDetail, KeyNTP, KeyLeapIndicator}, vfNTPLeap},
+	{[]string{KeyDetail, KeyNTP, KeyStratum}, vfNTPStratum},
+	{[]string{KeyDetail, KeyNTP, KeyPoll}, vfNTPPoll},
+	{[]string{KeyDetail, KeyNTP, KeyPrecision}, vfNTPPrecision},
+	{[]string{KeyDetail, KeyNTP, KeyReferenceID}, vfNTPRefID},
+	{[]string{KeyDetail, KeyNTP, KeyTransmitTime}, vfNTPTransmit},
+	{[]string{KeyDetail, KeyARP, KeyOperation}, vfARPOp},
+	{[]string{KeyDetail, KeyARP, KeyOperationCode}, vfARPOpCode},
+	{[]string{KeyDetail, KeyARP, KeyHardwareType}, vfARPHWType},
+	{[]string{KeyDetail, KeyARP, KeyProtocolType}, vfARPProtoType},
+	{[]string{KeyDetail, KeyARP, KeySenderMAC}, vfARPSenderMAC},
+	{[]string{KeyDetail, KeyARP, KeySenderIP}, vfARPSenderIP},
+	{[]string{KeyDetail, KeyARP, KeyTargetMAC}, vfARPTargetMAC},
+	{[]string{KeyDetail, KeyARP, KeyTargetIP}, vfARPTargetIP},
 	{[]string{KeyDetail, KeyTruncated}, vfTruncated},
 	{[]string{KeyDetail, KeyDecodeError}, vfDecodeError},
 }
 
 // Array ids of the event's arrays, for array-consistent matching.
 var (
-	arrResources  = arrayID(KeyResources)
-	arrExtensions = arrayID(KeyDetail, KeyIP, KeyExtensions)
-	arrTCPFlags   = arrayID(KeyDetail, KeyTCP, KeyFlags)
-	arrVLAN       = arrayID(KeyDetail, KeyVLAN)
-	arrTunVLAN    = arrayID(KeyDetail, KeyTunnel, KeyVLAN)
-	arrTunLabels  = arrayID(KeyDetail, KeyTunnel, KeyLabels)
-	arrOptions    = arrayID(KeyDetail, KeyTunnel, KeyOptions)
-	arrQuestions  = arrayID(KeyDetail, KeyDNS, KeyQuestions)
-	arrAnswers    = arrayID(KeyDetail, KeyDNS, KeyAnswers)
+	arrResources       = arrayID(KeyResources)
+	arrExtensions      = arrayID(KeyDetail, KeyIP, KeyExtensions)
+	arrTCPFlags        = arrayID(KeyDetail, KeyTCP, KeyFlags)
+	arrVLAN            = arrayID(KeyDetail, KeyVLAN)
+	arrTunVLAN         = arrayID(KeyDetail, KeyTunnel, KeyVLAN)
+	arrTunLabels       = arrayID(KeyDetail, KeyTunnel, KeyLabels)
+	arrOptions         = arrayID(KeyDetail, KeyTunnel, KeyOptions)
+	arrQuestions       = arrayID(KeyDetail, KeyDNS, KeyQuestions)
+	arrAnswers         = arrayID(KeyDetail, KeyDNS, KeyAnswers)
+	arrTLSALPN         = arrayID(KeyDetail, KeyTLS, KeyALPN)
+	arrTLSVersions     = arrayID(KeyDetail, KeyTLS, KeyVersions)
+	arrTLSVersionCodes = arrayID(KeyDetail, KeyTLS, KeyVersionCodes)
+	arrDHCPParams      = arrayID(KeyDetail, KeyDHCP, KeyParamRequest)
+	arrDHCPDNS         = arrayID(KeyDetail, KeyDHCP, KeyDNS)
 )
