@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/wirebridge/wirebridge/internal/dissect"
 	"github.com/wirebridge/wirebridge/internal/event"
 	"github.com/wirebridge/wirebridge/internal/packet"
 	"github.com/wirebridge/wirebridge/internal/packet/capfile"
@@ -23,7 +24,7 @@ func newReadSink(o readOptions, w io.Writer) (readSink, error) {
 	var s readSink
 	switch o.format {
 	case "text":
-		s = &textSink{w: w}
+		s = &textSink{w: w, table: o.table}
 	case "pcap":
 		s = &pcapSink{w: w}
 	default:
@@ -40,8 +41,9 @@ func newReadSink(o readOptions, w io.Writer) (readSink, error) {
 }
 
 type textSink struct {
-	w   io.Writer
-	buf []byte
+	w     io.Writer
+	table *dissect.Table
+	buf   []byte
 }
 
 func (s *textSink) write(p *packet.Packet) (bool, error) {
@@ -103,6 +105,7 @@ type eventSink struct {
 func newEventSink(o readOptions, w io.Writer) (*eventSink, error) {
 	return &eventSink{
 		w:     w,
+		enc:   event.Encoder{Dissect: o.table},
 		meta:  event.Meta{Listener: o.listener, SourceType: "pcap", Source: o.eventSource},
 		cloud: o.format == "cloudevents",
 	}, nil
@@ -146,7 +149,7 @@ func newFilterSink(o readOptions, next readSink) (*filterSink, error) {
 	if err != nil {
 		return nil, usageError{fmt.Errorf("--pattern: %w", err)}
 	}
-	return &filterSink{next: next, pat: pat, meta: event.Meta{Listener: o.listener, SourceType: "pcap", Source: o.eventSource}}, nil
+	return &filterSink{next: next, pat: pat, enc: event.Encoder{Dissect: o.table}, meta: event.Meta{Listener: o.listener, SourceType: "pcap", Source: o.eventSource}}, nil
 }
 
 func (s *filterSink) write(p *packet.Packet) (bool, error) {

@@ -21,6 +21,8 @@ import (
 	"github.com/wirebridge/wirebridge/internal/component"
 	"github.com/wirebridge/wirebridge/internal/config"
 	"github.com/wirebridge/wirebridge/internal/deliver"
+	"github.com/wirebridge/wirebridge/internal/dissect"
+	"github.com/wirebridge/wirebridge/internal/event"
 	"github.com/wirebridge/wirebridge/internal/httpapi"
 	"github.com/wirebridge/wirebridge/internal/kinds"
 	"github.com/wirebridge/wirebridge/internal/pipeline"
@@ -271,7 +273,11 @@ func newServer(ctx context.Context, cfg *config.Config, path string, stdio Stdio
 	// Targets that need arrival order (replay reassembles TCP streams) get
 	// it with any number of workers: the pipeline hands batches over in
 	// queue order (see its package comment).
-	pcfg := pipeline.Config{Rules: s.table, Targets: pts, DrainTimeout: cfg.ShutdownTimeout / 2}
+	dtab, err := dissect.NewTable(cfg.DissectConfig())
+	if err != nil {
+		return nil, fmt.Errorf("dissect: %w", err)
+	}
+	pcfg := pipeline.Config{Rules: s.table, Targets: pts, DrainTimeout: cfg.ShutdownTimeout / 2, Encoder: &event.Encoder{Dissect: dtab}}
 	s.pipe, err = pipeline.New(pcfg)
 	if err != nil {
 		return nil, err

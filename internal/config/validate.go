@@ -42,6 +42,7 @@ func (c *Config) validate(decodeErrs Errors) Errors {
 	v.dataDir()
 	v.nats()
 	v.live()
+	v.dissect()
 	v.sources()
 	targets := v.targets()
 	v.rules(targets)
