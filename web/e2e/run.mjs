@@ -468,6 +468,7 @@ nats: {embedded: true}
 live:
   api_keys:
     - {name: sub, key: ${KEYS.sub}, scopes: [subscribe]}
+    - {name: pub, key: ${KEYS.pub}, scopes: [publish]}
   subscriber_queue: 4096
 sources:
   - {name: lo, type: afpacket, interface: lo, filter: {hosts: ["${host}/32"]}}
@@ -604,6 +605,14 @@ async function dissectTests(browser) {
     await one("DHCP", "DHCP", /^DHCP Discover - Transaction ID 0x3903f326$/);
     const syn = await one("→ 80 [SYN]", "TCP", /^\d+ → 80 \[SYN\] Seq=0 Win=\d+ Len=0 MSS=\d+ SACK_PERM TSval=\d+ TSecr=0 WS=\d+$/);
     await one("80 → ", "TCP", /^80 → \d+ \[SYN, ACK\] Seq=0 Ack=1 Win=\d+ Len=0 MSS=\d+ SACK_PERM TSval=\d+ TSecr=\d+ WS=\d+$/);
+    // An event without frame bytes (published, or from a target that sends none) shows its application fields.
+    const published = JSON.stringify({ channel: "/packets/all", events: [{ "detail-type": "UdpPacket", source: "e2e", detail: {
+      Protocol: "udp", Source: { IP: "192.0.2.7", Port: 40001 }, Destination: { IP: "192.0.2.53", Port: 53 }, Length: 33,
+      DNS: { ID: 66, Response: false, Opcode: "QUERY", RCode: "NOERROR", Questions: [{ Name: "api.example.org", Type: "AAAA", Class: "IN" }] } } }] });
+    const pubStatus = await withTimeout(page.evaluate(async ([body, key]) => (await fetch("/api/events", { method: "POST", body, headers: { Authorization: "Bearer " + key } })).status, [published, KEYS.pub]), 30000, "publish");
+    assert.equal(pubStatus, 200, "publish");
+    await waitFor(async () => (await filter("api.example.org")).length === 1, "the published DNS event");
+    await one("api.example.org", "DNS", /^Standard query 0x0042 AAAA api\.example\.org$/);
     out.info = { dns: dnsQ.c[6], http: get2.c[6], syn: syn.c[6] };
     await filter("");
     await shot(page, "live-protocols.png");
@@ -716,7 +725,7 @@ async function dissectTests(browser) {
     rs = await filter(`ip.addr == ${host} && udp.port == 53`);
     assert.equal(rs.length, 4 * dup, "two queries and their responses");
     rs = await filter("dns");
-    assert.equal(rs.length, 4 * dup, "dns");
+    assert.equal(rs.length, 4 * dup + 1, "dns: the captured ones and the published one");
     rs = await filter("arp");
     assert.equal(rs.length, 2, "arp");
     rs = await filter("tcp.port == 80 || udp");
@@ -760,7 +769,8 @@ async function dissectTests(browser) {
     await waitFor(async () => (await page.$$("#hier tbody tr")).length > 0, "hierarchy");
     const hier = await page.$$eval("#hier tbody tr", (trs) => trs.map((tr) => [tr.dataset.path, Number(tr.children[1].textContent)]));
     const h = Object.fromEntries(hier);
-    assert.equal(h["Ethernet"], total, "every packet is Ethernet");
+    assert.equal(h["Ethernet"], total - 1, "every captured packet is Ethernet");
+    assert.equal(h["UDP / DNS"], 1, "the published event, without frame bytes, counted by its fields");
     assert.equal(h["Ethernet / ARP"], 2);
     assert.equal(h["Ethernet / IPv4 / UDP / DNS"], 4 * dup);
     assert.ok(h["Ethernet / IPv4 / TCP / HTTP"] >= 4 && h["Ethernet / IPv4 / TCP / TLS"] >= 1 && h["Ethernet / IPv4 / ICMP"] >= 2, JSON.stringify(h));

@@ -513,9 +513,11 @@ const WBDecode = (() => {
   function dhcp(b, o, out) {
     const op = b[o], xid = u32(b, o + 4);
     const xidHex = "0x" + xid.toString(16).padStart(8, "0");
-    const block = { Op: op === 1 ? "request" : "reply", XID: xid, ClientMAC: mac(b, o + 28), ClientIP: ip4(b, o + 12), YourIP: ip4(b, o + 16), ServerIP: ip4(b, o + 20), MessageType: "" };
+    const block = { Op: op === 1 ? "request" : "reply", XID: xid, ClientMAC: mac(b, o + 28) };
+    for (const [k, at] of [["ClientIP", 12], ["YourIP", 16], ["ServerIP", 20], ["GatewayIP", 24]]) if (u32(b, o + at)) block[k] = ip4(b, o + at); // absent when 0.0.0.0, as in the event
     const f = [["Message type", op === 1 ? "Boot Request (1)" : "Boot Reply (2)", o, 1, "DHCP.Op", block.Op], ["Transaction ID", xidHex, o + 4, 4, "DHCP.XID", xid],
-      ["Client IP address", block.ClientIP, o + 12, 4, "DHCP.ClientIP"], ["Your (client) IP address", block.YourIP, o + 16, 4, "DHCP.YourIP"], ["Next server IP address", block.ServerIP, o + 20, 4, "DHCP.ServerIP"],
+      ["Client IP address", ip4(b, o + 12), o + 12, 4, "DHCP.ClientIP"], ["Your (client) IP address", ip4(b, o + 16), o + 16, 4, "DHCP.YourIP"], ["Next server IP address", ip4(b, o + 20), o + 20, 4, "DHCP.ServerIP"],
+      ["Relay agent IP address", ip4(b, o + 24), o + 24, 4, "DHCP.GatewayIP"],
       ["Client MAC address", block.ClientMAC, o + 28, 6, "DHCP.ClientMAC"]];
     if (u32(b, o + 236) === 0x63825363) {
       for (let p = o + 240, n = 0; p < b.length && n < 128; n++) {
@@ -525,7 +527,7 @@ const WBDecode = (() => {
         need(b, p + 2);
         const l = b[p + 1], d = p + 2;
         need(b, d + l);
-        if (t === 53 && l >= 1) { block.MessageType = DHCP_TYPES[b[d]] || String(b[d]); f.push(["DHCP Message Type", block.MessageType + " (" + b[d] + ")", p, 2 + l, "DHCP.MessageType"]); }
+        if (t === 53 && l >= 1) { block.MessageType = DHCP_TYPES[b[d]] || "UNKNOWN"; block.MessageTypeCode = b[d]; f.push(["DHCP Message Type", block.MessageType + " (" + b[d] + ")", p, 2 + l, "DHCP.MessageType"]); }
         else if (t === 50 && l === 4) { block.RequestedIP = ip4(b, d); f.push(["Requested IP Address", block.RequestedIP, p, 6, "DHCP.RequestedIP"]); }
         else if (t === 12) { block.Hostname = text(b, d, d + l); f.push(["Host Name", block.Hostname, p, 2 + l, "DHCP.Hostname"]); }
         else if (t === 54 && l === 4) f.push(["DHCP Server Identifier", ip4(b, d), p, 6]);

@@ -125,7 +125,9 @@ function eventInfo(k, a) {
         return s;
       }
       case "HTTP": return a.Method ? `${a.Method} ${a.Path} ${a.Version}` : `${a.Version} ${a.Status} ${a.Reason || ""}`.trim();
-      case "TLS": return "Client Hello" + (a.SNI ? " (SNI=" + a.SNI + ")" : "");
+      case "TLS": return a.HandshakeType === "server_hello" ? "Server Hello" : "Client Hello" + (a.SNI ? " (SNI=" + a.SNI + ")" : "");
+      case "DHCP": return "DHCP " + (a.MessageType ? a.MessageType[0] + a.MessageType.slice(1).toLowerCase() : a.Op === "reply" ? "Boot Reply" : "Boot Request") + " - Transaction ID 0x" + Number(a.XID || 0).toString(16).padStart(8, "0");
+      case "NTP": return `NTP Version ${a.Version}, ${a.Mode}`;
       case "ARP": return a.Operation === "reply" ? `${a.SenderIP} is at ${a.SenderMAC}` : `Who has ${a.TargetIP}? Tell ${a.SenderIP}`;
       case "Syslog": return `${String(a.Facility).toUpperCase()}.${String(a.Severity).toUpperCase()}: ${a.Message || ""}`;
     }
