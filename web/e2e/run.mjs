@@ -67,6 +67,8 @@ live:
   subscriber_queue: 4096
 sources:
   - {name: udp, type: udp, listen: ["127.0.0.1:${udp}"], queue_size: 65536}
+# The logger and load-test packets are syslog: dissected on this port (events carry detail.Syslog).
+dissect: {decode_as: [{transport: udp, port: ${udp}, protocol: syslog}]}
 rules:
   - {name: all, pattern: {"version": ["0"]}, targets: [pcap-archive, live]}
 targets:
