@@ -76,21 +76,38 @@ const MAX_CONVS = 5000;     // conversations counted (more go to "other")
 function meta(item) {
   const d = (item.event && item.event.detail) || {};
   let m = null;
-  if (typeof item.frame === "string" && item.frame) {
+  const block = appBlock(d);
+  if (block && d.Protocol === "udp" && !d.Tunnel && d.Source && d.Destination) {
+    // A UDP event the server dissected says all the columns need: no frame decoding (the
+    // costliest part of a row's arrival at high rates). TCP rows are decoded for their options.
+    m = fromEvent(d);
+    const link = item.link | 0;
+    if (link === 1) m.chain.unshift("Ethernet");
+    else if (link === 113 || link === 276) m.chain.unshift("Linux cooked capture");
+    if (block === "DNS" && d.DNS.Response && d.DNS.RCode && d.DNS.RCode !== "NOERROR") m.color = "error";
+    if (block === "DNS" && (m.sport === 5353 || m.dport === 5353)) m.mdns = "MDNS";
+    else if (block === "DNS" && (m.sport === 5355 || m.dport === 5355)) m.mdns = "LLMNR";
+    if (block === "Syslog" && d.Syslog.SeverityCode <= 3) m.color = "error";
+    if (block === "DHCP" && d.DHCP.MessageType === "NAK") m.color = "error";
+  } else if (typeof item.frame === "string" && item.frame) {
     try { m = WBDecode.layers(WBDecode.b64(item.frame.slice(0, Math.ceil(META_BYTES / 3) * 4)), item.link || 0).meta; } catch (e) { m = null; }
   }
   if (!m) m = fromEvent(d);
   // Application fields the server put in the event win over the browser's decoding.
   for (const k of ["DNS", "HTTP", "Syslog", "TLS", "DHCP", "NTP", "ARP"]) {
     if (d[k] && typeof d[k] === "object" && APP_KEYS[m.proto] !== k) {
-      m.proto = k; m.app = d[k];
+      m.proto = m.mdns || k; m.app = d[k];
       if (!m.chain.includes(k)) m.chain.push(k);
-      m.info = eventInfo(k, d[k]) || m.info;
+      m.info = eventInfo(k, d[k], d) || m.info;
     }
   }
   return m;
 }
-// fromEvent is the meta of an event without frame bytes, from its fields.
+function appBlock(d) {
+  for (const k of ["DNS", "HTTP", "Syslog", "TLS", "DHCP", "NTP", "ARP"]) if (d[k] && typeof d[k] === "object") return k;
+  return "";
+}
+// fromEvent is the meta of an event from its fields (no frame bytes, or no need to decode them).
 function fromEvent(d) {
   const m = { proto: String(d.Protocol || "").toUpperCase(), info: "", src: (d.Source && d.Source.IP) || "", dst: (d.Destination && d.Destination.IP) || "",
     sport: d.Source && typeof d.Source.Port === "number" ? d.Source.Port : -1, dport: d.Destination && typeof d.Destination.Port === "number" ? d.Destination.Port : -1,
@@ -115,11 +132,14 @@ function fromEvent(d) {
   }
   return m;
 }
-function eventInfo(k, a) {
+const RCODE_TEXT = { FORMERR: "Format error", SERVFAIL: "Server failure", NXDOMAIN: "No such name", NOTIMP: "Not implemented", REFUSED: "Refused" };
+function eventInfo(k, a, d) {
   try {
     switch (k) {
-      case "DNS": {
-        let s = "Standard query" + (a.Response ? " response" : "") + " 0x" + Number(a.ID || 0).toString(16).padStart(4, "0");
+      case "DNS": { // as decode.js writes it from the frame
+        const id = "0x" + Number(a.ID || 0).toString(16).padStart(4, "0");
+        let s = (a.Opcode && a.Opcode !== "QUERY" ? a.Opcode : "Standard query") + (a.Response ? " response " : " ") + id;
+        if (a.Response && a.RCode && a.RCode !== "NOERROR") s += " " + (RCODE_TEXT[a.RCode] || a.RCode);
         for (const q of a.Questions || []) s += " " + q.Type + " " + q.Name;
         for (const x of (a.Answers || []).slice(0, 8)) s += " " + x.Type + " " + x.Data;
         return s;
@@ -129,7 +149,10 @@ function eventInfo(k, a) {
       case "DHCP": return "DHCP " + (a.MessageType ? a.MessageType[0] + a.MessageType.slice(1).toLowerCase() : a.Op === "reply" ? "Boot Reply" : "Boot Request") + " - Transaction ID 0x" + Number(a.XID || 0).toString(16).padStart(8, "0");
       case "NTP": return `NTP Version ${a.Version}, ${a.Mode}`;
       case "ARP": return a.Operation === "reply" ? `${a.SenderIP} is at ${a.SenderMAC}` : `Who has ${a.TargetIP}? Tell ${a.SenderIP}`;
-      case "Syslog": return `${String(a.Facility).toUpperCase()}.${String(a.Severity).toUpperCase()}: ${a.Message || ""}`;
+      case "Syslog": { // Wireshark's: the message after <PRI>, from the payload's text when the event has it
+        const t = typeof d.PayloadText === "string" ? d.PayloadText.replace(/^(\d+ )?<\d{1,3}>/, "").slice(0, 200) : a.Message || "";
+        return `${String(a.Facility).toUpperCase()}.${String(a.Severity).toUpperCase()}: ${t}`;
+      }
     }
   } catch (e) { /* odd shapes: the decoder's text stays */ }
   return "";
@@ -158,17 +181,19 @@ function relSeq(m) {
 
 // ---- statistics, counted as rows arrive (since the last Clear) ----
 let stats0 = 0;             // ts of the first row since Clear: time 0 of the Time column and the I/O graph
-const convs = new Map(), hier = new Map(), io = new Map();
+const convs = new Map(), hier = new Map(), io = new Map(), hierOf = new Map();
 let convOther = 0, statRows = 0, statBytes = 0;
 function count(r) {
   const m = r.m, len = r.len;
   statRows++; statBytes += len;
-  const chain = m.chain.length ? m.chain : [m.proto || "Other"];
-  for (let i = 1; i <= chain.length; i++) {
-    const k = chain.slice(0, i).join(" / ");
-    const h = hier.get(k);
-    if (h) { h.packets++; h.bytes += len; } else hier.set(k, { packets: 1, bytes: len });
+  const ck = m.chain.length ? m.chain.join(" / ") : m.proto || "Other";
+  let hs = hierOf.get(ck);
+  if (!hs) { // the counters of each prefix of this chain, found once per distinct chain
+    const chain = ck.split(" / ");
+    hs = chain.map((_, i) => { const k = chain.slice(0, i + 1).join(" / "); let h = hier.get(k); if (!h) hier.set(k, (h = { packets: 0, bytes: 0 })); return h; });
+    if (hierOf.size < 1000) hierOf.set(ck, hs);
   }
+  for (const h of hs) { h.packets++; h.bytes += len; }
   const sec = Math.floor((r.ts - stats0) / 1e6);
   if (sec >= 0) io.set(sec, (io.get(sec) || 0) + 1);
   if (!m.src) return;
@@ -184,7 +209,7 @@ function count(r) {
   if (fwd) { c.pAB++; c.bAB += len; } else { c.pBA++; c.bBA += len; }
   c.end = r.ts;
 }
-function resetStats() { convs.clear(); hier.clear(); io.clear(); flows.clear(); convOther = 0; statRows = 0; statBytes = 0; stats0 = 0; }
+function resetStats() { convs.clear(); hier.clear(); hierOf.clear(); io.clear(); flows.clear(); convOther = 0; statRows = 0; statBytes = 0; stats0 = 0; }
 function sendStats() {
   const list = Array.from(convs.values()).sort((x, y) => (y.pAB + y.pBA) - (x.pAB + x.pBA)).slice(0, 500);
   const secs = Array.from(io.keys());
