@@ -599,6 +599,7 @@ async function dissectTests(browser) {
     await one("nope.example.com", "DNS", /^Standard query response 0x[0-9a-f]{4} No such name A nope\.example\.com$/);
     const get2 = await one("/item/2", "HTTP", /^GET \/item\/2 HTTP\/1\.1$/);
     await one("HTTP/1.1 200", "HTTP", /^HTTP\/1\.1 200 OK$/);
+    await one("item 2: a widget", "HTTP", /^HTTP\/1\.1 200 OK$/); // a text filter also searches the payload, not only Info
     await one("Client Hello", "TLS", /^Client Hello \(SNI=example\.com\)$/);
     await one("Who has", "ARP", /^Who has 10\.0\.0\.1\? Tell 10\.0\.0\.2$/);
     await one("is at", "ARP", /^10\.0\.0\.1 is at 02:00:00:00:00:01$/);

@@ -263,8 +263,13 @@ function rowTime(r, prev) {
 }
 function searchText(r) {
   if (r.search === undefined) {
-    const s = summary(r), ev = r.item.event || {};
-    r.search = (s.src + " " + s.dst + " " + s.proto + " " + s.info + " " + (ev.source || "") + " " + (ev["detail-type"] || "")).toLowerCase();
+    const s = summary(r), ev = r.item.event || {}, d = ev.detail || {};
+    // The payload's text too (the event's PayloadText, else its first 160 bytes), whatever Info shows.
+    let text = typeof d.PayloadText === "string" ? d.PayloadText : "";
+    if (!text && typeof d.Payload === "string" && d.Payload) {
+      try { const bin = atob(d.Payload.slice(0, 216)); for (let i = 0; i < Math.min(bin.length, 160); i++) { const c = bin.charCodeAt(i); text += c >= 32 && c < 127 ? bin[i] : "."; } } catch (e) { /* not base64 */ }
+    }
+    r.search = (s.src + " " + s.dst + " " + s.proto + " " + s.info + " " + (ev.source || "") + " " + (ev["detail-type"] || "") + " " + text).toLowerCase();
   }
   return r.search;
 }
