@@ -106,7 +106,7 @@ targets:
 				Questions []struct{ Name, Type, Class string }
 				Answers   []struct {
 					Name, Type, Data string
-					TTL               int
+					TTL              int
 				}
 			}
 			HTTP *struct {
