@@ -261,16 +261,26 @@ func parseContentLength(v []byte) int64 {
 	return n
 }
 
-// AppendText appends a tcpdump-like summary ("GET / HTTP/1.1", "HTTP/1.1 200 OK").
-func (m *HTTPMessage) AppendText(dst []byte) []byte { return m.AppendInfo(dst) }
+// AppendText appends tcpdump's summary of the packet: "HTTP: " and the start
+// line ("HTTP: GET / HTTP/1.1", "HTTP: HTTP/1.1 200 OK").
+func (m *HTTPMessage) AppendText(dst []byte) []byte {
+	return m.AppendInfo(append(dst, "HTTP: "...))
+}
 
-// AppendInfo appends Wireshark's Info column text ("GET /item/2 HTTP/1.1",
-// "HTTP/1.1 200 OK").
+// AppendInfo appends Wireshark's Info column text, the start line: "GET
+// /item/2 HTTP/1.1", "HTTP/1.1 200 OK" (Wireshark adds a trailing space, and
+// "  (text/html)" when the packet holds the body; this does not).
 func (m *HTTPMessage) AppendInfo(dst []byte) []byte {
 	if m.Response {
 		dst = append(dst, m.Version...)
 		dst = appendUint(append(dst, ' '), uint64(m.Status))
-		return append(append(dst, ' '), m.Reason...)
+		if len(m.Reason) > 0 {
+			dst = append(append(dst, ' '), m.Reason...)
+		}
+		return dst
+	}
+	if m.Method == nil {
+		return dst
 	}
 	dst = append(append(dst, m.Method...), ' ')
 	dst = append(append(dst, m.Path...), ' ')
