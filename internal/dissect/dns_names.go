@@ -118,7 +118,12 @@ func (m *DNSMessage) AppendInfo(dst []byte) []byte {
 	for i := range m.AnswerList() {
 		a := &m.Answers[i]
 		dst = AppendDNSType(append(dst, ' '), a.Type)
-		if len(a.Data) > 0 && a.Type != dnsTypeTXT && len(a.Data) <= 64 {
+		switch a.Type {
+		case dnsTypeA, dnsTypeAAAA, dnsTypeCNAME, dnsTypeNS, dnsTypePTR, dnsTypeMX, dnsTypeSRV, dnsTypeSOA:
+		default:
+			continue // Wireshark shows only the type of the others
+		}
+		if len(a.Data) > 0 {
 			dst = append(append(dst, ' '), a.Data...)
 		}
 	}
