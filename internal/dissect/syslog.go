@@ -474,7 +474,7 @@ var (
 	tcpdumpFacilities = [24]string{"kernel", "user", "mail", "daemon", "auth", "syslog", "lpr", "news",
 		"uucp", "cron", "authpriv", "ftp", "ntp", "security", "console", "cron",
 		"local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7"}
-	tcpdumpSeverities = [8]string{"emerg", "alert", "crit", "error", "warning", "notice", "info", "debug"}
+	tcpdumpSeverities = [8]string{"emergency", "alert", "critical", "error", "warning", "notice", "info", "debug"}
 	// Wireshark's names, for AppendInfo.
 	wiresharkFacilities = [24]string{"KERN", "USER", "MAIL", "DAEMON", "AUTH", "SYSLOG", "LPR", "NEWS",
 		"UUCP", "CRON", "AUTHPRIV", "FTP", "NTP", "AUDIT", "ALERT", "CRON2",
@@ -503,8 +503,8 @@ func (m *SyslogMessage) Severity() string {
 }
 
 // AppendText appends tcpdump's summary: "SYSLOG user.alert, length: 56"
-// (tcpdump's names: kernel, security, console, error ...; length is the
-// message length).
+// (tcpdump's names: kernel, security, console, emergency, critical, error
+// ...; length is Length).
 func (m *SyslogMessage) AppendText(dst []byte) []byte {
 	dst = append(dst, "SYSLOG "...)
 	dst = append(dst, tcpdumpFacilities[m.FacilityCode%24]...)

@@ -178,7 +178,7 @@ type difference struct {
 }
 
 func (d difference) String() string {
-	return fmt.Sprintf("%s #%d %s: ours %q, tshark %q", d.file, d.packet, d.field, d.ours, d.tshark)
+	return fmt.Sprintf("%s #%d %s: ours %q, theirs %q", d.file, d.packet, d.field, d.ours, d.tshark)
 }
 
 type differ struct {
@@ -566,7 +566,7 @@ func TestTsharkDissectors(t *testing.T) {
 	}
 	var known []*knownDifference
 	for _, k := range loadKnown(t) {
-		if k.File != "built" {
+		if k.File != "built" && !strings.HasSuffix(k.Field, ".text") {
 			known = append(known, k)
 		}
 	}
