@@ -504,10 +504,25 @@ func (k *knownDifference) matches(d difference) bool {
 		wild(k.Ours, d.ours) && wild(k.Tshark, d.tshark)
 }
 
-// wild matches s against pattern p, in which '*' matches any text.
+// wild matches s against pattern p, in which '*' matches any text (and
+// nothing else is special).
 func wild(p, s string) bool {
-	ok, err := filepath.Match(strings.ReplaceAll(strings.ReplaceAll(p, "[", "\\["), "?", "\\?"), s)
-	return err == nil && ok
+	parts := strings.Split(p, "*")
+	if len(parts) == 1 {
+		return p == s
+	}
+	if !strings.HasPrefix(s, parts[0]) {
+		return false
+	}
+	s = s[len(parts[0]):]
+	for _, part := range parts[1 : len(parts)-1] {
+		i := strings.Index(s, part)
+		if i < 0 {
+			return false
+		}
+		s = s[i+len(part):]
+	}
+	return strings.HasSuffix(s, parts[len(parts)-1])
 }
 
 func loadKnown(t *testing.T) []*knownDifference {
