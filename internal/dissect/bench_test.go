@@ -78,7 +78,7 @@ func BenchmarkDissectDNSQuery(b *testing.B) {
 	}
 }
 
-// BenchmarkDissectHTTP: a Docker API POST head (8 header lines) with its
+// BenchmarkDissectHTTP: a Docker API POST head (5 header lines) with its
 // JSON body in the same segment.
 func BenchmarkDissectHTTP(b *testing.B) {
 	p := benchPayload(b, "zeek_http-docker-upgrade-chunked.pcap", 8)
