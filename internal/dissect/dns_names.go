@@ -113,7 +113,11 @@ func (m *DNSMessage) AppendInfo(dst []byte) []byte {
 	for i := range m.QuestionList() {
 		q := &m.Questions[i]
 		dst = AppendDNSType(append(dst, ' '), q.Type)
-		dst = append(append(dst, ' '), nameOrRoot(q.Name)...)
+		if dst = append(dst, ' '); len(q.Name) == 0 {
+			dst = append(dst, "<Root>"...)
+		} else {
+			dst = append(dst, q.Name...)
+		}
 	}
 	for i := range m.AnswerList() {
 		a := &m.Answers[i]
@@ -128,13 +132,6 @@ func (m *DNSMessage) AppendInfo(dst []byte) []byte {
 		}
 	}
 	return dst
-}
-
-func nameOrRoot(n []byte) []byte {
-	if len(n) == 0 {
-		return []byte("<Root>")
-	}
-	return n
 }
 
 // AppendText appends a tcpdump-like summary of m: for a query
