@@ -406,6 +406,17 @@ func writeBuiltD2(t *testing.T) string {
 	arp(packet.Eth{Src: mac1, Dst: mac2}, packet.ARP{Op: ARPReply, SenderMAC: mac1, SenderIP: a1, Target: mac2, TargetIP: a2})
 	arp(packet.Eth{Src: mac1, Dst: bcast, Type: packet.EtherTypeRARP}, packet.ARP{Op: ARPReverseRequest, SenderMAC: mac1, SenderIP: zero, Target: mac1, TargetIP: zero})
 	arp(packet.Eth{Src: mac2, Dst: mac1, Type: packet.EtherTypeRARP}, packet.ARP{Op: ARPReverseReply, SenderMAC: mac2, SenderIP: a2, Target: mac1, TargetIP: a1})
+	// A ClientHello larger than one TCP segment (as post-quantum key
+	// shares make them), in two segments of one stream: tshark reassembles
+	// it and shows it at the second; we parse each segment alone (see the
+	// differences list).
+	big := specHello()
+	big.exts = append(big.exts, testExt{0x0015, make([]byte, 1500)})
+	bigRec := big.encode()
+	for i, part := range [][]byte{bigRec[:1000], bigRec[1000:]} {
+		frames = append(frames, packet.Build(packet.Eth{Src: mac1, Dst: mac2}, packet.IPv4{Src: cli, Dst: srv},
+			packet.TCP{Src: 40020, Dst: 443, Seq: uint32(1 + 1000*i), Ack: 1, Flags: packet.TCPAck | packet.TCPPsh, Window: 512}, packet.Payload(part)))
+	}
 
 	ts := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
 	for i, fr := range frames {
