@@ -162,6 +162,15 @@ func TestJA4ALPN(t *testing.T) {
 	if err := m.Parse(h.encode()); err != nil || string(m.JA4[8:10]) != "00" {
 		t.Errorf("no ALPN extension: %v %s", err, m.JA4)
 	}
+	// More protocols than kept: JA4 reads only the first, so it is kept.
+	var many []string
+	for i := range TLSMaxALPN + 4 {
+		many = append(many, "p"+string(rune('a'+i)))
+	}
+	h = testHello{ciphers: []uint16{0x1301}, exts: []testExt{extALPN(many...)}}
+	if err := m.Parse(h.encode()); err != nil || !m.More || len(m.ALPN()) != TLSMaxALPN || m.JA4 == nil || string(m.JA4[8:10]) != "pa" {
+		t.Errorf("20 ALPN protocols: %v More %v kept %d JA4 %s", err, m.More, len(m.ALPN()), m.JA4)
+	}
 }
 
 func TestTLSHelloRecords(t *testing.T) {
