@@ -192,7 +192,7 @@ func TestReadTextTunnels(t *testing.T) {
 		t.Fatalf("%d lines", len(lines))
 	}
 	for _, c := range []struct{ line, want string }{
-		{lines[0], "00:01:48.743144 PPPoE  [ses 0x1b3d] IP 95.136.242.54.514 > 93.20.126.110.514: SYSLOG daemon.crit, length: 653"},
+		{lines[0], "00:01:48.743144 PPPoE  [ses 0x1b3d] IP 95.136.242.54.514 > 93.20.126.110.514: SYSLOG daemon.critical, length: 653"},
 		{lines[25], "12:51:07.494812 IP6 2001:470:6c:a1::2.38159 > 2001:470:765b::b15:22.514: SYSLOG local0.notice, length: 398 [ipip 193.24.227.10 > 216.66.86.114]"},
 	} {
 		if c.line != c.want {

@@ -219,7 +219,7 @@ func (tf *textFormatter) appText(p *packet.Packet, f *packet.Frame, tr dissect.T
 	case dissect.DNS:
 		b = m.DNS.AppendText(b)
 	case dissect.HTTP:
-		b = m.HTTP.AppendText(append(b, "HTTP: "...))
+		b = m.HTTP.AppendText(b) // "HTTP: GET / HTTP/1.1"
 	case dissect.Syslog:
 		b = m.Syslog.AppendText(b)
 	case dissect.NTP:
