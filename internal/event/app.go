@@ -26,6 +26,7 @@ type appLayer struct {
 	msgs  dissect.Messages // the parsed values
 	num   [64]byte         // scratch for a value written as text ("TYPE65280", a MAC, a time)
 	json  []byte           // the block's JSON once encoded (the buffer is reused across packets)
+	fix   []byte           // scratch: a string with its invalid UTF-8 replaced
 
 	text    []byte // detail.PayloadText (nil: absent); points into the packet
 	textCut bool   // detail.PayloadTextTruncated

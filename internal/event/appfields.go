@@ -497,7 +497,7 @@ func appendBlock(dst []byte, a *appLayer) []byte {
 					for _, m := range b.leaves[i:j] {
 						if v := a.value(m.code, k); v.ok {
 							dst = appendKey(dst, m.key, &inner)
-							dst = appendAppValue(dst, v)
+							dst = appendAppValue(dst, v, &a.fix)
 						}
 					}
 					dst = append(dst, '}')
@@ -514,14 +514,14 @@ func appendBlock(dst []byte, a *appLayer) []byte {
 					if k > 0 {
 						dst = append(dst, ',')
 					}
-					dst = appendAppValue(dst, a.value(l.code, k))
+					dst = appendAppValue(dst, a.value(l.code, k), &a.fix)
 				}
 				dst = append(dst, ']')
 			}
 		default:
 			if v := a.value(l.code, 0); v.ok {
 				dst = appendKey(dst, l.key, &first)
-				dst = appendAppValue(dst, v)
+				dst = appendAppValue(dst, v, &a.fix)
 			}
 		}
 		i++
@@ -539,9 +539,16 @@ func appendKey(dst []byte, key string, first *bool) []byte {
 	return append(dst, '"', ':')
 }
 
-func appendAppValue(dst []byte, v appValue) []byte {
+// appendAppValue appends v as JSON. A string that is not valid UTF-8 is
+// written with each invalid byte replaced by U+FFFD (as the character, the
+// way it reads back and as Build holds it), using fix as scratch.
+func appendAppValue(dst []byte, v appValue, fix *[]byte) []byte {
 	switch v.kind {
 	case avString:
+		if !utf8.Valid(v.b) {
+			*fix = appendValidUTF8((*fix)[:0], bytesString(v.b))
+			return appendStringBytes(dst, *fix)
+		}
 		return appendStringBytes(dst, v.b)
 	case avUint:
 		return appendUint(dst, v.n)
