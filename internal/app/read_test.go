@@ -317,3 +317,26 @@ func TestProgressBar(t *testing.T) {
 		t.Fatalf("no finished progress bar: %q", errb.String())
 	}
 }
+
+// TestReadDecodeAs: --decode-as makes a port's payload a protocol, in the
+// text lines, the events and the patterns; a rule the dissectors cannot
+// follow is a usage error.
+func TestReadDecodeAs(t *testing.T) {
+	code, out, errOut := run(t, nil, "read", "-q", "--format", "text", "--count", "1", "--decode-as", "udp.port==5514,syslog", demoCapture)
+	if code != exitOK || !strings.Contains(out, "127.0.0.1.5514: SYSLOG user.notice, length: 113") {
+		t.Fatalf("exit %d, text %q, %s", code, out, errOut)
+	}
+	code, out, _ = run(t, nil, "read", "-q", "--count", "1", demoCapture)
+	if code != exitOK || strings.Contains(out, `"Syslog"`) {
+		t.Fatalf("without --decode-as: exit %d, %s", code, out)
+	}
+	code, out, errOut = run(t, nil, "read", "-q", "--decode-as", "udp.port==5514,syslog",
+		"--pattern", `{"detail":{"Syslog":{"Severity":["notice"]}}}`, demoCapture)
+	if code != exitOK || !strings.Contains(out, `"Syslog":{"Facility":"user"`) {
+		t.Fatalf("exit %d, events %q, %s", code, out, errOut)
+	}
+	code, _, errOut = run(t, nil, "read", "--decode-as", "udp.port==80,http", demoCapture)
+	if code != exitUsage || !strings.Contains(errOut, "http is not dissected over udp") {
+		t.Fatalf("exit %d, %s", code, errOut)
+	}
+}
