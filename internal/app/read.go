@@ -83,7 +83,7 @@ func runRead(ctx context.Context, args []string, stdio Stdio) int {
 	fs.StringVar(&o.listener, "listener", "", "the events' detail.Listener and resources (default: the file name)")
 	fs.BoolVar(&o.quiet, "q", false, "no summary line on standard error")
 	fs.StringVar(&o.progress, "progress", "auto", "progress bar on standard error: auto (when it is a terminal and the input a file), always, never")
-	fs.Var(&o.decodeAs, "decode-as", "dissect `transport.port==N,protocol` as that protocol, like tshark -d (udp.port==5300,dns; tcp.port==8888,http; protocol none turns a port off); repeatable")
+	fs.Var(&o.decodeAs, "decode-as", "dissect the port `RULE` names as its protocol, like tshark -d: udp.port==5300,dns or tcp.port==8888,http (protocol none turns a port off); repeatable")
 	pos, code, done := parseFlags(fs, args, stdio)
 	if done {
 		return code

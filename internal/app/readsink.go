@@ -6,7 +6,6 @@ import (
 	"os"
 	"strings"
 
-	"github.com/wirebridge/wirebridge/internal/dissect"
 	"github.com/wirebridge/wirebridge/internal/event"
 	"github.com/wirebridge/wirebridge/internal/packet"
 	"github.com/wirebridge/wirebridge/internal/packet/capfile"
@@ -24,7 +23,7 @@ func newReadSink(o readOptions, w io.Writer) (readSink, error) {
 	var s readSink
 	switch o.format {
 	case "text":
-		s = &textSink{w: w, table: o.table}
+		s = &textSink{w: w, fmt: textFormatter{tab: o.table}}
 	case "pcap":
 		s = &pcapSink{w: w}
 	default:
@@ -41,13 +40,13 @@ func newReadSink(o readOptions, w io.Writer) (readSink, error) {
 }
 
 type textSink struct {
-	w     io.Writer
-	table *dissect.Table
-	buf   []byte
+	w   io.Writer
+	fmt textFormatter
+	buf []byte
 }
 
 func (s *textSink) write(p *packet.Packet) (bool, error) {
-	s.buf = appendText(s.buf[:0], p)
+	s.buf = s.fmt.appendText(s.buf[:0], p)
 	_, err := s.w.Write(s.buf)
 	return err == nil, err
 }

@@ -150,5 +150,6 @@ func builtPackets() []builtPacket {
 		{name: "syslog 3164 pid", src: 40009, dst: 514, payload: []byte("<38>Feb  5 17:32:18 10.0.0.99 sshd[4123]: Accepted publickey for alice\n")},
 		{name: "syslog no pri", src: 40010, dst: 514, payload: []byte("Feb  5 17:32:18 host app: no priority here")},
 		{name: "syslog tcp octet", tcp: true, src: 40011, dst: 601, payload: []byte("65 <13>1 2026-12-07T17:00:00Z web01 nginx 812 - - request failed 502")},
+		{name: "dns root ns query", src: 40012, dst: 53, payload: newDNS(0x0303, 0x0100, 1, 0, 0, 0).name("").u16(2, 1).b},
 	}
 }

@@ -315,14 +315,32 @@ func (m *DNSMessage) readName(msg []byte, off int, keep, partial bool) (name []b
 			if m.used > start && !m.putByte('.') {
 				return nil, 0, errDNSNoRoom
 			}
-			for _, ch := range msg[pos+1 : pos+1+l] {
-				if !m.putEscaped(ch, true) {
-					return nil, 0, errDNSNoRoom
-				}
+			if !m.putLabel(msg[pos+1 : pos+1+l]) {
+				return nil, 0, errDNSNoRoom
 			}
 		}
 		pos += 1 + l
 	}
+}
+
+// putLabel writes one label in presentation form: copied as is when it needs
+// no escape (the usual case), else byte by byte.
+func (m *DNSMessage) putLabel(l []byte) bool {
+	for _, c := range l {
+		if c < 0x21 || c >= 0x7f || c == '.' || c == '\\' {
+			for _, ch := range l {
+				if !m.putEscaped(ch, true) {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	if !m.room(len(l)) {
+		return false
+	}
+	m.used += copy(m.scratch[m.used:], l)
+	return true
 }
 
 func (m *DNSMessage) putByte(c byte) bool {

@@ -113,23 +113,25 @@ func (m *DNSMessage) AppendInfo(dst []byte) []byte {
 	for i := range m.QuestionList() {
 		q := &m.Questions[i]
 		dst = AppendDNSType(append(dst, ' '), q.Type)
-		dst = append(append(dst, ' '), nameOrRoot(q.Name)...)
+		if dst = append(dst, ' '); len(q.Name) == 0 {
+			dst = append(dst, "<Root>"...)
+		} else {
+			dst = append(dst, q.Name...)
+		}
 	}
 	for i := range m.AnswerList() {
 		a := &m.Answers[i]
 		dst = AppendDNSType(append(dst, ' '), a.Type)
-		if len(a.Data) > 0 && a.Type != dnsTypeTXT && len(a.Data) <= 64 {
+		switch a.Type {
+		case dnsTypeA, dnsTypeAAAA, dnsTypeCNAME, dnsTypeNS, dnsTypePTR, dnsTypeMX, dnsTypeSRV, dnsTypeSOA:
+		default:
+			continue // Wireshark shows only the type of the others
+		}
+		if len(a.Data) > 0 {
 			dst = append(append(dst, ' '), a.Data...)
 		}
 	}
 	return dst
-}
-
-func nameOrRoot(n []byte) []byte {
-	if len(n) == 0 {
-		return []byte("<Root>")
-	}
-	return n
 }
 
 // AppendText appends a tcpdump-like summary of m: for a query

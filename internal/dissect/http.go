@@ -1,5 +1,7 @@
 package dissect
 
+import "bytes"
+
 // HTTPMessage is the start of one HTTP/1.x message: a request line or a
 // status line and the selected header fields found after it. Parse reads one
 // packet's payload (the headers present in it); ParseHead reads a complete
@@ -50,12 +52,12 @@ var (
 // code that is not three digits (fields parsed before it are kept).
 func (m *HTTPMessage) Parse(b []byte) error {
 	*m = HTTPMessage{ContentLength: -1}
+	if !plausibleHTTPStart(b[:min(len(b), maxMethod+1)]) {
+		return errHTTPNotHTTP // a body segment, or another protocol: rejected before looking for a line end
+	}
 	eol := indexByte(b, '\n')
 	if eol < 0 {
-		if plausibleHTTPStart(b) {
-			return errHTTPLineShort
-		}
-		return errHTTPNotHTTP
+		return errHTTPLineShort
 	}
 	if err := m.startLine(trimCR(b[:eol])); err != nil {
 		return err
@@ -94,14 +96,7 @@ func (m *HTTPMessage) ParseHead(head []byte) error {
 	return nil
 }
 
-func indexByte(b []byte, c byte) int {
-	for i, x := range b {
-		if x == c {
-			return i
-		}
-	}
-	return -1
-}
+func indexByte(b []byte, c byte) int { return bytes.IndexByte(b, c) }
 
 func trimCR(b []byte) []byte {
 	if n := len(b); n > 0 && b[n-1] == '\r' {
@@ -129,6 +124,10 @@ func httpVersion(v []byte) bool {
 }
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+// maxMethod bounds the method token looked at before the first line end is
+// searched for (the longest registered method, UPDATEREDIRECTREF, has 17).
+const maxMethod = 24
 
 // plausibleHTTPStart reports whether b, with no line end, could be the
 // beginning of a start line: a prefix of "HTTP/" or a token then a space.
@@ -261,16 +260,26 @@ func parseContentLength(v []byte) int64 {
 	return n
 }
 
-// AppendText appends a tcpdump-like summary ("GET / HTTP/1.1", "HTTP/1.1 200 OK").
-func (m *HTTPMessage) AppendText(dst []byte) []byte { return m.AppendInfo(dst) }
+// AppendText appends tcpdump's summary of the packet: "HTTP: " and the start
+// line ("HTTP: GET / HTTP/1.1", "HTTP: HTTP/1.1 200 OK").
+func (m *HTTPMessage) AppendText(dst []byte) []byte {
+	return m.AppendInfo(append(dst, "HTTP: "...))
+}
 
-// AppendInfo appends Wireshark's Info column text ("GET /item/2 HTTP/1.1",
-// "HTTP/1.1 200 OK").
+// AppendInfo appends Wireshark's Info column text, the start line: "GET
+// /item/2 HTTP/1.1", "HTTP/1.1 200 OK" (Wireshark adds a trailing space, and
+// "  (text/html)" when the packet holds the body; this does not).
 func (m *HTTPMessage) AppendInfo(dst []byte) []byte {
 	if m.Response {
 		dst = append(dst, m.Version...)
 		dst = appendUint(append(dst, ' '), uint64(m.Status))
-		return append(append(dst, ' '), m.Reason...)
+		if len(m.Reason) > 0 {
+			dst = append(append(dst, ' '), m.Reason...)
+		}
+		return dst
+	}
+	if m.Method == nil {
+		return dst
 	}
 	dst = append(append(dst, m.Method...), ' ')
 	dst = append(append(dst, m.Path...), ' ')

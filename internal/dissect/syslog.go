@@ -474,7 +474,7 @@ var (
 	tcpdumpFacilities = [24]string{"kernel", "user", "mail", "daemon", "auth", "syslog", "lpr", "news",
 		"uucp", "cron", "authpriv", "ftp", "ntp", "security", "console", "cron",
 		"local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7"}
-	tcpdumpSeverities = [8]string{"emerg", "alert", "crit", "error", "warning", "notice", "info", "debug"}
+	tcpdumpSeverities = [8]string{"emergency", "alert", "critical", "error", "warning", "notice", "info", "debug"}
 	// Wireshark's names, for AppendInfo.
 	wiresharkFacilities = [24]string{"KERN", "USER", "MAIL", "DAEMON", "AUTH", "SYSLOG", "LPR", "NEWS",
 		"UUCP", "CRON", "AUTHPRIV", "FTP", "NTP", "AUDIT", "ALERT", "CRON2",
@@ -503,8 +503,8 @@ func (m *SyslogMessage) Severity() string {
 }
 
 // AppendText appends tcpdump's summary: "SYSLOG user.alert, length: 56"
-// (tcpdump's names: kernel, security, console, error ...; length is the
-// message length).
+// (tcpdump's names: kernel, security, console, emergency, critical, error
+// ...; length is Length).
 func (m *SyslogMessage) AppendText(dst []byte) []byte {
 	dst = append(dst, "SYSLOG "...)
 	dst = append(dst, tcpdumpFacilities[m.FacilityCode%24]...)
@@ -515,20 +515,30 @@ func (m *SyslogMessage) AppendText(dst []byte) []byte {
 
 // AppendInfo appends Wireshark's Info column text: "USER.ALERT: " and the
 // message after PRI (from the timestamp on; for RFC 5424 from VERSION on),
-// with control characters escaped as Wireshark does (\n, \r, \t, \000).
+// with control characters escaped as Wireshark does (\n, \r, \t, \000, and a
+// UTF-8 BOM as \uFEFF). Without PRI, Wireshark shows the text alone, and so
+// does this.
 // Trailing NUL, CR and LF bytes, which Parse removes, are not shown
 // (Wireshark shows them).
 func (m *SyslogMessage) AppendInfo(dst []byte) []byte {
-	dst = append(dst, wiresharkFacilities[m.FacilityCode%24]...)
-	dst = append(append(dst, '.'), wiresharkSeverities[m.SeverityCode&7]...)
-	dst = append(dst, ": "...)
+	if m.HasPRI {
+		dst = append(dst, wiresharkFacilities[m.FacilityCode%24]...)
+		dst = append(append(dst, '.'), wiresharkSeverities[m.SeverityCode&7]...)
+		dst = append(dst, ": "...)
+	}
 	return appendEscaped(dst, m.body)
 }
 
 // appendEscaped appends b with control bytes written as Wireshark's
 // format_text does (\n \r \t \a \b \f \v, others as \ooo octal).
 func appendEscaped(dst, b []byte) []byte {
-	for _, c := range b {
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if c == 0xef && i+2 < len(b) && b[i+1] == 0xbb && b[i+2] == 0xbf {
+			dst = append(dst, `\uFEFF`...)
+			i += 2
+			continue
+		}
 		switch c {
 		case '\n':
 			dst = append(dst, '\\', 'n')

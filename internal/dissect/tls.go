@@ -21,8 +21,9 @@ const (
 )
 
 // Capacities of the lists TLSHello keeps. A ClientHello with more entries
-// sets TLSHello.More, keeps the first ones and gets no JA4 (a fingerprint
-// over part of a list would be wrong).
+// sets TLSHello.More and keeps the first ones; when the list is one JA4
+// reads (all but ALPN, of which JA4 uses only the first) it gets no JA4 (a
+// fingerprint over part of a list would be wrong).
 const (
 	TLSMaxCiphers    = 256
 	TLSMaxExtensions = 64
@@ -91,8 +92,9 @@ type TLSHello struct {
 	alpn     [TLSMaxALPN][]byte
 	nALPN    int
 
-	ja4  [ja4Len]byte
-	frag [TLSMaxReassembly]byte
+	ja4        [ja4Len]byte
+	ja4Partial bool // a list JA4 reads (ciphers, extensions, signature algorithms, versions) overflowed
+	frag       [TLSMaxReassembly]byte
 }
 
 // Parse decodes the hello at the start of b. Errors: ErrNotProtocol (not a
@@ -154,7 +156,7 @@ func (m *TLSHello) Parse(b []byte) error {
 	if m.HandshakeType == TLSClientHello && !m.HasSupportedVersions {
 		m.versions[0], m.nVers = m.LegacyVersion, 1
 	}
-	if m.HandshakeType == TLSClientHello && !m.More {
+	if m.HandshakeType == TLSClientHello && !m.ja4Partial {
 		m.JA4 = m.computeJA4(m.ja4[:0])
 	}
 	return nil
@@ -163,7 +165,7 @@ func (m *TLSHello) Parse(b []byte) error {
 func (m *TLSHello) reset() {
 	m.ContentType, m.RecordVersion, m.HandshakeType, m.LegacyVersion = 0, 0, 0, 0
 	m.SessionID, m.SNI, m.HasSNI, m.CipherSuite = nil, nil, false, 0
-	m.HasSupportedVersions, m.Complete, m.More, m.JA4 = false, false, false, nil
+	m.HasSupportedVersions, m.Complete, m.More, m.JA4, m.ja4Partial = false, false, false, nil, false
 	m.nCiphers, m.nExts, m.nSigAlgs, m.nVers = 0, 0, 0, 0
 	for i := range m.nALPN {
 		m.alpn[i] = nil
@@ -325,7 +327,7 @@ func (m *TLSHello) clientHello(c *tlsCursor) error {
 			m.ciphers[m.nCiphers] = v
 			m.nCiphers++
 		} else {
-			m.More = true
+			m.More, m.ja4Partial = true, true
 		}
 	}
 	if _, err = c.vec(1); err != nil { // compression methods
@@ -389,7 +391,7 @@ func (m *TLSHello) extensions(c *tlsCursor, client bool) error {
 			m.exts[m.nExts] = typ
 			m.nExts++
 		} else {
-			m.More = true
+			m.More, m.ja4Partial = true, true
 		}
 		d := tlsCursor{b: data}
 		switch typ {
@@ -481,7 +483,7 @@ func (m *TLSHello) supportedVersions(d *tlsCursor, client bool) error {
 			m.versions[m.nVers] = v
 			m.nVers++
 		} else {
-			m.More = true
+			m.More, m.ja4Partial = true, true
 		}
 	}
 	return nil
@@ -500,7 +502,7 @@ func (m *TLSHello) signatureAlgorithms(d *tlsCursor) error {
 			m.sigAlgs[m.nSigAlgs] = binary.BigEndian.Uint16(list[i:])
 			m.nSigAlgs++
 		} else {
-			m.More = true
+			m.More, m.ja4Partial = true, true
 		}
 	}
 	return nil

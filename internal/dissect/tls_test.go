@@ -145,6 +145,8 @@ func TestJA4ALPN(t *testing.T) {
 		{"0x61 0x20", []byte{0x61, 0x20}, "60"},
 		{"0x30 0x31 0xAB 0xCD", []byte{0x30, 0x31, 0xab, 0xcd}, "3d"},
 		{"0x30 0xAB 0xCD 0x31", []byte{0x30, 0xab, 0xcd, 0x31}, "01"},
+		// FoxIO's own outputs print "99" here (docs/dissectors.md).
+		{"0xBA 0xAD", []byte{0xba, 0xad}, "bd"},
 	}
 	var m TLSHello
 	for _, tc := range cases {
@@ -161,6 +163,15 @@ func TestJA4ALPN(t *testing.T) {
 	h := testHello{ciphers: []uint16{0x1301}}
 	if err := m.Parse(h.encode()); err != nil || string(m.JA4[8:10]) != "00" {
 		t.Errorf("no ALPN extension: %v %s", err, m.JA4)
+	}
+	// More protocols than kept: JA4 reads only the first, so it is kept.
+	var many []string
+	for i := range TLSMaxALPN + 4 {
+		many = append(many, "p"+string(rune('a'+i)))
+	}
+	h = testHello{ciphers: []uint16{0x1301}, exts: []testExt{extALPN(many...)}}
+	if err := m.Parse(h.encode()); err != nil || !m.More || len(m.ALPN()) != TLSMaxALPN || m.JA4 == nil || string(m.JA4[8:10]) != "pa" {
+		t.Errorf("20 ALPN protocols: %v More %v kept %d JA4 %s", err, m.More, len(m.ALPN()), m.JA4)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -67,7 +68,7 @@ func TestTsharkBuilt(t *testing.T) {
 	var diffs []difference
 	compareAll(differ{file: "built", diffs: &diffs}, ours, ts)
 	for i, p := range pkts {
-		if dissected := len(ts[i+1]) > 1; dissected == p.notDissected {
+		if dissected := ts[i+1].has("dns.") || ts[i+1].has("http.") || ts[i+1].has("syslog."); dissected == p.notDissected {
 			t.Errorf("built #%d %s: tshark dissected it: %v, want %v", i+1, p.name, dissected, !p.notDissected)
 		}
 	}
@@ -77,7 +78,7 @@ func TestTsharkBuilt(t *testing.T) {
 	known := loadKnown(t)
 	var builtKnown []*knownDifference
 	for _, k := range known {
-		if k.File == "built" {
+		if k.File == "built" && !strings.HasSuffix(k.Field, ".text") {
 			builtKnown = append(builtKnown, k)
 		}
 	}

@@ -43,7 +43,7 @@ var tsharkOpts = []string{
 }
 
 var tsharkFields = []string{
-	"frame.number", "_ws.malformed", "_ws.short", "_ws.unreassembled",
+	"frame.number", "_ws.col.Info", "_ws.malformed", "_ws.short", "_ws.unreassembled",
 	"dns.id", "dns.flags.response", "dns.flags.opcode", "dns.flags.rcode",
 	"dns.flags.authoritative", "dns.flags.truncated", "dns.flags.recdesired",
 	"dns.count.queries", "dns.count.answers", "dns.count.auth_rr", "dns.count.add_rr",
@@ -178,7 +178,7 @@ type difference struct {
 }
 
 func (d difference) String() string {
-	return fmt.Sprintf("%s #%d %s: ours %q, tshark %q", d.file, d.packet, d.field, d.ours, d.tshark)
+	return fmt.Sprintf("%s #%d %s: ours %q, theirs %q", d.file, d.packet, d.field, d.ours, d.tshark)
 }
 
 type differ struct {
@@ -246,6 +246,9 @@ func compareDNS(d differ, op ourPacket, ts tsPacket) {
 	d.eq("dns.count.answers", strconv.Itoa(int(m.ANCount)), ts.one("dns.count.answers"))
 	d.eq("dns.count.auth_rr", strconv.Itoa(int(m.NSCount)), ts.one("dns.count.auth_rr"))
 	d.eq("dns.count.add_rr", strconv.Itoa(int(m.ARCount)), ts.one("dns.count.add_rr"))
+	if err == nil && !m.More {
+		info(d, "dns", m.AppendInfo(nil), ts)
+	}
 	var qnames, types, classes []string
 	for _, q := range m.QuestionList() {
 		qnames = append(qnames, rootName(q.Name))
@@ -349,6 +352,16 @@ func tsError(ts tsPacket) string {
 	return ""
 }
 
+// info checks that tshark's Info column starts with ours: Wireshark adds
+// what the parsers do not keep (DNS authority and additional records, the
+// HTTP body's content type, syslog's trailing NUL or LF).
+func info(d differ, proto string, ours []byte, ts tsPacket) {
+	tsInfo := ts.one("_ws.col.Info")
+	if !strings.HasPrefix(tsInfo, string(ours)) {
+		d.eq(proto+".info (prefix)", string(ours), tsInfo)
+	}
+}
+
 func rootName(n []byte) string {
 	if len(n) == 0 {
 		return "<Root>"
@@ -380,6 +393,7 @@ func compareHTTP(d differ, op ourPacket, ts tsPacket) {
 		d.eq("http.error", err.Error(), "<none>")
 		return
 	}
+	info(d, "http", m.AppendInfo(nil), ts)
 	str := func(b []byte) string { return orAbsent(string(b), b != nil) }
 	tsv := func(f string) string { return orAbsent(ts.one(f), len(ts[f]) > 0) }
 	if m.Response {
@@ -436,6 +450,7 @@ func compareSyslog(d differ, op ourPacket, ts tsPacket) {
 	} else {
 		d.eq("syslog.facility", absent, orAbsent(ts.one("syslog.facility"), len(ts["syslog.facility"]) > 0))
 	}
+	info(d, "syslog", m.AppendInfo(nil), ts)
 	tsMsg := strings.TrimRight(ts.one("syslog.msg"), "\x00\r\n")
 	if !strings.HasSuffix(tsMsg, string(m.Message)) {
 		d.eq("syslog.msg (suffix)", string(m.Message), tsMsg)
@@ -489,10 +504,25 @@ func (k *knownDifference) matches(d difference) bool {
 		wild(k.Ours, d.ours) && wild(k.Tshark, d.tshark)
 }
 
-// wild matches s against pattern p, in which '*' matches any text.
+// wild matches s against pattern p, in which '*' matches any text (and
+// nothing else is special).
 func wild(p, s string) bool {
-	ok, err := filepath.Match(strings.ReplaceAll(strings.ReplaceAll(p, "[", "\\["), "?", "\\?"), s)
-	return err == nil && ok
+	parts := strings.Split(p, "*")
+	if len(parts) == 1 {
+		return p == s
+	}
+	if !strings.HasPrefix(s, parts[0]) {
+		return false
+	}
+	s = s[len(parts[0]):]
+	for _, part := range parts[1 : len(parts)-1] {
+		i := strings.Index(s, part)
+		if i < 0 {
+			return false
+		}
+		s = s[i+len(part):]
+	}
+	return strings.HasSuffix(s, parts[len(parts)-1])
 }
 
 func loadKnown(t *testing.T) []*knownDifference {
@@ -551,7 +581,7 @@ func TestTsharkDissectors(t *testing.T) {
 	}
 	var known []*knownDifference
 	for _, k := range loadKnown(t) {
-		if k.File != "built" {
+		if k.File != "built" && !strings.HasSuffix(k.Field, ".text") {
 			known = append(known, k)
 		}
 	}

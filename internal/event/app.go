@@ -24,7 +24,9 @@ type appLayer struct {
 
 	proto dissect.Proto    // the block the event has (None: none)
 	msgs  dissect.Messages // the parsed values
-	num   [24]byte         // scratch for a value written as text ("TYPE65280")
+	num   [64]byte         // scratch for a value written as text ("TYPE65280", a MAC, a time)
+	json  []byte           // the block's JSON once encoded (the buffer is reused across packets)
+	fix   []byte           // scratch: a string with its invalid UTF-8 replaced
 
 	text    []byte // detail.PayloadText (nil: absent); points into the packet
 	textCut bool   // detail.PayloadTextTruncated
@@ -36,6 +38,7 @@ type appHave uint8
 const (
 	haveText appHave = 1 << iota
 	haveProto
+	haveJSON
 )
 
 // reset makes a the application layer of p as table tab chooses it.
@@ -106,6 +109,23 @@ func payloadText(p *packet.Packet, max int) (text []byte, cut bool, esc int) {
 	return b[:n], n < wire, esc
 }
 
+// asciiClass classifies ASCII bytes for printable: 0 printable as is, 1
+// printable and escaped in 2 bytes (\t \n \r \" \\), 2 printable and escaped
+// in 6 (< > &, as \u003c), 3 not printable.
+var asciiClass = func() (t [utf8.RuneSelf]uint8) {
+	for c := range t {
+		switch {
+		case c == '\t' || c == '\n' || c == '\r' || c == '"' || c == '\\':
+			t[c] = 1
+		case c == '<' || c == '>' || c == '&':
+			t[c] = 2
+		case c < 0x20 || c == 0x7f:
+			t[c] = 3
+		}
+	}
+	return t
+}()
+
 // printable reports whether b is valid UTF-8 made of graphic characters,
 // spaces, tab, CR and LF only, and how many bytes the JSON escaping of b
 // (appendString) adds.
@@ -113,12 +133,13 @@ func printable(b []byte) (esc int, ok bool) {
 	for i := 0; i < len(b); {
 		c := b[i]
 		if c < utf8.RuneSelf {
-			switch {
-			case c == '\t' || c == '\n' || c == '\r' || c == '"' || c == '\\':
-				esc++ // \t, \", ...
-			case c == '<' || c == '>' || c == '&':
-				esc += 5 // \u003c
-			case c < 0x20 || c == 0x7f:
+			switch asciiClass[c] {
+			case 0:
+			case 1:
+				esc++
+			case 2:
+				esc += 5
+			default:
 				return 0, false
 			}
 			i++

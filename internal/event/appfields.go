@@ -464,7 +464,10 @@ func appendDNSClass(dst []byte, c uint16) []byte {
 
 // appendApp appends the application block of the event, if any (after the
 // Tunnel block).
-func appendApp(dst []byte, a *appLayer) []byte {
+func appendApp(dst []byte, a *appLayer) []byte { return append(dst, a.blockJSON()...) }
+
+// appendBlock encodes the application block of the event, if any.
+func appendBlock(dst []byte, a *appLayer) []byte {
 	p := a.dissected()
 	if p == dissect.None {
 		return dst
@@ -494,7 +497,7 @@ func appendApp(dst []byte, a *appLayer) []byte {
 					for _, m := range b.leaves[i:j] {
 						if v := a.value(m.code, k); v.ok {
 							dst = appendKey(dst, m.key, &inner)
-							dst = appendAppValue(dst, v)
+							dst = appendAppValue(dst, v, &a.fix)
 						}
 					}
 					dst = append(dst, '}')
@@ -511,14 +514,14 @@ func appendApp(dst []byte, a *appLayer) []byte {
 					if k > 0 {
 						dst = append(dst, ',')
 					}
-					dst = appendAppValue(dst, a.value(l.code, k))
+					dst = appendAppValue(dst, a.value(l.code, k), &a.fix)
 				}
 				dst = append(dst, ']')
 			}
 		default:
 			if v := a.value(l.code, 0); v.ok {
 				dst = appendKey(dst, l.key, &first)
-				dst = appendAppValue(dst, v)
+				dst = appendAppValue(dst, v, &a.fix)
 			}
 		}
 		i++
@@ -536,9 +539,16 @@ func appendKey(dst []byte, key string, first *bool) []byte {
 	return append(dst, '"', ':')
 }
 
-func appendAppValue(dst []byte, v appValue) []byte {
+// appendAppValue appends v as JSON. A string that is not valid UTF-8 is
+// written with each invalid byte replaced by U+FFFD (as the character, the
+// way it reads back and as Build holds it), using fix as scratch.
+func appendAppValue(dst []byte, v appValue, fix *[]byte) []byte {
 	switch v.kind {
 	case avString:
+		if !utf8.Valid(v.b) {
+			*fix = appendValidUTF8((*fix)[:0], bytesString(v.b))
+			return appendStringBytes(dst, *fix)
+		}
 		return appendStringBytes(dst, v.b)
 	case avUint:
 		return appendUint(dst, v.n)
@@ -557,27 +567,18 @@ func (v appValue) ip4() [4]byte {
 	return [4]byte{byte(v.n >> 24), byte(v.n >> 16), byte(v.n >> 8), byte(v.n)}
 }
 
-// appSizeHint bounds the bytes appendApp writes for a's block.
-func appSizeHint(a *appLayer) int {
-	p := a.dissected()
-	if p == dissect.None {
-		return 0
+// appSizeHint returns the bytes appendApp writes for a's block: the block
+// is encoded once, into the appLayer's own buffer, and appendApp copies it.
+func appSizeHint(a *appLayer) int { return len(a.blockJSON()) }
+
+// blockJSON returns the JSON appendApp writes (`,"DNS":{...}`, or nothing),
+// encoding it on first use into a buffer the appLayer keeps across packets.
+func (a *appLayer) blockJSON() []byte {
+	if a.have&haveJSON == 0 {
+		a.json = appendBlock(a.json[:0], a)
+		a.have |= haveJSON
 	}
-	b := &appBlocks[p]
-	n := 16 + len(b.key)
-	for i := range b.leaves {
-		l := &b.leaves[i]
-		k := 1
-		if l.array != "" || l.kind == KindStringArray || l.kind == KindNumberArray {
-			k = a.count(l)
-			n += 4 + len(l.array)
-		}
-		for j := range k {
-			v := a.value(l.code, j)
-			n += 8 + len(l.key) + 22 + 6*len(v.b)
-		}
-	}
-	return n
+	return a.json
 }
 
 // scalar is the View's Scalar for application leaf l.

@@ -36,6 +36,12 @@
 //     in the defined order, that some test event has each of them, that the
 //     View answers for every field as the JSON does, and that events
 //     validate against the generated schema.
+//
+// An application block (detail.DNS, detail.HTTP, ... filled by a dissector
+// of internal/dissect) needs less in step 3: the encoder, the View and Build
+// walk its leaves generically (internal/event/appfields.go), so it takes the
+// block's key in appBlockKeys, one case per leaf in appLayer.value, and, for
+// arrays, one in appLayer.count.
 package schema
 
 // Type is the JSON type of a field.
