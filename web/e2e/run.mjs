@@ -638,7 +638,7 @@ async function dissectTests(browser) {
     await page.selectOption("#time-format", "absolute");
     await sleep(300);
     rs = await filter("→ 80 [SYN]");
-    assert.equal("Time: " + rs[0].c[1], ts, "absolute time = the event's Timestamp");
+    assert.ok(("Time: " + rs[0].c[1]).startsWith(ts.replace(/Z$/, "")), `absolute time ${rs[0].c[1]} = the event's Timestamp (${ts}), zeros added to nine digits`);
     assert.match(rs[0].c[1], /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/, "full precision");
     await page.selectOption("#time-format", "delta");
     await sleep(300);
@@ -755,6 +755,16 @@ async function dissectTests(browser) {
     await sleep(400);
     rs = await rowsOf();
     assert.ok(rs.length >= 8 && rs.every((r) => r.c[2].includes(":") && r.c[3].includes(":")), "the stream's rows");
+    // A UDP conversation: the DNS query and its answer, as hex.
+    rs = await filter("A example.com");
+    await page.click(`#rows .row[data-no="${rs[0].no}"]`);
+    await page.click("#follow");
+    await waitFor(async () => /^Follow UDP stream/.test(await page.textContent("#follow-title")), "follow UDP");
+    await page.check('input[name=follow-as][value=hex]');
+    assert.match(await page.$$eval("#follow-out .dir1", (s) => s.map((x) => x.textContent).join("")), /5d b8 d8 22/, "the answer's address, server side, in hex");
+    await page.check('input[name=follow-as][value=text]');
+    assert.match(await page.$$eval("#follow-out .dir0", (s) => s.map((x) => x.textContent).join("")), /\.example\.com\./, "the query, client side, as text");
+    await page.click("#follow-close");
     out.follow = { client: d0.length, server: d1.length, rows: rs.length };
 
     // 9i. Statistics: conversations, protocol hierarchy, I/O graph.

@@ -255,7 +255,10 @@ let timeMode = "relative";
 function rowTime(r, prev) {
   if (timeMode === "absolute") {
     const d = (r.item.event && r.item.event.detail) || {};
-    if (typeof d.Timestamp === "string" && d.Timestamp) return d.Timestamp;
+    if (typeof d.Timestamp === "string" && d.Timestamp) { // RFC 3339 with its trailing zeros trimmed: nine digits, aligned
+      const m = /^(.*T\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?Z$/.exec(d.Timestamp);
+      return m ? m[1] + "." + (m[2] || "").padEnd(9, "0") + "Z" : d.Timestamp;
+    }
     return new Date(Math.floor(r.ts / 1000)).toISOString().slice(0, 19) + "." + String(Math.floor(r.ts % 1e6)).padStart(6, "0") + "Z";
   }
   const base = timeMode === "delta" ? (prev ? prev.ts : r.ts) : stats0;
