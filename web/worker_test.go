@@ -138,3 +138,49 @@ console.log(JSON.stringify(items.map((it) => {
 		})
 	}
 }
+
+// TestWorkerOddEvents feeds the worker events of unexpected shapes (a
+// publisher can post any JSON; frames that are not base64 or of an unknown
+// link type): every one still becomes a row and the worker keeps working.
+func TestWorkerOddEvents(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatalf("node is required (scripts/deps.sh installs nodejs): %v", err)
+	}
+	items := `[
+ {"event": {"detail": {"Protocol": "tcp", "TCP": {"Flags": "SYN", "Seq": "x"}, "Source": "a", "Destination": 5}}},
+ {"event": {"detail": {"Protocol": "udp", "Source": {"IP": "1.2.3.4", "Port": 1}, "Destination": {"IP": "1.2.3.5", "Port": 53}, "DNS": "x"}}},
+ {"event": {"detail": {"Protocol": "udp", "Source": {"IP": "1.2.3.4", "Port": 1}, "Destination": {"IP": "1.2.3.5", "Port": 53}, "DNS": {"Questions": "q", "Answers": [null, 3]}}}},
+ {"event": {"detail": {"Syslog": {"Facility": null}, "ICMP": {"Type": "3"}}}},
+ {"event": {"detail": null}},
+ {"event": 5},
+ {"frame": "!!not base64", "link": 1, "event": {"id": "x1"}},
+ {"frame": "AAECAwQF", "link": 9999, "event": {"id": "x2"}},
+ {"frame": "", "link": 1}
+]`
+	script := `
+const fs = require("fs"), vm = require("vm"), path = require("path");
+const dir = process.argv[1];
+Object.assign(globalThis, { atob: (s) => Buffer.from(s, "base64").toString("binary"), postMessage: () => {} });
+globalThis.importScripts = (...f) => { for (const x of f) vm.runInThisContext(fs.readFileSync(path.join(dir, x), "utf8").replace(/^const (WBDecode|WBPattern)/m, "globalThis.$1")); };
+vm.runInThisContext(fs.readFileSync(path.join(dir, "worker.js"), "utf8").replace(/^onmessage = /m, "globalThis.onmessage = ") +
+  "\nglobalThis.handle = handle; globalThis.setSub = (s) => { subID = s; }; globalThis.total = () => next - first; globalThis.summary = summary; globalThis.rowAt = rowAt; globalThis.sendStats = sendStats; globalThis.follow = follow;");
+setSub("ui-1");
+const items = JSON.parse(fs.readFileSync(0, "utf8"));
+handle(JSON.stringify({ type: "data", id: "ui-1", items }));
+for (let no = 1; no <= total(); no++) summary(rowAt(no));
+sendStats();
+for (let no = 1; no <= total(); no++) follow(no);
+console.log(total());
+`
+	cmd := exec.Command(node, "-e", script, "static")
+	cmd.Stdin = strings.NewReader(items)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("node: %v", err)
+	}
+	if got := strings.TrimSpace(string(out)); got != "9" {
+		t.Errorf("rows %s, want 9", got)
+	}
+}

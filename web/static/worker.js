@@ -116,7 +116,7 @@ function fromEvent(d) {
   if (d.IP) m.chain.push("IPv" + (d.IP.Version || 4));
   if (m.proto) m.chain.push(m.proto);
   if (d.TCP) {
-    const names = (d.TCP.Flags || []).map((f) => String(f).toUpperCase());
+    const names = (Array.isArray(d.TCP.Flags) ? d.TCP.Flags : []).map((f) => String(f).toUpperCase());
     const bit = (n) => names.includes(n);
     m.tcp = { flags: (bit("FIN") ? 1 : 0) | (bit("SYN") ? 2 : 0) | (bit("RST") ? 4 : 0) | (bit("PSH") ? 8 : 0) | (bit("ACK") ? 16 : 0),
       seq: Number(d.TCP.Seq) || 0, ack: Number(d.TCP.Ack) || 0, win: Number(d.TCP.Window) || 0, len: Number(d.Length) || 0,
@@ -289,7 +289,8 @@ function addItem(item) {
   if (id && seen.has(id)) return;
   const d = (item.event && item.event.detail) || {};
   const ts = typeof item.ts === "number" ? item.ts : (d.Timestamp ? Date.parse(d.Timestamp) * 1000 : Date.now() * 1000);
-  const m = meta(item);
+  let m;
+  try { m = meta(item); } catch (e) { m = fromEvent({}); m.err = "odd event: " + e.message; } // an event of an unexpected shape still gets a row
   // Length is the frame's length on the wire (as Wireshark's), not the payload's.
   const len = Number(item.len) || (typeof item.frame === "string" ? Math.floor(item.frame.length * 3 / 4) - (item.frame.endsWith("==") ? 2 : item.frame.endsWith("=") ? 1 : 0) : 0) || Number(d.Length) || 0;
   const r = { no: next++, id, ts, item, m, len, s: null, search: undefined, mx: null };
