@@ -110,7 +110,7 @@ var (
 	errDNSRData      = wrapErr("dns: rdata: length does not fit its type", ErrMalformed)
 	errDNSRDataName  = wrapErr("dns: rdata: name runs past the record", ErrMalformed)
 	errDNSNoRoom     = wrapErr("dns: scratch full", ErrTruncated) // internal: stop keeping records
-	errDNSZeroLength = wrapErr("dns: tcp length prefix is zero", ErrNotProtocol)
+	errDNSTCPLength  = wrapErr("dns: tcp length prefix shorter than a header", ErrNotProtocol)
 )
 
 func (m *DNSMessage) reset() {
@@ -134,7 +134,8 @@ func (m *DNSMessage) reset() {
 // than b is decoded as far as b goes. Parse resets m first and keeps what it
 // decoded before an error.
 //
-// Errors: ErrTruncated when b ends inside the header, a question or an answer
+// Errors: ErrNotProtocol over TCP when the length prefix is below 12 (no room
+// for a header); ErrTruncated when b ends inside the header, a question or an answer
 // (a capture cut short, or the first segment of a longer TCP message);
 // ErrMalformed for compression pointers that leave the message or loop (more
 // than 64 pointers for one name), names longer than 255 bytes, reserved label
@@ -148,8 +149,8 @@ func (m *DNSMessage) Parse(b []byte, overTCP bool) error {
 			return errDNSTCPShort
 		}
 		n := int(b[0])<<8 | int(b[1])
-		if n == 0 {
-			return errDNSZeroLength
+		if n < 12 {
+			return errDNSTCPLength // also what a segment from inside a longer message often looks like
 		}
 		m.Length = n
 		msg = b[2:]

@@ -128,6 +128,7 @@ func TestDNSParse(t *testing.T) {
 			questions: []string{"example.org MX IN"}, answers: []string{"example.org MX 10 mail.example.org"},
 		}},
 		{"tcp length zero", built([]byte{0, 0, 1, 2}, true), dnsWant{err: "not protocol", opcode: "QUERY", rcode: "NOERROR"}},
+		{"tcp length below a header", built([]byte{0, 11, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}, true), dnsWant{err: "not protocol", opcode: "QUERY", rcode: "NOERROR"}},
 		{"short header", built([]byte{1, 2, 3}, false), dnsWant{err: "truncated", opcode: "QUERY", rcode: "NOERROR"}},
 		{"pointer loop", built(builtPackets()[6].payload, false), dnsWant{
 			err: "malformed", id: 0x0202, response: true, opcode: "QUERY", rcode: "NOERROR", questions: []string{"a.example A IN"},
