@@ -98,19 +98,19 @@ func (m *DNSMessage) AnswerList() []DNSAnswer { return m.Answers[:m.NAnswers] }
 
 // Parse errors of the DNS parser (built once: Parse allocates nothing).
 var (
-	errDNSTCPShort   = wrapErr("dns: tcp length prefix", ErrTruncated)
-	errDNSHeader     = wrapErr("dns: header", ErrTruncated)
-	errDNSQuestion   = wrapErr("dns: question", ErrTruncated)
-	errDNSAnswer     = wrapErr("dns: answer", ErrTruncated)
-	errDNSName       = wrapErr("dns: name", ErrTruncated)
-	errDNSPointer    = wrapErr("dns: name: compression pointer out of bounds", ErrMalformed)
-	errDNSLoop       = wrapErr("dns: name: too many compression pointers", ErrMalformed)
-	errDNSLong       = wrapErr("dns: name: longer than 255 bytes", ErrMalformed)
-	errDNSLabel      = wrapErr("dns: name: reserved label type", ErrMalformed)
-	errDNSRData      = wrapErr("dns: rdata: length does not fit its type", ErrMalformed)
-	errDNSRDataName  = wrapErr("dns: rdata: name runs past the record", ErrMalformed)
-	errDNSNoRoom     = wrapErr("dns: scratch full", ErrTruncated) // internal: stop keeping records
-	errDNSTCPLength  = wrapErr("dns: tcp length prefix shorter than a header", ErrNotProtocol)
+	errDNSTCPShort  = wrapErr("dns: tcp length prefix", ErrTruncated)
+	errDNSHeader    = wrapErr("dns: header", ErrTruncated)
+	errDNSQuestion  = wrapErr("dns: question", ErrTruncated)
+	errDNSAnswer    = wrapErr("dns: answer", ErrTruncated)
+	errDNSName      = wrapErr("dns: name", ErrTruncated)
+	errDNSPointer   = wrapErr("dns: name: compression pointer out of bounds", ErrMalformed)
+	errDNSLoop      = wrapErr("dns: name: too many compression pointers", ErrMalformed)
+	errDNSLong      = wrapErr("dns: name: longer than 255 bytes", ErrMalformed)
+	errDNSLabel     = wrapErr("dns: name: reserved label type", ErrMalformed)
+	errDNSRData     = wrapErr("dns: rdata: length does not fit its type", ErrMalformed)
+	errDNSRDataName = wrapErr("dns: rdata: name runs past the record", ErrMalformed)
+	errDNSNoRoom    = wrapErr("dns: scratch full", ErrTruncated) // internal: stop keeping records
+	errDNSTCPLength = wrapErr("dns: tcp length prefix shorter than a header", ErrNotProtocol)
 )
 
 func (m *DNSMessage) reset() {
