@@ -18,7 +18,7 @@ func TestHTTPParse(t *testing.T) {
 		info                    string
 	}
 	payload := func(file string, no int) func(t *testing.T) []byte {
-		return func(t *testing.T) []byte { b, _ := capturePayload(t, file, no); return b }
+		return func(t *testing.T) []byte { b, _ := payloadOfPacket(t, file, no); return b }
 	}
 	built := func(s string) func(t *testing.T) []byte { return func(*testing.T) []byte { return []byte(s) } }
 	cases := []struct {
@@ -78,7 +78,7 @@ func TestHTTPParse(t *testing.T) {
 			} else {
 				err = m.Parse(c.input(t))
 			}
-			got := want{err: errKindOf(err), method: string(m.Method), path: string(m.Path), version: string(m.Version),
+			got := want{err: kindOf(err), method: string(m.Method), path: string(m.Path), version: string(m.Version),
 				status: int(m.Status), reason: string(m.Reason), host: string(m.Host), ctype: string(m.ContentType),
 				ua: string(m.UserAgent), clen: m.ContentLength, complete: m.Complete, info: c.want.info}
 			if c.want.info != "" {

@@ -19,7 +19,7 @@ func TestSyslogParse(t *testing.T) {
 		text                                  string // AppendText, when set
 	}
 	payload := func(file string, no int) func(t *testing.T) ([]byte, bool) {
-		return func(t *testing.T) ([]byte, bool) { return capturePayload(t, file, no) }
+		return func(t *testing.T) ([]byte, bool) { return payloadOfPacket(t, file, no) }
 	}
 	built := func(s string, tcp bool) func(t *testing.T) ([]byte, bool) {
 		return func(*testing.T) ([]byte, bool) { return []byte(s), tcp }
@@ -70,12 +70,12 @@ func TestSyslogParse(t *testing.T) {
 		{"kernel", payload("ndpi_syslog.pcap", 89), want{
 			format: "rfc3164", hasPRI: true, facility: "kern", severity: "info", fcode: 0, scode: 6,
 			ts: "Mar  9 04:44:27", host: "NDC3CLNDMVA22", app: "kernel", msg: "IPv6: ADDRCONF(NETDEV_UP): eth0: link is not ready", length: 91}},
-		{"rfc 5424 example with structured data and BOM", built(string(builtPackets()[11].payload), false), want{
+		{"rfc 5424 example with structured data and BOM", built(string(builtL7Packets()[11].payload), false), want{
 			format: "rfc5424", hasPRI: true, facility: "local4", severity: "notice", fcode: 20, scode: 5,
 			ts: "2003-10-11T22:14:15.003Z", ts3339: "2003-10-11T22:14:15.003Z", host: "mymachine.example.com", app: "evntslog",
 			msgid: "ID47", sd: `[exampleSDID@32473 iut="3" eventSource="Application" eventID="1011"]`,
 			msg: "An application event log entry...", length: 175}},
-		{"rfc 5424 nil values", built(string(builtPackets()[12].payload), false), want{
+		{"rfc 5424 nil values", built(string(builtL7Packets()[12].payload), false), want{
 			format: "rfc5424", hasPRI: true, facility: "auth", severity: "crit", fcode: 4, scode: 2,
 			ts: "2003-10-11T22:14:15.003+02:00", ts3339: "2003-10-11T22:14:15.003+02:00", app: "su",
 			msg: "'su root' failed for lonvick on /dev/pts/8", length: 89}},
@@ -99,7 +99,7 @@ func TestSyslogParse(t *testing.T) {
 		{"octet count longer than the data", built("99 <11>app: hi", false), want{
 			err: "truncated", format: "rfc3164", hasPRI: true, facility: "user", severity: "err", fcode: 1, scode: 3,
 			app: "app", msg: "hi", length: 11}},
-		{"tcp octet-counted frame", built(string(builtPackets()[15].payload)+"12 <13>next one", true), want{
+		{"tcp octet-counted frame", built(string(builtL7Packets()[15].payload)+"12 <13>next one", true), want{
 			format: "rfc5424", hasPRI: true, facility: "user", severity: "notice", fcode: 1, scode: 5,
 			ts: "2026-12-07T17:00:00Z", ts3339: "2026-12-07T17:00:00Z", host: "web01", app: "nginx", pid: "812",
 			msg: "request failed 502", length: 65}},
@@ -122,7 +122,7 @@ func TestSyslogParse(t *testing.T) {
 			} else {
 				err = m.Parse(b)
 			}
-			got := want{err: errKindOf(err), format: m.Format.String(), hasPRI: m.HasPRI, facility: m.Facility(),
+			got := want{err: kindOf(err), format: m.Format.String(), hasPRI: m.HasPRI, facility: m.Facility(),
 				severity: m.Severity(), fcode: m.FacilityCode, scode: m.SeverityCode, ts: string(m.Timestamp),
 				ts3339: string(m.Timestamp3339), host: string(m.Hostname), app: string(m.AppName), pid: string(m.ProcID),
 				msgid: string(m.MsgID), sd: string(m.StructuredData), msg: string(m.Message), length: m.Length, text: c.want.text}
@@ -140,7 +140,7 @@ func TestSyslogParse(t *testing.T) {
 }
 
 func TestSyslogAppendInfo(t *testing.T) {
-	b, _ := capturePayload(t, "tcpdump_syslog_udp.pcap", 2)
+	b, _ := payloadOfPacket(t, "tcpdump_syslog_udp.pcap", 2)
 	var m dissect.SyslogMessage
 	if err := m.Parse(b); err != nil {
 		t.Fatal(err)
