@@ -143,13 +143,13 @@ func plausibleHTTPStart(b []byte) bool {
 	}
 	for i, c := range b {
 		if c == ' ' {
-			return i > 0
+			return i > 0 && i <= maxMethod
 		}
 		if !tchar(c) {
 			return false
 		}
 	}
-	return true
+	return len(b) <= maxMethod // a token longer than any method is not one
 }
 
 func (m *HTTPMessage) startLine(line []byte) error {

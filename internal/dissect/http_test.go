@@ -68,6 +68,8 @@ func TestHTTPParse(t *testing.T) {
 		{"tls on port 80", built("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\n"), false, want{err: "not protocol", clen: -1}},
 		{"ssh banner", built("SSH-2.0-OpenSSH_9.6\r\n"), false, want{err: "not protocol", clen: -1}},
 		{"empty", built(""), false, want{err: "not protocol", clen: -1}},
+		{"base64 body without line end", built("QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo0NTY3ODkwYWJjZGVm"), false, want{err: "not protocol", clen: -1}},
+		{"long method cut", built("UPDATEREDIRECTREF"), false, want{err: "truncated", clen: -1}},
 	}
 	var m dissect.HTTPMessage
 	for _, c := range cases {
