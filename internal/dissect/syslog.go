@@ -194,7 +194,7 @@ func parsePRI(b []byte) (rest []byte, pri int, ok bool) {
 	return b[i+1:], pri, true
 }
 
-// word returns b up to the first space and what follows that space; ok is
+// nextWord returns b up to the first space and what follows that space; ok is
 // false when there is no space.
 func nextWord(b []byte) (w, rest []byte, ok bool) {
 	i := bytes.IndexByte(b, ' ')

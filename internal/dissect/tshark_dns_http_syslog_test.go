@@ -352,7 +352,7 @@ func tsError(ts tsFields) string {
 	return ""
 }
 
-// info checks that tshark's Info column starts with ours: Wireshark adds
+// checkInfo checks that tshark's Info column starts with ours: Wireshark adds
 // what the parsers do not keep (DNS authority and additional records, the
 // HTTP body's content type, syslog's trailing NUL or LF).
 func checkInfo(d diffSink, proto string, ours []byte, ts tsFields) {
