@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"reflect"
 	"testing"
+	"time"
 	"unsafe"
 
 	"github.com/wirebridge/wirebridge/internal/dissect"
@@ -130,5 +131,10 @@ func FuzzSyslog(f *testing.F) {
 		}
 		_ = m.AppendText(nil)
 		_ = m.AppendInfo(nil)
+		if ts := m.AppendTime3339(nil, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)); len(ts) > 0 {
+			if _, err := time.Parse(time.RFC3339Nano, string(ts)); err != nil && len(m.Timestamp3339) == 0 {
+				t.Fatalf("AppendTime3339 %q: %v", ts, err)
+			}
+		}
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"strconv"
+	"time"
 )
 
 // SyslogFormat is the syslog message format a SyslogMessage was parsed as.
@@ -467,6 +468,46 @@ func splitTag(tag []byte) (app, pid []byte) {
 		}
 	}
 	return app, pid
+}
+
+// AppendTime3339 appends the message's timestamp in RFC 3339 form (with
+// nanoseconds when it has a fraction): Timestamp3339 as written when there is
+// one; an RFC 3164 "Mmm dd hh:mm:ss" completed with the year and the zone of
+// ref (the capture time, in the zone the sender is assumed to be in — rsyslog
+// assumes the receiver's local zone; a date more than a month after ref is
+// taken from the year before, as across New Year). Nothing is appended when
+// there is no timestamp.
+func (m *SyslogMessage) AppendTime3339(dst []byte, ref time.Time) []byte {
+	if len(m.Timestamp3339) > 0 {
+		return append(dst, m.Timestamp3339...)
+	}
+	ts := m.Timestamp
+	if len(ts) < 14 {
+		return dst
+	}
+	mon := 0
+	for i, name := range syslogMonths {
+		if string(ts[:3]) == name {
+			mon = i + 1
+		}
+	}
+	num := func(b []byte) int {
+		n := 0
+		for _, c := range b {
+			if decDigit(c) {
+				n = n*10 + int(c-'0')
+			}
+		}
+		return n
+	}
+	// ts3164 accepted "Mmm d hh:mm:ss", "Mmm dd hh:mm:ss" or "Mmm  d hh:mm:ss".
+	clock := ts[len(ts)-8:]
+	day := num(ts[4 : len(ts)-9])
+	t := time.Date(ref.Year(), time.Month(mon), day, num(clock[0:2]), num(clock[3:5]), num(clock[6:8]), 0, ref.Location())
+	if t.After(ref.AddDate(0, 1, 0)) {
+		t = t.AddDate(-1, 0, 0)
+	}
+	return t.AppendFormat(dst, time.RFC3339)
 }
 
 // Facility and severity names as rsyslog prints them (syslogfacility-text,

@@ -2,6 +2,7 @@ package dissect_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/wirebridge/wirebridge/internal/dissect"
 )
@@ -155,5 +156,39 @@ func TestSyslogAppendInfo(t *testing.T) {
 	}
 	if got, want := string(m.AppendInfo(nil)), `LOCAL2.INFO: Jan  2 10:09:52 nb6 chillispot[4222]: C:1\tx\001`; got != want {
 		t.Errorf("AppendInfo %q, want %q", got, want)
+	}
+}
+
+func TestSyslogAppendTime3339(t *testing.T) {
+	ref := time.Date(2026, time.January, 2, 10, 0, 0, 0, time.FixedZone("", 3600))
+	cases := []struct {
+		name, msg, want string
+	}{
+		{"rfc 5424 as written", "<13>1 2003-10-11T22:14:15.003Z h a - - - x", "2003-10-11T22:14:15.003Z"},
+		{"rfc 3339 in 3164", "<13>2013-09-12T19:16:34.457849+04:00 localhost x", "2013-09-12T19:16:34.457849+04:00"},
+		{"3164 with the capture's year and zone", "<13>Jan  2 09:59:58 h a: x", "2026-01-02T09:59:58+01:00"},
+		{"3164 one-digit day", "<13>Jan 2 09:59:58 h a: x", "2026-01-02T09:59:58+01:00"},
+		{"3164 from last December", "<13>Dec 31 23:59:59 h a: x", "2025-12-31T23:59:59+01:00"},
+		{"3164 clock a little ahead", "<13>Jan 20 00:00:00 h a: x", "2026-01-20T00:00:00+01:00"},
+		{"no timestamp", "<13>app: x", ""},
+		{"5424 nil timestamp", "<13>1 - h a - - - x", ""},
+	}
+	var m dissect.SyslogMessage
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if err := m.Parse([]byte(c.msg)); err != nil {
+				t.Fatal(err)
+			}
+			if got := string(m.AppendTime3339(nil, ref)); got != c.want {
+				t.Errorf("got %q, want %q", got, c.want)
+			}
+		})
+	}
+	buf := make([]byte, 0, 64)
+	if err := m.Parse([]byte("<13>Feb 28 12:00:00 h a: x")); err != nil {
+		t.Fatal(err)
+	}
+	if n := testing.AllocsPerRun(50, func() { buf = m.AppendTime3339(buf[:0], ref) }); n != 0 {
+		t.Errorf("%v allocations", n)
 	}
 }
