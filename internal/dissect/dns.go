@@ -1,5 +1,10 @@
 package dissect
 
+import (
+	"fmt"
+	"net/netip"
+)
+
 // DNS message capacities. A message holding more questions or answers than
 // these keeps the first ones and sets DNSMessage.More.
 const (
@@ -98,19 +103,19 @@ func (m *DNSMessage) AnswerList() []DNSAnswer { return m.Answers[:m.NAnswers] }
 
 // Parse errors of the DNS parser (built once: Parse allocates nothing).
 var (
-	errDNSTCPShort   = wrapErr("dns: tcp length prefix", ErrTruncated)
-	errDNSHeader     = wrapErr("dns: header", ErrTruncated)
-	errDNSQuestion   = wrapErr("dns: question", ErrTruncated)
-	errDNSAnswer     = wrapErr("dns: answer", ErrTruncated)
-	errDNSName       = wrapErr("dns: name", ErrTruncated)
-	errDNSPointer    = wrapErr("dns: name: compression pointer out of bounds", ErrMalformed)
-	errDNSLoop       = wrapErr("dns: name: too many compression pointers", ErrMalformed)
-	errDNSLong       = wrapErr("dns: name: longer than 255 bytes", ErrMalformed)
-	errDNSLabel      = wrapErr("dns: name: reserved label type", ErrMalformed)
-	errDNSRData      = wrapErr("dns: rdata: length does not fit its type", ErrMalformed)
-	errDNSRDataName  = wrapErr("dns: rdata: name runs past the record", ErrMalformed)
-	errDNSNoRoom     = wrapErr("dns: scratch full", ErrTruncated) // internal: stop keeping records
-	errDNSZeroLength = wrapErr("dns: tcp length prefix is zero", ErrNotProtocol)
+	errDNSTCPShort  = fmt.Errorf("dns: tcp length prefix: %w", ErrTruncated)
+	errDNSHeader    = fmt.Errorf("dns: header: %w", ErrTruncated)
+	errDNSQuestion  = fmt.Errorf("dns: question: %w", ErrTruncated)
+	errDNSAnswer    = fmt.Errorf("dns: answer: %w", ErrTruncated)
+	errDNSName      = fmt.Errorf("dns: name: %w", ErrTruncated)
+	errDNSPointer   = fmt.Errorf("dns: name: compression pointer out of bounds: %w", ErrMalformed)
+	errDNSLoop      = fmt.Errorf("dns: name: too many compression pointers: %w", ErrMalformed)
+	errDNSLong      = fmt.Errorf("dns: name: longer than 255 bytes: %w", ErrMalformed)
+	errDNSLabel     = fmt.Errorf("dns: name: reserved label type: %w", ErrMalformed)
+	errDNSRData     = fmt.Errorf("dns: rdata: length does not fit its type: %w", ErrMalformed)
+	errDNSRDataName = fmt.Errorf("dns: rdata: name runs past the record: %w", ErrMalformed)
+	errDNSNoRoom    = fmt.Errorf("dns: scratch full: %w", ErrTruncated) // internal: stop keeping records
+	errDNSTCPLength = fmt.Errorf("dns: tcp length prefix shorter than a header: %w", ErrNotProtocol)
 )
 
 func (m *DNSMessage) reset() {
@@ -134,7 +139,8 @@ func (m *DNSMessage) reset() {
 // than b is decoded as far as b goes. Parse resets m first and keeps what it
 // decoded before an error.
 //
-// Errors: ErrTruncated when b ends inside the header, a question or an answer
+// Errors: ErrNotProtocol over TCP when the length prefix is below 12 (no room
+// for a header); ErrTruncated when b ends inside the header, a question or an answer
 // (a capture cut short, or the first segment of a longer TCP message);
 // ErrMalformed for compression pointers that leave the message or loop (more
 // than 64 pointers for one name), names longer than 255 bytes, reserved label
@@ -148,8 +154,8 @@ func (m *DNSMessage) Parse(b []byte, overTCP bool) error {
 			return errDNSTCPShort
 		}
 		n := int(b[0])<<8 | int(b[1])
-		if n == 0 {
-			return errDNSZeroLength
+		if n < 12 {
+			return errDNSTCPLength // also what a segment from inside a longer message often looks like
 		}
 		m.Length = n
 		msg = b[2:]
@@ -164,8 +170,8 @@ func (m *DNSMessage) Parse(b []byte, overTCP bool) error {
 	if len(msg) < 12 {
 		return errDNSHeader
 	}
-	m.ID = be16(msg)
-	f := be16(msg[2:])
+	m.ID = dnsUint16(msg)
+	f := dnsUint16(msg[2:])
 	m.Response = f&0x8000 != 0
 	m.Opcode = uint8(f>>11) & 0xf
 	m.Authoritative = f&0x0400 != 0
@@ -175,8 +181,8 @@ func (m *DNSMessage) Parse(b []byte, overTCP bool) error {
 	m.AuthenticData = f&0x0020 != 0
 	m.CheckingDisabled = f&0x0010 != 0
 	m.RCode = uint8(f & 0xf)
-	m.QDCount, m.ANCount = be16(msg[4:]), be16(msg[6:])
-	m.NSCount, m.ARCount = be16(msg[8:]), be16(msg[10:])
+	m.QDCount, m.ANCount = dnsUint16(msg[4:]), dnsUint16(msg[6:])
+	m.NSCount, m.ARCount = dnsUint16(msg[8:]), dnsUint16(msg[10:])
 
 	off := 12
 	for i := 0; i < int(m.QDCount); i++ {
@@ -193,7 +199,7 @@ func (m *DNSMessage) Parse(b []byte, overTCP bool) error {
 			return errDNSQuestion
 		}
 		if keep {
-			m.Questions[m.NQuestions] = DNSQuestion{Name: name, Type: be16(msg[next:]), Class: be16(msg[next+2:])}
+			m.Questions[m.NQuestions] = DNSQuestion{Name: name, Type: dnsUint16(msg[next:]), Class: dnsUint16(msg[next+2:])}
 			m.NQuestions++
 		} else {
 			m.More = true
@@ -219,9 +225,9 @@ func (m *DNSMessage) Parse(b []byte, overTCP bool) error {
 		}
 		a := &m.Answers[m.NAnswers]
 		a.Name = name
-		a.Type, a.Class = be16(msg[next:]), be16(msg[next+2:])
-		a.TTL = uint32(be16(msg[next+4:]))<<16 | uint32(be16(msg[next+6:]))
-		rdl := int(be16(msg[next+8:]))
+		a.Type, a.Class = dnsUint16(msg[next:]), dnsUint16(msg[next+2:])
+		a.TTL = uint32(dnsUint16(msg[next+4:]))<<16 | uint32(dnsUint16(msg[next+6:]))
+		rdl := int(dnsUint16(msg[next+8:]))
 		rd := next + 10
 		if rd+rdl > len(msg) {
 			*a = DNSAnswer{}
@@ -245,7 +251,7 @@ func (m *DNSMessage) Parse(b []byte, overTCP bool) error {
 	return nil
 }
 
-func be16(b []byte) uint16 { return uint16(b[0])<<8 | uint16(b[1]) }
+func dnsUint16(b []byte) uint16 { return uint16(b[0])<<8 | uint16(b[1]) }
 
 // room reports whether n more bytes fit in the scratch storage.
 func (m *DNSMessage) room(n int) bool { return m.used+n <= len(m.scratch) }
@@ -421,7 +427,7 @@ const (
 	dnsTypeOPT   = 41
 )
 
-const hexDigits = "0123456789abcdef"
+const dnsHexDigits = "0123456789abcdef"
 
 // rdata writes the text form of the RDATA [off, end) of a record of type t.
 func (m *DNSMessage) rdata(msg []byte, t uint16, off, end int, partial bool) ([]byte, error) {
@@ -448,7 +454,7 @@ func (m *DNSMessage) rdata(msg []byte, t uint16, off, end int, partial bool) ([]
 		if !m.room(45) {
 			return nil, errDNSNoRoom
 		}
-		m.used += len(appendIPv6(m.scratch[m.used:m.used], rd))
+		m.used += len(netip.AddrFrom16([16]byte(rd)).AppendTo(m.scratch[m.used:m.used]))
 	case dnsTypeCNAME, dnsTypeNS, dnsTypePTR:
 		if _, err := m.rdataName(msg, off, end, partial); err != nil {
 			return nil, err
@@ -461,7 +467,7 @@ func (m *DNSMessage) rdata(msg []byte, t uint16, off, end int, partial bool) ([]
 		if len(rd) < 3 {
 			return nil, errDNSRData
 		}
-		if !m.putUint(uint32(be16(rd))) || !m.putByte(' ') {
+		if !m.putUint(uint32(dnsUint16(rd))) || !m.putByte(' ') {
 			return nil, errDNSNoRoom
 		}
 		if _, err := m.rdataName(msg, off+2, end, partial); err != nil {
@@ -472,7 +478,7 @@ func (m *DNSMessage) rdata(msg []byte, t uint16, off, end int, partial bool) ([]
 			return nil, errDNSRData
 		}
 		for i := 0; i < 3; i++ {
-			if !m.putUint(uint32(be16(rd[2*i:]))) || !m.putByte(' ') {
+			if !m.putUint(uint32(dnsUint16(rd[2*i:]))) || !m.putByte(' ') {
 				return nil, errDNSNoRoom
 			}
 		}
@@ -500,7 +506,7 @@ func (m *DNSMessage) rdata(msg []byte, t uint16, off, end int, partial bool) ([]
 			return nil, errDNSNoRoom
 		}
 		for _, c := range rd {
-			m.scratch[m.used], m.scratch[m.used+1] = hexDigits[c>>4], hexDigits[c&0xf]
+			m.scratch[m.used], m.scratch[m.used+1] = dnsHexDigits[c>>4], dnsHexDigits[c&0xf]
 			m.used += 2
 		}
 	}

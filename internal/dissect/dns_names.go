@@ -1,5 +1,9 @@
 package dissect
 
+import (
+	"strconv"
+)
+
 // dnsTypeNames maps the DNS RR types below 300 to their mnemonics (IANA "DNS
 // Parameters" registry).
 var dnsTypeNames = [...]string{
@@ -39,7 +43,7 @@ func AppendDNSType(dst []byte, t uint16) []byte {
 	if n := DNSTypeName(t); n != "" {
 		return append(dst, n...)
 	}
-	return appendUint(append(dst, "TYPE"...), uint64(t))
+	return strconv.AppendUint(append(dst, "TYPE"...), uint64(t), 10)
 }
 
 // DNSClassName returns the mnemonic of a class ("IN", "CH", "HS", "NONE",
@@ -99,14 +103,14 @@ func (m *DNSMessage) AppendInfo(dst []byte) []byte {
 	if s := dnsOpcodeInfo[m.Opcode&0xf]; s != "" {
 		dst = append(dst, s...)
 	} else {
-		dst = appendUint(append(dst, "Unknown operation ("...), uint64(m.Opcode))
+		dst = strconv.AppendUint(append(dst, "Unknown operation ("...), uint64(m.Opcode), 10)
 		dst = append(dst, ')')
 	}
 	if m.Response {
 		dst = append(dst, " response"...)
 	}
 	dst = append(dst, " 0x"...)
-	dst = append(dst, hexDigits[m.ID>>12], hexDigits[m.ID>>8&0xf], hexDigits[m.ID>>4&0xf], hexDigits[m.ID&0xf])
+	dst = append(dst, dnsHexDigits[m.ID>>12], dnsHexDigits[m.ID>>8&0xf], dnsHexDigits[m.ID>>4&0xf], dnsHexDigits[m.ID&0xf])
 	if m.Response && m.RCode != 0 {
 		dst = append(append(dst, ' '), dnsRCodeInfo[m.RCode]...)
 	}
@@ -143,7 +147,7 @@ func (m *DNSMessage) AppendInfo(dst []byte) []byte {
 // one question (and, in queries, no records) show as " [2q]", " [1au]".
 // Only kept answers are printed.
 func (m *DNSMessage) AppendText(dst []byte) []byte {
-	dst = appendUint(dst, uint64(m.ID))
+	dst = strconv.AppendUint(dst, uint64(m.ID), 10)
 	if m.Response {
 		if m.Authoritative {
 			dst = append(dst, '*')
@@ -158,13 +162,13 @@ func (m *DNSMessage) AppendText(dst []byte) []byte {
 		if m.Opcode != 0 {
 			dst = append(append(dst, ' '), m.opcodeText()...)
 		}
-		dst = appendCount(dst, m.QDCount, 1, "q")
+		dst = dnsAppendCount(dst, m.QDCount, 1, "q")
 		dst = append(dst, ' ')
-		dst = appendUint(dst, uint64(m.ANCount))
+		dst = strconv.AppendUint(dst, uint64(m.ANCount), 10)
 		dst = append(dst, '/')
-		dst = appendUint(dst, uint64(m.NSCount))
+		dst = strconv.AppendUint(dst, uint64(m.NSCount), 10)
 		dst = append(dst, '/')
-		dst = appendUint(dst, uint64(m.ARCount))
+		dst = strconv.AppendUint(dst, uint64(m.ARCount), 10)
 		for i := range m.AnswerList() {
 			a := &m.Answers[i]
 			if i > 0 {
@@ -185,10 +189,10 @@ func (m *DNSMessage) AppendText(dst []byte) []byte {
 		if m.Opcode != 0 {
 			dst = append(append(dst, ' '), m.opcodeText()...)
 		}
-		dst = appendCount(dst, m.QDCount, 1, "q")
-		dst = appendCount(dst, m.ANCount, 0, "a")
-		dst = appendCount(dst, m.NSCount, 0, "n")
-		dst = appendCount(dst, m.ARCount, 0, "au")
+		dst = dnsAppendCount(dst, m.QDCount, 1, "q")
+		dst = dnsAppendCount(dst, m.ANCount, 0, "a")
+		dst = dnsAppendCount(dst, m.NSCount, 0, "n")
+		dst = dnsAppendCount(dst, m.ARCount, 0, "au")
 		for i := range m.QuestionList() {
 			q := &m.Questions[i]
 			dst = AppendDNSType(append(dst, ' '), q.Type)
@@ -197,16 +201,16 @@ func (m *DNSMessage) AppendText(dst []byte) []byte {
 		}
 	}
 	dst = append(dst, " ("...)
-	dst = appendUint(dst, uint64(m.Length))
+	dst = strconv.AppendUint(dst, uint64(m.Length), 10)
 	return append(dst, ')')
 }
 
-// appendCount appends tcpdump's " [Nx]" for a section count other than usual.
-func appendCount(dst []byte, n, usual uint16, x string) []byte {
+// dnsAppendCount appends tcpdump's " [Nx]" for a section count other than usual.
+func dnsAppendCount(dst []byte, n, usual uint16, x string) []byte {
 	if n == usual {
 		return dst
 	}
-	dst = appendUint(append(dst, " ["...), uint64(n))
+	dst = strconv.AppendUint(append(dst, " ["...), uint64(n), 10)
 	return append(append(dst, x...), ']')
 }
 

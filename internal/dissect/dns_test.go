@@ -34,7 +34,7 @@ func dnsSummary(m *dissect.DNSMessage) (qs, as []string) {
 
 func TestDNSParse(t *testing.T) {
 	payload := func(file string, no int) func(t *testing.T) ([]byte, bool) {
-		return func(t *testing.T) ([]byte, bool) { return capturePayload(t, file, no) }
+		return func(t *testing.T) ([]byte, bool) { return payloadOfPacket(t, file, no) }
 	}
 	built := func(b []byte, tcp bool) func(t *testing.T) ([]byte, bool) {
 		return func(*testing.T) ([]byte, bool) { return b, tcp }
@@ -102,34 +102,35 @@ func TestDNSParse(t *testing.T) {
 			questions: []string{"txtpadding_3230.n1.netalyzr.icsi.berkeley.edu TXT IN"},
 		}},
 		{"udp 53 but not dns", payload("zeek_ipv6-hbh-routing0.pcap", 1), dnsWant{err: "truncated", opcode: "QUERY", rcode: "NOERROR"}},
-		{"mdns query with QU bit", built(builtPackets()[0].payload, false), dnsWant{
+		{"mdns query with QU bit", built(builtL7Packets()[0].payload, false), dnsWant{
 			opcode: "QUERY", rcode: "NOERROR", questions: []string{"_http._tcp.local PTR IN", "printer.local A IN"},
 			text: "0 [2q] PTR? _http._tcp.local. A? printer.local. (53)",
 		}},
-		{"mdns response", built(builtPackets()[1].payload, false), dnsWant{
+		{"mdns response", built(builtL7Packets()[1].payload, false), dnsWant{
 			response: true, opcode: "QUERY", rcode: "NOERROR",
 			answers: []string{"_http._tcp.local PTR printer._http._tcp.local", "printer._http._tcp.local SRV 0 0 631 host.local",
 				"printer._http._tcp.local TXT txtversrp=ipp", "host.local A 192.168.1.20"},
 		}},
-		{"dns over tcp", built(builtPackets()[4].payload, true), dnsWant{
+		{"dns over tcp", built(builtL7Packets()[4].payload, true), dnsWant{
 			id: 0xbeef, response: true, opcode: "QUERY", rcode: "NOERROR",
 			questions: []string{"example.org MX IN"},
 			answers: []string{"example.org MX 10 mail.example.org", "example.org SOA ns1.example.org",
 				"www.example.org CNAME web.example.org", "web.example.org AAAA 2001:db8::1", "4.3.2.1.in-addr.arpa PTR www.example.org"},
 			text: "48879 5/0/0 MX 10 mail.example.org, SOA ns1.example.org, CNAME web.example.org., AAAA 2001:db8::1, PTR www.example.org. (193)",
 		}},
-		{"nxdomain", built(builtPackets()[5].payload, false), dnsWant{
+		{"nxdomain", built(builtL7Packets()[5].payload, false), dnsWant{
 			id: 0x0101, response: true, opcode: "QUERY", rcode: "NXDOMAIN", questions: []string{"nope.example.com A IN"},
 			text: "257 NXDomain 0/1/0 (78)",
 			info: "Standard query response 0x0101 No such name A nope.example.com",
 		}},
-		{"tcp message longer than the segment", built(builtPackets()[4].payload[:60], true), dnsWant{
+		{"tcp message longer than the segment", built(builtL7Packets()[4].payload[:60], true), dnsWant{
 			err: "truncated", id: 0xbeef, response: true, opcode: "QUERY", rcode: "NOERROR",
 			questions: []string{"example.org MX IN"}, answers: []string{"example.org MX 10 mail.example.org"},
 		}},
 		{"tcp length zero", built([]byte{0, 0, 1, 2}, true), dnsWant{err: "not protocol", opcode: "QUERY", rcode: "NOERROR"}},
+		{"tcp length below a header", built([]byte{0, 11, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}, true), dnsWant{err: "not protocol", opcode: "QUERY", rcode: "NOERROR"}},
 		{"short header", built([]byte{1, 2, 3}, false), dnsWant{err: "truncated", opcode: "QUERY", rcode: "NOERROR"}},
-		{"pointer loop", built(builtPackets()[6].payload, false), dnsWant{
+		{"pointer loop", built(builtL7Packets()[6].payload, false), dnsWant{
 			err: "malformed", id: 0x0202, response: true, opcode: "QUERY", rcode: "NOERROR", questions: []string{"a.example A IN"},
 		}},
 		{"pointer out of the message", built(newDNS(1, 0, 1, 0, 0, 0).ptr(500).u16(1, 1).b, false), dnsWant{
@@ -185,7 +186,7 @@ func TestDNSParse(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			b, tcp := c.input(t)
 			err := m.Parse(b, tcp)
-			if got := errKindOf(err); got != c.want.err {
+			if got := kindOf(err); got != c.want.err {
 				t.Fatalf("error %q (%v), want %q", got, err, c.want.err)
 			}
 			qs, as := dnsSummary(&m)
@@ -207,8 +208,8 @@ func TestDNSParse(t *testing.T) {
 func diffDNS(got, want dnsWant) string {
 	var b strings.Builder
 	chk := func(what string, g, w any) {
-		if gs, ws := strings.TrimSpace(strings.Join(strings.Fields(fmtAny(g)), " ")), strings.TrimSpace(strings.Join(strings.Fields(fmtAny(w)), " ")); gs != ws {
-			b.WriteString(what + ":\n  got  " + fmtAny(g) + "\n  want " + fmtAny(w) + "\n")
+		if gs, ws := strings.TrimSpace(strings.Join(strings.Fields(listText(g)), " ")), strings.TrimSpace(strings.Join(strings.Fields(listText(w)), " ")); gs != ws {
+			b.WriteString(what + ":\n  got  " + listText(g) + "\n  want " + listText(w) + "\n")
 		}
 	}
 	chk("id", got.id, want.id)

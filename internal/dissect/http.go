@@ -1,6 +1,10 @@
 package dissect
 
-import "bytes"
+import (
+	"bytes"
+	"fmt"
+	"strconv"
+)
 
 // HTTPMessage is the start of one HTTP/1.x message: a request line or a
 // status line and the selected header fields found after it. Parse reads one
@@ -30,11 +34,11 @@ type HTTPMessage struct {
 
 // HTTP parse errors (built once: Parse allocates nothing).
 var (
-	errHTTPNotHTTP   = wrapErr("http: start line", ErrNotProtocol)
-	errHTTPLineShort = wrapErr("http: start line", ErrTruncated)
-	errHTTPHeadShort = wrapErr("http: head", ErrTruncated)
-	errHTTPHeader    = wrapErr("http: header line", ErrMalformed)
-	errHTTPStatus    = wrapErr("http: status code", ErrMalformed)
+	errHTTPNotHTTP   = fmt.Errorf("http: start line: %w", ErrNotProtocol)
+	errHTTPLineShort = fmt.Errorf("http: start line: %w", ErrTruncated)
+	errHTTPHeadShort = fmt.Errorf("http: head: %w", ErrTruncated)
+	errHTTPHeader    = fmt.Errorf("http: header line: %w", ErrMalformed)
+	errHTTPStatus    = fmt.Errorf("http: status code: %w", ErrMalformed)
 )
 
 // Parse reads one packet's payload b as the start of an HTTP/1.x message:
@@ -55,19 +59,19 @@ func (m *HTTPMessage) Parse(b []byte) error {
 	if !plausibleHTTPStart(b[:min(len(b), maxMethod+1)]) {
 		return errHTTPNotHTTP // a body segment, or another protocol: rejected before looking for a line end
 	}
-	eol := indexByte(b, '\n')
+	eol := bytes.IndexByte(b, '\n')
 	if eol < 0 {
 		return errHTTPLineShort
 	}
-	if err := m.startLine(trimCR(b[:eol])); err != nil {
+	if err := m.startLine(trimTrailingCR(b[:eol])); err != nil {
 		return err
 	}
 	for rest := b[eol+1:]; ; {
-		eol = indexByte(rest, '\n')
+		eol = bytes.IndexByte(rest, '\n')
 		if eol < 0 {
 			return nil // the head continues in a later segment
 		}
-		line := trimCR(rest[:eol])
+		line := trimTrailingCR(rest[:eol])
 		rest = rest[eol+1:]
 		if len(line) == 0 {
 			m.Complete = true
@@ -96,9 +100,7 @@ func (m *HTTPMessage) ParseHead(head []byte) error {
 	return nil
 }
 
-func indexByte(b []byte, c byte) int { return bytes.IndexByte(b, c) }
-
-func trimCR(b []byte) []byte {
+func trimTrailingCR(b []byte) []byte {
 	if n := len(b); n > 0 && b[n-1] == '\r' {
 		return b[:n-1]
 	}
@@ -120,10 +122,10 @@ func tchar(c byte) bool {
 
 // httpVersion reports whether v is "HTTP/d.d".
 func httpVersion(v []byte) bool {
-	return len(v) == 8 && string(v[:5]) == "HTTP/" && isDigit(v[5]) && v[6] == '.' && isDigit(v[7])
+	return len(v) == 8 && string(v[:5]) == "HTTP/" && decDigit(v[5]) && v[6] == '.' && decDigit(v[7])
 }
 
-func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+func decDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 // maxMethod bounds the method token looked at before the first line end is
 // searched for (the longest registered method, UPDATEREDIRECTREF, has 17).
@@ -141,24 +143,24 @@ func plausibleHTTPStart(b []byte) bool {
 	}
 	for i, c := range b {
 		if c == ' ' {
-			return i > 0
+			return i > 0 && i <= maxMethod
 		}
 		if !tchar(c) {
 			return false
 		}
 	}
-	return true
+	return len(b) <= maxMethod // a token longer than any method is not one
 }
 
 func (m *HTTPMessage) startLine(line []byte) error {
 	if len(line) >= 5 && string(line[:5]) == "HTTP/" {
-		sp := indexByte(line, ' ')
+		sp := bytes.IndexByte(line, ' ')
 		if sp < 0 || !httpVersion(line[:sp]) {
 			return errHTTPNotHTTP
 		}
 		m.Response, m.Version = true, line[:sp]
 		rest := line[sp+1:]
-		if len(rest) < 3 || !isDigit(rest[0]) || !isDigit(rest[1]) || !isDigit(rest[2]) || len(rest) > 3 && rest[3] != ' ' {
+		if len(rest) < 3 || !decDigit(rest[0]) || !decDigit(rest[1]) || !decDigit(rest[2]) || len(rest) > 3 && rest[3] != ' ' {
 			return errHTTPStatus
 		}
 		m.Status = uint16(rest[0]-'0')*100 + uint16(rest[1]-'0')*10 + uint16(rest[2]-'0')
@@ -167,7 +169,7 @@ func (m *HTTPMessage) startLine(line []byte) error {
 		}
 		return nil
 	}
-	sp := indexByte(line, ' ')
+	sp := bytes.IndexByte(line, ' ')
 	if sp <= 0 {
 		return errHTTPNotHTTP
 	}
@@ -177,7 +179,7 @@ func (m *HTTPMessage) startLine(line []byte) error {
 		}
 	}
 	rest := line[sp+1:]
-	sp2 := indexByte(rest, ' ')
+	sp2 := bytes.IndexByte(rest, ' ')
 	if sp2 <= 0 || !httpVersion(rest[sp2+1:]) {
 		return errHTTPNotHTTP
 	}
@@ -187,7 +189,7 @@ func (m *HTTPMessage) startLine(line []byte) error {
 
 // header records line ("Name: value") if it is one of the selected headers.
 func (m *HTTPMessage) header(line []byte) error {
-	colon := indexByte(line, ':')
+	colon := bytes.IndexByte(line, ':')
 	if colon <= 0 {
 		return errHTTPHeader
 	}
@@ -199,19 +201,19 @@ func (m *HTTPMessage) header(line []byte) error {
 	}
 	v := trimOWS(line[colon+1:])
 	switch {
-	case equalFold(name, "host"):
+	case asciiEqualFoldLower(name, "host"):
 		if m.Host == nil {
 			m.Host = v
 		}
-	case equalFold(name, "content-type"):
+	case asciiEqualFoldLower(name, "content-type"):
 		if m.ContentType == nil {
 			m.ContentType = v
 		}
-	case equalFold(name, "user-agent"):
+	case asciiEqualFoldLower(name, "user-agent"):
 		if m.UserAgent == nil {
 			m.UserAgent = v
 		}
-	case equalFold(name, "content-length"):
+	case asciiEqualFoldLower(name, "content-length"):
 		if m.ContentLength < 0 {
 			m.ContentLength = parseContentLength(v)
 		}
@@ -229,8 +231,8 @@ func trimOWS(b []byte) []byte {
 	return b
 }
 
-// equalFold reports whether b equals the lower-case ASCII string s, ignoring case.
-func equalFold(b []byte, s string) bool {
+// asciiEqualFoldLower reports whether b equals the lower-case ASCII string s, ignoring case.
+func asciiEqualFoldLower(b []byte, s string) bool {
 	if len(b) != len(s) {
 		return false
 	}
@@ -252,7 +254,7 @@ func parseContentLength(v []byte) int64 {
 	}
 	var n int64
 	for _, c := range v {
-		if !isDigit(c) {
+		if !decDigit(c) {
 			return -1
 		}
 		n = n*10 + int64(c-'0')
@@ -272,7 +274,7 @@ func (m *HTTPMessage) AppendText(dst []byte) []byte {
 func (m *HTTPMessage) AppendInfo(dst []byte) []byte {
 	if m.Response {
 		dst = append(dst, m.Version...)
-		dst = appendUint(append(dst, ' '), uint64(m.Status))
+		dst = strconv.AppendUint(append(dst, ' '), uint64(m.Status), 10)
 		if len(m.Reason) > 0 {
 			dst = append(append(dst, ' '), m.Reason...)
 		}

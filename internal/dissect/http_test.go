@@ -18,7 +18,7 @@ func TestHTTPParse(t *testing.T) {
 		info                    string
 	}
 	payload := func(file string, no int) func(t *testing.T) []byte {
-		return func(t *testing.T) []byte { b, _ := capturePayload(t, file, no); return b }
+		return func(t *testing.T) []byte { b, _ := payloadOfPacket(t, file, no); return b }
 	}
 	built := func(s string) func(t *testing.T) []byte { return func(*testing.T) []byte { return []byte(s) } }
 	cases := []struct {
@@ -68,6 +68,8 @@ func TestHTTPParse(t *testing.T) {
 		{"tls on port 80", built("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\n"), false, want{err: "not protocol", clen: -1}},
 		{"ssh banner", built("SSH-2.0-OpenSSH_9.6\r\n"), false, want{err: "not protocol", clen: -1}},
 		{"empty", built(""), false, want{err: "not protocol", clen: -1}},
+		{"base64 body without line end", built("QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo0NTY3ODkwYWJjZGVm"), false, want{err: "not protocol", clen: -1}},
+		{"long method cut", built("UPDATEREDIRECTREF"), false, want{err: "truncated", clen: -1}},
 	}
 	var m dissect.HTTPMessage
 	for _, c := range cases {
@@ -78,7 +80,7 @@ func TestHTTPParse(t *testing.T) {
 			} else {
 				err = m.Parse(c.input(t))
 			}
-			got := want{err: errKindOf(err), method: string(m.Method), path: string(m.Path), version: string(m.Version),
+			got := want{err: kindOf(err), method: string(m.Method), path: string(m.Path), version: string(m.Version),
 				status: int(m.Status), reason: string(m.Reason), host: string(m.Host), ctype: string(m.ContentType),
 				ua: string(m.UserAgent), clen: m.ContentLength, complete: m.Complete, info: c.want.info}
 			if c.want.info != "" {

@@ -1,5 +1,12 @@
 package dissect
 
+import (
+	"bytes"
+	"fmt"
+	"strconv"
+	"time"
+)
+
 // SyslogFormat is the syslog message format a SyslogMessage was parsed as.
 type SyslogFormat uint8
 
@@ -77,10 +84,10 @@ type SyslogMessage struct {
 
 // Syslog parse errors (built once: Parse allocates nothing).
 var (
-	errSyslogEmpty   = wrapErr("syslog: empty message", ErrTruncated)
-	errSyslogBinary  = wrapErr("syslog: no PRI and not text", ErrNotProtocol)
-	errSyslogCounted = wrapErr("syslog: octet-counted frame longer than the segment", ErrTruncated)
-	errSyslogNoLF    = wrapErr("syslog: frame without its LF", ErrTruncated)
+	errSyslogEmpty   = fmt.Errorf("syslog: empty message: %w", ErrTruncated)
+	errSyslogBinary  = fmt.Errorf("syslog: no PRI and not text: %w", ErrNotProtocol)
+	errSyslogCounted = fmt.Errorf("syslog: octet-counted frame longer than the segment: %w", ErrTruncated)
+	errSyslogNoLF    = fmt.Errorf("syslog: frame without its LF: %w", ErrTruncated)
 )
 
 // Parse reads b as one syslog message (a UDP datagram). An RFC 6587
@@ -119,7 +126,7 @@ func (m *SyslogMessage) ParseTCP(b []byte) error {
 		return m.Parse(b)
 	}
 	var err error
-	if i := indexByte(b, '\n'); i >= 0 {
+	if i := bytes.IndexByte(b, '\n'); i >= 0 {
 		b = b[:i]
 	} else {
 		err = errSyslogNoLF
@@ -134,7 +141,7 @@ func (m *SyslogMessage) ParseTCP(b []byte) error {
 // space, and a '<' starting the message.
 func octetCount(b []byte) (n int, body []byte, ok bool) {
 	i := 0
-	for i < len(b) && i < 9 && isDigit(b[i]) {
+	for i < len(b) && i < 9 && decDigit(b[i]) {
 		n = n*10 + int(b[i]-'0')
 		i++
 	}
@@ -178,7 +185,7 @@ func parsePRI(b []byte) (rest []byte, pri int, ok bool) {
 		return b, 0, false
 	}
 	i := 1
-	for i < len(b) && i <= 3 && isDigit(b[i]) {
+	for i < len(b) && i <= 3 && decDigit(b[i]) {
 		pri = pri*10 + int(b[i]-'0')
 		i++
 	}
@@ -188,10 +195,10 @@ func parsePRI(b []byte) (rest []byte, pri int, ok bool) {
 	return b[i+1:], pri, true
 }
 
-// word returns b up to the first space and what follows that space; ok is
+// nextWord returns b up to the first space and what follows that space; ok is
 // false when there is no space.
-func word(b []byte) (w, rest []byte, ok bool) {
-	i := indexByte(b, ' ')
+func nextWord(b []byte) (w, rest []byte, ok bool) {
+	i := bytes.IndexByte(b, ' ')
 	if i < 0 {
 		return b, nil, false
 	}
@@ -232,7 +239,7 @@ func (m *SyslogMessage) parse5424(b []byte) bool {
 	maxLen := [5]int{64, 255, 48, 128, 32}
 	for i := range f {
 		var ok bool
-		f[i], rest, ok = word(rest)
+		f[i], rest, ok = nextWord(rest)
 		if !ok || !printUSASCII(f[i], maxLen[i]) {
 			return false
 		}
@@ -315,7 +322,7 @@ func isRFC3339(b []byte) bool {
 	d := func(i, n int, lo, hi int) bool {
 		v := 0
 		for k := i; k < i+n; k++ {
-			if !isDigit(b[k]) {
+			if !decDigit(b[k]) {
 				return false
 			}
 			v = v*10 + int(b[k]-'0')
@@ -330,7 +337,7 @@ func isRFC3339(b []byte) bool {
 	i := 19
 	if b[i] == '.' {
 		j := i + 1
-		for j < len(b) && isDigit(b[j]) {
+		for j < len(b) && decDigit(b[j]) {
 			j++
 		}
 		if j == i+1 || j-i-1 > 9 {
@@ -350,7 +357,7 @@ func isRFC3339(b []byte) bool {
 	return false
 }
 
-var months = [12]string{"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"}
+var syslogMonths = [12]string{"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"}
 
 // ts3164 recognises "Mmm dd hh:mm:ss" (day padded with a space or a zero, or
 // one digit) followed by a space or the end; n is its length.
@@ -359,7 +366,7 @@ func ts3164(b []byte) (n int, ok bool) {
 		return 0, false
 	}
 	found := false
-	for _, mon := range months {
+	for _, mon := range syslogMonths {
 		if string(b[:3]) == mon {
 			found = true
 			break
@@ -373,7 +380,7 @@ func ts3164(b []byte) (n int, ok bool) {
 		i++
 	}
 	day := 0
-	for k := 0; k < 2 && i < len(b) && isDigit(b[i]); k++ {
+	for k := 0; k < 2 && i < len(b) && decDigit(b[i]); k++ {
 		day = day*10 + int(b[i]-'0')
 		i++
 	}
@@ -381,8 +388,8 @@ func ts3164(b []byte) (n int, ok bool) {
 		return 0, false
 	}
 	t := b[i+1 : i+9]
-	if !isDigit(t[0]) || !isDigit(t[1]) || t[2] != ':' || !isDigit(t[3]) || !isDigit(t[4]) || t[5] != ':' ||
-		!isDigit(t[6]) || !isDigit(t[7]) || (t[0]-'0')*10+t[1]-'0' > 23 || t[3] > '5' || t[6] > '6' {
+	if !decDigit(t[0]) || !decDigit(t[1]) || t[2] != ':' || !decDigit(t[3]) || !decDigit(t[4]) || t[5] != ':' ||
+		!decDigit(t[6]) || !decDigit(t[7]) || (t[0]-'0')*10+t[1]-'0' > 23 || t[3] > '5' || t[6] > '6' {
 		return 0, false
 	}
 	n = i + 9
@@ -394,14 +401,14 @@ func ts3164(b []byte) (n int, ok bool) {
 
 // ts3339Prefix recognises an RFC 3339 timestamp followed by a space or the end.
 func ts3339Prefix(b []byte) (n int, ok bool) {
-	w, _, _ := word(b)
+	w, _, _ := nextWord(b)
 	if isRFC3339(w) {
 		return len(w), true
 	}
 	return 0, false
 }
 
-func isAlnum(c byte) bool { return isDigit(c) || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
+func isAlnum(c byte) bool { return decDigit(c) || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
 
 // parse3164 parses b (after PRI, or the whole message without one) the way
 // rsyslog's pmrfc3164 does (see SyslogMessage).
@@ -455,12 +462,52 @@ func splitTag(tag []byte) (app, pid []byte) {
 		i++
 	}
 	app = tag[:i]
-	if lb := indexByte(tag, '['); lb >= 0 {
-		if rb := indexByte(tag[lb:], ']'); rb > 1 {
+	if lb := bytes.IndexByte(tag, '['); lb >= 0 {
+		if rb := bytes.IndexByte(tag[lb:], ']'); rb > 1 {
 			pid = tag[lb+1 : lb+rb]
 		}
 	}
 	return app, pid
+}
+
+// AppendTime3339 appends the message's timestamp in RFC 3339 form (with
+// nanoseconds when it has a fraction): Timestamp3339 as written when there is
+// one; an RFC 3164 "Mmm dd hh:mm:ss" completed with the year and the zone of
+// ref (the capture time, in the zone the sender is assumed to be in — rsyslog
+// assumes the receiver's local zone; a date more than a month after ref is
+// taken from the year before, as across New Year). Nothing is appended when
+// there is no timestamp.
+func (m *SyslogMessage) AppendTime3339(dst []byte, ref time.Time) []byte {
+	if len(m.Timestamp3339) > 0 {
+		return append(dst, m.Timestamp3339...)
+	}
+	ts := m.Timestamp
+	if len(ts) < 14 {
+		return dst
+	}
+	mon := 0
+	for i, name := range syslogMonths {
+		if string(ts[:3]) == name {
+			mon = i + 1
+		}
+	}
+	num := func(b []byte) int {
+		n := 0
+		for _, c := range b {
+			if decDigit(c) {
+				n = n*10 + int(c-'0')
+			}
+		}
+		return n
+	}
+	// ts3164 accepted "Mmm d hh:mm:ss", "Mmm dd hh:mm:ss" or "Mmm  d hh:mm:ss".
+	clock := ts[len(ts)-8:]
+	day := num(ts[4 : len(ts)-9])
+	t := time.Date(ref.Year(), time.Month(mon), day, num(clock[0:2]), num(clock[3:5]), num(clock[6:8]), 0, ref.Location())
+	if t.After(ref.AddDate(0, 1, 0)) {
+		t = t.AddDate(-1, 0, 0)
+	}
+	return t.AppendFormat(dst, time.RFC3339)
 }
 
 // Facility and severity names as rsyslog prints them (syslogfacility-text,
@@ -510,7 +557,7 @@ func (m *SyslogMessage) AppendText(dst []byte) []byte {
 	dst = append(dst, tcpdumpFacilities[m.FacilityCode%24]...)
 	dst = append(append(dst, '.'), tcpdumpSeverities[m.SeverityCode&7]...)
 	dst = append(dst, ", length: "...)
-	return appendUint(dst, uint64(m.Length))
+	return strconv.AppendUint(dst, uint64(m.Length), 10)
 }
 
 // AppendInfo appends Wireshark's Info column text: "USER.ALERT: " and the
@@ -526,12 +573,12 @@ func (m *SyslogMessage) AppendInfo(dst []byte) []byte {
 		dst = append(append(dst, '.'), wiresharkSeverities[m.SeverityCode&7]...)
 		dst = append(dst, ": "...)
 	}
-	return appendEscaped(dst, m.body)
+	return appendWiresharkEscaped(dst, m.body)
 }
 
-// appendEscaped appends b with control bytes written as Wireshark's
+// appendWiresharkEscaped appends b with control bytes written as Wireshark's
 // format_text does (\n \r \t \a \b \f \v, others as \ooo octal).
-func appendEscaped(dst, b []byte) []byte {
+func appendWiresharkEscaped(dst, b []byte) []byte {
 	for i := 0; i < len(b); i++ {
 		c := b[i]
 		if c == 0xef && i+2 < len(b) && b[i+1] == 0xbb && b[i+2] == 0xbf {

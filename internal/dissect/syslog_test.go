@@ -2,6 +2,7 @@ package dissect_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/wirebridge/wirebridge/internal/dissect"
 )
@@ -19,7 +20,7 @@ func TestSyslogParse(t *testing.T) {
 		text                                  string // AppendText, when set
 	}
 	payload := func(file string, no int) func(t *testing.T) ([]byte, bool) {
-		return func(t *testing.T) ([]byte, bool) { return capturePayload(t, file, no) }
+		return func(t *testing.T) ([]byte, bool) { return payloadOfPacket(t, file, no) }
 	}
 	built := func(s string, tcp bool) func(t *testing.T) ([]byte, bool) {
 		return func(*testing.T) ([]byte, bool) { return []byte(s), tcp }
@@ -70,12 +71,12 @@ func TestSyslogParse(t *testing.T) {
 		{"kernel", payload("ndpi_syslog.pcap", 89), want{
 			format: "rfc3164", hasPRI: true, facility: "kern", severity: "info", fcode: 0, scode: 6,
 			ts: "Mar  9 04:44:27", host: "NDC3CLNDMVA22", app: "kernel", msg: "IPv6: ADDRCONF(NETDEV_UP): eth0: link is not ready", length: 91}},
-		{"rfc 5424 example with structured data and BOM", built(string(builtPackets()[11].payload), false), want{
+		{"rfc 5424 example with structured data and BOM", built(string(builtL7Packets()[11].payload), false), want{
 			format: "rfc5424", hasPRI: true, facility: "local4", severity: "notice", fcode: 20, scode: 5,
 			ts: "2003-10-11T22:14:15.003Z", ts3339: "2003-10-11T22:14:15.003Z", host: "mymachine.example.com", app: "evntslog",
 			msgid: "ID47", sd: `[exampleSDID@32473 iut="3" eventSource="Application" eventID="1011"]`,
 			msg: "An application event log entry...", length: 175}},
-		{"rfc 5424 nil values", built(string(builtPackets()[12].payload), false), want{
+		{"rfc 5424 nil values", built(string(builtL7Packets()[12].payload), false), want{
 			format: "rfc5424", hasPRI: true, facility: "auth", severity: "crit", fcode: 4, scode: 2,
 			ts: "2003-10-11T22:14:15.003+02:00", ts3339: "2003-10-11T22:14:15.003+02:00", app: "su",
 			msg: "'su root' failed for lonvick on /dev/pts/8", length: 89}},
@@ -99,7 +100,7 @@ func TestSyslogParse(t *testing.T) {
 		{"octet count longer than the data", built("99 <11>app: hi", false), want{
 			err: "truncated", format: "rfc3164", hasPRI: true, facility: "user", severity: "err", fcode: 1, scode: 3,
 			app: "app", msg: "hi", length: 11}},
-		{"tcp octet-counted frame", built(string(builtPackets()[15].payload)+"12 <13>next one", true), want{
+		{"tcp octet-counted frame", built(string(builtL7Packets()[15].payload)+"12 <13>next one", true), want{
 			format: "rfc5424", hasPRI: true, facility: "user", severity: "notice", fcode: 1, scode: 5,
 			ts: "2026-12-07T17:00:00Z", ts3339: "2026-12-07T17:00:00Z", host: "web01", app: "nginx", pid: "812",
 			msg: "request failed 502", length: 65}},
@@ -122,7 +123,7 @@ func TestSyslogParse(t *testing.T) {
 			} else {
 				err = m.Parse(b)
 			}
-			got := want{err: errKindOf(err), format: m.Format.String(), hasPRI: m.HasPRI, facility: m.Facility(),
+			got := want{err: kindOf(err), format: m.Format.String(), hasPRI: m.HasPRI, facility: m.Facility(),
 				severity: m.Severity(), fcode: m.FacilityCode, scode: m.SeverityCode, ts: string(m.Timestamp),
 				ts3339: string(m.Timestamp3339), host: string(m.Hostname), app: string(m.AppName), pid: string(m.ProcID),
 				msgid: string(m.MsgID), sd: string(m.StructuredData), msg: string(m.Message), length: m.Length, text: c.want.text}
@@ -140,7 +141,7 @@ func TestSyslogParse(t *testing.T) {
 }
 
 func TestSyslogAppendInfo(t *testing.T) {
-	b, _ := capturePayload(t, "tcpdump_syslog_udp.pcap", 2)
+	b, _ := payloadOfPacket(t, "tcpdump_syslog_udp.pcap", 2)
 	var m dissect.SyslogMessage
 	if err := m.Parse(b); err != nil {
 		t.Fatal(err)
@@ -155,5 +156,39 @@ func TestSyslogAppendInfo(t *testing.T) {
 	}
 	if got, want := string(m.AppendInfo(nil)), `LOCAL2.INFO: Jan  2 10:09:52 nb6 chillispot[4222]: C:1\tx\001`; got != want {
 		t.Errorf("AppendInfo %q, want %q", got, want)
+	}
+}
+
+func TestSyslogAppendTime3339(t *testing.T) {
+	ref := time.Date(2026, time.January, 2, 10, 0, 0, 0, time.FixedZone("", 3600))
+	cases := []struct {
+		name, msg, want string
+	}{
+		{"rfc 5424 as written", "<13>1 2003-10-11T22:14:15.003Z h a - - - x", "2003-10-11T22:14:15.003Z"},
+		{"rfc 3339 in 3164", "<13>2013-09-12T19:16:34.457849+04:00 localhost x", "2013-09-12T19:16:34.457849+04:00"},
+		{"3164 with the capture's year and zone", "<13>Jan  2 09:59:58 h a: x", "2026-01-02T09:59:58+01:00"},
+		{"3164 one-digit day", "<13>Jan 2 09:59:58 h a: x", "2026-01-02T09:59:58+01:00"},
+		{"3164 from last December", "<13>Dec 31 23:59:59 h a: x", "2025-12-31T23:59:59+01:00"},
+		{"3164 clock a little ahead", "<13>Jan 20 00:00:00 h a: x", "2026-01-20T00:00:00+01:00"},
+		{"no timestamp", "<13>app: x", ""},
+		{"5424 nil timestamp", "<13>1 - h a - - - x", ""},
+	}
+	var m dissect.SyslogMessage
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if err := m.Parse([]byte(c.msg)); err != nil {
+				t.Fatal(err)
+			}
+			if got := string(m.AppendTime3339(nil, ref)); got != c.want {
+				t.Errorf("got %q, want %q", got, c.want)
+			}
+		})
+	}
+	buf := make([]byte, 0, 64)
+	if err := m.Parse([]byte("<13>Feb 28 12:00:00 h a: x")); err != nil {
+		t.Fatal(err)
+	}
+	if n := testing.AllocsPerRun(50, func() { buf = m.AppendTime3339(buf[:0], ref) }); n != 0 {
+		t.Errorf("%v allocations", n)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 	"unsafe"
@@ -40,6 +41,7 @@ type appLeaf struct {
 	kind  Kind
 	array string          // key of the array of objects it is a member of, "" if none
 	arr   pattern.ArrayID // that array's id, or the leaf's own when it is an array of values
+	multi bool            // an array member or an array of values: reported through VisitField
 }
 
 // appBlock is one application block: its key and leaves in encoder order.
@@ -73,11 +75,11 @@ func init() {
 		switch len(vp.path) {
 		case 3:
 			if l.kind == KindStringArray || l.kind == KindNumberArray {
-				l.arr = arrayID(vp.path...)
+				l.arr, l.multi = arrayID(vp.path...), true
 			}
 		case 4:
 			l.array = vp.path[2]
-			l.arr = arrayID(vp.path[:3]...)
+			l.arr, l.multi = arrayID(vp.path[:3]...), true
 		default:
 			panic(fmt.Sprintf("event: application field %v nests too deep", vp.path))
 		}
@@ -91,16 +93,7 @@ func init() {
 	}
 }
 
-func joinPath(p []string) string {
-	s := ""
-	for i, k := range p {
-		if i > 0 {
-			s += "."
-		}
-		s += k
-	}
-	return s
-}
+func joinPath(p []string) string { return strings.Join(p, ".") }
 
 // appValue is one value of an application leaf.
 type appValue struct {
@@ -587,7 +580,7 @@ func (a *appLayer) scalar(l *appLeaf) pattern.Scalar {
 		return pattern.Scalar{}
 	}
 	code := l.code
-	if l.arr != 0 || l.array != "" {
+	if l.multi {
 		return pattern.Scalar{Kind: pattern.ScalarMany}
 	}
 	v := a.value(code, 0)
@@ -621,7 +614,7 @@ func (a *appLayer) visit(l *appLeaf, out *pattern.Values, buf *[]byte) {
 		return
 	}
 	code := l.code
-	if l.arr == 0 && l.array == "" {
+	if !l.multi {
 		reportAppValue(out, a.value(code, 0), buf)
 		return
 	}

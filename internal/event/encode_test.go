@@ -613,7 +613,10 @@ func TestAppendJSONAllocs(t *testing.T) {
 		{"json geneve", tun, e.AppendJSON},
 		{"cloudevents udp", p, e.AppendCloudEvent},
 	} {
-		if n := testing.AllocsPerRun(100, func() { buf = c.f(buf[:0], c.p, m) }); n != 0 {
+		// Under -race sync.Pool drops a quarter of what is put back, so the
+		// Encoder's pooled dissector scratch is made again now and then;
+		// the plain run checks the real count.
+		if n := testing.AllocsPerRun(100, func() { buf = c.f(buf[:0], c.p, m) }); n != 0 && !raceEnabled {
 			t.Errorf("%s: %v allocs per event into a buffer with room", c.name, n)
 		}
 		// Under -race the instrumented build reports one more allocation; the

@@ -15,7 +15,7 @@ import (
 	"github.com/wirebridge/wirebridge/internal/packet/capfile"
 )
 
-func writeBuilt(t *testing.T, pkts []builtPacket) string {
+func writeBuiltPcap(t *testing.T, pkts []builtL7) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "built.pcapng")
 	f, err := os.Create(path)
@@ -47,26 +47,26 @@ func writeBuilt(t *testing.T, pkts []builtPacket) string {
 	return path
 }
 
-// TestTsharkBuilt compares the parsers with tshark on built packets for the
+// TestTsharkBuiltDNSHTTPSyslog compares the parsers with tshark on built packets for the
 // cases the shared captures lack. Known differences name the file "built".
-func TestTsharkBuilt(t *testing.T) {
+func TestTsharkBuiltDNSHTTPSyslog(t *testing.T) {
 	tshark, err := exec.LookPath("tshark")
 	if err != nil {
 		t.Fatalf("tshark: %v (install the tshark package)", err)
 	}
-	pkts := builtPackets()
-	path := writeBuilt(t, pkts)
+	pkts := builtL7Packets()
+	path := writeBuiltPcap(t, pkts)
 	if p := os.Getenv("DISSECT_KEEP_BUILT"); p != "" {
 		b, _ := os.ReadFile(path)
 		_ = os.WriteFile(p, b, 0o644)
 	}
-	ts := runTshark(t, tshark, path, "-d", "tcp.port==601,syslog", "-d", "udp.port==5355,llmnr")
-	ours := decodeFile(t, path)
+	ts := tsharkDissect(t, tshark, path, "-d", "tcp.port==601,syslog", "-d", "udp.port==5355,llmnr")
+	ours := decodeCapture(t, path)
 	if len(ours) != len(pkts) {
 		t.Fatalf("decoded %d packets, built %d", len(ours), len(pkts))
 	}
-	var diffs []difference
-	compareAll(differ{file: "built", diffs: &diffs}, ours, ts)
+	var diffs []fieldDiff
+	compareL7(diffSink{file: "built", diffs: &diffs}, ours, ts)
 	for i, p := range pkts {
 		if dissected := ts[i+1].has("dns.") || ts[i+1].has("http.") || ts[i+1].has("syslog."); dissected == p.notDissected {
 			t.Errorf("built #%d %s: tshark dissected it: %v, want %v", i+1, p.name, dissected, !p.notDissected)
@@ -75,12 +75,12 @@ func TestTsharkBuilt(t *testing.T) {
 	for _, d := range diffs {
 		t.Logf("built #%d is %s", d.packet, pkts[d.packet-1].name)
 	}
-	known := loadKnown(t)
-	var builtKnown []*knownDifference
+	known := loadKnownDiffs(t)
+	var builtKnown []*knownDiff
 	for _, k := range known {
 		if k.File == "built" && !strings.HasSuffix(k.Field, ".text") {
 			builtKnown = append(builtKnown, k)
 		}
 	}
-	checkKnown(t, diffs, builtKnown)
+	checkKnownDiffs(t, diffs, builtKnown)
 }

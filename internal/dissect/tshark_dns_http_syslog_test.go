@@ -28,21 +28,21 @@ import (
 // HTTP and syslog parsers run on the innermost transport payload of packets
 // on their ports (or that tshark dissects as their protocol), and their
 // fields are compared with tshark's, packet by packet. Differences must be
-// listed, with the reason, in testdata/tshark-known-differences.json; a
-// listed difference that no longer occurs fails the test too.
+// listed, with the reason, in testdata/tshark-known-differences-dns-http-syslog.json; a
+// listed fieldDiff that no longer occurs fails the test too.
 
-const pcapDir = "../../testdata/pcaps"
+const capturesDir = "../../testdata/pcaps"
 
-// tsharkOpts: no IP reassembly and no TCP desegmentation, so tshark dissects
+// tsharkNoReassembly: no IP reassembly and no TCP desegmentation, so tshark dissects
 // each packet on its own as the parsers do (HTTP heads are compared on the
 // packet that starts them).
-var tsharkOpts = []string{
+var tsharkNoReassembly = []string{
 	"-o", "ip.defragment:FALSE",
 	"-o", "ipv6.defragment:FALSE",
 	"-o", "tcp.desegment_tcp_streams:FALSE",
 }
 
-var tsharkFields = []string{
+var tsharkL7Fields = []string{
 	"frame.number", "_ws.col.Info", "_ws.malformed", "_ws.short", "_ws.unreassembled",
 	"dns.id", "dns.flags.response", "dns.flags.opcode", "dns.flags.rcode",
 	"dns.flags.authoritative", "dns.flags.truncated", "dns.flags.recdesired",
@@ -58,10 +58,10 @@ var tsharkFields = []string{
 	"syslog.timestamp_rfc3164", "syslog.hostname", "syslog.appname", "syslog.procid", "syslog.msgid",
 }
 
-// tsPacket is one packet of tshark's output: field name -> values.
-type tsPacket map[string][]string
+// tsFields is one packet of tshark's output: field name -> values.
+type tsFields map[string][]string
 
-func (p tsPacket) has(prefix string) bool {
+func (p tsFields) has(prefix string) bool {
 	for k := range p {
 		if strings.HasPrefix(k, prefix) {
 			return true
@@ -71,19 +71,19 @@ func (p tsPacket) has(prefix string) bool {
 }
 
 // one returns the single value of field f ("" when absent).
-func (p tsPacket) one(f string) string {
+func (p tsFields) one(f string) string {
 	if v := p[f]; len(v) > 0 {
 		return v[0]
 	}
 	return ""
 }
 
-func runTshark(t *testing.T, tshark, path string, extra ...string) map[int]tsPacket {
+func tsharkDissect(t *testing.T, tshark, path string, extra ...string) map[int]tsFields {
 	t.Helper()
-	args := append([]string{"-n", "-r", path}, tsharkOpts...)
+	args := append([]string{"-n", "-r", path}, tsharkNoReassembly...)
 	args = append(args, extra...)
 	args = append(args, "-T", "json")
-	for _, f := range tsharkFields {
+	for _, f := range tsharkL7Fields {
 		args = append(args, "-e", f)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -105,9 +105,9 @@ func runTshark(t *testing.T, tshark, path string, extra ...string) map[int]tsPac
 			t.Fatalf("tshark %s: json: %v", path, err)
 		}
 	}
-	pkts := make(map[int]tsPacket, len(raw))
+	pkts := make(map[int]tsFields, len(raw))
 	for _, r := range raw {
-		no, err := strconv.Atoi(tsPacket(r.Source.Layers).one("frame.number"))
+		no, err := strconv.Atoi(tsFields(r.Source.Layers).one("frame.number"))
 		if err != nil {
 			t.Fatalf("tshark %s: frame.number: %v", path, err)
 		}
@@ -116,15 +116,15 @@ func runTshark(t *testing.T, tshark, path string, extra ...string) map[int]tsPac
 	return pkts
 }
 
-// ourPacket is one decoded packet's innermost transport payload.
-type ourPacket struct {
+// l7Packet is one decoded packet's innermost transport payload.
+type l7Packet struct {
 	no               int
 	tcp, udp         bool
 	srcPort, dstPort uint16
 	payload          []byte
 }
 
-func decodeFile(t *testing.T, path string) []ourPacket {
+func decodeCapture(t *testing.T, path string) []l7Packet {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
@@ -135,7 +135,7 @@ func decodeFile(t *testing.T, path string) []ourPacket {
 	if err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
-	var out []ourPacket
+	var out []l7Packet
 	var p packet.Packet
 	for no := 1; ; no++ {
 		data, info, err := r.Next()
@@ -147,7 +147,7 @@ func decodeFile(t *testing.T, path string) []ourPacket {
 		}
 		_ = packet.Decode(&p, data, info) // decode errors leave the layers decoded so far
 		fr := &p.Frames[p.NumFrames-1]
-		op := ourPacket{no: no, tcp: fr.Layers.Has(packet.LayerTCP), udp: fr.Layers.Has(packet.LayerUDP)}
+		op := l7Packet{no: no, tcp: fr.Layers.Has(packet.LayerTCP), udp: fr.Layers.Has(packet.LayerUDP)}
 		if (op.tcp || op.udp) && !fr.L4Partial {
 			op.srcPort, op.dstPort = fr.SrcPort, fr.DstPort
 			op.payload = bytes.Clone(p.Data[fr.PayloadOff : fr.PayloadOff+fr.PayloadLen])
@@ -164,12 +164,12 @@ var (
 	syslogPorts = []uint16{514, 601}
 )
 
-func onPort(p ourPacket, ports []uint16) bool {
+func onPort(p l7Packet, ports []uint16) bool {
 	return slices.Contains(ports, p.srcPort) || slices.Contains(ports, p.dstPort)
 }
 
-// difference is one field on which a parser and tshark disagree.
-type difference struct {
+// fieldDiff is one field on which a parser and tshark disagree.
+type fieldDiff struct {
 	file   string
 	packet int
 	field  string
@@ -177,37 +177,37 @@ type difference struct {
 	tshark string
 }
 
-func (d difference) String() string {
+func (d fieldDiff) String() string {
 	return fmt.Sprintf("%s #%d %s: ours %q, theirs %q", d.file, d.packet, d.field, d.ours, d.tshark)
 }
 
-type differ struct {
+type diffSink struct {
 	file  string
 	no    int
-	diffs *[]difference
+	diffs *[]fieldDiff
 }
 
-func (d differ) eq(field, ours, tshark string) {
+func (d diffSink) eq(field, ours, tshark string) {
 	if ours != tshark {
-		*d.diffs = append(*d.diffs, difference{d.file, d.no, field, ours, tshark})
+		*d.diffs = append(*d.diffs, fieldDiff{d.file, d.no, field, ours, tshark})
 	}
 }
 
-const absent = "<absent>"
+const absentText = "<absent>"
 
 func orAbsent(s string, present bool) string {
 	if !present {
-		return absent
+		return absentText
 	}
 	return s
 }
 
 // list compares ours with tshark's values of field (absent when empty).
-func (d differ) list(field string, ours []string, ts tsPacket) {
+func (d diffSink) list(field string, ours []string, ts tsFields) {
 	d.eq(field, strings.Join(ours, " | "), strings.Join(ts[field], " | "))
 }
 
-func compareDNS(d differ, op ourPacket, ts tsPacket) {
+func compareDNS(d diffSink, op l7Packet, ts tsFields) {
 	tsHas := ts.has("dns.")
 	if !tsHas && !onPort(op, dnsPorts) {
 		return
@@ -216,24 +216,24 @@ func compareDNS(d differ, op ourPacket, ts tsPacket) {
 	err := m.Parse(op.payload, op.tcp)
 	if !tsHas {
 		if err == nil {
-			d.eq("dns", "parsed", absent)
+			d.eq("dns", "parsed", absentText)
 		}
 		return
 	}
 	if err != nil || tsError(ts) != "" {
-		d.eq("dns.error", errKind(err), tsError(ts))
+		d.eq("dns.error", kindName(err), tsError(ts))
 		if m.ID == 0 && m.QDCount == 0 {
 			return
 		}
 	}
 	d.eq("dns.id", fmt.Sprintf("0x%04x", m.ID), ts.one("dns.id"))
-	d.eq("dns.flags.response", b01(m.Response), ts.one("dns.flags.response"))
+	d.eq("dns.flags.response", bit01(m.Response), ts.one("dns.flags.response"))
 	d.eq("dns.flags.opcode", strconv.Itoa(int(m.Opcode)), ts.one("dns.flags.opcode"))
 	// tshark shows rcode and AA for responses only, and no RD for LLMNR
-	// (whose flags differ): compare the flags tshark shows.
+	// (whose flags diffSink): compare the flags tshark shows.
 	flag := func(field string, v bool) {
 		if len(ts[field]) > 0 {
-			d.eq(field, b01(v), ts.one(field))
+			d.eq(field, bit01(v), ts.one(field))
 		}
 	}
 	if m.Response {
@@ -247,7 +247,7 @@ func compareDNS(d differ, op ourPacket, ts tsPacket) {
 	d.eq("dns.count.auth_rr", strconv.Itoa(int(m.NSCount)), ts.one("dns.count.auth_rr"))
 	d.eq("dns.count.add_rr", strconv.Itoa(int(m.ARCount)), ts.one("dns.count.add_rr"))
 	if err == nil && !m.More {
-		info(d, "dns", m.AppendInfo(nil), ts)
+		checkInfo(d, "dns", m.AppendInfo(nil), ts)
 	}
 	var qnames, types, classes []string
 	for _, q := range m.QuestionList() {
@@ -269,7 +269,7 @@ func compareDNS(d differ, op ourPacket, ts tsPacket) {
 	prefix := func(field string, i int, v string) {
 		vals := ts[field]
 		if i >= len(vals) {
-			d.eq(fmt.Sprintf("%s[%d]", field, i), v, absent)
+			d.eq(fmt.Sprintf("%s[%d]", field, i), v, absentText)
 			return
 		}
 		d.eq(fmt.Sprintf("%s[%d]", field, i), v, vals[i])
@@ -324,8 +324,8 @@ func compareDNS(d differ, op ourPacket, ts tsPacket) {
 	}
 }
 
-// errKind names the error kind of a parse error ("" for nil).
-func errKind(err error) string {
+// kindName names the error kind of a parse error ("" for nil).
+func kindName(err error) string {
 	switch {
 	case err == nil:
 		return ""
@@ -342,7 +342,7 @@ func errKind(err error) string {
 // tsError names tshark's verdict on a packet: "malformed" (a Malformed
 // Packet expert item), "truncated" (the packet or an unreassembled fragment
 // ends inside the message), or "".
-func tsError(ts tsPacket) string {
+func tsError(ts tsFields) string {
 	switch {
 	case ts.has("_ws.malformed"):
 		return "malformed"
@@ -352,10 +352,10 @@ func tsError(ts tsPacket) string {
 	return ""
 }
 
-// info checks that tshark's Info column starts with ours: Wireshark adds
+// checkInfo checks that tshark's Info column starts with ours: Wireshark adds
 // what the parsers do not keep (DNS authority and additional records, the
 // HTTP body's content type, syslog's trailing NUL or LF).
-func info(d differ, proto string, ours []byte, ts tsPacket) {
+func checkInfo(d diffSink, proto string, ours []byte, ts tsFields) {
 	tsInfo := ts.one("_ws.col.Info")
 	if !strings.HasPrefix(tsInfo, string(ours)) {
 		d.eq(proto+".info (prefix)", string(ours), tsInfo)
@@ -369,14 +369,14 @@ func rootName(n []byte) string {
 	return string(n)
 }
 
-func b01(b bool) string {
+func bit01(b bool) string {
 	if b {
 		return "1"
 	}
 	return "0"
 }
 
-func compareHTTP(d differ, op ourPacket, ts tsPacket) {
+func compareHTTP(d diffSink, op l7Packet, ts tsFields) {
 	tsHas := ts.has("http.request.") || ts.has("http.response.")
 	if !op.tcp || (!tsHas && !onPort(op, httpPorts)) {
 		return
@@ -385,7 +385,7 @@ func compareHTTP(d differ, op ourPacket, ts tsPacket) {
 	err := m.Parse(op.payload)
 	if !tsHas {
 		if err == nil {
-			d.eq("http", "parsed", absent)
+			d.eq("http", "parsed", absentText)
 		}
 		return
 	}
@@ -393,7 +393,7 @@ func compareHTTP(d differ, op ourPacket, ts tsPacket) {
 		d.eq("http.error", err.Error(), "<none>")
 		return
 	}
-	info(d, "http", m.AppendInfo(nil), ts)
+	checkInfo(d, "http", m.AppendInfo(nil), ts)
 	str := func(b []byte) string { return orAbsent(string(b), b != nil) }
 	tsv := func(f string) string { return orAbsent(ts.one(f), len(ts[f]) > 0) }
 	if m.Response {
@@ -408,7 +408,7 @@ func compareHTTP(d differ, op ourPacket, ts tsPacket) {
 	d.eq("http.host", str(m.Host), tsv("http.host"))
 	d.eq("http.content_type", str(m.ContentType), tsv("http.content_type"))
 	d.eq("http.user_agent", str(m.UserAgent), tsv("http.user_agent"))
-	cl := absent
+	cl := absentText
 	if m.ContentLength >= 0 {
 		cl = strconv.FormatInt(m.ContentLength, 10)
 	}
@@ -420,7 +420,7 @@ func compareHTTP(d differ, op ourPacket, ts tsPacket) {
 // program name in syslog.procid and "[pid]: message" in syslog.msgid (its
 // field labels are shifted), so AppName is compared with syslog.procid and
 // ProcID with the bracketed start of syslog.msgid.
-func compareSyslog(d differ, op ourPacket, ts tsPacket) {
+func compareSyslog(d diffSink, op l7Packet, ts tsFields) {
 	tsHas := ts.has("syslog.")
 	if !tsHas && !onPort(op, syslogPorts) {
 		return
@@ -434,7 +434,7 @@ func compareSyslog(d differ, op ourPacket, ts tsPacket) {
 	}
 	if !tsHas {
 		if err == nil {
-			d.eq("syslog", "parsed", absent)
+			d.eq("syslog", "parsed", absentText)
 		}
 		return
 	}
@@ -448,9 +448,9 @@ func compareSyslog(d differ, op ourPacket, ts tsPacket) {
 		d.eq("syslog.facility", strconv.Itoa(int(m.FacilityCode)), ts.one("syslog.facility"))
 		d.eq("syslog.level", strconv.Itoa(int(m.SeverityCode)), ts.one("syslog.level"))
 	} else {
-		d.eq("syslog.facility", absent, orAbsent(ts.one("syslog.facility"), len(ts["syslog.facility"]) > 0))
+		d.eq("syslog.facility", absentText, orAbsent(ts.one("syslog.facility"), len(ts["syslog.facility"]) > 0))
 	}
-	info(d, "syslog", m.AppendInfo(nil), ts)
+	checkInfo(d, "syslog", m.AppendInfo(nil), ts)
 	tsMsg := strings.TrimRight(ts.one("syslog.msg"), "\x00\r\n")
 	if !strings.HasSuffix(tsMsg, string(m.Message)) {
 		d.eq("syslog.msg (suffix)", string(m.Message), tsMsg)
@@ -466,7 +466,7 @@ func compareSyslog(d differ, op ourPacket, ts tsPacket) {
 		d.eq("syslog.appname", str(m.AppName), tsv("syslog.appname"))
 		d.eq("syslog.procid", str(m.ProcID), tsv("syslog.procid"))
 		ts3339, err := time.Parse(time.RFC3339Nano, string(m.Timestamp3339))
-		got := absent
+		got := absentText
 		if err == nil {
 			got = ts3339.UTC().Format("Jan _2, 2006 15:04:05.000000000 UTC")
 		}
@@ -478,7 +478,7 @@ func compareSyslog(d differ, op ourPacket, ts tsPacket) {
 	}
 	if ts.has("syslog.procid") {
 		d.eq("syslog.procid (AppName)", str(m.AppName), tsv("syslog.procid"))
-		pid := absent
+		pid := absentText
 		if id := ts.one("syslog.msgid"); strings.HasPrefix(id, "[") {
 			if e := strings.IndexByte(id, ']'); e > 0 {
 				pid = id[1:e]
@@ -488,8 +488,8 @@ func compareSyslog(d differ, op ourPacket, ts tsPacket) {
 	}
 }
 
-// knownDifference is one entry of testdata/tshark-known-differences.json.
-type knownDifference struct {
+// knownDiff is one entry of testdata/tshark-known-differences-dns-http-syslog.json.
+type knownDiff struct {
 	File    string `json:"file"`
 	Packets []int  `json:"packets"`
 	Field   string `json:"field"`
@@ -499,14 +499,14 @@ type knownDifference struct {
 	used    bool
 }
 
-func (k *knownDifference) matches(d difference) bool {
-	return k.File == d.file && slices.Contains(k.Packets, d.packet) && wild(k.Field, d.field) &&
-		wild(k.Ours, d.ours) && wild(k.Tshark, d.tshark)
+func (k *knownDiff) matches(d fieldDiff) bool {
+	return k.File == d.file && slices.Contains(k.Packets, d.packet) && matchStar(k.Field, d.field) &&
+		matchStar(k.Ours, d.ours) && matchStar(k.Tshark, d.tshark)
 }
 
-// wild matches s against pattern p, in which '*' matches any text (and
+// matchStar matches s against pattern p, in which '*' matches any text (and
 // nothing else is special).
-func wild(p, s string) bool {
+func matchStar(p, s string) bool {
 	parts := strings.Split(p, "*")
 	if len(parts) == 1 {
 		return p == s
@@ -525,27 +525,27 @@ func wild(p, s string) bool {
 	return strings.HasSuffix(s, parts[len(parts)-1])
 }
 
-func loadKnown(t *testing.T) []*knownDifference {
+func loadKnownDiffs(t *testing.T) []*knownDiff {
 	t.Helper()
-	b, err := os.ReadFile("testdata/tshark-known-differences.json")
+	b, err := os.ReadFile("testdata/tshark-known-differences-dns-http-syslog.json")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var f struct {
-		Differences []*knownDifference `json:"differences"`
+		Differences []*knownDiff `json:"differences"`
 	}
 	if err := json.Unmarshal(b, &f); err != nil {
 		t.Fatalf("known differences: %v", err)
 	}
 	for i, k := range f.Differences {
 		if k.Reason == "" || k.File == "" || len(k.Packets) == 0 {
-			t.Fatalf("known difference %d: file, packets and reason are required", i)
+			t.Fatalf("known fieldDiff %d: file, packets and reason are required", i)
 		}
 	}
 	return f.Differences
 }
 
-func compareAll(d differ, ours []ourPacket, ts map[int]tsPacket) (dnsN, httpN, syslogN int) {
+func compareL7(d diffSink, ours []l7Packet, ts map[int]tsFields) (dnsN, httpN, syslogN int) {
 	for _, op := range ours {
 		if !op.tcp && !op.udp {
 			continue
@@ -570,42 +570,42 @@ func compareAll(d differ, ours []ourPacket, ts map[int]tsPacket) (dnsN, httpN, s
 	return
 }
 
-func TestTsharkDissectors(t *testing.T) {
+func TestTsharkDNSHTTPSyslog(t *testing.T) {
 	tshark, err := exec.LookPath("tshark")
 	if err != nil {
 		t.Fatalf("tshark: %v (install the tshark package)", err)
 	}
-	entries, err := os.ReadDir(pcapDir)
+	entries, err := os.ReadDir(capturesDir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var known []*knownDifference
-	for _, k := range loadKnown(t) {
+	var known []*knownDiff
+	for _, k := range loadKnownDiffs(t) {
 		if k.File != "built" && !strings.HasSuffix(k.Field, ".text") {
 			known = append(known, k)
 		}
 	}
-	var diffs []difference
+	var diffs []fieldDiff
 	var nDNS, nHTTP, nSyslog int
 	for _, e := range entries {
 		name := e.Name()
 		if !strings.HasSuffix(name, ".pcap") && !strings.HasSuffix(name, ".pcapng") {
 			continue
 		}
-		path := filepath.Join(pcapDir, name)
-		ours := decodeFile(t, path)
-		ts := runTshark(t, tshark, path)
-		a, b, c := compareAll(differ{file: name, diffs: &diffs}, ours, ts)
+		path := filepath.Join(capturesDir, name)
+		ours := decodeCapture(t, path)
+		ts := tsharkDissect(t, tshark, path)
+		a, b, c := compareL7(diffSink{file: name, diffs: &diffs}, ours, ts)
 		nDNS, nHTTP, nSyslog = nDNS+a, nHTTP+b, nSyslog+c
 	}
 	t.Logf("packets tshark dissects: %d DNS, %d HTTP heads, %d syslog", nDNS, nHTTP, nSyslog)
 	if nDNS < 30 || nHTTP < 30 || nSyslog < 80 {
 		t.Errorf("too few packets compared: %d DNS, %d HTTP, %d syslog", nDNS, nHTTP, nSyslog)
 	}
-	checkKnown(t, diffs, known)
+	checkKnownDiffs(t, diffs, known)
 }
 
-func checkKnown(t *testing.T, diffs []difference, known []*knownDifference) {
+func checkKnownDiffs(t *testing.T, diffs []fieldDiff, known []*knownDiff) {
 	t.Helper()
 	for _, d := range diffs {
 		ok := false
@@ -615,12 +615,12 @@ func checkKnown(t *testing.T, diffs []difference, known []*knownDifference) {
 			}
 		}
 		if !ok {
-			t.Errorf("unexplained difference: %v", d)
+			t.Errorf("unexplained fieldDiff: %v", d)
 		}
 	}
 	for _, k := range known {
 		if !k.used {
-			t.Errorf("known difference no longer seen (remove it): %s %v %s", k.File, k.Packets, k.Field)
+			t.Errorf("known fieldDiff no longer seen (remove it): %s %v %s", k.File, k.Packets, k.Field)
 		}
 	}
 }

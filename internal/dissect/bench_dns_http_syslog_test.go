@@ -6,15 +6,15 @@ import (
 	"github.com/wirebridge/wirebridge/internal/dissect"
 )
 
-// TestNoAllocs: parsing and the text summaries allocate nothing, for every
+// TestNoAllocsDNSHTTPSyslog: parsing and the text summaries allocate nothing, for every
 // seed input (capture packets and built packets), whatever the outcome.
-func TestNoAllocs(t *testing.T) {
+func TestNoAllocsDNSHTTPSyslog(t *testing.T) {
 	var inputs [][]byte
-	for _, s := range seedCaptures {
-		b, _ := capturePayload(t, s.file, s.no)
+	for _, s := range l7Seeds {
+		b, _ := payloadOfPacket(t, s.file, s.no)
 		inputs = append(inputs, b)
 	}
-	for _, p := range builtPackets() {
+	for _, p := range builtL7Packets() {
 		inputs = append(inputs, p.payload)
 	}
 	var (
@@ -46,15 +46,15 @@ func TestNoAllocs(t *testing.T) {
 	}
 }
 
-func benchPayload(b *testing.B, file string, no int) []byte {
-	p, _ := capturePayload(b, file, no)
+func benchCapture(b *testing.B, file string, no int) []byte {
+	p, _ := payloadOfPacket(b, file, no)
 	return p
 }
 
 // BenchmarkDissectDNS: the 224-byte authoritative response of
 // tcpdump_dns_udp.pcap (1 question, 2 answers kept, 7 more records counted).
 func BenchmarkDissectDNS(b *testing.B) {
-	p := benchPayload(b, "tcpdump_dns_udp.pcap", 2)
+	p := benchCapture(b, "tcpdump_dns_udp.pcap", 2)
 	var m dissect.DNSMessage
 	b.ReportAllocs()
 	b.SetBytes(int64(len(p)))
@@ -67,7 +67,7 @@ func BenchmarkDissectDNS(b *testing.B) {
 
 // BenchmarkDissectDNSQuery: the 56-byte query of tcpdump_dns_udp.pcap.
 func BenchmarkDissectDNSQuery(b *testing.B) {
-	p := benchPayload(b, "tcpdump_dns_udp.pcap", 1)
+	p := benchCapture(b, "tcpdump_dns_udp.pcap", 1)
 	var m dissect.DNSMessage
 	b.ReportAllocs()
 	b.SetBytes(int64(len(p)))
@@ -81,7 +81,7 @@ func BenchmarkDissectDNSQuery(b *testing.B) {
 // BenchmarkDissectHTTP: a Docker API POST head (5 header lines) with its
 // JSON body in the same segment.
 func BenchmarkDissectHTTP(b *testing.B) {
-	p := benchPayload(b, "zeek_http-docker-upgrade-chunked.pcap", 8)
+	p := benchCapture(b, "zeek_http-docker-upgrade-chunked.pcap", 8)
 	var m dissect.HTTPMessage
 	b.ReportAllocs()
 	b.SetBytes(int64(len(p)))
@@ -95,7 +95,7 @@ func BenchmarkDissectHTTP(b *testing.B) {
 // BenchmarkDissectHTTPBody: a body segment on port 80 (rejected at the
 // start line).
 func BenchmarkDissectHTTPBody(b *testing.B) {
-	p := benchPayload(b, "zeek_http-pipelined-requests.pcap", 8)
+	p := benchCapture(b, "zeek_http-pipelined-requests.pcap", 8)
 	var m dissect.HTTPMessage
 	b.ReportAllocs()
 	b.SetBytes(int64(len(p)))
@@ -107,7 +107,7 @@ func BenchmarkDissectHTTPBody(b *testing.B) {
 // BenchmarkDissectSyslog: an RFC 3164 message with a PID
 // (ndpi_syslog.pcap packet 18).
 func BenchmarkDissectSyslog(b *testing.B) {
-	p := benchPayload(b, "ndpi_syslog.pcap", 18)
+	p := benchCapture(b, "ndpi_syslog.pcap", 18)
 	var m dissect.SyslogMessage
 	b.ReportAllocs()
 	b.SetBytes(int64(len(p)))
@@ -120,7 +120,7 @@ func BenchmarkDissectSyslog(b *testing.B) {
 
 // BenchmarkDissectSyslog5424: an RFC 5424 message (ndpi_syslog.pcap packet 85).
 func BenchmarkDissectSyslog5424(b *testing.B) {
-	p := benchPayload(b, "ndpi_syslog.pcap", 85)
+	p := benchCapture(b, "ndpi_syslog.pcap", 85)
 	var m dissect.SyslogMessage
 	b.ReportAllocs()
 	b.SetBytes(int64(len(p)))

@@ -4,13 +4,14 @@ import (
 	"bytes"
 	"reflect"
 	"testing"
+	"time"
 	"unsafe"
 
 	"github.com/wirebridge/wirebridge/internal/dissect"
 )
 
-// seedCaptures are capture packets used as fuzz seeds (file, packet).
-var seedCaptures = []struct {
+// l7Seeds are capture packets used as fuzz seeds (file, packet).
+var l7Seeds = []struct {
 	file string
 	no   int
 }{
@@ -20,19 +21,19 @@ var seedCaptures = []struct {
 	{"ndpi_syslog.pcap", 85},
 }
 
-func addSeeds(f *testing.F, add func(b []byte)) {
-	for _, s := range seedCaptures {
-		b, _ := capturePayload(f, s.file, s.no)
+func addL7Seeds(f *testing.F, add func(b []byte)) {
+	for _, s := range l7Seeds {
+		b, _ := payloadOfPacket(f, s.file, s.no)
 		add(b)
 	}
-	for _, p := range builtPackets() {
+	for _, p := range builtL7Packets() {
 		add(p.payload)
 	}
 }
 
-// within reports whether every byte slice field reachable in v points into
+// pointsInto reports whether every byte slice field reachable in v points into
 // one of the areas (the input, or the value's own storage).
-func within(t *testing.T, what string, field []byte, areas ...[]byte) {
+func pointsInto(t *testing.T, what string, field []byte, areas ...[]byte) {
 	t.Helper()
 	if len(field) == 0 {
 		return
@@ -48,7 +49,7 @@ func within(t *testing.T, what string, field []byte, areas ...[]byte) {
 }
 
 func FuzzDNS(f *testing.F) {
-	addSeeds(f, func(b []byte) { f.Add(b, false); f.Add(append([]byte{byte(len(b) >> 8), byte(len(b))}, b...), true) })
+	addL7Seeds(f, func(b []byte) { f.Add(b, false); f.Add(append([]byte{byte(len(b) >> 8), byte(len(b))}, b...), true) })
 	var reused dissect.DNSMessage
 	f.Fuzz(func(t *testing.T, b []byte, tcp bool) {
 		in := bytes.Clone(b)
@@ -83,14 +84,14 @@ func summaryDNS(m *dissect.DNSMessage) []string {
 }
 
 func FuzzHTTP(f *testing.F) {
-	addSeeds(f, func(b []byte) { f.Add(b) })
+	addL7Seeds(f, func(b []byte) { f.Add(b) })
 	f.Add([]byte("GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999\r\n\r\n"))
 	var m dissect.HTTPMessage
 	f.Fuzz(func(t *testing.T, b []byte) {
 		err := m.Parse(b)
 		for name, v := range map[string][]byte{"Method": m.Method, "Path": m.Path, "Version": m.Version, "Reason": m.Reason,
 			"Host": m.Host, "ContentType": m.ContentType, "UserAgent": m.UserAgent} {
-			within(t, name, v, b)
+			pointsInto(t, name, v, b)
 		}
 		if m.ContentLength < -1 {
 			t.Fatalf("ContentLength %d", m.ContentLength)
@@ -107,7 +108,7 @@ func FuzzHTTP(f *testing.F) {
 }
 
 func FuzzSyslog(f *testing.F) {
-	addSeeds(f, func(b []byte) { f.Add(b, false); f.Add(b, true) })
+	addL7Seeds(f, func(b []byte) { f.Add(b, false); f.Add(b, true) })
 	f.Add([]byte(`<14>1 - - - - - [a@1 x="q\]"]`), false)
 	var m dissect.SyslogMessage
 	f.Fuzz(func(t *testing.T, b []byte, tcp bool) {
@@ -120,7 +121,7 @@ func FuzzSyslog(f *testing.F) {
 		for name, v := range map[string][]byte{"Timestamp": m.Timestamp, "Timestamp3339": m.Timestamp3339,
 			"Hostname": m.Hostname, "AppName": m.AppName, "ProcID": m.ProcID, "MsgID": m.MsgID, "Tag": m.Tag,
 			"StructuredData": m.StructuredData, "Message": m.Message} {
-			within(t, name, v, b)
+			pointsInto(t, name, v, b)
 		}
 		if m.FacilityCode > 23 || m.SeverityCode > 7 || m.Length > len(b) {
 			t.Fatalf("facility %d severity %d length %d of %d", m.FacilityCode, m.SeverityCode, m.Length, len(b))
@@ -130,5 +131,10 @@ func FuzzSyslog(f *testing.F) {
 		}
 		_ = m.AppendText(nil)
 		_ = m.AppendInfo(nil)
+		if ts := m.AppendTime3339(nil, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)); len(ts) > 0 {
+			if _, err := time.Parse(time.RFC3339Nano, string(ts)); err != nil && len(m.Timestamp3339) == 0 {
+				t.Fatalf("AppendTime3339 %q: %v", ts, err)
+			}
+		}
 	})
 }

@@ -45,26 +45,26 @@ func runTcpdump(t *testing.T, tcpdump, path string) map[int]string {
 	return lines
 }
 
-// TestTcpdumpText checks AppendText against tcpdump's own line for every
+// TestTcpdumpTextDNSHTTPSyslog checks AppendText against tcpdump's own line for every
 // packet of every capture that a parser reads without error (on the ports
 // the tshark comparison uses): tcpdump's line must contain it.
-func TestTcpdumpText(t *testing.T) {
+func TestTcpdumpTextDNSHTTPSyslog(t *testing.T) {
 	tcpdump, err := exec.LookPath("tcpdump")
 	if err != nil {
 		t.Fatalf("tcpdump: %v (install the tcpdump package)", err)
 	}
-	entries, err := os.ReadDir(pcapDir)
+	entries, err := os.ReadDir(capturesDir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var diffs []difference
+	var diffs []fieldDiff
 	checked := 0
 	for _, e := range entries {
 		name := e.Name()
 		if !strings.HasSuffix(name, ".pcap") && !strings.HasSuffix(name, ".pcapng") {
 			continue
 		}
-		path := filepath.Join(pcapDir, name)
+		path := filepath.Join(capturesDir, name)
 		lines := runTcpdump(t, tcpdump, path)
 		if lines == nil {
 			continue
@@ -74,7 +74,7 @@ func TestTcpdumpText(t *testing.T) {
 			http   dissect.HTTPMessage
 			syslog dissect.SyslogMessage
 		)
-		for _, op := range decodeFile(t, path) {
+		for _, op := range decodeCapture(t, path) {
 			var text []byte
 			var proto string
 			switch {
@@ -89,7 +89,7 @@ func TestTcpdumpText(t *testing.T) {
 			}
 			checked++
 			if line := lines[op.no]; !strings.Contains(line, string(text)) {
-				diffs = append(diffs, difference{name, op.no, proto + ".text", string(text), line})
+				diffs = append(diffs, fieldDiff{name, op.no, proto + ".text", string(text), line})
 			}
 		}
 	}
@@ -97,11 +97,11 @@ func TestTcpdumpText(t *testing.T) {
 	if checked < 100 {
 		t.Errorf("only %d packets checked", checked)
 	}
-	var known []*knownDifference
-	for _, k := range loadKnown(t) {
+	var known []*knownDiff
+	for _, k := range loadKnownDiffs(t) {
 		if strings.HasSuffix(k.Field, ".text") {
 			known = append(known, k)
 		}
 	}
-	checkKnown(t, diffs, known)
+	checkKnownDiffs(t, diffs, known)
 }

@@ -23,7 +23,7 @@ import (
 // Real clients on loopback: the bytes dig, curl, logger and Go's net/http
 // server put on the wire, parsed by the dissectors.
 
-func needTool(t *testing.T, name string) string {
+func lookTool(t *testing.T, name string) string {
 	t.Helper()
 	p, err := exec.LookPath(name)
 	if err != nil {
@@ -32,11 +32,11 @@ func needTool(t *testing.T, name string) string {
 	return p
 }
 
-// runClient starts a client command; wait returns its error and output.
-func runClient(t *testing.T, name string, args ...string) (wait func() (string, error)) {
+// runL7Client starts a client command; wait returns its error and output.
+func runL7Client(t *testing.T, name string, args ...string) (wait func() (string, error)) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	cmd := exec.CommandContext(ctx, needTool(t, name), args...)
+	cmd := exec.CommandContext(ctx, lookTool(t, name), args...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
@@ -50,7 +50,7 @@ func runClient(t *testing.T, name string, args ...string) (wait func() (string, 
 	}
 }
 
-func udpListener(t *testing.T) (*net.UDPConn, string) {
+func loopbackUDP(t *testing.T) (*net.UDPConn, string) {
 	t.Helper()
 	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
@@ -60,7 +60,7 @@ func udpListener(t *testing.T) (*net.UDPConn, string) {
 	return c, fmt.Sprint(c.LocalAddr().(*net.UDPAddr).Port)
 }
 
-func tcpListener(t *testing.T) (net.Listener, string) {
+func loopbackTCP(t *testing.T) (net.Listener, string) {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -70,7 +70,7 @@ func tcpListener(t *testing.T) (net.Listener, string) {
 	return l, fmt.Sprint(l.Addr().(*net.TCPAddr).Port)
 }
 
-func readUDP(t *testing.T, c *net.UDPConn) ([]byte, *net.UDPAddr) {
+func recvDatagram(t *testing.T, c *net.UDPConn) ([]byte, *net.UDPAddr) {
 	t.Helper()
 	_ = c.SetReadDeadline(time.Now().Add(20 * time.Second)) // only so that a missing client cannot hang the test
 	buf := make([]byte, 65536)
@@ -114,8 +114,8 @@ func TestDigUDPAndTCP(t *testing.T) {
 			var reply func([]byte)
 			args := []string{"+tries=1", "+time=5", "-t", tc.qtype, "www.example.org"}
 			if tc.tcp {
-				l, port := tcpListener(t)
-				wait := runClient(t, "dig", append([]string{"@127.0.0.1", "-p", port, "+tcp"}, args...)...)
+				l, port := loopbackTCP(t)
+				wait := runL7Client(t, "dig", append([]string{"@127.0.0.1", "-p", port, "+tcp"}, args...)...)
 				conn, err := l.Accept()
 				if err != nil {
 					t.Fatal(err)
@@ -139,10 +139,10 @@ func TestDigUDPAndTCP(t *testing.T) {
 					}
 				}()
 			} else {
-				c, port := udpListener(t)
-				wait := runClient(t, "dig", append([]string{"@127.0.0.1", "-p", port}, args...)...)
+				c, port := loopbackUDP(t)
+				wait := runL7Client(t, "dig", append([]string{"@127.0.0.1", "-p", port}, args...)...)
 				var from *net.UDPAddr
-				raw, from = readUDP(t, c)
+				raw, from = recvDatagram(t, c)
 				reply = func(b []byte) { _, _ = c.WriteToUDP(b, from) }
 				defer func() {
 					if out, err := wait(); err != nil {
@@ -177,14 +177,14 @@ func TestDigUDPAndTCP(t *testing.T) {
 }
 
 func TestCurlRequestAndGoResponse(t *testing.T) {
-	l, port := tcpListener(t)
-	wait := runClient(t, "curl", "-s", "-o", "/dev/null", "-A", "wb-test/1.0", "-H", "Content-Type: application/json",
+	l, port := loopbackTCP(t)
+	wait := runL7Client(t, "curl", "-s", "-o", "/dev/null", "-A", "wb-test/1.0", "-H", "Content-Type: application/json",
 		"-d", `{"a":1}`, "http://127.0.0.1:"+port+"/item/2?x=1")
 	conn, err := l.Accept()
 	if err != nil {
 		t.Fatal(err)
 	}
-	head := readHead(t, conn)
+	head := readHTTPHead(t, conn)
 	var m dissect.HTTPMessage
 	if err := m.ParseHead(head); err != nil {
 		t.Fatalf("parse curl's head: %v\n%s", err, head)
@@ -201,7 +201,7 @@ func TestCurlRequestAndGoResponse(t *testing.T) {
 	}
 
 	// A response head written by Go's net/http server.
-	hl, hport := tcpListener(t)
+	hl, hport := loopbackTCP(t)
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.WriteHeader(http.StatusTeapot)
@@ -215,7 +215,7 @@ func TestCurlRequestAndGoResponse(t *testing.T) {
 	}
 	defer c.Close()
 	_, _ = c.Write([]byte("GET /tea HTTP/1.1\r\nHost: x\r\n\r\n"))
-	head = readHead(t, c)
+	head = readHTTPHead(t, c)
 	if err := m.ParseHead(head); err != nil {
 		t.Fatalf("parse net/http's head: %v\n%s", err, head)
 	}
@@ -224,8 +224,8 @@ func TestCurlRequestAndGoResponse(t *testing.T) {
 	}
 }
 
-// readHead reads from c up to and including the empty line ending a head.
-func readHead(t *testing.T, c net.Conn) []byte {
+// readHTTPHead reads from c up to and including the empty line ending a head.
+func readHTTPHead(t *testing.T, c net.Conn) []byte {
 	t.Helper()
 	_ = c.SetReadDeadline(time.Now().Add(20 * time.Second))
 	r := bufio.NewReader(c)
@@ -258,7 +258,7 @@ func TestLogger(t *testing.T) {
 				if m.Format != dissect.SyslogRFC5424 || m.Facility() != "local3" || m.Severity() != "warning" ||
 					string(m.AppName) != "myapp" || string(m.MsgID) != "ID7" || string(m.Message) != "hello 5424" ||
 					!bytes.Contains(m.StructuredData, []byte(`[test@32473 k="v"]`)) || len(m.Timestamp3339) == 0 || len(m.Hostname) == 0 {
-					t.Errorf("%+v", fields(m))
+					t.Errorf("%+v", syslogFields(m))
 				}
 			}},
 		{"udp rfc3164", false, []string{"--udp", "--rfc3164", "-t", "sshd", "--id=4242", "-p", "auth.err", "Failed password for bob"},
@@ -266,21 +266,21 @@ func TestLogger(t *testing.T) {
 				if m.Format != dissect.SyslogRFC3164 || m.Facility() != "auth" || m.Severity() != "err" ||
 					string(m.AppName) != "sshd" || string(m.ProcID) != "4242" || string(m.Hostname) != host ||
 					string(m.Message) != "Failed password for bob" || len(m.Timestamp) != 15 || len(m.Timestamp3339) != 0 {
-					t.Errorf("%+v", fields(m))
+					t.Errorf("%+v", syslogFields(m))
 				}
 			}},
 		{"tcp octet counting", true, []string{"--tcp", "--octet-count", "--rfc5424", "-t", "web", "-p", "user.info", "over tcp"},
 			func(t *testing.T, m *dissect.SyslogMessage) {
 				if m.Format != dissect.SyslogRFC5424 || m.Facility() != "user" || m.Severity() != "info" ||
 					string(m.AppName) != "web" || string(m.Message) != "over tcp" {
-					t.Errorf("%+v", fields(m))
+					t.Errorf("%+v", syslogFields(m))
 				}
 			}},
 		{"tcp LF framing", true, []string{"--tcp", "--rfc3164", "-t", "cron", "-p", "cron.notice", "job done"},
 			func(t *testing.T, m *dissect.SyslogMessage) {
 				if m.Format != dissect.SyslogRFC3164 || m.Facility() != "cron" || m.Severity() != "notice" ||
 					string(m.AppName) != "cron" || string(m.Message) != "job done" {
-					t.Errorf("%+v", fields(m))
+					t.Errorf("%+v", syslogFields(m))
 				}
 			}},
 	}
@@ -290,8 +290,8 @@ func TestLogger(t *testing.T) {
 			var m dissect.SyslogMessage
 			var perr error
 			if c.tcp {
-				l, port := tcpListener(t)
-				wait := runClient(t, "logger", append([]string{"--server", "127.0.0.1", "--port", port}, c.args...)...)
+				l, port := loopbackTCP(t)
+				wait := runL7Client(t, "logger", append([]string{"--server", "127.0.0.1", "--port", port}, c.args...)...)
 				conn, err := l.Accept()
 				if err != nil {
 					t.Fatal(err)
@@ -306,9 +306,9 @@ func TestLogger(t *testing.T) {
 				}
 				perr = m.ParseTCP(raw)
 			} else {
-				u, port := udpListener(t)
-				wait := runClient(t, "logger", append([]string{"--server", "127.0.0.1", "--port", port}, c.args...)...)
-				raw, _ = readUDP(t, u)
+				u, port := loopbackUDP(t)
+				wait := runL7Client(t, "logger", append([]string{"--server", "127.0.0.1", "--port", port}, c.args...)...)
+				raw, _ = recvDatagram(t, u)
 				if out, err := wait(); err != nil {
 					t.Fatalf("logger: %v\n%s", err, out)
 				}
@@ -323,7 +323,7 @@ func TestLogger(t *testing.T) {
 	}
 }
 
-func fields(m *dissect.SyslogMessage) map[string]string {
+func syslogFields(m *dissect.SyslogMessage) map[string]string {
 	return map[string]string{"format": m.Format.String(), "facility": m.Facility(), "severity": m.Severity(),
 		"ts": string(m.Timestamp), "ts3339": string(m.Timestamp3339), "host": string(m.Hostname), "app": string(m.AppName),
 		"pid": string(m.ProcID), "msgid": string(m.MsgID), "sd": string(m.StructuredData), "msg": string(m.Message)}

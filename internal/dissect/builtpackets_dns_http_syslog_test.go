@@ -76,10 +76,10 @@ func (m *dnsMsg) tcp() []byte {
 	return append(binary.BigEndian.AppendUint16(nil, uint16(len(m.b))), m.b...)
 }
 
-// builtPacket is a packet for what no capture in testdata/pcaps holds:
+// builtL7 is a packet for what no capture in testdata/pcaps holds:
 // mDNS, LLMNR, DNS over TCP, more record types, HTTP header variants,
 // RFC 5424 syslog on 514, syslog over TCP, syslog without PRI.
-type builtPacket struct {
+type builtL7 struct {
 	name     string
 	tcp      bool
 	src, dst uint16
@@ -88,7 +88,7 @@ type builtPacket struct {
 	notDissected bool
 }
 
-func builtPackets() []builtPacket {
+func builtL7Packets() []builtL7 {
 	mdnsQuery := newDNS(0, 0, 2, 0, 0, 0).
 		name("_http._tcp.local").u16(12, 0x8001). // PTR, QU bit
 		name("printer.local").u16(1, 1).b
@@ -129,7 +129,7 @@ func builtPackets() []builtPacket {
 	loop.name("a.example").u16(1, 1)
 	loop.ptr(27).rr(1, 1, 1, func(m *dnsMsg) { m.raw(1, 2, 3, 4) }) // points at itself
 
-	return []builtPacket{
+	return []builtL7{
 		{name: "mdns query", src: 5353, dst: 5353, payload: mdnsQuery},
 		{name: "mdns response", src: 5353, dst: 5353, payload: mdnsResp.b},
 		{name: "llmnr query", src: 50000, dst: 5355, payload: llmnr},

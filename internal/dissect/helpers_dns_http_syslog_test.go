@@ -15,9 +15,9 @@ import (
 	"github.com/wirebridge/wirebridge/internal/packet/capfile"
 )
 
-// capturePayload returns the innermost transport payload of packet no (1-based)
+// payloadOfPacket returns the innermost transport payload of packet no (1-based)
 // of a capture in testdata/pcaps, and whether it is TCP.
-func capturePayload(t testing.TB, file string, no int) (payload []byte, tcp bool) {
+func payloadOfPacket(t testing.TB, file string, no int) (payload []byte, tcp bool) {
 	t.Helper()
 	f, err := os.Open(filepath.Join("../../testdata/pcaps", file))
 	if err != nil {
@@ -46,8 +46,8 @@ func capturePayload(t testing.TB, file string, no int) (payload []byte, tcp bool
 	}
 }
 
-// errKindOf names the error kind of err for table tests ("" for nil).
-func errKindOf(err error) string {
+// kindOf names the error kind of err for table tests ("" for nil).
+func kindOf(err error) string {
 	switch {
 	case err == nil:
 		return ""
@@ -61,7 +61,7 @@ func errKindOf(err error) string {
 	return "other: " + err.Error()
 }
 
-func fmtAny(v any) string {
+func listText(v any) string {
 	switch x := v.(type) {
 	case []string:
 		return "[" + strings.Join(x, " | ") + "]"
