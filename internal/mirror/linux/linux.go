@@ -138,12 +138,16 @@ func DeviceName(entry string) string {
 	return fmt.Sprintf("%s%08x", DevicePrefix, h.Sum32())
 }
 
-// nodeID is the u32 node id (the low 12 bits of the filter handle) that
-// marks the entry's filters: 1..0xfff, derived from the entry name.
-func nodeID(entry string) uint32 {
+// nodeIDs are the u32 node ids (the low 12 bits of the filter handles)
+// that mark the entry's ingress and egress filters, derived from the entry
+// name. They differ: ingress and egress filters of one clsact qdisc share
+// the u32 hash tables of a priority, and a dump of either hook lists the
+// nodes of both.
+func nodeIDs(entry string) [2]uint32 {
 	h := fnv.New32a()
 	_, _ = h.Write([]byte("node:" + entry))
-	return 1 + h.Sum32()%0xfff
+	base := 1 + h.Sum32()%0x7ff // 1..0x7ff
+	return [2]uint32{base, base | 0x800}
 }
 
 // Option configures a Provider.
@@ -160,7 +164,7 @@ func WithNetns(ns netns.NsHandle) Option {
 type Provider struct {
 	cfg    Config
 	remote net.IP
-	node   uint32
+	nodes  [2]uint32 // ingress, egress: see nodeIDs
 	ns     netns.NsHandle
 	h      *netlink.Handle
 }
@@ -177,7 +181,7 @@ func New(cfg Config, opts ...Option) (*Provider, error) {
 		o(p)
 	}
 	p.remote = net.ParseIP(p.cfg.Collector.Address)
-	p.node = nodeID(p.cfg.Name)
+	p.nodes = nodeIDs(p.cfg.Name)
 	var err error
 	if p.ns.IsOpen() {
 		p.h, err = netlink.NewHandleAt(p.ns, unix.NETLINK_ROUTE)
@@ -267,19 +271,27 @@ var hooks = []struct {
 	{"egress", netlink.HANDLE_MIN_EGRESS},
 }
 
-// ourFilter returns the entry's filter among fs (nil when absent): a u32
-// node at the reserved priority whose node id is the entry's.
-func (p *Provider) ourFilter(fs []netlink.Filter) *netlink.U32 {
+// ourFilter returns the entry's filter of hook i among fs (nil when
+// absent): a u32 node at the reserved priority whose node id is the
+// entry's for that hook.
+func (p *Provider) ourFilter(fs []netlink.Filter, i int) *netlink.U32 {
 	for _, f := range fs {
-		u, ok := f.(*netlink.U32)
-		if !ok {
-			continue
-		}
-		if u.Priority == p.cfg.Priority && u.Handle&0xfff == p.node && u.Handle&0xfff != 0 {
+		if u, ok := f.(*netlink.U32); ok && u.Priority == p.cfg.Priority && u.Handle&0xfff == p.nodes[i] {
 			return u
 		}
 	}
 	return nil
+}
+
+// ours reports whether f is one of the entry's filters (either hook) or a
+// u32 hash table at the reserved priority.
+func (p *Provider) ours(f netlink.Filter) bool {
+	u, ok := f.(*netlink.U32)
+	if !ok || u.Priority != p.cfg.Priority {
+		return false
+	}
+	n := u.Handle & 0xfff
+	return n == 0 || n == p.nodes[0] || n == p.nodes[1]
 }
 
 // mirrorsTo reports whether u's only action mirrors into ifindex and lets
@@ -319,12 +331,9 @@ func (p *Provider) inspect(l netlink.Link) (state, error) {
 		if err != nil {
 			return st, fmt.Errorf("list %s filters of %s: %w", hk.name, l.Attrs().Name, err)
 		}
-		st.filters[i] = p.ourFilter(fs)
+		st.filters[i] = p.ourFilter(fs, i)
 		for _, f := range fs {
-			if u, ok := f.(*netlink.U32); ok && u.Priority == p.cfg.Priority && u.Handle&0xfff == 0 {
-				continue // the u32 root hash table of our priority
-			}
-			if f != netlink.Filter(st.filters[i]) {
+			if !p.ours(f) {
 				st.others++
 			}
 		}
@@ -457,7 +466,7 @@ func (p *Provider) Create(ctx context.Context, e mirror.Endpoint) (mirror.Sessio
 				return mirror.Session{}, false, fmt.Errorf("create session for %s: replace %s filter: %w", e.ID, hk.name, err)
 			}
 		}
-		if err := p.h.FilterAdd(p.filter(l.Attrs().Index, hk.parent, dev.Attrs().Index)); err != nil && !errors.Is(err, unix.EEXIST) {
+		if err := p.h.FilterAdd(p.filter(l.Attrs().Index, hk.parent, p.nodes[i], dev.Attrs().Index)); err != nil && !errors.Is(err, unix.EEXIST) {
 			return mirror.Session{}, false, fmt.Errorf("create session for %s: add %s filter: %w", e.ID, hk.name, err)
 		}
 		created = true
@@ -470,7 +479,7 @@ func (p *Provider) Create(ctx context.Context, e mirror.Endpoint) (mirror.Sessio
 }
 
 // filter is the entry's match-all mirror filter on one hook of ifindex.
-func (p *Provider) filter(ifindex int, parent uint32, dev int) *netlink.U32 {
+func (p *Provider) filter(ifindex int, parent, node uint32, dev int) *netlink.U32 {
 	m := netlink.NewMirredAction(dev)
 	m.MirredAction = netlink.TCA_EGRESS_MIRROR
 	// TC_ACT_UNSPEC ("continue"), not TC_ACT_PIPE: a u32 filter whose
@@ -484,7 +493,7 @@ func (p *Provider) filter(ifindex int, parent uint32, dev int) *netlink.U32 {
 			Parent:    parent,
 			Priority:  p.cfg.Priority,
 			Protocol:  unix.ETH_P_ALL,
-			Handle:    p.node, // the kernel prefixes the root hash table id
+			Handle:    node, // the kernel prefixes the root hash table id
 		},
 		Sel: &netlink.TcU32Sel{
 			Flags: netlink.TC_U32_TERMINAL,
@@ -539,7 +548,7 @@ func (p *Provider) session(l netlink.Link, dev int, st state) mirror.Session {
 		"device":    p.cfg.Device,
 		"collector": net.JoinHostPort(p.cfg.Collector.Address, strconv.Itoa(p.cfg.Collector.Port)),
 		"vni":       strconv.FormatUint(uint64(p.cfg.Collector.VNI), 10),
-		"filter":    fmt.Sprintf("pref %d handle ::%x", p.cfg.Priority, p.node),
+		"filters":   fmt.Sprintf("pref %d handles ::%x (ingress) ::%x (egress)", p.cfg.Priority, p.nodes[0], p.nodes[1]),
 	}
 	if len(missing) > 0 {
 		attrs["missing"] = strings.Join(missing, ",")
