@@ -20,7 +20,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"net"
-	"net/netip"
 	"path"
 	"strconv"
 	"strings"
@@ -30,12 +29,11 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/wirebridge/wirebridge/internal/mirror"
+	"github.com/wirebridge/wirebridge/internal/spec"
 )
 
-// Defaults of Config.
+// Defaults and marks of the provider (DefaultPort is in kind.go).
 const (
-	// DefaultPort is the IANA VXLAN port.
-	DefaultPort = 4789
 	// DefaultPriority is the tc filter priority the provider reserves on
 	// every interface it mirrors. It is low so the mirror sees each frame
 	// before other tools' filters act on it; the action continues the
@@ -49,28 +47,13 @@ const (
 	DevicePrefix = "wbm-"
 )
 
-// Collector is where the mirrored frames go: a VXLAN receiver.
-type Collector struct {
-	// Address is the collector's IPv4 or IPv6 address.
-	Address string
-	// Port is its UDP port (default 4789).
-	Port int
-	// VNI is the VXLAN network identifier of the tunnel (0..16777215).
-	VNI uint32
-}
-
-// Config is one mirror entry of the Linux provider.
+// Config is one mirror entry of the Linux provider: its name, its spec (the
+// configuration keys, kind.go) and settings a program may change.
 type Config struct {
 	// Name names the mirror entry; it marks the provider's device and
 	// filters, so two entries never touch each other's.
 	Name string
-	// Interfaces are shell globs (path.Match) of interface names to mirror.
-	Interfaces []string
-	// Exclude are globs of interface names never mirrored, even when an
-	// Interfaces glob matches.
-	Exclude []string
-	// Collector is the tunnel's far end.
-	Collector Collector
+	Spec
 	// Device names the managed vxlan device (at most 15 bytes); empty means
 	// DevicePrefix plus a hash of Name.
 	Device string
@@ -92,38 +75,18 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Validate reports every problem of c (after defaults), joined.
+// Validate reports every problem of c (after defaults), joined: the spec's
+// (the same rules as the configuration's), then the name's and device's.
 func (c Config) Validate() error {
 	c = c.withDefaults()
+	var ch spec.Checker
+	c.Spec.Validate(&ch)
 	var errs []error
+	for _, p := range ch.Problems() {
+		errs = append(errs, fmt.Errorf("%s: %s", p.Path, p.Msg))
+	}
 	if c.Name == "" {
 		errs = append(errs, errors.New("name: required"))
-	}
-	if len(c.Interfaces) == 0 {
-		errs = append(errs, errors.New("interfaces: at least one glob is required"))
-	}
-	for i, g := range c.Interfaces {
-		if _, err := path.Match(g, ""); err != nil || g == "" {
-			errs = append(errs, fmt.Errorf("interfaces[%d]: invalid glob %q", i, g))
-		}
-	}
-	for i, g := range c.Exclude {
-		if _, err := path.Match(g, ""); err != nil || g == "" {
-			errs = append(errs, fmt.Errorf("exclude[%d]: invalid glob %q", i, g))
-		}
-	}
-	if c.Collector.Address == "" {
-		errs = append(errs, errors.New("collector.address: required"))
-	} else if a, err := netip.ParseAddr(c.Collector.Address); err != nil || a.Zone() != "" {
-		errs = append(errs, fmt.Errorf("collector.address: %q is not an IP address", c.Collector.Address))
-	} else if a.IsUnspecified() || a.IsMulticast() {
-		errs = append(errs, fmt.Errorf("collector.address: %s is not a unicast address", a))
-	}
-	if c.Collector.Port < 1 || c.Collector.Port > 65535 {
-		errs = append(errs, fmt.Errorf("collector.port: %d is not in 1..65535", c.Collector.Port))
-	}
-	if c.Collector.VNI > 1<<24-1 {
-		errs = append(errs, fmt.Errorf("collector.vni: %d is not in 0..16777215", c.Collector.VNI))
 	}
 	if len(c.Device) > unix.IFNAMSIZ-1 || strings.ContainsAny(c.Device, "/ \t\n:") {
 		errs = append(errs, fmt.Errorf("device: %q is not a valid interface name (at most 15 bytes, no '/', ':' or space)", c.Device))
@@ -362,7 +325,7 @@ func (p *Provider) device() (*netlink.Vxlan, error) {
 
 // deviceMatches reports whether v tunnels to the configured collector.
 func (p *Provider) deviceMatches(v *netlink.Vxlan) bool {
-	return v.VxlanId == int(p.cfg.Collector.VNI) && v.Port == p.cfg.Collector.Port && v.Group.Equal(p.remote)
+	return v.VxlanId == p.cfg.Collector.VNI && v.Port == p.cfg.Collector.Port && v.Group.Equal(p.remote)
 }
 
 // ensureDevice creates the vxlan device when absent (or recreates it when
@@ -382,7 +345,7 @@ func (p *Provider) ensureDevice() (netlink.Link, bool, error) {
 	if v == nil {
 		nv := &netlink.Vxlan{
 			LinkAttrs: netlink.LinkAttrs{Name: p.cfg.Device},
-			VxlanId:   int(p.cfg.Collector.VNI),
+			VxlanId:   p.cfg.Collector.VNI,
 			Group:     p.remote,
 			Port:      p.cfg.Collector.Port,
 		}
@@ -547,7 +510,7 @@ func (p *Provider) session(l netlink.Link, dev int, st state) mirror.Session {
 		"ifindex":   strconv.Itoa(a.Index),
 		"device":    p.cfg.Device,
 		"collector": net.JoinHostPort(p.cfg.Collector.Address, strconv.Itoa(p.cfg.Collector.Port)),
-		"vni":       strconv.FormatUint(uint64(p.cfg.Collector.VNI), 10),
+		"vni":       strconv.Itoa(p.cfg.Collector.VNI),
 		"filters":   fmt.Sprintf("pref %d handles ::%x (ingress) ::%x (egress)", p.cfg.Priority, p.nodes[0], p.nodes[1]),
 	}
 	if len(missing) > 0 {

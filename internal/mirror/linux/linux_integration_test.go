@@ -701,7 +701,7 @@ func TestOriginalTrafficFlows(t *testing.T) {
 // entry's name that the provider did not create is never touched.
 func TestRefusals(t *testing.T) {
 	t.Run("collector route", func(t *testing.T) {
-		r := newRig(t, Config{Interfaces: []string{"up*"}})
+		r := newRig(t, Config{Spec: Spec{Interfaces: []string{"up*"}}})
 		_, _, err := r.p.Create(context.Background(), mirror.Endpoint{ID: "up0"})
 		if !errors.Is(err, mirror.ErrPermanent) {
 			t.Fatalf("Create on the uplink: %v, want ErrPermanent", err)
