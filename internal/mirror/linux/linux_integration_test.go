@@ -349,6 +349,7 @@ func runLoop(t *testing.T, p *Provider) *loop {
 		})
 	}
 	t.Cleanup(lp.stop)
+	waitFor(t, "watch-started", func() bool { return lp.saw("watch-started:") })
 	return lp
 }
 

@@ -77,7 +77,8 @@ type linkInfo struct {
 // brought up, renamed or removed (RTNLGRP_LINK), and qdisc or filter
 // deletions that may have taken a part of a session (RTNLGRP_TC), so a
 // hand-deleted filter is put back at once. Trigger.Seen is when the
-// notification was read.
+// notification was read. Its first trigger, "watch-started" for every
+// endpoint, comes once both subscriptions are open.
 func (p *Provider) Watch(ctx context.Context, triggers chan<- mirror.Trigger) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -125,6 +126,11 @@ func (p *Provider) Watch(ctx context.Context, triggers chan<- mirror.Trigger) er
 		case <-ctx.Done():
 			return false
 		}
+	}
+	// Everything from here on is seen: a reconcile now covers what changed
+	// before the subscriptions existed.
+	if !send(mirror.Trigger{Reason: "watch-started", Seen: time.Now()}) {
+		return nil
 	}
 	for {
 		select {
