@@ -132,7 +132,10 @@ type Provider struct {
 	h      *netlink.Handle
 }
 
-var _ mirror.Provider = (*Provider)(nil)
+var (
+	_ mirror.Provider = (*Provider)(nil)
+	_ mirror.Cleaner  = (*Provider)(nil)
+)
 
 // New validates cfg and opens a netlink handle in the provider's namespace.
 func New(cfg Config, opts ...Option) (*Provider, error) {
@@ -386,6 +389,12 @@ func (p *Provider) Create(ctx context.Context, e mirror.Endpoint) (mirror.Sessio
 	}
 	l, err := p.h.LinkByName(e.ID)
 	if err != nil {
+		var nf netlink.LinkNotFoundError
+		if errors.As(err, &nf) {
+			// An interface that is gone is an invalid id: retrying cannot
+			// help, and its link-removed trigger settles the rest.
+			return mirror.Session{}, false, fmt.Errorf("create session for %s: no such interface: %w", e.ID, mirror.ErrPermanent)
+		}
 		return mirror.Session{}, false, fmt.Errorf("create session for %s: %w", e.ID, err)
 	}
 	if !p.selected(l) {
@@ -412,6 +421,9 @@ func (p *Provider) Create(ctx context.Context, e mirror.Endpoint) (mirror.Sessio
 			QdiscType: "clsact",
 		}
 		if err := p.h.QdiscAdd(q); err != nil && !errors.Is(err, unix.EEXIST) {
+			if errors.Is(err, unix.ENODEV) {
+				return mirror.Session{}, false, fmt.Errorf("create session for %s: no such interface: %w", e.ID, mirror.ErrPermanent)
+			}
 			if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EBUSY) {
 				err = fmt.Errorf("%w: %v (an ingress qdisc on the interface excludes clsact)", mirror.ErrPermanent, err)
 			}
@@ -618,10 +630,11 @@ func (p *Provider) deleteOn(l netlink.Link) error {
 	return nil
 }
 
-// DeleteDevice removes the entry's vxlan device when the provider created
-// it (by its alias); absent is not an error. Filters still pointing at it
-// stop mirroring: call it after deleting the sessions (RemoveAll does both).
-func (p *Provider) DeleteDevice(ctx context.Context) error {
+// Cleanup removes the entry's vxlan device when the provider created it
+// (by its alias); absent is not an error. Filters still pointing at it stop
+// mirroring: the controller calls it (mirror.Cleaner) once every session is
+// deleted, for `mirror remove` and remove_on_exit.
+func (p *Provider) Cleanup(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -635,8 +648,9 @@ func (p *Provider) DeleteDevice(ctx context.Context) error {
 	return nil
 }
 
-// RemoveAll deletes every session of the entry and then its vxlan device:
-// `mirror remove`, or shutdown when configured to leave nothing behind.
+// RemoveAll deletes every session of the entry and then its vxlan device,
+// without a controller (mirror.Controller.RemoveAll is the same with its
+// state records).
 func (p *Provider) RemoveAll(ctx context.Context) error {
 	ss, err := p.Actual(ctx)
 	if err != nil {
@@ -651,5 +665,5 @@ func (p *Provider) RemoveAll(ctx context.Context) error {
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	return p.DeleteDevice(ctx)
+	return p.Cleanup(ctx)
 }

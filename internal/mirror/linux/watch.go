@@ -228,21 +228,30 @@ func (p *Provider) tcTriggers(known map[int]linkInfo, evs []tcEvent, overrun boo
 		default:
 			continue
 		}
-		info, ok := known[int(ev.Ifindex)]
-		if !ok {
-			l, err := p.h.LinkByIndex(int(ev.Ifindex))
-			if err != nil {
-				continue // the interface is gone: its link-removed trigger covers it
-			}
-			info = linkInfo{l.Attrs().Name, l.Attrs().Flags&net.FlagUp != 0}
-		}
-		if !Match(p.cfg.Interfaces, p.cfg.Exclude, info.name) || done[info.name] {
+		name := known[int(ev.Ifindex)].name
+		if name == "" || !Match(p.cfg.Interfaces, p.cfg.Exclude, name) || done[name] {
 			continue
 		}
-		done[info.name] = true
-		out = append(out, mirror.Trigger{EndpointID: info.name, Reason: reason, Seen: seen})
+		// An interface being removed loses its qdiscs before it leaves the
+		// link list, and its link-removed trigger covers it: look again.
+		if p.gone(int(ev.Ifindex)) {
+			continue
+		}
+		done[name] = true
+		out = append(out, mirror.Trigger{EndpointID: name, Reason: reason, Seen: seen})
 	}
 	return out
+}
+
+// gone reports whether interface ifindex no longer exists (or is being
+// unregistered). A provider without a handle (tests) sees every interface.
+func (p *Provider) gone(ifindex int) bool {
+	if p.h == nil {
+		return false
+	}
+	_, err := p.h.LinkByIndex(ifindex)
+	var nf netlink.LinkNotFoundError
+	return errors.As(err, &nf) || errors.Is(err, unix.ENODEV)
 }
 
 // tcRead is one datagram's worth of tc notifications.
