@@ -400,11 +400,11 @@ func (p *Provider) Create(ctx context.Context, e mirror.Endpoint) (mirror.Sessio
 	if !p.selected(l) {
 		return mirror.Session{}, false, fmt.Errorf("create session for %s: not selected by mirror %q: %w", e.ID, p.cfg.Name, mirror.ErrPermanent)
 	}
-	dev, created, err := p.ensureDevice()
-	if err != nil {
+	if err := p.checkRoute(l); err != nil {
 		return mirror.Session{}, false, fmt.Errorf("create session for %s: %w", e.ID, err)
 	}
-	if err := p.checkRoute(l); err != nil {
+	dev, created, err := p.ensureDevice()
+	if err != nil {
 		return mirror.Session{}, false, fmt.Errorf("create session for %s: %w", e.ID, err)
 	}
 	st, err := p.inspect(l)
@@ -479,14 +479,22 @@ func (p *Provider) filter(ifindex int, parent, node uint32, dev int) *netlink.U3
 	}
 }
 
-// checkRoute refuses to mirror the interface the tunnel leaves through: its
-// egress filter would mirror the mirror's own packets.
+// checkRoute refuses a collector the tunnel cannot reach: one of the
+// namespace's own addresses (the kernel's vxlan device listens on the
+// collector's UDP port itself, so no collector can bind it, and the device
+// would decapsulate its own packets back into the namespace), and the
+// interface the tunnel leaves through (its egress filter would mirror the
+// mirror's own packets).
 func (p *Provider) checkRoute(l netlink.Link) error {
 	rs, err := p.h.RouteGet(p.remote)
 	if err != nil {
 		return fmt.Errorf("no route to collector %s: %w: %v", p.remote, mirror.ErrPermanent, err)
 	}
 	for _, r := range rs {
+		if r.Type == unix.RTN_LOCAL {
+			return fmt.Errorf("the collector %s is an address of this network namespace; the vxlan device listens on UDP port %d here itself, so the collector must be another host or namespace: %w",
+				p.remote, p.cfg.Collector.Port, mirror.ErrPermanent)
+		}
 		if r.LinkIndex == l.Attrs().Index {
 			return fmt.Errorf("the collector %s is reached through %s itself, which would mirror the tunnel's own packets: %w",
 				p.remote, l.Attrs().Name, mirror.ErrPermanent)

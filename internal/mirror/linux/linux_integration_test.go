@@ -707,14 +707,29 @@ func TestOriginalTrafficFlows(t *testing.T) {
 }
 
 // TestRefusals: an interface the collector is routed through is refused
-// permanently (it would mirror the tunnel itself); a device of the
-// entry's name that the provider did not create is never touched.
+// permanently (it would mirror the tunnel itself), and so is a collector on
+// one of the namespace's own addresses (the vxlan device holds its port); a
+// device of the entry's name that the provider did not create is never
+// touched.
 func TestRefusals(t *testing.T) {
 	t.Run("collector route", func(t *testing.T) {
 		r := newRig(t, Config{Spec: Spec{Interfaces: []string{"up*"}}})
 		_, _, err := r.p.Create(context.Background(), mirror.Endpoint{ID: "up0"})
 		if !errors.Is(err, mirror.ErrPermanent) {
 			t.Fatalf("Create on the uplink: %v, want ErrPermanent", err)
+		}
+	})
+	t.Run("local collector", func(t *testing.T) {
+		for _, addr := range []string{"127.0.0.1", "10.77.0.1"} {
+			r := newRig(t, Config{Spec: Spec{Collector: Collector{Address: addr, Port: 4789, VNI: 1}}})
+			r.addTap(t, "tap0", "pe0")
+			_, _, err := r.p.Create(context.Background(), mirror.Endpoint{ID: "tap0"})
+			if !errors.Is(err, mirror.ErrPermanent) || !strings.Contains(err.Error(), "address of this network namespace") {
+				t.Errorf("Create with collector %s: %v, want ErrPermanent", addr, err)
+			}
+			if filters, devices := r.leftovers(t); len(filters) != 0 || len(devices) != 0 {
+				t.Errorf("collector %s: left filters %q, devices %q", addr, filters, devices)
+			}
 		}
 	})
 	t.Run("foreign device", func(t *testing.T) {
