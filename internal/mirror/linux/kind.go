@@ -1,11 +1,6 @@
-// Package linux is the mirror controller's Linux provider, beside the event
-// path: for every selected network interface it mirrors the traffic (tc
-// clsact + u32 + mirred) into a managed vxlan device toward a collector,
-// which a wirebridge vxlan source (this host's or another's) captures.
 package linux
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -105,12 +100,11 @@ var Kind = &component.MirrorKind{
 
 var _ component.MirrorWherer = (*Spec)(nil)
 
-// errNotBuilt is what New says until the provider exists.
-var errNotBuilt = errors.New("the linux mirror provider is not built yet")
-
 func newComponent(_ component.Env, common component.MirrorCommon, s component.MirrorSpec) (component.MirrorProvider, error) {
-	if _, ok := s.(*Spec); !ok {
+	sp, ok := s.(*Spec)
+	if !ok {
 		return nil, fmt.Errorf("mirror %s: spec %T is not a linux mirror spec", common.Name, s)
 	}
-	return nil, fmt.Errorf("mirror %s: %w", common.Name, errNotBuilt)
+	// The provider works in the namespace wirebridge runs in.
+	return New(Config{Name: common.Name, Spec: *sp})
 }
