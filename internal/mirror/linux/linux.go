@@ -363,6 +363,10 @@ func (p *Provider) ensureDevice() (netlink.Link, bool, error) {
 			_ = p.h.LinkDel(l)
 			return nil, false, fmt.Errorf("mark device %s: %w", p.cfg.Device, err)
 		}
+		if err := p.disableLocalBypass(l.Attrs().Index); err != nil {
+			_ = p.h.LinkDel(l)
+			return nil, false, fmt.Errorf("device %s: %w", p.cfg.Device, err)
+		}
 		v2, ok := l.(*netlink.Vxlan)
 		if !ok {
 			return nil, false, fmt.Errorf("device %s is a %s, not vxlan: %w", p.cfg.Device, l.Type(), mirror.ErrPermanent)
@@ -491,10 +495,9 @@ func (p *Provider) checkRoute(l netlink.Link) error {
 		return fmt.Errorf("no route to collector %s: %w: %v", p.remote, mirror.ErrPermanent, err)
 	}
 	for _, r := range rs {
-		if r.Type == unix.RTN_LOCAL {
-			return fmt.Errorf("the collector %s is an address of this network namespace; the vxlan device listens on UDP port %d here itself, so the collector must be another host or namespace: %w",
-				p.remote, p.cfg.Collector.Port, mirror.ErrPermanent)
-		}
+		// A collector on an address of this namespace gets the packets over
+		// lo (localbypass.go): a capture there reads them, since the vxlan
+		// device holds the UDP port.
 		if r.LinkIndex == l.Attrs().Index {
 			return fmt.Errorf("the collector %s is reached through %s itself, which would mirror the tunnel's own packets: %w",
 				p.remote, l.Attrs().Name, mirror.ErrPermanent)
