@@ -258,7 +258,7 @@ func newServer(ctx context.Context, cfg *config.Config, path string, stdio Stdio
 	if len(cfg.Mirror) > 0 {
 		mm := mirror.NewMetrics()
 		s.reg.MustRegister(mm)
-		if s.mirrors, err = reg.newMirrors(ctx, env, mm, s.http.Handle); err != nil {
+		if s.mirrors, err = reg.newMirrors(ctx, env, mm, s.http.Handle, s.lock != nil); err != nil {
 			return nil, err
 		}
 		s.http.Handle("/api/mirror", s.mirrors.handler())
