@@ -133,10 +133,10 @@ func New(cfg Config) (*Controller, error) {
 	}
 	cfg.defaults()
 	return &Controller{
-		cfg:    cfg,
-		st:     &store{kv: cfg.KV, mirror: cfg.Name},
-		log:    cfg.Logger.With("mirror", cfg.Name),
-		ensure: make(chan ensureReq),
+		cfg:     cfg,
+		st:      &store{kv: cfg.KV, mirror: cfg.Name},
+		log:     cfg.Logger.With("mirror", cfg.Name),
+		ensure:  make(chan ensureReq),
 		seen:    map[string]time.Time{},
 		recheck: map[string]time.Time{},
 		now:     time.Now,
