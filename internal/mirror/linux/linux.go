@@ -274,6 +274,7 @@ func mirrorsTo(u *netlink.U32, ifindex int) bool {
 // state is what exists of one interface's session.
 type state struct {
 	clsact  bool
+	ingress bool            // an ingress qdisc, which excludes clsact
 	filters [2]*netlink.U32 // by hooks index
 	others  int             // filters of other tools under clsact
 }
@@ -285,8 +286,11 @@ func (p *Provider) inspect(l netlink.Link) (state, error) {
 		return st, fmt.Errorf("list qdiscs of %s: %w", l.Attrs().Name, err)
 	}
 	for _, q := range qs {
-		if q.Type() == "clsact" {
+		switch q.Type() {
+		case "clsact":
 			st.clsact = true
+		case "ingress":
+			st.ingress = true
 		}
 	}
 	if !st.clsact {
@@ -411,6 +415,9 @@ func (p *Provider) Create(ctx context.Context, e mirror.Endpoint) (mirror.Sessio
 	if err != nil {
 		return mirror.Session{}, false, fmt.Errorf("create session for %s: %w", e.ID, err)
 	}
+	if !st.clsact && st.ingress {
+		return mirror.Session{}, false, fmt.Errorf("create session for %s: the interface has an ingress qdisc, which excludes the clsact qdisc mirroring needs: %w", e.ID, mirror.ErrPermanent)
+	}
 	if !st.clsact {
 		q := &netlink.GenericQdisc{
 			QdiscAttrs: netlink.QdiscAttrs{
@@ -423,9 +430,6 @@ func (p *Provider) Create(ctx context.Context, e mirror.Endpoint) (mirror.Sessio
 		if err := p.h.QdiscAdd(q); err != nil && !errors.Is(err, unix.EEXIST) {
 			if errors.Is(err, unix.ENODEV) {
 				return mirror.Session{}, false, fmt.Errorf("create session for %s: no such interface: %w", e.ID, mirror.ErrPermanent)
-			}
-			if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EBUSY) {
-				err = fmt.Errorf("%w: %v (an ingress qdisc on the interface excludes clsact)", mirror.ErrPermanent, err)
 			}
 			return mirror.Session{}, false, fmt.Errorf("create session for %s: add clsact qdisc: %w", e.ID, err)
 		}

@@ -708,9 +708,9 @@ func TestOriginalTrafficFlows(t *testing.T) {
 
 // TestRefusals: an interface the collector is routed through is refused
 // permanently (it would mirror the tunnel itself), and so is a collector on
-// one of the namespace's own addresses (the vxlan device holds its port); a
-// device of the entry's name that the provider did not create is never
-// touched.
+// one of the namespace's own addresses (the vxlan device holds its port),
+// and an interface with an ingress qdisc (it excludes clsact); a device of
+// the entry's name that the provider did not create is never touched.
 func TestRefusals(t *testing.T) {
 	t.Run("collector route", func(t *testing.T) {
 		r := newRig(t, Config{Spec: Spec{Interfaces: []string{"up*"}}})
@@ -730,6 +730,18 @@ func TestRefusals(t *testing.T) {
 			if filters, devices := r.leftovers(t); len(filters) != 0 || len(devices) != 0 {
 				t.Errorf("collector %s: left filters %q, devices %q", addr, filters, devices)
 			}
+		}
+	})
+	t.Run("ingress qdisc", func(t *testing.T) {
+		r := newRig(t, Config{})
+		r.addTap(t, "tap0", "pe0")
+		r.tc(t, "qdisc", "add", "dev", "tap0", "ingress")
+		_, _, err := r.p.Create(context.Background(), mirror.Endpoint{ID: "tap0"})
+		if !errors.Is(err, mirror.ErrPermanent) || !strings.Contains(err.Error(), "ingress qdisc") {
+			t.Errorf("Create beside an ingress qdisc: %v, want ErrPermanent", err)
+		}
+		if out := r.tc(t, "qdisc", "show", "dev", "tap0"); !strings.Contains(out, "qdisc ingress ffff:") {
+			t.Errorf("the ingress qdisc is gone:\n%s", out)
 		}
 	})
 	t.Run("foreign device", func(t *testing.T) {

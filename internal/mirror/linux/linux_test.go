@@ -78,6 +78,10 @@ func TestConfigValidate(t *testing.T) {
 }
 
 func TestMarks(t *testing.T) {
+	// docs/mirror-linux.md shows the marks of entry "lan".
+	if d, n := DeviceName("lan"), nodeIDs("lan"); d != "wbm-56608010" || n != [2]uint32{0x6d2, 0xed2} {
+		t.Errorf("entry lan: device %s, nodes %#x; docs/mirror-linux.md shows wbm-56608010, ::6d2 and ::ed2", d, n)
+	}
 	seen := map[string]string{}
 	for _, name := range []string{"a", "b", "lan", "lan2", strings.Repeat("x", 200)} {
 		d := DeviceName(name)
