@@ -323,11 +323,22 @@ func (p *Provider) device() (*netlink.Vxlan, error) {
 		return nil, fmt.Errorf("look up device %s: %w", p.cfg.Device, err)
 	}
 	v, ok := l.(*netlink.Vxlan)
-	if !ok || l.Attrs().Alias != DeviceAliasPrefix+p.cfg.Name {
-		return nil, fmt.Errorf("device %s exists and is not this mirror's (type %s, alias %q): %w",
-			p.cfg.Device, l.Type(), l.Attrs().Alias, mirror.ErrPermanent)
+	alias := DeviceAliasPrefix + p.cfg.Name
+	switch {
+	case ok && l.Attrs().Alias == alias:
+		return v, nil
+	case ok && l.Attrs().Alias == "" && p.deviceMatches(v):
+		// Made by a provider that stopped before marking it (creating a
+		// device and setting its alias are two requests): the same name
+		// and the same tunnel, so it is ours to mark.
+		if err := p.h.LinkSetAlias(v, alias); err != nil {
+			return nil, fmt.Errorf("mark device %s: %w", p.cfg.Device, err)
+		}
+		v.Alias = alias
+		return v, nil
 	}
-	return v, nil
+	return nil, fmt.Errorf("device %s exists and is not this mirror's (type %s, alias %q): %w",
+		p.cfg.Device, l.Type(), l.Attrs().Alias, mirror.ErrPermanent)
 }
 
 // deviceMatches reports whether v tunnels to the configured collector.
@@ -363,6 +374,9 @@ func (p *Provider) ensureDevice() (netlink.Link, bool, error) {
 		if err != nil {
 			return nil, false, fmt.Errorf("look up new device %s: %w", p.cfg.Device, err)
 		}
+		// The kernel ignores an alias in the creating request: it takes a
+		// second one. A crash in between leaves an unmarked device that
+		// device() adopts (same name, same tunnel).
 		if err := p.h.LinkSetAlias(l, DeviceAliasPrefix+p.cfg.Name); err != nil {
 			_ = p.h.LinkDel(l)
 			return nil, false, fmt.Errorf("mark device %s: %w", p.cfg.Device, err)

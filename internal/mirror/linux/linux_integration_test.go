@@ -744,6 +744,20 @@ func TestRefusals(t *testing.T) {
 			t.Errorf("the ingress qdisc is gone:\n%s", out)
 		}
 	})
+	t.Run("unmarked device of ours", func(t *testing.T) {
+		// A provider killed between creating its device and marking it:
+		// the same name and tunnel, no alias. It is adopted.
+		r := newRig(t, Config{})
+		netnstest.IP(t, "-n", r.host, "link", "add", r.p.Device(), "type", "vxlan", "id", "42", "remote", collectorAddr, "dstport", "4789", "nolearning")
+		r.addTap(t, "tap0", "pe0")
+		if s, _, err := r.p.Create(context.Background(), mirror.Endpoint{ID: "tap0"}); err != nil || !s.Complete {
+			t.Fatalf("Create beside an unmarked device of ours: %+v, %v", s, err)
+		}
+		l, err := r.hostH.LinkByName(r.p.Device())
+		if err != nil || l.Attrs().Alias != DeviceAliasPrefix+"test" {
+			t.Errorf("device after Create: %v, alias %q", err, l.Attrs().Alias)
+		}
+	})
 	t.Run("foreign device", func(t *testing.T) {
 		r := newRig(t, Config{})
 		netnstest.IP(t, "-n", r.host, "link", "add", r.p.Device(), "type", "vxlan", "id", "9", "remote", collectorAddr, "dstport", "4798")
