@@ -415,13 +415,14 @@ func TestSetupLatency(t *testing.T) {
 		trials, p(0.50), p(0.99), lat[len(lat)-1], lat[0])
 }
 
-// TestRepairOnTCDeletion is acceptance (b): a hand-deleted filter, and a
-// hand-deleted clsact qdisc, are put back by the Watch trigger alone (the
-// test's loop has no scan).
+// TestRepairOnTCDeletion is acceptance (b): a hand-deleted filter, a
+// hand-deleted clsact qdisc, and the vxlan device deleted or set down by
+// hand, are put back on the Watch trigger alone (the controller's scan is an
+// hour away), and mirroring works again both ways.
 func TestRepairOnTCDeletion(t *testing.T) {
 	tests := []struct {
 		name   string
-		del    []string // "HANDLE" stands for the handle of our ingress node
+		del    []string // tc arguments, or an ip command; HANDLE: our ingress node's handle, DEVICE: our device
 		reason string
 	}{
 		{"ingress node by handle", []string{"filter", "del", "dev", "tap0", "ingress", "prio", "4789", "handle", "HANDLE", "u32"}, "filter-deleted:tap0"},
@@ -429,6 +430,8 @@ func TestRepairOnTCDeletion(t *testing.T) {
 		{"egress filter", []string{"filter", "del", "dev", "tap0", "egress", "prio", "4789"}, "filter-deleted:tap0"},
 		{"all ingress filters", []string{"filter", "del", "dev", "tap0", "ingress"}, "filter-deleted:tap0"},
 		{"clsact qdisc", []string{"qdisc", "del", "dev", "tap0", "clsact"}, "qdisc-deleted:tap0"},
+		{"vxlan device", []string{"ip", "link", "del", "DEVICE"}, "device-removed:"},
+		{"vxlan device down", []string{"ip", "link", "set", "DEVICE", "down"}, "device-down:"},
 	}
 	r := newRig(t, Config{})
 	lp := runLoop(t, r.p)
@@ -442,7 +445,14 @@ func TestRepairOnTCDeletion(t *testing.T) {
 			if i := slices.Index(args, "HANDLE"); i >= 0 {
 				args[i] = r.nodeHandle(t, "tap0", r.p.nodes[0])
 			}
-			r.tc(t, args...)
+			if i := slices.Index(args, "DEVICE"); i >= 0 {
+				args[i] = r.p.Device()
+			}
+			if args[0] == "ip" {
+				netnstest.IP(t, append([]string{"-n", r.host}, args[1:]...)...)
+			} else {
+				r.tc(t, args...)
+			}
 			waitFor(t, "repair of tap0", func() bool { s, ok := r.session(t, "tap0"); return ok && s.Complete })
 			if !lp.sawSince(before, tt.reason) {
 				lp.mu.Lock()
