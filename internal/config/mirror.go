@@ -66,6 +66,9 @@ func (c *Config) MirrorKind(m *Mirror) *component.MirrorKind { return c.mirrorKi
 
 // mirrors validates the mirror: entries.
 func (v *validator) mirrors() {
+	if len(v.c.Mirror) > 0 && !v.c.busAvailable() {
+		v.errorf("mirror", "the mirror controller keeps its state in NATS, but nats.embedded is false and nats.urls is empty (set one)")
+	}
 	seen := map[string]string{}
 	for i := range v.c.Mirror {
 		m := &v.c.Mirror[i]

@@ -111,6 +111,8 @@ func TestMirrorErrors(t *testing.T) {
 				"wirebridge.yaml:8:27: mirror[0].backoff.multiplier: 0.5 is out of range"}},
 		{"a key of the other provider", entry("    interfaces: [eth0]", "    collector: {address: 10.0.0.9}", "    colector: {}"),
 			[]string{`wirebridge.yaml:6:5: mirror[0].colector: unknown key "colector" (did you mean "collector"?)`}},
+		{"no bus", doc("nats: {embedded: false}", "mirror:", "  - {name: a, provider: linux, interfaces: [eth0], collector: {address: 10.0.0.9}}"),
+			[]string{"wirebridge.yaml:3:3: mirror: the mirror controller keeps its state in NATS"}},
 		{"not a list", doc("mirror: {name: a}"),
 			[]string{"wirebridge.yaml:1:9: mirror: expected a list, got a mapping"}},
 	}

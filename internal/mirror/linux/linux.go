@@ -329,8 +329,14 @@ func (p *Provider) device() (*netlink.Vxlan, error) {
 		return v, nil
 	case ok && l.Attrs().Alias == "" && p.deviceMatches(v):
 		// Made by a provider that stopped before marking it (creating a
-		// device and setting its alias are two requests): the same name
-		// and the same tunnel, so it is ours to mark.
+		// device and setting its alias are separate requests): the same
+		// name and the same tunnel, so it is ours to finish and mark.
+		if err := p.disableLocalBypass(v.Attrs().Index); err != nil {
+			return nil, fmt.Errorf("device %s: %w", p.cfg.Device, err)
+		}
+		if err := p.makeSendOnly(v); err != nil {
+			return nil, fmt.Errorf("device %s: %w", p.cfg.Device, err)
+		}
 		if err := p.h.LinkSetAlias(v, alias); err != nil {
 			return nil, fmt.Errorf("mark device %s: %w", p.cfg.Device, err)
 		}
@@ -374,9 +380,18 @@ func (p *Provider) ensureDevice() (netlink.Link, bool, error) {
 		if err != nil {
 			return nil, false, fmt.Errorf("look up new device %s: %w", p.cfg.Device, err)
 		}
-		// The kernel ignores an alias in the creating request: it takes a
-		// second one. A crash in between leaves an unmarked device that
-		// device() adopts (same name, same tunnel).
+		// The kernel ignores an alias in the creating request: the mark
+		// takes a request of its own, the last one, so a marked device is
+		// a finished one. A crash before it leaves an unmarked device that
+		// device() finishes and adopts (same name, same tunnel).
+		if err := p.disableLocalBypass(l.Attrs().Index); err != nil {
+			_ = p.h.LinkDel(l)
+			return nil, false, fmt.Errorf("device %s: %w", p.cfg.Device, err)
+		}
+		if err := p.makeSendOnly(l); err != nil {
+			_ = p.h.LinkDel(l)
+			return nil, false, fmt.Errorf("device %s: %w", p.cfg.Device, err)
+		}
 		if err := p.h.LinkSetAlias(l, DeviceAliasPrefix+p.cfg.Name); err != nil {
 			_ = p.h.LinkDel(l)
 			return nil, false, fmt.Errorf("mark device %s: %w", p.cfg.Device, err)
@@ -390,7 +405,7 @@ func (p *Provider) ensureDevice() (netlink.Link, bool, error) {
 	if v.Attrs().Flags&net.FlagUp == 0 {
 		if err := p.h.LinkSetUp(v); err != nil {
 			if errors.Is(err, unix.EADDRINUSE) {
-				return nil, false, fmt.Errorf("set device %s up: the kernel's vxlan device listens on UDP port %d itself, and a socket of this namespace holds it (a collector in the same namespace must use another port or namespace): %w: %v",
+				return nil, false, fmt.Errorf("set device %s up: the kernel's vxlan device listens on UDP port %d itself, and a socket of this namespace holds it (a collector in this namespace captures on lo instead of binding the port): %w: %v",
 					p.cfg.Device, p.cfg.Collector.Port, mirror.ErrPermanent, err)
 			}
 			return nil, false, fmt.Errorf("set device %s up: %w", p.cfg.Device, err)
@@ -509,10 +524,9 @@ func (p *Provider) checkRoute(l netlink.Link) error {
 		return fmt.Errorf("no route to collector %s: %w: %v", p.remote, mirror.ErrPermanent, err)
 	}
 	for _, r := range rs {
-		if r.Type == unix.RTN_LOCAL {
-			return fmt.Errorf("the collector %s is an address of this network namespace; the vxlan device listens on UDP port %d here itself, so the collector must be another host or namespace: %w",
-				p.remote, p.cfg.Collector.Port, mirror.ErrPermanent)
-		}
+		// A collector on an address of this namespace gets the packets over
+		// lo (localbypass.go): a capture there reads them, since the vxlan
+		// device holds the UDP port.
 		if r.LinkIndex == l.Attrs().Index {
 			return fmt.Errorf("the collector %s is reached through %s itself, which would mirror the tunnel's own packets: %w",
 				p.remote, l.Attrs().Name, mirror.ErrPermanent)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 
 	"github.com/wirebridge/wirebridge/internal/bus"
 	"github.com/wirebridge/wirebridge/internal/mirror"
@@ -716,11 +717,12 @@ func TestOriginalTrafficFlows(t *testing.T) {
 	}
 }
 
-// TestRefusals: an interface the collector is routed through is refused
-// permanently (it would mirror the tunnel itself), and so is a collector on
-// one of the namespace's own addresses (the vxlan device holds its port),
-// and an interface with an ingress qdisc (it excludes clsact); a device of
-// the entry's name that the provider did not create is never touched.
+// TestRefusals: an interface the collector is routed through (it would
+// mirror the tunnel itself) and an interface with an ingress qdisc (it
+// excludes clsact) are refused permanently; a collector on one of the
+// namespace's own addresses is reached over lo; a device of the entry's name
+// that the provider did not create is never touched (one with our tunnel
+// and no alias is adopted).
 func TestRefusals(t *testing.T) {
 	t.Run("collector route", func(t *testing.T) {
 		r := newRig(t, Config{Spec: Spec{Interfaces: []string{"up*"}}})
@@ -730,15 +732,31 @@ func TestRefusals(t *testing.T) {
 		}
 	})
 	t.Run("local collector", func(t *testing.T) {
+		// A collector on the namespace's own address (the one-host demo):
+		// the tunnel's packets go over lo, where a capture reads them (the
+		// device turns the kernel's local bypass off).
 		for _, addr := range []string{"127.0.0.1", "10.77.0.1"} {
 			r := newRig(t, Config{Spec: Spec{Collector: Collector{Address: addr, Port: 4789, VNI: 1}}})
+			netnstest.IP(t, "-n", r.host, "link", "set", "lo", "up")
 			r.addTap(t, "tap0", "pe0")
-			_, _, err := r.p.Create(context.Background(), mirror.Endpoint{ID: "tap0"})
-			if !errors.Is(err, mirror.ErrPermanent) || !strings.Contains(err.Error(), "address of this network namespace") {
-				t.Errorf("Create with collector %s: %v, want ErrPermanent", addr, err)
+			if _, _, err := r.p.Create(context.Background(), mirror.Endpoint{ID: "tap0"}); err != nil {
+				t.Fatalf("Create with collector %s: %v", addr, err)
 			}
-			if filters, devices := r.leftovers(t); len(filters) != 0 || len(devices) != 0 {
-				t.Errorf("collector %s: left filters %q, devices %q", addr, filters, devices)
+			lo := func() uint64 {
+				l, err := r.hostH.LinkByName("lo")
+				if err != nil {
+					t.Fatal(err)
+				}
+				return l.Attrs().Statistics.TxPackets
+			}
+			before := lo()
+			ping(t, r.peer, "10.80.0.1")
+			waitFor(t, "mirrored pings on lo (collector "+addr+")", func() bool { return lo() >= before+6 })
+			// The device decapsulates its own packets (it holds the port):
+			// the host's own traffic must not come back to it twice.
+			ping(t, r.host, "10.80.0.2")
+			if got := broadcastsReceived(t, r); got != 1 {
+				t.Errorf("collector %s: a broadcast datagram on the mirrored interface reached a host socket %d times, want once", addr, got)
 			}
 		}
 	})
@@ -797,4 +815,53 @@ func (r *rig) nodeHandle(t *testing.T, dev string, node uint32) string {
 	}
 	t.Fatalf("no node ::%x on %s:\n%s", node, dev, out)
 	return ""
+}
+
+// broadcastsReceived sends one datagram to 255.255.255.255:7777 from the
+// peer end of tap0 and counts how often a socket of the host namespace on
+// port 7777 receives it within a second.
+func broadcastsReceived(t *testing.T, r *rig) int {
+	t.Helper()
+	var conn *net.UDPConn
+	netnstest.Do(t, r.host, func() {
+		var err error
+		if conn, err = net.ListenUDP("udp4", &net.UDPAddr{Port: 7777}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	defer conn.Close()
+	msg := fmt.Sprintf("broadcast-%d", time.Now().UnixNano())
+	netnstest.Do(t, r.peer, func() {
+		c, err := net.ListenUDP("udp4", &net.UDPAddr{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		rc, err := c.SyscallConn()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var serr error
+		if err := rc.Control(func(fd uintptr) {
+			serr = errors.Join(unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_BROADCAST, 1),
+				unix.BindToDevice(int(fd), "pe0"))
+		}); err != nil || serr != nil {
+			t.Fatal(err, serr)
+		}
+		if _, err := c.WriteToUDP([]byte(msg), &net.UDPAddr{IP: net.IPv4bcast, Port: 7777}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	n := 0
+	buf := make([]byte, 256)
+	_ = conn.SetReadDeadline(time.Now().Add(time.Second))
+	for {
+		k, _, err := conn.ReadFromUDP(buf)
+		if err != nil {
+			return n
+		}
+		if string(buf[:k]) == msg {
+			n++
+		}
+	}
 }
