@@ -39,7 +39,11 @@ type rig struct {
 	collector        *collector
 }
 
-const collectorAddr = "10.77.0.2"
+// The collector's addresses (it listens on both).
+const (
+	collectorAddr  = "10.77.0.2"
+	collectorAddr6 = "fd77::2"
+)
 
 func newRig(t *testing.T, cfg Config) *rig {
 	t.Helper()
@@ -53,6 +57,8 @@ func newRig(t *testing.T, cfg Config) *rig {
 	netnstest.IP(t, "-n", r.host, "link", "set", "up0", "up")
 	netnstest.IP(t, "-n", r.coll, "addr", "add", collectorAddr+"/24", "dev", "cl0")
 	netnstest.IP(t, "-n", r.coll, "link", "set", "cl0", "up")
+	netnstest.IP(t, "-n", r.host, "addr", "add", "fd77::1/64", "dev", "up0", "nodad")
+	netnstest.IP(t, "-n", r.coll, "addr", "add", collectorAddr6+"/64", "dev", "cl0", "nodad")
 	var err error
 	if r.hostNS, err = netns.GetFromName(r.host); err != nil {
 		t.Fatal(err)
@@ -183,43 +189,52 @@ type collector struct {
 	markers map[string]time.Time
 	vnis    map[uint32]int
 	total   int
+	v6      int // datagrams over IPv6
 }
 
 func newCollector(t *testing.T, ns string) *collector {
 	t.Helper()
 	c := &collector{markers: map[string]time.Time{}, vnis: map[uint32]int{}}
-	var conn *net.UDPConn
-	netnstest.Do(t, ns, func() {
-		var err error
-		conn, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.ParseIP(collectorAddr), Port: 4789})
-		if err != nil {
-			t.Fatal(err)
-		}
-	})
-	t.Cleanup(func() { conn.Close() })
-	go func() {
-		buf := make([]byte, 65536)
-		for {
-			n, _, err := conn.ReadFromUDP(buf)
-			now := time.Now()
+	for _, a := range []string{collectorAddr, collectorAddr6} {
+		var conn *net.UDPConn
+		netnstest.Do(t, ns, func() {
+			var err error
+			conn, err = net.ListenUDP("udp", &net.UDPAddr{IP: net.ParseIP(a), Port: 4789})
 			if err != nil {
-				return
+				t.Fatal(err)
 			}
-			b := buf[:n]
-			c.mu.Lock()
-			c.total++
-			if n >= 8 {
-				c.vnis[uint32(b[4])<<16|uint32(b[5])<<8|uint32(b[6])]++
-			}
-			for m, seen := range c.markers {
-				if seen.IsZero() && bytes.Contains(b, []byte(m)) {
-					c.markers[m] = now
-				}
-			}
-			c.mu.Unlock()
-		}
-	}()
+		})
+		t.Cleanup(func() { conn.Close() })
+		go c.read(conn)
+	}
 	return c
+}
+
+// read records the datagrams of conn until it is closed.
+func (c *collector) read(conn *net.UDPConn) {
+	buf := make([]byte, 65536)
+	for {
+		n, from, err := conn.ReadFromUDP(buf)
+		now := time.Now()
+		if err != nil {
+			return
+		}
+		b := buf[:n]
+		c.mu.Lock()
+		c.total++
+		if from.IP.To4() == nil {
+			c.v6++
+		}
+		if n >= 8 {
+			c.vnis[uint32(b[4])<<16|uint32(b[5])<<8|uint32(b[6])]++
+		}
+		for m, seen := range c.markers {
+			if seen.IsZero() && bytes.Contains(b, []byte(m)) {
+				c.markers[m] = now
+			}
+		}
+		c.mu.Unlock()
+	}
 }
 
 // expect starts looking for marker.
@@ -702,18 +717,36 @@ func ping(t *testing.T, ns, addr string) string {
 
 // TestOriginalTrafficFlows is acceptance (e): with mirroring on, ping over
 // the mirrored interface works (every echo answered once) and the
-// collector receives the copies on the configured VNI.
+// collector receives the copies on the configured VNI, over IPv4 or IPv6
+// as its address says; a second Create finds everything in place.
 func TestOriginalTrafficFlows(t *testing.T) {
-	r := newRig(t, Config{})
-	r.addTap(t, "tap0", "pe0")
-	if _, _, err := r.p.Create(context.Background(), mirror.Endpoint{ID: "tap0"}); err != nil {
-		t.Fatal(err)
-	}
-	before, _ := r.collector.count()
-	ping(t, r.peer, "10.80.0.1")
-	waitFor(t, "mirrored pings", func() bool { n, _ := r.collector.count(); return n >= before+6 })
-	if _, vnis := r.collector.count(); len(vnis) != 1 || vnis[42] == 0 {
-		t.Errorf("VNIs at the collector %v, want only 42", vnis)
+	for _, tt := range []struct {
+		name, addr string
+		v6         bool
+	}{{"ipv4 collector", collectorAddr, false}, {"ipv6 collector", collectorAddr6, true}} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newRig(t, Config{Spec: Spec{Collector: Collector{Address: tt.addr, Port: 4789, VNI: 42}}})
+			r.addTap(t, "tap0", "pe0")
+			if _, _, err := r.p.Create(context.Background(), mirror.Endpoint{ID: "tap0"}); err != nil {
+				t.Fatal(err)
+			}
+			before, _ := r.collector.count()
+			ping(t, r.peer, "10.80.0.1")
+			waitFor(t, "mirrored pings", func() bool { n, _ := r.collector.count(); return n >= before+6 })
+			if _, vnis := r.collector.count(); len(vnis) != 1 || vnis[42] == 0 {
+				t.Errorf("VNIs at the collector %v, want only 42", vnis)
+			}
+			r.collector.mu.Lock()
+			total, v6 := r.collector.total, r.collector.v6
+			r.collector.mu.Unlock()
+			if tt.v6 && v6 != total || !tt.v6 && v6 != 0 {
+				t.Errorf("%d of %d datagrams over IPv6", v6, total)
+			}
+			r.mirrorsBothWays(t, "tap0", "traffic")
+			if s, created, err := r.p.Create(context.Background(), mirror.Endpoint{ID: "tap0"}); err != nil || created || !s.Complete {
+				t.Errorf("second Create: %+v created %v err %v, want complete, nothing created", s, created, err)
+			}
+		})
 	}
 }
 
