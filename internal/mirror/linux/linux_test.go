@@ -40,6 +40,31 @@ func TestMatch(t *testing.T) {
 	}
 }
 
+func TestSelected(t *testing.T) {
+	p := testProvider()
+	p.cfg.Interfaces = []string{"*"}
+	tests := []struct {
+		name string
+		link netlink.Link
+		want bool
+	}{
+		{"any interface", &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "eth0"}}, true},
+		{"loopback by flag", &netlink.Device{LinkAttrs: netlink.LinkAttrs{Name: "lo0", Flags: net.FlagLoopback}}, false},
+		{"loopback by name", &netlink.Device{LinkAttrs: netlink.LinkAttrs{Name: "lo"}}, false},
+		{"our device", &netlink.Vxlan{LinkAttrs: netlink.LinkAttrs{Name: p.cfg.Device}}, false},
+		{"another entry's device", &netlink.Vxlan{LinkAttrs: netlink.LinkAttrs{Name: "wbm-00000001"}}, false},
+		{"a renamed mirror device", &netlink.Vxlan{LinkAttrs: netlink.LinkAttrs{Name: "vx0", Alias: DeviceAliasPrefix + "other"}}, false},
+		{"another vxlan device", &netlink.Vxlan{LinkAttrs: netlink.LinkAttrs{Name: "vx0"}}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := p.selected(tt.link); got != tt.want {
+				t.Errorf("selected(%s) = %v, want %v", tt.link.Attrs().Name, got, tt.want)
+			}
+		})
+	}
+}
+
 func TestConfigValidate(t *testing.T) {
 	good := func() Config {
 		return Config{Name: "m", Spec: Spec{Interfaces: []string{"eth*"}, Collector: Collector{Address: "10.0.0.9", VNI: 42}}}
