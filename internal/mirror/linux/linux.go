@@ -474,7 +474,7 @@ func (p *Provider) Create(ctx context.Context, e mirror.Endpoint) (mirror.Sessio
 				return mirror.Session{}, false, fmt.Errorf("create session for %s: replace %s filter: %w", e.ID, hk.name, err)
 			}
 		}
-		if err := p.h.FilterAdd(p.filter(l.Attrs().Index, hk.parent, p.nodes[i], dev.Attrs().Index)); err != nil && !errors.Is(err, unix.EEXIST) {
+		if err := p.h.FilterAdd(p.filter(l.Attrs().Index, hk.parent, p.nodes[i], dev.Attrs().Index)); err != nil && !p.addedMeanwhile(l, i, err) {
 			return mirror.Session{}, false, fmt.Errorf("create session for %s: add %s filter: %w", e.ID, hk.name, err)
 		}
 		created = true
@@ -484,6 +484,18 @@ func (p *Provider) Create(ctx context.Context, e mirror.Endpoint) (mirror.Sessio
 		return mirror.Session{}, false, fmt.Errorf("create session for %s: %w", e.ID, err)
 	}
 	return p.session(l, dev.Attrs().Index, st), created, nil
+}
+
+// addedMeanwhile reports whether a failed add of hook i's filter failed
+// because another Create of the entry (another controller's provider) added
+// it in the meantime: u32 answers a taken node id with ENOSPC (not EEXIST),
+// and the filter is there now.
+func (p *Provider) addedMeanwhile(l netlink.Link, i int, err error) bool {
+	if !errors.Is(err, unix.ENOSPC) && !errors.Is(err, unix.EEXIST) {
+		return false
+	}
+	fs, lerr := p.h.FilterList(l, hooks[i].parent)
+	return lerr == nil && p.ourFilter(fs, i) != nil
 }
 
 // filter is the entry's match-all mirror filter on one hook of ifindex.

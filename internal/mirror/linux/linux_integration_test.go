@@ -898,3 +898,134 @@ func broadcastsReceived(t *testing.T, r *rig) int {
 		}
 	}
 }
+
+// TestTwoControllers is the "two controllers on one NATS": two
+// controllers, each with its own provider in the same namespace, run the
+// same entry while 20 interfaces appear; each interface ends with exactly
+// one ingress and one egress filter of ours, one vxlan device serves all,
+// and every record is active. (Two Creates racing on one interface are
+// safe in the kernel as well: the filters' handles are fixed, so the second
+// add finds the first.)
+func TestTwoControllers(t *testing.T) {
+	r := newRig(t, Config{})
+	b, err := bus.Open(context.Background(), bus.Config{DataDir: t.TempDir(), MaxStorage: 64 << 20})
+	if err != nil {
+		t.Fatalf("open the bus: %v", err)
+	}
+	t.Cleanup(func() { b.Close() })
+	kv, err := b.Mirror(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p2, err := New(r.p.cfg, WithNetns(r.hostNS))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p2.Close() })
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	for i, p := range []*Provider{r.p, p2} {
+		c, err := mirror.New(mirror.Config{Name: "test", ProviderName: "linux", Provider: p, KV: kv, ScanInterval: time.Hour,
+			Owner: fmt.Sprintf("controller-%d", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := c.Run(ctx); err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		}()
+	}
+	const n = 20
+	for i := range n {
+		v := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: fmt.Sprintf("tap%d", i)}, PeerName: fmt.Sprintf("pe%d", i),
+			PeerNamespace: netlink.NsFd(int(r.peerNS))}
+		if err := r.hostH.LinkAdd(v); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.hostH.LinkSetUp(v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "20 active records", func() bool {
+		recs, err := mirror.List(context.Background(), kv, "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		active := 0
+		for _, rec := range recs {
+			if rec.State == mirror.Active {
+				active++
+			}
+		}
+		return active == n
+	})
+	filters, devices := r.leftovers(t)
+	per := map[string]int{}
+	for _, f := range filters {
+		per[strings.Fields(f)[0]]++
+	}
+	for i := range n {
+		if tap := fmt.Sprintf("tap%d", i); per[tap] != 2 {
+			t.Errorf("%s has %d filters of ours, want 2", tap, per[tap])
+		}
+	}
+	if len(per) != n || len(devices) != 1 {
+		t.Errorf("filters on %d interfaces, devices %q; want %d interfaces and one device", len(per), devices, n)
+	}
+	ss, err := r.p.Actual(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range ss {
+		if !s.Complete {
+			t.Errorf("session %+v is incomplete", s)
+		}
+	}
+	if len(ss) != n {
+		t.Errorf("%d sessions, want %d", len(ss), n)
+	}
+}
+
+// TestConcurrentCreate: two providers of one entry (two controllers whose
+// claims lapsed, say) create the sessions of 10 fresh interfaces at the same
+// time, three times each; every call succeeds and each interface ends with
+// exactly one filter of ours per hook, and one device serves all.
+func TestConcurrentCreate(t *testing.T) {
+	r := newRig(t, Config{})
+	p2, err := New(r.p.cfg, WithNetns(r.hostNS))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p2.Close() })
+	const n = 10
+	for i := range n {
+		v := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: fmt.Sprintf("tap%d", i)}, PeerName: fmt.Sprintf("pe%d", i),
+			PeerNamespace: netlink.NsFd(int(r.peerNS))}
+		if err := r.hostH.LinkAdd(v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	for _, p := range []*Provider{r.p, p2} {
+		for i := range n {
+			for range 3 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					if _, _, err := p.Create(context.Background(), mirror.Endpoint{ID: fmt.Sprintf("tap%d", i)}); err != nil {
+						t.Errorf("Create tap%d: %v", i, err)
+					}
+				}()
+			}
+		}
+	}
+	wg.Wait()
+	filters, devices := r.leftovers(t)
+	if len(filters) != 2*n || len(devices) != 1 {
+		t.Errorf("%d filters (want %d), devices %q (want one):\n%s", len(filters), 2*n, devices, strings.Join(filters, "\n"))
+	}
+}
