@@ -149,16 +149,22 @@ func (s *Server) AddENI(e ENI) {
 	s.enis[e.ID] = &e
 }
 
-// RemoveENI deletes a network interface (an instance terminated), and, as
-// EC2 does, the traffic mirror sessions whose source it was.
+// RemoveENI deletes a network interface (its instance terminated). The
+// sessions whose source it was stay: what EC2 does with them is not
+// modelled, and sessions left behind are what a controller must clean up.
 func (s *Server) RemoveENI(id string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.enis, id)
-	for sid, ss := range s.sessions {
-		if ss.ENI == id {
-			delete(s.sessions, sid)
-		}
+}
+
+// DetachENI detaches a network interface from its instance (status
+// available), as when an instance with a secondary ENI terminates.
+func (s *Server) DetachENI(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e := s.enis[id]; e != nil {
+		e.InstanceID, e.Status = "", ""
 	}
 }
 
