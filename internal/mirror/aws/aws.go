@@ -147,6 +147,8 @@ type Stats struct {
 	Triggers uint64
 	// Unauthorized counts endpoint requests without the right API key.
 	Unauthorized uint64
+	// ReceiveErrors counts failed SQS receives.
+	ReceiveErrors uint64
 }
 
 // Provider implements mirror.Provider on EC2 Traffic Mirroring.
@@ -172,7 +174,7 @@ type Provider struct {
 	// idempotency.
 	last map[string]string
 
-	received, malformed, ignored, triggers, unauthorized atomic.Uint64
+	received, malformed, ignored, triggers, unauthorized, receiveErrors atomic.Uint64
 }
 
 var _ mirror.Provider = (*Provider)(nil)
@@ -278,7 +280,8 @@ func (b jitterBackoff) BackoffDelay(attempt int, _ error) (time.Duration, error)
 // Stats returns the trigger paths' counters.
 func (p *Provider) Stats() Stats {
 	return Stats{Received: p.received.Load(), Malformed: p.malformed.Load(), Ignored: p.ignored.Load(),
-		Triggers: p.triggers.Load(), Unauthorized: p.unauthorized.Load()}
+		Triggers: p.triggers.Load(), Unauthorized: p.unauthorized.Load(),
+		ReceiveErrors: p.receiveErrors.Load()}
 }
 
 // Close releases nothing the SDK needs released; it exists for the

@@ -12,8 +12,10 @@ package aws
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -414,4 +416,52 @@ func TestScanRepairsDeletedSession(t *testing.T) {
 	if i := slices.IndexFunc(r.triggers, func(t mirror.Trigger) bool { return t.EndpointID == "eni-0app" }); i >= 0 {
 		t.Errorf("trigger %+v: the repair was to come from the scan alone", r.triggers[i])
 	}
+}
+
+// TestSQSQueueMissing: a queue that does not exist ends Watch with a
+// permanent error, unless the endpoint is configured: then the endpoint
+// goes on reporting triggers.
+func TestSQSQueueMissing(t *testing.T) {
+	ec2 := newEC2(t)
+	ec2.AddENI(ec2test.ENI{ID: "eni-0x", VPC: "vpc-a", InstanceID: "i-0x"})
+	url := startGoaws(t)
+	cfg := func(c *Config) {
+		c.SQSEndpointURL, c.SQSProtocol, c.SQSQueueURL = url, "query", url+"/100010001000/no-such-queue"
+		c.WaitTime = time.Second
+	}
+	t.Run("SQS alone", func(t *testing.T) {
+		p := newProvider(t, ec2, cfg)
+		err := p.Watch(context.Background(), make(chan mirror.Trigger, 1))
+		if !errors.Is(err, mirror.ErrPermanent) {
+			t.Errorf("Watch = %v, want a permanent error", err)
+		}
+	})
+	t.Run("with the endpoint", func(t *testing.T) {
+		p := newProvider(t, ec2, func(c *Config) { cfg(c); c.APIKey = "k" })
+		ctx, cancel := context.WithCancel(context.Background())
+		triggers := make(chan mirror.Trigger, 4)
+		done := make(chan error, 1)
+		go func() { done <- p.Watch(ctx, triggers) }()
+		waitFor(t, "the failed receive", func() bool { return p.Stats().ReceiveErrors > 0 })
+		h := p.Handler()
+		req := httptest.NewRequest("POST", "/", strings.NewReader(ec2Event("i-0x", "running")))
+		req.Header.Set("X-Api-Key", "k")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != 202 {
+			t.Fatalf("POST = %d", rec.Code)
+		}
+		select {
+		case tr := <-triggers:
+			if tr.EndpointID != "eni-0x" {
+				t.Errorf("trigger = %+v", tr)
+			}
+		case err := <-done:
+			t.Fatalf("Watch ended: %v", err)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Watch = %v after ctx ended", err)
+		}
+	})
 }

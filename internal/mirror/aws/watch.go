@@ -33,28 +33,36 @@ type apiEvent struct {
 // not handled (counted in Stats; redelivering cannot make it useful, so it
 // is not left to the queue's redrive policy). A message whose triggers could
 // not be worked out (EC2 unreachable) stays in the queue and comes back
-// after its visibility timeout. It returns an error only when the queue
-// cannot be read for a reason retrying will not fix (no such queue, access
-// denied).
+// after its visibility timeout. An event from the endpoint whose ENIs
+// cannot be looked up is dropped (logged): the scan settles it. When the
+// queue cannot be read for a reason retrying will not fix (no such queue,
+// access denied) Watch returns that error, unless the endpoint is
+// configured: then it logs it and goes on with the endpoint alone.
 func (p *Provider) Watch(ctx context.Context, triggers chan<- mirror.Trigger) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	sqsErr := make(chan error, 1)
+	var sqsErr chan error // nil: no SQS path (a nil channel never receives)
 	if p.cfg.SQSQueueURL != "" {
+		sqsErr = make(chan error, 1)
 		go func() { sqsErr <- p.pollSQS(ctx, triggers) }()
 	}
 	for {
 		select {
 		case <-ctx.Done():
-			if p.cfg.SQSQueueURL != "" {
+			if sqsErr != nil {
 				<-sqsErr
 			}
 			return nil
 		case err := <-sqsErr:
-			if err != nil && ctx.Err() == nil {
+			sqsErr = nil // the SQS path has ended
+			if ctx.Err() != nil {
+				return nil
+			}
+			if p.cfg.APIKey == "" {
 				return err
 			}
-			return nil
+			// The endpoint still reports triggers.
+			p.log.Error("the SQS queue can no longer be read; events come from the endpoint and the scan only", "err", err)
 		case a := <-p.api:
 			ts, err := p.resolve(ctx, a.ev, "api", a.seen)
 			if err != nil {
@@ -94,6 +102,7 @@ func (p *Provider) pollSQS(ctx context.Context, triggers chan<- mirror.Trigger) 
 			if ctx.Err() != nil {
 				return nil
 			}
+			p.receiveErrors.Add(1)
 			cerr := classify(err, "aws mirror %s: receive from %s", p.cfg.Name, p.cfg.SQSQueueURL)
 			if errors.Is(cerr, mirror.ErrPermanent) {
 				return cerr
