@@ -436,16 +436,20 @@ func TestExampleEndToEnd(t *testing.T) {
 		}
 		return evs
 	}
+	// Each echo request (ingress) and reply (egress) exactly once.
+	copies := map[string]int{}
 	waitFor(t, say("the mirrored pings archived"), time.Minute, func() bool {
-		mirrored = nil
+		mirrored, copies = nil, map[string]int{}
 		for _, ev := range read("mirrored") {
 			d, _ := ev["detail"].(map[string]any)
 			tun, _ := d["Tunnel"].(map[string]any)
-			if d["Protocol"] == "icmp" && tun != nil && tun["VNI"] == float64(4242) {
+			icmp, _ := d["ICMP"].(map[string]any)
+			if d["Protocol"] == "icmp" && tun != nil && tun["VNI"] == float64(4242) && icmp != nil {
 				mirrored = append(mirrored, ev)
+				copies[fmt.Sprintf("type %v seq %v", icmp["Type"], icmp["Seq"])]++
 			}
 		}
-		return len(mirrored) >= 6 // 3 requests, 3 replies
+		return len(copies) == 6 // 3 requests, 3 replies
 	})
 	waitFor(t, say("the state change archived"), time.Minute, func() bool {
 		states = nil
@@ -462,6 +466,11 @@ func TestExampleEndToEnd(t *testing.T) {
 		return false
 	})
 	t.Logf("%d mirrored ICMP events, %d state changes of veth-demo", len(mirrored), len(states))
+	for k, n := range copies {
+		if n != 1 {
+			t.Errorf("%s archived %d times, want once", k, n)
+		}
+	}
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
