@@ -121,7 +121,7 @@ func runMirror(ctx context.Context, args []string, stdio Stdio) int {
 				fmt.Fprintf(stdio.Out, " (session %s)", r.Session)
 			}
 			fmt.Fprintln(stdio.Out)
-		} else {
+		} else if ans.Error == "" {
 			fmt.Fprintf(stdio.Out, "%s/%s: reconciling (no state yet)\n", ans.Mirror, ans.Endpoint)
 		}
 		if ans.Error != "" {
