@@ -7,9 +7,9 @@
 // For every selected interface it keeps a `clsact` qdisc and two u32
 // match-all filters (ingress and egress) whose `mirred egress mirror` action
 // copies each frame into one managed vxlan device per mirror entry. It owns
-// only what it marks: its filters sit at a reserved priority with a node id
-// derived from the entry name, and its vxlan device carries the alias
-// "wirebridge-mirror:<entry>". Everything goes through netlink
+// only what it marks: its filters sit at a reserved priority with node ids
+// (one per hook) derived from the entry name, and its vxlan device carries
+// the alias "wirebridge-mirror:<entry>". Everything goes through netlink
 // (vishvananda/netlink for requests, a raw NETLINK_ROUTE socket for tc
 // deletions) inside one network namespace, the current one by default.
 package linux
@@ -169,8 +169,8 @@ func (p *Provider) Close() error {
 // Device is the name of the entry's vxlan device.
 func (p *Provider) Device() string { return p.cfg.Device }
 
-// selected reports whether the provider mirrors the interface name: a
-// selector glob matches, no exclude glob does, and it is neither loopback
+// selected reports whether the provider mirrors interface l: a selector
+// glob matches its name, no exclude glob does, and it is neither loopback
 // nor a mirror device of wirebridge.
 func (p *Provider) selected(l netlink.Link) bool {
 	a := l.Attrs()

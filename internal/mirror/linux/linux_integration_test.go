@@ -4,6 +4,7 @@ package linux
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -315,6 +316,7 @@ type loop struct {
 	stop    func() // ends Run and Watch; idempotent
 	mu      sync.Mutex
 	reasons []string
+	seen    map[string]time.Time // first Trigger.Seen per "reason:endpoint"
 }
 
 // observed is the provider with its triggers recorded on their way to the
@@ -335,7 +337,11 @@ func (o observed) Watch(ctx context.Context, triggers chan<- mirror.Trigger) err
 				return
 			case tr := <-tee:
 				o.lp.mu.Lock()
-				o.lp.reasons = append(o.lp.reasons, tr.Reason+":"+tr.EndpointID)
+				k := tr.Reason + ":" + tr.EndpointID
+				o.lp.reasons = append(o.lp.reasons, k)
+				if _, ok := o.lp.seen[k]; !ok {
+					o.lp.seen[k] = tr.Seen
+				}
 				o.lp.mu.Unlock()
 				select {
 				case triggers <- tr:
@@ -361,7 +367,7 @@ func runLoop(t *testing.T, p *Provider) *loop {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lp := &loop{}
+	lp := &loop{seen: map[string]time.Time{}}
 	lp.c, err = mirror.New(mirror.Config{Name: p.cfg.Name, ProviderName: "linux", Provider: observed{p, lp}, KV: kv,
 		ScanInterval: time.Hour, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	if err != nil {
@@ -407,10 +413,14 @@ func (lp *loop) count() int {
 // is p99 < 1 s, never asserted).
 func TestSetupLatency(t *testing.T) {
 	r := newRig(t, Config{})
-	runLoop(t, r.p)
+	lp := runLoop(t, r.p)
 	s := startSender(t, r.peer)
 	const trials = 50
+	type trial struct {
+		total, trigger, complete time.Duration // from creation: first copy, link-added trigger, complete session
+	}
 	var lat []time.Duration
+	var all []trial
 	for i := range trials {
 		tap, peer := fmt.Sprintf("tap%d", i), fmt.Sprintf("pe%d", i)
 		marker := fmt.Sprintf("wbtrial-%03d-%d", i, time.Now().UnixNano())
@@ -423,9 +433,22 @@ func TestSetupLatency(t *testing.T) {
 		// The first copy may come from the ingress filter before the
 		// egress one is added: wait for the whole session.
 		waitFor(t, "complete session on "+tap, func() bool { s, ok := r.session(t, tap); return ok && s.Complete })
+		complete := time.Since(t0)
+		lp.mu.Lock()
+		added := lp.seen["link-added:"+tap]
+		lp.mu.Unlock()
+		all = append(all, trial{lat[i], added.Sub(t0), complete})
 		r.delLink(t, tap)
 	}
+	slowest := slices.MaxFunc(all, func(a, b trial) int { return cmp.Compare(a.total, b.total) })
+	t.Logf("slowest trial: first copy at %v; link-added trigger seen at %v; session complete (as listed) at %v",
+		slowest.total, slowest.trigger, slowest.complete)
 	slices.Sort(lat)
+	ms := make([]string, len(lat))
+	for i, d := range lat {
+		ms[i] = fmt.Sprintf("%.1f", float64(d)/float64(time.Millisecond))
+	}
+	t.Logf("every trial (ms, sorted): %s", strings.Join(ms, " "))
 	p := func(q float64) time.Duration { return lat[min(len(lat)-1, int(q*float64(len(lat))))] }
 	t.Logf("mirror setup latency over %d trials (interface created -> first mirrored packet at the collector): p50 %v, p99 %v, max %v (min %v)",
 		trials, p(0.50), p(0.99), lat[len(lat)-1], lat[0])

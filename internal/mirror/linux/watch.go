@@ -232,9 +232,11 @@ func (p *Provider) tcTriggers(known map[int]linkInfo, evs []tcEvent, overrun boo
 		if name == "" || !Match(p.cfg.Interfaces, p.cfg.Exclude, name) || done[name] {
 			continue
 		}
-		// An interface being removed loses its qdiscs before it leaves the
-		// link list, and its link-removed trigger covers it: look again.
-		if p.gone(int(ev.Ifindex)) {
+		// An interface being removed is set down and loses its qdiscs
+		// before it leaves the link list (a Create then would fail); its
+		// link-removed trigger covers it. A down interface carries no
+		// traffic: its link-up trigger repairs it.
+		if !p.upNow(int(ev.Ifindex)) {
 			continue
 		}
 		done[name] = true
@@ -243,15 +245,14 @@ func (p *Provider) tcTriggers(known map[int]linkInfo, evs []tcEvent, overrun boo
 	return out
 }
 
-// gone reports whether interface ifindex no longer exists (or is being
-// unregistered). A provider without a handle (tests) sees every interface.
-func (p *Provider) gone(ifindex int) bool {
+// upNow reports whether interface ifindex exists and is up. A provider
+// without a handle (tests) sees every interface up.
+func (p *Provider) upNow(ifindex int) bool {
 	if p.h == nil {
-		return false
+		return true
 	}
-	_, err := p.h.LinkByIndex(ifindex)
-	var nf netlink.LinkNotFoundError
-	return errors.As(err, &nf) || errors.Is(err, unix.ENODEV)
+	l, err := p.h.LinkByIndex(ifindex)
+	return err == nil && l.Attrs().Flags&net.FlagUp != 0
 }
 
 // tcRead is one datagram's worth of tc notifications.
