@@ -324,7 +324,11 @@ func (c mirrorClient) remove(ctx context.Context, names []string, stdio Stdio) e
 				errs = append(errs, c.cfg.ErrorAt(fmt.Sprintf("mirror[%d]", i), err))
 				continue
 			}
-			ctl, err := mirror.New(mirrorConfig(m, p, kv, b, nil))
+			cc := mirrorConfig(m, p, kv, b, nil)
+			if c.cfg.NATS.Embedded {
+				cc.Owner = controllerOwner(c.cfg) // it holds data_dir's lock, as a serve would
+			}
+			ctl, err := mirror.New(cc)
 			if err == nil {
 				err = ctl.RemoveAll(ctx)
 			}

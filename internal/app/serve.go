@@ -47,6 +47,9 @@ With an appliance: section, serve also runs the inline Geneve appliance for
 AWS Gateway Load Balancer (Geneve on :6081, health check on :8080; the HTTP
 API then defaults to 127.0.0.1:8081): docs/appliance.md.
 
+With a mirror: list, serve also runs the mirror controllers, which keep
+traffic mirroring set up for every selected interface: docs/mirror.md.
+
 Signals:
   SIGHUP           re-read the configuration file and swap the rule set
                    (sources and targets need a restart; errors keep the old rules)
@@ -59,6 +62,7 @@ HTTP (http.listen):
   /metrics            Prometheus metrics
   /healthz, /readyz   liveness and readiness
   /api/dlq/TARGET     dead-letter queue: list (GET), /replay (POST)
+  /api/mirror         mirror state (GET); /api/mirror/NAME/ensure/ENDPOINT (POST)
   /api/events         publish events to a live channel (POST, publish scope)
   /api/channels       live channels, their event and subscriber counts
   /api/share          create a read-only share link (POST)
@@ -258,7 +262,7 @@ func newServer(ctx context.Context, cfg *config.Config, path string, stdio Stdio
 	if len(cfg.Mirror) > 0 {
 		mm := mirror.NewMetrics()
 		s.reg.MustRegister(mm)
-		if s.mirrors, err = reg.newMirrors(ctx, env, mm, s.http.Handle); err != nil {
+		if s.mirrors, err = reg.newMirrors(ctx, env, mm, s.http.Handle, s.lock != nil); err != nil {
 			return nil, err
 		}
 		s.http.Handle("/api/mirror", s.mirrors.handler())

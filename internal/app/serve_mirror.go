@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -44,7 +47,13 @@ type mirrorSet struct {
 
 // newMirrors builds the controller of every mirror entry (nil when there
 // are none); errors are placed at the entry.
-func (r *registry) newMirrors(ctx context.Context, env *buildEnv, metrics *mirror.Metrics, handle func(string, http.Handler)) (*mirrorSet, error) {
+//
+// held says the process holds data_dir's lock: then its controllers claim
+// endpoints under a name of the host and data_dir, the same after a
+// restart, so that a controller restarted after a crash takes its own
+// claims over at once (no other process can hold that name meanwhile);
+// otherwise under a name of this process alone.
+func (r *registry) newMirrors(ctx context.Context, env *buildEnv, metrics *mirror.Metrics, handle func(string, http.Handler), held bool) (*mirrorSet, error) {
 	cfg := env.cfg
 	if len(cfg.Mirror) == 0 {
 		return nil, nil
@@ -57,6 +66,10 @@ func (r *registry) newMirrors(ctx context.Context, env *buildEnv, metrics *mirro
 		return nil, cfg.ErrorAt("mirror", err)
 	}
 	set := &mirrorSet{kv: kv, hasKeys: len(cfg.Live.APIKeys) > 0}
+	owner := ""
+	if held {
+		owner = controllerOwner(cfg)
+	}
 	if env.live != nil {
 		set.auth = env.live.auth
 	}
@@ -70,7 +83,7 @@ func (r *registry) newMirrors(ctx context.Context, env *buildEnv, metrics *mirro
 		}
 		set.providers = append(set.providers, p)
 		cc := mirrorConfig(m, p, kv, env.bus, env.logger)
-		cc.Metrics = metrics
+		cc.Metrics, cc.Owner = metrics, owner
 		if env.events != nil {
 			cc.Publish = env.events.producer("mirror:"+m.Name, mirror.EventSource)
 		}
@@ -84,6 +97,19 @@ func (r *registry) newMirrors(ctx context.Context, env *buildEnv, metrics *mirro
 		set.cfgs = append(set.cfgs, m)
 	}
 	return set, nil
+}
+
+// controllerOwner names the controllers of the process holding cfg's
+// data_dir: host:hash of the data_dir's absolute path.
+func controllerOwner(cfg *config.Config) string {
+	host, _ := os.Hostname()
+	abs, err := filepath.Abs(cfg.DataDir)
+	if err != nil {
+		abs = cfg.DataDir
+	}
+	h := fnv.New32a()
+	h.Write([]byte(abs))
+	return fmt.Sprintf("%s:%08x", host, h.Sum32())
 }
 
 // newProvider builds the provider of one entry from its kind.

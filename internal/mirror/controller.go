@@ -120,7 +120,10 @@ type Controller struct {
 	ensure chan ensureReq
 	// seen is when each endpoint not yet active was first seen (setup latency).
 	seen map[string]time.Time
-	now  func() time.Time
+	// recheck is when to look again at endpoints left alone because another
+	// controller's claim held them: when the claim lapses, if its owner died.
+	recheck map[string]time.Time
+	now     func() time.Time
 }
 
 // New returns a controller; Run starts it.
@@ -130,12 +133,13 @@ func New(cfg Config) (*Controller, error) {
 	}
 	cfg.defaults()
 	return &Controller{
-		cfg:    cfg,
-		st:     &store{kv: cfg.KV, mirror: cfg.Name},
-		log:    cfg.Logger.With("mirror", cfg.Name),
-		ensure: make(chan ensureReq),
-		seen:   map[string]time.Time{},
-		now:    time.Now,
+		cfg:     cfg,
+		st:      &store{kv: cfg.KV, mirror: cfg.Name},
+		log:     cfg.Logger.With("mirror", cfg.Name),
+		ensure:  make(chan ensureReq),
+		seen:    map[string]time.Time{},
+		recheck: map[string]time.Time{},
+		now:     time.Now,
 	}, nil
 }
 
@@ -179,8 +183,24 @@ func (c *Controller) Run(ctx context.Context) error {
 	defer scan.Stop()
 	c.reconcile(ctx, nil, "start") // errors are logged and counted: the next scan tries again
 	for ctx.Err() == nil {
+		var lapse <-chan time.Time
+		var tm *time.Timer
+		if at, ok := c.nextRecheck(); ok {
+			tm = time.NewTimer(max(at.Sub(c.now()), 0))
+			lapse = tm.C
+		}
 		select {
 		case <-ctx.Done():
+		case <-lapse:
+			only := map[string]bool{}
+			now := c.now()
+			for id, at := range c.recheck {
+				if !at.After(now) {
+					only[id] = true
+					delete(c.recheck, id)
+				}
+			}
+			c.reconcile(ctx, only, "claim-lapsed")
 		case <-scan.C:
 			c.reconcile(ctx, nil, "scan")
 		case t := <-triggers:
@@ -197,6 +217,9 @@ func (c *Controller) Run(ctx context.Context) error {
 			sel, err := c.reconcile(ctx, only, "ensure")
 			r.reply <- ensureResult{sel[r.id], err}
 		}
+		if tm != nil {
+			tm.Stop()
+		}
 	}
 	if c.cfg.RemoveOnExit {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.OpTimeout*time.Duration(c.cfg.MaxAttempts))
@@ -206,6 +229,17 @@ func (c *Controller) Run(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// nextRecheck is the earliest time an endpoint is to be looked at again.
+func (c *Controller) nextRecheck() (time.Time, bool) {
+	var first time.Time
+	for _, at := range c.recheck {
+		if first.IsZero() || at.Before(first) {
+			first = at
+		}
+	}
+	return first, !first.IsZero()
 }
 
 // collect takes t and the triggers already queued behind it (a burst of
@@ -365,7 +399,10 @@ func (c *Controller) scanFailed(ctx context.Context, what string, err error) err
 func (c *Controller) settle(ctx context.Context, id string, e Endpoint, want bool, s Session, have bool, cur entry, reason string) {
 	now := c.now()
 	if cur.rec.claimedBy(c.cfg.Owner, now) {
-		return // another controller works on it; its write, or the next scan, settles it
+		// Another controller works on it: its write settles it, or, if it
+		// died, a look when its claim lapses.
+		c.recheck[id] = cur.rec.ClaimUntil.Add(time.Millisecond)
+		return
 	}
 	switch {
 	case want && have && s.Complete:

@@ -478,3 +478,60 @@ func TestStoreCAS(t *testing.T) {
 	}
 	var _ jetstream.KeyValue = kv
 }
+
+// FuzzKeyToken: escaping any endpoint id gives one KV token that unescapes
+// to it; unescaping any token never panics.
+func FuzzKeyToken(f *testing.F) {
+	for _, s := range []string{"eth0", "eth0.100", "", "=", "=4", "a=3Db", "ü"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		tok := escapeID(s)
+		for i := 0; i < len(tok); i++ {
+			c := tok[i]
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '=') {
+				t.Fatalf("token %q of %q has byte %q", tok, s, c)
+			}
+		}
+		if back, err := unescapeID(tok); err != nil || back != s {
+			t.Fatalf("round trip of %q: %q, %v", s, back, err)
+		}
+		unescapeID(s)
+	})
+}
+
+// TestLapsedClaimRechecked: an endpoint held by another controller's claim
+// is looked at again when the claim lapses (its owner died), without
+// waiting for a scan or a trigger; and a controller takes its own claims
+// (the same Owner restarted) over at once.
+func TestLapsedClaimRechecked(t *testing.T) {
+	kv := mirrorKV(t, testBus(t))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	st := &store{kv: kv, mirror: "test"}
+	now := time.Now()
+	for id, owner := range map[string]string{"eth0": "dead:1:x", "eth1": "me"} {
+		r := &Record{Mirror: "test", Endpoint: id, State: Creating, Since: now, Updated: now, Owner: owner,
+			ClaimUntil: now.Add(500 * time.Millisecond)}
+		if owner == "me" {
+			r.ClaimUntil = now.Add(time.Hour)
+		}
+		if _, err := st.put(ctx, r, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := newFake("eth0", "eth1")
+	c := newController(t, kv, p, nil, func(c *Config) { c.Owner = "me" })
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	for _, id := range []string{"eth1", "eth0"} {
+		wctx, wcancel := context.WithTimeout(ctx, 20*time.Second)
+		r, err := Wait(wctx, kv, "test", id)
+		wcancel()
+		if err != nil || r.State != Active {
+			t.Errorf("%s: %+v, %v", id, r, err)
+		}
+	}
+	cancel()
+	<-done
+}

@@ -274,6 +274,7 @@ func mirrorsTo(u *netlink.U32, ifindex int) bool {
 // state is what exists of one interface's session.
 type state struct {
 	clsact  bool
+	ingress bool            // an ingress qdisc, which excludes clsact
 	filters [2]*netlink.U32 // by hooks index
 	others  int             // filters of other tools under clsact
 }
@@ -285,8 +286,11 @@ func (p *Provider) inspect(l netlink.Link) (state, error) {
 		return st, fmt.Errorf("list qdiscs of %s: %w", l.Attrs().Name, err)
 	}
 	for _, q := range qs {
-		if q.Type() == "clsact" {
+		switch q.Type() {
+		case "clsact":
 			st.clsact = true
+		case "ingress":
+			st.ingress = true
 		}
 	}
 	if !st.clsact {
@@ -319,11 +323,28 @@ func (p *Provider) device() (*netlink.Vxlan, error) {
 		return nil, fmt.Errorf("look up device %s: %w", p.cfg.Device, err)
 	}
 	v, ok := l.(*netlink.Vxlan)
-	if !ok || l.Attrs().Alias != DeviceAliasPrefix+p.cfg.Name {
-		return nil, fmt.Errorf("device %s exists and is not this mirror's (type %s, alias %q): %w",
-			p.cfg.Device, l.Type(), l.Attrs().Alias, mirror.ErrPermanent)
+	alias := DeviceAliasPrefix + p.cfg.Name
+	switch {
+	case ok && l.Attrs().Alias == alias:
+		return v, nil
+	case ok && l.Attrs().Alias == "" && p.deviceMatches(v):
+		// Made by a provider that stopped before marking it (creating a
+		// device and setting its alias are separate requests): the same
+		// name and the same tunnel, so it is ours to finish and mark.
+		if err := p.disableLocalBypass(v.Attrs().Index); err != nil {
+			return nil, fmt.Errorf("device %s: %w", p.cfg.Device, err)
+		}
+		if err := p.makeSendOnly(v); err != nil {
+			return nil, fmt.Errorf("device %s: %w", p.cfg.Device, err)
+		}
+		if err := p.h.LinkSetAlias(v, alias); err != nil {
+			return nil, fmt.Errorf("mark device %s: %w", p.cfg.Device, err)
+		}
+		v.Alias = alias
+		return v, nil
 	}
-	return v, nil
+	return nil, fmt.Errorf("device %s exists and is not this mirror's (type %s, alias %q): %w",
+		p.cfg.Device, l.Type(), l.Attrs().Alias, mirror.ErrPermanent)
 }
 
 // deviceMatches reports whether v tunnels to the configured collector.
@@ -359,13 +380,21 @@ func (p *Provider) ensureDevice() (netlink.Link, bool, error) {
 		if err != nil {
 			return nil, false, fmt.Errorf("look up new device %s: %w", p.cfg.Device, err)
 		}
-		if err := p.h.LinkSetAlias(l, DeviceAliasPrefix+p.cfg.Name); err != nil {
-			_ = p.h.LinkDel(l)
-			return nil, false, fmt.Errorf("mark device %s: %w", p.cfg.Device, err)
-		}
+		// The kernel ignores an alias in the creating request: the mark
+		// takes a request of its own, the last one, so a marked device is
+		// a finished one. A crash before it leaves an unmarked device that
+		// device() finishes and adopts (same name, same tunnel).
 		if err := p.disableLocalBypass(l.Attrs().Index); err != nil {
 			_ = p.h.LinkDel(l)
 			return nil, false, fmt.Errorf("device %s: %w", p.cfg.Device, err)
+		}
+		if err := p.makeSendOnly(l); err != nil {
+			_ = p.h.LinkDel(l)
+			return nil, false, fmt.Errorf("device %s: %w", p.cfg.Device, err)
+		}
+		if err := p.h.LinkSetAlias(l, DeviceAliasPrefix+p.cfg.Name); err != nil {
+			_ = p.h.LinkDel(l)
+			return nil, false, fmt.Errorf("mark device %s: %w", p.cfg.Device, err)
 		}
 		v2, ok := l.(*netlink.Vxlan)
 		if !ok {
@@ -376,7 +405,7 @@ func (p *Provider) ensureDevice() (netlink.Link, bool, error) {
 	if v.Attrs().Flags&net.FlagUp == 0 {
 		if err := p.h.LinkSetUp(v); err != nil {
 			if errors.Is(err, unix.EADDRINUSE) {
-				return nil, false, fmt.Errorf("set device %s up: the kernel's vxlan device listens on UDP port %d itself, and a socket of this namespace holds it (a collector in the same namespace must use another port or namespace): %w: %v",
+				return nil, false, fmt.Errorf("set device %s up: the kernel's vxlan device listens on UDP port %d itself, and a socket of this namespace holds it (a collector in this namespace captures on lo instead of binding the port): %w: %v",
 					p.cfg.Device, p.cfg.Collector.Port, mirror.ErrPermanent, err)
 			}
 			return nil, false, fmt.Errorf("set device %s up: %w", p.cfg.Device, err)
@@ -415,6 +444,9 @@ func (p *Provider) Create(ctx context.Context, e mirror.Endpoint) (mirror.Sessio
 	if err != nil {
 		return mirror.Session{}, false, fmt.Errorf("create session for %s: %w", e.ID, err)
 	}
+	if !st.clsact && st.ingress {
+		return mirror.Session{}, false, fmt.Errorf("create session for %s: the interface has an ingress qdisc, which excludes the clsact qdisc mirroring needs: %w", e.ID, mirror.ErrPermanent)
+	}
 	if !st.clsact {
 		q := &netlink.GenericQdisc{
 			QdiscAttrs: netlink.QdiscAttrs{
@@ -427,9 +459,6 @@ func (p *Provider) Create(ctx context.Context, e mirror.Endpoint) (mirror.Sessio
 		if err := p.h.QdiscAdd(q); err != nil && !errors.Is(err, unix.EEXIST) {
 			if errors.Is(err, unix.ENODEV) {
 				return mirror.Session{}, false, fmt.Errorf("create session for %s: no such interface: %w", e.ID, mirror.ErrPermanent)
-			}
-			if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EBUSY) {
-				err = fmt.Errorf("%w: %v (an ingress qdisc on the interface excludes clsact)", mirror.ErrPermanent, err)
 			}
 			return mirror.Session{}, false, fmt.Errorf("create session for %s: add clsact qdisc: %w", e.ID, err)
 		}
@@ -445,7 +474,7 @@ func (p *Provider) Create(ctx context.Context, e mirror.Endpoint) (mirror.Sessio
 				return mirror.Session{}, false, fmt.Errorf("create session for %s: replace %s filter: %w", e.ID, hk.name, err)
 			}
 		}
-		if err := p.h.FilterAdd(p.filter(l.Attrs().Index, hk.parent, p.nodes[i], dev.Attrs().Index)); err != nil && !errors.Is(err, unix.EEXIST) {
+		if err := p.h.FilterAdd(p.filter(l.Attrs().Index, hk.parent, p.nodes[i], dev.Attrs().Index)); err != nil && !p.addedMeanwhile(l, i, err) {
 			return mirror.Session{}, false, fmt.Errorf("create session for %s: add %s filter: %w", e.ID, hk.name, err)
 		}
 		created = true
@@ -455,6 +484,18 @@ func (p *Provider) Create(ctx context.Context, e mirror.Endpoint) (mirror.Sessio
 		return mirror.Session{}, false, fmt.Errorf("create session for %s: %w", e.ID, err)
 	}
 	return p.session(l, dev.Attrs().Index, st), created, nil
+}
+
+// addedMeanwhile reports whether a failed add of hook i's filter failed
+// because another Create of the entry (another controller's provider) added
+// it in the meantime: u32 answers a taken node id with ENOSPC (not EEXIST),
+// and the filter is there now.
+func (p *Provider) addedMeanwhile(l netlink.Link, i int, err error) bool {
+	if !errors.Is(err, unix.ENOSPC) && !errors.Is(err, unix.EEXIST) {
+		return false
+	}
+	fs, lerr := p.h.FilterList(l, hooks[i].parent)
+	return lerr == nil && p.ourFilter(fs, i) != nil
 }
 
 // filter is the entry's match-all mirror filter on one hook of ifindex.

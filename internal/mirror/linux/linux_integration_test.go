@@ -20,6 +20,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 
 	"github.com/wirebridge/wirebridge/internal/bus"
 	"github.com/wirebridge/wirebridge/internal/mirror"
@@ -38,7 +39,11 @@ type rig struct {
 	collector        *collector
 }
 
-const collectorAddr = "10.77.0.2"
+// The collector's addresses (it listens on both).
+const (
+	collectorAddr  = "10.77.0.2"
+	collectorAddr6 = "fd77::2"
+)
 
 func newRig(t *testing.T, cfg Config) *rig {
 	t.Helper()
@@ -52,6 +57,8 @@ func newRig(t *testing.T, cfg Config) *rig {
 	netnstest.IP(t, "-n", r.host, "link", "set", "up0", "up")
 	netnstest.IP(t, "-n", r.coll, "addr", "add", collectorAddr+"/24", "dev", "cl0")
 	netnstest.IP(t, "-n", r.coll, "link", "set", "cl0", "up")
+	netnstest.IP(t, "-n", r.host, "addr", "add", "fd77::1/64", "dev", "up0", "nodad")
+	netnstest.IP(t, "-n", r.coll, "addr", "add", collectorAddr6+"/64", "dev", "cl0", "nodad")
 	var err error
 	if r.hostNS, err = netns.GetFromName(r.host); err != nil {
 		t.Fatal(err)
@@ -182,43 +189,52 @@ type collector struct {
 	markers map[string]time.Time
 	vnis    map[uint32]int
 	total   int
+	v6      int // datagrams over IPv6
 }
 
 func newCollector(t *testing.T, ns string) *collector {
 	t.Helper()
 	c := &collector{markers: map[string]time.Time{}, vnis: map[uint32]int{}}
-	var conn *net.UDPConn
-	netnstest.Do(t, ns, func() {
-		var err error
-		conn, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.ParseIP(collectorAddr), Port: 4789})
-		if err != nil {
-			t.Fatal(err)
-		}
-	})
-	t.Cleanup(func() { conn.Close() })
-	go func() {
-		buf := make([]byte, 65536)
-		for {
-			n, _, err := conn.ReadFromUDP(buf)
-			now := time.Now()
+	for _, a := range []string{collectorAddr, collectorAddr6} {
+		var conn *net.UDPConn
+		netnstest.Do(t, ns, func() {
+			var err error
+			conn, err = net.ListenUDP("udp", &net.UDPAddr{IP: net.ParseIP(a), Port: 4789})
 			if err != nil {
-				return
+				t.Fatal(err)
 			}
-			b := buf[:n]
-			c.mu.Lock()
-			c.total++
-			if n >= 8 {
-				c.vnis[uint32(b[4])<<16|uint32(b[5])<<8|uint32(b[6])]++
-			}
-			for m, seen := range c.markers {
-				if seen.IsZero() && bytes.Contains(b, []byte(m)) {
-					c.markers[m] = now
-				}
-			}
-			c.mu.Unlock()
-		}
-	}()
+		})
+		t.Cleanup(func() { conn.Close() })
+		go c.read(conn)
+	}
 	return c
+}
+
+// read records the datagrams of conn until it is closed.
+func (c *collector) read(conn *net.UDPConn) {
+	buf := make([]byte, 65536)
+	for {
+		n, from, err := conn.ReadFromUDP(buf)
+		now := time.Now()
+		if err != nil {
+			return
+		}
+		b := buf[:n]
+		c.mu.Lock()
+		c.total++
+		if from.IP.To4() == nil {
+			c.v6++
+		}
+		if n >= 8 {
+			c.vnis[uint32(b[4])<<16|uint32(b[5])<<8|uint32(b[6])]++
+		}
+		for m, seen := range c.markers {
+			if seen.IsZero() && bytes.Contains(b, []byte(m)) {
+				c.markers[m] = now
+			}
+		}
+		c.mu.Unlock()
+	}
 }
 
 // expect starts looking for marker.
@@ -415,13 +431,14 @@ func TestSetupLatency(t *testing.T) {
 		trials, p(0.50), p(0.99), lat[len(lat)-1], lat[0])
 }
 
-// TestRepairOnTCDeletion is acceptance (b): a hand-deleted filter, and a
-// hand-deleted clsact qdisc, are put back by the Watch trigger alone (the
-// test's loop has no scan).
+// TestRepairOnTCDeletion is acceptance (b): a hand-deleted filter, a
+// hand-deleted clsact qdisc, and the vxlan device deleted or set down by
+// hand, are put back on the Watch trigger alone (the controller's scan is an
+// hour away), and mirroring works again both ways.
 func TestRepairOnTCDeletion(t *testing.T) {
 	tests := []struct {
 		name   string
-		del    []string // "HANDLE" stands for the handle of our ingress node
+		del    []string // tc arguments, or an ip command; HANDLE: our ingress node's handle, DEVICE: our device
 		reason string
 	}{
 		{"ingress node by handle", []string{"filter", "del", "dev", "tap0", "ingress", "prio", "4789", "handle", "HANDLE", "u32"}, "filter-deleted:tap0"},
@@ -429,6 +446,8 @@ func TestRepairOnTCDeletion(t *testing.T) {
 		{"egress filter", []string{"filter", "del", "dev", "tap0", "egress", "prio", "4789"}, "filter-deleted:tap0"},
 		{"all ingress filters", []string{"filter", "del", "dev", "tap0", "ingress"}, "filter-deleted:tap0"},
 		{"clsact qdisc", []string{"qdisc", "del", "dev", "tap0", "clsact"}, "qdisc-deleted:tap0"},
+		{"vxlan device", []string{"ip", "link", "del", "DEVICE"}, "device-removed:"},
+		{"vxlan device down", []string{"ip", "link", "set", "DEVICE", "down"}, "device-down:"},
 	}
 	r := newRig(t, Config{})
 	lp := runLoop(t, r.p)
@@ -442,7 +461,14 @@ func TestRepairOnTCDeletion(t *testing.T) {
 			if i := slices.Index(args, "HANDLE"); i >= 0 {
 				args[i] = r.nodeHandle(t, "tap0", r.p.nodes[0])
 			}
-			r.tc(t, args...)
+			if i := slices.Index(args, "DEVICE"); i >= 0 {
+				args[i] = r.p.Device()
+			}
+			if args[0] == "ip" {
+				netnstest.IP(t, append([]string{"-n", r.host}, args[1:]...)...)
+			} else {
+				r.tc(t, args...)
+			}
 			waitFor(t, "repair of tap0", func() bool { s, ok := r.session(t, "tap0"); return ok && s.Complete })
 			if !lp.sawSince(before, tt.reason) {
 				lp.mu.Lock()
@@ -691,25 +717,45 @@ func ping(t *testing.T, ns, addr string) string {
 
 // TestOriginalTrafficFlows is acceptance (e): with mirroring on, ping over
 // the mirrored interface works (every echo answered once) and the
-// collector receives the copies on the configured VNI.
+// collector receives the copies on the configured VNI, over IPv4 or IPv6
+// as its address says; a second Create finds everything in place.
 func TestOriginalTrafficFlows(t *testing.T) {
-	r := newRig(t, Config{})
-	r.addTap(t, "tap0", "pe0")
-	if _, _, err := r.p.Create(context.Background(), mirror.Endpoint{ID: "tap0"}); err != nil {
-		t.Fatal(err)
-	}
-	before, _ := r.collector.count()
-	ping(t, r.peer, "10.80.0.1")
-	waitFor(t, "mirrored pings", func() bool { n, _ := r.collector.count(); return n >= before+6 })
-	if _, vnis := r.collector.count(); len(vnis) != 1 || vnis[42] == 0 {
-		t.Errorf("VNIs at the collector %v, want only 42", vnis)
+	for _, tt := range []struct {
+		name, addr string
+		v6         bool
+	}{{"ipv4 collector", collectorAddr, false}, {"ipv6 collector", collectorAddr6, true}} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newRig(t, Config{Spec: Spec{Collector: Collector{Address: tt.addr, Port: 4789, VNI: 42}}})
+			r.addTap(t, "tap0", "pe0")
+			if _, _, err := r.p.Create(context.Background(), mirror.Endpoint{ID: "tap0"}); err != nil {
+				t.Fatal(err)
+			}
+			before, _ := r.collector.count()
+			ping(t, r.peer, "10.80.0.1")
+			waitFor(t, "mirrored pings", func() bool { n, _ := r.collector.count(); return n >= before+6 })
+			if _, vnis := r.collector.count(); len(vnis) != 1 || vnis[42] == 0 {
+				t.Errorf("VNIs at the collector %v, want only 42", vnis)
+			}
+			r.collector.mu.Lock()
+			total, v6 := r.collector.total, r.collector.v6
+			r.collector.mu.Unlock()
+			if tt.v6 && v6 != total || !tt.v6 && v6 != 0 {
+				t.Errorf("%d of %d datagrams over IPv6", v6, total)
+			}
+			r.mirrorsBothWays(t, "tap0", "traffic")
+			if s, created, err := r.p.Create(context.Background(), mirror.Endpoint{ID: "tap0"}); err != nil || created || !s.Complete {
+				t.Errorf("second Create: %+v created %v err %v, want complete, nothing created", s, created, err)
+			}
+		})
 	}
 }
 
-// TestRefusals: an interface the collector is routed through is refused
-// permanently (it would mirror the tunnel itself), a collector on one of the
-// namespace's own addresses is reached over lo, and a device of the entry's
-// name that the provider did not create is never touched.
+// TestRefusals: an interface the collector is routed through (it would
+// mirror the tunnel itself) and an interface with an ingress qdisc (it
+// excludes clsact) are refused permanently; a collector on one of the
+// namespace's own addresses is reached over lo; a device of the entry's name
+// that the provider did not create is never touched (one with our tunnel
+// and no alias is adopted).
 func TestRefusals(t *testing.T) {
 	t.Run("collector route", func(t *testing.T) {
 		r := newRig(t, Config{Spec: Spec{Interfaces: []string{"up*"}}})
@@ -739,6 +785,38 @@ func TestRefusals(t *testing.T) {
 			before := lo()
 			ping(t, r.peer, "10.80.0.1")
 			waitFor(t, "mirrored pings on lo (collector "+addr+")", func() bool { return lo() >= before+6 })
+			// The device decapsulates its own packets (it holds the port):
+			// the host's own traffic must not come back to it twice.
+			ping(t, r.host, "10.80.0.2")
+			if got := broadcastsReceived(t, r); got != 1 {
+				t.Errorf("collector %s: a broadcast datagram on the mirrored interface reached a host socket %d times, want once", addr, got)
+			}
+		}
+	})
+	t.Run("ingress qdisc", func(t *testing.T) {
+		r := newRig(t, Config{})
+		r.addTap(t, "tap0", "pe0")
+		r.tc(t, "qdisc", "add", "dev", "tap0", "ingress")
+		_, _, err := r.p.Create(context.Background(), mirror.Endpoint{ID: "tap0"})
+		if !errors.Is(err, mirror.ErrPermanent) || !strings.Contains(err.Error(), "ingress qdisc") {
+			t.Errorf("Create beside an ingress qdisc: %v, want ErrPermanent", err)
+		}
+		if out := r.tc(t, "qdisc", "show", "dev", "tap0"); !strings.Contains(out, "qdisc ingress ffff:") {
+			t.Errorf("the ingress qdisc is gone:\n%s", out)
+		}
+	})
+	t.Run("unmarked device of ours", func(t *testing.T) {
+		// A provider killed between creating its device and marking it:
+		// the same name and tunnel, no alias. It is adopted.
+		r := newRig(t, Config{})
+		netnstest.IP(t, "-n", r.host, "link", "add", r.p.Device(), "type", "vxlan", "id", "42", "remote", collectorAddr, "dstport", "4789", "nolearning")
+		r.addTap(t, "tap0", "pe0")
+		if s, _, err := r.p.Create(context.Background(), mirror.Endpoint{ID: "tap0"}); err != nil || !s.Complete {
+			t.Fatalf("Create beside an unmarked device of ours: %+v, %v", s, err)
+		}
+		l, err := r.hostH.LinkByName(r.p.Device())
+		if err != nil || l.Attrs().Alias != DeviceAliasPrefix+"test" {
+			t.Errorf("device after Create: %v, alias %q", err, l.Attrs().Alias)
 		}
 	})
 	t.Run("foreign device", func(t *testing.T) {
@@ -770,4 +848,184 @@ func (r *rig) nodeHandle(t *testing.T, dev string, node uint32) string {
 	}
 	t.Fatalf("no node ::%x on %s:\n%s", node, dev, out)
 	return ""
+}
+
+// broadcastsReceived sends one datagram to 255.255.255.255:7777 from the
+// peer end of tap0 and counts how often a socket of the host namespace on
+// port 7777 receives it within a second.
+func broadcastsReceived(t *testing.T, r *rig) int {
+	t.Helper()
+	var conn *net.UDPConn
+	netnstest.Do(t, r.host, func() {
+		var err error
+		if conn, err = net.ListenUDP("udp4", &net.UDPAddr{Port: 7777}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	defer conn.Close()
+	msg := fmt.Sprintf("broadcast-%d", time.Now().UnixNano())
+	netnstest.Do(t, r.peer, func() {
+		c, err := net.ListenUDP("udp4", &net.UDPAddr{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		rc, err := c.SyscallConn()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var serr error
+		if err := rc.Control(func(fd uintptr) {
+			serr = errors.Join(unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_BROADCAST, 1),
+				unix.BindToDevice(int(fd), "pe0"))
+		}); err != nil || serr != nil {
+			t.Fatal(err, serr)
+		}
+		if _, err := c.WriteToUDP([]byte(msg), &net.UDPAddr{IP: net.IPv4bcast, Port: 7777}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	n := 0
+	buf := make([]byte, 256)
+	_ = conn.SetReadDeadline(time.Now().Add(time.Second))
+	for {
+		k, _, err := conn.ReadFromUDP(buf)
+		if err != nil {
+			return n
+		}
+		if string(buf[:k]) == msg {
+			n++
+		}
+	}
+}
+
+// TestTwoControllers is the "two controllers on one NATS": two
+// controllers, each with its own provider in the same namespace, run the
+// same entry while 20 interfaces appear; each interface ends with exactly
+// one ingress and one egress filter of ours, one vxlan device serves all,
+// and every record is active. (Two Creates racing on one interface are
+// safe in the kernel as well: the filters' handles are fixed, so the second
+// add finds the first.)
+func TestTwoControllers(t *testing.T) {
+	r := newRig(t, Config{})
+	b, err := bus.Open(context.Background(), bus.Config{DataDir: t.TempDir(), MaxStorage: 64 << 20})
+	if err != nil {
+		t.Fatalf("open the bus: %v", err)
+	}
+	t.Cleanup(func() { b.Close() })
+	kv, err := b.Mirror(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p2, err := New(r.p.cfg, WithNetns(r.hostNS))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p2.Close() })
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	for i, p := range []*Provider{r.p, p2} {
+		c, err := mirror.New(mirror.Config{Name: "test", ProviderName: "linux", Provider: p, KV: kv, ScanInterval: time.Hour,
+			Owner: fmt.Sprintf("controller-%d", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := c.Run(ctx); err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		}()
+	}
+	const n = 20
+	for i := range n {
+		v := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: fmt.Sprintf("tap%d", i)}, PeerName: fmt.Sprintf("pe%d", i),
+			PeerNamespace: netlink.NsFd(int(r.peerNS))}
+		if err := r.hostH.LinkAdd(v); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.hostH.LinkSetUp(v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "20 active records", func() bool {
+		recs, err := mirror.List(context.Background(), kv, "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		active := 0
+		for _, rec := range recs {
+			if rec.State == mirror.Active {
+				active++
+			}
+		}
+		return active == n
+	})
+	filters, devices := r.leftovers(t)
+	per := map[string]int{}
+	for _, f := range filters {
+		per[strings.Fields(f)[0]]++
+	}
+	for i := range n {
+		if tap := fmt.Sprintf("tap%d", i); per[tap] != 2 {
+			t.Errorf("%s has %d filters of ours, want 2", tap, per[tap])
+		}
+	}
+	if len(per) != n || len(devices) != 1 {
+		t.Errorf("filters on %d interfaces, devices %q; want %d interfaces and one device", len(per), devices, n)
+	}
+	ss, err := r.p.Actual(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range ss {
+		if !s.Complete {
+			t.Errorf("session %+v is incomplete", s)
+		}
+	}
+	if len(ss) != n {
+		t.Errorf("%d sessions, want %d", len(ss), n)
+	}
+}
+
+// TestConcurrentCreate: two providers of one entry (two controllers whose
+// claims lapsed, say) create the sessions of 10 fresh interfaces at the same
+// time, three times each; every call succeeds and each interface ends with
+// exactly one filter of ours per hook, and one device serves all.
+func TestConcurrentCreate(t *testing.T) {
+	r := newRig(t, Config{})
+	p2, err := New(r.p.cfg, WithNetns(r.hostNS))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p2.Close() })
+	const n = 10
+	for i := range n {
+		v := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: fmt.Sprintf("tap%d", i)}, PeerName: fmt.Sprintf("pe%d", i),
+			PeerNamespace: netlink.NsFd(int(r.peerNS))}
+		if err := r.hostH.LinkAdd(v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	for _, p := range []*Provider{r.p, p2} {
+		for i := range n {
+			for range 3 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					if _, _, err := p.Create(context.Background(), mirror.Endpoint{ID: fmt.Sprintf("tap%d", i)}); err != nil {
+						t.Errorf("Create tap%d: %v", i, err)
+					}
+				}()
+			}
+		}
+	}
+	wg.Wait()
+	filters, devices := r.leftovers(t)
+	if len(filters) != 2*n || len(devices) != 1 {
+		t.Errorf("%d filters (want %d), devices %q (want one):\n%s", len(filters), 2*n, devices, strings.Join(filters, "\n"))
+	}
 }

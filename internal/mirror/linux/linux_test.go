@@ -40,6 +40,31 @@ func TestMatch(t *testing.T) {
 	}
 }
 
+func TestSelected(t *testing.T) {
+	p := testProvider()
+	p.cfg.Interfaces = []string{"*"}
+	tests := []struct {
+		name string
+		link netlink.Link
+		want bool
+	}{
+		{"any interface", &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "eth0"}}, true},
+		{"loopback by flag", &netlink.Device{LinkAttrs: netlink.LinkAttrs{Name: "lo0", Flags: net.FlagLoopback}}, false},
+		{"loopback by name", &netlink.Device{LinkAttrs: netlink.LinkAttrs{Name: "lo"}}, false},
+		{"our device", &netlink.Vxlan{LinkAttrs: netlink.LinkAttrs{Name: p.cfg.Device}}, false},
+		{"another entry's device", &netlink.Vxlan{LinkAttrs: netlink.LinkAttrs{Name: "wbm-00000001"}}, false},
+		{"a renamed mirror device", &netlink.Vxlan{LinkAttrs: netlink.LinkAttrs{Name: "vx0", Alias: DeviceAliasPrefix + "other"}}, false},
+		{"another vxlan device", &netlink.Vxlan{LinkAttrs: netlink.LinkAttrs{Name: "vx0"}}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := p.selected(tt.link); got != tt.want {
+				t.Errorf("selected(%s) = %v, want %v", tt.link.Attrs().Name, got, tt.want)
+			}
+		})
+	}
+}
+
 func TestConfigValidate(t *testing.T) {
 	good := func() Config {
 		return Config{Name: "m", Spec: Spec{Interfaces: []string{"eth*"}, Collector: Collector{Address: "10.0.0.9", VNI: 42}}}
@@ -78,6 +103,10 @@ func TestConfigValidate(t *testing.T) {
 }
 
 func TestMarks(t *testing.T) {
+	// docs/mirror-linux.md shows the marks of entry "lan".
+	if d, n := DeviceName("lan"), nodeIDs("lan"); d != "wbm-56608010" || n != [2]uint32{0x6d2, 0xed2} {
+		t.Errorf("entry lan: device %s, nodes %#x; docs/mirror-linux.md shows wbm-56608010, ::6d2 and ::ed2", d, n)
+	}
 	seen := map[string]string{}
 	for _, name := range []string{"a", "b", "lan", "lan2", strings.Repeat("x", 200)} {
 		d := DeviceName(name)
