@@ -42,7 +42,10 @@ type ENI struct {
 	// Status is "in-use" (attached) or "available"; empty means derived
 	// from InstanceID.
 	Status string
-	Tags   map[string]string
+	// RequesterManaged marks an ENI an AWS service manages (a load
+	// balancer's, a NAT gateway's).
+	RequesterManaged bool
+	Tags             map[string]string
 }
 
 // Target is a traffic mirror target.
@@ -573,6 +576,7 @@ type xmlENI struct {
 	OwnerID    string         `xml:"ownerId"`
 	Status     string         `xml:"status"`
 	Type       string         `xml:"interfaceType"`
+	Requester  bool           `xml:"requesterManaged"`
 	Attachment *xmlAttachment `xml:"attachment,omitempty"`
 	Tags       []xmlTag       `xml:"tagSet>item"`
 }
@@ -635,7 +639,7 @@ func (e *ENI) status() string {
 
 func (e *ENI) xml() xmlENI {
 	x := xmlENI{ID: e.ID, SubnetID: e.Subnet, VpcID: e.VPC, OwnerID: OwnerID, Status: e.status(),
-		Type: "interface", Tags: tagSet(e.Tags)}
+		Type: "interface", Requester: e.RequesterManaged, Tags: tagSet(e.Tags)}
 	if e.InstanceID != "" {
 		x.Attachment = &xmlAttachment{AttachmentID: "eni-attach-" + strings.TrimPrefix(e.ID, "eni-"),
 			InstanceID: e.InstanceID, OwnerID: OwnerID, Status: "attached"}
