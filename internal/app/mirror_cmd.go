@@ -86,6 +86,9 @@ func runMirror(ctx context.Context, args []string, stdio Stdio) int {
 		fmt.Fprintln(stdio.Err, err)
 		return exitFail
 	}
+	if path == "" {
+		cfg.File = "" // the embedded default, named so in messages
+	}
 	names, err := mirrorNames(cfg, name, pos[0] == "ensure")
 	if err != nil {
 		fmt.Fprintf(stdio.Err, "wirebridge mirror: %v\n", err)
