@@ -5,8 +5,9 @@
 // client can be tested without AWS. It answers in the XML shape EC2 uses
 // (<ActionResponse> with lowerCamel members and <item> lists, the
 // <Response><Errors><Error> envelope for errors), paginates with
-// MaxResults/NextToken, validates ids and parameters as EC2 does for these
-// calls, honours ClientToken idempotency (a repeated token with the same
+// MaxResults/NextToken, checks the ids and parameters of these calls as
+// EC2's API reference describes them (the rules the provider can meet, not
+// every rule EC2 has), honours ClientToken idempotency (a repeated token with the same
 // parameters returns the first result, with different ones
 // IdempotentParameterMismatch) and injects faults (throttling, 5xx) into the
 // next calls of an action. It binds to loopback only.
