@@ -70,9 +70,7 @@ func (p *Provider) Watch(ctx context.Context, triggers chan<- mirror.Trigger) er
 				p.log.Warn("event from the endpoint not turned into triggers", "err", err)
 				continue
 			}
-			if !p.send(ctx, triggers, ts) {
-				continue
-			}
+			p.send(ctx, triggers, ts) // false only when ctx ended: the loop returns
 		}
 	}
 }
