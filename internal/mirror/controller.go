@@ -459,6 +459,13 @@ func (c *Controller) operate(ctx context.Context, o op, id string, e Endpoint, s
 	if o == opDelete {
 		state = Deleting
 	}
+	// A retry of an endpoint that had failed is dead-lettered again only
+	// when it fails differently: the stream gets one letter per failure,
+	// not one per scan.
+	var failedBefore string
+	if cur.rec != nil && cur.rec.State == Failed {
+		failedBefore = cur.rec.LastError
+	}
 	now := c.now()
 	rec := c.next(cur.rec, id, state, now)
 	rec.Owner, rec.ClaimUntil, rec.Attempts = c.cfg.Owner, now.Add(c.cfg.ClaimTTL+c.cfg.OpTimeout), 0
@@ -515,7 +522,9 @@ func (c *Controller) operate(ctx context.Context, o op, id string, e Endpoint, s
 		rec = c.next(&prev, id, Failed, now)
 		rec.LastError, rec.Attempts = err.Error(), prev.Attempts
 		c.cfg.Metrics.operation(c.cfg.Name, o, "failed")
-		c.deadLetter(ctx, o, rec, err)
+		if err.Error() != failedBefore {
+			c.deadLetter(ctx, o, rec, err)
+		}
 		if _, werr := c.st.put(ctx, rec, rev); werr != nil {
 			c.logWrite(id, werr)
 			return

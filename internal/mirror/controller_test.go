@@ -228,6 +228,20 @@ func TestRetries(t *testing.T) {
 			if int(testutil.ToFloat64(m.ops.WithLabelValues(name, "create", "failed"))) != 1 {
 				t.Error("failed operations not counted")
 			}
+			// Failing again the same way at the next scan: no second letter.
+			p.mu.Lock()
+			p.fail["eth0"] = 10
+			p.mu.Unlock()
+			if _, err := c.reconcile(context.Background(), nil, "scan"); err != nil {
+				t.Fatal(err)
+			}
+			info, err := b.DLQ().Info(context.Background(), jetstream.WithSubjectFilter(DLQSubject(name)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := info.State.Subjects[DLQSubject(name)]; n != 1 {
+				t.Errorf("%d dead letters after failing twice the same way, want 1", n)
+			}
 			// The next reconcile tries again, and succeeds once the fault is gone.
 			p.mu.Lock()
 			p.fail["eth0"] = 0

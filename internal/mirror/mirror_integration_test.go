@@ -222,7 +222,8 @@ func active(recs map[string]mirror.Record) int {
 // sets up 20 interfaces leaves claims and half-made sessions; restarted, it
 // converges: every selected interface mirrored once on each hook (no
 // duplicate filter), the one no longer selected unmirrored (no orphan), one
-// vxlan device.
+// vxlan device. Stopped, mirroring outlives it; `mirror remove` takes it all
+// away and `mirror list` (from the bus) shows nothing left.
 func TestKill9MidReconcileConverges(t *testing.T) {
 	ns := netnstest.New(t, "mk9")
 	peer := netnstest.New(t, "mk9p")
@@ -299,6 +300,28 @@ mirror:
 	}
 	p.cmd.Process.Signal(syscall.SIGTERM)
 	<-p.done
+	// Stopped without remove_on_exit, mirroring outlives it; mirror remove
+	// (no process runs the file: it takes data_dir itself) removes it all,
+	// and mirror list reads the emptied state from the bus.
+	if n := mirrorFilters(t, ns, "mv0"); n != 2 {
+		t.Errorf("after a stop without remove_on_exit, mv0 has %d mirror filters, want 2", n)
+	}
+	cmd := exec.Command("ip", "netns", "exec", ns, wbBin, "mirror", "remove", "-c", second)
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "kill: every session removed") {
+		t.Fatalf("mirror remove: %v\n%s", err, out)
+	}
+	for i := range 20 {
+		if n := mirrorFilters(t, ns, fmt.Sprintf("mv%d", i)); n != 0 {
+			t.Errorf("after mirror remove, mv%d has %d mirror filters", i, n)
+		}
+	}
+	if devs := vxlanDevices(t, ns); len(devs) != 0 {
+		t.Errorf("after mirror remove, vxlan devices %v", devs)
+	}
+	if recs := list(t, ns, dir, second); len(recs) != 0 {
+		t.Errorf("after mirror remove, records %v", recs)
+	}
 }
 
 // TestTwoControllersOneNATS: two controllers of one entry, each with its own
@@ -436,16 +459,20 @@ func TestExampleEndToEnd(t *testing.T) {
 		}
 		return evs
 	}
+	// Each echo request (ingress) and reply (egress) exactly once.
+	copies := map[string]int{}
 	waitFor(t, say("the mirrored pings archived"), time.Minute, func() bool {
-		mirrored = nil
+		mirrored, copies = nil, map[string]int{}
 		for _, ev := range read("mirrored") {
 			d, _ := ev["detail"].(map[string]any)
 			tun, _ := d["Tunnel"].(map[string]any)
-			if d["Protocol"] == "icmp" && tun != nil && tun["VNI"] == float64(4242) {
+			icmp, _ := d["ICMP"].(map[string]any)
+			if d["Protocol"] == "icmp" && tun != nil && tun["VNI"] == float64(4242) && icmp != nil {
 				mirrored = append(mirrored, ev)
+				copies[fmt.Sprintf("type %v seq %v", icmp["Type"], icmp["Seq"])]++
 			}
 		}
-		return len(mirrored) >= 6 // 3 requests, 3 replies
+		return len(copies) == 6 // 3 requests, 3 replies
 	})
 	waitFor(t, say("the state change archived"), time.Minute, func() bool {
 		states = nil
@@ -462,6 +489,11 @@ func TestExampleEndToEnd(t *testing.T) {
 		return false
 	})
 	t.Logf("%d mirrored ICMP events, %d state changes of veth-demo", len(mirrored), len(states))
+	for k, n := range copies {
+		if n != 1 {
+			t.Errorf("%s archived %d times, want once", k, n)
+		}
+	}
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
