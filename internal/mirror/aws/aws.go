@@ -357,8 +357,8 @@ func clientToken(parts ...string) string {
 	return "wb-" + hex.EncodeToString(h.Sum(nil))[:48]
 }
 
-// Desired lists the in-use ENIs the selectors select, the target's own ENI
-// excepted.
+// Desired lists the in-use ENIs the selectors select, except the target's
+// own and those managed by AWS services (requester-managed).
 func (p *Provider) Desired(ctx context.Context) ([]mirror.Endpoint, error) {
 	targetENI, err := p.target(ctx)
 	if err != nil {
@@ -374,7 +374,9 @@ func (p *Provider) Desired(ctx context.Context) ([]mirror.Endpoint, error) {
 		}
 		for _, ni := range page.NetworkInterfaces {
 			id := aws.ToString(ni.NetworkInterfaceId)
-			if id == "" || id == targetENI {
+			// The target's own ENI is no source, nor are the ENIs AWS
+			// services manage (load balancers, NAT gateways, endpoints).
+			if id == "" || id == targetENI || aws.ToBool(ni.RequesterManaged) {
 				continue
 			}
 			out = append(out, mirror.Endpoint{ID: id, Attrs: eniAttrs(ni)})
@@ -536,24 +538,33 @@ func (p *Provider) Create(ctx context.Context, e mirror.Endpoint) (mirror.Sessio
 	if err != nil {
 		return mirror.Session{}, false, err
 	}
+	// Keep the first complete session of ours; replace the others (the
+	// configuration changed: target, filter, number or VNI).
+	var keep *mirror.Session
 	for _, s := range existing {
 		mine, instance := p.ours(s.Tags)
 		if !mine {
 			continue
 		}
 		ms := p.session(s, filterID, instance)
-		p.mu.Lock()
-		p.last[e.ID] = ms.ID
-		p.mu.Unlock()
-		if ms.Complete {
-			return ms, false, nil
+		if ms.Complete && keep == nil {
+			keep = &ms
+			continue
 		}
-		// Configuration changed (target, filter, number, VNI): replace it.
-		p.log.Info("replacing traffic mirror session that no longer matches the configuration",
+		p.log.Info("replacing a traffic mirror session that no longer matches the configuration",
 			"eni", e.ID, "session", ms.ID)
 		if err := p.Delete(ctx, ms); err != nil {
 			return mirror.Session{}, false, err
 		}
+		p.mu.Lock()
+		p.last[e.ID] = ms.ID
+		p.mu.Unlock()
+	}
+	if keep != nil {
+		p.mu.Lock()
+		p.last[e.ID] = keep.ID
+		p.mu.Unlock()
+		return *keep, false, nil
 	}
 	p.mu.Lock()
 	salt := p.last[e.ID]

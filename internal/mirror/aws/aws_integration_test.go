@@ -12,9 +12,11 @@ package aws
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -32,6 +34,7 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/smithy-go/transport/http/protocol/awsquery"
 
+	"github.com/wirebridge/wirebridge/internal/bintest"
 	"github.com/wirebridge/wirebridge/internal/bus"
 	"github.com/wirebridge/wirebridge/internal/mirror"
 	"github.com/wirebridge/wirebridge/internal/mirror/aws/ec2test"
@@ -464,4 +467,148 @@ func TestSQSQueueMissing(t *testing.T) {
 			t.Errorf("Watch = %v after ctx ended", err)
 		}
 	})
+}
+
+// TestServe runs `wirebridge serve` with an aws mirror entry as a user
+// would (the kind from the configuration, credentials from the
+// environment), against ec2test and goaws: the start reconcile mirrors the
+// ENI already there, an SQS event a new instance's, a POST to the events
+// endpoint an ECS task's, and `ensure` with wait answers for an ENI.
+func TestServe(t *testing.T) {
+	start := time.Now()
+	bin := bintest.Build(t)
+	t.Logf("built wirebridge in %s", time.Since(start).Round(time.Millisecond))
+	ec2 := newEC2(t)
+	ec2.AddENI(ec2test.ENI{ID: "eni-0app", VPC: "vpc-a", Subnet: "subnet-a1", InstanceID: "i-0app"})
+	goaws := startGoaws(t)
+	sq := sqsClient(goaws)
+	q, err := sq.CreateQueue(context.Background(), &sqs.CreateQueueInput{QueueName: aws.String("serve-events")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	queue := aws.ToString(q.QueueUrl)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "wirebridge.yaml")
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(`data_dir: %s
+http: {listen: "127.0.0.1:0"}
+mirror:
+  - name: vpc
+    provider: aws
+    region: us-east-1
+    endpoint_url: %s
+    sqs_endpoint_url: %s
+    sqs_protocol: query
+    sqs_queue_url: %s
+    wait_time: 1s
+    vpc_ids: [vpc-a]
+    target_id: %s
+    vni: 42
+    api_key_env: WB_TEST_MIRROR_KEY
+    scan_interval: 1h
+`, filepath.Join(dir, "data"), ec2.URL, goaws, queue, testTarget)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "serve", "-c", cfg)
+	cmd.Env = append(os.Environ(), "WB_TEST_MIRROR_KEY=k3y",
+		"AWS_ACCESS_KEY_ID="+ec2test.AccessKeyID, "AWS_SECRET_ACCESS_KEY=secret",
+		"AWS_CONFIG_FILE="+filepath.Join(dir, "no-aws-config"), "AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(dir, "no-aws-credentials"))
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var logMu sync.Mutex
+	var logs strings.Builder
+	apiURL := make(chan string, 1)
+	exited := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			line := sc.Text()
+			logMu.Lock()
+			logs.WriteString(line + "\n")
+			logMu.Unlock()
+			if f := strings.Fields(line); len(f) >= 2 && f[0] == "http" && strings.HasPrefix(f[1], "http://") {
+				apiURL <- f[1]
+			}
+		}
+		cmd.Wait()
+		close(exited)
+	}()
+	t.Cleanup(func() {
+		stop := time.Now()
+		_ = cmd.Process.Signal(os.Interrupt)
+		<-exited
+		t.Logf("serve stopped in %s", time.Since(stop).Round(time.Millisecond))
+		if t.Failed() {
+			logMu.Lock()
+			t.Logf("wirebridge serve output:\n%s", logs.String())
+			logMu.Unlock()
+		}
+	})
+	var base string
+	select {
+	case base = <-apiURL:
+	case <-exited:
+		t.Fatal("wirebridge serve exited before its banner")
+	}
+	sessionOn := func(eni string) bool {
+		for _, s := range ec2.Sessions() {
+			if s.ENI == eni && s.Tags[TagMirror] == "vpc" && s.VNI == 42 {
+				return true
+			}
+		}
+		return false
+	}
+	t.Logf("serve up after %s", time.Since(start).Round(time.Millisecond))
+	waitFor(t, "eni-0app mirrored at start", func() bool { return sessionOn("eni-0app") })
+
+	ec2.AddENI(ec2test.ENI{ID: "eni-0new", VPC: "vpc-a", Subnet: "subnet-a1", InstanceID: "i-0new"})
+	if _, err := sq.SendMessage(context.Background(), &sqs.SendMessageInput{QueueUrl: aws.String(queue),
+		MessageBody: aws.String(ec2Event("i-0new", "running"))}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "eni-0new mirrored from the SQS event", func() bool { return sessionOn("eni-0new") })
+
+	ec2.AddENI(ec2test.ENI{ID: "eni-0task", VPC: "vpc-a", Subnet: "subnet-a1", InstanceID: "i-0fargate"})
+	post := func(key string) int {
+		req, _ := http.NewRequest("POST", base+EventsPath("vpc"), strings.NewReader(ecsEvent("eni-0task", "RUNNING")))
+		if key != "" {
+			req.Header.Set("X-Api-Key", key)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := post("wrong"); code != http.StatusUnauthorized {
+		t.Errorf("POST with a wrong key = %d, want 401", code)
+	}
+	if code := post("k3y"); code != http.StatusAccepted {
+		t.Fatalf("POST = %d, want 202", code)
+	}
+	waitFor(t, "eni-0task mirrored from the endpoint", func() bool { return sessionOn("eni-0task") })
+
+	ec2.AddENI(ec2test.ENI{ID: "eni-0ensure", VPC: "vpc-a", Subnet: "subnet-a1", InstanceID: "i-0ensure"})
+	resp, err := http.Post(base+"/api/mirror/vpc/ensure/eni-0ensure?wait=1&timeout=20s", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ans struct {
+		Active bool   `json:"active"`
+		Error  string `json:"error"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&ans)
+	resp.Body.Close()
+	if err != nil || !ans.Active || !sessionOn("eni-0ensure") {
+		t.Errorf("ensure eni-0ensure: %d %+v %v", resp.StatusCode, ans, err)
+	}
+	if n := len(ec2.Sessions()); n != 4 {
+		t.Errorf("%d sessions on EC2, want 4: %+v", n, ec2.Sessions())
+	}
 }

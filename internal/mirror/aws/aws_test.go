@@ -73,6 +73,8 @@ func TestDesiredSelectors(t *testing.T) {
 		{ID: "eni-a2web", VPC: "vpc-a", Subnet: "subnet-a2", InstanceID: "i-03", Tags: map[string]string{"mirror": "no", "app": "web"}},
 		{ID: "eni-b1web", VPC: "vpc-b", Subnet: "subnet-b1", InstanceID: "i-04", Tags: map[string]string{"mirror": "yes", "app": "web"}},
 		{ID: "eni-a1free", VPC: "vpc-a", Subnet: "subnet-a1", Tags: map[string]string{"mirror": "yes"}}, // detached
+		{ID: "eni-a1nat", VPC: "vpc-a", Subnet: "subnet-a1", Status: "in-use", RequesterManaged: true,
+			Tags: map[string]string{"mirror": "yes"}}, // a NAT gateway's
 	} {
 		srv.AddENI(e)
 	}
@@ -253,6 +255,27 @@ func TestIncompleteSessionIsReplaced(t *testing.T) {
 	}
 	if got := srv.Filters(); len(got) != 2 {
 		t.Errorf("a configured filter id must not create a filter: %+v", got)
+	}
+
+	// A complete session of ours beside an outdated one: kept, and the
+	// outdated one deleted.
+	srv.AddENI(ec2test.ENI{ID: "eni-2", VPC: "vpc-a", InstanceID: "i-2"})
+	srv.AddSession(ec2test.Session{ID: "tms-2old", ENI: "eni-2", Target: testTarget, Filter: "tmf-old", Number: 2, VNI: 42,
+		Tags: map[string]string{TagMirror: "m1"}})
+	srv.AddSession(ec2test.Session{ID: "tms-2good", ENI: "eni-2", Target: testTarget, Filter: "tmf-new", Number: 1, VNI: 42,
+		Tags: map[string]string{TagMirror: "m1"}})
+	s, created, err = p.Create(ctx, mirror.Endpoint{ID: "eni-2"})
+	if err != nil || created || s.ID != "tms-2good" {
+		t.Fatalf("Create = %+v, %v, %v; want tms-2good kept", s, created, err)
+	}
+	var left []string
+	for _, ss := range srv.Sessions() {
+		if ss.ENI == "eni-2" {
+			left = append(left, ss.ID)
+		}
+	}
+	if len(left) != 1 || left[0] != "tms-2good" {
+		t.Errorf("sessions on eni-2 = %v, want only tms-2good", left)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -256,6 +257,35 @@ func TestWatchHTTP(t *testing.T) {
 		t.Errorf("terminated: trigger = %+v, want eni-0db", got[0])
 	}
 
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Watch = %v, want nil when ctx ends", err)
+	}
+}
+
+// TestSQSUnreachableRetried: receive errors that are not about the queue
+// itself (here: nothing listens) are retried; Watch goes on until ctx ends.
+func TestSQSUnreachableRetried(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := "http://" + ln.Addr().String()
+	ln.Close()
+	srv := newEC2(t)
+	p := newProvider(t, srv, func(c *Config) {
+		c.SQSEndpointURL, c.SQSQueueURL, c.WaitTime = addr, addr+"/123456789012/q", time.Second
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Watch(ctx, make(chan mirror.Trigger)) }()
+	for p.Stats().ReceiveErrors < 2 {
+		select {
+		case err := <-done:
+			t.Fatalf("Watch ended after %d receive errors: %v", p.Stats().ReceiveErrors, err)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("Watch = %v, want nil when ctx ends", err)

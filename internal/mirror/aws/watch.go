@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/smithy-go"
 
 	"github.com/wirebridge/wirebridge/internal/mirror"
 )
@@ -69,9 +70,7 @@ func (p *Provider) Watch(ctx context.Context, triggers chan<- mirror.Trigger) er
 				p.log.Warn("event from the endpoint not turned into triggers", "err", err)
 				continue
 			}
-			if !p.send(ctx, triggers, ts) {
-				continue
-			}
+			p.send(ctx, triggers, ts) // false only when ctx ended: the loop returns
 		}
 	}
 }
@@ -104,7 +103,7 @@ func (p *Provider) pollSQS(ctx context.Context, triggers chan<- mirror.Trigger) 
 			}
 			p.receiveErrors.Add(1)
 			cerr := classify(err, "aws mirror %s: receive from %s", p.cfg.Name, p.cfg.SQSQueueURL)
-			if errors.Is(cerr, mirror.ErrPermanent) {
+			if queueUnusable(err) {
 				return cerr
 			}
 			backoff = min(max(2*backoff, time.Second), 30*time.Second)
@@ -149,6 +148,25 @@ func (p *Provider) pollSQS(ctx context.Context, triggers chan<- mirror.Trigger) 
 		}
 	}
 	return nil
+}
+
+// sqsFatal are the receive errors that mean the queue cannot be read at
+// all (no such queue, no permission, bad credentials); any other is retried.
+var sqsFatal = map[string]bool{
+	"AWS.SimpleQueueService.NonExistentQueue": true,
+	"QueueDoesNotExist":                       true,
+	"AccessDenied":                            true,
+	"AccessDeniedException":                   true,
+	"InvalidClientTokenId":                    true,
+	"UnrecognizedClientException":             true,
+	"SignatureDoesNotMatch":                   true,
+	"InvalidAddress":                          true,
+	"InvalidSecurity":                         true,
+}
+
+func queueUnusable(err error) bool {
+	var ae smithy.APIError
+	return errors.As(err, &ae) && sqsFatal[ae.ErrorCode()]
 }
 
 // resolve turns an event into triggers. Seen is the event's time, else the

@@ -5,8 +5,9 @@
 // client can be tested without AWS. It answers in the XML shape EC2 uses
 // (<ActionResponse> with lowerCamel members and <item> lists, the
 // <Response><Errors><Error> envelope for errors), paginates with
-// MaxResults/NextToken, validates ids and parameters as EC2 does for these
-// calls, honours ClientToken idempotency (a repeated token with the same
+// MaxResults/NextToken, checks the ids and parameters of these calls as
+// EC2's API reference describes them (the rules the provider can meet, not
+// every rule EC2 has), honours ClientToken idempotency (a repeated token with the same
 // parameters returns the first result, with different ones
 // IdempotentParameterMismatch) and injects faults (throttling, 5xx) into the
 // next calls of an action. It binds to loopback only.
@@ -42,7 +43,10 @@ type ENI struct {
 	// Status is "in-use" (attached) or "available"; empty means derived
 	// from InstanceID.
 	Status string
-	Tags   map[string]string
+	// RequesterManaged marks an ENI an AWS service manages (a load
+	// balancer's, a NAT gateway's).
+	RequesterManaged bool
+	Tags             map[string]string
 }
 
 // Target is a traffic mirror target.
@@ -573,6 +577,7 @@ type xmlENI struct {
 	OwnerID    string         `xml:"ownerId"`
 	Status     string         `xml:"status"`
 	Type       string         `xml:"interfaceType"`
+	Requester  bool           `xml:"requesterManaged"`
 	Attachment *xmlAttachment `xml:"attachment,omitempty"`
 	Tags       []xmlTag       `xml:"tagSet>item"`
 }
@@ -635,7 +640,7 @@ func (e *ENI) status() string {
 
 func (e *ENI) xml() xmlENI {
 	x := xmlENI{ID: e.ID, SubnetID: e.Subnet, VpcID: e.VPC, OwnerID: OwnerID, Status: e.status(),
-		Type: "interface", Tags: tagSet(e.Tags)}
+		Type: "interface", Requester: e.RequesterManaged, Tags: tagSet(e.Tags)}
 	if e.InstanceID != "" {
 		x.Attachment = &xmlAttachment{AttachmentID: "eni-attach-" + strings.TrimPrefix(e.ID, "eni-"),
 			InstanceID: e.InstanceID, OwnerID: OwnerID, Status: "attached"}
