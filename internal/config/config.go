@@ -64,6 +64,9 @@ type Config struct {
 	Targets []Target `yaml:"targets"`
 	// Appliance is the inline Geneve appliance (nil: none).
 	Appliance *Appliance `yaml:"appliance,omitempty"`
+	// Mirror lists the mirror controllers: each keeps traffic mirroring set up for the
+	// endpoints its provider selects.
+	Mirror []Mirror `yaml:"mirror,omitempty"`
 	// ShutdownTimeout bounds the graceful shutdown (stop sources, drain, flush targets).
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 	Log             Log           `yaml:"log"`
