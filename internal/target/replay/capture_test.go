@@ -208,6 +208,15 @@ func TestZeekVXLANEncapsulatedHTTP(t *testing.T) {
 	if len(diffs) != 1 || diffs[0].OriginalStatus != 200 || diffs[0].OriginalBodyLength != 8984 || diffs[0].URI != "/image/svg" || diffs[0].Flow.VNI != 1 {
 		t.Errorf("diffs = %+v", diffs)
 	}
+	// The event carries the reassembled request in detail.HTTP, as a packet
+	// event names these fields.
+	if len(diffs) == 1 {
+		ev := diffs[0].Event("wirebridge.replay")
+		h, _ := ev.Detail.(map[string]any)["HTTP"].(map[string]any)
+		if h["Method"] != "GET" || h["Path"] != "/image/svg" || h["Version"] != "HTTP/1.1" || h["Host"] == nil || h["Status"] != 200 {
+			t.Errorf("detail.HTTP = %v (request %+v)", h, diffs[0].Request)
+		}
+	}
 }
 
 // TestZeekPipelinedThroughVXLANSource: the pipelined capture, encapsulated in

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -23,10 +24,15 @@ import (
 // Diff is a replayed response that differs from the mirrored original: the
 // detail of a ReplayDiff event.
 type Diff struct {
-	Target             string
-	Flow               tcpreasm.FlowKey
-	Index              int // the request's position in its connection (0-based)
-	Method, URI        string
+	Target      string
+	Flow        tcpreasm.FlowKey
+	Index       int // the request's position in its connection (0-based)
+	Method, URI string
+	// Request is the reassembled request's head in the fields of a packet
+	// event's detail.HTTP (Method, Path, Version, Host, UserAgent,
+	// ContentType, ContentLength), so the rules written for packets match
+	// the per-message view too.
+	Request            RequestHead
 	OriginalStatus     int
 	ReplayStatus       int
 	OriginalBodySHA256 string
@@ -36,6 +42,42 @@ type Diff struct {
 	Time               time.Time
 }
 
+// RequestHead is what a ReplayDiff event's detail.HTTP holds of the request.
+type RequestHead struct {
+	Method, Path, Version, Host, UserAgent, ContentType string
+	ContentLength                                       int64 // -1: no Content-Length header
+}
+
+func requestHead(m *httpstream.Message) RequestHead {
+	h := RequestHead{Method: m.Method, Path: m.URI, Version: m.Proto, ContentLength: -1}
+	h.Host, _ = m.Get("Host")
+	h.UserAgent, _ = m.Get("User-Agent")
+	h.ContentType, _ = m.Get("Content-Type")
+	if v, ok := m.Get("Content-Length"); ok {
+		if n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil && n >= 0 {
+			h.ContentLength = n
+		}
+	}
+	return h
+}
+
+// block is detail.HTTP: the request's fields and the original response's Status.
+func (h RequestHead) block(status int) map[string]any {
+	b := map[string]any{"Method": h.Method, "Path": h.Path}
+	for k, v := range map[string]string{"Version": h.Version, "Host": h.Host, "UserAgent": h.UserAgent, "ContentType": h.ContentType} {
+		if v != "" {
+			b[k] = v
+		}
+	}
+	if h.ContentLength >= 0 {
+		b["ContentLength"] = h.ContentLength
+	}
+	if status > 0 {
+		b["Status"] = status
+	}
+	return b
+}
+
 // DiffDetailType is the detail-type of ReplayDiff events.
 const DiffDetailType = "ReplayDiff"
 
@@ -43,6 +85,7 @@ const DiffDetailType = "ReplayDiff"
 func (d Diff) Event(source string) event.Event {
 	detail := map[string]any{
 		"Target": d.Target, "Index": d.Index, "Method": d.Method, "URI": d.URI,
+		"HTTP":   d.Request.block(d.OriginalStatus),
 		"Client": d.Flow.Client.String(), "Server": d.Flow.Server.String(),
 		"Original": map[string]any{"Status": d.OriginalStatus, "BodySHA256": d.OriginalBodySHA256, "BodyLength": d.OriginalBodyLength},
 		"Replay":   map[string]any{"Status": d.ReplayStatus, "BodySHA256": d.ReplayBodySHA256, "BodyLength": d.ReplayBodyLength},
@@ -90,7 +133,7 @@ type httpConn struct {
 	cmu  sync.Mutex
 	orig map[int]outcome
 	repl map[int]outcome
-	reqs map[int][2]string
+	reqs map[int]RequestHead
 }
 
 func (t *Target) newHTTPConn(k tcpreasm.FlowKey, midstream bool) *httpConn {
@@ -111,7 +154,7 @@ func (t *Target) newHTTPConn(k tcpreasm.FlowKey, midstream bool) *httpConn {
 		c.req.StopOnError(func() { t.st.drop(dropParseError) }) // a request after the error
 	}
 	if t.cfg.Compare {
-		c.orig, c.repl, c.reqs = map[int]outcome{}, map[int]outcome{}, map[int][2]string{}
+		c.orig, c.repl, c.reqs = map[int]outcome{}, map[int]outcome{}, map[int]RequestHead{}
 		c.resp = httpstream.NewParser(true, t.cfg.MaxHeader, 0, false, c.onResponse, func(r string) {
 			t.st.parseErr("response_" + r)
 			c.cmpBroken = true
@@ -193,7 +236,7 @@ func (c *httpConn) onRequest(m *httpstream.Message) {
 	w := &httpWork{idx: idx, method: m.Method, uri: m.URI, raw: t.buildRequest(m)}
 	if c.resp != nil {
 		c.cmu.Lock()
-		c.reqs[idx] = [2]string{m.Method, m.URI}
+		c.reqs[idx] = requestHead(m)
 		c.cmu.Unlock()
 	}
 	c.enqueue(w)
@@ -276,7 +319,7 @@ func (c *httpConn) record(idx int, o outcome, original bool) {
 	}
 	c.t.st.diffs.Add(1)
 	if c.t.cfg.OnDiff != nil {
-		c.t.cfg.OnDiff(Diff{Target: c.t.cfg.Name, Flow: c.key, Index: idx, Method: rq[0], URI: rq[1],
+		c.t.cfg.OnDiff(Diff{Target: c.t.cfg.Name, Flow: c.key, Index: idx, Method: rq.Method, URI: rq.Path, Request: rq,
 			OriginalStatus: orig.status, ReplayStatus: repl.status,
 			OriginalBodySHA256: hex.EncodeToString(orig.sum[:]), ReplayBodySHA256: hex.EncodeToString(repl.sum[:]),
 			OriginalBodyLength: orig.n, ReplayBodyLength: repl.n, Time: c.t.cfg.Now()})
