@@ -448,12 +448,28 @@ func TestOverloadPolicy(t *testing.T) {
 }
 
 // TestSocketPerFlowOrder: with several readers, every flow's packets come
-// back in the order they were sent (a flow stays on one socket and reader).
+// back in the order they were sent (a flow stays on one socket and reader),
+// whether the readers sleep between batches or busy-poll (more readers than
+// CPUs: a polling reader gives way to one that waits with datagrams queued).
 func TestSocketPerFlowOrder(t *testing.T) {
-	spec := censorSpec()
-	spec.Readers = 4
-	spec.Batch = 8
-	r := start(t, spec, Options{})
+	for _, tc := range []struct {
+		name     string
+		busyPoll time.Duration
+	}{
+		{name: "sleeping readers"},
+		{name: "busy-polling readers", busyPoll: time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			spec := censorSpec()
+			spec.Readers = 4
+			spec.Batch = 8
+			spec.BusyPoll = tc.busyPoll
+			perFlowOrder(t, start(t, spec, Options{}))
+		})
+	}
+}
+
+func perFlowOrder(t *testing.T, r *running) {
 	app := r.a.Addr()
 	// Replies go to 127.0.0.2 on the appliance's port, from each flow's port.
 	recv, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(lbIP, app.Port())))
