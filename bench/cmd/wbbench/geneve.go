@@ -70,6 +70,12 @@ func cmdGeneve(args []string) error {
 	}
 	spin := *pace == "spin"
 	if spin {
+		// A thread spinning under a real-time policy (chrt) takes its CPU
+		// from every other process of the machine, and from the Go
+		// runtime's own threads on it (the process may then never end).
+		if at, err := unix.SchedGetAttr(0, 0); err == nil && (at.Policy == unix.SCHED_FIFO || at.Policy == unix.SCHED_RR) {
+			return errors.New("-pace spin under a real-time scheduling policy would starve the CPU it runs on: run it under SCHED_OTHER (nice for priority) or use -pace sleep")
+		}
 		// The spinning sender keeps a thread (and a P) busy: the receiver
 		// needs a P of its own even when the process is pinned to one CPU.
 		runtime.GOMAXPROCS(max(2, runtime.GOMAXPROCS(0)))
