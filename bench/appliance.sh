@@ -11,7 +11,10 @@
 #
 # Appliances, one after the other, ROUNDS times (interleaved: the machine's
 # load changes between rounds, so compare within a round):
-#   c-echo      bench/appliance-echo.c: recvmmsg, swap, sendmmsg on a raw socket, nothing else
+#   c-echo      bench/appliance-echo.c: recvmmsg, swap, sendmmsg on a raw socket, nothing else;
+#               run with -w: it asks for the kernel's receive timestamps as the appliance does
+#               (for its latency histogram), and prints where its side of the round trip went
+#               (kernel receive timestamp to recvmmsg's return: "wake"; to sendmmsg's: "work")
 #   wirebridge  `wirebridge serve` with a pass-all appliance: section (no rules)
 #   wirebridge-poll  the same with busy_poll: BUSY_POLL (skipped when BUSY_POLL is empty)
 #   censor      the blog post's reference censor, when WB_CENSOR names a build of it (built
@@ -110,7 +113,7 @@ wirebridge() {
 for round in $(seq 1 "$ROUNDS"); do
 	echo "==== round $round: $(uptime)"
 	echo "== c-echo (bench/appliance-echo.c, $READERS readers)"
-	cmd="$(prefix 1) $TMP/appliance-echo -a 127.0.0.2 -p 6081 -n $READERS"
+	cmd="$(prefix 1) $TMP/appliance-echo -a 127.0.0.2 -p 6081 -n $READERS -w"
 	echo "+ $cmd" >&2
 	$cmd >"$TMP/echo.out" 2>"$TMP/echo.log" &
 	ECHO=$!
