@@ -38,6 +38,16 @@
 # shared: read the figures of one round together, not against another's.
 source "$(dirname "$0")/lib.sh"
 
+# Every program of the run (the sender, each appliance) gets a session of its
+# own, so a scheduler autogroup of its own (sched_autogroup_enabled): in one
+# group, the sender spinning on CPU 0 takes most of the group's weight, and
+# the appliance on CPU 1 gets a sliver of that CPU against the machine's
+# other sessions (the C echo returned 55-61% at 100,000/s that way, 100% in a
+# session of its own, same moment). setsid execs (the caller is no process
+# group leader), so $! is still the program.
+eval "lib_$(declare -f prefix)"
+prefix() { echo "setsid $(lib_prefix "$1")"; }
+
 SECS=${SECS:-2}
 FLOWS=${FLOWS:-64}
 SIZE=${SIZE:-64}
