@@ -117,6 +117,15 @@ wirebridge() {
 		done
 	done
 	echo "  wirebridge_appliance_overload_total{policy=\"fail-open\"} $(metric 'wirebridge_appliance_overload_total{policy="fail-open"}')"
+	# Its own side of the round trip, every rate together (as the C echo's
+	# -w wake + work): the latency histogram, kernel receive to sendmmsg's return.
+	local le counts=
+	for le in 5e-06 1e-05 2e-05 5e-05 0.0001 0.0002 0.0005 0.001 0.002 0.005 0.01 0.05 0.1 1 +Inf; do
+		counts="$counts $le=$(metric "wirebridge_appliance_latency_seconds_bucket{le=\"$le\"}")"
+	done
+	echo "$counts" | awk '{ for (i = 1; i <= NF; i++) { split($i, kv, "="); le[i] = kv[1]; c[i] = kv[2] } n = c[NF]
+		for (i = 1; i <= NF; i++) { if (!p50 && c[i] >= 0.5 * n) p50 = le[i]; if (!p99 && c[i] >= 0.99 * n) p99 = le[i] }
+		printf "  in the appliance (kernel receive to sendmmsg returned): p50<=%ss p99<=%ss of %d\n", p50, p99, n }'
 	stop_wb
 }
 
