@@ -29,7 +29,7 @@ func TestDecodeJS(t *testing.T) {
 		b := []byte{0x11, 0, 0x12, 0x34, byte((len(inner) + 2) >> 8), byte(len(inner) + 2), byte(proto >> 8), byte(proto)}
 		return append(b, inner...)
 	}
-	udp := func() []packet.Layer {
+	udp := func() []packet.Layer { // syslog: the UI decodes it
 		return []packet.Layer{packet.UDP{Src: 40000, Dst: 514}, packet.Payload("<13>hello")}
 	}
 	cases := []struct {
@@ -38,18 +38,18 @@ func TestDecodeJS(t *testing.T) {
 		want  []string
 	}{
 		{"ethernet ipv4 udp", packet.Build(append([]packet.Layer{packet.Eth{}, packet.IPv4{Src: v4a, Dst: v4b}}, udp()...)...),
-			[]string{"Ethernet II", "Internet Protocol Version 4", "User Datagram Protocol", "Payload"}},
+			[]string{"Ethernet II", "Internet Protocol Version 4", "User Datagram Protocol", "Syslog message"}},
 		{"qinq with a 0x9100 tag", packet.Build(append([]packet.Layer{packet.Eth{VLANs: []packet.VLAN{{TPID: 0x9100, ID: 7}, {ID: 8}}}, packet.IPv6{Src: v6a, Dst: v6b}}, udp()...)...),
-			[]string{"Ethernet II", "Internet Protocol Version 6", "User Datagram Protocol", "Payload"}},
+			[]string{"Ethernet II", "Internet Protocol Version 6", "User Datagram Protocol", "Syslog message"}},
 		{"pppoe ipv4 udp", packet.Build(packet.Eth{Type: packet.EtherTypePPPoE},
 			packet.Payload(pppoe(0x0021, packet.Build(append([]packet.Layer{packet.IPv4{Src: v4a, Dst: v4b}}, udp()...)...)))),
-			[]string{"Ethernet II", "PPP-over-Ethernet Session", "Internet Protocol Version 4", "User Datagram Protocol", "Payload"}},
+			[]string{"Ethernet II", "PPP-over-Ethernet Session", "Internet Protocol Version 4", "User Datagram Protocol", "Syslog message"}},
 		{"pppoe lcp", packet.Build(packet.Eth{Type: packet.EtherTypePPPoE}, packet.Payload(pppoe(0xc021, []byte{1, 1, 0, 4}))),
 			[]string{"Ethernet II", "PPP-over-Ethernet Session", "Payload"}},
 		{"ipv4 in ipv4", packet.Build(append([]packet.Layer{packet.Eth{}, packet.IPv4{Src: v4c, Dst: v4d}, packet.IPv4{Src: v4a, Dst: v4b}}, udp()...)...),
-			[]string{"Ethernet II", "Internet Protocol Version 4", "Internet Protocol Version 4", "User Datagram Protocol", "Payload"}},
+			[]string{"Ethernet II", "Internet Protocol Version 4", "Internet Protocol Version 4", "User Datagram Protocol", "Syslog message"}},
 		{"6in4", packet.Build(append([]packet.Layer{packet.Eth{}, packet.IPv4{Src: v4c, Dst: v4d}, packet.IPv6{Src: v6a, Dst: v6b}}, udp()...)...),
-			[]string{"Ethernet II", "Internet Protocol Version 4", "Internet Protocol Version 6", "User Datagram Protocol", "Payload"}},
+			[]string{"Ethernet II", "Internet Protocol Version 4", "Internet Protocol Version 6", "User Datagram Protocol", "Syslog message"}},
 		{"vxlan", packet.Build(packet.Eth{}, packet.IPv4{Src: v4c, Dst: v4d}, packet.UDP{Src: 50000, Dst: packet.PortVXLAN}, packet.VXLAN{VNI: 42},
 			packet.Eth{}, packet.IPv4{Src: v4a, Dst: v4b}, packet.UDP{Src: 1, Dst: 2}, packet.Payload("x")),
 			[]string{"Ethernet II", "Internet Protocol Version 4", "User Datagram Protocol", "Virtual eXtensible Local Area Network",
@@ -59,15 +59,15 @@ func TestDecodeJS(t *testing.T) {
 			[]string{"Ethernet II", "Internet Protocol Version 4", "User Datagram Protocol", "GPRS Tunneling Protocol (GTP-U)",
 				"Internet Protocol Version 6", "User Datagram Protocol", "Payload"}},
 		{"mpls ipv4", packet.Build(append([]packet.Layer{packet.Eth{}, packet.MPLS{Labels: []packet.MPLSLabel{{Label: 16001}, {Label: 24}}}, packet.IPv4{Src: v4a, Dst: v4b}}, udp()...)...),
-			[]string{"Ethernet II", "MultiProtocol Label Switching", "Internet Protocol Version 4", "User Datagram Protocol", "Payload"}},
+			[]string{"Ethernet II", "MultiProtocol Label Switching", "Internet Protocol Version 4", "User Datagram Protocol", "Syslog message"}},
 		{"mpls pseudowire", packet.Build(append([]packet.Layer{packet.Eth{}, packet.MPLS{Labels: []packet.MPLSLabel{{Label: 16}}, ControlWord: true}, packet.Eth{}, packet.IPv4{Src: v4a, Dst: v4b}}, udp()...)...),
-			[]string{"Ethernet II", "MultiProtocol Label Switching", "PW Ethernet Control Word", "Ethernet II", "Internet Protocol Version 4", "User Datagram Protocol", "Payload"}},
+			[]string{"Ethernet II", "MultiProtocol Label Switching", "PW Ethernet Control Word", "Ethernet II", "Internet Protocol Version 4", "User Datagram Protocol", "Syslog message"}},
 		{"mpls over gre", packet.Build(append([]packet.Layer{packet.Eth{}, packet.IPv4{Src: v4c, Dst: v4d}, packet.GRE{}, packet.MPLS{Labels: []packet.MPLSLabel{{Label: 16}}}, packet.IPv6{Src: v6a, Dst: v6b}}, udp()...)...),
-			[]string{"Ethernet II", "Internet Protocol Version 4", "Generic Routing Encapsulation", "MultiProtocol Label Switching", "Internet Protocol Version 6", "User Datagram Protocol", "Payload"}},
+			[]string{"Ethernet II", "Internet Protocol Version 4", "Generic Routing Encapsulation", "MultiProtocol Label Switching", "Internet Protocol Version 6", "User Datagram Protocol", "Syslog message"}},
 		{"mpls over udp", packet.Build(append([]packet.Layer{packet.Eth{}, packet.IPv4{Src: v4c, Dst: v4d}, packet.UDP{Src: 50000}, packet.MPLS{Labels: []packet.MPLSLabel{{Label: 16}}}, packet.IPv4{Src: v4a, Dst: v4b}}, udp()...)...),
-			[]string{"Ethernet II", "Internet Protocol Version 4", "User Datagram Protocol", "MultiProtocol Label Switching", "Internet Protocol Version 4", "User Datagram Protocol", "Payload"}},
+			[]string{"Ethernet II", "Internet Protocol Version 4", "User Datagram Protocol", "MultiProtocol Label Switching", "Internet Protocol Version 4", "User Datagram Protocol", "Syslog message"}},
 		{"ipv4 total length 0", packet.Build(append([]packet.Layer{packet.Eth{}, packet.IPv4{Src: v4a, Dst: v4b, ZeroTotalLength: true}}, udp()...)...),
-			[]string{"Ethernet II", "Internet Protocol Version 4", "User Datagram Protocol", "Payload"}},
+			[]string{"Ethernet II", "Internet Protocol Version 4", "User Datagram Protocol", "Syslog message"}},
 		{"vxlan in a first fragment", packet.Build(packet.Eth{}, packet.IPv4{Src: v4c, Dst: v4d, MF: true, TotalLength: 20 + 8 + 8 + 14 + 20 + 4},
 			packet.UDP{Src: 50000}, packet.VXLAN{VNI: 42}, packet.Eth{}, packet.IPv4{Src: v4a, Dst: v4b}, packet.UDP{Src: 1, Dst: 2}, packet.Payload("xyz"))[:14+20+8+8+14+20+4],
 			[]string{"Ethernet II", "Internet Protocol Version 4", "User Datagram Protocol", "Virtual eXtensible Local Area Network",

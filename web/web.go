@@ -4,6 +4,9 @@
 //
 //	target live ──► internal/live Hub ──► /ws ──► web UI (live table, layer tree, hex dump, pcap export)
 //
+// The UI decodes frames again in the browser (static/decode.js), down to the
+// application layers the server's dissectors know, for the packet list's
+// Protocol and Info columns, colours, statistics and follow stream.
 // internal/live serves FS on "/". The browser tests live in web/e2e.
 package web
 

@@ -45,6 +45,7 @@ func commands() []command {
 		{"serve", "run the configured pipeline (no -c: the embedded default)", runServe},
 		{"share", "print a read-only, expiring link to a live channel in the web UI", runShare},
 		{"dlq", "list or replay a target's dead letters", runDLQ},
+		{"mirror", "run the mirror controller, list its endpoints, ensure one is mirrored, remove its sessions", runMirror},
 		{"read", "decode a pcap/pcapng capture into events, text or pcap", runRead},
 		{"gwlb", "run a local AWS Gateway Load Balancer (TUN) in front of Geneve appliances", runGWLB},
 		{"replay", "replay VXLAN-mirrored TCP/HTTP traffic to a shadow service", runReplay},

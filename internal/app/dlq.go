@@ -189,29 +189,45 @@ func notServing(err error) bool {
 // do runs the operation through the API (viaAPI, given a serve's HTTP
 // address) or through the bus (viaBus).
 func (c dlqClient) do(ctx context.Context, viaAPI func(addr string) error, viaBus func(*deliver.DLQ) error) error {
-	if !c.cfg.NATS.Embedded {
+	return viaServeOrBus(ctx, c.cfg, "dead-letter store", "dlq", viaAPI, func(b *bus.Bus) error {
+		return viaBus(deliver.NewDLQ(b))
+	})
+}
+
+// viaServeOrBus runs an operation on the bus of cfg through the HTTP API of
+// the serve running on it (viaAPI, given its address), or, when none runs,
+// through the bus itself (viaBus). command names the wirebridge command in
+// errors and the bus connection's name. With the
+// embedded bus it never opens a store a running process holds: it takes
+// data_dir's lock itself (and keeps it while it works), or, when a serve
+// holds it, uses that serve's API at the address in the lock file
+// (datalock.go). what names the store in errors.
+func viaServeOrBus(ctx context.Context, cfg *config.Config, what, command string, viaAPI func(addr string) error, viaBus func(*bus.Bus) error) error {
+	if !cfg.NATS.Embedded {
 		// An external cluster: any number of processes may use it.
-		err := viaAPI(dialAddr(c.cfg.HTTP.Listen))
+		err := viaAPI(dialAddr(cfg.HTTP.Listen))
 		if err == nil || !notServing(err) {
 			return err
 		}
-		return c.withBus(ctx, viaBus)
+		return withBus(ctx, cfg, "wirebridge-"+command, viaBus)
 	}
-	abs, err := filepath.Abs(c.cfg.DataDir)
+	abs, err := filepath.Abs(cfg.DataDir)
 	if err != nil {
-		return fmt.Errorf("data_dir %s: %w", c.cfg.DataDir, err)
+		return fmt.Errorf("data_dir %s: %w", cfg.DataDir, err)
 	}
 	if _, err := os.Stat(abs); err != nil {
-		return fmt.Errorf("no dead-letter store: data_dir %s: %w (a relative data_dir is relative to the working directory: run dlq where serve runs, or with the same -c and an absolute data_dir)", abs, err)
+		return fmt.Errorf("no %s: data_dir %s: %w (a relative data_dir is relative to the working directory: run %s where serve runs, or with the same -c and an absolute data_dir)", what, abs, err, command)
 	}
 	lock, err := lockDataDir(abs)
 	var held *lockedError
 	switch {
 	case errors.As(err, &held):
 		if held.Holder.HTTP == "" {
-			return fmt.Errorf("%w; it has no HTTP API address in the lock file (a serve still starting, or another wirebridge dlq): try again in a moment", held)
+			return fmt.Errorf("%w; it has no HTTP API address in the lock file (a serve still starting, or another wirebridge %s): try again in a moment", held, command)
 		}
-		if err := viaAPI(dialAddr(held.Holder.HTTP)); err != nil {
+		if err := viaAPI(dialAddr(held.Holder.HTTP)); errors.Is(err, errServeRuns) {
+			return err
+		} else if err != nil {
 			return fmt.Errorf("data_dir %s is held by process %d, whose HTTP API at %s did not answer: %w", abs, held.Holder.Pid, held.Holder.HTTP, err)
 		}
 		return nil
@@ -221,11 +237,15 @@ func (c dlqClient) do(ctx context.Context, viaAPI func(addr string) error, viaBu
 	// No process runs on data_dir; the lock keeps a serve from starting on it
 	// while the command works.
 	defer lock.release()
-	if st, err := os.Stat(dataPath(c.cfg, "nats")); err != nil || !st.IsDir() {
-		return fmt.Errorf("no dead-letter store in %s: no JetStream store (nats/) there; wirebridge serve has not stored anything on this data_dir", abs)
+	if st, err := os.Stat(dataPath(cfg, "nats")); err != nil || !st.IsDir() {
+		return fmt.Errorf("no %s in %s: no JetStream store (nats/) there; wirebridge serve has not stored anything on this data_dir", what, abs)
 	}
-	return c.withBus(ctx, viaBus)
+	return withBus(ctx, cfg, "wirebridge-"+command, viaBus)
 }
+
+// errServeRuns is what a viaAPI function returns to refuse an operation a
+// running serve must not see happen (wirebridge mirror remove).
+var errServeRuns = errors.New("a wirebridge process runs this configuration")
 
 func (c dlqClient) list(ctx context.Context, name string, limit int) ([]dlqEntry, error) {
 	var out []dlqEntry
@@ -279,19 +299,20 @@ func (c dlqClient) api(ctx context.Context, method, u string, v any) error {
 	return nil
 }
 
-func (c dlqClient) withBus(ctx context.Context, fn func(*deliver.DLQ) error) error {
-	bc, cleanup, err := busConfig(c.cfg)
+// withBus opens the bus of cfg for fn, on a connection named client.
+func withBus(ctx context.Context, cfg *config.Config, client string, fn func(*bus.Bus) error) error {
+	bc, cleanup, err := busConfig(cfg)
 	if err != nil {
 		return err
 	}
 	defer cleanup()
-	bc.Name = "wirebridge-dlq"
+	bc.Name = client
 	b, err := bus.Open(ctx, bc)
 	if err != nil {
 		return fmt.Errorf("open the bus: %w", err)
 	}
 	defer b.Close()
-	return fn(deliver.NewDLQ(b))
+	return fn(b)
 }
 
 // dlqHandler serves /api/dlq/{target} (GET: list, ?limit=N) and

@@ -199,6 +199,7 @@ func (s *server) units(fatal chan<- error) []unit {
 	if s.appliance != nil {
 		cs = append(cs, s.applianceUnit(fatal))
 	}
+	cs = append(cs, s.mirrors.units(s)...)
 	for i, src := range s.sources {
 		c := unit{name: "source " + src.Name(), produces: []string{streamPackets}}
 		c.start, c.stop = runner(func(ctx context.Context) {

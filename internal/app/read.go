@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wirebridge/wirebridge/internal/dissect"
 	"github.com/wirebridge/wirebridge/internal/packet"
 	"github.com/wirebridge/wirebridge/internal/packet/capfile"
 )
@@ -35,6 +36,7 @@ Examples:
   wirebridge read examples/captures/loopback-demo.pcap | head
   wirebridge read --format text --count 10 capture.pcapng
   tcpdump -i eth0 --immediate-mode -U -w - udp port 514 | wirebridge read -
+  wirebridge read --decode-as udp.port==5300,dns --pattern '{"detail":{"DNS":{"RCode":["NXDOMAIN"]}}}' lab.pcap
   wirebridge read --format pcap -o dns.pcap --pattern '{"detail":{"Destination":{"Port":[53]}}}' big.pcap`
 
 type readOptions struct {
@@ -46,6 +48,28 @@ type readOptions struct {
 	listener    string
 	quiet       bool
 	progress    string
+	decodeAs    decodeAsFlag
+	table       *dissect.Table // the dissectors, from decodeAs
+}
+
+// decodeAsFlag collects --decode-as rules (the flag may be repeated).
+type decodeAsFlag []dissect.PortRule
+
+func (f *decodeAsFlag) String() string {
+	var s []string
+	for _, r := range *f {
+		s = append(s, r.String())
+	}
+	return strings.Join(s, " ")
+}
+
+func (f *decodeAsFlag) Set(v string) error {
+	r, err := dissect.ParsePortRule(v)
+	if err != nil {
+		return err
+	}
+	*f = append(*f, r)
+	return nil
 }
 
 func runRead(ctx context.Context, args []string, stdio Stdio) int {
@@ -59,6 +83,7 @@ func runRead(ctx context.Context, args []string, stdio Stdio) int {
 	fs.StringVar(&o.listener, "listener", "", "the events' detail.Listener and resources (default: the file name)")
 	fs.BoolVar(&o.quiet, "q", false, "no summary line on standard error")
 	fs.StringVar(&o.progress, "progress", "auto", "progress bar on standard error: auto (when it is a terminal and the input a file), always, never")
+	fs.Var(&o.decodeAs, "decode-as", "dissect the port `RULE` names as its protocol, like tshark -d: udp.port==5300,dns or tcp.port==8888,http (protocol none turns a port off); repeatable")
 	pos, code, done := parseFlags(fs, args, stdio)
 	if done {
 		return code
@@ -78,6 +103,12 @@ func runRead(ctx context.Context, args []string, stdio Stdio) int {
 		fmt.Fprintln(stdio.Err, "wirebridge read: --count must be >= 0")
 		return exitUsage
 	}
+	tab, err := dissect.NewTable(dissect.Config{DecodeAs: o.decodeAs, PayloadTextMax: -1})
+	if err != nil {
+		fmt.Fprintf(stdio.Err, "wirebridge read: --decode-as: %v\n", err)
+		return exitUsage
+	}
+	o.table = tab
 	if err := readCapture(ctx, pos[0], o, stdio); err != nil {
 		fmt.Fprintf(stdio.Err, "wirebridge read: %v\n", err)
 		if errors.Is(err, errUsage) {

@@ -118,7 +118,7 @@ func TestReadFormats(t *testing.T) {
 			if !strings.Contains(lines[9], "Flags [S], seq 2510860086") {
 				t.Fatalf("SYN line %q", lines[9])
 			}
-			if !strings.Contains(lines[8], "IP6 ::1.47587 > ::1.5353: UDP, length 52") {
+			if !strings.Contains(lines[8], "IP6 ::1.47587 > ::1.5353: 3746+ [1au] AAAA? example.org. (52)") {
 				t.Fatalf("IPv6 line %q", lines[8])
 			}
 		}},
@@ -192,8 +192,8 @@ func TestReadTextTunnels(t *testing.T) {
 		t.Fatalf("%d lines", len(lines))
 	}
 	for _, c := range []struct{ line, want string }{
-		{lines[0], "00:01:48.743144 PPPoE  [ses 0x1b3d] IP 95.136.242.54.514 > 93.20.126.110.514: UDP, length 653"},
-		{lines[25], "12:51:07.494812 IP6 2001:470:6c:a1::2.38159 > 2001:470:765b::b15:22.514: UDP, length 398 [ipip 193.24.227.10 > 216.66.86.114]"},
+		{lines[0], "00:01:48.743144 PPPoE  [ses 0x1b3d] IP 95.136.242.54.514 > 93.20.126.110.514: SYSLOG daemon.critical, length: 653"},
+		{lines[25], "12:51:07.494812 IP6 2001:470:6c:a1::2.38159 > 2001:470:765b::b15:22.514: SYSLOG local0.notice, length: 398 [ipip 193.24.227.10 > 216.66.86.114]"},
 	} {
 		if c.line != c.want {
 			t.Errorf("line %q, want %q", c.line, c.want)
@@ -315,5 +315,28 @@ func TestProgressBar(t *testing.T) {
 	}
 	if !strings.Contains(errb.String(), "100%") || !strings.Contains(errb.String(), "\r[") {
 		t.Fatalf("no finished progress bar: %q", errb.String())
+	}
+}
+
+// TestReadDecodeAs: --decode-as makes a port's payload a protocol, in the
+// text lines, the events and the patterns; a rule the dissectors cannot
+// follow is a usage error.
+func TestReadDecodeAs(t *testing.T) {
+	code, out, errOut := run(t, nil, "read", "-q", "--format", "text", "--count", "1", "--decode-as", "udp.port==5514,syslog", demoCapture)
+	if code != exitOK || !strings.Contains(out, "127.0.0.1.5514: SYSLOG user.notice, length: 113") {
+		t.Fatalf("exit %d, text %q, %s", code, out, errOut)
+	}
+	code, out, _ = run(t, nil, "read", "-q", "--count", "1", demoCapture)
+	if code != exitOK || strings.Contains(out, `"Syslog"`) {
+		t.Fatalf("without --decode-as: exit %d, %s", code, out)
+	}
+	code, out, errOut = run(t, nil, "read", "-q", "--decode-as", "udp.port==5514,syslog",
+		"--pattern", `{"detail":{"Syslog":{"Severity":["notice"]}}}`, demoCapture)
+	if code != exitOK || !strings.Contains(out, `"Syslog":{"Facility":"user"`) {
+		t.Fatalf("exit %d, events %q, %s", code, out, errOut)
+	}
+	code, _, errOut = run(t, nil, "read", "--decode-as", "udp.port==80,http", demoCapture)
+	if code != exitUsage || !strings.Contains(errOut, "http is not dissected over udp") {
+		t.Fatalf("exit %d, %s", code, errOut)
 	}
 }

@@ -23,7 +23,7 @@ func newReadSink(o readOptions, w io.Writer) (readSink, error) {
 	var s readSink
 	switch o.format {
 	case "text":
-		s = &textSink{w: w}
+		s = &textSink{w: w, fmt: textFormatter{tab: o.table}}
 	case "pcap":
 		s = &pcapSink{w: w}
 	default:
@@ -41,11 +41,12 @@ func newReadSink(o readOptions, w io.Writer) (readSink, error) {
 
 type textSink struct {
 	w   io.Writer
+	fmt textFormatter
 	buf []byte
 }
 
 func (s *textSink) write(p *packet.Packet) (bool, error) {
-	s.buf = appendText(s.buf[:0], p)
+	s.buf = s.fmt.appendText(s.buf[:0], p)
 	_, err := s.w.Write(s.buf)
 	return err == nil, err
 }
@@ -103,6 +104,7 @@ type eventSink struct {
 func newEventSink(o readOptions, w io.Writer) (*eventSink, error) {
 	return &eventSink{
 		w:     w,
+		enc:   event.Encoder{Dissect: o.table},
 		meta:  event.Meta{Listener: o.listener, SourceType: "pcap", Source: o.eventSource},
 		cloud: o.format == "cloudevents",
 	}, nil
@@ -146,7 +148,7 @@ func newFilterSink(o readOptions, next readSink) (*filterSink, error) {
 	if err != nil {
 		return nil, usageError{fmt.Errorf("--pattern: %w", err)}
 	}
-	return &filterSink{next: next, pat: pat, meta: event.Meta{Listener: o.listener, SourceType: "pcap", Source: o.eventSource}}, nil
+	return &filterSink{next: next, pat: pat, enc: event.Encoder{Dissect: o.table}, meta: event.Meta{Listener: o.listener, SourceType: "pcap", Source: o.eventSource}}, nil
 }
 
 func (s *filterSink) write(p *packet.Packet) (bool, error) {

@@ -213,6 +213,9 @@ func busConfig(c *config.Config) (bus.Config, func(), error) {
 // or a target that needs it whatever its mode (a nats target publishing on
 // the bus).
 func needsBus(c *config.Config) bool {
+	if len(c.Mirror) > 0 {
+		return true // the mirror controller's state (wirebridge_mirror) and dead letters
+	}
 	for i := range c.Targets {
 		t := &c.Targets[i]
 		if t.Delivery.Mode == config.Durable {

@@ -21,8 +21,11 @@ import (
 	"github.com/wirebridge/wirebridge/internal/component"
 	"github.com/wirebridge/wirebridge/internal/config"
 	"github.com/wirebridge/wirebridge/internal/deliver"
+	"github.com/wirebridge/wirebridge/internal/dissect"
+	"github.com/wirebridge/wirebridge/internal/event"
 	"github.com/wirebridge/wirebridge/internal/httpapi"
 	"github.com/wirebridge/wirebridge/internal/kinds"
+	"github.com/wirebridge/wirebridge/internal/mirror"
 	"github.com/wirebridge/wirebridge/internal/pipeline"
 	"github.com/wirebridge/wirebridge/internal/rule"
 	"github.com/wirebridge/wirebridge/internal/source"
@@ -46,6 +49,9 @@ With an appliance: section, serve also runs the inline Geneve appliance for
 AWS Gateway Load Balancer (Geneve on :6081, health check on :8080; the HTTP
 API then defaults to 127.0.0.1:8081): docs/appliance.md.
 
+With a mirror: list, serve also runs the mirror controllers, which keep
+traffic mirroring set up for every selected interface: docs/mirror.md.
+
 Signals:
   SIGHUP           re-read the configuration file and swap the rule set
                    (sources and targets need a restart; errors keep the old rules)
@@ -58,6 +64,7 @@ HTTP (http.listen):
   /metrics            Prometheus metrics
   /healthz, /readyz   liveness and readiness
   /api/dlq/TARGET     dead-letter queue: list (GET), /replay (POST)
+  /api/mirror         mirror state (GET); /api/mirror/NAME/ensure/ENDPOINT (POST)
   /api/events         publish events to a live channel (POST, publish scope)
   /api/channels       live channels, their event and subscriber counts
   /api/share          create a read-only share link (POST)
@@ -142,6 +149,7 @@ type server struct {
 	emits      []source.Emit       // per source, into pipe
 	events     *eventInputs        // events not from packets (ReplayDiff): their ingresses into pipe
 	appliance  component.Appliance // the inline Geneve appliance (serve_appliance.go); nil: none
+	mirrors    *mirrorSet          // the mirror controllers (serve_mirror.go); nil: none
 	live       *liveState          // live channels, /api, /ws and the UI (share_serve.go)
 	lc         *lifecycle          // start and stop order of the running components (lifecycle.go)
 	fatal      chan error          // a component failed while running
@@ -251,6 +259,17 @@ func newServer(ctx context.Context, cfg *config.Config, path string, stdio Stdio
 	if c, ok := s.appliance.(prometheus.Collector); ok {
 		s.reg.MustRegister(c)
 	}
+	// The mirror controllers register their events' producers before the
+	// pipeline binds them too.
+	if len(cfg.Mirror) > 0 {
+		mm := mirror.NewMetrics()
+		s.reg.MustRegister(mm)
+		if s.mirrors, err = reg.newMirrors(ctx, env, mm, s.http.Handle, s.lock != nil); err != nil {
+			return nil, err
+		}
+		s.http.Handle("/api/mirror", s.mirrors.handler())
+		s.http.Handle("/api/mirror/", s.mirrors.handler())
+	}
 
 	if s.table, err = rule.NewTable(allRuleSpecs(reg, cfg.Rules, cfg.Appliance)); err != nil {
 		return nil, ruleErrors(cfg, err)
@@ -271,7 +290,11 @@ func newServer(ctx context.Context, cfg *config.Config, path string, stdio Stdio
 	// Targets that need arrival order (replay reassembles TCP streams) get
 	// it with any number of workers: the pipeline hands batches over in
 	// queue order (see its package comment).
-	pcfg := pipeline.Config{Rules: s.table, Targets: pts, DrainTimeout: cfg.ShutdownTimeout / 2}
+	dtab, err := dissect.NewTable(cfg.DissectConfig())
+	if err != nil {
+		return nil, fmt.Errorf("dissect: %w", err)
+	}
+	pcfg := pipeline.Config{Rules: s.table, Targets: pts, DrainTimeout: cfg.ShutdownTimeout / 2, Encoder: &event.Encoder{Dissect: dtab}}
 	s.pipe, err = pipeline.New(pcfg)
 	if err != nil {
 		return nil, err
@@ -329,6 +352,7 @@ func (s *server) release() {
 	if s.appliance != nil {
 		s.appliance.Close()
 	}
+	s.mirrors.close()
 	if s.bus != nil {
 		s.bus.Close()
 	}
@@ -480,8 +504,8 @@ func (s *server) reload() {
 	s.log.Info("rules reloaded", "file", s.path, "rules", set.Len(), "enabled", set.Enabled())
 	if !reflect.DeepEqual(cfg.Sources, s.cfg.Sources) || !reflect.DeepEqual(cfg.Targets, s.cfg.Targets) ||
 		!reflect.DeepEqual(cfg.NATS, s.cfg.NATS) || cfg.HTTP != s.cfg.HTTP || cfg.DataDir != s.cfg.DataDir ||
-		!reflect.DeepEqual(cfg.Appliance, s.cfg.Appliance) {
-		s.log.Warn("the file also changes sources, targets, appliance, nats, http or data_dir: those take effect on restart")
+		!reflect.DeepEqual(cfg.Appliance, s.cfg.Appliance) || !reflect.DeepEqual(cfg.Mirror, s.cfg.Mirror) {
+		s.log.Warn("the file also changes sources, targets, appliance, mirror, nats, http or data_dir: those take effect on restart")
 	}
 }
 

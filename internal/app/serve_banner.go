@@ -13,6 +13,7 @@ import (
 
 	"github.com/wirebridge/wirebridge/internal/component"
 	"github.com/wirebridge/wirebridge/internal/config"
+	"github.com/wirebridge/wirebridge/internal/mirror"
 	"github.com/wirebridge/wirebridge/internal/source"
 	"golang.org/x/sys/unix"
 )
@@ -51,6 +52,9 @@ func (s *server) banner(took time.Duration) {
 	}
 	if s.appliance != nil {
 		fmt.Fprintf(tw, "  appliance\t\t%s\tevents with \"source\": %q (tee)\n", s.appliance.Where(), defaultRegistry().kinds.Appliance.EventSource)
+	}
+	for _, m := range s.mirrors.where() {
+		fmt.Fprintf(tw, "  mirror\t\t%s\tevents with \"source\": %q\n", m, mirror.EventSource)
 	}
 	fmt.Fprintf(tw, "  http\t\thttp://%s\t/metrics /healthz /readyz\n", s.http.Addr())
 	if s.bus != nil {

@@ -50,7 +50,8 @@ func runValidate(_ context.Context, args []string, stdio Stdio) int {
 }
 
 // kindsHelp lists the source and target types a configuration may name, each
-// with its kind's description, and the appliance: section.
+// with its kind's description, the appliance: section and the mirror
+// providers.
 func kindsHelp(r *component.Registry) string {
 	var b strings.Builder
 	b.WriteString("\n\nSource types:\n")
@@ -63,6 +64,12 @@ func kindsHelp(r *component.Registry) string {
 	}
 	if a := r.Appliance; a != nil {
 		fmt.Fprintf(&b, "\nSections:\n  %-12s %s\n", a.Name+":", a.Description)
+	}
+	if len(r.Mirrors) > 0 {
+		b.WriteString("\nMirror providers (mirror: entries):\n")
+		for _, e := range r.Mirrors {
+			fmt.Fprintf(&b, "  %-12s %s\n", e.Provider, e.Kind.Description)
+		}
 	}
 	return strings.TrimSuffix(b.String(), "\n")
 }

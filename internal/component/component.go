@@ -1,5 +1,6 @@
-// Package component is the component model: what a kind of source, target or inline appliance is
-// (its spec, its capabilities, its description and its constructor), in one descriptor per kind.
+// Package component is the component model: what a kind of source, target, inline appliance or
+// mirror provider is (its spec, its capabilities, its description and its constructor), in one
+// descriptor per kind.
 //
 // It sits beside the data path. internal/config decodes each source's and target's YAML into the
 // spec its kind allocates and calls the spec's SetDefaults and Validate; internal/app builds
@@ -13,6 +14,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/netip"
 	"reflect"
 	"slices"
@@ -119,6 +121,9 @@ type Env struct {
 	Producer func(target, eventSource string) func(event.Event)
 	// Logger is the process's logger (nil: discard).
 	Logger *slog.Logger
+	// Handle registers h for pattern (a net/http ServeMux pattern under /api/) on the process's
+	// HTTP listener; nil when the process has none. The handler does its own authentication.
+	Handle func(pattern string, h http.Handler)
 }
 
 // TargetKind describes one kind of target.
@@ -145,6 +150,45 @@ type Registry struct {
 	Targets []TargetEntry
 	// Appliance is the kind of the top-level appliance: section (nil: the binary has none).
 	Appliance *ApplianceKind
+	// Mirrors are the mirror providers an entry of the top-level mirror: list may name.
+	Mirrors []MirrorEntry
+}
+
+// Mirror returns the kind of mirror provider named provider. A nil Registry has none.
+func (r *Registry) Mirror(provider string) (*MirrorKind, bool) {
+	if r == nil {
+		return nil, false
+	}
+	i := slices.IndexFunc(r.Mirrors, func(e MirrorEntry) bool { return e.Provider == provider })
+	if i < 0 {
+		return nil, false
+	}
+	return r.Mirrors[i].Kind, true
+}
+
+// MirrorProviders lists the mirror provider names in order.
+func (r *Registry) MirrorProviders() []string {
+	if r == nil {
+		return nil
+	}
+	out := make([]string, len(r.Mirrors))
+	for i, e := range r.Mirrors {
+		out[i] = e.Provider
+	}
+	return out
+}
+
+// MirrorProvider names the kind of spec s (the provider it was registered under), or "".
+func (r *Registry) MirrorProvider(s MirrorSpec) string {
+	if r == nil {
+		return ""
+	}
+	for _, e := range r.Mirrors {
+		if sameType(e.Kind.NewSpec(), s) {
+			return e.Provider
+		}
+	}
+	return ""
 }
 
 // Source returns the kind of source named typ. A nil Registry has no kinds.
@@ -327,4 +371,51 @@ type ApplianceKind struct {
 	NewSpec func() ApplianceSpec
 	// New builds the appliance (it opens its sockets; Run starts it).
 	New func(env Env, s ApplianceSpec) (Appliance, error)
+}
+
+// MirrorSpec is a mirror provider kind's configuration: a struct with yaml tags whose keys sit
+// beside the common keys (name, provider, scan_interval, max_attempts, backoff, remove_on_exit)
+// in an entry of the top-level mirror: list.
+type MirrorSpec interface {
+	// SetDefaults fills the defaults; it is called before the YAML is decoded into the spec.
+	SetDefaults()
+	// Validate reports every problem with paths relative to the entry (such as "interfaces[0]").
+	Validate(c *spec.Checker)
+}
+
+// MirrorWherer is a MirrorSpec that says what it mirrors where, for the start-up banner
+// ("interfaces eth*, veth* -> vxlan 10.0.0.9:4789 vni 42").
+type MirrorWherer interface{ Where() string }
+
+// MirrorCommon is the configuration every mirror entry shares.
+type MirrorCommon struct {
+	// Name names the entry: the controller's key prefix in the wirebridge_mirror KV bucket and
+	// resources[0] of its events.
+	Name string
+	// ScanInterval is the period of the full reconcile that backs up the provider's triggers.
+	ScanInterval time.Duration
+}
+
+// MirrorProvider is what a mirror provider constructor builds. It is an
+// internal/mirror.Provider (Desired, Actual, Create, Delete, Watch, Close), which this leaf
+// package cannot name: internal/app asserts it and hands it to the mirror controller.
+type MirrorProvider interface {
+	Close() error
+}
+
+// MirrorKind describes one kind of mirror provider.
+type MirrorKind struct {
+	// Description is one line for --help and the documentation.
+	Description string
+	// NewSpec allocates an empty spec of this kind.
+	NewSpec func() MirrorSpec
+	// New builds the provider for the entry (it may open sockets or clients; it creates no
+	// session: the controller does, through the provider).
+	New func(env Env, common MirrorCommon, s MirrorSpec) (MirrorProvider, error)
+}
+
+// MirrorEntry is one line of a registry: a provider name and its kind.
+type MirrorEntry struct {
+	Provider string
+	Kind     *MirrorKind
 }

@@ -64,9 +64,15 @@ type Config struct {
 	Targets []Target `yaml:"targets"`
 	// Appliance is the inline Geneve appliance (nil: none).
 	Appliance *Appliance `yaml:"appliance,omitempty"`
+	// Mirror lists the mirror controllers: each keeps traffic mirroring set up for the
+	// endpoints its provider selects.
+	Mirror []Mirror `yaml:"mirror,omitempty"`
 	// ShutdownTimeout bounds the graceful shutdown (stop sources, drain, flush targets).
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 	Log             Log           `yaml:"log"`
+	// Dissect configures the application-layer dissectors: Decode-As port
+	// rules, protocols turned off, detail.PayloadText's length.
+	Dissect Dissect `yaml:"dissect"`
 
 	// File is the name the configuration was parsed under (used in error messages).
 	File string `yaml:"-"`
@@ -151,6 +157,26 @@ type APIKey struct {
 type Log struct {
 	Level  string `yaml:"level"`  // debug | info | warn | error
 	Format string `yaml:"format"` // auto (text on a TTY, JSON otherwise) | text | json
+}
+
+// Dissect configures which application dissector decodes which port, like
+// Wireshark's "Decode As" (see docs/config.md#dissect).
+type Dissect struct {
+	// DecodeAs maps a transport port to a protocol, over the well-known
+	// defaults; protocol "none" turns a port's dissector off.
+	DecodeAs []DecodeAs `yaml:"decode_as"`
+	// Disable turns protocols off everywhere (dns, http, syslog, tls, dhcp, ntp, arp).
+	Disable []string `yaml:"disable"`
+	// PayloadTextMax is the most payload bytes detail.PayloadText holds;
+	// 0 turns PayloadText off. Default 256.
+	PayloadTextMax int `yaml:"payload_text_max"`
+}
+
+// DecodeAs is one Decode-As rule.
+type DecodeAs struct {
+	Transport string `yaml:"transport"` // udp | tcp
+	Port      int    `yaml:"port"`
+	Protocol  string `yaml:"protocol"` // dns, http, syslog, tls, dhcp, ntp, or none
 }
 
 // Source is one packet source. Its type names a kind of source in the registry the

@@ -411,7 +411,7 @@ type field struct {
 	index   int
 	name    string // YAML key
 	variant string // for variant pointers: the type value selecting them
-	kind    string // for a component spec: the role of the kind ("source" or "target")
+	kind    string // for a component spec: the role of the kind ("source", "target" or "mirror")
 }
 
 func fieldsOf(t reflect.Type) (keys []field, variants []field, typeField int) {
@@ -434,7 +434,7 @@ func fieldsOf(t reflect.Type) (keys []field, variants []field, typeField int) {
 			continue
 		}
 		keys = append(keys, field{index: i, name: name})
-		if name == "type" {
+		if name == "type" || f.Tag.Get("selects") == "kind" {
 			typeField = i
 		}
 	}
@@ -473,6 +473,11 @@ func (d *decoder) options(t reflect.Type, variants []field) []option {
 				s := e.Kind.NewSpec()
 				out = append(out, option{name: e.Type, index: vf.index, elem: reflect.TypeOf(s).Elem(), alloc: func() any { return e.Kind.NewSpec() }})
 			}
+		case "mirror":
+			for _, e := range d.kinds.Mirrors {
+				s := e.Kind.NewSpec()
+				out = append(out, option{name: e.Provider, index: vf.index, elem: reflect.TypeOf(s).Elem(), alloc: func() any { return e.Kind.NewSpec() }})
+			}
 		}
 	}
 	return out
@@ -487,9 +492,10 @@ func findKey(fs []field, name string) (field, bool) {
 	return field{}, false
 }
 
-// decodeStruct decodes a mapping into a struct. A struct with variant fields (Source, Target)
-// reads its "type" key first, allocates the variant it names and accepts that variant's keys
-// beside the common ones.
+// decodeStruct decodes a mapping into a struct. A struct with variant fields (Source, Target,
+// Mirror) reads the key selecting the variant first ("type", or the field tagged
+// selects:"kind", such as a mirror's "provider"), allocates the variant it names and accepts
+// that variant's keys beside the common ones.
 func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 	if n.Kind != yaml.MappingNode {
 		d.errorf(n, path, "expected a mapping, got %s", kindName(n))
@@ -501,13 +507,17 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 	var variantKeys []field
 	typeKnown, hasType := false, false
 	opts := d.options(v.Type(), variants)
+	typeKey := "type"
+	if typeField >= 0 {
+		typeKey, _, _ = strings.Cut(v.Type().Field(typeField).Tag.Get("yaml"), ",")
+	}
 	if len(variants) > 0 && typeField >= 0 {
 		for _, p := range ps {
-			if p.key.Value != "type" {
+			if p.key.Value != typeKey {
 				continue
 			}
 			hasType = true
-			d.decode(p.value, v.Field(typeField), joinKey(path, "type"))
+			d.decode(p.value, v.Field(typeField), joinKey(path, typeKey))
 			t := v.Field(typeField).String()
 			var names []string
 			for _, o := range opts {
@@ -522,16 +532,16 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 				}
 			}
 			if !typeKnown && t != "" {
-				d.errorf(p.value, joinKey(path, "type"), "unknown type %q (want one of %s)", t, strings.Join(names, ", "))
+				d.errorf(p.value, joinKey(path, typeKey), "unknown %s %q (want one of %s)", typeKey, t, strings.Join(names, ", "))
 			}
 		}
-		if tv := resolveAlias(findValue(ps, "type")); !hasType || (tv != nil && isNull(tv)) {
-			d.errorf(n, joinKey(path, "type"), "required")
+		if tv := resolveAlias(findValue(ps, typeKey)); !hasType || (tv != nil && isNull(tv)) {
+			d.errorf(n, joinKey(path, typeKey), "required")
 		}
 	}
 	for _, p := range ps {
 		k := p.key.Value
-		if k == "type" && typeField >= 0 && len(variants) > 0 {
+		if k == typeKey && typeField >= 0 && len(variants) > 0 {
 			continue
 		}
 		kp := joinKey(path, k)
@@ -553,7 +563,7 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 			}
 			if len(owners) > 0 {
 				if typeKnown {
-					d.errorf(p.key, kp, "key %q is not valid for type %s (it is a key of type %s)", k, v.Field(typeField).String(), strings.Join(owners, ", "))
+					d.errorf(p.key, kp, "key %q is not valid for %s %s (it is a key of %s %s)", k, typeKey, v.Field(typeField).String(), typeKey, strings.Join(owners, ", "))
 				}
 				continue
 			}

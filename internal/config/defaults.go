@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/wirebridge/wirebridge/internal/component"
+	"github.com/wirebridge/wirebridge/internal/dissect"
 	"github.com/wirebridge/wirebridge/internal/spec"
 )
 
@@ -47,6 +48,7 @@ func (c *Config) setDefaults() {
 	c.HTTP.Listen = DefaultHTTPListen
 	c.ShutdownTimeout = DefaultShutdownTimeout
 	c.Log = Log{Level: "info", Format: "auto"}
+	c.Dissect = Dissect{PayloadTextMax: dissect.DefaultPayloadTextMax}
 	c.NATS = NATS{Embedded: true, MaxMemory: 64 * MiB, MaxStorage: 4 * GiB, Replicas: 1}
 	c.Live = Live{Replay: DefaultLiveReplay, SubscriberQueue: DefaultLiveQueue, ShareTTL: DefaultShareTTL, ShareMaxTTL: DefaultShareMaxTTL}
 }

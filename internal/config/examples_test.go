@@ -123,6 +123,9 @@ func TestDocsCoverEveryKey(t *testing.T) {
 		yamlKeys(reflect.TypeOf(e.Kind.NewSpec()), seen, keys)
 	}
 	yamlKeys(reflect.TypeOf(testKinds.Appliance.NewSpec()), seen, keys)
+	for _, e := range testKinds.Mirrors {
+		yamlKeys(reflect.TypeOf(e.Kind.NewSpec()), seen, keys)
+	}
 	if len(keys) < 60 {
 		t.Fatalf("found only %d keys: the reflection walk is broken", len(keys))
 	}
@@ -139,6 +142,11 @@ func TestDocsCoverEveryKey(t *testing.T) {
 	for _, tt := range testKinds.TargetTypes() {
 		if !strings.Contains(string(docs), "`type: "+tt+"`") {
 			t.Errorf("docs/config.md does not document target `type: %s`", tt)
+		}
+	}
+	for _, p := range testKinds.MirrorProviders() {
+		if !strings.Contains(string(docs), "`provider: "+p+"`") {
+			t.Errorf("docs/config.md does not document mirror `provider: %s`", p)
 		}
 	}
 	// The default configuration is shown verbatim.

@@ -42,10 +42,12 @@ func (c *Config) validate(decodeErrs Errors) Errors {
 	v.dataDir()
 	v.nats()
 	v.live()
+	v.dissect()
 	v.sources()
 	targets := v.targets()
 	v.rules(targets)
 	v.appliance(targets)
+	v.mirrors()
 	return v.errs
 }
 
@@ -221,7 +223,7 @@ func (v *validator) report(prefix string, ck *spec.Checker) {
 
 func (v *validator) sources() {
 	c := v.c
-	if len(c.Sources) == 0 && c.Appliance == nil {
+	if len(c.Sources) == 0 && c.Appliance == nil && len(c.Mirror) == 0 {
 		v.errorf("sources", "at least one source is required")
 	}
 	names := map[string]string{}
@@ -465,17 +467,7 @@ func (v *validator) delivery(p string, t *Target, kind *component.TargetKind) {
 		v.errorf(dp+".mode", "invalid value %q (want durable or direct)", d.Mode)
 	}
 	v.intRange(dp+".max_attempts", d.MaxAttempts, 1, 1_000_000)
-	b := d.Backoff
-	v.positive(dp+".backoff.initial", b.Initial)
-	if b.Max < b.Initial {
-		v.errorf(dp+".backoff.max", "%s is less than backoff.initial %s", b.Max, b.Initial)
-	}
-	if b.Multiplier < 1 || b.Multiplier > 100 {
-		v.errorf(dp+".backoff.multiplier", "%g is out of range (want 1 to 100)", b.Multiplier)
-	}
-	if b.Jitter < 0 || b.Jitter > 1 {
-		v.errorf(dp+".backoff.jitter", "%g is out of range (want a fraction from 0 to 1)", b.Jitter)
-	}
+	v.backoff(dp+".backoff", d.Backoff)
 	v.intRange(dp+".batch_size", d.BatchSize, 1, 10000)
 	v.intRange(dp+".queue_size", d.QueueSize, 1, 1<<20)
 	if _, written := v.c.pos[dp+".queue_bytes"]; (written || d.QueueBytes != 0) && (d.QueueBytes < 64*KiB || d.QueueBytes > GiB) {
@@ -594,5 +586,19 @@ func (v *validator) transformer(p string, r *Rule) {
 			path = joinKey(p+".input_paths", k)
 		}
 		v.errorf(path, "%s", te.Reason)
+	}
+}
+
+// backoff checks retry backoff settings at path (delivery.backoff, mirror[i].backoff).
+func (v *validator) backoff(path string, b Backoff) {
+	v.positive(path+".initial", b.Initial)
+	if b.Max < b.Initial {
+		v.errorf(path+".max", "%s is less than backoff.initial %s", b.Max, b.Initial)
+	}
+	if b.Multiplier < 1 || b.Multiplier > 100 {
+		v.errorf(path+".multiplier", "%g is out of range (want 1 to 100)", b.Multiplier)
+	}
+	if b.Jitter < 0 || b.Jitter > 1 {
+		v.errorf(path+".jitter", "%g is out of range (want a fraction from 0 to 1)", b.Jitter)
 	}
 }

@@ -1,6 +1,7 @@
 package event
 
 import (
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -92,4 +93,37 @@ func BenchmarkBuildMarshal(b *testing.B) {
 		}
 	}
 	reportCPU(b, cpu0)
+}
+
+// udpFrameTo is udpFrame's packet to another destination port.
+func udpFrameTo(dst uint16, payload []byte) []byte {
+	return packet.Build(
+		packet.Eth{Src: macA, Dst: macB},
+		packet.IPv4{Src: ipA, Dst: ipB, ID: 4321, DF: true, TOS: 0xb8},
+		packet.UDP{Src: 40123, Dst: dst},
+		packet.Payload(payload),
+	)
+}
+
+// BenchmarkEncodeUDP64NoApp: 64 bytes of binary payload to a port without
+// a dissector: no application block, no PayloadText (the cost the
+// application layer adds to such packets is the table lookup and the
+// printable check that stops at the first binary byte).
+func BenchmarkEncodeUDP64NoApp(b *testing.B) {
+	payload := make([]byte, 64)
+	for i := range payload {
+		payload[i] = byte(i * 7)
+	}
+	benchEncode(b, udpFrameTo(9999, payload), appendJSON, true)
+}
+
+// BenchmarkEncodeUDP64Text: 64 printable bytes to a port without a
+// dissector: PayloadText, no application block.
+func BenchmarkEncodeUDP64Text(b *testing.B) {
+	benchEncode(b, udpFrameTo(9999, []byte(strings.Repeat("abcdefgh", 8))), appendJSON, true)
+}
+
+// BenchmarkEncodeDNSQuery: a DNS query to port 53 (detail.DNS).
+func BenchmarkEncodeDNSQuery(b *testing.B) {
+	benchEncode(b, udpFrameTo(53, dnsMessage(0x1a2b, 0x0100, []dnsQ{{"www.example.org", 1, 1}}, nil)), appendJSON, true)
 }

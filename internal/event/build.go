@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/wirebridge/wirebridge/internal/dissect"
 	"github.com/wirebridge/wirebridge/internal/packet"
 )
 
@@ -22,7 +23,7 @@ func (e *Encoder) Build(p *packet.Packet, m Meta) Event {
 		DetailType: DetailType(p.Inner()),
 		Time:       ts.Truncate(time.Second),
 		Resources:  []string{},
-		Detail:     buildDetail(p, &m, ts),
+		Detail:     buildDetail(p, &m, ts, e.table()),
 	}
 	if m.Listener != "" {
 		ev.Resources = []string{m.Listener}
@@ -30,8 +31,10 @@ func (e *Encoder) Build(p *packet.Packet, m Meta) Event {
 	return ev
 }
 
-func buildDetail(p *packet.Packet, m *Meta, ts time.Time) *PacketDetail {
+func buildDetail(p *packet.Packet, m *Meta, ts time.Time, tab *dissect.Table) *PacketDetail {
 	f := p.Inner()
+	var a appLayer
+	a.reset(tab, p)
 	d := &PacketDetail{
 		Timestamp: ts,
 		Listener:  m.Listener,
@@ -41,6 +44,9 @@ func buildDetail(p *packet.Packet, m *Meta, ts time.Time) *PacketDetail {
 	}
 	if d.Payload == nil {
 		d.Payload = []byte{}
+	}
+	if text, cut := a.payloadText(); text != nil {
+		d.PayloadText, d.PayloadTextTruncated = string(text), cut
 	}
 	if HasIP(f) {
 		d.Source, d.Destination = endpoints(f)
@@ -80,6 +86,7 @@ func buildDetail(p *packet.Packet, m *Meta, ts time.Time) *PacketDetail {
 	if t := p.Tunnel(); t != nil {
 		d.Tunnel = buildTunnel(p, t)
 	}
+	buildApp(d, &a)
 	if p.Err != packet.OK {
 		d.DecodeError = p.Err.String()
 	}

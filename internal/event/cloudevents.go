@@ -65,14 +65,17 @@ const (
 func (e *Encoder) AppendCloudEvent(dst []byte, p *packet.Packet, m Meta) []byte {
 	id := e.nextID()
 	st := makeStamp(e.timestamp(p))
-	return appendCloudEvent(dst, p, &m, &id, &st)
+	a := getApp(e.table(), p)
+	dst = appendCloudEvent(dst, p, &m, &id, &st, a)
+	putApp(a)
+	return dst
 }
 
 // appendCloudEvent appends the CloudEvents JSON of p with the given id and
 // time: the one implementation behind Encoder.AppendCloudEvent and
 // View.AppendCloudEvent.
-func appendCloudEvent(dst []byte, p *packet.Packet, m *Meta, id *ID, st *stamp) []byte {
-	dst = slices.Grow(dst, sizeHint(p, m)+64)
+func appendCloudEvent(dst []byte, p *packet.Packet, m *Meta, id *ID, st *stamp, a *appLayer) []byte {
+	dst = slices.Grow(dst, sizeHint(p, m, a)+64)
 	dst = append(dst, ceHead...)
 	dst = id.AppendText(dst)
 	dst = append(dst, ceSource...)
@@ -88,7 +91,7 @@ func appendCloudEvent(dst []byte, p *packet.Packet, m *Meta, id *ID, st *stamp) 
 	dst = append(dst, ceTime...)
 	dst = st.appendNano(dst)
 	dst = append(dst, ceData...)
-	dst = appendDetail(dst, p, m, st)
+	dst = appendDetail(dst, p, m, st, a)
 	return append(dst, '}')
 }
 

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/wirebridge/wirebridge/internal/dissect"
 	"github.com/wirebridge/wirebridge/internal/packet"
 )
 
@@ -41,6 +42,17 @@ type Encoder struct {
 	// Now is the clock for packets whose capture timestamp is zero or outside
 	// years 0..9999; nil means time.Now.
 	Now func() time.Time
+	// Dissect chooses the application dissector of each packet and the
+	// length of detail.PayloadText; nil means dissect.Default().
+	Dissect *dissect.Table
+}
+
+// table returns the dissector table e uses.
+func (e *Encoder) table() *dissect.Table {
+	if e.Dissect != nil {
+		return e.Dissect
+	}
+	return dissect.Default()
 }
 
 func (e *Encoder) nextID() ID {
@@ -83,6 +95,8 @@ const (
 	jProtocol    = `,"` + KeyProtocol + `":"`
 	jLength      = `,"` + KeyLength + `":`
 	jPayload     = `,"` + KeyPayload + `":"`
+	jPayloadText = `,"` + KeyPayloadText + `":`
+	jPayloadCut  = `,"` + KeyPayloadTextCut + `":true`
 	jIPVersion   = `,"` + KeyIP + `":{"` + KeyIPVersion + `":`
 	jTTL         = `,"` + KeyTTL + `":`
 	jDSCP        = `,"` + KeyDSCP + `":`
@@ -133,13 +147,16 @@ const (
 func (e *Encoder) AppendJSON(dst []byte, p *packet.Packet, m Meta) []byte {
 	id := e.nextID()
 	st := makeStamp(e.timestamp(p))
-	return appendEvent(dst, p, &m, &id, &st)
+	a := getApp(e.table(), p)
+	dst = appendEvent(dst, p, &m, &id, &st, a)
+	putApp(a)
+	return dst
 }
 
 // appendEvent appends the event JSON of p with the given id and time: the
 // one implementation behind Encoder.AppendJSON and View.AppendJSON.
-func appendEvent(dst []byte, p *packet.Packet, m *Meta, id *ID, st *stamp) []byte {
-	dst = slices.Grow(dst, sizeHint(p, m))
+func appendEvent(dst []byte, p *packet.Packet, m *Meta, id *ID, st *stamp, a *appLayer) []byte {
+	dst = slices.Grow(dst, sizeHint(p, m, a))
 	dst = append(dst, jsonHead...)
 	dst = id.AppendText(dst)
 	dst = append(dst, jsonSource...)
@@ -153,19 +170,23 @@ func appendEvent(dst []byte, p *packet.Packet, m *Meta, id *ID, st *stamp) []byt
 		dst = appendString(dst, m.Listener)
 	}
 	dst = append(dst, jsonDetail...)
-	dst = appendDetail(dst, p, m, st)
+	dst = appendDetail(dst, p, m, st, a)
 	return append(dst, '}')
 }
 
 // sizeHint is an upper bound, for usual names, of the bytes one event takes,
 // so a nil or short dst grows once rather than by doubling.
-func sizeHint(p *packet.Packet, m *Meta) int {
+func sizeHint(p *packet.Packet, m *Meta, a *appLayer) int {
 	const fixed = 640 // envelope, detail, IP, TCP/ICMP blocks with maximal numbers
 	n := fixed + 12*len(m.Listener) + 6*(len(m.Source)+len(m.SourceType))
 	f := p.Inner()
 	if f.PayloadLen > 0 {
 		n += base64.StdEncoding.EncodedLen(f.PayloadLen)
 	}
+	if text, _ := a.payloadText(); text != nil {
+		n += len(jPayloadText) + len(jPayloadCut) + 2 + len(text) + a.textEsc
+	}
+	n += appSizeHint(a)
 	if t := p.Tunnel(); t != nil {
 		n += 320
 		if t.Type == packet.TunnelGeneve {
@@ -189,7 +210,7 @@ func appendEventSource(dst []byte, m *Meta) []byte {
 	return append(dst, '"')
 }
 
-func appendDetail(dst []byte, p *packet.Packet, m *Meta, st *stamp) []byte {
+func appendDetail(dst []byte, p *packet.Packet, m *Meta, st *stamp, a *appLayer) []byte {
 	f := p.Inner()
 	dst = append(dst, jTimestamp...)
 	dst = append(dst, st.b[:st.n]...)
@@ -211,11 +232,17 @@ func appendDetail(dst []byte, p *packet.Packet, m *Meta, st *stamp) []byte {
 	dst = appendUint(dst, uint64(PayloadLength(f)))
 	dst = append(dst, jPayload...)
 	dst = appendBase64(dst, p.Payload())
+	dst = append(dst, '"')
+	if text, cut := a.payloadText(); text != nil {
+		dst = append(dst, jPayloadText...)
+		dst = appendStringBytes(dst, text)
+		if cut {
+			dst = append(dst, jPayloadCut...)
+		}
+	}
 	if ip {
-		dst = append(dst, `"`+jIPVersion...)
+		dst = append(dst, jIPVersion...)
 		dst = appendIP(dst, f)
-	} else {
-		dst = append(dst, '"')
 	}
 	if HasTCPBlock(f) {
 		dst = append(dst, jTCPFlags...)
@@ -265,6 +292,7 @@ func appendDetail(dst []byte, p *packet.Packet, m *Meta, st *stamp) []byte {
 	if t := p.Tunnel(); t != nil {
 		dst = appendTunnel(dst, p, t)
 	}
+	dst = appendApp(dst, a)
 	if p.Truncated() {
 		dst = append(dst, jTruncated...)
 	}

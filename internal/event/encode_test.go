@@ -40,7 +40,9 @@ func checkEncoding(t *testing.T, p *packet.Packet, m Meta) Event {
 		t.Fatalf("line break in the event JSON: %q", got)
 	}
 	validate(t, evSchema, got)
-	if h := sizeHint(p, &m); len(got) > h {
+	var app appLayer
+	app.reset(encJSON.table(), p)
+	if h := sizeHint(p, &m, &app); len(got) > h {
 		t.Errorf("event of %d bytes exceeds the size hint %d (AppendJSON(nil) would allocate twice)", len(got), h)
 	}
 
@@ -69,7 +71,7 @@ func checkEncoding(t *testing.T, p *packet.Packet, m Meta) Event {
 	if !bytes.Equal(ce, wantCE) {
 		t.Fatalf("AppendCloudEvent and AppendCloudEventJSON(Build) differ:\n got %s\nwant %s", ce, wantCE)
 	}
-	if h := sizeHint(p, &m) + 64; len(ce) > h {
+	if h := sizeHint(p, &m, &app) + 64; len(ce) > h {
 		t.Errorf("cloudevent of %d bytes exceeds the size hint %d", len(ce), h)
 	}
 	var c CloudEvent
@@ -611,7 +613,10 @@ func TestAppendJSONAllocs(t *testing.T) {
 		{"json geneve", tun, e.AppendJSON},
 		{"cloudevents udp", p, e.AppendCloudEvent},
 	} {
-		if n := testing.AllocsPerRun(100, func() { buf = c.f(buf[:0], c.p, m) }); n != 0 {
+		// Under -race sync.Pool drops a quarter of what is put back, so the
+		// Encoder's pooled dissector scratch is made again now and then;
+		// the plain run checks the real count.
+		if n := testing.AllocsPerRun(100, func() { buf = c.f(buf[:0], c.p, m) }); n != 0 && !raceEnabled {
 			t.Errorf("%s: %v allocs per event into a buffer with room", c.name, n)
 		}
 		// Under -race the instrumented build reports one more allocation; the

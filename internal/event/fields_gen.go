@@ -9,65 +9,143 @@ import "time"
 // constants and the View reports fields by them, so the matcher sees the
 // names the JSON has. Each comment lists the paths that end in the key.
 const (
-	KeyVersion       = "version"           // version
-	KeyID            = "id"                // id
-	KeySource        = "source"            // source
-	KeyDetailType    = "detail-type"       // detail-type
-	KeyTime          = "time"              // time
-	KeyResources     = "resources"         // resources
-	KeyDetail        = "detail"            // detail
-	KeyTimestamp     = "Timestamp"         // detail.Timestamp
-	KeyListener      = "Listener"          // detail.Listener
-	KeySrc           = "Source"            // detail.Source, detail.Ethernet.Source, detail.Tunnel.Source
-	KeyIP            = "IP"                // detail.Source.IP, detail.Destination.IP, detail.IP, detail.Tunnel.Source.IP, detail.Tunnel.Destination.IP
-	KeyPort          = "Port"              // detail.Source.Port, detail.Destination.Port, detail.Tunnel.Source.Port, detail.Tunnel.Destination.Port
-	KeyDst           = "Destination"       // detail.Destination, detail.Ethernet.Destination, detail.Tunnel.Destination
-	KeyProtocol      = "Protocol"          // detail.Protocol
-	KeyLength        = "Length"            // detail.Length
-	KeyPayload       = "Payload"           // detail.Payload
-	KeyIPVersion     = "Version"           // detail.IP.Version
-	KeyTTL           = "TTL"               // detail.IP.TTL
-	KeyDSCP          = "DSCP"              // detail.IP.DSCP
-	KeyFlowLabel     = "FlowLabel"         // detail.IP.FlowLabel
-	KeyIPID          = "ID"                // detail.IP.ID
-	KeyDontFragment  = "DontFragment"      // detail.IP.DontFragment
-	KeyFragment      = "Fragment"          // detail.IP.Fragment, detail.Tunnel.Fragment
-	KeyFragOffset    = "Offset"            // detail.IP.Fragment.Offset
-	KeyMoreFragments = "MoreFragments"     // detail.IP.Fragment.MoreFragments
-	KeyExtensions    = "Extensions"        // detail.IP.Extensions
-	KeyLenFromCap    = "LengthFromCapture" // detail.IP.LengthFromCapture
-	KeyTCP           = "TCP"               // detail.TCP
-	KeyFlags         = "Flags"             // detail.TCP.Flags
-	KeySeq           = "Seq"               // detail.TCP.Seq
-	KeyAck           = "Ack"               // detail.TCP.Ack
-	KeyWindow        = "Window"            // detail.TCP.Window
-	KeyICMP          = "ICMP"              // detail.ICMP
-	KeyType          = "Type"              // detail.ICMP.Type, detail.Tunnel.Type
-	KeyCode          = "Code"              // detail.ICMP.Code
-	KeyICMPID        = "ID"                // detail.ICMP.ID
-	KeyICMPSeq       = "Seq"               // detail.ICMP.Seq
-	KeyEthernet      = "Ethernet"          // detail.Ethernet
-	KeyEthType       = "EtherType"         // detail.Ethernet.EtherType
-	KeyVLAN          = "VLAN"              // detail.VLAN, detail.Tunnel.VLAN
-	KeyTunnel        = "Tunnel"            // detail.Tunnel
-	KeyVNI           = "VNI"               // detail.Tunnel.VNI
-	KeyFlowHash      = "FlowHash"          // detail.Tunnel.FlowHash
-	KeyGREKey        = "Key"               // detail.Tunnel.Key
-	KeyGRESequence   = "Sequence"          // detail.Tunnel.Sequence
-	KeySessionID     = "SessionID"         // detail.Tunnel.SessionID
-	KeyERSPANVersion = "Version"           // detail.Tunnel.Version
-	KeyTEID          = "TEID"              // detail.Tunnel.TEID
-	KeyLabels        = "Labels"            // detail.Tunnel.Labels
-	KeyOptions       = "Options"           // detail.Tunnel.Options
-	KeyOptClass      = "Class"             // detail.Tunnel.Options.Class
-	KeyOptType       = "Type"              // detail.Tunnel.Options.Type
-	KeyOptData       = "Data"              // detail.Tunnel.Options.Data
-	KeyGWLB          = "GWLB"              // detail.Tunnel.GWLB
-	KeyEndpointID    = "EndpointID"        // detail.Tunnel.GWLB.EndpointID
-	KeyAttachmentID  = "AttachmentID"      // detail.Tunnel.GWLB.AttachmentID
-	KeyFlowCookie    = "FlowCookie"        // detail.Tunnel.GWLB.FlowCookie
-	KeyTruncated     = "Truncated"         // detail.Truncated
-	KeyDecodeError   = "DecodeError"       // detail.DecodeError
+	KeyVersion         = "version"              // version
+	KeyID              = "id"                   // id
+	KeySource          = "source"               // source
+	KeyDetailType      = "detail-type"          // detail-type
+	KeyTime            = "time"                 // time
+	KeyResources       = "resources"            // resources
+	KeyDetail          = "detail"               // detail
+	KeyTimestamp       = "Timestamp"            // detail.Timestamp, detail.Syslog.Timestamp
+	KeyListener        = "Listener"             // detail.Listener
+	KeySrc             = "Source"               // detail.Source, detail.Ethernet.Source, detail.Tunnel.Source
+	KeyIP              = "IP"                   // detail.Source.IP, detail.Destination.IP, detail.IP, detail.Tunnel.Source.IP, detail.Tunnel.Destination.IP
+	KeyPort            = "Port"                 // detail.Source.Port, detail.Destination.Port, detail.Tunnel.Source.Port, detail.Tunnel.Destination.Port
+	KeyDst             = "Destination"          // detail.Destination, detail.Ethernet.Destination, detail.Tunnel.Destination
+	KeyProtocol        = "Protocol"             // detail.Protocol
+	KeyLength          = "Length"               // detail.Length
+	KeyPayload         = "Payload"              // detail.Payload
+	KeyPayloadText     = "PayloadText"          // detail.PayloadText
+	KeyPayloadTextCut  = "PayloadTextTruncated" // detail.PayloadTextTruncated
+	KeyIPVersion       = "Version"              // detail.IP.Version
+	KeyTTL             = "TTL"                  // detail.IP.TTL, detail.DNS.Answers.TTL
+	KeyDSCP            = "DSCP"                 // detail.IP.DSCP
+	KeyFlowLabel       = "FlowLabel"            // detail.IP.FlowLabel
+	KeyIPID            = "ID"                   // detail.IP.ID
+	KeyDontFragment    = "DontFragment"         // detail.IP.DontFragment
+	KeyFragment        = "Fragment"             // detail.IP.Fragment, detail.Tunnel.Fragment
+	KeyFragOffset      = "Offset"               // detail.IP.Fragment.Offset
+	KeyMoreFragments   = "MoreFragments"        // detail.IP.Fragment.MoreFragments
+	KeyExtensions      = "Extensions"           // detail.IP.Extensions
+	KeyLenFromCap      = "LengthFromCapture"    // detail.IP.LengthFromCapture
+	KeyTCP             = "TCP"                  // detail.TCP
+	KeyFlags           = "Flags"                // detail.TCP.Flags
+	KeySeq             = "Seq"                  // detail.TCP.Seq
+	KeyAck             = "Ack"                  // detail.TCP.Ack
+	KeyWindow          = "Window"               // detail.TCP.Window
+	KeyICMP            = "ICMP"                 // detail.ICMP
+	KeyType            = "Type"                 // detail.ICMP.Type, detail.Tunnel.Type, detail.DNS.Questions.Type, detail.DNS.Answers.Type
+	KeyCode            = "Code"                 // detail.ICMP.Code
+	KeyICMPID          = "ID"                   // detail.ICMP.ID
+	KeyICMPSeq         = "Seq"                  // detail.ICMP.Seq
+	KeyEthernet        = "Ethernet"             // detail.Ethernet
+	KeyEthType         = "EtherType"            // detail.Ethernet.EtherType
+	KeyVLAN            = "VLAN"                 // detail.VLAN, detail.Tunnel.VLAN
+	KeyTunnel          = "Tunnel"               // detail.Tunnel
+	KeyVNI             = "VNI"                  // detail.Tunnel.VNI
+	KeyFlowHash        = "FlowHash"             // detail.Tunnel.FlowHash
+	KeyGREKey          = "Key"                  // detail.Tunnel.Key
+	KeyGRESequence     = "Sequence"             // detail.Tunnel.Sequence
+	KeySessionID       = "SessionID"            // detail.Tunnel.SessionID
+	KeyERSPANVersion   = "Version"              // detail.Tunnel.Version
+	KeyTEID            = "TEID"                 // detail.Tunnel.TEID
+	KeyLabels          = "Labels"               // detail.Tunnel.Labels
+	KeyOptions         = "Options"              // detail.Tunnel.Options
+	KeyOptClass        = "Class"                // detail.Tunnel.Options.Class
+	KeyOptType         = "Type"                 // detail.Tunnel.Options.Type
+	KeyOptData         = "Data"                 // detail.Tunnel.Options.Data
+	KeyGWLB            = "GWLB"                 // detail.Tunnel.GWLB
+	KeyEndpointID      = "EndpointID"           // detail.Tunnel.GWLB.EndpointID
+	KeyAttachmentID    = "AttachmentID"         // detail.Tunnel.GWLB.AttachmentID
+	KeyFlowCookie      = "FlowCookie"           // detail.Tunnel.GWLB.FlowCookie
+	KeyDNS             = "DNS"                  // detail.DNS, detail.DHCP.DNS
+	KeyDNSID           = "ID"                   // detail.DNS.ID
+	KeyResponse        = "Response"             // detail.DNS.Response
+	KeyOpcode          = "Opcode"               // detail.DNS.Opcode
+	KeyRCode           = "RCode"                // detail.DNS.RCode
+	KeyQuestions       = "Questions"            // detail.DNS.Questions
+	KeyName            = "Name"                 // detail.DNS.Questions.Name, detail.DNS.Answers.Name
+	KeyClass           = "Class"                // detail.DNS.Questions.Class
+	KeyAnswers         = "Answers"              // detail.DNS.Answers
+	KeyData            = "Data"                 // detail.DNS.Answers.Data
+	KeyMore            = "More"                 // detail.DNS.More
+	KeyHTTP            = "HTTP"                 // detail.HTTP
+	KeyMethod          = "Method"               // detail.HTTP.Method
+	KeyPath            = "Path"                 // detail.HTTP.Path
+	KeyHTTPVersion     = "Version"              // detail.HTTP.Version
+	KeyHost            = "Host"                 // detail.HTTP.Host
+	KeyStatus          = "Status"               // detail.HTTP.Status
+	KeyReason          = "Reason"               // detail.HTTP.Reason
+	KeyContentType     = "ContentType"          // detail.HTTP.ContentType
+	KeyContentLength   = "ContentLength"        // detail.HTTP.ContentLength
+	KeyUserAgent       = "UserAgent"            // detail.HTTP.UserAgent
+	KeySyslog          = "Syslog"               // detail.Syslog
+	KeyFacility        = "Facility"             // detail.Syslog.Facility
+	KeyFacilityCode    = "FacilityCode"         // detail.Syslog.FacilityCode
+	KeySeverity        = "Severity"             // detail.Syslog.Severity
+	KeySeverityCode    = "SeverityCode"         // detail.Syslog.SeverityCode
+	KeyHostname        = "Hostname"             // detail.Syslog.Hostname, detail.DHCP.Hostname
+	KeyAppName         = "AppName"              // detail.Syslog.AppName
+	KeyProcID          = "ProcID"               // detail.Syslog.ProcID
+	KeyMsgID           = "MsgID"                // detail.Syslog.MsgID
+	KeyStructuredData  = "StructuredData"       // detail.Syslog.StructuredData
+	KeyMessage         = "Message"              // detail.Syslog.Message
+	KeyTLS             = "TLS"                  // detail.TLS
+	KeyHandshakeType   = "HandshakeType"        // detail.TLS.HandshakeType
+	KeySNI             = "SNI"                  // detail.TLS.SNI
+	KeyALPN            = "ALPN"                 // detail.TLS.ALPN
+	KeyVersions        = "Versions"             // detail.TLS.Versions
+	KeyVersionCodes    = "VersionCodes"         // detail.TLS.VersionCodes
+	KeyCipherSuite     = "CipherSuite"          // detail.TLS.CipherSuite
+	KeyJA4             = "JA4"                  // detail.TLS.JA4
+	KeyDHCP            = "DHCP"                 // detail.DHCP
+	KeyOp              = "Op"                   // detail.DHCP.Op
+	KeyMessageType     = "MessageType"          // detail.DHCP.MessageType
+	KeyMessageTypeCode = "MessageTypeCode"      // detail.DHCP.MessageTypeCode
+	KeyXID             = "XID"                  // detail.DHCP.XID
+	KeyClientMAC       = "ClientMAC"            // detail.DHCP.ClientMAC
+	KeyClientIP        = "ClientIP"             // detail.DHCP.ClientIP
+	KeyYourIP          = "YourIP"               // detail.DHCP.YourIP
+	KeyServerIP        = "ServerIP"             // detail.DHCP.ServerIP
+	KeyGatewayIP       = "GatewayIP"            // detail.DHCP.GatewayIP
+	KeyRequestedIP     = "RequestedIP"          // detail.DHCP.RequestedIP
+	KeyServerID        = "ServerID"             // detail.DHCP.ServerID
+	KeyVendorClass     = "VendorClass"          // detail.DHCP.VendorClass
+	KeyParamRequest    = "ParameterRequestList" // detail.DHCP.ParameterRequestList
+	KeyLeaseTime       = "LeaseTime"            // detail.DHCP.LeaseTime
+	KeySubnetMask      = "SubnetMask"           // detail.DHCP.SubnetMask
+	KeyRouter          = "Router"               // detail.DHCP.Router
+	KeyNTP             = "NTP"                  // detail.NTP
+	KeyNTPVersion      = "Version"              // detail.NTP.Version
+	KeyMode            = "Mode"                 // detail.NTP.Mode
+	KeyModeCode        = "ModeCode"             // detail.NTP.ModeCode
+	KeyLeapIndicator   = "LeapIndicator"        // detail.NTP.LeapIndicator
+	KeyStratum         = "Stratum"              // detail.NTP.Stratum
+	KeyPoll            = "Poll"                 // detail.NTP.Poll
+	KeyPrecision       = "Precision"            // detail.NTP.Precision
+	KeyReferenceID     = "ReferenceID"          // detail.NTP.ReferenceID
+	KeyTransmitTime    = "TransmitTime"         // detail.NTP.TransmitTime
+	KeyARP             = "ARP"                  // detail.ARP
+	KeyOperation       = "Operation"            // detail.ARP.Operation
+	KeyOperationCode   = "OperationCode"        // detail.ARP.OperationCode
+	KeyHardwareType    = "HardwareType"         // detail.ARP.HardwareType
+	KeyProtocolType    = "ProtocolType"         // detail.ARP.ProtocolType
+	KeySenderMAC       = "SenderMAC"            // detail.ARP.SenderMAC
+	KeySenderIP        = "SenderIP"             // detail.ARP.SenderIP
+	KeyTargetMAC       = "TargetMAC"            // detail.ARP.TargetMAC
+	KeyTargetIP        = "TargetIP"             // detail.ARP.TargetIP
+	KeyTruncated       = "Truncated"            // detail.Truncated
+	KeyDecodeError     = "DecodeError"          // detail.DecodeError
 )
 
 // Values of detail-type for events built from packets.
@@ -110,15 +188,35 @@ type PacketDetail struct {
 	// the bytes after the link header (Ethernet + VLAN tags, or SLL; for a PPPoE
 	// session frame that carries neither IPv4 nor IPv6, such as LCP, the PPP
 	// data after the PPPoE header and PPP protocol field).
-	Payload  []byte        `json:"Payload"`
-	IP       *IPInfo       `json:"IP,omitempty"`
-	TCP      *TCPInfo      `json:"TCP,omitempty"`
-	ICMP     *ICMPInfo     `json:"ICMP,omitempty"`
-	Ethernet *EthernetInfo `json:"Ethernet,omitempty"`
+	Payload []byte `json:"Payload"`
+	// The payload as text, so `prefix`, `wildcard` and the other string patterns
+	// can match content: present when the payload's first bytes, up to
+	// `dissect.payload_text_max` (default 256; see
+	// [configuration](config.md#dissect)), are printable UTF-8 (letters, marks,
+	// numbers, punctuation, symbols, spaces, and tab, CR and LF; no other
+	// control character, no invalid UTF-8) and there is at least one. A longer
+	// payload gives its first bytes (cut back to a whole character) and
+	// `PayloadTextTruncated`; it is checked only as far as it is kept.
+	PayloadText string `json:"PayloadText,omitempty"`
+	// `true` when `PayloadText` holds fewer bytes than the payload has on the
+	// wire (`Length`): it was longer than `payload_text_max`, or the capture cut
+	// it. Never `false`: absent instead.
+	PayloadTextTruncated bool          `json:"PayloadTextTruncated,omitempty"`
+	IP                   *IPInfo       `json:"IP,omitempty"`
+	TCP                  *TCPInfo      `json:"TCP,omitempty"`
+	ICMP                 *ICMPInfo     `json:"ICMP,omitempty"`
+	Ethernet             *EthernetInfo `json:"Ethernet,omitempty"`
 	// VLAN ids of the innermost frame's 802.1Q / 802.1ad tags, outermost first
 	// (QinQ: `[S-tag, C-tag]`), at most 4.
 	VLAN   []uint16    `json:"VLAN,omitempty"`
 	Tunnel *TunnelInfo `json:"Tunnel,omitempty"`
+	DNS    *DNSInfo    `json:"DNS,omitempty"`
+	HTTP   *HTTPInfo   `json:"HTTP,omitempty"`
+	Syslog *SyslogInfo `json:"Syslog,omitempty"`
+	TLS    *TLSInfo    `json:"TLS,omitempty"`
+	DHCP   *DHCPInfo   `json:"DHCP,omitempty"`
+	NTP    *NTPInfo    `json:"NTP,omitempty"`
+	ARP    *ARPInfo    `json:"ARP,omitempty"`
 	// `true` when the capture holds fewer bytes than were on the wire (snaplen)
 	// or than the innermost headers claim. Never `false`: absent instead.
 	Truncated bool `json:"Truncated,omitempty"`
@@ -274,6 +372,234 @@ type GWLBInfo struct {
 	FlowCookie string `json:"FlowCookie,omitempty"`
 }
 
+// DNSInfo is detail.DNS: the header, questions and answers of a DNS, mDNS or
+// LLMNR message.
+type DNSInfo struct {
+	// Transaction id.
+	ID uint16 `json:"ID"`
+	// The QR bit: `false` for a query, `true` for a response.
+	Response bool `json:"Response"`
+	// `QUERY`, `IQUERY`, `STATUS`, `NOTIFY`, `UPDATE`, `DSO`; unassigned values
+	// as `OPCODE` and the number (`OPCODE3`).
+	Opcode string `json:"Opcode"`
+	// The header's response code: `NOERROR`, `FORMERR`, `SERVFAIL`, `NXDOMAIN`,
+	// `NOTIMP`, `REFUSED`, `YXDOMAIN`, `YXRRSET`, `NXRRSET`, `NOTAUTH`,
+	// `NOTZONE`, `DSOTYPENI`; unassigned values as `RCODE` and the number.
+	// Queries carry `NOERROR`.
+	RCode     string        `json:"RCode"`
+	Questions []DNSQuestion `json:"Questions,omitempty"`
+	Answers   []DNSAnswer   `json:"Answers,omitempty"`
+	// `true` when the message held more questions or answers than are listed
+	// (beyond the capacities above, or their text beyond 4 KiB). Never `false`:
+	// absent instead.
+	More bool `json:"More,omitempty"`
+}
+
+// DNSQuestion is one entry of detail.DNS.Questions.
+type DNSQuestion struct {
+	// The name in presentation form without the trailing dot (`www.example.org`;
+	// `""` for the root); bytes outside printable ASCII, and `.` or `\` inside a
+	// label, escaped as in zone files (`\DDD`, `\.`). Patterns such as
+	// `{"wildcard": "*.example.org"}` match it.
+	Name string `json:"Name"`
+	// The QTYPE's mnemonic (`A`, `AAAA`, `CNAME`, `MX`, `TXT`, `PTR`, `SRV`,
+	// `HTTPS`, `ANY`, ...), or `TYPE` and the number (RFC 3597) when it has
+	// none.
+	Type string `json:"Type"`
+	// `IN`, `CH`, `HS`, `NONE`, `ANY`, or `CLASS` and the number; for mDNS
+	// without the top bit (the unicast-response flag).
+	Class string `json:"Class"`
+}
+
+// DNSAnswer is one entry of detail.DNS.Answers.
+type DNSAnswer struct {
+	// The owner name, as `Questions.Name`.
+	Name string `json:"Name"`
+	// The record type, as `Questions.Type`.
+	Type string `json:"Type"`
+	// Time to live in seconds.
+	TTL uint32 `json:"TTL"`
+	// The record data as text: the address of an `A` or `AAAA` record
+	// (`192.0.2.1`, `2001:db8::1`); the target name of `CNAME`, `NS`, `PTR`;
+	// `MX` as `preference exchange`; `TXT` the strings concatenated; `SRV` as
+	// `priority weight port target`; `SOA` the primary server name; other types
+	// lower-case hex of data up to 64 bytes, else `""`.
+	Data string `json:"Data"`
+}
+
+// HTTPInfo is detail.HTTP: the start of an HTTP/1.x request or response found
+// in one packet.
+type HTTPInfo struct {
+	// The request method (`GET`, `POST`, ...).
+	Method string `json:"Method,omitempty"`
+	// The request target as written (`/item/2?x=1`, or an absolute URI to a
+	// proxy).
+	Path string `json:"Path,omitempty"`
+	// The protocol version of the request or status line (`HTTP/1.1`).
+	Version string `json:"Version"`
+	// The `Host` header's value.
+	Host string `json:"Host,omitempty"`
+	// The status code (`200`, `404`, ...).
+	Status uint16 `json:"Status,omitempty"`
+	// The reason phrase (`OK`; `""` when the status line has none).
+	Reason string `json:"Reason,omitempty"`
+	// The `Content-Type` header's value.
+	ContentType string `json:"ContentType,omitempty"`
+	// The `Content-Length` header's value.
+	ContentLength *int64 `json:"ContentLength,omitempty"`
+	// The `User-Agent` header's value.
+	UserAgent string `json:"UserAgent,omitempty"`
+}
+
+// SyslogInfo is detail.Syslog: one RFC 3164 or RFC 5424 syslog message.
+type SyslogInfo struct {
+	// The facility's name as rsyslog and tcpdump write it: `kern`, `user`,
+	// `mail`, `daemon`, `auth`, `syslog`, `lpr`, `news`, `uucp`, `cron`,
+	// `authpriv`, `ftp`, `ntp`, `security`, `console`, `solaris-cron`, `local0`
+	// ... `local7`. A message without a valid `<PRI>` is `user`.
+	Facility string `json:"Facility"`
+	// The facility's number, 0 to 23.
+	FacilityCode uint8 `json:"FacilityCode"`
+	// `emerg`, `alert`, `crit`, `err`, `warning`, `notice`, `info` or `debug`. A
+	// message without a valid `<PRI>` is `notice`.
+	Severity string `json:"Severity"`
+	// The severity's number, 0 (emerg) to 7 (debug): `{"SeverityCode":
+	// [{"numeric": ["<=", 3]}]}` matches errors and worse.
+	SeverityCode uint8 `json:"SeverityCode"`
+	// The timestamp as written in the message (`Sep 12 19:16:12`,
+	// `2003-10-11T22:14:15.003Z`).
+	Timestamp string `json:"Timestamp,omitempty"`
+	// The HOSTNAME field.
+	Hostname string `json:"Hostname,omitempty"`
+	// RFC 5424 APP-NAME, or the RFC 3164 tag before `[pid]` or `:`.
+	AppName string `json:"AppName,omitempty"`
+	// RFC 5424 PROCID, or the RFC 3164 `[pid]`.
+	ProcID string `json:"ProcID,omitempty"`
+	// RFC 5424 MSGID.
+	MsgID string `json:"MsgID,omitempty"`
+	// RFC 5424 STRUCTURED-DATA as written (`[exampleSDID@32473 iut="3"]`).
+	StructuredData string `json:"StructuredData,omitempty"`
+	// The free-form message, without a UTF-8 byte order mark and trailing NUL,
+	// CR or LF.
+	Message string `json:"Message"`
+}
+
+// TLSInfo is detail.TLS: a TLS ClientHello (or ServerHello) at the start of a
+// segment.
+type TLSInfo struct {
+	// `client_hello` or `server_hello`.
+	HandshakeType string `json:"HandshakeType"`
+	// The server name the client asks for (the first `host_name` of the
+	// server_name extension).
+	SNI string `json:"SNI,omitempty"`
+	// The application protocols offered, in order (`h2`, `http/1.1`), at most
+	// 16.
+	ALPN []string `json:"ALPN,omitempty"`
+	// ClientHello: the versions offered (supported_versions without GREASE
+	// values, or the legacy version when the extension is absent), in order;
+	// ServerHello: the selected one. Names: `TLS 1.3`, `TLS 1.2`, `TLS 1.1`,
+	// `TLS 1.0`, `SSL 3.0`, `DTLS 1.2`, ..., `unknown`.
+	Versions []string `json:"Versions,omitempty"`
+	// The same versions as numbers (772 = 0x0304 for TLS 1.3).
+	VersionCodes []uint16 `json:"VersionCodes,omitempty"`
+	// The selected cipher suite (4865 = 0x1301 TLS_AES_128_GCM_SHA256).
+	CipherSuite *uint16 `json:"CipherSuite,omitempty"`
+	// The [JA4](https://github.com/FoxIO-LLC/ja4) fingerprint of the ClientHello
+	// (`t13d1516h2_8daaf6152771_e5627efa2ab1`); absent when the hello is not
+	// wholly in the segment.
+	JA4 string `json:"JA4,omitempty"`
+}
+
+// DHCPInfo is detail.DHCP: a DHCPv4 or BOOTP message.
+type DHCPInfo struct {
+	// `request` (BOOTREQUEST, from a client) or `reply`.
+	Op string `json:"Op"`
+	// `DISCOVER`, `OFFER`, `REQUEST`, `DECLINE`, `ACK`, `NAK`, `RELEASE`,
+	// `INFORM`, ... (`UNKNOWN` when unassigned). Absent for plain BOOTP.
+	MessageType string `json:"MessageType,omitempty"`
+	// Option 53 as a number (1 DISCOVER ... 8 INFORM).
+	MessageTypeCode *uint8 `json:"MessageTypeCode,omitempty"`
+	// Transaction id.
+	XID uint32 `json:"XID"`
+	// chaddr (its first `hlen` bytes), lower-case hex, colon-separated.
+	ClientMAC string `json:"ClientMAC,omitempty"`
+	// ciaddr: the client's address when it has one.
+	ClientIP string `json:"ClientIP,omitempty"`
+	// yiaddr: the address offered or assigned.
+	YourIP string `json:"YourIP,omitempty"`
+	// siaddr: the next server (boot server).
+	ServerIP string `json:"ServerIP,omitempty"`
+	// giaddr: the relay agent.
+	GatewayIP string `json:"GatewayIP,omitempty"`
+	// The address the client asks for.
+	RequestedIP string `json:"RequestedIP,omitempty"`
+	// The DHCP server identifier.
+	ServerID string `json:"ServerID,omitempty"`
+	// The client's host name.
+	Hostname string `json:"Hostname,omitempty"`
+	// The vendor class identifier (`MSFT 5.0`, `udhcp 1.36.1`,
+	// `android-dhcp-13`).
+	VendorClass string `json:"VendorClass,omitempty"`
+	// The option codes the client asks for, in order.
+	ParameterRequestList []uint16 `json:"ParameterRequestList,omitempty"`
+	// Lease time in seconds.
+	LeaseTime *uint32 `json:"LeaseTime,omitempty"`
+	// Subnet mask.
+	SubnetMask string `json:"SubnetMask,omitempty"`
+	// The first router (default gateway).
+	Router string `json:"Router,omitempty"`
+	// DNS server addresses, in order.
+	DNS []string `json:"DNS,omitempty"`
+}
+
+// NTPInfo is detail.NTP: an NTP message.
+type NTPInfo struct {
+	// NTP version, 1 to 4.
+	Version uint8 `json:"Version"`
+	// `client`, `server`, `symmetric active`, `symmetric passive`, `broadcast`,
+	// `control`, `private` or `reserved`.
+	Mode string `json:"Mode"`
+	// The mode as a number, 0 to 7 (3 client, 4 server).
+	ModeCode uint8 `json:"ModeCode"`
+	// 0 no warning, 1 last minute has 61 seconds, 2 last minute has 59 seconds,
+	// 3 unsynchronized.
+	LeapIndicator uint8 `json:"LeapIndicator"`
+	// 0 unspecified or kiss-o'-death, 1 primary, 2 to 15 secondary, 16
+	// unsynchronized.
+	Stratum *uint8 `json:"Stratum,omitempty"`
+	// Poll interval, log2 seconds.
+	Poll *int8 `json:"Poll,omitempty"`
+	// Clock precision, log2 seconds (`-20` is about a microsecond).
+	Precision *int8 `json:"Precision,omitempty"`
+	// Stratum 2 and above: the upstream server's IPv4 address (dotted); stratum
+	// 0 and 1: the ASCII code (`GPS`, `PPS`, a kiss code such as `RATE`).
+	ReferenceID string `json:"ReferenceID,omitempty"`
+	// The transmit timestamp in RFC 3339, UTC, to the nanosecond (NTP era 0:
+	// 1900 to 2036).
+	TransmitTime string `json:"TransmitTime,omitempty"`
+}
+
+// ARPInfo is detail.ARP: an ARP or RARP message.
+type ARPInfo struct {
+	// `request`, `reply`, `reverse-request`, `reverse-reply` (RARP),
+	// `inarp-request`, `inarp-reply`, ... or `unknown`.
+	Operation string `json:"Operation"`
+	// The operation as a number (1 request, 2 reply).
+	OperationCode uint16 `json:"OperationCode"`
+	// 1 for Ethernet.
+	HardwareType uint16 `json:"HardwareType"`
+	// 2048 (0x0800) for IPv4.
+	ProtocolType uint16 `json:"ProtocolType"`
+	// Sender hardware address.
+	SenderMAC string `json:"SenderMAC,omitempty"`
+	// Sender protocol address.
+	SenderIP string `json:"SenderIP,omitempty"`
+	// Target hardware address (`00:00:00:00:00:00` in a request).
+	TargetMAC string `json:"TargetMAC,omitempty"`
+	// Target protocol address: the address asked for in a request.
+	TargetIP string `json:"TargetIP,omitempty"`
+}
+
 // Leaves lists every leaf field a packet event can carry, in encoding order.
 // The field accessor for the packet view and the schema tests use it.
 var Leaves = []Leaf{
@@ -292,6 +618,8 @@ var Leaves = []Leaf{
 	{[]string{KeyDetail, KeyProtocol}, KindString},
 	{[]string{KeyDetail, KeyLength}, KindNumber},
 	{[]string{KeyDetail, KeyPayload}, KindString},
+	{[]string{KeyDetail, KeyPayloadText}, KindString},
+	{[]string{KeyDetail, KeyPayloadTextCut}, KindBool},
 	{[]string{KeyDetail, KeyIP, KeyIPVersion}, KindNumber},
 	{[]string{KeyDetail, KeyIP, KeyTTL}, KindNumber},
 	{[]string{KeyDetail, KeyIP, KeyDSCP}, KindNumber},
@@ -335,73 +663,223 @@ var Leaves = []Leaf{
 	{[]string{KeyDetail, KeyTunnel, KeyGWLB, KeyEndpointID}, KindString},
 	{[]string{KeyDetail, KeyTunnel, KeyGWLB, KeyAttachmentID}, KindString},
 	{[]string{KeyDetail, KeyTunnel, KeyGWLB, KeyFlowCookie}, KindString},
+	{[]string{KeyDetail, KeyDNS, KeyDNSID}, KindNumber},
+	{[]string{KeyDetail, KeyDNS, KeyResponse}, KindBool},
+	{[]string{KeyDetail, KeyDNS, KeyOpcode}, KindString},
+	{[]string{KeyDetail, KeyDNS, KeyRCode}, KindString},
+	{[]string{KeyDetail, KeyDNS, KeyQuestions, KeyName}, KindString},
+	{[]string{KeyDetail, KeyDNS, KeyQuestions, KeyType}, KindString},
+	{[]string{KeyDetail, KeyDNS, KeyQuestions, KeyClass}, KindString},
+	{[]string{KeyDetail, KeyDNS, KeyAnswers, KeyName}, KindString},
+	{[]string{KeyDetail, KeyDNS, KeyAnswers, KeyType}, KindString},
+	{[]string{KeyDetail, KeyDNS, KeyAnswers, KeyTTL}, KindNumber},
+	{[]string{KeyDetail, KeyDNS, KeyAnswers, KeyData}, KindString},
+	{[]string{KeyDetail, KeyDNS, KeyMore}, KindBool},
+	{[]string{KeyDetail, KeyHTTP, KeyMethod}, KindString},
+	{[]string{KeyDetail, KeyHTTP, KeyPath}, KindString},
+	{[]string{KeyDetail, KeyHTTP, KeyHTTPVersion}, KindString},
+	{[]string{KeyDetail, KeyHTTP, KeyHost}, KindString},
+	{[]string{KeyDetail, KeyHTTP, KeyStatus}, KindNumber},
+	{[]string{KeyDetail, KeyHTTP, KeyReason}, KindString},
+	{[]string{KeyDetail, KeyHTTP, KeyContentType}, KindString},
+	{[]string{KeyDetail, KeyHTTP, KeyContentLength}, KindNumber},
+	{[]string{KeyDetail, KeyHTTP, KeyUserAgent}, KindString},
+	{[]string{KeyDetail, KeySyslog, KeyFacility}, KindString},
+	{[]string{KeyDetail, KeySyslog, KeyFacilityCode}, KindNumber},
+	{[]string{KeyDetail, KeySyslog, KeySeverity}, KindString},
+	{[]string{KeyDetail, KeySyslog, KeySeverityCode}, KindNumber},
+	{[]string{KeyDetail, KeySyslog, KeyTimestamp}, KindString},
+	{[]string{KeyDetail, KeySyslog, KeyHostname}, KindString},
+	{[]string{KeyDetail, KeySyslog, KeyAppName}, KindString},
+	{[]string{KeyDetail, KeySyslog, KeyProcID}, KindString},
+	{[]string{KeyDetail, KeySyslog, KeyMsgID}, KindString},
+	{[]string{KeyDetail, KeySyslog, KeyStructuredData}, KindString},
+	{[]string{KeyDetail, KeySyslog, KeyMessage}, KindString},
+	{[]string{KeyDetail, KeyTLS, KeyHandshakeType}, KindString},
+	{[]string{KeyDetail, KeyTLS, KeySNI}, KindString},
+	{[]string{KeyDetail, KeyTLS, KeyALPN}, KindStringArray},
+	{[]string{KeyDetail, KeyTLS, KeyVersions}, KindStringArray},
+	{[]string{KeyDetail, KeyTLS, KeyVersionCodes}, KindNumberArray},
+	{[]string{KeyDetail, KeyTLS, KeyCipherSuite}, KindNumber},
+	{[]string{KeyDetail, KeyTLS, KeyJA4}, KindString},
+	{[]string{KeyDetail, KeyDHCP, KeyOp}, KindString},
+	{[]string{KeyDetail, KeyDHCP, KeyMessageType}, KindString},
+	{[]string{KeyDetail, KeyDHCP, KeyMessageTypeCode}, KindNumber},
+	{[]string{KeyDetail, KeyDHCP, KeyXID}, KindNumber},
+	{[]string{KeyDetail, KeyDHCP, KeyClientMAC}, KindString},
+	{[]string{KeyDetail, KeyDHCP, KeyClientIP}, KindString},
+	{[]string{KeyDetail, KeyDHCP, KeyYourIP}, KindString},
+	{[]string{KeyDetail, KeyDHCP, KeyServerIP}, KindString},
+	{[]string{KeyDetail, KeyDHCP, KeyGatewayIP}, KindString},
+	{[]string{KeyDetail, KeyDHCP, KeyRequestedIP}, KindString},
+	{[]string{KeyDetail, KeyDHCP, KeyServerID}, KindString},
+	{[]string{KeyDetail, KeyDHCP, KeyHostname}, KindString},
+	{[]string{KeyDetail, KeyDHCP, KeyVendorClass}, KindString},
+	{[]string{KeyDetail, KeyDHCP, KeyParamRequest}, KindNumberArray},
+	{[]string{KeyDetail, KeyDHCP, KeyLeaseTime}, KindNumber},
+	{[]string{KeyDetail, KeyDHCP, KeySubnetMask}, KindString},
+	{[]string{KeyDetail, KeyDHCP, KeyRouter}, KindString},
+	{[]string{KeyDetail, KeyDHCP, KeyDNS}, KindStringArray},
+	{[]string{KeyDetail, KeyNTP, KeyNTPVersion}, KindNumber},
+	{[]string{KeyDetail, KeyNTP, KeyMode}, KindString},
+	{[]string{KeyDetail, KeyNTP, KeyModeCode}, KindNumber},
+	{[]string{KeyDetail, KeyNTP, KeyLeapIndicator}, KindNumber},
+	{[]string{KeyDetail, KeyNTP, KeyStratum}, KindNumber},
+	{[]string{KeyDetail, KeyNTP, KeyPoll}, KindNumber},
+	{[]string{KeyDetail, KeyNTP, KeyPrecision}, KindNumber},
+	{[]string{KeyDetail, KeyNTP, KeyReferenceID}, KindString},
+	{[]string{KeyDetail, KeyNTP, KeyTransmitTime}, KindString},
+	{[]string{KeyDetail, KeyARP, KeyOperation}, KindString},
+	{[]string{KeyDetail, KeyARP, KeyOperationCode}, KindNumber},
+	{[]string{KeyDetail, KeyARP, KeyHardwareType}, KindNumber},
+	{[]string{KeyDetail, KeyARP, KeyProtocolType}, KindNumber},
+	{[]string{KeyDetail, KeyARP, KeySenderMAC}, KindString},
+	{[]string{KeyDetail, KeyARP, KeySenderIP}, KindString},
+	{[]string{KeyDetail, KeyARP, KeyTargetMAC}, KindString},
+	{[]string{KeyDetail, KeyARP, KeyTargetIP}, KindString},
 	{[]string{KeyDetail, KeyTruncated}, KindBool},
 	{[]string{KeyDetail, KeyDecodeError}, KindString},
 }
 
 // Field codes of the View: one per leaf path of a packet event.
 const (
-	vfNone           viewField = iota
-	vfVersion                  // version
-	vfID                       // id
-	vfSource                   // source
-	vfDetailType               // detail-type
-	vfTime                     // time
-	vfResources                // resources
-	vfTimestamp                // detail.Timestamp
-	vfListener                 // detail.Listener
-	vfSrcIP                    // detail.Source.IP
-	vfSrcPort                  // detail.Source.Port
-	vfDstIP                    // detail.Destination.IP
-	vfDstPort                  // detail.Destination.Port
-	vfProtocol                 // detail.Protocol
-	vfLength                   // detail.Length
-	vfPayload                  // detail.Payload
-	vfIPVersion                // detail.IP.Version
-	vfTTL                      // detail.IP.TTL
-	vfDSCP                     // detail.IP.DSCP
-	vfFlowLabel                // detail.IP.FlowLabel
-	vfIPID                     // detail.IP.ID
-	vfDontFragment             // detail.IP.DontFragment
-	vfFragOffset               // detail.IP.Fragment.Offset
-	vfMoreFragments            // detail.IP.Fragment.MoreFragments
-	vfExtensions               // detail.IP.Extensions
-	vfLenFromCap               // detail.IP.LengthFromCapture
-	vfTCPFlags                 // detail.TCP.Flags
-	vfTCPSeq                   // detail.TCP.Seq
-	vfTCPAck                   // detail.TCP.Ack
-	vfTCPWindow                // detail.TCP.Window
-	vfICMPType                 // detail.ICMP.Type
-	vfICMPCode                 // detail.ICMP.Code
-	vfICMPID                   // detail.ICMP.ID
-	vfICMPSeq                  // detail.ICMP.Seq
-	vfEthSrc                   // detail.Ethernet.Source
-	vfEthDst                   // detail.Ethernet.Destination
-	vfEthType                  // detail.Ethernet.EtherType
-	vfVLAN                     // detail.VLAN
-	vfTunType                  // detail.Tunnel.Type
-	vfTunVNI                   // detail.Tunnel.VNI
-	vfTunFlowHash              // detail.Tunnel.FlowHash
-	vfTunSrcIP                 // detail.Tunnel.Source.IP
-	vfTunSrcPort               // detail.Tunnel.Source.Port
-	vfTunDstIP                 // detail.Tunnel.Destination.IP
-	vfTunDstPort               // detail.Tunnel.Destination.Port
-	vfTunVLAN                  // detail.Tunnel.VLAN
-	vfTunKey                   // detail.Tunnel.Key
-	vfTunSequence              // detail.Tunnel.Sequence
-	vfTunSessionID             // detail.Tunnel.SessionID
-	vfTunVersion               // detail.Tunnel.Version
-	vfTunTEID                  // detail.Tunnel.TEID
-	vfTunLabels                // detail.Tunnel.Labels
-	vfTunFragment              // detail.Tunnel.Fragment
-	vfOptClass                 // detail.Tunnel.Options.Class
-	vfOptType                  // detail.Tunnel.Options.Type
-	vfOptData                  // detail.Tunnel.Options.Data
-	vfGWLBEndpoint             // detail.Tunnel.GWLB.EndpointID
-	vfGWLBAttachment           // detail.Tunnel.GWLB.AttachmentID
-	vfGWLBCookie               // detail.Tunnel.GWLB.FlowCookie
-	vfTruncated                // detail.Truncated
-	vfDecodeError              // detail.DecodeError
+	vfNone               viewField = iota
+	vfVersion                      // version
+	vfID                           // id
+	vfSource                       // source
+	vfDetailType                   // detail-type
+	vfTime                         // time
+	vfResources                    // resources
+	vfTimestamp                    // detail.Timestamp
+	vfListener                     // detail.Listener
+	vfSrcIP                        // detail.Source.IP
+	vfSrcPort                      // detail.Source.Port
+	vfDstIP                        // detail.Destination.IP
+	vfDstPort                      // detail.Destination.Port
+	vfProtocol                     // detail.Protocol
+	vfLength                       // detail.Length
+	vfPayload                      // detail.Payload
+	vfPayloadText                  // detail.PayloadText
+	vfPayloadTextCut               // detail.PayloadTextTruncated
+	vfIPVersion                    // detail.IP.Version
+	vfTTL                          // detail.IP.TTL
+	vfDSCP                         // detail.IP.DSCP
+	vfFlowLabel                    // detail.IP.FlowLabel
+	vfIPID                         // detail.IP.ID
+	vfDontFragment                 // detail.IP.DontFragment
+	vfFragOffset                   // detail.IP.Fragment.Offset
+	vfMoreFragments                // detail.IP.Fragment.MoreFragments
+	vfExtensions                   // detail.IP.Extensions
+	vfLenFromCap                   // detail.IP.LengthFromCapture
+	vfTCPFlags                     // detail.TCP.Flags
+	vfTCPSeq                       // detail.TCP.Seq
+	vfTCPAck                       // detail.TCP.Ack
+	vfTCPWindow                    // detail.TCP.Window
+	vfICMPType                     // detail.ICMP.Type
+	vfICMPCode                     // detail.ICMP.Code
+	vfICMPID                       // detail.ICMP.ID
+	vfICMPSeq                      // detail.ICMP.Seq
+	vfEthSrc                       // detail.Ethernet.Source
+	vfEthDst                       // detail.Ethernet.Destination
+	vfEthType                      // detail.Ethernet.EtherType
+	vfVLAN                         // detail.VLAN
+	vfTunType                      // detail.Tunnel.Type
+	vfTunVNI                       // detail.Tunnel.VNI
+	vfTunFlowHash                  // detail.Tunnel.FlowHash
+	vfTunSrcIP                     // detail.Tunnel.Source.IP
+	vfTunSrcPort                   // detail.Tunnel.Source.Port
+	vfTunDstIP                     // detail.Tunnel.Destination.IP
+	vfTunDstPort                   // detail.Tunnel.Destination.Port
+	vfTunVLAN                      // detail.Tunnel.VLAN
+	vfTunKey                       // detail.Tunnel.Key
+	vfTunSequence                  // detail.Tunnel.Sequence
+	vfTunSessionID                 // detail.Tunnel.SessionID
+	vfTunVersion                   // detail.Tunnel.Version
+	vfTunTEID                      // detail.Tunnel.TEID
+	vfTunLabels                    // detail.Tunnel.Labels
+	vfTunFragment                  // detail.Tunnel.Fragment
+	vfOptClass                     // detail.Tunnel.Options.Class
+	vfOptType                      // detail.Tunnel.Options.Type
+	vfOptData                      // detail.Tunnel.Options.Data
+	vfGWLBEndpoint                 // detail.Tunnel.GWLB.EndpointID
+	vfGWLBAttachment               // detail.Tunnel.GWLB.AttachmentID
+	vfGWLBCookie                   // detail.Tunnel.GWLB.FlowCookie
+	vfDNSID                        // detail.DNS.ID
+	vfDNSResponse                  // detail.DNS.Response
+	vfDNSOpcode                    // detail.DNS.Opcode
+	vfDNSRCode                     // detail.DNS.RCode
+	vfQName                        // detail.DNS.Questions.Name
+	vfQType                        // detail.DNS.Questions.Type
+	vfQClass                       // detail.DNS.Questions.Class
+	vfAName                        // detail.DNS.Answers.Name
+	vfAType                        // detail.DNS.Answers.Type
+	vfATTL                         // detail.DNS.Answers.TTL
+	vfAData                        // detail.DNS.Answers.Data
+	vfDNSMore                      // detail.DNS.More
+	vfHTTPMethod                   // detail.HTTP.Method
+	vfHTTPPath                     // detail.HTTP.Path
+	vfHTTPVersion                  // detail.HTTP.Version
+	vfHTTPHost                     // detail.HTTP.Host
+	vfHTTPStatus                   // detail.HTTP.Status
+	vfHTTPReason                   // detail.HTTP.Reason
+	vfHTTPContentType              // detail.HTTP.ContentType
+	vfHTTPContentLength            // detail.HTTP.ContentLength
+	vfHTTPUserAgent                // detail.HTTP.UserAgent
+	vfSyslogFacility               // detail.Syslog.Facility
+	vfSyslogFacilityCode           // detail.Syslog.FacilityCode
+	vfSyslogSeverity               // detail.Syslog.Severity
+	vfSyslogSeverityCode           // detail.Syslog.SeverityCode
+	vfSyslogTimestamp              // detail.Syslog.Timestamp
+	vfSyslogHostname               // detail.Syslog.Hostname
+	vfSyslogAppName                // detail.Syslog.AppName
+	vfSyslogProcID                 // detail.Syslog.ProcID
+	vfSyslogMsgID                  // detail.Syslog.MsgID
+	vfSyslogSD                     // detail.Syslog.StructuredData
+	vfSyslogMessage                // detail.Syslog.Message
+	vfTLSHandshake                 // detail.TLS.HandshakeType
+	vfTLSSNI                       // detail.TLS.SNI
+	vfTLSALPN                      // detail.TLS.ALPN
+	vfTLSVersions                  // detail.TLS.Versions
+	vfTLSVersionCodes              // detail.TLS.VersionCodes
+	vfTLSCipher                    // detail.TLS.CipherSuite
+	vfTLSJA4                       // detail.TLS.JA4
+	vfDHCPOp                       // detail.DHCP.Op
+	vfDHCPType                     // detail.DHCP.MessageType
+	vfDHCPTypeCode                 // detail.DHCP.MessageTypeCode
+	vfDHCPXID                      // detail.DHCP.XID
+	vfDHCPClientMAC                // detail.DHCP.ClientMAC
+	vfDHCPClientIP                 // detail.DHCP.ClientIP
+	vfDHCPYourIP                   // detail.DHCP.YourIP
+	vfDHCPServerIP                 // detail.DHCP.ServerIP
+	vfDHCPGatewayIP                // detail.DHCP.GatewayIP
+	vfDHCPRequestedIP              // detail.DHCP.RequestedIP
+	vfDHCPServerID                 // detail.DHCP.ServerID
+	vfDHCPHostname                 // detail.DHCP.Hostname
+	vfDHCPVendorClass              // detail.DHCP.VendorClass
+	vfDHCPParams                   // detail.DHCP.ParameterRequestList
+	vfDHCPLeaseTime                // detail.DHCP.LeaseTime
+	vfDHCPSubnetMask               // detail.DHCP.SubnetMask
+	vfDHCPRouter                   // detail.DHCP.Router
+	vfDHCPDNS                      // detail.DHCP.DNS
+	vfNTPVersion                   // detail.NTP.Version
+	vfNTPMode                      // detail.NTP.Mode
+	vfNTPModeCode                  // detail.NTP.ModeCode
+	vfNTPLeap                      // detail.NTP.LeapIndicator
+	vfNTPStratum                   // detail.NTP.Stratum
+	vfNTPPoll                      // detail.NTP.Poll
+	vfNTPPrecision                 // detail.NTP.Precision
+	vfNTPRefID                     // detail.NTP.ReferenceID
+	vfNTPTransmit                  // detail.NTP.TransmitTime
+	vfARPOp                        // detail.ARP.Operation
+	vfARPOpCode                    // detail.ARP.OperationCode
+	vfARPHWType                    // detail.ARP.HardwareType
+	vfARPProtoType                 // detail.ARP.ProtocolType
+	vfARPSenderMAC                 // detail.ARP.SenderMAC
+	vfARPSenderIP                  // detail.ARP.SenderIP
+	vfARPTargetMAC                 // detail.ARP.TargetMAC
+	vfARPTargetIP                  // detail.ARP.TargetIP
+	vfTruncated                    // detail.Truncated
+	vfDecodeError                  // detail.DecodeError
 )
 
 // viewPaths maps each leaf path to its field code.
@@ -424,6 +902,8 @@ var viewPaths = []struct {
 	{[]string{KeyDetail, KeyProtocol}, vfProtocol},
 	{[]string{KeyDetail, KeyLength}, vfLength},
 	{[]string{KeyDetail, KeyPayload}, vfPayload},
+	{[]string{KeyDetail, KeyPayloadText}, vfPayloadText},
+	{[]string{KeyDetail, KeyPayloadTextCut}, vfPayloadTextCut},
 	{[]string{KeyDetail, KeyIP, KeyIPVersion}, vfIPVersion},
 	{[]string{KeyDetail, KeyIP, KeyTTL}, vfTTL},
 	{[]string{KeyDetail, KeyIP, KeyDSCP}, vfDSCP},
@@ -467,17 +947,98 @@ var viewPaths = []struct {
 	{[]string{KeyDetail, KeyTunnel, KeyGWLB, KeyEndpointID}, vfGWLBEndpoint},
 	{[]string{KeyDetail, KeyTunnel, KeyGWLB, KeyAttachmentID}, vfGWLBAttachment},
 	{[]string{KeyDetail, KeyTunnel, KeyGWLB, KeyFlowCookie}, vfGWLBCookie},
+	{[]string{KeyDetail, KeyDNS, KeyDNSID}, vfDNSID},
+	{[]string{KeyDetail, KeyDNS, KeyResponse}, vfDNSResponse},
+	{[]string{KeyDetail, KeyDNS, KeyOpcode}, vfDNSOpcode},
+	{[]string{KeyDetail, KeyDNS, KeyRCode}, vfDNSRCode},
+	{[]string{KeyDetail, KeyDNS, KeyQuestions, KeyName}, vfQName},
+	{[]string{KeyDetail, KeyDNS, KeyQuestions, KeyType}, vfQType},
+	{[]string{KeyDetail, KeyDNS, KeyQuestions, KeyClass}, vfQClass},
+	{[]string{KeyDetail, KeyDNS, KeyAnswers, KeyName}, vfAName},
+	{[]string{KeyDetail, KeyDNS, KeyAnswers, KeyType}, vfAType},
+	{[]string{KeyDetail, KeyDNS, KeyAnswers, KeyTTL}, vfATTL},
+	{[]string{KeyDetail, KeyDNS, KeyAnswers, KeyData}, vfAData},
+	{[]string{KeyDetail, KeyDNS, KeyMore}, vfDNSMore},
+	{[]string{KeyDetail, KeyHTTP, KeyMethod}, vfHTTPMethod},
+	{[]string{KeyDetail, KeyHTTP, KeyPath}, vfHTTPPath},
+	{[]string{KeyDetail, KeyHTTP, KeyHTTPVersion}, vfHTTPVersion},
+	{[]string{KeyDetail, KeyHTTP, KeyHost}, vfHTTPHost},
+	{[]string{KeyDetail, KeyHTTP, KeyStatus}, vfHTTPStatus},
+	{[]string{KeyDetail, KeyHTTP, KeyReason}, vfHTTPReason},
+	{[]string{KeyDetail, KeyHTTP, KeyContentType}, vfHTTPContentType},
+	{[]string{KeyDetail, KeyHTTP, KeyContentLength}, vfHTTPContentLength},
+	{[]string{KeyDetail, KeyHTTP, KeyUserAgent}, vfHTTPUserAgent},
+	{[]string{KeyDetail, KeySyslog, KeyFacility}, vfSyslogFacility},
+	{[]string{KeyDetail, KeySyslog, KeyFacilityCode}, vfSyslogFacilityCode},
+	{[]string{KeyDetail, KeySyslog, KeySeverity}, vfSyslogSeverity},
+	{[]string{KeyDetail, KeySyslog, KeySeverityCode}, vfSyslogSeverityCode},
+	{[]string{KeyDetail, KeySyslog, KeyTimestamp}, vfSyslogTimestamp},
+	{[]string{KeyDetail, KeySyslog, KeyHostname}, vfSyslogHostname},
+	{[]string{KeyDetail, KeySyslog, KeyAppName}, vfSyslogAppName},
+	{[]string{KeyDetail, KeySyslog, KeyProcID}, vfSyslogProcID},
+	{[]string{KeyDetail, KeySyslog, KeyMsgID}, vfSyslogMsgID},
+	{[]string{KeyDetail, KeySyslog, KeyStructuredData}, vfSyslogSD},
+	{[]string{KeyDetail, KeySyslog, KeyMessage}, vfSyslogMessage},
+	{[]string{KeyDetail, KeyTLS, KeyHandshakeType}, vfTLSHandshake},
+	{[]string{KeyDetail, KeyTLS, KeySNI}, vfTLSSNI},
+	{[]string{KeyDetail, KeyTLS, KeyALPN}, vfTLSALPN},
+	{[]string{KeyDetail, KeyTLS, KeyVersions}, vfTLSVersions},
+	{[]string{KeyDetail, KeyTLS, KeyVersionCodes}, vfTLSVersionCodes},
+	{[]string{KeyDetail, KeyTLS, KeyCipherSuite}, vfTLSCipher},
+	{[]string{KeyDetail, KeyTLS, KeyJA4}, vfTLSJA4},
+	{[]string{KeyDetail, KeyDHCP, KeyOp}, vfDHCPOp},
+	{[]string{KeyDetail, KeyDHCP, KeyMessageType}, vfDHCPType},
+	{[]string{KeyDetail, KeyDHCP, KeyMessageTypeCode}, vfDHCPTypeCode},
+	{[]string{KeyDetail, KeyDHCP, KeyXID}, vfDHCPXID},
+	{[]string{KeyDetail, KeyDHCP, KeyClientMAC}, vfDHCPClientMAC},
+	{[]string{KeyDetail, KeyDHCP, KeyClientIP}, vfDHCPClientIP},
+	{[]string{KeyDetail, KeyDHCP, KeyYourIP}, vfDHCPYourIP},
+	{[]string{KeyDetail, KeyDHCP, KeyServerIP}, vfDHCPServerIP},
+	{[]string{KeyDetail, KeyDHCP, KeyGatewayIP}, vfDHCPGatewayIP},
+	{[]string{KeyDetail, KeyDHCP, KeyRequestedIP}, vfDHCPRequestedIP},
+	{[]string{KeyDetail, KeyDHCP, KeyServerID}, vfDHCPServerID},
+	{[]string{KeyDetail, KeyDHCP, KeyHostname}, vfDHCPHostname},
+	{[]string{KeyDetail, KeyDHCP, KeyVendorClass}, vfDHCPVendorClass},
+	{[]string{KeyDetail, KeyDHCP, KeyParamRequest}, vfDHCPParams},
+	{[]string{KeyDetail, KeyDHCP, KeyLeaseTime}, vfDHCPLeaseTime},
+	{[]string{KeyDetail, KeyDHCP, KeySubnetMask}, vfDHCPSubnetMask},
+	{[]string{KeyDetail, KeyDHCP, KeyRouter}, vfDHCPRouter},
+	{[]string{KeyDetail, KeyDHCP, KeyDNS}, vfDHCPDNS},
+	{[]string{KeyDetail, KeyNTP, KeyNTPVersion}, vfNTPVersion},
+	{[]string{KeyDetail, KeyNTP, KeyMode}, vfNTPMode},
+	{[]string{KeyDetail, KeyNTP, KeyModeCode}, vfNTPModeCode},
+	{[]string{KeyDetail, KeyNTP, KeyLeapIndicator}, vfNTPLeap},
+	{[]string{KeyDetail, KeyNTP, KeyStratum}, vfNTPStratum},
+	{[]string{KeyDetail, KeyNTP, KeyPoll}, vfNTPPoll},
+	{[]string{KeyDetail, KeyNTP, KeyPrecision}, vfNTPPrecision},
+	{[]string{KeyDetail, KeyNTP, KeyReferenceID}, vfNTPRefID},
+	{[]string{KeyDetail, KeyNTP, KeyTransmitTime}, vfNTPTransmit},
+	{[]string{KeyDetail, KeyARP, KeyOperation}, vfARPOp},
+	{[]string{KeyDetail, KeyARP, KeyOperationCode}, vfARPOpCode},
+	{[]string{KeyDetail, KeyARP, KeyHardwareType}, vfARPHWType},
+	{[]string{KeyDetail, KeyARP, KeyProtocolType}, vfARPProtoType},
+	{[]string{KeyDetail, KeyARP, KeySenderMAC}, vfARPSenderMAC},
+	{[]string{KeyDetail, KeyARP, KeySenderIP}, vfARPSenderIP},
+	{[]string{KeyDetail, KeyARP, KeyTargetMAC}, vfARPTargetMAC},
+	{[]string{KeyDetail, KeyARP, KeyTargetIP}, vfARPTargetIP},
 	{[]string{KeyDetail, KeyTruncated}, vfTruncated},
 	{[]string{KeyDetail, KeyDecodeError}, vfDecodeError},
 }
 
 // Array ids of the event's arrays, for array-consistent matching.
 var (
-	arrResources  = arrayID(KeyResources)
-	arrExtensions = arrayID(KeyDetail, KeyIP, KeyExtensions)
-	arrTCPFlags   = arrayID(KeyDetail, KeyTCP, KeyFlags)
-	arrVLAN       = arrayID(KeyDetail, KeyVLAN)
-	arrTunVLAN    = arrayID(KeyDetail, KeyTunnel, KeyVLAN)
-	arrTunLabels  = arrayID(KeyDetail, KeyTunnel, KeyLabels)
-	arrOptions    = arrayID(KeyDetail, KeyTunnel, KeyOptions)
+	arrResources       = arrayID(KeyResources)
+	arrExtensions      = arrayID(KeyDetail, KeyIP, KeyExtensions)
+	arrTCPFlags        = arrayID(KeyDetail, KeyTCP, KeyFlags)
+	arrVLAN            = arrayID(KeyDetail, KeyVLAN)
+	arrTunVLAN         = arrayID(KeyDetail, KeyTunnel, KeyVLAN)
+	arrTunLabels       = arrayID(KeyDetail, KeyTunnel, KeyLabels)
+	arrOptions         = arrayID(KeyDetail, KeyTunnel, KeyOptions)
+	arrQuestions       = arrayID(KeyDetail, KeyDNS, KeyQuestions)
+	arrAnswers         = arrayID(KeyDetail, KeyDNS, KeyAnswers)
+	arrTLSALPN         = arrayID(KeyDetail, KeyTLS, KeyALPN)
+	arrTLSVersions     = arrayID(KeyDetail, KeyTLS, KeyVersions)
+	arrTLSVersionCodes = arrayID(KeyDetail, KeyTLS, KeyVersionCodes)
+	arrDHCPParams      = arrayID(KeyDetail, KeyDHCP, KeyParamRequest)
+	arrDHCPDNS         = arrayID(KeyDetail, KeyDHCP, KeyDNS)
 )

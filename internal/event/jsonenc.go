@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"time"
+	"unsafe"
 
 	"github.com/wirebridge/wirebridge/pattern"
 )
@@ -14,6 +15,16 @@ import (
 func appendString(dst []byte, s string) []byte {
 	return pattern.AppendJSONString(dst, s, true)
 }
+
+// appendStringBytes appends b as appendString does, without copying it to
+// a string.
+func appendStringBytes(dst []byte, b []byte) []byte {
+	return appendString(dst, bytesString(b))
+}
+
+// bytesString returns a string over b's bytes, for a use that ends before b
+// changes.
+func bytesString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 // appendStringBody appends s escaped as appendString does with html, without
 // quotes.

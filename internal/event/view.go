@@ -42,6 +42,8 @@ type View struct {
 
 	buf []byte // base64 and string scratch, reused across Reset
 
+	app appLayer // PayloadText and the dissected protocol, on first need
+
 	// IPv6 addresses (inner source and destination, tunnel source and
 	// destination) for the pattern.ScalarIPv6 answers, whose Str points here.
 	ip6 [4][16]byte
@@ -87,6 +89,7 @@ func (v *View) Reset(e *Encoder, p *packet.Packet, m Meta) {
 	}
 	v.enc, v.p, v.meta = e, p, m
 	v.have = 0
+	v.app.reset(e.table(), p)
 }
 
 var zeroEncoder Encoder
@@ -133,14 +136,14 @@ func (v *View) stamp() *stamp {
 // Encoder.AppendJSON writes for the same packet, id and time.
 func (v *View) AppendJSON(dst []byte) []byte {
 	id := v.ID() // the id first, then the time, as the Encoder takes them
-	return appendEvent(dst, v.p, &v.meta, &id, v.stamp())
+	return appendEvent(dst, v.p, &v.meta, &id, v.stamp(), &v.app)
 }
 
 // AppendCloudEvent appends the CloudEvents structured JSON of the event:
 // what Encoder.AppendCloudEvent writes for the same packet, id and time.
 func (v *View) AppendCloudEvent(dst []byte) []byte {
 	id := v.ID() // the id first, then the time, as the Encoder takes them
-	return appendCloudEvent(dst, v.p, &v.meta, &id, v.stamp())
+	return appendCloudEvent(dst, v.p, &v.meta, &id, v.stamp(), &v.app)
 }
 
 // Field codes of the View: one per leaf path of a packet event, generated
@@ -185,6 +188,9 @@ func (v *View) Scalar(f pattern.Field) pattern.Scalar {
 }
 
 func (v *View) scalar(code viewField) pattern.Scalar {
+	if l := appLeaves[code]; l != nil {
+		return v.app.scalar(l)
+	}
 	fr := v.p.Inner()
 	switch code {
 	case vfNone:
@@ -274,6 +280,16 @@ func (v *View) scalar(code viewField) pattern.Scalar {
 		return pattern.Scalar{}
 	case vfTruncated:
 		if v.p.Truncated() {
+			return pattern.Scalar{Kind: pattern.ScalarTrue}
+		}
+		return pattern.Scalar{}
+	case vfPayloadText:
+		if text, _ := v.app.payloadText(); text != nil {
+			return pattern.Scalar{Kind: pattern.ScalarString, Str: bytesString(text)}
+		}
+		return pattern.Scalar{}
+	case vfPayloadTextCut:
+		if _, cut := v.app.payloadText(); cut {
 			return pattern.Scalar{Kind: pattern.ScalarTrue}
 		}
 		return pattern.Scalar{}
@@ -472,7 +488,12 @@ func (v *View) VisitField(f pattern.Field, out *pattern.Values) {
 		}
 	case vfVLAN:
 		reportVLANs(out, arrVLAN, fr)
-	default: // detail.Tunnel
+	default:
+		if l := appLeaves[code]; l != nil {
+			v.app.visit(l, out, &v.buf)
+			return
+		}
+		// detail.Tunnel
 		if t := p.Tunnel(); t != nil {
 			v.reportTunnel(out, code, t)
 		}

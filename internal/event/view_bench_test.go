@@ -221,3 +221,31 @@ func BenchmarkMatchOperator(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkMatchViewApp is one rule on an application field against a
+// packet of that protocol: the View dissects the packet (once) and matches;
+// one op is Reset + match, dissection included.
+//
+//	go test -run '^$' -bench 'MatchViewApp' ./internal/event/
+func BenchmarkMatchViewApp(b *testing.B) {
+	dnsQuery := decodeFrame(b, packet.LinkEthernet, udpFrameTo(53, dnsMessage(0x1a2b, 0x0100, []dnsQ{{"www.example.org", 1, 1}}, nil)))
+	syslog := benchSyslogPacket(b)
+	httpReq := decodeFrame(b, packet.LinkEthernet, packet.Build(packet.Eth{}, packet.IPv4{Src: ipA, Dst: ipB},
+		packet.TCP{Src: 40000, Dst: 80, Flags: packet.TCPPsh | packet.TCPAck},
+		packet.Payload("GET /item/2 HTTP/1.1\r\nHost: example.org\r\nUser-Agent: curl/8.5.0\r\nAccept: */*\r\n\r\n")))
+	cases := []struct {
+		name, pattern string
+		p             *packet.Packet
+	}{
+		{"dns-wildcard", `{"detail":{"DNS":{"Questions":{"Name":[{"wildcard":"*.example.org"}]}}}}`, dnsQuery},
+		{"dns-type", `{"detail":{"DNS":{"Response":[false],"Questions":{"Type":["A","AAAA"]}}}}`, dnsQuery},
+		{"syslog-severity", `{"detail":{"Syslog":{"SeverityCode":[{"numeric":["<=",5]}]}}}`, syslog},
+		{"http-host", `{"detail":{"HTTP":{"Method":["GET"],"Host":["example.org"]}}}`, httpReq},
+		{"payloadtext-prefix", `{"detail":{"PayloadText":[{"prefix":"GET"}]}}`, httpReq},
+	}
+	for _, c := range cases {
+		m := pattern.NewMatcher()
+		m.Add(c.name, pattern.MustCompile(c.pattern))
+		b.Run(c.name, func(b *testing.B) { benchMatchOn(b, c.p, m) })
+	}
+}

@@ -1,6 +1,6 @@
 // Package kinds is the registry of component kinds: the one place where a source or target type
-// name ("udp", "http", "file", ...) is mapped to its kind, and where the appliance: section's kind
-// is named. internal/config parses a file against it and
+// name ("udp", "http", "file", ...) or a mirror provider name ("linux", "aws") is mapped to its
+// kind, and where the appliance: section's kind is named. internal/config parses a file against it and
 // internal/app builds every source and target from it.
 //
 // It sits beside the data path, above the components it lists. It is explicit — a list built
@@ -11,6 +11,8 @@ package kinds
 import (
 	"github.com/wirebridge/wirebridge/internal/appliance"
 	"github.com/wirebridge/wirebridge/internal/component"
+	"github.com/wirebridge/wirebridge/internal/mirror/aws"
+	"github.com/wirebridge/wirebridge/internal/mirror/linux"
 	"github.com/wirebridge/wirebridge/internal/source"
 	"github.com/wirebridge/wirebridge/internal/target/eventbridge"
 	"github.com/wirebridge/wirebridge/internal/target/file"
@@ -43,5 +45,9 @@ func Default() *component.Registry {
 			{Type: "replay", Kind: replay.Kind},
 		},
 		Appliance: appliance.Kind,
+		Mirrors: []component.MirrorEntry{
+			{Provider: "linux", Kind: linux.Kind},
+			{Provider: "aws", Kind: aws.Kind},
+		},
 	}
 }

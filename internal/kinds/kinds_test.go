@@ -50,6 +50,18 @@ func TestKindsComplete(t *testing.T) {
 			t.Errorf("Target(%q) does not return its kind", e.Type)
 		}
 	}
+	for _, e := range r.Mirrors {
+		check("mirror", e.Provider, e.Kind.Description, e.Kind.NewSpec(), e.Kind.New != nil)
+		if got := r.MirrorProvider(e.Kind.NewSpec()); got != e.Provider {
+			t.Errorf("MirrorProvider of the %s spec = %q", e.Provider, got)
+		}
+		if k, ok := r.Mirror(e.Provider); !ok || k != e.Kind {
+			t.Errorf("Mirror(%q) does not return its kind", e.Provider)
+		}
+	}
+	if _, ok := r.Mirror("nope"); ok {
+		t.Error("Mirror(nope) found a kind")
+	}
 	if _, ok := r.Target("nope"); ok {
 		t.Error("Target(nope) found a kind")
 	}
@@ -72,6 +84,9 @@ func TestDefaultsAreStable(t *testing.T) {
 		specs = append(specs, e.Kind.NewSpec())
 	}
 	for _, e := range r.Targets {
+		specs = append(specs, e.Kind.NewSpec())
+	}
+	for _, e := range r.Mirrors {
 		specs = append(specs, e.Kind.NewSpec())
 	}
 	for _, s := range specs {

@@ -23,19 +23,19 @@ import (
 // registryDir is the one package allowed to name a component type.
 const registryDir = "internal/kinds"
 
-// typeNames are the names the registry gives the source and target kinds.
+// typeNames are the names the registry gives the source, target and mirror provider kinds.
 func typeNames() map[string]bool {
 	r := kinds.Default()
 	names := map[string]bool{}
-	for _, n := range slices.Concat(r.SourceTypes(), r.TargetTypes()) {
+	for _, n := range slices.Concat(r.SourceTypes(), r.TargetTypes(), r.MirrorProviders()) {
 		names[n] = true
 	}
 	return names
 }
 
 // typeLike matches the name of an expression holding a component type: a
-// field or variable such as t.Type, s.Type, typ, kind.
-var typeLike = regexp.MustCompile(`(?i)^(type|typ|kind|[a-z]*type)$`)
+// field or variable such as t.Type, s.Type, typ, kind, m.Provider.
+var typeLike = regexp.MustCompile(`(?i)^(type|typ|kind|provider|[a-z]*type)$`)
 
 // exprName is the identifier an expression ends in (x.Type: "Type"), or "".
 func exprName(e ast.Expr) string {
@@ -144,7 +144,7 @@ func typeNameUses(fset *token.FileSet, f *ast.File, names map[string]bool) []str
 // TestTypeNameUses: the check finds each way of naming a type outside the
 // registry, and leaves alone what is not one (a protocol called udp).
 func TestTypeNameUses(t *testing.T) {
-	names := map[string]bool{"udp": true, "file": true, "http": true}
+	names := map[string]bool{"udp": true, "file": true, "http": true, "linux": true}
 	tests := []struct {
 		name string
 		src  string
@@ -165,6 +165,7 @@ func TestTypeNameUses(t *testing.T) {
 		{"protocol named udp", `if proto == "udp" {}`, 0},
 		{"switch on protocol", `switch p { case "udp": }`, 0},
 		{"other type name", `if t.Type == "stdout" {}`, 0},
+		{"compare mirror provider", `if m.Provider == "linux" {}`, 1},
 		{"type name as data", `x := []string{"udp"}; _ = x`, 0},
 		{"switch without tag", `switch { case t.Type == "x": }`, 0},
 	}

@@ -156,8 +156,16 @@ func (a *AFPacket) openRing(fanoutType, group int) (*ringReader, error) {
 	if ll == nil {
 		return nil, errors.New("getsockname: not a link-layer address")
 	}
+	// On lo every packet passes the taps twice, going out and coming back
+	// in: the incoming copy is enough (for a fanout group, the group says so).
+	loopback := ll.Hatype == unix.ARPHRD_LOOPBACK
 	switch ll.Hatype {
-	case unix.ARPHRD_ETHER, unix.ARPHRD_LOOPBACK:
+	case unix.ARPHRD_LOOPBACK:
+		a.link = packet.LinkEthernet
+		if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_IGNORE_OUTGOING, 1); err != nil {
+			return nil, fmt.Errorf("PACKET_IGNORE_OUTGOING: %w", err)
+		}
+	case unix.ARPHRD_ETHER:
 		a.link = packet.LinkEthernet
 	case arphrdNone, arphrdRawIP:
 		a.link = packet.LinkRaw
@@ -206,7 +214,11 @@ func (a *AFPacket) openRing(fanoutType, group int) (*ringReader, error) {
 		return nil, fmt.Errorf("bind: %w", err)
 	}
 	if cfg.Readers > 1 {
-		if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_FANOUT, group|fanoutType<<16); err != nil {
+		ft := fanoutType
+		if loopback {
+			ft |= unix.PACKET_FANOUT_FLAG_IGNORE_OUTGOING
+		}
+		if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_FANOUT, group|ft<<16); err != nil {
 			return nil, fmt.Errorf("PACKET_FANOUT: %w", err)
 		}
 	}

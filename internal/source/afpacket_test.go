@@ -182,3 +182,61 @@ func TestAFPacketPerPacketTimeAndOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestAFPacketLoopbackOnce: on lo the kernel passes every packet to the
+// taps twice (going out, coming back in); the capture takes it once, with
+// one reader and with a fanout group.
+func TestAFPacketLoopbackOnce(t *testing.T) {
+	for _, readers := range []int{1, 2} {
+		t.Run(fmt.Sprintf("%d readers", readers), func(t *testing.T) {
+			ns := newNetns(t)
+			f, err := ParseFilter("udp and port 7779")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var src *AFPacket
+			ns.do(t, func() {
+				src, err = NewAFPacket(AFPacketConfig{Common: Common{Name: "lo", EventSource: "wirebridge.afpacket"},
+					Interface: "lo", Filter: f, Readers: readers, RingSize: 1 << 20, BlockSize: 1 << 16, BlockTimeout: 5 * time.Millisecond})
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := newCollector()
+			stop := running(t, src, c.emit)
+			const n = 20
+			ns.do(t, func() {
+				dst := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 7779}
+				sink, err := net.ListenUDP("udp", dst) // takes them: no port unreachable
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer sink.Close()
+				conn, err := net.DialUDP("udp", nil, dst)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer conn.Close()
+				for i := range n {
+					if _, err := fmt.Fprintf(conn, "datagram-%02d", i); err != nil {
+						t.Fatal(err)
+					}
+				}
+			})
+			c.waitFor(t, 5*time.Second, "the datagrams", func(fs []got) bool { return len(fs) >= n })
+			time.Sleep(200 * time.Millisecond) // let a second copy show up, if there is one
+			if err := stop(); err != nil {
+				t.Fatal(err)
+			}
+			seen := map[string]int{}
+			for _, f := range c.snapshot() {
+				seen[string(f.payload)]++
+			}
+			for i := range n {
+				if k := fmt.Sprintf("datagram-%02d", i); seen[k] != 1 {
+					t.Errorf("%s captured %d times, want once", k, seen[k])
+				}
+			}
+		})
+	}
+}

@@ -10,6 +10,7 @@ import { mkdtempSync, writeFileSync, mkdirSync, copyFileSync, readdirSync, statS
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import net from "node:net";
+import http from "node:http";
 import dgram from "node:dgram";
 import assert from "node:assert/strict";
 
@@ -18,6 +19,8 @@ const ART = process.env.WB_ARTIFACTS || mkdtempSync(join(tmpdir(), "wb-e2e-art-"
 const DOCS = process.env.WB_DOCS_IMAGES || "";
 const LOAD_RATE = Number(process.env.WB_LOAD_RATE || 20000);
 const LOAD_SECONDS = Number(process.env.WB_LOAD_SECONDS || 5);
+// WB_ONLY=dissect runs only the live view's dissection tests (step 9), for iterating on them.
+const ONLY = process.env.WB_ONLY || "";
 mkdirSync(ART, { recursive: true });
 const results = {};
 const KEYS = { pub: "e2e-publish-key-0123456789", sub: "e2e-subscribe-key-0123456789", adm: "e2e-admin-key-0123456789" };
@@ -64,6 +67,8 @@ live:
   subscriber_queue: 4096
 sources:
   - {name: udp, type: udp, listen: ["127.0.0.1:${udp}"], queue_size: 65536}
+# The logger and load-test packets are syslog: dissected on this port (events carry detail.Syslog).
+dissect: {decode_as: [{transport: udp, port: ${udp}, protocol: syslog}]}
 rules:
   - {name: all, pattern: {"version": ["0"]}, targets: [pcap-archive, live]}
 targets:
@@ -146,6 +151,12 @@ async function main() {
     const ctx = await dt(browser.newContext({ acceptDownloads: true, viewport: { width: 1280, height: 800 } }), "newContext");
     const page = await dt(ctx.newPage(), "newPage");
     page.on("pageerror", (e) => { throw e; });
+    if (ONLY === "dissect") {
+      await dissectTests(browser);
+      step("done");
+      console.log(JSON.stringify(results, null, 2));
+      return;
+    }
 
     // 1. Open the share link printed by serve; real logger packets appear as rows.
     step("1");
@@ -246,6 +257,9 @@ async function main() {
     assert.equal((await stats(p4)).shown, 1, "cross-process row");
     results.twoProcesses = true;
     await dt(Promise.all([p4.close(), p2.close(), p3.close()]), "page.close");
+
+    // 9. The live view's dissection, columns, filters, follow stream, statistics (a third wirebridge).
+    await dissectTests(browser);
 
     // 8. Load: 10 subscribers (the UI page + 9 WebSockets) while LOAD_RATE events/s flow.
     step("8");
@@ -438,6 +452,354 @@ function flood(port, rate, seconds) {
     };
     tick();
   });
+}
+
+// ---- issue 16: the live view a network engineer recognises ----
+// A third wirebridge captures real traffic on the loopback interface with an
+// afpacket source, filtered to one address of its own (127.77.x.y, no other
+// test's traffic): dig against a small DNS server, curl against an HTTP
+// server, openssl s_client's ClientHello, logger's syslog, an NTP client
+// packet, a DHCPDISCOVER, a refused connection (RST) and the ICMP port
+// unreachable that syslog and NTP to closed ports get back. ARP is not seen
+// on loopback: a pcap source replays an ARP request and reply written here.
+function dissectConfig(dir, http, host, arpFile) {
+  const f = join(dir, "wirebridge.yaml");
+  writeFileSync(f, `data_dir: ${join(dir, "data")}
+http: {listen: "127.0.0.1:${http}"}
+nats: {embedded: true}
+live:
+  api_keys:
+    - {name: sub, key: ${KEYS.sub}, scopes: [subscribe]}
+    - {name: pub, key: ${KEYS.pub}, scopes: [publish]}
+  subscriber_queue: 4096
+sources:
+  - {name: lo, type: afpacket, interface: lo, filter: {hosts: ["${host}/32"]}}
+  - {name: arp, type: pcap, file: ${arpFile}}
+rules:
+  - {name: all, pattern: {"version": ["0"]}, targets: [live]}
+targets:
+  - {name: live, type: live, channel: /packets/all, delivery: {queue_size: 65536}}
+`);
+  return f;
+}
+
+// arpPcap writes a pcap file with an ARP request (who has 10.0.0.1? tell
+// 10.0.0.2) and its reply.
+function arpPcap(file) {
+  const macA = [2, 0, 0, 0, 0, 1], macB = [2, 0, 0, 0, 0, 2], ipA = [10, 0, 0, 1], ipB = [10, 0, 0, 2];
+  const arp = (op, sha, spa, tha, tpa, dst) => Buffer.from([...dst, ...sha, 8, 6, 0, 1, 8, 0, 6, 4, 0, op, ...sha, ...spa, ...tha, ...tpa, ...Array(18).fill(0)]);
+  const frames = [arp(1, macB, ipB, [0, 0, 0, 0, 0, 0], ipA, [255, 255, 255, 255, 255, 255]), arp(2, macA, ipA, macB, ipB, macB)];
+  const hdr = Buffer.alloc(24);
+  hdr.writeUInt32LE(0xa1b2c3d4, 0); hdr.writeUInt16LE(2, 4); hdr.writeUInt16LE(4, 6); hdr.writeUInt32LE(65535, 16); hdr.writeUInt32LE(1, 20);
+  const now = Math.floor(Date.now() / 1000);
+  const parts = [hdr];
+  frames.forEach((fr, i) => {
+    const ph = Buffer.alloc(16);
+    ph.writeUInt32LE(now, 0); ph.writeUInt32LE(1000 * i, 4); ph.writeUInt32LE(fr.length, 8); ph.writeUInt32LE(fr.length, 12);
+    parts.push(ph, fr);
+  });
+  writeFileSync(file, Buffer.concat(parts));
+}
+
+// dnsServer answers A queries: example.com → 93.184.216.34, anything else NXDOMAIN.
+function dnsServer(host) {
+  const s = dgram.createSocket("udp4");
+  s.on("message", (q, from) => {
+    if (q.length < 12) return;
+    let p = 12, name = [];
+    while (p < q.length && q[p] !== 0) { name.push(q.subarray(p + 1, p + 1 + q[p]).toString()); p += 1 + q[p]; }
+    const qEnd = p + 5, ok = name.join(".") === "example.com";
+    const h = Buffer.from([q[0], q[1], 0x81, ok ? 0x80 : 0x83, 0, 1, 0, ok ? 1 : 0, 0, 0, 0, 0]);
+    const ans = ok ? Buffer.from([0xc0, 12, 0, 1, 0, 1, 0, 0, 1, 44, 0, 4, 93, 184, 216, 34]) : Buffer.alloc(0);
+    s.send(Buffer.concat([h, q.subarray(12, qEnd), ans]), from.port, from.address);
+  });
+  return new Promise((res) => s.bind(53, host, () => res(s)));
+}
+
+async function traffic(host) {
+  const servers = [];
+  servers.push(await dnsServer(host));
+  const web = http.createServer((req, res) => {
+    if (req.url === "/item/2") { res.writeHead(200, { "Content-Type": "text/plain" }); res.end("item 2: a widget\n"); }
+    else { res.writeHead(404, { "Content-Type": "text/plain" }); res.end("not found\n"); }
+  });
+  await new Promise((r) => web.listen(80, host, r));
+  servers.push(web);
+  // A TLS port that reads the ClientHello and closes: the handshake fails, the hello was sent.
+  const tlsSrv = net.createServer((c) => { c.once("data", () => setTimeout(() => c.destroy(), 50)); c.on("error", () => {}); });
+  await new Promise((r) => tlsSrv.listen(443, host, r));
+  servers.push(tlsSrv);
+  // Asynchronously: the servers above answer from this process's event loop.
+  const run = (cmd, args) => new Promise((res) => {
+    const p = spawn(cmd, args, { stdio: ["ignore", "ignore", "ignore"] });
+    const t = setTimeout(() => p.kill("SIGKILL"), 10000);
+    p.on("exit", () => { clearTimeout(t); res(); }); // a failed handshake or refused connection is the point
+    p.on("error", () => { clearTimeout(t); res(); });
+  });
+  await run("dig", ["@" + host, "-p", "53", "example.com", "A", "+tries=1", "+time=2"]);
+  await run("dig", ["@" + host, "-p", "53", "nope.example.com", "A", "+tries=1", "+time=2"]);
+  await run("curl", ["-s", "--http1.1", "-o", "/dev/null", `http://${host}/item/2`]);
+  await run("curl", ["-s", "--http1.1", "-o", "/dev/null", `http://${host}/missing`]);
+  await run("openssl", ["s_client", "-connect", host + ":443", "-servername", "example.com"]);
+  await run("curl", ["-s", "-o", "/dev/null", `http://${host}:81/`]); // refused: SYN, RST
+  await run("logger", ["-n", host, "-P", "514", "-d", "-p", "user.notice", "e2e-dissect syslog line"]);
+  const udp = dgram.createSocket("udp4");
+  await new Promise((r) => udp.bind(68, host, r));
+  const ntpPkt = Buffer.alloc(48); ntpPkt[0] = 0x23; ntpPkt.writeUInt32BE(Math.floor(Date.now() / 1000) + 2208988800, 40);
+  const dhcpPkt = Buffer.alloc(240 + 20);
+  dhcpPkt[0] = 1; dhcpPkt[1] = 1; dhcpPkt[2] = 6; dhcpPkt.writeUInt32BE(0x3903f326, 4); Buffer.from([0, 0x0c, 0x29, 0xaa, 0xbb, 0xcc]).copy(dhcpPkt, 28);
+  dhcpPkt.writeUInt32BE(0x63825363, 236);
+  Buffer.from([53, 1, 1, 12, 8, ...Buffer.from("e2e-host"), 55, 3, 1, 3, 6, 255]).copy(dhcpPkt, 240);
+  await new Promise((r) => udp.send(ntpPkt, 123, host, r));
+  await new Promise((r) => udp.send(dhcpPkt, 67, host, r));
+  await sleep(200);
+  udp.close();
+  for (const s of servers) s.close();
+}
+
+async function dissectTests(browser) {
+  step("9 dissect setup");
+  const dir = mkdtempSync(join(tmpdir(), "wb-e2e-3-"));
+  const host = `127.77.${1 + Math.floor(Math.random() * 250)}.${1 + Math.floor(Math.random() * 250)}`;
+  const arpFile = join(dir, "arp.pcap");
+  arpPcap(arpFile);
+  const wb3 = await serve("wirebridge-3", dissectConfig(dir, await freePort(), host, arpFile));
+  const ctx = await dt(browser.newContext({ viewport: { width: 1400, height: 1000 } }), "newContext");
+  const page = await dt(ctx.newPage(), "newPage");
+  page.on("pageerror", (e) => { throw e; });
+  const out = {};
+  try {
+    await page.goto(wb3.link);
+    await waitFor(async () => (await stats(page)).state === "live", "live state (wirebridge-3)");
+    await waitFor(async () => (await stats(page)).received >= 2, "the ARP packets from the pcap source");
+    await traffic(host);
+    // Every protocol has arrived (the ICMP port unreachable for NTP comes last).
+    const rowsOf = () => withTimeout(page.evaluate(() => Array.from(document.querySelectorAll("#rows .row:not([hidden])"))
+      .sort((a, b) => a._y - b._y).map((el) => ({ no: Number(el.dataset.no), cls: el.className, c: Array.from(el.children).map((x) => x.textContent) }))), 30000, "rows");
+    const filter = async (f) => { await page.fill("#filter", f); await page.press("#filter", "Enter"); await sleep(300); return rowsOf(); };
+    await waitFor(async () => (await filter("NTP Version 4")).length >= 1 && (await filter("Port unreachable")).length >= 2, "NTP and the ICMP errors", 15000);
+
+    // An afpacket socket on lo sees each packet twice (sent and received; tcpdump
+    // hides the sent copy): counts below are in packets sent times dup.
+    const dup = (await filter("Transaction ID 0x3903f326")).length;
+    assert.ok(dup === 1 || dup === 2, "the DHCPDISCOVER was captured once or twice, got " + dup);
+    out.loopbackCopies = dup;
+
+    // 9a. Protocol = highest decoded layer; Info like Wireshark's.
+    step("9a protocol and info");
+    const one = async (f, proto, info) => {
+      const rs = await filter(f);
+      const r = rs.find((x) => x.c[4] === proto && info.test(x.c[6]));
+      if (!r) await page.screenshot({ path: join(ART, "failed-" + proto + ".png") }); // not into docs
+      assert.ok(r, `a ${proto} row with Info ${info} (filter ${f}): got ${JSON.stringify(rs.map((x) => x.c.slice(4)))}; rows in view without a filter: ${JSON.stringify((await filter("")).map((x) => x.c))}`);
+      return r;
+    };
+    const dnsQ = await one("A example.com", "DNS", /^Standard query 0x[0-9a-f]{4} A example\.com$/);
+    await one("A example.com", "DNS", /^Standard query response 0x[0-9a-f]{4} A example\.com A 93\.184\.216\.34$/);
+    await one("nope.example.com", "DNS", /^Standard query response 0x[0-9a-f]{4} No such name A nope\.example\.com$/);
+    const get2 = await one("/item/2", "HTTP", /^GET \/item\/2 HTTP\/1\.1$/);
+    await one("HTTP/1.1 200", "HTTP", /^HTTP\/1\.1 200 OK$/);
+    await one("item 2: a widget", "HTTP", /^HTTP\/1\.1 200 OK$/); // a text filter also searches the payload, not only Info
+    await one("Client Hello", "TLS", /^Client Hello \(SNI=example\.com\)$/);
+    await one("Who has", "ARP", /^Who has 10\.0\.0\.1\? Tell 10\.0\.0\.2$/);
+    await one("is at", "ARP", /^10\.0\.0\.1 is at 02:00:00:00:00:01$/);
+    await one("e2e-dissect", "Syslog", /^USER\.NOTICE: .*e2e-dissect syslog line$/);
+    await one("NTP Version", "NTP", /^NTP Version 4, client$/);
+    await one("DHCP", "DHCP", /^DHCP Discover - Transaction ID 0x3903f326$/);
+    const syn = await one("→ 80 [SYN]", "TCP", /^\d+ → 80 \[SYN\] Seq=0 Win=\d+ Len=0 MSS=\d+ SACK_PERM TSval=\d+ TSecr=0 WS=\d+$/);
+    await one("80 → ", "TCP", /^80 → \d+ \[SYN, ACK\] Seq=0 Ack=1 Win=\d+ Len=0 MSS=\d+ SACK_PERM TSval=\d+ TSecr=\d+ WS=\d+$/);
+    // An event without frame bytes (published, or from a target that sends none) shows its application fields.
+    const published = JSON.stringify({ channel: "/packets/all", events: [{ "detail-type": "UdpPacket", source: "e2e", detail: {
+      Protocol: "udp", Source: { IP: "192.0.2.7", Port: 40001 }, Destination: { IP: "192.0.2.53", Port: 53 }, Length: 33,
+      DNS: { ID: 66, Response: false, Opcode: "QUERY", RCode: "NOERROR", Questions: [{ Name: "api.example.org", Type: "AAAA", Class: "IN" }] } } }] });
+    const pubStatus = await withTimeout(page.evaluate(async ([body, key]) => (await fetch("/api/events", { method: "POST", body, headers: { Authorization: "Bearer " + key } })).status, [published, KEYS.pub]), 30000, "publish");
+    assert.equal(pubStatus, 200, "publish");
+    await waitFor(async () => (await filter("api.example.org")).length === 1, "the published DNS event");
+    await one("api.example.org", "DNS", /^Standard query 0x0042 AAAA api\.example\.org$/);
+    out.info = { dns: dnsQ.c[6], http: get2.c[6], syn: syn.c[6] };
+    await filter("");
+    await shot(page, "live-protocols.png");
+
+    // 9b. Time: seconds since the first packet (µs), absolute (the event's full precision), delta; Length = frame length.
+    step("9b time and length");
+    const toTop = async () => { await page.evaluate(() => { document.getElementById("viewport").scrollTop = 0; }); await sleep(300); return rowsOf(); };
+    await filter("");
+    let rs = await toTop();
+    assert.equal(rs[0].c[0], "1", "the first row");
+    assert.equal(rs[0].c[1], "0.000000", "the first row is at 0");
+    assert.ok(rs.every((r) => /^\d+\.\d{6}$/.test(r.c[1])), "relative times with microseconds: " + rs.map((r) => r.c[1]));
+    const synRows = await filter("→ 80 [SYN]");
+    await page.click(`#rows .row[data-no="${synRows[0].no}"]`);
+    await waitFor(async () => (await page.textContent("#tree")).includes("Frame " + synRows[0].no), "SYN details");
+    const frameBytes = (await page.textContent("#hex")).split("\n").map((l) => l.slice(6, 55).trim().split(/\s+/).filter(Boolean).length).reduce((a, b) => a + b, 0);
+    assert.equal(Number(synRows[0].c[5]), frameBytes, "Length of the SYN = its frame's bytes");
+    assert.ok(frameBytes >= 54, "a SYN frame is at least 54 bytes, got " + frameBytes);
+    const ts = await page.evaluate(() => Array.from(document.querySelectorAll("#tree .f")).map((f) => f.textContent).find((t) => t.startsWith("Time: ")));
+    await page.selectOption("#time-format", "absolute");
+    await sleep(300);
+    rs = await filter("→ 80 [SYN]");
+    assert.ok(("Time: " + rs[0].c[1]).startsWith(ts.replace(/Z$/, "")), `absolute time ${rs[0].c[1]} = the event's Timestamp (${ts}), zeros added to nine digits`);
+    assert.match(rs[0].c[1], /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/, "full precision");
+    await page.selectOption("#time-format", "delta");
+    await sleep(300);
+    rs = await filter("");
+    assert.ok(rs.every((r) => /^\d+\.\d{6}$/.test(r.c[1])), "delta times");
+    await page.selectOption("#time-format", "relative");
+    out.time = { absolute: rs[0] && ts, synLength: frameBytes };
+
+    // 9c. Sortable and resizable columns.
+    step("9c sort and resize");
+    await filter("");
+    await page.click('#thead [data-col="length"]');
+    await sleep(300);
+    let lens = (await rowsOf()).map((r) => Number(r.c[5]));
+    assert.deepEqual(lens, lens.slice().sort((a, b) => a - b), "ascending by Length");
+    await page.click('#thead [data-col="length"]');
+    await sleep(300);
+    lens = (await rowsOf()).map((r) => Number(r.c[5]));
+    assert.deepEqual(lens, lens.slice().sort((a, b) => b - a), "descending by Length");
+    assert.equal(await page.getAttribute('#thead [data-col="length"]', "data-sort"), "desc");
+    await page.click('#thead [data-col="proto"]');
+    await sleep(300);
+    const protos = (await rowsOf()).map((r) => r.c[4]);
+    assert.deepEqual(protos, protos.slice().sort(), "ascending by Protocol");
+    await shot(page, "live-sorted.png");
+    await page.click('#thead [data-col="proto"]'); await page.click('#thead [data-col="proto"]'); // back to arrival order
+    const srcBox = await page.locator('#thead [data-col="src"]').boundingBox();
+    const rz = await page.locator('#thead [data-col="src"] .rz').boundingBox();
+    await page.mouse.move(rz.x + rz.width / 2, rz.y + rz.height / 2);
+    await page.mouse.down(); await page.mouse.move(rz.x + 120, rz.y + rz.height / 2, { steps: 4 }); await page.mouse.up();
+    const srcBox2 = await page.locator('#thead [data-col="src"]').boundingBox();
+    assert.ok(Math.abs(srcBox2.width - srcBox.width - 120 + rz.width / 2) <= 4, `Source column resized: ${srcBox.width} → ${srcBox2.width}`);
+    const cellW = await page.evaluate(() => document.querySelector("#rows .row:not([hidden]) > span:nth-child(3)").getBoundingClientRect().width);
+    assert.ok(Math.abs(cellW - srcBox2.width) <= 1, "rows follow the header's width");
+
+    // 9d. Colouring rules with a legend.
+    step("9d colours");
+    const clsOf = async (f, proto, info) => { const r = (await filter(f)).find((x) => x.c[4] === proto && info.test(x.c[6])); assert.ok(r, f); return r.cls; };
+    assert.match(await clsOf("[RST", "TCP", /\[RST, ACK\]/), /\bc-rst\b/, "RST row");
+    assert.match(await clsOf("→ 80 [SYN]", "TCP", /\[SYN\]/), /\bc-synfin\b/, "SYN row");
+    assert.match(await clsOf("nope.example.com", "DNS", /No such name/), /\bc-error\b/, "DNS NXDOMAIN row");
+    assert.match(await clsOf("HTTP/1.1 404", "HTTP", /404/), /\bc-error\b/, "HTTP 404 row");
+    assert.match(await clsOf("GET /item/2", "HTTP", /GET/), /\bc-http\b/, "HTTP row");
+    assert.match(await clsOf("Port unreachable", "ICMP", /Port unreachable/), /\bc-icmperr\b/, "ICMP error row");
+    assert.match(await clsOf("Who has", "ARP", /Who has/), /\bc-arp\b/, "ARP row");
+    assert.match(await page.textContent("#legend"), /TCP RST.*ICMP errors.*errors.*HTTP.*TCP SYN\/FIN.*TCP.*UDP.*ICMP.*ARP/s);
+    await filter("");
+    await shot(page, "live-colours.png");
+
+    // 9e. Selecting a tree field highlights its bytes.
+    step("9e field bytes");
+    rs = await filter("A example.com");
+    await page.click(`#rows .row[data-no="${dnsQ.no}"]`);
+    await waitFor(async () => (await page.textContent("#tree")).includes("Domain Name System"), "DNS tree");
+    await page.click('#tree .f:text-is("Destination port: 53")');
+    assert.deepEqual(await page.$$eval("#hex mark", (ms) => ms.map((m) => m.textContent)), ["00 35", ".5"], "the destination port's two bytes are marked, in hex and ASCII");
+    await page.click('#tree .f:text-is("  Name: example.com")');
+    const marked = await page.$$eval("#hex mark", (ms) => ms.map((m) => m.textContent));
+    const hexMarked = marked.filter((t) => /^[0-9a-f]{2}( +[0-9a-f]{2})*$/.test(t)).join(" ").replace(/\s+/g, " ");
+    assert.equal(hexMarked, "07 65 78 61 6d 70 6c 65 03 63 6f 6d 00", "the query name's bytes are marked: " + JSON.stringify(marked));
+    assert.equal(marked.filter((t) => !/^[0-9a-f]{2}( +[0-9a-f]{2})*$/.test(t)).join(""), ".example.com.", "and its ASCII");
+    await shot(page, "live-field-bytes.png");
+
+    // 9f. Right-click a field: Prepare filter / Apply as filter (the event pattern for it).
+    step("9f apply as filter");
+    await page.click('#tree .f:text-is("  Name: example.com")', { button: "right" });
+    await page.click('#ctx button:text-is("Prepare filter")');
+    const want = '{"detail":{"DNS":{"Questions":{"Name":["example.com"]}}}}';
+    assert.equal(await page.inputValue("#filter"), want, "prepared pattern");
+    await sleep(300);
+    assert.ok((await rowsOf()).length > 2, "prepared, not applied");
+    await page.click('#tree .f:text-is("  Name: example.com")', { button: "right" });
+    await shot(page, "live-apply-filter.png");
+    await page.click('#ctx button:text-is("Apply as filter")');
+    await sleep(400);
+    rs = await rowsOf();
+    assert.equal(await page.inputValue("#filter"), want);
+    assert.equal(rs.length, 2 * dup, "the query and its response: " + JSON.stringify(rs.map((r) => r.c[6])));
+    assert.ok(rs.every((r) => r.c[4] === "DNS" && r.c[6].includes(" A example.com")), "only example.com queries");
+
+    // 9g. A Wireshark display filter: the simple forms are translated, the rest get a clear message.
+    step("9g display filters");
+    rs = await filter("tcp.port == 80");
+    assert.match(await page.textContent("#filter-note"), /translated to the event pattern \{"detail":\{"Protocol":\["tcp"\],"\$or":\[\{"Source":\{"Port":\[80\]\}\},\{"Destination":\{"Port":\[80\]\}\}\]\}\}/);
+    assert.ok(rs.length >= 8 && rs.every((r) => ["TCP", "HTTP"].includes(r.c[4])), "tcp.port == 80 rows: " + rs.map((r) => r.c[4]));
+    await shot(page, "live-display-filter.png");
+    rs = await filter(`ip.addr == ${host} && udp.port == 53`);
+    assert.equal(rs.length, 4 * dup, "two queries and their responses");
+    rs = await filter("dns");
+    assert.equal(rs.length, 4 * dup + 1, "dns: the captured ones and the published one");
+    rs = await filter("arp");
+    assert.equal(rs.length, 2, "arp");
+    rs = await filter("tcp.port == 80 || udp");
+    assert.match(await page.textContent("#filter-note"), /Wireshark display filter: only == and &&\/and of simple terms are translated/);
+    assert.equal(await page.textContent("#filter-state"), "not applied");
+    await shot(page, "live-display-filter-error.png");
+
+    // 9h. Follow TCP stream: both directions, coloured, as text and as hex.
+    step("9h follow stream");
+    rs = await filter("GET /item/2");
+    await page.click(`#rows .row[data-no="${rs[0].no}"]`, { button: "right" });
+    await page.click('#ctx button:text-is("Follow TCP/UDP stream")');
+    await page.waitForSelector("#follow-dlg[open]", { timeout: 10000 });
+    const d0 = await page.$$eval("#follow-out .dir0", (s) => s.map((x) => x.textContent).join(""));
+    const d1 = await page.$$eval("#follow-out .dir1", (s) => s.map((x) => x.textContent).join(""));
+    assert.match(d0, /^GET \/item\/2 HTTP\/1\.1\r\nHost: 127\.77\./, "client side, in the first colour");
+    assert.match(d1, /^HTTP\/1\.1 200 OK\r\n[\s\S]*item 2: a widget\n/, "server side, in the second colour");
+    assert.notEqual(await page.$eval("#follow-out .dir0", (e) => getComputedStyle(e).color), await page.$eval("#follow-out .dir1", (e) => getComputedStyle(e).color));
+    await shot(page, "live-follow.png");
+    await page.check('input[name=follow-as][value=hex]');
+    assert.match(await page.textContent("#follow-out .dir0"), /^00000000  47 45 54 20 2f 69 74 65/, "hex of the request");
+    await shot(page, "live-follow-hex.png");
+    await page.click("#follow-filter");
+    await sleep(400);
+    rs = await rowsOf();
+    assert.ok(rs.length >= 8 && rs.every((r) => r.c[2].includes(":") && r.c[3].includes(":")), "the stream's rows");
+    // A UDP conversation: the DNS query and its answer, as hex.
+    rs = await filter("A example.com");
+    await page.click(`#rows .row[data-no="${rs[0].no}"]`);
+    await page.click("#follow");
+    await waitFor(async () => /^Follow UDP stream/.test(await page.textContent("#follow-title")), "follow UDP");
+    await page.check('input[name=follow-as][value=hex]');
+    assert.match(await page.$$eval("#follow-out .dir1", (s) => s.map((x) => x.textContent).join("")), /5d b8 d8 22/, "the answer's address, server side, in hex");
+    await page.check('input[name=follow-as][value=text]');
+    assert.match(await page.$$eval("#follow-out .dir0", (s) => s.map((x) => x.textContent).join("")), /\.example\.com\./, "the query, client side, as text");
+    await page.click("#follow-close");
+    out.follow = { client: d0.length, server: d1.length, rows: rs.length };
+
+    // 9i. Statistics: conversations, protocol hierarchy, I/O graph.
+    step("9i statistics");
+    await filter("");
+    const total = (await stats(page)).rows;
+    await page.click("#stats");
+    await page.waitForSelector("#stats-dlg[open]");
+    await waitFor(async () => (await page.$$("#convs tbody tr")).length > 0, "conversations");
+    const convs = await page.$$eval("#convs tbody tr", (trs) => trs.map((tr) => Array.from(tr.children).map((c) => c.textContent)));
+    const web = convs.find((c) => c[0] === "TCP" && (c[1] === host + ":80" || c[2] === host + ":80") && Number(c[3]) + Number(c[5]) >= 8);
+    assert.ok(web, "the HTTP connection is a TCP conversation: " + JSON.stringify(convs));
+    await shot(page, "live-stats-conversations.png");
+    await page.click('#stats-dlg .tab[data-tab="hier"]');
+    await waitFor(async () => (await page.$$("#hier tbody tr")).length > 0, "hierarchy");
+    const hier = await page.$$eval("#hier tbody tr", (trs) => trs.map((tr) => [tr.dataset.path, Number(tr.children[1].textContent)]));
+    const h = Object.fromEntries(hier);
+    assert.equal(h["Ethernet"], total - 1, "every captured packet is Ethernet");
+    assert.equal(h["UDP / DNS"], 1, "the published event, without frame bytes, counted by its fields");
+    assert.equal(h["Ethernet / ARP"], 2);
+    assert.equal(h["Ethernet / IPv4 / UDP / DNS"], 4 * dup);
+    assert.ok(h["Ethernet / IPv4 / TCP / HTTP"] >= 4 && h["Ethernet / IPv4 / TCP / TLS"] >= 1 && h["Ethernet / IPv4 / ICMP"] >= 2, JSON.stringify(h));
+    await shot(page, "live-stats-hierarchy.png");
+    await page.click('#stats-dlg .tab[data-tab="io"]');
+    await waitFor(async () => (await page.getAttribute("#io", "data-series")) !== null, "I/O graph");
+    const series = (await page.getAttribute("#io", "data-series")).split(",").map(Number);
+    assert.equal(series.reduce((a, b) => a + b, 0), total, "packets per second add up to the packets");
+    await shot(page, "live-stats-io.png");
+    await page.click("#stats-close");
+    out.stats = { rows: total, conversations: convs.length, hierarchy: h, io: series };
+    results.dissect = out;
+  } finally {
+    await dt(ctx.close(), "context.close").catch(() => {});
+    await wb3.stop();
+  }
 }
 
 main().catch((e) => { console.error(e); process.exit(e instanceof DevToolsTimeout ? 3 : 1); });

@@ -5,6 +5,14 @@
 // numeric, exists, cidr (IPv4 and IPv6 prefixes on the text), $or.
 // Arrays in the event match when any element matches. The server's
 // pattern package is the reference; this mirrors it for common patterns.
+//
+// fromDisplayFilter translates the simple forms of Wireshark's display-filter
+// language to an event pattern: ip.addr/ip.src/ip.dst == X (an address or a
+// prefix), tcp.port/udp.port (and srcport/dstport) == N, a protocol name
+// (udp, tcp, icmp, icmpv6, dns, http, tls, arp, syslog, dhcp, ntp), a few
+// application fields (dns.qry.name, http.host, http.request.method,
+// http.request.uri, http.response.code, tls.handshake.extensions_server_name),
+// joined by && or "and". Anything else is an error that says so.
 "use strict";
 const WBPattern = (() => {
   function compile(src) {
@@ -113,5 +121,71 @@ const WBPattern = (() => {
     const mask = bits >= 32 ? 0xffffffff : (0xffffffff << (32 - bits)) >>> 0;
     return ((a & mask) >>> 0) === ((b & mask) >>> 0);
   }
-  return { compile };
+  const DF_PROTOS = ["ip", "ipv6", "tcp", "udp", "icmp", "icmpv6", "dns", "mdns", "http", "tls", "ssl", "arp", "eth", "frame", "syslog", "dhcp", "bootp", "ntp", "vlan", "vxlan", "geneve", "data"];
+  const DF_START = new RegExp("^\\s*[!(]*\\s*(" + DF_PROTOS.join("|") + ")(\\.[a-z0-9_.]+)?\\s*(==|!=|>=|<=|>|<|~|\\b(eq|ne|gt|lt|ge|le|contains|matches|in|and|or|not)\\b|&&|\\|\\||$)");
+  // isDisplayFilter tells Wireshark's display-filter syntax from a text search.
+  function isDisplayFilter(text) { return DF_START.test(text); }
+  const DF_APP = { "dns": ["DNS", "ID"], "mdns": ["DNS", "ID"], "http": ["HTTP", "Version"], "tls": ["TLS", "Versions"], "ssl": ["TLS", "Versions"], "arp": ["ARP", "Operation"],
+    "syslog": ["Syslog", "Severity"], "dhcp": ["DHCP", "XID"], "bootp": ["DHCP", "XID"], "ntp": ["NTP", "Mode"] };
+  const DF_FIELDS = { "dns.qry.name": ["DNS", "Questions", "Name"], "dns.qry.type": ["DNS", "Questions", "Type"], "http.host": ["HTTP", "Host"], "http.request.method": ["HTTP", "Method"],
+    "http.request.uri": ["HTTP", "Path"], "http.response.code": ["HTTP", "Status"], "tls.handshake.extensions_server_name": ["TLS", "SNI"], "syslog.msg": ["Syslog", "Message"],
+    "ip.ttl": ["IP", "TTL"], "tcp.seq_raw": ["TCP", "Seq"], "tcp.window_size_value": ["TCP", "Window"], "icmp.type": ["ICMP", "Type"], "icmp.code": ["ICMP", "Code"] };
+  const EXAMPLES = "ip.addr == 10.0.0.1, ip.src/ip.dst == X, tcp.port == 80, udp.port == 53, udp, tcp, icmp, dns, http, tls, arp, dns.qry.name == \"example.com\", joined by && or and";
+  function nest(path, leaf) { let o = leaf; for (let i = path.length - 1; i >= 0; i--) o = { [path[i]]: o }; return { detail: o }; }
+  function dfValue(v) {
+    if (/^".*"$/.test(v)) return v.slice(1, -1);
+    if (/^-?\d+(\.\d+)?$/.test(v)) return Number(v);
+    if (/^0x[0-9a-f]+$/i.test(v)) return parseInt(v, 16);
+    return v;
+  }
+  function dfTerm(t) {
+    let m;
+    if ((m = /^(ip|ipv6)\.(addr|src|dst)\s*(==|eq)\s*([0-9a-fA-F:.]+(\/\d{1,3})?)$/.exec(t))) {
+      const val = m[5] ? [{ cidr: m[4] }] : [m[4]];
+      if (m[2] === "src") return { detail: { Source: { IP: val } } };
+      if (m[2] === "dst") return { detail: { Destination: { IP: val } } };
+      return { $or: [{ detail: { Source: { IP: val } } }, { detail: { Destination: { IP: val } } }] };
+    }
+    if ((m = /^(tcp|udp)\.(port|srcport|dstport)\s*(==|eq)\s*(\d{1,5})$/.exec(t))) {
+      const n = Number(m[4]);
+      if (n > 65535) throw new Error("display filter: port " + n + " is out of range");
+      if (m[2] === "srcport") return { detail: { Protocol: [m[1]], Source: { Port: [n] } } };
+      if (m[2] === "dstport") return { detail: { Protocol: [m[1]], Destination: { Port: [n] } } };
+      return { detail: { Protocol: [m[1]], $or: [{ Source: { Port: [n] } }, { Destination: { Port: [n] } }] } };
+    }
+    if (["udp", "tcp", "icmp", "icmpv6"].includes(t)) return { detail: { Protocol: [t] } };
+    if (DF_APP[t]) return nest(DF_APP[t], [{ exists: true }]);
+    if ((m = /^([a-z0-9_.]+)\s*(==|eq)\s*("[^"]*"|\S+)$/.exec(t)) && DF_FIELDS[m[1]]) return nest(DF_FIELDS[m[1]], [dfValue(m[3])]);
+    return null;
+  }
+  function merge(a, b) {
+    const out = Object.assign({}, a);
+    for (const [k, v] of Object.entries(b)) {
+      if (!(k in out)) { out[k] = v; continue; }
+      const u = out[k];
+      if (k === "$or" || Array.isArray(u) || Array.isArray(v)) {
+        if (JSON.stringify(u) === JSON.stringify(v)) continue;
+        throw new Error("display filter: the terms conflict or are too complex to translate to one event pattern; write the pattern (JSON) instead");
+      }
+      out[k] = merge(u, v);
+    }
+    return out;
+  }
+  // fromDisplayFilter returns the event pattern (an object) for a simple
+  // display filter, or throws an Error whose message tells the user what is
+  // understood.
+  function fromDisplayFilter(text) {
+    const src = text.trim();
+    if (/\|\||\bor\b|\bnot\b|!|\(|\)|\bcontains\b|\bmatches\b|\bin\b|[<>~]/i.test(src.replace(/"[^"]*"/g, ""))) {
+      throw new Error("Wireshark display filter: only == and &&/and of simple terms are translated (" + EXAMPLES + "); for more, write an event pattern such as {\"detail\":{\"Protocol\":[\"udp\"]}}");
+    }
+    let p = {};
+    for (const term of src.split(/\s*(?:&&|\band\b)\s*/i)) {
+      const q = dfTerm(term.trim());
+      if (!q) throw new Error("Wireshark display filter: \"" + term.trim() + "\" is not translated (understood: " + EXAMPLES + ")");
+      p = merge(p, q);
+    }
+    return p;
+  }
+  return { compile, isDisplayFilter, fromDisplayFilter };
 })();
