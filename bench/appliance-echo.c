@@ -13,12 +13,18 @@
  * computed; -z leaves the UDP checksum 0) and sendmmsg on a raw IPv4 socket
  * (IPPROTO_RAW, needs CAP_NET_RAW). No inspection, no rewrite.
  *
- *   appliance-echo [-a ADDR] [-p PORT] [-n READERS] [-B BATCH] [-b BUF] [-z] [-t SECONDS]
+ *   appliance-echo [-a ADDR] [-p PORT] [-n READERS] [-B BATCH] [-b BUF] [-z] [-t SECONDS] [-w]
  *
  * Defaults: 0.0.0.0:6081, 2 readers, batch 64, 8 MiB buffers (SO_RCVBUFFORCE /
  * SO_SNDBUFFORCE, as the appliance sets them). Prints
  * "received=N returned=M" on SIGINT/SIGTERM or after SECONDS (0, the
  * default: run until a signal). Writes "ready" to stderr once bound.
+ *
+ * -w measures where a round trip's time goes on the echo's side: the
+ * kernel's receive timestamp of each batch's first datagram (SO_TIMESTAMPNS)
+ * to recvmmsg's return ("wake": the thread being woken and scheduled), and
+ * recvmmsg's return to sendmmsg's ("work"), and prints their p50/p99/max at
+ * the end. Off by default (the timestamps cost a little).
  *
  * Build: gcc -O2 -Wall -pthread -o appliance-echo bench/appliance-echo.c
  */
@@ -34,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAXBATCH 1024
@@ -41,12 +48,47 @@
 #define OUTER 28  /* IPv4 (20) + UDP (8) written in front of the datagram */
 
 static struct in_addr bind_addr;
-static int port = 6081, readers = 2, batch = 64, bufsize = 8 << 20, zero_csum;
+static int port = 6081, readers = 2, batch = 64, bufsize = 8 << 20, zero_csum, wake_stats;
 static volatile sig_atomic_t stop;
 static atomic_ullong received, returned;
 static pthread_barrier_t bound; /* every reader bound: ready */
 
 static void on_signal(int sig) { (void)sig; stop = 1; }
+
+/* -w: log2 histograms (ns) of wake and work, shared by the readers. */
+#define BUCKETS 40
+static atomic_ullong wake_hist[BUCKETS], work_hist[BUCKETS];
+
+static int64_t ns(clockid_t c) {
+	struct timespec t;
+	clock_gettime(c, &t);
+	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+static void observe(atomic_ullong *h, int64_t v) {
+	int b = 0;
+	while (b < BUCKETS - 1 && v >= (int64_t)1 << (b + 1))
+		b++;
+	atomic_fetch_add(&h[b], 1);
+}
+
+/* quantile returns the upper bound (ns) of the bucket holding quantile q. */
+static int64_t quantile(atomic_ullong *h, double q) {
+	unsigned long long total = 0, seen = 0;
+	for (int b = 0; b < BUCKETS; b++)
+		total += h[b];
+	for (int b = 0; b < BUCKETS; b++) {
+		seen += h[b];
+		if (total && seen >= q * total)
+			return (int64_t)1 << (b + 1);
+	}
+	return 0;
+}
+
+static void print_hist(const char *name, atomic_ullong *h) {
+	printf("%s p50<%lldus p99<%lldus max<%lldus\n", name, (long long)quantile(h, 0.5) / 1000,
+	       (long long)quantile(h, 0.99) / 1000, (long long)quantile(h, 1.0) / 1000);
+}
 
 static uint32_t sum16(const uint8_t *b, size_t n, uint32_t s) {
 	for (; n >= 2; b += 2, n -= 2)
@@ -98,6 +140,8 @@ static void *reader(void *arg) {
 	}
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bufsize, sizeof bufsize) < 0)
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufsize, sizeof bufsize);
+	if (wake_stats)
+		setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
 	struct timeval tv = {0, 200000}; /* wake up to notice stop */
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr = bind_addr};
@@ -141,6 +185,14 @@ static void *reader(void *arg) {
 			exit(1);
 		}
 		atomic_fetch_add(&received, n);
+		int64_t woke = wake_stats ? ns(CLOCK_REALTIME) : 0;
+		if (wake_stats)
+			for (struct cmsghdr *c = CMSG_FIRSTHDR(&in[0].msg_hdr); c; c = CMSG_NXTHDR(&in[0].msg_hdr, c))
+				if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+					struct timespec ts;
+					memcpy(&ts, CMSG_DATA(c), sizeof ts);
+					observe(wake_hist, woke - ((int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec));
+				}
 		int k = 0;
 		for (int i = 0; i < n; i++) {
 			if (in[i].msg_hdr.msg_flags & MSG_TRUNC)
@@ -168,6 +220,8 @@ static void *reader(void *arg) {
 			sent += m;
 			atomic_fetch_add(&returned, m);
 		}
+		if (wake_stats)
+			observe(work_hist, ns(CLOCK_REALTIME) - woke);
 		if (stop)
 			break;
 	}
@@ -177,7 +231,7 @@ static void *reader(void *arg) {
 int main(int argc, char **argv) {
 	int seconds = 0, opt;
 	bind_addr.s_addr = htonl(INADDR_ANY);
-	while ((opt = getopt(argc, argv, "a:p:n:B:b:zt:")) != -1) {
+	while ((opt = getopt(argc, argv, "a:p:n:B:b:zt:w")) != -1) {
 		switch (opt) {
 		case 'a':
 			if (inet_pton(AF_INET, optarg, &bind_addr) != 1) {
@@ -191,8 +245,9 @@ int main(int argc, char **argv) {
 		case 'b': bufsize = atoi(optarg); break;
 		case 'z': zero_csum = 1; break;
 		case 't': seconds = atoi(optarg); break;
+		case 'w': wake_stats = 1; break;
 		default:
-			fprintf(stderr, "usage: %s [-a ADDR] [-p PORT] [-n READERS] [-B BATCH] [-b BUF] [-z] [-t SECONDS]\n", argv[0]);
+			fprintf(stderr, "usage: %s [-a ADDR] [-p PORT] [-n READERS] [-B BATCH] [-b BUF] [-z] [-t SECONDS] [-w]\n", argv[0]);
 			return 2;
 		}
 	}
@@ -215,5 +270,9 @@ int main(int argc, char **argv) {
 	for (int i = 0; i < readers; i++)
 		pthread_join(th[i], NULL);
 	printf("received=%llu returned=%llu\n", (unsigned long long)received, (unsigned long long)returned);
+	if (wake_stats) {
+		print_hist("wake", wake_hist);
+		print_hist("work", work_hist);
+	}
 	return 0;
 }

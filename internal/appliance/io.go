@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -52,6 +53,17 @@ type reader struct {
 	outIovs  []unix.Iovec
 	outNames []unix.RawSockaddrInet4
 	outSlot  []int
+
+	// busyPoll (ns) is how long doRead keeps polling an empty socket
+	// before the reader waits in the runtime's poller; pollUntil ends the
+	// current poll (a time on the appliance's monotonic clock).
+	busyPoll, pollUntil int64
+	// fd is the socket's descriptor, for the other readers' polls to look
+	// at its queue (sockets are closed only after every reader stopped);
+	// waiting is set while the reader waits in the poller.
+	fd      int
+	waiting atomic.Bool
+	mem     [unix.SK_MEMINFO_VARS]uint32 // behind's SO_MEMINFO
 
 	n      int
 	err    error
@@ -190,6 +202,9 @@ func newReader(a *Appliance, id int, conn *net.UDPConn, raw int, bound netip.Add
 		o.SetIovlen(1)
 	}
 	r.readFn = r.doRead
+	r.busyPoll = int64(a.spec.BusyPoll)
+	r.fd = -1
+	_ = rc.Control(func(fd uintptr) { r.fd = int(fd) })
 	r.w = newWorker(a, &r.st)
 	return r, nil
 }
@@ -202,18 +217,46 @@ func (r *reader) close() {
 	}
 }
 
+// doRead reads a batch without waiting. On an empty socket it polls again
+// until pollUntil (or until another reader that waits in the poller has
+// datagrams queued: with fewer CPUs than readers, it may need this one's
+// thread), then returns false: the reader waits in the poller.
 func (r *reader) doRead(fd uintptr) bool {
-	n, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.hdrs[0])), uintptr(len(r.hdrs)),
-		unix.MSG_TRUNC|unix.MSG_DONTWAIT, 0, 0)
-	switch e {
-	case 0:
-		r.n, r.err = int(n), nil
-	case unix.EAGAIN, unix.EINTR:
-		return false
-	default:
-		r.n, r.err = 0, e
+	r.waiting.Store(false)
+	for {
+		n, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.hdrs[0])), uintptr(len(r.hdrs)),
+			unix.MSG_TRUNC|unix.MSG_DONTWAIT, 0, 0)
+		switch e {
+		case 0:
+			r.n, r.err = int(n), nil
+			return true
+		case unix.EAGAIN, unix.EINTR:
+			if r.pollUntil == 0 || monoNow(r.a.start, time.Now()) >= r.pollUntil || r.othersWait() {
+				r.pollUntil = 0
+				r.waiting.Store(true)
+				return false
+			}
+		default:
+			r.n, r.err = 0, e
+			return true
+		}
 	}
-	return true
+}
+
+// othersWait reports whether another reader waits in the poller while its
+// socket has a datagram queued.
+func (r *reader) othersWait() bool {
+	for _, o := range r.a.readers {
+		if o == r || !o.waiting.Load() || o.fd < 0 {
+			continue
+		}
+		var queued int32
+		_, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(o.fd), unix.SIOCINQ, uintptr(unsafe.Pointer(&queued)))
+		if e == 0 && queued > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // recv reads up to one batch, waiting for the first datagram.
@@ -224,6 +267,9 @@ func (r *reader) recv() (int, error) {
 		h.SetControllen(ctrlSize)
 		h.Flags = 0
 		r.hdrs[i].n = 0
+	}
+	if r.busyPoll > 0 {
+		r.pollUntil = monoNow(r.a.start, time.Now()) + r.busyPoll
 	}
 	if err := r.rc.Read(r.readFn); err != nil {
 		return 0, err
@@ -266,9 +312,14 @@ func (r *reader) info(i int) (from netip.AddrPort, dst netip.Addr, rx int64) {
 
 // behind reports whether the socket's receive queue holds more than half
 // its buffer (SO_MEMINFO): the reader is not keeping up.
+// It runs on the reader's goroutine, whose socket is open: on the
+// descriptor directly, with the reader's own buffer (nothing allocated).
 func (r *reader) behind() bool {
-	rmem, rcvbuf, _ := r.meminfo()
-	return rcvbuf > 0 && rmem > rcvbuf/2
+	l := uint32(unsafe.Sizeof(r.mem))
+	_, _, e := unix.Syscall6(unix.SYS_GETSOCKOPT, uintptr(r.fd), unix.SOL_SOCKET, unix.SO_MEMINFO,
+		uintptr(unsafe.Pointer(&r.mem[0])), uintptr(unsafe.Pointer(&l)), 0)
+	rmem, rcvbuf := r.mem[unix.SK_MEMINFO_RMEM_ALLOC], r.mem[unix.SK_MEMINFO_RCVBUF]
+	return e == 0 && rcvbuf > 0 && rmem > rcvbuf/2
 }
 
 // meminfo returns the socket's receive queue bytes, receive buffer and
@@ -309,13 +360,15 @@ func (r *reader) loop() error {
 		now := time.Now()
 		r.st.busySince.Store(monoNow(a.start, now))
 		overloaded := n == len(r.hdrs) && r.behind()
-		k := 0
+		// Counted once a batch: the counters have one writer, and an
+		// atomic add per packet is measurable at these rates.
+		r.st.received.Add(uint64(n))
+		k, dropped := 0, 0
 		for i := 0; i < n; i++ {
-			r.st.received.Add(1)
 			length := int(r.hdrs[i].n)
 			if length > r.slot-outerLen || r.hdrs[i].hdr.Flags&unix.MSG_TRUNC != 0 {
 				r.st.oversizeRecv.Add(1)
-				r.st.dropped.Add(1)
+				dropped++
 				continue
 			}
 			from, dst, rx := r.info(i)
@@ -326,7 +379,7 @@ func (r *reader) loop() error {
 			slot := r.buf[i*r.slot : (i+1)*r.slot]
 			out := r.w.process(slot[:a.mtu], length, from, local, now, overloaded)
 			if out == 0 {
-				r.st.dropped.Add(1)
+				dropped++
 				continue
 			}
 			r.outIovs[k].Base = &slot[0]
@@ -341,6 +394,9 @@ func (r *reader) loop() error {
 			}
 			r.rxts[k] = rx
 			k++
+		}
+		if dropped > 0 {
+			r.st.dropped.Add(uint64(dropped))
 		}
 		if k > 0 {
 			r.send(k)
@@ -367,9 +423,6 @@ func (r *reader) send(k int) {
 		}
 		sent += int(n)
 	}
-	done := time.Now().UnixNano()
-	for i := 0; i < k; i++ {
-		r.st.lat.observe(done - r.rxts[i])
-	}
+	r.st.lat.observeSince(time.Now().UnixNano(), r.rxts[:k])
 	r.st.returned.Add(uint64(k - failed))
 }

@@ -14,7 +14,7 @@ const numKinds = int(packet.ErrUnsupported) + 1
 
 // latencyBounds are the latency histogram's bucket upper bounds in
 // seconds: kernel receive time to the reply's sendmmsg returning.
-var latencyBounds = []float64{5e-6, 10e-6, 20e-6, 50e-6, 100e-6, 200e-6, 500e-6, 1e-3, 2e-3, 5e-3, 10e-3, 50e-3, 0.1, 1}
+var latencyBounds = [...]float64{5e-6, 10e-6, 20e-6, 50e-6, 100e-6, 200e-6, 500e-6, 1e-3, 2e-3, 5e-3, 10e-3, 50e-3, 0.1, 1}
 
 // histogram is a fixed-bucket latency histogram updated with atomics.
 type histogram struct {
@@ -32,17 +32,32 @@ func (h *histogram) init() {
 	h.counts = make([]atomic.Uint64, len(latencyBounds)+1)
 }
 
-func (h *histogram) observe(ns int64) {
-	if ns < 0 {
-		ns = 0
+// observeSince observes done - t for every t of ts: counted locally, then
+// one atomic add per bucket used (a batch of replies mostly lands in one or
+// two buckets).
+func (h *histogram) observeSince(done int64, ts []int64) {
+	var counts [len(latencyBounds) + 1]uint64
+	var sum int64
+	for _, t := range ts {
+		ns := max(done-t, 0)
+		counts[h.bucket(ns)]++
+		sum += ns
 	}
+	for i, c := range counts {
+		if c > 0 {
+			h.counts[i].Add(c)
+		}
+	}
+	h.sumNs.Add(sum)
+	h.n.Add(uint64(len(ts)))
+}
+
+func (h *histogram) bucket(ns int64) int {
 	i := 0
 	for i < len(h.bounds) && ns > h.bounds[i] {
 		i++
 	}
-	h.counts[i].Add(1)
-	h.sumNs.Add(ns)
-	h.n.Add(1)
+	return i
 }
 
 // readerStats are one reader's counters; only its goroutine writes them.

@@ -448,12 +448,28 @@ func TestOverloadPolicy(t *testing.T) {
 }
 
 // TestSocketPerFlowOrder: with several readers, every flow's packets come
-// back in the order they were sent (a flow stays on one socket and reader).
+// back in the order they were sent (a flow stays on one socket and reader),
+// whether the readers sleep between batches or busy-poll (more readers than
+// CPUs: a polling reader gives way to one that waits with datagrams queued).
 func TestSocketPerFlowOrder(t *testing.T) {
-	spec := censorSpec()
-	spec.Readers = 4
-	spec.Batch = 8
-	r := start(t, spec, Options{})
+	for _, tc := range []struct {
+		name     string
+		busyPoll time.Duration
+	}{
+		{name: "sleeping readers"},
+		{name: "busy-polling readers", busyPoll: time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			spec := censorSpec()
+			spec.Readers = 4
+			spec.Batch = 8
+			spec.BusyPoll = tc.busyPoll
+			perFlowOrder(t, start(t, spec, Options{}))
+		})
+	}
+}
+
+func perFlowOrder(t *testing.T, r *running) {
 	app := r.a.Addr()
 	// Replies go to 127.0.0.2 on the appliance's port, from each flow's port.
 	recv, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(lbIP, app.Port())))
@@ -659,5 +675,69 @@ func TestKernelDropsCounted(t *testing.T) {
 	a.Close()
 	if after := drops(); after != before {
 		t.Errorf("kernel drops %v after close, want %v kept", after, before)
+	}
+}
+
+// TestOthersWait: a busy-polling reader gives way only to another reader
+// that waits in the poller with a datagram queued on its socket.
+func TestOthersWait(t *testing.T) {
+	needRaw(t)
+	spec := censorSpec()
+	spec.Listen = "127.0.0.1:0"
+	spec.Health.Listen = "127.0.0.1:0"
+	spec.Readers = 2
+	spec.BusyPoll = time.Millisecond
+	a, err := New(spec, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	r0, r1 := a.readers[0], a.readers[1]
+	queued := func(r *reader) int {
+		n, err := unix.IoctlGetInt(r.fd, unix.SIOCINQ)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	// Send from new ports until the kernel has put a datagram on r1's socket.
+	for i := 0; queued(r1) == 0; i++ {
+		if i == 1000 {
+			t.Fatal("no datagram reached the second reader's socket")
+		}
+		c, err := net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(a.Addr()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Write(udp4("hello")); err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+	}
+	tests := []struct {
+		name    string
+		waiting bool
+		drain   bool
+		giveWay bool
+	}{
+		{name: "other reader busy", waiting: false, giveWay: false},
+		{name: "other reader waits with a datagram", waiting: true, giveWay: true},
+		{name: "other reader waits on an empty socket", waiting: true, drain: true, giveWay: false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.drain {
+				buf := make([]byte, 65536)
+				for queued(r1) > 0 {
+					if _, _, err := unix.Recvfrom(r1.fd, buf, unix.MSG_DONTWAIT); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			r1.waiting.Store(tc.waiting)
+			if got := r0.othersWait(); got != tc.giveWay {
+				t.Errorf("othersWait = %v, want %v", got, tc.giveWay)
+			}
+		})
 	}
 }

@@ -83,6 +83,7 @@ func TestValidate(t *testing.T) {
 			modify: func(s *Spec) {
 				s.Listen = "[::1]:6081"
 				s.Readers = -1
+				s.BusyPoll = 2 * time.Millisecond
 				s.MTU = 100
 				s.DefaultAction = "modify"
 				s.Overload = "open"
@@ -95,6 +96,7 @@ func TestValidate(t *testing.T) {
 			want: []string{
 				`listen: host "::1": GWLB sends Geneve over IPv4; want an IPv4 address`,
 				`readers: -1 is out of range (want 1 to 256)`,
+				`busy_poll: must be between 0s and 1ms, not 2ms`,
 				`mtu: 100 is out of range (want 576 to 65535)`,
 				`default_action: invalid value "modify" (want one of pass, drop)`,
 				`overload: invalid value "open" (want one of fail-open, fail-closed)`,
@@ -226,6 +228,7 @@ func TestSpecYAMLKeys(t *testing.T) {
 listen: 10.0.0.5:6081
 readers: 4
 batch: 128
+busy_poll: 50us
 recv_buffer: 16MiB
 send_buffer: 4MiB
 mtu: 9001
@@ -264,7 +267,7 @@ rules:
 		t.Fatal(err)
 	}
 	want := Spec{
-		Listen: "10.0.0.5:6081", Readers: 4, Batch: 128, RecvBuffer: 16 * spec.MiB, SendBuffer: 4 * spec.MiB, MTU: 9001,
+		Listen: "10.0.0.5:6081", Readers: 4, Batch: 128, BusyPoll: 50 * time.Microsecond, RecvBuffer: 16 * spec.MiB, SendBuffer: 4 * spec.MiB, MTU: 9001,
 		DefaultAction: "drop", Overload: "fail-closed", Oversize: "pass", Undecodable: "drop",
 		Health:    HealthSpec{Listen: "127.0.0.1:8081", Path: "/health", ProbeInterval: 500 * time.Millisecond, UnhealthyThreshold: 2},
 		DrainTime: 300 * time.Second,

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -32,6 +33,16 @@ import (
 // prints how many were returned and the round-trip latency percentiles of
 // the returned ones: from just before the sendmmsg that sent it to the
 // kernel's receive timestamp of the reply (SO_TIMESTAMPNS).
+//
+// -pace says how the sender keeps the rate. spin (the default) busy-waits on
+// the clock on a thread of its own and sends each datagram in its own slot
+// (1/rate apart; only a sender that fell behind catches up in batches), as a
+// load balancer spreading a steady rate does: the appliance sees evenly
+// spaced datagrams, and the sender's CPU is never idle. sleep sends what is
+// due every ~200 µs in one sendmmsg and sleeps in between (bursts of
+// rate/5000 datagrams, the sender's CPU idle in between): cheaper, but each
+// burst wakes an idle appliance and the burst's last datagram waits behind
+// the others, so its latencies are the rig's, not the appliance's.
 
 func cmdGeneve(args []string) error {
 	fs := flag.NewFlagSet("geneve", flag.ExitOnError)
@@ -43,6 +54,7 @@ func cmdGeneve(args []string) error {
 	size := fs.Int("size", 64, "inner UDP payload bytes (at least 20)")
 	label := fs.String("label", "", "the name printed on each line")
 	settle := fs.Duration("settle", 500*time.Millisecond, "how long to wait for late replies after each rate")
+	pace := fs.String("pace", "spin", "how the rate is kept: spin (busy-wait, one datagram per slot) or sleep (bursts every ~200 µs)")
 	_ = fs.Parse(args)
 
 	dst, err := netip.ParseAddrPort(*to)
@@ -52,6 +64,21 @@ func cmdGeneve(args []string) error {
 	src, err := netip.ParseAddr(*from)
 	if err != nil {
 		return fmt.Errorf("-from: %w", err)
+	}
+	if *pace != "spin" && *pace != "sleep" {
+		return fmt.Errorf("-pace: %q (spin or sleep)", *pace)
+	}
+	spin := *pace == "spin"
+	if spin {
+		// A thread spinning under a real-time policy (chrt) takes its CPU
+		// from every other process of the machine, and from the Go
+		// runtime's own threads on it (the process may then never end).
+		if at, err := unix.SchedGetAttr(0, 0); err == nil && (at.Policy == unix.SCHED_FIFO || at.Policy == unix.SCHED_RR) {
+			return errors.New("-pace spin under a real-time scheduling policy would starve the CPU it runs on: run it under SCHED_OTHER (nice for priority) or use -pace sleep")
+		}
+		// The spinning sender keeps a thread (and a P) busy: the receiver
+		// needs a P of its own even when the process is pinned to one CPU.
+		runtime.GOMAXPROCS(max(2, runtime.GOMAXPROCS(0)))
 	}
 	if *size < 20 || *flows < 1 {
 		return errors.New("-size must be at least 20 and -flows at least 1")
@@ -100,7 +127,7 @@ func cmdGeneve(args []string) error {
 		lat = lat[:0]
 		mu.Unlock()
 		got.Store(0)
-		sent := sendGeneve(conns, dst, template, innerOff, payloadOff, rate, *duration, start, uint32(ri+1))
+		sent := sendGeneve(conns, dst, template, innerOff, payloadOff, rate, *duration, start, uint32(ri+1), spin)
 		time.Sleep(*settle)
 		mu.Lock()
 		l := slices.Clone(lat)
@@ -113,11 +140,12 @@ func cmdGeneve(args []string) error {
 	return nil
 }
 
-// sendGeneve sends at rate for d, paced per millisecond, and returns how
-// many it sent. Each datagram's inner payload holds the epoch (4 bytes), a
-// sequence number (8) and the send time (8) (nanoseconds since start); the flow cookie and
-// inner source port follow the flow.
-func sendGeneve(conns []*ipv4.PacketConn, dst netip.AddrPort, template []byte, innerOff, payloadOff int, rate float64, d time.Duration, start time.Time, epoch uint32) uint64 {
+// sendGeneve sends at rate for d and returns how many it sent: spinning,
+// datagram k at k/rate after the beginning; otherwise what is due every
+// ~200 µs. Each datagram's inner payload holds the epoch (4 bytes), a
+// sequence number (8) and the send time (8) (nanoseconds since start); the
+// flow cookie and inner source port follow the flow.
+func sendGeneve(conns []*ipv4.PacketConn, dst netip.AddrPort, template []byte, innerOff, payloadOff int, rate float64, d time.Duration, start time.Time, epoch uint32, spin bool) uint64 {
 	to := net.UDPAddrFromAddrPort(dst)
 	const batch = 64
 	bufs := make([][]byte, len(conns)*batch)
@@ -128,6 +156,10 @@ func sendGeneve(conns []*ipv4.PacketConn, dst netip.AddrPort, template []byte, i
 		binary.BigEndian.PutUint16(bufs[i][innerOff+20:innerOff+22], uint16(40000+f)) // inner source port
 	}
 	msgs := make([]ipv4.Message, batch)
+	if spin {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+	}
 	var sent uint64
 	begin := time.Now()
 	seq := uint64(0)
@@ -138,6 +170,9 @@ func sendGeneve(conns []*ipv4.PacketConn, dst netip.AddrPort, template []byte, i
 			return sent
 		}
 		due := uint64(rate * el.Seconds())
+		if spin {
+			due++ // datagram 0 is due at once
+		}
 		for sent < due {
 			n := int(min(due-sent, batch))
 			for i := range n {
@@ -153,7 +188,9 @@ func sendGeneve(conns []*ipv4.PacketConn, dst netip.AddrPort, template []byte, i
 			sent += uint64(n)
 			flow = (flow + 1) % len(conns)
 		}
-		time.Sleep(200 * time.Microsecond)
+		if !spin {
+			time.Sleep(200 * time.Microsecond)
+		}
 	}
 }
 
