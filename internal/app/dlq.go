@@ -142,10 +142,7 @@ func checkDLQTarget(cfg *config.Config, name string) error {
 
 func printDLQ(stdio Stdio, name string, entries []dlqEntry, asJSON bool) {
 	if asJSON {
-		enc := json.NewEncoder(stdio.Out)
-		for _, e := range entries {
-			enc.Encode(e)
-		}
+		writeNDJSON(stdio.Out, entries)
 		return
 	}
 	if len(entries) == 0 {
@@ -380,4 +377,14 @@ func loadConfig(path string) (*config.Config, error) {
 		return config.Default(kinds.Default())
 	}
 	return config.Load(path, kinds.Default())
+}
+
+// writeNDJSON writes one JSON line per value (the --json output of list commands).
+func writeNDJSON[T any](w io.Writer, vs []T) {
+	enc := json.NewEncoder(w)
+	for _, v := range vs {
+		if enc.Encode(v) != nil {
+			return
+		}
+	}
 }

@@ -193,10 +193,7 @@ func runMirrorOnly(ctx context.Context, cfg *config.Config, path string, statsEv
 
 func printMirror(stdio Stdio, recs []mirror.Record, asJSON bool) {
 	if asJSON {
-		enc := json.NewEncoder(stdio.Out)
-		for _, r := range recs {
-			enc.Encode(r)
-		}
+		writeNDJSON(stdio.Out, recs)
 		return
 	}
 	if len(recs) == 0 {
