@@ -517,6 +517,17 @@ func (c *Controller) operate(ctx context.Context, o op, id string, e Endpoint, s
 	}
 	prev := *rec
 	now = c.now()
+	if err != nil && o == opCreate && c.gone(ctx, id) {
+		// The endpoint went away while its create ran (an interface deleted
+		// while its trigger was queued): nothing failed, nothing to retry.
+		c.log.Info("mirror: endpoint gone during create", "endpoint", id, "err", err)
+		if werr := c.st.drop(ctx, id, rev); werr != nil {
+			c.logWrite(id, werr)
+			return
+		}
+		c.changed(&prev, c.next(&prev, id, Removed, now), "endpoint-gone")
+		return
+	}
 	switch {
 	case err != nil:
 		rec = c.next(&prev, id, Failed, now)
@@ -560,6 +571,24 @@ func (c *Controller) operate(ctx context.Context, o op, id string, e Endpoint, s
 		}
 		c.changed(&prev, c.next(&prev, id, Removed, now), reason)
 	}
+}
+
+// gone reports whether id is no longer among the provider's desired
+// endpoints (asked again after an operation failed). An error asking keeps
+// the failure as it is.
+func (c *Controller) gone(ctx context.Context, id string) bool {
+	octx, cancel := context.WithTimeout(ctx, c.cfg.OpTimeout)
+	defer cancel()
+	desired, err := c.cfg.Provider.Desired(octx)
+	if err != nil {
+		return false
+	}
+	for _, e := range desired {
+		if e.ID == id {
+			return false
+		}
+	}
+	return true
 }
 
 // next is the record after a change to state at now: Since moves only when

@@ -256,6 +256,37 @@ func TestRetries(t *testing.T) {
 	}
 }
 
+// TestEndpointGoneDuringCreate: an endpoint that disappears while its
+// Create runs (an interface deleted while its trigger was queued) is not a
+// failure: no dead letter, no failed record; the endpoint is removed.
+func TestEndpointGoneDuringCreate(t *testing.T) {
+	b := testBus(t)
+	kv := mirrorKV(t, b)
+	p := newFake("eth0", "eth1")
+	p.vanish = map[string]bool{"eth1": true}
+	ev := &events{}
+	c := newController(t, kv, p, ev, func(c *Config) { c.Name, c.DLQ = "gone", b.JetStream() })
+	if _, err := c.reconcile(context.Background(), nil, "scan"); err != nil {
+		t.Fatal(err)
+	}
+	recs := records(t, kv, "gone")
+	if recs["eth0"].State != Active {
+		t.Errorf("eth0: %+v", recs["eth0"])
+	}
+	if r, ok := recs["eth1"]; ok {
+		t.Errorf("eth1 left a record: %+v", r)
+	}
+	if msg, err := b.DLQ().GetLastMsgForSubject(context.Background(), DLQSubject("gone")); err == nil {
+		t.Errorf("a dead letter for an endpoint that went away: %s", msg.Data)
+	}
+	if st := ev.states("eth1"); len(st) == 0 || st[len(st)-1] != Removed {
+		t.Errorf("eth1 state events %v, want ending in %s", st, Removed)
+	}
+	if n := int(testutil.ToFloat64(c.cfg.Metrics.ops.WithLabelValues("gone", "create", "failed"))); n != 0 {
+		t.Errorf("%d failed creates counted", n)
+	}
+}
+
 // TestClaims: an endpoint claimed by another controller is left alone while
 // the claim holds; a lapsed claim (its controller died mid-operation) is
 // taken over, and the operation it left finished: a create completed, a

@@ -35,6 +35,10 @@ type fakeProvider struct {
 	// hold, when set, makes Create wait for a value (a test stops a
 	// controller in the middle of a reconcile).
 	hold chan struct{}
+	// vanish[id]: the endpoint disappears while Create runs (an interface
+	// deleted while its trigger was queued): Create fails permanently and
+	// Desired no longer lists it.
+	vanish map[string]bool
 }
 
 func newFake(ids ...string) *fakeProvider {
@@ -100,6 +104,10 @@ func (p *fakeProvider) Create(ctx context.Context, e Endpoint) (Session, bool, e
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.calls[e.ID]++
+	if p.vanish[e.ID] {
+		delete(p.desired, e.ID)
+		return Session{}, false, fmt.Errorf("create on %s: %w: no such interface", e.ID, ErrPermanent)
+	}
 	if err := p.failing(e.ID); err != nil {
 		return Session{}, false, err
 	}
