@@ -267,6 +267,11 @@ func newServer(ctx context.Context, cfg *config.Config, path string, stdio Stdio
 		if s.mirrors, err = reg.newMirrors(ctx, env, mm, s.http.Handle, s.lock != nil); err != nil {
 			return nil, err
 		}
+		for _, p := range s.mirrors.providers {
+			if c, ok := p.(prometheus.Collector); ok { // a provider's own counters (aws: events read)
+				s.reg.MustRegister(c)
+			}
+		}
 		s.http.Handle("/api/mirror", s.mirrors.handler())
 		s.http.Handle("/api/mirror/", s.mirrors.handler())
 	}

@@ -15,12 +15,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -611,4 +613,30 @@ mirror:
 	if n := len(ec2.Sessions()); n != 4 {
 		t.Errorf("%d sessions on EC2, want 4: %+v", n, ec2.Sessions())
 	}
+	// The provider's own counters are on /metrics: the refused POST, and
+	// accepted events (the SQS one and the endpoint's).
+	mresp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(mresp.Body)
+	mresp.Body.Close()
+	for _, want := range []string{`wirebridge_mirror_aws_unauthorized_total{mirror="vpc"} 1`, `wirebridge_mirror_aws_events_total{mirror="vpc",result="malformed"} 0`} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if !regexp.MustCompile(`wirebridge_mirror_aws_events_total\{mirror="vpc",result="accepted"\} [1-9]`).Match(body) {
+		t.Errorf("/metrics counts no accepted event:\n%s", grepLines(string(body), "wirebridge_mirror_aws"))
+	}
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
