@@ -17,6 +17,11 @@
 #               (kernel receive timestamp to recvmmsg's return: "wake"; to sendmmsg's: "work")
 #   wirebridge  `wirebridge serve` with a pass-all appliance: section (no rules)
 #   wirebridge-poll  the same with busy_poll: BUSY_POLL (skipped when BUSY_POLL is empty)
+#   wirebridge-base  the same as wirebridge, run from the build WB_BASE names (e.g. of main:
+#               an A/B of a change in the same run; skipped when WB_BASE is unset)
+#   wirebridge-gmpN  the same as wirebridge with GOMAXPROCS=N in its environment, for each N of
+#               GMP (e.g. GMP=3; none by default): pinned to one CPU, the Go runtime otherwise
+#               runs every goroutine on one P (GOMAXPROCS follows the affinity mask)
 #   censor      the blog post's reference censor, when WB_CENSOR names a build of it (built
 #               outside the repository; it reads every UDP datagram of the namespace on a
 #               raw socket, so it is given the namespace to itself)
@@ -56,10 +61,11 @@ ROUNDS=${ROUNDS:-3}
 READERS=${READERS:-2}
 PACE=${PACE:-spin}
 BUSY_POLL=${BUSY_POLL-50us}
+GMP=${GMP:-}
 build
 gcc -O2 -Wall -pthread -o "$TMP/appliance-echo" bench/appliance-echo.c
 machine
-echo "rounds=$ROUNDS readers=$READERS pace=$PACE busy_poll=${BUSY_POLL:-none} secs=$SECS flows=$FLOWS size=$SIZE"
+echo "rounds=$ROUNDS readers=$READERS pace=$PACE busy_poll=${BUSY_POLL:-none} gomaxprocs=${GMP:-default} secs=$SECS flows=$FLOWS size=$SIZE"
 HZ=$(getconf CLK_TCK)
 RESULTS=$TMP/results
 
@@ -93,7 +99,7 @@ wait_udp() {
 	exit 1
 }
 
-# wirebridge ROUND LABEL [BUSY_POLL]: serve with a pass-all appliance.
+# wirebridge ROUND LABEL [BUSY_POLL [GOMAXPROCS]]: serve with a pass-all appliance.
 wirebridge() {
 	local cfg=$TMP/appliance.yaml
 	cat >"$cfg" <<-EOF2
@@ -106,8 +112,8 @@ wirebridge() {
 		  health: {listen: "127.0.0.2:8080"}
 		  drain_time: 0s
 	EOF2
-	echo "== $2 (serve, appliance: pass all, $READERS readers, busy_poll ${3:-0s})"
-	start_wb "$cfg" 127.0.0.1:8081
+	echo "== $2 (serve, appliance: pass all, $READERS readers, busy_poll ${3:-0s}${4:+, GOMAXPROCS=$4})"
+	if [ -n "${4:-}" ]; then GOMAXPROCS=$4 start_wb "$cfg" 127.0.0.1:8081; else start_wb "$cfg" 127.0.0.1:8081; fi
 	run_rates "$1" "$2" "$WB_PID"
 	local m r
 	for r in $(seq 0 $((READERS - 1))); do
@@ -146,6 +152,12 @@ for round in $(seq 1 "$ROUNDS"); do
 	if [ -n "$BUSY_POLL" ]; then
 		wirebridge "$round" wirebridge-poll "$BUSY_POLL"
 	fi
+	if [ -n "${WB_BASE:-}" ]; then
+		WB_BIN=$WB_BASE wirebridge "$round" wirebridge-base
+	fi
+	for n in ${GMP//,/ }; do
+		wirebridge "$round" "wirebridge-gmp$n" "" "$n"
+	done
 
 	if [ -n "${WB_CENSOR:-}" ]; then
 		echo "== censor ($WB_CENSOR)"

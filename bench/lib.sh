@@ -87,13 +87,14 @@ send_cmd() {
 
 # start_wb CONFIG [HTTP]: run `wirebridge serve -c CONFIG` inside the
 # namespace (on CPU 1 when PIN=1) and wait for /readyz on HTTP (host:port,
-# default 127.0.0.1:8080, which must match the config). Sets WB_PID (the
+# default 127.0.0.1:8080, which must match the config); WB_BIN names another
+# build to run instead of the work tree's. Sets WB_PID (the
 # wirebridge process itself: ip netns exec and taskset exec) and WB_HTTP.
 start_wb() {
 	local cfg=$1
 	WB_HTTP=${2:-127.0.0.1:8080}
 	local cmd
-	cmd="$(prefix 1) $TMP/wirebridge serve -c $cfg"
+	cmd="$(prefix 1) ${WB_BIN:-$TMP/wirebridge} serve -c $cfg"
 	echo "+ $cmd" >&2
 	$cmd >"$cfg.out" 2>"$cfg.log" &
 	WB_PID=$!

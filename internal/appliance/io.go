@@ -224,7 +224,10 @@ func (r *reader) close() {
 func (r *reader) doRead(fd uintptr) bool {
 	r.waiting.Store(false)
 	for {
-		n, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.hdrs[0])), uintptr(len(r.hdrs)),
+		// A raw system call (no entersyscall): with MSG_DONTWAIT it never
+		// blocks, and the runtime's sysmon does not hand the reader's P to
+		// another thread while it runs (see send).
+		n, _, e := unix.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.hdrs[0])), uintptr(len(r.hdrs)),
 			unix.MSG_TRUNC|unix.MSG_DONTWAIT, 0, 0)
 		switch e {
 		case 0:
@@ -251,7 +254,7 @@ func (r *reader) othersWait() bool {
 			continue
 		}
 		var queued int32
-		_, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(o.fd), unix.SIOCINQ, uintptr(unsafe.Pointer(&queued)))
+		_, _, e := unix.RawSyscall(unix.SYS_IOCTL, uintptr(o.fd), unix.SIOCINQ, uintptr(unsafe.Pointer(&queued)))
 		if e == 0 && queued > 0 {
 			return true
 		}
@@ -316,7 +319,7 @@ func (r *reader) info(i int) (from netip.AddrPort, dst netip.Addr, rx int64) {
 // descriptor directly, with the reader's own buffer (nothing allocated).
 func (r *reader) behind() bool {
 	l := uint32(unsafe.Sizeof(r.mem))
-	_, _, e := unix.Syscall6(unix.SYS_GETSOCKOPT, uintptr(r.fd), unix.SOL_SOCKET, unix.SO_MEMINFO,
+	_, _, e := unix.RawSyscall6(unix.SYS_GETSOCKOPT, uintptr(r.fd), unix.SOL_SOCKET, unix.SO_MEMINFO,
 		uintptr(unsafe.Pointer(&r.mem[0])), uintptr(unsafe.Pointer(&l)), 0)
 	rmem, rcvbuf := r.mem[unix.SK_MEMINFO_RMEM_ALLOC], r.mem[unix.SK_MEMINFO_RCVBUF]
 	return e == 0 && rcvbuf > 0 && rmem > rcvbuf/2
@@ -407,10 +410,26 @@ func (r *reader) loop() error {
 
 // send writes the first k prepared replies with sendmmsg, in order. A reply
 // the kernel refuses is counted and skipped.
+//
+// The reader's system calls that cannot block (recvmmsg and sendmmsg with
+// MSG_DONTWAIT, SO_MEMINFO, SIOCINQ) are raw. An ordinary system call tells
+// the runtime the goroutine may block: with one P (an appliance pinned to
+// one CPU gets GOMAXPROCS=1) and no idle P, the runtime's sysmon takes the
+// P from a system call still running at its next tick (20 µs apart while
+// it finds work) and starts another thread for it, so the reader moves
+// between threads and sysmon keeps waking on the reader's CPU
+// (docs/performance.md, issue 14: three threads and ~85,000 wakeups where
+// one thread and ~29,000 do the same 30,000 datagrams). Only a full send
+// buffer takes the blocking path.
 func (r *reader) send(k int) {
 	sent, failed := 0, 0
 	for sent < k {
-		n, _, e := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(r.raw), uintptr(unsafe.Pointer(&r.out[sent])), uintptr(k-sent), 0, 0, 0)
+		n, _, e := unix.RawSyscall6(unix.SYS_SENDMMSG, uintptr(r.raw), uintptr(unsafe.Pointer(&r.out[sent])), uintptr(k-sent), unix.MSG_DONTWAIT, 0, 0)
+		if e == unix.EAGAIN {
+			// The send buffer is full: wait for room (back pressure, up
+			// to SO_SNDTIMEO) as an ordinary, blocking system call.
+			n, _, e = unix.Syscall6(unix.SYS_SENDMMSG, uintptr(r.raw), uintptr(unsafe.Pointer(&r.out[sent])), uintptr(k-sent), 0, 0, 0)
+		}
 		switch {
 		case e == unix.EINTR:
 			continue
