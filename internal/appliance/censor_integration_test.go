@@ -41,7 +41,7 @@ func TestMain(m *testing.M) { bintest.Main(m, &wbBin) }
 // serveProc is a `wirebridge serve` running in an appliance namespace.
 type serveProc struct {
 	cmd  *exec.Cmd
-	logs lockedBuffer
+	logs gwlbtest.LockedBuffer
 	done chan struct{}
 	err  error
 	ns   string
@@ -507,22 +507,4 @@ func TestApplianceDrain(t *testing.T) {
 	}
 	waitServe(t, apps[0]) // its drain ends by itself
 	stopServe(t, apps[1])
-}
-
-// lockedBuffer is a bytes.Buffer safe for concurrent writers and readers.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
